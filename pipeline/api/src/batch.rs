@@ -1,0 +1,499 @@
+//! [`Batch`]: one signal's data as it flows through a pipeline.
+//!
+//! A batch is cheap to clone (the data is shared behind an `Arc`), and copy-on-write when a
+//! processor edits it, so fan-out to several branches copies nothing unless a branch mutates.
+//! Components use its methods, never its representation: today it always holds decoded
+//! `opentelemetry-proto` structs; the wire bytes as received can become a second
+//! representation without changing this API.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use prost::Message;
+
+use crate::ids::{ComponentId, Signal};
+use crate::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use crate::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use crate::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use crate::proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+use crate::proto::tonic::metrics::v1::{metric, Metric, ResourceMetrics, ScopeMetrics};
+use crate::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+
+/// Where a request came from: client metadata (headers, lower-case keys) when the receiver
+/// has `include_metadata`, the peer address, and the receiver that accepted it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    pub metadata: Vec<(String, String)>,
+    pub client_address: Option<SocketAddr>,
+    pub receiver: Option<ComponentId>,
+}
+
+impl RequestContext {
+    /// Every value of metadata key `key` (case-insensitive).
+    pub fn metadata_values(&self, key: &str) -> Vec<&str> {
+        self.metadata
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// The data of one batch, one variant per signal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchData {
+    Traces(ExportTraceServiceRequest),
+    Metrics(ExportMetricsServiceRequest),
+    Logs(ExportLogsServiceRequest),
+}
+
+/// A mutable view handed to [`Batch::edit`].
+pub type BatchDataMut<'a> = &'a mut BatchData;
+
+impl BatchData {
+    pub fn signal(&self) -> Signal {
+        match self {
+            BatchData::Traces(_) => Signal::Traces,
+            BatchData::Metrics(_) => Signal::Metrics,
+            BatchData::Logs(_) => Signal::Logs,
+        }
+    }
+
+    /// Spans, metric data points or log records, as the Go collector counts them.
+    pub fn count_items(&self) -> usize {
+        match self {
+            BatchData::Traces(r) => r.resource_spans.iter().map(Splittable::count).sum(),
+            BatchData::Metrics(r) => r.resource_metrics.iter().map(Splittable::count).sum(),
+            BatchData::Logs(r) => r.resource_logs.iter().map(Splittable::count).sum(),
+        }
+    }
+
+    fn empty(signal: Signal) -> BatchData {
+        match signal {
+            Signal::Traces => BatchData::Traces(Default::default()),
+            Signal::Metrics => BatchData::Metrics(Default::default()),
+            Signal::Logs => BatchData::Logs(Default::default()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Batch {
+    data: Arc<BatchData>,
+    items: usize,
+    context: Arc<RequestContext>,
+}
+
+impl PartialEq for Batch {
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data
+    }
+}
+
+impl Batch {
+    pub fn new(data: BatchData, context: RequestContext) -> Batch {
+        Batch::with_context(data, Arc::new(context))
+    }
+
+    fn with_context(data: BatchData, context: Arc<RequestContext>) -> Batch {
+        let items = data.count_items();
+        Batch { data: Arc::new(data), items, context }
+    }
+
+    pub fn from_traces(req: ExportTraceServiceRequest) -> Batch {
+        Batch::new(BatchData::Traces(req), RequestContext::default())
+    }
+
+    pub fn from_metrics(req: ExportMetricsServiceRequest) -> Batch {
+        Batch::new(BatchData::Metrics(req), RequestContext::default())
+    }
+
+    pub fn from_logs(req: ExportLogsServiceRequest) -> Batch {
+        Batch::new(BatchData::Logs(req), RequestContext::default())
+    }
+
+    /// An empty batch of a signal.
+    pub fn empty(signal: Signal) -> Batch {
+        Batch::new(BatchData::empty(signal), RequestContext::default())
+    }
+
+    /// Decode OTLP protobuf bytes of an export request of `signal`.
+    pub fn decode(
+        signal: Signal,
+        bytes: &[u8],
+        context: RequestContext,
+    ) -> Result<Batch, prost::DecodeError> {
+        let data = match signal {
+            Signal::Traces => BatchData::Traces(ExportTraceServiceRequest::decode(bytes)?),
+            Signal::Metrics => BatchData::Metrics(ExportMetricsServiceRequest::decode(bytes)?),
+            Signal::Logs => BatchData::Logs(ExportLogsServiceRequest::decode(bytes)?),
+        };
+        Ok(Batch::new(data, context))
+    }
+
+    /// The OTLP protobuf encoding of the export request.
+    pub fn encode(&self) -> Vec<u8> {
+        match &*self.data {
+            BatchData::Traces(r) => r.encode_to_vec(),
+            BatchData::Metrics(r) => r.encode_to_vec(),
+            BatchData::Logs(r) => r.encode_to_vec(),
+        }
+    }
+
+    /// Size of the protobuf encoding in bytes.
+    pub fn encoded_len(&self) -> usize {
+        match &*self.data {
+            BatchData::Traces(r) => r.encoded_len(),
+            BatchData::Metrics(r) => r.encoded_len(),
+            BatchData::Logs(r) => r.encoded_len(),
+        }
+    }
+
+    pub fn signal(&self) -> Signal {
+        self.data.signal()
+    }
+
+    /// Spans, metric data points or log records in this batch (computed once).
+    pub fn items(&self) -> usize {
+        self.items
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items == 0
+    }
+
+    pub fn data(&self) -> &BatchData {
+        &self.data
+    }
+
+    pub fn context(&self) -> &RequestContext {
+        &self.context
+    }
+
+    /// Replace the request context (a receiver attaches it; tests set it).
+    pub fn set_context(&mut self, context: RequestContext) {
+        self.context = Arc::new(context);
+    }
+
+    pub fn as_traces(&self) -> Option<&ExportTraceServiceRequest> {
+        match &*self.data {
+            BatchData::Traces(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub fn as_metrics(&self) -> Option<&ExportMetricsServiceRequest> {
+        match &*self.data {
+            BatchData::Metrics(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub fn as_logs(&self) -> Option<&ExportLogsServiceRequest> {
+        match &*self.data {
+            BatchData::Logs(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Take the data out, copying only if it is still shared.
+    pub fn into_data(self) -> BatchData {
+        Arc::try_unwrap(self.data).unwrap_or_else(|shared| (*shared).clone())
+    }
+
+    /// Mutate the data (copy-on-write: copies only if another branch still holds it), then
+    /// recount the items.
+    pub fn edit<R>(&mut self, f: impl FnOnce(BatchDataMut<'_>) -> R) -> R {
+        let r = f(Arc::make_mut(&mut self.data));
+        self.items = self.data.count_items();
+        r
+    }
+
+    /// True when both batches share the same data allocation (no copy was made).
+    pub fn shares_data_with(&self, other: &Batch) -> bool {
+        Arc::ptr_eq(&self.data, &other.data)
+    }
+
+    /// Append batches of the same signal into one; the context of the first is kept.
+    /// Batches of another signal are ignored.
+    pub fn merge(batches: Vec<Batch>) -> Option<Batch> {
+        let mut iter = batches.into_iter();
+        let first = iter.next()?;
+        let context = first.context.clone();
+        let mut data = first.into_data();
+        for b in iter {
+            match (&mut data, b.into_data()) {
+                (BatchData::Traces(a), BatchData::Traces(b)) => {
+                    a.resource_spans.extend(b.resource_spans)
+                }
+                (BatchData::Metrics(a), BatchData::Metrics(b)) => {
+                    a.resource_metrics.extend(b.resource_metrics)
+                }
+                (BatchData::Logs(a), BatchData::Logs(b)) => a.resource_logs.extend(b.resource_logs),
+                _ => {}
+            }
+        }
+        Some(Batch::with_context(data, context))
+    }
+
+    /// Remove and return the first `n` items (at item granularity: a resource or scope is
+    /// repeated in both halves where the cut falls inside it). `self` keeps the rest.
+    pub fn split_front(&mut self, n: usize) -> Batch {
+        if n >= self.items {
+            let rest = Batch::with_context(BatchData::empty(self.signal()), self.context.clone());
+            return std::mem::replace(self, rest);
+        }
+        let head = self.edit(|data| match data {
+            BatchData::Traces(r) => BatchData::Traces(ExportTraceServiceRequest {
+                resource_spans: take_front(&mut r.resource_spans, n),
+            }),
+            BatchData::Metrics(r) => BatchData::Metrics(ExportMetricsServiceRequest {
+                resource_metrics: take_front(&mut r.resource_metrics, n),
+            }),
+            BatchData::Logs(r) => BatchData::Logs(ExportLogsServiceRequest {
+                resource_logs: take_front(&mut r.resource_logs, n),
+            }),
+        });
+        Batch::with_context(head, self.context.clone())
+    }
+
+    /// Split into batches of at most `max` items each (`max == 0`: no limit).
+    pub fn split(mut self, max: usize) -> Vec<Batch> {
+        if max == 0 || self.items <= max {
+            return vec![self];
+        }
+        let mut out = Vec::with_capacity(self.items.div_ceil(max));
+        while self.items > max {
+            out.push(self.split_front(max));
+        }
+        if !self.is_empty() {
+            out.push(self);
+        }
+        out
+    }
+}
+
+/// A level of the OTLP tree that holds items and can give up its first `n` of them.
+trait Splittable: Sized {
+    fn count(&self) -> usize;
+    fn take_front(&mut self, n: usize) -> Self;
+}
+
+/// Move the first `n` items of a list of nodes into a new list.
+fn take_front<T: Splittable>(nodes: &mut Vec<T>, n: usize) -> Vec<T> {
+    let mut remaining = n;
+    let mut whole = 0;
+    for node in nodes.iter() {
+        let c = node.count();
+        if c > remaining {
+            break;
+        }
+        remaining -= c;
+        whole += 1;
+    }
+    let mut out: Vec<T> = nodes.drain(..whole).collect();
+    if remaining > 0 {
+        if let Some(first) = nodes.first_mut() {
+            out.push(first.take_front(remaining));
+        }
+    }
+    out
+}
+
+macro_rules! splittable_node {
+    ($ty:ty, $children:ident, $($keep:ident),*) => {
+        impl Splittable for $ty {
+            fn count(&self) -> usize {
+                self.$children.iter().map(Splittable::count).sum()
+            }
+            fn take_front(&mut self, n: usize) -> Self {
+                Self { $children: take_front(&mut self.$children, n), $($keep: self.$keep.clone()),* }
+            }
+        }
+    };
+}
+
+macro_rules! splittable_leaf {
+    ($ty:ty, $items:ident, $($keep:ident),*) => {
+        impl Splittable for $ty {
+            fn count(&self) -> usize {
+                self.$items.len()
+            }
+            fn take_front(&mut self, n: usize) -> Self {
+                let n = n.min(self.$items.len());
+                Self { $items: self.$items.drain(..n).collect(), $($keep: self.$keep.clone()),* }
+            }
+        }
+    };
+}
+
+splittable_node!(ResourceSpans, scope_spans, resource, schema_url);
+splittable_leaf!(ScopeSpans, spans, scope, schema_url);
+splittable_node!(ResourceLogs, scope_logs, resource, schema_url);
+splittable_leaf!(ScopeLogs, log_records, scope, schema_url);
+splittable_node!(ResourceMetrics, scope_metrics, resource, schema_url);
+splittable_node!(ScopeMetrics, metrics, scope, schema_url);
+
+fn drain_front<T>(v: &mut Vec<T>, n: usize) -> Vec<T> {
+    let n = n.min(v.len());
+    v.drain(..n).collect()
+}
+
+impl Splittable for Metric {
+    fn count(&self) -> usize {
+        match &self.data {
+            Some(metric::Data::Gauge(g)) => g.data_points.len(),
+            Some(metric::Data::Sum(s)) => s.data_points.len(),
+            Some(metric::Data::Histogram(h)) => h.data_points.len(),
+            Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
+            Some(metric::Data::Summary(s)) => s.data_points.len(),
+            None => 0,
+        }
+    }
+
+    fn take_front(&mut self, n: usize) -> Self {
+        let data = match &mut self.data {
+            Some(metric::Data::Gauge(g)) => Some(metric::Data::Gauge(
+                crate::proto::tonic::metrics::v1::Gauge { data_points: drain_front(&mut g.data_points, n) },
+            )),
+            Some(metric::Data::Sum(s)) => Some(metric::Data::Sum(crate::proto::tonic::metrics::v1::Sum {
+                data_points: drain_front(&mut s.data_points, n),
+                aggregation_temporality: s.aggregation_temporality,
+                is_monotonic: s.is_monotonic,
+            })),
+            Some(metric::Data::Histogram(h)) => {
+                Some(metric::Data::Histogram(crate::proto::tonic::metrics::v1::Histogram {
+                    data_points: drain_front(&mut h.data_points, n),
+                    aggregation_temporality: h.aggregation_temporality,
+                }))
+            }
+            Some(metric::Data::ExponentialHistogram(h)) => Some(metric::Data::ExponentialHistogram(
+                crate::proto::tonic::metrics::v1::ExponentialHistogram {
+                    data_points: drain_front(&mut h.data_points, n),
+                    aggregation_temporality: h.aggregation_temporality,
+                },
+            )),
+            Some(metric::Data::Summary(s)) => {
+                Some(metric::Data::Summary(crate::proto::tonic::metrics::v1::Summary {
+                    data_points: drain_front(&mut s.data_points, n),
+                }))
+            }
+            None => None,
+        };
+        Metric {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            unit: self.unit.clone(),
+            metadata: self.metadata.clone(),
+            data,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::tonic::common::v1::InstrumentationScope;
+    use crate::proto::tonic::metrics::v1::{Gauge, NumberDataPoint};
+    use crate::proto::tonic::trace::v1::Span;
+
+    pub(crate) fn traces(resources: usize, scopes: usize, spans: usize) -> Batch {
+        let mut req = ExportTraceServiceRequest::default();
+        for r in 0..resources {
+            let mut rs = ResourceSpans { schema_url: format!("r{r}"), ..Default::default() };
+            for s in 0..scopes {
+                let mut ss = ScopeSpans {
+                    scope: Some(InstrumentationScope { name: format!("s{s}"), ..Default::default() }),
+                    ..Default::default()
+                };
+                for i in 0..spans {
+                    ss.spans.push(Span { name: format!("{r}-{s}-{i}"), ..Default::default() });
+                }
+                rs.scope_spans.push(ss);
+            }
+            req.resource_spans.push(rs);
+        }
+        Batch::from_traces(req)
+    }
+
+    fn span_names(b: &Batch) -> Vec<String> {
+        b.as_traces()
+            .unwrap()
+            .resource_spans
+            .iter()
+            .flat_map(|r| r.scope_spans.iter())
+            .flat_map(|s| s.spans.iter().map(|sp| sp.name.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn counts_items() {
+        assert_eq!(traces(2, 3, 4).items(), 24);
+        assert_eq!(Batch::empty(Signal::Logs).items(), 0);
+    }
+
+    #[test]
+    fn split_keeps_order_and_every_item() {
+        let b = traces(2, 2, 5);
+        let all = span_names(&b);
+        let parts = b.split(3);
+        assert_eq!(parts.iter().map(Batch::items).collect::<Vec<_>>(), vec![3, 3, 3, 3, 3, 3, 2]);
+        let rejoined: Vec<String> = parts.iter().flat_map(span_names).collect();
+        assert_eq!(rejoined, all);
+        // a scope cut in two keeps its scope and resource in both halves
+        let p = &parts[0].as_traces().unwrap().resource_spans;
+        assert_eq!(p[0].schema_url, "r0");
+        assert_eq!(p[0].scope_spans[0].scope.as_ref().unwrap().name, "s0");
+        let p1 = &parts[1].as_traces().unwrap().resource_spans[0];
+        assert_eq!(p1.scope_spans[0].scope.as_ref().unwrap().name, "s0");
+        assert_eq!(p1.scope_spans[1].scope.as_ref().unwrap().name, "s1");
+    }
+
+    #[test]
+    fn split_metrics_at_data_points() {
+        let metric = Metric {
+            name: "m".into(),
+            data: Some(metric::Data::Gauge(Gauge {
+                data_points: (0..5).map(|i| NumberDataPoint { time_unix_nano: i, ..Default::default() }).collect(),
+            })),
+            ..Default::default()
+        };
+        let req = ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                scope_metrics: vec![ScopeMetrics { metrics: vec![metric], ..Default::default() }],
+                ..Default::default()
+            }],
+        };
+        let b = Batch::from_metrics(req);
+        assert_eq!(b.items(), 5);
+        let parts = b.split(2);
+        assert_eq!(parts.iter().map(Batch::items).collect::<Vec<_>>(), vec![2, 2, 1]);
+        assert_eq!(parts[2].as_metrics().unwrap().resource_metrics[0].scope_metrics[0].metrics[0].name, "m");
+    }
+
+    #[test]
+    fn merge_and_copy_on_write() {
+        let a = traces(1, 1, 2);
+        let b = traces(1, 1, 3);
+        let merged = Batch::merge(vec![a.clone(), b]).unwrap();
+        assert_eq!(merged.items(), 5);
+        let mut c = a.clone();
+        assert!(c.shares_data_with(&a));
+        c.edit(|d| {
+            if let BatchData::Traces(r) = d {
+                r.resource_spans.clear();
+            }
+        });
+        assert!(!c.shares_data_with(&a));
+        assert_eq!(c.items(), 0);
+        assert_eq!(a.items(), 2);
+    }
+
+    #[test]
+    fn encode_decode_round_trip() {
+        let b = traces(1, 2, 2);
+        let back = Batch::decode(Signal::Traces, &b.encode(), RequestContext::default()).unwrap();
+        assert_eq!(back, b);
+        assert!(Batch::decode(Signal::Traces, &[0xff, 0xff, 0xff], RequestContext::default()).is_err());
+    }
+}

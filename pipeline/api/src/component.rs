@@ -1,0 +1,189 @@
+//! Component traits and factories.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ConfigError, ConfigValue};
+use crate::error::{BuildError, ConsumeError};
+use crate::ids::{ComponentId, Signal};
+use crate::telemetry::ComponentTelemetry;
+use crate::Batch;
+
+/// The only edge in the pipeline graph.
+///
+/// `consume` resolves when the batch was accepted by everything downstream (handed to an
+/// exporter's queue or sent), or with the reason it was not. A receiver acknowledges its
+/// client only after `consume` returned.
+#[async_trait]
+pub trait Consumer: Send + Sync {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError>;
+}
+
+pub type SharedConsumer = Arc<dyn Consumer>;
+
+/// The next consumer of each signal a receiver feeds; `None` where no pipeline takes that
+/// signal from this receiver (the OTLP receiver then answers UNIMPLEMENTED / 404).
+#[derive(Clone, Default)]
+pub struct SignalConsumers {
+    pub traces: Option<SharedConsumer>,
+    pub metrics: Option<SharedConsumer>,
+    pub logs: Option<SharedConsumer>,
+}
+
+impl SignalConsumers {
+    pub fn get(&self, signal: Signal) -> Option<&SharedConsumer> {
+        match signal {
+            Signal::Traces => self.traces.as_ref(),
+            Signal::Metrics => self.metrics.as_ref(),
+            Signal::Logs => self.logs.as_ref(),
+        }
+    }
+
+    pub fn set(&mut self, signal: Signal, consumer: SharedConsumer) {
+        match signal {
+            Signal::Traces => self.traces = Some(consumer),
+            Signal::Metrics => self.metrics = Some(consumer),
+            Signal::Logs => self.logs = Some(consumer),
+        }
+    }
+}
+
+/// A receiver serves until its shutdown token fires, then stops accepting, finishes the
+/// requests in flight, and returns.
+#[async_trait]
+pub trait Receiver: Send {
+    async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<(), BuildError>;
+}
+
+/// A processor is a consumer placed before the next one. Stateless processors transform in
+/// `consume`; stateful ones (batch) own a task started in `start` and keep backpressure:
+/// `consume` resolves when the data was handed on.
+#[async_trait]
+pub trait Processor: Consumer {
+    async fn start(&self) -> Result<(), BuildError> {
+        Ok(())
+    }
+
+    /// Flush what is held and stop. Called once, after every receiver has stopped.
+    async fn shutdown(&self) {}
+}
+
+/// An exporter makes one attempt to send; the runtime adds queue, retry, timeout and
+/// the standard metrics.
+#[async_trait]
+pub trait Exporter: Send + Sync {
+    async fn start(&self) -> Result<(), BuildError> {
+        Ok(())
+    }
+
+    async fn export(&self, batch: Batch) -> Result<(), ConsumeError>;
+
+    async fn shutdown(&self) {}
+}
+
+/// Extensions run beside the pipelines (health_check, storage...).
+#[async_trait]
+pub trait Extension: Send + Sync {
+    async fn start(&self) -> Result<(), BuildError> {
+        Ok(())
+    }
+
+    /// Every pipeline is running (Go `extensioncapabilities.PipelineWatcher.Ready`).
+    fn ready(&self) {}
+
+    /// The pipelines are about to stop.
+    fn not_ready(&self) {}
+
+    async fn shutdown(&self) {}
+
+    /// For extensions other components look up by id (storage).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A component's parsed config.
+pub trait ComponentConfig: Any + Send + Sync + Debug {
+    /// Addresses this component will listen on, each with its key path relative to the
+    /// component, so the runtime can report two components on one address.
+    fn listen_addresses(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// Downcast a config handed to `build` back to the factory's own type.
+pub fn config_as<T: ComponentConfig>(cfg: &dyn ComponentConfig) -> Result<&T, BuildError> {
+    (cfg as &dyn Any)
+        .downcast_ref::<T>()
+        .ok_or_else(|| BuildError::new("config of another component type"))
+}
+
+/// What every factory declares.
+pub trait Factory: Send + Sync {
+    /// The canonical type name (`otlp`, `batch`).
+    fn type_name(&self) -> &'static str;
+
+    /// Other type names accepted for this component, each with whether using it logs a
+    /// deprecation warning (`logging` for `debug`).
+    fn aliases(&self) -> &'static [(&'static str, bool)] {
+        &[]
+    }
+
+    fn signals(&self) -> &'static [Signal] {
+        &Signal::ALL
+    }
+
+    /// Parse and validate (pure, no I/O). Errors carry paths relative to the component.
+    fn parse_config(&self, value: &ConfigValue) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>>;
+}
+
+/// What a factory gets at build time.
+pub struct BuildContext {
+    pub id: ComponentId,
+    pub telemetry: ComponentTelemetry,
+    /// The signals this instance serves.
+    pub signals: Vec<Signal>,
+    /// Every started-to-be extension, by id.
+    pub extensions: Arc<BTreeMap<ComponentId, Arc<dyn Extension>>>,
+}
+
+pub trait ReceiverFactory: Factory {
+    /// May bind sockets; spawns nothing.
+    fn build(
+        &self,
+        ctx: BuildContext,
+        cfg: &dyn ComponentConfig,
+        next: SignalConsumers,
+    ) -> Result<Box<dyn Receiver>, BuildError>;
+}
+
+pub trait ProcessorFactory: Factory {
+    /// One instance per pipeline, for that pipeline's signal.
+    fn build(
+        &self,
+        ctx: BuildContext,
+        cfg: &dyn ComponentConfig,
+        signal: Signal,
+        next: SharedConsumer,
+    ) -> Result<Arc<dyn Processor>, BuildError>;
+}
+
+pub trait ExporterFactory: Factory {
+    /// One instance per exporter id, shared by every pipeline and signal that lists it.
+    fn build(&self, ctx: BuildContext, cfg: &dyn ComponentConfig) -> Result<Arc<dyn Exporter>, BuildError>;
+}
+
+pub trait ExtensionFactory: Factory {
+    fn build(&self, ctx: BuildContext, cfg: &dyn ComponentConfig) -> Result<Arc<dyn Extension>, BuildError>;
+}
+
+/// Implement [`Factory::parse_config`] for a config type with `parse_typed`.
+pub fn parse_component_config<T>(value: &ConfigValue) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>>
+where
+    T: ComponentConfig + serde::de::DeserializeOwned + crate::config::Validate,
+{
+    crate::config::parse_typed::<T>(value).map(|c| Box::new(c) as Box<dyn ComponentConfig>)
+}

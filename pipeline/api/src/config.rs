@@ -1,0 +1,435 @@
+//! Config parsing helpers shared by every component: the YAML tree type, errors with key
+//! paths, typed parsing that reports every problem at once with a "did you mean", and the
+//! Go duration format.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A config subtree, as loaded from YAML after env expansion and merging.
+pub type ConfigValue = serde_yaml_ng::Value;
+
+/// Separator of key paths in messages, as the Go collector writes them.
+pub const KEY_DELIMITER: &str = "::";
+
+/// One config problem, with the key path where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: Vec<String>,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(path: &[&str], message: impl Into<String>) -> Self {
+        ConfigError { path: path.iter().map(|s| s.to_string()).collect(), message: message.into() }
+    }
+
+    /// Put `prefix` in front of this error's path.
+    pub fn prefixed(mut self, prefix: &[&str]) -> Self {
+        let mut path: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
+        path.append(&mut self.path);
+        self.path = path;
+        self
+    }
+
+    pub fn path_string(&self) -> String {
+        self.path.join(KEY_DELIMITER)
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path_string(), self.message)
+        }
+    }
+}
+
+/// Semantic checks of a parsed config (pure: no I/O). Each error carries its key path,
+/// relative to the component.
+pub trait Validate {
+    fn validate(&self) -> Vec<ConfigError> {
+        Vec::new()
+    }
+}
+
+/// Parse a component's config subtree into its typed form, reporting every problem at once.
+///
+/// serde stops at the first error, so after each error the offending key is removed and the
+/// parse is retried; the collected errors are returned together. A scalar where a string is
+/// expected (`headers: {x-id: 123}`, or an env value typed as a number) is taken as its text,
+/// as the Go collector does. An empty value (`otlp:`) means the defaults.
+pub fn parse_typed<T: DeserializeOwned + Validate>(value: &ConfigValue) -> Result<T, Vec<ConfigError>> {
+    let mut value = match value {
+        ConfigValue::Null => ConfigValue::Mapping(Default::default()),
+        v => v.clone(),
+    };
+    let mut errors = Vec::new();
+    for _ in 0..64 {
+        match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            Ok(parsed) => {
+                if !errors.is_empty() {
+                    errors.sort_by(|a: &ConfigError, b| a.path.cmp(&b.path));
+                    return Err(errors);
+                }
+                let errors = parsed.validate();
+                return if errors.is_empty() { Ok(parsed) } else { Err(errors) };
+            }
+            Err(e) => {
+                let path = path_segments(e.path());
+                let message = e.inner().to_string();
+                if wants_string(&message) && stringify_at(&mut value, &path) {
+                    continue;
+                }
+                let (path, message) = friendly(path, &message);
+                let removed = remove_at(&mut value, &path);
+                errors.push(ConfigError { path, message });
+                if !removed {
+                    errors.sort_by(|a, b| a.path.cmp(&b.path));
+                    return Err(errors);
+                }
+            }
+        }
+    }
+    Err(errors)
+}
+
+fn path_segments(path: &serde_path_to_error::Path) -> Vec<String> {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|s| match s {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Enum { variant } => Some(variant.clone()),
+            Segment::Unknown => None,
+        })
+        .collect()
+}
+
+fn wants_string(message: &str) -> bool {
+    message.ends_with("expected a string")
+        && (message.starts_with("invalid type: integer")
+            || message.starts_with("invalid type: floating point")
+            || message.starts_with("invalid type: boolean"))
+}
+
+/// Turn serde's wording into the collector's: unknown keys and variants name the nearest
+/// valid one.
+fn friendly(path: Vec<String>, message: &str) -> (Vec<String>, String) {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((field, expected)) = rest.split_once('`') {
+            let valid = backticked(expected);
+            let mut msg = format!("unknown key {field:?}");
+            match nearest(field, &valid) {
+                Some(n) => msg.push_str(&format!("; did you mean {n:?}?")),
+                None if valid.is_empty() => msg.push_str("; this section takes no keys"),
+                None => msg.push_str(&format!("; valid keys: {}", valid.join(", "))),
+            }
+            return (path, msg);
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        if let Some((variant, expected)) = rest.split_once('`') {
+            let valid = backticked(expected);
+            let mut msg = format!("invalid value {variant:?}; expected one of {}", valid.join(", "));
+            if let Some(n) = nearest(variant, &valid) {
+                msg.push_str(&format!(" (did you mean {n:?}?)"));
+            }
+            return (path, msg);
+        }
+    }
+    (path, message.to_string())
+}
+
+fn backticked(s: &str) -> Vec<String> {
+    s.split('`').skip(1).step_by(2).map(str::to_string).collect()
+}
+
+/// The candidate closest to `word`, if it is close enough to be a likely typo.
+pub fn nearest<'a>(word: &str, candidates: &'a [String]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.as_str())
+}
+
+fn node_at<'a>(value: &'a mut ConfigValue, path: &[String]) -> Option<&'a mut ConfigValue> {
+    let mut node = value;
+    for seg in path {
+        node = match node {
+            ConfigValue::Mapping(m) => m.get_mut(ConfigValue::String(seg.clone()))?,
+            ConfigValue::Sequence(s) => s.get_mut(seg.parse::<usize>().ok()?)?,
+            ConfigValue::Tagged(t) => &mut t.value,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+fn stringify_at(value: &mut ConfigValue, path: &[String]) -> bool {
+    let Some(node) = node_at(value, path) else { return false };
+    let text = match node {
+        ConfigValue::Number(n) => n.to_string(),
+        ConfigValue::Bool(b) => b.to_string(),
+        _ => return false,
+    };
+    *node = ConfigValue::String(text);
+    true
+}
+
+fn remove_at(value: &mut ConfigValue, path: &[String]) -> bool {
+    let Some((last, parent)) = path.split_last() else { return false };
+    match node_at(value, parent) {
+        Some(ConfigValue::Mapping(m)) => m.remove(ConfigValue::String(last.clone())).is_some(),
+        Some(ConfigValue::Sequence(s)) => match last.parse::<usize>() {
+            Ok(i) if i < s.len() => {
+                s.remove(i);
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// A duration written as Go writes them (`200ms`, `5s`, `1m30s`, `1.5h`); a bare integer is
+/// nanoseconds, as Go's `time.Duration` decodes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub struct GoDuration(pub Duration);
+
+impl GoDuration {
+    pub fn from_secs(s: u64) -> Self {
+        GoDuration(Duration::from_secs(s))
+    }
+    pub fn from_millis(ms: u64) -> Self {
+        GoDuration(Duration::from_millis(ms))
+    }
+    pub fn get(self) -> Duration {
+        self.0
+    }
+    pub fn is_zero(self) -> bool {
+        self.0.is_zero()
+    }
+}
+
+impl From<GoDuration> for Duration {
+    fn from(d: GoDuration) -> Duration {
+        d.0
+    }
+}
+
+/// Parse Go's `time.ParseDuration` format. Negative durations are refused: no key takes one.
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let invalid = || format!("invalid duration {s:?}");
+    let t = s.strip_prefix('+').unwrap_or(s);
+    if t.starts_with('-') {
+        return Err(format!("invalid duration {s:?}: must not be negative"));
+    }
+    if t == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if t.is_empty() {
+        return Err(invalid());
+    }
+    let mut total = 0f64;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_len == 0 {
+            return Err(invalid());
+        }
+        let num: f64 = rest[..num_len].parse().map_err(|_| invalid())?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "" => return Err(format!("invalid duration {s:?}: missing unit (use e.g. 5s or 200ms)")),
+            u => return Err(format!("invalid duration {s:?}: unknown unit {u:?}")),
+        };
+        rest = &rest[unit_len..];
+        total += num * unit;
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| invalid())
+}
+
+/// Format as Go's `Duration.String()` does (`1m30s`, `200ms`, `0s`).
+pub fn format_go_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".into();
+    }
+    if nanos < 1_000 {
+        return format!("{nanos}ns");
+    }
+    if nanos < 1_000_000 {
+        return format!("{}µs", trim_float(nanos as f64 / 1e3));
+    }
+    if nanos < 1_000_000_000 {
+        return format!("{}ms", trim_float(nanos as f64 / 1e6));
+    }
+    let secs = d.as_secs();
+    let frac = d.subsec_nanos();
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0 || m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    out.push_str(&trim_float(s as f64 + frac as f64 / 1e9));
+    out.push('s');
+    out
+}
+
+fn trim_float(v: f64) -> String {
+    let s = format!("{v:.9}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+impl fmt::Display for GoDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_go_duration(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for GoDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = GoDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as 200ms, 5s or 1m30s")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<GoDuration, E> {
+                parse_go_duration(v.trim()).map(GoDuration).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<GoDuration, E> {
+                Ok(GoDuration(Duration::from_nanos(v)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<GoDuration, E> {
+                u64::try_from(v)
+                    .map(|n| GoDuration(Duration::from_nanos(n)))
+                    .map_err(|_| E::custom(format!("invalid duration {v}: must not be negative")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for GoDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_go_duration(self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(default, deny_unknown_fields)]
+    struct Inner {
+        insecure: bool,
+    }
+
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(default, deny_unknown_fields)]
+    struct Sample {
+        endpoint: String,
+        timeout: GoDuration,
+        count: u32,
+        tls: Inner,
+        headers: std::collections::BTreeMap<String, String>,
+        mode: Mode,
+    }
+
+    #[derive(Debug, Deserialize, Default, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    enum Mode {
+        #[default]
+        Basic,
+        Detailed,
+    }
+
+    impl Validate for Sample {
+        fn validate(&self) -> Vec<ConfigError> {
+            if self.count > 10 {
+                vec![ConfigError::new(&["count"], "must be at most 10")]
+            } else {
+                vec![]
+            }
+        }
+    }
+
+    fn yaml(s: &str) -> ConfigValue {
+        serde_yaml_ng::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("200ms").unwrap(), Duration::from_millis(200));
+        assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_go_duration("1.5h").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_go_duration("10us").unwrap(), Duration::from_micros(10));
+        assert!(parse_go_duration("5 s").is_err());
+        assert!(parse_go_duration("5").is_err());
+        assert!(parse_go_duration("-1s").is_err());
+        assert!(parse_go_duration("s").is_err());
+        assert_eq!(format_go_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(format_go_duration(Duration::from_millis(200)), "200ms");
+        assert_eq!(format_go_duration(Duration::from_secs(300)), "5m0s");
+        assert_eq!(format_go_duration(Duration::ZERO), "0s");
+    }
+
+    #[test]
+    fn empty_value_means_defaults() {
+        let s: Sample = parse_typed(&ConfigValue::Null).unwrap();
+        assert_eq!(s.count, 0);
+    }
+
+    #[test]
+    fn every_error_at_once_with_paths_and_suggestions() {
+        let errs = parse_typed::<Sample>(&yaml(
+            "endpiont: x\ntimeout: 5 s\ntls: {insecur: true}\nmode: detialed\n",
+        ))
+        .unwrap_err();
+        let msgs: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "endpiont: unknown key \"endpiont\"; did you mean \"endpoint\"?",
+                "mode: invalid value \"detialed\"; expected one of basic, detailed (did you mean \"detailed\"?)",
+                "timeout: invalid duration \"5 s\": unknown unit \" s\"",
+                "tls::insecur: unknown key \"insecur\"; did you mean \"insecure\"?",
+            ]
+        );
+    }
+
+    #[test]
+    fn scalars_become_strings_where_strings_are_expected() {
+        let s: Sample = parse_typed(&yaml("endpoint: 4317\nheaders: {x-id: 123, flag: true}\n")).unwrap();
+        assert_eq!(s.endpoint, "4317");
+        assert_eq!(s.headers["x-id"], "123");
+        assert_eq!(s.headers["flag"], "true");
+    }
+
+    #[test]
+    fn validate_runs_after_parse() {
+        let errs = parse_typed::<Sample>(&yaml("count: 11")).unwrap_err();
+        assert_eq!(errs[0].to_string(), "count: must be at most 10");
+    }
+}

@@ -1,0 +1,21 @@
+//! The contract every Ferrotel component implements: identifiers, the [`Batch`] that flows
+//! through a pipeline, the [`Consumer`] edge, component traits and factories, config parsing
+//! helpers and the per-component telemetry handle. Kept small: editing it recompiles everything.
+#![forbid(unsafe_code)]
+
+mod batch;
+pub mod component;
+pub mod config;
+mod error;
+mod ids;
+pub mod telemetry;
+
+pub use batch::{Batch, BatchData, BatchDataMut, RequestContext};
+pub use component::*;
+pub use error::{BuildError, ConsumeError, ErrorKind};
+pub use ids::{ComponentId, ComponentKind, IdError, PipelineId, Signal};
+pub use opentelemetry_proto as proto;
+pub use tokio_util::sync::CancellationToken;
+
+/// Re-exported so components name the same trait the runtime does.
+pub use async_trait::async_trait;

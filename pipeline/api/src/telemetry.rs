@@ -1,0 +1,217 @@
+//! Ferrotel's own metrics: one registry per process, and a handle per component with the
+//! component's label already bound. Names and labels are the Go collector's, without
+//! `_total` or unit suffixes, so existing dashboards keep working.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use lock::Mutex;
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+use crate::error::ConsumeError;
+use crate::ids::{ComponentId, ComponentKind, Signal};
+
+mod lock {
+    /// std's mutex, poison-tolerant.
+    pub struct Mutex<T>(std::sync::Mutex<T>);
+    impl<T> Mutex<T> {
+        pub fn new(v: T) -> Self {
+            Mutex(std::sync::Mutex::new(v))
+        }
+        pub fn lock(&self) -> std::sync::MutexGuard<'_, T> {
+            self.0.lock().unwrap_or_else(|p| p.into_inner())
+        }
+    }
+}
+
+/// `service.telemetry.metrics.level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsLevel {
+    None,
+    Basic,
+    #[default]
+    Normal,
+    Detailed,
+}
+
+enum Family {
+    Counter(IntCounterVec),
+    Gauge(IntGaugeVec),
+    Histogram(HistogramVec),
+}
+
+/// The process-wide metrics registry.
+pub struct Telemetry {
+    registry: Registry,
+    level: MetricsLevel,
+    families: Mutex<HashMap<String, Family>>,
+}
+
+impl Telemetry {
+    pub fn new(level: MetricsLevel) -> Arc<Telemetry> {
+        Arc::new(Telemetry { registry: Registry::new(), level, families: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn level(&self) -> MetricsLevel {
+        self.level
+    }
+
+    /// The counter family `name`, created on first use. A family's label names are fixed
+    /// by its first user; a later request with other labels gets an unregistered family
+    /// (and the mistake shows in tests, not in production output).
+    pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        let mut families = self.families.lock();
+        if let Some(Family::Counter(v)) = families.get(name) {
+            return v.clone();
+        }
+        let v = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric name");
+        if self.registry.register(Box::new(v.clone())).is_ok() {
+            families.insert(name.to_string(), Family::Counter(v.clone()));
+        }
+        v
+    }
+
+    pub fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        let mut families = self.families.lock();
+        if let Some(Family::Gauge(v)) = families.get(name) {
+            return v.clone();
+        }
+        let v = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric name");
+        if self.registry.register(Box::new(v.clone())).is_ok() {
+            families.insert(name.to_string(), Family::Gauge(v.clone()));
+        }
+        v
+    }
+
+    pub fn histogram_vec(&self, name: &str, help: &str, labels: &[&str], buckets: Vec<f64>) -> HistogramVec {
+        let mut families = self.families.lock();
+        if let Some(Family::Histogram(v)) = families.get(name) {
+            return v.clone();
+        }
+        let v = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+            .expect("valid metric name");
+        if self.registry.register(Box::new(v.clone())).is_ok() {
+            families.insert(name.to_string(), Family::Histogram(v.clone()));
+        }
+        v
+    }
+
+    /// A handle for one component.
+    pub fn component(self: &Arc<Self>, kind: ComponentKind, id: &ComponentId) -> ComponentTelemetry {
+        ComponentTelemetry { telemetry: self.clone(), kind, id: id.clone(), label: id.to_string() }
+    }
+}
+
+/// A component's metrics handle: every metric it makes carries the label
+/// `receiver|processor|exporter|extension = <id>`.
+#[derive(Clone)]
+pub struct ComponentTelemetry {
+    telemetry: Arc<Telemetry>,
+    kind: ComponentKind,
+    id: ComponentId,
+    label: String,
+}
+
+impl ComponentTelemetry {
+    /// A handle on a registry of its own (tests, tools).
+    pub fn detached(kind: ComponentKind, id: &ComponentId) -> ComponentTelemetry {
+        Telemetry::new(MetricsLevel::Normal).component(kind, id)
+    }
+
+    pub fn id(&self) -> &ComponentId {
+        &self.id
+    }
+
+    pub fn kind(&self) -> ComponentKind {
+        self.kind
+    }
+
+    pub fn level(&self) -> MetricsLevel {
+        self.telemetry.level
+    }
+
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
+    fn labels<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> (Vec<&'a str>, Vec<&'a str>) {
+        let mut names = vec![self.kind.as_str()];
+        let mut values = vec![self.label.as_str()];
+        for (k, v) in extra {
+            names.push(k);
+            values.push(v);
+        }
+        (names, values)
+    }
+
+    pub fn counter(&self, name: &str, help: &str, extra: &[(&str, &str)]) -> IntCounter {
+        let (names, values) = self.labels(extra);
+        self.telemetry.counter_vec(name, help, &names).with_label_values(&values)
+    }
+
+    pub fn gauge(&self, name: &str, help: &str, extra: &[(&str, &str)]) -> IntGauge {
+        let (names, values) = self.labels(extra);
+        self.telemetry.gauge_vec(name, help, &names).with_label_values(&values)
+    }
+
+    pub fn histogram(&self, name: &str, help: &str, buckets: Vec<f64>, extra: &[(&str, &str)]) -> Histogram {
+        let (names, values) = self.labels(extra);
+        self.telemetry.histogram_vec(name, help, &names, buckets).with_label_values(&values)
+    }
+
+    /// Counters of what a receiver accepted and refused on one transport.
+    pub fn receiver_obs(&self, transport: &str) -> ReceiverObs {
+        let make = |what: &str, signal: Signal, help: &str| {
+            self.counter(
+                &format!("otelcol_receiver_{what}_{}", signal.item_name()),
+                help,
+                &[("transport", transport)],
+            )
+        };
+        let per_signal = |what: &str, help: &str| {
+            [make(what, Signal::Traces, help), make(what, Signal::Metrics, help), make(what, Signal::Logs, help)]
+        };
+        ReceiverObs {
+            accepted: per_signal("accepted", "Number of items successfully pushed into the pipeline."),
+            refused: per_signal("refused", "Number of items that could not be pushed into the pipeline."),
+            failed: per_signal("failed", "Number of items that failed to be processed by the receiver due to internal errors."),
+        }
+    }
+}
+
+fn signal_index(s: Signal) -> usize {
+    match s {
+        Signal::Traces => 0,
+        Signal::Metrics => 1,
+        Signal::Logs => 2,
+    }
+}
+
+/// `otelcol_receiver_{accepted,refused,failed}_*` for one receiver and transport.
+#[derive(Clone)]
+pub struct ReceiverObs {
+    accepted: [IntCounter; 3],
+    refused: [IntCounter; 3],
+    failed: [IntCounter; 3],
+}
+
+impl ReceiverObs {
+    /// Count the outcome of one `consume` of `items` items.
+    pub fn record(&self, signal: Signal, items: usize, result: &Result<(), ConsumeError>) {
+        let i = signal_index(signal);
+        match result {
+            Ok(()) => self.accepted[i].inc_by(items as u64),
+            Err(_) => self.refused[i].inc_by(items as u64),
+        }
+    }
+
+    /// Items the receiver itself failed to process (not a downstream refusal).
+    pub fn record_failed(&self, signal: Signal, items: usize) {
+        self.failed[signal_index(signal)].inc_by(items as u64);
+    }
+}
