@@ -1,1 +1,16 @@
+//! Ferrotel's runtime: config loading and validation, the pipeline graph, lifecycle,
+//! runtime-owned extensions and own telemetry.
 #![forbid(unsafe_code)]
+
+pub mod config;
+pub mod extensions;
+pub mod graph;
+pub mod own_telemetry;
+pub mod registry;
+pub mod server;
+pub mod service;
+
+pub use registry::Registry;
+
+#[cfg(test)]
+pub(crate) mod testing;

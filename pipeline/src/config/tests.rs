@@ -1,0 +1,270 @@
+use super::*;
+use crate::testing::{registry, Recorder};
+use pipeline_api::{ComponentId, PipelineId};
+use std::collections::HashMap;
+
+#[derive(Default)]
+struct Env {
+    vars: HashMap<String, String>,
+    files: HashMap<String, String>,
+}
+
+impl Environment for Env {
+    fn var(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
+    fn read_file(&self, path: &str) -> std::io::Result<String> {
+        self.files.get(path).cloned().ok_or_else(|| std::io::Error::other("not found"))
+    }
+}
+
+fn errors_of(yaml: &str) -> Vec<String> {
+    match load_yaml(yaml) {
+        Ok(_) => panic!("config should be invalid"),
+        Err(e) => e,
+    }
+}
+
+fn load_yaml(yaml: &str) -> Result<Loaded, Vec<String>> {
+    let mut env = Env::default();
+    env.files.insert("c.yaml".into(), yaml.into());
+    env.vars.insert("BATCH_TIMEOUT".into(), "3s".into());
+    load(&["c.yaml".into()], &[], &env, &registry(&Recorder::default()))
+        .map_err(|errs| errs.iter().map(|e| e.to_string()).collect())
+}
+
+const GOOD: &str = r#"
+receivers:
+  fakerecv:
+  fakerecv/2:
+    endpoint: localhost:5556
+processors:
+  fakeproc:
+exporters:
+  fakeexp:
+    timeout: 2s
+  fakeexp/b:
+    sending_queue:
+      queue_size: 10
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:0
+service:
+  extensions: [health_check]
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
+  pipelines:
+    traces:
+      receivers: [fakerecv, fakerecv/2]
+      processors: [fakeproc]
+      exporters: [fakeexp, fakeexp/b]
+    traces/2:
+      receivers: [fakerecv]
+      exporters: [fakeexp]
+    logs:
+      receivers: [fakerecv]
+      exporters: [fakeexp/b]
+"#;
+
+#[test]
+fn a_good_config_plans() {
+    let loaded = load_yaml(GOOD).unwrap();
+    let plan = &loaded.plan;
+    assert_eq!(plan.pipelines.len(), 3);
+    let t = &plan.pipelines[&PipelineId::parse("traces").unwrap()];
+    assert_eq!(t.receivers, vec![ComponentId::parse("fakerecv").unwrap(), ComponentId::parse("fakerecv/2").unwrap()]);
+    assert_eq!(plan.exporters[&ComponentId::parse("fakeexp").unwrap()].common.timeout.get().as_secs(), 2);
+    let b = &plan.exporters[&ComponentId::parse("fakeexp/b").unwrap()].common;
+    assert_eq!(b.timeout.get().as_secs(), 5, "Go's default exporter timeout");
+    assert_eq!(b.sending_queue.queue_size, 10);
+    assert_eq!(b.sending_queue.num_consumers, 10, "Go's default num_consumers");
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_its_path() {
+    let errs = errors_of(
+        r#"
+receivers:
+  fakerecv:
+    endpiont: x
+  otlpp:
+  bad id:
+processors:
+  fakeproc:
+exporters:
+  fakeexp:
+    timeout: 5 s
+    endpoint: invalid
+  tracesonly:
+connectors:
+  spanmetrics:
+extension:
+  x:
+service:
+  extensions: [health_check]
+  pipelines:
+    traces:
+      receivers: [fakerecv, missing]
+      processors: [fakeproc, fakeproc]
+      exporters: [fakeexp]
+    metrics:
+      receivers: [fakerecv]
+      exporters: [tracesonly]
+    logs:
+      receivers: []
+      exporters: []
+    spans:
+      receivers: [fakerecv]
+      exporters: [fakeexp]
+"#,
+    );
+    let expected = vec![
+        r#"extension: unknown top-level key "extension"; did you mean "extensions"?"#,
+        r#"receivers::fakerecv::endpiont: unknown key "endpiont"; did you mean "endpoint"?"#,
+        r#"receivers::otlpp: unknown receiver type "otlpp" (valid values: [fakerecv])"#,
+        r#"receivers::bad id: invalid character(s) in type "bad id": a type starts with a letter and holds only letters, digits and '_' (at most 63)"#,
+        r#"exporters::fakeexp::timeout: invalid duration "5 s": unknown unit " s""#,
+        r#"exporters::fakeexp::endpoint: must not be "invalid""#,
+        r#"connectors::spanmetrics: unknown connector type: this build has no connectors"#,
+        r#"service::extensions::0: references extension "health_check" which is not configured"#,
+        r#"service::pipelines::logs: must have at least one receiver"#,
+        r#"service::pipelines::logs: must have at least one exporter"#,
+        r#"service::pipelines::metrics::exporters::0: exporter "tracesonly" does not support metrics (it supports: traces)"#,
+        r#"service::pipelines::spans: pipeline id "spans": unknown signal "spans", expected one of traces, metrics, logs"#,
+        r#"service::pipelines::traces::receivers::1: references receiver "missing" which is not configured"#,
+        r#"service::pipelines::traces::processors::1: references processor "fakeproc" multiple times"#,
+    ];
+    assert_eq!(errs, expected);
+}
+
+#[test]
+fn validation_errors_of_a_component_are_reported() {
+    let errs = errors_of(
+        "receivers: {fakerecv: }\nexporters: {fakeexp: {endpoint: invalid}}\nservice: {pipelines: {traces: {receivers: [fakerecv], exporters: [fakeexp]}}}\n",
+    );
+    assert_eq!(errs, vec![r#"exporters::fakeexp::endpoint: must not be "invalid""#]);
+}
+
+#[test]
+fn two_components_on_one_address() {
+    let errs = errors_of(
+        r#"
+receivers:
+  fakerecv:
+    endpoint: 0.0.0.0:4317
+  fakerecv/2:
+    endpoint: localhost:4317
+exporters:
+  fakeexp:
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:4317
+  pipelines:
+    traces:
+      receivers: [fakerecv, fakerecv/2]
+      exporters: [fakeexp]
+"#,
+    );
+    assert_eq!(
+        errs,
+        vec![
+            r#"receivers::fakerecv/2::endpoint: listen address "localhost:4317" is also used by receivers::fakerecv::endpoint ("0.0.0.0:4317")"#,
+            r#"service::telemetry::metrics::address: listen address "127.0.0.1:4317" is also used by receivers::fakerecv::endpoint ("0.0.0.0:4317")"#,
+            r#"service::telemetry::metrics::address: listen address "127.0.0.1:4317" is also used by receivers::fakerecv/2::endpoint ("localhost:4317")"#,
+        ]
+    );
+    assert!(addresses_conflict("[::]:1", "127.0.0.1:1"));
+    assert!(!addresses_conflict("10.0.0.1:1", "10.0.0.2:1"));
+    assert!(!addresses_conflict("localhost:0", "localhost:0"));
+}
+
+#[test]
+fn unused_components_and_deprecated_aliases_are_warnings() {
+    let loaded = load_yaml(
+        r#"
+receivers:
+  fakerecv:
+  fakerecv/unused:
+    endpoint: localhost:1
+processors:
+  fakeproc:
+exporters:
+  oldexp:
+service:
+  pipelines:
+    traces:
+      receivers: [fakerecv]
+      exporters: [oldexp]
+"#,
+    )
+    .unwrap();
+    assert_eq!(
+        loaded.warnings,
+        vec![
+            r#"exporters::oldexp: the exporter type "oldexp" is deprecated; use "fakeexp""#,
+            "receiver fakerecv/unused is defined but not used by any pipeline",
+            "processor fakeproc is defined but not used by any pipeline",
+        ]
+    );
+}
+
+#[test]
+fn env_values_are_typed_and_strings_stay_strings() {
+    let mut env = Env::default();
+    env.vars.insert("PORT".into(), "4317".into());
+    env.vars.insert("DELAY".into(), "1s".into());
+    env.files.insert(
+        "c.yaml".into(),
+        "receivers: {fakerecv: {endpoint: \"${env:PORT}\"}}\nexporters: {fakeexp: {delay: \"${DELAY}\", fail: \"${env:FAIL:-false}\"}}\nservice: {pipelines: {traces: {receivers: [fakerecv], exporters: [fakeexp]}}}\n".into(),
+    );
+    let loaded = load(&["c.yaml".into()], &["exporters.fakeexp.endpoint=backend:4317".into()], &env, &registry(&Recorder::default())).unwrap();
+    let r = &loaded.plan.receivers[&ComponentId::parse("fakerecv").unwrap()];
+    let cfg = pipeline_api::config_as::<crate::testing::RecvConfig>(&*r.config).unwrap();
+    assert_eq!(cfg.endpoint, "4317", "an int from env stays a string where the field is a string");
+    let e = &loaded.plan.exporters[&ComponentId::parse("fakeexp").unwrap()];
+    let cfg = pipeline_api::config_as::<crate::testing::ExpConfig>(&*e.config).unwrap();
+    assert_eq!(cfg.delay.get().as_secs(), 1);
+    assert!(!cfg.fail);
+    assert_eq!(cfg.endpoint, "backend:4317", "--set applies last");
+}
+
+#[test]
+fn the_embedded_default_config_has_the_documented_shape() {
+    let tree: serde_yaml_ng::Value = serde_yaml_ng::from_str(DEFAULT_CONFIG).unwrap();
+    let get = |path: &str| {
+        path.split('.').fold(&tree, |v, k| &v[k]).clone()
+    };
+    assert_eq!(get("receivers.otlp.protocols.grpc.endpoint").as_str(), Some("0.0.0.0:4317"));
+    assert_eq!(get("receivers.otlp.protocols.http.endpoint").as_str(), Some("0.0.0.0:4318"));
+    assert_eq!(get("extensions.health_check.endpoint").as_str(), Some("0.0.0.0:13133"));
+    let telemetry: ServiceConfig = serde_yaml_ng::from_value(get("service")).unwrap();
+    assert_eq!(telemetry.telemetry.metrics.pull_address().as_deref(), Some("0.0.0.0:8888"));
+}
+
+#[test]
+fn metrics_address_forms() {
+    let m: MetricsConfig = serde_yaml_ng::from_str("{}").unwrap();
+    assert_eq!(m.pull_address().as_deref(), Some("localhost:8888"), "Go default");
+    let m: MetricsConfig = serde_yaml_ng::from_str("address: 0.0.0.0:9999").unwrap();
+    assert_eq!(m.pull_address().as_deref(), Some("0.0.0.0:9999"));
+    let m: MetricsConfig = serde_yaml_ng::from_str("level: none").unwrap();
+    assert_eq!(m.pull_address(), None);
+    let m: MetricsConfig =
+        serde_yaml_ng::from_str("readers: [{pull: {exporter: {prometheus: {host: '::', port: 7777}}}}]").unwrap();
+    assert_eq!(m.pull_address().as_deref(), Some("[::]:7777"));
+}
+
+#[test]
+fn redaction_hides_secrets() {
+    let tree: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        "exporters:\n  otlp:\n    endpoint: x:1\n    headers:\n      authorization: Bearer abc\n      x-tenant: t1\n  loki:\n    auth:\n      password: hunter2\n      username: u\n",
+    )
+    .unwrap();
+    let text = serde_yaml_ng::to_string(&redact(&tree)).unwrap();
+    assert!(!text.contains("abc") && !text.contains("t1") && !text.contains("hunter2"), "{text}");
+    assert!(text.contains("endpoint: x:1") && text.contains("username: u"), "{text}");
+    assert!(text.contains("[REDACTED]"));
+}

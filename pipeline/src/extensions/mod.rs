@@ -1,0 +1,3 @@
+//! Extensions owned by the runtime.
+
+pub mod health_check;

@@ -1,0 +1,206 @@
+//! The collector's life: load, build, start, serve, reload on SIGHUP, drain on SIGTERM.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pipeline_api::config::ConfigError;
+use pipeline_api::telemetry::Telemetry;
+use tracing::{error, info, warn};
+
+use crate::config::{self, Environment, Loaded, Plan};
+use crate::graph::Graph;
+use crate::own_telemetry::{self, MetricsServer};
+use crate::registry::Registry;
+
+/// How long a shutdown may take before the components still running are named and left.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Options {
+    pub configs: Vec<String>,
+    pub sets: Vec<String>,
+    pub version: String,
+}
+
+/// Print every config error with its path, as `validate` and start-up do.
+pub fn format_errors(errors: &[ConfigError]) -> String {
+    let mut out = format!(
+        "Error: invalid configuration ({} problem{}):\n",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    );
+    for e in errors {
+        out.push_str(&format!("  {e}\n"));
+    }
+    out
+}
+
+/// The `validate` subcommand: 0 when the config is valid, 1 otherwise (errors on stderr).
+pub fn validate(opts: &Options, env: &dyn Environment, registry: &Registry) -> i32 {
+    match config::load(&opts.configs, &opts.sets, env, registry) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("Warning: {w}");
+            }
+            0
+        }
+        Err(errors) => {
+            eprint!("{}", format_errors(&errors));
+            1
+        }
+    }
+}
+
+/// The `print-config` subcommand.
+pub fn print_config(opts: &Options, env: &dyn Environment, registry: &Registry, redacted: bool, json: bool) -> i32 {
+    match config::load(&opts.configs, &opts.sets, env, registry) {
+        Ok(loaded) => {
+            let tree = if redacted { config::redact(&loaded.tree) } else { loaded.tree };
+            let text = if json {
+                serde_json::to_string_pretty(&tree).unwrap_or_default() + "\n"
+            } else {
+                serde_yaml_ng::to_string(&tree).unwrap_or_default()
+            };
+            print!("{text}");
+            0
+        }
+        Err(errors) => {
+            eprint!("{}", format_errors(&errors));
+            1
+        }
+    }
+}
+
+struct Running {
+    graph: Graph,
+    metrics: Option<MetricsServer>,
+    metrics_address: Option<String>,
+}
+
+async fn start(plan: &Plan, telemetry: &Arc<Telemetry>, metrics: Option<MetricsServer>, version: &str) -> Result<Running, String> {
+    let wanted = plan.service.telemetry.metrics.pull_address();
+    let metrics = match (metrics, &wanted) {
+        (Some(m), Some(w)) if m.address == *w || addresses_same(&m.address, w) => Some(m),
+        (old, _) => {
+            if let Some(m) = old {
+                m.stop().await;
+            }
+            match &wanted {
+                Some(addr) => Some(
+                    MetricsServer::start(addr, telemetry.clone(), &plan.service.telemetry, version)
+                        .map_err(|e| e.to_string())?,
+                ),
+                None => None,
+            }
+        }
+    };
+    let mut graph = Graph::build(plan, telemetry).map_err(|e| e.to_string())?;
+    if let Err(e) = graph.start().await {
+        graph.shutdown(SHUTDOWN_TIMEOUT).await;
+        return Err(e.to_string());
+    }
+    Ok(Running { graph, metrics, metrics_address: wanted })
+}
+
+fn addresses_same(bound: &str, wanted: &str) -> bool {
+    // `localhost:8888` binds as `127.0.0.1:8888`: compare ports and let a rebind decide
+    bound.rsplit(':').next() == wanted.rsplit(':').next() && wanted.rsplit(':').next() != Some("0")
+}
+
+/// Run until SIGTERM/SIGINT. Returns the process exit code.
+pub async fn run(opts: Options, env: Box<dyn Environment + Send + Sync>, registry: Registry) -> i32 {
+    let loaded: Loaded = match config::load(&opts.configs, &opts.sets, &*env, &registry) {
+        Ok(l) => l,
+        Err(errors) => {
+            eprint!("{}", format_errors(&errors));
+            return 1;
+        }
+    };
+    own_telemetry::init_logs(&loaded.plan.service.telemetry.logs);
+    for w in &loaded.warnings {
+        warn!("{w}");
+    }
+    info!(version = %opts.version, "Starting ferrotel");
+    let telemetry = Telemetry::new(loaded.plan.service.telemetry.metrics.level);
+    let mut plan = loaded.plan;
+    let mut running = match start(&plan, &telemetry, None, &opts.version).await {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "Cannot start the collector");
+            return 1;
+        }
+    };
+    info!("Everything is ready. Begin running and processing data.");
+
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (mut term, mut int, mut hup) = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(t), Ok(i), Ok(h)) => (t, i, h),
+            _ => {
+                error!("Cannot install signal handlers");
+                return 1;
+            }
+        };
+        loop {
+            tokio::select! {
+                _ = term.recv() => { info!("Received signal from OS: terminated"); break; }
+                _ = int.recv() => { info!("Received signal from OS: interrupt"); break; }
+                _ = hup.recv() => {
+                    info!("Received SIGHUP: reloading the config");
+                    match config::load(&opts.configs, &opts.sets, &*env, &registry) {
+                        Err(errors) => {
+                            error!(
+                                errors = %format_errors(&errors).trim_end(),
+                                "Config reload failed; the running config stays in place"
+                            );
+                        }
+                        Ok(new) => {
+                            for w in &new.warnings {
+                                warn!("{w}");
+                            }
+                            let Running { graph, metrics, .. } = running;
+                            graph.shutdown(SHUTDOWN_TIMEOUT).await;
+                            match start(&new.plan, &telemetry, metrics, &opts.version).await {
+                                Ok(r) => {
+                                    running = r;
+                                    plan = new.plan;
+                                    info!("Config reloaded. Everything is ready.");
+                                }
+                                Err(e) => {
+                                    error!(error = %e, "Cannot start the new config; going back to the previous one");
+                                    match start(&plan, &telemetry, None, &opts.version).await {
+                                        Ok(r) => running = r,
+                                        Err(e) => {
+                                            error!(error = %e, "Cannot restart the previous config either");
+                                            return 1;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+
+    info!("Starting shutdown...");
+    let missed = running.graph.shutdown(SHUTDOWN_TIMEOUT).await;
+    if let Some(m) = running.metrics {
+        m.stop().await;
+    }
+    let _ = running.metrics_address;
+    if missed.is_empty() {
+        0
+    } else {
+        1
+    }
+}
