@@ -297,8 +297,9 @@ impl Graph {
         Ok(())
     }
 
-    /// Drain in order under one deadline: receivers stop accepting and finish in-flight
-    /// requests → processors flush (pipeline order) → exporters shut down → extensions.
+    /// Drain in order under one deadline: receivers stop accepting → processors flush
+    /// (pipeline order) → receivers finish in-flight requests → exporters shut down →
+    /// extensions.
     /// Returns the components that missed the deadline.
     pub async fn shutdown(mut self, timeout: Duration) -> Vec<String> {
         let deadline = Instant::now() + timeout;
@@ -306,19 +307,22 @@ impl Graph {
         for (_, e) in &self.extensions {
             e.not_ready();
         }
+        // Receivers stop accepting; the requests they still serve may be waiting on data a
+        // processor holds (a batch), so processors flush now, in pipeline order, and hand
+        // on anything that still arrives; then the receivers finish.
         self.receivers_token.cancel();
-        for r in self.running.drain(..) {
-            let abort = r.handle.abort_handle();
-            if tokio::time::timeout_at(deadline, r.handle).await.is_err() {
-                abort.abort();
-                missed.push(format!("receiver {}", r.id));
-            }
-        }
         for (_, procs) in &self.processors {
             for (id, p) in procs {
                 if tokio::time::timeout_at(deadline, p.shutdown()).await.is_err() {
                     missed.push(format!("processor {id}"));
                 }
+            }
+        }
+        for r in self.running.drain(..) {
+            let abort = r.handle.abort_handle();
+            if tokio::time::timeout_at(deadline, r.handle).await.is_err() {
+                abort.abort();
+                missed.push(format!("receiver {}", r.id));
             }
         }
         for (id, e) in &self.exporters {

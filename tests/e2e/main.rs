@@ -1,1 +1,7 @@
+//! End-to-end tests of the `ferrotel` binary: one test binary with modules, to keep link
+//! time low. Every server binds loopback only; every wait is bounded.
 
+mod cli;
+mod harness;
+mod lifecycle;
+mod otlp;

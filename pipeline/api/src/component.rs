@@ -69,7 +69,9 @@ pub trait Processor: Consumer {
         Ok(())
     }
 
-    /// Flush what is held and stop. Called once, after every receiver has stopped.
+    /// Flush what is held. Called once, when the receivers have stopped accepting but may
+    /// still finish requests in flight: a `consume` that arrives after `shutdown` must be
+    /// handed straight on (not held, not refused), so those requests drain too.
     async fn shutdown(&self) {}
 }
 

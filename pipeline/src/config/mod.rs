@@ -14,7 +14,7 @@ use crate::registry::Registry;
 
 /// The embedded default config, run when no `--config` is given: OTLP gRPC and HTTP on all
 /// interfaces → batch → debug, health_check on 13133, own metrics on 8888.
-pub const DEFAULT_CONFIG: &str = include_str!("default.yaml");
+pub const DEFAULT_CONFIG: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../config-examples/default-config.yaml"));
 
 /// A loaded config: the resolved tree (for `print-config`) and its validated plan.
 pub struct Loaded {

@@ -1,0 +1,209 @@
+//! The command line: validate, components, print-config, healthcheck, bad configs, and
+//! every file in config-examples/.
+
+use std::time::Duration;
+
+use crate::harness::{run, temp_dir, Collector, Ports};
+
+fn write(name: &str, text: &str) -> String {
+    let path = temp_dir(name).join("config.yaml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn validate_accepts_every_config_example() {
+    let dir = format!("{}/config-examples", env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    let mut stack = vec![std::path::PathBuf::from(&dir)];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            // Ferrotel configs are the YAML files named *config*.yaml (Compose files and
+            // backend configs in the same folders are not ours)
+            if !(name.ends_with(".yaml") || name.ends_with(".yml")) || !name.contains("config") {
+                continue;
+            }
+            let (code, _, stderr) = run(&["validate", "--config", path.to_str().unwrap()]);
+            assert_eq!(code, 0, "{}:\n{stderr}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "config-examples holds at least three configs, found {checked}");
+}
+
+#[test]
+fn validate_prints_every_error_with_its_path_and_exits_1() {
+    let path = write(
+        "bad",
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpiont: 0.0.0.0:4317
+processors:
+  batch:
+    timeout: 5 s
+exporters:
+  debug:
+    verbosity: loud
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch, batch]
+      exporters: [debug, otlp/tempo]
+"#,
+    );
+    let (code, stdout, stderr) = run(&["validate", "--config", &path]);
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty());
+    for needle in [
+        r#"receivers::otlp::protocols::grpc::endpiont: unknown key "endpiont"; did you mean "endpoint"?"#,
+        r#"processors::batch::timeout: invalid duration "5 s""#,
+        r#"exporters::debug::verbosity: invalid value "loud""#,
+        r#"service::pipelines::traces::processors::1: references processor "batch" multiple times"#,
+        r#"service::pipelines::traces::exporters::1: references exporter "otlp/tempo" which is not configured"#,
+    ] {
+        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // the same config makes the collector itself exit 1 without starting
+    let (code, _, stderr) = run(&["--config", &path]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("endpiont"), "{stderr}");
+}
+
+#[test]
+fn garbage_configs_never_panic() {
+    for (name, text) in [
+        ("notyaml", "receivers: [unclosed"),
+        ("scalar", "42"),
+        ("nulls", "receivers:\nexporters:\nservice:\n"),
+        ("types", "receivers: 5\nservice: {pipelines: {traces: 3}}\n"),
+        ("deep", "receivers: {otlp: {protocols: {grpc: {endpoint: [1, 2]}}}}\nservice: {pipelines: {}}\n"),
+    ] {
+        let path = write(name, text);
+        let (code, _, stderr) = run(&["validate", "--config", &path]);
+        assert_eq!(code, 1, "{name}: {stderr}");
+        assert!(stderr.starts_with("Error: invalid configuration"), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+    let (code, _, stderr) = run(&["validate", "--config", "/nonexistent/ferrotel.yaml"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot read config file \"/nonexistent/ferrotel.yaml\""), "{stderr}");
+}
+
+#[test]
+fn config_sources_merge_in_order_and_set_applies_last() {
+    let a = write("merge-a", "receivers:\n  otlp:\n    protocols:\n      grpc:\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n");
+    let (code, stdout, stderr) = run(&[
+        "print-config",
+        "--config",
+        &a,
+        "--config=yaml:processors::batch::timeout: 1s",
+        "--set=processors.batch.send_batch_size=10",
+        "--set",
+        "exporters.debug.verbosity=detailed",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let tree: serde_yaml_ng::Value = serde_yaml_ng::from_str(&stdout).unwrap();
+    assert_eq!(tree["processors"]["batch"]["timeout"].as_str(), Some("1s"));
+    assert_eq!(tree["processors"]["batch"]["send_batch_size"].as_u64(), Some(10));
+    assert_eq!(tree["exporters"]["debug"]["verbosity"].as_str(), Some("detailed"));
+}
+
+#[test]
+fn env_expansion_in_the_binary() {
+    let a = write(
+        "env",
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: ${env:E2E_HOST:-127.0.0.1}:${E2E_PORT}\nexporters:\n  otlp/x:\n    headers:\n      authorization: ${env:E2E_TOKEN}\n  debug:\n    verbosity: $${literal}\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n",
+    );
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args(["print-config", "--mode", "unredacted", "--config", &a])
+        .env("E2E_PORT", "4999")
+        .env("E2E_TOKEN", "Bearer s3cret")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // otlp/x is not a known exporter type in every build; only check the expansion
+    if out.status.success() {
+        assert!(stdout.contains("endpoint: 127.0.0.1:4999"), "{stdout}");
+        assert!(stdout.contains("Bearer s3cret"));
+        assert!(stdout.contains("${literal}"), "$$ is a literal $: {stdout}");
+    } else {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("exporters::otlp/x"), "{stderr}");
+    }
+}
+
+#[test]
+fn print_config_redacts_secrets_by_default() {
+    let a = write(
+        "redact",
+        "receivers:\n  otlp:\n    protocols:\n      http:\nexporters:\n  debug:\nextensions:\n  health_check:\n    endpoint: localhost:0\nservice:\n  extensions: [health_check]\n  pipelines:\n    logs:\n      receivers: [otlp]\n      exporters: [debug]\n",
+    );
+    let (code, stdout, _) = run(&["print-config", "--config", &a, "--set=receivers.otlp.protocols.http.cors.allowed_headers=[x]"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("allowed_headers"), "{stdout}");
+    let (code, stdout, _) = run(&["print-config", "--config", &a, "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["extensions"]["health_check"]["endpoint"], "localhost:0");
+}
+
+#[test]
+fn components_lists_canonical_names_and_aliases() {
+    let (code, stdout, _) = run(&["components"]);
+    assert_eq!(code, 0);
+    let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&stdout).unwrap();
+    let names = |kind: &str| -> Vec<String> {
+        v[kind].as_sequence().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert!(names("receivers").contains(&"otlp".to_string()));
+    assert!(names("processors").contains(&"batch".to_string()));
+    assert!(names("processors").contains(&"memory_limiter".to_string()));
+    assert!(names("exporters").contains(&"debug".to_string()));
+    assert!(names("extensions").contains(&"health_check".to_string()));
+    assert!(stdout.contains("name: logging"), "the deprecated alias is listed:\n{stdout}");
+}
+
+#[test]
+fn version_and_help() {
+    let (code, stdout, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("ferrotel "), "{stdout}");
+    let (code, stdout, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    for sub in ["validate", "components", "print-config", "healthcheck", "--config", "--set"] {
+        assert!(stdout.contains(sub), "{sub} in help:\n{stdout}");
+    }
+}
+
+#[test]
+fn healthcheck_subcommand_follows_the_health_endpoint() {
+    let ports = Ports::new();
+    let config = ports.fill(
+        "extensions:\n  health_check:\n    endpoint: 127.0.0.1:HEALTH_PORT\nreceivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:HTTP_PORT\nexporters:\n  debug:\nservice:\n  extensions: [health_check]\n  telemetry:\n    metrics:\n      address: 127.0.0.1:METRICS_PORT\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n",
+    );
+    let collector = Collector::start("health", &config);
+    let endpoint = format!("http://127.0.0.1:{}/", ports.health);
+    let (status, body) = crate::harness::http_get(&endpoint);
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["status"], "Server available");
+    assert!(json["upSince"].as_str().unwrap().ends_with('Z'));
+    let (code, _, _) = run(&["healthcheck", "--endpoint", &endpoint]);
+    assert_eq!(code, 0);
+    collector.stop();
+    std::thread::sleep(Duration::from_millis(100));
+    let (code, _, stderr) = run(&["healthcheck", "--endpoint", &endpoint]);
+    assert_eq!(code, 1, "nothing listens any more: {stderr}");
+}

@@ -1,0 +1,107 @@
+//! Signals: SIGTERM drains what a batch still holds; SIGHUP reloads, and keeps the running
+//! graph when the new config is invalid.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{http_get, Collector, Ports};
+
+const ONE_SPAN: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"drain-test"}}]},"scopeSpans":[{"spans":[{"traceId":"0123456789abcdef0123456789abcdef","spanId":"0123456789abcdef","name":"held-by-batch","kind":2,"startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000000500000000"}]}]}]}"#;
+
+fn post_span(port: u16) -> std::thread::JoinHandle<u16> {
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            s,
+            "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{ONE_SPAN}",
+            ONE_SPAN.len()
+        )
+        .unwrap();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    })
+}
+
+#[test]
+fn sigterm_drains_a_batch_that_was_still_buffered() {
+    let ports = Ports::new();
+    let config = ports.fill(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:HTTP_PORT
+processors:
+  batch:
+    timeout: 60s
+    send_batch_size: 100000
+exporters:
+  debug:
+    verbosity: detailed
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:METRICS_PORT
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [debug]
+"#,
+    );
+    let collector = Collector::start("drain", &config);
+    let client = post_span(ports.http);
+    // the batch holds the span (60 s timeout, far from its size): nothing printed yet
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!collector.stdout_text().contains("held-by-batch"));
+    let started = Instant::now();
+    let (code, stdout, stderr) = collector.stop();
+    assert!(started.elapsed() < Duration::from_secs(20), "drained promptly, not at the deadline");
+    assert!(stdout.contains("held-by-batch"), "the buffered span was exported on shutdown:\n{stdout}\n{stderr}");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(client.join().unwrap(), 200, "the client was answered once its span was handed on");
+}
+
+#[test]
+fn sighup_reloads_and_keeps_the_old_graph_when_the_new_config_is_invalid() {
+    let ports = Ports::new();
+    let template = r#"
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:HTTP_PORT
+exporters:
+  debug:
+    verbosity: VERBOSITY
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:METRICS_PORT
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [debug]
+"#;
+    let collector = Collector::start("reload", &ports.fill(&template.replace("VERBOSITY", "basic")));
+    // an invalid config: the reload is refused and the old graph keeps serving
+    std::fs::write(&collector.config_path, ports.fill(&template.replace("VERBOSITY", "shouty"))).unwrap();
+    collector.signal("HUP");
+    collector.wait_for_stderr("Config reload failed", Duration::from_secs(10));
+    assert!(collector.stderr_text().contains("exporters::debug::verbosity"), "{}", collector.stderr_text());
+    assert_eq!(post_span(ports.http).join().unwrap(), 200, "still serving after a failed reload");
+
+    // a valid config: the new graph replaces the old one (detailed prints span names)
+    std::fs::write(&collector.config_path, ports.fill(&template.replace("VERBOSITY", "detailed"))).unwrap();
+    collector.signal("HUP");
+    collector.wait_for_stderr("Config reloaded", Duration::from_secs(10));
+    assert_eq!(post_span(ports.http).join().unwrap(), 200);
+    assert!(collector.wait_for_stdout("held-by-batch", Duration::from_secs(5)), "{}", collector.stdout_text());
+    let (status, _) = http_get(&format!("http://127.0.0.1:{}/metrics", ports.metrics));
+    assert_eq!(status, 200, "own metrics survive the reload");
+    let (code, _, stderr) = collector.stop();
+    assert_eq!(code, 0, "{stderr}");
+}
