@@ -1,0 +1,218 @@
+//! OTLP/JSON: the protobuf JSON mapping of the export requests, decoded with
+//! `opentelemetry-proto`'s serde impls after a normalising pass that covers what the
+//! protobuf JSON mapping allows and those impls do not:
+//!
+//! - object keys in `snake_case` (the proto field names; the JSON mapping accepts both
+//!   `lowerCamelCase` and the original name) are turned into `lowerCamelCase`;
+//! - `null` for a field means its default (dropped);
+//! - enums given by name (`"kind": "SPAN_KIND_SERVER"`) become their numbers;
+//! - 32-bit integers given as strings (`"droppedAttributesCount": "1"`) become numbers.
+//!
+//! Hex trace/span ids, 64-bit integers as strings or numbers and unknown fields (ignored) are
+//! handled by the serde impls themselves.
+
+use serde_json::{Map, Value};
+
+use pipeline_api::{BatchData, Signal};
+
+/// Decode an OTLP/JSON export request of `signal`.
+pub fn decode(signal: Signal, body: &[u8]) -> Result<BatchData, String> {
+    let mut value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
+    if !value.is_object() {
+        return Err("invalid JSON: an export request must be a JSON object".into());
+    }
+    normalize(&mut value, None);
+    let data = match signal {
+        Signal::Traces => serde_json::from_value(value).map(BatchData::Traces),
+        Signal::Metrics => serde_json::from_value(value).map(BatchData::Metrics),
+        Signal::Logs => serde_json::from_value(value).map(BatchData::Logs),
+    };
+    data.map_err(|e| format!("invalid OTLP/JSON {signal} request: {e}"))
+}
+
+/// An empty export response in JSON (`{}`), as Go's `jsonpb` writes an empty message.
+pub const EMPTY_RESPONSE: &[u8] = b"{}";
+
+/// `snake_case` → `lowerCamelCase`; other keys unchanged.
+fn camel(key: &str) -> Option<String> {
+    if !key.contains('_') {
+        return None;
+    }
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        if c == '_' {
+            upper = !out.is_empty();
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+/// Enum value names of the fields that are enums in OTLP.
+fn enum_number(field: &str, name: &str) -> Option<i64> {
+    const SPAN_KIND: &[&str] = &[
+        "SPAN_KIND_UNSPECIFIED",
+        "SPAN_KIND_INTERNAL",
+        "SPAN_KIND_SERVER",
+        "SPAN_KIND_CLIENT",
+        "SPAN_KIND_PRODUCER",
+        "SPAN_KIND_CONSUMER",
+    ];
+    const STATUS_CODE: &[&str] = &["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
+    const TEMPORALITY: &[&str] = &[
+        "AGGREGATION_TEMPORALITY_UNSPECIFIED",
+        "AGGREGATION_TEMPORALITY_DELTA",
+        "AGGREGATION_TEMPORALITY_CUMULATIVE",
+    ];
+    let names = match field {
+        "kind" => SPAN_KIND,
+        "code" => STATUS_CODE,
+        "aggregationTemporality" => TEMPORALITY,
+        "severityNumber" => return severity_number(name),
+        _ => return None,
+    };
+    names.iter().position(|n| *n == name).map(|i| i as i64)
+}
+
+/// `SEVERITY_NUMBER_UNSPECIFIED` = 0, `TRACE` = 1, `TRACE2..4`, `DEBUG` = 5 ... `FATAL4` = 24.
+fn severity_number(name: &str) -> Option<i64> {
+    let rest = name.strip_prefix("SEVERITY_NUMBER_")?;
+    if rest == "UNSPECIFIED" {
+        return Some(0);
+    }
+    let levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    let (level, n) = match rest.find(|c: char| c.is_ascii_digit()) {
+        Some(i) => (&rest[..i], rest[i..].parse::<i64>().ok()?),
+        None => (rest, 1),
+    };
+    if !(1..=4).contains(&n) {
+        return None;
+    }
+    let base = levels.iter().position(|l| *l == level)? as i64;
+    Some(base * 4 + n)
+}
+
+/// Fields that are 32-bit integers (or enums) in OTLP, which the JSON mapping also accepts
+/// as strings.
+fn is_int32_field(field: &str) -> bool {
+    matches!(
+        field,
+        "droppedAttributesCount"
+            | "droppedEventsCount"
+            | "droppedLinksCount"
+            | "flags"
+            | "scale"
+            | "offset"
+            | "kind"
+            | "code"
+            | "severityNumber"
+            | "aggregationTemporality"
+    )
+}
+
+fn normalize(value: &mut Value, field: Option<&str>) {
+    match value {
+        Value::Object(map) => {
+            let old = std::mem::take(map);
+            let mut new = Map::with_capacity(old.len());
+            for (k, mut v) in old {
+                if v.is_null() {
+                    continue;
+                }
+                let key = camel(&k).unwrap_or(k);
+                normalize(&mut v, Some(&key));
+                new.insert(key, v);
+            }
+            *map = new;
+        }
+        Value::Array(items) => {
+            for v in items.iter_mut() {
+                normalize(v, None);
+            }
+        }
+        Value::String(s) => {
+            let Some(field) = field else { return };
+            if let Some(n) = enum_number(field, s) {
+                *value = Value::from(n);
+            } else if is_int32_field(field) {
+                if let Ok(n) = s.trim().parse::<i64>() {
+                    *value = Value::from(n);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snake_case_keys_become_lower_camel_case() {
+        assert_eq!(camel("resource_spans").as_deref(), Some("resourceSpans"));
+        assert_eq!(
+            camel("start_time_unix_nano").as_deref(),
+            Some("startTimeUnixNano")
+        );
+        assert_eq!(camel("name"), None);
+    }
+
+    #[test]
+    fn enum_names_become_numbers() {
+        assert_eq!(enum_number("kind", "SPAN_KIND_SERVER"), Some(2));
+        assert_eq!(enum_number("code", "STATUS_CODE_ERROR"), Some(2));
+        assert_eq!(
+            enum_number(
+                "aggregationTemporality",
+                "AGGREGATION_TEMPORALITY_CUMULATIVE"
+            ),
+            Some(2)
+        );
+        assert_eq!(severity_number("SEVERITY_NUMBER_INFO"), Some(9));
+        assert_eq!(severity_number("SEVERITY_NUMBER_WARN2"), Some(14));
+        assert_eq!(severity_number("SEVERITY_NUMBER_FATAL4"), Some(24));
+        assert_eq!(severity_number("SEVERITY_NUMBER_INFO5"), None);
+    }
+
+    #[test]
+    fn snake_case_enum_names_and_string_ints_decode() {
+        let body = br#"{"resource_spans":[{"scope_spans":[{"spans":[{
+            "trace_id":"5b8efff798038103d269b633813fc60c","span_id":"eee19b7ec3c1b174",
+            "name":"x","kind":"SPAN_KIND_CLIENT","start_time_unix_nano":1544712660000000000,
+            "dropped_attributes_count":"3","status":{"code":"STATUS_CODE_ERROR","message":null},
+            "unknown_field":{"a":1}}]}]}]}"#;
+        let BatchData::Traces(req) = decode(Signal::Traces, body).unwrap() else {
+            panic!()
+        };
+        let span = &req.resource_spans[0].scope_spans[0].spans[0];
+        assert_eq!(span.kind, 3);
+        assert_eq!(span.dropped_attributes_count, 3);
+        assert_eq!(span.start_time_unix_nano, 1544712660000000000);
+        assert_eq!(span.status.as_ref().unwrap().code, 2);
+        assert_eq!(
+            span.span_id,
+            vec![0xee, 0xe1, 0x9b, 0x7e, 0xc3, 0xc1, 0xb1, 0x74]
+        );
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for body in [
+            &b"{"[..],
+            b"[]",
+            b"null",
+            b"{\"resourceSpans\":3}",
+            b"\xff\xfe",
+            b"",
+        ] {
+            assert!(decode(Signal::Traces, body).is_err(), "{body:?}");
+        }
+    }
+}
