@@ -1,0 +1,637 @@
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pipeline_api::config::{parse_typed, ConfigValue, GoDuration};
+use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use pipeline_api::telemetry::{ComponentTelemetry, MetricsLevel, Telemetry};
+use pipeline_api::{
+    async_trait, Batch, BuildContext, ComponentId, ComponentKind, ConsumeError, Consumer,
+    ErrorKind, Processor, ProcessorFactory, RequestContext, SharedConsumer, Signal,
+};
+use tokio::sync::Semaphore;
+
+use super::*;
+
+// ---------- helpers ----------
+
+/// Records what it is handed; optionally fails, optionally waits for a permit per batch.
+#[derive(Default)]
+struct Collect {
+    batches: Mutex<Vec<Batch>>,
+    fail_with: Mutex<Option<ConsumeError>>,
+    gate: Option<Arc<Semaphore>>,
+}
+
+impl Collect {
+    fn new() -> Arc<Collect> {
+        Arc::new(Collect::default())
+    }
+    fn gated(gate: Arc<Semaphore>) -> Arc<Collect> {
+        Arc::new(Collect {
+            gate: Some(gate),
+            ..Default::default()
+        })
+    }
+    fn sizes(&self) -> Vec<usize> {
+        self.batches
+            .lock()
+            .unwrap()
+            .iter()
+            .map(Batch::items)
+            .collect()
+    }
+    fn names(&self) -> Vec<String> {
+        self.batches
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(span_names)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Consumer for Collect {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        if let Some(gate) = &self.gate {
+            gate.acquire().await.unwrap().forget();
+        }
+        self.batches.lock().unwrap().push(batch);
+        match self.fail_with.lock().unwrap().clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+fn spans(prefix: &str, n: usize) -> Batch {
+    let req = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: (0..n)
+                    .map(|i| Span {
+                        name: format!("{prefix}{i}"),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    Batch::from_traces(req)
+}
+
+fn with_metadata(mut b: Batch, pairs: &[(&str, &str)]) -> Batch {
+    b.set_context(RequestContext {
+        metadata: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    });
+    b
+}
+
+fn span_names(b: &Batch) -> Vec<String> {
+    b.as_traces()
+        .unwrap()
+        .resource_spans
+        .iter()
+        .flat_map(|r| r.scope_spans.iter())
+        .flat_map(|s| s.spans.iter().map(|sp| sp.name.clone()))
+        .collect()
+}
+
+fn ctx_with(telemetry: ComponentTelemetry) -> BuildContext {
+    BuildContext {
+        id: telemetry.id().clone(),
+        telemetry,
+        signals: vec![Signal::Traces],
+        extensions: Arc::new(BTreeMap::new()),
+    }
+}
+
+fn ctx() -> BuildContext {
+    let id = ComponentId::parse("batch").unwrap();
+    ctx_with(ComponentTelemetry::detached(ComponentKind::Processor, &id))
+}
+
+fn config(send_batch_size: u32, timeout_ms: u64, max: u32) -> Config {
+    Config {
+        send_batch_size,
+        timeout: GoDuration::from_millis(timeout_ms),
+        send_batch_max_size: max,
+        ..Config::default()
+    }
+}
+
+async fn started(cfg: Config, next: SharedConsumer) -> Arc<BatchProcessor> {
+    let p = Arc::new(BatchProcessor::new(ctx(), cfg, Signal::Traces, next));
+    p.start().await.unwrap();
+    p
+}
+
+fn spawn_consume(
+    p: &Arc<BatchProcessor>,
+    b: Batch,
+) -> tokio::task::JoinHandle<Result<(), ConsumeError>> {
+    let p = p.clone();
+    tokio::spawn(async move { p.consume(b).await })
+}
+
+/// Let every ready task run (time is paused in these tests, so nothing else moves).
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+fn yaml(s: &str) -> ConfigValue {
+    serde_yaml_ng::from_str(s).unwrap()
+}
+
+/// Value of a metric (counter/gauge value, or histogram sample count) with label
+/// processor="batch".
+fn metric(t: &ComponentTelemetry, name: &str) -> Option<f64> {
+    use prometheus::proto::MetricType;
+    t.telemetry()
+        .registry()
+        .gather()
+        .into_iter()
+        .find(|f| f.name() == name)
+        .and_then(|f| {
+            f.get_metric().iter().find_map(|m| {
+                let labelled = m
+                    .get_label()
+                    .iter()
+                    .any(|l| l.name() == "processor" && l.value() == "batch");
+                if !labelled {
+                    return None;
+                }
+                match f.get_field_type() {
+                    MetricType::COUNTER => Some(m.get_counter().get_value()),
+                    MetricType::GAUGE => Some(m.get_gauge().get_value()),
+                    MetricType::HISTOGRAM => Some(m.get_histogram().get_sample_count() as f64),
+                    _ => None,
+                }
+            })
+        })
+}
+
+// ---------- config ----------
+
+#[test]
+fn defaults_validate_and_are_go_defaults() {
+    // Go createDefaultConfig: SendBatchSize 8192, Timeout 200ms, MetadataCardinalityLimit 1000.
+    let cfg: Config = parse_typed(&ConfigValue::Null).unwrap();
+    assert_eq!(cfg, Config::default());
+    assert_eq!(cfg.send_batch_size, 8192);
+    assert_eq!(cfg.timeout.get(), Duration::from_millis(200));
+    assert_eq!(cfg.send_batch_max_size, 0);
+    assert!(cfg.metadata_keys.is_empty());
+    assert_eq!(cfg.metadata_cardinality_limit, 1000);
+    assert!(BatchFactory.parse_config(&yaml("{}")).is_ok());
+}
+
+#[test]
+fn unknown_key_is_rejected() {
+    let errs = BatchFactory
+        .parse_config(&yaml("send_batch_sise: 10"))
+        .unwrap_err();
+    assert_eq!(
+        errs[0].to_string(),
+        "send_batch_sise: unknown key \"send_batch_sise\"; did you mean \"send_batch_size\"?"
+    );
+}
+
+#[test]
+fn max_size_below_send_batch_size_is_rejected_with_go_message() {
+    let errs = BatchFactory
+        .parse_config(&yaml("send_batch_size: 100\nsend_batch_max_size: 50"))
+        .unwrap_err();
+    assert_eq!(
+        errs[0].to_string(),
+        "send_batch_max_size: send_batch_max_size must be greater or equal to send_batch_size"
+    );
+    // 0 (no maximum) and an equal maximum are fine
+    assert!(BatchFactory
+        .parse_config(&yaml("send_batch_size: 100\nsend_batch_max_size: 0"))
+        .is_ok());
+    assert!(BatchFactory
+        .parse_config(&yaml("send_batch_size: 100\nsend_batch_max_size: 100"))
+        .is_ok());
+}
+
+#[test]
+fn duplicate_metadata_keys_are_rejected_case_insensitively_as_go() {
+    let errs = BatchFactory
+        .parse_config(&yaml("metadata_keys: [Tenant, tenant]"))
+        .unwrap_err();
+    assert_eq!(
+        errs[0].to_string(),
+        "metadata_keys: duplicate entry in metadata_keys: \"tenant\" (case-insensitive)"
+    );
+}
+
+#[test]
+fn timeout_parses_go_durations() {
+    let cfg: Config = parse_typed(&yaml("timeout: 1m30s")).unwrap();
+    assert_eq!(cfg.timeout.get(), Duration::from_secs(90));
+    assert!(BatchFactory.parse_config(&yaml("timeout: -1s")).is_err());
+}
+
+// ---------- behaviour ----------
+
+#[tokio::test(start_paused = true)]
+async fn size_trigger_sends_once_send_batch_size_is_reached() {
+    let next = Collect::new();
+    let p = started(config(10, 10_000, 0), next.clone()).await;
+    let a = spawn_consume(&p, spans("a", 4));
+    settle().await;
+    assert!(next.sizes().is_empty(), "4 < 10: still pending");
+    assert!(
+        !a.is_finished(),
+        "the caller waits until its items are handed on"
+    );
+    let b = spawn_consume(&p, spans("b", 6));
+    assert_eq!(b.await.unwrap(), Ok(()));
+    assert_eq!(a.await.unwrap(), Ok(()));
+    assert_eq!(next.sizes(), vec![10]);
+    assert_eq!(
+        next.names(),
+        vec!["a0", "a1", "a2", "a3", "b0", "b1", "b2", "b3", "b4", "b5"]
+    );
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_trigger_sends_after_timeout_since_first_item() {
+    let next = Collect::new();
+    let p = started(config(100, 200, 0), next.clone()).await;
+    let a = spawn_consume(&p, spans("a", 3));
+    settle().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let b = spawn_consume(&p, spans("b", 2));
+    tokio::time::sleep(Duration::from_millis(99)).await;
+    settle().await;
+    assert!(
+        next.sizes().is_empty(),
+        "199ms after the first item: nothing sent yet"
+    );
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    assert_eq!(a.await.unwrap(), Ok(()));
+    assert_eq!(b.await.unwrap(), Ok(()));
+    assert_eq!(next.sizes(), vec![5]);
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_zero_sends_immediately_split_by_max_size() {
+    let next = Collect::new();
+    let p = started(config(8192, 0, 10), next.clone()).await;
+    assert_eq!(p.consume(spans("a", 25)).await, Ok(()));
+    assert_eq!(next.sizes(), vec![10, 10, 5]);
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn large_batch_is_split_by_max_size_and_remainder_waits_like_go() {
+    // Go processItem: while count >= send_batch_size send min(count, max); the rest waits.
+    let next = Collect::new();
+    let p = started(config(10, 200, 15), next.clone()).await;
+    let a = spawn_consume(&p, spans("a", 32));
+    settle().await;
+    assert_eq!(next.sizes(), vec![15, 15]);
+    assert!(!a.is_finished(), "2 of its items are still pending");
+    tokio::time::sleep(Duration::from_millis(201)).await;
+    assert_eq!(a.await.unwrap(), Ok(()));
+    assert_eq!(next.sizes(), vec![15, 15, 2]);
+    let names = next.names();
+    assert_eq!(names.len(), 32);
+    assert_eq!(names.first().unwrap(), "a0");
+    assert_eq!(names.last().unwrap(), "a31");
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn single_batch_larger_than_send_batch_size_goes_straight_through() {
+    let next = Collect::new();
+    let p = started(config(10, 60_000, 0), next.clone()).await;
+    assert_eq!(p.consume(spans("a", 25)).await, Ok(()));
+    assert_eq!(next.sizes(), vec![25]);
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn caller_waits_until_handed_on_and_gets_next_error() {
+    let gate = Arc::new(Semaphore::new(0));
+    let next = Collect::gated(gate.clone());
+    *next.fail_with.lock().unwrap() = Some(ConsumeError::permanent("backend said no"));
+    let p = started(config(5, 200, 0), next.clone()).await;
+    let a = spawn_consume(&p, spans("a", 5));
+    settle().await;
+    assert!(!a.is_finished(), "next has not accepted the batch yet");
+    gate.add_permits(1);
+    let err = a.await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Permanent);
+    assert_eq!(err.message(), "backend said no");
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn caller_spanning_two_sends_gets_the_error_of_either() {
+    let next = Collect::new();
+    let p = started(config(4, 200, 4), next.clone()).await;
+    // 6 items: 4 sent now (succeeds), 2 wait for the timeout (fails)
+    let a = spawn_consume(&p, spans("a", 6));
+    settle().await;
+    assert_eq!(next.sizes(), vec![4]);
+    *next.fail_with.lock().unwrap() = Some(ConsumeError::retryable("queue full"));
+    tokio::time::sleep(Duration::from_millis(201)).await;
+    let err = a.await.unwrap().unwrap_err();
+    assert!(err.is_retryable());
+    assert_eq!(err.message(), "queue full");
+    assert_eq!(next.sizes(), vec![4, 2]);
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_next_does_not_block_accepting_new_items() {
+    // First send is stuck downstream; the batcher still takes and batches new data.
+    let gate = Arc::new(Semaphore::new(0));
+    let next = Collect::gated(gate.clone());
+    let p = started(config(2, 200, 0), next.clone()).await;
+    let a = spawn_consume(&p, spans("a", 2));
+    settle().await;
+    let b = spawn_consume(&p, spans("b", 2));
+    settle().await;
+    assert!(!a.is_finished() && !b.is_finished());
+    gate.add_permits(2);
+    assert_eq!(a.await.unwrap(), Ok(()));
+    assert_eq!(b.await.unwrap(), Ok(()));
+    assert_eq!(next.sizes(), vec![2, 2]);
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn metadata_keys_batch_each_value_combination_separately() {
+    let next = Collect::new();
+    let cfg = Config {
+        metadata_keys: vec!["Tenant".into()],
+        ..config(4, 200, 0)
+    };
+    let p = started(cfg, next.clone()).await;
+    let a1 = spawn_consume(&p, with_metadata(spans("a", 2), &[("tenant", "a")]));
+    let b1 = spawn_consume(&p, with_metadata(spans("b", 2), &[("tenant", "b")]));
+    let a2 = spawn_consume(&p, with_metadata(spans("A", 2), &[("TENANT", "a")]));
+    assert_eq!(a1.await.unwrap(), Ok(()));
+    assert_eq!(a2.await.unwrap(), Ok(()));
+    {
+        let batches = next.batches.lock().unwrap();
+        assert_eq!(
+            batches.len(),
+            1,
+            "tenant a reached 4 items; tenant b still pending"
+        );
+        assert_eq!(span_names(&batches[0]), vec!["a0", "a1", "A0", "A1"]);
+        // Go exportCtx: the shard's metadata only
+        assert_eq!(
+            batches[0].context().metadata,
+            vec![("tenant".to_string(), "a".to_string())]
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(201)).await;
+    assert_eq!(b1.await.unwrap(), Ok(()));
+    {
+        let batches = next.batches.lock().unwrap();
+        assert_eq!(span_names(&batches[1]), vec!["b0", "b1"]);
+        assert_eq!(batches[1].context().metadata_values("tenant"), vec!["b"]);
+    }
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn unset_and_empty_metadata_are_distinct_batchers() {
+    // Go config.go: "Empty value and unset metadata are treated as distinct cases."
+    let next = Collect::new();
+    let cfg = Config {
+        metadata_keys: vec!["tenant".into()],
+        ..config(2, 200, 0)
+    };
+    let p = started(cfg, next.clone()).await;
+    let a = spawn_consume(&p, spans("unset", 1));
+    let b = spawn_consume(&p, with_metadata(spans("empty", 1), &[("tenant", "")]));
+    tokio::time::sleep(Duration::from_millis(201)).await;
+    assert_eq!(a.await.unwrap(), Ok(()));
+    assert_eq!(b.await.unwrap(), Ok(()));
+    assert_eq!(next.sizes(), vec![1, 1]);
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn cardinality_limit_refuses_new_combinations_with_go_permanent_error() {
+    let id = ComponentId::parse("batch").unwrap();
+    let telemetry = ComponentTelemetry::detached(ComponentKind::Processor, &id);
+    let next = Collect::new();
+    let cfg = Config {
+        metadata_keys: vec!["tenant".into()],
+        metadata_cardinality_limit: 1,
+        ..config(1, 200, 0)
+    };
+    let p = Arc::new(BatchProcessor::new(
+        ctx_with(telemetry.clone()),
+        cfg,
+        Signal::Traces,
+        next.clone(),
+    ));
+    p.start().await.unwrap();
+    assert_eq!(
+        p.consume(with_metadata(spans("a", 1), &[("tenant", "a")]))
+            .await,
+        Ok(())
+    );
+    let err = p
+        .consume(with_metadata(spans("b", 1), &[("tenant", "b")]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Permanent);
+    assert_eq!(err.message(), TOO_MANY_BATCHERS);
+    // a known combination still flows
+    assert_eq!(
+        p.consume(with_metadata(spans("a", 1), &[("tenant", "a")]))
+            .await,
+        Ok(())
+    );
+    assert_eq!(
+        metric(&telemetry, "otelcol_processor_batch_metadata_cardinality"),
+        Some(1.0)
+    );
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_flushes_pending_data_and_then_hands_late_data_straight_on() {
+    let next = Collect::new();
+    let p = started(config(100, 3_600_000, 0), next.clone()).await;
+    let a = spawn_consume(&p, spans("a", 3));
+    settle().await;
+    assert!(next.sizes().is_empty());
+    p.shutdown().await;
+    assert_eq!(a.await.unwrap(), Ok(()));
+    assert_eq!(next.sizes(), vec![3]);
+    // a request still in flight while the receivers drain is not held nor refused
+    assert_eq!(p.consume(spans("late", 1)).await, Ok(()));
+    assert_eq!(next.sizes(), vec![3, 1]);
+    // a second shutdown is harmless
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_waits_for_sends_in_flight() {
+    let gate = Arc::new(Semaphore::new(0));
+    let next = Collect::gated(gate.clone());
+    let p = started(config(1, 200, 0), next.clone()).await;
+    let a = spawn_consume(&p, spans("a", 1));
+    settle().await;
+    let stopping = {
+        let p = p.clone();
+        tokio::spawn(async move { p.shutdown().await })
+    };
+    settle().await;
+    assert!(
+        !stopping.is_finished(),
+        "the send is still stuck downstream"
+    );
+    gate.add_permits(1);
+    stopping.await.unwrap();
+    assert!(a.is_finished());
+    assert_eq!(next.sizes(), vec![1]);
+}
+
+#[tokio::test]
+async fn consume_before_start_is_refused_and_build_spawns_nothing() {
+    let next = Collect::new();
+    let factory = BatchFactory;
+    let cfg = factory.parse_config(&ConfigValue::Null).unwrap();
+    let p = factory
+        .build(ctx(), cfg.as_ref(), Signal::Traces, next.clone())
+        .unwrap();
+    let err = p.consume(spans("a", 1)).await.unwrap_err();
+    assert!(err.is_retryable());
+    // build → start → shutdown, twice
+    for _ in 0..2 {
+        p.start().await.unwrap();
+        p.shutdown().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn batch_of_another_signal_is_refused_not_lost() {
+    let next = Collect::new();
+    let p = started(config(1, 200, 0), next.clone()).await;
+    let err = p.consume(Batch::empty(Signal::Logs)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Permanent);
+    assert_eq!(
+        err.message(),
+        "batch processor of a traces pipeline got logs"
+    );
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn empty_batch_is_acknowledged_without_sending() {
+    let next = Collect::new();
+    let p = started(config(1, 200, 0), next.clone()).await;
+    assert_eq!(p.consume(Batch::empty(Signal::Traces)).await, Ok(()));
+    assert!(next.sizes().is_empty());
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn metric_counters_change() {
+    let id = ComponentId::parse("batch").unwrap();
+    let telemetry = Telemetry::new(MetricsLevel::Detailed).component(ComponentKind::Processor, &id);
+    let next = Collect::new();
+    let p = Arc::new(BatchProcessor::new(
+        ctx_with(telemetry.clone()),
+        config(4, 200, 0),
+        Signal::Traces,
+        next.clone(),
+    ));
+    p.start().await.unwrap();
+    assert_eq!(
+        metric(&telemetry, "otelcol_processor_batch_metadata_cardinality"),
+        Some(1.0)
+    );
+    assert_eq!(p.consume(spans("a", 4)).await, Ok(()));
+    let b = spawn_consume(&p, spans("b", 1));
+    tokio::time::sleep(Duration::from_millis(201)).await;
+    assert_eq!(b.await.unwrap(), Ok(()));
+    assert_eq!(
+        metric(
+            &telemetry,
+            "otelcol_processor_batch_batch_size_trigger_send"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&telemetry, "otelcol_processor_batch_timeout_trigger_send"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&telemetry, "otelcol_processor_batch_batch_send_size"),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(&telemetry, "otelcol_processor_batch_batch_send_size_bytes"),
+        Some(2.0)
+    );
+    // histogram sum: 4 + 1 items
+    let families = telemetry.telemetry().registry().gather();
+    let h = families
+        .iter()
+        .find(|f| f.name() == "otelcol_processor_batch_batch_send_size")
+        .unwrap();
+    assert_eq!(h.get_metric()[0].get_histogram().get_sample_sum(), 5.0);
+    // Go bucket boundaries
+    let bounds: Vec<f64> = h.get_metric()[0]
+        .get_histogram()
+        .get_bucket()
+        .iter()
+        .map(|b| b.upper_bound())
+        .collect();
+    assert_eq!(bounds, SEND_SIZE_BUCKETS.to_vec());
+    p.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_size_bytes_only_at_detailed_level() {
+    let telemetry = ctx().telemetry; // normal level
+    let next = Collect::new();
+    let p = Arc::new(BatchProcessor::new(
+        ctx_with(telemetry.clone()),
+        config(1, 200, 0),
+        Signal::Traces,
+        next,
+    ));
+    p.start().await.unwrap();
+    assert_eq!(p.consume(spans("a", 1)).await, Ok(()));
+    assert_eq!(
+        metric(&telemetry, "otelcol_processor_batch_batch_send_size"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&telemetry, "otelcol_processor_batch_batch_send_size_bytes"),
+        None
+    );
+    p.shutdown().await;
+}
+
+#[test]
+fn factories_list_batch() {
+    let names: Vec<&str> = crate::factories().iter().map(|f| f.type_name()).collect();
+    assert!(names.contains(&"batch"));
+}
