@@ -74,9 +74,15 @@ fn exit(code: i32) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if !cli.feature_gates.is_empty() {
-        eprintln!("Warning: --feature-gates is accepted and ignored: Ferrotel has no feature gates");
+        eprintln!(
+            "Warning: --feature-gates is accepted and ignored: Ferrotel has no feature gates"
+        );
     }
-    let opts = Options { configs: cli.config, sets: cli.set, version: VERSION.to_string() };
+    let opts = Options {
+        configs: cli.config,
+        sets: cli.set,
+        version: VERSION.to_string(),
+    };
     let registry = registry();
     match cli.command {
         Some(Command::Validate) => exit(service::validate(&opts, &ProcessEnv, &registry)),
@@ -84,12 +90,19 @@ fn main() -> ExitCode {
             print!("{}", registry.components_yaml(VERSION));
             ExitCode::SUCCESS
         }
-        Some(Command::PrintConfig { mode, format }) => {
-            exit(service::print_config(&opts, &ProcessEnv, &registry, mode == "redacted", format == "json"))
-        }
+        Some(Command::PrintConfig { mode, format }) => exit(service::print_config(
+            &opts,
+            &ProcessEnv,
+            &registry,
+            mode == "redacted",
+            format == "json",
+        )),
         Some(Command::Healthcheck { endpoint }) => exit(healthcheck(&endpoint)),
         None => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("Error: cannot start the async runtime: {e}");
@@ -117,7 +130,11 @@ fn healthcheck(endpoint: &str) -> i32 {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let hostport = if hostport.contains(':') && !hostport.ends_with(']') { hostport.to_string() } else { format!("{hostport}:80") };
+    let hostport = if hostport.contains(':') && !hostport.ends_with(']') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:80")
+    };
     let addr = match hostport.to_socket_addrs().ok().and_then(|mut a| a.next()) {
         Some(a) => a,
         None => {
@@ -128,7 +145,10 @@ fn healthcheck(endpoint: &str) -> i32 {
     let result = (|| -> std::io::Result<String> {
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         s.set_read_timeout(Some(Duration::from_secs(5)))?;
-        write!(s, "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n")?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+        )?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf)?;
         Ok(String::from_utf8_lossy(&buf).into_owned())
@@ -149,4 +169,3 @@ fn healthcheck(endpoint: &str) -> i32 {
         }
     }
 }
-

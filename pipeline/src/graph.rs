@@ -9,8 +9,9 @@ use std::time::Duration;
 use futures::future::join_all;
 use pipeline_api::telemetry::{ComponentTelemetry, Telemetry};
 use pipeline_api::{
-    async_trait, Batch, BuildContext, BuildError, ComponentId, ComponentKind, ConsumeError, Consumer, Exporter,
-    Extension, PipelineId, Processor, Receiver, SharedConsumer, Signal, SignalConsumers,
+    async_trait, Batch, BuildContext, BuildError, ComponentId, ComponentKind, ConsumeError,
+    Consumer, Exporter, Extension, PipelineId, Processor, Receiver, SharedConsumer, Signal,
+    SignalConsumers,
 };
 use prometheus::IntCounter;
 use tokio::task::JoinHandle;
@@ -116,10 +117,13 @@ struct RunningReceiver {
     handle: JoinHandle<()>,
 }
 
+/// One pipeline's processor instances, in pipeline order.
+type PipelineProcessors = Vec<(ComponentId, Arc<dyn Processor>)>;
+
 /// A built graph. `start` runs it; `shutdown` drains it.
 pub struct Graph {
     receivers: Vec<(ComponentId, Box<dyn Receiver>)>,
-    processors: Vec<(PipelineId, Vec<(ComponentId, Arc<dyn Processor>)>)>,
+    processors: Vec<(PipelineId, PipelineProcessors)>,
     exporters: Vec<(ComponentId, Arc<dyn Exporter>)>,
     extensions: Vec<(ComponentId, Arc<dyn Extension>)>,
     running: Vec<RunningReceiver>,
@@ -133,7 +137,12 @@ fn context(
     signals: Vec<Signal>,
     extensions: &Arc<BTreeMap<ComponentId, Arc<dyn Extension>>>,
 ) -> BuildContext {
-    BuildContext { id: id.clone(), telemetry: telemetry.component(kind, id), signals, extensions: extensions.clone() }
+    BuildContext {
+        id: id.clone(),
+        telemetry: telemetry.component(kind, id),
+        signals,
+        extensions: extensions.clone(),
+    }
 }
 
 fn build_error(kind: ComponentKind, id: &ComponentId, e: BuildError) -> BuildError {
@@ -149,8 +158,17 @@ impl Graph {
         let no_extensions = Arc::new(BTreeMap::new());
         for id in &plan.service_extensions {
             let p = &plan.extensions[id];
-            let ctx = context(telemetry, ComponentKind::Extension, id, vec![], &no_extensions);
-            let ext = p.factory.build(ctx, &*p.config).map_err(|e| build_error(ComponentKind::Extension, id, e))?;
+            let ctx = context(
+                telemetry,
+                ComponentKind::Extension,
+                id,
+                vec![],
+                &no_extensions,
+            );
+            let ext = p
+                .factory
+                .build(ctx, &*p.config)
+                .map_err(|e| build_error(ComponentKind::Extension, id, e))?;
             ext_map.insert(id.clone(), ext.clone());
             extensions.push((id.clone(), ext));
         }
@@ -170,9 +188,18 @@ impl Graph {
         let mut exporter_nodes: BTreeMap<(ComponentId, Signal), SharedConsumer> = BTreeMap::new();
         for (id, signals) in exporter_signals {
             let p = &plan.exporters[id];
-            let ctx = context(telemetry, ComponentKind::Exporter, id, signals.clone(), &ext_map);
+            let ctx = context(
+                telemetry,
+                ComponentKind::Exporter,
+                id,
+                signals.clone(),
+                &ext_map,
+            );
             let tel = ctx.telemetry.clone();
-            let exp = p.factory.build(ctx, &*p.config).map_err(|e| build_error(ComponentKind::Exporter, id, e))?;
+            let exp = p
+                .factory
+                .build(ctx, &*p.config)
+                .map_err(|e| build_error(ComponentKind::Exporter, id, e))?;
             for s in signals {
                 let node = ExporterNode {
                     id: id.clone(),
@@ -200,17 +227,30 @@ impl Graph {
         for (pid, p) in &plan.pipelines {
             let signal = pid.signal();
             let mut next = FanOut::consumer(
-                p.exporters.iter().map(|e| exporter_nodes[&(e.clone(), signal)].clone()).collect(),
+                p.exporters
+                    .iter()
+                    .map(|e| exporter_nodes[&(e.clone(), signal)].clone())
+                    .collect(),
             );
             let mut instances = Vec::new();
             for id in p.processors.iter().rev() {
                 let planned = &plan.processors[id];
-                let ctx = context(telemetry, ComponentKind::Processor, id, vec![signal], &ext_map);
+                let ctx = context(
+                    telemetry,
+                    ComponentKind::Processor,
+                    id,
+                    vec![signal],
+                    &ext_map,
+                );
                 let tel: ComponentTelemetry = ctx.telemetry.clone();
                 let labels = [("otel_signal", signal.as_str())];
                 let outgoing = Arc::new(Outgoing {
                     next,
-                    outgoing: tel.counter("otelcol_processor_outgoing_items", "Number of items emitted from the processor.", &labels),
+                    outgoing: tel.counter(
+                        "otelcol_processor_outgoing_items",
+                        "Number of items emitted from the processor.",
+                        &labels,
+                    ),
                 });
                 let proc = planned
                     .factory
@@ -218,7 +258,11 @@ impl Graph {
                     .map_err(|e| build_error(ComponentKind::Processor, id, e))?;
                 next = Arc::new(ProcessorNode {
                     inner: proc.clone(),
-                    incoming: tel.counter("otelcol_processor_incoming_items", "Number of items passed to the processor.", &labels),
+                    incoming: tel.counter(
+                        "otelcol_processor_incoming_items",
+                        "Number of items passed to the processor.",
+                        &labels,
+                    ),
                 });
                 instances.push((id.clone(), proc));
             }
@@ -228,7 +272,11 @@ impl Graph {
         }
 
         // receivers: one instance per id; per signal, a fan-out to every pipeline that lists it
-        let mut receiver_ids: Vec<&ComponentId> = plan.pipelines.values().flat_map(|p| p.receivers.iter()).collect();
+        let mut receiver_ids: Vec<&ComponentId> = plan
+            .pipelines
+            .values()
+            .flat_map(|p| p.receivers.iter())
+            .collect();
         receiver_ids.sort();
         receiver_ids.dedup();
         let mut receivers = Vec::new();
@@ -249,7 +297,10 @@ impl Graph {
             }
             let p = &plan.receivers[id];
             let ctx = context(telemetry, ComponentKind::Receiver, id, signals, &ext_map);
-            let r = p.factory.build(ctx, &*p.config, consumers).map_err(|e| build_error(ComponentKind::Receiver, id, e))?;
+            let r = p
+                .factory
+                .build(ctx, &*p.config, consumers)
+                .map_err(|e| build_error(ComponentKind::Receiver, id, e))?;
             receivers.push((id.clone(), r));
         }
 
@@ -267,14 +318,20 @@ impl Graph {
     /// started is shut down again.
     pub async fn start(&mut self) -> Result<(), BuildError> {
         for (id, e) in &self.extensions {
-            e.start().await.map_err(|e| build_error(ComponentKind::Extension, id, e))?;
+            e.start()
+                .await
+                .map_err(|e| build_error(ComponentKind::Extension, id, e))?;
         }
         for (id, e) in &self.exporters {
-            e.start().await.map_err(|e| build_error(ComponentKind::Exporter, id, e))?;
+            e.start()
+                .await
+                .map_err(|e| build_error(ComponentKind::Exporter, id, e))?;
         }
         for (_, procs) in &self.processors {
             for (id, p) in procs {
-                p.start().await.map_err(|e| build_error(ComponentKind::Processor, id, e))?;
+                p.start()
+                    .await
+                    .map_err(|e| build_error(ComponentKind::Processor, id, e))?;
             }
         }
         for (id, r) in self.receivers.drain(..) {
@@ -313,7 +370,10 @@ impl Graph {
         self.receivers_token.cancel();
         for (_, procs) in &self.processors {
             for (id, p) in procs {
-                if tokio::time::timeout_at(deadline, p.shutdown()).await.is_err() {
+                if tokio::time::timeout_at(deadline, p.shutdown())
+                    .await
+                    .is_err()
+                {
                     missed.push(format!("processor {id}"));
                 }
             }
@@ -326,12 +386,18 @@ impl Graph {
             }
         }
         for (id, e) in &self.exporters {
-            if tokio::time::timeout_at(deadline, e.shutdown()).await.is_err() {
+            if tokio::time::timeout_at(deadline, e.shutdown())
+                .await
+                .is_err()
+            {
                 missed.push(format!("exporter {id}"));
             }
         }
         for (id, e) in self.extensions.iter().rev() {
-            if tokio::time::timeout_at(deadline, e.shutdown()).await.is_err() {
+            if tokio::time::timeout_at(deadline, e.shutdown())
+                .await
+                .is_err()
+            {
                 missed.push(format!("extension {id}"));
             }
         }

@@ -27,15 +27,29 @@ struct ProcessMetrics {
 impl ProcessMetrics {
     fn register(telemetry: &Telemetry) -> ProcessMetrics {
         let r = telemetry.registry();
-        let uptime = Counter::with_opts(Opts::new("otelcol_process_uptime", "Uptime of the process")).expect("valid");
-        let cpu = Counter::with_opts(Opts::new("otelcol_process_cpu_seconds", "Total CPU user and system time in seconds"))
-            .expect("valid");
-        let rss = IntGauge::with_opts(Opts::new("otelcol_process_memory_rss", "Total physical memory (resident set size)"))
-            .expect("valid");
+        let uptime =
+            Counter::with_opts(Opts::new("otelcol_process_uptime", "Uptime of the process"))
+                .expect("valid");
+        let cpu = Counter::with_opts(Opts::new(
+            "otelcol_process_cpu_seconds",
+            "Total CPU user and system time in seconds",
+        ))
+        .expect("valid");
+        let rss = IntGauge::with_opts(Opts::new(
+            "otelcol_process_memory_rss",
+            "Total physical memory (resident set size)",
+        ))
+        .expect("valid");
         let _ = r.register(Box::new(uptime.clone()));
         let _ = r.register(Box::new(cpu.clone()));
         let _ = r.register(Box::new(rss.clone()));
-        ProcessMetrics { started: Instant::now(), uptime, cpu, rss, last: Mutex::new((0.0, 0.0)) }
+        ProcessMetrics {
+            started: Instant::now(),
+            uptime,
+            cpu,
+            rss,
+            last: Mutex::new((0.0, 0.0)),
+        }
     }
 
     fn refresh(&self) {
@@ -102,7 +116,10 @@ fn register_target_info(telemetry: &Telemetry, cfg: &TelemetryConfig, version: &
     }
     let names: Vec<&str> = attrs.iter().map(|(k, _)| k.as_str()).collect();
     let values: Vec<&str> = attrs.iter().map(|(_, v)| v.as_str()).collect();
-    telemetry.gauge_vec("target_info", "Target metadata", &names).with_label_values(&values).set(1);
+    telemetry
+        .gauge_vec("target_info", "Target metadata", &names)
+        .with_label_values(&values)
+        .set(1);
 }
 
 fn instance_id() -> String {
@@ -111,14 +128,26 @@ fn instance_id() -> String {
     let mut bytes = [0u8; 16];
     for chunk in bytes.chunks_mut(8) {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos(),
+        );
         h.write_u32(std::process::id());
         chunk.copy_from_slice(&h.finish().to_le_bytes());
     }
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 impl MetricsServer {
@@ -129,7 +158,10 @@ impl MetricsServer {
         version: &str,
     ) -> Result<MetricsServer, BuildError> {
         let listener = server::bind(address, "service::telemetry::metrics")?;
-        let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| address.to_string());
+        let bound = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| address.to_string());
         register_target_info(&telemetry, cfg, version);
         let process = Arc::new(ProcessMetrics::register(&telemetry));
         let handler = move || {
@@ -142,14 +174,21 @@ impl MetricsServer {
                 if let Err(e) = encoder.encode(&telemetry.registry().gather(), &mut buf) {
                     tracing::error!(error = %e, "cannot encode own metrics");
                 }
-                ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], buf)
+                (
+                    [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    buf,
+                )
             }
         };
         let router = Router::new().route("/metrics", axum::routing::get(handler));
         let token = CancellationToken::new();
         let task = server::serve(listener, router, token.clone())?;
         tracing::info!(endpoint = %bound, "Serving own metrics at /metrics");
-        Ok(MetricsServer { token, task, address: bound })
+        Ok(MetricsServer {
+            token,
+            task,
+            address: bound,
+        })
     }
 
     pub async fn stop(self) {
@@ -171,10 +210,18 @@ pub fn init_logs(cfg: &LogsConfig) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| EnvFilter::new(format!("{level},h2=warn,hyper=warn,tower=warn,tonic=warn")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        .unwrap_or_else(|| {
+            EnvFilter::new(format!("{level},h2=warn,hyper=warn,tower=warn,tonic=warn"))
+        });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = match cfg.encoding {
-        LogEncoding::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogEncoding::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
         LogEncoding::Console => builder.with_ansi(false).try_init(),
     };
     let _ = result;

@@ -22,12 +22,18 @@ pub struct Found<'a, F: ?Sized> {
 pub fn find<'a, F: ?Sized + Factory>(list: &'a [Arc<F>], type_name: &str) -> Option<Found<'a, F>> {
     list.iter().find_map(|f| {
         if f.type_name() == type_name {
-            return Some(Found { factory: f, deprecated_alias: false });
+            return Some(Found {
+                factory: f,
+                deprecated_alias: false,
+            });
         }
         f.aliases()
             .iter()
             .find(|(a, _)| *a == type_name)
-            .map(|(_, deprecated)| Found { factory: f, deprecated_alias: *deprecated })
+            .map(|(_, deprecated)| Found {
+                factory: f,
+                deprecated_alias: *deprecated,
+            })
     })
 }
 
@@ -46,7 +52,12 @@ impl Registry {
     /// The `components` subcommand's YAML: each kind's components with their aliases and
     /// signals.
     pub fn components_yaml(&self, version: &str) -> String {
-        fn section<F: ?Sized + Factory>(out: &mut String, title: &str, list: &[Arc<F>], signals: bool) {
+        fn section<F: ?Sized + Factory>(
+            out: &mut String,
+            title: &str,
+            list: &[Arc<F>],
+            signals: bool,
+        ) {
             out.push_str(&format!("{title}:\n"));
             let mut sorted: Vec<&Arc<F>> = list.iter().collect();
             sorted.sort_by_key(|f| f.type_name());
@@ -55,7 +66,9 @@ impl Registry {
                 if !f.aliases().is_empty() {
                     out.push_str("      aliases:\n");
                     for (a, deprecated) in f.aliases() {
-                        out.push_str(&format!("        - name: {a}\n          deprecated: {deprecated}\n"));
+                        out.push_str(&format!(
+                            "        - name: {a}\n          deprecated: {deprecated}\n"
+                        ));
                     }
                 }
                 if signals {

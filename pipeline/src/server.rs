@@ -32,10 +32,17 @@ pub fn bind(endpoint: &str, what: &str) -> Result<TcpListener, BuildError> {
 }
 
 /// Serve `router` on `listener` until `token` fires, then finish in-flight requests.
-pub fn serve(listener: TcpListener, router: Router, token: CancellationToken) -> Result<JoinHandle<()>, BuildError> {
-    let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| BuildError::new(e.to_string()))?;
+pub fn serve(
+    listener: TcpListener,
+    router: Router,
+    token: CancellationToken,
+) -> Result<JoinHandle<()>, BuildError> {
+    let listener =
+        tokio::net::TcpListener::from_std(listener).map_err(|e| BuildError::new(e.to_string()))?;
     Ok(tokio::spawn(async move {
-        let result = axum::serve(listener, router).with_graceful_shutdown(token.cancelled_owned()).await;
+        let result = axum::serve(listener, router)
+            .with_graceful_shutdown(token.cancelled_owned())
+            .await;
         if let Err(e) = result {
             tracing::error!(error = %e, "HTTP server failed");
         }
@@ -92,6 +99,9 @@ mod tests {
         let first = bind("127.0.0.1:0", "test").unwrap();
         let addr = first.local_addr().unwrap().to_string();
         let err = bind(&addr, "receivers::otlp").unwrap_err().to_string();
-        assert!(err.starts_with(&format!("receivers::otlp: cannot listen on {addr}")), "{err}");
+        assert!(
+            err.starts_with(&format!("receivers::otlp: cannot listen on {addr}")),
+            "{err}"
+        );
     }
 }

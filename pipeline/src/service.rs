@@ -51,10 +51,20 @@ pub fn validate(opts: &Options, env: &dyn Environment, registry: &Registry) -> i
 }
 
 /// The `print-config` subcommand.
-pub fn print_config(opts: &Options, env: &dyn Environment, registry: &Registry, redacted: bool, json: bool) -> i32 {
+pub fn print_config(
+    opts: &Options,
+    env: &dyn Environment,
+    registry: &Registry,
+    redacted: bool,
+    json: bool,
+) -> i32 {
     match config::load(&opts.configs, &opts.sets, env, registry) {
         Ok(loaded) => {
-            let tree = if redacted { config::redact(&loaded.tree) } else { loaded.tree };
+            let tree = if redacted {
+                config::redact(&loaded.tree)
+            } else {
+                loaded.tree
+            };
             let text = if json {
                 serde_json::to_string_pretty(&tree).unwrap_or_default() + "\n"
             } else {
@@ -76,7 +86,12 @@ struct Running {
     metrics_address: Option<String>,
 }
 
-async fn start(plan: &Plan, telemetry: &Arc<Telemetry>, metrics: Option<MetricsServer>, version: &str) -> Result<Running, String> {
+async fn start(
+    plan: &Plan,
+    telemetry: &Arc<Telemetry>,
+    metrics: Option<MetricsServer>,
+    version: &str,
+) -> Result<Running, String> {
     let wanted = plan.service.telemetry.metrics.pull_address();
     let metrics = match (metrics, &wanted) {
         (Some(m), Some(w)) if m.address == *w || addresses_same(&m.address, w) => Some(m),
@@ -98,7 +113,11 @@ async fn start(plan: &Plan, telemetry: &Arc<Telemetry>, metrics: Option<MetricsS
         graph.shutdown(SHUTDOWN_TIMEOUT).await;
         return Err(e.to_string());
     }
-    Ok(Running { graph, metrics, metrics_address: wanted })
+    Ok(Running {
+        graph,
+        metrics,
+        metrics_address: wanted,
+    })
 }
 
 fn addresses_same(bound: &str, wanted: &str) -> bool {
@@ -107,7 +126,11 @@ fn addresses_same(bound: &str, wanted: &str) -> bool {
 }
 
 /// Run until SIGTERM/SIGINT. Returns the process exit code.
-pub async fn run(opts: Options, env: Box<dyn Environment + Send + Sync>, registry: Registry) -> i32 {
+pub async fn run(
+    opts: Options,
+    env: Box<dyn Environment + Send + Sync>,
+    registry: Registry,
+) -> i32 {
     let loaded: Loaded = match config::load(&opts.configs, &opts.sets, &*env, &registry) {
         Ok(l) => l,
         Err(errors) => {

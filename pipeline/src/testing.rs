@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError, ComponentConfig, ComponentId,
-    ConsumeError, Consumer, Exporter, ExporterFactory, Factory, Processor, ProcessorFactory, Receiver,
-    ReceiverFactory, SharedConsumer, Signal, SignalConsumers,
+    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
+    ComponentConfig, ComponentId, ConsumeError, Consumer, Exporter, ExporterFactory, Factory,
+    Processor, ProcessorFactory, Receiver, ReceiverFactory, SharedConsumer, Signal,
+    SignalConsumers,
 };
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +23,9 @@ pub struct RecvConfig {
 
 impl Default for RecvConfig {
     fn default() -> Self {
-        RecvConfig { endpoint: "localhost:5555".into() }
+        RecvConfig {
+            endpoint: "localhost:5555".into(),
+        }
     }
 }
 
@@ -43,10 +46,19 @@ pub struct Recorder {
 impl Recorder {
     pub fn consumers(&self, id: &str) -> SignalConsumers {
         let list = self.receivers.lock().unwrap();
-        list.iter().find(|(r, _)| r.to_string() == id).map(|(_, c)| c.clone()).expect("receiver built")
+        list.iter()
+            .find(|(r, _)| r.to_string() == id)
+            .map(|(_, c)| c.clone())
+            .expect("receiver built")
     }
     pub fn exported_by(&self, id: &str) -> Vec<Batch> {
-        self.exported.lock().unwrap().iter().filter(|(e, _)| e.to_string() == id).map(|(_, b)| b.clone()).collect()
+        self.exported
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(e, _)| e.to_string() == id)
+            .map(|(_, b)| b.clone())
+            .collect()
     }
 }
 
@@ -56,7 +68,10 @@ impl Factory for FakeReceiverFactory {
     fn type_name(&self) -> &'static str {
         "fakerecv"
     }
-    fn parse_config(&self, value: &ConfigValue) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
+    fn parse_config(
+        &self,
+        value: &ConfigValue,
+    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
         parse_component_config::<RecvConfig>(value)
     }
 }
@@ -72,7 +87,12 @@ impl Receiver for FakeReceiver {
 }
 
 impl ReceiverFactory for FakeReceiverFactory {
-    fn build(&self, ctx: BuildContext, cfg: &dyn ComponentConfig, next: SignalConsumers) -> Result<Box<dyn Receiver>, BuildError> {
+    fn build(
+        &self,
+        ctx: BuildContext,
+        cfg: &dyn ComponentConfig,
+        next: SignalConsumers,
+    ) -> Result<Box<dyn Receiver>, BuildError> {
         config_as::<RecvConfig>(cfg)?;
         self.0.receivers.lock().unwrap().push((ctx.id, next));
         Ok(Box::new(FakeReceiver))
@@ -103,13 +123,22 @@ impl Factory for FakeProcessorFactory {
     fn type_name(&self) -> &'static str {
         "fakeproc"
     }
-    fn parse_config(&self, value: &ConfigValue) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
+    fn parse_config(
+        &self,
+        value: &ConfigValue,
+    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
         parse_component_config::<ProcConfig>(value)
     }
 }
 
 impl ProcessorFactory for FakeProcessorFactory {
-    fn build(&self, _: BuildContext, _: &dyn ComponentConfig, _: Signal, next: SharedConsumer) -> Result<Arc<dyn Processor>, BuildError> {
+    fn build(
+        &self,
+        _: BuildContext,
+        _: &dyn ComponentConfig,
+        _: Signal,
+        next: SharedConsumer,
+    ) -> Result<Arc<dyn Processor>, BuildError> {
         Ok(Arc::new(PassThrough(next)))
     }
 }
@@ -153,7 +182,11 @@ impl Exporter for FakeExporter {
         if self.cfg.fail {
             return Err(ConsumeError::retryable("backend down"));
         }
-        self.recorder.exported.lock().unwrap().push((self.id.clone(), batch));
+        self.recorder
+            .exported
+            .lock()
+            .unwrap()
+            .push((self.id.clone(), batch));
         Ok(())
     }
 }
@@ -172,14 +205,25 @@ impl Factory for FakeExporterFactory {
     fn signals(&self) -> &'static [Signal] {
         self.signals
     }
-    fn parse_config(&self, value: &ConfigValue) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
+    fn parse_config(
+        &self,
+        value: &ConfigValue,
+    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
         parse_component_config::<ExpConfig>(value)
     }
 }
 
 impl ExporterFactory for FakeExporterFactory {
-    fn build(&self, ctx: BuildContext, cfg: &dyn ComponentConfig) -> Result<Arc<dyn Exporter>, BuildError> {
-        Ok(Arc::new(FakeExporter { id: ctx.id, cfg: config_as::<ExpConfig>(cfg)?.clone(), recorder: self.recorder.clone() }))
+    fn build(
+        &self,
+        ctx: BuildContext,
+        cfg: &dyn ComponentConfig,
+    ) -> Result<Arc<dyn Exporter>, BuildError> {
+        Ok(Arc::new(FakeExporter {
+            id: ctx.id,
+            cfg: config_as::<ExpConfig>(cfg)?.clone(),
+            recorder: self.recorder.clone(),
+        }))
     }
 }
 
@@ -189,10 +233,17 @@ pub fn registry(recorder: &Recorder) -> Registry {
         receivers: vec![Arc::new(FakeReceiverFactory(recorder.clone()))],
         processors: vec![Arc::new(FakeProcessorFactory)],
         exporters: vec![
-            Arc::new(FakeExporterFactory { recorder: recorder.clone(), name: "fakeexp", signals: &Signal::ALL }),
-            Arc::new(FakeExporterFactory { recorder: recorder.clone(), name: "tracesonly", signals: &[Signal::Traces] }),
+            Arc::new(FakeExporterFactory {
+                recorder: recorder.clone(),
+                name: "fakeexp",
+                signals: &Signal::ALL,
+            }),
+            Arc::new(FakeExporterFactory {
+                recorder: recorder.clone(),
+                name: "tracesonly",
+                signals: &[Signal::Traces],
+            }),
         ],
         extensions: vec![crate::extensions::health_check::factory()],
     }
 }
-

@@ -11,7 +11,11 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_ferrotel");
 
 /// A free port on 127.0.0.1 (bound, then released for the collector to take).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn temp_dir(name: &str) -> PathBuf {
@@ -30,7 +34,12 @@ pub struct Ports {
 
 impl Ports {
     pub fn new() -> Ports {
-        Ports { grpc: free_port(), http: free_port(), metrics: free_port(), health: free_port() }
+        Ports {
+            grpc: free_port(),
+            http: free_port(),
+            metrics: free_port(),
+            health: free_port(),
+        }
     }
 
     /// Replace `GRPC_PORT`, `HTTP_PORT`, `METRICS_PORT`, `HEALTH_PORT` in a config template.
@@ -81,7 +90,12 @@ impl Collector {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         collect(child.stdout.take().unwrap(), stdout.clone());
         collect(child.stderr.take().unwrap(), stderr.clone());
-        let c = Collector { child, stdout, stderr, config_path };
+        let c = Collector {
+            child,
+            stdout,
+            stderr,
+            config_path,
+        };
         c.wait_for_stderr("Everything is ready", Duration::from_secs(20));
         c
     }
@@ -102,19 +116,34 @@ impl Collector {
     pub fn wait_for_stderr(&self, needle: &str, timeout: Duration) {
         let start = Instant::now();
         while start.elapsed() < timeout {
-            if self.stderr.lock().unwrap().iter().any(|l| l.contains(needle)) {
+            if self
+                .stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(needle))
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("no {needle:?} on stderr within {timeout:?}:\n{}", self.stderr_text());
+        panic!(
+            "no {needle:?} on stderr within {timeout:?}:\n{}",
+            self.stderr_text()
+        );
     }
 
     /// Wait until stdout contains `needle`.
     pub fn wait_for_stdout(&self, needle: &str, timeout: Duration) -> bool {
         let start = Instant::now();
         while start.elapsed() < timeout {
-            if self.stdout.lock().unwrap().iter().any(|l| l.contains(needle)) {
+            if self
+                .stdout
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(needle))
+            {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -123,7 +152,11 @@ impl Collector {
     }
 
     pub fn signal(&self, sig: &str) {
-        let status = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
@@ -134,11 +167,18 @@ impl Collector {
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 std::thread::sleep(Duration::from_millis(50));
-                return (status.code().unwrap_or(-1), self.stdout_text(), self.stderr_text());
+                return (
+                    status.code().unwrap_or(-1),
+                    self.stdout_text(),
+                    self.stderr_text(),
+                );
             }
             if start.elapsed() > Duration::from_secs(40) {
                 let _ = self.child.kill();
-                panic!("ferrotel did not stop after SIGTERM:\n{}", self.stderr_text());
+                panic!(
+                    "ferrotel did not stop after SIGTERM:\n{}",
+                    self.stderr_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -156,15 +196,25 @@ impl Drop for Collector {
 pub fn http_get(url: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
     let mut s = std::net::TcpStream::connect(host).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).unwrap();
     let text = String::from_utf8_lossy(&buf).into_owned();
     let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -180,7 +230,9 @@ pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f
         if n != name {
             return None;
         }
-        let all = labels.iter().all(|(k, v)| rest.split(',').any(|kv| kv == format!("{k}=\"{v}\"")));
+        let all = labels
+            .iter()
+            .all(|(k, v)| rest.split(',').any(|kv| kv == format!("{k}=\"{v}\"")));
         if all {
             value.parse().ok()
         } else {

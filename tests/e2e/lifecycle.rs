@@ -20,7 +20,11 @@ fn post_span(port: u16) -> std::thread::JoinHandle<u16> {
         .unwrap();
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+        String::from_utf8_lossy(&buf)
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
     })
 }
 
@@ -59,10 +63,20 @@ service:
     assert!(!collector.stdout_text().contains("held-by-batch"));
     let started = Instant::now();
     let (code, stdout, stderr) = collector.stop();
-    assert!(started.elapsed() < Duration::from_secs(20), "drained promptly, not at the deadline");
-    assert!(stdout.contains("held-by-batch"), "the buffered span was exported on shutdown:\n{stdout}\n{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "drained promptly, not at the deadline"
+    );
+    assert!(
+        stdout.contains("held-by-batch"),
+        "the buffered span was exported on shutdown:\n{stdout}\n{stderr}"
+    );
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(client.join().unwrap(), 200, "the client was answered once its span was handed on");
+    assert_eq!(
+        client.join().unwrap(),
+        200,
+        "the client was answered once its span was handed on"
+    );
 }
 
 #[test]
@@ -86,20 +100,45 @@ service:
       receivers: [otlp]
       exporters: [debug]
 "#;
-    let collector = Collector::start("reload", &ports.fill(&template.replace("VERBOSITY", "basic")));
+    let collector = Collector::start(
+        "reload",
+        &ports.fill(&template.replace("VERBOSITY", "basic")),
+    );
     // an invalid config: the reload is refused and the old graph keeps serving
-    std::fs::write(&collector.config_path, ports.fill(&template.replace("VERBOSITY", "shouty"))).unwrap();
+    std::fs::write(
+        &collector.config_path,
+        ports.fill(&template.replace("VERBOSITY", "shouty")),
+    )
+    .unwrap();
     collector.signal("HUP");
     collector.wait_for_stderr("Config reload failed", Duration::from_secs(10));
-    assert!(collector.stderr_text().contains("exporters::debug::verbosity"), "{}", collector.stderr_text());
-    assert_eq!(post_span(ports.http).join().unwrap(), 200, "still serving after a failed reload");
+    assert!(
+        collector
+            .stderr_text()
+            .contains("exporters::debug::verbosity"),
+        "{}",
+        collector.stderr_text()
+    );
+    assert_eq!(
+        post_span(ports.http).join().unwrap(),
+        200,
+        "still serving after a failed reload"
+    );
 
     // a valid config: the new graph replaces the old one (detailed prints span names)
-    std::fs::write(&collector.config_path, ports.fill(&template.replace("VERBOSITY", "detailed"))).unwrap();
+    std::fs::write(
+        &collector.config_path,
+        ports.fill(&template.replace("VERBOSITY", "detailed")),
+    )
+    .unwrap();
     collector.signal("HUP");
     collector.wait_for_stderr("Config reloaded", Duration::from_secs(10));
     assert_eq!(post_span(ports.http).join().unwrap(), 200);
-    assert!(collector.wait_for_stdout("held-by-batch", Duration::from_secs(5)), "{}", collector.stdout_text());
+    assert!(
+        collector.wait_for_stdout("held-by-batch", Duration::from_secs(5)),
+        "{}",
+        collector.stdout_text()
+    );
     let (status, _) = http_get(&format!("http://127.0.0.1:{}/metrics", ports.metrics));
     assert_eq!(status, 200, "own metrics survive the reload");
     let (code, _, stderr) = collector.stop();

@@ -97,7 +97,11 @@ impl Batch {
 
     fn with_context(data: BatchData, context: Arc<RequestContext>) -> Batch {
         let items = data.count_items();
-        Batch { data: Arc::new(data), items, context }
+        Batch {
+            data: Arc::new(data),
+            items,
+            context,
+        }
     }
 
     pub fn from_traces(req: ExportTraceServiceRequest) -> Batch {
@@ -354,30 +358,36 @@ impl Splittable for Metric {
     fn take_front(&mut self, n: usize) -> Self {
         let data = match &mut self.data {
             Some(metric::Data::Gauge(g)) => Some(metric::Data::Gauge(
-                crate::proto::tonic::metrics::v1::Gauge { data_points: drain_front(&mut g.data_points, n) },
+                crate::proto::tonic::metrics::v1::Gauge {
+                    data_points: drain_front(&mut g.data_points, n),
+                },
             )),
-            Some(metric::Data::Sum(s)) => Some(metric::Data::Sum(crate::proto::tonic::metrics::v1::Sum {
-                data_points: drain_front(&mut s.data_points, n),
-                aggregation_temporality: s.aggregation_temporality,
-                is_monotonic: s.is_monotonic,
-            })),
-            Some(metric::Data::Histogram(h)) => {
-                Some(metric::Data::Histogram(crate::proto::tonic::metrics::v1::Histogram {
-                    data_points: drain_front(&mut h.data_points, n),
-                    aggregation_temporality: h.aggregation_temporality,
+            Some(metric::Data::Sum(s)) => {
+                Some(metric::Data::Sum(crate::proto::tonic::metrics::v1::Sum {
+                    data_points: drain_front(&mut s.data_points, n),
+                    aggregation_temporality: s.aggregation_temporality,
+                    is_monotonic: s.is_monotonic,
                 }))
             }
-            Some(metric::Data::ExponentialHistogram(h)) => Some(metric::Data::ExponentialHistogram(
-                crate::proto::tonic::metrics::v1::ExponentialHistogram {
+            Some(metric::Data::Histogram(h)) => Some(metric::Data::Histogram(
+                crate::proto::tonic::metrics::v1::Histogram {
                     data_points: drain_front(&mut h.data_points, n),
                     aggregation_temporality: h.aggregation_temporality,
                 },
             )),
-            Some(metric::Data::Summary(s)) => {
-                Some(metric::Data::Summary(crate::proto::tonic::metrics::v1::Summary {
-                    data_points: drain_front(&mut s.data_points, n),
-                }))
+            Some(metric::Data::ExponentialHistogram(h)) => {
+                Some(metric::Data::ExponentialHistogram(
+                    crate::proto::tonic::metrics::v1::ExponentialHistogram {
+                        data_points: drain_front(&mut h.data_points, n),
+                        aggregation_temporality: h.aggregation_temporality,
+                    },
+                ))
             }
+            Some(metric::Data::Summary(s)) => Some(metric::Data::Summary(
+                crate::proto::tonic::metrics::v1::Summary {
+                    data_points: drain_front(&mut s.data_points, n),
+                },
+            )),
             None => None,
         };
         Metric {
@@ -400,14 +410,23 @@ mod tests {
     pub(crate) fn traces(resources: usize, scopes: usize, spans: usize) -> Batch {
         let mut req = ExportTraceServiceRequest::default();
         for r in 0..resources {
-            let mut rs = ResourceSpans { schema_url: format!("r{r}"), ..Default::default() };
+            let mut rs = ResourceSpans {
+                schema_url: format!("r{r}"),
+                ..Default::default()
+            };
             for s in 0..scopes {
                 let mut ss = ScopeSpans {
-                    scope: Some(InstrumentationScope { name: format!("s{s}"), ..Default::default() }),
+                    scope: Some(InstrumentationScope {
+                        name: format!("s{s}"),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 };
                 for i in 0..spans {
-                    ss.spans.push(Span { name: format!("{r}-{s}-{i}"), ..Default::default() });
+                    ss.spans.push(Span {
+                        name: format!("{r}-{s}-{i}"),
+                        ..Default::default()
+                    });
                 }
                 rs.scope_spans.push(ss);
             }
@@ -437,7 +456,10 @@ mod tests {
         let b = traces(2, 2, 5);
         let all = span_names(&b);
         let parts = b.split(3);
-        assert_eq!(parts.iter().map(Batch::items).collect::<Vec<_>>(), vec![3, 3, 3, 3, 3, 3, 2]);
+        assert_eq!(
+            parts.iter().map(Batch::items).collect::<Vec<_>>(),
+            vec![3, 3, 3, 3, 3, 3, 2]
+        );
         let rejoined: Vec<String> = parts.iter().flat_map(span_names).collect();
         assert_eq!(rejoined, all);
         // a scope cut in two keeps its scope and resource in both halves
@@ -454,21 +476,35 @@ mod tests {
         let metric = Metric {
             name: "m".into(),
             data: Some(metric::Data::Gauge(Gauge {
-                data_points: (0..5).map(|i| NumberDataPoint { time_unix_nano: i, ..Default::default() }).collect(),
+                data_points: (0..5)
+                    .map(|i| NumberDataPoint {
+                        time_unix_nano: i,
+                        ..Default::default()
+                    })
+                    .collect(),
             })),
             ..Default::default()
         };
         let req = ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
-                scope_metrics: vec![ScopeMetrics { metrics: vec![metric], ..Default::default() }],
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![metric],
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
         };
         let b = Batch::from_metrics(req);
         assert_eq!(b.items(), 5);
         let parts = b.split(2);
-        assert_eq!(parts.iter().map(Batch::items).collect::<Vec<_>>(), vec![2, 2, 1]);
-        assert_eq!(parts[2].as_metrics().unwrap().resource_metrics[0].scope_metrics[0].metrics[0].name, "m");
+        assert_eq!(
+            parts.iter().map(Batch::items).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
+        assert_eq!(
+            parts[2].as_metrics().unwrap().resource_metrics[0].scope_metrics[0].metrics[0].name,
+            "m"
+        );
     }
 
     #[test]
@@ -494,6 +530,11 @@ mod tests {
         let b = traces(1, 2, 2);
         let back = Batch::decode(Signal::Traces, &b.encode(), RequestContext::default()).unwrap();
         assert_eq!(back, b);
-        assert!(Batch::decode(Signal::Traces, &[0xff, 0xff, 0xff], RequestContext::default()).is_err());
+        assert!(Batch::decode(
+            Signal::Traces,
+            &[0xff, 0xff, 0xff],
+            RequestContext::default()
+        )
+        .is_err());
     }
 }

@@ -139,7 +139,10 @@ pub trait Factory: Send + Sync {
     }
 
     /// Parse and validate (pure, no I/O). Errors carry paths relative to the component.
-    fn parse_config(&self, value: &ConfigValue) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>>;
+    fn parse_config(
+        &self,
+        value: &ConfigValue,
+    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>>;
 }
 
 /// What a factory gets at build time.
@@ -175,15 +178,25 @@ pub trait ProcessorFactory: Factory {
 
 pub trait ExporterFactory: Factory {
     /// One instance per exporter id, shared by every pipeline and signal that lists it.
-    fn build(&self, ctx: BuildContext, cfg: &dyn ComponentConfig) -> Result<Arc<dyn Exporter>, BuildError>;
+    fn build(
+        &self,
+        ctx: BuildContext,
+        cfg: &dyn ComponentConfig,
+    ) -> Result<Arc<dyn Exporter>, BuildError>;
 }
 
 pub trait ExtensionFactory: Factory {
-    fn build(&self, ctx: BuildContext, cfg: &dyn ComponentConfig) -> Result<Arc<dyn Extension>, BuildError>;
+    fn build(
+        &self,
+        ctx: BuildContext,
+        cfg: &dyn ComponentConfig,
+    ) -> Result<Arc<dyn Extension>, BuildError>;
 }
 
 /// Implement [`Factory::parse_config`] for a config type with `parse_typed`.
-pub fn parse_component_config<T>(value: &ConfigValue) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>>
+pub fn parse_component_config<T>(
+    value: &ConfigValue,
+) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>>
 where
     T: ComponentConfig + serde::de::DeserializeOwned + crate::config::Validate,
 {

@@ -23,7 +23,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(path: &[&str], message: impl Into<String>) -> Self {
-        ConfigError { path: path.iter().map(|s| s.to_string()).collect(), message: message.into() }
+        ConfigError {
+            path: path.iter().map(|s| s.to_string()).collect(),
+            message: message.into(),
+        }
     }
 
     /// Put `prefix` in front of this error's path.
@@ -63,7 +66,9 @@ pub trait Validate {
 /// parse is retried; the collected errors are returned together. A scalar where a string is
 /// expected (`headers: {x-id: 123}`, or an env value typed as a number) is taken as its text,
 /// as the Go collector does. An empty value (`otlp:`) means the defaults.
-pub fn parse_typed<T: DeserializeOwned + Validate>(value: &ConfigValue) -> Result<T, Vec<ConfigError>> {
+pub fn parse_typed<T: DeserializeOwned + Validate>(
+    value: &ConfigValue,
+) -> Result<T, Vec<ConfigError>> {
     let mut value = match value {
         ConfigValue::Null => ConfigValue::Mapping(Default::default()),
         v => v.clone(),
@@ -77,7 +82,11 @@ pub fn parse_typed<T: DeserializeOwned + Validate>(value: &ConfigValue) -> Resul
                     return Err(errors);
                 }
                 let errors = parsed.validate();
-                return if errors.is_empty() { Ok(parsed) } else { Err(errors) };
+                return if errors.is_empty() {
+                    Ok(parsed)
+                } else {
+                    Err(errors)
+                };
             }
             Err(e) => {
                 let path = path_segments(e.path());
@@ -135,7 +144,10 @@ fn friendly(path: Vec<String>, message: &str) -> (Vec<String>, String) {
     if let Some(rest) = message.strip_prefix("unknown variant `") {
         if let Some((variant, expected)) = rest.split_once('`') {
             let valid = backticked(expected);
-            let mut msg = format!("invalid value {variant:?}; expected one of {}", valid.join(", "));
+            let mut msg = format!(
+                "invalid value {variant:?}; expected one of {}",
+                valid.join(", ")
+            );
             if let Some(n) = nearest(variant, &valid) {
                 msg.push_str(&format!(" (did you mean {n:?}?)"));
             }
@@ -146,7 +158,11 @@ fn friendly(path: Vec<String>, message: &str) -> (Vec<String>, String) {
 }
 
 fn backticked(s: &str) -> Vec<String> {
-    s.split('`').skip(1).step_by(2).map(str::to_string).collect()
+    s.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
 }
 
 /// The candidate closest to `word`, if it is close enough to be a likely typo.
@@ -173,7 +189,9 @@ fn node_at<'a>(value: &'a mut ConfigValue, path: &[String]) -> Option<&'a mut Co
 }
 
 fn stringify_at(value: &mut ConfigValue, path: &[String]) -> bool {
-    let Some(node) = node_at(value, path) else { return false };
+    let Some(node) = node_at(value, path) else {
+        return false;
+    };
     let text = match node {
         ConfigValue::Number(n) => n.to_string(),
         ConfigValue::Bool(b) => b.to_string(),
@@ -184,7 +202,9 @@ fn stringify_at(value: &mut ConfigValue, path: &[String]) -> bool {
 }
 
 fn remove_at(value: &mut ConfigValue, path: &[String]) -> bool {
-    let Some((last, parent)) = path.split_last() else { return false };
+    let Some((last, parent)) = path.split_last() else {
+        return false;
+    };
     match node_at(value, parent) {
         Some(ConfigValue::Mapping(m)) => m.remove(ConfigValue::String(last.clone())).is_some(),
         Some(ConfigValue::Sequence(s)) => match last.parse::<usize>() {
@@ -240,13 +260,17 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     let mut total = 0f64;
     let mut rest = t;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_len == 0 {
             return Err(invalid());
         }
         let num: f64 = rest[..num_len].parse().map_err(|_| invalid())?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" | "μs" => 1e-6,
@@ -254,7 +278,11 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
-            "" => return Err(format!("invalid duration {s:?}: missing unit (use e.g. 5s or 200ms)")),
+            "" => {
+                return Err(format!(
+                    "invalid duration {s:?}: missing unit (use e.g. 5s or 200ms)"
+                ))
+            }
             u => return Err(format!("invalid duration {s:?}: unknown unit {u:?}")),
         };
         rest = &rest[unit_len..];
@@ -314,7 +342,9 @@ impl<'de> Deserialize<'de> for GoDuration {
                 f.write_str("a duration such as 200ms, 5s or 1m30s")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<GoDuration, E> {
-                parse_go_duration(v.trim()).map(GoDuration).map_err(E::custom)
+                parse_go_duration(v.trim())
+                    .map(GoDuration)
+                    .map_err(E::custom)
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<GoDuration, E> {
                 Ok(GoDuration(Duration::from_nanos(v)))
@@ -380,11 +410,20 @@ mod tests {
 
     #[test]
     fn go_durations() {
-        assert_eq!(parse_go_duration("200ms").unwrap(), Duration::from_millis(200));
+        assert_eq!(
+            parse_go_duration("200ms").unwrap(),
+            Duration::from_millis(200)
+        );
         assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_go_duration("1.5h").unwrap(), Duration::from_secs(5400));
+        assert_eq!(
+            parse_go_duration("1.5h").unwrap(),
+            Duration::from_secs(5400)
+        );
         assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
-        assert_eq!(parse_go_duration("10us").unwrap(), Duration::from_micros(10));
+        assert_eq!(
+            parse_go_duration("10us").unwrap(),
+            Duration::from_micros(10)
+        );
         assert!(parse_go_duration("5 s").is_err());
         assert!(parse_go_duration("5").is_err());
         assert!(parse_go_duration("-1s").is_err());
@@ -421,7 +460,8 @@ mod tests {
 
     #[test]
     fn scalars_become_strings_where_strings_are_expected() {
-        let s: Sample = parse_typed(&yaml("endpoint: 4317\nheaders: {x-id: 123, flag: true}\n")).unwrap();
+        let s: Sample =
+            parse_typed(&yaml("endpoint: 4317\nheaders: {x-id: 123, flag: true}\n")).unwrap();
         assert_eq!(s.endpoint, "4317");
         assert_eq!(s.headers["x-id"], "123");
         assert_eq!(s.headers["flag"], "true");

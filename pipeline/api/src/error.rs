@@ -22,11 +22,19 @@ pub struct ConsumeError {
 
 impl ConsumeError {
     pub fn retryable(message: impl Into<String>) -> Self {
-        ConsumeError { kind: ErrorKind::Retryable, message: message.into(), retry_after: None }
+        ConsumeError {
+            kind: ErrorKind::Retryable,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     pub fn permanent(message: impl Into<String>) -> Self {
-        ConsumeError { kind: ErrorKind::Permanent, message: message.into(), retry_after: None }
+        ConsumeError {
+            kind: ErrorKind::Permanent,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     /// A retryable error with a throttle hint.
@@ -69,7 +77,11 @@ impl ConsumeError {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
             };
-            ConsumeError { kind, message: format!("{}; {}", acc.message, e.message), retry_after }
+            ConsumeError {
+                kind,
+                message: format!("{}; {}", acc.message, e.message),
+                retry_after,
+            }
         }))
     }
 }

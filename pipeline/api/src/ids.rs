@@ -101,7 +101,10 @@ impl ComponentId {
         if let Some(n) = name {
             validate_name(n)?;
         }
-        Ok(ComponentId { type_: type_.to_string(), name: name.map(str::to_string) })
+        Ok(ComponentId {
+            type_: type_.to_string(),
+            name: name.map(str::to_string),
+        })
     }
 
     pub fn parse(s: &str) -> Result<Self, IdError> {
@@ -129,7 +132,10 @@ impl ComponentId {
 
     /// The same id with another type (used when an alias resolves to its canonical type).
     pub fn with_type(&self, type_: &str) -> ComponentId {
-        ComponentId { type_: type_.to_string(), name: self.name.clone() }
+        ComponentId {
+            type_: type_.to_string(),
+            name: self.name.clone(),
+        }
     }
 }
 
@@ -151,7 +157,9 @@ fn validate_type(t: &str) -> Result<(), IdError> {
 }
 
 fn validate_name(n: &str) -> Result<(), IdError> {
-    if n.chars().any(|c| c.is_whitespace() || c.is_control() || is_symbol(c)) {
+    if n.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || is_symbol(c))
+    {
         return Err(IdError(format!(
             "invalid character(s) in name {n:?}: a name holds no whitespace, control or symbol characters"
         )));
@@ -200,7 +208,10 @@ impl PipelineId {
             }
             validate_name(n)?;
         }
-        Ok(PipelineId { signal, name: n.map(str::to_string) })
+        Ok(PipelineId {
+            signal,
+            name: n.map(str::to_string),
+        })
     }
 
     pub fn signal(&self) -> Signal {
@@ -233,7 +244,10 @@ mod tests {
         assert!(ComponentId::parse("ot-lp").is_err());
         assert!(ComponentId::parse("otlp/a b").is_err());
         assert!(ComponentId::parse("otlp/my-backend.v2").is_ok());
-        assert!(ComponentId::parse("otlp/a/b").is_ok(), "Go allows '/' in the name part");
+        assert!(
+            ComponentId::parse("otlp/a/b").is_ok(),
+            "Go allows '/' in the name part"
+        );
     }
 
     #[test]

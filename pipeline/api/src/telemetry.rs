@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use lock::Mutex;
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
+};
 
 use crate::error::ConsumeError;
 use crate::ids::{ComponentId, ComponentKind, Signal};
@@ -25,7 +28,18 @@ mod lock {
 }
 
 /// `service.telemetry.metrics.level`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum MetricsLevel {
     None,
@@ -50,7 +64,11 @@ pub struct Telemetry {
 
 impl Telemetry {
     pub fn new(level: MetricsLevel) -> Arc<Telemetry> {
-        Arc::new(Telemetry { registry: Registry::new(), level, families: Mutex::new(HashMap::new()) })
+        Arc::new(Telemetry {
+            registry: Registry::new(),
+            level,
+            families: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn registry(&self) -> &Registry {
@@ -88,7 +106,13 @@ impl Telemetry {
         v
     }
 
-    pub fn histogram_vec(&self, name: &str, help: &str, labels: &[&str], buckets: Vec<f64>) -> HistogramVec {
+    pub fn histogram_vec(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        buckets: Vec<f64>,
+    ) -> HistogramVec {
         let mut families = self.families.lock();
         if let Some(Family::Histogram(v)) = families.get(name) {
             return v.clone();
@@ -102,8 +126,17 @@ impl Telemetry {
     }
 
     /// A handle for one component.
-    pub fn component(self: &Arc<Self>, kind: ComponentKind, id: &ComponentId) -> ComponentTelemetry {
-        ComponentTelemetry { telemetry: self.clone(), kind, id: id.clone(), label: id.to_string() }
+    pub fn component(
+        self: &Arc<Self>,
+        kind: ComponentKind,
+        id: &ComponentId,
+    ) -> ComponentTelemetry {
+        ComponentTelemetry {
+            telemetry: self.clone(),
+            kind,
+            id: id.clone(),
+            label: id.to_string(),
+        }
     }
 }
 
@@ -151,17 +184,29 @@ impl ComponentTelemetry {
 
     pub fn counter(&self, name: &str, help: &str, extra: &[(&str, &str)]) -> IntCounter {
         let (names, values) = self.labels(extra);
-        self.telemetry.counter_vec(name, help, &names).with_label_values(&values)
+        self.telemetry
+            .counter_vec(name, help, &names)
+            .with_label_values(&values)
     }
 
     pub fn gauge(&self, name: &str, help: &str, extra: &[(&str, &str)]) -> IntGauge {
         let (names, values) = self.labels(extra);
-        self.telemetry.gauge_vec(name, help, &names).with_label_values(&values)
+        self.telemetry
+            .gauge_vec(name, help, &names)
+            .with_label_values(&values)
     }
 
-    pub fn histogram(&self, name: &str, help: &str, buckets: Vec<f64>, extra: &[(&str, &str)]) -> Histogram {
+    pub fn histogram(
+        &self,
+        name: &str,
+        help: &str,
+        buckets: Vec<f64>,
+        extra: &[(&str, &str)],
+    ) -> Histogram {
         let (names, values) = self.labels(extra);
-        self.telemetry.histogram_vec(name, help, &names, buckets).with_label_values(&values)
+        self.telemetry
+            .histogram_vec(name, help, &names, buckets)
+            .with_label_values(&values)
     }
 
     /// Counters of what a receiver accepted and refused on one transport.
@@ -174,7 +219,11 @@ impl ComponentTelemetry {
             )
         };
         let per_signal = |what: &str, help: &str| {
-            [make(what, Signal::Traces, help), make(what, Signal::Metrics, help), make(what, Signal::Logs, help)]
+            [
+                make(what, Signal::Traces, help),
+                make(what, Signal::Metrics, help),
+                make(what, Signal::Logs, help),
+            ]
         };
         ReceiverObs {
             accepted: per_signal("accepted", "Number of items successfully pushed into the pipeline."),

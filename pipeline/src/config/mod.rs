@@ -6,7 +6,9 @@ mod sources;
 
 pub use model::{addresses_conflict, plan, PipelinePlan, Plan, Planned, PlannedExporter};
 pub use service::*;
-pub use sources::{expand_string, merge, resolve, set_flag_to_source, Environment, Expanded, ProcessEnv};
+pub use sources::{
+    expand_string, merge, resolve, set_flag_to_source, Environment, Expanded, ProcessEnv,
+};
 
 use pipeline_api::config::{ConfigError, ConfigValue};
 
@@ -14,7 +16,10 @@ use crate::registry::Registry;
 
 /// The embedded default config, run when no `--config` is given: OTLP gRPC and HTTP on all
 /// interfaces → batch → debug, health_check on 13133, own metrics on 8888.
-pub const DEFAULT_CONFIG: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../config-examples/default-config.yaml"));
+pub const DEFAULT_CONFIG: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../config-examples/default-config.yaml"
+));
 
 /// A loaded config: the resolved tree (for `print-config`) and its validated plan.
 pub struct Loaded {
@@ -50,15 +55,28 @@ pub fn load(
     let plan = plan(&resolved.tree, registry)?;
     let mut warnings = resolved.warnings;
     warnings.extend(plan.warnings.iter().cloned());
-    Ok(Loaded { tree: resolved.tree, plan, warnings })
+    Ok(Loaded {
+        tree: resolved.tree,
+        plan,
+        warnings,
+    })
 }
 
 /// Keys whose values are secrets: `print-config` shows `[REDACTED]` for them.
 fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["password", "token", "secret", "api_key", "apikey", "key_pem", "authorization", "bearer"]
-        .iter()
-        .any(|s| k.contains(s))
+    [
+        "password",
+        "token",
+        "secret",
+        "api_key",
+        "apikey",
+        "key_pem",
+        "authorization",
+        "bearer",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
 }
 
 /// The tree with secrets redacted: every value under `headers`, and keys that name secrets.
@@ -75,7 +93,9 @@ pub fn redact(tree: &ConfigValue) -> ConfigValue {
                     })
                     .collect(),
             ),
-            ConfigValue::Sequence(s) => ConfigValue::Sequence(s.iter().map(|v| walk(v, redact_all)).collect()),
+            ConfigValue::Sequence(s) => {
+                ConfigValue::Sequence(s.iter().map(|v| walk(v, redact_all)).collect())
+            }
             ConfigValue::Null => ConfigValue::Null,
             _ if redact_all => ConfigValue::String("[REDACTED]".into()),
             other => other.clone(),

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use pipeline_api::config::{nearest, parse_typed, ConfigError, ConfigValue};
 use pipeline_api::{
-    ComponentConfig, ComponentId, ComponentKind, ExporterFactory, ExtensionFactory, Factory, PipelineId,
-    ProcessorFactory, ReceiverFactory, Signal,
+    ComponentConfig, ComponentId, ComponentKind, ExporterFactory, ExtensionFactory, Factory,
+    PipelineId, ProcessorFactory, ReceiverFactory, Signal,
 };
 
 use super::service::{ExporterCommon, ServiceConfig};
@@ -45,7 +45,14 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
-const TOP_LEVEL: [&str; 6] = ["receivers", "processors", "exporters", "extensions", "connectors", "service"];
+const TOP_LEVEL: [&str; 6] = [
+    "receivers",
+    "processors",
+    "exporters",
+    "extensions",
+    "connectors",
+    "service",
+];
 
 /// The keys the runtime takes from every exporter's config.
 const EXPORTER_COMMON_KEYS: [&str; 3] = ["timeout", "sending_queue", "retry_on_failure"];
@@ -54,7 +61,10 @@ fn key_str(k: &ConfigValue) -> String {
     match k {
         ConfigValue::String(s) => s.clone(),
         ConfigValue::Null => String::new(),
-        other => serde_yaml_ng::to_string(other).unwrap_or_default().trim().to_string(),
+        other => serde_yaml_ng::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 
@@ -67,7 +77,10 @@ fn section<'a>(
         None | Some(ConfigValue::Null) => Vec::new(),
         Some(ConfigValue::Mapping(m)) => m.iter().map(|(k, v)| (key_str(k), v)).collect(),
         Some(_) => {
-            errors.push(ConfigError::new(&[name], "must be a map of component ids to their configs"));
+            errors.push(ConfigError::new(
+                &[name],
+                "must be a map of component ids to their configs",
+            ));
             Vec::new()
         }
     }
@@ -80,7 +93,12 @@ fn components<F: ?Sized + Factory>(
     factories: &[Arc<F>],
     errors: &mut Vec<ConfigError>,
     warnings: &mut Vec<String>,
-    mut parse: impl FnMut(&Arc<F>, &ComponentId, &ConfigValue, &mut Vec<ConfigError>) -> Option<Box<dyn ComponentConfig>>,
+    mut parse: impl FnMut(
+        &Arc<F>,
+        &ComponentId,
+        &ConfigValue,
+        &mut Vec<ConfigError>,
+    ) -> Option<Box<dyn ComponentConfig>>,
 ) -> BTreeMap<ComponentId, Planned<F>> {
     let name = kind.section();
     let mut out = BTreeMap::new();
@@ -114,7 +132,13 @@ fn components<F: ?Sized + Factory>(
         }
         let mut local = Vec::new();
         if let Some(config) = parse(found.factory, &id, value, &mut local) {
-            out.insert(id, Planned { factory: found.factory.clone(), config });
+            out.insert(
+                id,
+                Planned {
+                    factory: found.factory.clone(),
+                    config,
+                },
+            );
         }
         errors.extend(local.into_iter().map(|e| e.prefixed(&[name, &key])));
     }
@@ -158,18 +182,38 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
         }
     }
 
-    let receivers = components(top, ComponentKind::Receiver, &registry.receivers, &mut errors, &mut warnings, |f, _, v, e| {
-        parse_with(f, v, e)
-    });
-    let processors = components(top, ComponentKind::Processor, &registry.processors, &mut errors, &mut warnings, |f, _, v, e| {
-        parse_with(f, v, e)
-    });
-    let extensions = components(top, ComponentKind::Extension, &registry.extensions, &mut errors, &mut warnings, |f, _, v, e| {
-        parse_with(f, v, e)
-    });
+    let receivers = components(
+        top,
+        ComponentKind::Receiver,
+        &registry.receivers,
+        &mut errors,
+        &mut warnings,
+        |f, _, v, e| parse_with(f, v, e),
+    );
+    let processors = components(
+        top,
+        ComponentKind::Processor,
+        &registry.processors,
+        &mut errors,
+        &mut warnings,
+        |f, _, v, e| parse_with(f, v, e),
+    );
+    let extensions = components(
+        top,
+        ComponentKind::Extension,
+        &registry.extensions,
+        &mut errors,
+        &mut warnings,
+        |f, _, v, e| parse_with(f, v, e),
+    );
     let mut commons: HashMap<ComponentId, ExporterCommon> = HashMap::new();
-    let exporters_planned =
-        components(top, ComponentKind::Exporter, &registry.exporters, &mut errors, &mut warnings, |f, id, v, e| {
+    let exporters_planned = components(
+        top,
+        ComponentKind::Exporter,
+        &registry.exporters,
+        &mut errors,
+        &mut warnings,
+        |f, id, v, e| {
             let (own, common) = split_exporter_common(v);
             match parse_typed::<ExporterCommon>(&common) {
                 Ok(c) => {
@@ -178,12 +222,20 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
                 Err(errs) => e.extend(errs),
             }
             parse_with(f, &own, e)
-        });
+        },
+    );
     let exporters: BTreeMap<ComponentId, PlannedExporter> = exporters_planned
         .into_iter()
         .filter_map(|(id, p)| {
             let common = commons.remove(&id)?;
-            Some((id, PlannedExporter { factory: p.factory, config: p.config, common }))
+            Some((
+                id,
+                PlannedExporter {
+                    factory: p.factory,
+                    config: p.config,
+                    common,
+                },
+            ))
         })
         .collect();
     for (key, _) in section(top, "connectors", &mut errors) {
@@ -202,12 +254,17 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
             }
         },
         None => {
-            errors.push(ConfigError::new(&["service"], "missing: the config needs a service section with pipelines"));
+            errors.push(ConfigError::new(
+                &["service"],
+                "missing: the config needs a service section with pipelines",
+            ));
             ServiceConfig::default()
         }
     };
     if !service.telemetry.traces.is_null() {
-        warnings.push("service::telemetry::traces is accepted but Ferrotel does not trace itself yet".into());
+        warnings.push(
+            "service::telemetry::traces is accepted but Ferrotel does not trace itself yet".into(),
+        );
     }
 
     // service.extensions
@@ -215,9 +272,17 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
     for (i, name) in service.extensions.iter().enumerate() {
         let path = ["service", "extensions", &i.to_string()].map(str::to_string);
         match ComponentId::parse(name) {
-            Ok(id) if extensions.contains_key(&id) || section(top, "extensions", &mut Vec::new()).iter().any(|(k, _)| k == name) => {
+            Ok(id)
+                if extensions.contains_key(&id)
+                    || section(top, "extensions", &mut Vec::new())
+                        .iter()
+                        .any(|(k, _)| k == name) =>
+            {
                 if service_extensions.contains(&id) {
-                    errors.push(ConfigError { path: path.to_vec(), message: format!("references extension {name:?} multiple times") });
+                    errors.push(ConfigError {
+                        path: path.to_vec(),
+                        message: format!("references extension {name:?} multiple times"),
+                    });
                 } else {
                     service_extensions.push(id);
                 }
@@ -232,11 +297,16 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
     // pipelines
     let mut pipelines = BTreeMap::new();
     if service.pipelines.is_empty() && top.contains_key("service") {
-        errors.push(ConfigError::new(&["service", "pipelines"], "must have at least one pipeline"));
+        errors.push(ConfigError::new(
+            &["service", "pipelines"],
+            "must have at least one pipeline",
+        ));
     }
     let defined = |kind: ComponentKind, id: &ComponentId| -> bool {
         // a component that failed to parse is still "defined": its own error says why
-        section(top, kind.section(), &mut Vec::new()).iter().any(|(k, _)| ComponentId::parse(k).ok().as_ref() == Some(id))
+        section(top, kind.section(), &mut Vec::new())
+            .iter()
+            .any(|(k, _)| ComponentId::parse(k).ok().as_ref() == Some(id))
     };
     for (key, p) in &service.pipelines {
         let base = ["service", "pipelines", key.as_str()];
@@ -248,57 +318,90 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
             }
         };
         let signal = pid.signal();
-        let mut check_list = |list: &[String], kind: ComponentKind, field: &str, supports: &dyn Fn(&ComponentId) -> Option<&'static [Signal]>| {
-            let mut ids = Vec::new();
-            for (i, name) in list.iter().enumerate() {
-                let path: Vec<String> = base.iter().map(|s| s.to_string()).chain([field.to_string(), i.to_string()]).collect();
-                let id = match ComponentId::parse(name) {
-                    Ok(id) => id,
-                    Err(e) => {
-                        errors.push(ConfigError { path, message: e.0 });
-                        continue;
-                    }
-                };
-                if !defined(kind, &id) {
-                    errors.push(ConfigError { path, message: format!("references {kind} {name:?} which is not configured") });
-                    continue;
-                }
-                if ids.contains(&id) {
-                    errors.push(ConfigError { path, message: format!("references {kind} {name:?} multiple times") });
-                    continue;
-                }
-                if let Some(signals) = supports(&id) {
-                    if !signals.contains(&signal) {
-                        let s: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
+        let mut check_list =
+            |list: &[String],
+             kind: ComponentKind,
+             field: &str,
+             supports: &dyn Fn(&ComponentId) -> Option<&'static [Signal]>| {
+                let mut ids = Vec::new();
+                for (i, name) in list.iter().enumerate() {
+                    let path: Vec<String> = base
+                        .iter()
+                        .map(|s| s.to_string())
+                        .chain([field.to_string(), i.to_string()])
+                        .collect();
+                    let id = match ComponentId::parse(name) {
+                        Ok(id) => id,
+                        Err(e) => {
+                            errors.push(ConfigError { path, message: e.0 });
+                            continue;
+                        }
+                    };
+                    if !defined(kind, &id) {
                         errors.push(ConfigError {
                             path,
-                            message: format!(
-                                "{kind} {name:?} does not support {signal} (it supports: {})",
-                                s.join(", ")
-                            ),
+                            message: format!("references {kind} {name:?} which is not configured"),
                         });
                         continue;
                     }
+                    if ids.contains(&id) {
+                        errors.push(ConfigError {
+                            path,
+                            message: format!("references {kind} {name:?} multiple times"),
+                        });
+                        continue;
+                    }
+                    if let Some(signals) = supports(&id) {
+                        if !signals.contains(&signal) {
+                            let s: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
+                            errors.push(ConfigError {
+                                path,
+                                message: format!(
+                                    "{kind} {name:?} does not support {signal} (it supports: {})",
+                                    s.join(", ")
+                                ),
+                            });
+                            continue;
+                        }
+                    }
+                    ids.push(id);
                 }
-                ids.push(id);
-            }
-            ids
-        };
-        let r = check_list(&p.receivers, ComponentKind::Receiver, "receivers", &|id| receivers.get(id).map(|p| p.factory.signals()));
-        let pr = check_list(&p.processors, ComponentKind::Processor, "processors", &|id| processors.get(id).map(|p| p.factory.signals()));
-        let ex = check_list(&p.exporters, ComponentKind::Exporter, "exporters", &|id| exporters.get(id).map(|p| p.factory.signals()));
+                ids
+            };
+        let r = check_list(&p.receivers, ComponentKind::Receiver, "receivers", &|id| {
+            receivers.get(id).map(|p| p.factory.signals())
+        });
+        let pr = check_list(
+            &p.processors,
+            ComponentKind::Processor,
+            "processors",
+            &|id| processors.get(id).map(|p| p.factory.signals()),
+        );
+        let ex = check_list(&p.exporters, ComponentKind::Exporter, "exporters", &|id| {
+            exporters.get(id).map(|p| p.factory.signals())
+        });
         if p.receivers.is_empty() {
             errors.push(ConfigError::new(&base, "must have at least one receiver"));
         }
         if p.exporters.is_empty() {
             errors.push(ConfigError::new(&base, "must have at least one exporter"));
         }
-        pipelines.insert(pid, PipelinePlan { receivers: r, processors: pr, exporters: ex });
+        pipelines.insert(
+            pid,
+            PipelinePlan {
+                receivers: r,
+                processors: pr,
+                exporters: ex,
+            },
+        );
     }
 
     // two components on one listen address
     let mut listeners: Vec<(String, String)> = Vec::new();
-    let used_receivers: BTreeSet<&ComponentId> = pipelines.values().flat_map(|p| p.receivers.iter()).collect();
+    let used_receivers: BTreeSet<&ComponentId> = pipelines
+        .values()
+        .flat_map(|p| p.receivers.iter())
+        .collect();
     for id in &used_receivers {
         if let Some(r) = receivers.get(*id) {
             for (path, addr) in r.config.listen_addresses() {
@@ -326,7 +429,9 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
             if addresses_conflict(addr_a, addr_b) {
                 errors.push(ConfigError {
                     path: path_a.split("::").map(str::to_string).collect(),
-                    message: format!("listen address {addr_a:?} is also used by {path_b} ({addr_b:?})"),
+                    message: format!(
+                        "listen address {addr_a:?} is also used by {path_b} ({addr_b:?})"
+                    ),
                 });
             }
         }
@@ -340,23 +445,52 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
             _ => p.exporters.contains(id),
         })
     };
-    for id in receivers.keys().filter(|id| !used(ComponentKind::Receiver, id)) {
-        warnings.push(format!("receiver {id} is defined but not used by any pipeline"));
+    for id in receivers
+        .keys()
+        .filter(|id| !used(ComponentKind::Receiver, id))
+    {
+        warnings.push(format!(
+            "receiver {id} is defined but not used by any pipeline"
+        ));
     }
-    for id in processors.keys().filter(|id| !used(ComponentKind::Processor, id)) {
-        warnings.push(format!("processor {id} is defined but not used by any pipeline"));
+    for id in processors
+        .keys()
+        .filter(|id| !used(ComponentKind::Processor, id))
+    {
+        warnings.push(format!(
+            "processor {id} is defined but not used by any pipeline"
+        ));
     }
-    for id in exporters.keys().filter(|id| !used(ComponentKind::Exporter, id)) {
-        warnings.push(format!("exporter {id} is defined but not used by any pipeline"));
+    for id in exporters
+        .keys()
+        .filter(|id| !used(ComponentKind::Exporter, id))
+    {
+        warnings.push(format!(
+            "exporter {id} is defined but not used by any pipeline"
+        ));
     }
-    for id in extensions.keys().filter(|id| !service_extensions.contains(id)) {
-        warnings.push(format!("extension {id} is defined but not listed in service::extensions"));
+    for id in extensions
+        .keys()
+        .filter(|id| !service_extensions.contains(id))
+    {
+        warnings.push(format!(
+            "extension {id} is defined but not listed in service::extensions"
+        ));
     }
 
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Plan { receivers, processors, exporters, extensions, service, service_extensions, pipelines, warnings })
+    Ok(Plan {
+        receivers,
+        processors,
+        exporters,
+        extensions,
+        service,
+        service_extensions,
+        pipelines,
+        warnings,
+    })
 }
 
 /// Split the exporter-common keys off an exporter's config.
@@ -383,7 +517,10 @@ pub fn addresses_conflict(a: &str, b: &str) -> bool {
     fn split(s: &str) -> (String, String) {
         let s = s.trim();
         match s.rsplit_once(':') {
-            Some((h, p)) => (h.trim_matches(['[', ']']).to_ascii_lowercase(), p.to_string()),
+            Some((h, p)) => (
+                h.trim_matches(['[', ']']).to_ascii_lowercase(),
+                p.to_string(),
+            ),
             None => (String::new(), s.to_string()),
         }
     }

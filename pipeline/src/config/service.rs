@@ -18,7 +18,8 @@ impl Validate for ServiceConfig {
     fn validate(&self) -> Vec<ConfigError> {
         let mut errors = self.telemetry.metrics.validate();
         for e in errors.iter_mut() {
-            e.path.splice(0..0, ["telemetry".to_string(), "metrics".to_string()]);
+            e.path
+                .splice(0..0, ["telemetry".to_string(), "metrics".to_string()]);
         }
         errors
     }
@@ -105,7 +106,11 @@ impl MetricsConfig {
         self.readers.iter().find_map(|r| {
             let p = r.pull.as_ref()?.exporter.prometheus.as_ref()?;
             let host = p.host.clone().unwrap_or_else(|| "localhost".into());
-            let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host };
+            let host = if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]")
+            } else {
+                host
+            };
             Some(format!("{host}:{}", p.port.unwrap_or(8888)))
         })
     }
@@ -182,15 +187,24 @@ impl Validate for ExporterCommon {
         let mut errors = Vec::new();
         let q = &self.sending_queue;
         if q.enabled && q.queue_size == 0 {
-            errors.push(ConfigError::new(&["sending_queue", "queue_size"], "must be greater than zero"));
+            errors.push(ConfigError::new(
+                &["sending_queue", "queue_size"],
+                "must be greater than zero",
+            ));
         }
         if q.enabled && q.num_consumers == 0 {
-            errors.push(ConfigError::new(&["sending_queue", "num_consumers"], "must be greater than zero"));
+            errors.push(ConfigError::new(
+                &["sending_queue", "num_consumers"],
+                "must be greater than zero",
+            ));
         }
         let r = &self.retry_on_failure;
         if r.enabled {
             if r.multiplier < 1.0 {
-                errors.push(ConfigError::new(&["retry_on_failure", "multiplier"], "must be at least 1"));
+                errors.push(ConfigError::new(
+                    &["retry_on_failure", "multiplier"],
+                    "must be at least 1",
+                ));
             }
             if !(0.0..=1.0).contains(&r.randomization_factor) {
                 errors.push(ConfigError::new(

@@ -35,7 +35,11 @@ pub fn set_flag_to_source(set: &str) -> Result<String, String> {
     let (key, value) = set
         .split_once('=')
         .ok_or_else(|| format!("--set {set:?}: missing equal sign"))?;
-    Ok(format!("yaml:{}: {}", key.trim().replace('.', "::"), value.trim()))
+    Ok(format!(
+        "yaml:{}: {}",
+        key.trim().replace('.', "::"),
+        value.trim()
+    ))
 }
 
 /// Load every source in order, deep-merge them (maps merged, lists replaced, later wins),
@@ -65,26 +69,31 @@ pub fn resolve(sources: &[String], env: &dyn Environment) -> Result<Resolved, Ve
 fn load_source(source: &str, env: &dyn Environment) -> Result<ConfigValue, String> {
     let (scheme, rest) = match source.split_once(':') {
         // a Windows drive letter or a plain path is a file
-        Some((s, r)) if s.len() > 1 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.') => {
+        Some((s, r))
+            if s.len() > 1
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.') =>
+        {
             (s, r)
         }
         _ => ("file", source),
     };
     let (text, what) = match scheme {
         "file" => (
-            env.read_file(rest).map_err(|e| format!("cannot read config file {rest:?}: {e}"))?,
+            env.read_file(rest)
+                .map_err(|e| format!("cannot read config file {rest:?}: {e}"))?,
             format!("config file {rest:?}"),
         ),
         "env" => (
-            env.var(rest).ok_or_else(|| format!("config source env:{rest}: environment variable {rest} is not set"))?,
+            env.var(rest).ok_or_else(|| {
+                format!("config source env:{rest}: environment variable {rest} is not set")
+            })?,
             format!("environment variable {rest}"),
         ),
         "yaml" => (rest.to_string(), format!("yaml source {rest:?}")),
-        other => {
-            return Err(format!(
-                "config source {source:?}: unsupported scheme {other:?} (supported: file, env, yaml)"
-            ))
-        }
+        other => return Err(format!(
+            "config source {source:?}: unsupported scheme {other:?} (supported: file, env, yaml)"
+        )),
     };
     let value: ConfigValue =
         serde_yaml_ng::from_str(&text).map_err(|e| format!("cannot parse {what} as YAML: {e}"))?;
@@ -169,7 +178,10 @@ fn expand_tree(
         ConfigValue::String(s) if s.contains('$') => match expand_string(s, env, warnings) {
             Ok(Expanded::Text(t)) => *s = t,
             Ok(Expanded::Value(v)) => *value = v,
-            Err(e) => errors.push(ConfigError { path: path.clone(), message: e }),
+            Err(e) => errors.push(ConfigError {
+                path: path.clone(),
+                message: e,
+            }),
         },
         _ => {}
     }
@@ -178,7 +190,10 @@ fn expand_tree(
 fn key_text(k: &ConfigValue) -> String {
     match k {
         ConfigValue::String(s) => s.clone(),
-        other => serde_yaml_ng::to_string(other).unwrap_or_default().trim().to_string(),
+        other => serde_yaml_ng::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 
@@ -192,7 +207,11 @@ pub enum Expanded {
 
 /// Expand `${env:VAR}`, `${VAR}`, `${env:VAR:-default}` and `$$` in one string value.
 /// A bare `$VAR` is left as it is (the Go collector no longer expands it).
-pub fn expand_string(s: &str, env: &dyn Environment, warnings: &mut Vec<String>) -> Result<Expanded, String> {
+pub fn expand_string(
+    s: &str,
+    env: &dyn Environment,
+    warnings: &mut Vec<String>,
+) -> Result<Expanded, String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     let mut references = 0;
@@ -223,22 +242,31 @@ pub fn expand_string(s: &str, env: &dyn Environment, warnings: &mut Vec<String>)
     }
     out.push_str(rest);
     if let (1, Some(v)) = (references, whole) {
-        let typed: ConfigValue = serde_yaml_ng::from_str(&v).unwrap_or(ConfigValue::String(v.clone()));
+        let typed: ConfigValue =
+            serde_yaml_ng::from_str(&v).unwrap_or(ConfigValue::String(v.clone()));
         return Ok(match typed {
             // an empty variable is an empty string, not null
             ConfigValue::Null if !v.trim().is_empty() && v.trim() != "~" && v.trim() != "null" => {
                 Expanded::Value(ConfigValue::String(v))
             }
-            ConfigValue::Null if v.is_empty() => Expanded::Value(ConfigValue::String(String::new())),
+            ConfigValue::Null if v.is_empty() => {
+                Expanded::Value(ConfigValue::String(String::new()))
+            }
             t => Expanded::Value(t),
         });
     }
     Ok(Expanded::Text(out))
 }
 
-fn lookup(reference: &str, env: &dyn Environment, warnings: &mut Vec<String>) -> Result<String, String> {
+fn lookup(
+    reference: &str,
+    env: &dyn Environment,
+    warnings: &mut Vec<String>,
+) -> Result<String, String> {
     let (scheme, body) = match reference.split_once(':') {
-        Some((scheme, body)) if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()) => {
+        Some((scheme, body))
+            if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
             (scheme, body)
         }
         _ => ("env", reference),
@@ -252,10 +280,15 @@ fn lookup(reference: &str, env: &dyn Environment, warnings: &mut Vec<String>) ->
         Some((n, d)) => (n, Some(d)),
         None => (body, None),
     };
-    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(format!("environment variable {name:?} has invalid name: must match ^[a-zA-Z_][a-zA-Z0-9_]*$"));
+        return Err(format!(
+            "environment variable {name:?} has invalid name: must match ^[a-zA-Z_][a-zA-Z0-9_]*$"
+        ));
     }
     match (env.var(name), default) {
         (Some(v), _) if !v.is_empty() || default.is_none() => Ok(v),
@@ -311,18 +344,42 @@ mod tests {
         let e = env();
         let mut w = vec![];
         let text = |s: &str, w: &mut Vec<String>| expand_string(s, &e, w).unwrap();
-        assert_eq!(text("${env:HOST}:${PORT}", &mut w), Expanded::Text("collector:4317".into()));
+        assert_eq!(
+            text("${env:HOST}:${PORT}", &mut w),
+            Expanded::Text("collector:4317".into())
+        );
         assert_eq!(text("${env:PORT}", &mut w), Expanded::Value(yaml("4317")));
-        assert_eq!(text("${FLAG}", &mut w), Expanded::Value(ConfigValue::Bool(true)));
-        assert_eq!(text("${env:MISSING:-0.0.0.0}:1", &mut w), Expanded::Text("0.0.0.0:1".into()));
-        assert_eq!(text("${env:EMPTY:-fallback}", &mut w), Expanded::Value(yaml("fallback")));
-        assert_eq!(text("$$HOST and $HOST", &mut w), Expanded::Text("$HOST and $HOST".into()));
+        assert_eq!(
+            text("${FLAG}", &mut w),
+            Expanded::Value(ConfigValue::Bool(true))
+        );
+        assert_eq!(
+            text("${env:MISSING:-0.0.0.0}:1", &mut w),
+            Expanded::Text("0.0.0.0:1".into())
+        );
+        assert_eq!(
+            text("${env:EMPTY:-fallback}", &mut w),
+            Expanded::Value(yaml("fallback"))
+        );
+        assert_eq!(
+            text("$$HOST and $HOST", &mut w),
+            Expanded::Text("$HOST and $HOST".into())
+        );
         assert!(w.is_empty());
-        assert_eq!(text("${NOPE}", &mut w), Expanded::Value(ConfigValue::String(String::new())));
+        assert_eq!(
+            text("${NOPE}", &mut w),
+            Expanded::Value(ConfigValue::String(String::new()))
+        );
         assert_eq!(w.len(), 1, "an unset variable is warned about");
-        assert!(expand_string("${file:/etc/x}", &e, &mut w).unwrap_err().contains("unsupported scheme"));
-        assert!(expand_string("${env:1BAD}", &e, &mut w).unwrap_err().contains("invalid name"));
-        assert!(expand_string("${env:OPEN", &e, &mut w).unwrap_err().contains("unterminated"));
+        assert!(expand_string("${file:/etc/x}", &e, &mut w)
+            .unwrap_err()
+            .contains("unsupported scheme"));
+        assert!(expand_string("${env:1BAD}", &e, &mut w)
+            .unwrap_err()
+            .contains("invalid name"));
+        assert!(expand_string("${env:OPEN", &e, &mut w)
+            .unwrap_err()
+            .contains("unterminated"));
     }
 
     #[test]
@@ -336,7 +393,10 @@ mod tests {
             "b.yaml".into(),
             "receivers:\n  otlp:\n    protocols:\n      http:\nservice:\n  pipelines:\n    traces:\n      exporters: [c]\n".into(),
         );
-        e.vars.insert("EXTRA".into(), "processors:\n  batch:\n    timeout: 1s\n".into());
+        e.vars.insert(
+            "EXTRA".into(),
+            "processors:\n  batch:\n    timeout: 1s\n".into(),
+        );
         let sources = vec![
             "a.yaml".to_string(),
             "file:b.yaml".to_string(),
@@ -354,7 +414,11 @@ mod tests {
     #[test]
     fn source_errors_are_reported() {
         let e = env();
-        let errs = resolve(&["missing.yaml".into(), "env:NOPE".into(), "s3:bucket".into()], &e).unwrap_err();
+        let errs = resolve(
+            &["missing.yaml".into(), "env:NOPE".into(), "s3:bucket".into()],
+            &e,
+        )
+        .unwrap_err();
         let msgs: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert_eq!(msgs.len(), 3);
         assert!(msgs[0].starts_with("cannot read config file \"missing.yaml\""));
@@ -366,7 +430,10 @@ mod tests {
     #[test]
     fn expansion_errors_carry_paths() {
         let mut e = env();
-        e.files.insert("c.yaml".into(), "exporters:\n  otlp:\n    endpoint: ${env:OPEN\n".into());
+        e.files.insert(
+            "c.yaml".into(),
+            "exporters:\n  otlp:\n    endpoint: ${env:OPEN\n".into(),
+        );
         let errs = resolve(&["c.yaml".into()], &e).unwrap_err();
         assert_eq!(errs[0].path_string(), "exporters::otlp::endpoint");
     }

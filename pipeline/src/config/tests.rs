@@ -14,7 +14,10 @@ impl Environment for Env {
         self.vars.get(name).cloned()
     }
     fn read_file(&self, path: &str) -> std::io::Result<String> {
-        self.files.get(path).cloned().ok_or_else(|| std::io::Error::other("not found"))
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| std::io::Error::other("not found"))
     }
 }
 
@@ -29,8 +32,13 @@ fn load_yaml(yaml: &str) -> Result<Loaded, Vec<String>> {
     let mut env = Env::default();
     env.files.insert("c.yaml".into(), yaml.into());
     env.vars.insert("BATCH_TIMEOUT".into(), "3s".into());
-    load(&["c.yaml".into()], &[], &env, &registry(&Recorder::default()))
-        .map_err(|errs| errs.iter().map(|e| e.to_string()).collect())
+    load(
+        &["c.yaml".into()],
+        &[],
+        &env,
+        &registry(&Recorder::default()),
+    )
+    .map_err(|errs| errs.iter().map(|e| e.to_string()).collect())
 }
 
 const GOOD: &str = r#"
@@ -73,12 +81,32 @@ fn a_good_config_plans() {
     let plan = &loaded.plan;
     assert_eq!(plan.pipelines.len(), 3);
     let t = &plan.pipelines[&PipelineId::parse("traces").unwrap()];
-    assert_eq!(t.receivers, vec![ComponentId::parse("fakerecv").unwrap(), ComponentId::parse("fakerecv/2").unwrap()]);
-    assert_eq!(plan.exporters[&ComponentId::parse("fakeexp").unwrap()].common.timeout.get().as_secs(), 2);
+    assert_eq!(
+        t.receivers,
+        vec![
+            ComponentId::parse("fakerecv").unwrap(),
+            ComponentId::parse("fakerecv/2").unwrap()
+        ]
+    );
+    assert_eq!(
+        plan.exporters[&ComponentId::parse("fakeexp").unwrap()]
+            .common
+            .timeout
+            .get()
+            .as_secs(),
+        2
+    );
     let b = &plan.exporters[&ComponentId::parse("fakeexp/b").unwrap()].common;
-    assert_eq!(b.timeout.get().as_secs(), 5, "Go's default exporter timeout");
+    assert_eq!(
+        b.timeout.get().as_secs(),
+        5,
+        "Go's default exporter timeout"
+    );
     assert_eq!(b.sending_queue.queue_size, 10);
-    assert_eq!(b.sending_queue.num_consumers, 10, "Go's default num_consumers");
+    assert_eq!(
+        b.sending_queue.num_consumers, 10,
+        "Go's default num_consumers"
+    );
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }
 
@@ -144,7 +172,10 @@ fn validation_errors_of_a_component_are_reported() {
     let errs = errors_of(
         "receivers: {fakerecv: }\nexporters: {fakeexp: {endpoint: invalid}}\nservice: {pipelines: {traces: {receivers: [fakerecv], exporters: [fakeexp]}}}\n",
     );
-    assert_eq!(errs, vec![r#"exporters::fakeexp::endpoint: must not be "invalid""#]);
+    assert_eq!(
+        errs,
+        vec![r#"exporters::fakeexp::endpoint: must not be "invalid""#]
+    );
 }
 
 #[test]
@@ -220,10 +251,19 @@ fn env_values_are_typed_and_strings_stay_strings() {
         "c.yaml".into(),
         "receivers: {fakerecv: {endpoint: \"${env:PORT}\"}}\nexporters: {fakeexp: {delay: \"${DELAY}\", fail: \"${env:FAIL:-false}\"}}\nservice: {pipelines: {traces: {receivers: [fakerecv], exporters: [fakeexp]}}}\n".into(),
     );
-    let loaded = load(&["c.yaml".into()], &["exporters.fakeexp.endpoint=backend:4317".into()], &env, &registry(&Recorder::default())).unwrap();
+    let loaded = load(
+        &["c.yaml".into()],
+        &["exporters.fakeexp.endpoint=backend:4317".into()],
+        &env,
+        &registry(&Recorder::default()),
+    )
+    .unwrap();
     let r = &loaded.plan.receivers[&ComponentId::parse("fakerecv").unwrap()];
     let cfg = pipeline_api::config_as::<crate::testing::RecvConfig>(&*r.config).unwrap();
-    assert_eq!(cfg.endpoint, "4317", "an int from env stays a string where the field is a string");
+    assert_eq!(
+        cfg.endpoint, "4317",
+        "an int from env stays a string where the field is a string"
+    );
     let e = &loaded.plan.exporters[&ComponentId::parse("fakeexp").unwrap()];
     let cfg = pipeline_api::config_as::<crate::testing::ExpConfig>(&*e.config).unwrap();
     assert_eq!(cfg.delay.get().as_secs(), 1);
@@ -234,26 +274,42 @@ fn env_values_are_typed_and_strings_stay_strings() {
 #[test]
 fn the_embedded_default_config_has_the_documented_shape() {
     let tree: serde_yaml_ng::Value = serde_yaml_ng::from_str(DEFAULT_CONFIG).unwrap();
-    let get = |path: &str| {
-        path.split('.').fold(&tree, |v, k| &v[k]).clone()
-    };
-    assert_eq!(get("receivers.otlp.protocols.grpc.endpoint").as_str(), Some("0.0.0.0:4317"));
-    assert_eq!(get("receivers.otlp.protocols.http.endpoint").as_str(), Some("0.0.0.0:4318"));
-    assert_eq!(get("extensions.health_check.endpoint").as_str(), Some("0.0.0.0:13133"));
+    let get = |path: &str| path.split('.').fold(&tree, |v, k| &v[k]).clone();
+    assert_eq!(
+        get("receivers.otlp.protocols.grpc.endpoint").as_str(),
+        Some("0.0.0.0:4317")
+    );
+    assert_eq!(
+        get("receivers.otlp.protocols.http.endpoint").as_str(),
+        Some("0.0.0.0:4318")
+    );
+    assert_eq!(
+        get("extensions.health_check.endpoint").as_str(),
+        Some("0.0.0.0:13133")
+    );
     let telemetry: ServiceConfig = serde_yaml_ng::from_value(get("service")).unwrap();
-    assert_eq!(telemetry.telemetry.metrics.pull_address().as_deref(), Some("0.0.0.0:8888"));
+    assert_eq!(
+        telemetry.telemetry.metrics.pull_address().as_deref(),
+        Some("0.0.0.0:8888")
+    );
 }
 
 #[test]
 fn metrics_address_forms() {
     let m: MetricsConfig = serde_yaml_ng::from_str("{}").unwrap();
-    assert_eq!(m.pull_address().as_deref(), Some("localhost:8888"), "Go default");
+    assert_eq!(
+        m.pull_address().as_deref(),
+        Some("localhost:8888"),
+        "Go default"
+    );
     let m: MetricsConfig = serde_yaml_ng::from_str("address: 0.0.0.0:9999").unwrap();
     assert_eq!(m.pull_address().as_deref(), Some("0.0.0.0:9999"));
     let m: MetricsConfig = serde_yaml_ng::from_str("level: none").unwrap();
     assert_eq!(m.pull_address(), None);
-    let m: MetricsConfig =
-        serde_yaml_ng::from_str("readers: [{pull: {exporter: {prometheus: {host: '::', port: 7777}}}}]").unwrap();
+    let m: MetricsConfig = serde_yaml_ng::from_str(
+        "readers: [{pull: {exporter: {prometheus: {host: '::', port: 7777}}}}]",
+    )
+    .unwrap();
     assert_eq!(m.pull_address().as_deref(), Some("[::]:7777"));
 }
 
@@ -264,7 +320,13 @@ fn redaction_hides_secrets() {
     )
     .unwrap();
     let text = serde_yaml_ng::to_string(&redact(&tree)).unwrap();
-    assert!(!text.contains("abc") && !text.contains("t1") && !text.contains("hunter2"), "{text}");
-    assert!(text.contains("endpoint: x:1") && text.contains("username: u"), "{text}");
+    assert!(
+        !text.contains("abc") && !text.contains("t1") && !text.contains("hunter2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("endpoint: x:1") && text.contains("username: u"),
+        "{text}"
+    );
     assert!(text.contains("[REDACTED]"));
 }

@@ -23,7 +23,12 @@ fn spans(n: usize) -> Batch {
     Batch::from_traces(ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             scope_spans: vec![ScopeSpans {
-                spans: (0..n).map(|i| Span { name: format!("s{i}"), ..Default::default() }).collect(),
+                spans: (0..n)
+                    .map(|i| Span {
+                        name: format!("s{i}"),
+                        ..Default::default()
+                    })
+                    .collect(),
                 ..Default::default()
             }],
             ..Default::default()
@@ -32,8 +37,13 @@ fn spans(n: usize) -> Batch {
 }
 
 async fn build(yaml: &str, recorder: &Recorder) -> (Graph, std::sync::Arc<Telemetry>) {
-    let loaded = load(&["c.yaml".into()], &[], &Env(yaml.into()), &registry(recorder))
-        .unwrap_or_else(|e| panic!("{e:?}"));
+    let loaded = load(
+        &["c.yaml".into()],
+        &[],
+        &Env(yaml.into()),
+        &registry(recorder),
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
     let telemetry = Telemetry::new(MetricsLevel::Normal);
     let mut graph = Graph::build(&loaded.plan, &telemetry).unwrap();
     graph.start().await.unwrap();
@@ -47,7 +57,11 @@ fn metric(telemetry: &Telemetry, name: &str, label: (&str, &str)) -> u64 {
         .iter()
         .filter(|f| f.name() == name)
         .flat_map(|f| f.get_metric().iter())
-        .filter(|m| m.get_label().iter().any(|l| l.name() == label.0 && l.value() == label.1))
+        .filter(|m| {
+            m.get_label()
+                .iter()
+                .any(|l| l.name() == label.0 && l.value() == label.1)
+        })
         .map(|m| m.get_counter().get_value() as u64)
         .sum()
 }
@@ -78,24 +92,68 @@ service:
 async fn one_receiver_instance_feeds_every_pipeline_and_fan_out_copies_nothing() {
     let recorder = Recorder::default();
     let (graph, telemetry) = build(SHARED, &recorder).await;
-    assert_eq!(recorder.receivers.lock().unwrap().len(), 1, "one instance however many pipelines use it");
+    assert_eq!(
+        recorder.receivers.lock().unwrap().len(),
+        1,
+        "one instance however many pipelines use it"
+    );
     let consumers = recorder.consumers("fakerecv");
     assert!(consumers.traces.is_some() && consumers.logs.is_some());
-    assert!(consumers.metrics.is_none(), "no metrics pipeline lists the receiver");
+    assert!(
+        consumers.metrics.is_none(),
+        "no metrics pipeline lists the receiver"
+    );
 
     let batch = spans(3);
-    consumers.traces.as_ref().unwrap().consume(batch.clone()).await.unwrap();
+    consumers
+        .traces
+        .as_ref()
+        .unwrap()
+        .consume(batch.clone())
+        .await
+        .unwrap();
     let a = recorder.exported_by("fakeexp/a");
     let b = recorder.exported_by("fakeexp/b");
     assert_eq!(a.len(), 2, "traces and traces/2 both reach fakeexp/a");
     assert_eq!(b.len(), 1);
     for got in a.iter().chain(b.iter()) {
-        assert!(got.shares_data_with(&batch), "fan-out hands on the same allocation");
+        assert!(
+            got.shares_data_with(&batch),
+            "fan-out hands on the same allocation"
+        );
     }
-    assert_eq!(metric(&telemetry, "otelcol_exporter_sent_spans", ("exporter", "fakeexp/a")), 6);
-    assert_eq!(metric(&telemetry, "otelcol_exporter_sent_spans", ("exporter", "fakeexp/b")), 3);
-    assert_eq!(metric(&telemetry, "otelcol_processor_incoming_items", ("processor", "fakeproc")), 3);
-    assert_eq!(metric(&telemetry, "otelcol_processor_outgoing_items", ("processor", "fakeproc")), 3);
+    assert_eq!(
+        metric(
+            &telemetry,
+            "otelcol_exporter_sent_spans",
+            ("exporter", "fakeexp/a")
+        ),
+        6
+    );
+    assert_eq!(
+        metric(
+            &telemetry,
+            "otelcol_exporter_sent_spans",
+            ("exporter", "fakeexp/b")
+        ),
+        3
+    );
+    assert_eq!(
+        metric(
+            &telemetry,
+            "otelcol_processor_incoming_items",
+            ("processor", "fakeproc")
+        ),
+        3
+    );
+    assert_eq!(
+        metric(
+            &telemetry,
+            "otelcol_processor_outgoing_items",
+            ("processor", "fakeproc")
+        ),
+        3
+    );
     assert!(graph.shutdown(Duration::from_secs(5)).await.is_empty());
 }
 
@@ -123,9 +181,16 @@ service:
         tokio::time::sleep(Duration::from_millis(10)).await;
         waited += Duration::from_millis(10);
     }
-    assert_eq!(recorder.exported_by("fakeexp/fast").len(), 1, "the fast branch got the data while the slow one waits");
+    assert_eq!(
+        recorder.exported_by("fakeexp/fast").len(),
+        1,
+        "the fast branch got the data while the slow one waits"
+    );
     assert!(recorder.exported_by("fakeexp/slow").is_empty());
-    assert!(!pending.is_finished(), "the sender is answered only when every branch is done");
+    assert!(
+        !pending.is_finished(),
+        "the sender is answered only when every branch is done"
+    );
     pending.await.unwrap().unwrap();
     assert_eq!(recorder.exported_by("fakeexp/slow").len(), 1);
     graph.shutdown(Duration::from_secs(5)).await;
@@ -152,8 +217,22 @@ service:
     let err = consumer.consume(spans(2)).await.unwrap_err();
     assert!(err.is_retryable());
     assert_eq!(recorder.exported_by("fakeexp/up").len(), 1);
-    assert_eq!(metric(&telemetry, "otelcol_exporter_send_failed_spans", ("exporter", "fakeexp/down")), 2);
-    assert_eq!(metric(&telemetry, "otelcol_exporter_sent_spans", ("exporter", "fakeexp/up")), 2);
+    assert_eq!(
+        metric(
+            &telemetry,
+            "otelcol_exporter_send_failed_spans",
+            ("exporter", "fakeexp/down")
+        ),
+        2
+    );
+    assert_eq!(
+        metric(
+            &telemetry,
+            "otelcol_exporter_sent_spans",
+            ("exporter", "fakeexp/up")
+        ),
+        2
+    );
     graph.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -175,7 +254,10 @@ service:
 "#;
     let (graph, _) = build(yaml, &recorder).await;
     let consumer = recorder.consumers("fakerecv").logs.unwrap();
-    let err = consumer.consume(Batch::empty(Signal::Logs)).await.unwrap_err();
+    let err = consumer
+        .consume(Batch::empty(Signal::Logs))
+        .await
+        .unwrap_err();
     assert!(err.message().contains("timed out after 50ms"), "{err}");
     graph.shutdown(Duration::from_secs(5)).await;
 }

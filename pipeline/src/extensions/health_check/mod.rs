@@ -8,13 +8,13 @@ use std::time::{Instant, SystemTime};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Router;
-use std::sync::Mutex;
 use pipeline_api::config::{ConfigValue, Validate};
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, BuildContext, BuildError, ComponentConfig, Extension,
-    ExtensionFactory, Factory,
+    async_trait, config_as, parse_component_config, BuildContext, BuildError, ComponentConfig,
+    Extension, ExtensionFactory, Factory,
 };
 use serde::Deserialize;
+use std::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::server;
@@ -70,7 +70,10 @@ impl Validate for HealthCheckConfig {
     fn validate(&self) -> Vec<pipeline_api::config::ConfigError> {
         let mut errors = Vec::new();
         if !self.path.starts_with('/') {
-            errors.push(pipeline_api::config::ConfigError::new(&["path"], "must start with '/'"));
+            errors.push(pipeline_api::config::ConfigError::new(
+                &["path"],
+                "must start with '/'",
+            ));
         }
         errors
     }
@@ -100,11 +103,18 @@ impl Factory for HealthCheckFactory {
 }
 
 impl ExtensionFactory for HealthCheckFactory {
-    fn build(&self, _ctx: BuildContext, cfg: &dyn ComponentConfig) -> Result<Arc<dyn Extension>, BuildError> {
+    fn build(
+        &self,
+        _ctx: BuildContext,
+        cfg: &dyn ComponentConfig,
+    ) -> Result<Arc<dyn Extension>, BuildError> {
         let cfg = config_as::<HealthCheckConfig>(cfg)?.clone();
         let listener = server::bind(&cfg.endpoint, "extensions::health_check")?;
         Ok(Arc::new(HealthCheck {
-            state: Arc::new(State { ready: AtomicBool::new(false), since: Mutex::new(None) }),
+            state: Arc::new(State {
+                ready: AtomicBool::new(false),
+                since: Mutex::new(None),
+            }),
             cfg,
             listener: Mutex::new(Some(listener)),
             token: CancellationToken::new(),
@@ -160,7 +170,11 @@ async fn status(state: Arc<State>, body: Option<ResponseBody>) -> impl IntoRespo
                 .to_string(),
         ),
     };
-    (code, [(axum::http::header::CONTENT_TYPE, "application/json")], text)
+    (
+        code,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        text,
+    )
 }
 
 #[async_trait]
@@ -169,7 +183,10 @@ impl Extension for HealthCheck {
         let Some(listener) = Self::lock(&self.listener).take() else {
             return Err(BuildError::new("health_check started twice"));
         };
-        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let state = self.state.clone();
         let body = self.cfg.response_body.clone();
         let router = Router::new().route(
