@@ -91,9 +91,11 @@ fn load_source(source: &str, env: &dyn Environment) -> Result<ConfigValue, Strin
             format!("environment variable {rest}"),
         ),
         "yaml" => (rest.to_string(), format!("yaml source {rest:?}")),
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "config source {source:?}: unsupported scheme {other:?} (supported: file, env, yaml)"
-        )),
+        ))
+        }
     };
     let value: ConfigValue =
         serde_yaml_ng::from_str(&text).map_err(|e| format!("cannot parse {what} as YAML: {e}"))?;
