@@ -103,8 +103,33 @@ pub trait Extension: Send + Sync {
 
     async fn shutdown(&self) {}
 
-    /// For extensions other components look up by id (storage).
+    /// For extensions other components look up by id.
     fn as_any(&self) -> &dyn Any;
+
+    /// `Some` for storage extensions (`file_storage`).
+    fn as_storage(&self) -> Option<&dyn crate::storage::StorageExtension> {
+        None
+    }
+}
+
+/// Look up the storage extension `id` among the built extensions, with a clear error when
+/// it is missing or is not a storage extension.
+pub fn storage_client(
+    ctx: &BuildContext,
+    id: &ComponentId,
+    name: &str,
+) -> Result<Arc<dyn crate::storage::StorageClient>, BuildError> {
+    let ext = ctx.extensions.get(id).ok_or_else(|| {
+        BuildError::new(format!(
+            "storage extension {id:?} is not configured or not listed in service::extensions"
+        ))
+    })?;
+    let storage = ext
+        .as_storage()
+        .ok_or_else(|| BuildError::new(format!("extension {id:?} is not a storage extension")))?;
+    storage
+        .client(ctx.telemetry.kind(), &ctx.id, name)
+        .map_err(|e| BuildError::new(e.to_string()))
 }
 
 /// A component's parsed config.

@@ -8,6 +8,7 @@ pub mod component;
 pub mod config;
 mod error;
 mod ids;
+pub mod storage;
 pub mod telemetry;
 
 pub use batch::{Batch, BatchData, BatchDataMut, RequestContext};
@@ -15,6 +16,8 @@ pub use component::*;
 pub use error::{BuildError, ConsumeError, ErrorKind};
 pub use ids::{ComponentId, ComponentKind, IdError, PipelineId, Signal};
 pub use opentelemetry_proto as proto;
+/// The metric handle types a component gets from its `ComponentTelemetry`.
+pub use prometheus::{Histogram, IntCounter, IntGauge};
 pub use tokio_util::sync::CancellationToken;
 
 /// Re-exported so components name the same trait the runtime does.
