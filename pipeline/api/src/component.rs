@@ -208,6 +208,12 @@ pub trait ExporterFactory: Factory {
         ctx: BuildContext,
         cfg: &dyn ComponentConfig,
     ) -> Result<Arc<dyn Exporter>, BuildError>;
+
+    /// The default of the runtime-owned `timeout` key for this exporter (per attempt); Go's
+    /// `exporterhelper` default is 5s, `otlphttp` sets 30s.
+    fn default_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
 }
 
 pub trait ExtensionFactory: Factory {

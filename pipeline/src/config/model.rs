@@ -216,7 +216,10 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
         |f, id, v, e| {
             let (own, common) = split_exporter_common(v);
             match parse_typed::<ExporterCommon>(&common) {
-                Ok(c) => {
+                Ok(mut c) => {
+                    if common.get("timeout").is_none() {
+                        c.timeout = pipeline_api::config::GoDuration(f.default_timeout());
+                    }
                     commons.insert(id.clone(), c);
                 }
                 Err(errs) => e.extend(errs),
