@@ -17,9 +17,10 @@ use prometheus::IntCounter;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn, Instrument};
+use tracing::{error, info, Instrument};
 
 use crate::config::Plan;
+use crate::exporter::ExporterRunner;
 
 /// Hands the same batch to every branch concurrently (an `Arc` clone each, no copy).
 /// The result is an error if any branch failed; retryable only if all failures are.
@@ -76,42 +77,6 @@ impl Consumer for Outgoing {
     }
 }
 
-/// One signal's entry into an exporter: timeout per attempt and the sent/failed counters.
-struct ExporterNode {
-    id: ComponentId,
-    exporter: Arc<dyn Exporter>,
-    timeout: Duration,
-    sent: IntCounter,
-    failed: IntCounter,
-}
-
-#[async_trait]
-impl Consumer for ExporterNode {
-    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
-        let items = batch.items() as u64;
-        let attempt = self.exporter.export(batch);
-        let result = if self.timeout.is_zero() {
-            attempt.await
-        } else {
-            match tokio::time::timeout(self.timeout, attempt).await {
-                Ok(r) => r,
-                Err(_) => Err(ConsumeError::retryable(format!(
-                    "export timed out after {}",
-                    pipeline_api::config::format_go_duration(self.timeout)
-                ))),
-            }
-        };
-        match &result {
-            Ok(()) => self.sent.inc_by(items),
-            Err(e) => {
-                self.failed.inc_by(items);
-                warn!(exporter = %self.id, error = %e, items, "Exporting failed; the error is returned to the sender.");
-            }
-        }
-        result
-    }
-}
-
 struct RunningReceiver {
     id: ComponentId,
     handle: JoinHandle<()>,
@@ -125,6 +90,7 @@ pub struct Graph {
     receivers: Vec<(ComponentId, Box<dyn Receiver>)>,
     processors: Vec<(PipelineId, PipelineProcessors)>,
     exporters: Vec<(ComponentId, Arc<dyn Exporter>)>,
+    runners: Vec<Arc<ExporterRunner>>,
     extensions: Vec<(ComponentId, Arc<dyn Extension>)>,
     running: Vec<RunningReceiver>,
     receivers_token: CancellationToken,
@@ -143,6 +109,24 @@ fn context(
         signals,
         extensions: extensions.clone(),
     }
+}
+
+/// The storage client of an exporter's persistent queue for one signal.
+fn queue_storage(
+    extensions: &BTreeMap<ComponentId, Arc<dyn Extension>>,
+    storage: &str,
+    exporter: &ComponentId,
+    signal: Signal,
+) -> Result<Arc<dyn pipeline_api::storage::StorageClient>, BuildError> {
+    let path = format!("exporters::{exporter}::sending_queue::storage");
+    let sid = ComponentId::parse(storage).map_err(|e| BuildError::new(format!("{path}: {e}")))?;
+    let ext = extensions
+        .get(&sid)
+        .ok_or_else(|| BuildError::new(format!("{path}: extension {storage:?} is not configured or not listed in service::extensions")))?;
+    let st = ext
+        .as_storage()
+        .ok_or_else(|| BuildError::new(format!("{path}: extension {storage:?} is not a storage extension")))?;
+    st.client(ComponentKind::Exporter, exporter, signal.as_str()).map_err(|e| BuildError::new(format!("{path}: {e}")))
 }
 
 fn build_error(kind: ComponentKind, id: &ComponentId, e: BuildError) -> BuildError {
@@ -185,6 +169,7 @@ impl Graph {
             }
         }
         let mut exporters = Vec::new();
+        let mut runners = Vec::new();
         let mut exporter_nodes: BTreeMap<(ComponentId, Signal), SharedConsumer> = BTreeMap::new();
         for (id, signals) in exporter_signals {
             let p = &plan.exporters[id];
@@ -200,23 +185,15 @@ impl Graph {
                 .factory
                 .build(ctx, &*p.config)
                 .map_err(|e| build_error(ComponentKind::Exporter, id, e))?;
+            let storage_id = p.common.sending_queue.storage.as_deref().filter(|_| p.common.sending_queue.enabled);
             for s in signals {
-                let node = ExporterNode {
-                    id: id.clone(),
-                    exporter: exp.clone(),
-                    timeout: p.common.timeout.get(),
-                    sent: tel.counter(
-                        &format!("otelcol_exporter_sent_{}", s.item_name()),
-                        "Number of items successfully sent to destination.",
-                        &[],
-                    ),
-                    failed: tel.counter(
-                        &format!("otelcol_exporter_send_failed_{}", s.item_name()),
-                        "Number of items in failed attempts to send to destination.",
-                        &[],
-                    ),
+                let storage = match storage_id {
+                    Some(sid) => Some(queue_storage(&ext_map, sid, id, s)?),
+                    None => None,
                 };
-                exporter_nodes.insert((id.clone(), s), Arc::new(node));
+                let runner = Arc::new(ExporterRunner::new(id.clone(), s, exp.clone(), p.common.clone(), storage, &tel));
+                exporter_nodes.insert((id.clone(), s), runner.clone());
+                runners.push(runner);
             }
             exporters.push((id.clone(), exp));
         }
@@ -308,6 +285,7 @@ impl Graph {
             receivers,
             processors,
             exporters,
+            runners,
             extensions,
             running: Vec::new(),
             receivers_token: CancellationToken::new(),
@@ -326,6 +304,11 @@ impl Graph {
             e.start()
                 .await
                 .map_err(|e| build_error(ComponentKind::Exporter, id, e))?;
+        }
+        for r in &self.runners {
+            r.start()
+                .await
+                .map_err(|e| build_error(ComponentKind::Exporter, r.id(), BuildError::new(e)))?;
         }
         for (_, procs) in &self.processors {
             for (id, p) in procs {
@@ -383,6 +366,11 @@ impl Graph {
             if tokio::time::timeout_at(deadline, r.handle).await.is_err() {
                 abort.abort();
                 missed.push(format!("receiver {}", r.id));
+            }
+        }
+        for r in &self.runners {
+            if !r.shutdown(deadline).await {
+                missed.push(format!("exporter {} (sending queue)", r.id()));
             }
         }
         for (id, e) in &self.exporters {

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod exporter;
 pub mod extensions;
 pub mod graph;
 pub mod own_telemetry;

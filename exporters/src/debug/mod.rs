@@ -57,6 +57,16 @@ impl ExporterFactory for DebugFactory {
         let cfg = config_as::<Config>(cfg)?;
         Ok(Arc::new(DebugExporter::new(ctx.id, cfg)?))
     }
+
+    /// Go's debug factory passes `WithTimeout(TimeoutConfig{Timeout: 0})`.
+    fn default_timeout(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
+    /// Go's debug factory passes no `WithQueue`/`WithRetry`: both are off.
+    fn queue_and_retry_by_default(&self) -> bool {
+        false
+    }
 }
 
 /// Where the output goes.

@@ -214,6 +214,12 @@ pub trait ExporterFactory: Factory {
     fn default_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(5)
     }
+
+    /// Whether `sending_queue` and `retry_on_failure` are enabled when the config does not
+    /// say (true in Go's exporterhelper; the `debug` exporter turns both off).
+    fn queue_and_retry_by_default(&self) -> bool {
+        true
+    }
 }
 
 pub trait ExtensionFactory: Factory {

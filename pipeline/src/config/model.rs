@@ -220,6 +220,15 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
                     if common.get("timeout").is_none() {
                         c.timeout = pipeline_api::config::GoDuration(f.default_timeout());
                     }
+                    if !f.queue_and_retry_by_default() {
+                        let set = |key: &str| common.get(key).and_then(|q| q.get("enabled")).is_some();
+                        if !set("sending_queue") {
+                            c.sending_queue.enabled = false;
+                        }
+                        if !set("retry_on_failure") {
+                            c.retry_on_failure.enabled = false;
+                        }
+                    }
                     commons.insert(id.clone(), c);
                 }
                 Err(errs) => e.extend(errs),
@@ -294,6 +303,20 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
                 path: path.to_vec(),
                 message: format!("references extension {name:?} which is not configured"),
             }),
+        }
+    }
+
+    // persistent queues name a storage extension that runs
+    for (id, e) in &exporters {
+        let q = &e.common.sending_queue;
+        if let (true, Some(storage)) = (q.enabled, &q.storage) {
+            let listed = ComponentId::parse(storage).is_ok_and(|sid| service_extensions.contains(&sid));
+            if !listed {
+                errors.push(ConfigError::new(
+                    &["exporters", &id.to_string(), "sending_queue", "storage"],
+                    format!("references extension {storage:?}, which is not configured and listed in service::extensions"),
+                ));
+            }
         }
     }
 

@@ -73,7 +73,11 @@ processors:
   fakeproc:
 exporters:
   fakeexp/a:
+    sending_queue: {enabled: false}
+    retry_on_failure: {enabled: false}
   fakeexp/b:
+    sending_queue: {enabled: false}
+    retry_on_failure: {enabled: false}
 service:
   pipelines:
     traces:
@@ -166,7 +170,11 @@ receivers:
 exporters:
   fakeexp/slow:
     delay: 3s
+    sending_queue: {enabled: false}
+    retry_on_failure: {enabled: false}
   fakeexp/fast:
+    sending_queue: {enabled: false}
+    retry_on_failure: {enabled: false}
 service:
   pipelines:
     traces:
@@ -205,7 +213,11 @@ receivers:
 exporters:
   fakeexp/down:
     fail: true
+    sending_queue: {enabled: false}
+    retry_on_failure: {enabled: false}
   fakeexp/up:
+    sending_queue: {enabled: false}
+    retry_on_failure: {enabled: false}
 service:
   pipelines:
     traces:
@@ -246,6 +258,8 @@ exporters:
   fakeexp:
     delay: 10s
     timeout: 50ms
+    sending_queue: {enabled: false}
+    retry_on_failure: {enabled: false}
 service:
   pipelines:
     logs:

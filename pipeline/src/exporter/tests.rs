@@ -1,0 +1,322 @@
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pipeline_api::config::GoDuration;
+use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use pipeline_api::proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use pipeline_api::storage::MemoryStorage;
+use pipeline_api::telemetry::{ComponentTelemetry, MetricsLevel, Telemetry};
+use pipeline_api::{async_trait, Batch, ComponentId, ComponentKind, ConsumeError, Consumer, Exporter, Signal};
+use tokio::time::Instant;
+
+use super::ExporterRunner;
+use crate::config::{ExporterCommon, QueueSizer};
+
+/// A backend that is up or down, records what it got, and can hold each attempt.
+#[derive(Default)]
+struct Backend {
+    up: AtomicBool,
+    permanent: AtomicBool,
+    throttle: Mutex<Option<Duration>>,
+    attempts: AtomicUsize,
+    received: Mutex<Vec<String>>,
+    hold: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
+}
+
+#[async_trait]
+impl Exporter for Backend {
+    async fn export(&self, batch: Batch) -> Result<(), ConsumeError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        let hold = self.hold.lock().unwrap().clone();
+        if let Some(gate) = hold {
+            let _ = gate.acquire().await.map(|p| p.forget());
+        }
+        if self.permanent.load(Ordering::SeqCst) {
+            return Err(ConsumeError::permanent("bad data"));
+        }
+        if !self.up.load(Ordering::SeqCst) {
+            let throttle = *self.throttle.lock().unwrap();
+            return Err(match throttle {
+                Some(d) => ConsumeError::throttled("slow down", d),
+                None => ConsumeError::retryable("connection refused"),
+            });
+        }
+        let logs = batch.as_logs().unwrap();
+        for r in &logs.resource_logs {
+            for s in &r.scope_logs {
+                for l in &s.log_records {
+                    self.received.lock().unwrap().push(l.event_name.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn logs(names: &[&str]) -> Batch {
+    Batch::from_logs(ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: names.iter().map(|n| LogRecord { event_name: n.to_string(), ..Default::default() }).collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+}
+
+fn common(queue: bool, size: u64, consumers: usize) -> ExporterCommon {
+    let mut c = ExporterCommon::default();
+    c.sending_queue.enabled = queue;
+    c.sending_queue.queue_size = size;
+    c.sending_queue.num_consumers = consumers;
+    c.retry_on_failure.initial_interval = GoDuration::from_millis(10);
+    c.retry_on_failure.max_interval = GoDuration::from_millis(50);
+    c.retry_on_failure.randomization_factor = 0.0;
+    c
+}
+
+fn telemetry() -> ComponentTelemetry {
+    Telemetry::new(MetricsLevel::Normal).component(ComponentKind::Exporter, &ComponentId::parse("otlp/backend").unwrap())
+}
+
+fn value(t: &ComponentTelemetry, name: &str) -> f64 {
+    t.telemetry()
+        .registry()
+        .gather()
+        .iter()
+        .filter(|f| f.name() == name)
+        .flat_map(|f| {
+            let counter = f.get_field_type() == prometheus::proto::MetricType::COUNTER;
+            f.get_metric().iter().map(move |m| if counter { m.get_counter().get_value() } else { m.get_gauge().get_value() })
+        })
+        .sum()
+}
+
+fn runner(backend: &Arc<Backend>, c: ExporterCommon, storage: Option<MemoryStorage>, t: &ComponentTelemetry) -> Arc<ExporterRunner> {
+    Arc::new(ExporterRunner::new(
+        ComponentId::parse("otlp/backend").unwrap(),
+        Signal::Logs,
+        backend.clone(),
+        c,
+        storage.map(|s| Arc::new(s) as Arc<dyn pipeline_api::storage::StorageClient>),
+        t,
+    ))
+}
+
+async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn backend_down_then_back_everything_queued_arrives() {
+    let backend = Arc::new(Backend::default());
+    let t = telemetry();
+    let r = runner(&backend, common(true, 100, 2), None, &t);
+    r.start().await.unwrap();
+    for i in 0..20 {
+        r.consume(logs(&[&format!("r{i}")])).await.unwrap();
+    }
+    wait_for("retries", || backend.attempts.load(Ordering::SeqCst) >= 6).await;
+    assert!(backend.received.lock().unwrap().is_empty());
+    backend.up.store(true, Ordering::SeqCst);
+    wait_for("delivery", || backend.received.lock().unwrap().len() == 20).await;
+    let mut got = backend.received.lock().unwrap().clone();
+    got.sort();
+    let mut want: Vec<String> = (0..20).map(|i| format!("r{i}")).collect();
+    want.sort();
+    assert_eq!(got, want);
+    wait_for("counter", || value(&t, "otelcol_exporter_sent_log_records") == 20.0).await;
+    assert_eq!(value(&t, "otelcol_exporter_send_failed_log_records"), 0.0);
+    assert_eq!(value(&t, "otelcol_exporter_queue_capacity"), 100.0);
+    assert!(r.shutdown(Instant::now() + Duration::from_secs(5)).await);
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_with_a_retryable_error_and_counts_it() {
+    let backend = Arc::new(Backend::default());
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    *backend.hold.lock().unwrap() = Some(gate.clone());
+    backend.up.store(true, Ordering::SeqCst);
+    let t = telemetry();
+    let r = runner(&backend, common(true, 2, 1), None, &t);
+    r.start().await.unwrap();
+    r.consume(logs(&["a"])).await.unwrap();
+    r.consume(logs(&["b"])).await.unwrap();
+    let err = r.consume(logs(&["c", "d"])).await.unwrap_err();
+    assert!(err.is_retryable(), "the client may retry: {err}");
+    assert_eq!(err.message(), "sending queue is full");
+    assert_eq!(value(&t, "otelcol_exporter_enqueue_failed_log_records"), 2.0);
+    assert_eq!(value(&t, "otelcol_exporter_queue_size"), 2.0);
+    gate.add_permits(10);
+    wait_for("drain", || backend.received.lock().unwrap().len() == 2).await;
+    // room again: the client's retry succeeds
+    r.consume(logs(&["c", "d"])).await.unwrap();
+    wait_for("retry delivered", || backend.received.lock().unwrap().len() == 4).await;
+    r.shutdown(Instant::now() + Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn block_on_overflow_waits_for_room_instead_of_refusing() {
+    let backend = Arc::new(Backend::default());
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    *backend.hold.lock().unwrap() = Some(gate.clone());
+    backend.up.store(true, Ordering::SeqCst);
+    let t = telemetry();
+    let mut c = common(true, 1, 1);
+    c.sending_queue.block_on_overflow = true;
+    let r = runner(&backend, c, None, &t);
+    r.start().await.unwrap();
+    r.consume(logs(&["a"])).await.unwrap();
+    let r2 = r.clone();
+    let waiting = tokio::spawn(async move { r2.consume(logs(&["b"])).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "the sender waits for room");
+    gate.add_permits(10);
+    waiting.await.unwrap().unwrap();
+    wait_for("both", || backend.received.lock().unwrap().len() == 2).await;
+    r.shutdown(Instant::now() + Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn sizer_items_counts_items_not_requests() {
+    let backend = Arc::new(Backend::default());
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    *backend.hold.lock().unwrap() = Some(gate.clone());
+    let t = telemetry();
+    let mut c = common(true, 5, 1);
+    c.sending_queue.sizer = QueueSizer::Items;
+    let r = runner(&backend, c, None, &t);
+    r.start().await.unwrap();
+    r.consume(logs(&["a", "b", "c"])).await.unwrap();
+    assert!(r.consume(logs(&["d", "e", "f"])).await.is_err(), "3 + 3 items exceed 5");
+    let too_big = r.consume(logs(&["1", "2", "3", "4", "5", "6"])).await.unwrap_err();
+    assert!(!too_big.is_retryable(), "a request larger than the whole queue can never fit");
+    gate.add_permits(100);
+    r.shutdown(Instant::now() + Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn without_a_queue_the_caller_gets_the_outcome_after_retries() {
+    let backend = Arc::new(Backend::default());
+    let t = telemetry();
+    let r = runner(&backend, common(false, 0, 0), None, &t);
+    let b2 = backend.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        b2.up.store(true, Ordering::SeqCst);
+    });
+    r.consume(logs(&["x"])).await.unwrap();
+    assert!(backend.attempts.load(Ordering::SeqCst) >= 2, "retried until the backend came back");
+    backend.permanent.store(true, Ordering::SeqCst);
+    let before = backend.attempts.load(Ordering::SeqCst);
+    let err = r.consume(logs(&["y"])).await.unwrap_err();
+    assert!(!err.is_retryable());
+    assert_eq!(backend.attempts.load(Ordering::SeqCst), before + 1, "a permanent error is not retried");
+    assert_eq!(value(&t, "otelcol_exporter_send_failed_log_records"), 1.0);
+}
+
+#[tokio::test]
+async fn retries_stop_after_max_elapsed_time_and_the_drop_is_counted() {
+    let backend = Arc::new(Backend::default());
+    let t = telemetry();
+    let mut c = common(true, 10, 1);
+    c.retry_on_failure.max_elapsed_time = GoDuration::from_millis(100);
+    let r = runner(&backend, c, None, &t);
+    r.start().await.unwrap();
+    r.consume(logs(&["lost"])).await.unwrap();
+    wait_for("give up", || value(&t, "otelcol_exporter_send_failed_log_records") == 1.0).await;
+    r.shutdown(Instant::now() + Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn throttle_hints_lengthen_the_wait() {
+    let backend = Arc::new(Backend::default());
+    *backend.throttle.lock().unwrap() = Some(Duration::from_millis(300));
+    let t = telemetry();
+    let r = runner(&backend, common(false, 0, 0), None, &t);
+    let b2 = backend.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        b2.up.store(true, Ordering::SeqCst);
+    });
+    let started = std::time::Instant::now();
+    r.consume(logs(&["x"])).await.unwrap();
+    assert_eq!(backend.attempts.load(Ordering::SeqCst), 2, "one wait of the hinted 300ms, not several 10ms backoffs");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn shutdown_sends_what_is_queued_once_and_a_memory_queue_counts_what_it_loses() {
+    let backend = Arc::new(Backend::default());
+    let t = telemetry();
+    let r = runner(&backend, common(true, 10, 1), None, &t);
+    r.start().await.unwrap();
+    for n in ["a", "b", "c"] {
+        r.consume(logs(&[n])).await.unwrap();
+    }
+    assert!(r.shutdown(Instant::now() + Duration::from_secs(5)).await);
+    assert_eq!(value(&t, "otelcol_exporter_send_failed_log_records"), 3.0, "every lost item is counted");
+    assert!(r.consume(logs(&["late"])).await.unwrap_err().is_retryable());
+}
+
+#[tokio::test]
+async fn a_persistent_queue_keeps_unsent_requests_across_a_restart() {
+    let storage = MemoryStorage::default();
+    let backend = Arc::new(Backend::default());
+    let t = telemetry();
+    let r = runner(&backend, common(true, 100, 2), Some(storage.clone()), &t);
+    r.start().await.unwrap();
+    for i in 0..10 {
+        r.consume(logs(&[&format!("p{i}")])).await.unwrap();
+    }
+    assert!(r.shutdown(Instant::now() + Duration::from_secs(5)).await);
+    assert!(backend.received.lock().unwrap().is_empty());
+    assert_eq!(value(&t, "otelcol_exporter_send_failed_log_records"), 10.0);
+
+    // the next start finds everything on disk and sends it once the backend is up
+    backend.up.store(true, Ordering::SeqCst);
+    let t2 = telemetry();
+    let r2 = runner(&backend, common(true, 100, 2), Some(storage.clone()), &t2);
+    r2.start().await.unwrap();
+    wait_for("recovered delivery", || backend.received.lock().unwrap().len() == 10).await;
+    let mut got = backend.received.lock().unwrap().clone();
+    got.sort();
+    let mut want: Vec<String> = (0..10).map(|i| format!("p{i}")).collect();
+    want.sort();
+    assert_eq!(got, want, "no request lost, none twice");
+    wait_for("cleanup", || storage.keys().iter().all(|k| k == "wi" || k == "ri" || k == "di")).await;
+    r2.shutdown(Instant::now() + Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn requests_in_flight_at_a_crash_are_sent_again_and_nothing_else_twice() {
+    let storage = MemoryStorage::default();
+    let backend = Arc::new(Backend::default());
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    *backend.hold.lock().unwrap() = Some(gate.clone());
+    backend.up.store(true, Ordering::SeqCst);
+    let t = telemetry();
+    let r = runner(&backend, common(true, 100, 2), Some(storage.clone()), &t);
+    r.start().await.unwrap();
+    for i in 0..6 {
+        r.consume(logs(&[&format!("c{i}")])).await.unwrap();
+    }
+    wait_for("two in flight", || backend.attempts.load(Ordering::SeqCst) == 2).await;
+    // a crash: the process is gone, nothing is flushed or closed
+    drop(r);
+    let backend2 = Arc::new(Backend::default());
+    backend2.up.store(true, Ordering::SeqCst);
+    let r2 = runner(&backend2, common(true, 100, 2), Some(storage.clone()), &telemetry());
+    r2.start().await.unwrap();
+    wait_for("all six", || backend2.received.lock().unwrap().len() == 6).await;
+    let mut got = backend2.received.lock().unwrap().clone();
+    got.sort();
+    assert_eq!(got, vec!["c0", "c1", "c2", "c3", "c4", "c5"]);
+    r2.shutdown(Instant::now() + Duration::from_secs(5)).await;
+}
