@@ -2,6 +2,8 @@
 //! time low. Every server binds loopback only; every wait is bounded.
 
 mod cli;
+mod delivery;
 mod harness;
 mod lifecycle;
 mod otlp;
+mod sink;

@@ -1,0 +1,125 @@
+//! A recording OTLP/gRPC backend for end-to-end tests: it stores every request it accepts,
+//! and can be told to refuse (UNAVAILABLE) to play a backend that is down.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use tonic::{Request, Response, Status};
+
+#[derive(Default)]
+pub struct Recorded {
+    pub traces: Mutex<Vec<ExportTraceServiceRequest>>,
+    pub metrics: Mutex<Vec<ExportMetricsServiceRequest>>,
+    pub logs: Mutex<Vec<ExportLogsServiceRequest>>,
+    pub down: AtomicBool,
+}
+
+impl Recorded {
+    pub fn log_bodies(&self) -> Vec<String> {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.resource_logs.iter())
+            .flat_map(|r| r.scope_logs.iter())
+            .flat_map(|s| s.log_records.iter())
+            .filter_map(|l| match l.body.as_ref()?.value.as_ref()? {
+                opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn span_names(&self) -> Vec<String> {
+        self.traces
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.resource_spans.iter())
+            .flat_map(|r| r.scope_spans.iter())
+            .flat_map(|s| s.spans.iter().map(|s| s.name.clone()))
+            .collect()
+    }
+}
+
+#[derive(Clone)]
+pub struct Sink(pub Arc<Recorded>);
+
+impl Sink {
+    fn check(&self) -> Result<(), Status> {
+        if self.0.down.load(Ordering::SeqCst) {
+            Err(Status::unavailable("backend down"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for Sink {
+    async fn export(&self, r: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        self.check()?;
+        self.0.traces.lock().unwrap().push(r.into_inner());
+        Ok(Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Sink {
+    async fn export(&self, r: Request<ExportMetricsServiceRequest>) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        self.check()?;
+        self.0.metrics.lock().unwrap().push(r.into_inner());
+        Ok(Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Sink {
+    async fn export(&self, r: Request<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        self.check()?;
+        self.0.logs.lock().unwrap().push(r.into_inner());
+        Ok(Response::new(ExportLogsServiceResponse::default()))
+    }
+}
+
+/// Start a sink on `port` (0: any) of 127.0.0.1; it stops when the returned sender drops
+/// or is sent to.
+pub async fn start(port: u16) -> (Arc<Recorded>, SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let recorded = Arc::new(Recorded::default());
+    let sink = Sink(recorded.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tokio::spawn(async move {
+        let _ = tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(sink.clone()).accept_compressed(tonic::codec::CompressionEncoding::Gzip).accept_compressed(tonic::codec::CompressionEncoding::Zstd))
+            .add_service(MetricsServiceServer::new(sink.clone()).accept_compressed(tonic::codec::CompressionEncoding::Gzip).accept_compressed(tonic::codec::CompressionEncoding::Zstd))
+            .add_service(LogsServiceServer::new(sink).accept_compressed(tonic::codec::CompressionEncoding::Gzip).accept_compressed(tonic::codec::CompressionEncoding::Zstd))
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (recorded, addr, stop)
+}
+
+/// Poll `f` until it holds or `timeout` passes.
+pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f()
+}
