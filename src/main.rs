@@ -63,7 +63,10 @@ fn registry() -> Registry {
         receivers: receivers::factories(),
         processors: processors::factories(),
         exporters: exporters::factories(),
-        extensions: vec![pipeline::extensions::health_check::factory()],
+        extensions: vec![
+            pipeline::extensions::health_check::factory(),
+            pipeline::extensions::file_storage::factory(),
+        ],
     }
 }
 

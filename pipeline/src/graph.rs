@@ -120,13 +120,18 @@ fn queue_storage(
 ) -> Result<Arc<dyn pipeline_api::storage::StorageClient>, BuildError> {
     let path = format!("exporters::{exporter}::sending_queue::storage");
     let sid = ComponentId::parse(storage).map_err(|e| BuildError::new(format!("{path}: {e}")))?;
-    let ext = extensions
-        .get(&sid)
-        .ok_or_else(|| BuildError::new(format!("{path}: extension {storage:?} is not configured or not listed in service::extensions")))?;
-    let st = ext
-        .as_storage()
-        .ok_or_else(|| BuildError::new(format!("{path}: extension {storage:?} is not a storage extension")))?;
-    st.client(ComponentKind::Exporter, exporter, signal.as_str()).map_err(|e| BuildError::new(format!("{path}: {e}")))
+    let ext = extensions.get(&sid).ok_or_else(|| {
+        BuildError::new(format!(
+            "{path}: extension {storage:?} is not configured or not listed in service::extensions"
+        ))
+    })?;
+    let st = ext.as_storage().ok_or_else(|| {
+        BuildError::new(format!(
+            "{path}: extension {storage:?} is not a storage extension"
+        ))
+    })?;
+    st.client(ComponentKind::Exporter, exporter, signal.as_str())
+        .map_err(|e| BuildError::new(format!("{path}: {e}")))
 }
 
 fn build_error(kind: ComponentKind, id: &ComponentId, e: BuildError) -> BuildError {
@@ -185,13 +190,25 @@ impl Graph {
                 .factory
                 .build(ctx, &*p.config)
                 .map_err(|e| build_error(ComponentKind::Exporter, id, e))?;
-            let storage_id = p.common.sending_queue.storage.as_deref().filter(|_| p.common.sending_queue.enabled);
+            let storage_id = p
+                .common
+                .sending_queue
+                .storage
+                .as_deref()
+                .filter(|_| p.common.sending_queue.enabled);
             for s in signals {
                 let storage = match storage_id {
                     Some(sid) => Some(queue_storage(&ext_map, sid, id, s)?),
                     None => None,
                 };
-                let runner = Arc::new(ExporterRunner::new(id.clone(), s, exp.clone(), p.common.clone(), storage, &tel));
+                let runner = Arc::new(ExporterRunner::new(
+                    id.clone(),
+                    s,
+                    exp.clone(),
+                    p.common.clone(),
+                    storage,
+                    &tel,
+                ));
                 exporter_nodes.insert((id.clone(), s), runner.clone());
                 runners.push(runner);
             }

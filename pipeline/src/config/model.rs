@@ -221,7 +221,8 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
                         c.timeout = pipeline_api::config::GoDuration(f.default_timeout());
                     }
                     if !f.queue_and_retry_by_default() {
-                        let set = |key: &str| common.get(key).and_then(|q| q.get("enabled")).is_some();
+                        let set =
+                            |key: &str| common.get(key).and_then(|q| q.get("enabled")).is_some();
                         if !set("sending_queue") {
                             c.sending_queue.enabled = false;
                         }
@@ -310,7 +311,8 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
     for (id, e) in &exporters {
         let q = &e.common.sending_queue;
         if let (true, Some(storage)) = (q.enabled, &q.storage) {
-            let listed = ComponentId::parse(storage).is_ok_and(|sid| service_extensions.contains(&sid));
+            let listed =
+                ComponentId::parse(storage).is_ok_and(|sid| service_extensions.contains(&sid));
             if !listed {
                 errors.push(ConfigError::new(
                     &["exporters", &id.to_string(), "sending_queue", "storage"],

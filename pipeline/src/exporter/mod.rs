@@ -75,11 +75,21 @@ impl ExporterRunner {
                 "Number of items failed to be added to the sending queue.",
                 &[],
             ),
-            queue_size: telemetry.gauge("otelcol_exporter_queue_size", "Current size of the sending queue (requests or items, queued and being sent).", &data_type),
-            queue_capacity: telemetry.gauge("otelcol_exporter_queue_capacity", "Fixed capacity of the sending queue (requests or items).", &data_type),
+            queue_size: telemetry.gauge(
+                "otelcol_exporter_queue_size",
+                "Current size of the sending queue (requests or items, queued and being sent).",
+                &data_type,
+            ),
+            queue_capacity: telemetry.gauge(
+                "otelcol_exporter_queue_capacity",
+                "Fixed capacity of the sending queue (requests or items).",
+                &data_type,
+            ),
         };
         let q = &common.sending_queue;
-        let queue = q.enabled.then(|| Arc::new(MemoryQueue::new(q.queue_size, q.sizer == QueueSizer::Items)));
+        let queue = q
+            .enabled
+            .then(|| Arc::new(MemoryQueue::new(q.queue_size, q.sizer == QueueSizer::Items)));
         if let Some(queue) = &queue {
             metrics.queue_capacity.set(queue.capacity() as i64);
         }
@@ -100,7 +110,9 @@ impl ExporterRunner {
     /// Open the persistent queue (re-queueing what a previous run left) and start the
     /// queue's consumers.
     pub async fn start(self: &Arc<Self>) -> Result<(), String> {
-        let Some(queue) = &self.queue else { return Ok(()) };
+        let Some(queue) = &self.queue else {
+            return Ok(());
+        };
         if let Some(client) = &self.storage {
             let (state, recovered) = PersistentState::open(client.clone(), self.signal).await?;
             if !recovered.batches.is_empty() {
@@ -124,7 +136,13 @@ impl ExporterRunner {
                         }
                     }
                 };
-                queue.push(Item { batch, index: Some(index), permit }).await;
+                queue
+                    .push(Item {
+                        batch,
+                        index: Some(index),
+                        permit,
+                    })
+                    .await;
             }
             *self.persistent.lock().await = Some(Arc::new(state));
             self.metrics.queue_size.set(queue.size() as i64);
@@ -149,7 +167,9 @@ impl ExporterRunner {
             let keep = match &result {
                 Ok(()) => false,
                 Err(e) => {
-                    let kept = persistent.is_some() && e.is_retryable() && self.stop_retrying.is_cancelled();
+                    let kept = persistent.is_some()
+                        && e.is_retryable()
+                        && self.stop_retrying.is_cancelled();
                     if kept {
                         warn!(exporter = %self.id, data_type = %self.signal, items, error = %e,
                             "Not sent before shutdown; kept in the persistent queue for the next start");
@@ -209,7 +229,10 @@ impl ExporterRunner {
             }
             let b = backoff.get_or_insert_with(|| Backoff::new(retry));
             let Some(wait) = b.next(err.retry_after()) else {
-                return Err(ConsumeError::retryable(format!("no more retries left: {}", err.message())));
+                return Err(ConsumeError::retryable(format!(
+                    "no more retries left: {}",
+                    err.message()
+                )));
             };
             warn!(
                 exporter = %self.id,
@@ -230,7 +253,9 @@ impl ExporterRunner {
     /// Returns false if the deadline was missed.
     pub async fn shutdown(&self, deadline: Instant) -> bool {
         self.stop_retrying.cancel();
-        let Some(queue) = &self.queue else { return true };
+        let Some(queue) = &self.queue else {
+            return true;
+        };
         queue.close();
         let workers: Vec<JoinHandle<()>> = self.workers.lock().await.drain(..).collect();
         let mut on_time = true;
@@ -273,7 +298,10 @@ impl Consumer for ExporterRunner {
         };
         let q = &self.common.sending_queue;
         let items = batch.items() as u64;
-        let permit = match queue.reserve(&batch, q.block_on_overflow || q.blocking).await {
+        let permit = match queue
+            .reserve(&batch, q.block_on_overflow || q.blocking)
+            .await
+        {
             Ok(p) => p,
             Err(offer) => {
                 self.metrics.enqueue_failed.inc_by(items);
@@ -285,8 +313,14 @@ impl Consumer for ExporterRunner {
                         )),
                         "larger than the whole queue",
                     ),
-                    Offer::Closed => (ConsumeError::retryable("exporter is shutting down"), "shutting down"),
-                    Offer::Full => (ConsumeError::retryable("sending queue is full"), "queue full"),
+                    Offer::Closed => (
+                        ConsumeError::retryable("exporter is shutting down"),
+                        "shutting down",
+                    ),
+                    Offer::Full => (
+                        ConsumeError::retryable("sending queue is full"),
+                        "queue full",
+                    ),
                 };
                 warn!(exporter = %self.id, data_type = %self.signal, items, reason = why,
                     "Request refused by the sending queue; the sender gets a retryable error");
@@ -305,7 +339,13 @@ impl Consumer for ExporterRunner {
             },
             None => None,
         };
-        queue.push(Item { batch, index, permit }).await;
+        queue
+            .push(Item {
+                batch,
+                index,
+                permit,
+            })
+            .await;
         self.metrics.queue_size.set(queue.size() as i64);
         Ok(())
     }

@@ -27,7 +27,10 @@ fn encode_u64(v: u64) -> Vec<u8> {
 }
 
 fn decode_u64(bytes: Option<Vec<u8>>) -> u64 {
-    bytes.and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok()).map(u64::from_le_bytes).unwrap_or(0)
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0)
 }
 
 fn encode_set(set: &BTreeSet<u64>) -> Vec<u8> {
@@ -54,7 +57,10 @@ pub struct Recovered {
 
 impl PersistentState {
     /// Open the queue's key space and read back what a previous run left.
-    pub async fn open(client: Arc<dyn StorageClient>, signal: Signal) -> Result<(PersistentState, Recovered), String> {
+    pub async fn open(
+        client: Arc<dyn StorageClient>,
+        signal: Signal,
+    ) -> Result<(PersistentState, Recovered), String> {
         let err = |e: pipeline_api::storage::StorageError| e.to_string();
         let write = decode_u64(client.get("wi").await.map_err(err)?);
         let read = decode_u64(client.get("ri").await.map_err(err)?).min(write);
@@ -63,31 +69,48 @@ impl PersistentState {
         let mut corrupt = 0;
         let indexes: BTreeSet<u64> = dispatched.iter().copied().chain(read..write).collect();
         for idx in &indexes {
-            match client.get(&idx.to_string()).await.map_err(err)? {
-                Some(bytes) => match Batch::decode(signal, &bytes, RequestContext::default()) {
-                    Ok(b) => batches.push((*idx, b)),
-                    Err(e) => {
-                        corrupt += 1;
-                        tracing::error!(index = idx, error = %e, "Dropping a stored request that cannot be decoded");
-                        let _ = client.delete(&idx.to_string()).await;
-                    }
-                },
-                None => {}
+            let Some(bytes) = client.get(&idx.to_string()).await.map_err(err)? else {
+                continue;
+            };
+            match Batch::decode(signal, &bytes, RequestContext::default()) {
+                Ok(b) => batches.push((*idx, b)),
+                Err(e) => {
+                    corrupt += 1;
+                    tracing::error!(index = idx, error = %e, "Dropping a stored request that cannot be decoded");
+                    let _ = client.delete(&idx.to_string()).await;
+                }
             }
         }
         let first = batches.first().map(|(i, _)| *i).unwrap_or(write);
         let state = PersistentState {
             client,
-            inner: Mutex::new(Indexes { write, read: first, dispatched: BTreeSet::new() }),
+            inner: Mutex::new(Indexes {
+                write,
+                read: first,
+                dispatched: BTreeSet::new(),
+            }),
         };
         // the recovered requests are queued again, none is dispatched yet
         state
             .client
-            .batch(vec![StorageOp::Set("ri".into(), encode_u64(first)), StorageOp::Set("di".into(), Vec::new())])
+            .batch(vec![
+                StorageOp::Set("ri".into(), encode_u64(first)),
+                StorageOp::Set("di".into(), Vec::new()),
+            ])
             .await
             .map_err(err)?;
-        let redispatched = dispatched.iter().filter(|i| batches.iter().any(|(b, _)| b == *i)).count();
-        Ok((state, Recovered { batches, redispatched, corrupt }))
+        let redispatched = dispatched
+            .iter()
+            .filter(|i| batches.iter().any(|(b, _)| b == *i))
+            .count();
+        Ok((
+            state,
+            Recovered {
+                batches,
+                redispatched,
+                corrupt,
+            },
+        ))
     }
 
     /// Store a request; its index once it is durable.

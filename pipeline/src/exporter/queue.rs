@@ -74,12 +74,19 @@ impl MemoryQueue {
             return Err(Offer::TooLarge);
         }
         if block {
-            self.space.clone().acquire_many_owned(cost).await.map_err(|_| Offer::Closed)
+            self.space
+                .clone()
+                .acquire_many_owned(cost)
+                .await
+                .map_err(|_| Offer::Closed)
         } else {
-            self.space.clone().try_acquire_many_owned(cost).map_err(|e| match e {
-                tokio::sync::TryAcquireError::NoPermits => Offer::Full,
-                tokio::sync::TryAcquireError::Closed => Offer::Closed,
-            })
+            self.space
+                .clone()
+                .try_acquire_many_owned(cost)
+                .map_err(|e| match e {
+                    tokio::sync::TryAcquireError::NoPermits => Offer::Full,
+                    tokio::sync::TryAcquireError::Closed => Offer::Closed,
+                })
         }
     }
 

@@ -40,7 +40,8 @@ impl Backoff {
         if let Some(h) = hint {
             wait = wait.max(h);
         }
-        self.current = Duration::from_secs_f64((base * self.multiplier).min(self.max_interval.as_secs_f64()));
+        self.current =
+            Duration::from_secs_f64((base * self.multiplier).min(self.max_interval.as_secs_f64()));
         if !self.max_elapsed.is_zero() && self.started.elapsed() + wait > self.max_elapsed {
             return None;
         }
@@ -83,7 +84,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn gives_up_after_max_elapsed_time_and_honours_hints() {
         let mut b = Backoff::new(&cfg(100, 100, 1000, 0.0));
-        assert_eq!(b.next(Some(Duration::from_millis(300))), Some(Duration::from_millis(300)));
+        assert_eq!(
+            b.next(Some(Duration::from_millis(300))),
+            Some(Duration::from_millis(300))
+        );
         tokio::time::advance(Duration::from_millis(950)).await;
         assert_eq!(b.next(None), None, "950ms + 100ms passes the 1s budget");
     }

@@ -7,7 +7,9 @@ use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use pipeline_api::proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use pipeline_api::storage::MemoryStorage;
 use pipeline_api::telemetry::{ComponentTelemetry, MetricsLevel, Telemetry};
-use pipeline_api::{async_trait, Batch, ComponentId, ComponentKind, ConsumeError, Consumer, Exporter, Signal};
+use pipeline_api::{
+    async_trait, Batch, ComponentId, ComponentKind, ConsumeError, Consumer, Exporter, Signal,
+};
 use tokio::time::Instant;
 
 use super::ExporterRunner;
@@ -58,7 +60,13 @@ fn logs(names: &[&str]) -> Batch {
     Batch::from_logs(ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             scope_logs: vec![ScopeLogs {
-                log_records: names.iter().map(|n| LogRecord { event_name: n.to_string(), ..Default::default() }).collect(),
+                log_records: names
+                    .iter()
+                    .map(|n| LogRecord {
+                        event_name: n.to_string(),
+                        ..Default::default()
+                    })
+                    .collect(),
                 ..Default::default()
             }],
             ..Default::default()
@@ -78,7 +86,10 @@ fn common(queue: bool, size: u64, consumers: usize) -> ExporterCommon {
 }
 
 fn telemetry() -> ComponentTelemetry {
-    Telemetry::new(MetricsLevel::Normal).component(ComponentKind::Exporter, &ComponentId::parse("otlp/backend").unwrap())
+    Telemetry::new(MetricsLevel::Normal).component(
+        ComponentKind::Exporter,
+        &ComponentId::parse("otlp/backend").unwrap(),
+    )
 }
 
 fn value(t: &ComponentTelemetry, name: &str) -> f64 {
@@ -89,12 +100,23 @@ fn value(t: &ComponentTelemetry, name: &str) -> f64 {
         .filter(|f| f.name() == name)
         .flat_map(|f| {
             let counter = f.get_field_type() == prometheus::proto::MetricType::COUNTER;
-            f.get_metric().iter().map(move |m| if counter { m.get_counter().get_value() } else { m.get_gauge().get_value() })
+            f.get_metric().iter().map(move |m| {
+                if counter {
+                    m.get_counter().get_value()
+                } else {
+                    m.get_gauge().get_value()
+                }
+            })
         })
         .sum()
 }
 
-fn runner(backend: &Arc<Backend>, c: ExporterCommon, storage: Option<MemoryStorage>, t: &ComponentTelemetry) -> Arc<ExporterRunner> {
+fn runner(
+    backend: &Arc<Backend>,
+    c: ExporterCommon,
+    storage: Option<MemoryStorage>,
+    t: &ComponentTelemetry,
+) -> Arc<ExporterRunner> {
     Arc::new(ExporterRunner::new(
         ComponentId::parse("otlp/backend").unwrap(),
         Signal::Logs,
@@ -108,7 +130,10 @@ fn runner(backend: &Arc<Backend>, c: ExporterCommon, storage: Option<MemoryStora
 async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !f() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -131,7 +156,10 @@ async fn backend_down_then_back_everything_queued_arrives() {
     let mut want: Vec<String> = (0..20).map(|i| format!("r{i}")).collect();
     want.sort();
     assert_eq!(got, want);
-    wait_for("counter", || value(&t, "otelcol_exporter_sent_log_records") == 20.0).await;
+    wait_for("counter", || {
+        value(&t, "otelcol_exporter_sent_log_records") == 20.0
+    })
+    .await;
     assert_eq!(value(&t, "otelcol_exporter_send_failed_log_records"), 0.0);
     assert_eq!(value(&t, "otelcol_exporter_queue_capacity"), 100.0);
     assert!(r.shutdown(Instant::now() + Duration::from_secs(5)).await);
@@ -151,13 +179,19 @@ async fn a_full_queue_refuses_with_a_retryable_error_and_counts_it() {
     let err = r.consume(logs(&["c", "d"])).await.unwrap_err();
     assert!(err.is_retryable(), "the client may retry: {err}");
     assert_eq!(err.message(), "sending queue is full");
-    assert_eq!(value(&t, "otelcol_exporter_enqueue_failed_log_records"), 2.0);
+    assert_eq!(
+        value(&t, "otelcol_exporter_enqueue_failed_log_records"),
+        2.0
+    );
     assert_eq!(value(&t, "otelcol_exporter_queue_size"), 2.0);
     gate.add_permits(10);
     wait_for("drain", || backend.received.lock().unwrap().len() == 2).await;
     // room again: the client's retry succeeds
     r.consume(logs(&["c", "d"])).await.unwrap();
-    wait_for("retry delivered", || backend.received.lock().unwrap().len() == 4).await;
+    wait_for("retry delivered", || {
+        backend.received.lock().unwrap().len() == 4
+    })
+    .await;
     r.shutdown(Instant::now() + Duration::from_secs(5)).await;
 }
 
@@ -194,9 +228,18 @@ async fn sizer_items_counts_items_not_requests() {
     let r = runner(&backend, c, None, &t);
     r.start().await.unwrap();
     r.consume(logs(&["a", "b", "c"])).await.unwrap();
-    assert!(r.consume(logs(&["d", "e", "f"])).await.is_err(), "3 + 3 items exceed 5");
-    let too_big = r.consume(logs(&["1", "2", "3", "4", "5", "6"])).await.unwrap_err();
-    assert!(!too_big.is_retryable(), "a request larger than the whole queue can never fit");
+    assert!(
+        r.consume(logs(&["d", "e", "f"])).await.is_err(),
+        "3 + 3 items exceed 5"
+    );
+    let too_big = r
+        .consume(logs(&["1", "2", "3", "4", "5", "6"]))
+        .await
+        .unwrap_err();
+    assert!(
+        !too_big.is_retryable(),
+        "a request larger than the whole queue can never fit"
+    );
     gate.add_permits(100);
     r.shutdown(Instant::now() + Duration::from_secs(5)).await;
 }
@@ -212,12 +255,19 @@ async fn without_a_queue_the_caller_gets_the_outcome_after_retries() {
         b2.up.store(true, Ordering::SeqCst);
     });
     r.consume(logs(&["x"])).await.unwrap();
-    assert!(backend.attempts.load(Ordering::SeqCst) >= 2, "retried until the backend came back");
+    assert!(
+        backend.attempts.load(Ordering::SeqCst) >= 2,
+        "retried until the backend came back"
+    );
     backend.permanent.store(true, Ordering::SeqCst);
     let before = backend.attempts.load(Ordering::SeqCst);
     let err = r.consume(logs(&["y"])).await.unwrap_err();
     assert!(!err.is_retryable());
-    assert_eq!(backend.attempts.load(Ordering::SeqCst), before + 1, "a permanent error is not retried");
+    assert_eq!(
+        backend.attempts.load(Ordering::SeqCst),
+        before + 1,
+        "a permanent error is not retried"
+    );
     assert_eq!(value(&t, "otelcol_exporter_send_failed_log_records"), 1.0);
 }
 
@@ -230,7 +280,10 @@ async fn retries_stop_after_max_elapsed_time_and_the_drop_is_counted() {
     let r = runner(&backend, c, None, &t);
     r.start().await.unwrap();
     r.consume(logs(&["lost"])).await.unwrap();
-    wait_for("give up", || value(&t, "otelcol_exporter_send_failed_log_records") == 1.0).await;
+    wait_for("give up", || {
+        value(&t, "otelcol_exporter_send_failed_log_records") == 1.0
+    })
+    .await;
     r.shutdown(Instant::now() + Duration::from_secs(5)).await;
 }
 
@@ -247,7 +300,11 @@ async fn throttle_hints_lengthen_the_wait() {
     });
     let started = std::time::Instant::now();
     r.consume(logs(&["x"])).await.unwrap();
-    assert_eq!(backend.attempts.load(Ordering::SeqCst), 2, "one wait of the hinted 300ms, not several 10ms backoffs");
+    assert_eq!(
+        backend.attempts.load(Ordering::SeqCst),
+        2,
+        "one wait of the hinted 300ms, not several 10ms backoffs"
+    );
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
 
@@ -261,7 +318,11 @@ async fn shutdown_sends_what_is_queued_once_and_a_memory_queue_counts_what_it_lo
         r.consume(logs(&[n])).await.unwrap();
     }
     assert!(r.shutdown(Instant::now() + Duration::from_secs(5)).await);
-    assert_eq!(value(&t, "otelcol_exporter_send_failed_log_records"), 3.0, "every lost item is counted");
+    assert_eq!(
+        value(&t, "otelcol_exporter_send_failed_log_records"),
+        3.0,
+        "every lost item is counted"
+    );
     assert!(r.consume(logs(&["late"])).await.unwrap_err().is_retryable());
 }
 
@@ -284,13 +345,22 @@ async fn a_persistent_queue_keeps_unsent_requests_across_a_restart() {
     let t2 = telemetry();
     let r2 = runner(&backend, common(true, 100, 2), Some(storage.clone()), &t2);
     r2.start().await.unwrap();
-    wait_for("recovered delivery", || backend.received.lock().unwrap().len() == 10).await;
+    wait_for("recovered delivery", || {
+        backend.received.lock().unwrap().len() == 10
+    })
+    .await;
     let mut got = backend.received.lock().unwrap().clone();
     got.sort();
     let mut want: Vec<String> = (0..10).map(|i| format!("p{i}")).collect();
     want.sort();
     assert_eq!(got, want, "no request lost, none twice");
-    wait_for("cleanup", || storage.keys().iter().all(|k| k == "wi" || k == "ri" || k == "di")).await;
+    wait_for("cleanup", || {
+        storage
+            .keys()
+            .iter()
+            .all(|k| k == "wi" || k == "ri" || k == "di")
+    })
+    .await;
     r2.shutdown(Instant::now() + Duration::from_secs(5)).await;
 }
 
@@ -307,12 +377,20 @@ async fn requests_in_flight_at_a_crash_are_sent_again_and_nothing_else_twice() {
     for i in 0..6 {
         r.consume(logs(&[&format!("c{i}")])).await.unwrap();
     }
-    wait_for("two in flight", || backend.attempts.load(Ordering::SeqCst) == 2).await;
+    wait_for("two in flight", || {
+        backend.attempts.load(Ordering::SeqCst) == 2
+    })
+    .await;
     // a crash: the process is gone, nothing is flushed or closed
     drop(r);
     let backend2 = Arc::new(Backend::default());
     backend2.up.store(true, Ordering::SeqCst);
-    let r2 = runner(&backend2, common(true, 100, 2), Some(storage.clone()), &telemetry());
+    let r2 = runner(
+        &backend2,
+        common(true, 100, 2),
+        Some(storage.clone()),
+        &telemetry(),
+    );
     r2.start().await.unwrap();
     wait_for("all six", || backend2.received.lock().unwrap().len() == 6).await;
     let mut got = backend2.received.lock().unwrap().clone();

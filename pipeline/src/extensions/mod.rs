@@ -1,3 +1,4 @@
 //! Extensions owned by the runtime.
 
+pub mod file_storage;
 pub mod health_check;

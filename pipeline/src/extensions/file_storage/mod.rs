@@ -94,7 +94,12 @@ fn prepare_directory(cfg: &FileStorageConfig) -> Result<PathBuf, BuildError> {
     match std::fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => {}
         // Go: "<dir> is not a directory".
-        Ok(_) => return Err(BuildError::new(format!("{} is not a directory", dir.display()))),
+        Ok(_) => {
+            return Err(BuildError::new(format!(
+                "{} is not a directory",
+                dir.display()
+            )))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if !cfg.create_directory {
                 // Go: "directory must exist: ... You can enable the create_directory option
@@ -155,10 +160,7 @@ fn check_writable(dir: &Path) -> Result<(), BuildError> {
         .create_new(true)
         .open(&probe)
         .map_err(|e| {
-            BuildError::new(format!(
-                "directory {} is not writable: {e}",
-                dir.display()
-            ))
+            BuildError::new(format!("directory {} is not writable: {e}", dir.display()))
         })?;
     let _ = std::fs::remove_file(&probe);
     Ok(())

@@ -20,9 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use pipeline_api::storage::{StorageClient, StorageError, StorageOp};
 use pipeline_api::{async_trait, ComponentId, ComponentKind};
 use redb::backends::FileBackend;
-use redb::{
-    BackendError, Builder, Database, ReadableDatabase, StorageBackend, TableDefinition,
-};
+use redb::{BackendError, Builder, Database, ReadableDatabase, StorageBackend, TableDefinition};
 
 /// The one table of each file; Go's bbolt bucket has the same name, `default`.
 const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("default");
@@ -42,7 +40,13 @@ pub fn file_name(kind: ComponentKind, id: &ComponentId, name: &str) -> String {
     let raw = if name.is_empty() {
         format!("{}_{}_{}", kind.as_str(), id.type_name(), component)
     } else {
-        format!("{}_{}_{}_{}", kind.as_str(), id.type_name(), component, name)
+        format!(
+            "{}_{}_{}_{}",
+            kind.as_str(),
+            id.type_name(),
+            component,
+            name
+        )
     };
     sanitize(&raw)
 }
@@ -66,11 +70,7 @@ pub fn sanitize(raw: &str) -> String {
 /// sanitized name, in lower-case hex (64 characters).
 pub fn hashed_name(sanitized: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, sanitized.as_bytes());
-    digest
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What a [`Store`] is opened with.
@@ -473,11 +473,6 @@ impl FileStorageClient {
             store: Mutex::new(Some(store)),
             path,
         }
-    }
-
-    /// The file this client reads and writes.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn store(&self) -> Result<Arc<Store>, StorageError> {
