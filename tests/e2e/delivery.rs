@@ -26,7 +26,7 @@ fn log_triples(reqs: &[ExportLogsServiceRequest]) -> Vec<Vec<u8>> {
         .flat_map(|r| {
             r.scope_logs.iter().flat_map(move |s| {
                 s.log_records.iter().map(move |l| {
-                    [r.resource.encode_to_vec(), s.scope.encode_to_vec(), l.encode_to_vec()].concat()
+                    [r.resource.as_ref().map(Message::encode_to_vec).unwrap_or_default(), s.scope.as_ref().map(Message::encode_to_vec).unwrap_or_default(), l.encode_to_vec()].concat()
                 })
             })
         })
@@ -41,7 +41,7 @@ fn span_triples(reqs: &[ExportTraceServiceRequest]) -> Vec<Vec<u8>> {
         .flat_map(|r| r.resource_spans.iter())
         .flat_map(|r| {
             r.scope_spans.iter().flat_map(move |s| {
-                s.spans.iter().map(move |x| [r.resource.encode_to_vec(), s.scope.encode_to_vec(), x.encode_to_vec()].concat())
+                s.spans.iter().map(move |x| [r.resource.as_ref().map(Message::encode_to_vec).unwrap_or_default(), s.scope.as_ref().map(Message::encode_to_vec).unwrap_or_default(), x.encode_to_vec()].concat())
             })
         })
         .collect();
@@ -55,7 +55,7 @@ fn metric_triples(reqs: &[ExportMetricsServiceRequest]) -> Vec<Vec<u8>> {
         .flat_map(|r| r.resource_metrics.iter())
         .flat_map(|r| {
             r.scope_metrics.iter().flat_map(move |s| {
-                s.metrics.iter().map(move |m| [r.resource.encode_to_vec(), s.scope.encode_to_vec(), m.encode_to_vec()].concat())
+                s.metrics.iter().map(move |m| [r.resource.as_ref().map(Message::encode_to_vec).unwrap_or_default(), s.scope.as_ref().map(Message::encode_to_vec).unwrap_or_default(), m.encode_to_vec()].concat())
             })
         })
         .collect();
@@ -71,7 +71,7 @@ fn repeat(v: Vec<Vec<u8>>, k: usize) -> Vec<Vec<u8>> {
 
 const VARIANTS: [(&str, &str); 8] = [
     ("otlp/gzip", "otlp:\n    endpoint: 127.0.0.1:GATEWAY_GRPC\n    tls: {insecure: true}\n"),
-    ("otlp/zstd", "otlp:\n    endpoint: http://127.0.0.1:GATEWAY_GRPC\n    compression: zstd\n"),
+    ("otlp/zstd", "otlp:\n    endpoint: http://127.0.0.1:GATEWAY_GRPC\n    tls: {insecure: true}\n    compression: zstd\n"),
     ("otlp/none", "otlp:\n    endpoint: 127.0.0.1:GATEWAY_GRPC\n    tls: {insecure: true}\n    compression: none\n"),
     ("otlphttp/proto", "otlphttp:\n    endpoint: http://127.0.0.1:GATEWAY_HTTP\n"),
     ("otlphttp/json", "otlphttp:\n    endpoint: http://127.0.0.1:GATEWAY_HTTP\n    encoding: json\n"),

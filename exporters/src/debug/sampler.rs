@@ -42,7 +42,8 @@ impl Sampler {
             1
         };
         // zap sampler.Check: drop if n > first && (thereafter == 0 || (n-first) % thereafter != 0)
-        !(n > self.first && (self.thereafter == 0 || (n - self.first) % self.thereafter != 0))
+        !(n > self.first
+            && (self.thereafter == 0 || !(n - self.first).is_multiple_of(self.thereafter)))
     }
 }
 

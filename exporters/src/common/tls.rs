@@ -1,0 +1,474 @@
+//! `tls` of a client (Go `configtls.ClientConfig`), built into a rustls client config.
+//!
+//! Go facts relied on (`config/configtls/configtls.go`):
+//! - `LoadTLSConfig` returns no TLS config (plaintext) when `insecure` is true and no CA is
+//!   set (`ca_file`/`ca_pem`); with a CA, `insecure` does not turn TLS off.
+//! - Without a CA the system roots verify the server; `include_system_ca_certs_pool` adds
+//!   the system roots to a configured CA.
+//! - The default minimum version is TLS 1.2; the maximum is the newest.
+//! - Setting only one of certificate and key, or both a file and a PEM of one thing, is an
+//!   error (`Config.Validate`).
+//! - `server_name_override` sets the name sent (SNI) and verified; `insecure_skip_verify`
+//!   skips verification of the server's certificate.
+//! - With `reload_interval`, the client certificate and key are read again once the
+//!   interval has passed (`certReloader`).
+
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use pipeline_api::config::{ConfigError, ConfigValue, GoDuration};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::ResolvesClientCert;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use serde::Deserialize;
+
+/// `tls` of a client.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsClientConfig {
+    /// Plaintext (gRPC) when true and no CA is set. Default false: TLS on.
+    pub insecure: bool,
+    /// Do not verify the server's certificate.
+    pub insecure_skip_verify: bool,
+    /// The server name sent and verified instead of the endpoint's host.
+    pub server_name_override: String,
+    /// CA certificates (PEM file) that verify the server; default: the system roots.
+    pub ca_file: String,
+    pub ca_pem: String,
+    /// Add the system roots to `ca_file`/`ca_pem`.
+    pub include_system_ca_certs_pool: bool,
+    /// Client certificate and key (mutual TLS).
+    pub cert_file: String,
+    pub cert_pem: String,
+    pub key_file: String,
+    pub key_pem: String,
+    /// `1.2` (default) or `1.3`; `1.0`/`1.1` are taken as `1.2` with a warning (rustls
+    /// speaks nothing older).
+    pub min_version: String,
+    pub max_version: String,
+    /// Go cipher suite names (`TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256`...); TLS 1.3 suites
+    /// are always on, as in Go.
+    pub cipher_suites: Vec<String>,
+    /// `X25519`, `P256`, `P384` (rustls with ring has no `P521`).
+    pub curve_preferences: Vec<String>,
+    /// Re-read the client certificate and key this often (0: never).
+    pub reload_interval: GoDuration,
+    /// Go `configtls.TPMConfig`: accepted; enabling it fails the build.
+    pub tpm: Option<ConfigValue>,
+}
+
+impl TlsClientConfig {
+    pub fn has_ca(&self) -> bool {
+        !self.ca_file.is_empty() || !self.ca_pem.is_empty()
+    }
+
+    fn has_cert(&self) -> bool {
+        !self.cert_file.is_empty() || !self.cert_pem.is_empty()
+    }
+
+    fn has_key(&self) -> bool {
+        !self.key_file.is_empty() || !self.key_pem.is_empty()
+    }
+
+    /// Whether TLS is used when the endpoint does not force it (Go: not `insecure`, or a CA).
+    pub fn enabled(&self) -> bool {
+        !self.insecure || self.has_ca()
+    }
+
+    /// Pure checks, Go `configtls.Config.Validate`.
+    pub fn validate(&self, path: &[&str]) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        let at = |key: &str| {
+            let mut p = path.to_vec();
+            p.push(key);
+            p.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+        };
+        let err = |p: Vec<String>, m: &str| ConfigError {
+            path: p,
+            message: m.to_string(),
+        };
+        if !self.ca_file.is_empty() && !self.ca_pem.is_empty() {
+            errors.push(err(
+                at("ca_file"),
+                "provide either a CA file or the PEM-encoded string, but not both",
+            ));
+        }
+        if !self.cert_file.is_empty() && !self.cert_pem.is_empty() {
+            errors.push(err(
+                at("cert_file"),
+                "provide either certificate file or PEM, but not both",
+            ));
+        }
+        if !self.key_file.is_empty() && !self.key_pem.is_empty() {
+            errors.push(err(
+                at("key_file"),
+                "provide either key file or PEM, but not both",
+            ));
+        }
+        if self.has_cert() != self.has_key() {
+            errors.push(ConfigError::new(
+                path,
+                "TLS configuration must include both certificate and key (cert_file/cert_pem and key_file/key_pem)",
+            ));
+        }
+        let min = version_rank(&self.min_version);
+        let max = version_rank(&self.max_version);
+        if min.is_none() {
+            errors.push(err(
+                at("min_version"),
+                &format!(
+                    "invalid TLS min_version {:?}; expected 1.0, 1.1, 1.2 or 1.3",
+                    self.min_version
+                ),
+            ));
+        }
+        match max {
+            None => errors.push(err(
+                at("max_version"),
+                &format!(
+                    "invalid TLS max_version {:?}; expected 1.2 or 1.3",
+                    self.max_version
+                ),
+            )),
+            Some(1 | 2) => errors.push(err(
+                at("max_version"),
+                "TLS versions below 1.2 are not supported",
+            )),
+            _ => {}
+        }
+        if let (Some(min), Some(max)) = (min, max) {
+            if max != 0 && max < min {
+                errors.push(ConfigError::new(
+                    path,
+                    "invalid TLS configuration: min_version cannot be greater than max_version",
+                ));
+            }
+        }
+        for s in &self.cipher_suites {
+            if cipher_suite(s).is_none() {
+                errors.push(err(
+                    at("cipher_suites"),
+                    &format!("invalid TLS cipher suite: {s:?}"),
+                ));
+            }
+        }
+        for c in &self.curve_preferences {
+            if kx_group(c).is_none() {
+                errors.push(err(
+                    at("curve_preferences"),
+                    &format!("invalid curve type: {c}; expected X25519, P256 or P384"),
+                ));
+            }
+        }
+        errors
+    }
+
+    /// The rustls config for a connection offering `alpn`: `None` means plaintext. `https`
+    /// says the endpoint's scheme demands TLS: then Go uses TLS with system roots even when
+    /// `insecure` turned the configured TLS off.
+    pub fn client_config(
+        &self,
+        alpn: &[&[u8]],
+        https: bool,
+    ) -> Result<Option<ClientConfig>, String> {
+        if !self.enabled() {
+            if !https {
+                return Ok(None);
+            }
+            let config = TlsClientConfig::default().build(alpn)?;
+            return Ok(Some(config));
+        }
+        self.build(alpn).map(Some)
+    }
+
+    fn build(&self, alpn: &[&[u8]]) -> Result<ClientConfig, String> {
+        if self
+            .tpm
+            .as_ref()
+            .and_then(|t| t.get("enabled"))
+            .and_then(|e| e.as_bool())
+            .unwrap_or(false)
+        {
+            return Err("tls::tpm: TPM keys are not supported by Ferrotel".into());
+        }
+        let provider = Arc::new(self.provider()?);
+        let versions: Vec<&'static rustls::SupportedProtocolVersion> = match (
+            version_rank(&self.min_version).unwrap_or(0),
+            version_rank(&self.max_version).unwrap_or(0),
+        ) {
+            (_, 3) => vec![&rustls::version::TLS12],
+            (4, _) => vec![&rustls::version::TLS13],
+            (min, _) => {
+                if min == 1 || min == 2 {
+                    tracing::warn!(
+                        min_version = %self.min_version,
+                        "TLS versions below 1.2 are not supported; using 1.2 as the minimum"
+                    );
+                }
+                vec![&rustls::version::TLS13, &rustls::version::TLS12]
+            }
+        };
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&versions)
+            .map_err(|e| format!("TLS: {e}"))?;
+        let builder = if self.insecure_skip_verify {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerification(provider.clone())))
+        } else {
+            builder.with_root_certificates(self.roots()?)
+        };
+        let mut config = if self.has_cert() || self.has_key() {
+            builder.with_client_cert_resolver(Arc::new(Reloader::new(self.clone())?))
+        } else {
+            builder.with_no_client_auth()
+        };
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(config)
+    }
+
+    /// ring's provider with the configured cipher suites and curves.
+    fn provider(&self) -> Result<CryptoProvider, String> {
+        let mut provider = rustls::crypto::ring::default_provider();
+        if !self.cipher_suites.is_empty() {
+            let wanted: Vec<rustls::CipherSuite> = self
+                .cipher_suites
+                .iter()
+                .map(|s| cipher_suite(s).ok_or_else(|| format!("invalid TLS cipher suite: {s:?}")))
+                .collect::<Result<_, _>>()?;
+            // Go: the list applies to TLS 1.2; TLS 1.3 suites are not configurable.
+            provider
+                .cipher_suites
+                .retain(|s| s.version() == &rustls::version::TLS13 || wanted.contains(&s.suite()));
+        }
+        if !self.curve_preferences.is_empty() {
+            let mut groups = Vec::new();
+            for c in &self.curve_preferences {
+                let name = kx_group(c).ok_or_else(|| format!("invalid curve type: {c}"))?;
+                if let Some(g) = provider.kx_groups.iter().find(|g| g.name() == name) {
+                    groups.push(*g);
+                }
+            }
+            provider.kx_groups = groups;
+        }
+        Ok(provider)
+    }
+
+    fn roots(&self) -> Result<RootCertStore, String> {
+        let mut roots = RootCertStore::empty();
+        if !self.has_ca() || self.include_system_ca_certs_pool {
+            roots.extend(system_roots().roots.iter().cloned());
+        }
+        if self.has_ca() {
+            let (file, pem) = (&self.ca_file, &self.ca_pem);
+            let what = if file.is_empty() { "ca_pem" } else { "ca_file" };
+            for cert in read_certs(file, pem, what)? {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("failed to load CA CertPool: {what}: {e}"))?;
+            }
+        }
+        Ok(roots)
+    }
+}
+
+/// The system's root certificates, read once per process (as Go's `x509.SystemCertPool`).
+fn system_roots() -> &'static RootCertStore {
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        for e in &found.errors {
+            tracing::debug!(error = %e, "Reading a system root certificate failed.");
+        }
+        let mut roots = RootCertStore::empty();
+        let (added, ignored) = roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            tracing::warn!(
+                ignored,
+                "No system root certificates found; TLS servers can only be verified with tls::ca_file."
+            );
+        }
+        roots
+    })
+}
+
+/// Ordinal of a TLS version string; `Some(0)` for empty (the default).
+fn version_rank(v: &str) -> Option<u8> {
+    match v {
+        "" => Some(0),
+        "1.0" => Some(1),
+        "1.1" => Some(2),
+        "1.2" => Some(3),
+        "1.3" => Some(4),
+        _ => None,
+    }
+}
+
+/// A Go cipher suite name as rustls knows it (the IANA names, which Go uses too).
+fn cipher_suite(name: &str) -> Option<rustls::CipherSuite> {
+    rustls::crypto::ring::default_provider()
+        .cipher_suites
+        .iter()
+        .map(|s| s.suite())
+        .find(|s| format!("{s:?}") == name)
+}
+
+/// Go curve names (`configtls` `tlsCurveTypes`) to rustls groups.
+fn kx_group(name: &str) -> Option<rustls::NamedGroup> {
+    Some(match name {
+        "X25519" => rustls::NamedGroup::X25519,
+        "P256" => rustls::NamedGroup::secp256r1,
+        "P384" => rustls::NamedGroup::secp384r1,
+        _ => return None,
+    })
+}
+
+fn read_certs(file: &str, pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Result<Vec<_>, _> = if file.is_empty() {
+        CertificateDer::pem_slice_iter(pem.as_bytes()).collect()
+    } else {
+        CertificateDer::pem_file_iter(file)
+            .map_err(|e| format!("{what} {file:?}: {e}"))?
+            .collect()
+    };
+    let certs = certs.map_err(|e| format!("{what}: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{what}: no certificate found"));
+    }
+    Ok(certs)
+}
+
+fn load_key(cfg: &TlsClientConfig) -> Result<Arc<CertifiedKey>, String> {
+    let what = if cfg.cert_file.is_empty() {
+        "cert_pem"
+    } else {
+        "cert_file"
+    };
+    let certs = read_certs(&cfg.cert_file, &cfg.cert_pem, what)?;
+    let key = if cfg.key_file.is_empty() {
+        PrivateKeyDer::from_pem_slice(cfg.key_pem.as_bytes())
+            .map_err(|e| format!("key_pem: {e}"))?
+    } else {
+        PrivateKeyDer::from_pem_file(&cfg.key_file)
+            .map_err(|e| format!("key_file {:?}: {e}", cfg.key_file))?
+    };
+    let signing = rustls::crypto::ring::sign::any_supported_type(&key)
+        .map_err(|e| format!("private key: {e}"))?;
+    Ok(Arc::new(CertifiedKey::new(certs, signing)))
+}
+
+/// The client certificate; read again when `reload_interval` has passed.
+struct Reloader {
+    cfg: TlsClientConfig,
+    interval: Duration,
+    state: Mutex<(Arc<CertifiedKey>, Instant)>,
+}
+
+impl fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reloader")
+            .field("cert_file", &self.cfg.cert_file)
+            .finish()
+    }
+}
+
+impl Reloader {
+    fn new(cfg: TlsClientConfig) -> Result<Reloader, String> {
+        let key = load_key(&cfg)?;
+        let interval = cfg.reload_interval.get();
+        Ok(Reloader {
+            cfg,
+            interval,
+            state: Mutex::new((key, Instant::now())),
+        })
+    }
+}
+
+impl ResolvesClientCert for Reloader {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.interval.is_zero() && state.1.elapsed() >= self.interval {
+            state.1 = Instant::now();
+            match load_key(&self.cfg) {
+                Ok(key) => state.0 = key,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Reloading the TLS client certificate failed; keeping the previous one.")
+                }
+            }
+        }
+        Some(state.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// `insecure_skip_verify`: any certificate is accepted, but the handshake signatures are
+/// still checked (so the session keys belong to whoever holds the certificate's key).
+#[derive(Debug)]
+struct NoVerification(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The name to send and verify for `host`: `server_name_override` when set.
+pub fn server_name(cfg: &TlsClientConfig, host: &str) -> Result<ServerName<'static>, String> {
+    let name = if cfg.server_name_override.is_empty() {
+        host.trim_start_matches('[').trim_end_matches(']')
+    } else {
+        cfg.server_name_override.as_str()
+    };
+    ServerName::try_from(name.to_string()).map_err(|e| format!("server name {name:?}: {e}"))
+}

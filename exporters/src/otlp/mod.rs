@@ -1,0 +1,256 @@
+//! `otlp` exporter (alias `otlp_grpc`): OTLP over gRPC, Go `exporter/otlpexporter`.
+//!
+//! One export is one unary `Export` call of the signal's collector service. The request is
+//! encoded straight from the batch (no copy of the data); headers go as metadata; the
+//! answer's partial success is logged as a warning (Go `pushTraces`: "Partial success
+//! response" with `message` and `dropped_spans` / `dropped_data_points` /
+//! `dropped_log_records`, only when the message is non-empty or the count non-zero).
+
+mod config;
+#[cfg(test)]
+mod tests;
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use http::uri::PathAndQuery;
+use pipeline_api::config::{ConfigError, ConfigValue};
+use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use pipeline_api::{
+    async_trait, config_as, parse_component_config, Batch, BatchData, BuildContext, BuildError,
+    ComponentConfig, ComponentId, ConsumeError, Exporter, ExporterFactory, Factory, Signal,
+};
+use prost::Message;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::metadata::MetadataMap;
+use tonic::Status;
+
+use crate::common::grpc::{classify, GrpcConnection};
+
+pub use config::{Config, DEFAULT_COMPRESSION};
+
+pub const TYPE_NAME: &str = "otlp";
+
+pub struct OtlpFactory;
+
+impl Factory for OtlpFactory {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    /// `otlp_grpc` is accepted too (not deprecated).
+    fn aliases(&self) -> &'static [(&'static str, bool)] {
+        &[("otlp_grpc", false)]
+    }
+
+    fn parse_config(
+        &self,
+        value: &ConfigValue,
+    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
+        parse_component_config::<Config>(value)
+    }
+}
+
+impl ExporterFactory for OtlpFactory {
+    fn build(
+        &self,
+        ctx: BuildContext,
+        cfg: &dyn ComponentConfig,
+    ) -> Result<Arc<dyn Exporter>, BuildError> {
+        let cfg = config_as::<Config>(cfg)?;
+        Ok(Arc::new(OtlpExporter::new(ctx.id, cfg)?))
+    }
+
+    /// Go `exporterhelper.NewDefaultTimeoutConfig()`: 5s.
+    fn default_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
+}
+
+pub struct OtlpExporter {
+    id: ComponentId,
+    conn: GrpcConnection,
+    metadata: MetadataMap,
+    compression: Option<CompressionEncoding>,
+}
+
+impl OtlpExporter {
+    pub fn new(id: ComponentId, cfg: &Config) -> Result<OtlpExporter, BuildError> {
+        let conn = GrpcConnection::new(&cfg.grpc, &id.to_string())?;
+        Ok(OtlpExporter {
+            id,
+            conn,
+            metadata: cfg.grpc.metadata(),
+            compression: cfg.grpc.send_compression(DEFAULT_COMPRESSION),
+        })
+    }
+
+    async fn send<R: Message + Default + Send + Sync + 'static>(
+        &self,
+        batch: &Batch,
+        path: &'static str,
+    ) -> Result<R, Status> {
+        self.conn
+            .call(|channel| {
+                let batch = batch.clone();
+                let metadata = self.metadata.clone();
+                let compression = self.compression;
+                async move {
+                    let mut grpc = tonic::client::Grpc::new(channel)
+                        .accept_compressed(CompressionEncoding::Gzip)
+                        .accept_compressed(CompressionEncoding::Zstd);
+                    if let Some(c) = compression {
+                        grpc = grpc.send_compressed(c);
+                    }
+                    grpc.ready().await.map_err(|e| {
+                        Status::unavailable(format!("the connection is not ready: {e}"))
+                    })?;
+                    let mut request = tonic::Request::new(batch);
+                    *request.metadata_mut() = metadata;
+                    let response = grpc
+                        .unary(
+                            request,
+                            PathAndQuery::from_static(path),
+                            BatchCodec::<R>::default(),
+                        )
+                        .await?;
+                    Ok(response.into_inner())
+                }
+            })
+            .await
+    }
+
+    fn partial_success(&self, message: &str, rejected: i64, count_key: &str) {
+        if !message.is_empty() || rejected != 0 {
+            match count_key {
+                "dropped_spans" => {
+                    tracing::warn!(exporter = %self.id, message, dropped_spans = rejected, "Partial success response")
+                }
+                "dropped_data_points" => {
+                    tracing::warn!(exporter = %self.id, message, dropped_data_points = rejected, "Partial success response")
+                }
+                _ => {
+                    tracing::warn!(exporter = %self.id, message, dropped_log_records = rejected, "Partial success response")
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Exporter for OtlpExporter {
+    async fn start(&self) -> Result<(), BuildError> {
+        // Creates the (lazily connecting) channel: nothing is dialled until the first export.
+        let _ = self.conn.channel();
+        Ok(())
+    }
+
+    async fn export(&self, batch: Batch) -> Result<(), ConsumeError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        match batch.signal() {
+            Signal::Traces => {
+                let r: ExportTraceServiceResponse = self
+                    .send(
+                        &batch,
+                        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                    )
+                    .await
+                    .map_err(|s| classify(&s, "trace data via OTLP exporter"))?;
+                if let Some(p) = r.partial_success {
+                    self.partial_success(&p.error_message, p.rejected_spans, "dropped_spans");
+                }
+            }
+            Signal::Metrics => {
+                let r: ExportMetricsServiceResponse = self
+                    .send(
+                        &batch,
+                        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+                    )
+                    .await
+                    .map_err(|s| classify(&s, "metrics data via OTLP exporter"))?;
+                if let Some(p) = r.partial_success {
+                    self.partial_success(
+                        &p.error_message,
+                        p.rejected_data_points,
+                        "dropped_data_points",
+                    );
+                }
+            }
+            Signal::Logs => {
+                let r: ExportLogsServiceResponse = self
+                    .send(
+                        &batch,
+                        "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+                    )
+                    .await
+                    .map_err(|s| classify(&s, "log data via OTLP exporter"))?;
+                if let Some(p) = r.partial_success {
+                    self.partial_success(
+                        &p.error_message,
+                        p.rejected_log_records,
+                        "dropped_log_records",
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Encodes a [`Batch`] as its export request straight into tonic's buffer, and decodes the
+/// service's response `R`.
+pub(crate) struct BatchCodec<R>(PhantomData<R>);
+
+impl<R> Default for BatchCodec<R> {
+    fn default() -> Self {
+        BatchCodec(PhantomData)
+    }
+}
+
+impl<R: Message + Default + Send + 'static> Codec for BatchCodec<R> {
+    type Encode = Batch;
+    type Decode = R;
+    type Encoder = BatchEncoder;
+    type Decoder = ResponseDecoder<R>;
+
+    fn encoder(&mut self) -> BatchEncoder {
+        BatchEncoder
+    }
+
+    fn decoder(&mut self) -> ResponseDecoder<R> {
+        ResponseDecoder(PhantomData)
+    }
+}
+
+pub(crate) struct BatchEncoder;
+
+impl Encoder for BatchEncoder {
+    type Item = Batch;
+    type Error = Status;
+
+    fn encode(&mut self, item: Batch, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        let r = match item.data() {
+            BatchData::Traces(r) => r.encode(dst),
+            BatchData::Metrics(r) => r.encode(dst),
+            BatchData::Logs(r) => r.encode(dst),
+        };
+        r.map_err(|e| Status::internal(format!("encoding the request: {e}")))
+    }
+}
+
+pub(crate) struct ResponseDecoder<R>(PhantomData<R>);
+
+impl<R: Message + Default> Decoder for ResponseDecoder<R> {
+    type Item = R;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<R>, Status> {
+        R::decode(src)
+            .map(Some)
+            .map_err(|e| Status::internal(format!("decoding the response: {e}")))
+    }
+}

@@ -1,0 +1,439 @@
+//! `otlphttp` exporter (alias `otlp_http`): OTLP over HTTP, Go `exporter/otlphttpexporter`.
+//!
+//! Go facts relied on (`otlp.go`, `factory.go`, `config/confighttp/client.go`):
+//! - One POST per export to the signal's URL (`composeSignalURL`), body in protobuf
+//!   (`application/x-protobuf`) or OTLP/JSON (`application/json`), compressed as
+//!   configured with `Content-Encoding`; `User-Agent` set; configured headers override
+//!   (a `Host` header sets the request's host).
+//! - 2xx: success; a partial-success body (decoded by the response's `Content-Type`) with a
+//!   message or rejected items is logged as a warning ("Partial success response").
+//! - 429, 502, 503, 504 are retryable; any other status is permanent. On 429 and 503 a
+//!   `Retry-After` of whole seconds or an HTTP date becomes the throttle delay.
+//! - The error text carries the URL, the status code and, when the body decodes as a
+//!   `google.rpc.Status`, its message; at most 64 KiB of a response body is read.
+//! - A request that could not be made (connection refused, TLS failure) is retryable.
+//!
+//! Ferrotel differs where a 2xx body cannot be decoded: Go returns a (retryable) error and the
+//! data is sent again; Ferrotel logs a warning and counts the export as done, since the
+//! server said it accepted the data.
+
+mod config;
+pub mod json;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use pipeline_api::config::{ConfigError, ConfigValue};
+use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use pipeline_api::{
+    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
+    ComponentConfig, ComponentId, ConsumeError, Exporter, ExporterFactory, Factory, Signal,
+};
+use prost::Message;
+
+use crate::common::compression::{compress, Compression, CompressionParams};
+use crate::common::status::RpcStatus;
+use crate::common::{auth_unsupported, user_agent};
+
+pub use config::{Config, Encoding};
+
+pub const TYPE_NAME: &str = "otlphttp";
+
+/// Go `maxHTTPResponseReadBytes`.
+const MAX_RESPONSE_READ: usize = 64 * 1024;
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+pub struct OtlpHttpFactory;
+
+impl Factory for OtlpHttpFactory {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    /// `otlp_http` is accepted too (not deprecated).
+    fn aliases(&self) -> &'static [(&'static str, bool)] {
+        &[("otlp_http", false)]
+    }
+
+    fn parse_config(
+        &self,
+        value: &ConfigValue,
+    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
+        parse_component_config::<Config>(value)
+    }
+}
+
+impl ExporterFactory for OtlpHttpFactory {
+    fn build(
+        &self,
+        ctx: BuildContext,
+        cfg: &dyn ComponentConfig,
+    ) -> Result<Arc<dyn Exporter>, BuildError> {
+        let cfg = config_as::<Config>(cfg)?;
+        Ok(Arc::new(OtlpHttpExporter::new(ctx.id, cfg, &ctx.signals)?))
+    }
+
+    /// Go `otlphttpexporter` `createDefaultConfig`: `Timeout: 30 * time.Second`.
+    fn default_timeout(&self) -> Duration {
+        Duration::from_secs(30)
+    }
+}
+
+pub struct OtlpHttpExporter {
+    id: ComponentId,
+    client: reqwest::Client,
+    traces_url: Option<String>,
+    metrics_url: Option<String>,
+    logs_url: Option<String>,
+    encoding: Encoding,
+    compression: Compression,
+    compression_params: CompressionParams,
+    headers: HeaderMap,
+}
+
+impl OtlpHttpExporter {
+    /// `signals`: the signals this instance serves; each needs a URL (Go: "either endpoint
+    /// or traces_endpoint must be specified" when the traces exporter is created).
+    pub fn new(
+        id: ComponentId,
+        cfg: &Config,
+        signals: &[Signal],
+    ) -> Result<OtlpHttpExporter, BuildError> {
+        if let Some(auth) = &cfg.auth {
+            return Err(auth_unsupported(auth));
+        }
+        for s in signals {
+            if cfg.signal_url(*s).is_none() {
+                return Err(BuildError::new(format!(
+                    "{id}: either endpoint or {}_endpoint must be specified",
+                    s.as_str()
+                )));
+            }
+        }
+        if cfg.cookies.is_some() {
+            tracing::warn!(exporter = %id, "cookies: Ferrotel does not keep cookies; the key is ignored.");
+        }
+        let alpn: &[&[u8]] = if cfg.force_attempt_http2 {
+            &[b"h2", b"http/1.1"]
+        } else {
+            &[b"http/1.1"]
+        };
+        let tls = cfg
+            .tls
+            .client_config(alpn, true)
+            .map_err(|e| BuildError::new(format!("{id}: failed to load TLS config: {e}")))?
+            .ok_or_else(|| BuildError::new(format!("{id}: no TLS config")))?;
+        let mut builder = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .user_agent(user_agent());
+        if !cfg.proxy_url.is_empty() {
+            let proxy = reqwest::Proxy::all(&cfg.proxy_url)
+                .map_err(|e| BuildError::new(format!("{id}: proxy_url: {e}")))?;
+            builder = builder.proxy(proxy);
+        }
+        let idle = if cfg.disable_keep_alives {
+            0
+        } else if cfg.max_idle_conns_per_host > 0 {
+            usize::try_from(cfg.max_idle_conns_per_host).unwrap_or(usize::MAX)
+        } else if cfg.max_idle_conns > 0 {
+            usize::try_from(cfg.max_idle_conns).unwrap_or(usize::MAX)
+        } else {
+            usize::MAX
+        };
+        builder = builder.pool_max_idle_per_host(idle);
+        builder = builder.pool_idle_timeout(
+            (!cfg.idle_conn_timeout.is_zero()).then(|| cfg.idle_conn_timeout.get()),
+        );
+        if !cfg.http2_read_idle_timeout.is_zero() {
+            let ping_timeout = if cfg.http2_ping_timeout.is_zero() {
+                Duration::from_secs(15)
+            } else {
+                cfg.http2_ping_timeout.get()
+            };
+            builder = builder
+                .http2_keep_alive_interval(cfg.http2_read_idle_timeout.get())
+                .http2_keep_alive_timeout(ping_timeout)
+                .http2_keep_alive_while_idle(true);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| BuildError::new(format!("{id}: HTTP client: {}", chain(&e))))?;
+        let mut headers = HeaderMap::new();
+        for (k, v) in cfg.headers.iter() {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| BuildError::new(format!("{id}: headers::{k}: {e}")))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|e| BuildError::new(format!("{id}: headers::{k}: {e}")))?;
+            headers.insert(name, value);
+        }
+        Ok(OtlpHttpExporter {
+            traces_url: cfg.signal_url(Signal::Traces),
+            metrics_url: cfg.signal_url(Signal::Metrics),
+            logs_url: cfg.signal_url(Signal::Logs),
+            id,
+            client,
+            encoding: cfg.encoding,
+            compression: cfg.compression,
+            compression_params: cfg.compression_params,
+            headers,
+        })
+    }
+
+    fn url(&self, signal: Signal) -> Option<&str> {
+        match signal {
+            Signal::Traces => self.traces_url.as_deref(),
+            Signal::Metrics => self.metrics_url.as_deref(),
+            Signal::Logs => self.logs_url.as_deref(),
+        }
+    }
+}
+
+#[async_trait]
+impl Exporter for OtlpHttpExporter {
+    async fn export(&self, batch: Batch) -> Result<(), ConsumeError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let signal = batch.signal();
+        let url = self.url(signal).ok_or_else(|| {
+            ConsumeError::permanent(format!(
+                "no URL for {signal}: set endpoint or {signal}_endpoint"
+            ))
+        })?;
+        let (body, content_type) = match self.encoding {
+            Encoding::Proto => (batch.encode(), PROTOBUF),
+            Encoding::Json => (json::encode(batch.data()), JSON),
+        };
+        let body = if self.compression.is_compressed() {
+            compress(self.compression, self.compression_params, &body)
+                .map_err(ConsumeError::permanent)?
+        } else {
+            body
+        };
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + 2);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if self.compression.is_compressed() {
+            headers.insert(
+                CONTENT_ENCODING,
+                HeaderValue::from_static(self.compression.as_str()),
+            );
+        }
+        // Configured headers win over the exporter's own, as Go's header round tripper sets
+        // them last.
+        for (k, v) in &self.headers {
+            headers.insert(k, v.clone());
+        }
+        let request = self.client.post(url).headers(headers).body(body);
+        let response = request.send().await.map_err(|e| {
+            ConsumeError::retryable(format!("failed to make an HTTP request: {}", chain(&e)))
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = read_limited(response).await;
+        if status.is_success() {
+            let content_type = headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if let Err(e) = self.partial_success(signal, &body, content_type) {
+                tracing::warn!(exporter = %self.id, url, error = %e, "The export succeeded but its response could not be read.");
+            }
+            return Ok(());
+        }
+        Err(failure(url, status, &headers, &body, SystemTime::now()))
+    }
+}
+
+impl OtlpHttpExporter {
+    /// Go `tracesPartialSuccessHandler` & co.: only protobuf and JSON bodies are read.
+    fn partial_success(
+        &self,
+        signal: Signal,
+        body: &[u8],
+        content_type: &str,
+    ) -> Result<(), String> {
+        if body.is_empty() {
+            return Ok(());
+        }
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let (message, rejected) = match media.as_str() {
+            PROTOBUF => match signal {
+                Signal::Traces => ExportTraceServiceResponse::decode(body).map(|r| {
+                    r.partial_success
+                        .map(|p| (p.error_message, p.rejected_spans))
+                }),
+                Signal::Metrics => ExportMetricsServiceResponse::decode(body).map(|r| {
+                    r.partial_success
+                        .map(|p| (p.error_message, p.rejected_data_points))
+                }),
+                Signal::Logs => ExportLogsServiceResponse::decode(body).map(|r| {
+                    r.partial_success
+                        .map(|p| (p.error_message, p.rejected_log_records))
+                }),
+            }
+            .map_err(|e| format!("error parsing protobuf response: {e}"))?
+            .unwrap_or_default(),
+            JSON => json_partial_success(signal, body)
+                .map_err(|e| format!("error parsing json response: {e}"))?,
+            _ => return Ok(()),
+        };
+        if message.is_empty() && rejected == 0 {
+            return Ok(());
+        }
+        match signal {
+            Signal::Traces => {
+                tracing::warn!(exporter = %self.id, message, dropped_spans = rejected, "Partial success response")
+            }
+            Signal::Metrics => {
+                tracing::warn!(exporter = %self.id, message, dropped_data_points = rejected, "Partial success response")
+            }
+            Signal::Logs => {
+                tracing::warn!(exporter = %self.id, message, dropped_log_records = rejected, "Partial success response")
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `{"partialSuccess": {"rejectedSpans": "3", "errorMessage": "..."}}` (64-bit counts may be
+/// strings or numbers; snake_case keys are accepted too).
+fn json_partial_success(signal: Signal, body: &[u8]) -> Result<(String, i64), String> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let Some(p) = v.get("partialSuccess").or_else(|| v.get("partial_success")) else {
+        return Ok((String::new(), 0));
+    };
+    let (camel, snake) = match signal {
+        Signal::Traces => ("rejectedSpans", "rejected_spans"),
+        Signal::Metrics => ("rejectedDataPoints", "rejected_data_points"),
+        Signal::Logs => ("rejectedLogRecords", "rejected_log_records"),
+    };
+    let rejected = match p.get(camel).or_else(|| p.get(snake)) {
+        None | Some(serde_json::Value::Null) => 0,
+        Some(serde_json::Value::Number(n)) => n.as_i64().ok_or("invalid rejected count")?,
+        Some(serde_json::Value::String(s)) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid rejected count {s:?}"))?,
+        Some(other) => return Err(format!("invalid rejected count {other}")),
+    };
+    let message = p
+        .get("errorMessage")
+        .or_else(|| p.get("error_message"))
+        .and_then(|m| m.as_str())
+        .unwrap_or("")
+        .to_string();
+    Ok((message, rejected))
+}
+
+/// Read at most [`MAX_RESPONSE_READ`] bytes of the body (errors end the read).
+async fn read_limited(mut response: reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < MAX_RESPONSE_READ {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_RESPONSE_READ - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body
+}
+
+/// Go `isRetryableStatusCode`.
+pub fn is_retryable(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 502 | 503 | 504)
+}
+
+/// `Retry-After` as whole seconds or an HTTP date (RFC 7231 section 7.1.3), relative to
+/// `now`; a date in the past is zero.
+pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let date = httpdate::parse_http_date(v).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The error of a non-2xx answer (Go `export` after `resp.StatusCode` checks).
+pub fn failure(
+    url: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> ConsumeError {
+    let detail = response_status_message(headers, body);
+    let message = match detail {
+        Some(m) => format!(
+            "error exporting items, request to {url} responded with HTTP Status Code {}, Message={m}",
+            status.as_u16()
+        ),
+        None => format!(
+            "error exporting items, request to {url} responded with HTTP Status Code {}",
+            status.as_u16()
+        ),
+    };
+    if !is_retryable(status) {
+        return ConsumeError::permanent(message);
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+        let after = headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after(v, now));
+        if let Some(after) = after {
+            return ConsumeError::throttled(message, after);
+        }
+    }
+    ConsumeError::retryable(message)
+}
+
+/// The `google.rpc.Status` message of an error body: protobuf (Go decodes every error body
+/// this way), or JSON when the server says so.
+fn response_status_message(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    if body.is_empty() {
+        return None;
+    }
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with(JSON));
+    if is_json {
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        return v
+            .get("message")
+            .and_then(|m| m.as_str())
+            .map(str::to_string);
+    }
+    RpcStatus::decode(body).ok().map(|s| s.message)
+}
+
+/// An error with its causes (reqwest's own text is terse).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        source = s.source();
+    }
+    text
+}

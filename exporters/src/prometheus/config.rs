@@ -1,0 +1,214 @@
+//! `prometheus` exporter config (Go `exporter/prometheusexporter/config.go`, `factory.go`).
+//!
+//! Go facts relied on: the config squashes `confighttp.ServerConfig` (`endpoint`, `tls`...);
+//! `createDefaultConfig` sets `const_labels: {}`, `send_timestamps: false`,
+//! `metric_expiration: 5m`, `enable_open_metrics: false`, `add_metric_suffixes: true`;
+//! `resource_to_telemetry_conversion` is `resourcetotelemetry.Settings` (`enabled`,
+//! `exclude_service_attributes`, both false); `translation_strategy`, when set, takes
+//! precedence over `add_metric_suffixes` and must be one of `UnderscoreEscapingWithSuffixes`,
+//! `UnderscoreEscapingWithoutSuffixes`, `NoUTF8EscapingWithSuffixes`, `NoTranslation`;
+//! `without_scope_info` (false) drops the `otel_scope_*` labels; an empty endpoint fails
+//! (`errBlankPrometheusAddress`). `sending_queue` is the runtime's (split off before parsing).
+
+use std::collections::BTreeMap;
+
+use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
+use pipeline_api::ComponentConfig;
+use serde::Deserialize;
+
+/// Go `translationStrategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum TranslationStrategy {
+    UnderscoreEscapingWithSuffixes,
+    UnderscoreEscapingWithoutSuffixes,
+    NoUTF8EscapingWithSuffixes,
+    NoTranslation,
+}
+
+impl TranslationStrategy {
+    /// Go `getTranslationConfiguration`: (with suffixes, UTF-8 allowed).
+    pub fn settings(self) -> (bool, bool) {
+        match self {
+            TranslationStrategy::UnderscoreEscapingWithSuffixes => (true, false),
+            TranslationStrategy::UnderscoreEscapingWithoutSuffixes => (false, false),
+            TranslationStrategy::NoUTF8EscapingWithSuffixes => (true, true),
+            TranslationStrategy::NoTranslation => (false, true),
+        }
+    }
+}
+
+/// `resource_to_telemetry_conversion` (Go `resourcetotelemetry.Settings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResourceToTelemetryConfig {
+    pub enabled: bool,
+    pub exclude_service_attributes: bool,
+}
+
+/// `tls` of the scrape endpoint (Go `configtls.ServerConfig`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsServerConfig {
+    pub ca_file: String,
+    pub ca_pem: String,
+    pub include_system_ca_certs_pool: bool,
+    pub cert_file: String,
+    pub cert_pem: String,
+    pub key_file: String,
+    pub key_pem: String,
+    /// `1.2` (default) or `1.3`; older versions are taken as `1.2` (rustls has nothing older).
+    pub min_version: String,
+    pub max_version: String,
+    pub cipher_suites: Vec<String>,
+    pub curve_preferences: Vec<String>,
+    pub include_insecure_cipher_suites: bool,
+    /// Accepted; the certificate is read once at build.
+    pub reload_interval: GoDuration,
+    /// Require and verify client certificates signed by this CA.
+    pub client_ca_file: String,
+    pub client_ca_file_reload: bool,
+    pub tpm: Option<ConfigValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `host:port` serving `/metrics`. Required.
+    pub endpoint: String,
+    pub tls: Option<TlsServerConfig>,
+    /// Headers added to every scrape response (Go `confighttp.ServerConfig.ResponseHeaders`).
+    pub response_headers: BTreeMap<String, String>,
+    /// Prefix of every metric name.
+    pub namespace: String,
+    /// Labels added to every exported metric (not to `target_info`).
+    pub const_labels: BTreeMap<String, String>,
+    /// Write each sample's timestamp.
+    pub send_timestamps: bool,
+    /// Series not updated for this long disappear.
+    pub metric_expiration: GoDuration,
+    pub resource_to_telemetry_conversion: ResourceToTelemetryConfig,
+    /// Answer OpenMetrics to scrapers that ask for it (exemplars are only in OpenMetrics).
+    pub enable_open_metrics: bool,
+    /// Deprecated in Go in favour of `translation_strategy`, which wins when set.
+    pub add_metric_suffixes: bool,
+    pub translation_strategy: Option<TranslationStrategy>,
+    /// Leave out the `otel_scope_*` labels.
+    pub without_scope_info: bool,
+}
+
+impl Default for Config {
+    /// Go `createDefaultConfig`.
+    fn default() -> Self {
+        Config {
+            endpoint: String::new(),
+            tls: None,
+            response_headers: BTreeMap::new(),
+            namespace: String::new(),
+            const_labels: BTreeMap::new(),
+            send_timestamps: false,
+            metric_expiration: GoDuration::from_secs(300),
+            resource_to_telemetry_conversion: ResourceToTelemetryConfig::default(),
+            enable_open_metrics: false,
+            add_metric_suffixes: true,
+            translation_strategy: None,
+            without_scope_info: false,
+        }
+    }
+}
+
+impl Config {
+    /// Whether unit and type suffixes are added.
+    pub fn with_suffixes(&self) -> bool {
+        match self.translation_strategy {
+            Some(s) => s.settings().0,
+            None => self.add_metric_suffixes,
+        }
+    }
+}
+
+/// Turn a Go listen address into one Rust can bind: `:8889` (every interface in Go) becomes
+/// `0.0.0.0:8889`.
+pub fn bindable_endpoint(endpoint: &str) -> String {
+    let e = endpoint.trim();
+    if e.starts_with(':') {
+        format!("0.0.0.0{e}")
+    } else {
+        e.to_string()
+    }
+}
+
+fn check_endpoint(endpoint: &str) -> Result<(), String> {
+    let e = endpoint.trim();
+    if e.is_empty() {
+        // Go errBlankPrometheusAddress.
+        return Err(
+            "expecting a non-blank address to run the Prometheus metrics handler; write host:port, e.g. 0.0.0.0:8889"
+                .into(),
+        );
+    }
+    let Some((host, port)) = e.rsplit_once(':') else {
+        return Err(format!("{e:?} is not host:port (missing port)"));
+    };
+    if port.parse::<u16>().is_err() {
+        return Err(format!("{e:?}: invalid port {port:?}"));
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(format!(
+            "{e:?}: an IPv6 host must be in brackets, e.g. [::1]:8889"
+        ));
+    }
+    Ok(())
+}
+
+impl Validate for Config {
+    fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if let Err(e) = check_endpoint(&self.endpoint) {
+            errors.push(ConfigError::new(&["endpoint"], e));
+        }
+        if let Some(tls) = &self.tls {
+            let has_cert = !tls.cert_file.is_empty() || !tls.cert_pem.is_empty();
+            let has_key = !tls.key_file.is_empty() || !tls.key_pem.is_empty();
+            if !has_cert || !has_key {
+                errors.push(ConfigError::new(
+                    &["tls"],
+                    "a TLS server needs a certificate and its key: set cert_file (or cert_pem) and key_file (or key_pem)",
+                ));
+            }
+            for (v, key) in [
+                (&tls.min_version, "min_version"),
+                (&tls.max_version, "max_version"),
+            ] {
+                if !matches!(v.as_str(), "" | "1.0" | "1.1" | "1.2" | "1.3") {
+                    errors.push(ConfigError::new(
+                        &["tls", key],
+                        format!("invalid TLS version {v:?}; expected 1.2 or 1.3"),
+                    ));
+                }
+            }
+        }
+        for k in self.response_headers.keys() {
+            if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                errors.push(ConfigError::new(
+                    &["response_headers", k],
+                    format!("{k:?} is not a valid header name"),
+                ));
+            }
+        }
+        for k in self.const_labels.keys() {
+            if crate::promtranslate::naming::label_name(k).is_none() {
+                errors.push(ConfigError::new(
+                    &["const_labels", k],
+                    format!("{k:?} cannot be made a valid label name"),
+                ));
+            }
+        }
+        errors
+    }
+}
+
+impl ComponentConfig for Config {
+    fn listen_addresses(&self) -> Vec<(String, String)> {
+        vec![("endpoint".to_string(), self.endpoint.clone())]
+    }
+}

@@ -1,0 +1,344 @@
+//! Points into remote write time series, then into requests of bounded size.
+//!
+//! Facts relied on (Go `pkg/translator/prometheusremotewrite` `helper.go`,
+//! `number_data_points.go`, `metrics_to_prw.go`, `exporter/prometheusremotewriteexporter/
+//! helper.go batchTimeSeries`):
+//! - a sample's timestamp is the point's time in milliseconds; NoRecordedValue points are sent
+//!   as the staleness marker (`value.StaleNaN`, bits 0x7ff0000000000002).
+//! - histograms: `<name>_bucket` per bound with the cumulative count and `le` written
+//!   `strconv.FormatFloat(bound, 'f', -1, 64)`, `le="+Inf"` with the count, `<name>_sum` only
+//!   when the sum is set, `<name>_count`. Summaries: `<name>{quantile}` (same float format),
+//!   `<name>_sum`, `<name>_count`.
+//! - exemplars: all of a monotonic sum's on its series; a histogram's on the first bucket (in
+//!   bound order, `+Inf` last) whose bound is at or above the exemplar's value; labels
+//!   `trace_id`, `span_id` and, when the total stays within 128 runes, the filtered
+//!   attributes.
+//! - `export_created_metric`: `<name>_created` (counters keep their `_total`: Go appends
+//!   `_created` to the full name) for monotonic sums, histograms and summaries with a start
+//!   time, valued at the start time in milliseconds. Go leaves the sample's timestamp unset;
+//!   Ferrotel stamps it with the point's time so Prometheus accepts it.
+//! - `target_info` per resource (unless `target_info.enabled: false`), only when the resource
+//!   has attributes besides `service.name`, `service.namespace`, `service.instance.id`:
+//!   those attributes as labels plus `job`/`instance` and the external labels, value 1, at
+//!   the resource's most recent point time; `<namespace>_target_info` with a namespace.
+//! - requests: series are added in turn and a new request is started when the current one
+//!   plus the next series would reach `max_batch_size_bytes` (uncompressed protobuf size);
+//!   metadata follow the series the same way.
+//! - labels of each series sorted by name; samples sorted by time (Prometheus refuses out of
+//!   order samples within a request).
+
+use std::collections::BTreeMap;
+
+use prost::Message;
+
+use super::prompb::{
+    Exemplar, Label, MetricMetadata, MetricType, Sample, TimeSeries, WriteRequest,
+};
+use crate::promtranslate::format::plain_float;
+use crate::promtranslate::points::{self, FamilyType, Point, ResourceInfo, Value};
+use crate::promtranslate::{exphist, Labels, TARGET_INFO};
+
+/// Prometheus `value.StaleNaN`.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// OpenMetrics exemplar label limit (Go `maxExemplarRunes`).
+const MAX_EXEMPLAR_RUNES: usize = 128;
+
+#[derive(Debug, Clone)]
+pub struct SeriesOptions {
+    pub export_created: bool,
+    pub target_info: Option<String>,
+    /// External labels (already sanitized), added to `target_info` unless present.
+    pub external_labels: Vec<(String, String)>,
+    pub send_metadata: bool,
+}
+
+/// Series by their sorted label set (`__name__` included).
+#[derive(Default)]
+pub struct SeriesSet {
+    series: BTreeMap<Vec<Label>, TimeSeries>,
+    metadata: BTreeMap<String, MetricMetadata>,
+}
+
+fn ms(ns: u64) -> i64 {
+    (ns / 1_000_000) as i64
+}
+
+fn labels_with(name: &str, labels: &Labels, extra: Option<(&str, String)>) -> Vec<Label> {
+    let mut out: Vec<Label> = Vec::with_capacity(labels.len() + 2);
+    out.push(Label {
+        name: "__name__".into(),
+        value: name.into(),
+    });
+    for (k, v) in labels {
+        out.push(Label {
+            name: k.clone(),
+            value: v.clone(),
+        });
+    }
+    if let Some((k, v)) = extra {
+        out.retain(|l| l.name != k);
+        out.push(Label {
+            name: k.into(),
+            value: v,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+fn convert_exemplar(e: &points::Exemplar) -> Exemplar {
+    let mut labels = Vec::new();
+    let mut runes = 0;
+    if !e.trace_id.is_empty() {
+        runes += "trace_id".len() + e.trace_id.chars().count();
+        labels.push(Label {
+            name: "trace_id".into(),
+            value: e.trace_id.clone(),
+        });
+    }
+    if !e.span_id.is_empty() {
+        runes += "span_id".len() + e.span_id.chars().count();
+        labels.push(Label {
+            name: "span_id".into(),
+            value: e.span_id.clone(),
+        });
+    }
+    let filtered_runes: usize = e
+        .filtered
+        .iter()
+        .map(|(k, v)| k.chars().count() + v.chars().count())
+        .sum();
+    if runes + filtered_runes <= MAX_EXEMPLAR_RUNES {
+        labels.extend(e.filtered.iter().map(|(k, v)| Label {
+            name: k.clone(),
+            value: v.clone(),
+        }));
+    }
+    Exemplar {
+        labels,
+        value: e.value,
+        timestamp: ms(e.time_ns),
+    }
+}
+
+impl SeriesSet {
+    fn add(&mut self, labels: Vec<Label>, value: f64, ts: i64) -> &mut TimeSeries {
+        let series = self
+            .series
+            .entry(labels.clone())
+            .or_insert_with(|| TimeSeries {
+                labels,
+                samples: Vec::new(),
+                exemplars: Vec::new(),
+            });
+        series.samples.push(Sample {
+            value,
+            timestamp: ts,
+        });
+        series
+    }
+
+    /// Add one point (its value already cumulative).
+    pub fn add_point(
+        &mut self,
+        p: &Point,
+        start_ns: u64,
+        time_ns: u64,
+        value: &Value,
+        opts: &SeriesOptions,
+    ) {
+        let ts = ms(time_ns);
+        let stale = p.no_recorded_value;
+        let v = |x: f64| {
+            if stale {
+                f64::from_bits(STALE_NAN_BITS)
+            } else {
+                x
+            }
+        };
+        let name = p.name.as_str();
+        match value {
+            Value::Number(x) => {
+                let series = self.add(labels_with(name, &p.labels, None), v(*x), ts);
+                if p.family == FamilyType::Counter {
+                    series
+                        .exemplars
+                        .extend(p.exemplars.iter().map(convert_exemplar));
+                }
+            }
+            Value::Histogram(h) => {
+                let buckets = h.cumulative_buckets();
+                self.histogram(p, name, &buckets, h.count, h.sum, ts, stale);
+            }
+            Value::Exponential(e) => {
+                let buckets = exphist::classic_buckets(e);
+                self.histogram(p, name, &buckets, e.count, e.sum, ts, stale);
+            }
+            Value::Summary(s) => {
+                for (q, x) in &s.quantiles {
+                    let labels = labels_with(name, &p.labels, Some(("quantile", plain_float(*q))));
+                    self.add(labels, v(*x), ts);
+                }
+                self.add(
+                    labels_with(&format!("{name}_sum"), &p.labels, None),
+                    v(s.sum),
+                    ts,
+                );
+                self.add(
+                    labels_with(&format!("{name}_count"), &p.labels, None),
+                    v(s.count as f64),
+                    ts,
+                );
+            }
+        }
+        let created = matches!(
+            p.family,
+            FamilyType::Counter | FamilyType::Histogram | FamilyType::Summary
+        );
+        if opts.export_created && created && start_ns != 0 {
+            let labels = labels_with(&format!("{name}_created"), &p.labels, None);
+            self.add(labels, ms(start_ns) as f64, ts);
+        }
+        if opts.send_metadata {
+            let kind = match p.family {
+                FamilyType::Counter => MetricType::Counter,
+                FamilyType::Gauge => MetricType::Gauge,
+                FamilyType::Unknown => MetricType::Unknown,
+                FamilyType::Histogram => MetricType::Histogram,
+                FamilyType::Summary => MetricType::Summary,
+            };
+            self.metadata
+                .entry(p.name.clone())
+                .or_insert_with(|| MetricMetadata {
+                    r#type: kind as i32,
+                    metric_family_name: p.name.clone(),
+                    help: p.help.clone(),
+                    unit: p.unit.clone(),
+                });
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn histogram(
+        &mut self,
+        p: &Point,
+        name: &str,
+        buckets: &[(f64, u64)],
+        count: u64,
+        sum: Option<f64>,
+        ts: i64,
+        stale: bool,
+    ) {
+        let v = |x: f64| {
+            if stale {
+                f64::from_bits(STALE_NAN_BITS)
+            } else {
+                x
+            }
+        };
+        if let Some(sum) = sum {
+            self.add(
+                labels_with(&format!("{name}_sum"), &p.labels, None),
+                v(sum),
+                ts,
+            );
+        }
+        self.add(
+            labels_with(&format!("{name}_count"), &p.labels, None),
+            v(count as f64),
+            ts,
+        );
+        let bucket_name = format!("{name}_bucket");
+        let mut keys = Vec::with_capacity(buckets.len() + 1);
+        for (le, c) in buckets {
+            let labels = labels_with(&bucket_name, &p.labels, Some(("le", plain_float(*le))));
+            self.add(labels.clone(), v(*c as f64), ts);
+            keys.push((*le, labels));
+        }
+        let inf = labels_with(&bucket_name, &p.labels, Some(("le", "+Inf".into())));
+        self.add(inf.clone(), v(count as f64), ts);
+        keys.push((f64::INFINITY, inf));
+        for e in &p.exemplars {
+            if let Some((_, key)) = keys.iter().find(|(le, _)| e.value <= *le) {
+                if let Some(s) = self.series.get_mut(key) {
+                    s.exemplars.push(convert_exemplar(e));
+                }
+            }
+        }
+    }
+
+    /// `target_info` of one resource, at `time_ns`.
+    pub fn add_target_info(&mut self, r: &ResourceInfo, time_ns: u64, opts: &SeriesOptions) {
+        let Some(name) = &opts.target_info else {
+            return;
+        };
+        if r.labels.is_empty() {
+            return;
+        }
+        let mut map: BTreeMap<String, String> = r.labels.iter().cloned().collect();
+        if let Some(job) = &r.job {
+            map.insert("job".into(), job.clone());
+        }
+        if let Some(instance) = &r.instance {
+            map.insert("instance".into(), instance.clone());
+        }
+        for (k, v) in &opts.external_labels {
+            map.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let labels: Labels = map.into_iter().collect();
+        self.add(labels_with(name, &labels, None), 1.0, ms(time_ns));
+    }
+
+    /// Samples sorted by time (the last of equal timestamps kept), then requests of at most
+    /// `max_bytes` each (a single larger series goes alone).
+    pub fn into_requests(self, max_bytes: usize) -> Vec<WriteRequest> {
+        let mut requests = Vec::new();
+        let mut current = WriteRequest::default();
+        let mut size = 0usize;
+        for (_, mut ts) in self.series {
+            // Stable sort, then keep the last sample of each timestamp.
+            ts.samples.sort_by_key(|s| s.timestamp);
+            let mut deduped: Vec<Sample> = Vec::with_capacity(ts.samples.len());
+            for s in ts.samples {
+                match deduped.last_mut() {
+                    Some(last) if last.timestamp == s.timestamp => *last = s,
+                    _ => deduped.push(s),
+                }
+            }
+            ts.samples = deduped;
+            ts.exemplars.sort_by_key(|e| e.timestamp);
+            let n = ts.encoded_len();
+            if !current.timeseries.is_empty() && size + n >= max_bytes {
+                requests.push(std::mem::take(&mut current));
+                size = 0;
+            }
+            size += n;
+            current.timeseries.push(ts);
+        }
+        for (_, m) in self.metadata {
+            let n = m.encoded_len();
+            if (!current.timeseries.is_empty() || !current.metadata.is_empty())
+                && size + n >= max_bytes
+            {
+                requests.push(std::mem::take(&mut current));
+                size = 0;
+            }
+            size += n;
+            current.metadata.push(m);
+        }
+        if !current.timeseries.is_empty() || !current.metadata.is_empty() {
+            requests.push(current);
+        }
+        requests
+    }
+}
+
+/// `target_info`'s name with the namespace.
+pub fn target_info_name(namespace_label: &str) -> String {
+    if namespace_label.is_empty() {
+        TARGET_INFO.to_string()
+    } else {
+        format!("{namespace_label}_{TARGET_INFO}")
+    }
+}

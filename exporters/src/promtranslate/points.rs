@@ -1,0 +1,685 @@
+//! OTLP data points turned into Prometheus-shaped points: a family name and type, a sorted
+//! label set, and the value (number, histogram, exponential histogram or summary). Both
+//! exporters start from these; the pull exporter keeps them, remote write expands them into
+//! time series.
+//!
+//! Facts relied on (OpenTelemetry specification `compatibility/prometheus_and_openmetrics.md`,
+//! Go `exporter/prometheusexporter/collector.go`, `accumulator.go`,
+//! `pkg/translator/prometheusremotewrite/helper.go`, `pkg/resourcetotelemetry`):
+//! - Gauge → gauge, or unknown (untyped) when metadata `prometheus.type` is `unknown`.
+//! - Sum: monotonic → counter, non-monotonic → gauge; unspecified temporality is dropped.
+//!   Delta sums are accumulated into cumulative ones (the spec's SHOULD; Go's pull exporter
+//!   does it for monotonic sums only and Go's remote write drops deltas: Ferrotel accumulates
+//!   every delta sum, histogram and exponential histogram, in both exporters).
+//! - Histogram → histogram; exponential histogram → histogram (classic buckets, see
+//!   `exphist.rs`); summary → summary.
+//! - Attribute keys are sanitized into label names; when two keys sanitize to the same name
+//!   the values are joined with `;` in the order of the original keys (spec "Metric Attributes",
+//!   Go `createAttributes`). Values are `pcommon.Value.AsString()`.
+//! - `job` = `service.namespace/service.name` (or `service.name`), `instance` =
+//!   `service.instance.id`, each only when the attribute exists (Go `extractJob`,
+//!   `extractInstance`).
+//! - `resource_to_telemetry_conversion`: every resource attribute is copied onto every data
+//!   point, overwriting a point attribute of the same key (Go `joinAttributeMaps` uses
+//!   `PutEmpty`); `exclude_service_attributes` leaves out `service.name`,
+//!   `service.namespace` and `service.instance.id`.
+//! - NoRecordedValue (flags bit 0): the pull exporter forgets the series; remote write sends
+//!   the staleness marker.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use pipeline_api::proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+use pipeline_api::proto::tonic::metrics::v1::{
+    exemplar, exponential_histogram_data_point, metric, number_data_point,
+    Exemplar as OtlpExemplar, Metric,
+};
+
+use super::naming::{label_name, MetricKind, MetricNamer};
+use crate::debug::gofmt::{hex_id, value_as_string};
+
+pub const SERVICE_NAME: &str = "service.name";
+pub const SERVICE_NAMESPACE: &str = "service.namespace";
+pub const SERVICE_INSTANCE_ID: &str = "service.instance.id";
+
+/// OTLP `AggregationTemporality`.
+const TEMPORALITY_DELTA: i32 = 1;
+const TEMPORALITY_CUMULATIVE: i32 = 2;
+/// OTLP `DataPointFlags.FLAG_NO_RECORDED_VALUE`.
+const FLAG_NO_RECORDED_VALUE: u32 = 1;
+
+/// The Prometheus type of a family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FamilyType {
+    Counter,
+    Gauge,
+    Unknown,
+    Histogram,
+    Summary,
+}
+
+impl FamilyType {
+    /// The `# TYPE` word of the text format 0.0.4.
+    pub fn text_name(self) -> &'static str {
+        match self {
+            FamilyType::Counter => "counter",
+            FamilyType::Gauge => "gauge",
+            FamilyType::Unknown => "untyped",
+            FamilyType::Histogram => "histogram",
+            FamilyType::Summary => "summary",
+        }
+    }
+
+    /// The `# TYPE` word of OpenMetrics.
+    pub fn om_name(self) -> &'static str {
+        match self {
+            FamilyType::Unknown => "unknown",
+            t => t.text_name(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Temporality {
+    Cumulative,
+    Delta,
+}
+
+/// Sorted `(name, value)` pairs without `__name__`.
+pub type Labels = Vec<(String, String)>;
+
+/// One exemplar: trace and span ids in hex (empty when absent), the filtered attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar {
+    pub value: f64,
+    pub time_ns: u64,
+    pub trace_id: String,
+    pub span_id: String,
+    pub filtered: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    /// Explicit bounds as received (Go sorts and de-duplicates when writing).
+    pub bounds: Vec<f64>,
+    /// One more than `bounds` when well formed; missing counts read as 0.
+    pub counts: Vec<u64>,
+    pub count: u64,
+    pub sum: Option<f64>,
+}
+
+impl Histogram {
+    /// Go `convertDoubleHistogram`: bounds de-duplicated (first index kept) and sorted; each
+    /// bound's count read at that index; counts made cumulative. NaN and infinite bounds are left
+    /// out (`+Inf` is written from the count).
+    pub fn cumulative_buckets(&self) -> Vec<(f64, u64)> {
+        let mut firsts: Vec<(f64, usize)> = self
+            .bounds
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.is_finite())
+            .map(|(i, b)| (*b, i))
+            .collect();
+        // Sorted by bound, then index: the first occurrence of each bound is kept.
+        firsts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        firsts.dedup_by(|later, first| later.0 == first.0);
+        let mut cumulative = 0u64;
+        firsts
+            .into_iter()
+            .map(|(b, i)| {
+                cumulative = cumulative.saturating_add(self.counts.get(i).copied().unwrap_or(0));
+                (b, cumulative)
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Buckets {
+    pub offset: i32,
+    pub counts: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpHistogram {
+    pub scale: i32,
+    pub zero_count: u64,
+    pub zero_threshold: f64,
+    pub positive: Buckets,
+    pub negative: Buckets,
+    pub count: u64,
+    pub sum: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// (quantile, value), sorted by quantile.
+    pub quantiles: Vec<(f64, f64)>,
+    pub count: u64,
+    pub sum: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Number(f64),
+    Histogram(Histogram),
+    Exponential(ExpHistogram),
+    Summary(Summary),
+}
+
+/// What `target_info` needs of a resource.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ResourceInfo {
+    pub job: Option<String>,
+    pub instance: Option<String>,
+    /// Sanitized labels of the resource attributes other than `service.name`,
+    /// `service.namespace` and `service.instance.id`.
+    pub labels: Labels,
+}
+
+/// One OTLP data point, named and labelled for Prometheus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// Family name (counters with `_total` when suffixes are on; no `_bucket`/`_sum`/`_count`).
+    pub name: String,
+    pub family: FamilyType,
+    pub help: String,
+    /// The OTLP unit, as received.
+    pub unit: String,
+    pub labels: Labels,
+    pub resource: Arc<ResourceInfo>,
+    pub start_ns: u64,
+    pub time_ns: u64,
+    pub temporality: Temporality,
+    pub value: Value,
+    pub exemplars: Vec<Exemplar>,
+    pub no_recorded_value: bool,
+}
+
+impl Point {
+    /// The key of the series this point belongs to: name and labels.
+    pub fn series_key(&self) -> (String, Labels) {
+        (self.name.clone(), self.labels.clone())
+    }
+}
+
+/// Which scope labels go on each point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeLabels {
+    /// Pull exporter (Go `collector.go getMetricMetadata`): `otel_scope_name`,
+    /// `otel_scope_version`, `otel_scope_schema_url` always (empty values too) and every
+    /// scope attribute as `otel_scope_<key>`.
+    Full,
+    /// Remote write (Go `createAttributes`): `otel_scope_name` and `otel_scope_version` when
+    /// not empty.
+    NameAndVersionIfSet,
+    /// `without_scope_info: true`.
+    None,
+}
+
+/// How `resource_to_telemetry_conversion` is set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceToTelemetry {
+    pub enabled: bool,
+    pub exclude_service_attributes: bool,
+}
+
+/// Extra labels from the config and who wins a clash with the data's own labels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtraLabels {
+    /// Already sanitized.
+    pub labels: Vec<(String, String)>,
+    /// `const_labels` of the pull exporter override; remote write `external_labels` give way
+    /// to the data's labels (Go `createAttributes`: "Skip external labels if they are
+    /// overridden by metric attributes").
+    pub override_data: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranslateOptions {
+    pub namer: MetricNamer,
+    pub scope_labels: ScopeLabels,
+    pub resource_to_telemetry: ResourceToTelemetry,
+    pub extra: ExtraLabels,
+    /// Drop labels starting with `__` (the pull exporter: Go's client library refuses a metric
+    /// with a reserved label name; remote write keeps them as Go does).
+    pub drop_reserved: bool,
+}
+
+/// Why points were not translated, for one debug log line per batch.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    pub invalid_name: usize,
+    pub unspecified_temporality: usize,
+}
+
+/// Turn an export request into points, in the order of the request.
+pub fn translate(
+    req: &ExportMetricsServiceRequest,
+    opts: &TranslateOptions,
+) -> (Vec<Point>, Dropped) {
+    let mut out = Vec::new();
+    let mut dropped = Dropped::default();
+    for rm in &req.resource_metrics {
+        let resource_attrs: &[KeyValue] = rm
+            .resource
+            .as_ref()
+            .map(|r| r.attributes.as_slice())
+            .unwrap_or(&[]);
+        let resource = Arc::new(resource_info(resource_attrs));
+        let promoted: Vec<KeyValue> = if opts.resource_to_telemetry.enabled {
+            resource_attrs
+                .iter()
+                .filter(|kv| {
+                    !(opts.resource_to_telemetry.exclude_service_attributes
+                        && is_service_attribute(&kv.key))
+                })
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for sm in &rm.scope_metrics {
+            let scope = scope_labels(sm.scope.as_ref(), &sm.schema_url, opts.scope_labels);
+            for m in &sm.metrics {
+                let ctx = MetricContext {
+                    opts,
+                    resource: &resource,
+                    promoted: &promoted,
+                    scope: &scope,
+                };
+                ctx.metric(m, &mut out, &mut dropped);
+            }
+        }
+    }
+    (out, dropped)
+}
+
+pub fn is_service_attribute(key: &str) -> bool {
+    matches!(key, SERVICE_NAME | SERVICE_NAMESPACE | SERVICE_INSTANCE_ID)
+}
+
+fn find<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a KeyValue> {
+    attrs.iter().find(|kv| kv.key == key)
+}
+
+/// Go `extractJob` / `extractInstance`.
+pub fn job_and_instance(attrs: &[KeyValue]) -> (Option<String>, Option<String>) {
+    let job = find(attrs, SERVICE_NAME).map(|name| {
+        let name = value_as_string(name.value.as_ref());
+        match find(attrs, SERVICE_NAMESPACE) {
+            Some(ns) => format!("{}/{name}", value_as_string(ns.value.as_ref())),
+            None => name,
+        }
+    });
+    let instance = find(attrs, SERVICE_INSTANCE_ID).map(|i| value_as_string(i.value.as_ref()));
+    (job, instance)
+}
+
+/// `job`, `instance` and the other resource attributes as labels (for `target_info`).
+pub fn resource_info(attrs: &[KeyValue]) -> ResourceInfo {
+    let (job, instance) = job_and_instance(attrs);
+    let others: Vec<&KeyValue> = attrs
+        .iter()
+        .filter(|kv| !is_service_attribute(&kv.key))
+        .collect();
+    ResourceInfo {
+        job,
+        instance,
+        labels: sanitize_attributes(others.iter().copied())
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// Attributes as labels: sorted by original key, sanitized, clashing names joined with `;`.
+/// Keys that sanitize to nothing are left out.
+pub fn sanitize_attributes<'a>(
+    attrs: impl IntoIterator<Item = &'a KeyValue>,
+) -> BTreeMap<String, String> {
+    let mut sorted: Vec<&KeyValue> = attrs.into_iter().collect();
+    // Stable: a key repeated in the input keeps its order (the last one is not special).
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for kv in sorted {
+        let Some(name) = label_name(&kv.key) else {
+            continue;
+        };
+        let value = value_as_string(kv.value.as_ref());
+        match out.get_mut(&name) {
+            Some(existing) => {
+                existing.push(';');
+                existing.push_str(&value);
+            }
+            None => {
+                out.insert(name, value);
+            }
+        }
+    }
+    out
+}
+
+fn scope_labels(
+    scope: Option<&InstrumentationScope>,
+    schema_url: &str,
+    mode: ScopeLabels,
+) -> Vec<(String, String)> {
+    let name = scope.map(|s| s.name.as_str()).unwrap_or("");
+    let version = scope.map(|s| s.version.as_str()).unwrap_or("");
+    match mode {
+        ScopeLabels::None => Vec::new(),
+        ScopeLabels::NameAndVersionIfSet => {
+            let mut out = Vec::new();
+            if !name.is_empty() {
+                out.push(("otel_scope_name".to_string(), name.to_string()));
+            }
+            if !version.is_empty() {
+                out.push(("otel_scope_version".to_string(), version.to_string()));
+            }
+            out
+        }
+        ScopeLabels::Full => {
+            let mut out = Vec::new();
+            if let Some(s) = scope {
+                for kv in &s.attributes {
+                    if let Some(n) = label_name(&format!("otel_scope_{}", kv.key)) {
+                        out.push((n, value_as_string(kv.value.as_ref())));
+                    }
+                }
+            }
+            out.push(("otel_scope_name".to_string(), name.to_string()));
+            out.push(("otel_scope_version".to_string(), version.to_string()));
+            out.push(("otel_scope_schema_url".to_string(), schema_url.to_string()));
+            out
+        }
+    }
+}
+
+struct MetricContext<'a> {
+    opts: &'a TranslateOptions,
+    resource: &'a Arc<ResourceInfo>,
+    promoted: &'a [KeyValue],
+    scope: &'a [(String, String)],
+}
+
+impl MetricContext<'_> {
+    /// The label set of one data point; `reserved` names (`le`, `quantile`) are taken out
+    /// because the exporter adds its own.
+    fn labels(&self, attrs: &[KeyValue], reserved: &[&str]) -> Labels {
+        let mut map = if self.promoted.is_empty() {
+            sanitize_attributes(attrs)
+        } else {
+            // Resource attributes overwrite point attributes of the same key.
+            let mut merged: Vec<&KeyValue> = attrs
+                .iter()
+                .filter(|kv| !self.promoted.iter().any(|p| p.key == kv.key))
+                .collect();
+            merged.extend(self.promoted.iter());
+            sanitize_attributes(merged)
+        };
+        for (k, v) in self.scope {
+            map.insert(k.clone(), v.clone());
+        }
+        if let Some(job) = &self.resource.job {
+            map.insert("job".into(), job.clone());
+        }
+        if let Some(instance) = &self.resource.instance {
+            map.insert("instance".into(), instance.clone());
+        }
+        for (k, v) in &self.opts.extra.labels {
+            if self.opts.extra.override_data || !map.contains_key(k) {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+        map.remove("__name__");
+        for r in reserved {
+            map.remove(*r);
+        }
+        if self.opts.drop_reserved {
+            map.retain(|k, _| !k.starts_with("__"));
+        }
+        map.into_iter().collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &self,
+        out: &mut Vec<Point>,
+        name: &str,
+        family: FamilyType,
+        m: &Metric,
+        labels: Labels,
+        start_ns: u64,
+        time_ns: u64,
+        temporality: Temporality,
+        value: Value,
+        exemplars: &[OtlpExemplar],
+        flags: u32,
+    ) {
+        out.push(Point {
+            name: name.to_string(),
+            family,
+            help: m.description.clone(),
+            unit: m.unit.clone(),
+            labels,
+            resource: self.resource.clone(),
+            start_ns,
+            time_ns,
+            temporality,
+            value,
+            exemplars: exemplars.iter().map(convert_exemplar).collect(),
+            no_recorded_value: flags & FLAG_NO_RECORDED_VALUE != 0,
+        });
+    }
+
+    fn metric(&self, m: &Metric, out: &mut Vec<Point>, dropped: &mut Dropped) {
+        let Some(data) = &m.data else {
+            return;
+        };
+        let kind = match data {
+            metric::Data::Gauge(_) => MetricKind::Gauge,
+            metric::Data::Sum(s) if s.is_monotonic => MetricKind::MonotonicCounter,
+            metric::Data::Sum(_) => MetricKind::NonMonotonicCounter,
+            metric::Data::Histogram(_) => MetricKind::Histogram,
+            metric::Data::ExponentialHistogram(_) => MetricKind::ExponentialHistogram,
+            metric::Data::Summary(_) => MetricKind::Summary,
+        };
+        let Some(name) = self.opts.namer.build(&m.name, &m.unit, kind) else {
+            dropped.invalid_name += 1;
+            return;
+        };
+        let temporality = |t: i32| match t {
+            TEMPORALITY_DELTA => Some(Temporality::Delta),
+            TEMPORALITY_CUMULATIVE => Some(Temporality::Cumulative),
+            _ => None,
+        };
+        match data {
+            metric::Data::Gauge(g) => {
+                let family = if is_unknown_type(m) {
+                    FamilyType::Unknown
+                } else {
+                    FamilyType::Gauge
+                };
+                for p in &g.data_points {
+                    let labels = self.labels(&p.attributes, &[]);
+                    self.push(
+                        out,
+                        &name,
+                        family,
+                        m,
+                        labels,
+                        p.start_time_unix_nano,
+                        p.time_unix_nano,
+                        Temporality::Cumulative,
+                        Value::Number(number(p.value.as_ref())),
+                        // Spec: exemplars of points other than histograms and monotonic sums
+                        // are dropped.
+                        &[],
+                        p.flags,
+                    );
+                }
+            }
+            metric::Data::Sum(s) => {
+                let Some(t) = temporality(s.aggregation_temporality) else {
+                    dropped.unspecified_temporality += s.data_points.len();
+                    return;
+                };
+                let family = if s.is_monotonic {
+                    FamilyType::Counter
+                } else {
+                    FamilyType::Gauge
+                };
+                for p in &s.data_points {
+                    let labels = self.labels(&p.attributes, &[]);
+                    let exemplars: &[OtlpExemplar] =
+                        if s.is_monotonic { &p.exemplars } else { &[] };
+                    self.push(
+                        out,
+                        &name,
+                        family,
+                        m,
+                        labels,
+                        p.start_time_unix_nano,
+                        p.time_unix_nano,
+                        t,
+                        Value::Number(number(p.value.as_ref())),
+                        exemplars,
+                        p.flags,
+                    );
+                }
+            }
+            metric::Data::Histogram(h) => {
+                let Some(t) = temporality(h.aggregation_temporality) else {
+                    dropped.unspecified_temporality += h.data_points.len();
+                    return;
+                };
+                for p in &h.data_points {
+                    let labels = self.labels(&p.attributes, &["le"]);
+                    let value = Value::Histogram(Histogram {
+                        bounds: p.explicit_bounds.clone(),
+                        counts: p.bucket_counts.clone(),
+                        count: p.count,
+                        sum: p.sum,
+                    });
+                    self.push(
+                        out,
+                        &name,
+                        FamilyType::Histogram,
+                        m,
+                        labels,
+                        p.start_time_unix_nano,
+                        p.time_unix_nano,
+                        t,
+                        value,
+                        &p.exemplars,
+                        p.flags,
+                    );
+                }
+            }
+            metric::Data::ExponentialHistogram(h) => {
+                let Some(t) = temporality(h.aggregation_temporality) else {
+                    dropped.unspecified_temporality += h.data_points.len();
+                    return;
+                };
+                for p in &h.data_points {
+                    let labels = self.labels(&p.attributes, &["le"]);
+                    let buckets = |b: &Option<exponential_histogram_data_point::Buckets>| match b {
+                        Some(b) => Buckets {
+                            offset: b.offset,
+                            counts: b.bucket_counts.clone(),
+                        },
+                        None => Buckets::default(),
+                    };
+                    let value = Value::Exponential(ExpHistogram {
+                        scale: p.scale,
+                        zero_count: p.zero_count,
+                        zero_threshold: p.zero_threshold,
+                        positive: buckets(&p.positive),
+                        negative: buckets(&p.negative),
+                        count: p.count,
+                        sum: p.sum,
+                    });
+                    self.push(
+                        out,
+                        &name,
+                        FamilyType::Histogram,
+                        m,
+                        labels,
+                        p.start_time_unix_nano,
+                        p.time_unix_nano,
+                        t,
+                        value,
+                        &p.exemplars,
+                        p.flags,
+                    );
+                }
+            }
+            metric::Data::Summary(s) => {
+                for p in &s.data_points {
+                    let labels = self.labels(&p.attributes, &["quantile"]);
+                    let mut quantiles: Vec<(f64, f64)> = p
+                        .quantile_values
+                        .iter()
+                        .map(|q| (q.quantile, q.value))
+                        .collect();
+                    quantiles.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    quantiles.dedup_by(|a, b| a.0 == b.0);
+                    let value = Value::Summary(Summary {
+                        quantiles,
+                        count: p.count,
+                        sum: p.sum,
+                    });
+                    self.push(
+                        out,
+                        &name,
+                        FamilyType::Summary,
+                        m,
+                        labels,
+                        p.start_time_unix_nano,
+                        p.time_unix_nano,
+                        Temporality::Cumulative,
+                        value,
+                        &[],
+                        p.flags,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Spec: a gauge whose metadata has `prometheus.type: unknown` is an unknown-typed metric.
+fn is_unknown_type(m: &Metric) -> bool {
+    m.metadata
+        .iter()
+        .any(|kv| kv.key == "prometheus.type" && value_as_string(kv.value.as_ref()) == "unknown")
+}
+
+fn number(v: Option<&number_data_point::Value>) -> f64 {
+    match v {
+        Some(number_data_point::Value::AsDouble(d)) => *d,
+        Some(number_data_point::Value::AsInt(i)) => *i as f64,
+        None => 0.0,
+    }
+}
+
+/// Spec "Exemplars": `trace_id` and `span_id` in hex; the exemplar's timestamp.
+fn convert_exemplar(e: &OtlpExemplar) -> Exemplar {
+    let value = match e.value {
+        Some(exemplar::Value::AsDouble(d)) => d,
+        Some(exemplar::Value::AsInt(i)) => i as f64,
+        None => 0.0,
+    };
+    Exemplar {
+        value,
+        time_ns: e.time_unix_nano,
+        trace_id: hex_id(&e.trace_id),
+        span_id: hex_id(&e.span_id),
+        filtered: e
+            .filtered_attributes
+            .iter()
+            .map(|kv| (kv.key.clone(), value_as_string(kv.value.as_ref())))
+            .collect(),
+    }
+}
