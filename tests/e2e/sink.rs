@@ -37,17 +37,6 @@ impl Recorded {
             })
             .collect()
     }
-
-    pub fn span_names(&self) -> Vec<String> {
-        self.traces
-            .lock()
-            .unwrap()
-            .iter()
-            .flat_map(|r| r.resource_spans.iter())
-            .flat_map(|r| r.scope_spans.iter())
-            .flat_map(|s| s.spans.iter().map(|s| s.name.clone()))
-            .collect()
-    }
 }
 
 #[derive(Clone)]

@@ -336,5 +336,15 @@ async fn instances_of_one_component_share_one_limiter() {
 #[test]
 fn factories_list_memory_limiter() {
     let names: Vec<&str> = crate::factories().iter().map(|f| f.type_name()).collect();
-    assert_eq!(names, vec!["batch", "memory_limiter"]);
+    assert_eq!(
+        names,
+        vec![
+            "batch",
+            "memory_limiter",
+            "attributes",
+            "resource",
+            "probabilistic_sampler",
+            "tail_sampling"
+        ]
+    );
 }

@@ -1,0 +1,196 @@
+//! `attributes` processor: applies the attraction actions to span attributes (traces),
+//! log record attributes (logs) and data point attributes (metrics), for the items the
+//! `include` / `exclude` properties select — Go's `processor/attributesprocessor`.
+//!
+//! Go facts: traces filter per span (`filterspan`), logs per record (`filterlog`), metrics
+//! per metric (`filtermetric`: `metric_names` and `resources`) and then process every data
+//! point of a selected metric (gauge, sum, histogram, exponential histogram, summary).
+
+mod config;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use pipeline_api::config::{ConfigError, ConfigValue};
+use pipeline_api::proto::tonic::common::v1::KeyValue;
+use pipeline_api::proto::tonic::metrics::v1::{metric, Metric};
+use pipeline_api::{
+    async_trait, config_as, parse_component_config, Batch, BatchData, BuildContext, BuildError,
+    ComponentConfig, ConsumeError, Consumer, Factory, Processor, ProcessorFactory, RequestContext,
+    SharedConsumer, Signal,
+};
+
+pub use config::{Config, ERR_MISSING_ACTIONS};
+
+use crate::attraction::AttrProc;
+use crate::filter::SkipExpr;
+
+pub const TYPE_NAME: &str = "attributes";
+
+pub struct AttributesFactory;
+
+impl Factory for AttributesFactory {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn parse_config(
+        &self,
+        value: &ConfigValue,
+    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
+        parse_component_config::<Config>(value)
+    }
+}
+
+impl ProcessorFactory for AttributesFactory {
+    fn build(
+        &self,
+        _ctx: BuildContext,
+        cfg: &dyn ComponentConfig,
+        signal: Signal,
+        next: SharedConsumer,
+    ) -> Result<Arc<dyn Processor>, BuildError> {
+        let cfg = config_as::<Config>(cfg)?;
+        Ok(Arc::new(AttributesProcessor::new(cfg, signal, next)?))
+    }
+}
+
+/// One `attributes` instance (one per pipeline).
+pub struct AttributesProcessor {
+    signal: Signal,
+    attr_proc: AttrProc,
+    skip: SkipExpr,
+    next: SharedConsumer,
+}
+
+impl AttributesProcessor {
+    pub fn new(
+        cfg: &Config,
+        signal: Signal,
+        next: SharedConsumer,
+    ) -> Result<AttributesProcessor, BuildError> {
+        let attr_proc = AttrProc::new(&cfg.actions).map_err(|errs| {
+            BuildError::new(
+                errs.into_iter()
+                    .map(|e| e.prefixed(&["actions"]).to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let skip = cfg.match_config().build(signal).map_err(BuildError::new)?;
+        Ok(AttributesProcessor {
+            signal,
+            attr_proc,
+            skip,
+            next,
+        })
+    }
+
+    /// Apply the actions to the selected items of `data`.
+    pub fn process(&self, ctx: &RequestContext, data: &mut BatchData) {
+        let ap = &self.attr_proc;
+        let skip = &self.skip;
+        match data {
+            BatchData::Traces(req) => {
+                for rs in &mut req.resource_spans {
+                    let resource: &[KeyValue] = rs
+                        .resource
+                        .as_ref()
+                        .map(|r| &r.attributes[..])
+                        .unwrap_or(&[]);
+                    for ss in &mut rs.scope_spans {
+                        for span in &mut ss.spans {
+                            if !skip.is_noop() && skip.skip_span(resource, ss.scope.as_ref(), span)
+                            {
+                                continue;
+                            }
+                            ap.process(ctx, &mut span.attributes);
+                        }
+                    }
+                }
+            }
+            BatchData::Logs(req) => {
+                for rl in &mut req.resource_logs {
+                    let resource: &[KeyValue] = rl
+                        .resource
+                        .as_ref()
+                        .map(|r| &r.attributes[..])
+                        .unwrap_or(&[]);
+                    for sl in &mut rl.scope_logs {
+                        for log in &mut sl.log_records {
+                            if !skip.is_noop() && skip.skip_log(resource, sl.scope.as_ref(), log) {
+                                continue;
+                            }
+                            ap.process(ctx, &mut log.attributes);
+                        }
+                    }
+                }
+            }
+            BatchData::Metrics(req) => {
+                for rm in &mut req.resource_metrics {
+                    let resource: &[KeyValue] = rm
+                        .resource
+                        .as_ref()
+                        .map(|r| &r.attributes[..])
+                        .unwrap_or(&[]);
+                    for sm in &mut rm.scope_metrics {
+                        for m in &mut sm.metrics {
+                            if !skip.is_noop() && skip.skip_metric(resource, &m.name) {
+                                continue;
+                            }
+                            for_each_data_point_attributes(m, |attrs| ap.process(ctx, attrs));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every data point's attributes of a metric, whatever its type.
+pub(crate) fn for_each_data_point_attributes(
+    m: &mut Metric,
+    mut f: impl FnMut(&mut Vec<KeyValue>),
+) {
+    match &mut m.data {
+        Some(metric::Data::Gauge(g)) => g.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        Some(metric::Data::Sum(s)) => s.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        Some(metric::Data::Histogram(h)) => {
+            h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
+        }
+        Some(metric::Data::ExponentialHistogram(h)) => {
+            h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
+        }
+        Some(metric::Data::Summary(s)) => {
+            s.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
+        }
+        None => {}
+    }
+}
+
+#[async_trait]
+impl Consumer for AttributesProcessor {
+    async fn consume(&self, mut batch: Batch) -> Result<(), ConsumeError> {
+        if batch.signal() != self.signal {
+            return Err(ConsumeError::permanent(format!(
+                "attributes processor of a {} pipeline got {}",
+                self.signal,
+                batch.signal()
+            )));
+        }
+        if !self.attr_proc.is_empty() && !batch.is_empty() {
+            // The context is only copied when an action reads it.
+            let ctx = if self.attr_proc.uses_context() {
+                batch.context().clone()
+            } else {
+                RequestContext::default()
+            };
+            batch.edit(|data| self.process(&ctx, data));
+        }
+        self.next.consume(batch).await
+    }
+}
+
+#[async_trait]
+impl Processor for AttributesProcessor {}

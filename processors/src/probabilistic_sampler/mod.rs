@@ -1,0 +1,209 @@
+//! `probabilistic_sampler` processor (traces and logs): keeps a share of spans or log
+//! records, by trace id (or a record attribute) — Go's `processor/probabilisticsamplerprocessor`.
+//!
+//! Dropped items are counted in `otelcol_processor_probabilistic_sampler_count_traces_sampled`
+//! / `..._count_logs_sampled` with `sampled="false"` and the `policy` that decided. When no
+//! item of a batch is kept, nothing is handed on and the caller gets success (Go
+//! `processorhelper.ErrSkipProcessingData`).
+
+mod config;
+mod sampler;
+pub mod sampling;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use pipeline_api::config::{ConfigError, ConfigValue};
+use pipeline_api::telemetry::MetricsLevel;
+use pipeline_api::{
+    async_trait, config_as, parse_component_config, Batch, BatchData, BuildContext, BuildError,
+    ComponentConfig, ConsumeError, Consumer, Factory, IntCounter, Processor, ProcessorFactory,
+    SharedConsumer, Signal,
+};
+
+pub use config::{AttributeSource, Config, SamplerMode, DEFAULT_PRECISION};
+pub use sampler::{compute_hash, randomness_from_bytes, DecisionError, Policy, Sampler};
+
+pub const TYPE_NAME: &str = "probabilistic_sampler";
+
+pub struct ProbabilisticSamplerFactory;
+
+impl Factory for ProbabilisticSamplerFactory {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Traces, Signal::Logs]
+    }
+
+    fn parse_config(
+        &self,
+        value: &ConfigValue,
+    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
+        parse_component_config::<Config>(value)
+    }
+}
+
+impl ProcessorFactory for ProbabilisticSamplerFactory {
+    fn build(
+        &self,
+        ctx: BuildContext,
+        cfg: &dyn ComponentConfig,
+        signal: Signal,
+        next: SharedConsumer,
+    ) -> Result<Arc<dyn Processor>, BuildError> {
+        let cfg = config_as::<Config>(cfg)?;
+        Ok(Arc::new(ProbabilisticSamplerProcessor::new(
+            &ctx, cfg, signal, next,
+        )?))
+    }
+}
+
+/// `[policy][sampled as usize]`.
+type Counters = Vec<[IntCounter; 2]>;
+
+/// One `probabilistic_sampler` instance (one per pipeline).
+pub struct ProbabilisticSamplerProcessor {
+    signal: Signal,
+    sampler: Sampler,
+    fail_closed: bool,
+    sampling_priority: String,
+    precision: usize,
+    next: SharedConsumer,
+    counters: Option<Counters>,
+}
+
+impl ProbabilisticSamplerProcessor {
+    pub fn new(
+        ctx: &BuildContext,
+        cfg: &Config,
+        signal: Signal,
+        next: SharedConsumer,
+    ) -> Result<ProbabilisticSamplerProcessor, BuildError> {
+        let what = match signal {
+            Signal::Traces => "traces",
+            Signal::Logs => "logs",
+            Signal::Metrics => {
+                return Err(BuildError::new(
+                    "probabilistic_sampler supports traces and logs, not metrics",
+                ))
+            }
+        };
+        let t = &ctx.telemetry;
+        let counters = (t.level() > MetricsLevel::None).then(|| {
+            Policy::ALL
+                .iter()
+                .map(|p| {
+                    let label = p.label(&cfg.from_attribute);
+                    [false, true].map(|sampled| {
+                        t.counter(
+                            &format!(
+                                "otelcol_processor_probabilistic_sampler_count_{what}_sampled"
+                            ),
+                            &format!("Count of {what} that were sampled or not"),
+                            &[
+                                ("policy", label),
+                                ("sampled", if sampled { "true" } else { "false" }),
+                            ],
+                        )
+                    })
+                })
+                .collect()
+        });
+        Ok(ProbabilisticSamplerProcessor {
+            signal,
+            sampler: Sampler::new(cfg, signal == Signal::Logs),
+            fail_closed: cfg.fail_closed,
+            sampling_priority: cfg.sampling_priority.clone(),
+            precision: cfg.sampling_precision.clamp(0, 14) as usize,
+            next,
+            counters,
+        })
+    }
+
+    fn count(&self, policy: Policy, sampled: bool) {
+        if let Some(c) = &self.counters {
+            c[policy.index()][usize::from(sampled)].inc();
+        }
+    }
+
+    fn log_error(&self, e: &DecisionError) {
+        let what = if self.signal == Signal::Logs {
+            "logs sampler"
+        } else {
+            "traces sampler"
+        };
+        match e {
+            DecisionError::Parse(_) => tracing::info!(error = %e, "{}", what),
+            _ => tracing::debug!(error = %e, "{}", what),
+        }
+    }
+
+    /// Remove the items not sampled; true when something is left.
+    pub fn sample(&self, data: &mut BatchData) -> bool {
+        match data {
+            BatchData::Traces(req) => {
+                req.resource_spans.retain_mut(|rs| {
+                    rs.scope_spans.retain_mut(|ss| {
+                        ss.spans.retain_mut(|span| {
+                            let o = self.sampler.sample_span(span, self.fail_closed);
+                            if let Some(e) = &o.error {
+                                self.log_error(e);
+                            }
+                            self.count(o.policy, o.sampled);
+                            o.sampled
+                        });
+                        !ss.spans.is_empty()
+                    });
+                    !rs.scope_spans.is_empty()
+                });
+                !req.resource_spans.is_empty()
+            }
+            BatchData::Logs(req) => {
+                req.resource_logs.retain_mut(|rl| {
+                    rl.scope_logs.retain_mut(|sl| {
+                        sl.log_records.retain_mut(|log| {
+                            let o = self.sampler.sample_log(
+                                log,
+                                self.fail_closed,
+                                &self.sampling_priority,
+                                self.precision,
+                            );
+                            if let Some(e) = &o.error {
+                                self.log_error(e);
+                            }
+                            self.count(o.policy, o.sampled);
+                            o.sampled
+                        });
+                        !sl.log_records.is_empty()
+                    });
+                    !rl.scope_logs.is_empty()
+                });
+                !req.resource_logs.is_empty()
+            }
+            BatchData::Metrics(_) => true,
+        }
+    }
+}
+
+#[async_trait]
+impl Consumer for ProbabilisticSamplerProcessor {
+    async fn consume(&self, mut batch: Batch) -> Result<(), ConsumeError> {
+        if batch.signal() != self.signal {
+            return Err(ConsumeError::permanent(format!(
+                "probabilistic_sampler of a {} pipeline got {}",
+                self.signal,
+                batch.signal()
+            )));
+        }
+        if !batch.edit(|data| self.sample(data)) {
+            return Ok(());
+        }
+        self.next.consume(batch).await
+    }
+}
+
+#[async_trait]
+impl Processor for ProbabilisticSamplerProcessor {}
