@@ -5,9 +5,13 @@ use std::sync::Arc;
 
 use pipeline_api::ReceiverFactory;
 
+pub mod filelog;
 pub mod otlp;
 
 /// Every receiver factory of this crate, for the registry.
 pub fn factories() -> Vec<Arc<dyn ReceiverFactory>> {
-    vec![Arc::new(otlp::OtlpReceiverFactory)]
+    vec![
+        Arc::new(otlp::OtlpReceiverFactory),
+        Arc::new(filelog::FileLogReceiverFactory),
+    ]
 }

@@ -121,12 +121,12 @@ pub fn storage_client(
 ) -> Result<Arc<dyn crate::storage::StorageClient>, BuildError> {
     let ext = ctx.extensions.get(id).ok_or_else(|| {
         BuildError::new(format!(
-            "storage extension {id:?} is not configured or not listed in service::extensions"
+            "storage extension \"{id}\" is not configured or not listed in service::extensions"
         ))
     })?;
     let storage = ext
         .as_storage()
-        .ok_or_else(|| BuildError::new(format!("extension {id:?} is not a storage extension")))?;
+        .ok_or_else(|| BuildError::new(format!("extension \"{id}\" is not a storage extension")))?;
     storage
         .client(ctx.telemetry.kind(), &ctx.id, name)
         .map_err(|e| BuildError::new(e.to_string()))

@@ -528,13 +528,7 @@ fn the_factory_parses_and_lists_itself() {
         )]
     );
     assert!(f.parse_config(&ConfigValue::Null).is_err());
-    assert_eq!(
-        crate::factories()
-            .iter()
-            .map(|f| f.type_name())
-            .collect::<Vec<_>>(),
-        vec!["otlp"]
-    );
+    assert!(crate::factories().iter().any(|f| f.type_name() == "otlp"));
 }
 
 // ---------------------------------------------------------------------------------------

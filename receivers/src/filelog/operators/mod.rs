@@ -1,0 +1,786 @@
+//! The stanza operator chain (`operators:`), run synchronously on each poll's entries.
+//!
+//! Go facts (`pkg/stanza/operator/helper/{writer,transformer,parser}.go`,
+//! `pkg/stanza/pipeline`):
+//! - every operator has `type`, optional `id` (default: the type; ids must be unique) and
+//!   `output` (one id or a list; default: the next operator in the list, the last one
+//!   emits from the receiver);
+//! - transformers and parsers have `on_error` (`send`, the default, `send_quiet`, `drop`,
+//!   `drop_quiet`: the quiet ones log at debug level) and `if` (an expression; an entry for
+//!   which it is false passes through unchanged);
+//! - parsers have `parse_from` (default `body`), `parse_to` (default `attributes`; a map
+//!   result is merged there), `body` (a field copied to the body after parsing; not with
+//!   `parse_to: body`), and embedded `timestamp`, `severity`, `trace`, `scope_name` blocks
+//!   run after the parse; all of them run, then the first error is handled by `on_error`.
+
+pub mod container;
+pub mod docker;
+pub mod parsers;
+pub mod recombine;
+pub mod router;
+pub mod transformers;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use pipeline_api::config::{parse_typed, ConfigError, ConfigValue, Validate};
+use serde::Deserialize;
+
+use super::entry::{Entry, Field, RootableField, Value};
+use super::expr::Expr;
+use super::severity::{
+    ScopeNameConfig, ScopeNameParser, SeverityConfig, SeverityParser, TraceConfig, TraceParser,
+};
+use super::timeparse::{TimeConfig, TimeParser};
+
+/// `on_error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    #[default]
+    Send,
+    SendQuiet,
+    Drop,
+    DropQuiet,
+}
+
+/// `output`: one id or a list.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Outputs {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Outputs {
+    pub fn ids(&self) -> Vec<String> {
+        match self {
+            Outputs::One(s) => vec![s.clone()],
+            Outputs::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// Declare an operator's config struct with the keys every operator has.
+macro_rules! op_config {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $f:ident : $t:ty),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Default, serde::Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            pub id: Option<String>,
+            pub output: Option<$crate::filelog::operators::Outputs>,
+            pub on_error: $crate::filelog::operators::OnError,
+            #[serde(rename = "if")]
+            pub if_expr: Option<String>,
+            $($(#[$fm])* pub $f: $t,)*
+        }
+        impl pipeline_api::config::Validate for $name {}
+    };
+}
+
+/// Declare a parser's config struct: the common keys plus the parser keys.
+macro_rules! parser_config {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $f:ident : $t:ty),* $(,)? }) => {
+        $crate::filelog::operators::op_config!($(#[$m])* $name {
+            parse_from: Option<$crate::filelog::entry::Field>,
+            parse_to: Option<$crate::filelog::entry::RootableField>,
+            body: Option<$crate::filelog::entry::Field>,
+            timestamp: Option<$crate::filelog::timeparse::TimeConfig>,
+            severity: Option<$crate::filelog::severity::SeverityConfig>,
+            trace: Option<$crate::filelog::severity::TraceConfig>,
+            scope_name: Option<$crate::filelog::severity::ScopeNameConfig>,
+            $($(#[$fm])* $f: $t,)*
+        });
+        impl $crate::filelog::operators::ParserKeys for $name {
+            fn parser_keys(&self) -> $crate::filelog::operators::ParserKeysRef<'_> {
+                $crate::filelog::operators::ParserKeysRef {
+                    parse_from: &self.parse_from,
+                    parse_to: &self.parse_to,
+                    body: &self.body,
+                    timestamp: &self.timestamp,
+                    severity: &self.severity,
+                    trace: &self.trace,
+                    scope_name: &self.scope_name,
+                }
+            }
+        }
+    };
+}
+pub(crate) use op_config;
+pub(crate) use parser_config;
+
+/// The parser keys of a parser config.
+pub struct ParserKeysRef<'a> {
+    pub parse_from: &'a Option<Field>,
+    pub parse_to: &'a Option<RootableField>,
+    pub body: &'a Option<Field>,
+    pub timestamp: &'a Option<TimeConfig>,
+    pub severity: &'a Option<SeverityConfig>,
+    pub trace: &'a Option<TraceConfig>,
+    pub scope_name: &'a Option<ScopeNameConfig>,
+}
+
+pub trait ParserKeys {
+    fn parser_keys(&self) -> ParserKeysRef<'_>;
+}
+
+/// What an operator hands on: entries for its output ports, and what went wrong.
+#[derive(Default)]
+pub struct Out {
+    pub items: Vec<(usize, Entry)>,
+    pub errors: u64,
+    pub dropped: u64,
+}
+
+impl Out {
+    pub fn send(&mut self, e: Entry) {
+        self.items.push((0, e));
+    }
+}
+
+/// A built operator.
+pub trait Operator: Send {
+    fn process(&mut self, e: Entry, out: &mut Out);
+
+    /// Flush what has been held longer than the operator's flush period.
+    fn flush_expired(&mut self, _now: Instant, _out: &mut Out) {}
+
+    /// Flush everything held (shutdown).
+    fn flush_all(&mut self, _out: &mut Out) {}
+
+    /// For each reader, the smallest start offset of an entry this operator still holds.
+    fn held(&self, _acc: &mut HashMap<u64, u64>) {}
+}
+
+/// The keys every transformer shares at run time: `id`, `on_error`, `if`.
+#[derive(Debug, Clone)]
+pub struct Base {
+    pub id: String,
+    pub on_error: OnError,
+    pub cond: Option<Expr>,
+}
+
+impl Base {
+    pub fn new(id: &str, on_error: OnError, if_expr: &Option<String>) -> Result<Base, String> {
+        let cond = match if_expr.as_deref() {
+            Some(s) if !s.trim().is_empty() => Some(Expr::compile(s)?),
+            _ => None,
+        };
+        Ok(Base {
+            id: id.to_string(),
+            on_error,
+            cond,
+        })
+    }
+
+    /// Go `Skip`: true when the `if` condition is false.
+    pub fn skip(&self, e: &Entry) -> Result<bool, String> {
+        match &self.cond {
+            None => Ok(false),
+            Some(c) => c.eval_bool(e).map(|b| !b),
+        }
+    }
+
+    /// Go `HandleEntryError`: log, count, then send or drop the entry.
+    pub fn fail(&self, e: Entry, err: &str, out: &mut Out) {
+        out.errors += 1;
+        match self.on_error {
+            OnError::Send | OnError::Drop => {
+                tracing::warn!(operator = %self.id, action = ?self.on_error, error = %err, "Failed to process entry.")
+            }
+            OnError::SendQuiet | OnError::DropQuiet => {
+                tracing::debug!(operator = %self.id, action = ?self.on_error, error = %err, "Failed to process entry.")
+            }
+        }
+        match self.on_error {
+            OnError::Send | OnError::SendQuiet => out.send(e),
+            OnError::Drop | OnError::DropQuiet => out.dropped += 1,
+        }
+    }
+
+    /// Go `TransformerOperator.ProcessWith`.
+    pub fn transform(
+        &self,
+        mut e: Entry,
+        out: &mut Out,
+        f: impl FnOnce(&mut Entry) -> Result<(), String>,
+    ) {
+        match self.skip(&e) {
+            Err(err) => return self.fail(e, &err, out),
+            Ok(true) => return out.send(e),
+            Ok(false) => {}
+        }
+        match f(&mut e) {
+            Ok(()) => out.send(e),
+            Err(err) => self.fail(e, &err, out),
+        }
+    }
+}
+
+/// A failed parse: the entry as it was left, and why.
+pub type ParseFailure = Box<(Entry, String)>;
+
+/// The run-time parser part (Go `ParserOperator`).
+#[derive(Debug, Clone)]
+pub struct ParserBase {
+    pub base: Base,
+    pub parse_from: Field,
+    pub parse_to: Field,
+    pub body: Option<Field>,
+    pub time: Option<TimeParser>,
+    pub severity: Option<SeverityParser>,
+    pub trace: Option<TraceParser>,
+    pub scope: Option<ScopeNameParser>,
+}
+
+impl ParserBase {
+    pub fn build<C: ParserKeys>(
+        id: &str,
+        on_error: OnError,
+        if_expr: &Option<String>,
+        cfg: &C,
+    ) -> Result<ParserBase, String> {
+        let k = cfg.parser_keys();
+        let parse_to = k.parse_to.clone().map(|r| r.0).unwrap_or(Field {
+            root: super::entry::Root::Attributes,
+            keys: vec![],
+        });
+        if k.body.is_some() && parse_to == Field::body() {
+            return Err("`parse_to: body` not allowed when `body` is configured".into());
+        }
+        Ok(ParserBase {
+            base: Base::new(id, on_error, if_expr)?,
+            parse_from: k.parse_from.clone().unwrap_or_else(Field::body),
+            parse_to,
+            body: k.body.clone(),
+            time: k.timestamp.as_ref().map(TimeParser::build).transpose()?,
+            severity: k.severity.as_ref().map(SeverityParser::build).transpose()?,
+            trace: k.trace.as_ref().map(TraceParser::build),
+            scope: k
+                .scope_name
+                .as_ref()
+                .map(ScopeNameParser::build)
+                .transpose()?,
+        })
+    }
+
+    /// Go `ParserOperator.ProcessWith`: `if`, parse, set, then the embedded parsers.
+    pub fn process(
+        &self,
+        e: Entry,
+        out: &mut Out,
+        parse: impl FnOnce(&Value) -> Result<Value, String>,
+    ) {
+        match self.base.skip(&e) {
+            Err(err) => return self.base.fail(e, &err, out),
+            Ok(true) => return out.send(e),
+            Ok(false) => {}
+        }
+        match self.parse_with(e, parse) {
+            Ok(e) => out.send(e),
+            Err(f) => {
+                let (e, err) = *f;
+                self.base.fail(e, &err, out)
+            }
+        }
+    }
+
+    /// Go `ParseWith`, returning the entry with the first error.
+    pub fn parse_with(
+        &self,
+        mut e: Entry,
+        parse: impl FnOnce(&Value) -> Result<Value, String>,
+    ) -> Result<Entry, ParseFailure> {
+        let Some(value) = self.parse_from.get(&e) else {
+            let msg = format!(
+                "Entry is missing the expected parse_from field {}",
+                self.parse_from
+            );
+            return Err(Box::new((e, msg)));
+        };
+        let parsed = match parse(value) {
+            Ok(v) => v,
+            Err(err) => return Err(Box::new((e, err))),
+        };
+        if let Err(err) = self.parse_to.set(&mut e, parsed) {
+            return Err(Box::new((e, format!("set parse_to: {err}"))));
+        }
+        self.after_parse(e)
+    }
+
+    /// The `body` copy and the embedded timestamp/severity/trace/scope parsers.
+    pub fn after_parse(&self, mut e: Entry) -> Result<Entry, ParseFailure> {
+        if let Some(b) = &self.body {
+            if let Some(v) = b.get(&e).cloned() {
+                e.body = Some(v);
+            }
+        }
+        let t = self.time.as_ref().map(|p| p.parse(&mut e));
+        let s = self.severity.as_ref().map(|p| p.parse(&mut e));
+        let tr = self.trace.as_ref().map(|p| p.parse(&mut e));
+        let sc = self.scope.as_ref().map(|p| p.parse(&mut e));
+        for (what, r) in [
+            ("time parser", t),
+            ("severity parser", s),
+            ("trace parser", tr),
+            ("scope_name parser", sc),
+        ] {
+            if let Some(Err(err)) = r {
+                return Err(Box::new((e, format!("{what}: {err}"))));
+            }
+        }
+        Ok(e)
+    }
+}
+
+/// One operator's parsed config.
+#[derive(Debug, Clone)]
+pub enum OperatorConfig {
+    JsonParser(parsers::JsonParserConfig),
+    RegexParser(parsers::RegexParserConfig),
+    KeyValueParser(parsers::KeyValueParserConfig),
+    SeverityParser(parsers::SeverityParserConfig),
+    TimeParser(parsers::TimeParserConfig),
+    TraceParser(parsers::TraceParserConfig),
+    ScopeNameParser(parsers::ScopeNameParserConfig),
+    Container(container::ContainerConfig),
+    Move(transformers::MoveConfig),
+    Copy(transformers::CopyConfig),
+    Remove(transformers::RemoveConfig),
+    Add(transformers::AddConfig),
+    Flatten(transformers::FlattenConfig),
+    Retain(transformers::RetainConfig),
+    Noop(transformers::NoopConfig),
+    Filter(transformers::FilterConfig),
+    Recombine(recombine::RecombineConfig),
+    Router(router::RouterConfig),
+}
+
+/// Every operator type this receiver knows.
+pub const OPERATOR_TYPES: &[&str] = &[
+    "json_parser",
+    "regex_parser",
+    "key_value_parser",
+    "severity_parser",
+    "time_parser",
+    "trace_parser",
+    "scope_name_parser",
+    "container",
+    "move",
+    "copy",
+    "remove",
+    "add",
+    "flatten",
+    "retain",
+    "noop",
+    "filter",
+    "recombine",
+    "router",
+];
+
+fn typed<T: serde::de::DeserializeOwned + Validate>(
+    v: &ConfigValue,
+) -> Result<T, Vec<ConfigError>> {
+    parse_typed::<T>(v)
+}
+
+impl OperatorConfig {
+    /// Parse one `operators:` item; errors carry paths relative to the item.
+    pub fn parse(value: &ConfigValue) -> Result<OperatorConfig, Vec<ConfigError>> {
+        let ConfigValue::Mapping(map) = value else {
+            return Err(vec![ConfigError::new(
+                &[],
+                "an operator must be a map with a `type`",
+            )]);
+        };
+        let ty = match map.get("type") {
+            Some(ConfigValue::String(s)) => s.clone(),
+            Some(_) => return Err(vec![ConfigError::new(&["type"], "must be a string")]),
+            None => {
+                return Err(vec![ConfigError::new(
+                    &["type"],
+                    "missing required key `type`",
+                )])
+            }
+        };
+        let mut rest = map.clone();
+        rest.remove("type");
+        let rest = ConfigValue::Mapping(rest);
+        Ok(match ty.as_str() {
+            "json_parser" => OperatorConfig::JsonParser(typed(&rest)?),
+            "regex_parser" => OperatorConfig::RegexParser(typed(&rest)?),
+            "key_value_parser" => OperatorConfig::KeyValueParser(typed(&rest)?),
+            "severity_parser" => OperatorConfig::SeverityParser(typed(&rest)?),
+            "time_parser" => OperatorConfig::TimeParser(typed(&rest)?),
+            "trace_parser" => OperatorConfig::TraceParser(typed(&rest)?),
+            "scope_name_parser" => OperatorConfig::ScopeNameParser(typed(&rest)?),
+            "container" => OperatorConfig::Container(typed(&rest)?),
+            "move" => OperatorConfig::Move(typed(&rest)?),
+            "copy" => OperatorConfig::Copy(typed(&rest)?),
+            "remove" => OperatorConfig::Remove(typed(&rest)?),
+            "add" => OperatorConfig::Add(typed(&rest)?),
+            "flatten" => OperatorConfig::Flatten(typed(&rest)?),
+            "retain" => OperatorConfig::Retain(typed(&rest)?),
+            "noop" => OperatorConfig::Noop(typed(&rest)?),
+            "filter" => OperatorConfig::Filter(typed(&rest)?),
+            "recombine" => OperatorConfig::Recombine(typed(&rest)?),
+            "router" => OperatorConfig::Router(typed(&rest)?),
+            other => {
+                let valid: Vec<String> = OPERATOR_TYPES.iter().map(|s| s.to_string()).collect();
+                let mut msg = format!("unsupported operator type {other:?}");
+                match pipeline_api::config::nearest(other, &valid) {
+                    Some(n) => msg.push_str(&format!("; did you mean {n:?}?")),
+                    None => msg.push_str(&format!("; supported: {}", OPERATOR_TYPES.join(", "))),
+                }
+                return Err(vec![ConfigError::new(&["type"], msg)]);
+            }
+        })
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            OperatorConfig::JsonParser(_) => "json_parser",
+            OperatorConfig::RegexParser(_) => "regex_parser",
+            OperatorConfig::KeyValueParser(_) => "key_value_parser",
+            OperatorConfig::SeverityParser(_) => "severity_parser",
+            OperatorConfig::TimeParser(_) => "time_parser",
+            OperatorConfig::TraceParser(_) => "trace_parser",
+            OperatorConfig::ScopeNameParser(_) => "scope_name_parser",
+            OperatorConfig::Container(_) => "container",
+            OperatorConfig::Move(_) => "move",
+            OperatorConfig::Copy(_) => "copy",
+            OperatorConfig::Remove(_) => "remove",
+            OperatorConfig::Add(_) => "add",
+            OperatorConfig::Flatten(_) => "flatten",
+            OperatorConfig::Retain(_) => "retain",
+            OperatorConfig::Noop(_) => "noop",
+            OperatorConfig::Filter(_) => "filter",
+            OperatorConfig::Recombine(_) => "recombine",
+            OperatorConfig::Router(_) => "router",
+        }
+    }
+
+    /// `(id, output)` of any operator.
+    fn common(&self) -> (Option<&String>, Option<&Outputs>) {
+        macro_rules! c {
+            ($c:expr) => {
+                ($c.id.as_ref(), $c.output.as_ref())
+            };
+        }
+        match self {
+            OperatorConfig::JsonParser(c) => c!(c),
+            OperatorConfig::RegexParser(c) => c!(c),
+            OperatorConfig::KeyValueParser(c) => c!(c),
+            OperatorConfig::SeverityParser(c) => c!(c),
+            OperatorConfig::TimeParser(c) => c!(c),
+            OperatorConfig::TraceParser(c) => c!(c),
+            OperatorConfig::ScopeNameParser(c) => c!(c),
+            OperatorConfig::Container(c) => c!(c),
+            OperatorConfig::Move(c) => c!(c),
+            OperatorConfig::Copy(c) => c!(c),
+            OperatorConfig::Remove(c) => c!(c),
+            OperatorConfig::Add(c) => c!(c),
+            OperatorConfig::Flatten(c) => c!(c),
+            OperatorConfig::Retain(c) => c!(c),
+            OperatorConfig::Noop(c) => c!(c),
+            OperatorConfig::Filter(c) => c!(c),
+            OperatorConfig::Recombine(c) => c!(c),
+            OperatorConfig::Router(c) => c!(c),
+        }
+    }
+
+    pub fn id(&self) -> String {
+        self.common()
+            .0
+            .cloned()
+            .unwrap_or_else(|| self.type_name().to_string())
+    }
+
+    /// Build the operator. Errors are `(key, message)` relative to the operator.
+    fn build(&self, id: &str) -> Result<Box<dyn Operator>, (String, String)> {
+        let r: Result<Box<dyn Operator>, (String, String)> = match self {
+            OperatorConfig::JsonParser(c) => parsers::build_json(id, c),
+            OperatorConfig::RegexParser(c) => parsers::build_regex(id, c),
+            OperatorConfig::KeyValueParser(c) => parsers::build_key_value(id, c),
+            OperatorConfig::SeverityParser(c) => parsers::build_severity(id, c),
+            OperatorConfig::TimeParser(c) => parsers::build_time(id, c),
+            OperatorConfig::TraceParser(c) => parsers::build_trace(id, c),
+            OperatorConfig::ScopeNameParser(c) => parsers::build_scope_name(id, c),
+            OperatorConfig::Container(c) => container::build(id, c),
+            OperatorConfig::Move(c) => transformers::build_move(id, c),
+            OperatorConfig::Copy(c) => transformers::build_copy(id, c),
+            OperatorConfig::Remove(c) => transformers::build_remove(id, c),
+            OperatorConfig::Add(c) => transformers::build_add(id, c),
+            OperatorConfig::Flatten(c) => transformers::build_flatten(id, c),
+            OperatorConfig::Retain(c) => transformers::build_retain(id, c),
+            OperatorConfig::Noop(c) => transformers::build_noop(id, c),
+            OperatorConfig::Filter(c) => transformers::build_filter(id, c),
+            OperatorConfig::Recombine(c) => recombine::build(id, c),
+            OperatorConfig::Router(c) => router::build(id, c),
+        };
+        r
+    }
+
+    /// Output ports: the default outputs, or a router's route outputs then its default.
+    fn ports(&self) -> Option<Vec<Option<Vec<String>>>> {
+        match self {
+            OperatorConfig::Router(r) => Some(
+                r.routes
+                    .iter()
+                    .map(|route| Some(route.output.ids()))
+                    .chain(std::iter::once(r.default.as_ref().map(Outputs::ids)))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+thread_local! {
+    /// Set while validating: builders skip I/O (loading time zones).
+    pub static VALIDATING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Where an output goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Dest {
+    Node(usize),
+    Emit,
+}
+
+struct Node {
+    op: Box<dyn Operator>,
+    ports: Vec<Vec<Dest>>,
+}
+
+/// Counters of operator problems.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub errors: u64,
+    pub dropped: u64,
+}
+
+/// The built chain.
+#[derive(Default)]
+pub struct Pipeline {
+    nodes: Vec<Node>,
+}
+
+impl Pipeline {
+    /// Build from raw `operators:` items; errors carry paths relative to `operators`.
+    pub fn build(raw: &[ConfigValue]) -> Result<Pipeline, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let mut configs = Vec::new();
+        for (i, v) in raw.iter().enumerate() {
+            let idx = i.to_string();
+            match OperatorConfig::parse(v) {
+                Ok(c) => configs.push(Some(c)),
+                Err(es) => {
+                    errors.extend(es.into_iter().map(|e| e.prefixed(&[&idx])));
+                    configs.push(None);
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let configs: Vec<OperatorConfig> = configs.into_iter().flatten().collect();
+        let ids: Vec<String> = configs.iter().map(OperatorConfig::id).collect();
+        let mut index = HashMap::new();
+        for (i, id) in ids.iter().enumerate() {
+            if index.insert(id.clone(), i).is_some() {
+                errors.push(ConfigError::new(
+                    &[&i.to_string(), "id"],
+                    format!("operator id {id:?} is used more than once; give each operator of the same type its own `id`"),
+                ));
+            }
+        }
+        let resolve = |list: &[String], i: usize, key: &str, errors: &mut Vec<ConfigError>| {
+            list.iter()
+                .filter_map(|id| match index.get(id) {
+                    Some(&j) => Some(Dest::Node(j)),
+                    None => {
+                        let idx = i.to_string();
+                        let path: Vec<&str> = match key {
+                            "output" | "default" => vec![&idx, key],
+                            route => vec![&idx, "routes", route, "output"],
+                        };
+                        errors.push(ConfigError::new(
+                            &path,
+                            format!("operator {id:?} does not exist"),
+                        ));
+                        None
+                    }
+                })
+                .collect::<Vec<Dest>>()
+        };
+        let mut nodes = Vec::new();
+        for (i, c) in configs.iter().enumerate() {
+            let default_next = if i + 1 < configs.len() {
+                vec![Dest::Node(i + 1)]
+            } else {
+                vec![Dest::Emit]
+            };
+            let ports = match c.ports() {
+                Some(ports) => {
+                    let last = ports.len().saturating_sub(1);
+                    ports
+                        .into_iter()
+                        .enumerate()
+                        .map(|(p, ids)| match ids {
+                            Some(ids) => {
+                                let key = if p == last {
+                                    "default".to_string()
+                                } else {
+                                    p.to_string()
+                                };
+                                resolve(&ids, i, &key, &mut errors)
+                            }
+                            // a router without `default` drops unmatched entries (Go router)
+                            None => Vec::new(),
+                        })
+                        .collect()
+                }
+                None => vec![match c.common().1 {
+                    Some(o) => resolve(&o.ids(), i, "output", &mut errors),
+                    None => default_next,
+                }],
+            };
+            match c.build(&ids[i]) {
+                Ok(op) => nodes.push(Node { op, ports }),
+                Err((key, msg)) => {
+                    let idx = i.to_string();
+                    let mut path: Vec<&str> = vec![&idx];
+                    path.extend(key.split("::").filter(|k| !k.is_empty()));
+                    errors.push(ConfigError::new(&path, msg));
+                }
+            }
+        }
+        if errors.is_empty() {
+            // the graph must not loop
+            for start in 0..nodes.len() {
+                let mut seen = vec![false; nodes.len()];
+                let mut stack = vec![(start, 0usize)];
+                while let Some((n, depth)) = stack.pop() {
+                    if depth > nodes.len() {
+                        errors.push(ConfigError::new(
+                            &[&start.to_string(), "output"],
+                            "the operators' outputs form a loop",
+                        ));
+                        break;
+                    }
+                    seen[n] = true;
+                    for d in nodes[n].ports.iter().flatten() {
+                        if let Dest::Node(m) = d {
+                            stack.push((*m, depth + 1));
+                        }
+                    }
+                }
+                if !errors.is_empty() {
+                    break;
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(Pipeline { nodes })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Check the config without I/O (time zones are not loaded).
+    pub fn validate(raw: &[ConfigValue]) -> Result<(), Vec<ConfigError>> {
+        VALIDATING.with(|v| v.set(true));
+        let r = Pipeline::build(raw).map(|_| ());
+        VALIDATING.with(|v| v.set(false));
+        r
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Run entries through the chain; what reaches the end is returned, in order.
+    pub fn process(&mut self, entries: Vec<Entry>, stats: &mut Stats) -> Vec<Entry> {
+        if self.nodes.is_empty() {
+            return entries;
+        }
+        let mut result = Vec::with_capacity(entries.len());
+        for e in entries {
+            self.run(0, e, &mut result, stats);
+        }
+        result
+    }
+
+    fn run(&mut self, node: usize, e: Entry, result: &mut Vec<Entry>, stats: &mut Stats) {
+        let mut out = Out::default();
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.op.process(e, &mut out);
+        }
+        self.route(node, out, result, stats);
+    }
+
+    fn route(&mut self, node: usize, out: Out, result: &mut Vec<Entry>, stats: &mut Stats) {
+        stats.errors += out.errors;
+        stats.dropped += out.dropped;
+        for (port, e) in out.items {
+            let dests = self
+                .nodes
+                .get(node)
+                .and_then(|n| n.ports.get(port))
+                .cloned()
+                .unwrap_or_default();
+            let last = dests.len().saturating_sub(1);
+            let mut e = Some(e);
+            for (k, d) in dests.iter().enumerate() {
+                let item = if k == last { e.take() } else { e.clone() };
+                let Some(item) = item else { continue };
+                match d {
+                    Dest::Emit => result.push(item),
+                    Dest::Node(j) => self.run(*j, item, result, stats),
+                }
+            }
+        }
+    }
+
+    /// Flush operators' entries held longer than their flush period.
+    pub fn flush_expired(&mut self, now: Instant, stats: &mut Stats) -> Vec<Entry> {
+        let mut result = Vec::new();
+        for i in 0..self.nodes.len() {
+            let mut out = Out::default();
+            self.nodes[i].op.flush_expired(now, &mut out);
+            self.route(i, out, &mut result, stats);
+        }
+        result
+    }
+
+    /// Flush everything held (shutdown).
+    pub fn flush_all(&mut self, stats: &mut Stats) -> Vec<Entry> {
+        let mut result = Vec::new();
+        for i in 0..self.nodes.len() {
+            let mut out = Out::default();
+            self.nodes[i].op.flush_all(&mut out);
+            self.route(i, out, &mut result, stats);
+        }
+        result
+    }
+
+    /// Per reader, the smallest start offset of an entry still held by an operator.
+    pub fn held(&self) -> HashMap<u64, u64> {
+        let mut acc = HashMap::new();
+        for n in &self.nodes {
+            n.op.held(&mut acc);
+        }
+        acc
+    }
+}
+
+/// Record an entry's origin in `acc` (keeping the smallest start per reader).
+pub fn hold(acc: &mut HashMap<u64, u64>, e: &Entry) {
+    if let Some(o) = e.origin {
+        acc.entry(o.reader)
+            .and_modify(|s| *s = (*s).min(o.start))
+            .or_insert(o.start);
+    }
+}
