@@ -13,7 +13,10 @@ use crate::harness::{free_port, http_get, metric_value, temp_dir, Collector, Por
 use crate::sink::{self, eventually};
 
 fn example(name: &str) -> String {
-    let path = format!("{}/../shared/testdata/otlp-examples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../shared/testdata/otlp-examples/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -26,7 +29,18 @@ fn log_triples(reqs: &[ExportLogsServiceRequest]) -> Vec<Vec<u8>> {
         .flat_map(|r| {
             r.scope_logs.iter().flat_map(move |s| {
                 s.log_records.iter().map(move |l| {
-                    [r.resource.as_ref().map(Message::encode_to_vec).unwrap_or_default(), s.scope.as_ref().map(Message::encode_to_vec).unwrap_or_default(), l.encode_to_vec()].concat()
+                    [
+                        r.resource
+                            .as_ref()
+                            .map(Message::encode_to_vec)
+                            .unwrap_or_default(),
+                        s.scope
+                            .as_ref()
+                            .map(Message::encode_to_vec)
+                            .unwrap_or_default(),
+                        l.encode_to_vec(),
+                    ]
+                    .concat()
                 })
             })
         })
@@ -41,7 +55,20 @@ fn span_triples(reqs: &[ExportTraceServiceRequest]) -> Vec<Vec<u8>> {
         .flat_map(|r| r.resource_spans.iter())
         .flat_map(|r| {
             r.scope_spans.iter().flat_map(move |s| {
-                s.spans.iter().map(move |x| [r.resource.as_ref().map(Message::encode_to_vec).unwrap_or_default(), s.scope.as_ref().map(Message::encode_to_vec).unwrap_or_default(), x.encode_to_vec()].concat())
+                s.spans.iter().map(move |x| {
+                    [
+                        r.resource
+                            .as_ref()
+                            .map(Message::encode_to_vec)
+                            .unwrap_or_default(),
+                        s.scope
+                            .as_ref()
+                            .map(Message::encode_to_vec)
+                            .unwrap_or_default(),
+                        x.encode_to_vec(),
+                    ]
+                    .concat()
+                })
             })
         })
         .collect();
@@ -55,7 +82,20 @@ fn metric_triples(reqs: &[ExportMetricsServiceRequest]) -> Vec<Vec<u8>> {
         .flat_map(|r| r.resource_metrics.iter())
         .flat_map(|r| {
             r.scope_metrics.iter().flat_map(move |s| {
-                s.metrics.iter().map(move |m| [r.resource.as_ref().map(Message::encode_to_vec).unwrap_or_default(), s.scope.as_ref().map(Message::encode_to_vec).unwrap_or_default(), m.encode_to_vec()].concat())
+                s.metrics.iter().map(move |m| {
+                    [
+                        r.resource
+                            .as_ref()
+                            .map(Message::encode_to_vec)
+                            .unwrap_or_default(),
+                        s.scope
+                            .as_ref()
+                            .map(Message::encode_to_vec)
+                            .unwrap_or_default(),
+                        m.encode_to_vec(),
+                    ]
+                    .concat()
+                })
             })
         })
         .collect();
@@ -64,7 +104,10 @@ fn metric_triples(reqs: &[ExportMetricsServiceRequest]) -> Vec<Vec<u8>> {
 }
 
 fn repeat(v: Vec<Vec<u8>>, k: usize) -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = v.iter().flat_map(|x| std::iter::repeat_n(x.clone(), k)).collect();
+    let mut out: Vec<Vec<u8>> = v
+        .iter()
+        .flat_map(|x| std::iter::repeat_n(x.clone(), k))
+        .collect();
     out.sort();
     out
 }
@@ -95,7 +138,10 @@ async fn ferrotel_to_ferrotel_over_grpc_and_http_every_item_arrives_identical() 
         let body = body
             .replace("GATEWAY_GRPC", &gateway_ports.grpc.to_string())
             .replace("GATEWAY_HTTP", &gateway_ports.http.to_string());
-        exporters.push_str(&format!("  {name}:\n    {}", body.split_once('\n').unwrap().1.trim_start()));
+        exporters.push_str(&format!(
+            "  {name}:\n    {}",
+            body.split_once('\n').unwrap().1.trim_start()
+        ));
         exporters.push('\n');
     }
     let names: Vec<&str> = VARIANTS.iter().map(|(n, _)| *n).collect();
@@ -108,7 +154,11 @@ async fn ferrotel_to_ferrotel_over_grpc_and_http_every_item_arrives_identical() 
         )),
     );
     let client = reqwest::Client::new();
-    for (path, file) in [("/v1/traces", "trace.json"), ("/v1/metrics", "metrics.json"), ("/v1/logs", "logs.json")] {
+    for (path, file) in [
+        ("/v1/traces", "trace.json"),
+        ("/v1/metrics", "metrics.json"),
+        ("/v1/logs", "logs.json"),
+    ] {
         let resp = client
             .post(format!("http://127.0.0.1:{}{path}", agent_ports.http))
             .header("content-type", "application/json")
@@ -119,8 +169,10 @@ async fn ferrotel_to_ferrotel_over_grpc_and_http_every_item_arrives_identical() 
         assert_eq!(resp.status(), 200, "{file}: {}", resp.text().await.unwrap());
     }
     let k = VARIANTS.len();
-    let sent_traces: ExportTraceServiceRequest = serde_json::from_str(&example("trace.json")).unwrap();
-    let sent_metrics: ExportMetricsServiceRequest = serde_json::from_str(&example("metrics.json")).unwrap();
+    let sent_traces: ExportTraceServiceRequest =
+        serde_json::from_str(&example("trace.json")).unwrap();
+    let sent_metrics: ExportMetricsServiceRequest =
+        serde_json::from_str(&example("metrics.json")).unwrap();
     let sent_logs: ExportLogsServiceRequest = serde_json::from_str(&example("logs.json")).unwrap();
     let want_spans = repeat(span_triples(&[sent_traces]), k);
     let want_metrics = repeat(metric_triples(&[sent_metrics]), k);
@@ -131,10 +183,22 @@ async fn ferrotel_to_ferrotel_over_grpc_and_http_every_item_arrives_identical() 
             && log_triples(&recorded.logs.lock().unwrap()).len() >= want_logs.len()
     })
     .await;
-    assert!(arrived, "agent:\n{}\ngateway:\n{}", agent.stderr_text(), gateway.stderr_text());
+    assert!(
+        arrived,
+        "agent:\n{}\ngateway:\n{}",
+        agent.stderr_text(),
+        gateway.stderr_text()
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(span_triples(&recorded.traces.lock().unwrap()), want_spans, "every span, once per exporter, identical");
-    assert_eq!(metric_triples(&recorded.metrics.lock().unwrap()), want_metrics);
+    assert_eq!(
+        span_triples(&recorded.traces.lock().unwrap()),
+        want_spans,
+        "every span, once per exporter, identical"
+    );
+    assert_eq!(
+        metric_triples(&recorded.metrics.lock().unwrap()),
+        want_metrics
+    );
     assert_eq!(log_triples(&recorded.logs.lock().unwrap()), want_logs);
     agent.stop();
     gateway.stop();
@@ -159,7 +223,11 @@ fn post_log(port: u16, body: &str) -> Option<u16> {
     .ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).ok()?;
-    String::from_utf8_lossy(&buf).split_whitespace().nth(1)?.parse().ok()
+    String::from_utf8_lossy(&buf)
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 fn agent_config(ports: &Ports, sink_port: u16, extra_exporter: &str, extensions: &str) -> String {
@@ -175,11 +243,21 @@ async fn a_backend_down_for_a_while_gets_everything_once_it_is_back() {
     let ports = Ports::new();
     let agent = Collector::start("down-up", &agent_config(&ports, sink_port, "", ""));
     for i in 0..30 {
-        assert_eq!(post_log(ports.http, &format!("d{i}")), Some(200), "accepted into the queue");
+        assert_eq!(
+            post_log(ports.http, &format!("d{i}")),
+            Some(200),
+            "accepted into the queue"
+        );
     }
-    agent.wait_for_stderr("Will retry the request after interval", Duration::from_secs(10));
+    agent.wait_for_stderr(
+        "Will retry the request after interval",
+        Duration::from_secs(10),
+    );
     let (recorded, _, _stop) = sink::start(sink_port).await;
-    let all = eventually(Duration::from_secs(20), || recorded.log_bodies().len() >= 30).await;
+    let all = eventually(Duration::from_secs(20), || {
+        recorded.log_bodies().len() >= 30
+    })
+    .await;
     assert!(all, "{}", agent.stderr_text());
     let mut got = recorded.log_bodies();
     got.sort();
@@ -187,19 +265,39 @@ async fn a_backend_down_for_a_while_gets_everything_once_it_is_back() {
     want.sort();
     assert_eq!(got, want);
     let (_, metrics) = http_get(&format!("http://127.0.0.1:{}/metrics", ports.metrics));
-    assert_eq!(metric_value(&metrics, "otelcol_exporter_sent_log_records", &[("exporter", "otlp")]), Some(30.0), "{metrics}");
-    let failed = metric_value(&metrics, "otelcol_exporter_send_failed_log_records", &[("exporter", "otlp")]);
-    assert_eq!(failed.unwrap_or(0.0), 0.0, "nothing failed for good: {metrics}");
+    assert_eq!(
+        metric_value(
+            &metrics,
+            "otelcol_exporter_sent_log_records",
+            &[("exporter", "otlp")]
+        ),
+        Some(30.0),
+        "{metrics}"
+    );
+    let failed = metric_value(
+        &metrics,
+        "otelcol_exporter_send_failed_log_records",
+        &[("exporter", "otlp")],
+    );
+    assert_eq!(
+        failed.unwrap_or(0.0),
+        0.0,
+        "nothing failed for good: {metrics}"
+    );
     agent.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_refuses_with_503_and_the_clients_retry_succeeds_later() {
     let (recorded, sink_addr, _stop) = sink::start(0).await;
-    recorded.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    recorded
+        .down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let ports = Ports::new();
-    let config = agent_config(&ports, sink_addr.port(), "", "")
-        .replace("    retry_on_failure:", "    sending_queue: {queue_size: 3, num_consumers: 1}\n    retry_on_failure:");
+    let config = agent_config(&ports, sink_addr.port(), "", "").replace(
+        "    retry_on_failure:",
+        "    sending_queue: {queue_size: 3, num_consumers: 1}\n    retry_on_failure:",
+    );
     let agent = Collector::start("queue-full", &config);
     let mut refused = Vec::new();
     for i in 0..6 {
@@ -209,20 +307,42 @@ async fn a_full_queue_refuses_with_503_and_the_clients_retry_succeeds_later() {
             other => panic!("unexpected answer {other:?}"),
         }
     }
-    assert_eq!(refused, vec![3, 4, 5], "the queue holds 3; the rest are refused with 503");
-    agent.wait_for_stderr("Request refused by the sending queue", Duration::from_secs(5));
-    recorded.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        refused,
+        vec![3, 4, 5],
+        "the queue holds 3; the rest are refused with 503"
+    );
+    agent.wait_for_stderr(
+        "Request refused by the sending queue",
+        Duration::from_secs(5),
+    );
+    recorded
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     // the client retries what was refused
     for i in refused {
-        let ok = eventually(Duration::from_secs(10), || post_log(ports.http, &format!("q{i}")) == Some(200)).await;
+        let ok = eventually(Duration::from_secs(10), || {
+            post_log(ports.http, &format!("q{i}")) == Some(200)
+        })
+        .await;
         assert!(ok);
     }
     assert!(eventually(Duration::from_secs(10), || recorded.log_bodies().len() == 6).await);
     let (_, metrics) = http_get(&format!("http://127.0.0.1:{}/metrics", ports.metrics));
     // every refusal (the first three and any client retry that still found the queue full)
     // is counted once by the queue and once by the receiver
-    let enqueue_failed = metric_value(&metrics, "otelcol_exporter_enqueue_failed_log_records", &[("exporter", "otlp")]).unwrap();
-    let refused = metric_value(&metrics, "otelcol_receiver_refused_log_records", &[("receiver", "otlp"), ("transport", "http")]).unwrap();
+    let enqueue_failed = metric_value(
+        &metrics,
+        "otelcol_exporter_enqueue_failed_log_records",
+        &[("exporter", "otlp")],
+    )
+    .unwrap();
+    let refused = metric_value(
+        &metrics,
+        "otelcol_receiver_refused_log_records",
+        &[("receiver", "otlp"), ("transport", "http")],
+    )
+    .unwrap();
     assert!(enqueue_failed >= 3.0, "{metrics}");
     assert_eq!(enqueue_failed, refused, "{metrics}");
     agent.stop();
@@ -234,14 +354,20 @@ async fn a_persistent_queue_loses_nothing_across_kill_9() {
     let dir = temp_dir("persistent-queue");
     let storage_dir = dir.join("storage");
     std::fs::create_dir_all(&storage_dir).unwrap();
-    let extensions = format!("extensions:\n  file_storage:\n    directory: {}\n", storage_dir.display());
+    let extensions = format!(
+        "extensions:\n  file_storage:\n    directory: {}\n",
+        storage_dir.display()
+    );
     let exporter_queue = "    sending_queue: {storage: file_storage, num_consumers: 2}\n";
     let mut acknowledged: Vec<String> = Vec::new();
     let mut seed: u64 = 0x9e3779b97f4a7c15;
     let kills = 3;
     for round in 0..kills {
         let ports = Ports::new();
-        let config = agent_config(&ports, sink_port, "", &extensions).replace("    retry_on_failure:", &format!("{exporter_queue}    retry_on_failure:"));
+        let config = agent_config(&ports, sink_port, "", &extensions).replace(
+            "    retry_on_failure:",
+            &format!("{exporter_queue}    retry_on_failure:"),
+        );
         let mut agent = Collector::start(&format!("pq-{round}"), &config);
         // send while a thread kills the process at a pseudo-random point
         seed ^= seed << 13;
@@ -251,7 +377,10 @@ async fn a_persistent_queue_loses_nothing_across_kill_9() {
         let pid = agent.pid();
         let killer = std::thread::spawn(move || {
             std::thread::sleep(kill_after);
-            std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+            std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .unwrap();
         });
         // bounded: the kill comes well before 5000 requests
         for i in 0..5000 {
@@ -264,11 +393,17 @@ async fn a_persistent_queue_loses_nothing_across_kill_9() {
         killer.join().unwrap();
         let _ = agent.child.wait();
     }
-    assert!(acknowledged.len() >= kills, "some requests were acknowledged before each kill");
+    assert!(
+        acknowledged.len() >= kills,
+        "some requests were acknowledged before each kill"
+    );
     // the backend comes up, the agent starts again and sends everything it kept
     let (recorded, _, _stop) = sink::start(sink_port).await;
     let ports = Ports::new();
-    let config = agent_config(&ports, sink_port, "", &extensions).replace("    retry_on_failure:", &format!("{exporter_queue}    retry_on_failure:"));
+    let config = agent_config(&ports, sink_port, "", &extensions).replace(
+        "    retry_on_failure:",
+        &format!("{exporter_queue}    retry_on_failure:"),
+    );
     let agent = Collector::start("pq-final", &config);
     let all = eventually(Duration::from_secs(30), || {
         let got = recorded.log_bodies();
@@ -277,13 +412,22 @@ async fn a_persistent_queue_loses_nothing_across_kill_9() {
     .await;
     let got = recorded.log_bodies();
     let missing: Vec<&String> = acknowledged.iter().filter(|a| !got.contains(a)).collect();
-    assert!(all, "{} acknowledged records never arrived: {:?}\n{}", missing.len(), &missing[..missing.len().min(10)], agent.stderr_text());
+    assert!(
+        all,
+        "{} acknowledged records never arrived: {:?}\n{}",
+        missing.len(),
+        &missing[..missing.len().min(10)],
+        agent.stderr_text()
+    );
     let mut counts: BTreeMap<&String, usize> = BTreeMap::new();
     for g in &got {
         *counts.entry(g).or_default() += 1;
     }
     let duplicates: usize = counts.values().map(|c| c - 1).sum();
-    eprintln!("persistent queue: {} acknowledged over {kills} kills, {duplicates} duplicates", acknowledged.len());
+    eprintln!(
+        "persistent queue: {} acknowledged over {kills} kills, {duplicates} duplicates",
+        acknowledged.len()
+    );
     // at most one request in flight per consumer (2) at each kill
     assert!(duplicates <= 2 * kills, "{duplicates} duplicates");
     agent.stop();

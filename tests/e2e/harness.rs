@@ -194,28 +194,33 @@ impl Drop for Collector {
 
 /// A tiny HTTP/1.1 GET over loopback, returning (status, body).
 pub fn http_get(url: &str) -> (u16, String) {
+    try_http_get(url).unwrap_or_else(|| panic!("GET {url} failed"))
+}
+
+/// As `http_get`, `None` when the server cannot be reached or answers garbage.
+pub fn try_http_get(url: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
+    let rest = url.strip_prefix("http://")?;
     let (host, path) = rest
         .split_once('/')
         .map(|(h, p)| (h, format!("/{p}")))
         .unwrap_or((rest, "/".into()));
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut s = std::net::TcpStream::connect(host).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
     )
-    .unwrap();
+    .ok()?;
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
+    s.read_to_end(&mut buf).ok()?;
     let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
     let body = text
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
-    (status, body)
+    Some((status, body))
 }
 
 /// The value of one series in a Prometheus text exposition (`name{a="b",...}` where every

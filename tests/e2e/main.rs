@@ -6,4 +6,6 @@ mod delivery;
 mod harness;
 mod lifecycle;
 mod otlp;
+mod processors;
+mod prometheus;
 mod sink;
