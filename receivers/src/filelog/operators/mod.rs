@@ -17,8 +17,10 @@ pub mod container;
 pub mod docker;
 pub mod parsers;
 pub mod recombine;
+pub mod regex_replace;
 pub mod router;
 pub mod transformers;
+pub mod unquote;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -353,6 +355,8 @@ pub enum OperatorConfig {
     Retain(transformers::RetainConfig),
     Noop(transformers::NoopConfig),
     Filter(transformers::FilterConfig),
+    RegexReplace(regex_replace::RegexReplaceConfig),
+    Unquote(unquote::UnquoteConfig),
     Recombine(recombine::RecombineConfig),
     Router(router::RouterConfig),
 }
@@ -375,6 +379,8 @@ pub const OPERATOR_TYPES: &[&str] = &[
     "retain",
     "noop",
     "filter",
+    "regex_replace",
+    "unquote",
     "recombine",
     "router",
 ];
@@ -424,6 +430,8 @@ impl OperatorConfig {
             "retain" => OperatorConfig::Retain(typed(&rest)?),
             "noop" => OperatorConfig::Noop(typed(&rest)?),
             "filter" => OperatorConfig::Filter(typed(&rest)?),
+            "regex_replace" => OperatorConfig::RegexReplace(typed(&rest)?),
+            "unquote" => OperatorConfig::Unquote(typed(&rest)?),
             "recombine" => OperatorConfig::Recombine(typed(&rest)?),
             "router" => OperatorConfig::Router(typed(&rest)?),
             other => {
@@ -456,6 +464,8 @@ impl OperatorConfig {
             OperatorConfig::Retain(_) => "retain",
             OperatorConfig::Noop(_) => "noop",
             OperatorConfig::Filter(_) => "filter",
+            OperatorConfig::RegexReplace(_) => "regex_replace",
+            OperatorConfig::Unquote(_) => "unquote",
             OperatorConfig::Recombine(_) => "recombine",
             OperatorConfig::Router(_) => "router",
         }
@@ -485,6 +495,8 @@ impl OperatorConfig {
             OperatorConfig::Retain(c) => c!(c),
             OperatorConfig::Noop(c) => c!(c),
             OperatorConfig::Filter(c) => c!(c),
+            OperatorConfig::RegexReplace(c) => c!(c),
+            OperatorConfig::Unquote(c) => c!(c),
             OperatorConfig::Recombine(c) => c!(c),
             OperatorConfig::Router(c) => c!(c),
         }
@@ -516,6 +528,8 @@ impl OperatorConfig {
             OperatorConfig::Retain(c) => transformers::build_retain(id, c),
             OperatorConfig::Noop(c) => transformers::build_noop(id, c),
             OperatorConfig::Filter(c) => transformers::build_filter(id, c),
+            OperatorConfig::RegexReplace(c) => regex_replace::build(id, c),
+            OperatorConfig::Unquote(c) => unquote::build(id, c),
             OperatorConfig::Recombine(c) => recombine::build(id, c),
             OperatorConfig::Router(c) => router::build(id, c),
         };

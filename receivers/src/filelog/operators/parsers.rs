@@ -73,7 +73,8 @@ pub fn parse_json(v: &Value, ints: bool) -> Result<Value, String> {
     })
 }
 
-fn kind(v: &Value) -> &'static str {
+/// Go's `%T` of a value.
+pub(super) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "<nil>",
         Value::Bool(_) => "bool",

@@ -18,9 +18,9 @@ use crate::filelog::entry::{Entry, Field, Map, Root, RootableField, Value};
 use crate::filelog::expr::{Expr, ExprString};
 use pipeline_api::config::ConfigValue;
 
-type BuildResult = Result<Box<dyn Operator>, (String, String)>;
+pub(super) type BuildResult = Result<Box<dyn Operator>, (String, String)>;
 
-fn base(
+pub(super) fn base(
     id: &str,
     on_error: super::OnError,
     if_expr: &Option<String>,
@@ -28,14 +28,14 @@ fn base(
     Base::new(id, on_error, if_expr).map_err(|e| ("if".to_string(), e))
 }
 
-fn required<T: Clone>(v: &Option<T>, key: &str) -> Result<T, (String, String)> {
+pub(super) fn required<T: Clone>(v: &Option<T>, key: &str) -> Result<T, (String, String)> {
     v.clone()
         .ok_or_else(|| (key.to_string(), format!("missing required field '{key}'")))
 }
 
-struct Transform<F: FnMut(&mut Entry) -> Result<(), String> + Send> {
-    base: Base,
-    f: F,
+pub(super) struct Transform<F: FnMut(&mut Entry) -> Result<(), String> + Send> {
+    pub(super) base: Base,
+    pub(super) f: F,
 }
 
 impl<F: FnMut(&mut Entry) -> Result<(), String> + Send> Operator for Transform<F> {

@@ -6,6 +6,7 @@ mod bad_input;
 mod checkpoints;
 mod config;
 mod operators;
+mod regex_replace_unquote;
 mod rotation;
 mod tailing;
 
