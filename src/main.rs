@@ -66,6 +66,8 @@ fn registry() -> Registry {
         extensions: vec![
             pipeline::extensions::health_check::factory(),
             pipeline::extensions::file_storage::factory(),
+            pipeline::extensions::pprof::factory(),
+            pipeline::extensions::zpages::factory(),
         ],
     }
 }

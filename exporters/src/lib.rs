@@ -8,6 +8,8 @@ use pipeline_api::ExporterFactory;
 pub mod common;
 pub mod debug;
 pub mod jaeger;
+pub mod loki;
+pub mod nop;
 pub mod otlp;
 pub mod otlphttp;
 pub mod prometheus;
@@ -23,5 +25,7 @@ pub fn factories() -> Vec<Arc<dyn ExporterFactory>> {
         Arc::new(jaeger::JaegerFactory),
         Arc::new(prometheus::PrometheusFactory),
         Arc::new(prometheusremotewrite::PrometheusRemoteWriteFactory),
+        Arc::new(nop::NopExporterFactory),
+        Arc::new(loki::LokiFactory),
     ]
 }

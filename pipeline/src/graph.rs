@@ -10,8 +10,8 @@ use futures::future::join_all;
 use pipeline_api::telemetry::{ComponentTelemetry, Telemetry};
 use pipeline_api::{
     async_trait, Batch, BuildContext, BuildError, ComponentId, ComponentKind, ConsumeError,
-    Consumer, Exporter, Extension, PipelineId, Processor, Receiver, SharedConsumer, Signal,
-    SignalConsumers,
+    Consumer, Exporter, Extension, GraphInfo, PipelineId, PipelineInfo, Processor, Receiver,
+    SharedConsumer, Signal, SignalConsumers,
 };
 use prometheus::IntCounter;
 use tokio::task::JoinHandle;
@@ -94,6 +94,8 @@ pub struct Graph {
     extensions: Vec<(ComponentId, Arc<dyn Extension>)>,
     running: Vec<RunningReceiver>,
     receivers_token: CancellationToken,
+    /// What extensions are told about the running graph (`Extension::graph_ready`).
+    info: GraphInfo,
 }
 
 fn context(
@@ -298,6 +300,19 @@ impl Graph {
             receivers.push((id.clone(), r));
         }
 
+        let info = GraphInfo {
+            pipelines: plan
+                .pipelines
+                .iter()
+                .map(|(id, p)| PipelineInfo {
+                    id: id.clone(),
+                    receivers: p.receivers.clone(),
+                    processors: p.processors.clone(),
+                    exporters: p.exporters.clone(),
+                })
+                .collect(),
+            extensions: plan.service_extensions.clone(),
+        };
         Ok(Graph {
             receivers,
             processors,
@@ -306,6 +321,7 @@ impl Graph {
             extensions,
             running: Vec::new(),
             receivers_token: CancellationToken::new(),
+            info,
         })
     }
 
@@ -349,6 +365,7 @@ impl Graph {
             self.running.push(RunningReceiver { id, handle });
         }
         for (_, e) in &self.extensions {
+            e.graph_ready(&self.info);
             e.ready();
         }
         Ok(())

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use pipeline_api::ReceiverFactory;
 
 pub mod filelog;
+pub mod nop;
 pub mod otlp;
 
 /// Every receiver factory of this crate, for the registry.
@@ -13,5 +14,6 @@ pub fn factories() -> Vec<Arc<dyn ReceiverFactory>> {
     vec![
         Arc::new(otlp::OtlpReceiverFactory),
         Arc::new(filelog::FileLogReceiverFactory),
+        Arc::new(nop::NopReceiverFactory),
     ]
 }

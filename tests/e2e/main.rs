@@ -4,7 +4,10 @@
 mod cli;
 mod delivery;
 mod harness;
+mod image;
 mod lifecycle;
+mod loki;
+mod operator_pages;
 mod otlp;
 mod processors;
 mod prometheus;

@@ -101,6 +101,9 @@ pub trait Extension: Send + Sync {
     /// The pipelines are about to stop.
     fn not_ready(&self) {}
 
+    /// The graph that was just started, handed over right before `ready` (zpages draws it).
+    fn graph_ready(&self, _graph: &GraphInfo) {}
+
     async fn shutdown(&self) {}
 
     /// For extensions other components look up by id.
@@ -110,6 +113,23 @@ pub trait Extension: Send + Sync {
     fn as_storage(&self) -> Option<&dyn crate::storage::StorageExtension> {
         None
     }
+}
+
+/// The running graph as extensions see it: every pipeline (sorted by id) with its component
+/// ids in config order, and the extensions in `service::extensions` order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GraphInfo {
+    pub pipelines: Vec<PipelineInfo>,
+    pub extensions: Vec<ComponentId>,
+}
+
+/// One pipeline of a [`GraphInfo`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineInfo {
+    pub id: crate::ids::PipelineId,
+    pub receivers: Vec<ComponentId>,
+    pub processors: Vec<ComponentId>,
+    pub exporters: Vec<ComponentId>,
 }
 
 /// Look up the storage extension `id` among the built extensions, with a clear error when

@@ -2,3 +2,5 @@
 
 pub mod file_storage;
 pub mod health_check;
+pub mod pprof;
+pub mod zpages;

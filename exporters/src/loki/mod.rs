@@ -1,0 +1,555 @@
+//! `loki` exporter: logs to Grafana Loki's push API (`/loki/api/v1/push`), as the Go
+//! collector's `exporter/lokiexporter` did before it was removed from contrib, plus label
+//! rules from config, structured metadata and guards against label cardinality.
+//!
+//! Go facts relied on, beyond those in `config.rs`, `labels.rs`, `format.rs` and `push.rs`
+//! (`pkg/translator/loki/logs_to_loki.go`, `convert.go`, `exporter/lokiexporter/exporter.go`):
+//! - Records are grouped by tenant, then by label set into streams; one push request per
+//!   tenant, the requests' errors joined.
+//! - The tenant comes from the `loki.tenant` hint: the hint is read from the resource
+//!   attributes, else from the record's; it names an attribute looked up in the resource,
+//!   else in the record (both as `Str()`: other types give an empty tenant). An empty tenant
+//!   sends no `X-Scope-OrgID`. The older exporter's `tenant` setting: `static` (the value),
+//!   `context` (client metadata key; more than one value is an error), `attributes` (a
+//!   resource attribute).
+//! - The line format comes from the `loki.format` hint (resource first, then record),
+//!   default `json`.
+//! - An entry's time is the record's time, else its observed time, else now.
+//! - A batch that yields no stream is a permanent error ("failed to transform logs into Loki
+//!   log streams"); Go counted records Loki refused for missing labels in
+//!   `otelcol_lokiexporter_send_failed_due_to_missing_labels`.
+//! - Default timeout 30s (`createDefaultConfig`).
+//!
+//! Ferrotel differs: entries are sorted by time within each stream and streams by label
+//! text (Go kept arrival order and random map order); the `tenant` setting wins over the
+//! hint, and `attributes` looks at each record (resource, then record attributes) rather
+//! than the first resource of the batch; a record that would get no label at all is not sent
+//! (Loki would refuse the whole request) but counted in
+//! `otelcol_lokiexporter_send_failed_due_to_missing_labels` and logged; an unknown
+//! `loki.format` hint falls back to the configured format with a warning (Go dropped the
+//! record). Labels beyond `max_label_count` are dropped (the lowest-priority first, counted
+//! in `otelcol_lokiexporter_labels_truncated`) rather than sent for Loki to refuse. A retry
+//! after a partial multi-tenant failure sends every tenant's request again; Loki ignores an
+//! entry it already has (same stream, time and line).
+
+mod config;
+pub mod format;
+pub mod labels;
+pub mod push;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use pipeline_api::config::{format_go_duration, ConfigError, ConfigValue};
+use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use pipeline_api::proto::tonic::common::v1::KeyValue;
+use pipeline_api::proto::tonic::logs::v1::LogRecord;
+use pipeline_api::telemetry::ComponentTelemetry;
+use pipeline_api::{
+    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
+    ComponentConfig, ComponentId, ConsumeError, Exporter, ExporterFactory, Factory, IntCounter,
+    RequestContext, Signal,
+};
+
+pub use config::{
+    CardinalityWarningConfig, Config, DefaultLabelsEnabled, LabelsConfig, LineFormat,
+    StructuredMetadataConfig, TenantConfig, TenantSource, DEFAULT_MAX_LABEL_COUNT,
+};
+
+use crate::debug::gofmt::{hex_id, value_as_string};
+use crate::promtranslate::label_name;
+use format::LineParts;
+use labels::{get, get_nested, get_str, CardinalityGuard, LabelRules, Source};
+use push::{EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter, Timestamp};
+
+pub const TYPE_NAME: &str = "loki";
+
+const CONTENT_TYPE: &str = "application/x-protobuf";
+
+/// Metric names (Go's for the first; Ferrotel's own for the second).
+pub const METRIC_MISSING_LABELS: &str = "otelcol_lokiexporter_send_failed_due_to_missing_labels";
+pub const METRIC_TRUNCATED: &str = "otelcol_lokiexporter_labels_truncated";
+
+pub struct LokiFactory;
+
+impl Factory for LokiFactory {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Logs]
+    }
+
+    fn parse_config(
+        &self,
+        value: &ConfigValue,
+    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
+        parse_component_config::<Config>(value)
+    }
+}
+
+impl ExporterFactory for LokiFactory {
+    fn build(
+        &self,
+        ctx: BuildContext,
+        cfg: &dyn ComponentConfig,
+    ) -> Result<Arc<dyn Exporter>, BuildError> {
+        let cfg = config_as::<Config>(cfg)?;
+        Ok(Arc::new(LokiExporter::new(ctx.id, cfg, &ctx.telemetry)?))
+    }
+
+    /// Go `createDefaultConfig`: `Timeout: 30 * time.Second`.
+    fn default_timeout(&self) -> Duration {
+        Duration::from_secs(30)
+    }
+}
+
+/// One batch turned into push requests.
+#[derive(Debug, Default)]
+pub struct Translated {
+    /// Tenant (empty: none) → request.
+    pub requests: BTreeMap<String, PushRequest>,
+    /// Records left out because they had no label.
+    pub missing_labels: usize,
+}
+
+pub struct LokiExporter {
+    id: ComponentId,
+    endpoint: String,
+    client: reqwest::Client,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    rules: LabelRules,
+    format: LineFormat,
+    tenant: Option<TenantConfig>,
+    /// `(attribute, metadata name)`.
+    metadata_attributes: Vec<(String, String)>,
+    trace_context: bool,
+    guard: Mutex<CardinalityGuard>,
+    max_label_count: usize,
+    cardinality_max: usize,
+    warned_truncation: AtomicBool,
+    warned_format: AtomicBool,
+    missing_labels: IntCounter,
+    truncated: IntCounter,
+}
+
+impl LokiExporter {
+    pub fn new(
+        id: ComponentId,
+        cfg: &Config,
+        telemetry: &ComponentTelemetry,
+    ) -> Result<LokiExporter, BuildError> {
+        if let Some(auth) = &cfg.auth {
+            return Err(crate::common::auth_unsupported(auth));
+        }
+        let endpoint = cfg.endpoint.trim().to_string();
+        let mut builder = reqwest::Client::builder().user_agent(crate::common::user_agent());
+        if config::is_https(&endpoint) {
+            let tls = cfg
+                .tls
+                .client_config(&[b"h2", b"http/1.1"], true)
+                .map_err(|e| BuildError::new(format!("tls: {e}")))?;
+            if let Some(tls) = tls {
+                builder = builder.use_preconfigured_tls(tls);
+            }
+            if !cfg.tls.server_name_override.is_empty() {
+                tracing::warn!(exporter = %id, "tls::server_name_override is not supported by the loki exporter; the endpoint's host is verified.");
+            }
+        }
+        if !cfg.proxy_url.is_empty() {
+            let proxy = reqwest::Proxy::all(&cfg.proxy_url)
+                .map_err(|e| BuildError::new(format!("proxy_url: {e}")))?;
+            builder = builder.proxy(proxy);
+        }
+        if cfg.disable_keep_alives {
+            builder = builder.pool_max_idle_per_host(0);
+        } else if let Some(n) = cfg.max_idle_conns_per_host.filter(|n| *n > 0) {
+            builder = builder.pool_max_idle_per_host(usize::try_from(n).unwrap_or(usize::MAX));
+        }
+        if let Some(t) = cfg.idle_conn_timeout {
+            builder = builder.pool_idle_timeout((!t.is_zero()).then(|| t.get()));
+        }
+        let client = builder
+            .build()
+            .map_err(|e| BuildError::new(format!("cannot build the HTTP client: {e}")))?;
+        let mut headers = Vec::new();
+        for (k, v) in cfg.headers.iter() {
+            let name = http::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| BuildError::new(format!("headers::{k}: {e}")))?;
+            let value = http::HeaderValue::from_str(v)
+                .map_err(|e| BuildError::new(format!("headers::{k}: {e}")))?;
+            headers.push((name, value));
+        }
+        let metadata_attributes = cfg
+            .structured_metadata
+            .attributes
+            .iter()
+            .filter_map(|a| {
+                let a = a.trim();
+                Some((a.to_string(), label_name(a)?))
+            })
+            .collect();
+        let warning = cfg.cardinality_warning;
+        Ok(LokiExporter {
+            endpoint,
+            client,
+            headers,
+            rules: LabelRules::new(cfg),
+            format: cfg.format,
+            tenant: cfg.tenant.clone(),
+            metadata_attributes,
+            trace_context: cfg.structured_metadata.trace_context,
+            guard: Mutex::new(CardinalityGuard::new(
+                warning.max_values,
+                warning.window.get(),
+                Instant::now(),
+            )),
+            max_label_count: cfg.max_label_count,
+            cardinality_max: warning.max_values,
+            warned_truncation: AtomicBool::new(false),
+            warned_format: AtomicBool::new(false),
+            missing_labels: telemetry.counter(
+                METRIC_MISSING_LABELS,
+                "Number of log records not sent because they had no label (Loki refuses a stream without labels).",
+                &[],
+            ),
+            truncated: telemetry.counter(
+                METRIC_TRUNCATED,
+                "Number of log records whose labels were cut to max_label_count.",
+                &[],
+            ),
+            id,
+        })
+    }
+
+    /// The tenant of a record (empty: none). `context_tenant` is the batch's tenant for
+    /// `source: context`.
+    fn tenant_of(&self, resource: &[KeyValue], record: &LogRecord, context_tenant: &str) -> String {
+        match &self.tenant {
+            Some(t) => match t.source {
+                TenantSource::Static => t.value.clone(),
+                TenantSource::Context => context_tenant.to_string(),
+                TenantSource::Attributes => get(resource, &t.value)
+                    .or_else(|| get(&record.attributes, &t.value))
+                    .map(|v| value_as_string(Some(v)))
+                    .unwrap_or_default(),
+            },
+            None => {
+                // Go GetTenantFromTenantHint.
+                let hint = get_str(resource, labels::HINT_TENANT)
+                    .or_else(|| get_str(&record.attributes, labels::HINT_TENANT));
+                match hint {
+                    Some(attr) => get_str(resource, attr)
+                        .or_else(|| get_str(&record.attributes, attr))
+                        .unwrap_or_default()
+                        .to_string(),
+                    None => String::new(),
+                }
+            }
+        }
+    }
+
+    /// The line format of a record: the `loki.format` hint, else the configured one.
+    fn format_of(&self, resource: &[KeyValue], record: &LogRecord) -> LineFormat {
+        let hint = get(resource, labels::HINT_FORMAT)
+            .or_else(|| get(&record.attributes, labels::HINT_FORMAT))
+            .map(|v| value_as_string(Some(v)));
+        match hint {
+            None => self.format,
+            Some(h) => LineFormat::from_hint(&h).unwrap_or_else(|| {
+                if !self.warned_format.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(exporter = %self.id, hint = %h, "Invalid loki.format hint {h:?}; expected json, logfmt or raw. The configured format is used instead.");
+                }
+                self.format
+            }),
+        }
+    }
+
+    /// Structured metadata of a record: the configured attributes (record first, then
+    /// resource), then the trace context.
+    fn metadata_of(&self, resource: &[KeyValue], record: &LogRecord) -> Vec<LabelPairAdapter> {
+        let mut out: Vec<LabelPairAdapter> = Vec::new();
+        let mut push = |name: &str, value: String| {
+            if !value.is_empty() && !out.iter().any(|p| p.name == name) {
+                out.push(LabelPairAdapter {
+                    name: name.to_string(),
+                    value,
+                });
+            }
+        };
+        for (attr, name) in &self.metadata_attributes {
+            if let Some(v) =
+                get_nested(&record.attributes, attr).or_else(|| get_nested(resource, attr))
+            {
+                push(name, value_as_string(Some(v)));
+            }
+        }
+        if self.trace_context {
+            push("trace_id", hex_id(&record.trace_id));
+            push("span_id", hex_id(&record.span_id));
+        }
+        out
+    }
+
+    /// Turn a batch into one push request per tenant.
+    pub fn translate(
+        &self,
+        logs: &ExportLogsServiceRequest,
+        context: &RequestContext,
+    ) -> Result<Translated, ConsumeError> {
+        let context_tenant = match &self.tenant {
+            Some(t) if t.source == TenantSource::Context => {
+                let values = context.metadata_values(&t.value);
+                if values.len() > 1 {
+                    // Go ContextTenantSource.
+                    return Err(ConsumeError::permanent(format!(
+                        "{} tenant keys found in the context, can't determine which one to use",
+                        values.len()
+                    )));
+                }
+                values.first().map(|v| v.to_string()).unwrap_or_default()
+            }
+            _ => String::new(),
+        };
+        let now_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let now = Instant::now();
+        let mut out = Translated::default();
+        // tenant → label text → entries
+        let mut tenants: BTreeMap<String, BTreeMap<String, Vec<EntryAdapter>>> = BTreeMap::new();
+        let mut explosions = Vec::new();
+        let mut truncated_first: Option<(usize, Vec<String>)> = None;
+        let mut guard = self.guard.lock().unwrap_or_else(|p| p.into_inner());
+        for rl in &logs.resource_logs {
+            let resource: &[KeyValue] = rl
+                .resource
+                .as_ref()
+                .map(|r| &r.attributes[..])
+                .unwrap_or(&[]);
+            for sl in &rl.scope_logs {
+                for record in &sl.log_records {
+                    let labels = self.rules.labels(resource, record);
+                    if labels.labels.is_empty() {
+                        out.missing_labels += 1;
+                        continue;
+                    }
+                    if !labels.truncated.is_empty() {
+                        self.truncated.inc();
+                        if truncated_first.is_none() {
+                            truncated_first = Some((labels.wanted, labels.truncated.clone()));
+                        }
+                    }
+                    explosions.extend(guard.observe(&labels.labels, now));
+                    let parts = LineParts {
+                        record,
+                        attributes: record
+                            .attributes
+                            .iter()
+                            .filter(|kv| !labels.is_removed(Source::Record, &kv.key))
+                            .collect(),
+                        resource: resource
+                            .iter()
+                            .filter(|kv| !labels.is_removed(Source::Resource, &kv.key))
+                            .collect(),
+                        scope: sl.scope.as_ref(),
+                    };
+                    let line = match self.format_of(resource, record) {
+                        LineFormat::Json => format::json_line(&parts),
+                        LineFormat::Logfmt => format::logfmt_line(&parts),
+                        LineFormat::Raw => format::raw_line(record),
+                    };
+                    let time_ns = if record.time_unix_nano != 0 {
+                        record.time_unix_nano
+                    } else if record.observed_time_unix_nano != 0 {
+                        record.observed_time_unix_nano
+                    } else {
+                        now_ns
+                    };
+                    let entry = EntryAdapter {
+                        timestamp: Some(Timestamp::from_unix_nanos(time_ns)),
+                        line,
+                        structured_metadata: self.metadata_of(resource, record),
+                        parsed: Vec::new(),
+                    };
+                    let tenant = self.tenant_of(resource, record, &context_tenant);
+                    tenants
+                        .entry(tenant)
+                        .or_default()
+                        .entry(labels::label_string(&labels.labels))
+                        .or_default()
+                        .push(entry);
+                }
+            }
+        }
+        drop(guard);
+        for e in explosions {
+            tracing::warn!(
+                exporter = %self.id,
+                label = %e.label,
+                distinct_values = e.values,
+                "Loki label {:?} took {} distinct values within {} (cardinality_warning::max_values is {}). Every value makes a new stream, which slows Loki down and runs into its stream limits. Keep per-request values such as trace or request ids out of labels: list them in structured_metadata::attributes instead.",
+                e.label,
+                e.values,
+                format_go_duration(e.within),
+                self.cardinality_max,
+            );
+        }
+        if let Some((wanted, dropped)) = truncated_first {
+            if !self.warned_truncation.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    exporter = %self.id,
+                    labels = wanted,
+                    max_label_count = self.max_label_count,
+                    dropped = %dropped.join(", "),
+                    "A log stream would have {wanted} labels, more than max_label_count ({}); the lowest-priority labels were left out ({}), their attributes stay in the log line. Further cuts are counted in {METRIC_TRUNCATED}.",
+                    self.max_label_count,
+                    dropped.join(", "),
+                );
+            } else {
+                tracing::debug!(exporter = %self.id, dropped = %dropped.join(", "), "Labels cut to max_label_count.");
+            }
+        }
+        for (tenant, streams) in tenants {
+            let streams = streams
+                .into_iter()
+                .map(|(labels, mut entries)| {
+                    // stable: entries of one time keep their order
+                    entries.sort_by_key(|e| e.timestamp.unwrap_or_default());
+                    StreamAdapter {
+                        labels,
+                        entries,
+                        hash: 0,
+                    }
+                })
+                .collect();
+            out.requests.insert(
+                tenant,
+                PushRequest {
+                    streams,
+                    format: String::new(),
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    async fn send(&self, tenant: &str, request: &PushRequest) -> Result<(), ConsumeError> {
+        let body = push::encode(request)?;
+        // Go's order: configured headers, then the content type, then the tenant (each
+        // replacing what was set before).
+        let mut headers = http::HeaderMap::with_capacity(self.headers.len() + 2);
+        for (k, v) in &self.headers {
+            headers.insert(k.clone(), v.clone());
+        }
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(CONTENT_TYPE),
+        );
+        if !tenant.is_empty() {
+            let value = http::HeaderValue::from_str(tenant).map_err(|_| {
+                ConsumeError::permanent(format!(
+                    "tenant {tenant:?} is not a valid X-Scope-OrgID header value"
+                ))
+            })?;
+            headers.insert(http::HeaderName::from_static("x-scope-orgid"), value);
+        }
+        let req = self.client.post(&self.endpoint).headers(headers);
+        let resp = req.body(body).send().await.map_err(|e| {
+            ConsumeError::retryable(format!(
+                "failed to push to Loki at {}: {}",
+                self.endpoint,
+                chain(&e)
+            ))
+        })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let retry_after = resp
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = read_limited(resp).await;
+        Err(push::classify(
+            status,
+            retry_after.as_deref(),
+            &body,
+            tenant,
+            SystemTime::now(),
+        ))
+    }
+}
+
+/// At most [`push::MAX_ERROR_BODY`] bytes of the answer.
+async fn read_limited(mut response: reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < push::MAX_ERROR_BODY {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = push::MAX_ERROR_BODY - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body
+}
+
+/// An error with its causes.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[async_trait]
+impl Exporter for LokiExporter {
+    async fn export(&self, batch: Batch) -> Result<(), ConsumeError> {
+        let Some(logs) = batch.as_logs() else {
+            return Ok(());
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let translated = self.translate(logs, batch.context())?;
+        if translated.missing_labels > 0 {
+            self.missing_labels.inc_by(translated.missing_labels as u64);
+            tracing::warn!(
+                exporter = %self.id,
+                dropped_log_records = translated.missing_labels,
+                "Dropped log records without any label: Loki refuses a stream without labels. Turn on default_labels_enabled or configure labels."
+            );
+        }
+        if translated.requests.is_empty() {
+            return Err(ConsumeError::permanent(
+                "failed to transform logs into Loki log streams: no record has a label",
+            ));
+        }
+        let mut errors = Vec::new();
+        for (tenant, request) in &translated.requests {
+            if let Err(e) = self.send(tenant, request).await {
+                errors.push(e);
+            }
+        }
+        match ConsumeError::combine(errors) {
+            None => Ok(()),
+            Some(e) => Err(e),
+        }
+    }
+}
