@@ -13,6 +13,10 @@
 #   LOAD_SECONDS    seconds of load (default 20)
 #   LOADGEN_ARGS    extra loadgen flags, appended to the scenario's own
 #   FILELOG_LINES   lines for filelog-docker (default 1000000)
+#   IDLE_SECONDS    how long the idle scenario waits before reading RSS (default 10)
+#   CEILING         1: after the collector, measure the ceiling in the same run: `tcpcopy`
+#                   relays the same load's TCP bytes to the sink on the collector's core
+#                   (scenarios with one delivery only; default 1)
 #   COLLECTOR_CPU   core for the collector (default 1); LOAD_CPU for loadgen + sink (default 0)
 #   BENCH_CACHE     where generated input is kept (default /tmp/ferrotel-bench-cache)
 #   BENCH_OUT       directory for the raw results (default: a new directory under /tmp)
@@ -35,6 +39,9 @@ COLLECTOR_BIN=${COLLECTOR_BIN:-$RELEASE/ferrotel}
 COLLECTOR_ARGS=${COLLECTOR_ARGS:---config @CONFIG@}
 LOADGEN=$RELEASE/loadgen
 SINK=$RELEASE/sink
+TCPCOPY=$RELEASE/tcpcopy
+IDLE_SECONDS=${IDLE_SECONDS:-10}
+CEILING=${CEILING:-1}
 LOAD_SECONDS=${LOAD_SECONDS:-20}
 FILELOG_LINES=${FILELOG_LINES:-1000000}
 COLLECTOR_CPU=${COLLECTOR_CPU:-1}
@@ -53,10 +60,12 @@ SCENARIO_LOADGEN=$(meta loadgen)
 
 SINK_PID=""
 COLLECTOR_PID=""
+COPY_PID=""
 cleanup() {
   # Only the processes this script started, by pid.
   [[ -n $COLLECTOR_PID ]] && kill -KILL "$COLLECTOR_PID" 2>/dev/null || true
   [[ -n $SINK_PID ]] && kill -KILL "$SINK_PID" 2>/dev/null || true
+  [[ -n $COPY_PID ]] && kill -KILL "$COPY_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -172,7 +181,7 @@ case $KIND in
     LOAD_START_MS=$START_MS
     ;;
   idle)
-    sleep 10
+    sleep "$IDLE_SECONDS"
     IDLE_RSS_KB=$(status_kb $COLLECTOR_PID VmRSS)
     ;;
 esac
@@ -199,6 +208,32 @@ wait $COLLECTOR_PID && COLLECTOR_RC=0 || COLLECTOR_RC=$?
 COLLECTOR_PID=""
 STOP_TOOK_MS=$(( $(now_ms) - STOP_MS ))
 stats >"$OUT/sink-after-stop.json"
+
+# --- ceiling: the same load through a plain TCP relay on the collector's core -------------------
+CEIL_LINE=""
+if [[ $CEILING == 1 && $KIND == load ]] && (( DELIVERIES == 1 )) && [[ -x $TCPCOPY ]]; then
+  curl -sf -X POST http://127.0.0.1:24318/reset >/dev/null
+  taskset -c "$COLLECTOR_CPU" "$TCPCOPY" --listen "127.0.0.1:$READY_PORT" \
+    --to "127.0.0.1:$((READY_PORT + 10000))" --max-time "$((LOAD_SECONDS + 120))s" \
+    >"$OUT/tcpcopy.log" 2>&1 &
+  COPY_PID=$!
+  for _ in $(seq 1 400); do port_open "$READY_PORT" && break; sleep 0.005; done
+  COPY_CPU0=$(cpu_s $COPY_PID)
+  COPY_START_MS=$(now_ms)
+  # shellcheck disable=SC2086
+  taskset -c "$LOAD_CPU" "$LOADGEN" $SCENARIO_LOADGEN --duration "${LOAD_SECONDS}s" \
+    --json ${LOADGEN_ARGS:-} >"$OUT/ceiling-loadgen.json" 2>"$OUT/ceiling-loadgen.log" || true
+  COPY_CPU=$(awk -v a="$COPY_CPU0" -v b="$(cpu_s $COPY_PID)" 'BEGIN { printf "%.2f", b - a }')
+  kill -KILL $COPY_PID 2>/dev/null || true
+  wait $COPY_PID 2>/dev/null || true
+  COPY_PID=""
+  stats >"$OUT/ceiling-sink.json"
+  COPY_ITEMS=$(jq .items "$OUT/ceiling-sink.json")
+  COPY_MS=$(( $(jq '[.traces.last_ms, .logs.last_ms, .metrics.last_ms] | max' "$OUT/ceiling-sink.json") - COPY_START_MS ))
+  COPY_PER_S=$(awk -v n="$COPY_ITEMS" -v ms="$COPY_MS" 'BEGIN { printf "%.0f", (ms > 0 ? n * 1000 / ms : 0) }')
+  COPY_PER_M=$(awk -v c="$COPY_CPU" -v n="$COPY_ITEMS" 'BEGIN { if (n > 0) printf "%.2f", c * 1e6 / n; else printf "-" }')
+  CEIL_LINE="raw TCP copy:    $COPY_PER_S items/s, $COPY_PER_M CPU s per million items ($COPY_ITEMS of $(jq .items.acknowledged "$OUT/ceiling-loadgen.json") acknowledged delivered; tcpcopy on cpu $COLLECTOR_CPU)"
+fi
 curl -sf -X POST http://127.0.0.1:24318/shutdown >/dev/null || true
 wait $SINK_PID || true
 SINK_PID=""
@@ -246,7 +281,7 @@ HWM_MB=$(awk -v k="$HWM_KB" 'BEGIN { printf "%.1f", k / 1024 }')
   echo "items/s:         $PER_S"
   echo "collector CPU:   ${CPU} s  → ${CPU_PER_M} CPU s per million items"
   echo "peak RSS:        ${HWM_MB} MB (VmHWM); RSS at the end of load $(awk -v k="$RSS_KB" 'BEGIN { printf "%.1f", k / 1024 }') MB"
-  [[ -n $IDLE_RSS_KB ]] && echo "idle RSS:        $(awk -v k="$IDLE_RSS_KB" 'BEGIN { printf "%.1f", k / 1024 }') MB after 10 s"
+  [[ -n $IDLE_RSS_KB ]] && echo "idle RSS:        $(awk -v k="$IDLE_RSS_KB" 'BEGIN { printf "%.1f", k / 1024 }') MB after ${IDLE_SECONDS} s"
   if (( DELIVERIES > 0 )); then
     echo "delivered:       $DELIVERED at measurement, $DELIVERED_FINAL after stop (expected $DELIVERIES x $( [[ $KIND == load ]] && echo "$ACKED acknowledged" || echo "$SENT lines" )), duplicates $DUPS"
     [[ $(jq '.branches | length' "$F") -gt 0 ]] && echo "per branch:      $(jq -c .branches "$F")"
@@ -255,6 +290,10 @@ HWM_MB=$(awk -v k="$HWM_KB" 'BEGIN { printf "%.1f", k / 1024 }')
   echo "load side CPU:   loadgen ${LOAD_CPU_S} s, sink ${SINK_CPU_S} s (cpu $LOAD_CPU)"
   echo "machine:         busy $(awk -v a="$BUSY0" -v b="$BUSY1" 'BEGIN { printf "%.2f", b - a }') CPU s during the measurement, of which other processes $(awk -v a="$BUSY0" -v b="$BUSY1" -v c="$CPU" -v l="$LOAD_CPU_S" -v k="$SINK_CPU_S" 'BEGIN { o = b - a - c - l - k; printf "%.2f", o < 0 ? 0 : o }') s"
   echo "stop:            exit code $COLLECTOR_RC after ${STOP_TOOK_MS} ms"
+  if [[ -n $CEIL_LINE ]]; then
+    echo "$CEIL_LINE"
+    echo "collector share: $(awk -v a="$PER_S" -v b="$COPY_PER_S" 'BEGIN { if (b > 0) printf "%.1f %% of the raw TCP copy rate", a * 100 / b; else printf "-" }')"
+  fi
   echo "raw results:     $OUT"
   echo
   if (( DELIVERIES > 0 )); then

@@ -264,16 +264,21 @@ async fn a_backend_down_for_a_while_gets_everything_once_it_is_back() {
     let mut want: Vec<String> = (0..30).map(|i| format!("d{i}")).collect();
     want.sort();
     assert_eq!(got, want);
-    let (_, metrics) = http_get(&format!("http://127.0.0.1:{}/metrics", ports.metrics));
-    assert_eq!(
+    // The sink has the last request before the exporter has read its answer and counted it.
+    let sent = |metrics: &str| {
         metric_value(
-            &metrics,
+            metrics,
             "otelcol_exporter_sent_log_records",
-            &[("exporter", "otlp")]
-        ),
-        Some(30.0),
-        "{metrics}"
-    );
+            &[("exporter", "otlp")],
+        )
+    };
+    let url = format!("http://127.0.0.1:{}/metrics", ports.metrics);
+    eventually(Duration::from_secs(5), || {
+        sent(&http_get(&url).1) == Some(30.0)
+    })
+    .await;
+    let (_, metrics) = http_get(&url);
+    assert_eq!(sent(&metrics), Some(30.0), "{metrics}");
     let failed = metric_value(
         &metrics,
         "otelcol_exporter_send_failed_log_records",

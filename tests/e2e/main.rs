@@ -1,6 +1,7 @@
 //! End-to-end tests of the `ferrotel` binary: one test binary with modules, to keep link
 //! time low. Every server binds loopback only; every wait is bounded.
 
+mod bench_scenarios;
 mod cli;
 mod delivery;
 mod harness;

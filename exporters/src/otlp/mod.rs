@@ -19,7 +19,7 @@ use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BatchData, BuildContext, BuildError,
+    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
     ComponentConfig, ComponentId, ConsumeError, Exporter, ExporterFactory, Factory, Signal,
 };
 use prost::Message;
@@ -232,13 +232,10 @@ impl Encoder for BatchEncoder {
     type Item = Batch;
     type Error = Status;
 
+    /// Bytes a batch was received as go out as they are; decoded data is encoded here.
     fn encode(&mut self, item: Batch, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        let r = match item.data() {
-            BatchData::Traces(r) => r.encode(dst),
-            BatchData::Metrics(r) => r.encode(dst),
-            BatchData::Logs(r) => r.encode(dst),
-        };
-        r.map_err(|e| Status::internal(format!("encoding the request: {e}")))
+        item.encode_to(dst);
+        Ok(())
     }
 }
 

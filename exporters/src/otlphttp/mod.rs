@@ -25,6 +25,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use pipeline_api::config::{ConfigError, ConfigValue};
@@ -209,12 +210,14 @@ impl Exporter for OtlpHttpExporter {
             ))
         })?;
         let (body, content_type) = match self.encoding {
-            Encoding::Proto => (batch.encode(), PROTOBUF),
-            Encoding::Json => (json::encode(batch.data()), JSON),
+            Encoding::Proto => (batch.encode_bytes(), PROTOBUF),
+            Encoding::Json => (Bytes::from(json::encode(batch.data())), JSON),
         };
         let body = if self.compression.is_compressed() {
-            compress(self.compression, self.compression_params, &body)
-                .map_err(ConsumeError::permanent)?
+            Bytes::from(
+                compress(self.compression, self.compression_params, &body)
+                    .map_err(ConsumeError::permanent)?,
+            )
         } else {
             body
         };

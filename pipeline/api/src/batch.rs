@@ -2,13 +2,23 @@
 //!
 //! A batch is cheap to clone (the data is shared behind an `Arc`), and copy-on-write when a
 //! processor edits it, so fan-out to several branches copies nothing unless a branch mutates.
-//! Components use its methods, never its representation: today it always holds decoded
-//! `opentelemetry-proto` structs; the wire bytes as received can become a second
-//! representation without changing this API.
+//!
+//! Components use its methods, never its representation. A batch holds one of two forms and
+//! hides which:
+//! - the wire form: the OTLP protobuf bytes of the export request as received, checked by
+//!   [`crate::wire::scan`] (which guarantees they decode) and counted, but not decoded;
+//! - the decoded form: `opentelemetry-proto` structs.
+//!
+//! Data that only passes through (receiver → batch → OTLP exporter) stays in the wire form:
+//! batching concatenates the bytes (a concatenation of `Export*ServiceRequest` encodings is
+//! the encoding of one request holding all their resources) and the exporter writes them
+//! out as they came. The first reader of the fields ([`Batch::data`]) decodes once, and the
+//! decoded form is shared by every clone; an edit drops the wire form.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
 
 use crate::ids::{ComponentId, Signal};
@@ -18,6 +28,7 @@ use crate::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use crate::proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 use crate::proto::tonic::metrics::v1::{metric, Metric, ResourceMetrics, ScopeMetrics};
 use crate::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+use crate::wire::{self, WireError};
 
 /// Where a request came from: client metadata (headers, lower-case keys) when the receiver
 /// has `include_metadata`, the peer address, and the receiver that accepted it.
@@ -75,18 +86,87 @@ impl BatchData {
             Signal::Logs => BatchData::Logs(Default::default()),
         }
     }
+
+    fn encode_to(&self, buf: &mut impl BufMut) {
+        // Encoding into a growable buffer cannot run out of room.
+        let _ = match self {
+            BatchData::Traces(r) => r.encode(buf),
+            BatchData::Metrics(r) => r.encode(buf),
+            BatchData::Logs(r) => r.encode(buf),
+        };
+    }
+
+    fn encoded_len(&self) -> usize {
+        match self {
+            BatchData::Traces(r) => r.encoded_len(),
+            BatchData::Metrics(r) => r.encoded_len(),
+            BatchData::Logs(r) => r.encoded_len(),
+        }
+    }
+
+    /// Decode bytes that [`wire::scan`] accepted.
+    fn decode_scanned(signal: Signal, bytes: &[u8]) -> BatchData {
+        let decoded = match signal {
+            Signal::Traces => ExportTraceServiceRequest::decode(bytes).map(BatchData::Traces),
+            Signal::Metrics => ExportMetricsServiceRequest::decode(bytes).map(BatchData::Metrics),
+            Signal::Logs => ExportLogsServiceRequest::decode(bytes).map(BatchData::Logs),
+        };
+        decoded.unwrap_or_else(|e| {
+            // The scan accepts only what decodes (tested against prost with mutated
+            // requests); should the two ever disagree, the batch reads as empty and says so.
+            tracing::error!(%signal, bytes = bytes.len(), error = %e, "Checked OTLP bytes failed to decode; their items are lost. This is a bug.");
+            BatchData::empty(signal)
+        })
+    }
+}
+
+/// What a batch shares between its clones: the wire bytes and/or the decoded structs.
+#[derive(Debug, Clone)]
+struct Payload {
+    signal: Signal,
+    /// The encoded export request, while nothing has edited the data.
+    wire: Option<Bytes>,
+    /// The decoded request, made on first read when the batch arrived as bytes.
+    decoded: OnceLock<BatchData>,
+}
+
+impl Payload {
+    fn decoded(data: BatchData) -> Payload {
+        Payload {
+            signal: data.signal(),
+            wire: None,
+            decoded: OnceLock::from(data),
+        }
+    }
+
+    fn get(&self) -> &BatchData {
+        self.decoded.get_or_init(|| match &self.wire {
+            Some(w) => BatchData::decode_scanned(self.signal, w),
+            None => BatchData::empty(self.signal),
+        })
+    }
+
+    fn into_data(mut self) -> BatchData {
+        match self.decoded.take() {
+            Some(d) => d,
+            None => match &self.wire {
+                Some(w) => BatchData::decode_scanned(self.signal, w),
+                None => BatchData::empty(self.signal),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Batch {
-    data: Arc<BatchData>,
+    data: Arc<Payload>,
     items: usize,
     context: Arc<RequestContext>,
 }
 
 impl PartialEq for Batch {
     fn eq(&self, other: &Self) -> bool {
-        self.data == other.data
+        self.data() == other.data()
     }
 }
 
@@ -98,7 +178,7 @@ impl Batch {
     fn with_context(data: BatchData, context: Arc<RequestContext>) -> Batch {
         let items = data.count_items();
         Batch {
-            data: Arc::new(data),
+            data: Arc::new(Payload::decoded(data)),
             items,
             context,
         }
@@ -121,40 +201,93 @@ impl Batch {
         Batch::new(BatchData::empty(signal), RequestContext::default())
     }
 
-    /// Decode OTLP protobuf bytes of an export request of `signal`.
+    /// Keep OTLP protobuf bytes of an export request of `signal` as they are, after checking
+    /// that they decode (and that trace and span ids have their lengths) and counting items.
+    pub fn from_wire(
+        signal: Signal,
+        bytes: Bytes,
+        context: RequestContext,
+    ) -> Result<Batch, WireError> {
+        let items = wire::scan(signal, &bytes)?;
+        Ok(Batch {
+            data: Arc::new(Payload {
+                signal,
+                wire: Some(bytes),
+                decoded: OnceLock::new(),
+            }),
+            items,
+            context: Arc::new(context),
+        })
+    }
+
+    /// [`Batch::from_wire`] with a copy of `bytes`.
     pub fn decode(
         signal: Signal,
         bytes: &[u8],
         context: RequestContext,
-    ) -> Result<Batch, prost::DecodeError> {
-        let data = match signal {
-            Signal::Traces => BatchData::Traces(ExportTraceServiceRequest::decode(bytes)?),
-            Signal::Metrics => BatchData::Metrics(ExportMetricsServiceRequest::decode(bytes)?),
-            Signal::Logs => BatchData::Logs(ExportLogsServiceRequest::decode(bytes)?),
-        };
-        Ok(Batch::new(data, context))
+    ) -> Result<Batch, WireError> {
+        Batch::from_wire(signal, Bytes::copy_from_slice(bytes), context)
     }
 
     /// The OTLP protobuf encoding of the export request.
     pub fn encode(&self) -> Vec<u8> {
-        match &*self.data {
-            BatchData::Traces(r) => r.encode_to_vec(),
-            BatchData::Metrics(r) => r.encode_to_vec(),
-            BatchData::Logs(r) => r.encode_to_vec(),
+        match &self.data.wire {
+            Some(w) => w.to_vec(),
+            None => {
+                let d = self.get_decoded();
+                let mut v = Vec::with_capacity(d.encoded_len());
+                d.encode_to(&mut v);
+                v
+            }
+        }
+    }
+
+    /// The OTLP protobuf encoding of the export request, without a copy when the batch
+    /// still holds the bytes it was received as.
+    pub fn encode_bytes(&self) -> Bytes {
+        match &self.data.wire {
+            Some(w) => w.clone(),
+            None => {
+                let d = self.get_decoded();
+                let mut buf = BytesMut::with_capacity(d.encoded_len());
+                d.encode_to(&mut buf);
+                buf.freeze()
+            }
+        }
+    }
+
+    /// Write the OTLP protobuf encoding of the export request into `buf`.
+    pub fn encode_to(&self, buf: &mut impl BufMut) {
+        match &self.data.wire {
+            Some(w) => buf.put_slice(w),
+            None => self.get_decoded().encode_to(buf),
         }
     }
 
     /// Size of the protobuf encoding in bytes.
     pub fn encoded_len(&self) -> usize {
-        match &*self.data {
-            BatchData::Traces(r) => r.encoded_len(),
-            BatchData::Metrics(r) => r.encoded_len(),
-            BatchData::Logs(r) => r.encoded_len(),
+        match &self.data.wire {
+            Some(w) => w.len(),
+            None => self.get_decoded().encoded_len(),
         }
     }
 
+    /// True while the batch holds the bytes it was received as (nothing has edited it).
+    pub fn is_wire(&self) -> bool {
+        self.data.wire.is_some()
+    }
+
+    /// True once the batch holds decoded structs (decoded on first read, or built so).
+    pub fn is_decoded(&self) -> bool {
+        self.data.decoded.get().is_some()
+    }
+
+    fn get_decoded(&self) -> &BatchData {
+        self.data.get()
+    }
+
     pub fn signal(&self) -> Signal {
-        self.data.signal()
+        self.data.signal
     }
 
     /// Spans, metric data points or log records in this batch (computed once).
@@ -166,8 +299,9 @@ impl Batch {
         self.items == 0
     }
 
+    /// The decoded data (decoded now, once, if the batch still holds only bytes).
     pub fn data(&self) -> &BatchData {
-        &self.data
+        self.data.get()
     }
 
     pub fn context(&self) -> &RequestContext {
@@ -180,21 +314,21 @@ impl Batch {
     }
 
     pub fn as_traces(&self) -> Option<&ExportTraceServiceRequest> {
-        match &*self.data {
+        match self.data() {
             BatchData::Traces(r) => Some(r),
             _ => None,
         }
     }
 
     pub fn as_metrics(&self) -> Option<&ExportMetricsServiceRequest> {
-        match &*self.data {
+        match self.data() {
             BatchData::Metrics(r) => Some(r),
             _ => None,
         }
     }
 
     pub fn as_logs(&self) -> Option<&ExportLogsServiceRequest> {
-        match &*self.data {
+        match self.data() {
             BatchData::Logs(r) => Some(r),
             _ => None,
         }
@@ -202,14 +336,22 @@ impl Batch {
 
     /// Take the data out, copying only if it is still shared.
     pub fn into_data(self) -> BatchData {
-        Arc::try_unwrap(self.data).unwrap_or_else(|shared| (*shared).clone())
+        Arc::try_unwrap(self.data).map_or_else(|shared| shared.get().clone(), Payload::into_data)
     }
 
     /// Mutate the data (copy-on-write: copies only if another branch still holds it), then
-    /// recount the items.
+    /// recount the items. The wire form is dropped: the bytes no longer match.
     pub fn edit<R>(&mut self, f: impl FnOnce(BatchDataMut<'_>) -> R) -> R {
-        let r = f(Arc::make_mut(&mut self.data));
-        self.items = self.data.count_items();
+        // Decode in the shared payload first, so branches that only read share the result.
+        self.data.get();
+        let payload = Arc::make_mut(&mut self.data);
+        payload.wire = None;
+        let data = payload
+            .decoded
+            .get_mut()
+            .expect("decoded just above; make_mut clones the decoded form");
+        let r = f(data);
+        self.items = data.count_items();
         r
     }
 
@@ -219,12 +361,39 @@ impl Batch {
     }
 
     /// Append batches of the same signal into one; the context of the first is kept.
-    /// Batches of another signal are ignored.
+    /// Batches of another signal are ignored. Batches that all still hold their wire bytes
+    /// are joined as bytes, without decoding.
     pub fn merge(batches: Vec<Batch>) -> Option<Batch> {
-        let mut iter = batches.into_iter();
-        let first = iter.next()?;
+        let first = batches.first()?;
+        let signal = first.signal();
         let context = first.context.clone();
-        let mut data = first.into_data();
+        let same: Vec<Batch> = batches
+            .into_iter()
+            .filter(|b| b.signal() == signal)
+            .collect();
+        if same.len() == 1 {
+            return same.into_iter().next();
+        }
+        if same.iter().all(Batch::is_wire) {
+            let len = same.iter().map(Batch::encoded_len).sum();
+            let mut buf = BytesMut::with_capacity(len);
+            let mut items = 0;
+            for b in &same {
+                b.encode_to(&mut buf);
+                items += b.items;
+            }
+            return Some(Batch {
+                data: Arc::new(Payload {
+                    signal,
+                    wire: Some(buf.freeze()),
+                    decoded: OnceLock::new(),
+                }),
+                items,
+                context,
+            });
+        }
+        let mut iter = same.into_iter();
+        let mut data = iter.next()?.into_data();
         for b in iter {
             match (&mut data, b.into_data()) {
                 (BatchData::Traces(a), BatchData::Traces(b)) => {
@@ -403,6 +572,14 @@ impl Splittable for Metric {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl BatchData {
+        fn encode_bytes_for_test(&self) -> Vec<u8> {
+            let mut v = Vec::new();
+            self.encode_to(&mut v);
+            v
+        }
+    }
     use crate::proto::tonic::common::v1::InstrumentationScope;
     use crate::proto::tonic::metrics::v1::{Gauge, NumberDataPoint};
     use crate::proto::tonic::trace::v1::Span;
@@ -523,6 +700,86 @@ mod tests {
         assert!(!c.shares_data_with(&a));
         assert_eq!(c.items(), 0);
         assert_eq!(a.items(), 2);
+    }
+
+    fn wire(b: &Batch) -> Batch {
+        Batch::from_wire(
+            b.signal(),
+            Bytes::from(b.encode()),
+            RequestContext::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn wire_batches_are_counted_and_decoded_only_when_read() {
+        let decoded = traces(2, 2, 3);
+        let w = wire(&decoded);
+        assert!(w.is_wire() && !w.is_decoded());
+        assert_eq!(w.items(), 12);
+        assert_eq!(w.encoded_len(), decoded.encoded_len());
+        // the bytes go out as they came: no copy, no re-encoding
+        let out = w.encode_bytes();
+        assert_eq!(out.as_ptr(), w.encode_bytes().as_ptr());
+        assert!(!w.is_decoded());
+        // a clone shares the payload; the first read decodes once for both
+        let sibling = w.clone();
+        assert_eq!(span_names(&w), span_names(&decoded));
+        assert!(sibling.is_decoded() && sibling.shares_data_with(&w));
+        assert_eq!(sibling, decoded);
+    }
+
+    #[test]
+    fn merging_wire_batches_joins_their_bytes() {
+        let (a, b) = (traces(1, 1, 2), traces(2, 1, 3));
+        let merged = Batch::merge(vec![wire(&a), wire(&b)]).unwrap();
+        assert!(merged.is_wire() && !merged.is_decoded());
+        assert_eq!(merged.items(), 8);
+        assert_eq!(merged.encode(), [a.encode(), b.encode()].concat());
+        assert_eq!(merged, Batch::merge(vec![a.clone(), b.clone()]).unwrap());
+        // one decoded input: the structs are merged
+        let mixed = Batch::merge(vec![wire(&a), b.clone()]).unwrap();
+        assert!(!mixed.is_wire());
+        assert_eq!(span_names(&mixed), span_names(&merged));
+        // another signal is left out
+        let logs = Batch::from_logs(Default::default());
+        assert_eq!(Batch::merge(vec![wire(&a), logs]).unwrap().items(), 2);
+    }
+
+    #[test]
+    fn editing_a_wire_batch_drops_the_bytes_and_leaves_siblings_alone() {
+        let original = wire(&traces(1, 1, 4));
+        let mut edited = original.clone();
+        edited.edit(|d| {
+            if let BatchData::Traces(r) = d {
+                r.resource_spans[0].scope_spans[0].spans.truncate(1);
+            }
+        });
+        assert!(!edited.is_wire());
+        assert_eq!(edited.items(), 1);
+        assert_eq!(
+            edited.encode(),
+            edited.data().clone().encode_bytes_for_test()
+        );
+        assert!(original.is_wire());
+        assert_eq!(original.items(), 4);
+        assert_eq!(span_names(&original).len(), 4);
+        // splitting a wire batch decodes it and keeps every item in order
+        let parts = original.clone().split(3);
+        assert_eq!(parts.iter().map(Batch::items).collect::<Vec<_>>(), [3, 1]);
+        let names: Vec<String> = parts.iter().flat_map(span_names).collect();
+        assert_eq!(names, span_names(&original));
+        assert_eq!(original.clone().into_data(), original.data().clone());
+    }
+
+    #[test]
+    fn bytes_that_do_not_decode_are_refused() {
+        assert!(Batch::from_wire(
+            Signal::Traces,
+            Bytes::from_static(&[0x0a, 0x05, 0x01]),
+            RequestContext::default()
+        )
+        .is_err());
     }
 
     #[test]

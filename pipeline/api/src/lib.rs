@@ -10,6 +10,7 @@ mod error;
 mod ids;
 pub mod storage;
 pub mod telemetry;
+pub mod wire;
 
 pub use batch::{Batch, BatchData, BatchDataMut, RequestContext};
 pub use component::*;

@@ -11,46 +11,24 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
-use pipeline_api::proto::tonic::collector::logs::v1::logs_service_server::{
-    LogsService, LogsServiceServer,
-};
-use pipeline_api::proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use pipeline_api::proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use pipeline_api::proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use pipeline_api::proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use pipeline_api::proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use pipeline_api::{
-    async_trait, BatchData, BuildContext, BuildError, CancellationToken, Signal, SignalConsumers,
-};
+use std::convert::Infallible;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, BufMut, Bytes};
+use pipeline_api::{BuildContext, BuildError, CancellationToken, Signal, SignalConsumers};
 use tonic::codec::CompressionEncoding;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EnabledCompressionEncodings, EncodeBuf, Encoder};
+use tonic::server::{NamedService, UnaryService};
 use tonic::service::Routes;
 use tower::ServiceExt;
 
 use super::config::GrpcConfig;
 use super::server::{serve, PeerInfo};
 use super::{bind, metadata_from_headers, sinks, tls, SignalSink};
-
-/// Accept gzip, zstd and deflate requests (Go's configgrpc registers gzip, zstd and snappy;
-/// tonic has no snappy codec) and limit the decoded size.
-macro_rules! compressed {
-    ($server:expr, $limit:expr) => {
-        $server
-            .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd)
-            .accept_compressed(CompressionEncoding::Deflate)
-            .max_decoding_message_size($limit)
-    };
-}
 
 /// The request's authority, kept for `include_metadata` (tonic drops the URI).
 #[derive(Debug, Clone)]
@@ -99,21 +77,17 @@ impl GrpcServer {
         let limit = cfg.max_recv_msg_size();
         let mut routes = Routes::builder();
         for sink in sinks(&ctx.id, next, &obs) {
-            let svc = Svc {
+            let svc = Arc::new(Svc {
                 sink,
                 include_metadata: cfg.include_metadata,
-            };
+            });
             match svc.sink.signal {
-                Signal::Traces => {
-                    routes.add_service(compressed!(TraceServiceServer::new(svc), limit));
-                }
+                Signal::Traces => routes.add_service(ExportServer::<TraceExport>::new(svc, limit)),
                 Signal::Metrics => {
-                    routes.add_service(compressed!(MetricsServiceServer::new(svc), limit));
+                    routes.add_service(ExportServer::<MetricsExport>::new(svc, limit))
                 }
-                Signal::Logs => {
-                    routes.add_service(compressed!(LogsServiceServer::new(svc), limit));
-                }
-            }
+                Signal::Logs => routes.add_service(ExportServer::<LogsExport>::new(svc, limit)),
+            };
         }
 
         let mut builder = Builder::new(TokioExecutor::new()).http2_only();
@@ -215,11 +189,8 @@ struct Svc {
 }
 
 impl Svc {
-    async fn handle<T>(
-        &self,
-        request: tonic::Request<T>,
-        wrap: fn(T) -> BatchData,
-    ) -> Result<(), tonic::Status> {
+    /// The request body stays as received: checked and counted, not decoded.
+    async fn handle(&self, request: tonic::Request<Bytes>) -> Result<(), tonic::Status> {
         let peer = request.extensions().get::<PeerInfo>().map(|p| p.addr);
         let metadata = if self.include_metadata {
             let authority = request.extensions().get::<Authority>().map(|a| a.0.clone());
@@ -231,42 +202,169 @@ impl Svc {
             Vec::new()
         };
         let context = self.sink.context(metadata, peer);
+        let batch = self
+            .sink
+            .check_protobuf(request.into_inner())
+            .map_err(|r| r.grpc_status())?;
         self.sink
-            .export(wrap(request.into_inner()), context)
+            .export(batch, context)
             .await
             .map_err(|r| r.grpc_status())
     }
 }
 
-#[async_trait]
-impl TraceService for Svc {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        self.handle(request, BatchData::Traces).await?;
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+/// Which collector service an [`ExportServer`] answers.
+trait ExportMethod: Send + Sync + 'static {
+    const SERVICE: &'static str;
+    const PATH: &'static str;
+}
+
+struct TraceExport;
+struct MetricsExport;
+struct LogsExport;
+
+impl ExportMethod for TraceExport {
+    const SERVICE: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+    const PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+}
+
+impl ExportMethod for MetricsExport {
+    const SERVICE: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
+    const PATH: &'static str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+}
+
+impl ExportMethod for LogsExport {
+    const SERVICE: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
+    const PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+}
+
+/// One collector service's `Export` method over tonic's gRPC framing, taking the request
+/// message as bytes (the generated servers would decode it into structs first). Other
+/// methods of the service get `UNIMPLEMENTED`, as from a generated server.
+struct ExportServer<M> {
+    svc: Arc<Svc>,
+    limit: usize,
+    method: PhantomData<M>,
+}
+
+impl<M> Clone for ExportServer<M> {
+    fn clone(&self) -> Self {
+        ExportServer {
+            svc: self.svc.clone(),
+            limit: self.limit,
+            method: PhantomData,
+        }
     }
 }
 
-#[async_trait]
-impl MetricsService for Svc {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportMetricsServiceRequest>,
-    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        self.handle(request, BatchData::Metrics).await?;
-        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+impl<M: ExportMethod> ExportServer<M> {
+    fn new(svc: Arc<Svc>, limit: usize) -> Self {
+        ExportServer {
+            svc,
+            limit,
+            method: PhantomData,
+        }
     }
 }
 
-#[async_trait]
-impl LogsService for Svc {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportLogsServiceRequest>,
-    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        self.handle(request, BatchData::Logs).await?;
-        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+impl<M: ExportMethod> NamedService for ExportServer<M> {
+    const NAME: &'static str = M::SERVICE;
+}
+
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
+
+impl<M, B> tower::Service<http::Request<B>> for ExportServer<M>
+where
+    M: ExportMethod,
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        if req.uri().path() != M::PATH {
+            return Box::pin(async {
+                Ok(tonic::Status::unimplemented("").into_http::<tonic::body::Body>())
+            });
+        }
+        let (svc, limit) = (self.svc.clone(), self.limit);
+        Box::pin(async move {
+            // Accept gzip, zstd and deflate requests (Go's configgrpc registers gzip, zstd and
+            // snappy; tonic has no snappy codec) and limit the decompressed size.
+            let mut accept = EnabledCompressionEncodings::default();
+            for e in [
+                CompressionEncoding::Gzip,
+                CompressionEncoding::Zstd,
+                CompressionEncoding::Deflate,
+            ] {
+                accept.enable(e);
+            }
+            let mut grpc = tonic::server::Grpc::new(RawCodec)
+                .apply_compression_config(accept, EnabledCompressionEncodings::default())
+                .apply_max_message_size_config(Some(limit), None);
+            Ok(grpc.unary(Unary(svc), req).await)
+        })
+    }
+}
+
+struct Unary(Arc<Svc>);
+
+impl UnaryService<Bytes> for Unary {
+    type Response = Bytes;
+    type Future = BoxFuture<tonic::Response<Bytes>, tonic::Status>;
+
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        let svc = self.0.clone();
+        Box::pin(async move {
+            svc.handle(request).await?;
+            // An empty Export*ServiceResponse encodes to no bytes.
+            Ok(tonic::Response::new(Bytes::new()))
+        })
+    }
+}
+
+/// Messages as bytes both ways: the request is kept as received, the response is written
+/// as given.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
+        let n = src.remaining();
+        Ok(Some(src.copy_to_bytes(n)))
     }
 }

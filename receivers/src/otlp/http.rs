@@ -28,11 +28,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use pipeline_api::{
-    BatchData, BuildContext, BuildError, CancellationToken, Signal, SignalConsumers,
+    Batch, BuildContext, BuildError, CancellationToken, RequestContext, Signal, SignalConsumers,
 };
 use prost::Message;
 
@@ -40,7 +37,7 @@ use super::compression::{decompress, DecompressError};
 use super::config::{CorsConfig, HttpConfig};
 use super::errors::Refusal;
 use super::server::{serve, PeerInfo};
-use super::{bind, json, metadata_from_headers, sinks, tls, SignalSink};
+use super::{bind, check_ids, json, metadata_from_headers, sinks, tls, SignalSink};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -387,8 +384,8 @@ impl Handler {
                 Err(e) => Err(Unpack::Bad(format!("decoding failed: {e}"))),
             }
         };
-        let data = match unpacked {
-            Ok(d) => d,
+        let batch = match unpacked {
+            Ok(b) => b,
             Err(Unpack::TooLarge) => return too_large(enc, self.max_body),
             Err(Unpack::Bad(m)) => {
                 tracing::debug!(receiver = %sink.receiver, signal = %sink.signal, error = %m, "Refused an OTLP/HTTP request.");
@@ -396,7 +393,7 @@ impl Handler {
             }
         };
         let context = sink.context(metadata, Some(peer.addr));
-        match sink.export(data, context).await {
+        match sink.export(batch, context).await {
             Ok(()) => {
                 // An empty Export*ServiceResponse: no bytes in protobuf, `{}` in JSON.
                 let body = match enc {
@@ -449,7 +446,7 @@ fn unpack(
     body: Bytes,
     encodings: &[String],
     limit: usize,
-) -> Result<BatchData, Unpack> {
+) -> Result<Batch, Unpack> {
     let body = match decompress(encoding, &body, encodings, limit) {
         Ok(Some(plain)) => Bytes::from(plain),
         Ok(None) => body,
@@ -458,7 +455,7 @@ fn unpack(
             return Err(Unpack::Bad(m))
         }
     };
-    decode(signal, enc, &body).map_err(Unpack::Bad)
+    decode(signal, enc, body).map_err(Unpack::Bad)
 }
 
 enum BodyError {
@@ -467,19 +464,17 @@ enum BodyError {
     Read(String),
 }
 
-fn decode(signal: Signal, enc: Encoding, body: &[u8]) -> Result<BatchData, String> {
+/// Protobuf stays as received (checked and counted by [`Batch::from_wire`]); JSON is
+/// decoded into structs.
+fn decode(signal: Signal, enc: Encoding, body: Bytes) -> Result<Batch, String> {
     match enc {
-        Encoding::Json => json::decode(signal, body),
-        Encoding::Protobuf => {
-            let r = match signal {
-                Signal::Traces => ExportTraceServiceRequest::decode(body).map(BatchData::Traces),
-                Signal::Metrics => {
-                    ExportMetricsServiceRequest::decode(body).map(BatchData::Metrics)
-                }
-                Signal::Logs => ExportLogsServiceRequest::decode(body).map(BatchData::Logs),
-            };
-            r.map_err(|e| format!("invalid OTLP/protobuf {signal} request: {e}"))
+        Encoding::Json => {
+            let data = json::decode(signal, &body)?;
+            check_ids(&data)?;
+            Ok(Batch::new(data, RequestContext::default()))
         }
+        Encoding::Protobuf => Batch::from_wire(signal, body, RequestContext::default())
+            .map_err(|e| format!("invalid OTLP/protobuf {signal} request: {e}")),
     }
 }
 

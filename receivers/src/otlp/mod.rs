@@ -160,23 +160,29 @@ struct SignalSink {
 }
 
 impl SignalSink {
-    /// Hand decoded data on and wait for the answer. An export with no items is acknowledged
+    /// Hand a batch on and wait for the answer. An export with no items is acknowledged
     /// without calling the pipeline (Go `internal/trace/otlp.go`: `if numSpans == 0 { return }`).
-    async fn export(&self, data: BatchData, context: RequestContext) -> Result<(), Refusal> {
-        if let Err(e) = check_ids(&data) {
-            tracing::debug!(receiver = %self.receiver, signal = %self.signal, error = %e, "Refused a malformed export request.");
-            return Err(Refusal::bad_data(e));
-        }
-        let batch = Batch::new(data, context);
+    async fn export(&self, mut batch: Batch, context: RequestContext) -> Result<(), Refusal> {
         let items = batch.items();
         if items == 0 {
             return Ok(());
         }
+        batch.set_context(context);
         let result = self.next.consume(batch).await;
         self.obs.record(self.signal, items, &result);
         result.map_err(|e| {
             tracing::debug!(receiver = %self.receiver, signal = %self.signal, items, error = %e, "The pipeline refused data.");
             Refusal::from_consume(&e)
+        })
+    }
+
+    /// A batch of protobuf bytes, kept as they are once checked ([`Batch::from_wire`]
+    /// refuses what does not decode and trace or span ids of the wrong length).
+    fn check_protobuf(&self, bytes: bytes::Bytes) -> Result<Batch, Refusal> {
+        Batch::from_wire(self.signal, bytes, RequestContext::default()).map_err(|e| {
+            let m = format!("invalid OTLP/protobuf {} request: {e}", self.signal);
+            tracing::debug!(receiver = %self.receiver, signal = %self.signal, error = %m, "Refused a malformed export request.");
+            Refusal::bad_data(m)
         })
     }
 
