@@ -12,6 +12,7 @@
 #                   (default: --config @CONFIG@)
 #   LOAD_SECONDS    seconds of load (default 20)
 #   LOADGEN_ARGS    extra loadgen flags, appended to the scenario's own
+#   SINK_ARGS       extra sink flags (e.g. --no-dedup: count only, to take load off its core)
 #   FILELOG_LINES   lines for filelog-docker (default 1000000)
 #   IDLE_SECONDS    how long the idle scenario waits before reading RSS (default 10)
 #   CEILING         1: after the collector, measure the ceiling in the same run: `tcpcopy`
@@ -101,8 +102,9 @@ done
 
 # --- sink (on the load core) ---------------------------------------------------------------
 SINK_MAX=$((LOAD_SECONDS + 600))
+# shellcheck disable=SC2086
 taskset -c "$LOAD_CPU" "$SINK" --grpc 127.0.0.1:24317 --http 127.0.0.1:24318 \
-  --max-time "${SINK_MAX}s" >"$OUT/sink-final.json" 2>"$OUT/sink.log" &
+  --max-time "${SINK_MAX}s" ${SINK_ARGS:-} >"$OUT/sink-final.json" 2>"$OUT/sink.log" &
 SINK_PID=$!
 for _ in $(seq 1 200); do stats >/dev/null 2>&1 && break; sleep 0.05; done
 stats >/dev/null || { echo "sink did not start: $(cat "$OUT/sink.log")" >&2; exit 1; }

@@ -10,9 +10,9 @@
 //! - the decoded form: `opentelemetry-proto` structs.
 //!
 //! Data that only passes through (receiver → batch → OTLP exporter) stays in the wire form:
-//! batching concatenates the bytes (a concatenation of `Export*ServiceRequest` encodings is
-//! the encoding of one request holding all their resources) and the exporter writes them
-//! out as they came. The first reader of the fields ([`Batch::data`]) decodes once, and the
+//! batching joins the requests' bytes as a list of chunks without copying them (a
+//! concatenation of `Export*ServiceRequest` encodings is the encoding of one request holding
+//! all their resources) and the exporter writes them out as they came. The first reader of the fields ([`Batch::data`]) decodes once, and the
 //! decoded form is shared by every clone; an edit drops the wire form.
 
 use std::net::SocketAddr;
@@ -104,6 +104,27 @@ impl BatchData {
         }
     }
 
+    /// Decode chunks that [`wire::scan`] accepted, each an export request, into one request.
+    fn decode_chunks(signal: Signal, chunks: &[Bytes]) -> BatchData {
+        let mut data = BatchData::empty(signal);
+        for chunk in chunks {
+            match (&mut data, BatchData::decode_scanned(signal, chunk)) {
+                (BatchData::Traces(a), BatchData::Traces(b)) if a.resource_spans.is_empty() => {
+                    *a = b
+                }
+                (BatchData::Traces(a), BatchData::Traces(b)) => {
+                    a.resource_spans.extend(b.resource_spans)
+                }
+                (BatchData::Metrics(a), BatchData::Metrics(b)) => {
+                    a.resource_metrics.extend(b.resource_metrics)
+                }
+                (BatchData::Logs(a), BatchData::Logs(b)) => a.resource_logs.extend(b.resource_logs),
+                _ => {}
+            }
+        }
+        data
+    }
+
     /// Decode bytes that [`wire::scan`] accepted.
     fn decode_scanned(signal: Signal, bytes: &[u8]) -> BatchData {
         let decoded = match signal {
@@ -124,8 +145,9 @@ impl BatchData {
 #[derive(Debug, Clone)]
 struct Payload {
     signal: Signal,
-    /// The encoded export request, while nothing has edited the data.
-    wire: Option<Bytes>,
+    /// The encoded export request, while nothing has edited the data: chunks that are each
+    /// an encoded request, whose concatenation is the encoding of the whole.
+    wire: Option<Vec<Bytes>>,
     /// The decoded request, made on first read when the batch arrived as bytes.
     decoded: OnceLock<BatchData>,
 }
@@ -141,7 +163,7 @@ impl Payload {
 
     fn get(&self) -> &BatchData {
         self.decoded.get_or_init(|| match &self.wire {
-            Some(w) => BatchData::decode_scanned(self.signal, w),
+            Some(w) => BatchData::decode_chunks(self.signal, w),
             None => BatchData::empty(self.signal),
         })
     }
@@ -150,7 +172,7 @@ impl Payload {
         match self.decoded.take() {
             Some(d) => d,
             None => match &self.wire {
-                Some(w) => BatchData::decode_scanned(self.signal, w),
+                Some(w) => BatchData::decode_chunks(self.signal, w),
                 None => BatchData::empty(self.signal),
             },
         }
@@ -212,7 +234,7 @@ impl Batch {
         Ok(Batch {
             data: Arc::new(Payload {
                 signal,
-                wire: Some(bytes),
+                wire: Some(vec![bytes]),
                 decoded: OnceLock::new(),
             }),
             items,
@@ -232,7 +254,7 @@ impl Batch {
     /// The OTLP protobuf encoding of the export request.
     pub fn encode(&self) -> Vec<u8> {
         match &self.data.wire {
-            Some(w) => w.to_vec(),
+            Some(w) => w.concat(),
             None => {
                 let d = self.get_decoded();
                 let mut v = Vec::with_capacity(d.encoded_len());
@@ -245,8 +267,15 @@ impl Batch {
     /// The OTLP protobuf encoding of the export request, without a copy when the batch
     /// still holds the bytes it was received as.
     pub fn encode_bytes(&self) -> Bytes {
-        match &self.data.wire {
-            Some(w) => w.clone(),
+        match self.data.wire.as_deref() {
+            Some([one]) => one.clone(),
+            Some(chunks) => {
+                let mut buf = BytesMut::with_capacity(self.encoded_len());
+                for c in chunks {
+                    buf.put_slice(c);
+                }
+                buf.freeze()
+            }
             None => {
                 let d = self.get_decoded();
                 let mut buf = BytesMut::with_capacity(d.encoded_len());
@@ -259,7 +288,11 @@ impl Batch {
     /// Write the OTLP protobuf encoding of the export request into `buf`.
     pub fn encode_to(&self, buf: &mut impl BufMut) {
         match &self.data.wire {
-            Some(w) => buf.put_slice(w),
+            Some(w) => {
+                for c in w {
+                    buf.put_slice(c);
+                }
+            }
             None => self.get_decoded().encode_to(buf),
         }
     }
@@ -267,7 +300,7 @@ impl Batch {
     /// Size of the protobuf encoding in bytes.
     pub fn encoded_len(&self) -> usize {
         match &self.data.wire {
-            Some(w) => w.len(),
+            Some(w) => w.iter().map(Bytes::len).sum(),
             None => self.get_decoded().encoded_len(),
         }
     }
@@ -375,17 +408,16 @@ impl Batch {
             return same.into_iter().next();
         }
         if same.iter().all(Batch::is_wire) {
-            let len = same.iter().map(Batch::encoded_len).sum();
-            let mut buf = BytesMut::with_capacity(len);
+            let mut chunks = Vec::with_capacity(same.len());
             let mut items = 0;
             for b in &same {
-                b.encode_to(&mut buf);
+                chunks.extend(b.data.wire.iter().flatten().cloned());
                 items += b.items;
             }
             return Some(Batch {
                 data: Arc::new(Payload {
                     signal,
-                    wire: Some(buf.freeze()),
+                    wire: Some(chunks),
                     decoded: OnceLock::new(),
                 }),
                 items,

@@ -45,19 +45,51 @@ pub fn key_values(m: &Map) -> Vec<KeyValue> {
         .collect()
 }
 
-fn fixed<const N: usize>(b: &Option<Vec<u8>>) -> Vec<u8> {
+/// The value as OTLP, taking its strings (no copy).
+pub fn into_any_value(v: Value) -> Option<AnyValue> {
+    let value = match v {
+        Value::Null => return None,
+        Value::Bool(b) => any_value::Value::BoolValue(b),
+        Value::Int(i) => any_value::Value::IntValue(i),
+        Value::Double(f) => any_value::Value::DoubleValue(f),
+        Value::Str(s) => any_value::Value::StringValue(s),
+        Value::Bytes(b) => any_value::Value::BytesValue(b),
+        Value::Array(a) => any_value::Value::ArrayValue(ArrayValue {
+            values: a
+                .into_iter()
+                .map(|v| into_any_value(v).unwrap_or_default())
+                .collect(),
+        }),
+        Value::Map(m) => any_value::Value::KvlistValue(KeyValueList {
+            values: into_key_values(m),
+        }),
+    };
+    Some(AnyValue { value: Some(value) })
+}
+
+/// The map as OTLP key-values (in key order), taking its strings.
+pub fn into_key_values(m: Map) -> Vec<KeyValue> {
+    m.into_iter()
+        .map(|(key, v)| KeyValue {
+            key,
+            value: Some(into_any_value(v).unwrap_or_default()),
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn into_fixed<const N: usize>(b: Option<Vec<u8>>) -> Vec<u8> {
     match b {
         None => Vec::new(),
-        Some(b) => {
-            let mut out = vec![0u8; N];
-            let n = b.len().min(N);
-            out[..n].copy_from_slice(&b[..n]);
-            out
+        Some(mut b) => {
+            b.resize(N, 0);
+            b
         }
     }
 }
 
-fn record(e: &Entry) -> LogRecord {
+/// The record of an entry whose resource and scope were taken already.
+fn into_record(e: Entry) -> LogRecord {
     LogRecord {
         time_unix_nano: e.timestamp.unwrap_or(0),
         observed_time_unix_nano: e.observed,
@@ -65,12 +97,12 @@ fn record(e: &Entry) -> LogRecord {
         severity_text: if e.severity_text.is_empty() {
             default_text(e.severity).to_string()
         } else {
-            e.severity_text.clone()
+            e.severity_text
         },
-        body: e.body.as_ref().and_then(any_value),
-        attributes: key_values(&e.attributes),
-        trace_id: fixed::<16>(&e.trace_id),
-        span_id: fixed::<8>(&e.span_id),
+        body: e.body.and_then(into_any_value),
+        attributes: into_key_values(e.attributes),
+        trace_id: into_fixed::<16>(e.trace_id),
+        span_id: into_fixed::<8>(e.span_id),
         flags: e
             .trace_flags
             .as_ref()
@@ -81,51 +113,106 @@ fn record(e: &Entry) -> LogRecord {
     }
 }
 
-/// A resource's scopes, each with its records.
-type ResourceGroup<'a> = (&'a Map, Vec<(&'a str, Vec<LogRecord>)>);
-
-/// Group entries into one export request.
-pub fn to_request(entries: &[Entry]) -> ExportLogsServiceRequest {
-    let mut groups: Vec<ResourceGroup<'_>> = Vec::new();
+/// Group entries into one export request, taking their content (nothing is copied).
+pub fn to_request(entries: Vec<Entry>) -> ExportLogsServiceRequest {
+    let mut logs = Logs::default();
     for e in entries {
-        let idx = match groups.iter().position(|(r, _)| *r == &e.resource) {
-            Some(i) => i,
-            None => {
-                groups.push((&e.resource, Vec::new()));
-                groups.len() - 1
-            }
-        };
-        let scopes = &mut groups[idx].1;
-        let s = match scopes.iter().position(|(n, _)| *n == e.scope_name) {
-            Some(i) => i,
-            None => {
-                scopes.push((&e.scope_name, Vec::new()));
-                scopes.len() - 1
-            }
-        };
-        scopes[s].1.push(record(e));
+        logs.push(e);
     }
-    ExportLogsServiceRequest {
-        resource_logs: groups
-            .into_iter()
-            .map(|(res, scopes)| ResourceLogs {
-                resource: Some(Resource {
-                    attributes: key_values(res),
-                    ..Default::default()
-                }),
-                scope_logs: scopes
-                    .into_iter()
-                    .map(|(name, records)| ScopeLogs {
-                        scope: Some(InstrumentationScope {
-                            name: name.to_string(),
-                            ..Default::default()
-                        }),
-                        log_records: records,
+    logs.into_request()
+}
+
+/// One resource's scopes: the scope name and its records.
+type Scopes = Vec<(String, Vec<LogRecord>)>;
+
+/// Log records grouped by resource and then by scope name (each in order of first
+/// appearance), built one entry at a time, so that an entry becomes its record while it is
+/// still in the CPU caches.
+#[derive(Debug, Default)]
+pub struct Logs {
+    /// Records the first scope is made room for at once.
+    expect: usize,
+    resources: Vec<(Map, Scopes)>,
+    /// The resource and scope of the last entry (neighbours usually share both).
+    last: Option<(usize, usize)>,
+    records: usize,
+}
+
+impl Logs {
+    /// Room for `n` records in the first resource and scope (the usual case is one of each),
+    /// so that its list is not grown and copied along the way. Only the memory written is
+    /// paid for.
+    pub fn expecting(n: usize) -> Logs {
+        Logs {
+            expect: n,
+            ..Default::default()
+        }
+    }
+
+    /// Add an entry (its content is taken, nothing is copied).
+    pub fn push(&mut self, mut e: Entry) {
+        let r = match self.last {
+            Some((r, _)) if self.resources[r].0 == e.resource => r,
+            _ => match self.resources.iter().position(|(m, _)| *m == e.resource) {
+                Some(r) => r,
+                None => {
+                    self.resources
+                        .push((std::mem::take(&mut e.resource), Vec::new()));
+                    self.resources.len() - 1
+                }
+            },
+        };
+        let scopes = &mut self.resources[r].1;
+        let s = match self.last {
+            Some((lr, ls)) if lr == r && scopes[ls].0 == e.scope_name => ls,
+            _ => match scopes.iter().position(|(n, _)| *n == e.scope_name) {
+                Some(s) => s,
+                None => {
+                    let records = Vec::with_capacity(std::mem::take(&mut self.expect));
+                    scopes.push((std::mem::take(&mut e.scope_name), records));
+                    scopes.len() - 1
+                }
+            },
+        };
+        scopes[s].1.push(into_record(e));
+        self.last = Some((r, s));
+        self.records += 1;
+    }
+
+    /// Log records held.
+    pub fn len(&self) -> usize {
+        self.records
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    /// The export request.
+    pub fn into_request(self) -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: self
+                .resources
+                .into_iter()
+                .map(|(resource, scopes)| ResourceLogs {
+                    resource: Some(Resource {
+                        attributes: into_key_values(resource),
                         ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect(),
+                    }),
+                    scope_logs: scopes
+                        .into_iter()
+                        .map(|(name, log_records)| ScopeLogs {
+                            scope: Some(InstrumentationScope {
+                                name,
+                                ..Default::default()
+                            }),
+                            log_records,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+        }
     }
 }

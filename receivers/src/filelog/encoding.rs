@@ -61,7 +61,11 @@ impl Encoding {
     pub fn decode(self, bytes: &[u8]) -> Value {
         match self {
             Encoding::Nop => Value::Bytes(bytes.to_vec()),
-            Encoding::Utf8 => Value::Str(String::from_utf8_lossy(bytes).into_owned()),
+            // valid UTF-8 (the usual case) is checked by the faster `from_utf8`
+            Encoding::Utf8 => Value::Str(match std::str::from_utf8(bytes) {
+                Ok(s) => s.to_owned(),
+                Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+            }),
             Encoding::Utf16Le | Encoding::Utf16Be => {
                 let units = bytes.chunks(2).map(|c| {
                     let pair = [c[0], *c.get(1).unwrap_or(&0)];
@@ -83,7 +87,10 @@ impl Encoding {
 /// Find `needle` in `hay` at a multiple of `unit`.
 pub fn find_aligned(hay: &[u8], needle: &[u8], unit: usize) -> Option<usize> {
     if unit <= 1 {
-        return hay.windows(needle.len()).position(|w| w == needle);
+        return match needle {
+            [b] => memchr::memchr(*b, hay),
+            _ => memchr::memmem::find(hay, needle),
+        };
     }
     let mut i = 0;
     while i + needle.len() <= hay.len() {

@@ -40,6 +40,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pipeline_api::config::{ConfigError, ConfigValue};
+use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use pipeline_api::storage::StorageClient;
 use pipeline_api::telemetry::ReceiverObs;
 use pipeline_api::{
@@ -281,15 +282,21 @@ impl Runner {
     }
 }
 
-async fn poll_blocking(t: Tailer, shutdown: bool) -> Result<(Tailer, PollOutput), BuildError> {
+/// What one poll gives: its output, and its entries as one export request (`None` when there
+/// were none).
+type Polled = (Tailer, PollOutput, Option<ExportLogsServiceRequest>);
+
+/// Poll on a blocking thread.
+async fn poll_blocking(t: Tailer, shutdown: bool) -> Result<Polled, BuildError> {
     tokio::task::spawn_blocking(move || {
         let mut t = t;
-        let out = if shutdown {
+        let mut out = if shutdown {
             t.flush_all()
         } else {
             t.poll(Instant::now())
         };
-        (t, out)
+        let request = (!out.logs.is_empty()).then(|| std::mem::take(&mut out.logs).into_request());
+        (t, out, request)
     })
     .await
     .map_err(|e| BuildError::new(format!("filelog poll failed: {e}")))
@@ -358,9 +365,14 @@ impl Receiver for FileLogReceiver {
                     Attempt::Done => pending = None,
                     Attempt::Retry => continue,
                 }
+                // Let the tasks that the hand-off woke (the next consumers: a batch processor,
+                // an exporter encoding the batch) run before more is read, while the batch is
+                // still in the CPU caches. On a busy core this keeps reading from running ahead
+                // of the consumers and filling their queues.
+                tokio::task::yield_now().await;
             }
             let Some(t) = tailer.take() else { break };
-            let (t, out) = poll_blocking(t, false).await?;
+            let (t, out, request) = poll_blocking(t, false).await?;
             tailer = Some(t);
             counters.polls.fetch_add(1, Ordering::Relaxed);
             counters
@@ -377,10 +389,7 @@ impl Receiver for FileLogReceiver {
             open_files.set(out.open_files as i64);
             reading_files.set(out.reading_files as i64);
             let more = out.more;
-            if out.entries.is_empty() {
-                runner.commit(&out.checkpoint, &out.deletes).await;
-            } else {
-                let req = convert::to_request(&out.entries);
+            if let Some(req) = request {
                 let mut batch = Batch::from_logs(req);
                 batch.set_context(RequestContext {
                     receiver: Some(id.clone()),
@@ -398,6 +407,7 @@ impl Receiver for FileLogReceiver {
                 });
                 continue;
             }
+            runner.commit(&out.checkpoint, &out.deletes).await;
             if !more {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
@@ -408,10 +418,10 @@ impl Receiver for FileLogReceiver {
         // Stop: flush what operators hold (Go's recombine flushes at Stop) and offer it once.
         if pending.is_none() {
             if let Some(t) = tailer.take() {
-                let (_, out) = poll_blocking(t, true).await?;
-                if !out.entries.is_empty() {
-                    let items = out.entries.len();
-                    let batch = Batch::from_logs(convert::to_request(&out.entries));
+                let (_, out, request) = poll_blocking(t, true).await?;
+                if let Some(req) = request {
+                    let batch = Batch::from_logs(req);
+                    let items = batch.items();
                     let result = runner.next.consume(batch).await;
                     runner.obs.record(Signal::Logs, items, &result);
                     if result.is_ok() {

@@ -131,7 +131,8 @@ pub struct Token {
 /// What one read produced.
 #[derive(Debug, Default)]
 pub struct ReadResult {
-    pub tokens: Vec<Token>,
+    /// Tokens handed to the caller.
+    pub tokens: usize,
     /// The read stopped at the budget: more data is waiting.
     pub more: bool,
     /// The end of the file was reached with nothing left over.
@@ -149,7 +150,12 @@ pub struct Reader {
     pub gzip: bool,
 }
 
-const CHUNK: usize = 64 * 1024;
+/// Bytes asked of the file per read call. Lines are cut in the read buffer itself, so a block
+/// holds many lines (about 700 Docker json-file lines of 350 bytes).
+const BLOCK: usize = 256 * 1024;
+
+/// A read buffer larger than this (grown for one long entry) is given back after the read.
+const KEEP_BUFFER: usize = 4 * BLOCK;
 
 impl Reader {
     /// Refresh the fingerprint when it is shorter than `size` and the file grew, unless the
@@ -177,22 +183,29 @@ impl Reader {
         }
     }
 
-    /// Read tokens from the offset, at most `max_tokens` / about `max_bytes`.
+    /// Read tokens from the offset, at most `max_tokens` / about `max_bytes`, handing each to
+    /// `emit` as it is cut. `buf` is a read buffer lent by the caller (reused across reads; its
+    /// content does not matter).
     pub fn read(
         &mut self,
         sp: &Splitter,
         max_tokens: usize,
         max_bytes: usize,
         now: Instant,
+        buf: &mut Vec<u8>,
+        emit: &mut dyn FnMut(Token),
     ) -> std::io::Result<ReadResult> {
         if self.gzip {
-            return self.read_gzip(sp, max_tokens);
+            return self.read_gzip(sp, max_tokens, emit);
         }
         let Some(mut file) = self.file.take() else {
             return Ok(ReadResult::default());
         };
-        let r = self.read_from(&mut file, sp, max_tokens, max_bytes, now);
+        let r = self.read_from(&mut file, sp, (max_tokens, max_bytes), now, buf, emit);
         self.file = Some(file);
+        if buf.len() > KEEP_BUFFER {
+            *buf = Vec::new();
+        }
         r
     }
 
@@ -200,32 +213,46 @@ impl Reader {
         &mut self,
         file: &mut File,
         sp: &Splitter,
-        max_tokens: usize,
-        max_bytes: usize,
+        (max_tokens, max_bytes): (usize, usize),
         now: Instant,
+        buf: &mut Vec<u8>,
+        emit: &mut dyn FnMut(Token),
     ) -> std::io::Result<ReadResult> {
         let mut res = ReadResult::default();
         file.seek(SeekFrom::Start(self.meta.offset))?;
-        let mut buf: Vec<u8> = Vec::new();
-        let mut base = self.meta.offset; // file offset of buf[0]
+        if buf.len() < BLOCK {
+            buf.resize(BLOCK, 0);
+        }
+        // `buf[lo..hi]` holds the bytes read and not yet consumed; `base` is the file offset
+        // of `buf[lo]`.
+        let (mut lo, mut hi) = (0usize, 0usize);
+        let mut base = self.meta.offset;
         let mut at_eof = false;
-        let mut chunk = vec![0u8; CHUNK];
         loop {
             if !at_eof {
-                let n = file.read(&mut chunk)?;
+                if lo > 0 {
+                    buf.copy_within(lo..hi, 0);
+                    hi -= lo;
+                    lo = 0;
+                }
+                if hi == buf.len() {
+                    // one entry longer than the buffer: make room for more of it
+                    buf.resize(buf.len() * 2, 0);
+                }
+                let n = file.read(&mut buf[hi..])?;
                 if n == 0 {
                     at_eof = true;
                 } else {
-                    buf.extend_from_slice(&chunk[..n]);
+                    hi += n;
                     res.bytes += n;
                 }
             }
-            let mut pos = 0;
+            let mut pos = lo;
             loop {
-                if res.tokens.len() >= max_tokens {
+                if res.tokens >= max_tokens {
                     break;
                 }
-                let data = &buf[pos..];
+                let data = &buf[pos..hi];
                 if data.is_empty() {
                     break;
                 }
@@ -237,11 +264,12 @@ impl Reader {
                             continue;
                         }
                         None => {
-                            pos = buf.len();
+                            pos = hi;
                             break;
                         }
                     }
                 }
+                let at = base + (pos - lo) as u64;
                 match sp.cut(data, at_eof) {
                     Cut::Token {
                         advance,
@@ -254,14 +282,14 @@ impl Reader {
                             // max_log_size bytes; `split` goes on from there)
                             let cut = sp.max - sp.max % sp.enc.unit();
                             let cut = cut.max(sp.enc.unit()).min(end - start);
-                            self.push(sp, &mut res, &data[start..start + cut], base + pos as u64);
+                            self.push(sp, &mut res, &data[start..start + cut], at, emit);
                             if sp.behavior == super::config::MaxLogSizeBehavior::Split {
                                 pos += start + cut;
                             } else {
                                 pos += advance;
                             }
                         } else {
-                            self.push(sp, &mut res, &data[start..end], base + pos as u64);
+                            self.push(sp, &mut res, &data[start..end], at, emit);
                             pos += advance;
                         }
                         self.meta.flush = FlushState::default();
@@ -271,7 +299,7 @@ impl Reader {
                             // an oversized token: cut at max_log_size
                             let cut = sp.max - sp.max % sp.enc.unit();
                             let cut = cut.max(sp.enc.unit()).min(data.len());
-                            self.push(sp, &mut res, &data[..cut], base + pos as u64);
+                            self.push(sp, &mut res, &data[..cut], at, emit);
                             pos += cut;
                             if sp.behavior == super::config::MaxLogSizeBehavior::Truncate {
                                 self.meta.discarding = true;
@@ -282,11 +310,11 @@ impl Reader {
                     }
                 }
             }
-            buf.drain(..pos);
-            base += pos as u64;
+            base += (pos - lo) as u64;
+            lo = pos;
             self.meta.offset = base;
-            if res.tokens.len() >= max_tokens || res.bytes >= max_bytes {
-                res.more = !buf.is_empty() || !at_eof;
+            if res.tokens >= max_tokens || res.bytes >= max_bytes {
+                res.more = lo < hi || !at_eof;
                 return Ok(res);
             }
             if at_eof {
@@ -294,7 +322,8 @@ impl Reader {
             }
         }
         // the end of the file: a partial token waits for more data or the flush period
-        if buf.is_empty() {
+        let rest = &buf[lo..hi];
+        if rest.is_empty() {
             self.meta.flush = FlushState::default();
             res.eof = true;
             return Ok(res);
@@ -302,11 +331,11 @@ impl Reader {
         if self.meta.discarding {
             return Ok(res);
         }
-        let grew = buf.len() > self.meta.flush.last_len || self.meta.flush.last_change.is_none();
+        let grew = rest.len() > self.meta.flush.last_len || self.meta.flush.last_change.is_none();
         if grew {
             self.meta.flush = FlushState {
                 last_change: Some(now),
-                last_len: buf.len(),
+                last_len: rest.len(),
             };
         } else if !sp.flush_period.is_zero()
             && self
@@ -315,17 +344,23 @@ impl Reader {
                 .last_change
                 .is_some_and(|t| now.duration_since(t) >= sp.flush_period)
         {
-            let len = buf.len().min(sp.max);
-            let data = buf[..len].to_vec();
-            self.push(sp, &mut res, &data, base);
+            let len = rest.len().min(sp.max);
+            self.push(sp, &mut res, &rest[..len], base, emit);
             self.meta.offset = base + len as u64;
             self.meta.flush = FlushState::default();
-            res.eof = len == buf.len();
+            res.eof = len == rest.len();
         }
         Ok(res)
     }
 
-    fn push(&mut self, sp: &Splitter, res: &mut ReadResult, raw: &[u8], start: u64) {
+    fn push(
+        &mut self,
+        sp: &Splitter,
+        res: &mut ReadResult,
+        raw: &[u8],
+        start: u64,
+        emit: &mut dyn FnMut(Token),
+    ) {
         self.meta.record_num += 1;
         let trimmed = sp.trim(raw);
         let body = match sp.enc.decode(trimmed) {
@@ -338,7 +373,8 @@ impl Reader {
             _ => false,
         };
         if !empty {
-            res.tokens.push(Token {
+            res.tokens += 1;
+            emit(Token {
                 body,
                 start,
                 record_num: self.meta.record_num,
@@ -347,7 +383,12 @@ impl Reader {
     }
 
     /// Go: decompress from the offset to the current end, then the offset is that end.
-    fn read_gzip(&mut self, sp: &Splitter, max_tokens: usize) -> std::io::Result<ReadResult> {
+    fn read_gzip(
+        &mut self,
+        sp: &Splitter,
+        max_tokens: usize,
+        emit: &mut dyn FnMut(Token),
+    ) -> std::io::Result<ReadResult> {
         let mut res = ReadResult::default();
         let Some(file) = self.file.as_mut() else {
             return Ok(res);
@@ -377,12 +418,12 @@ impl Reader {
                     end: e,
                 } if advance > 0 => {
                     let tok = data[pos + s..pos + e.max(s)].to_vec();
-                    self.push(sp, &mut res, &tok, start);
+                    self.push(sp, &mut res, &tok, start, emit);
                     pos += advance;
                 }
                 _ => {
                     let tok = data[pos..].to_vec();
-                    self.push(sp, &mut res, &tok, start);
+                    self.push(sp, &mut res, &tok, start, emit);
                     pos = data.len();
                 }
             }

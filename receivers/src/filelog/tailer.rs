@@ -28,12 +28,13 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::config::{Compression, FileLogConfig, OnTruncate, StartAt};
+use super::convert::Logs;
 use super::entry::{Entry, Origin, Value};
 use super::expr::ExprString;
 use super::finder::Finder;
 use super::operators::{Pipeline, Stats};
 use super::reader::{
-    fingerprint, starts_with, AttrFlags, FileId, Metadata, Reader, ATTR_RECORD_NUMBER,
+    fingerprint, starts_with, AttrFlags, FileId, Metadata, Reader, Token, ATTR_RECORD_NUMBER,
     ATTR_RECORD_OFFSET,
 };
 use super::split::Splitter;
@@ -55,7 +56,8 @@ struct Known {
 /// What one poll produced.
 #[derive(Debug, Default)]
 pub struct PollOutput {
-    pub entries: Vec<Entry>,
+    /// The entries that came out of the operators, as log records.
+    pub logs: Logs,
     /// The checkpoint to save once `entries` were accepted.
     pub checkpoint: Vec<Metadata>,
     /// Files to delete once `entries` were accepted (`delete_after_read`).
@@ -89,6 +91,10 @@ pub struct Tailer {
     attributes: Vec<(String, ExprString)>,
     resource: Vec<(String, ExprString)>,
     seen_paths: HashSet<PathBuf>,
+    /// The read buffer, reused by every read.
+    read_buf: Vec<u8>,
+    /// What the operators emit for one entry (reused).
+    emitted: Vec<Entry>,
 }
 
 fn now_nanos() -> u64 {
@@ -145,6 +151,8 @@ impl Tailer {
             attributes: compile(&cfg.attributes)?,
             resource: compile(&cfg.resource)?,
             seen_paths: HashSet::new(),
+            read_buf: Vec::new(),
+            emitted: Vec::new(),
         })
     }
 
@@ -412,9 +420,9 @@ impl Tailer {
             self.lost.push(r);
         }
         let mut budget_records = MAX_RECORDS_PER_POLL;
+        out.logs = Logs::expecting(MAX_RECORDS_PER_POLL);
         // at least two whole entries per poll, so an unterminated entry always makes progress
         let mut budget_bytes = MAX_BYTES_PER_POLL.max(self.splitter.max.saturating_mul(2));
-        let mut tokens_out: Vec<Entry> = Vec::new();
         // lost files first: older lines before newer ones
         let mut still_lost = Vec::new();
         for mut r in std::mem::take(&mut self.lost) {
@@ -423,7 +431,6 @@ impl Tailer {
                 now,
                 &mut budget_records,
                 &mut budget_bytes,
-                &mut tokens_out,
                 &mut out,
             );
             if eof {
@@ -441,14 +448,7 @@ impl Tailer {
                 out.more = true;
                 break;
             }
-            let eof = self.read_reader(
-                r,
-                now,
-                &mut budget_records,
-                &mut budget_bytes,
-                &mut tokens_out,
-                &mut out,
-            );
+            let eof = self.read_reader(r, now, &mut budget_records, &mut budget_bytes, &mut out);
             r.refresh_fingerprint(self.fp_size);
             if eof && self.delete_after_read {
                 finished.push(i);
@@ -458,12 +458,10 @@ impl Tailer {
             let r = current.remove(i);
             out.deletes.push(r.path.clone());
         }
-        // run the operators
-        let mut stats = Stats::default();
-        let mut entries = self.pipeline.process(tokens_out, &mut stats);
-        entries.extend(self.pipeline.flush_expired(now, &mut stats));
-        out.entries = entries;
-        out.stats = stats;
+        // what the operators held too long
+        for e in self.pipeline.flush_expired(now, &mut out.stats) {
+            out.logs.push(e);
+        }
         // end of poll: the current readers are the previous ones of the next poll
         current.extend(keep);
         self.previous = current;
@@ -480,9 +478,12 @@ impl Tailer {
     /// Flush everything the operators hold (shutdown).
     pub fn flush_all(&mut self) -> PollOutput {
         let mut stats = Stats::default();
-        let entries = self.pipeline.flush_all(&mut stats);
+        let mut logs = Logs::default();
+        for e in self.pipeline.flush_all(&mut stats) {
+            logs.push(e);
+        }
         PollOutput {
-            entries,
+            logs,
             checkpoint: self.checkpoint(),
             stats,
             ..Default::default()
@@ -501,17 +502,73 @@ impl Tailer {
         }
     }
 
-    /// Read one reader into entries; returns whether it reached its end.
+    /// Read one reader; each token becomes an entry that is run through the operators and
+    /// added to `out.logs` at once. Returns whether the reader reached its end.
     fn read_reader(
-        &self,
+        &mut self,
         r: &mut Reader,
         now: Instant,
         budget_records: &mut usize,
         budget_bytes: &mut usize,
-        entries: &mut Vec<Entry>,
         out: &mut PollOutput,
     ) -> bool {
-        let res = match r.read(&self.splitter, *budget_records, *budget_bytes, now) {
+        let mut buf = std::mem::take(&mut self.read_buf);
+        let mut emitted = std::mem::take(&mut self.emitted);
+        let observed = now_nanos();
+        let file_attributes = r.meta.attributes.clone();
+        let reader = r.id;
+        let Tailer {
+            splitter,
+            attributes,
+            resource,
+            record_number,
+            record_offset,
+            pipeline,
+            ..
+        } = self;
+        let mut emit = |t: Token| {
+            let mut e = Entry::new(t.body, observed);
+            for (k, v) in attributes.iter() {
+                if let Ok(val) = v.render(&e) {
+                    e.attributes.insert(k.clone(), val);
+                }
+            }
+            for (k, v) in resource.iter() {
+                if let Ok(val) = v.render(&e) {
+                    e.resource.insert(k.clone(), val);
+                }
+            }
+            for (k, v) in &file_attributes {
+                e.attributes.insert(k.clone(), v.clone());
+            }
+            if *record_number {
+                e.attributes
+                    .insert(ATTR_RECORD_NUMBER.into(), Value::Int(t.record_num));
+            }
+            if *record_offset {
+                e.attributes
+                    .insert(ATTR_RECORD_OFFSET.into(), Value::Int(t.start as i64));
+            }
+            e.origin = Some(Origin {
+                reader,
+                start: t.start,
+            });
+            pipeline.process_one(e, &mut emitted, &mut out.stats);
+            for e in emitted.drain(..) {
+                out.logs.push(e);
+            }
+        };
+        let res = r.read(
+            splitter,
+            *budget_records,
+            *budget_bytes,
+            now,
+            &mut buf,
+            &mut emit,
+        );
+        self.read_buf = buf;
+        self.emitted = emitted;
+        let res = match res {
             Ok(res) => res,
             Err(e) => {
                 tracing::warn!(path = %r.path.display(), error = %e, "Failed to read file.");
@@ -521,40 +578,10 @@ impl Tailer {
         if res.bytes > 0 {
             out.reading_files += 1;
         }
-        *budget_records = budget_records.saturating_sub(res.tokens.len());
+        *budget_records = budget_records.saturating_sub(res.tokens);
         *budget_bytes = budget_bytes.saturating_sub(res.bytes);
         if res.more {
             out.more = true;
-        }
-        let observed = now_nanos();
-        for t in res.tokens {
-            let mut e = Entry::new(t.body, observed);
-            for (k, v) in &self.attributes {
-                if let Ok(val) = v.render(&e) {
-                    e.attributes.insert(k.clone(), val);
-                }
-            }
-            for (k, v) in &self.resource {
-                if let Ok(val) = v.render(&e) {
-                    e.resource.insert(k.clone(), val);
-                }
-            }
-            for (k, v) in &r.meta.attributes {
-                e.attributes.insert(k.clone(), v.clone());
-            }
-            if self.record_number {
-                e.attributes
-                    .insert(ATTR_RECORD_NUMBER.into(), Value::Int(t.record_num));
-            }
-            if self.record_offset {
-                e.attributes
-                    .insert(ATTR_RECORD_OFFSET.into(), Value::Int(t.start as i64));
-            }
-            e.origin = Some(Origin {
-                reader: r.id,
-                start: t.start,
-            });
-            entries.push(e);
         }
         res.eof
     }

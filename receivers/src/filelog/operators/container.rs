@@ -37,7 +37,7 @@ use super::{hold, parser_config, Operator, Out, ParserBase};
 use crate::filelog::config::ByteSize;
 use crate::filelog::entry::{Entry, Field, Value};
 use crate::filelog::reader::ATTR_FILE_PATH;
-use crate::filelog::timeparse::parse_go_layout;
+use crate::filelog::timeparse::{parse_go_layout, parse_rfc3339_utc};
 
 parser_config!(ContainerConfig {
     format: String,
@@ -84,6 +84,35 @@ pub struct Container {
     docker_path: Regex,
     partials: BTreeMap<String, Partial>,
     docker: Option<super::docker::DockerMetadata>,
+    /// Docker lines of the common shape may be read by [`super::dockerline`]: `parse_from`
+    /// is the body and the result only merges into the attributes.
+    docker_shortcut: bool,
+    /// What the last `log.file.path` gave (the path's regex matches, once per path).
+    path_cache: Option<PathMetadata>,
+}
+
+/// What a `log.file.path` says about the entry's resource.
+struct PathMetadata {
+    path: String,
+    /// Kubernetes pod log path: resource attributes.
+    k8s: Vec<(&'static str, String)>,
+    /// Docker json-file path: the container id and the container's directory.
+    docker: Option<(String, std::path::PathBuf)>,
+    /// Whether the path matches one of the layouts.
+    matched: bool,
+}
+
+/// A Docker line read by the shortcut: all it takes to finish the entry.
+struct DockerParsed {
+    timestamp: u64,
+    stream: String,
+    log_start: usize,
+    log_len: usize,
+    /// `log` with its escapes decoded, when it has escapes other than a final `\n` or
+    /// `\r\n`.
+    decoded: Option<String>,
+    /// Whether `log` ends with a newline (the end of a line that Docker did not split).
+    last: bool,
 }
 
 fn compile(p: &str) -> Result<Regex, (String, String)> {
@@ -103,7 +132,7 @@ pub fn build(id: &str, c: &ContainerConfig) -> Result<Box<dyn Operator>, (String
             ))
         }
     };
-    Ok(Box::new(Container {
+    let mut op = Container {
         p: ParserBase::build(id, c.on_error, &c.if_expr, c).map_err(|e| (String::new(), e))?,
         format,
         add_metadata: c.add_metadata_from_filepath.unwrap_or(true),
@@ -116,7 +145,11 @@ pub fn build(id: &str, c: &ContainerConfig) -> Result<Box<dyn Operator>, (String
         docker: c
             .docker_metadata
             .then(super::docker::DockerMetadata::default),
-    }))
+        docker_shortcut: false,
+        path_cache: None,
+    };
+    op.docker_shortcut = op.p.parse_from == Field::body() && op.p.merges_into_attributes_only();
+    Ok(Box::new(op))
 }
 
 impl Container {
@@ -145,10 +178,16 @@ impl Container {
             }
             None => return Err("failed to parse time: the entry has no time".into()),
         };
-        e.timestamp = Some(
-            parse_go_layout(layout, &t, layout.ends_with('Z'))
+        let fast = if layout == DOCKER_TIME {
+            parse_rfc3339_utc(&t)
+        } else {
+            None
+        };
+        e.timestamp = Some(match fast {
+            Some(ts) => ts,
+            None => parse_go_layout(layout, &t, layout.ends_with('Z'))
                 .map_err(|err| format!("failed to parse time: {err}"))?,
-        );
+        });
         time_field.delete(e);
         let log = Field::attr("log")
             .delete(e)
@@ -166,11 +205,41 @@ impl Container {
     }
 
     fn path_metadata(&mut self, e: &mut Entry) {
-        let Some(Value::Str(path)) = e.attributes.get(ATTR_FILE_PATH).cloned() else {
+        let Some(Value::Str(path)) = e.attributes.get(ATTR_FILE_PATH) else {
             tracing::debug!(operator = %self.p.base.id, "No log.file.path attribute (set include_file_path: true) for add_metadata_from_filepath.");
             return;
         };
-        if let Some(c) = self.log_path.captures(&path) {
+        if self.path_cache.as_ref().is_none_or(|c| c.path != *path) {
+            self.path_cache = Some(self.read_path(path));
+        }
+        let Some(meta) = self.path_cache.as_ref() else {
+            return;
+        };
+        for (attr, value) in &meta.k8s {
+            e.resource
+                .insert((*attr).to_string(), Value::Str(value.clone()));
+        }
+        if let Some((id, dir)) = &meta.docker {
+            e.resource
+                .insert("container.id".into(), Value::Str(id.clone()));
+            if let Some(d) = self.docker.as_mut() {
+                d.enrich(id, dir, &mut e.resource);
+            }
+        }
+        if !meta.matched {
+            tracing::debug!(operator = %self.p.base.id, path = %path, "The log path matches neither the Kubernetes nor the Docker layout.");
+        }
+    }
+
+    /// Match a `log.file.path` against the Kubernetes and Docker layouts.
+    fn read_path(&self, path: &str) -> PathMetadata {
+        let mut meta = PathMetadata {
+            path: path.to_string(),
+            k8s: Vec::new(),
+            docker: None,
+            matched: true,
+        };
+        if let Some(c) = self.log_path.captures(path) {
             for (group, attr) in [
                 ("container_name", "k8s.container.name"),
                 ("namespace", "k8s.namespace.name"),
@@ -179,27 +248,23 @@ impl Container {
                 ("uid", "k8s.pod.uid"),
             ] {
                 if let Some(m) = c.name(group) {
-                    e.resource
-                        .insert(attr.to_string(), Value::Str(m.as_str().to_string()));
+                    meta.k8s.push((attr, m.as_str().to_string()));
                 }
             }
-        } else if let Some(c) = self.docker_path.captures(&path) {
+        } else if let Some(c) = self.docker_path.captures(path) {
             if let (Some(a), Some(b)) = (c.get(1), c.get(2)) {
                 if a.as_str() == b.as_str() {
-                    e.resource
-                        .insert("container.id".into(), Value::Str(a.as_str().to_string()));
-                    if let Some(d) = self.docker.as_mut() {
-                        let dir = std::path::Path::new(&path)
-                            .parent()
-                            .map(std::path::Path::to_path_buf)
-                            .unwrap_or_default();
-                        d.enrich(a.as_str(), &dir, &mut e.resource);
-                    }
+                    let dir = std::path::Path::new(path)
+                        .parent()
+                        .map(std::path::Path::to_path_buf)
+                        .unwrap_or_default();
+                    meta.docker = Some((a.as_str().to_string(), dir));
                 }
             }
         } else {
-            tracing::debug!(operator = %self.p.base.id, path = %path, "The log path matches neither the Kubernetes nor the Docker layout.");
+            meta.matched = false;
         }
+        meta
     }
 
     fn source(e: &Entry) -> String {
@@ -214,15 +279,18 @@ impl Container {
 
     /// Add a part; `last` ends the line. Emits the combined entry when complete.
     fn recombine(&mut self, e: Entry, last: bool, out: &mut Out) {
+        if last && self.partials.is_empty() {
+            return out.send(e);
+        }
         let source = Self::source(&e);
+        if last && !self.partials.contains_key(&source) {
+            return out.send(e);
+        }
         let part = match &e.body {
             Some(Value::Str(s)) => s.clone(),
             Some(other) => other.to_text(),
             None => String::new(),
         };
-        if last && !self.partials.contains_key(&source) {
-            return out.send(e);
-        }
         let p = self
             .partials
             .entry(source.clone())
@@ -253,6 +321,75 @@ impl Container {
     }
 }
 
+impl Container {
+    /// Finish an entry whose Docker line the shortcut read: what the general path does (merge
+    /// `log`, `stream` and `time` into the attributes, then move `time` to the timestamp, `log`
+    /// to the body and `stream` to `log.iostream`), without the intermediate map.
+    fn finish_docker(&mut self, mut e: Entry, d: DockerParsed, out: &mut Out) {
+        let body = match d.decoded {
+            Some(text) => text,
+            // the line's own text, cut down to `log` (both ends are next to an ASCII quote or
+            // backslash, so they are character boundaries)
+            None => match e.body.take() {
+                Some(Value::Str(mut line)) => {
+                    line.truncate(d.log_start + d.log_len);
+                    line.drain(..d.log_start);
+                    line
+                }
+                _ => String::new(),
+            },
+        };
+        if !e.attributes.is_empty() {
+            for key in ["log", "stream", "time"] {
+                e.attributes.remove(key);
+            }
+        }
+        e.timestamp = Some(d.timestamp);
+        e.body = Some(Value::Str(body));
+        e.attributes
+            .insert("log.iostream".into(), Value::Str(d.stream));
+        if self.add_metadata {
+            self.path_metadata(&mut e);
+        }
+        self.recombine(e, d.last, out);
+    }
+}
+
+/// Read a Docker line of the common shape with a time in the common form; `None` leaves the
+/// line to the general path.
+fn read_docker(raw: &str) -> Option<DockerParsed> {
+    let line = super::dockerline::scan(raw)?;
+    let timestamp = parse_rfc3339_utc(line.time)?;
+    let log = line.log;
+    let (log_len, decoded, last) = match line.first_escape {
+        // no escape: no newline either (a raw one is not valid JSON), so Docker split this line
+        None => (log.len(), None, false),
+        // the only escape is the final newline, which the entry loses
+        Some(first) if first + 2 == log.len() && log.ends_with("\\n") => (first, None, true),
+        Some(first) if first + 4 == log.len() && log.ends_with("\\r\\n") => (first, None, true),
+        Some(_) => {
+            let mut text = String::with_capacity(log.len());
+            super::dockerline::unescape(log, &mut text);
+            let last = text.ends_with('\n');
+            if last {
+                text.pop();
+                if text.ends_with('\r') {
+                    text.pop();
+                }
+            }
+            (0, Some(text), last)
+        }
+    };
+    Some(DockerParsed {
+        timestamp,
+        stream: line.stream.to_string(),
+        log_start: line.log_start,
+        log_len,
+        decoded,
+        last,
+    })
+}
+
 impl Operator for Container {
     fn process(&mut self, e: Entry, out: &mut Out) {
         match self.p.base.skip(&e) {
@@ -279,11 +416,18 @@ impl Operator for Container {
                 }
             }
         };
+        if format == Format::Docker && self.docker_shortcut {
+            let read = match &e.body {
+                Some(Value::Str(raw)) => read_docker(raw),
+                _ => None,
+            };
+            if let Some(d) = read {
+                return self.finish_docker(e, d, out);
+            }
+        }
         let parsed = match format {
             Format::Docker => self.p.parse_with(e, |v| match v {
-                Value::Str(s) => {
-                    crate::filelog::operators::parsers::parse_json(&Value::Str(s.clone()), false)
-                }
+                Value::Str(_) => crate::filelog::operators::parsers::parse_json(v, false),
                 _ => Err("value cannot be parsed as docker container logs".into()),
             }),
             Format::Crio | Format::Containerd => {

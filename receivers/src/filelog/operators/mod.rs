@@ -15,6 +15,7 @@
 
 pub mod container;
 pub mod docker;
+pub mod dockerline;
 pub mod parsers;
 pub mod recombine;
 pub mod regex_replace;
@@ -265,6 +266,20 @@ impl ParserBase {
                 .map(ScopeNameParser::build)
                 .transpose()?,
         })
+    }
+
+    /// Whether the parse result simply merges into the attributes root (`parse_to` is
+    /// `attributes`) with nothing else to run after it (no `body`, `timestamp`, `severity`,
+    /// `trace` or `scope_name`): a parser may then insert its fields into the attributes
+    /// directly, which is what merging its map there does.
+    pub fn merges_into_attributes_only(&self) -> bool {
+        self.parse_to.root == super::entry::Root::Attributes
+            && self.parse_to.keys.is_empty()
+            && self.body.is_none()
+            && self.time.is_none()
+            && self.severity.is_none()
+            && self.trace.is_none()
+            && self.scope.is_none()
     }
 
     /// Go `ParserOperator.ProcessWith`: `if`, parse, set, then the embedded parsers.
@@ -579,6 +594,8 @@ pub struct Stats {
 #[derive(Default)]
 pub struct Pipeline {
     nodes: Vec<Node>,
+    /// Emptied `Out`s kept for reuse (one per depth of the chain).
+    spare: Vec<Out>,
 }
 
 impl Pipeline {
@@ -697,7 +714,10 @@ impl Pipeline {
             }
         }
         if errors.is_empty() {
-            Ok(Pipeline { nodes })
+            Ok(Pipeline {
+                nodes,
+                spare: Vec::new(),
+            })
         } else {
             Err(errors)
         }
@@ -727,32 +747,42 @@ impl Pipeline {
         result
     }
 
+    /// Run one entry through the chain; what reaches the end is appended to `result`.
+    pub fn process_one(&mut self, e: Entry, result: &mut Vec<Entry>, stats: &mut Stats) {
+        if self.nodes.is_empty() {
+            result.push(e);
+        } else {
+            self.run(0, e, result, stats);
+        }
+    }
+
     fn run(&mut self, node: usize, e: Entry, result: &mut Vec<Entry>, stats: &mut Stats) {
-        let mut out = Out::default();
+        let mut out = self.spare.pop().unwrap_or_default();
         if let Some(n) = self.nodes.get_mut(node) {
             n.op.process(e, &mut out);
         }
-        self.route(node, out, result, stats);
+        self.route(node, &mut out, result, stats);
+        self.spare.push(out);
     }
 
-    fn route(&mut self, node: usize, out: Out, result: &mut Vec<Entry>, stats: &mut Stats) {
-        stats.errors += out.errors;
-        stats.dropped += out.dropped;
-        for (port, e) in out.items {
-            let dests = self
+    /// Hand on what `out` holds (leaving it empty).
+    fn route(&mut self, node: usize, out: &mut Out, result: &mut Vec<Entry>, stats: &mut Stats) {
+        stats.errors += std::mem::take(&mut out.errors);
+        stats.dropped += std::mem::take(&mut out.dropped);
+        for (port, e) in out.items.drain(..) {
+            let n = self
                 .nodes
                 .get(node)
                 .and_then(|n| n.ports.get(port))
-                .cloned()
-                .unwrap_or_default();
-            let last = dests.len().saturating_sub(1);
+                .map_or(0, Vec::len);
             let mut e = Some(e);
-            for (k, d) in dests.iter().enumerate() {
-                let item = if k == last { e.take() } else { e.clone() };
+            for k in 0..n {
+                let d = self.nodes[node].ports[port][k];
+                let item = if k + 1 == n { e.take() } else { e.clone() };
                 let Some(item) = item else { continue };
                 match d {
                     Dest::Emit => result.push(item),
-                    Dest::Node(j) => self.run(*j, item, result, stats),
+                    Dest::Node(j) => self.run(j, item, result, stats),
                 }
             }
         }
@@ -764,7 +794,7 @@ impl Pipeline {
         for i in 0..self.nodes.len() {
             let mut out = Out::default();
             self.nodes[i].op.flush_expired(now, &mut out);
-            self.route(i, out, &mut result, stats);
+            self.route(i, &mut out, &mut result, stats);
         }
         result
     }
@@ -775,7 +805,7 @@ impl Pipeline {
         for i in 0..self.nodes.len() {
             let mut out = Out::default();
             self.nodes[i].op.flush_all(&mut out);
-            self.route(i, out, &mut result, stats);
+            self.route(i, &mut out, &mut result, stats);
         }
         result
     }

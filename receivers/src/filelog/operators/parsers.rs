@@ -161,26 +161,170 @@ struct KeyValueParser {
     p: ParserBase,
     delimiter: String,
     pair_delimiter: String,
+    /// The error for an empty input (names `parse_from`).
+    empty: String,
+    /// The pairs go straight into the attributes (see `merges_into_attributes_only`).
+    direct: bool,
+    /// Reused buffers: the token being unquoted, and the pairs of one entry.
+    token: String,
+    pairs: Vec<(String, String)>,
 }
 
 impl Operator for KeyValueParser {
     fn process(&mut self, e: Entry, out: &mut Out) {
-        let (d, pd) = (&self.delimiter, &self.pair_delimiter);
-        let from = self.p.parse_from.to_string();
-        self.p.process(e, out, |v| match v {
-            Value::Str(s) => {
-                if s.is_empty() {
-                    return Err(format!("parse from field {from} is empty"));
+        if !self.direct {
+            let (d, pd, empty) = (&self.delimiter, &self.pair_delimiter, &self.empty);
+            let (token, pairs) = (&mut self.token, &mut self.pairs);
+            return self.p.process(e, out, |v| match v {
+                Value::Str(s) => {
+                    if s.is_empty() {
+                        return Err(empty.clone());
+                    }
+                    key_value_pairs(s, pd, d, token, pairs)?;
+                    Ok(Value::Map(
+                        pairs.drain(..).map(|(k, v)| (k, Value::Str(v))).collect(),
+                    ))
                 }
-                let pairs = split_quoted(s, pd)
-                    .map_err(|e| format!("failed to parse pairs from input: {e}"))?;
-                parse_pairs(&pairs, d)
-            }
-            other => Err(format!(
+                other => Err(format!(
+                    "type {} cannot be parsed as key value pairs",
+                    kind(other)
+                )),
+            });
+        }
+        // As `ParserBase::process`, with the pairs inserted into the attributes one by one
+        // (later pairs win, as in the map they would otherwise form).
+        match self.p.base.skip(&e) {
+            Err(err) => return self.p.base.fail(e, &err, out),
+            Ok(true) => return out.send(e),
+            Ok(false) => {}
+        }
+        let parsed = match self.p.parse_from.get(&e) {
+            None => Err(format!(
+                "Entry is missing the expected parse_from field {}",
+                self.p.parse_from
+            )),
+            Some(Value::Str(s)) if s.is_empty() => Err(self.empty.clone()),
+            Some(Value::Str(s)) => key_value_pairs(
+                s,
+                &self.pair_delimiter,
+                &self.delimiter,
+                &mut self.token,
+                &mut self.pairs,
+            ),
+            Some(other) => Err(format!(
                 "type {} cannot be parsed as key value pairs",
                 kind(other)
             )),
-        });
+        };
+        if let Err(err) = parsed {
+            return self.p.base.fail(e, &err, out);
+        }
+        let mut e = e;
+        for (k, v) in self.pairs.drain(..) {
+            e.attributes.insert(k, Value::Str(v));
+        }
+        out.send(e);
+    }
+}
+
+/// `split_quoted` then `parse_pairs` in one pass, without a string per pair: the pairs of
+/// `input` go to `pairs` (emptied first) as trimmed `(key, value)`. Errors are the ones those
+/// two give: a splitting error first, else every pair without `delim`.
+pub fn key_value_pairs(
+    input: &str,
+    pair_delim: &str,
+    delim: &str,
+    token: &mut String,
+    pairs: &mut Vec<(String, String)>,
+) -> Result<(), String> {
+    pairs.clear();
+    let mut errs: Vec<String> = Vec::new();
+    let finder = (delim.len() > 1).then(|| memchr::memmem::Finder::new(delim.as_bytes()));
+    let mut take = |tok: &str, pairs: &mut Vec<(String, String)>| {
+        // `tok.split_once(delim)`; `delim` is valid UTF-8, so where it starts and ends are
+        // character boundaries of `tok`
+        let at = match delim.as_bytes() {
+            [one] => memchr::memchr(*one, tok.as_bytes()),
+            _ => finder.as_ref().and_then(|f| f.find(tok.as_bytes())),
+        };
+        match at.and_then(|i| Some((tok.get(..i)?, tok.get(i + delim.len()..)?))) {
+            Some((k, v)) => pairs.push((k.trim().to_string(), v.trim().to_string())),
+            None => errs.push(format!("cannot split {tok:?} into 2 items, got 1 item(s)")),
+        }
+    };
+    let b = input.as_bytes();
+    let pd = pair_delim.as_bytes();
+    let pd0 = pd.first().copied();
+    token.clear();
+    // The token so far is `token` followed by `input[seg..i]`. Every index where a slice
+    // starts or ends is at an ASCII byte or at the start of `pair_delim`, so a character
+    // boundary.
+    let mut seg = 0;
+    let mut i = 0;
+    let mut quote: Option<u8> = None;
+    let mut escaped = false;
+    while i < b.len() {
+        let c = b[i];
+        if quote.is_none() && Some(c) == pd0 && b[i..].starts_with(pd) {
+            let tok = if token.is_empty() {
+                &input[seg..i]
+            } else {
+                token.push_str(&input[seg..i]);
+                token.as_str()
+            };
+            if !tok.is_empty() {
+                take(tok, pairs);
+            }
+            token.clear();
+            i += pd.len();
+            seg = i;
+            continue;
+        }
+        if escaped {
+            // the escaped byte stays; the backslash too unless it escapes a quote or itself
+            if Some(c) != quote && c != b'\\' {
+                token.push('\\');
+            }
+            escaped = false;
+            i += 1;
+            continue;
+        }
+        match c {
+            b'"' | b'\'' if quote.is_none() => quote = Some(c),
+            _ if Some(c) == quote => quote = None,
+            b'\\' => escaped = true,
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        // a quote or a backslash: left out of the token
+        token.push_str(&input[seg..i]);
+        i += 1;
+        seg = i;
+    }
+    if escaped {
+        return Err("failed to parse pairs from input: found a trailing escape character".into());
+    }
+    if quote.is_some() {
+        return Err(
+            "failed to parse pairs from input: never reached the end of a quoted value".into(),
+        );
+    }
+    let tok = if token.is_empty() {
+        &input[seg..]
+    } else {
+        token.push_str(&input[seg..]);
+        token.as_str()
+    };
+    if !tok.is_empty() {
+        take(tok, pairs);
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        pairs.clear();
+        Err(errs.join("; "))
     }
 }
 
@@ -270,10 +414,15 @@ pub fn build_key_value(id: &str, c: &KeyValueParserConfig) -> BuildResult {
             "delimiter and pair_delimiter cannot be the same value".into(),
         ));
     }
+    let p = parser_base(id, c.on_error, &c.if_expr, c)?;
     Ok(Box::new(KeyValueParser {
-        p: parser_base(id, c.on_error, &c.if_expr, c)?,
+        empty: format!("parse from field {} is empty", p.parse_from),
+        direct: p.merges_into_attributes_only(),
+        p,
         delimiter,
         pair_delimiter,
+        token: String::new(),
+        pairs: Vec::new(),
     }))
 }
 
@@ -404,5 +553,44 @@ mod tests {
         assert_eq!(m["n"], Value::Int(200));
         assert!(parse_json(&Value::Str("[1]".into()), false).is_err());
         assert!(parse_json(&Value::Str("{bad".into()), false).is_err());
+    }
+
+    /// The one-pass reading gives what `split_quoted` then `parse_pairs` give.
+    #[test]
+    fn key_value_pairs_agree_with_split_then_pairs() {
+        let pieces = [
+            "k", "=", " ", "  ", "'", "\"", "\\", "v a", "\u{e9}", "::", ";", "x=y", "\t",
+        ];
+        let mut token = String::new();
+        let mut pairs = Vec::new();
+        let mut x = 0x9E3779B97F4A7C15u64;
+        let mut ok = 0;
+        for case in 0..30_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut input = String::new();
+            let mut y = x;
+            for _ in 0..(x % 14) {
+                input.push_str(pieces[(y % pieces.len() as u64) as usize]);
+                y /= pieces.len() as u64;
+                if y == 0 {
+                    y = x.rotate_left(29);
+                }
+            }
+            let (pd, d) = match case % 3 {
+                0 => (" ", "="),
+                1 => (";", ":"),
+                _ => ("::", "="),
+            };
+            let expected = split_quoted(&input, pd)
+                .map_err(|e| format!("failed to parse pairs from input: {e}"))
+                .and_then(|p| parse_pairs(&p, d));
+            let got = key_value_pairs(&input, pd, d, &mut token, &mut pairs)
+                .map(|()| Value::Map(pairs.drain(..).map(|(k, v)| (k, Value::Str(v))).collect()));
+            assert_eq!(got, expected, "{input:?} split by {pd:?} and {d:?}");
+            ok += usize::from(got.is_ok());
+        }
+        assert!(ok > 5_000, "{ok}");
     }
 }

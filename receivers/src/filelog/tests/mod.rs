@@ -5,6 +5,7 @@
 mod bad_input;
 mod checkpoints;
 mod config;
+mod docker_lines;
 mod operators;
 mod regex_replace_unquote;
 mod rotation;

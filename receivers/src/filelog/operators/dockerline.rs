@@ -1,0 +1,372 @@
+//! A scanner for the common shape of a Docker json-file line,
+//! `{"log":"...","stream":"stdout","time":"..."}`, that reads it without building a JSON
+//! document.
+//!
+//! It accepts an object with exactly the three keys `log`, `stream` and `time` (in any order,
+//! each once, keys written without escapes), each with a string value, with JSON whitespace
+//! allowed around every token. `stream` and `time` must be free of escapes; `log` may hold any
+//! JSON escape. Anything else (another key, a repeated key, a value of another type, an
+//! invalid escape, a lone surrogate, a raw control character, trailing text) is refused with
+//! `None`, and the caller parses the line with the general JSON parser instead, which decides
+//! what it is, as before.
+//!
+//! For every line it accepts, the fields are what `serde_json` reads from the line: strings
+//! may not hold raw control characters (`U+0000`–`U+001F`); the escapes are `\"`, `\\`, `\/`,
+//! `\b`, `\f`, `\n`, `\r`, `\t` and `\uXXXX` (hex digits in either case), where a high surrogate
+//! must be followed by an escaped low surrogate and the pair gives one character.
+
+/// The fields of an accepted line, borrowed from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerLine<'a> {
+    /// `log` as written between its quotes (escapes not decoded).
+    pub log: &'a str,
+    /// Where `log` starts in the line (byte offset).
+    pub log_start: usize,
+    /// The offset in `log` of its first backslash, when it has escapes.
+    pub first_escape: Option<usize>,
+    pub stream: &'a str,
+    pub time: &'a str,
+}
+
+/// A string token: its content (between the quotes), the first backslash in it, and the
+/// offset after its closing quote.
+struct Str {
+    start: usize,
+    end: usize,
+    first_escape: Option<usize>,
+    next: usize,
+}
+
+fn is_ws(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && is_ws(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Whether `b` holds a byte below 0x20 (written so that the compiler can vectorise it).
+fn has_control(b: &[u8]) -> bool {
+    b.iter().fold(false, |acc, &c| acc | (c < 0x20))
+}
+
+fn hex4(b: &[u8], i: usize) -> Option<u32> {
+    let digits = b.get(i..i + 4)?;
+    let mut v = 0u32;
+    for &c in digits {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => return None,
+        };
+        v = v * 16 + u32::from(d);
+    }
+    Some(v)
+}
+
+/// The length of the valid escape at `b[i]` (a backslash), or `None`.
+fn escape_len(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i + 1)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(2),
+        b'u' => {
+            let code = hex4(b, i + 2)?;
+            match code {
+                0xD800..=0xDBFF => {
+                    if b.get(i + 6) != Some(&b'\\') || b.get(i + 7) != Some(&b'u') {
+                        return None;
+                    }
+                    let low = hex4(b, i + 8)?;
+                    (0xDC00..=0xDFFF).contains(&low).then_some(12)
+                }
+                0xDC00..=0xDFFF => None,
+                _ => Some(6),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A JSON string starting at `b[i]`.
+fn string(b: &[u8], i: usize) -> Option<Str> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let start = i + 1;
+    let mut pos = start;
+    let mut first_escape = None;
+    loop {
+        let found = pos + memchr::memchr2(b'"', b'\\', &b[pos..])?;
+        if has_control(&b[pos..found]) {
+            return None;
+        }
+        if b[found] == b'"' {
+            return Some(Str {
+                start,
+                end: found,
+                first_escape: first_escape.map(|e: usize| e - start),
+                next: found + 1,
+            });
+        }
+        first_escape.get_or_insert(found);
+        pos = found + escape_len(b, found)?;
+    }
+}
+
+/// Read a line of the common shape; `None` for anything else.
+pub fn scan(line: &str) -> Option<DockerLine<'_>> {
+    let b = line.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let (mut log, mut stream, mut time) = (None::<Str>, None::<Str>, None::<Str>);
+    loop {
+        i = skip_ws(b, i);
+        let key = string(b, i)?;
+        if key.first_escape.is_some() {
+            return None;
+        }
+        i = skip_ws(b, key.next);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        let value = string(b, i)?;
+        i = skip_ws(b, value.next);
+        let slot = match &b[key.start..key.end] {
+            b"log" => &mut log,
+            b"stream" => &mut stream,
+            b"time" => &mut time,
+            _ => return None,
+        };
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(value);
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') => {
+                i += 1;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    if skip_ws(b, i) != b.len() {
+        return None;
+    }
+    let (log, stream, time) = (log?, stream?, time?);
+    if stream.first_escape.is_some() || time.first_escape.is_some() {
+        return None;
+    }
+    // every boundary is next to an ASCII quote, so these are character boundaries
+    Some(DockerLine {
+        log: line.get(log.start..log.end)?,
+        log_start: log.start,
+        first_escape: log.first_escape,
+        stream: line.get(stream.start..stream.end)?,
+        time: line.get(time.start..time.end)?,
+    })
+}
+
+/// Decode the escapes of a string [`scan`] accepted, appending the text to `out`.
+pub fn unescape(raw: &str, out: &mut String) {
+    let b = raw.as_bytes();
+    out.reserve(raw.len());
+    let mut pos = 0;
+    while let Some(found) = memchr::memchr(b'\\', &b[pos..]).map(|f| pos + f) {
+        out.push_str(raw.get(pos..found).unwrap_or_default());
+        let (ch, len) = match b.get(found + 1) {
+            Some(b'"') => ('"', 2),
+            Some(b'\\') => ('\\', 2),
+            Some(b'/') => ('/', 2),
+            Some(b'b') => ('\u{8}', 2),
+            Some(b'f') => ('\u{c}', 2),
+            Some(b'n') => ('\n', 2),
+            Some(b'r') => ('\r', 2),
+            Some(b't') => ('\t', 2),
+            Some(b'u') => {
+                let code = hex4(b, found + 2).unwrap_or(0xFFFD);
+                if (0xD800..=0xDBFF).contains(&code) {
+                    let low = hex4(b, found + 8).unwrap_or(0xDC00);
+                    let c = 0x10000 + ((code - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF);
+                    (char::from_u32(c).unwrap_or('\u{FFFD}'), 12)
+                } else {
+                    (char::from_u32(code).unwrap_or('\u{FFFD}'), 6)
+                }
+            }
+            _ => ('\u{FFFD}', 2),
+        };
+        out.push(ch);
+        pos = (found + len).min(b.len());
+    }
+    out.push_str(raw.get(pos..).unwrap_or_default());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the general parser reads: the three string fields, if it reads exactly those.
+    fn general(line: &str) -> Option<(String, String, String)> {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        let o = v.as_object()?;
+        if o.len() != 3 {
+            return None;
+        }
+        let s = |k: &str| o.get(k)?.as_str().map(str::to_string);
+        Some((s("log")?, s("stream")?, s("time")?))
+    }
+
+    fn fast(line: &str) -> Option<(String, String, String)> {
+        let d = scan(line)?;
+        let mut log = String::new();
+        unescape(d.log, &mut log);
+        assert_eq!(
+            d.first_escape.is_some(),
+            d.log.contains('\\'),
+            "first_escape of {line}"
+        );
+        assert_eq!(&line[d.log_start..d.log_start + d.log.len()], d.log);
+        Some((log, d.stream.to_string(), d.time.to_string()))
+    }
+
+    /// Wherever the scanner reads a line, it reads what the general parser reads.
+    fn agree(line: &str) -> bool {
+        match fast(line) {
+            Some(f) => {
+                assert_eq!(Some(f), general(line), "{line}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn the_common_line_is_read_with_every_escape() {
+        assert!(agree(
+            r#"{"log":"hello world\n","stream":"stdout","time":"2024-01-01T12:00:00.123456789Z"}"#
+        ));
+        let escapes = r#"q\" bs\\ sl\/ b\b f\f n\n r\r t\t u\u00e9\u00E9 nul\u0000 snow\u2603 pair\ud83d\ude00 PAIR\uD83D\uDE00 end"#;
+        let line = format!(r#"{{"log":"{escapes}\r\n","stream":"stderr","time":"t"}}"#);
+        assert!(agree(&line));
+        let (log, _, _) = fast(&line).unwrap();
+        assert!(log.contains("q\" bs\\ sl/ b\u{8} f\u{c} n\n r\r t\t"));
+        assert!(log.contains("u\u{e9}\u{e9} nul\u{0} snow\u{2603} pair\u{1F600} PAIR\u{1F600}"));
+        // raw UTF-8 and DEL pass as they are
+        assert!(agree(
+            "{\"log\":\"caf\u{e9} \u{1F600} \u{7f}\\n\",\"stream\":\"stdout\",\"time\":\"t\"}"
+        ));
+        // any key order, whitespace between tokens and around the object
+        assert!(agree(
+            " {\t\"time\" : \"t\" ,\r\n \"stream\":\"stdout\", \"log\" :\"x\\n\" } \n"
+        ));
+        assert!(agree(r#"{"log":"","stream":"","time":""}"#));
+    }
+
+    #[test]
+    fn anything_unusual_is_left_to_the_general_parser() {
+        for line in [
+            // another key (Docker's `attrs`), a missing key, a repeated key
+            r#"{"log":"x\n","stream":"stdout","attrs":{"a":"b"},"time":"t"}"#,
+            r#"{"log":"x\n","stream":"stdout"}"#,
+            r#"{"log":"x\n","log":"y\n","stream":"stdout","time":"t"}"#,
+            // values of another type
+            r#"{"log":null,"stream":"stdout","time":"t"}"#,
+            r#"{"log":"x","stream":1,"time":"t"}"#,
+            // escapes in keys, in stream or time
+            r#"{"l\u006fg":"x","stream":"stdout","time":"t"}"#,
+            r#"{"log":"x","stream":"std\u006fut","time":"t"}"#,
+            // invalid escapes, lone or broken surrogates, truncated escapes
+            r#"{"log":"\x","stream":"stdout","time":"t"}"#,
+            r#"{"log":"\u12","stream":"stdout","time":"t"}"#,
+            r#"{"log":"\u12G4","stream":"stdout","time":"t"}"#,
+            r#"{"log":"\ud83d","stream":"stdout","time":"t"}"#,
+            r#"{"log":"\ud83d\u0041","stream":"stdout","time":"t"}"#,
+            r#"{"log":"\ud83dx\ude00","stream":"stdout","time":"t"}"#,
+            r#"{"log":"\ude00","stream":"stdout","time":"t"}"#,
+            r#"{"log":"x\","stream":"stdout","time":"t"}"#,
+            // a raw control character inside a string
+            "{\"log\":\"a\tb\",\"stream\":\"stdout\",\"time\":\"t\"}",
+            "{\"log\":\"a\nb\",\"stream\":\"stdout\",\"time\":\"t\"}",
+            // broken structure, trailing text, not an object
+            r#"{"log":"x","stream":"stdout","time":"t""#,
+            r#"{"log":"x","stream":"stdout","time":"t"} x"#,
+            r#"{"log":"x","stream":"stdout","time":"t"}}"#,
+            r#"{"log":"x","stream":"stdout","time":"t",}"#,
+            r#"{"log":"x" "stream":"stdout","time":"t"}"#,
+            r#"{"log" "x","stream":"stdout","time":"t"}"#,
+            r#"{"log":"x","stream":"stdout","time":"t"#,
+            r#"{}"#,
+            r#"["log","x"]"#,
+            "",
+            "not json",
+        ] {
+            assert!(!agree(line), "{line} should be left to the general parser");
+        }
+    }
+
+    #[test]
+    fn generated_lines_agree_with_the_general_parser() {
+        // pieces that together exercise every escape and boundary
+        let pieces = [
+            "a",
+            " ",
+            "\\n",
+            "\\\\",
+            "\\\"",
+            "\\/",
+            "\\t",
+            "\\r",
+            "\\b",
+            "\\f",
+            "\\u0041",
+            "\\u00e9",
+            "\\u20AC",
+            "\\uffff",
+            "\\ud800\\udc00",
+            "\\udbff\\udfff",
+            "\\ud83d\\ude00",
+            "\u{e9}",
+            "\u{1F600}",
+            "'",
+            "=",
+            "\\ud83d",
+            "\\ude00",
+            "\\x",
+            "\u{1}",
+        ];
+        let mut x = 0x2545F4914F6CDD1Du64;
+        let (mut read, mut left) = (0, 0);
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = (x % 12) as usize;
+            let mut log = String::new();
+            let mut y = x;
+            for _ in 0..n {
+                log.push_str(pieces[(y % pieces.len() as u64) as usize]);
+                y /= pieces.len() as u64;
+                if y == 0 {
+                    y = x.rotate_left(17);
+                }
+            }
+            let line = format!(r#"{{"log":"{log}","stream":"stdout","time":"t"}}"#);
+            if agree(&line) {
+                read += 1;
+            } else {
+                left += 1;
+                // what the scanner leaves, the general parser refuses too here: every
+                // piece it refuses is invalid JSON
+                assert!(general(&line).is_none(), "{line}");
+            }
+        }
+        assert!(read > 1000 && left > 1000, "{read} read, {left} left");
+    }
+}
