@@ -21,6 +21,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
 
+use crate::encode;
 use crate::ids::{ComponentId, Signal};
 use crate::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use crate::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -87,20 +88,21 @@ impl BatchData {
         }
     }
 
+    /// The same bytes as prost's `encode`, with each item's lengths computed once
+    /// ([`crate::encode`]).
     fn encode_to(&self, buf: &mut impl BufMut) {
-        // Encoding into a growable buffer cannot run out of room.
-        let _ = match self {
-            BatchData::Traces(r) => r.encode(buf),
-            BatchData::Metrics(r) => r.encode(buf),
-            BatchData::Logs(r) => r.encode(buf),
-        };
+        match self {
+            BatchData::Traces(r) => encode::encode_request(&r.resource_spans, buf),
+            BatchData::Metrics(r) => encode::encode_request(&r.resource_metrics, buf),
+            BatchData::Logs(r) => encode::encode_request(&r.resource_logs, buf),
+        }
     }
 
     fn encoded_len(&self) -> usize {
         match self {
-            BatchData::Traces(r) => r.encoded_len(),
-            BatchData::Metrics(r) => r.encoded_len(),
-            BatchData::Logs(r) => r.encoded_len(),
+            BatchData::Traces(r) => encode::encoded_len_request(&r.resource_spans),
+            BatchData::Metrics(r) => encode::encoded_len_request(&r.resource_metrics),
+            BatchData::Logs(r) => encode::encoded_len_request(&r.resource_logs),
         }
     }
 

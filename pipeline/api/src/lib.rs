@@ -6,6 +6,7 @@
 mod batch;
 pub mod component;
 pub mod config;
+mod encode;
 mod error;
 mod ids;
 pub mod storage;

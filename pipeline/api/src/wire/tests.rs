@@ -1952,3 +1952,52 @@ fn key_value_fast_path_agrees_with_the_generic_loop() {
     }
     assert_eq!(checked, 6 * 19 * 2 * 6 * 3);
 }
+
+// ---------------------------------------------------------------------------------------
+// The batch's encoder of decoded data (crate::encode) against prost's.
+
+#[test]
+fn batch_encoding_of_decoded_data_is_byte_identical_to_prost() {
+    use crate::Batch;
+    let mut cases: Vec<(Vec<u8>, Batch)> = vec![
+        (
+            rich_traces().encode_to_vec(),
+            Batch::from_traces(rich_traces()),
+        ),
+        (rich_logs().encode_to_vec(), Batch::from_logs(rich_logs())),
+        (
+            rich_metrics().encode_to_vec(),
+            Batch::from_metrics(rich_metrics()),
+        ),
+    ];
+    // Missing resource and scope, empty levels, schema urls only.
+    let sparse = ExportTraceServiceRequest {
+        resource_spans: vec![
+            ResourceSpans::default(),
+            ResourceSpans {
+                scope_spans: vec![
+                    ScopeSpans::default(),
+                    ScopeSpans {
+                        schema_url: "s".into(),
+                        spans: vec![Span::default(), rich_span(3)],
+                        ..Default::default()
+                    },
+                ],
+                schema_url: "r".into(),
+                ..Default::default()
+            },
+        ],
+    };
+    cases.push((sparse.encode_to_vec(), Batch::from_traces(sparse)));
+    for (signal, bytes) in spec_examples() {
+        let decoded = Batch::decode(signal, &bytes, Default::default()).unwrap();
+        let data = decoded.data().clone();
+        cases.push((bytes, Batch::new(data, Default::default())));
+    }
+    for (want, batch) in cases {
+        assert!(!batch.is_wire());
+        assert_eq!(batch.encode(), want, "{:?}", batch.signal());
+        assert_eq!(batch.encode_bytes().to_vec(), want);
+        assert_eq!(batch.encoded_len(), want.len());
+    }
+}
