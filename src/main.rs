@@ -32,6 +32,13 @@ struct Cli {
     #[arg(long = "feature-gates", global = true, value_name = "GATES")]
     feature_gates: Vec<String>,
 
+    /// Bound on the data held in memory on its way through (batch buffers and in-memory
+    /// sending queues together), e.g. `256MiB` or `10%` of the memory limit. Default:
+    /// `FERROTEL_MEMORY_BUDGET`, else a quarter of the cgroup (or machine) memory limit,
+    /// between 16 MiB and 256 MiB.
+    #[arg(long = "memory-budget", global = true, value_name = "SIZE")]
+    memory_budget: Option<String>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -87,6 +94,7 @@ fn main() -> ExitCode {
         configs: cli.config,
         sets: cli.set,
         version: VERSION.to_string(),
+        memory_budget: cli.memory_budget,
     };
     let registry = registry();
     match cli.command {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use pipeline_api::telemetry::{ComponentTelemetry, Telemetry};
+use pipeline_api::MemoryBudget;
 use pipeline_api::{
     async_trait, Batch, BuildContext, BuildError, ComponentId, ComponentKind, ConsumeError,
     Consumer, Exporter, Extension, GraphInfo, PipelineId, PipelineInfo, Processor, Receiver,
@@ -100,6 +101,7 @@ pub struct Graph {
 
 fn context(
     telemetry: &Arc<Telemetry>,
+    memory: &MemoryBudget,
     kind: ComponentKind,
     id: &ComponentId,
     signals: Vec<Signal>,
@@ -110,6 +112,7 @@ fn context(
         telemetry: telemetry.component(kind, id),
         signals,
         extensions: extensions.clone(),
+        memory: memory.clone(),
     }
 }
 
@@ -142,7 +145,11 @@ fn build_error(kind: ComponentKind, id: &ComponentId, e: BuildError) -> BuildErr
 
 impl Graph {
     /// Build every component of a plan (binding sockets, spawning nothing).
-    pub fn build(plan: &Plan, telemetry: &Arc<Telemetry>) -> Result<Graph, BuildError> {
+    pub fn build(
+        plan: &Plan,
+        telemetry: &Arc<Telemetry>,
+        memory: &MemoryBudget,
+    ) -> Result<Graph, BuildError> {
         // extensions first: other components may look them up
         let mut ext_map: BTreeMap<ComponentId, Arc<dyn Extension>> = BTreeMap::new();
         let mut extensions = Vec::new();
@@ -151,6 +158,7 @@ impl Graph {
             let p = &plan.extensions[id];
             let ctx = context(
                 telemetry,
+                memory,
                 ComponentKind::Extension,
                 id,
                 vec![],
@@ -182,6 +190,7 @@ impl Graph {
             let p = &plan.exporters[id];
             let ctx = context(
                 telemetry,
+                memory,
                 ComponentKind::Exporter,
                 id,
                 signals.clone(),
@@ -210,6 +219,7 @@ impl Graph {
                     p.common.clone(),
                     storage,
                     &tel,
+                    memory.clone(),
                 ));
                 exporter_nodes.insert((id.clone(), s), runner.clone());
                 runners.push(runner);
@@ -233,6 +243,7 @@ impl Graph {
                 let planned = &plan.processors[id];
                 let ctx = context(
                     telemetry,
+                    memory,
                     ComponentKind::Processor,
                     id,
                     vec![signal],
@@ -292,7 +303,7 @@ impl Graph {
                 }
             }
             let p = &plan.receivers[id];
-            let ctx = context(telemetry, ComponentKind::Receiver, id, signals, &ext_map);
+            let ctx = context(telemetry, memory, ComponentKind::Receiver, id, signals, &ext_map);
             let r = p
                 .factory
                 .build(ctx, &*p.config, consumers)

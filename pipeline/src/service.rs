@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pipeline_api::config::ConfigError;
+use pipeline_api::memory;
 use pipeline_api::telemetry::Telemetry;
+use pipeline_api::MemoryBudget;
 use tracing::{error, info, warn};
 
 use crate::config::{self, Environment, Loaded, Plan};
@@ -19,6 +21,25 @@ pub struct Options {
     pub configs: Vec<String>,
     pub sets: Vec<String>,
     pub version: String,
+    /// `--memory-budget`: bytes with a unit, or a share of the memory limit (`10%`); `None`:
+    /// `FERROTEL_MEMORY_BUDGET`, else [`MemoryBudget::default_limit`].
+    pub memory_budget: Option<String>,
+}
+
+/// The environment variable read when `--memory-budget` is not given.
+pub const MEMORY_BUDGET_ENV: &str = "FERROTEL_MEMORY_BUDGET";
+
+/// The process-wide memory budget from the flag, the environment or the default.
+pub fn memory_budget(flag: Option<&str>, env: &dyn Environment) -> Result<MemoryBudget, String> {
+    let from_env = env.var(MEMORY_BUDGET_ENV).filter(|v| !v.trim().is_empty());
+    let (text, origin) = match (flag, from_env.as_deref()) {
+        (Some(f), _) => (f.to_string(), "--memory-budget"),
+        (None, Some(e)) => (e.to_string(), MEMORY_BUDGET_ENV),
+        (None, None) => return Ok(MemoryBudget::new(MemoryBudget::default_limit())),
+    };
+    memory::parse_size(&text, memory::memory_limit)
+        .map(MemoryBudget::new)
+        .map_err(|e| format!("{origin}: {e}"))
 }
 
 /// Print every config error with its path, as `validate` and start-up do.
@@ -41,6 +62,32 @@ pub fn validate(opts: &Options, env: &dyn Environment, registry: &Registry) -> i
             for w in &loaded.warnings {
                 eprintln!("Warning: {w}");
             }
+            // one line on success (Go prints nothing): what would run
+            let plan = &loaded.plan;
+            let list = |ids: Vec<String>| {
+                if ids.is_empty() {
+                    "none".to_string()
+                } else {
+                    ids.join(", ")
+                }
+            };
+            let pipelines: Vec<String> = plan.pipelines.keys().map(|p| p.to_string()).collect();
+            let used = |ids: Vec<String>| {
+                let set: std::collections::BTreeSet<String> = ids.into_iter().collect();
+                list(set.into_iter().collect())
+            };
+            let of = |pick: &dyn Fn(&config::PipelinePlan) -> Vec<String>| {
+                used(plan.pipelines.values().flat_map(pick).collect())
+            };
+            println!(
+                "Config is valid: {} pipeline(s) ({}); receivers: {}; processors: {}; exporters: {}; extensions: {}",
+                pipelines.len(),
+                list(pipelines.clone()),
+                of(&|p| p.receivers.iter().map(|c| c.to_string()).collect()),
+                of(&|p| p.processors.iter().map(|c| c.to_string()).collect()),
+                of(&|p| p.exporters.iter().map(|c| c.to_string()).collect()),
+                list(plan.service_extensions.iter().map(|c| c.to_string()).collect()),
+            );
             0
         }
         Err(errors) => {
@@ -89,6 +136,7 @@ struct Running {
 async fn start(
     plan: &Plan,
     telemetry: &Arc<Telemetry>,
+    memory: &MemoryBudget,
     metrics: Option<MetricsServer>,
     version: &str,
 ) -> Result<Running, String> {
@@ -108,7 +156,7 @@ async fn start(
             }
         }
     };
-    let mut graph = Graph::build(plan, telemetry).map_err(|e| e.to_string())?;
+    let mut graph = Graph::build(plan, telemetry, memory).map_err(|e| e.to_string())?;
     if let Err(e) = graph.start().await {
         graph.shutdown(SHUTDOWN_TIMEOUT).await;
         return Err(e.to_string());
@@ -138,14 +186,25 @@ pub async fn run(
             return 1;
         }
     };
+    let memory = match memory_budget(opts.memory_budget.as_deref(), &*env) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return 1;
+        }
+    };
     own_telemetry::init_logs(&loaded.plan.service.telemetry.logs);
     for w in &loaded.warnings {
         warn!("{w}");
     }
     info!(version = %opts.version, "Starting ferrotel");
+    info!(
+        memory_budget_bytes = memory.limit(),
+        "Memory budget for buffered data (batch processors and in-memory sending queues)"
+    );
     let telemetry = Telemetry::new(loaded.plan.service.telemetry.metrics.level);
     let mut plan = loaded.plan;
-    let mut running = match start(&plan, &telemetry, None, &opts.version).await {
+    let mut running = match start(&plan, &telemetry, &memory, None, &opts.version).await {
         Ok(r) => r,
         Err(e) => {
             error!(error = %e, "Cannot start the collector");
@@ -187,7 +246,7 @@ pub async fn run(
                             }
                             let Running { graph, metrics, .. } = running;
                             graph.shutdown(SHUTDOWN_TIMEOUT).await;
-                            match start(&new.plan, &telemetry, metrics, &opts.version).await {
+                            match start(&new.plan, &telemetry, &memory, metrics, &opts.version).await {
                                 Ok(r) => {
                                     running = r;
                                     plan = new.plan;
@@ -195,7 +254,7 @@ pub async fn run(
                                 }
                                 Err(e) => {
                                     error!(error = %e, "Cannot start the new config; going back to the previous one");
-                                    match start(&plan, &telemetry, None, &opts.version).await {
+                                    match start(&plan, &telemetry, &memory, None, &opts.version).await {
                                         Ok(r) => running = r,
                                         Err(e) => {
                                             error!(error = %e, "Cannot restart the previous config either");

@@ -98,6 +98,7 @@ pub fn ctx(id: &str, signal: Signal) -> BuildContext {
         id,
         signals: vec![signal],
         extensions: Arc::new(BTreeMap::new()),
+        memory: Default::default(),
     }
 }
 

@@ -1091,6 +1091,7 @@ async fn factory_builds_and_exports_start_export_shutdown_twice() {
         id,
         signals: vec![],
         extensions: Arc::new(BTreeMap::new()),
+        memory: Default::default(),
     };
     let e = f.build(ctx, cfg.as_ref()).unwrap();
     for _ in 0..2 {

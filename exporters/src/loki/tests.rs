@@ -408,6 +408,7 @@ async fn build_and_shutdown_twice() {
             id,
             signals: vec![Signal::Logs],
             extensions: Default::default(),
+            memory: Default::default(),
         };
         let exp = f.build(ctx, cfg.as_ref()).unwrap();
         exp.start().await.unwrap();
@@ -424,6 +425,7 @@ async fn build_and_shutdown_twice() {
         id,
         signals: vec![Signal::Logs],
         extensions: Default::default(),
+        memory: Default::default(),
     };
     assert!(f.build(ctx, cfg.as_ref()).is_err());
 }

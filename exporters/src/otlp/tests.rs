@@ -513,6 +513,7 @@ async fn each_factory_builds_starts_exports_and_shuts_down_twice() {
             id,
             signals,
             extensions: Arc::new(BTreeMap::new()),
+            memory: Default::default(),
         };
         let e = factory.build(ctx, cfg.as_ref()).unwrap();
         for _ in 0..2 {

@@ -95,6 +95,7 @@ async fn build_start_shutdown_twice_on_port_0() {
             id,
             signals: vec![Signal::Metrics],
             extensions: Default::default(),
+            memory: Default::default(),
         };
         let e = f.build(ctx, cfg.as_ref()).unwrap();
         e.start().await.unwrap();

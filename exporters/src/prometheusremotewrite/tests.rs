@@ -204,6 +204,7 @@ async fn build_and_shutdown_twice() {
             id,
             signals: vec![Signal::Metrics],
             extensions: Default::default(),
+            memory: Default::default(),
         };
         let e = f.build(ctx, cfg.as_ref()).unwrap();
         e.start().await.unwrap();

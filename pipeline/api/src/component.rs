@@ -198,6 +198,8 @@ pub struct BuildContext {
     pub signals: Vec<Signal>,
     /// Every started-to-be extension, by id.
     pub extensions: Arc<BTreeMap<ComponentId, Arc<dyn Extension>>>,
+    /// The process-wide budget for data held in memory (batch buffers, sending queues).
+    pub memory: crate::MemoryBudget,
 }
 
 pub trait ReceiverFactory: Factory {

@@ -9,6 +9,8 @@ pub mod config;
 mod encode;
 mod error;
 mod ids;
+pub mod memory;
+pub mod pending;
 pub mod storage;
 pub mod telemetry;
 pub mod wire;
@@ -16,6 +18,7 @@ pub mod wire;
 pub use batch::{Batch, BatchData, BatchDataMut, RequestContext};
 pub use component::*;
 pub use error::{BuildError, ConsumeError, ErrorKind};
+pub use memory::{MemoryBudget, MemoryPermit};
 pub use ids::{ComponentId, ComponentKind, IdError, PipelineId, Signal};
 pub use opentelemetry_proto as proto;
 /// The metric handle types a component gets from its `ComponentTelemetry`.

@@ -198,6 +198,62 @@ impl Validate for ExporterCommon {
                 "must be greater than zero",
             ));
         }
+        // Go `queuebatch.Config.Validate` and `BatchConfig.Validate`, with its messages
+        if q.enabled && q.storage.is_some() && q.wait_for_result {
+            errors.push(ConfigError::new(
+                &["sending_queue", "wait_for_result"],
+                "`wait_for_result` is not supported with a persistent queue configured with `storage`",
+            ));
+        }
+        if let (true, Some(b)) = (q.enabled, &q.batch) {
+            let path = |k: &'static str| ["sending_queue", "batch", k];
+            let sizer = q.batch_sizer();
+            if sizer == QueueSizer::Requests {
+                errors.push(ConfigError::new(
+                    &path("sizer"),
+                    "`batch` supports only `items` or `bytes` sizer, found \"requests\"",
+                ));
+            }
+            if b.flush_timeout.get().is_zero() {
+                errors.push(ConfigError::new(
+                    &path("flush_timeout"),
+                    "`flush_timeout` must be positive, found 0",
+                ));
+            }
+            if b.min_size < 0 {
+                errors.push(ConfigError::new(
+                    &path("min_size"),
+                    format!("`min_size` must be non-negative, found {}", b.min_size),
+                ));
+            }
+            if b.max_size < 0 {
+                errors.push(ConfigError::new(
+                    &path("max_size"),
+                    format!("`max_size` must be non-negative, found {}", b.max_size),
+                ));
+            }
+            if b.max_size > 0 && b.max_size < b.min_size {
+                errors.push(ConfigError::new(
+                    &path("max_size"),
+                    format!(
+                        "`max_size` ({}) must be greater or equal to `min_size` ({})",
+                        b.max_size, b.min_size
+                    ),
+                ));
+            }
+            if sizer == q.sizer && b.min_size > 0 && b.min_size as u64 > q.queue_size {
+                errors.push(ConfigError::new(
+                    &path("min_size"),
+                    "`min_size` must be less than or equal to `queue_size`",
+                ));
+            }
+            if !b.partition.metadata_keys.is_empty() {
+                errors.push(ConfigError::new(
+                    &["sending_queue", "batch", "partition", "metadata_keys"],
+                    "not supported by Ferrotel yet; use the `batch` processor's `metadata_keys`",
+                ));
+            }
+        }
         let r = &self.retry_on_failure;
         if r.enabled {
             if r.multiplier < 1.0 {
@@ -238,7 +294,63 @@ pub struct QueueConfig {
     pub blocking: bool,
     pub wait_for_result: bool,
     pub storage: Option<String>,
-    pub batch: ConfigValue,
+    /// Batching in the exporter (Go `configoptional.Default`: off unless the key is present;
+    /// `batch:` or `batch: {}` turns it on with the defaults; `enabled: false` turns it off).
+    #[serde(deserialize_with = "present_batch")]
+    pub batch: Option<QueueBatchConfig>,
+}
+
+fn present_batch<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<QueueBatchConfig>, D::Error> {
+    let c: Option<QueueBatchConfig> = Option::deserialize(d)?;
+    let c = c.unwrap_or_default();
+    Ok((c.enabled != Some(false)).then_some(c))
+}
+
+/// `sending_queue.batch` with Go's defaults (`exporterhelper.NewDefaultQueueConfig`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueBatchConfig {
+    /// Accepted as Go's optional sections take it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    pub flush_timeout: GoDuration,
+    /// Unset: the queue's `sizer` when that is `items` or `bytes`, else `items`.
+    pub sizer: Option<QueueSizer>,
+    pub min_size: i64,
+    pub max_size: i64,
+    pub partition: BatchPartition,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchPartition {
+    pub metadata_keys: Vec<String>,
+}
+
+impl Default for QueueBatchConfig {
+    fn default() -> Self {
+        QueueBatchConfig {
+            enabled: None,
+            flush_timeout: GoDuration::from_millis(200),
+            sizer: None,
+            min_size: 8192,
+            max_size: 0,
+            partition: BatchPartition::default(),
+        }
+    }
+}
+
+impl QueueConfig {
+    /// The batch's sizer (Go `Config.Unmarshal`: the queue's when the batch names none).
+    pub fn batch_sizer(&self) -> QueueSizer {
+        match self.batch.as_ref().and_then(|b| b.sizer) {
+            Some(s) => s,
+            None if self.sizer == QueueSizer::Bytes => QueueSizer::Bytes,
+            None => QueueSizer::Items,
+        }
+    }
 }
 
 impl Default for QueueConfig {
@@ -252,7 +364,7 @@ impl Default for QueueConfig {
             blocking: false,
             wait_for_result: false,
             storage: None,
-            batch: ConfigValue::Null,
+            batch: None,
         }
     }
 }

@@ -1,9 +1,12 @@
 //! The machinery every exporter gets from the runtime: the sending queue (in memory or
-//! persistent), retry with backoff, the per-attempt timeout, and the standard metrics.
-//! An exporter itself only makes one attempt (`Exporter::export`).
+//! persistent, sized in requests, items or bytes, under the process memory budget), batching
+//! in the queue (`sending_queue.batch`), retry with backoff, the per-attempt timeout, and the
+//! standard metrics. An exporter itself only makes one attempt (`Exporter::export`).
 //!
-//! Order, as in Go's exporterhelper: queue → metrics (once per request) → retry → timeout →
-//! attempt.
+//! Order, as in Go's exporterhelper: queue → batch → metrics (once per request) → retry →
+//! timeout → attempt. A request holds its room in the queue and in the memory budget until
+//! the last send that carries its items is done; with `wait_for_result` its caller is
+//! answered then, with the outcome.
 
 mod persistent;
 mod queue;
@@ -11,17 +14,21 @@ mod retry;
 
 use std::sync::Arc;
 
+use pipeline_api::pending::{Pending, Taken};
 use pipeline_api::storage::StorageClient;
 use pipeline_api::telemetry::ComponentTelemetry;
-use pipeline_api::{async_trait, Batch, ComponentId, ConsumeError, Consumer, Exporter, Signal};
+use pipeline_api::{
+    async_trait, Batch, ComponentId, ConsumeError, Consumer, Exporter, MemoryBudget,
+    MemoryPermit, Signal,
+};
 use prometheus::{IntCounter, IntGauge};
-use tokio::sync::Mutex;
+use tokio::sync::{oneshot, Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::config::{ExporterCommon, QueueSizer};
+use crate::config::{ExporterCommon, QueueBatchConfig, QueueSizer};
 pub use persistent::PersistentState;
 use queue::{Item, MemoryQueue, Offer};
 pub use retry::Backoff;
@@ -30,8 +37,49 @@ struct Metrics {
     sent: IntCounter,
     failed: IntCounter,
     enqueue_failed: IntCounter,
-    queue_size: IntGauge,
-    queue_capacity: IntGauge,
+    /// Registered only with a queue, as in Go (no queue, no queue metrics).
+    queue_size: Option<IntGauge>,
+}
+
+/// A queued request on its way out. What it holds (room in the queue and in the memory
+/// budget) is given back when the last send carrying its items is done; then its caller, if
+/// waiting (`wait_for_result`), is told the outcome, and the persistent queue forgets it.
+struct Origin {
+    index: Option<u64>,
+    _permit: OwnedSemaphorePermit,
+    _memory: MemoryPermit,
+    done: Option<oneshot::Sender<Result<(), ConsumeError>>>,
+    outcome: std::sync::Mutex<Outcome>,
+}
+
+#[derive(Default)]
+struct Outcome {
+    error: Option<ConsumeError>,
+    /// Not sent before shutdown: kept in the persistent queue for the next start.
+    keep: bool,
+}
+
+impl Origin {
+    fn from_item(item: Item) -> (Batch, usize, Origin) {
+        let origin = Origin {
+            index: item.index,
+            _permit: item.permit,
+            _memory: item.memory,
+            done: item.done,
+            outcome: std::sync::Mutex::new(Outcome::default()),
+        };
+        (item.batch, item.bytes, origin)
+    }
+
+    fn record(&self, result: &Result<(), ConsumeError>, keep: bool) {
+        let mut o = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = result {
+            if o.error.is_none() {
+                o.error = Some(e.clone());
+            }
+        }
+        o.keep |= keep;
+    }
 }
 
 /// One exporter's entry for one signal: the consumer the graph hands data to.
@@ -46,6 +94,7 @@ pub struct ExporterRunner {
     stop_retrying: CancellationToken,
     workers: Mutex<Vec<JoinHandle<()>>>,
     metrics: Metrics,
+    memory: MemoryBudget,
 }
 
 impl ExporterRunner {
@@ -56,10 +105,11 @@ impl ExporterRunner {
         common: ExporterCommon,
         storage: Option<Arc<dyn StorageClient>>,
         telemetry: &ComponentTelemetry,
+        memory: MemoryBudget,
     ) -> ExporterRunner {
         let item = signal.item_name();
         let data_type = [("data_type", signal.as_str())];
-        let metrics = Metrics {
+        let mut metrics = Metrics {
             sent: telemetry.counter(
                 &format!("otelcol_exporter_sent_{item}"),
                 "Number of items successfully sent to destination.",
@@ -75,23 +125,25 @@ impl ExporterRunner {
                 "Number of items failed to be added to the sending queue.",
                 &[],
             ),
-            queue_size: telemetry.gauge(
-                "otelcol_exporter_queue_size",
-                "Current size of the sending queue (requests or items, queued and being sent).",
-                &data_type,
-            ),
-            queue_capacity: telemetry.gauge(
-                "otelcol_exporter_queue_capacity",
-                "Fixed capacity of the sending queue (requests or items).",
-                &data_type,
-            ),
+            queue_size: None,
         };
         let q = &common.sending_queue;
         let queue = q
             .enabled
-            .then(|| Arc::new(MemoryQueue::new(q.queue_size, q.sizer == QueueSizer::Items)));
+            .then(|| Arc::new(MemoryQueue::new(q.queue_size, q.sizer)));
         if let Some(queue) = &queue {
-            metrics.queue_capacity.set(queue.capacity() as i64);
+            metrics.queue_size = Some(telemetry.gauge(
+                "otelcol_exporter_queue_size",
+                "Current size of the sending queue (requests, items or bytes, per sizer; queued and being sent).",
+                &data_type,
+            ));
+            telemetry
+                .gauge(
+                    "otelcol_exporter_queue_capacity",
+                    "Fixed capacity of the sending queue (requests, items or bytes, per sizer).",
+                    &data_type,
+                )
+                .set(queue.capacity() as i64);
         }
         ExporterRunner {
             id,
@@ -104,6 +156,13 @@ impl ExporterRunner {
             stop_retrying: CancellationToken::new(),
             workers: Mutex::new(Vec::new()),
             metrics,
+            memory,
+        }
+    }
+
+    fn set_queue_size(&self, queue: &MemoryQueue) {
+        if let Some(g) = &self.metrics.queue_size {
+            g.set(queue.size() as i64);
         }
     }
 
@@ -125,68 +184,199 @@ impl ExporterRunner {
                 );
             }
             for (index, batch) in recovered.batches {
-                let permit = match queue.reserve(&batch, false).await {
+                let bytes = batch.encoded_len();
+                let items = batch.items();
+                let permit = match queue.reserve(items, bytes, false).await {
                     Ok(p) => p,
                     Err(_) => {
                         // the queue was made smaller since: let it overflow once rather than lose data
-                        queue.grow(queue.cost(&batch));
-                        match queue.reserve(&batch, false).await {
+                        queue.grow(queue.cost(items, bytes));
+                        match queue.reserve(items, bytes, false).await {
                             Ok(p) => p,
                             Err(_) => continue,
                         }
                     }
                 };
+                // recovered data is never refused: it is on disk already
+                let memory = self
+                    .memory
+                    .try_reserve(bytes as u64)
+                    .unwrap_or_else(MemoryPermit::none);
                 queue
                     .push(Item {
                         batch,
+                        bytes,
                         index: Some(index),
                         permit,
+                        memory,
+                        done: None,
                     })
                     .await;
             }
             *self.persistent.lock().await = Some(Arc::new(state));
-            self.metrics.queue_size.set(queue.size() as i64);
+            self.set_queue_size(queue);
         }
         let mut workers = self.workers.lock().await;
-        for _ in 0..self.common.sending_queue.num_consumers.max(1) {
+        if let Some(batch) = self.common.sending_queue.batch.clone() {
             let me = self.clone();
             let queue = queue.clone();
-            workers.push(tokio::spawn(async move { me.work(queue).await }));
+            workers.push(tokio::spawn(async move { me.batch_loop(queue, batch).await }));
+        } else {
+            for _ in 0..self.common.sending_queue.num_consumers.max(1) {
+                let me = self.clone();
+                let queue = queue.clone();
+                workers.push(tokio::spawn(async move { me.work(queue).await }));
+            }
         }
         Ok(())
     }
 
+    /// One of `num_consumers` workers: each request is sent as it was queued.
     async fn work(self: Arc<Self>, queue: Arc<MemoryQueue>) {
         let persistent = self.persistent.lock().await.clone();
         while let Some(item) = queue.pop().await {
             if let (Some(state), Some(idx)) = (&persistent, item.index) {
                 state.dispatched(idx).await;
             }
-            let items = item.batch.items();
-            let result = self.send(item.batch).await;
-            let keep = match &result {
-                Ok(()) => false,
-                Err(e) => {
-                    let kept = persistent.is_some()
-                        && e.is_retryable()
-                        && self.stop_retrying.is_cancelled();
-                    if kept {
-                        warn!(exporter = %self.id, data_type = %self.signal, items, error = %e,
-                            "Not sent before shutdown; kept in the persistent queue for the next start");
-                    } else {
-                        error!(exporter = %self.id, data_type = %self.signal, dropped_items = items, error = %e,
-                            "Exporting failed. Dropping data.");
+            let (batch, _, origin) = Origin::from_item(item);
+            let items = batch.items();
+            let result = self.send(batch).await;
+            self.complete(vec![(Arc::new(origin), items)], result, &persistent)
+                .await;
+            self.set_queue_size(&queue);
+        }
+    }
+
+    /// With `sending_queue.batch`: take requests off the queue, merge them until `min_size`
+    /// (items or bytes) or `flush_timeout` since the first, cut at `max_size`, and send at
+    /// most `num_consumers` batches at once.
+    async fn batch_loop(self: Arc<Self>, queue: Arc<MemoryQueue>, cfg: QueueBatchConfig) {
+        let persistent = self.persistent.lock().await.clone();
+        let consumers = self.common.sending_queue.num_consumers.max(1);
+        let senders = Arc::new(Semaphore::new(consumers));
+        let sizer = self.common.sending_queue.batch_sizer();
+        let min = cfg.min_size.max(0) as usize;
+        let max = cfg.max_size.max(0) as usize;
+        let flush_timeout = cfg.flush_timeout.get();
+        let mut pending: Pending<Arc<Origin>> = Pending::new(self.signal);
+        let mut deadline: Option<Instant> = None;
+        let size = |p: &Pending<Arc<Origin>>| match sizer {
+            QueueSizer::Bytes => p.bytes(),
+            _ => p.items(),
+        };
+        let chunk = |p: &Pending<Arc<Origin>>| match (max, sizer) {
+            (0, _) => p.items(),
+            (m, QueueSizer::Bytes) => p.items_for_bytes(m),
+            (m, _) => m,
+        };
+        loop {
+            let popped = tokio::select! {
+                item = queue.pop() => item,
+                _ = sleep_until_opt(deadline), if deadline.is_some() => {
+                    while !pending.is_empty() {
+                        let n = chunk(&pending);
+                        self.dispatch(pending.take_front(n), &senders, &persistent, &queue).await;
                     }
-                    kept
+                    deadline = None;
+                    continue;
                 }
             };
+            let Some(item) = popped else { break };
             if let (Some(state), Some(idx)) = (&persistent, item.index) {
-                if !keep {
-                    state.finished(idx).await;
+                state.dispatched(idx).await;
+            }
+            let (batch, bytes, origin) = Origin::from_item(item);
+            pending.push(batch, bytes, Arc::new(origin));
+            if deadline.is_none() {
+                deadline = Some(Instant::now() + flush_timeout);
+            }
+            while !pending.is_empty() && size(&pending) >= min {
+                let n = chunk(&pending);
+                self.dispatch(pending.take_front(n), &senders, &persistent, &queue).await;
+            }
+            if pending.is_empty() {
+                deadline = None;
+            }
+        }
+        while !pending.is_empty() {
+            let n = chunk(&pending);
+            self.dispatch(pending.take_front(n), &senders, &persistent, &queue).await;
+        }
+        let _ = senders.acquire_many(consumers as u32).await;
+    }
+
+    /// Send one batch of the queue's batcher in a task of its own.
+    async fn dispatch(
+        self: &Arc<Self>,
+        taken: Taken<Arc<Origin>>,
+        senders: &Arc<Semaphore>,
+        persistent: &Option<Arc<PersistentState>>,
+        queue: &Arc<MemoryQueue>,
+    ) {
+        let Ok(permit) = senders.clone().acquire_owned().await else {
+            return;
+        };
+        let me = self.clone();
+        let persistent = persistent.clone();
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let result = if taken.batch.is_empty() {
+                Ok(())
+            } else {
+                me.send(taken.batch).await
+            };
+            me.complete(taken.owners, result, &persistent).await;
+            me.set_queue_size(&queue);
+        });
+    }
+
+    /// A send is done: log a failure once, and settle every request whose last items it held.
+    async fn complete(
+        &self,
+        owners: Vec<(Arc<Origin>, usize)>,
+        result: Result<(), ConsumeError>,
+        persistent: &Option<Arc<PersistentState>>,
+    ) {
+        let keep = match &result {
+            Ok(()) => false,
+            Err(e) => {
+                let items: usize = owners.iter().map(|(_, n)| n).sum();
+                let kept =
+                    persistent.is_some() && e.is_retryable() && self.stop_retrying.is_cancelled();
+                let waited = owners.iter().any(|(o, _)| o.done.is_some());
+                if kept {
+                    warn!(exporter = %self.id, data_type = %self.signal, items, error = %e,
+                        "Not sent before shutdown; kept in the persistent queue for the next start");
+                } else if waited {
+                    warn!(exporter = %self.id, data_type = %self.signal, items, error = %e,
+                        "Exporting failed; the error is returned to the sender (wait_for_result)");
+                } else {
+                    error!(exporter = %self.id, data_type = %self.signal, dropped_items = items, error = %e,
+                        "Exporting failed. Dropping data.");
+                }
+                kept
+            }
+        };
+        for (origin, _) in owners {
+            origin.record(&result, keep);
+            if let Some(origin) = Arc::into_inner(origin) {
+                let outcome = origin
+                    .outcome
+                    .into_inner()
+                    .unwrap_or_else(|p| p.into_inner());
+                if let (Some(state), Some(idx)) = (persistent, origin.index) {
+                    if !outcome.keep {
+                        state.finished(idx).await;
+                    }
+                }
+                if let Some(done) = origin.done {
+                    let _ = done.send(match outcome.error {
+                        Some(e) => Err(e),
+                        None => Ok(()),
+                    });
                 }
             }
-            drop(item.permit);
-            self.metrics.queue_size.set(queue.size() as i64);
         }
     }
 
@@ -234,7 +424,9 @@ impl ExporterRunner {
                     err.message()
                 )));
             };
-            warn!(
+            // INFO, as Go's retry sender logs it: a backend down for a while must not flood
+            // the log with one WARN per request
+            info!(
                 exporter = %self.id,
                 data_type = %self.signal,
                 error = %err,
@@ -281,7 +473,9 @@ impl ExporterRunner {
         if let Some(state) = persistent {
             state.close().await;
         }
-        self.metrics.queue_size.set(0);
+        if let Some(g) = &self.metrics.queue_size {
+            g.set(0);
+        }
         on_time
     }
 
@@ -297,34 +491,53 @@ impl Consumer for ExporterRunner {
             return self.send(batch).await;
         };
         let q = &self.common.sending_queue;
-        let items = batch.items() as u64;
-        let permit = match queue
-            .reserve(&batch, q.block_on_overflow || q.blocking)
-            .await
-        {
+        let block = q.block_on_overflow || q.blocking;
+        let items = batch.items();
+        let bytes = batch.encoded_len();
+        let refuse = |offer: Offer| {
+            self.metrics.enqueue_failed.inc_by(items as u64);
+            let (err, why) = match offer {
+                Offer::TooLarge => (
+                    ConsumeError::permanent(format!(
+                        "request of {} is larger than the sending queue ({} {:?})",
+                        queue.cost(items, bytes),
+                        queue.capacity(),
+                        q.sizer
+                    )),
+                    "larger than the whole queue",
+                ),
+                Offer::Closed => (
+                    ConsumeError::retryable("exporter is shutting down"),
+                    "shutting down",
+                ),
+                Offer::Full => (
+                    ConsumeError::retryable("sending queue is full"),
+                    "queue full",
+                ),
+            };
+            warn!(exporter = %self.id, data_type = %self.signal, items, reason = why,
+                "Request refused by the sending queue; the sender gets a retryable error");
+            err
+        };
+        let permit = match queue.reserve(items, bytes, block).await {
             Ok(p) => p,
-            Err(offer) => {
-                self.metrics.enqueue_failed.inc_by(items);
-                let (err, why) = match offer {
-                    Offer::TooLarge => (
-                        ConsumeError::permanent(format!(
-                            "request of {items} items is larger than the sending queue ({})",
-                            queue.capacity()
-                        )),
-                        "larger than the whole queue",
-                    ),
-                    Offer::Closed => (
-                        ConsumeError::retryable("exporter is shutting down"),
-                        "shutting down",
-                    ),
-                    Offer::Full => (
-                        ConsumeError::retryable("sending queue is full"),
-                        "queue full",
-                    ),
-                };
-                warn!(exporter = %self.id, data_type = %self.signal, items, reason = why,
+            Err(offer) => return Err(refuse(offer)),
+        };
+        let memory = match self.memory.try_reserve(bytes as u64) {
+            Some(m) => m,
+            None if block => match self.memory.reserve(bytes as u64, None).await {
+                Some(m) => m,
+                None => return Err(refuse(Offer::Closed)),
+            },
+            None => {
+                self.metrics.enqueue_failed.inc_by(items as u64);
+                warn!(exporter = %self.id, data_type = %self.signal, items,
+                    memory_budget_bytes = self.memory.limit(), reason = "memory budget spent",
                     "Request refused by the sending queue; the sender gets a retryable error");
-                return Err(err);
+                return Err(ConsumeError::retryable(format!(
+                    "memory budget of {} bytes is spent; try again later",
+                    self.memory.limit()
+                )));
             }
         };
         let persistent = self.persistent.lock().await.clone();
@@ -332,22 +545,45 @@ impl Consumer for ExporterRunner {
             Some(state) => match state.put(&batch).await {
                 Ok(i) => Some(i),
                 Err(e) => {
-                    self.metrics.enqueue_failed.inc_by(items);
+                    self.metrics.enqueue_failed.inc_by(items as u64);
                     error!(exporter = %self.id, error = %e, "Cannot write to the persistent queue; request refused");
                     return Err(ConsumeError::retryable(format!("persistent queue: {e}")));
                 }
             },
             None => None,
         };
+        let (done, wait) = if q.wait_for_result {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         queue
             .push(Item {
                 batch,
+                bytes,
                 index,
                 permit,
+                memory,
+                done,
             })
             .await;
-        self.metrics.queue_size.set(queue.size() as i64);
-        Ok(())
+        self.set_queue_size(queue);
+        match wait {
+            None => Ok(()),
+            Some(rx) => rx.await.unwrap_or_else(|_| {
+                Err(ConsumeError::retryable(
+                    "exporter stopped before the request was sent",
+                ))
+            }),
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 

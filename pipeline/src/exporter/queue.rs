@@ -1,5 +1,6 @@
-//! The sending queue: bounded by `queue_size` (in requests or items, per `sizer`), drained by
-//! `num_consumers` workers. A full queue refuses (the refusal goes back to the client as a
+//! The sending queue: bounded by `queue_size` (in requests, items or encoded bytes, per
+//! `sizer`) and by the process memory budget, drained by `num_consumers` workers (or by the
+//! queue's batcher, with `sending_queue.batch`). A full queue refuses (the refusal goes back to the client as a
 //! retryable error) or, with `block_on_overflow`, makes the sender wait. With `storage`, every
 //! accepted request is written to the storage extension before it is acknowledged, and what
 //! was not sent survives a restart (see `persistent.rs`).
@@ -7,15 +8,22 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use pipeline_api::Batch;
-use tokio::sync::{Mutex, Notify, OwnedSemaphorePermit, Semaphore};
+use pipeline_api::{Batch, ConsumeError, MemoryPermit};
+use tokio::sync::{oneshot, Mutex, Notify, OwnedSemaphorePermit, Semaphore};
+
+use crate::config::QueueSizer;
 
 /// One queued request.
 pub struct Item {
     pub batch: Batch,
+    /// Its encoded size, measured once at the door.
+    pub bytes: usize,
     /// Its index in the persistent queue, if any.
     pub index: Option<u64>,
     pub permit: OwnedSemaphorePermit,
+    pub memory: MemoryPermit,
+    /// With `wait_for_result`: the caller waiting for the export's outcome.
+    pub done: Option<oneshot::Sender<Result<(), ConsumeError>>>,
 }
 
 pub enum Offer {
@@ -27,7 +35,7 @@ pub enum Offer {
 
 pub struct MemoryQueue {
     capacity: u32,
-    count_items: bool,
+    sizer: QueueSizer,
     space: Arc<Semaphore>,
     items: Mutex<VecDeque<Item>>,
     ready: Notify,
@@ -35,11 +43,11 @@ pub struct MemoryQueue {
 }
 
 impl MemoryQueue {
-    pub fn new(capacity: u64, count_items: bool) -> MemoryQueue {
+    pub fn new(capacity: u64, sizer: QueueSizer) -> MemoryQueue {
         let capacity = capacity.min(u64::from(u32::MAX >> 3)) as u32;
         MemoryQueue {
             capacity,
-            count_items,
+            sizer,
             space: Arc::new(Semaphore::new(capacity as usize)),
             items: Mutex::new(VecDeque::new()),
             ready: Notify::new(),
@@ -56,20 +64,27 @@ impl MemoryQueue {
         u64::from(self.capacity) - self.space.available_permits() as u64
     }
 
-    pub fn cost(&self, batch: &Batch) -> u32 {
-        if self.count_items {
-            u32::try_from(batch.items().max(1)).unwrap_or(u32::MAX)
-        } else {
-            1
+    /// What a request of `items` items and `bytes` encoded bytes costs in the queue's unit.
+    pub fn cost(&self, items: usize, bytes: usize) -> u32 {
+        match self.sizer {
+            QueueSizer::Requests => 1,
+            QueueSizer::Items => u32::try_from(items.max(1)).unwrap_or(u32::MAX),
+            QueueSizer::Bytes => u32::try_from(bytes.max(1)).unwrap_or(u32::MAX),
         }
     }
 
-    /// Reserve room for `batch`: at once, or waiting for room when `block`.
-    pub async fn reserve(&self, batch: &Batch, block: bool) -> Result<OwnedSemaphorePermit, Offer> {
+    /// Reserve room for a request of `items` items and `bytes` bytes: at once, or waiting
+    /// for room when `block`.
+    pub async fn reserve(
+        &self,
+        items: usize,
+        bytes: usize,
+        block: bool,
+    ) -> Result<OwnedSemaphorePermit, Offer> {
         if self.is_closed() {
             return Err(Offer::Closed);
         }
-        let cost = self.cost(batch);
+        let cost = self.cost(items, bytes);
         if cost > self.capacity {
             return Err(Offer::TooLarge);
         }

@@ -13,7 +13,8 @@ use pipeline_api::{
 use tokio::time::Instant;
 
 use super::ExporterRunner;
-use crate::config::{ExporterCommon, QueueSizer};
+use crate::config::{ExporterCommon, QueueBatchConfig, QueueSizer};
+use pipeline_api::MemoryBudget;
 
 /// A backend that is up or down, records what it got, and can hold each attempt.
 #[derive(Default)]
@@ -117,6 +118,16 @@ fn runner(
     storage: Option<MemoryStorage>,
     t: &ComponentTelemetry,
 ) -> Arc<ExporterRunner> {
+    runner_with(backend, c, storage, t, MemoryBudget::unlimited())
+}
+
+fn runner_with(
+    backend: &Arc<Backend>,
+    c: ExporterCommon,
+    storage: Option<MemoryStorage>,
+    t: &ComponentTelemetry,
+    memory: MemoryBudget,
+) -> Arc<ExporterRunner> {
     Arc::new(ExporterRunner::new(
         ComponentId::parse("otlp/backend").unwrap(),
         Signal::Logs,
@@ -124,7 +135,243 @@ fn runner(
         c,
         storage.map(|s| Arc::new(s) as Arc<dyn pipeline_api::storage::StorageClient>),
         t,
+        memory,
     ))
+}
+
+/// The log names of each request the backend got, in order.
+#[derive(Default)]
+struct Requests(Mutex<Vec<Vec<String>>>);
+
+#[async_trait]
+impl Exporter for Requests {
+    async fn export(&self, batch: Batch) -> Result<(), ConsumeError> {
+        let logs = batch.as_logs().unwrap();
+        let names = logs
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .flat_map(|s| &s.log_records)
+            .map(|l| l.event_name.clone())
+            .collect();
+        self.0.lock().unwrap().push(names);
+        Ok(())
+    }
+}
+
+fn batch_common(min: i64, max: i64, flush_ms: u64) -> ExporterCommon {
+    let mut c = common(true, 1000, 2);
+    c.sending_queue.batch = Some(QueueBatchConfig {
+        min_size: min,
+        max_size: max,
+        flush_timeout: GoDuration::from_millis(flush_ms),
+        ..Default::default()
+    });
+    c
+}
+
+fn requests_runner(c: ExporterCommon) -> (Arc<Requests>, Arc<ExporterRunner>) {
+    let backend = Arc::new(Requests::default());
+    let r = Arc::new(ExporterRunner::new(
+        ComponentId::parse("otlp/backend").unwrap(),
+        Signal::Logs,
+        backend.clone(),
+        c,
+        None,
+        &telemetry(),
+        MemoryBudget::unlimited(),
+    ));
+    (backend, r)
+}
+
+#[tokio::test]
+async fn queue_batch_merges_requests_until_min_size_and_cuts_at_max_size() {
+    let (backend, r) = requests_runner(batch_common(4, 5, 60_000));
+    r.start().await.unwrap();
+    r.consume(logs(&["a", "b"])).await.unwrap();
+    r.consume(logs(&["c"])).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        backend.0.lock().unwrap().is_empty(),
+        "3 items are below min_size 4 and the flush timeout is a minute away"
+    );
+    r.consume(logs(&["d", "e", "f", "g"])).await.unwrap();
+    wait_for("a batch of max_size", || !backend.0.lock().unwrap().is_empty()).await;
+    assert_eq!(
+        backend.0.lock().unwrap()[0],
+        vec!["a", "b", "c", "d", "e"],
+        "three requests merged and cut at max_size 5"
+    );
+    // the remaining 2 items are below min_size: they leave at shutdown
+    assert!(r.shutdown(Instant::now() + Duration::from_secs(5)).await);
+    assert_eq!(backend.0.lock().unwrap()[1], vec!["f", "g"]);
+}
+
+#[tokio::test]
+async fn queue_batch_flushes_after_flush_timeout() {
+    let (backend, r) = requests_runner(batch_common(1000, 0, 100));
+    r.start().await.unwrap();
+    let started = std::time::Instant::now();
+    r.consume(logs(&["a"])).await.unwrap();
+    r.consume(logs(&["b", "c"])).await.unwrap();
+    wait_for("the timed flush", || !backend.0.lock().unwrap().is_empty()).await;
+    assert!(started.elapsed() >= Duration::from_millis(90));
+    assert_eq!(backend.0.lock().unwrap()[0], vec!["a", "b", "c"]);
+    assert!(r.shutdown(Instant::now() + Duration::from_secs(5)).await);
+}
+
+#[tokio::test]
+async fn queue_batch_with_bytes_sizer_cuts_by_encoded_size() {
+    let mut c = batch_common(0, 0, 100);
+    let one = logs(&["x0"]).encoded_len() as i64;
+    c.sending_queue.sizer = QueueSizer::Bytes;
+    c.sending_queue.queue_size = 1 << 20;
+    let b = c.sending_queue.batch.as_mut().unwrap();
+    b.min_size = 4 * one;
+    b.max_size = 4 * one;
+    let (backend, r) = requests_runner(c);
+    r.start().await.unwrap();
+    for i in 0..8 {
+        r.consume(logs(&[&format!("x{i}")])).await.unwrap();
+    }
+    wait_for("two batches", || backend.0.lock().unwrap().len() == 2).await;
+    let sizes: Vec<usize> = backend.0.lock().unwrap().iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![4, 4], "min and max of four records' bytes");
+    assert!(r.shutdown(Instant::now() + Duration::from_secs(5)).await);
+}
+
+#[tokio::test]
+async fn sizer_bytes_bounds_the_queue_by_encoded_bytes() {
+    let backend = Arc::new(Backend::default());
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    *backend.hold.lock().unwrap() = Some(gate.clone());
+    backend.up.store(true, Ordering::SeqCst);
+    let t = telemetry();
+    let small = logs(&["a"]);
+    let big = logs(&[&"b".repeat(500)]);
+    let mut c = common(true, (small.encoded_len() + big.encoded_len()) as u64, 1);
+    c.sending_queue.sizer = QueueSizer::Bytes;
+    let r = runner(&backend, c, None, &t);
+    r.start().await.unwrap();
+    r.consume(big.clone()).await.unwrap();
+    r.consume(small.clone()).await.unwrap();
+    let err = r.consume(small.clone()).await.unwrap_err();
+    assert_eq!(err.message(), "sending queue is full");
+    assert_eq!(
+        value(&t, "otelcol_exporter_queue_size"),
+        (small.encoded_len() + big.encoded_len()) as f64,
+        "the queue's size is in bytes"
+    );
+    gate.add_permits(100);
+    wait_for("drain", || backend.received.lock().unwrap().len() == 2).await;
+    r.consume(small).await.unwrap();
+    r.shutdown(Instant::now() + Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn wait_for_result_returns_the_exports_error_to_the_sender() {
+    let backend = Arc::new(Backend::default());
+    backend.permanent.store(true, Ordering::SeqCst);
+    let t = telemetry();
+    let mut c = common(true, 10, 1);
+    c.sending_queue.wait_for_result = true;
+    let r = runner(&backend, c.clone(), None, &t);
+    r.start().await.unwrap();
+    let err = r.consume(logs(&["a"])).await.unwrap_err();
+    assert!(!err.is_retryable());
+    assert_eq!(err.message(), "bad data");
+    backend.permanent.store(false, Ordering::SeqCst);
+    backend.up.store(true, Ordering::SeqCst);
+    r.consume(logs(&["b"])).await.unwrap();
+    assert_eq!(*backend.received.lock().unwrap(), vec!["b".to_string()]);
+    r.shutdown(Instant::now() + Duration::from_secs(5)).await;
+
+    // without it the sender is answered when the request is queued
+    let backend = Arc::new(Backend::default());
+    backend.permanent.store(true, Ordering::SeqCst);
+    c.sending_queue.wait_for_result = false;
+    let r = runner(&backend, c, None, &t);
+    r.start().await.unwrap();
+    r.consume(logs(&["a"])).await.unwrap();
+    r.shutdown(Instant::now() + Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn wait_for_result_with_queue_batching_answers_each_sender_with_its_batchs_outcome() {
+    let (backend, r) = requests_runner({
+        let mut c = batch_common(3, 0, 60_000);
+        c.sending_queue.wait_for_result = true;
+        c
+    });
+    r.start().await.unwrap();
+    let r1 = r.clone();
+    let first = tokio::spawn(async move { r1.consume(logs(&["a", "b"])).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!first.is_finished(), "waits until its items were exported");
+    r.consume(logs(&["c"])).await.unwrap();
+    first.await.unwrap().unwrap();
+    assert_eq!(*backend.0.lock().unwrap(), vec![vec!["a", "b", "c"]]);
+    r.shutdown(Instant::now() + Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn fan_out_to_three_queues_with_one_stuck_backend_stays_within_the_memory_budget() {
+    let one = logs(&[&"x".repeat(1000)]);
+    let per_request = one.encoded_len() as u64;
+    let budget = MemoryBudget::new(per_request * 20);
+    let stuck = Arc::new(Backend::default());
+    *stuck.hold.lock().unwrap() = Some(Arc::new(tokio::sync::Semaphore::new(0)));
+    let t = telemetry();
+    let fast: Vec<Arc<Backend>> = (0..2).map(|_| Arc::new(Backend::default())).collect();
+    for b in &fast {
+        b.up.store(true, Ordering::SeqCst);
+    }
+    let runners: Vec<Arc<ExporterRunner>> = std::iter::once(&stuck)
+        .chain(fast.iter())
+        .map(|b| runner_with(b, common(true, 1000, 1), None, &t, budget.clone()))
+        .collect();
+    for r in &runners {
+        r.start().await.unwrap();
+    }
+    let mut refused = 0;
+    for _ in 0..200 {
+        for r in &runners {
+            if r.consume(one.clone()).await.is_err() {
+                refused += 1;
+            }
+        }
+        assert!(budget.used() <= budget.limit());
+        tokio::task::yield_now().await;
+    }
+    assert!(refused > 0, "the stuck queue's 1000 requests do not fit 20 requests' bytes");
+    assert!(
+        budget.used() >= per_request * 10,
+        "the stuck queue holds what the budget allows"
+    );
+    assert!(
+        value(&t, "otelcol_exporter_enqueue_failed_log_records") >= refused as f64,
+        "every refusal is counted"
+    );
+    for r in &runners {
+        r.shutdown(Instant::now() + Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn without_a_queue_no_queue_metrics_are_reported() {
+    let backend = Arc::new(Backend::default());
+    backend.up.store(true, Ordering::SeqCst);
+    let t = telemetry();
+    let r = runner(&backend, common(false, 0, 1), None, &t);
+    r.consume(logs(&["a"])).await.unwrap();
+    let names: Vec<String> = t
+        .telemetry()
+        .registry()
+        .gather()
+        .iter()
+        .map(|f| f.name().to_string())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with("otelcol_exporter_queue")), "{names:?}");
 }
 
 async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {

@@ -45,7 +45,7 @@ async fn build(yaml: &str, recorder: &Recorder) -> (Graph, std::sync::Arc<Teleme
     )
     .unwrap_or_else(|e| panic!("{e:?}"));
     let telemetry = Telemetry::new(MetricsLevel::Normal);
-    let mut graph = Graph::build(&loaded.plan, &telemetry).unwrap();
+    let mut graph = Graph::build(&loaded.plan, &telemetry, &Default::default()).unwrap();
     graph.start().await.unwrap();
     (graph, telemetry)
 }

@@ -1,31 +1,38 @@
 //! The batching task: one per processor instance, owning every pending batch.
 //!
-//! Callers hand over `(batch, oneshot)` through a bounded channel and wait on the oneshot; the
-//! task resolves it once every item of the batch was handed to `next` (Ok), or with the error
-//! of a send that held some of its items. Sends run in their own tasks, at most
-//! `max_in_flight` at once (a semaphore), so a slow `next` slows intake only once that many
-//! sends are outstanding and memory stays bounded.
+//! Callers hand over a batch together with what they reserved for it (room in the
+//! processor's bounded buffer and in the process memory budget) and are answered at once, as
+//! in Go. The reservation travels with the items and is given back once the send that holds
+//! the last of them is done, so the buffer bounds what is pending and what is being sent
+//! together. Sends run in their own tasks, at most `max_in_flight` at once. A send that fails
+//! is counted and logged with its item count and reason (Go only logs "Sender failed").
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_api::{Batch, ConsumeError, RequestContext, SharedConsumer};
+use pipeline_api::pending::Pending;
+use pipeline_api::{Batch, ConsumeError, MemoryPermit, RequestContext, SharedConsumer, Signal};
 use prometheus::{Histogram, IntCounter, IntGauge};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// Go `errTooManyBatchers = consumererror.NewPermanent(errors.New("too many batcher
 /// metadata-value combinations"))`: a permanent error, as in Go.
 pub const TOO_MANY_BATCHERS: &str = "too many batcher metadata-value combinations";
 
-/// What a caller is told.
-pub type Outcome = Result<(), ConsumeError>;
+/// What an accepted request holds until its items were sent: room in the buffer and in the
+/// memory budget. Dropped (given back) with the last send that holds its items.
+pub struct Hold {
+    pub _items: Option<OwnedSemaphorePermit>,
+    pub _memory: MemoryPermit,
+}
 
 /// One caller's batch on its way in.
 pub struct Request {
     pub batch: Batch,
-    pub done: oneshot::Sender<Outcome>,
+    pub bytes: usize,
+    pub hold: Arc<Hold>,
 }
 
 /// Why a batch was sent (Go `trigger`).
@@ -43,6 +50,8 @@ pub struct Metrics {
     pub timeout_trigger: IntCounter,
     pub size_trigger: IntCounter,
     pub cardinality: IntGauge,
+    /// Items of sends the next consumer refused after the processor had accepted them.
+    pub send_failed: IntCounter,
 }
 
 impl Metrics {
@@ -69,6 +78,10 @@ pub struct Settings {
     /// 0: no limit.
     pub metadata_cardinality_limit: usize,
     pub max_in_flight: u32,
+    /// Items the processor holds at most (pending and being sent).
+    pub capacity: usize,
+    /// How long `consume` waits for room before it refuses.
+    pub accept_wait: Duration,
 }
 
 impl Settings {
@@ -88,63 +101,9 @@ impl Settings {
     }
 }
 
-/// A caller waiting for its items to be handed on; resolved when the last of them was sent.
-struct Waiter {
-    state: Mutex<WaiterState>,
-}
-
-struct WaiterState {
-    pending: usize,
-    error: Option<ConsumeError>,
-    done: Option<oneshot::Sender<Outcome>>,
-}
-
-impl Waiter {
-    fn new(items: usize, done: oneshot::Sender<Outcome>) -> Arc<Waiter> {
-        Arc::new(Waiter {
-            state: Mutex::new(WaiterState {
-                pending: items,
-                error: None,
-                done: Some(done),
-            }),
-        })
-    }
-
-    /// `items` of this caller's items were sent with `result`.
-    fn complete(&self, items: usize, result: &Outcome) {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.pending = s.pending.saturating_sub(items);
-        if let Err(e) = result {
-            if s.error.is_none() {
-                s.error = Some(e.clone());
-            }
-        }
-        if s.pending == 0 {
-            if let Some(done) = s.done.take() {
-                let outcome = match s.error.take() {
-                    Some(e) => Err(e),
-                    None => Ok(()),
-                };
-                // The caller may have gone away; nothing to do then.
-                let _ = done.send(outcome);
-            }
-        }
-    }
-}
-
-/// One send: a batch and the callers whose items it holds (with how many of each).
-struct Part {
-    batch: Batch,
-    waiters: Vec<(Arc<Waiter>, usize)>,
-}
-
 /// The pending batch of one metadata-value combination (Go `shard`).
 struct Shard {
-    /// Data in arrival order; merged lazily when a send takes from the front.
-    batches: Vec<Batch>,
-    /// Callers in arrival order with how many of their items are still pending here.
-    waiters: VecDeque<(Arc<Waiter>, usize)>,
-    items: usize,
+    pending: Pending<Arc<Hold>>,
     deadline: Option<Instant>,
     /// The context of every batch sent from this shard (Go `exportCtx`: only the metadata
     /// keys' values; empty for the single batcher).
@@ -152,65 +111,19 @@ struct Shard {
 }
 
 impl Shard {
-    fn new(context: RequestContext) -> Shard {
+    fn new(signal: Signal, context: RequestContext) -> Shard {
         Shard {
-            batches: Vec::new(),
-            waiters: VecDeque::new(),
-            items: 0,
+            pending: Pending::new(signal),
             deadline: None,
             context,
-        }
-    }
-
-    fn push(&mut self, batch: Batch, waiter: Arc<Waiter>) {
-        let n = batch.items();
-        self.items += n;
-        self.batches.push(batch);
-        self.waiters.push_back((waiter, n));
-    }
-
-    /// Remove the first `n` items (and who they belong to).
-    fn take_front(&mut self, n: usize) -> Part {
-        let mut rest = match self.batches.len() {
-            0 | 1 => self.batches.pop(),
-            _ => Batch::merge(std::mem::take(&mut self.batches)),
-        }
-        .unwrap_or_else(|| Batch::empty(pipeline_api::Signal::Traces));
-        let mut head = if n >= rest.items() {
-            let signal = rest.signal();
-            std::mem::replace(&mut rest, Batch::empty(signal))
-        } else {
-            rest.split_front(n)
-        };
-        if !rest.is_empty() {
-            self.batches.push(rest);
-        }
-        self.items -= head.items().min(self.items);
-        head.set_context(self.context.clone());
-
-        let mut waiters = Vec::new();
-        let mut left = head.items();
-        while left > 0 {
-            let Some(front) = self.waiters.front_mut() else {
-                break;
-            };
-            let take = front.1.min(left);
-            waiters.push((front.0.clone(), take));
-            left -= take;
-            front.1 -= take;
-            if front.1 == 0 {
-                self.waiters.pop_front();
-            }
-        }
-        Part {
-            batch: head,
-            waiters,
         }
     }
 }
 
 /// The task's state.
 pub struct Batcher {
+    id: String,
+    signal: Signal,
     settings: Settings,
     next: SharedConsumer,
     metrics: Option<Arc<Metrics>>,
@@ -221,9 +134,17 @@ pub struct Batcher {
 }
 
 impl Batcher {
-    pub fn new(settings: Settings, next: SharedConsumer, metrics: Option<Arc<Metrics>>) -> Batcher {
+    pub fn new(
+        id: String,
+        signal: Signal,
+        settings: Settings,
+        next: SharedConsumer,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Batcher {
         let in_flight = Arc::new(Semaphore::new(settings.max_in_flight as usize));
         let mut batcher = Batcher {
+            id,
+            signal,
             settings,
             next,
             metrics,
@@ -234,7 +155,9 @@ impl Batcher {
         };
         if batcher.settings.metadata_keys.is_empty() {
             // Go `singleShardBatcher.currentMetadataCardinality` is always 1.
-            batcher.shards.push(Shard::new(RequestContext::default()));
+            batcher
+                .shards
+                .push(Shard::new(signal, RequestContext::default()));
             batcher.index.insert(Vec::new(), 0);
             batcher.set_cardinality();
         }
@@ -249,7 +172,7 @@ impl Batcher {
 
     /// Accept requests until every sender is gone, then flush everything and wait for the
     /// sends in flight.
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Request>) {
         loop {
             let deadline = self.deadlines.first().map(|(t, _)| *t);
             tokio::select! {
@@ -272,22 +195,26 @@ impl Batcher {
             .await;
     }
 
-    fn shard_for(&mut self, batch: &Batch) -> Result<usize, ConsumeError> {
-        if self.settings.metadata_keys.is_empty() {
-            return Ok(0);
-        }
-        let ctx = batch.context();
-        let key: Vec<Vec<String>> = self
-            .settings
-            .metadata_keys
-            .iter()
+    /// The shard of a batch's metadata values (created on first use).
+    pub fn shard_key(
+        keys: &[String],
+        ctx: &RequestContext,
+    ) -> Vec<Vec<String>> {
+        keys.iter()
             .map(|k| {
                 ctx.metadata_values(k)
                     .into_iter()
                     .map(str::to_string)
                     .collect()
             })
-            .collect();
+            .collect()
+    }
+
+    fn shard_for(&mut self, batch: &Batch) -> Result<usize, ConsumeError> {
+        if self.settings.metadata_keys.is_empty() {
+            return Ok(0);
+        }
+        let key = Self::shard_key(&self.settings.metadata_keys, batch.context());
         if let Some(&idx) = self.index.get(&key) {
             return Ok(idx);
         }
@@ -303,30 +230,31 @@ impl Batcher {
             .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
             .collect();
         let idx = self.shards.len();
-        self.shards.push(Shard::new(RequestContext {
-            metadata,
-            ..Default::default()
-        }));
+        self.shards.push(Shard::new(
+            self.signal,
+            RequestContext {
+                metadata,
+                ..Default::default()
+            },
+        ));
         self.index.insert(key, idx);
         self.set_cardinality();
         Ok(idx)
     }
 
     async fn add(&mut self, req: Request) {
-        if req.batch.is_empty() {
-            // Go's `add` ignores a batch without items.
-            let _ = req.done.send(Ok(()));
-            return;
-        }
         let idx = match self.shard_for(&req.batch) {
             Ok(idx) => idx,
             Err(e) => {
-                let _ = req.done.send(Err(e));
+                // checked by the processor before it accepted the request; kept for safety
+                tracing::error!(processor = %self.id, items = req.batch.items(), error = %e,
+                    "Sender failed");
                 return;
             }
         };
-        let waiter = Waiter::new(req.batch.items(), req.done);
-        self.shards[idx].push(req.batch, waiter);
+        self.shards[idx]
+            .pending
+            .push(req.batch, req.bytes, req.hold);
 
         if self.settings.immediate() {
             self.flush_all(idx, Trigger::Size).await;
@@ -336,16 +264,17 @@ impl Batcher {
             self.set_deadline(idx, Some(Instant::now() + self.settings.timeout));
         }
         let mut sent = false;
-        while self.shards[idx].items > 0 && self.shards[idx].items >= self.settings.send_batch_size
+        while !self.shards[idx].pending.is_empty()
+            && self.shards[idx].pending.items() >= self.settings.send_batch_size
         {
-            let n = self.settings.chunk(self.shards[idx].items);
+            let n = self.settings.chunk(self.shards[idx].pending.items());
             self.send(idx, n, Trigger::Size).await;
             sent = true;
         }
         if sent {
             // Go resets the shard's timer after a size-triggered send.
-            let deadline =
-                (self.shards[idx].items > 0).then(|| Instant::now() + self.settings.timeout);
+            let deadline = (!self.shards[idx].pending.is_empty())
+                .then(|| Instant::now() + self.settings.timeout);
             self.set_deadline(idx, deadline);
         }
     }
@@ -362,8 +291,8 @@ impl Batcher {
 
     async fn flush_all(&mut self, idx: usize, trigger: Trigger) {
         self.set_deadline(idx, None);
-        while self.shards[idx].items > 0 {
-            let n = self.settings.chunk(self.shards[idx].items);
+        while !self.shards[idx].pending.is_empty() {
+            let n = self.settings.chunk(self.shards[idx].pending.items());
             self.send(idx, n, trigger).await;
         }
     }
@@ -380,39 +309,44 @@ impl Batcher {
 
     /// Hand the first `n` items of shard `idx` to `next` in a task of their own.
     async fn send(&mut self, idx: usize, n: usize, trigger: Trigger) {
-        let part = self.shards[idx].take_front(n);
-        if part.batch.is_empty() {
-            for (w, k) in part.waiters {
-                w.complete(k, &Ok(()));
-            }
-            return;
+        let shard = &mut self.shards[idx];
+        let mut taken = shard.pending.take_front(n);
+        if taken.batch.is_empty() {
+            return; // the holds in `taken` are given back here
         }
-        // Waits only when `max_in_flight` sends are outstanding: that bounds memory.
+        taken.batch.set_context(shard.context.clone());
+        // Waits only when `max_in_flight` sends are outstanding.
         let permit = match self.in_flight.clone().acquire_owned().await {
             Ok(p) => p,
             Err(_) => return, // never closed
         };
         let next = self.next.clone();
         let metrics = self.metrics.clone();
+        let id = self.id.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let items = part.batch.items();
+            let holds = taken.owners; // given back when this task ends
+            let items = taken.batch.items();
             let bytes = match metrics.as_ref().and_then(|m| m.send_size_bytes.as_ref()) {
-                Some(_) => part.batch.encoded_len(),
+                Some(_) => taken.batch.encoded_len(),
                 None => 0,
             };
-            let result = next.consume(part.batch).await;
-            match &result {
+            match next.consume(taken.batch).await {
                 Ok(()) => {
                     if let Some(m) = &metrics {
                         m.record(trigger, items, bytes);
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, items, "Sender failed"),
+                Err(e) => {
+                    if let Some(m) = &metrics {
+                        m.send_failed.inc_by(items as u64);
+                    }
+                    tracing::warn!(processor = %id, dropped_items = items, error = %e,
+                        retryable = e.is_retryable(),
+                        "Sender failed: the next consumer refused a batch the processor had accepted; its items are dropped");
+                }
             }
-            for (w, k) in part.waiters {
-                w.complete(k, &result);
-            }
+            drop(holds);
         });
     }
 }

@@ -1,8 +1,14 @@
 //! `batch` processor: groups spans, data points or log records into larger batches by size and
-//! time, like the Go collector's `processor/batchprocessor`, with one deliberate difference: a
-//! caller's `consume` resolves only once its items were handed to the next consumer, with that
-//! consumer's result, so backpressure and errors reach the client (Go acknowledges at once
-//! and only logs "Sender failed").
+//! time, like the Go collector's `processor/batchprocessor`, with Go's acknowledgement: a
+//! caller's `consume` returns as soon as its items are accepted into the processor's buffer.
+//!
+//! The buffer is bounded, in items (a few times the largest batch the processor sends) and
+//! in bytes (the process-wide memory budget); a caller waits up to [`ACCEPT_WAIT`] for room and
+//! is then refused with a retryable error (UNAVAILABLE / 503 at the client). Nothing is
+//! dropped silently: a send the next consumer refuses after the items were accepted is
+//! counted (`otelcol_processor_batch_send_failed_items`) and logged with its item count and
+//! reason. Whoever needs end-to-end acknowledgement sets `sending_queue.wait_for_result: true`
+//! on the exporter and leaves `batch` out, or batches in the exporter (`sending_queue.batch`).
 
 mod batcher;
 mod config;
@@ -18,11 +24,11 @@ use pipeline_api::{
     ComponentConfig, ComponentId, ConsumeError, Consumer, Factory, Processor, ProcessorFactory,
     SharedConsumer, Signal,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
 pub use batcher::TOO_MANY_BATCHERS;
-use batcher::{Batcher, Metrics, Request, Settings};
+use batcher::{Batcher, Hold, Metrics, Request, Settings};
 pub use config::Config;
 
 pub const TYPE_NAME: &str = "batch";
@@ -41,6 +47,17 @@ pub const SEND_SIZE_BYTES_BUCKETS: [f64; 18] = [
 
 /// Message of the error `consume` returns when the processor is not running.
 pub const NOT_RUNNING: &str = "batch processor is not running";
+
+/// Message of the error `consume` returns when the buffer stayed full for [`ACCEPT_WAIT`].
+pub const BUFFER_FULL: &str =
+    "batch processor buffer is full (the next consumer is slow or refusing); try again later";
+
+/// How long `consume` waits for room in a full buffer before refusing: long enough to ride
+/// out a flush, short enough that a client's export deadline (10 s in the SDKs) is not hit.
+pub const ACCEPT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The buffer holds this many times the largest batch the processor sends.
+pub const CAPACITY_BATCHES: usize = 4;
 
 pub struct BatchFactory;
 
@@ -78,7 +95,7 @@ impl ProcessorFactory for BatchFactory {
 enum Lifecycle {
     Built,
     Running {
-        tx: mpsc::Sender<Request>,
+        tx: mpsc::UnboundedSender<Request>,
         task: JoinHandle<()>,
     },
     Stopped,
@@ -92,6 +109,12 @@ pub struct BatchProcessor {
     next: SharedConsumer,
     metrics: Option<Arc<Metrics>>,
     state: Mutex<Lifecycle>,
+    /// Room in the buffer, in items.
+    room: Arc<Semaphore>,
+    memory: pipeline_api::MemoryBudget,
+    /// Metadata-value combinations seen (only with `metadata_keys`), to refuse a new one past
+    /// the cardinality limit before accepting its data.
+    combinations: Mutex<std::collections::HashSet<Vec<Vec<String>>>>,
 }
 
 impl BatchProcessor {
@@ -111,6 +134,8 @@ impl BatchProcessor {
             metadata_keys: cfg.normalized_metadata_keys(),
             metadata_cardinality_limit: cfg.metadata_cardinality_limit as usize,
             max_in_flight: (parallelism * 2).clamp(4, 64) as u32,
+            capacity: capacity(&cfg),
+            accept_wait: ACCEPT_WAIT,
         };
         let t = &ctx.telemetry;
         let metrics = (t.level() > MetricsLevel::None).then(|| {
@@ -144,8 +169,14 @@ impl BatchProcessor {
                     "Number of distinct metadata value combinations being processed",
                     &[],
                 ),
+                send_failed: t.counter(
+                    "otelcol_processor_batch_send_failed_items",
+                    "Number of accepted items the next consumer refused (dropped and logged)",
+                    &[],
+                ),
             })
         });
+        let room = Arc::new(Semaphore::new(settings.capacity));
         BatchProcessor {
             id: ctx.id,
             signal,
@@ -153,7 +184,67 @@ impl BatchProcessor {
             next,
             metrics,
             state: Mutex::new(Lifecycle::Built),
+            room,
+            memory: ctx.memory,
+            combinations: Mutex::new(Default::default()),
         }
+    }
+
+    /// Settings with another accept wait (tests).
+    #[cfg(test)]
+    fn set_accept_wait(&mut self, wait: std::time::Duration) {
+        self.settings.accept_wait = wait;
+    }
+
+    /// Refuse a new metadata-value combination past the limit (Go: permanent error).
+    fn check_cardinality(&self, batch: &Batch) -> Result<(), ConsumeError> {
+        if self.settings.metadata_keys.is_empty() {
+            return Ok(());
+        }
+        let key = Batcher::shard_key(&self.settings.metadata_keys, batch.context());
+        let mut seen = self
+            .combinations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if seen.contains(&key) {
+            return Ok(());
+        }
+        let limit = self.settings.metadata_cardinality_limit;
+        if limit != 0 && seen.len() >= limit {
+            return Err(ConsumeError::permanent(TOO_MANY_BATCHERS));
+        }
+        seen.insert(key);
+        Ok(())
+    }
+
+    /// Reserve room for `items` items and `bytes` bytes, waiting up to the accept wait.
+    async fn reserve(&self, items: usize, bytes: usize) -> Result<Hold, ConsumeError> {
+        let started = tokio::time::Instant::now();
+        let wait = self.settings.accept_wait;
+        let cost = items.clamp(1, self.settings.capacity) as u32;
+        let items_permit =
+            match tokio::time::timeout(wait, self.room.clone().acquire_many_owned(cost)).await {
+                Ok(Ok(p)) => p,
+                Ok(Err(_)) => return Err(ConsumeError::retryable(NOT_RUNNING)),
+                Err(_) => return Err(ConsumeError::retryable(BUFFER_FULL)),
+            };
+        let left = wait.saturating_sub(started.elapsed());
+        let memory = match self.memory.try_reserve(bytes as u64) {
+            Some(m) => m,
+            None => match self.memory.reserve(bytes as u64, Some(left)).await {
+                Some(m) => m,
+                None => {
+                    return Err(ConsumeError::retryable(format!(
+                        "memory budget of {} bytes is spent; try again later",
+                        self.memory.limit()
+                    )))
+                }
+            },
+        };
+        Ok(Hold {
+            _items: Some(items_permit),
+            _memory: memory,
+        })
     }
 
     pub fn id(&self) -> &ComponentId {
@@ -191,19 +282,35 @@ impl Consumer for BatchProcessor {
         let Some(tx) = tx else {
             return self.next.consume(batch).await;
         };
-        let (done, wait) = oneshot::channel();
-        // Bounded: waits while the batching task is behind.
-        if tx.send(Request { batch, done }).await.is_err() {
+        // Not waiting on the batching task: `tx` is unbounded, the buffer's room is what
+        // bounds it.
+        if batch.is_empty() {
+            // Go's `add` ignores a batch without items.
+            return Ok(());
+        }
+        self.check_cardinality(&batch)?;
+        let bytes = batch.encoded_len();
+        let hold = self.reserve(batch.items(), bytes).await?;
+        let request = Request {
+            batch,
+            bytes,
+            hold: Arc::new(hold),
+        };
+        if tx.send(request).is_err() {
             return Err(ConsumeError::retryable(NOT_RUNNING));
         }
-        drop(tx); // shutdown waits for every sender to go away
-        match wait.await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(ConsumeError::retryable(
-                "batch processor stopped before the data was sent",
-            )),
-        }
+        Ok(())
     }
+}
+
+/// Items the buffer holds: [`CAPACITY_BATCHES`] times the largest send (`send_batch_max_size`,
+/// else `send_batch_size`, else Go's default 8192).
+pub fn capacity(cfg: &Config) -> usize {
+    let largest = [cfg.send_batch_max_size, cfg.send_batch_size]
+        .into_iter()
+        .find(|&n| n > 0)
+        .unwrap_or(config::DEFAULT_SEND_BATCH_SIZE) as usize;
+    largest.saturating_mul(CAPACITY_BATCHES).max(1)
 }
 
 #[async_trait]
@@ -213,8 +320,10 @@ impl Processor for BatchProcessor {
         if matches!(*state, Lifecycle::Running { .. }) {
             return Ok(());
         }
-        let (tx, rx) = mpsc::channel(self.settings.max_in_flight as usize);
+        let (tx, rx) = mpsc::unbounded_channel();
         let batcher = Batcher::new(
+            self.id.to_string(),
+            self.signal,
             self.settings.clone(),
             self.next.clone(),
             self.metrics.clone(),

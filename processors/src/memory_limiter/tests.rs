@@ -61,6 +61,7 @@ fn ctx() -> BuildContext {
         id,
         signals: vec![Signal::Logs],
         extensions: Arc::new(BTreeMap::new()),
+        memory: Default::default(),
     }
 }
 

@@ -22,6 +22,7 @@ fn context() -> BuildContext {
         id,
         signals: Signal::ALL.to_vec(),
         extensions: Arc::new(BTreeMap::new()),
+        memory: Default::default(),
     }
 }
 

@@ -139,6 +139,7 @@ fn context(telemetry: ComponentTelemetry) -> BuildContext {
         telemetry,
         signals: Signal::ALL.to_vec(),
         extensions: Arc::new(BTreeMap::new()),
+        memory: Default::default(),
     }
 }
 

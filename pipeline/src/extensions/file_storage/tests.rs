@@ -479,6 +479,7 @@ async fn storage_client_finds_the_extension_by_id() {
         telemetry: ComponentTelemetry::detached(ComponentKind::Exporter, &exporter),
         signals: vec![],
         extensions: Arc::new(BTreeMap::from([(fs_id.clone(), ext.clone())])),
+        memory: Default::default(),
     };
     let c = storage_client(&ctx, &fs_id, "metrics").expect("client");
     c.set("k", vec![9]).await.expect("set");
@@ -503,6 +504,7 @@ fn factory_builds_through_the_contract() {
         telemetry: ComponentTelemetry::detached(ComponentKind::Extension, &fs_id),
         signals: vec![],
         extensions: Arc::new(BTreeMap::new()),
+        memory: Default::default(),
     };
     let ext = factory().build(ctx, cfg.as_ref()).expect("build");
     assert!(ext.as_storage().is_some());

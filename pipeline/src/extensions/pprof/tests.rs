@@ -26,6 +26,7 @@ fn build(yaml: &str) -> Arc<dyn Extension> {
         telemetry: ComponentTelemetry::detached(ComponentKind::Extension, &id),
         signals: vec![],
         extensions: Arc::new(BTreeMap::new()),
+        memory: Default::default(),
     };
     PprofFactory.build(ctx, &*cfg).expect("build")
 }

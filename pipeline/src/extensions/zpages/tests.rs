@@ -250,6 +250,7 @@ async fn serves_the_pages_of_the_graph_it_is_given() {
         telemetry: telemetry.component(ComponentKind::Extension, &zid),
         signals: vec![],
         extensions: Arc::new(BTreeMap::new()),
+        memory: Default::default(),
     };
     let ext = ZPagesFactory.build(ctx, &*cfg).expect("build");
     ext.start().await.expect("start");

@@ -200,6 +200,7 @@ pub fn context() -> BuildContext {
         id,
         signals: vec![Signal::Logs],
         extensions: Arc::new(BTreeMap::new()),
+        memory: Default::default(),
     }
 }
 

@@ -1,0 +1,342 @@
+//! The process-wide memory budget: one bound, in bytes, on everything Ferrotel holds in memory
+//! on the way through (the `batch` processor's buffers and the in-memory sending queues).
+//!
+//! A component reserves the encoded size of what it keeps before it accepts it and holds the
+//! [`MemoryPermit`] until the data has left; past the budget, new data is refused with a
+//! retryable error (or waits, where the component is configured to block). One budget for
+//! the whole graph means a fan-out to three exporters with one stuck backend cannot hold
+//! three times the memory of one.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The default budget's share of the memory limit (cgroup limit, else physical memory).
+pub const DEFAULT_SHARE_DIVISOR: u64 = 4;
+/// The default budget never exceeds this: buffering more than this in memory buys a
+/// collector nothing but a longer stall before an out-of-memory kill; a persistent queue is
+/// the tool for riding out long outages.
+pub const DEFAULT_CAP: u64 = 256 << 20;
+/// Nor goes below this (a tiny cgroup limit still leaves room for a few requests).
+pub const DEFAULT_FLOOR: u64 = 16 << 20;
+
+/// Semaphore permits are counted in `u32` per acquisition; reservations are in bytes up to
+/// this, larger ones are clamped (a single request cannot exceed the receivers' message
+/// limits anyway).
+const MAX_RESERVATION: u64 = u32::MAX as u64;
+
+/// A cheaply cloneable handle on one budget.
+#[derive(Clone)]
+pub struct MemoryBudget {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    limit: u64,
+    /// `None`: unlimited.
+    space: Option<Arc<Semaphore>>,
+    refused: AtomicU64,
+}
+
+impl std::fmt::Debug for MemoryBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryBudget")
+            .field("limit", &self.limit())
+            .field("used", &self.used())
+            .finish()
+    }
+}
+
+impl Default for MemoryBudget {
+    /// Unlimited: for tests and tools; the collector builds one with [`MemoryBudget::new`].
+    fn default() -> Self {
+        MemoryBudget::unlimited()
+    }
+}
+
+/// Bytes held against a budget, given back when dropped.
+#[derive(Debug)]
+pub struct MemoryPermit {
+    _permit: Option<OwnedSemaphorePermit>,
+    bytes: u64,
+}
+
+impl MemoryPermit {
+    /// The bytes this permit holds (after clamping to the budget).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// A permit holding nothing.
+    pub fn none() -> MemoryPermit {
+        MemoryPermit {
+            _permit: None,
+            bytes: 0,
+        }
+    }
+}
+
+impl MemoryBudget {
+    /// A budget of `limit` bytes (at least 1 byte).
+    pub fn new(limit: u64) -> MemoryBudget {
+        let limit = limit.clamp(1, Semaphore::MAX_PERMITS as u64);
+        MemoryBudget {
+            inner: Arc::new(Inner {
+                limit,
+                space: Some(Arc::new(Semaphore::new(limit as usize))),
+                refused: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn unlimited() -> MemoryBudget {
+        MemoryBudget {
+            inner: Arc::new(Inner {
+                limit: u64::MAX,
+                space: None,
+                refused: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn is_unlimited(&self) -> bool {
+        self.inner.space.is_none()
+    }
+
+    /// The budget in bytes (`u64::MAX` when unlimited).
+    pub fn limit(&self) -> u64 {
+        self.inner.limit
+    }
+
+    /// Bytes currently reserved.
+    pub fn used(&self) -> u64 {
+        match &self.inner.space {
+            Some(s) => self.inner.limit - s.available_permits() as u64,
+            None => 0,
+        }
+    }
+
+    /// How many reservations were refused so far.
+    pub fn refused(&self) -> u64 {
+        self.inner.refused.load(Ordering::Relaxed)
+    }
+
+    /// What a reservation of `bytes` costs: a request larger than the whole budget costs
+    /// the whole budget, so it waits for an empty budget instead of never fitting.
+    fn cost(&self, bytes: u64) -> u32 {
+        bytes.min(self.inner.limit).min(MAX_RESERVATION).max(1) as u32
+    }
+
+    /// Reserve `bytes` now, or `None` when the budget is spent.
+    pub fn try_reserve(&self, bytes: u64) -> Option<MemoryPermit> {
+        let Some(space) = &self.inner.space else {
+            return Some(MemoryPermit {
+                _permit: None,
+                bytes,
+            });
+        };
+        let cost = self.cost(bytes);
+        match space.clone().try_acquire_many_owned(cost) {
+            Ok(p) => Some(MemoryPermit {
+                _permit: Some(p),
+                bytes: u64::from(cost),
+            }),
+            Err(_) => {
+                self.inner.refused.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Reserve `bytes`, waiting up to `wait` for room (`None`: as long as it takes).
+    pub async fn reserve(&self, bytes: u64, wait: Option<Duration>) -> Option<MemoryPermit> {
+        let Some(space) = &self.inner.space else {
+            return Some(MemoryPermit {
+                _permit: None,
+                bytes,
+            });
+        };
+        let cost = self.cost(bytes);
+        let acquire = space.clone().acquire_many_owned(cost);
+        let permit = match wait {
+            None => acquire.await.ok(),
+            Some(w) => match tokio::time::timeout(w, acquire).await {
+                Ok(r) => r.ok(),
+                Err(_) => None,
+            },
+        };
+        match permit {
+            Some(p) => Some(MemoryPermit {
+                _permit: Some(p),
+                bytes: u64::from(cost),
+            }),
+            None => {
+                self.inner.refused.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// The default budget: a quarter of the memory limit this process runs under (its
+    /// cgroup's limit, else the machine's memory), between 16 MiB and 256 MiB.
+    pub fn default_limit() -> u64 {
+        let total = cgroup_limit()
+            .or_else(physical_memory)
+            .unwrap_or(1 << 30);
+        (total / DEFAULT_SHARE_DIVISOR).clamp(DEFAULT_FLOOR, DEFAULT_CAP)
+    }
+}
+
+/// The cgroup memory limit of this process, if one is set (v2 `memory.max`, v1
+/// `memory.limit_in_bytes`; "max" or a v1 "unlimited" sentinel mean none).
+pub fn cgroup_limit() -> Option<u64> {
+    let v2 = std::fs::read_to_string("/sys/fs/cgroup/memory.max").ok();
+    let v1 = || std::fs::read_to_string("/sys/fs/cgroup/memory/memory.limit_in_bytes").ok();
+    parse_cgroup_limit(v2.or_else(v1)?.as_str())
+}
+
+/// A cgroup memory limit file's content as a limit in bytes.
+pub fn parse_cgroup_limit(text: &str) -> Option<u64> {
+    let v: u64 = text.trim().parse().ok()?;
+    // cgroup v1 reports "no limit" as a huge page-aligned number (about 2^63)
+    (v < (1u64 << 60)).then_some(v)
+}
+
+fn physical_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_meminfo_total(&text)
+}
+
+/// `MemTotal` of a `/proc/meminfo` text, in bytes.
+pub fn parse_meminfo_total(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line
+        .trim_start_matches("MemTotal:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Parse a size as the `--memory-budget` flag takes it: bytes (`268435456`), with a unit
+/// (`256MiB`, `1GiB`, `512MB`, `64KiB`), or a share of the memory limit (`10%`).
+pub fn parse_size(text: &str, memory_limit: impl FnOnce() -> u64) -> Result<u64, String> {
+    let t = text.trim();
+    if let Some(pct) = t.strip_suffix('%') {
+        let p: f64 = pct
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a percentage"))?;
+        if !(p > 0.0 && p <= 100.0) {
+            return Err(format!("{text:?}: a percentage must be in (0, 100]"));
+        }
+        return Ok((memory_limit() as f64 * p / 100.0) as u64);
+    }
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 256MiB, 1GiB, 10%)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => return Err(format!("{text:?}: unknown unit {other:?} (B, KiB, MiB, GiB, KB, MB, GB or %)")),
+    };
+    let bytes = (n * mult as f64) as u64;
+    if bytes == 0 {
+        return Err(format!("{text:?}: the budget must be above zero"));
+    }
+    Ok(bytes)
+}
+
+/// The memory limit the default and `%` budgets are shares of.
+pub fn memory_limit() -> u64 {
+    cgroup_limit().or_else(physical_memory).unwrap_or(1 << 30)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_are_bounded_and_given_back() {
+        let b = MemoryBudget::new(100);
+        let p1 = b.try_reserve(60).unwrap();
+        assert_eq!(b.used(), 60);
+        assert!(b.try_reserve(50).is_none(), "60 + 50 passes 100");
+        assert_eq!(b.refused(), 1);
+        let p2 = b.try_reserve(40).unwrap();
+        assert_eq!(b.used(), 100);
+        drop(p1);
+        assert_eq!(b.used(), 40);
+        drop(p2);
+        assert_eq!(b.used(), 0);
+    }
+
+    #[test]
+    fn a_request_larger_than_the_budget_fits_an_empty_budget() {
+        let b = MemoryBudget::new(100);
+        let p = b.try_reserve(1000).unwrap();
+        assert_eq!(p.bytes(), 100);
+        assert!(b.try_reserve(1).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reserve_waits_for_room_then_gives_up() {
+        let b = MemoryBudget::new(100);
+        let held = b.try_reserve(100).unwrap();
+        assert!(b
+            .reserve(10, Some(Duration::from_millis(500)))
+            .await
+            .is_none());
+        let b2 = b.clone();
+        let waiter = tokio::spawn(async move { b2.reserve(10, Some(Duration::from_secs(5))).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(held);
+        assert_eq!(waiter.await.unwrap().unwrap().bytes(), 10);
+    }
+
+    #[test]
+    fn unlimited_never_refuses() {
+        let b = MemoryBudget::unlimited();
+        assert!(b.try_reserve(u64::MAX).is_some());
+        assert_eq!(b.used(), 0);
+    }
+
+    #[test]
+    fn sizes_and_limits_parse() {
+        let limit = || 1000;
+        assert_eq!(parse_size("256MiB", limit), Ok(256 << 20));
+        assert_eq!(parse_size("1GiB", limit), Ok(1 << 30));
+        assert_eq!(parse_size("512MB", limit), Ok(512_000_000));
+        assert_eq!(parse_size("4096", limit), Ok(4096));
+        assert_eq!(parse_size("10%", limit), Ok(100));
+        assert!(parse_size("10 parsecs", limit).is_err());
+        assert!(parse_size("0", limit).is_err());
+        assert!(parse_size("150%", limit).is_err());
+        assert_eq!(parse_cgroup_limit("max\n"), None);
+        assert_eq!(parse_cgroup_limit("536870912\n"), Some(536870912));
+        assert_eq!(parse_cgroup_limit("9223372036854771712\n"), None);
+        assert_eq!(
+            parse_meminfo_total("MemTotal:       24576000 kB\nMemFree: 1 kB\n"),
+            Some(24576000 * 1024)
+        );
+    }
+
+    #[test]
+    fn default_is_a_bounded_share() {
+        let d = MemoryBudget::default_limit();
+        assert!((DEFAULT_FLOOR..=DEFAULT_CAP).contains(&d), "{d}");
+    }
+}
