@@ -235,6 +235,10 @@ pub struct FileLogConfig {
     pub operators: Vec<ConfigValue>,
     pub storage: Option<StorageId>,
     pub retry_on_failure: RetryConfig,
+    /// Ferrotel: read the Docker json-file log of the container Ferrotel itself runs in.
+    /// Off by default: a collector that parses its own log lines about those lines feeds on
+    /// itself (see [`super::own_container`]). Go has no such key (it reads its own log).
+    pub include_own_container_logs: bool,
 }
 
 impl Default for FileLogConfig {
@@ -276,6 +280,7 @@ impl Default for FileLogConfig {
             operators: Vec::new(),
             storage: None,
             retry_on_failure: RetryConfig::default(),
+            include_own_container_logs: false,
         }
     }
 }

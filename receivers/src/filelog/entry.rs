@@ -154,11 +154,14 @@ pub fn format_float(f: f64) -> String {
 
 /// Where an entry came from: the reader that produced it and the file offset at which its
 /// first byte starts. Used to hold a file's checkpoint back while an operator still holds
-/// the entry (so a restart re-reads it: never lost).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// the entry (so a restart re-reads it: never lost). `path` is the file's path as the reader
+/// knows it, whether or not `include_file_path` put it into the attributes (the `container`
+/// operator reads the container's metadata from it).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub reader: u64,
     pub start: u64,
+    pub path: Option<std::sync::Arc<str>>,
 }
 
 /// A log entry (Go `entry.Entry`). Times are nanoseconds since the Unix epoch.

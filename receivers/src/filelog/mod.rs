@@ -26,6 +26,7 @@ pub mod expr;
 pub mod finder;
 pub mod goregex;
 pub mod operators;
+pub mod own_container;
 pub mod reader;
 pub mod severity;
 pub mod split;
@@ -124,7 +125,7 @@ impl FileLogReceiver {
         let next = next
             .logs
             .ok_or_else(|| BuildError::new("the filelog receiver must be in a logs pipeline"))?;
-        let pipeline = Pipeline::build(&cfg.operators).map_err(|es| {
+        let mut pipeline = Pipeline::build(&cfg.operators).map_err(|es| {
             BuildError::new(
                 es.iter()
                     .map(|e| e.to_string())
@@ -132,6 +133,7 @@ impl FileLogReceiver {
                     .join("; "),
             )
         })?;
+        pipeline.count_errors_in(&ctx.telemetry);
         let tailer = Tailer::new(cfg, pipeline).map_err(BuildError::new)?;
         let storage = match &cfg.storage {
             Some(id) => Some(

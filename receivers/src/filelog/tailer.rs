@@ -33,6 +33,7 @@ use super::entry::{Entry, Origin, Value};
 use super::expr::ExprString;
 use super::finder::Finder;
 use super::operators::{Pipeline, Stats};
+use super::own_container::OwnContainer;
 use super::reader::{
     fingerprint, starts_with, AttrFlags, FileId, Metadata, Reader, Token, ATTR_RECORD_NUMBER,
     ATTR_RECORD_OFFSET,
@@ -95,6 +96,11 @@ pub struct Tailer {
     read_buf: Vec<u8>,
     /// What the operators emit for one entry (reused).
     emitted: Vec<Entry>,
+    /// The container Ferrotel runs in, whose log files are skipped (unless
+    /// `include_own_container_logs`).
+    own: Option<OwnContainer>,
+    /// Whether skipping the own log was logged.
+    own_logged: bool,
 }
 
 fn now_nanos() -> u64 {
@@ -153,7 +159,23 @@ impl Tailer {
             seen_paths: HashSet::new(),
             read_buf: Vec::new(),
             emitted: Vec::new(),
+            own: if cfg.include_own_container_logs {
+                None
+            } else {
+                OwnContainer::detect()
+            },
+            own_logged: false,
         })
+    }
+
+    /// The container whose log files are skipped.
+    pub fn own_container(&self) -> Option<&OwnContainer> {
+        self.own.as_ref()
+    }
+
+    /// Skip the log files of this container instead of the detected one (tests).
+    pub fn set_own_container(&mut self, own: Option<OwnContainer>) {
+        self.own = own;
     }
 
     /// Load a checkpoint: its files are known, and `start_at` no longer applies.
@@ -377,7 +399,15 @@ impl Tailer {
     /// One poll.
     pub fn poll(&mut self, now: Instant) -> PollOutput {
         let mut out = PollOutput::default();
-        let paths = self.finder.find();
+        let mut paths = self.finder.find();
+        if let Some(own) = &self.own {
+            let before = paths.len();
+            paths.retain(|p| !own.owns(p));
+            if paths.len() != before && !self.own_logged {
+                self.own_logged = true;
+                tracing::info!(container.id = %own.id, detected_from = own.source, "Not reading this collector's own container log (set include_own_container_logs: true to read it).");
+            }
+        }
         let limit = if self.max_batches == 0 {
             paths.len()
         } else {
@@ -517,6 +547,7 @@ impl Tailer {
         let observed = now_nanos();
         let file_attributes = r.meta.attributes.clone();
         let reader = r.id;
+        let path: std::sync::Arc<str> = std::sync::Arc::from(r.path.to_string_lossy());
         let Tailer {
             splitter,
             attributes,
@@ -552,6 +583,7 @@ impl Tailer {
             e.origin = Some(Origin {
                 reader,
                 start: t.start,
+                path: Some(path.clone()),
             });
             pipeline.process_one(e, &mut emitted, &mut out.stats);
             for e in emitted.drain(..) {

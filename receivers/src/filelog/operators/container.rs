@@ -24,7 +24,9 @@
 //! are recombined like CRI partials; a Docker path (`.../containers/<id>/<id>-json.log`)
 //! sets `container.id` instead of failing the path match; a missing or non-matching path
 //! never fails the entry (Go fails it); a format that cannot be detected is handled by
-//! `on_error` (Go drops the entry); partials without `log.file.path` are kept apart per file.
+//! `on_error` (Go drops the entry); partials without `log.file.path` are kept apart per file,
+//! and per stream; at shutdown a partial line read from a file is not flushed cut short (its
+//! file's checkpoint stays at the line's start, so the next start reads it whole).
 //! With `docker_metadata: true`, Docker containers get resource attributes from their
 //! `config.v2.json` (see [`super::docker`]).
 
@@ -204,13 +206,24 @@ impl Container {
         Ok(())
     }
 
+    /// The file the entry was read from: the `log.file.path` attribute when there is one (Go
+    /// reads only that), else the path the reader knows, so `include_file_path: false` does
+    /// not lose the container's metadata.
+    fn entry_path(e: &Entry) -> Option<&str> {
+        match e.attributes.get(ATTR_FILE_PATH) {
+            Some(Value::Str(p)) => Some(p.as_str()),
+            _ => e.origin.as_ref().and_then(|o| o.path.as_deref()),
+        }
+    }
+
     fn path_metadata(&mut self, e: &mut Entry) {
-        let Some(Value::Str(path)) = e.attributes.get(ATTR_FILE_PATH) else {
-            tracing::debug!(operator = %self.p.base.id, "No log.file.path attribute (set include_file_path: true) for add_metadata_from_filepath.");
+        let Some(path) = Self::entry_path(e) else {
+            tracing::debug!(operator = %self.p.base.id, "No file path for add_metadata_from_filepath.");
             return;
         };
-        if self.path_cache.as_ref().is_none_or(|c| c.path != *path) {
-            self.path_cache = Some(self.read_path(path));
+        if self.path_cache.as_ref().is_none_or(|c| c.path != path) {
+            let meta = self.read_path(path);
+            self.path_cache = Some(meta);
         }
         let Some(meta) = self.path_cache.as_ref() else {
             return;
@@ -227,7 +240,7 @@ impl Container {
             }
         }
         if !meta.matched {
-            tracing::debug!(operator = %self.p.base.id, path = %path, "The log path matches neither the Kubernetes nor the Docker layout.");
+            tracing::debug!(operator = %self.p.base.id, path = %meta.path, "The log path matches neither the Kubernetes nor the Docker layout.");
         }
     }
 
@@ -267,13 +280,20 @@ impl Container {
         meta
     }
 
+    /// What partial lines are recombined by: the file and the stream (Docker copies stdout
+    /// and stderr concurrently, so a stderr line may land between two parts of a split
+    /// stdout line).
     fn source(e: &Entry) -> String {
-        match e.attributes.get(ATTR_FILE_PATH) {
+        let file = match e.attributes.get(ATTR_FILE_PATH) {
             Some(Value::Str(s)) if !s.is_empty() => s.clone(),
-            _ => match e.origin {
+            _ => match &e.origin {
                 Some(o) => format!("reader:{}", o.reader),
                 None => super::recombine::DEFAULT_SOURCE.to_string(),
             },
+        };
+        match e.attributes.get("log.iostream") {
+            Some(Value::Str(stream)) => format!("{file}#{stream}"),
+            _ => file,
         }
     }
 
@@ -491,9 +511,18 @@ impl Operator for Container {
         }
     }
 
+    /// At shutdown a line whose parts were read from a file is not emitted cut short: the
+    /// file's checkpoint is held at the line's first part, so the next start reads the whole
+    /// line again (Go flushes the part it has, and the rest arrives as a record of its own).
+    /// Parts that came from no file are flushed.
     fn flush_all(&mut self, out: &mut Out) {
-        let all: Vec<String> = self.partials.keys().cloned().collect();
-        for s in all {
+        let unheld: Vec<String> = self
+            .partials
+            .iter()
+            .filter(|(_, p)| p.holds.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for s in unheld {
             self.flush(&s, out);
         }
     }

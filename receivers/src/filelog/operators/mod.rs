@@ -134,6 +134,107 @@ pub struct Out {
     pub items: Vec<(usize, Entry)>,
     pub errors: u64,
     pub dropped: u64,
+    /// The failures behind `errors`, for the pipeline to log (a bounded sample of them).
+    pub failures: Vec<Failure>,
+}
+
+/// One entry an operator failed on: why (cut to [`MAX_ERROR_TEXT`]) and what `on_error` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub error: String,
+    pub action: OnError,
+}
+
+/// At most this many bytes of an error are logged: errors quote their input, and an input
+/// line may be megabytes long (or a log line of the collector's own, which quoting again
+/// would grow without end).
+pub const MAX_ERROR_TEXT: usize = 256;
+
+/// `text` cut to at most `max` bytes (at a character boundary), saying how long it was.
+pub fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes in all)", &text[..end], text.len())
+}
+
+/// How many failures of one operator are logged per [`ERROR_LOG_INTERVAL`]; the others are
+/// counted and summed up in one line when the interval ends.
+pub const ERROR_LOG_SAMPLE: u64 = 3;
+pub const ERROR_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The failures of one operator in the current interval.
+#[derive(Debug, Default)]
+pub struct ErrorLog {
+    window_start: Option<Instant>,
+    failed: u64,
+    logged: u64,
+    quiet: bool,
+    /// Every failure ever (tests).
+    pub total: u64,
+    /// Lines written (tests).
+    pub lines: u64,
+}
+
+impl ErrorLog {
+    /// Count a failure; log it when it is among the first [`ERROR_LOG_SAMPLE`] of its
+    /// interval.
+    pub fn record(&mut self, operator: &str, f: &Failure, now: Instant) {
+        self.end_interval(operator, now, false);
+        self.window_start.get_or_insert(now);
+        self.failed += 1;
+        self.total += 1;
+        let quiet = matches!(f.action, OnError::SendQuiet | OnError::DropQuiet);
+        self.quiet = quiet;
+        if self.logged >= ERROR_LOG_SAMPLE {
+            return;
+        }
+        self.logged += 1;
+        self.lines += 1;
+        let action = match f.action {
+            OnError::Send => "send",
+            OnError::SendQuiet => "send_quiet",
+            OnError::Drop => "drop",
+            OnError::DropQuiet => "drop_quiet",
+        };
+        let more = if self.logged == ERROR_LOG_SAMPLE {
+            " Further failures of this operator are counted and reported every 10s."
+        } else {
+            ""
+        };
+        if quiet {
+            tracing::debug!(operator = %operator, action, error = %f.error, "Failed to process entry.{more}");
+        } else {
+            tracing::warn!(operator = %operator, action, error = %f.error, "Failed to process entry.{more}");
+        }
+    }
+
+    /// When the interval is over (or `force`), say how many failures were not logged one by
+    /// one, and start a new interval.
+    pub fn end_interval(&mut self, operator: &str, now: Instant, force: bool) {
+        let Some(start) = self.window_start else {
+            return;
+        };
+        if !force && now.duration_since(start) < ERROR_LOG_INTERVAL {
+            return;
+        }
+        if self.failed > self.logged {
+            self.lines += 1;
+            let secs = now.duration_since(start).as_secs();
+            if self.quiet {
+                tracing::debug!(operator = %operator, failed = self.failed, logged = self.logged, "{} entries failed in the last {secs}s.", self.failed);
+            } else {
+                tracing::warn!(operator = %operator, failed = self.failed, logged = self.logged, "{} entries failed in the last {secs}s.", self.failed);
+            }
+        }
+        self.window_start = None;
+        self.failed = 0;
+        self.logged = 0;
+    }
 }
 
 impl Out {
@@ -185,17 +286,14 @@ impl Base {
         }
     }
 
-    /// Go `HandleEntryError`: log, count, then send or drop the entry.
+    /// Go `HandleEntryError`: count, then send or drop the entry. The pipeline logs a
+    /// bounded sample of the failures ([`ErrorLog`]), each error cut to [`MAX_ERROR_TEXT`].
     pub fn fail(&self, e: Entry, err: &str, out: &mut Out) {
         out.errors += 1;
-        match self.on_error {
-            OnError::Send | OnError::Drop => {
-                tracing::warn!(operator = %self.id, action = ?self.on_error, error = %err, "Failed to process entry.")
-            }
-            OnError::SendQuiet | OnError::DropQuiet => {
-                tracing::debug!(operator = %self.id, action = ?self.on_error, error = %err, "Failed to process entry.")
-            }
-        }
+        out.failures.push(Failure {
+            error: bounded(err, MAX_ERROR_TEXT),
+            action: self.on_error,
+        });
         match self.on_error {
             OnError::Send | OnError::SendQuiet => out.send(e),
             OnError::Drop | OnError::DropQuiet => out.dropped += 1,
@@ -579,8 +677,11 @@ enum Dest {
 }
 
 struct Node {
+    id: String,
     op: Box<dyn Operator>,
     ports: Vec<Vec<Dest>>,
+    errors: ErrorLog,
+    failed: Option<pipeline_api::IntCounter>,
 }
 
 /// Counters of operator problems.
@@ -679,7 +780,13 @@ impl Pipeline {
                 }],
             };
             match c.build(&ids[i]) {
-                Ok(op) => nodes.push(Node { op, ports }),
+                Ok(op) => nodes.push(Node {
+                    id: ids[i].clone(),
+                    op,
+                    ports,
+                    errors: ErrorLog::default(),
+                    failed: None,
+                }),
                 Err((key, msg)) => {
                     let idx = i.to_string();
                     let mut path: Vec<&str> = vec![&idx];
@@ -767,8 +874,21 @@ impl Pipeline {
 
     /// Hand on what `out` holds (leaving it empty).
     fn route(&mut self, node: usize, out: &mut Out, result: &mut Vec<Entry>, stats: &mut Stats) {
-        stats.errors += std::mem::take(&mut out.errors);
+        let errors = std::mem::take(&mut out.errors);
+        stats.errors += errors;
         stats.dropped += std::mem::take(&mut out.dropped);
+        if errors > 0 || !out.failures.is_empty() {
+            if let Some(n) = self.nodes.get_mut(node) {
+                if let Some(c) = &n.failed {
+                    c.inc_by(errors);
+                }
+                let now = Instant::now();
+                for f in out.failures.drain(..) {
+                    n.errors.record(&n.id, &f, now);
+                }
+            }
+            out.failures.clear();
+        }
         for (port, e) in out.items.drain(..) {
             let n = self
                 .nodes
@@ -789,7 +909,34 @@ impl Pipeline {
     }
 
     /// Flush operators' entries held longer than their flush period.
+    /// Count each operator's failed entries in `otelcol_filelog_operator_errors`.
+    pub fn count_errors_in(&mut self, telemetry: &pipeline_api::telemetry::ComponentTelemetry) {
+        for n in &mut self.nodes {
+            n.failed = Some(telemetry.counter(
+                "otelcol_filelog_operator_errors",
+                "Entries an operator failed to process (handled by its on_error)",
+                &[("operator", &n.id)],
+            ));
+        }
+    }
+
+    /// Each operator's failures so far (tests).
+    pub fn error_logs(&self) -> Vec<(&str, &ErrorLog)> {
+        self.nodes
+            .iter()
+            .map(|n| (n.id.as_str(), &n.errors))
+            .collect()
+    }
+
+    /// End the error-log intervals that are over (`force`: all of them, at shutdown).
+    pub fn report_errors(&mut self, now: Instant, force: bool) {
+        for n in &mut self.nodes {
+            n.errors.end_interval(&n.id, now, force);
+        }
+    }
+
     pub fn flush_expired(&mut self, now: Instant, stats: &mut Stats) -> Vec<Entry> {
+        self.report_errors(now, false);
         let mut result = Vec::new();
         for i in 0..self.nodes.len() {
             let mut out = Out::default();
@@ -807,6 +954,7 @@ impl Pipeline {
             self.nodes[i].op.flush_all(&mut out);
             self.route(i, &mut out, &mut result, stats);
         }
+        self.report_errors(Instant::now(), true);
         result
     }
 
@@ -822,7 +970,7 @@ impl Pipeline {
 
 /// Record an entry's origin in `acc` (keeping the smallest start per reader).
 pub fn hold(acc: &mut HashMap<u64, u64>, e: &Entry) {
-    if let Some(o) = e.origin {
+    if let Some(o) = &e.origin {
         acc.entry(o.reader)
             .and_modify(|s| *s = (*s).min(o.start))
             .or_insert(o.start);

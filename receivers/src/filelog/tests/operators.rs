@@ -24,6 +24,7 @@ pub fn line(text: &str, path: &str) -> Entry {
     e.origin = Some(Origin {
         reader: 1,
         start: 0,
+        path: None,
     });
     e
 }
@@ -132,14 +133,25 @@ fn held_partials_hold_the_checkpoint_back() {
     e.origin = Some(Origin {
         reader: 7,
         start: 40,
+        path: None,
     });
     let (out, _) = run(&mut p, vec![e]);
     assert!(out.is_empty());
     assert_eq!(p.held().get(&7), Some(&40));
+    // at shutdown the half line is not sent cut short: the checkpoint stays at its start,
+    // so the next start reads it whole
     let mut stats = Stats::default();
     let flushed = p.flush_all(&mut stats);
+    assert!(flushed.is_empty(), "{flushed:?}");
+    assert_eq!(p.held().get(&7), Some(&40));
+    // a part that came from no file is flushed
+    let mut p = pipeline("[{type: container}]");
+    let mut e = line("2024-01-01T12:00:00.1Z stdout P half", "/x/0.log");
+    e.origin = None;
+    let (out, _) = run(&mut p, vec![e]);
+    assert!(out.is_empty());
+    let flushed = p.flush_all(&mut stats);
     assert_eq!(flushed[0].body, Some(s("half")));
-    assert!(p.held().is_empty());
 }
 
 const STRUCTLOG_OPS: &str = r#"
@@ -371,6 +383,17 @@ fn field_access_in_expressions_and_remove_of_a_root() {
 
 #[tokio::test]
 async fn docker_metadata_from_config_v2_json_without_the_socket() {
+    docker_metadata(true).await;
+}
+
+/// Without `include_file_path` (the Go default) the metadata comes from the path the reader
+/// knows, and no `log.file.path` attribute appears.
+#[tokio::test]
+async fn docker_metadata_without_include_file_path() {
+    docker_metadata(false).await;
+}
+
+async fn docker_metadata(include_file_path: bool) {
     let dir = TempDir::new("dockermeta");
     let id = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
     let cdir = dir.path(&format!("containers/{id}"));
@@ -402,12 +425,16 @@ async fn docker_metadata_from_config_v2_json_without_the_socket() {
     let r = start(
         &cfg(
             &dir.glob("containers/*/*-json.log"),
-            "start_at: beginning\ninclude_file_path: true\noperators:\n  - type: container\n    docker_metadata: true\n",
+            &format!("start_at: beginning\ninclude_file_path: {include_file_path}\noperators:\n  - type: container\n    docker_metadata: true\n"),
         ),
         &sink,
         None,
     );
     wait_records(&sink, 1).await;
+    assert_eq!(
+        attr(&sink.records()[0], "log.file.path").is_some(),
+        include_file_path
+    );
     let res = |b: &pipeline_api::Batch| -> BTreeMap<String, String> {
         b.as_logs().unwrap().resource_logs[0]
             .resource
@@ -449,4 +476,52 @@ async fn docker_metadata_from_config_v2_json_without_the_socket() {
     })
     .await;
     r.stop().await;
+}
+
+/// A failing operator logs the first few failures of each 10 s interval and then one line
+/// with the count; every failure is counted; `on_error: send` still sends every entry.
+#[test]
+fn operator_failures_are_logged_as_a_bounded_sample() {
+    use crate::filelog::operators::ERROR_LOG_SAMPLE;
+    let mut p = pipeline("[{type: key_value_parser}, {type: noop}]");
+    // a line the parser cannot split, many times longer than a log line may quote
+    let long = "word ".repeat(10_000);
+    let entries: Vec<Entry> = (0..1000).map(|_| line(&long, "/x/a.log")).collect();
+    let (out, stats) = run(&mut p, entries);
+    assert_eq!(out.len(), 1000, "on_error: send keeps every entry");
+    assert_eq!(stats.errors, 1000);
+    let logs = p.error_logs();
+    let (id, log) = logs[0];
+    assert_eq!(id, "key_value_parser");
+    assert_eq!(log.total, 1000);
+    assert_eq!(log.lines, ERROR_LOG_SAMPLE, "only a sample is logged");
+    assert_eq!(logs[1].1.total, 0);
+    // the interval's end (here: shutdown) says how many failed
+    let mut stats = Stats::default();
+    p.flush_all(&mut stats);
+    assert_eq!(p.error_logs()[0].1.lines, ERROR_LOG_SAMPLE + 1);
+    // a new interval logs a new sample
+    let (_, _) = run(&mut p, vec![line(&long, "/x/a.log")]);
+    assert_eq!(p.error_logs()[0].1.lines, ERROR_LOG_SAMPLE + 2);
+}
+
+/// What a failure carries to the log is cut to a bounded length, whatever the input.
+#[test]
+fn failures_quote_a_bounded_part_of_the_input() {
+    use crate::filelog::operators::{bounded, Base, OnError, Out, MAX_ERROR_TEXT};
+    let base = Base::new("kv", OnError::Drop, &None).unwrap();
+    let mut out = Out::default();
+    let huge = format!("cannot split {:?}", "é".repeat(100_000));
+    base.fail(line("x", "/x/a.log"), &huge, &mut out);
+    assert_eq!(out.errors, 1);
+    assert_eq!(out.dropped, 1);
+    let text = &out.failures[0].error;
+    assert!(text.len() <= MAX_ERROR_TEXT + 40, "{} bytes", text.len());
+    assert!(
+        text.ends_with(&format!("({} bytes in all)", huge.len())),
+        "{text}"
+    );
+    assert_eq!(bounded("short", MAX_ERROR_TEXT), "short");
+    // a cut never splits a character
+    assert!(bounded("ééé", 3).starts_with('é'));
 }

@@ -279,3 +279,42 @@ async fn delete_after_read_removes_files_once_accepted() {
     wait_for("file deleted", || !f.exists()).await;
     r.stop().await;
 }
+
+/// The collector's own Docker log is not read (unless `include_own_container_logs`); the
+/// other containers' logs are.
+#[test]
+fn the_own_container_log_is_skipped() {
+    use crate::filelog::operators::Pipeline;
+    use crate::filelog::own_container::OwnContainer;
+    use crate::filelog::tailer::Tailer;
+    let me = "3f1c2a0b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
+    let other = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let dir = TempDir::new("own");
+    for id in [me, other] {
+        std::fs::create_dir_all(dir.path(&format!("containers/{id}"))).unwrap();
+        append(
+            &dir.path(&format!("containers/{id}/{id}-json.log")),
+            &format!("line of {id}\n"),
+        );
+    }
+    let glob = dir.glob("containers/*/*-json.log");
+    let poll = |extra: &str, own: Option<OwnContainer>| {
+        let cfg = parse(&cfg(&glob, &format!("start_at: beginning\n{extra}")));
+        let mut t = Tailer::new(&cfg, Pipeline::default()).unwrap();
+        if cfg.include_own_container_logs {
+            assert!(t.own_container().is_none(), "no detection when allowed");
+        } else {
+            t.set_own_container(own);
+        }
+        t.poll(std::time::Instant::now()).logs.len()
+    };
+    let own = || {
+        Some(OwnContainer {
+            id: me.into(),
+            source: "test",
+        })
+    };
+    assert_eq!(poll("", own()), 1, "only the other container's line");
+    assert_eq!(poll("", None), 2, "outside a container everything is read");
+    assert_eq!(poll("include_own_container_logs: true\n", own()), 2);
+}
