@@ -11,5 +11,6 @@ mod loki;
 mod operator_pages;
 mod otlp;
 mod processors;
+mod python_sdk;
 mod prometheus;
 mod sink;

@@ -129,8 +129,8 @@ impl<T: Clone> Pending<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::collector::trace::v1::ExportTraceServiceRequest;
-    use crate::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use crate::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use crate::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
     fn spans(n: usize) -> Batch {
         Batch::from_traces(ExportTraceServiceRequest {

@@ -190,12 +190,6 @@ impl BatchProcessor {
         }
     }
 
-    /// Settings with another accept wait (tests).
-    #[cfg(test)]
-    fn set_accept_wait(&mut self, wait: std::time::Duration) {
-        self.settings.accept_wait = wait;
-    }
-
     /// Refuse a new metadata-value combination past the limit (Go: permanent error).
     fn check_cardinality(&self, batch: &Batch) -> Result<(), ConsumeError> {
         if self.settings.metadata_keys.is_empty() {

@@ -111,6 +111,7 @@ fn ctx_with(telemetry: ComponentTelemetry) -> BuildContext {
         telemetry,
         signals: vec![Signal::Traces],
         extensions: Arc::new(BTreeMap::new()),
+        memory: Default::default(),
     }
 }
 
@@ -253,8 +254,8 @@ async fn size_trigger_sends_once_send_batch_size_is_reached() {
     settle().await;
     assert!(next.sizes().is_empty(), "4 < 10: still pending");
     assert!(
-        !a.is_finished(),
-        "the caller waits until its items are handed on"
+        a.is_finished(),
+        "the caller is answered once its items are accepted, before the flush (Go)"
     );
     let b = spawn_consume(&p, spans("b", 6));
     assert_eq!(b.await.unwrap(), Ok(()));
@@ -293,6 +294,7 @@ async fn timeout_zero_sends_immediately_split_by_max_size() {
     let next = Collect::new();
     let p = started(config(8192, 0, 10), next.clone()).await;
     assert_eq!(p.consume(spans("a", 25)).await, Ok(()));
+    settle().await;
     assert_eq!(next.sizes(), vec![10, 10, 5]);
     p.shutdown().await;
 }
@@ -305,7 +307,7 @@ async fn large_batch_is_split_by_max_size_and_remainder_waits_like_go() {
     let a = spawn_consume(&p, spans("a", 32));
     settle().await;
     assert_eq!(next.sizes(), vec![15, 15]);
-    assert!(!a.is_finished(), "2 of its items are still pending");
+    assert!(a.is_finished(), "answered although 2 of its items are still pending");
     tokio::time::sleep(Duration::from_millis(201)).await;
     assert_eq!(a.await.unwrap(), Ok(()));
     assert_eq!(next.sizes(), vec![15, 15, 2]);
@@ -321,58 +323,91 @@ async fn single_batch_larger_than_send_batch_size_goes_straight_through() {
     let next = Collect::new();
     let p = started(config(10, 60_000, 0), next.clone()).await;
     assert_eq!(p.consume(spans("a", 25)).await, Ok(()));
+    settle().await;
     assert_eq!(next.sizes(), vec![25]);
     p.shutdown().await;
 }
 
 #[tokio::test(start_paused = true)]
-async fn caller_waits_until_handed_on_and_gets_next_error() {
+async fn caller_is_answered_before_the_flush_and_a_failed_send_is_counted() {
+    let id = ComponentId::parse("batch").unwrap();
+    let telemetry = Telemetry::new(MetricsLevel::Normal).component(ComponentKind::Processor, &id);
     let gate = Arc::new(Semaphore::new(0));
     let next = Collect::gated(gate.clone());
     *next.fail_with.lock().unwrap() = Some(ConsumeError::permanent("backend said no"));
-    let p = started(config(5, 200, 0), next.clone()).await;
-    let a = spawn_consume(&p, spans("a", 5));
-    settle().await;
-    assert!(!a.is_finished(), "next has not accepted the batch yet");
+    let p = Arc::new(BatchProcessor::new(
+        ctx_with(telemetry.clone()),
+        config(5, 10_000, 0),
+        Signal::Traces,
+        next.clone(),
+    ));
+    p.start().await.unwrap();
+    // a 10 s timeout (as 4 of 50 public configs set) does not hold the caller
+    assert_eq!(p.consume(spans("a", 3)).await, Ok(()));
+    assert_eq!(p.consume(spans("b", 2)).await, Ok(()));
+    assert_eq!(
+        metric(&telemetry, "otelcol_processor_batch_send_failed_items"),
+        Some(0.0)
+    );
     gate.add_permits(1);
-    let err = a.await.unwrap().unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Permanent);
-    assert_eq!(err.message(), "backend said no");
-    p.shutdown().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn caller_spanning_two_sends_gets_the_error_of_either() {
-    let next = Collect::new();
-    let p = started(config(4, 200, 4), next.clone()).await;
-    // 6 items: 4 sent now (succeeds), 2 wait for the timeout (fails)
-    let a = spawn_consume(&p, spans("a", 6));
     settle().await;
-    assert_eq!(next.sizes(), vec![4]);
-    *next.fail_with.lock().unwrap() = Some(ConsumeError::retryable("queue full"));
-    tokio::time::sleep(Duration::from_millis(201)).await;
-    let err = a.await.unwrap().unwrap_err();
-    assert!(err.is_retryable());
-    assert_eq!(err.message(), "queue full");
-    assert_eq!(next.sizes(), vec![4, 2]);
+    assert_eq!(next.sizes(), vec![5]);
+    assert_eq!(
+        metric(&telemetry, "otelcol_processor_batch_send_failed_items"),
+        Some(5.0),
+        "items the next consumer refused after acceptance are counted"
+    );
     p.shutdown().await;
 }
 
 #[tokio::test(start_paused = true)]
-async fn slow_next_does_not_block_accepting_new_items() {
-    // First send is stuck downstream; the batcher still takes and batches new data.
+async fn a_full_buffer_refuses_with_a_retryable_error_after_the_accept_wait() {
+    // send_batch_max_size 2: the buffer holds 4 × 2 = 8 items, pending and being sent
     let gate = Arc::new(Semaphore::new(0));
     let next = Collect::gated(gate.clone());
-    let p = started(config(2, 200, 0), next.clone()).await;
-    let a = spawn_consume(&p, spans("a", 2));
+    let p = started(config(2, 200, 2), next.clone()).await;
+    assert_eq!(capacity(&config(2, 200, 2)), 8);
+    for i in 0..4 {
+        assert_eq!(p.consume(spans(&format!("r{i}-"), 2)).await, Ok(()));
+    }
+    let started_at = tokio::time::Instant::now();
+    let err = p.consume(spans("late", 1)).await.unwrap_err();
+    assert!(err.is_retryable(), "UNAVAILABLE / 503 at the client");
+    assert_eq!(err.message(), BUFFER_FULL);
+    assert_eq!(started_at.elapsed(), ACCEPT_WAIT, "waited the accept wait first");
+    // a caller waiting while room frees up is accepted
+    let waiting = spawn_consume(&p, spans("w", 2));
     settle().await;
-    let b = spawn_consume(&p, spans("b", 2));
+    assert!(!waiting.is_finished());
+    gate.add_permits(1);
     settle().await;
-    assert!(!a.is_finished() && !b.is_finished());
-    gate.add_permits(2);
-    assert_eq!(a.await.unwrap(), Ok(()));
-    assert_eq!(b.await.unwrap(), Ok(()));
-    assert_eq!(next.sizes(), vec![2, 2]);
+    assert_eq!(waiting.await.unwrap(), Ok(()));
+    gate.add_permits(100);
+    p.shutdown().await;
+    // nothing accepted was lost
+    assert_eq!(next.sizes().iter().sum::<usize>(), 10);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_memory_budget_bounds_the_buffer_in_bytes() {
+    let gate = Arc::new(Semaphore::new(0));
+    let next = Collect::gated(gate.clone());
+    let one = spans("a", 10);
+    let budget = pipeline_api::MemoryBudget::new(one.encoded_len() as u64 * 2);
+    let mut c = ctx();
+    c.memory = budget.clone();
+    let p = Arc::new(BatchProcessor::new(c, config(10, 200, 0), Signal::Traces, next.clone()));
+    p.start().await.unwrap();
+    assert_eq!(p.consume(one.clone()).await, Ok(()));
+    assert_eq!(p.consume(one.clone()).await, Ok(()));
+    let err = p.consume(one.clone()).await.unwrap_err();
+    assert!(err.is_retryable());
+    assert!(err.message().contains("memory budget"), "{err}");
+    assert_eq!(budget.used(), budget.limit());
+    gate.add_permits(100);
+    settle().await;
+    assert_eq!(budget.used(), 0, "given back once sent");
+    assert_eq!(p.consume(one).await, Ok(()));
     p.shutdown().await;
 }
 
@@ -465,6 +500,7 @@ async fn cardinality_limit_refuses_new_combinations_with_go_permanent_error() {
             .await,
         Ok(())
     );
+    settle().await;
     assert_eq!(
         metric(&telemetry, "otelcol_processor_batch_metadata_cardinality"),
         Some(1.0)
@@ -619,6 +655,7 @@ async fn send_size_bytes_only_at_detailed_level() {
     ));
     p.start().await.unwrap();
     assert_eq!(p.consume(spans("a", 1)).await, Ok(()));
+    settle().await;
     assert_eq!(
         metric(&telemetry, "otelcol_processor_batch_batch_send_size"),
         Some(1.0)
