@@ -58,10 +58,12 @@ enum Command {
         #[arg(long, default_value = "yaml", value_parser = ["yaml", "json"])]
         format: String,
     },
-    /// Exit 0 if the health_check endpoint answers 200 (for Compose `healthcheck:`).
+    /// Exit 0 if the health_check endpoint answers 200 (for Compose `healthcheck:`). The
+    /// endpoint is, in order: --endpoint; the health_check extension of the --config given;
+    /// http://localhost:13133/.
     Healthcheck {
-        #[arg(long, default_value = "http://localhost:13133/")]
-        endpoint: String,
+        #[arg(long)]
+        endpoint: Option<String>,
     },
 }
 
@@ -110,7 +112,22 @@ fn main() -> ExitCode {
             mode == "redacted",
             format == "json",
         )),
-        Some(Command::Healthcheck { endpoint }) => exit(healthcheck(&endpoint)),
+        Some(Command::Healthcheck { endpoint }) => {
+            let endpoint = match endpoint {
+                Some(e) => e,
+                None if opts.configs.is_empty() && opts.sets.is_empty() => {
+                    DEFAULT_HEALTH_ENDPOINT.to_string()
+                }
+                None => match health_endpoint_of(&opts, &registry) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        eprintln!("healthcheck: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            exit(healthcheck(&endpoint))
+        }
         None => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -127,6 +144,54 @@ fn main() -> ExitCode {
             exit(code)
         }
     }
+}
+
+const DEFAULT_HEALTH_ENDPOINT: &str = "http://localhost:13133/";
+
+/// The URL of the config's health_check extension (the first one `service.extensions`
+/// lists), as a client reaches it from the same host: a wildcard or empty host is
+/// `localhost`. Without one in the config, the default endpoint.
+fn health_endpoint_of(opts: &Options, registry: &Registry) -> Result<String, String> {
+    use pipeline::extensions::health_check::HealthCheckConfig;
+    let loaded = pipeline::config::load(&opts.configs, &opts.sets, &ProcessEnv, registry).map_err(
+        |errors| {
+            let n = errors.len();
+            let first = errors.first().map(|e| e.to_string()).unwrap_or_default();
+            format!("the config is invalid ({n} error(s); first: {first}); run `ferrotel validate`")
+        },
+    )?;
+    let plan = &loaded.plan;
+    for id in &plan.service_extensions {
+        let Some(planned) = plan.extensions.get(id) else {
+            continue;
+        };
+        if planned.factory.type_name() != "health_check" {
+            continue;
+        }
+        let Ok(cfg) = pipeline_api::config_as::<HealthCheckConfig>(planned.config.as_ref()) else {
+            continue;
+        };
+        if !cfg.tls.is_null() {
+            return Err(format!(
+                "extensions::{id} serves TLS; give the URL with --endpoint=https://... (not supported by this check)"
+            ));
+        }
+        return Ok(health_url(&cfg.endpoint, &cfg.path));
+    }
+    Ok(DEFAULT_HEALTH_ENDPOINT.to_string())
+}
+
+/// `host:port` as the server binds it → the URL a local client uses.
+fn health_url(endpoint: &str, path: &str) -> String {
+    let (host, port) = match endpoint.rsplit_once(':') {
+        Some((h, p)) => (h, p),
+        None => (endpoint, "13133"),
+    };
+    let host = match host.trim_start_matches('[').trim_end_matches(']') {
+        "" | "0.0.0.0" | "::" => "localhost",
+        _ => host,
+    };
+    format!("http://{host}:{port}{path}")
 }
 
 /// GET the health endpoint; 0 on HTTP 200. Plain HTTP/1.1 over TCP: the image has no shell
@@ -148,15 +213,30 @@ fn healthcheck(endpoint: &str) -> i32 {
     } else {
         format!("{hostport}:80")
     };
-    let addr = match hostport.to_socket_addrs().ok().and_then(|mut a| a.next()) {
-        Some(a) => a,
-        None => {
-            eprintln!("healthcheck: cannot resolve {hostport}");
-            return 1;
-        }
+    let addrs: Vec<_> = match hostport.to_socket_addrs() {
+        Ok(a) => a.collect(),
+        Err(_) => Vec::new(),
     };
+    if addrs.is_empty() {
+        eprintln!("healthcheck: cannot resolve {hostport}");
+        return 1;
+    }
     let result = (|| -> std::io::Result<String> {
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        // `localhost` may resolve to ::1 and 127.0.0.1 while the server listens on one
+        let mut last = None;
+        let mut stream = None;
+        for addr in &addrs {
+            match TcpStream::connect_timeout(addr, Duration::from_secs(5)) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let Some(mut s) = stream else {
+            return Err(last.unwrap_or_else(|| std::io::Error::other("no address")));
+        };
         s.set_read_timeout(Some(Duration::from_secs(5)))?;
         write!(
             s,
@@ -180,5 +260,19 @@ fn healthcheck(endpoint: &str) -> i32 {
             eprintln!("healthcheck: {endpoint}: {e}");
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn health_urls_reach_wildcard_hosts_on_localhost() {
+        let url = super::health_url;
+        assert_eq!(url("0.0.0.0:13133", "/"), "http://localhost:13133/");
+        assert_eq!(url(":13133", "/"), "http://localhost:13133/");
+        assert_eq!(url("[::]:8080", "/x"), "http://localhost:8080/x");
+        assert_eq!(url("127.0.0.1:1", "/"), "http://127.0.0.1:1/");
+        assert_eq!(url("[::1]:1", "/"), "http://[::1]:1/");
+        assert_eq!(url("otel:13133", "/health"), "http://otel:13133/health");
     }
 }

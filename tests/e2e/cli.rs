@@ -250,3 +250,62 @@ fn healthcheck_subcommand_follows_the_health_endpoint() {
     let (code, _, stderr) = run(&["healthcheck", "--endpoint", &endpoint]);
     assert_eq!(code, 1, "nothing listens any more: {stderr}");
 }
+
+/// `healthcheck --config` checks the endpoint and path of that config's health_check
+/// extension; a wildcard host is reached on localhost.
+#[test]
+fn healthcheck_reads_the_endpoint_from_the_config() {
+    let ports = Ports::new();
+    let template = |endpoint: &str, path: &str| {
+        ports.fill(&format!(
+            "extensions:\n  health_check:\n    endpoint: {endpoint}\n    path: {path}\nreceivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:HTTP_PORT\nexporters:\n  debug:\nservice:\n  extensions: [health_check]\n  telemetry:\n    metrics:\n      address: 127.0.0.1:METRICS_PORT\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n"
+        ))
+    };
+    let running = template("127.0.0.1:HEALTH_PORT", "/health/status");
+    let collector = Collector::start("health-config", &running);
+    let check = |name: &str, config: &str| {
+        let path = write(name, config);
+        run(&["healthcheck", "--config", &path])
+    };
+    let (code, _, stderr) = check("hc-same", &running);
+    assert_eq!(code, 0, "{stderr}");
+    // what the running collector's config says, seen from inside its container
+    let (code, _, stderr) = check(
+        "hc-wild",
+        &template("0.0.0.0:HEALTH_PORT", "/health/status"),
+    );
+    assert_eq!(code, 0, "0.0.0.0 is reached on localhost: {stderr}");
+    let (code, _, stderr) = check("hc-empty", &template(":HEALTH_PORT", "/health/status"));
+    assert_eq!(code, 0, "an empty host is localhost: {stderr}");
+    // the path is the config's too: the default path is not served here
+    let (code, _, stderr) = check("hc-path", &template("127.0.0.1:HEALTH_PORT", "/"));
+    assert_eq!(code, 1, "{stderr}");
+    // --endpoint wins over --config
+    let endpoint = format!("http://127.0.0.1:{}/health/status", ports.health);
+    let path = write("hc-both", &template("127.0.0.1:HEALTH_PORT", "/"));
+    let (code, _, stderr) = run(&["healthcheck", "--config", &path, "--endpoint", &endpoint]);
+    assert_eq!(code, 0, "{stderr}");
+    // an invalid config is an error, not a check of some other endpoint
+    let (code, _, stderr) = check("hc-bad", "extensions:\n  health_check:\n    endpiont: x\n");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("the config is invalid"), "{stderr}");
+    collector.stop();
+    std::thread::sleep(Duration::from_millis(100));
+    let (code, _, stderr) = check("hc-gone", &running);
+    assert_eq!(code, 1, "nothing listens any more: {stderr}");
+}
+
+/// `validate` prints one line on success: the pipelines and the components they use.
+#[test]
+fn validate_prints_a_summary_on_success() {
+    let path = write(
+        "validate-summary",
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\nprocessors:\n  batch:\n  batch/unused:\nexporters:\n  debug:\n  nop:\nextensions:\n  health_check:\n    endpoint: 127.0.0.1:0\nservice:\n  extensions: [health_check]\n  pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [debug]\n    logs/x:\n      receivers: [otlp]\n      exporters: [debug, nop]\n",
+    );
+    let (code, stdout, stderr) = run(&["validate", "--config", &path]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        "Config is valid: 2 pipeline(s) (traces, logs/x); receivers: otlp; processors: batch; exporters: debug, nop; extensions: health_check"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod bench_scenarios;
 mod cli;
+mod dashboard;
 mod delivery;
 mod harness;
 mod image;

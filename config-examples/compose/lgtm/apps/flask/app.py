@@ -6,6 +6,7 @@ then, and fails one time in ten, so there are errors and latency to look at.
 """
 
 import logging
+import os
 import random
 import time
 
@@ -43,7 +44,9 @@ metrics.set_meter_provider(
     )
 )
 meter = metrics.get_meter("inventory")
-lookups = meter.create_histogram("inventory.lookup.duration", unit="s", description="Stock lookups")
+# milliseconds: the SDK's default histogram buckets (0, 5, 10, 25, ... 10000) are meant for
+# ms; seconds would all land in the first bucket
+lookups = meter.create_histogram("inventory.lookup.duration", unit="ms", description="Stock lookups")
 
 logger_provider = LoggerProvider(resource=resource)
 logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
@@ -65,11 +68,11 @@ def stock(item: str):
         if random.random() < 0.1:
             span.set_status(Status(StatusCode.ERROR, "lookup failed"))
             log.warning("stock lookup failed for %s", item, extra={"route": "/stock"})
-            lookups.record(time.monotonic() - start, {"outcome": "failed"})
+            lookups.record((time.monotonic() - start) * 1000, {"outcome": "failed"})
             return jsonify(error="lookup failed"), 500
         level = random.randint(0, 20)
         log.info("stock for %s is %d", item, level, extra={"route": "/stock"})
-        lookups.record(time.monotonic() - start, {"outcome": "ok"})
+        lookups.record((time.monotonic() - start) * 1000, {"outcome": "ok"})
         return jsonify(item=item, stock=level)
 
 
@@ -79,4 +82,8 @@ def healthz():
 
 
 if __name__ == "__main__":
-    app.run(host="0.0.0.0", port=8000, threaded=True)
+    app.run(
+        host=os.environ.get("HOST", "0.0.0.0"),
+        port=int(os.environ.get("PORT", "8000")),
+        threaded=True,
+    )

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The Docker suite: the image built and run by a real Docker engine, and the seeds' Docker
+# logs scenario end to end (ci/docker/scenario.py). Called by .ci/run; runs alone too:
+#   ci/docker/run.sh
+# Installs Debian's docker.io, docker-compose and busybox-static when missing, starts dockerd
+# when no engine answers, builds the release binary, the Ferrotel image (Dockerfile.prebuilt:
+# no registry needed) and a busybox image on scratch, then runs the scenario. Exits non-zero
+# on any failure; prints the scenario's counts and `N passed, N failed`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+
+echo "== docker: engine"
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || missing+=(busybox-static)
+if (( ${#missing[@]} )); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! docker info >/dev/null 2>&1; then
+  echo "starting dockerd (log: /tmp/dockerd.log)"
+  (dockerd >/tmp/dockerd.log 2>&1 &)
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  if ! docker info >/dev/null 2>&1; then
+    echo "FAIL: the Docker engine did not start; last lines of /tmp/dockerd.log:" >&2
+    tail -20 /tmp/dockerd.log >&2 || true
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+fi
+docker version --format 'engine {{.Server.Version}}, API {{.Server.APIVersion}}'
+docker-compose version --short
+
+echo "== docker: release binary"
+cargo build --release --locked --bin ferrotel
+target=${CARGO_TARGET_DIR:-$root/target}
+
+echo "== docker: images"
+ci/docker/build-image.sh "$target/release/ferrotel" ferrotel:scenario
+ctx=$(mktemp -d /tmp/ferrotel-busybox.XXXXXX)
+trap 'rm -rf "$ctx"' EXIT
+cp ci/docker/busybox/Dockerfile "$ctx/"
+cp -L /bin/busybox "$ctx/busybox"
+docker build -q -t ferrotel-busybox:scenario "$ctx" >/dev/null
+docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^(ferrotel|ferrotel-busybox):scenario '
+
+echo "== docker: the image runs as the README says"
+# the binary, its libraries and the default config work in the image; --version and validate
+docker run --rm ferrotel:scenario --version
+docker run --rm ferrotel:scenario validate --config=/etc/otelcol/config.yaml
+
+echo "== docker: the seeds' scenario"
+python3 ci/docker/scenario.py --image ferrotel:scenario --busybox ferrotel-busybox:scenario
