@@ -289,11 +289,13 @@ impl Runner {
 type Polled = (Tailer, PollOutput, Option<ExportLogsServiceRequest>);
 
 /// Poll on a blocking thread.
-async fn poll_blocking(t: Tailer, shutdown: bool) -> Result<Polled, BuildError> {
+/// `shutdown`: flush the operators instead; `Some(true)` when the checkpoint is stored, so
+/// what was read from a file may stay held for the next start.
+async fn poll_blocking(t: Tailer, shutdown: Option<bool>) -> Result<Polled, BuildError> {
     tokio::task::spawn_blocking(move || {
         let mut t = t;
-        let mut out = if shutdown {
-            t.flush_all()
+        let mut out = if let Some(keep_read) = shutdown {
+            t.flush_all(keep_read)
         } else {
             t.poll(Instant::now())
         };
@@ -374,7 +376,7 @@ impl Receiver for FileLogReceiver {
                 tokio::task::yield_now().await;
             }
             let Some(t) = tailer.take() else { break };
-            let (t, out, request) = poll_blocking(t, false).await?;
+            let (t, out, request) = poll_blocking(t, None).await?;
             tailer = Some(t);
             counters.polls.fetch_add(1, Ordering::Relaxed);
             counters
@@ -420,7 +422,7 @@ impl Receiver for FileLogReceiver {
         // Stop: flush what operators hold (Go's recombine flushes at Stop) and offer it once.
         if pending.is_none() {
             if let Some(t) = tailer.take() {
-                let (_, out, request) = poll_blocking(t, true).await?;
+                let (_, out, request) = poll_blocking(t, Some(runner.storage.is_some())).await?;
                 if let Some(req) = request {
                     let batch = Batch::from_logs(req);
                     let items = batch.items();

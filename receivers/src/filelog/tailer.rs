@@ -505,11 +505,12 @@ impl Tailer {
         out
     }
 
-    /// Flush everything the operators hold (shutdown).
-    pub fn flush_all(&mut self) -> PollOutput {
+    /// Flush what the operators hold (shutdown). With `keep_read` (the checkpoint is
+    /// stored), what was read from a file stays held and the checkpoint stays before it.
+    pub fn flush_all(&mut self, keep_read: bool) -> PollOutput {
         let mut stats = Stats::default();
         let mut logs = Logs::default();
-        for e in self.pipeline.flush_all(&mut stats) {
+        for e in self.pipeline.shutdown_flush(&mut stats, keep_read) {
             logs.push(e);
         }
         PollOutput {

@@ -280,12 +280,14 @@ impl Container {
         meta
     }
 
-    /// What partial lines are recombined by: the file and the stream (Docker copies stdout
-    /// and stderr concurrently, so a stderr line may land between two parts of a split
-    /// stdout line).
+    /// What partial lines are recombined by: the log file without its rotation suffix
+    /// (Docker may rotate between two parts of a split line: `<id>-json.log` becomes
+    /// `<id>-json.log.1` and the next part starts the new `<id>-json.log`), and the stream
+    /// (Docker copies stdout and stderr concurrently, so a stderr line may land between two
+    /// parts of a split stdout line).
     fn source(e: &Entry) -> String {
-        let file = match e.attributes.get(ATTR_FILE_PATH) {
-            Some(Value::Str(s)) if !s.is_empty() => s.clone(),
+        let file = match Self::entry_path(e) {
+            Some(p) if !p.is_empty() => unrotated(p).to_string(),
             _ => match &e.origin {
                 Some(o) => format!("reader:{}", o.reader),
                 None => super::recombine::DEFAULT_SOURCE.to_string(),
@@ -372,6 +374,15 @@ impl Container {
             self.path_metadata(&mut e);
         }
         self.recombine(e, d.last, out);
+    }
+}
+
+/// A log path without the suffix rotation added: `x-json.log.1` → `x-json.log`, kubelet's
+/// `0.log.20240101-120000` → `0.log`.
+fn unrotated(path: &str) -> &str {
+    match path.rfind(".log") {
+        Some(i) if path[i + 4..].starts_with('.') && !path[i + 4..].contains('/') => &path[..i + 4],
+        _ => path,
     }
 }
 
@@ -511,11 +522,16 @@ impl Operator for Container {
         }
     }
 
-    /// At shutdown a line whose parts were read from a file is not emitted cut short: the
-    /// file's checkpoint is held at the line's first part, so the next start reads the whole
-    /// line again (Go flushes the part it has, and the rest arrives as a record of its own).
-    /// Parts that came from no file are flushed.
     fn flush_all(&mut self, out: &mut Out) {
+        let all: Vec<String> = self.partials.keys().cloned().collect();
+        for s in all {
+            self.flush(&s, out);
+        }
+    }
+
+    /// A line whose parts were read from a file is not emitted cut short (its file's
+    /// checkpoint stays at the line's first part).
+    fn flush_unread(&mut self, out: &mut Out) {
         let unheld: Vec<String> = self
             .partials
             .iter()

@@ -253,6 +253,14 @@ pub trait Operator: Send {
     /// Flush everything held (shutdown).
     fn flush_all(&mut self, _out: &mut Out) {}
 
+    /// Flush what is held at a shutdown after which the checkpoint is kept (a `storage`
+    /// is configured): what was read from a file stays held, so the file's checkpoint stays
+    /// at its start and the next start reads it again whole, instead of sending it cut short
+    /// now and the rest as a record of its own. Entries read from no file are flushed.
+    fn flush_unread(&mut self, out: &mut Out) {
+        self.flush_all(out)
+    }
+
     /// For each reader, the smallest start offset of an entry this operator still holds.
     fn held(&self, _acc: &mut HashMap<u64, u64>) {}
 }
@@ -948,10 +956,20 @@ impl Pipeline {
 
     /// Flush everything held (shutdown).
     pub fn flush_all(&mut self, stats: &mut Stats) -> Vec<Entry> {
+        self.shutdown_flush(stats, false)
+    }
+
+    /// Shutdown: flush what the operators hold; with `keep_read`, what was read from a file
+    /// stays held (see [`Operator::flush_unread`]).
+    pub fn shutdown_flush(&mut self, stats: &mut Stats, keep_read: bool) -> Vec<Entry> {
         let mut result = Vec::new();
         for i in 0..self.nodes.len() {
             let mut out = Out::default();
-            self.nodes[i].op.flush_all(&mut out);
+            if keep_read {
+                self.nodes[i].op.flush_unread(&mut out);
+            } else {
+                self.nodes[i].op.flush_all(&mut out);
+            }
             self.route(i, &mut out, &mut result, stats);
         }
         self.report_errors(Instant::now(), true);

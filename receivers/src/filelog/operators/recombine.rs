@@ -191,6 +191,20 @@ impl Operator for Recombine {
         }
     }
 
+    /// A batch read from a file stays held (its file's checkpoint stays at the batch's first
+    /// entry): the next start reads the whole multi-line record again.
+    fn flush_unread(&mut self, out: &mut Out) {
+        let unheld: Vec<String> = self
+            .batches
+            .iter()
+            .filter(|(_, b)| b.holds.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for s in unheld {
+            self.flush_source(&s, out);
+        }
+    }
+
     fn held(&self, acc: &mut HashMap<u64, u64>) {
         for b in self.batches.values() {
             for (r, s) in &b.holds {

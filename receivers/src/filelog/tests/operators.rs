@@ -138,20 +138,60 @@ fn held_partials_hold_the_checkpoint_back() {
     let (out, _) = run(&mut p, vec![e]);
     assert!(out.is_empty());
     assert_eq!(p.held().get(&7), Some(&40));
-    // at shutdown the half line is not sent cut short: the checkpoint stays at its start,
-    // so the next start reads it whole
+    // at a shutdown whose checkpoint is stored, the half line is not sent cut short: the
+    // checkpoint stays at its start, so the next start reads it whole
     let mut stats = Stats::default();
-    let flushed = p.flush_all(&mut stats);
+    let flushed = p.shutdown_flush(&mut stats, true);
     assert!(flushed.is_empty(), "{flushed:?}");
     assert_eq!(p.held().get(&7), Some(&40));
-    // a part that came from no file is flushed
+    // without a stored checkpoint it is flushed, as Go does
+    let flushed = p.flush_all(&mut stats);
+    assert_eq!(flushed[0].body, Some(s("half")));
+    assert!(p.held().is_empty());
+    // a part that came from no file is flushed either way
     let mut p = pipeline("[{type: container}]");
     let mut e = line("2024-01-01T12:00:00.1Z stdout P half", "/x/0.log");
     e.origin = None;
     let (out, _) = run(&mut p, vec![e]);
     assert!(out.is_empty());
-    let flushed = p.flush_all(&mut stats);
+    let flushed = p.shutdown_flush(&mut stats, true);
     assert_eq!(flushed[0].body, Some(s("half")));
+}
+
+/// Docker may rotate between two parts of a split line: the parts are joined across the
+/// rotated file and the new one, per stream.
+#[test]
+fn a_split_docker_line_is_joined_across_a_rotation() {
+    let mut p = pipeline("[{type: container}]");
+    let id = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+    let part = |text: &str, stream: &str, file: &str, reader: u64| {
+        let mut e = Entry::new(
+            Value::Str(
+                serde_json::json!({"log": text, "stream": stream, "time": "2024-01-01T12:00:00Z"})
+                    .to_string(),
+            ),
+            1,
+        );
+        e.origin = Some(Origin {
+            reader,
+            start: 0,
+            path: Some(format!("/var/lib/docker/containers/{id}/{id}-json.log{file}").into()),
+        });
+        e
+    };
+    let (out, _) = run(
+        &mut p,
+        vec![
+            part("first half ", "stdout", ".1", 1),
+            part("an error\n", "stderr", ".1", 1),
+            part("second half\n", "stdout", "", 2),
+        ],
+    );
+    let bodies: Vec<_> = out.iter().map(|e| e.body.clone()).collect();
+    assert_eq!(
+        bodies,
+        [Some(s("an error")), Some(s("first half second half"))]
+    );
 }
 
 const STRUCTLOG_OPS: &str = r#"
@@ -524,4 +564,38 @@ fn failures_quote_a_bounded_part_of_the_input() {
     assert_eq!(bounded("short", MAX_ERROR_TEXT), "short");
     // a cut never splits a character
     assert!(bounded("ééé", 3).starts_with('é'));
+}
+
+/// A multi-line record read from a file stays held at a shutdown whose checkpoint is stored
+/// (the next start reads it whole); without storage it is flushed, as Go does at Stop.
+#[test]
+fn recombine_keeps_a_record_read_from_a_file_at_a_stored_shutdown() {
+    let ops = r#"
+- type: recombine
+  combine_field: body
+  is_first_entry: 'body matches "^Traceback"'
+"#;
+    let lines = || {
+        let mut a = line("Traceback (most recent call last):", "/x/a.log");
+        let mut b = line("  File \"app.py\", line 1", "/x/a.log");
+        for (e, start) in [(&mut a, 100), (&mut b, 140)] {
+            e.origin = Some(Origin {
+                reader: 3,
+                start,
+                path: None,
+            });
+        }
+        vec![a, b]
+    };
+    let mut p = pipeline(ops);
+    let (out, _) = run(&mut p, lines());
+    assert!(out.is_empty());
+    let mut stats = Stats::default();
+    assert!(p.shutdown_flush(&mut stats, true).is_empty());
+    assert_eq!(p.held().get(&3), Some(&100));
+    let mut p = pipeline(ops);
+    run(&mut p, lines());
+    let flushed = p.shutdown_flush(&mut stats, false);
+    assert_eq!(flushed.len(), 1);
+    assert!(p.held().is_empty());
 }
