@@ -330,3 +330,61 @@ fn redaction_hides_secrets() {
     );
     assert!(text.contains("[REDACTED]"));
 }
+
+fn with_exporter(exporter_yaml: &str) -> String {
+    format!(
+        "receivers:\n  fakerecv:\nexporters:\n  fakeexp:\n{exporter_yaml}service:\n  telemetry:\n    metrics:\n      address: 127.0.0.1:0\n  pipelines:\n    traces:\n      receivers: [fakerecv]\n      exporters: [fakeexp]\n"
+    )
+}
+
+fn queue_of(exporter_yaml: &str) -> crate::config::QueueConfig {
+    let loaded = load_yaml(&with_exporter(exporter_yaml)).unwrap_or_else(|e| panic!("{e:?}"));
+    loaded.plan.exporters[&ComponentId::parse("fakeexp").unwrap()]
+        .common
+        .sending_queue
+        .clone()
+}
+
+#[test]
+fn sending_queue_batch_is_off_unless_present_as_in_go() {
+    assert!(queue_of("    timeout: 1s\n").batch.is_none());
+    // `batch:` with nothing under it turns it on with Go's defaults (configoptional.Default)
+    let q = queue_of("    sending_queue:\n      batch:\n");
+    let b = q.batch.clone().expect("present means on");
+    assert_eq!(b.flush_timeout.get(), std::time::Duration::from_millis(200));
+    assert_eq!((b.min_size, b.max_size), (8192, 0));
+    assert_eq!(q.batch_sizer(), crate::config::QueueSizer::Items);
+    let q = queue_of("    sending_queue:\n      batch: {}\n");
+    assert!(q.batch.is_some());
+    let q = queue_of("    sending_queue:\n      batch:\n        enabled: false\n");
+    assert!(q.batch.is_none(), "enabled: false turns it off");
+    // the queue's bytes sizer carries over to the batch
+    let q = queue_of(
+        "    sending_queue:\n      sizer: bytes\n      queue_size: 100000000\n      batch:\n        min_size: 1000\n",
+    );
+    assert_eq!(q.batch_sizer(), crate::config::QueueSizer::Bytes);
+}
+
+#[test]
+fn sending_queue_problems_are_reported_with_go_messages() {
+    let errs = errors_of(&with_exporter(
+        "    sending_queue:\n      wait_for_result: true\n      storage: file_storage\n      batch:\n        flush_timeout: 0s\n        min_size: 10\n        max_size: 5\n        sizer: requests\n",
+    ));
+    let all = errs.join("\n");
+    for want in [
+        "`wait_for_result` is not supported with a persistent queue configured with `storage`",
+        "`batch` supports only `items` or `bytes` sizer, found \"requests\"",
+        "`flush_timeout` must be positive, found 0",
+        "`max_size` (5) must be greater or equal to `min_size` (10)",
+    ] {
+        assert!(all.contains(want), "missing {want:?} in:\n{all}");
+    }
+    let errs = errors_of(&with_exporter(
+        "    sending_queue:\n      sizer: items\n      queue_size: 100\n      batch:\n        min_size: 1000\n",
+    ));
+    assert!(
+        errs.join("\n")
+            .contains("`min_size` must be less than or equal to `queue_size`"),
+        "{errs:?}"
+    );
+}
