@@ -1,35 +1,15 @@
 //! Small HTTP servers of the runtime (health check, own metrics): bind at build time so an
 //! address in use fails the start with a clear message, serve until cancelled.
 
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::TcpListener;
 
 use axum::Router;
 use pipeline_api::BuildError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Bind `host:port` (names resolved; the first address that binds wins).
-pub fn bind(endpoint: &str, what: &str) -> Result<TcpListener, BuildError> {
-    let addrs: Vec<SocketAddr> = endpoint
-        .to_socket_addrs()
-        .map_err(|e| BuildError::new(format!("{what}: invalid endpoint {endpoint:?}: {e}")))?
-        .collect();
-    let mut last = None;
-    for addr in addrs {
-        match TcpListener::bind(addr) {
-            Ok(l) => {
-                l.set_nonblocking(true)
-                    .map_err(|e| BuildError::new(format!("{what}: {endpoint}: {e}")))?;
-                return Ok(l);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(BuildError::new(match last {
-        Some(e) => format!("{what}: cannot listen on {endpoint}: {e}"),
-        None => format!("{what}: endpoint {endpoint:?} resolves to no address"),
-    }))
-}
+/// Bind a listen address as Go writes it (`:PORT`, `host:port`, `[v6]:port`).
+pub use transport::net::bind_tcp as bind;
 
 /// Serve `router` on `listener` until `token` fires, then finish in-flight requests.
 pub fn serve(
@@ -92,16 +72,5 @@ mod tests {
         assert_eq!(rfc3339_nanos(t), "2020-11-11T04:19:11.6847174Z");
         let t = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(rfc3339_nanos(t), "2000-02-29T00:00:00Z");
-    }
-
-    #[test]
-    fn bind_reports_address_in_use() {
-        let first = bind("127.0.0.1:0", "test").unwrap();
-        let addr = first.local_addr().unwrap().to_string();
-        let err = bind(&addr, "receivers::otlp").unwrap_err().to_string();
-        assert!(
-            err.starts_with(&format!("receivers::otlp: cannot listen on {addr}")),
-            "{err}"
-        );
     }
 }

@@ -8,6 +8,7 @@ mod delivery;
 mod harness;
 mod image;
 mod lifecycle;
+mod listen;
 mod loki;
 mod operator_pages;
 mod otlp;

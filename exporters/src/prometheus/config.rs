@@ -126,17 +126,6 @@ impl Config {
     }
 }
 
-/// Turn a Go listen address into one Rust can bind: `:8889` (every interface in Go) becomes
-/// `0.0.0.0:8889`.
-pub fn bindable_endpoint(endpoint: &str) -> String {
-    let e = endpoint.trim();
-    if e.starts_with(':') {
-        format!("0.0.0.0{e}")
-    } else {
-        e.to_string()
-    }
-}
-
 fn check_endpoint(endpoint: &str) -> Result<(), String> {
     let e = endpoint.trim();
     if e.is_empty() {
@@ -146,18 +135,7 @@ fn check_endpoint(endpoint: &str) -> Result<(), String> {
                 .into(),
         );
     }
-    let Some((host, port)) = e.rsplit_once(':') else {
-        return Err(format!("{e:?} is not host:port (missing port)"));
-    };
-    if port.parse::<u16>().is_err() {
-        return Err(format!("{e:?}: invalid port {port:?}"));
-    }
-    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
-        return Err(format!(
-            "{e:?}: an IPv6 host must be in brackets, e.g. [::1]:8889"
-        ));
-    }
-    Ok(())
+    transport::net::check_endpoint(e, 8889)
 }
 
 impl Validate for Config {

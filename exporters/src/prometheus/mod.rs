@@ -116,16 +116,10 @@ pub struct PrometheusExporter {
 
 impl PrometheusExporter {
     pub fn new(id: ComponentId, cfg: &Config) -> Result<PrometheusExporter, BuildError> {
-        let endpoint = config::bindable_endpoint(&cfg.endpoint);
-        let bind_err = |e: std::io::Error| {
-            BuildError::new(format!(
-                "endpoint: failed to listen on {}: {e}",
-                cfg.endpoint
-            ))
-        };
-        let listener = TcpListener::bind(&endpoint).map_err(bind_err)?;
-        listener.set_nonblocking(true).map_err(bind_err)?;
-        let local_addr = listener.local_addr().map_err(bind_err)?;
+        let listener = transport::net::bind_tcp(&cfg.endpoint, "endpoint")?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| BuildError::new(format!("endpoint: {}: {e}", cfg.endpoint)))?;
         let tls = cfg.tls.as_ref().map(tls::acceptor).transpose()?;
         if let Some(s) = cfg.translation_strategy {
             if s.settings().1 {

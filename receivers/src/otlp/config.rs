@@ -342,35 +342,9 @@ pub fn sanitize_url_path(raw: &str) -> String {
     }
 }
 
-/// Turn a Go listen address into one Rust can bind: `:4317` (every interface in Go) becomes
-/// `0.0.0.0:4317`.
-pub fn bindable_endpoint(endpoint: &str) -> String {
-    let e = endpoint.trim();
-    if e.starts_with(':') {
-        format!("0.0.0.0{e}")
-    } else {
-        e.to_string()
-    }
-}
-
 /// `host:port` with a numeric port (`[::1]:4317`, `localhost:4317`, `:4317`).
 fn check_endpoint(endpoint: &str) -> Result<(), String> {
-    let e = endpoint.trim();
-    if e.is_empty() {
-        return Err("must not be empty; write host:port, e.g. 0.0.0.0:4317".into());
-    }
-    let Some((host, port)) = e.rsplit_once(':') else {
-        return Err(format!("{e:?} is not host:port (missing port)"));
-    };
-    if port.parse::<u16>().is_err() {
-        return Err(format!("{e:?}: invalid port {port:?}"));
-    }
-    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
-        return Err(format!(
-            "{e:?}: an IPv6 host must be in brackets, e.g. [::1]:4317"
-        ));
-    }
-    Ok(())
+    transport::net::check_endpoint(endpoint, 4317)
 }
 
 fn check_tls(tls: &TlsServerConfig, path: &[&str], errors: &mut Vec<ConfigError>) {

@@ -139,15 +139,10 @@ impl Receiver for OtlpReceiver {
     }
 }
 
-/// Bind `endpoint` (Go syntax) for a server; "address in use" names the endpoint.
+/// Bind `endpoint` (Go syntax: `:4317`, `host:port`, `[v6]:port`) for a server; "address in
+/// use" names the key and the endpoint.
 fn bind(endpoint: &str, key: &str) -> Result<TcpListener, BuildError> {
-    let addr = config::bindable_endpoint(endpoint);
-    let listener = TcpListener::bind(&addr)
-        .map_err(|e| BuildError::new(format!("{key}: failed to listen on {endpoint}: {e}")))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| BuildError::new(format!("{key}: failed to listen on {endpoint}: {e}")))?;
-    Ok(listener)
+    transport::net::bind_tcp(endpoint, key)
 }
 
 /// One signal's next consumer and the transport's counters: what a request handler needs.
