@@ -4,8 +4,12 @@
 //! processor's bounded buffer and in the process memory budget) and are answered at once, as
 //! in Go. The reservation travels with the items and is given back once the send that holds
 //! the last of them is done, so the buffer bounds what is pending and what is being sent
-//! together. Sends run in their own tasks, at most `max_in_flight` at once. A send that fails
-//! is counted and logged with its item count and reason (Go only logs "Sender failed").
+//! together. Sends run in their own tasks, at most `max_in_flight` at once. A send the next
+//! consumer refuses with a retryable error (a full sending queue, a spent memory budget) is
+//! tried again for up to [`RETRY_FOR`] while the processor runs, holding its room in the
+//! buffer, so a slow exporter turns into backpressure at the client rather than a drop. A send
+//! that fails for good is counted and logged with its item count and reason (Go drops at the
+//! first failure and only logs "Sender failed").
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -16,6 +20,13 @@ use pipeline_api::{Batch, ConsumeError, MemoryPermit, RequestContext, SharedCons
 use prometheus::{Histogram, IntCounter, IntGauge};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use pipeline_api::CancellationToken;
+
+/// How long a send refused with a retryable error is tried again.
+pub const RETRY_FOR: Duration = Duration::from_secs(10);
+/// First and longest pause between those attempts.
+const RETRY_FIRST: Duration = Duration::from_millis(20);
+const RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// Go `errTooManyBatchers = consumererror.NewPermanent(errors.New("too many batcher
 /// metadata-value combinations"))`: a permanent error, as in Go.
@@ -131,6 +142,8 @@ pub struct Batcher {
     index: HashMap<Vec<Vec<String>>, usize>,
     deadlines: BTreeSet<(Instant, usize)>,
     in_flight: Arc<Semaphore>,
+    /// Cancelled once intake has ended (shutdown): sends stop retrying.
+    stopping: CancellationToken,
 }
 
 impl Batcher {
@@ -152,6 +165,7 @@ impl Batcher {
             index: HashMap::new(),
             deadlines: BTreeSet::new(),
             in_flight,
+            stopping: CancellationToken::new(),
         };
         if batcher.settings.metadata_keys.is_empty() {
             // Go `singleShardBatcher.currentMetadataCardinality` is always 1.
@@ -186,6 +200,7 @@ impl Batcher {
             // the timers.
             self.flush_expired().await;
         }
+        self.stopping.cancel();
         for idx in 0..self.shards.len() {
             self.flush_all(idx, Trigger::Timeout).await;
         }
@@ -323,6 +338,7 @@ impl Batcher {
         let next = self.next.clone();
         let metrics = self.metrics.clone();
         let id = self.id.clone();
+        let stopping = self.stopping.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let holds = taken.owners; // given back when this task ends
@@ -331,7 +347,26 @@ impl Batcher {
                 Some(_) => taken.batch.encoded_len(),
                 None => 0,
             };
-            match next.consume(taken.batch).await {
+            let started = Instant::now();
+            let mut pause = RETRY_FIRST;
+            let result = loop {
+                match next.consume(taken.batch.clone()).await {
+                    Err(e)
+                        if e.is_retryable()
+                            && started.elapsed() + pause < RETRY_FOR
+                            && !stopping.is_cancelled() =>
+                    {
+                        tracing::debug!(processor = %id, items, error = %e, "Next consumer refused a batch for now; trying again");
+                        tokio::select! {
+                            _ = tokio::time::sleep(e.retry_after().unwrap_or(pause).max(pause)) => {}
+                            _ = stopping.cancelled() => {}
+                        }
+                        pause = (pause * 2).min(RETRY_MAX);
+                    }
+                    other => break other,
+                }
+            };
+            match result {
                 Ok(()) => {
                     if let Some(m) = &metrics {
                         m.record(trigger, items, bytes);

@@ -360,6 +360,59 @@ async fn caller_is_answered_before_the_flush_and_a_failed_send_is_counted() {
     p.shutdown().await;
 }
 
+/// Refuses (retryable) the first `n` batches, then takes them.
+struct RefuseFirst {
+    left: Mutex<usize>,
+    got: Collect,
+}
+
+#[async_trait]
+impl Consumer for RefuseFirst {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        {
+            let mut left = self.left.lock().unwrap();
+            if *left > 0 {
+                *left -= 1;
+                return Err(ConsumeError::retryable("sending queue is full"));
+            }
+        }
+        self.got.consume(batch).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retryable_refusal_downstream_is_tried_again_not_dropped() {
+    let id = ComponentId::parse("batch").unwrap();
+    let telemetry = Telemetry::new(MetricsLevel::Normal).component(ComponentKind::Processor, &id);
+    let next = Arc::new(RefuseFirst {
+        left: Mutex::new(3),
+        got: Collect::default(),
+    });
+    let p = Arc::new(BatchProcessor::new(
+        ctx_with(telemetry.clone()),
+        config(5, 200, 0),
+        Signal::Traces,
+        next.clone(),
+    ));
+    p.start().await.unwrap();
+    assert_eq!(p.consume(spans("a", 5)).await, Ok(()));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(next.got.sizes(), vec![5], "delivered on the fourth attempt");
+    assert_eq!(
+        metric(&telemetry, "otelcol_processor_batch_send_failed_items"),
+        Some(0.0)
+    );
+    // refused for longer than RETRY_FOR: counted as failed, once
+    *next.left.lock().unwrap() = usize::MAX;
+    assert_eq!(p.consume(spans("b", 5)).await, Ok(()));
+    tokio::time::sleep(batcher::RETRY_FOR + Duration::from_secs(2)).await;
+    assert_eq!(
+        metric(&telemetry, "otelcol_processor_batch_send_failed_items"),
+        Some(5.0)
+    );
+    p.shutdown().await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_full_buffer_refuses_with_a_retryable_error_after_the_accept_wait() {
     // send_batch_max_size 2: the buffer holds 4 × 2 = 8 items, pending and being sent
