@@ -16,6 +16,9 @@
 //! - files are handled in batches of `max_concurrent_files / 2`, at most `max_batches`
 //!   batches per poll (0: no limit).
 //!
+//! Within a poll Ferrotel reads the files oldest first (by modification time), so a rotated
+//! file still matched by the pattern is finished before its successor.
+//!
 //! Ferrotel additions: the device and inode are kept with the fingerprint, so a renamed file
 //! is recognised by its inode, and a *different* file that starts with the same bytes is not
 //! mistaken for a known one (its content is compared with the known file's through the open
@@ -472,6 +475,16 @@ impl Tailer {
             }
         }
         self.lost = still_lost;
+        // older files first: a file rotated since the last poll (`x.log` renamed to `x.log.1`
+        // and still matched by the pattern) is read to its end before the new `x.log`, so a
+        // line split across the rotation or a multi-line record arrives in order
+        let modified = |r: &Reader| {
+            r.file
+                .as_ref()
+                .and_then(|f| f.metadata().ok())
+                .and_then(|m| m.modified().ok())
+        };
+        current.sort_by_cached_key(|r| (modified(r), r.id));
         let mut finished = Vec::new();
         for (i, r) in current.iter_mut().enumerate() {
             if budget_records == 0 || budget_bytes == 0 {

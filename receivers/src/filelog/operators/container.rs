@@ -25,8 +25,10 @@
 //! sets `container.id` instead of failing the path match; a missing or non-matching path
 //! never fails the entry (Go fails it); a format that cannot be detected is handled by
 //! `on_error` (Go drops the entry); partials without `log.file.path` are kept apart per file,
-//! and per stream; at shutdown a partial line read from a file is not flushed cut short (its
-//! file's checkpoint stays at the line's start, so the next start reads it whole).
+//! and per stream, and across a rotation (`-json.log.1` and the new `-json.log` are one
+//! source); at a shutdown with stored checkpoints (`storage`) a partial line read from a file
+//! is not flushed cut short (its file's checkpoint stays at the line's start, so the next start
+//! reads it whole).
 //! With `docker_metadata: true`, Docker containers get resource attributes from their
 //! `config.v2.json` (see [`super::docker`]).
 

@@ -318,3 +318,24 @@ fn the_own_container_log_is_skipped() {
     assert_eq!(poll("", None), 2, "outside a container everything is read");
     assert_eq!(poll("include_own_container_logs: true\n", own()), 2);
 }
+
+/// Within a poll the older file is read first: a rotated `x.log.1` still matched by the
+/// pattern comes before the new `x.log`, whatever their names' order.
+#[test]
+fn older_files_are_read_first() {
+    use crate::filelog::operators::Pipeline;
+    use crate::filelog::tailer::Tailer;
+    let dir = TempDir::new("order");
+    append(&dir.path("x.log.1"), "older\n");
+    std::thread::sleep(Duration::from_millis(20));
+    append(&dir.path("x.log"), "newer\n");
+    let cfg = parse(&cfg(&dir.glob("x.log*"), "start_at: beginning\n"));
+    let mut t = Tailer::new(&cfg, Pipeline::default()).unwrap();
+    let req = t.poll(Instant::now()).logs.into_request();
+    let bodies: Vec<String> = req.resource_logs[0].scope_logs[0]
+        .log_records
+        .iter()
+        .map(body)
+        .collect();
+    assert_eq!(bodies, ["older", "newer"]);
+}
