@@ -18,6 +18,9 @@ pub struct ConsumeError {
     kind: ErrorKind,
     message: String,
     retry_after: Option<Duration>,
+    /// Refused at the door (a full buffer or queue, a spent memory budget): nothing was
+    /// attempted, so offering the same data again soon is the expected reaction.
+    backpressure: bool,
 }
 
 impl ConsumeError {
@@ -26,7 +29,24 @@ impl ConsumeError {
             kind: ErrorKind::Retryable,
             message: message.into(),
             retry_after: None,
+            backpressure: false,
         }
+    }
+
+    /// A retryable refusal at the door: no room for the data now (see [`Self::is_backpressure`]).
+    pub fn backpressure(message: impl Into<String>) -> Self {
+        ConsumeError {
+            kind: ErrorKind::Retryable,
+            message: message.into(),
+            retry_after: None,
+            backpressure: true,
+        }
+    }
+
+    /// Refused for lack of room, before any attempt to send: a caller that holds the data
+    /// may offer it again shortly without risking a duplicate.
+    pub fn is_backpressure(&self) -> bool {
+        self.backpressure
     }
 
     pub fn permanent(message: impl Into<String>) -> Self {
@@ -34,6 +54,7 @@ impl ConsumeError {
             kind: ErrorKind::Permanent,
             message: message.into(),
             retry_after: None,
+            backpressure: false,
         }
     }
 
@@ -43,6 +64,7 @@ impl ConsumeError {
             kind: ErrorKind::Retryable,
             message: message.into(),
             retry_after: Some(retry_after),
+            backpressure: false,
         }
     }
 
@@ -81,6 +103,7 @@ impl ConsumeError {
                 kind,
                 message: format!("{}; {}", acc.message, e.message),
                 retry_after,
+                backpressure: acc.backpressure && e.backpressure,
             }
         }))
     }

@@ -511,7 +511,7 @@ impl Consumer for ExporterRunner {
                     "shutting down",
                 ),
                 Offer::Full => (
-                    ConsumeError::retryable("sending queue is full"),
+                    ConsumeError::backpressure("sending queue is full"),
                     "queue full",
                 ),
             };
@@ -534,7 +534,7 @@ impl Consumer for ExporterRunner {
                 warn!(exporter = %self.id, data_type = %self.signal, items,
                     memory_budget_bytes = self.memory.limit(), reason = "memory budget spent",
                     "Request refused by the sending queue; the sender gets a retryable error");
-                return Err(ConsumeError::retryable(format!(
+                return Err(ConsumeError::backpressure(format!(
                     "memory budget of {} bytes is spent; try again later",
                     self.memory.limit()
                 )));

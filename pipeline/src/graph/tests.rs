@@ -283,3 +283,41 @@ async fn shutdown_reports_components_that_miss_the_deadline() {
     // nothing is slow here: every component finishes well within the deadline
     assert!(graph.shutdown(Duration::from_millis(500)).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_branch_refusing_for_now_is_retried_alone_without_duplicating_the_others() {
+    let recorder = Recorder::default();
+    let yaml = r#"
+receivers:
+  fakerecv:
+exporters:
+  fakeexp/slow:
+    delay: 300ms
+    sending_queue: {queue_size: 1, num_consumers: 1}
+    retry_on_failure: {enabled: false}
+  fakeexp/fast:
+    retry_on_failure: {enabled: false}
+service:
+  pipelines:
+    traces:
+      receivers: [fakerecv]
+      exporters: [fakeexp/slow, fakeexp/fast]
+"#;
+    let (graph, _) = build(yaml, &recorder).await;
+    let consumer = recorder.consumers("fakerecv").traces.unwrap();
+    consumer.consume(spans(1)).await.unwrap();
+    // the slow branch's queue is full for ~300 ms: the fan-out tries it again, alone
+    consumer.consume(spans(1)).await.unwrap();
+    let mut waited = Duration::ZERO;
+    while recorder.exported_by("fakeexp/slow").len() < 2 && waited < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += Duration::from_millis(10);
+    }
+    assert_eq!(recorder.exported_by("fakeexp/slow").len(), 2);
+    assert_eq!(
+        recorder.exported_by("fakeexp/fast").len(),
+        2,
+        "the branch that took the batch got it once"
+    );
+    graph.shutdown(Duration::from_secs(5)).await;
+}

@@ -5,8 +5,8 @@
 //! in Go. The reservation travels with the items and is given back once the send that holds
 //! the last of them is done, so the buffer bounds what is pending and what is being sent
 //! together. Sends run in their own tasks, at most `max_in_flight` at once. A send the next
-//! consumer refuses with a retryable error (a full sending queue, a spent memory budget) is
-//! tried again for up to [`RETRY_FOR`] while the processor runs, holding its room in the
+//! consumer refuses for lack of room (a full sending queue, a spent memory budget:
+//! `ConsumeError::is_backpressure`) is tried again for up to [`RETRY_FOR`] while the processor runs, holding its room in the
 //! buffer, so a slow exporter turns into backpressure at the client rather than a drop. A send
 //! that fails for good is counted and logged with its item count and reason (Go drops at the
 //! first failure and only logs "Sender failed").
@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use pipeline_api::CancellationToken;
 
-/// How long a send refused with a retryable error is tried again.
+/// How long a send refused for lack of room downstream is tried again.
 pub const RETRY_FOR: Duration = Duration::from_secs(10);
 /// First and longest pause between those attempts.
 const RETRY_FIRST: Duration = Duration::from_millis(20);
@@ -352,7 +352,7 @@ impl Batcher {
             let result = loop {
                 match next.consume(taken.batch.clone()).await {
                     Err(e)
-                        if e.is_retryable()
+                        if e.is_backpressure()
                             && started.elapsed() + pause < RETRY_FOR
                             && !stopping.is_cancelled() =>
                     {

@@ -220,7 +220,7 @@ impl BatchProcessor {
             match tokio::time::timeout(wait, self.room.clone().acquire_many_owned(cost)).await {
                 Ok(Ok(p)) => p,
                 Ok(Err(_)) => return Err(ConsumeError::retryable(NOT_RUNNING)),
-                Err(_) => return Err(ConsumeError::retryable(BUFFER_FULL)),
+                Err(_) => return Err(ConsumeError::backpressure(BUFFER_FULL)),
             };
         let left = wait.saturating_sub(started.elapsed());
         let memory = match self.memory.try_reserve(bytes as u64) {
@@ -228,7 +228,7 @@ impl BatchProcessor {
             None => match self.memory.reserve(bytes as u64, Some(left)).await {
                 Some(m) => m,
                 None => {
-                    return Err(ConsumeError::retryable(format!(
+                    return Err(ConsumeError::backpressure(format!(
                         "memory budget of {} bytes is spent; try again later",
                         self.memory.limit()
                     )))

@@ -373,7 +373,7 @@ impl Consumer for RefuseFirst {
             let mut left = self.left.lock().unwrap();
             if *left > 0 {
                 *left -= 1;
-                return Err(ConsumeError::retryable("sending queue is full"));
+                return Err(ConsumeError::backpressure("sending queue is full"));
             }
         }
         self.got.consume(batch).await
