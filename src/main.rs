@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ferrotel::registry;
 use pipeline::config::ProcessEnv;
 use pipeline::service::{self, Options};
 use pipeline::Registry;
@@ -65,20 +66,6 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
     },
-}
-
-fn registry() -> Registry {
-    Registry {
-        receivers: receivers::factories(),
-        processors: processors::factories(),
-        exporters: exporters::factories(),
-        extensions: vec![
-            pipeline::extensions::health_check::factory(),
-            pipeline::extensions::file_storage::factory(),
-            pipeline::extensions::pprof::factory(),
-            pipeline::extensions::zpages::factory(),
-        ],
-    }
 }
 
 fn exit(code: i32) -> ExitCode {

@@ -3,6 +3,7 @@
 
 mod bench_scenarios;
 mod cli;
+mod conformance;
 mod dashboard;
 mod delivery;
 mod harness;
@@ -13,6 +14,6 @@ mod loki;
 mod operator_pages;
 mod otlp;
 mod processors;
-mod python_sdk;
 mod prometheus;
+mod python_sdk;
 mod sink;

@@ -1,0 +1,506 @@
+//! One conformance suite over the whole registry (`ferrotel::registry()`): every component,
+//! of every kind, is held to the same contract.
+//! - Its default config (Go's `createDefaultConfig()`) validates, unless Go's default does not
+//!   either (a required key); those are listed in [`NEEDS_CONFIG`], and the list is checked
+//!   against the registry both ways.
+//! - An unknown key is refused, naming the key, and a misspelt known key gets "did you mean".
+//! - Built on loopback port 0, it starts, takes one batch of every signal it supports, and
+//!   shuts down, twice (a reload builds a component again from the same config), within a
+//!   bounded time and without a panic.
+//!
+//! A new component passes it by being registered; one that breaks the contract fails here.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use pipeline_api::config::ConfigValue;
+use pipeline_api::telemetry::ComponentTelemetry;
+use pipeline_api::{
+    async_trait, Batch, BuildContext, ComponentId, ComponentKind, ConsumeError, Consumer, Factory,
+    Signal, SignalConsumers,
+};
+
+use crate::harness::temp_dir;
+
+/// Components whose Go default config does not validate (a key without a default is
+/// required), with the smallest config that does. Every other component must validate with
+/// no config at all.
+const NEEDS_CONFIG: &[(ComponentKind, &str, &str)] = &[
+    (
+        ComponentKind::Receiver,
+        "filelog",
+        "include: [FILELOG_DIR/*.log]",
+    ),
+    // Go: "must specify at least one protocol when using the OTLP receiver"
+    (
+        ComponentKind::Receiver,
+        "otlp",
+        "protocols: {grpc: {endpoint: 127.0.0.1:0}}",
+    ),
+    (
+        ComponentKind::Processor,
+        "memory_limiter",
+        "check_interval: 1s\nlimit_mib: 4000",
+    ),
+    (
+        ComponentKind::Processor,
+        "attributes",
+        "actions: [{key: a, value: b, action: insert}]",
+    ),
+    (
+        ComponentKind::Processor,
+        "resource",
+        "attributes: [{key: a, value: b, action: insert}]",
+    ),
+    (
+        ComponentKind::Exporter,
+        "otlp",
+        "endpoint: 127.0.0.1:1\ntls: {insecure: true}",
+    ),
+    (
+        ComponentKind::Exporter,
+        "otlphttp",
+        "endpoint: http://127.0.0.1:1",
+    ),
+    (
+        ComponentKind::Exporter,
+        "jaeger",
+        "endpoint: 127.0.0.1:1\ntls: {insecure: true}",
+    ),
+    (
+        ComponentKind::Exporter,
+        "prometheus",
+        "endpoint: 127.0.0.1:0",
+    ),
+    (
+        ComponentKind::Exporter,
+        "prometheusremotewrite",
+        "endpoint: http://127.0.0.1:1/api/v1/write",
+    ),
+    (
+        ComponentKind::Exporter,
+        "loki",
+        "endpoint: http://127.0.0.1:1/loki/api/v1/push",
+    ),
+];
+
+/// Config for the lifecycle part, where the default would listen on a fixed port or on every
+/// interface: loopback port 0 instead.
+const LOOPBACK: &[(ComponentKind, &str, &str)] = &[
+    (
+        ComponentKind::Receiver,
+        "otlp",
+        "protocols: {grpc: {endpoint: 127.0.0.1:0}, http: {endpoint: 127.0.0.1:0}}",
+    ),
+    (
+        ComponentKind::Extension,
+        "health_check",
+        "endpoint: 127.0.0.1:0",
+    ),
+    (ComponentKind::Extension, "pprof", "endpoint: 127.0.0.1:0"),
+    (ComponentKind::Extension, "zpages", "endpoint: 127.0.0.1:0"),
+    (
+        ComponentKind::Extension,
+        "file_storage",
+        "directory: FILELOG_DIR",
+    ),
+];
+
+fn yaml(text: &str) -> ConfigValue {
+    serde_yaml_ng::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn lookup(
+    table: &[(ComponentKind, &str, &str)],
+    kind: ComponentKind,
+    name: &str,
+) -> Option<String> {
+    table
+        .iter()
+        .find(|(k, n, _)| *k == kind && *n == name)
+        .map(|(_, _, c)| c.to_string())
+}
+
+/// Every registered component: kind, type name, its factory's parse_config and signals.
+fn all() -> Vec<(ComponentKind, &'static str, Arc<dyn Factory>)> {
+    let r = ferrotel::registry();
+    let mut out: Vec<(ComponentKind, &'static str, Arc<dyn Factory>)> = Vec::new();
+    for f in r.receivers {
+        out.push((
+            ComponentKind::Receiver,
+            f.type_name(),
+            Arc::new(AsFactory(f)),
+        ));
+    }
+    for f in r.processors {
+        out.push((
+            ComponentKind::Processor,
+            f.type_name(),
+            Arc::new(AsFactory(f)),
+        ));
+    }
+    for f in r.exporters {
+        out.push((
+            ComponentKind::Exporter,
+            f.type_name(),
+            Arc::new(AsFactory(f)),
+        ));
+    }
+    for f in r.extensions {
+        out.push((
+            ComponentKind::Extension,
+            f.type_name(),
+            Arc::new(AsFactory(f)),
+        ));
+    }
+    out
+}
+
+/// A kind's factory seen only as a [`Factory`].
+struct AsFactory<F: ?Sized>(Arc<F>);
+
+impl<F: ?Sized + Factory> Factory for AsFactory<F> {
+    fn type_name(&self) -> &'static str {
+        self.0.type_name()
+    }
+    fn aliases(&self) -> &'static [(&'static str, bool)] {
+        self.0.aliases()
+    }
+    fn signals(&self) -> &'static [Signal] {
+        self.0.signals()
+    }
+    fn parse_config(
+        &self,
+        value: &ConfigValue,
+    ) -> Result<Box<dyn pipeline_api::ComponentConfig>, Vec<pipeline_api::config::ConfigError>>
+    {
+        self.0.parse_config(value)
+    }
+}
+
+#[test]
+fn every_default_config_validates_unless_go_requires_a_key() {
+    let mut problems = Vec::new();
+    for (kind, name, f) in all() {
+        let needs = lookup(NEEDS_CONFIG, kind, name).is_some();
+        match (f.parse_config(&ConfigValue::Null), needs) {
+            (Ok(_), false) | (Err(_), true) => {}
+            (Ok(_), true) => problems.push(format!(
+                "{kind:?} {name}: its default validates; remove it from NEEDS_CONFIG"
+            )),
+            (Err(e), false) => problems.push(format!(
+                "{kind:?} {name}: the default config does not validate: {e:?}"
+            )),
+        }
+        if let Some(minimal) = lookup(NEEDS_CONFIG, kind, name) {
+            let dir = temp_dir(&format!("conf-{name}"));
+            let text = minimal.replace("FILELOG_DIR", &dir.display().to_string());
+            if let Err(e) = f.parse_config(&yaml(&text)) {
+                problems.push(format!("{kind:?} {name}: minimal config refused: {e:?}"));
+            }
+        }
+    }
+    for (kind, name, _) in NEEDS_CONFIG.iter().chain(LOOPBACK) {
+        if !all().iter().any(|(k, n, _)| k == kind && n == name) {
+            problems.push(format!("{kind:?} {name} is listed here but not registered"));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn unknown_keys_are_refused_and_misspellings_get_a_suggestion() {
+    let mut problems = Vec::new();
+    for (kind, name, f) in all() {
+        let dir = temp_dir(&format!("unknown-{name}"));
+        let base = lookup(NEEDS_CONFIG, kind, name)
+            .or_else(|| lookup(LOOPBACK, kind, name))
+            .unwrap_or_default()
+            .replace("FILELOG_DIR", &dir.display().to_string());
+        let mut value = if base.is_empty() {
+            ConfigValue::Mapping(Default::default())
+        } else {
+            yaml(&base)
+        };
+        let Some(map) = value.as_mapping_mut() else {
+            problems.push(format!("{kind:?} {name}: config is not a mapping"));
+            continue;
+        };
+        map.insert("no_such_key_anywhere".into(), ConfigValue::Bool(true));
+        match f.parse_config(&value) {
+            Ok(_) => problems.push(format!("{kind:?} {name}: an unknown key was accepted")),
+            Err(errs) => {
+                let text = format!("{errs:?}");
+                if !text.contains("no_such_key_anywhere") {
+                    problems.push(format!(
+                        "{kind:?} {name}: the error does not name the key: {text}"
+                    ));
+                }
+            }
+        }
+        // a misspelt real key: the first key of the minimal config, or `endpoint`/`timeout`
+        let real = base
+            .split(|c: char| c == ':' || c == '\n')
+            .next()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| k.trim().to_string());
+        if let Some(real) = real {
+            let typo = format!("{real}x");
+            let mut v = ConfigValue::Mapping(Default::default());
+            v.as_mapping_mut()
+                .expect("mapping")
+                .insert(typo.clone().into(), ConfigValue::Bool(true));
+            match f.parse_config(&v) {
+                Ok(_) => problems.push(format!("{kind:?} {name}: {typo} was accepted")),
+                Err(errs) => {
+                    let text = format!("{errs:?}");
+                    if !text.contains("did you mean") {
+                        problems.push(format!(
+                            "{kind:?} {name}: no suggestion for {typo} (meant {real}): {text}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// Takes everything; counts items.
+#[derive(Default)]
+struct Collect(Mutex<usize>);
+
+#[async_trait]
+impl Consumer for Collect {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        *self.0.lock().unwrap() += batch.items();
+        Ok(())
+    }
+}
+
+fn attr(k: &str, v: &str) -> KeyValue {
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+fn resource() -> Option<Resource> {
+    Some(Resource {
+        attributes: vec![attr("service.name", "conformance")],
+        ..Default::default()
+    })
+}
+
+/// One small batch of a signal.
+fn batch(signal: Signal) -> Batch {
+    match signal {
+        Signal::Traces => Batch::from_traces(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: resource(),
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        name: "op".into(),
+                        start_time_unix_nano: 1_700_000_000_000_000_000,
+                        end_time_unix_nano: 1_700_000_000_100_000_000,
+                        attributes: vec![attr("k", "v")],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }),
+        Signal::Metrics => Batch::from_metrics(ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: resource(),
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![Metric {
+                        name: "g".into(),
+                        data: Some(metric::Data::Gauge(Gauge {
+                            data_points: vec![NumberDataPoint {
+                                time_unix_nano: 1_700_000_000_000_000_000,
+                                value: Some(number_data_point::Value::AsDouble(1.5)),
+                                ..Default::default()
+                            }],
+                        })),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }),
+        Signal::Logs => Batch::from_logs(ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: resource(),
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord {
+                        time_unix_nano: 1_700_000_000_000_000_000,
+                        body: Some(AnyValue {
+                            value: Some(any_value::Value::StringValue("hello".into())),
+                        }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }),
+    }
+}
+
+fn context(kind: ComponentKind, name: &str, signals: Vec<Signal>) -> BuildContext {
+    let id = ComponentId::parse(name).unwrap();
+    BuildContext {
+        telemetry: ComponentTelemetry::detached(kind, &id),
+        id,
+        signals,
+        extensions: Arc::new(BTreeMap::new()),
+        memory: Default::default(),
+    }
+}
+
+const STEP: Duration = Duration::from_secs(10);
+
+async fn bounded<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(STEP, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} took longer than {STEP:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_component_builds_starts_consumes_and_stops_twice() {
+    let r = ferrotel::registry();
+    let config_for = |kind: ComponentKind, name: &str, dir: &std::path::Path| {
+        let text = lookup(LOOPBACK, kind, name)
+            .or_else(|| lookup(NEEDS_CONFIG, kind, name))
+            .unwrap_or_default()
+            .replace("FILELOG_DIR", &dir.display().to_string());
+        if text.is_empty() {
+            ConfigValue::Null
+        } else {
+            yaml(&text)
+        }
+    };
+    let mut checked = Vec::new();
+    for f in &r.receivers {
+        let name = f.type_name();
+        let dir = temp_dir(&format!("life-{name}"));
+        let cfg = f
+            .parse_config(&config_for(ComponentKind::Receiver, name, &dir))
+            .unwrap();
+        for round in 0..2 {
+            let mut next = SignalConsumers::default();
+            for &s in f.signals() {
+                next.set(s, Arc::new(Collect::default()));
+            }
+            let ctx = context(ComponentKind::Receiver, name, f.signals().to_vec());
+            let recv = f
+                .build(ctx, cfg.as_ref(), next)
+                .unwrap_or_else(|e| panic!("receiver {name} (round {round}): build: {e}"));
+            let token = pipeline_api::CancellationToken::new();
+            let run = tokio::spawn(recv.run(token.clone()));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            token.cancel();
+            bounded(&format!("receiver {name} shutdown"), run)
+                .await
+                .unwrap_or_else(|e| panic!("receiver {name} panicked: {e}"))
+                .unwrap_or_else(|e| panic!("receiver {name} (round {round}): {e}"));
+        }
+        checked.push(format!("receiver {name}"));
+    }
+    for f in &r.processors {
+        let name = f.type_name();
+        let dir = temp_dir(&format!("life-{name}"));
+        let cfg = f
+            .parse_config(&config_for(ComponentKind::Processor, name, &dir))
+            .unwrap();
+        for &signal in f.signals() {
+            for round in 0..2 {
+                let next = Arc::new(Collect::default());
+                let ctx = context(ComponentKind::Processor, name, vec![signal]);
+                let p = f
+                    .build(ctx, cfg.as_ref(), signal, next.clone())
+                    .unwrap_or_else(|e| panic!("processor {name} {signal}: build: {e}"));
+                bounded(&format!("processor {name} start"), p.start())
+                    .await
+                    .unwrap_or_else(|e| panic!("processor {name} {signal} (round {round}): {e}"));
+                // accepted, or refused with an error: both are answers; a panic or a hang is not
+                let _ = bounded(
+                    &format!("processor {name} consume"),
+                    p.consume(batch(signal)),
+                )
+                .await;
+                bounded(&format!("processor {name} shutdown"), p.shutdown()).await;
+                // data during and after shutdown is passed on or refused, never held
+                let _ = bounded(
+                    &format!("processor {name} consume after shutdown"),
+                    p.consume(batch(signal)),
+                )
+                .await;
+            }
+        }
+        checked.push(format!("processor {name}"));
+    }
+    for f in &r.exporters {
+        let name = f.type_name();
+        let dir = temp_dir(&format!("life-{name}"));
+        let cfg = f
+            .parse_config(&config_for(ComponentKind::Exporter, name, &dir))
+            .unwrap();
+        for round in 0..2 {
+            let ctx = context(ComponentKind::Exporter, name, f.signals().to_vec());
+            let e = f
+                .build(ctx, cfg.as_ref())
+                .unwrap_or_else(|err| panic!("exporter {name} (round {round}): build: {err}"));
+            bounded(&format!("exporter {name} start"), e.start())
+                .await
+                .unwrap_or_else(|err| panic!("exporter {name} (round {round}): start: {err}"));
+            for &signal in f.signals() {
+                // the backends named in the configs are not there: an error is the expected
+                // answer, within the bound
+                let _ = bounded(&format!("exporter {name} export"), e.export(batch(signal))).await;
+            }
+            bounded(&format!("exporter {name} shutdown"), e.shutdown()).await;
+        }
+        checked.push(format!("exporter {name}"));
+    }
+    for f in &r.extensions {
+        let name = f.type_name();
+        let dir = temp_dir(&format!("life-{name}"));
+        let cfg = f
+            .parse_config(&config_for(ComponentKind::Extension, name, &dir))
+            .unwrap();
+        for round in 0..2 {
+            let ctx = context(ComponentKind::Extension, name, vec![]);
+            let x = f
+                .build(ctx, cfg.as_ref())
+                .unwrap_or_else(|err| panic!("extension {name} (round {round}): build: {err}"));
+            bounded(&format!("extension {name} start"), x.start())
+                .await
+                .unwrap_or_else(|err| panic!("extension {name} (round {round}): start: {err}"));
+            x.ready();
+            bounded(&format!("extension {name} shutdown"), x.shutdown()).await;
+        }
+        checked.push(format!("extension {name}"));
+    }
+    let total = r.receivers.len() + r.processors.len() + r.exporters.len() + r.extensions.len();
+    assert_eq!(checked.len(), total, "{checked:?}");
+}
