@@ -52,15 +52,18 @@ pub const PARTIAL_RETRY: Duration = Duration::from_secs(5);
 impl Consumer for FanOut {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
         let results = join_all(self.branches.iter().map(|b| b.consume(batch.clone()))).await;
-        let failed: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_err()).collect();
+        let failed: Vec<usize> = (0..results.len())
+            .filter(|&i| results[i].is_err())
+            .collect();
         let partial = !failed.is_empty()
             && failed.len() < self.branches.len()
             && failed
                 .iter()
                 .all(|&i| matches!(&results[i], Err(e) if e.is_backpressure()));
         if !partial {
-            return match ConsumeError::combine(results.into_iter().filter_map(Result::err).collect())
-            {
+            return match ConsumeError::combine(
+                results.into_iter().filter_map(Result::err).collect(),
+            ) {
                 None => Ok(()),
                 Some(e) => Err(e),
             };
@@ -343,7 +346,14 @@ impl Graph {
                 }
             }
             let p = &plan.receivers[id];
-            let ctx = context(telemetry, memory, ComponentKind::Receiver, id, signals, &ext_map);
+            let ctx = context(
+                telemetry,
+                memory,
+                ComponentKind::Receiver,
+                id,
+                signals,
+                &ext_map,
+            );
             let r = p
                 .factory
                 .build(ctx, &*p.config, consumers)

@@ -50,7 +50,16 @@ impl Drop for Netns {
 fn curl_in(pid: u32, args: &[&str]) -> String {
     let out = Command::new("nsenter")
         .arg(format!("--net=/proc/{pid}/ns/net"))
-        .args(["curl", "-s", "-o", "/dev/null", "-m", "2", "-w", "%{http_code}"])
+        .args([
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-m",
+            "2",
+            "-w",
+            "%{http_code}",
+        ])
         .args(args)
         .output()
         .expect("nsenter and curl are needed for this test");
@@ -76,9 +85,15 @@ fn every_listener_binds_go_colon_port_form() {
     let pid = ns.0.id();
     let checks: [(&str, &[&str]); 8] = [
         ("health_check :13133", &["http://127.0.0.1:13133/"]),
-        ("health_check over IPv6 (dual stack)", &["http://[::1]:13133/"]),
+        (
+            "health_check over IPv6 (dual stack)",
+            &["http://[::1]:13133/"],
+        ),
         ("own metrics :8888", &["http://127.0.0.1:8888/metrics"]),
-        ("prometheus exporter :8889", &["http://127.0.0.1:8889/metrics"]),
+        (
+            "prometheus exporter :8889",
+            &["http://127.0.0.1:8889/metrics"],
+        ),
         ("pprof :1777", &["http://127.0.0.1:1777/debug/pprof/"]),
         ("zpages :55679", &["http://127.0.0.1:55679/debug/servicez"]),
         (

@@ -29,7 +29,10 @@ pub fn python() -> PathBuf {
     }
     let reqs = root().join("tests/e2e/python/requirements.txt");
     let check = Command::new(&py)
-        .args(["-c", "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc"])
+        .args([
+            "-c",
+            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc",
+        ])
         .status();
     if !matches!(check, Ok(s) if s.success()) {
         let made = Command::new("python3")
@@ -113,7 +116,16 @@ async fn python_sdk_through_a_10s_batch_is_answered_at_once_and_loses_nothing() 
     let endpoint = format!("127.0.0.1:{}", ports.grpc);
     let report = tokio::task::spawn_blocking(move || {
         // 6,000 spans, paced so the SDK's own queue of 2048 never fills while exports are quick
-        run_sdk(&["--endpoint", &endpoint, "--spans", "6000", "--pause-every", "500", "--pause-ms", "30"])
+        run_sdk(&[
+            "--endpoint",
+            &endpoint,
+            "--spans",
+            "6000",
+            "--pause-every",
+            "500",
+            "--pause-ms",
+            "30",
+        ])
     })
     .await
     .unwrap();
@@ -131,7 +143,12 @@ async fn python_sdk_through_a_10s_batch_is_answered_at_once_and_loses_nothing() 
     })
     .await;
     let mut names = span_names(&recorded.traces.lock().unwrap());
-    assert!(all, "{} of 6000 arrived\n{}", names.len(), collector.stderr_text());
+    assert!(
+        all,
+        "{} of 6000 arrived\n{}",
+        names.len(),
+        collector.stderr_text()
+    );
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 6000, "every span once");

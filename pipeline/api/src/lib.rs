@@ -18,8 +18,8 @@ pub mod wire;
 pub use batch::{Batch, BatchData, BatchDataMut, RequestContext};
 pub use component::*;
 pub use error::{BuildError, ConsumeError, ErrorKind};
-pub use memory::{MemoryBudget, MemoryPermit};
 pub use ids::{ComponentId, ComponentKind, IdError, PipelineId, Signal};
+pub use memory::{MemoryBudget, MemoryPermit};
 pub use opentelemetry_proto as proto;
 /// The metric handle types a component gets from its `ComponentTelemetry`.
 pub use prometheus::{Histogram, IntCounter, IntGauge};

@@ -182,9 +182,7 @@ impl MemoryBudget {
     /// The default budget: a quarter of the memory limit this process runs under (its
     /// cgroup's limit, else the machine's memory), between 16 MiB and 256 MiB.
     pub fn default_limit() -> u64 {
-        let total = cgroup_limit()
-            .or_else(physical_memory)
-            .unwrap_or(1 << 30);
+        let total = cgroup_limit().or_else(physical_memory).unwrap_or(1 << 30);
         (total / DEFAULT_SHARE_DIVISOR).clamp(DEFAULT_FLOOR, DEFAULT_CAP)
     }
 }
@@ -251,7 +249,11 @@ pub fn parse_size(text: &str, memory_limit: impl FnOnce() -> u64) -> Result<u64,
         "mib" => 1 << 20,
         "g" | "gb" => 1_000_000_000,
         "gib" => 1 << 30,
-        other => return Err(format!("{text:?}: unknown unit {other:?} (B, KiB, MiB, GiB, KB, MB, GB or %)")),
+        other => {
+            return Err(format!(
+                "{text:?}: unknown unit {other:?} (B, KiB, MiB, GiB, KB, MB, GB or %)"
+            ))
+        }
     };
     let bytes = (n * mult as f64) as u64;
     if bytes == 0 {
@@ -301,7 +303,8 @@ mod tests {
             .await
             .is_none());
         let b2 = b.clone();
-        let waiter = tokio::spawn(async move { b2.reserve(10, Some(Duration::from_secs(5))).await });
+        let waiter =
+            tokio::spawn(async move { b2.reserve(10, Some(Duration::from_secs(5))).await });
         tokio::time::sleep(Duration::from_millis(100)).await;
         drop(held);
         assert_eq!(waiter.await.unwrap().unwrap().bytes(), 10);

@@ -18,8 +18,8 @@ use pipeline_api::pending::{Pending, Taken};
 use pipeline_api::storage::StorageClient;
 use pipeline_api::telemetry::ComponentTelemetry;
 use pipeline_api::{
-    async_trait, Batch, ComponentId, ConsumeError, Consumer, Exporter, MemoryBudget,
-    MemoryPermit, Signal,
+    async_trait, Batch, ComponentId, ConsumeError, Consumer, Exporter, MemoryBudget, MemoryPermit,
+    Signal,
 };
 use prometheus::{IntCounter, IntGauge};
 use tokio::sync::{oneshot, Mutex, OwnedSemaphorePermit, Semaphore};
@@ -220,7 +220,9 @@ impl ExporterRunner {
         if let Some(batch) = self.common.sending_queue.batch.clone() {
             let me = self.clone();
             let queue = queue.clone();
-            workers.push(tokio::spawn(async move { me.batch_loop(queue, batch).await }));
+            workers.push(tokio::spawn(
+                async move { me.batch_loop(queue, batch).await },
+            ));
         } else {
             for _ in 0..self.common.sending_queue.num_consumers.max(1) {
                 let me = self.clone();
@@ -292,7 +294,8 @@ impl ExporterRunner {
             }
             while !pending.is_empty() && size(&pending) >= min {
                 let n = chunk(&pending);
-                self.dispatch(pending.take_front(n), &senders, &persistent, &queue).await;
+                self.dispatch(pending.take_front(n), &senders, &persistent, &queue)
+                    .await;
             }
             if pending.is_empty() {
                 deadline = None;
@@ -300,7 +303,8 @@ impl ExporterRunner {
         }
         while !pending.is_empty() {
             let n = chunk(&pending);
-            self.dispatch(pending.take_front(n), &senders, &persistent, &queue).await;
+            self.dispatch(pending.take_front(n), &senders, &persistent, &queue)
+                .await;
         }
         let _ = senders.acquire_many(consumers as u32).await;
     }

@@ -196,7 +196,10 @@ async fn queue_batch_merges_requests_until_min_size_and_cuts_at_max_size() {
         "3 items are below min_size 4 and the flush timeout is a minute away"
     );
     r.consume(logs(&["d", "e", "f", "g"])).await.unwrap();
-    wait_for("a batch of max_size", || !backend.0.lock().unwrap().is_empty()).await;
+    wait_for("a batch of max_size", || {
+        !backend.0.lock().unwrap().is_empty()
+    })
+    .await;
     assert_eq!(
         backend.0.lock().unwrap()[0],
         vec!["a", "b", "c", "d", "e"],
@@ -343,7 +346,10 @@ async fn fan_out_to_three_queues_with_one_stuck_backend_stays_within_the_memory_
         assert!(budget.used() <= budget.limit());
         tokio::task::yield_now().await;
     }
-    assert!(refused > 0, "the stuck queue's 1000 requests do not fit 20 requests' bytes");
+    assert!(
+        refused > 0,
+        "the stuck queue's 1000 requests do not fit 20 requests' bytes"
+    );
     assert!(
         budget.used() >= per_request * 10,
         "the stuck queue holds what the budget allows"
@@ -353,7 +359,8 @@ async fn fan_out_to_three_queues_with_one_stuck_backend_stays_within_the_memory_
         "every refusal is counted"
     );
     for r in &runners {
-        r.shutdown(Instant::now() + Duration::from_millis(200)).await;
+        r.shutdown(Instant::now() + Duration::from_millis(200))
+            .await;
     }
 }
 
@@ -371,7 +378,12 @@ async fn without_a_queue_no_queue_metrics_are_reported() {
         .iter()
         .map(|f| f.name().to_string())
         .collect();
-    assert!(!names.iter().any(|n| n.starts_with("otelcol_exporter_queue")), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("otelcol_exporter_queue")),
+        "{names:?}"
+    );
 }
 
 async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {

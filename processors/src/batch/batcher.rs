@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pipeline_api::pending::Pending;
+use pipeline_api::CancellationToken;
 use pipeline_api::{Batch, ConsumeError, MemoryPermit, RequestContext, SharedConsumer, Signal};
 use prometheus::{Histogram, IntCounter, IntGauge};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
-use pipeline_api::CancellationToken;
 
 /// How long a send refused for lack of room downstream is tried again.
 pub const RETRY_FOR: Duration = Duration::from_secs(10);
@@ -211,10 +211,7 @@ impl Batcher {
     }
 
     /// The shard of a batch's metadata values (created on first use).
-    pub fn shard_key(
-        keys: &[String],
-        ctx: &RequestContext,
-    ) -> Vec<Vec<String>> {
+    pub fn shard_key(keys: &[String], ctx: &RequestContext) -> Vec<Vec<String>> {
         keys.iter()
             .map(|k| {
                 ctx.metadata_values(k)

@@ -196,10 +196,7 @@ impl BatchProcessor {
             return Ok(());
         }
         let key = Batcher::shard_key(&self.settings.metadata_keys, batch.context());
-        let mut seen = self
-            .combinations
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut seen = self.combinations.lock().unwrap_or_else(|p| p.into_inner());
         if seen.contains(&key) {
             return Ok(());
         }

@@ -307,7 +307,10 @@ async fn large_batch_is_split_by_max_size_and_remainder_waits_like_go() {
     let a = spawn_consume(&p, spans("a", 32));
     settle().await;
     assert_eq!(next.sizes(), vec![15, 15]);
-    assert!(a.is_finished(), "answered although 2 of its items are still pending");
+    assert!(
+        a.is_finished(),
+        "answered although 2 of its items are still pending"
+    );
     tokio::time::sleep(Duration::from_millis(201)).await;
     assert_eq!(a.await.unwrap(), Ok(()));
     assert_eq!(next.sizes(), vec![15, 15, 2]);
@@ -427,7 +430,11 @@ async fn a_full_buffer_refuses_with_a_retryable_error_after_the_accept_wait() {
     let err = p.consume(spans("late", 1)).await.unwrap_err();
     assert!(err.is_retryable(), "UNAVAILABLE / 503 at the client");
     assert_eq!(err.message(), BUFFER_FULL);
-    assert_eq!(started_at.elapsed(), ACCEPT_WAIT, "waited the accept wait first");
+    assert_eq!(
+        started_at.elapsed(),
+        ACCEPT_WAIT,
+        "waited the accept wait first"
+    );
     // a caller waiting while room frees up is accepted
     let waiting = spawn_consume(&p, spans("w", 2));
     settle().await;
@@ -449,7 +456,12 @@ async fn the_memory_budget_bounds_the_buffer_in_bytes() {
     let budget = pipeline_api::MemoryBudget::new(one.encoded_len() as u64 * 2);
     let mut c = ctx();
     c.memory = budget.clone();
-    let p = Arc::new(BatchProcessor::new(c, config(10, 200, 0), Signal::Traces, next.clone()));
+    let p = Arc::new(BatchProcessor::new(
+        c,
+        config(10, 200, 0),
+        Signal::Traces,
+        next.clone(),
+    ));
     p.start().await.unwrap();
     assert_eq!(p.consume(one.clone()).await, Ok(()));
     assert_eq!(p.consume(one.clone()).await, Ok(()));

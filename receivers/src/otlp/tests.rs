@@ -490,7 +490,10 @@ protocols:
     // Go SanitizedURLPath: a relative path gets a leading slash.
     assert_eq!(h.traces_path(), "/custom/traces");
     assert_eq!(h.max_body(), 1000);
-    assert_eq!(h.endpoint, ":4318", "Go's all-interfaces form, bound by transport::net");
+    assert_eq!(
+        h.endpoint, ":4318",
+        "Go's all-interfaces form, bound by transport::net"
+    );
 }
 
 #[test]
