@@ -35,8 +35,8 @@ struct Cli {
 
     /// Bound on the data held in memory on its way through (batch buffers and in-memory
     /// sending queues together), e.g. `256MiB` or `10%` of the memory limit. Default:
-    /// `FERROTEL_MEMORY_BUDGET`, else a quarter of the cgroup (or machine) memory limit,
-    /// between 16 MiB and 256 MiB.
+    /// `FERROTEL_MEMORY_BUDGET`, else a quarter of the cgroup memory limit (at least 16 MiB;
+    /// without a limit, a quarter of the machine's memory, at most 64 MiB).
     #[arg(long = "memory-budget", global = true, value_name = "SIZE")]
     memory_budget: Option<String>,
 
