@@ -251,7 +251,7 @@ fn unknown_keys_are_refused_and_misspellings_get_a_suggestion() {
         }
         // a misspelt real key: the first key of the minimal config, or `endpoint`/`timeout`
         let real = base
-            .split(|c: char| c == ':' || c == '\n')
+            .split([':', '\n'])
             .next()
             .filter(|k| !k.trim().is_empty())
             .map(|k| k.trim().to_string());

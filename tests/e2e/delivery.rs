@@ -318,7 +318,7 @@ async fn a_full_queue_refuses_with_503_and_the_clients_retry_succeeds_later() {
         "the queue holds 3; the rest are refused with 503"
     );
     agent.wait_for_stderr(
-        "Request refused by the sending queue",
+        "Requests refused by the sending queue",
         Duration::from_secs(5),
     );
     recorded

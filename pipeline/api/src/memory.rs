@@ -126,7 +126,7 @@ impl MemoryBudget {
     /// What a reservation of `bytes` costs: a request larger than the whole budget costs
     /// the whole budget, so it waits for an empty budget instead of never fitting.
     fn cost(&self, bytes: u64) -> u32 {
-        bytes.min(self.inner.limit).min(MAX_RESERVATION).max(1) as u32
+        bytes.clamp(1, self.inner.limit.min(MAX_RESERVATION)) as u32
     }
 
     /// Reserve `bytes` now, or `None` when the budget is spent.

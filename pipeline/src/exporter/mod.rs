@@ -95,6 +95,35 @@ pub struct ExporterRunner {
     workers: Mutex<Vec<JoinHandle<()>>>,
     metrics: Metrics,
     memory: MemoryBudget,
+    refusals: RefusalLog,
+}
+
+/// Refusals are logged at most once per [`REFUSAL_LOG_EVERY`] per exporter and signal, with
+/// how many were refused since (a full queue under load refuses many requests a second, and
+/// senders retry; every one is counted in `otelcol_exporter_enqueue_failed_*`).
+pub const REFUSAL_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[derive(Default)]
+struct RefusalLog {
+    state: std::sync::Mutex<(Option<Instant>, u64, u64)>,
+}
+
+impl RefusalLog {
+    /// `Some((requests, items))` refused since the last line when a line is due now.
+    fn due(&self, items: usize) -> Option<(u64, u64)> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.1 += 1;
+        s.2 += items as u64;
+        let now = Instant::now();
+        match s.0 {
+            Some(t) if now.duration_since(t) < REFUSAL_LOG_EVERY => None,
+            _ => {
+                let out = (s.1, s.2);
+                *s = (Some(now), 0, 0);
+                Some(out)
+            }
+        }
+    }
 }
 
 impl ExporterRunner {
@@ -157,6 +186,7 @@ impl ExporterRunner {
             workers: Mutex::new(Vec::new()),
             metrics,
             memory,
+            refusals: RefusalLog::default(),
         }
     }
 
@@ -519,8 +549,10 @@ impl Consumer for ExporterRunner {
                     "queue full",
                 ),
             };
-            warn!(exporter = %self.id, data_type = %self.signal, items, reason = why,
-                "Request refused by the sending queue; the sender gets a retryable error");
+            if let Some((requests, refused_items)) = self.refusals.due(items) {
+                warn!(exporter = %self.id, data_type = %self.signal, requests, items = refused_items,
+                    reason = why, "Requests refused by the sending queue; the senders get an error (retryable unless too large)");
+            }
             err
         };
         let permit = match queue.reserve(items, bytes, block).await {
@@ -535,9 +567,11 @@ impl Consumer for ExporterRunner {
             },
             None => {
                 self.metrics.enqueue_failed.inc_by(items as u64);
-                warn!(exporter = %self.id, data_type = %self.signal, items,
-                    memory_budget_bytes = self.memory.limit(), reason = "memory budget spent",
-                    "Request refused by the sending queue; the sender gets a retryable error");
+                if let Some((requests, refused_items)) = self.refusals.due(items) {
+                    warn!(exporter = %self.id, data_type = %self.signal, requests, items = refused_items,
+                        memory_budget_bytes = self.memory.limit(), reason = "memory budget spent",
+                        "Requests refused by the sending queue; the senders get a retryable error");
+                }
                 return Err(ConsumeError::backpressure(format!(
                     "memory budget of {} bytes is spent; try again later",
                     self.memory.limit()
