@@ -16,13 +16,14 @@
 //! decoded form is shared by every clone; an edit drops the wire form.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
 
 use crate::encode;
 use crate::ids::{ComponentId, Signal};
+use crate::memory::{MemoryBudget, MemoryPermit};
 use crate::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use crate::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use crate::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -152,6 +153,20 @@ struct Payload {
     wire: Option<Vec<Bytes>>,
     /// The decoded request, made on first read when the batch arrived as bytes.
     decoded: OnceLock<BatchData>,
+    /// What this data holds against the memory budget, shared by every queue that keeps it
+    /// (a fan-out to three exporters holds the data once, so it is counted once).
+    charge: Charge,
+}
+
+/// A payload's memory charge. A copy of the payload (copy-on-write) is new data with no
+/// charge of its own yet.
+#[derive(Debug, Default)]
+struct Charge(Mutex<Weak<MemoryPermit>>);
+
+impl Clone for Charge {
+    fn clone(&self) -> Self {
+        Charge::default()
+    }
 }
 
 impl Payload {
@@ -160,6 +175,7 @@ impl Payload {
             signal: data.signal(),
             wire: None,
             decoded: OnceLock::from(data),
+            charge: Charge::default(),
         }
     }
 
@@ -238,6 +254,7 @@ impl Batch {
                 signal,
                 wire: Some(vec![bytes]),
                 decoded: OnceLock::new(),
+                charge: Charge::default(),
             }),
             items,
             context: Arc::new(context),
@@ -308,6 +325,25 @@ impl Batch {
     }
 
     /// True while the batch holds the bytes it was received as (nothing has edited it).
+    /// The memory this batch's data holds against `budget`, shared by every holder of the same
+    /// data (clones of one batch): reserved by `reserve` only when no holder has it yet.
+    /// `None` when `reserve` finds no room.
+    pub fn memory_charge(
+        &self,
+        budget: &MemoryBudget,
+        reserve: impl FnOnce() -> Option<MemoryPermit>,
+    ) -> Option<Arc<MemoryPermit>> {
+        let mut slot = self.data.charge.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = slot.upgrade() {
+            if p.budget_id() == budget.id() {
+                return Some(p);
+            }
+        }
+        let p = Arc::new(reserve()?);
+        *slot = Arc::downgrade(&p);
+        Some(p)
+    }
+
     pub fn is_wire(&self) -> bool {
         self.data.wire.is_some()
     }
@@ -421,6 +457,7 @@ impl Batch {
                     signal,
                     wire: Some(chunks),
                     decoded: OnceLock::new(),
+                    charge: Charge::default(),
                 }),
                 items,
                 context,

@@ -61,6 +61,8 @@ impl Default for MemoryBudget {
 pub struct MemoryPermit {
     _permit: Option<OwnedSemaphorePermit>,
     bytes: u64,
+    /// Which budget it was taken from ([`MemoryBudget::id`]).
+    budget: usize,
 }
 
 impl MemoryPermit {
@@ -74,7 +76,12 @@ impl MemoryPermit {
         MemoryPermit {
             _permit: None,
             bytes: 0,
+            budget: 0,
         }
+    }
+
+    pub fn budget_id(&self) -> usize {
+        self.budget
     }
 }
 
@@ -99,6 +106,11 @@ impl MemoryBudget {
                 refused: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Tells budgets apart (permits remember theirs).
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
     }
 
     pub fn is_unlimited(&self) -> bool {
@@ -135,6 +147,7 @@ impl MemoryBudget {
             return Some(MemoryPermit {
                 _permit: None,
                 bytes,
+                budget: self.id(),
             });
         };
         let cost = self.cost(bytes);
@@ -142,6 +155,7 @@ impl MemoryBudget {
             Ok(p) => Some(MemoryPermit {
                 _permit: Some(p),
                 bytes: u64::from(cost),
+                budget: self.id(),
             }),
             Err(_) => {
                 self.inner.refused.fetch_add(1, Ordering::Relaxed);
@@ -156,6 +170,7 @@ impl MemoryBudget {
             return Some(MemoryPermit {
                 _permit: None,
                 bytes,
+                budget: self.id(),
             });
         };
         let cost = self.cost(bytes);
@@ -171,6 +186,7 @@ impl MemoryBudget {
             Some(p) => Some(MemoryPermit {
                 _permit: Some(p),
                 bytes: u64::from(cost),
+                budget: self.id(),
             }),
             None => {
                 self.inner.refused.fetch_add(1, Ordering::Relaxed);
@@ -316,6 +332,29 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         drop(held);
         assert_eq!(waiter.await.unwrap().unwrap().bytes(), 10);
+    }
+
+    #[test]
+    fn clones_of_one_batch_are_charged_once() {
+        use crate::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+        let b = MemoryBudget::new(1000);
+        let batch = crate::Batch::from_logs(ExportLogsServiceRequest::default());
+        let clone = batch.clone();
+        let first = batch.memory_charge(&b, || b.try_reserve(600)).unwrap();
+        let second = clone.memory_charge(&b, || b.try_reserve(600)).unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "the second holder shares the charge"
+        );
+        assert_eq!(b.used(), 600);
+        drop(first);
+        assert_eq!(b.used(), 600, "held while any holder keeps it");
+        drop(second);
+        assert_eq!(b.used(), 0);
+        // another batch pays for itself
+        let other = crate::Batch::from_logs(ExportLogsServiceRequest::default());
+        let _a = batch.memory_charge(&b, || b.try_reserve(600)).unwrap();
+        assert!(other.memory_charge(&b, || b.try_reserve(600)).is_none());
     }
 
     #[test]

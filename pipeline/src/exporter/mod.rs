@@ -47,7 +47,7 @@ struct Metrics {
 struct Origin {
     index: Option<u64>,
     _permit: OwnedSemaphorePermit,
-    _memory: MemoryPermit,
+    _memory: Arc<MemoryPermit>,
     done: Option<oneshot::Sender<Result<(), ConsumeError>>>,
     outcome: std::sync::Mutex<Outcome>,
 }
@@ -228,10 +228,11 @@ impl ExporterRunner {
                     }
                 };
                 // recovered data is never refused: it is on disk already
-                let memory = self
-                    .memory
-                    .try_reserve(bytes as u64)
-                    .unwrap_or_else(MemoryPermit::none);
+                let memory = Arc::new(
+                    self.memory
+                        .try_reserve(bytes as u64)
+                        .unwrap_or_else(MemoryPermit::none),
+                );
                 queue
                     .push(Item {
                         batch,
@@ -559,10 +560,13 @@ impl Consumer for ExporterRunner {
             Ok(p) => p,
             Err(offer) => return Err(refuse(offer)),
         };
-        let memory = match self.memory.try_reserve(bytes as u64) {
+        // counted once however many queues hold the same data (a fan-out)
+        let memory = match batch
+            .memory_charge(&self.memory, || self.memory.try_reserve(bytes as u64))
+        {
             Some(m) => m,
             None if block => match self.memory.reserve(bytes as u64, None).await {
-                Some(m) => m,
+                Some(m) => Arc::new(m),
                 None => return Err(refuse(Offer::Closed)),
             },
             None => {

@@ -21,7 +21,8 @@ pub struct Item {
     /// Its index in the persistent queue, if any.
     pub index: Option<u64>,
     pub permit: OwnedSemaphorePermit,
-    pub memory: MemoryPermit,
+    /// Shared by every queue holding the same data (see `Batch::memory_charge`).
+    pub memory: std::sync::Arc<MemoryPermit>,
     /// With `wait_for_result`: the caller waiting for the export's outcome.
     pub done: Option<oneshot::Sender<Result<(), ConsumeError>>>,
 }

@@ -338,8 +338,10 @@ async fn fan_out_to_three_queues_with_one_stuck_backend_stays_within_the_memory_
     }
     let mut refused = 0;
     for _ in 0..200 {
+        // one new request, handed to the three queues as a fan-out does: counted once
+        let request = logs(&[&"x".repeat(1000)]);
         for r in &runners {
-            if r.consume(one.clone()).await.is_err() {
+            if r.consume(request.clone()).await.is_err() {
                 refused += 1;
             }
         }
@@ -656,4 +658,42 @@ async fn requests_in_flight_at_a_crash_are_sent_again_and_nothing_else_twice() {
     got.sort();
     assert_eq!(got, vec!["c0", "c1", "c2", "c3", "c4", "c5"]);
     r2.shutdown(Instant::now() + Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_request_queued_by_three_exporters_is_counted_once_in_the_memory_budget() {
+    let budget = MemoryBudget::new(1 << 20);
+    let t = telemetry();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let runners: Vec<Arc<ExporterRunner>> = (0..3)
+        .map(|_| {
+            let b = Arc::new(Backend::default());
+            *b.hold.lock().unwrap() = Some(gate.clone());
+            runner_with(&b, common(true, 100, 1), None, &t, budget.clone())
+        })
+        .collect();
+    for r in &runners {
+        r.start().await.unwrap();
+    }
+    let request = logs(&[&"x".repeat(1000)]);
+    for r in &runners {
+        r.consume(request.clone()).await.unwrap();
+    }
+    assert_eq!(budget.used(), request.encoded_len() as u64);
+    let other = logs(&["y"]);
+    runners[0].consume(other.clone()).await.unwrap();
+    assert_eq!(
+        budget.used(),
+        (request.encoded_len() + other.encoded_len()) as u64,
+        "other data pays for itself"
+    );
+    gate.add_permits(100);
+    for r in &runners {
+        r.shutdown(Instant::now() + Duration::from_secs(5)).await;
+    }
+    assert_eq!(
+        budget.used(),
+        0,
+        "given back when every queue is done with it"
+    );
 }
