@@ -170,15 +170,12 @@ fn health_endpoint_of(opts: &Options, registry: &Registry) -> Result<String, Str
 
 /// `host:port` as the server binds it → the URL a local client uses.
 fn health_url(endpoint: &str, path: &str) -> String {
-    let (host, port) = match endpoint.rsplit_once(':') {
-        Some((h, p)) => (h, p),
-        None => (endpoint, "13133"),
+    let endpoint = if endpoint.contains(':') {
+        endpoint.to_string()
+    } else {
+        format!("{endpoint}:13133")
     };
-    let host = match host.trim_start_matches('[').trim_end_matches(']') {
-        "" | "0.0.0.0" | "::" => "localhost",
-        _ => host,
-    };
-    format!("http://{host}:{port}{path}")
+    format!("http://{}{path}", transport::net::local_dial_address(&endpoint))
 }
 
 /// GET the health endpoint; 0 on HTTP 200. Plain HTTP/1.1 over TCP: the image has no shell
