@@ -3,8 +3,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pipeline_api::config::{parse_typed, ConfigValue};
-use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use pipeline_api::telemetry::ComponentTelemetry;
 use pipeline_api::{
     Batch, BuildContext, ComponentId, ComponentKind, ExporterFactory, Factory, Signal,
@@ -28,20 +26,7 @@ fn context() -> BuildContext {
 }
 
 fn spans(n: usize) -> Batch {
-    Batch::from_traces(ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: (0..n)
-                    .map(|i| Span {
-                        name: format!("span-{i}"),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    })
+    pipeline_api::testing::spans("span-", n)
 }
 
 #[test]

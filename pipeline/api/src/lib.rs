@@ -13,6 +13,8 @@ pub mod memory;
 pub mod pending;
 pub mod storage;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod wire;
 
 pub use batch::{Batch, BatchData, BatchDataMut, RequestContext};

@@ -141,37 +141,35 @@ impl MemoryBudget {
         bytes.clamp(1, self.inner.limit.min(MAX_RESERVATION)) as u32
     }
 
+    fn permit(&self, held: Option<OwnedSemaphorePermit>, bytes: u64) -> MemoryPermit {
+        MemoryPermit {
+            _permit: held,
+            bytes,
+            budget: self.id(),
+        }
+    }
+
+    fn refuse(&self) -> Option<MemoryPermit> {
+        self.inner.refused.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
     /// Reserve `bytes` now, or `None` when the budget is spent.
     pub fn try_reserve(&self, bytes: u64) -> Option<MemoryPermit> {
         let Some(space) = &self.inner.space else {
-            return Some(MemoryPermit {
-                _permit: None,
-                bytes,
-                budget: self.id(),
-            });
+            return Some(self.permit(None, bytes));
         };
         let cost = self.cost(bytes);
         match space.clone().try_acquire_many_owned(cost) {
-            Ok(p) => Some(MemoryPermit {
-                _permit: Some(p),
-                bytes: u64::from(cost),
-                budget: self.id(),
-            }),
-            Err(_) => {
-                self.inner.refused.fetch_add(1, Ordering::Relaxed);
-                None
-            }
+            Ok(p) => Some(self.permit(Some(p), u64::from(cost))),
+            Err(_) => self.refuse(),
         }
     }
 
     /// Reserve `bytes`, waiting up to `wait` for room (`None`: as long as it takes).
     pub async fn reserve(&self, bytes: u64, wait: Option<Duration>) -> Option<MemoryPermit> {
         let Some(space) = &self.inner.space else {
-            return Some(MemoryPermit {
-                _permit: None,
-                bytes,
-                budget: self.id(),
-            });
+            return Some(self.permit(None, bytes));
         };
         let cost = self.cost(bytes);
         let acquire = space.clone().acquire_many_owned(cost);
@@ -183,15 +181,8 @@ impl MemoryBudget {
             },
         };
         match permit {
-            Some(p) => Some(MemoryPermit {
-                _permit: Some(p),
-                bytes: u64::from(cost),
-                budget: self.id(),
-            }),
-            None => {
-                self.inner.refused.fetch_add(1, Ordering::Relaxed);
-                None
-            }
+            Some(p) => Some(self.permit(Some(p), u64::from(cost))),
+            None => self.refuse(),
         }
     }
 

@@ -129,24 +129,9 @@ impl<T: Clone> Pending<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    use crate::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
     fn spans(n: usize) -> Batch {
-        Batch::from_traces(ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                scope_spans: vec![ScopeSpans {
-                    spans: (0..n)
-                        .map(|i| Span {
-                            name: format!("s{i}"),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        })
+        crate::testing::spans("s", n)
     }
 
     #[test]

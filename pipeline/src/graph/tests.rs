@@ -1,7 +1,5 @@
 use std::time::Duration;
 
-use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use pipeline_api::telemetry::{MetricsLevel, Telemetry};
 use pipeline_api::{Batch, Signal};
 
@@ -20,20 +18,7 @@ impl Environment for Env {
 }
 
 fn spans(n: usize) -> Batch {
-    Batch::from_traces(ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: (0..n)
-                    .map(|i| Span {
-                        name: format!("s{i}"),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    })
+    pipeline_api::testing::spans("s", n)
 }
 
 async fn build(yaml: &str, recorder: &Recorder) -> (Graph, std::sync::Arc<Telemetry>) {

@@ -3,8 +3,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pipeline_api::config::{parse_typed, ConfigValue, GoDuration};
-use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use pipeline_api::telemetry::{ComponentTelemetry, MetricsLevel, Telemetry};
 use pipeline_api::{
     async_trait, Batch, BuildContext, ComponentId, ComponentKind, ConsumeError, Consumer,
@@ -66,23 +64,7 @@ impl Consumer for Collect {
     }
 }
 
-fn spans(prefix: &str, n: usize) -> Batch {
-    let req = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: (0..n)
-                    .map(|i| Span {
-                        name: format!("{prefix}{i}"),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    };
-    Batch::from_traces(req)
-}
+use pipeline_api::testing::spans;
 
 fn with_metadata(mut b: Batch, pairs: &[(&str, &str)]) -> Batch {
     b.set_context(RequestContext {
