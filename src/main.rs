@@ -175,7 +175,10 @@ fn health_url(endpoint: &str, path: &str) -> String {
     } else {
         format!("{endpoint}:13133")
     };
-    format!("http://{}{path}", transport::net::local_dial_address(&endpoint))
+    format!(
+        "http://{}{path}",
+        transport::net::local_dial_address(&endpoint)
+    )
 }
 
 /// GET the health endpoint; 0 on HTTP 200. Plain HTTP/1.1 over TCP: the image has no shell
