@@ -40,13 +40,28 @@ mod lock {
     serde::Deserialize,
     serde::Serialize,
 )]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum MetricsLevel {
     None,
     Basic,
     #[default]
     Normal,
     Detailed,
+}
+
+impl TryFrom<String> for MetricsLevel {
+    type Error = String;
+
+    /// Go `configtelemetry.Level.UnmarshalText`: case-insensitive.
+    fn try_from(text: String) -> Result<Self, String> {
+        Ok(match text.to_ascii_lowercase().as_str() {
+            "none" => MetricsLevel::None,
+            "basic" => MetricsLevel::Basic,
+            "normal" => MetricsLevel::Normal,
+            "detailed" => MetricsLevel::Detailed,
+            _ => return Err(format!("unknown metrics level {text:?}")),
+        })
+    }
 }
 
 enum Family {

@@ -44,14 +44,35 @@ pub struct TelemetryConfig {
     pub resource: BTreeMap<String, Option<String>>,
 }
 
+/// `service.telemetry.logs.level`, as Go's zap reads it: lower or upper case (`info`, `INFO`;
+/// not `Info`), empty for `info`; `dpanic`, `panic` and `fatal` log errors only here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum LogLevel {
     Debug,
     #[default]
     Info,
     Warn,
     Error,
+}
+
+impl TryFrom<String> for LogLevel {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        // zapcore.Level.UnmarshalText: each name in lower or in upper case
+        let lower = text.to_ascii_lowercase();
+        if text != lower && text != text.to_ascii_uppercase() {
+            return Err(format!("unrecognized level: {text:?}"));
+        }
+        Ok(match lower.as_str() {
+            "debug" => LogLevel::Debug,
+            "info" | "" => LogLevel::Info,
+            "warn" => LogLevel::Warn,
+            "error" | "dpanic" | "panic" | "fatal" => LogLevel::Error,
+            _ => return Err(format!("unrecognized level: {text:?}")),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]

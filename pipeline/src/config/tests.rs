@@ -388,3 +388,47 @@ fn sending_queue_problems_are_reported_with_go_messages() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn telemetry_levels_are_read_as_go_reads_them() {
+    use pipeline_api::telemetry::MetricsLevel;
+    // zap: lower or upper case, not mixed; empty is info
+    for (text, want) in [
+        ("info", LogLevel::Info),
+        ("INFO", LogLevel::Info),
+        ("DEBUG", LogLevel::Debug),
+        ("warn", LogLevel::Warn),
+        ("ERROR", LogLevel::Error),
+        ("fatal", LogLevel::Error),
+        ("''", LogLevel::Info),
+    ] {
+        let got: LogLevel = serde_yaml_ng::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(got, want, "{text}");
+    }
+    for bad in ["Info", "verbose"] {
+        let err = serde_yaml_ng::from_str::<LogLevel>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unrecognized level"), "{bad}: {err}");
+    }
+    // configtelemetry: any case
+    for (text, want) in [
+        ("Detailed", MetricsLevel::Detailed),
+        ("NONE", MetricsLevel::None),
+        ("basic", MetricsLevel::Basic),
+    ] {
+        let got: MetricsLevel = serde_yaml_ng::from_str(text).unwrap();
+        assert_eq!(got, want, "{text}");
+    }
+    assert!(serde_yaml_ng::from_str::<MetricsLevel>("loud").is_err());
+    // and through the loader, as a Helm values file writes it
+    let loaded = load_yaml(
+        "receivers:\n  fakerecv:\nexporters:\n  fakeexp:\nservice:\n  telemetry:\n    logs:\n      level: INFO\n    metrics:\n      level: Basic\n      address: 127.0.0.1:0\n  pipelines:\n    traces:\n      receivers: [fakerecv]\n      exporters: [fakeexp]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(loaded.plan.service.telemetry.logs.level, LogLevel::Info);
+    assert_eq!(
+        loaded.plan.service.telemetry.metrics.level,
+        MetricsLevel::Basic
+    );
+}
