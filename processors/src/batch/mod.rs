@@ -4,8 +4,9 @@
 //!
 //! The buffer is bounded, in items (a few times the largest batch the processor sends) and
 //! in bytes (the process-wide memory budget); a caller waits up to [`ACCEPT_WAIT`] for room and
-//! is then refused with a retryable error (UNAVAILABLE / 503 at the client). Nothing is
-//! dropped silently: a send the next consumer refuses after the items were accepted is
+//! is then refused with a retryable error (UNAVAILABLE / 503 at the client). A send the next
+//! consumer refuses for lack of room is tried again for up to 10 s, keeping its room, so the
+//! pressure reaches the clients. Nothing is dropped silently: a send that still fails is
 //! counted (`otelcol_processor_batch_send_failed_items`) and logged with its item count and
 //! reason. Whoever needs end-to-end acknowledgement sets `sending_queue.wait_for_result: true`
 //! on the exporter and leaves `batch` out, or batches in the exporter (`sending_queue.batch`).
