@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
+use pipeline_api::config::{ConfigError, GoDuration, Validate};
 use pipeline_api::ComponentConfig;
 use serde::Deserialize;
 
@@ -45,30 +45,7 @@ pub struct ResourceToTelemetryConfig {
     pub exclude_service_attributes: bool,
 }
 
-/// `tls` of the scrape endpoint (Go `configtls.ServerConfig`).
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub struct TlsServerConfig {
-    pub ca_file: String,
-    pub ca_pem: String,
-    pub include_system_ca_certs_pool: bool,
-    pub cert_file: String,
-    pub cert_pem: String,
-    pub key_file: String,
-    pub key_pem: String,
-    /// `1.2` (default) or `1.3`; older versions are taken as `1.2` (rustls has nothing older).
-    pub min_version: String,
-    pub max_version: String,
-    pub cipher_suites: Vec<String>,
-    pub curve_preferences: Vec<String>,
-    pub include_insecure_cipher_suites: bool,
-    /// Accepted; the certificate is read once at build.
-    pub reload_interval: GoDuration,
-    /// Require and verify client certificates signed by this CA.
-    pub client_ca_file: String,
-    pub client_ca_file_reload: bool,
-    pub tpm: Option<ConfigValue>,
-}
+pub use transport::tls::TlsServerConfig;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -145,25 +122,7 @@ impl Validate for Config {
             errors.push(ConfigError::new(&["endpoint"], e));
         }
         if let Some(tls) = &self.tls {
-            let has_cert = !tls.cert_file.is_empty() || !tls.cert_pem.is_empty();
-            let has_key = !tls.key_file.is_empty() || !tls.key_pem.is_empty();
-            if !has_cert || !has_key {
-                errors.push(ConfigError::new(
-                    &["tls"],
-                    "a TLS server needs a certificate and its key: set cert_file (or cert_pem) and key_file (or key_pem)",
-                ));
-            }
-            for (v, key) in [
-                (&tls.min_version, "min_version"),
-                (&tls.max_version, "max_version"),
-            ] {
-                if !matches!(v.as_str(), "" | "1.0" | "1.1" | "1.2" | "1.3") {
-                    errors.push(ConfigError::new(
-                        &["tls", key],
-                        format!("invalid TLS version {v:?}; expected 1.2 or 1.3"),
-                    ));
-                }
-            }
+            transport::tls::check_server(tls, &["tls"], &mut errors);
         }
         for k in self.response_headers.keys() {
             if http::HeaderName::from_bytes(k.as_bytes()).is_err() {

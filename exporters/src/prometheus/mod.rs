@@ -14,7 +14,6 @@ mod server;
 mod store;
 #[cfg(test)]
 mod tests;
-mod tls;
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -120,7 +119,11 @@ impl PrometheusExporter {
         let local_addr = listener
             .local_addr()
             .map_err(|e| BuildError::new(format!("endpoint: {}: {e}", cfg.endpoint)))?;
-        let tls = cfg.tls.as_ref().map(tls::acceptor).transpose()?;
+        let tls = cfg
+            .tls
+            .as_ref()
+            .map(|t| transport::tls::server_acceptor(t, &[b"h2", b"http/1.1"], "tls"))
+            .transpose()?;
         if let Some(s) = cfg.translation_strategy {
             if s.settings().1 {
                 tracing::warn!(

@@ -1,7 +1,8 @@
 //! Transport settings shared by every component, as the Go collector's `config/confignet`,
-//! `confighttp`, `configgrpc` and `configtls` are. This first part holds the one way a
-//! listen address is checked and bound; every server of Ferrotel (receivers, the
-//! `prometheus` exporter, extensions, the own-metrics endpoint) binds through it.
+//! `confighttp`, `configgrpc` and `configtls` are. So far: the one way a listen address is
+//! checked and bound (every server of Ferrotel binds through it), and server TLS (the
+//! `tls` keys of a server, their checks, and the acceptor with certificate reloading).
 #![forbid(unsafe_code)]
 
 pub mod net;
+pub mod tls;

@@ -193,31 +193,7 @@ pub struct AuthConfig {
     pub request_params: Vec<String>,
 }
 
-/// `tls` of a server (Go `configtls.ServerConfig`).
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub struct TlsServerConfig {
-    pub ca_file: String,
-    pub ca_pem: String,
-    pub include_system_ca_certs_pool: bool,
-    pub cert_file: String,
-    pub cert_pem: String,
-    pub key_file: String,
-    pub key_pem: String,
-    /// `1.2` (Go's default) or `1.3`; `1.0` and `1.1` are taken as `1.2` with a warning:
-    /// rustls speaks no older version.
-    pub min_version: String,
-    pub max_version: String,
-    pub cipher_suites: Vec<String>,
-    pub curve_preferences: Vec<String>,
-    pub include_insecure_cipher_suites: bool,
-    /// Re-read the certificate and key this often (0: never).
-    pub reload_interval: GoDuration,
-    /// Require and verify client certificates signed by this CA.
-    pub client_ca_file: String,
-    pub client_ca_file_reload: bool,
-    pub tpm: Option<ConfigValue>,
-}
+pub use transport::tls::TlsServerConfig;
 
 /// `cors` (Go `confighttp.CORSConfig`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Default)]
@@ -347,49 +323,7 @@ fn check_endpoint(endpoint: &str) -> Result<(), String> {
     transport::net::check_endpoint(endpoint, 4317)
 }
 
-fn check_tls(tls: &TlsServerConfig, path: &[&str], errors: &mut Vec<ConfigError>) {
-    let has_cert = !tls.cert_file.is_empty() || !tls.cert_pem.is_empty();
-    let has_key = !tls.key_file.is_empty() || !tls.key_pem.is_empty();
-    if !has_cert || !has_key {
-        errors.push(ConfigError::new(
-            path,
-            "a TLS server needs a certificate and its key: set cert_file (or cert_pem) and key_file (or key_pem)",
-        ));
-    }
-    if !tls.cert_file.is_empty() && !tls.cert_pem.is_empty() {
-        errors.push(ConfigError::new(
-            path,
-            "set only one of cert_file and cert_pem",
-        ));
-    }
-    if !tls.key_file.is_empty() && !tls.key_pem.is_empty() {
-        errors.push(ConfigError::new(
-            path,
-            "set only one of key_file and key_pem",
-        ));
-    }
-    for (key, v) in [
-        ("min_version", &tls.min_version),
-        ("max_version", &tls.max_version),
-    ] {
-        if !matches!(v.as_str(), "" | "1.0" | "1.1" | "1.2" | "1.3") {
-            let mut p = path.to_vec();
-            p.push(key);
-            errors.push(ConfigError::new(
-                &p,
-                format!("invalid TLS version {v:?}; expected 1.0, 1.1, 1.2 or 1.3"),
-            ));
-        }
-    }
-    if tls.max_version == "1.0" || tls.max_version == "1.1" {
-        let mut p = path.to_vec();
-        p.push("max_version");
-        errors.push(ConfigError::new(
-            &p,
-            "TLS versions below 1.2 are not supported",
-        ));
-    }
-}
+use transport::tls::check_server as check_tls;
 
 fn check_no_middlewares(m: &[ConfigValue], path: &[&str], errors: &mut Vec<ConfigError>) {
     if !m.is_empty() {

@@ -28,7 +28,7 @@ use tower::ServiceExt;
 
 use super::config::GrpcConfig;
 use super::server::{serve, PeerInfo};
-use super::{bind, metadata_from_headers, sinks, tls, SignalSink};
+use super::{bind, metadata_from_headers, sinks, SignalSink};
 
 /// The request's authority, kept for `include_metadata` (tonic drops the URI).
 #[derive(Debug, Clone)]
@@ -65,7 +65,11 @@ impl GrpcServer {
             )));
         }
         let tls = match &cfg.tls {
-            Some(t) => Some(tls::acceptor(t, &[b"h2"], "protocols::grpc::tls")?),
+            Some(t) => Some(transport::tls::server_acceptor(
+                t,
+                &[b"h2"],
+                "protocols::grpc::tls",
+            )?),
             None => None,
         };
         let listener = bind(&cfg.endpoint, "protocols::grpc::endpoint")?;

@@ -37,7 +37,7 @@ use super::compression::{decompress, DecompressError};
 use super::config::{CorsConfig, HttpConfig};
 use super::errors::Refusal;
 use super::server::{serve, PeerInfo};
-use super::{bind, check_ids, json, metadata_from_headers, sinks, tls, SignalSink};
+use super::{bind, check_ids, json, metadata_from_headers, sinks, SignalSink};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -105,7 +105,7 @@ impl HttpServer {
             )));
         }
         let tls = match &cfg.tls {
-            Some(t) => Some(tls::acceptor(
+            Some(t) => Some(transport::tls::server_acceptor(
                 t,
                 &[b"h2", b"http/1.1"],
                 "protocols::http::tls",

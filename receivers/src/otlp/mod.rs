@@ -15,7 +15,6 @@ mod grpc;
 mod http;
 pub mod json;
 mod server;
-mod tls;
 
 #[cfg(test)]
 mod tests;

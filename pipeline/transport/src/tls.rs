@@ -1,4 +1,5 @@
-//! TLS for the receiver's servers (Go `configtls.ServerConfig.LoadTLSConfig`), with rustls.
+//! TLS for every server (Go `configtls.ServerConfig` and `LoadTLSConfig`), with rustls: the
+//! config keys with Go's defaults, their checks, and the acceptor.
 //!
 //! The certificate and key come from files or inline PEM; with `reload_interval` they are
 //! read again, at the first handshake after the interval (as Go's `certReloader` does).
@@ -17,16 +18,97 @@ use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 
-use super::config::TlsServerConfig;
+use pipeline_api::config::{ConfigError, ConfigValue, GoDuration};
+use serde::Deserialize;
+
+/// `tls` of a server (Go `configtls.ServerConfig`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsServerConfig {
+    pub ca_file: String,
+    pub ca_pem: String,
+    pub include_system_ca_certs_pool: bool,
+    pub cert_file: String,
+    pub cert_pem: String,
+    pub key_file: String,
+    pub key_pem: String,
+    /// `1.2` (Go's default) or `1.3`; `1.0` and `1.1` are taken as `1.2` with a warning:
+    /// rustls speaks no older version.
+    pub min_version: String,
+    pub max_version: String,
+    pub cipher_suites: Vec<String>,
+    pub curve_preferences: Vec<String>,
+    pub include_insecure_cipher_suites: bool,
+    /// Re-read the certificate and key this often (0: never).
+    pub reload_interval: GoDuration,
+    /// Require and verify client certificates signed by this CA.
+    pub client_ca_file: String,
+    pub client_ca_file_reload: bool,
+    pub tpm: Option<ConfigValue>,
+}
+
+/// Go `configtls.ServerConfig` checks that need no file: errors under `path` (the `tls` key).
+pub fn check_server(tls: &TlsServerConfig, path: &[&str], errors: &mut Vec<ConfigError>) {
+    let has_cert = !tls.cert_file.is_empty() || !tls.cert_pem.is_empty();
+    let has_key = !tls.key_file.is_empty() || !tls.key_pem.is_empty();
+    if !has_cert || !has_key {
+        errors.push(ConfigError::new(
+            path,
+            "a TLS server needs a certificate and its key: set cert_file (or cert_pem) and key_file (or key_pem)",
+        ));
+    }
+    if !tls.cert_file.is_empty() && !tls.cert_pem.is_empty() {
+        errors.push(ConfigError::new(
+            path,
+            "set only one of cert_file and cert_pem",
+        ));
+    }
+    if !tls.key_file.is_empty() && !tls.key_pem.is_empty() {
+        errors.push(ConfigError::new(
+            path,
+            "set only one of key_file and key_pem",
+        ));
+    }
+    for (key, v) in [
+        ("min_version", &tls.min_version),
+        ("max_version", &tls.max_version),
+    ] {
+        if !matches!(v.as_str(), "" | "1.0" | "1.1" | "1.2" | "1.3") {
+            let mut p = path.to_vec();
+            p.push(key);
+            errors.push(ConfigError::new(
+                &p,
+                format!("invalid TLS version {v:?}; expected 1.0, 1.1, 1.2 or 1.3"),
+            ));
+        }
+    }
+    if tls.max_version == "1.0" || tls.max_version == "1.1" {
+        let mut p = path.to_vec();
+        p.push("max_version");
+        errors.push(ConfigError::new(
+            &p,
+            "TLS versions below 1.2 are not supported",
+        ));
+    }
+}
 
 /// Build the acceptor for one server; `alpn` lists the application protocols offered
 /// (`h2` for gRPC; `h2` and `http/1.1` for OTLP/HTTP, as Go's confighttp does).
-pub fn acceptor(
+pub fn server_acceptor(
     cfg: &TlsServerConfig,
     alpn: &[&[u8]],
     what: &str,
 ) -> Result<TlsAcceptor, BuildError> {
     let err = |e: String| BuildError::new(format!("{what}: failed to load TLS config: {e}"));
+    let tpm = cfg
+        .tpm
+        .as_ref()
+        .and_then(|t| t.get("enabled"))
+        .and_then(|e| e.as_bool())
+        .unwrap_or(false);
+    if tpm {
+        return Err(err("TPM keys are not supported by Ferrotel".into()));
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let versions: Vec<&'static rustls::SupportedProtocolVersion> =
         match (cfg.min_version.as_str(), cfg.max_version.as_str()) {
