@@ -16,8 +16,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// The default budget's share of the memory limit (cgroup limit, else physical memory).
 pub const DEFAULT_SHARE_DIVISOR: u64 = 4;
 /// Without a cgroup memory limit the default budget stays at or below this: nobody said how
-/// much the collector may take, so it stays lean (measured: a 3-way fan-out at ~160k spans/s
-/// peaks at 130 MB RSS with it, 206 MB with 256 MiB). With a limit, a quarter of it.
+/// much the collector may take, so it stays lean (a 3-way fan-out at ~280k spans/s peaks at
+/// about 230 MB RSS with it; `bench/README.md`). With a limit, a quarter of it.
 pub const DEFAULT_CAP_UNLIMITED: u64 = 64 << 20;
 /// Nor goes below this (a tiny cgroup limit still leaves room for a few requests).
 pub const DEFAULT_FLOOR: u64 = 16 << 20;
