@@ -5,7 +5,6 @@
 //! of the dashboard runs without an error (Grafana's `$job` and `$__rate_interval` filled
 //! in as Grafana would).
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
@@ -23,16 +22,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
 use crate::harness::{free_port, temp_dir, try_http_get, Collector};
+use crate::image::dashboard_exprs;
+use crate::prometheus::{encode, prometheus_bin, start as start_prometheus};
 use crate::sink::eventually;
-
-struct Prometheus(Child);
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn lgtm(file: &str) -> String {
     let path = format!(
@@ -40,17 +32,6 @@ fn lgtm(file: &str) -> String {
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Run an instant query: `Ok(number of series)` or `Err(Prometheus's error)`.
@@ -90,16 +71,7 @@ fn now_nanos() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dashboard_query_runs_against_a_real_prometheus() {
-    let bin = std::env::var("PROMETHEUS_BIN").unwrap_or_else(|_| "prometheus".into());
-    assert!(
-        Command::new(&bin)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success()),
-        "no Prometheus server: install Debian's package (`apt-get install prometheus`, as .ci/run does) or set PROMETHEUS_BIN"
-    );
+    let bin = prometheus_bin();
     let [grpc, http, own, exporter, health, zpages, pprof, prom, closed] =
         std::array::from_fn(|_| free_port());
     // the stack's config, on loopback; the backends (tempo, jaeger, loki) are closed ports
@@ -124,24 +96,7 @@ async fn every_dashboard_query_runs_against_a_real_prometheus() {
         .replace("15s", "1s");
     let dir = temp_dir("dashboard-prometheus");
     std::fs::write(dir.join("prometheus.yml"), prom_config).unwrap();
-    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-    let _prom = Prometheus(
-        Command::new(bin)
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom}"))
-            .arg("--web.enable-remote-write-receiver")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
+    let _prom = start_prometheus(&bin, &dir, &dir.join("prometheus.yml"), prom);
     let collector = Collector::start("dashboard", &config);
 
     // one request per signal, so each pipeline's series exist
@@ -229,13 +184,7 @@ async fn every_dashboard_query_runs_against_a_real_prometheus() {
 
     let dash: serde_json::Value =
         serde_json::from_str(&lgtm("grafana/dashboards/ferrotel-dashboard.json")).unwrap();
-    let exprs: Vec<String> = dash["panels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
-        .filter_map(|t| t["expr"].as_str().map(str::to_string))
-        .collect();
+    let exprs = dashboard_exprs(&dash);
     assert!(exprs.len() >= 10);
     let mut errors = Vec::new();
     let mut with_data = 0;

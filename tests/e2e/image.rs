@@ -523,6 +523,17 @@ fn compose_examples_parse_and_name_only_what_exists() {
     }
 }
 
+/// Every PromQL expression of a Grafana dashboard's panels.
+pub fn dashboard_exprs(dash: &serde_json::Value) -> Vec<String> {
+    dash["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(str::to_string))
+        .collect()
+}
+
 #[test]
 fn lgtm_dashboard_and_provisioning_are_well_formed() {
     let lgtm = root().join("config-examples/compose/lgtm");
@@ -530,13 +541,7 @@ fn lgtm_dashboard_and_provisioning_are_well_formed() {
         &std::fs::read_to_string(lgtm.join("grafana/dashboards/ferrotel-dashboard.json")).unwrap(),
     )
     .expect("dashboard JSON");
-    let exprs: Vec<String> = dash["panels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
-        .filter_map(|t| t["expr"].as_str().map(str::to_string))
-        .collect();
+    let exprs = dashboard_exprs(&dash);
     assert!(exprs.len() >= 10, "{exprs:?}");
     // only the Go collector's names, without the _total suffix Ferrotel does not add
     for e in &exprs {

@@ -17,7 +17,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use crate::harness::{free_port, temp_dir, try_http_get, Collector, Ports};
 use crate::sink::eventually;
 
-struct Prometheus(Child);
+/// A Prometheus server of the test's own, killed when dropped.
+pub struct Prometheus(Child);
 
 impl Drop for Prometheus {
     fn drop(&mut self) {
@@ -26,7 +27,8 @@ impl Drop for Prometheus {
     }
 }
 
-fn prometheus_bin() -> String {
+/// The Prometheus binary (`PROMETHEUS_BIN`, else `prometheus`); fails the test clearly without one.
+pub fn prometheus_bin() -> String {
     let bin = std::env::var("PROMETHEUS_BIN").unwrap_or_else(|_| "prometheus".into());
     let found = Command::new(&bin)
         .arg("--version")
@@ -40,7 +42,28 @@ fn prometheus_bin() -> String {
     bin
 }
 
-fn encode(q: &str) -> String {
+/// Start `bin` with `config` on 127.0.0.1:`port`, its data and log under `dir`, with the
+/// remote-write receiver on.
+pub fn start(bin: &str, dir: &std::path::Path, config: &std::path::Path, port: u16) -> Prometheus {
+    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+    Prometheus(
+        Command::new(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--web.enable-remote-write-receiver")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// A PromQL query as a URL query value.
+pub fn encode(q: &str) -> String {
     q.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -160,21 +183,7 @@ async fn a_real_prometheus_scrapes_ferrotel_and_receives_remote_write() {
         ),
     )
     .unwrap();
-    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-    let _prom = Prometheus(
-        Command::new(bin)
-            .arg(format!("--config.file={}", prom_config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .arg("--web.enable-remote-write-receiver")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
+    let _prom = start(&bin, &dir, &prom_config, prom_port);
     let config = ports.fill(&format!(
         r#"
 receivers:

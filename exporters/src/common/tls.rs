@@ -13,19 +13,17 @@
 //! - With `reload_interval`, the client certificate and key are read again once the
 //!   interval has passed (`certReloader`).
 
-use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
 
 use pipeline_api::config::{ConfigError, ConfigValue, GoDuration};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::ResolvesClientCert;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use serde::Deserialize;
+use transport::tls::{read_certs, KeySource, ReloadingKey};
 
 /// `tls` of a client.
 #[derive(Debug, Clone, PartialEq, Deserialize, Default)]
@@ -224,7 +222,7 @@ impl TlsClientConfig {
             builder.with_root_certificates(self.roots()?)
         };
         let mut config = if self.has_cert() || self.has_key() {
-            builder.with_client_cert_resolver(Arc::new(Reloader::new(self.clone())?))
+            builder.with_client_cert_resolver(Arc::new(ClientKey::new(self)?))
         } else {
             builder.with_no_client_auth()
         };
@@ -328,84 +326,30 @@ fn kx_group(name: &str) -> Option<rustls::NamedGroup> {
     })
 }
 
-fn read_certs(file: &str, pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs: Result<Vec<_>, _> = if file.is_empty() {
-        CertificateDer::pem_slice_iter(pem.as_bytes()).collect()
-    } else {
-        CertificateDer::pem_file_iter(file)
-            .map_err(|e| format!("{what} {file:?}: {e}"))?
-            .collect()
-    };
-    let certs = certs.map_err(|e| format!("{what}: {e}"))?;
-    if certs.is_empty() {
-        return Err(format!("{what}: no certificate found"));
-    }
-    Ok(certs)
-}
+/// The client certificate (read again when `reload_interval` has passed).
+#[derive(Debug)]
+struct ClientKey(ReloadingKey);
 
-fn load_key(cfg: &TlsClientConfig) -> Result<Arc<CertifiedKey>, String> {
-    let what = if cfg.cert_file.is_empty() {
-        "cert_pem"
-    } else {
-        "cert_file"
-    };
-    let certs = read_certs(&cfg.cert_file, &cfg.cert_pem, what)?;
-    let key = if cfg.key_file.is_empty() {
-        PrivateKeyDer::from_pem_slice(cfg.key_pem.as_bytes())
-            .map_err(|e| format!("key_pem: {e}"))?
-    } else {
-        PrivateKeyDer::from_pem_file(&cfg.key_file)
-            .map_err(|e| format!("key_file {:?}: {e}", cfg.key_file))?
-    };
-    let signing = rustls::crypto::ring::sign::any_supported_type(&key)
-        .map_err(|e| format!("private key: {e}"))?;
-    Ok(Arc::new(CertifiedKey::new(certs, signing)))
-}
-
-/// The client certificate; read again when `reload_interval` has passed.
-struct Reloader {
-    cfg: TlsClientConfig,
-    interval: Duration,
-    state: Mutex<(Arc<CertifiedKey>, Instant)>,
-}
-
-impl fmt::Debug for Reloader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reloader")
-            .field("cert_file", &self.cfg.cert_file)
-            .finish()
-    }
-}
-
-impl Reloader {
-    fn new(cfg: TlsClientConfig) -> Result<Reloader, String> {
-        let key = load_key(&cfg)?;
-        let interval = cfg.reload_interval.get();
-        Ok(Reloader {
-            cfg,
-            interval,
-            state: Mutex::new((key, Instant::now())),
+impl ClientKey {
+    fn new(cfg: &TlsClientConfig) -> Result<ClientKey, String> {
+        ReloadingKey::new(KeySource {
+            cert_file: cfg.cert_file.clone(),
+            cert_pem: cfg.cert_pem.clone(),
+            key_file: cfg.key_file.clone(),
+            key_pem: cfg.key_pem.clone(),
+            reload_interval: cfg.reload_interval.get(),
         })
+        .map(ClientKey)
     }
 }
 
-impl ResolvesClientCert for Reloader {
+impl ResolvesClientCert for ClientKey {
     fn resolve(
         &self,
         _root_hint_subjects: &[&[u8]],
         _sigschemes: &[SignatureScheme],
     ) -> Option<Arc<CertifiedKey>> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if !self.interval.is_zero() && state.1.elapsed() >= self.interval {
-            state.1 = Instant::now();
-            match load_key(&self.cfg) {
-                Ok(key) => state.0 = key,
-                Err(e) => {
-                    tracing::warn!(error = %e, "Reloading the TLS client certificate failed; keeping the previous one.")
-                }
-            }
-        }
-        Some(state.0.clone())
+        Some(self.0.current())
     }
 
     fn has_certs(&self) -> bool {

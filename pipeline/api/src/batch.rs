@@ -153,6 +153,9 @@ struct Payload {
     wire: Option<Vec<Bytes>>,
     /// The decoded request, made on first read when the batch arrived as bytes.
     decoded: OnceLock<BatchData>,
+    /// The encoded length of the decoded form, computed once (the memory budget, every
+    /// queue of a fan-out and the exporter ask for it); reset by `edit`.
+    decoded_len: OnceLock<usize>,
     /// What this data holds against the memory budget, shared by every queue that keeps it
     /// (a fan-out to three exporters holds the data once, so it is counted once).
     charge: Charge,
@@ -175,6 +178,7 @@ impl Payload {
             signal: data.signal(),
             wire: None,
             decoded: OnceLock::from(data),
+            decoded_len: OnceLock::new(),
             charge: Charge::default(),
         }
     }
@@ -254,6 +258,7 @@ impl Batch {
                 signal,
                 wire: Some(vec![bytes]),
                 decoded: OnceLock::new(),
+                decoded_len: OnceLock::new(),
                 charge: Charge::default(),
             }),
             items,
@@ -320,11 +325,13 @@ impl Batch {
     pub fn encoded_len(&self) -> usize {
         match &self.data.wire {
             Some(w) => w.iter().map(Bytes::len).sum(),
-            None => self.get_decoded().encoded_len(),
+            None => *self
+                .data
+                .decoded_len
+                .get_or_init(|| self.get_decoded().encoded_len()),
         }
     }
 
-    /// True while the batch holds the bytes it was received as (nothing has edited it).
     /// The memory this batch's data holds against `budget`, shared by every holder of the same
     /// data (clones of one batch): reserved by `reserve` only when no holder has it yet.
     /// `None` when `reserve` finds no room.
@@ -344,6 +351,7 @@ impl Batch {
         Some(p)
     }
 
+    /// True while the batch holds the bytes it was received as (nothing has edited it).
     pub fn is_wire(&self) -> bool {
         self.data.wire.is_some()
     }
@@ -417,6 +425,9 @@ impl Batch {
         self.data.get();
         let payload = Arc::make_mut(&mut self.data);
         payload.wire = None;
+        // new data: its length and its memory charge are its own
+        payload.decoded_len = OnceLock::new();
+        payload.charge = Charge::default();
         let data = payload
             .decoded
             .get_mut()
@@ -457,6 +468,7 @@ impl Batch {
                     signal,
                     wire: Some(chunks),
                     decoded: OnceLock::new(),
+                    decoded_len: OnceLock::new(),
                     charge: Charge::default(),
                 }),
                 items,
@@ -753,6 +765,39 @@ mod tests {
             parts[2].as_metrics().unwrap().resource_metrics[0].scope_metrics[0].metrics[0].name,
             "m"
         );
+    }
+
+    #[test]
+    fn the_encoded_length_is_computed_once_and_follows_an_edit() {
+        let mut b = traces(1, 1, 3);
+        let before = b.encoded_len();
+        assert_eq!(before, b.encode().len());
+        let shared = b.clone();
+        b.edit(|d| match d {
+            BatchData::Traces(r) => {
+                r.resource_spans[0].scope_spans[0].spans[0].name = "x".repeat(100)
+            }
+            _ => unreachable!(),
+        });
+        assert_eq!(
+            b.encoded_len(),
+            b.encode().len(),
+            "recomputed after the edit"
+        );
+        assert!(b.encoded_len() > before);
+        assert_eq!(
+            shared.encoded_len(),
+            before,
+            "the unedited copy keeps its own"
+        );
+        // an edit in place (nobody else holds the data) resets it too
+        let mut only = traces(1, 1, 2);
+        let _ = only.encoded_len();
+        only.edit(|d| match d {
+            BatchData::Traces(r) => r.resource_spans[0].scope_spans[0].spans.clear(),
+            _ => unreachable!(),
+        });
+        assert_eq!(only.encoded_len(), only.encode().len());
     }
 
     #[test]

@@ -113,10 +113,6 @@ impl MemoryBudget {
         Arc::as_ptr(&self.inner) as usize
     }
 
-    pub fn is_unlimited(&self) -> bool {
-        self.inner.space.is_none()
-    }
-
     /// The budget in bytes (`u64::MAX` when unlimited).
     pub fn limit(&self) -> u64 {
         self.inner.limit

@@ -116,14 +116,6 @@ impl<T: Clone> Pending<T> {
             owners,
         }
     }
-
-    /// Remove everything.
-    pub fn take_all(&mut self) -> Taken<T> {
-        let n = self.items;
-        let mut t = self.take_front(n);
-        t.owners.extend(self.owners.drain(..));
-        t
-    }
 }
 
 #[cfg(test)]
@@ -145,7 +137,7 @@ mod tests {
         assert_eq!(t.batch.items(), 4);
         assert_eq!(t.owners, vec![("a", 3), ("b", 1)]);
         assert_eq!((p.items(), p.bytes()), (4, 400));
-        let t = p.take_all();
+        let t = p.take_front(p.items());
         assert_eq!(t.batch.items(), 4);
         assert_eq!(t.owners, vec![("b", 4)]);
         assert!(p.is_empty());

@@ -60,7 +60,7 @@ struct Outcome {
 }
 
 impl Origin {
-    fn from_item(item: Item) -> (Batch, usize, Origin) {
+    fn from_item(item: Item) -> (Batch, Origin) {
         let origin = Origin {
             index: item.index,
             _permit: item.permit,
@@ -68,7 +68,7 @@ impl Origin {
             done: item.done,
             outcome: std::sync::Mutex::new(Outcome::default()),
         };
-        (item.batch, item.bytes, origin)
+        (item.batch, origin)
     }
 
     fn record(&self, result: &Result<(), ConsumeError>, keep: bool) {
@@ -236,7 +236,6 @@ impl ExporterRunner {
                 queue
                     .push(Item {
                         batch,
-                        bytes,
                         index: Some(index),
                         permit,
                         memory,
@@ -271,7 +270,7 @@ impl ExporterRunner {
             if let (Some(state), Some(idx)) = (&persistent, item.index) {
                 state.dispatched(idx).await;
             }
-            let (batch, _, origin) = Origin::from_item(item);
+            let (batch, origin) = Origin::from_item(item);
             let items = batch.items();
             let result = self.send(batch).await;
             self.complete(vec![(Arc::new(origin), items)], result, &persistent)
@@ -318,7 +317,8 @@ impl ExporterRunner {
             if let (Some(state), Some(idx)) = (&persistent, item.index) {
                 state.dispatched(idx).await;
             }
-            let (batch, bytes, origin) = Origin::from_item(item);
+            let (batch, origin) = Origin::from_item(item);
+            let bytes = batch.encoded_len();
             pending.push(batch, bytes, Arc::new(origin));
             if deadline.is_none() {
                 deadline = Some(Instant::now() + flush_timeout);
@@ -603,7 +603,6 @@ impl Consumer for ExporterRunner {
         queue
             .push(Item {
                 batch,
-                bytes,
                 index,
                 permit,
                 memory,

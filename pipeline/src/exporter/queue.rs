@@ -16,8 +16,6 @@ use crate::config::QueueSizer;
 /// One queued request.
 pub struct Item {
     pub batch: Batch,
-    /// Its encoded size, measured once at the door.
-    pub bytes: usize,
     /// Its index in the persistent queue, if any.
     pub index: Option<u64>,
     pub permit: OwnedSemaphorePermit,

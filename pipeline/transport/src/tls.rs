@@ -131,7 +131,7 @@ pub fn server_acceptor(
         builder.with_no_client_auth()
     } else {
         let mut roots = RootCertStore::empty();
-        for cert in read_certs(&cfg.client_ca_file, "").map_err(err)? {
+        for cert in read_certs(&cfg.client_ca_file, "", "client_ca_file").map_err(err)? {
             roots
                 .add(cert)
                 .map_err(|e| err(format!("client_ca_file {:?}: {e}", cfg.client_ca_file)))?;
@@ -141,84 +141,123 @@ pub fn server_acceptor(
             .map_err(|e| err(format!("client_ca_file {:?}: {e}", cfg.client_ca_file)))?;
         builder.with_client_cert_verifier(verifier)
     };
-    let resolver = Reloader::new(cfg.clone()).map_err(err)?;
-    let mut config = builder.with_cert_resolver(Arc::new(resolver));
+    let key = ReloadingKey::new(cfg.key_source()).map_err(err)?;
+    let mut config = builder.with_cert_resolver(Arc::new(ServerKey(key)));
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-fn read_certs(file: &str, pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+/// Certificates from a file or inline PEM; `what` names the key in errors (`cert_file`,
+/// `ca_pem`, …).
+pub fn read_certs(
+    file: &str,
+    pem: &str,
+    what: &str,
+) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs: Result<Vec<_>, _> = if file.is_empty() {
         CertificateDer::pem_slice_iter(pem.as_bytes()).collect()
     } else {
         CertificateDer::pem_file_iter(file)
-            .map_err(|e| format!("{file:?}: {e}"))?
+            .map_err(|e| format!("{what} {file:?}: {e}"))?
             .collect()
     };
-    let certs =
-        certs.map_err(|e| format!("{}: {e}", if file.is_empty() { "cert_pem" } else { file }))?;
+    let certs = certs.map_err(|e| format!("{what}: {e}"))?;
     if certs.is_empty() {
-        return Err(format!(
-            "{}: no certificate found",
-            if file.is_empty() { "cert_pem" } else { file }
-        ));
+        return Err(format!("{what}: no certificate found"));
     }
     Ok(certs)
 }
 
-fn load_key(cfg: &TlsServerConfig) -> Result<Arc<CertifiedKey>, String> {
-    let certs = read_certs(&cfg.cert_file, &cfg.cert_pem)?;
-    let key = if cfg.key_file.is_empty() {
-        PrivateKeyDer::from_pem_slice(cfg.key_pem.as_bytes())
-            .map_err(|e| format!("key_pem: {e}"))?
-    } else {
-        PrivateKeyDer::from_pem_file(&cfg.key_file)
-            .map_err(|e| format!("{:?}: {e}", cfg.key_file))?
-    };
-    let signing = rustls::crypto::ring::sign::any_supported_type(&key)
-        .map_err(|e| format!("private key: {e}"))?;
-    Ok(Arc::new(CertifiedKey::new(certs, signing)))
+/// Where a certificate and its key come from (files or inline PEM), and how often they are
+/// read again (0: never). A server's certificate and an exporter's client certificate alike.
+#[derive(Debug, Clone)]
+pub struct KeySource {
+    pub cert_file: String,
+    pub cert_pem: String,
+    pub key_file: String,
+    pub key_pem: String,
+    pub reload_interval: Duration,
 }
 
-/// Serves the current certificate; re-reads it when `reload_interval` has passed.
-struct Reloader {
-    cfg: TlsServerConfig,
-    interval: Duration,
+impl KeySource {
+    fn load(&self) -> Result<Arc<CertifiedKey>, String> {
+        let what = if self.cert_file.is_empty() {
+            "cert_pem"
+        } else {
+            "cert_file"
+        };
+        let certs = read_certs(&self.cert_file, &self.cert_pem, what)?;
+        let key = if self.key_file.is_empty() {
+            PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
+                .map_err(|e| format!("key_pem: {e}"))?
+        } else {
+            PrivateKeyDer::from_pem_file(&self.key_file)
+                .map_err(|e| format!("key_file {:?}: {e}", self.key_file))?
+        };
+        let signing = rustls::crypto::ring::sign::any_supported_type(&key)
+            .map_err(|e| format!("private key: {e}"))?;
+        Ok(Arc::new(CertifiedKey::new(certs, signing)))
+    }
+}
+
+/// The current certificate and key, read again at the first use after `reload_interval` (as
+/// Go's `certReloader`); a failed reload keeps the previous one and says so.
+pub struct ReloadingKey {
+    source: KeySource,
     state: Mutex<(Arc<CertifiedKey>, Instant)>,
 }
 
-impl fmt::Debug for Reloader {
+impl fmt::Debug for ReloadingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reloader")
-            .field("cert_file", &self.cfg.cert_file)
+        f.debug_struct("ReloadingKey")
+            .field("cert_file", &self.source.cert_file)
             .finish()
     }
 }
 
-impl Reloader {
-    fn new(cfg: TlsServerConfig) -> Result<Reloader, String> {
-        let key = load_key(&cfg)?;
-        let interval = cfg.reload_interval.get();
-        Ok(Reloader {
-            cfg,
-            interval,
+impl ReloadingKey {
+    /// Read the certificate and key now (errors name the key at fault).
+    pub fn new(source: KeySource) -> Result<ReloadingKey, String> {
+        let key = source.load()?;
+        Ok(ReloadingKey {
+            source,
             state: Mutex::new((key, Instant::now())),
         })
     }
-}
 
-impl ResolvesServerCert for Reloader {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+    pub fn current(&self) -> Arc<CertifiedKey> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if !self.interval.is_zero() && state.1.elapsed() >= self.interval {
+        let interval = self.source.reload_interval;
+        if !interval.is_zero() && state.1.elapsed() >= interval {
             state.1 = Instant::now();
-            match load_key(&self.cfg) {
+            match self.source.load() {
                 Ok(key) => state.0 = key,
                 Err(e) => {
                     tracing::warn!(error = %e, "Reloading the TLS certificate failed; keeping the previous one.")
                 }
             }
         }
-        Some(state.0.clone())
+        state.0.clone()
+    }
+}
+
+impl TlsServerConfig {
+    fn key_source(&self) -> KeySource {
+        KeySource {
+            cert_file: self.cert_file.clone(),
+            cert_pem: self.cert_pem.clone(),
+            key_file: self.key_file.clone(),
+            key_pem: self.key_pem.clone(),
+            reload_interval: self.reload_interval.get(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ServerKey(ReloadingKey);
+
+impl ResolvesServerCert for ServerKey {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.current())
     }
 }

@@ -35,14 +35,13 @@ pub const TOO_MANY_BATCHERS: &str = "too many batcher metadata-value combination
 /// What an accepted request holds until its items were sent: room in the buffer and in the
 /// memory budget. Dropped (given back) with the last send that holds its items.
 pub struct Hold {
-    pub _items: Option<OwnedSemaphorePermit>,
+    pub _items: OwnedSemaphorePermit,
     pub _memory: MemoryPermit,
 }
 
 /// One caller's batch on its way in.
 pub struct Request {
     pub batch: Batch,
-    pub bytes: usize,
     pub hold: Arc<Hold>,
 }
 
@@ -264,9 +263,8 @@ impl Batcher {
                 return;
             }
         };
-        self.shards[idx]
-            .pending
-            .push(req.batch, req.bytes, req.hold);
+        let bytes = req.batch.encoded_len();
+        self.shards[idx].pending.push(req.batch, bytes, req.hold);
 
         if self.settings.immediate() {
             self.flush_all(idx, Trigger::Size).await;

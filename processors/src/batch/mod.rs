@@ -234,7 +234,7 @@ impl BatchProcessor {
             },
         };
         Ok(Hold {
-            _items: Some(items_permit),
+            _items: items_permit,
             _memory: memory,
         })
     }
@@ -285,7 +285,6 @@ impl Consumer for BatchProcessor {
         let hold = self.reserve(batch.items(), bytes).await?;
         let request = Request {
             batch,
-            bytes,
             hold: Arc::new(hold),
         };
         if tx.send(request).is_err() {
