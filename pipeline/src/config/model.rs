@@ -258,11 +258,15 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
         ));
     }
 
+    // false when the service section did not parse: its errors say why, and its pipelines
+    // are not known (not "missing")
+    let mut service_parsed = true;
     let service: ServiceConfig = match top.get("service") {
         Some(v) => match parse_typed(v) {
             Ok(s) => s,
             Err(errs) => {
                 errors.extend(errs.into_iter().map(|e| e.prefixed(&["service"])));
+                service_parsed = false;
                 ServiceConfig::default()
             }
         },
@@ -324,7 +328,7 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
 
     // pipelines
     let mut pipelines = BTreeMap::new();
-    if service.pipelines.is_empty() && top.contains_key("service") {
+    if service.pipelines.is_empty() && top.contains_key("service") && service_parsed {
         errors.push(ConfigError::new(
             &["service", "pipelines"],
             "must have at least one pipeline",

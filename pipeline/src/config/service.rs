@@ -62,15 +62,20 @@ impl TryFrom<String> for LogLevel {
     fn try_from(text: String) -> Result<Self, String> {
         // zapcore.Level.UnmarshalText: each name in lower or in upper case
         let lower = text.to_ascii_lowercase();
+        let unknown = || {
+            format!(
+                "unrecognized level: {text:?} (debug, info, warn or error; lower or upper case)"
+            )
+        };
         if text != lower && text != text.to_ascii_uppercase() {
-            return Err(format!("unrecognized level: {text:?}"));
+            return Err(unknown());
         }
         Ok(match lower.as_str() {
             "debug" => LogLevel::Debug,
             "info" | "" => LogLevel::Info,
             "warn" => LogLevel::Warn,
             "error" | "dpanic" | "panic" | "fatal" => LogLevel::Error,
-            _ => return Err(format!("unrecognized level: {text:?}")),
+            _ => return Err(unknown()),
         })
     }
 }

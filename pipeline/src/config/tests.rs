@@ -432,3 +432,12 @@ fn telemetry_levels_are_read_as_go_reads_them() {
         MetricsLevel::Basic
     );
 }
+
+#[test]
+fn a_service_section_that_does_not_parse_is_not_also_reported_as_empty() {
+    let errs = errors_of(
+        "receivers:\n  fakerecv:\nexporters:\n  fakeexp:\nservice:\n  telemetry: {logs: {level: verbose}}\n  pipelines:\n    traces: {receivers: [fakerecv], exporters: [fakeexp]}\n",
+    );
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("unrecognized level"), "{errs:?}");
+}
