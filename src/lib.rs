@@ -11,6 +11,7 @@ pub fn registry() -> Registry {
         receivers: receivers::factories(),
         processors: processors::factories(),
         exporters: exporters::factories(),
+        connectors: connectors::factories(),
         extensions: vec![
             pipeline::extensions::health_check::factory(),
             pipeline::extensions::file_storage::factory(),

@@ -29,7 +29,8 @@ struct Cli {
     #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
     set: Vec<String>,
 
-    /// Accepted for compatibility with the Go collector; Ferrotel has no feature gates yet.
+    /// Comma-separated feature gate ids to enable (`id` or `+id`) or disable (`-id`), as the
+    /// Go collector's; see docs/configuration.md for those Ferrotel knows.
     #[arg(long = "feature-gates", global = true, value_name = "GATES")]
     feature_gates: Vec<String>,
 
@@ -74,10 +75,18 @@ fn exit(code: i32) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !cli.feature_gates.is_empty() {
-        eprintln!(
-            "Warning: --feature-gates is accepted and ignored: Ferrotel has no feature gates"
-        );
+    match pipeline::feature_gates::apply(&cli.feature_gates) {
+        Ok(warnings) => {
+            for w in warnings {
+                eprintln!("Warning: {w}");
+            }
+        }
+        Err(errors) => {
+            for e in errors {
+                eprintln!("Error: {e}");
+            }
+            return ExitCode::from(1);
+        }
     }
     let opts = Options {
         configs: cli.config,

@@ -4,7 +4,8 @@
 #   ci/docker/run.sh
 # Installs Debian's docker.io, docker-compose and busybox-static when missing, starts dockerd
 # when no engine answers, builds the release binary, the Ferrotel image (Dockerfile.prebuilt:
-# no registry needed) and a busybox image on scratch, then runs the scenario. Exits non-zero
+# no registry needed) and a busybox image on scratch, then runs the scenario and the
+# docker_stats receiver against the engine (ci/docker/docker_stats.py). Exits non-zero
 # on any failure; prints the scenario's counts and `N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -54,5 +55,18 @@ echo "== docker: the image runs as the README says"
 docker run --rm ferrotel:scenario --version
 docker run --rm ferrotel:scenario validate --config=/etc/otelcol/config.yaml
 
+logs=$(mktemp -d /tmp/ferrotel-docker-suite.XXXXXX)
+set +e
 echo "== docker: the seeds' scenario"
-python3 ci/docker/scenario.py --image ferrotel:scenario --busybox ferrotel-busybox:scenario
+python3 ci/docker/scenario.py --image ferrotel:scenario --busybox ferrotel-busybox:scenario | tee "$logs/scenario"
+scenario_status=${PIPESTATUS[0]}
+echo "== docker: the docker_stats receiver against the engine"
+python3 ci/docker/docker_stats.py --ferrotel "$target/release/ferrotel" --busybox ferrotel-busybox:scenario | tee "$logs/docker_stats"
+stats_status=${PIPESTATUS[0]}
+set -e
+# one count over both (.ci/run reads the last `N passed, N failed` line)
+awk '/^[0-9]+ passed, [0-9]+ failed/ { p[FILENAME] = $1; f[FILENAME] = $3 }
+     END { for (k in p) { tp += p[k]; tf += f[k] } printf "%d passed, %d failed\n", tp, tf }' \
+  "$logs/scenario" "$logs/docker_stats"
+rm -rf "$logs"
+(( scenario_status == 0 && stats_status == 0 ))

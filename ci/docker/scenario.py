@@ -426,16 +426,24 @@ def scenario(args, sink, sink_port, folder):
 
     # 3. docker restart of the agent mid-stream (SIGTERM, drain, start again)
     t = time.monotonic()
+    at_restart = written(project)
     project.compose("restart", "-t", "10", "agent")
     restart_s = time.monotonic() - t
-    print(f"agent restarted in {restart_s:.1f}s", flush=True)
+    print(f"agent restarted at {at_restart} in {restart_s:.1f}s", flush=True)
     time.sleep(3)
 
     # 4. docker kill (SIGKILL) of the agent mid-stream, then start it again
+    # mid-stream whatever the machine's speed: once orders is half way
+    wait("orders half way", lambda: last_seq(project, "orders") >= SERVICES["orders"][1] // 2, 60, 0.1)
+    at_kill = written(project)
     run("docker", "kill", "-s", "KILL", agent_id)
-    time.sleep(1)
+    # down until the services wrote more than one request a gRPC server accepts (4 MiB) can
+    # hold, so the first poll after the start must hand its records on in several
+    killed_at = last_seq(project, "orders")
+    wait("written while down", lambda: last_seq(project, "orders") >= killed_at + 6000 or last_seq(project, "orders") == 0, 30, 0.1)
+    at_start = written(project)
     run("docker", "start", agent_id)
-    print("agent killed (SIGKILL) and started again", flush=True)
+    print(f"agent killed (SIGKILL) at {at_kill} and started again at {at_start}", flush=True)
     resumed = wait(
         "resumed",
         lambda: "Resuming from previously known offset(s)" in run("docker", "logs", agent_id).stderr,
@@ -486,6 +494,15 @@ def scenario(args, sink, sink_port, folder):
     )
     time.sleep(2)  # anything sent twice arrives too
 
+    # what the agent counted as failed or dropped (printed when something is missing)
+    try:
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports['agent_metrics']}/metrics", timeout=5) as r:
+            agent_metrics = r.read().decode()
+    except Exception as e:
+        agent_metrics = f"(metrics not read: {e})"
+
     # 8. docker stop: SIGTERM, drained, exit 0 within Docker's 10 s
     t = time.monotonic()
     project.compose("stop", "-t", "10", "agent")
@@ -520,7 +537,15 @@ def scenario(args, sink, sink_port, folder):
         if missing:
             print(f"           missing: {ranges(sorted(expected[svc] - set(counts)))}")
     print(f"{'all':10} {total_sent:7} {'':9} {'':7} {total_missing:8} {total_dups:6}\n")
-    check("every record arrives (missing = 0)", total_missing == 0, f"{total_missing} missing")
+    if not check("every record arrives (missing = 0)", total_missing == 0, f"{total_missing} missing"):
+        # enough to tell where they went: the agent's failure counters and its log's errors
+        for line in agent_metrics.splitlines():
+            if not line.startswith("#") and re.search(r"fail|refus|drop|discard", line):
+                print(f"    agent metric: {line}")
+        log = run("docker", "logs", project.container("agent"), check_rc=False, quiet=True)
+        errors = [l for l in (log.stdout + log.stderr).splitlines() if re.search(r"ERROR|WARN|Resuming|signal", l)]
+        for line in errors[:30]:
+            print(f"    agent log: {line[:400]}")
     # each restart or kill may send again what was read but not yet checkpointed: at most
     # one poll's batch (10,000 records) per interruption
     check("duplicates bounded (≤ 10,000 per interruption, 2 interruptions)", total_dups <= 20000, f"{total_dups} duplicates")
@@ -586,6 +611,20 @@ def scenario(args, sink, sink_port, folder):
     print(f"scenario time: {time.monotonic() - t_start:.0f}s", flush=True)
 
 
+def last_seq(project, svc):
+    """The last sequence number a service has written (0 once it is done), -1 if unknown."""
+    p = run("docker", "logs", "--tail", "5", project.container(svc), check_rc=False, quiet=True)
+    if "event='done'" in p.stdout:
+        return 0
+    found = [int(n) for n in SEQ.findall(p.stdout + p.stderr)]
+    return max(found) if found else -1
+
+
+def written(project):
+    """The last sequence number each busy service has written (for the log of the run)."""
+    return ", ".join(f"{svc} {last_seq(project, svc)}" for svc in ("orders", "payments"))
+
+
 def parse_time(text):
     """Docker's `2026-12-01T22:33:50.730098111Z` → seconds since the epoch."""
     import datetime
@@ -621,7 +660,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--image", default="ferrotel:scenario")
     ap.add_argument("--busybox", default="ferrotel-busybox:scenario")
-    ap.add_argument("--project", default=f"ferrotelscn{os.getpid()}")
+    ap.add_argument("--project", default=f"ferrotelscn{os.getpid()}", type=str.lower)
     ap.add_argument("--deadline", type=float, default=120, help="seconds to wait for delivery")
     ap.add_argument("--keep", action="store_true", help="leave the containers for inspection")
     args = ap.parse_args()

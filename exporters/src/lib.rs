@@ -7,6 +7,7 @@ use pipeline_api::ExporterFactory;
 
 pub mod common;
 pub mod debug;
+pub mod file;
 pub mod jaeger;
 pub mod loki;
 pub mod nop;
@@ -15,17 +16,20 @@ pub mod otlphttp;
 pub mod prometheus;
 pub mod prometheusremotewrite;
 pub mod promtranslate;
+pub mod zipkin;
 
 /// Every exporter factory of this crate.
 pub fn factories() -> Vec<Arc<dyn ExporterFactory>> {
     vec![
-        Arc::new(debug::DebugFactory),
-        Arc::new(otlp::OtlpFactory),
-        Arc::new(otlphttp::OtlpHttpFactory),
-        Arc::new(jaeger::JaegerFactory),
-        Arc::new(prometheus::PrometheusFactory),
-        Arc::new(prometheusremotewrite::PrometheusRemoteWriteFactory),
-        Arc::new(nop::NopExporterFactory),
-        Arc::new(loki::LokiFactory),
+        debug::factory(),
+        otlp::factory(),
+        otlphttp::factory(),
+        jaeger::factory(),
+        prometheus::factory(),
+        prometheusremotewrite::factory(),
+        nop::factory(),
+        loki::factory(),
+        file::factory(),
+        zipkin::factory(),
     ]
 }

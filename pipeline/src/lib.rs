@@ -5,7 +5,9 @@
 pub mod config;
 pub mod exporter;
 pub mod extensions;
+pub mod feature_gates;
 pub mod graph;
+pub mod own_push;
 pub mod own_telemetry;
 pub mod registry;
 pub mod server;

@@ -99,20 +99,30 @@ pub struct MetricsServer {
     pub address: String,
 }
 
-/// `target_info` with the service identity (Go: `service.name`, `service.version`,
-/// `service.instance.id` from `service.telemetry.resource`).
-fn register_target_info(telemetry: &Telemetry, cfg: &TelemetryConfig, version: &str) {
+/// The service identity (Go: `service.name`, `service.version`, `service.instance.id`,
+/// overridden or removed by `service.telemetry.resource`), with dotted keys.
+pub fn resource_attributes(cfg: &TelemetryConfig, version: &str) -> Vec<(String, String)> {
     let mut attrs: Vec<(String, String)> = vec![
-        ("service_name".into(), "ferrotel".into()),
-        ("service_version".into(), version.into()),
-        ("service_instance_id".into(), instance_id()),
+        ("service.name".into(), "ferrotel".into()),
+        ("service.version".into(), version.into()),
+        ("service.instance.id".into(), instance_id()),
     ];
     for (k, v) in &cfg.resource {
+        attrs.retain(|(a, _)| a != k);
+        if let Some(v) = v {
+            attrs.push((k.clone(), v.clone()));
+        }
+    }
+    attrs
+}
+
+/// `target_info` with the service identity, its keys as Prometheus labels.
+fn register_target_info(telemetry: &Telemetry, cfg: &TelemetryConfig, version: &str) {
+    let mut attrs: Vec<(String, String)> = Vec::new();
+    for (k, v) in resource_attributes(cfg, version) {
         let key = k.replace(['.', '-', '/'], "_");
         attrs.retain(|(a, _)| *a != key);
-        if let Some(v) = v {
-            attrs.push((key, v.clone()));
-        }
+        attrs.push((key, v));
     }
     let names: Vec<&str> = attrs.iter().map(|(k, _)| k.as_str()).collect();
     let values: Vec<&str> = attrs.iter().map(|(_, v)| v.as_str()).collect();
@@ -122,7 +132,13 @@ fn register_target_info(telemetry: &Telemetry, cfg: &TelemetryConfig, version: &
         .set(1);
 }
 
+/// One id per process (the same in `target_info` and pushed metrics).
 fn instance_id() -> String {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(new_instance_id).clone()
+}
+
+fn new_instance_id() -> String {
     // a random-enough id per process start, formatted as a UUID v4
     use std::hash::{BuildHasher, Hasher};
     let mut bytes = [0u8; 16];

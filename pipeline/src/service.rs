@@ -10,7 +10,8 @@ use pipeline_api::MemoryBudget;
 use tracing::{error, info, warn};
 
 use crate::config::{self, Environment, Loaded, Plan};
-use crate::graph::Graph;
+use crate::graph::{Graph, Reloaded};
+use crate::own_push::{self, PeriodicReader};
 use crate::own_telemetry::{self, MetricsServer};
 use crate::registry::Registry;
 
@@ -130,41 +131,67 @@ pub fn print_config(
 struct Running {
     graph: Graph,
     metrics: Option<MetricsServer>,
-    metrics_address: Option<String>,
+    push: Vec<PeriodicReader>,
+}
+
+/// Start the plan's periodic readers (own metrics pushed over OTLP).
+fn push_readers(plan: &Plan, telemetry: &Arc<Telemetry>, version: &str) -> Vec<PeriodicReader> {
+    let resource = own_telemetry::resource_attributes(&plan.service.telemetry, version);
+    plan.service
+        .telemetry
+        .metrics
+        .readers
+        .iter()
+        .filter_map(|r| r.periodic.as_ref())
+        .filter_map(|p| own_push::parse(p).ok())
+        .map(|cfg| PeriodicReader::start(&cfg, telemetry.clone(), resource.clone()))
+        .collect()
+}
+
+async fn stop_push(readers: Vec<PeriodicReader>) {
+    for r in readers {
+        r.stop().await;
+    }
+}
+
+/// The own-metrics server a plan asks for: the running one if its address did not change.
+async fn metrics_server(
+    plan: &Plan,
+    telemetry: &Arc<Telemetry>,
+    running: Option<MetricsServer>,
+    version: &str,
+) -> Result<Option<MetricsServer>, String> {
+    let wanted = plan.service.telemetry.metrics.pull_address();
+    match (running, &wanted) {
+        (Some(m), Some(w)) if m.address == *w || addresses_same(&m.address, w) => Ok(Some(m)),
+        (old, _) => {
+            if let Some(m) = old {
+                m.stop().await;
+            }
+            match &wanted {
+                Some(addr) => Ok(Some(
+                    MetricsServer::start(addr, telemetry.clone(), &plan.service.telemetry, version)
+                        .map_err(|e| e.to_string())?,
+                )),
+                None => Ok(None),
+            }
+        }
+    }
 }
 
 async fn start(
     plan: &Plan,
     telemetry: &Arc<Telemetry>,
     memory: &MemoryBudget,
-    metrics: Option<MetricsServer>,
     version: &str,
 ) -> Result<Running, String> {
-    let wanted = plan.service.telemetry.metrics.pull_address();
-    let metrics = match (metrics, &wanted) {
-        (Some(m), Some(w)) if m.address == *w || addresses_same(&m.address, w) => Some(m),
-        (old, _) => {
-            if let Some(m) = old {
-                m.stop().await;
-            }
-            match &wanted {
-                Some(addr) => Some(
-                    MetricsServer::start(addr, telemetry.clone(), &plan.service.telemetry, version)
-                        .map_err(|e| e.to_string())?,
-                ),
-                None => None,
-            }
-        }
-    };
-    let mut graph = Graph::build(plan, telemetry, memory).map_err(|e| e.to_string())?;
-    if let Err(e) = graph.start().await {
-        graph.shutdown(SHUTDOWN_TIMEOUT).await;
-        return Err(e.to_string());
-    }
+    let metrics = metrics_server(plan, telemetry, None, version).await?;
+    let graph = Graph::start_plan(plan, telemetry, memory, SHUTDOWN_TIMEOUT).await?;
+    let push = push_readers(plan, telemetry, version);
     Ok(Running {
         graph,
         metrics,
-        metrics_address: wanted,
+        push,
     })
 }
 
@@ -204,7 +231,7 @@ pub async fn run(
     );
     let telemetry = Telemetry::new(loaded.plan.service.telemetry.metrics.level);
     let mut plan = loaded.plan;
-    let mut running = match start(&plan, &telemetry, &memory, None, &opts.version).await {
+    let mut running = match start(&plan, &telemetry, &memory, &opts.version).await {
         Ok(r) => r,
         Err(e) => {
             error!(error = %e, "Cannot start the collector");
@@ -244,23 +271,33 @@ pub async fn run(
                             for w in &new.warnings {
                                 warn!("{w}");
                             }
-                            let Running { graph, metrics, .. } = running;
-                            graph.shutdown(SHUTDOWN_TIMEOUT).await;
-                            match start(&new.plan, &telemetry, &memory, metrics, &opts.version).await {
-                                Ok(r) => {
-                                    running = r;
-                                    plan = new.plan;
-                                    info!("Config reloaded. Everything is ready.");
-                                }
+                            let Running { graph, metrics, push } = running;
+                            stop_push(push).await;
+                            let metrics = match metrics_server(&new.plan, &telemetry, metrics, &opts.version).await {
+                                Ok(m) => m,
                                 Err(e) => {
-                                    error!(error = %e, "Cannot start the new config; going back to the previous one");
-                                    match start(&plan, &telemetry, &memory, None, &opts.version).await {
-                                        Ok(r) => running = r,
-                                        Err(e) => {
-                                            error!(error = %e, "Cannot restart the previous config either");
-                                            return 1;
-                                        }
+                                    error!(error = %e, "Cannot serve the own metrics at the new address");
+                                    None
+                                }
+                            };
+                            match graph.reload(&plan, &new.plan, SHUTDOWN_TIMEOUT).await {
+                                Reloaded::New(graph, summary) => {
+                                    let push = push_readers(&new.plan, &telemetry, &opts.version);
+                                    running = Running { graph, metrics, push };
+                                    plan = new.plan;
+                                    info!(%summary, "Config reloaded. Everything is ready.");
+                                }
+                                Reloaded::Previous(graph, e) => {
+                                    error!(error = %e, "Cannot start the new config; the previous one runs again");
+                                    let push = push_readers(&plan, &telemetry, &opts.version);
+                                    running = Running { graph, metrics, push };
+                                }
+                                Reloaded::Failed(e) => {
+                                    error!(error = %e, "Cannot start the new config, nor the previous one");
+                                    if let Some(m) = metrics {
+                                        m.stop().await;
                                     }
+                                    return 1;
                                 }
                             }
                         }
@@ -276,10 +313,10 @@ pub async fn run(
 
     info!("Starting shutdown...");
     let missed = running.graph.shutdown(SHUTDOWN_TIMEOUT).await;
+    stop_push(running.push).await;
     if let Some(m) = running.metrics {
         m.stop().await;
     }
-    let _ = running.metrics_address;
     if missed.is_empty() {
         0
     } else {

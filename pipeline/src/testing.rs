@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
 use pipeline_api::{
     async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
-    ComponentConfig, ComponentId, ConsumeError, Consumer, Exporter, ExporterFactory, Factory,
-    Processor, ProcessorFactory, Receiver, ReceiverFactory, SharedConsumer, Signal,
-    SignalConsumers,
+    ComponentConfig, ComponentId, ConnectorFactory, ConnectorNext, ConsumeError, Consumer,
+    Exporter, ExporterFactory, Factory, Processor, ProcessorFactory, Receiver, ReceiverFactory,
+    SharedConsumer, Signal, SignalConsumers,
 };
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -93,7 +93,9 @@ impl ReceiverFactory for FakeReceiverFactory {
         cfg: &dyn ComponentConfig,
         next: SignalConsumers,
     ) -> Result<Box<dyn Receiver>, BuildError> {
-        config_as::<RecvConfig>(cfg)?;
+        if config_as::<RecvConfig>(cfg)?.endpoint == "unbuildable" {
+            return Err(BuildError::new("cannot bind unbuildable"));
+        }
         self.0.receivers.lock().unwrap().push((ctx.id, next));
         Ok(Box::new(FakeReceiver))
     }
@@ -227,6 +229,85 @@ impl ExporterFactory for FakeExporterFactory {
     }
 }
 
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnConfig {
+    /// Hold every batch until shutdown (as a connector that aggregates does), then hand
+    /// them on.
+    pub hold: bool,
+}
+impl Validate for ConnConfig {}
+impl ComponentConfig for ConnConfig {}
+
+/// `fakeconn`: connects each signal to itself, passing batches on or holding them until
+/// shutdown.
+pub struct FakeConnectorFactory;
+
+struct FakeConnector {
+    hold: bool,
+    held: Mutex<Option<Vec<Batch>>>,
+    next: SharedConsumer,
+}
+
+#[async_trait]
+impl Consumer for FakeConnector {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        if self.hold {
+            if let Some(held) = self.held.lock().unwrap().as_mut() {
+                held.push(batch);
+                return Ok(());
+            }
+        }
+        self.next.consume(batch).await
+    }
+}
+
+#[async_trait]
+impl Processor for FakeConnector {
+    async fn shutdown(&self) {
+        let held = self.held.lock().unwrap().take().unwrap_or_default();
+        for b in held {
+            let _ = self.next.consume(b).await;
+        }
+    }
+}
+
+impl Factory for FakeConnectorFactory {
+    fn type_name(&self) -> &'static str {
+        "fakeconn"
+    }
+    fn parse_config(
+        &self,
+        value: &ConfigValue,
+    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
+        parse_component_config::<ConnConfig>(value)
+    }
+}
+
+impl ConnectorFactory for FakeConnectorFactory {
+    fn pairs(&self) -> &'static [(Signal, Signal)] {
+        &[
+            (Signal::Traces, Signal::Traces),
+            (Signal::Metrics, Signal::Metrics),
+            (Signal::Logs, Signal::Logs),
+        ]
+    }
+    fn build(
+        &self,
+        _: BuildContext,
+        cfg: &dyn ComponentConfig,
+        _: Signal,
+        _: Signal,
+        next: ConnectorNext,
+    ) -> Result<Arc<dyn Processor>, BuildError> {
+        Ok(Arc::new(FakeConnector {
+            hold: config_as::<ConnConfig>(cfg)?.hold,
+            held: Mutex::new(Some(Vec::new())),
+            next: next.all,
+        }))
+    }
+}
+
 /// A registry of the fakes plus the runtime's health_check.
 pub fn registry(recorder: &Recorder) -> Registry {
     Registry {
@@ -244,6 +325,7 @@ pub fn registry(recorder: &Recorder) -> Registry {
                 signals: &[Signal::Traces],
             }),
         ],
+        connectors: vec![Arc::new(FakeConnectorFactory)],
         extensions: vec![crate::extensions::health_check::factory()],
     }
 }

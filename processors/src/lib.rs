@@ -9,21 +9,27 @@ pub mod attraction;
 pub mod attributes;
 pub mod batch;
 pub mod filter;
+pub mod filterprocessor;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;
 pub mod resource;
+pub mod resourcedetection;
 pub mod tail_sampling;
 #[cfg(test)]
 mod testutil;
+pub mod transform;
 
 /// Every processor factory of this crate.
 pub fn factories() -> Vec<Arc<dyn ProcessorFactory>> {
     vec![
-        Arc::new(batch::BatchFactory),
-        Arc::new(memory_limiter::MemoryLimiterFactory::default()),
-        Arc::new(attributes::AttributesFactory),
-        Arc::new(resource::ResourceFactory),
-        Arc::new(probabilistic_sampler::ProbabilisticSamplerFactory),
-        Arc::new(tail_sampling::TailSamplingFactory),
+        batch::factory(),
+        memory_limiter::factory(),
+        attributes::factory(),
+        resource::factory(),
+        resourcedetection::factory(),
+        probabilistic_sampler::factory(),
+        tail_sampling::factory(),
+        transform::factory(),
+        filterprocessor::factory(),
     ]
 }

@@ -1,15 +1,10 @@
 //! Helpers shared by the processors' tests.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
 use pipeline_api::config::ConfigValue;
 use pipeline_api::proto::tonic::common::v1::any_value::Value;
 use pipeline_api::proto::tonic::common::v1::{AnyValue, KeyValue};
 use pipeline_api::telemetry::ComponentTelemetry;
-use pipeline_api::{
-    async_trait, Batch, BuildContext, ComponentId, ComponentKind, ConsumeError, Consumer, Signal,
-};
+use pipeline_api::{BuildContext, ComponentKind, Signal};
 
 pub fn yaml(s: &str) -> ConfigValue {
     serde_yaml_ng::from_str(s).expect("test yaml")
@@ -55,51 +50,10 @@ pub fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
         .and_then(|kv| kv.value.as_ref())
 }
 
-/// Records what it is handed; optionally fails.
-#[derive(Default)]
-pub struct Collect {
-    pub batches: Mutex<Vec<Batch>>,
-    pub fail: Mutex<Option<ConsumeError>>,
-}
-
-impl Collect {
-    pub fn new() -> Arc<Collect> {
-        Arc::new(Collect::default())
-    }
-
-    pub fn items(&self) -> usize {
-        self.batches.lock().unwrap().iter().map(Batch::items).sum()
-    }
-
-    pub fn take(&self) -> Vec<Batch> {
-        std::mem::take(&mut *self.batches.lock().unwrap())
-    }
-
-    pub fn count(&self) -> usize {
-        self.batches.lock().unwrap().len()
-    }
-}
-
-#[async_trait]
-impl Consumer for Collect {
-    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
-        self.batches.lock().unwrap().push(batch);
-        match self.fail.lock().unwrap().clone() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-}
+pub use pipeline_api::testing::Collect;
 
 pub fn ctx(id: &str, signal: Signal) -> BuildContext {
-    let id = ComponentId::parse(id).expect("test id");
-    BuildContext {
-        telemetry: ComponentTelemetry::detached(ComponentKind::Processor, &id),
-        id,
-        signals: vec![signal],
-        extensions: Arc::new(BTreeMap::new()),
-        memory: Default::default(),
-    }
+    pipeline_api::testing::context(ComponentKind::Processor, id, vec![signal])
 }
 
 /// The value of the counter/gauge `name` whose labels include all of `labels`.

@@ -5,15 +5,29 @@ use std::sync::Arc;
 
 use pipeline_api::ReceiverFactory;
 
+pub mod docker_stats;
 pub mod filelog;
+pub mod hostmetrics;
+pub mod jaeger;
+pub mod loki;
 pub mod nop;
 pub mod otlp;
+pub mod otlpjsonfile;
+pub mod prometheus;
+pub mod zipkin;
 
 /// Every receiver factory of this crate, for the registry.
 pub fn factories() -> Vec<Arc<dyn ReceiverFactory>> {
     vec![
-        Arc::new(otlp::OtlpReceiverFactory),
-        Arc::new(filelog::FileLogReceiverFactory),
-        Arc::new(nop::NopReceiverFactory),
+        otlp::factory(),
+        prometheus::factory(),
+        filelog::factory(),
+        hostmetrics::factory(),
+        docker_stats::factory(),
+        nop::factory(),
+        otlpjsonfile::factory(),
+        zipkin::factory(),
+        loki::factory(),
+        jaeger::factory(),
     ]
 }

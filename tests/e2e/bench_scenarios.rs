@@ -153,3 +153,50 @@ fn every_bench_scenario_runs_at_a_tiny_size_and_delivers_what_was_sent() {
         "the raw TCP ceiling ran for the passthrough scenarios"
     );
 }
+
+/// The kill-and-restart soak (`bench/src/bin/soak.rs`) at a tiny size: the agent killed 3
+/// times and its gateway stopped once while log lines and spans flow; every line and every
+/// acknowledged span arrives. The full size (20 kills) is run by hand, figures in
+/// bench/README.md.
+#[test]
+fn the_soak_loses_nothing_at_a_tiny_size() {
+    let ferrotel = PathBuf::from(env!("CARGO_BIN_EXE_ferrotel"));
+    let soak = ferrotel.parent().unwrap().join("soak");
+    assert!(
+        soak.exists(),
+        "{} is missing: run the workspace's tests (cargo test --workspace), which build the bench binaries",
+        soak.display()
+    );
+    let dir = temp_dir("soak");
+    let out = Command::new(&soak)
+        .args(["--ferrotel"])
+        .arg(&ferrotel)
+        .args([
+            "--kills",
+            "3",
+            "--gateway-stops",
+            "1",
+            "--lines-per-sec",
+            "500",
+            "--spans-per-sec",
+            "500",
+            "--max-gap",
+            "2",
+            "--deadline",
+            "60",
+            "--seed",
+            "7",
+            "--dir",
+        ])
+        .arg(dir.join("work"))
+        .output()
+        .expect("the soak runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("soak: PASS"), "{text}");
+    assert!(text.contains("missing 0"), "{text}");
+}

@@ -205,10 +205,29 @@ fn components_lists_canonical_names_and_aliases() {
     assert!(names("processors").contains(&"memory_limiter".to_string()));
     assert!(names("exporters").contains(&"debug".to_string()));
     assert!(names("extensions").contains(&"health_check".to_string()));
+    assert!(names("connectors").contains(&"forward".to_string()));
     assert!(
         stdout.contains("name: logging"),
         "the deprecated alias is listed:\n{stdout}"
     );
+    // Go v0.155.0's snake_case type names, beside the older spellings
+    for alias in [
+        "host_metrics",
+        "resource_detection",
+        "prometheus_remote_write",
+        "file_log",
+        "span_metrics",
+        "otlp_http",
+        "otlp_grpc",
+    ] {
+        assert!(
+            stdout.contains(&format!("- name: {alias}\n          deprecated: false")),
+            "{alias} listed as an alias:\n{stdout}"
+        );
+    }
+    assert!(names("receivers").contains(&"hostmetrics".to_string()));
+    assert!(names("receivers").contains(&"docker_stats".to_string()));
+    assert!(names("processors").contains(&"resourcedetection".to_string()));
 }
 
 #[test]
@@ -307,5 +326,216 @@ fn validate_prints_a_summary_on_success() {
     assert_eq!(
         stdout.trim(),
         "Config is valid: 2 pipeline(s) (traces, logs/x); receivers: otlp; processors: batch; exporters: debug, nop; extensions: health_check"
+    );
+}
+
+/// An exporter's listener counts among the listen addresses checked for clashes.
+#[test]
+fn validate_refuses_an_exporter_listening_where_the_own_metrics_do() {
+    let path = write(
+        "exporter-listener-clash",
+        r#"
+receivers:
+  otlp:
+    protocols: {grpc: {endpoint: "127.0.0.1:4317"}}
+exporters:
+  prometheus:
+    endpoint: "0.0.0.0:8889"
+service:
+  telemetry: {metrics: {address: "127.0.0.1:8889"}}
+  pipelines:
+    metrics: {receivers: [otlp], exporters: [prometheus]}
+"#,
+    );
+    let (code, _, stderr) = run(&["validate", "--config", &path]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("is also used by exporters::prometheus::endpoint"),
+        "{stderr}"
+    );
+}
+
+/// Serve `body` over HTTP on loopback to at most `n` requests (`/missing` gets a 404).
+fn serve(body: &'static str, n: usize) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(n) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let read = s.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..read]).to_string();
+            let (status, text) = if request.starts_with("GET /missing") {
+                ("404 Not Found", "")
+            } else {
+                ("200 OK", body)
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+    });
+    port
+}
+
+/// `--config=http://…` and `${http://…}` references load over HTTP, as Go's http provider.
+#[test]
+fn configs_and_references_load_over_http() {
+    const CONFIG: &str = "receivers:\n  otlp:\n    protocols: {grpc: {endpoint: \"127.0.0.1:4317\"}}\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\n";
+    let port = serve(CONFIG, 8);
+    let url = format!("http://127.0.0.1:{port}/config.yaml");
+    let (code, stdout, stderr) = run(&["validate", "--config", &url]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("receivers: otlp"), "{stdout}");
+
+    const PART: &str = "verbosity: detailed\n";
+    let port = serve(PART, 8);
+    let path = write(
+        "http-reference",
+        &CONFIG.replace(
+            "  debug:\n",
+            &format!("  debug: ${{http://127.0.0.1:{port}/debug.yaml}}\n"),
+        ),
+    );
+    let (code, stdout, stderr) = run(&["print-config", "--config", &path]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("verbosity: detailed"), "{stdout}");
+
+    let missing = format!("http://127.0.0.1:{port}/missing");
+    let (code, _, stderr) = run(&["validate", "--config", &missing]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("404"), "{stderr}");
+}
+
+/// `--feature-gates` as Go parses it: the gates Ferrotel implements change what it does,
+/// those it implements only at their default are refused when flipped, unknown ones warned.
+#[test]
+fn feature_gates_are_honoured_or_refused() {
+    let no_pipelines = write(
+        "gates-no-pipelines",
+        "receivers:\n  otlp:\n    protocols: {grpc: {endpoint: \"127.0.0.1:4317\"}}\nservice:\n  pipelines: {}\n",
+    );
+    let (code, _, stderr) = run(&["validate", "--config", &no_pipelines]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("must have at least one pipeline"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "validate",
+        "--feature-gates=service.AllowNoPipelines",
+        "--config",
+        &no_pipelines,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+
+    // merge-append: the component lists of several sources add up
+    let base = write(
+        "gates-append-a",
+        "extensions:\n  health_check: {endpoint: \"127.0.0.1:0\"}\n  zpages: {endpoint: \"127.0.0.1:0\"}\nreceivers:\n  otlp:\n    protocols: {grpc: {endpoint: \"127.0.0.1:4317\"}}\nexporters:\n  debug:\n  nop:\nservice:\n  extensions: [health_check]\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\n",
+    );
+    let extra = "yaml:service::extensions: [zpages]";
+    let over = "yaml:service::pipelines::traces::exporters: [nop]";
+    let print = |gates: &[&str]| {
+        let mut args = vec![
+            "print-config",
+            "--format",
+            "json",
+            "--config",
+            &base,
+            "--config",
+            extra,
+            "--config",
+            over,
+        ];
+        args.extend_from_slice(gates);
+        let (code, stdout, stderr) = run(&args);
+        assert_eq!(code, 0, "{stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        (
+            v["service"]["extensions"].clone(),
+            v["service"]["pipelines"]["traces"]["exporters"].clone(),
+        )
+    };
+    let (ext, exp) = print(&[]);
+    assert_eq!(
+        ext,
+        serde_json::json!(["zpages"]),
+        "lists are replaced by default"
+    );
+    assert_eq!(exp, serde_json::json!(["nop"]));
+    let (ext, exp) = print(&["--feature-gates=confmap.enableMergeAppendOption"]);
+    assert_eq!(ext, serde_json::json!(["health_check", "zpages"]));
+    assert_eq!(exp, serde_json::json!(["debug", "nop"]));
+
+    let (code, _, stderr) = run(&[
+        "validate",
+        "--feature-gates=telemetry.newPipelineTelemetry,-component.UseLocalHostAsDefaultHost",
+        "--config",
+        &no_pipelines,
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("does not implement feature gate \"telemetry.newPipelineTelemetry\" on"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("is stable, can not be disabled"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "validate",
+        "--feature-gates=some.future.gate,service.AllowNoPipelines",
+        "--config",
+        &no_pipelines,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("no such feature gate \"some.future.gate\""),
+        "{stderr}"
+    );
+}
+
+/// docs/configuration.md lists every feature gate Ferrotel knows.
+#[test]
+fn the_configuration_reference_lists_every_feature_gate() {
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/configuration.md"
+    ))
+    .unwrap();
+    let missing: Vec<&str> = pipeline::feature_gates::GATES
+        .iter()
+        .map(|g| g.id)
+        .filter(|id| !docs.contains(&format!("`{id}`")))
+        .collect();
+    assert!(missing.is_empty(), "{missing:?}");
+}
+
+/// Checks Go makes when it builds a component run for the components pipelines use only:
+/// an unused `attributes` processor without actions is accepted (as Go accepts it), a used
+/// one is refused with its path.
+#[test]
+fn build_time_checks_apply_to_used_components() {
+    let template = "receivers:\n  otlp:\n    protocols: {grpc: {endpoint: \"127.0.0.1:4317\"}}\nprocessors:\n  attributes/unused: {}\n  attributes/bad:\n    actions: [{pattern: '(', action: delete}]\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces: {receivers: [otlp], processors: [PROCESSORS], exporters: [debug]}\n";
+    let ok = write("used-unused-ok", &template.replace("PROCESSORS", ""));
+    let (code, _, stderr) = run(&["validate", "--config", &ok]);
+    assert_eq!(code, 0, "{stderr}");
+    let bad = write(
+        "used-unused-bad",
+        &template.replace("PROCESSORS", "attributes/bad, attributes/unused"),
+    );
+    let (code, _, stderr) = run(&["validate", "--config", &bad]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("processors::attributes/bad::actions::0::pattern:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("processors::attributes/unused::actions: missing required field"),
+        "{stderr}"
     );
 }

@@ -10,8 +10,7 @@
 //!
 //! A new component passes it by being registered; one that breaks the contract fails here.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -23,13 +22,9 @@ use opentelemetry_proto::tonic::metrics::v1::{
     metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span};
 use pipeline_api::config::ConfigValue;
-use pipeline_api::telemetry::ComponentTelemetry;
-use pipeline_api::{
-    async_trait, Batch, BuildContext, ComponentId, ComponentKind, ConsumeError, Consumer, Factory,
-    Signal, SignalConsumers,
-};
+use pipeline_api::{Batch, ComponentKind, Factory, Signal, SignalConsumers};
 
 use crate::harness::temp_dir;
 
@@ -37,10 +32,60 @@ use crate::harness::temp_dir;
 /// required), with the smallest config that does. Every other component must validate with
 /// no config at all.
 const NEEDS_CONFIG: &[(ComponentKind, &str, &str)] = &[
+    // Go: "must specify at least one scraper when using host_metrics receiver"
+    (
+        ComponentKind::Receiver,
+        "hostmetrics",
+        "collection_interval: 1s\nscrapers: {load: , memory: }",
+    ),
     (
         ComponentKind::Receiver,
         "filelog",
         "include: [FILELOG_DIR/*.log]",
+    ),
+    // Go: "required argument `include` is empty" (the file consumer's check)
+    (
+        ComponentKind::Receiver,
+        "otlpjsonfile",
+        "include: [FILELOG_DIR/*.json]",
+    ),
+    // Go: "must specify at least one protocol when using the Loki receiver"
+    (
+        ComponentKind::Receiver,
+        "loki",
+        "protocols: {http: {endpoint: 127.0.0.1:0}}",
+    ),
+    // Go: "must specify at least one protocol when using the Jaeger receiver"
+    (
+        ComponentKind::Receiver,
+        "jaeger",
+        "protocols: {grpc: {endpoint: 127.0.0.1:0}}",
+    ),
+    // Go: "invalid routing table: the routing table is empty". SIGNAL is the pipeline the
+    // connector feeds in the lifecycle check (one per signal pair); elsewhere `traces`.
+    (
+        ComponentKind::Connector,
+        "routing",
+        "table: [{condition: 'true', pipelines: [SIGNAL]}]",
+    ),
+    // Go: "endpoint required" (zipkin exporter)
+    (
+        ComponentKind::Exporter,
+        "zipkin",
+        "endpoint: http://127.0.0.1:1/api/v2/spans",
+    ),
+    // Go: "path must be non-empty"
+    (
+        ComponentKind::Exporter,
+        "file",
+        "path: FILELOG_DIR/out.json",
+    ),
+    // Go: "directory must exist" (its default /var/lib/otelcol/file_storage, without
+    // create_directory); on a machine where that directory exists the default validates
+    (
+        ComponentKind::Extension,
+        "file_storage",
+        "directory: FILELOG_DIR",
     ),
     // Go: "must specify at least one protocol when using the OTLP receiver"
     (
@@ -48,20 +93,16 @@ const NEEDS_CONFIG: &[(ComponentKind, &str, &str)] = &[
         "otlp",
         "protocols: {grpc: {endpoint: 127.0.0.1:0}}",
     ),
+    // Go: "no Prometheus scrape_configs or target_allocator set"
+    (
+        ComponentKind::Receiver,
+        "prometheus",
+        "config: {scrape_configs: [{job_name: conformance, scrape_interval: 1s, static_configs: [{targets: ['127.0.0.1:1']}]}]}",
+    ),
     (
         ComponentKind::Processor,
         "memory_limiter",
         "check_interval: 1s\nlimit_mib: 4000",
-    ),
-    (
-        ComponentKind::Processor,
-        "attributes",
-        "actions: [{key: a, value: b, action: insert}]",
-    ),
-    (
-        ComponentKind::Processor,
-        "resource",
-        "attributes: [{key: a, value: b, action: insert}]",
     ),
     (
         ComponentKind::Exporter,
@@ -98,6 +139,18 @@ const NEEDS_CONFIG: &[(ComponentKind, &str, &str)] = &[
 /// Config for the lifecycle part, where the default would listen on a fixed port or on every
 /// interface: loopback port 0 instead.
 const LOOPBACK: &[(ComponentKind, &str, &str)] = &[
+    // not listeners: Go's default config of these validates, but the processor cannot be
+    // built without actions (Go checks them at build, as `check_when_used` does here)
+    (
+        ComponentKind::Processor,
+        "attributes",
+        "actions: [{key: a, value: b, action: insert}]",
+    ),
+    (
+        ComponentKind::Processor,
+        "resource",
+        "attributes: [{key: a, value: b, action: insert}]",
+    ),
     (
         ComponentKind::Receiver,
         "otlp",
@@ -109,6 +162,7 @@ const LOOPBACK: &[(ComponentKind, &str, &str)] = &[
         "endpoint: 127.0.0.1:0",
     ),
     (ComponentKind::Extension, "pprof", "endpoint: 127.0.0.1:0"),
+    (ComponentKind::Receiver, "zipkin", "endpoint: 127.0.0.1:0"),
     (ComponentKind::Extension, "zpages", "endpoint: 127.0.0.1:0"),
     (
         ComponentKind::Extension,
@@ -126,10 +180,20 @@ fn lookup(
     kind: ComponentKind,
     name: &str,
 ) -> Option<String> {
+    lookup_for(table, kind, name, Signal::Traces)
+}
+
+/// [`lookup`] with `SIGNAL` naming the pipeline of `signal` (a connector's target).
+fn lookup_for(
+    table: &[(ComponentKind, &str, &str)],
+    kind: ComponentKind,
+    name: &str,
+    signal: Signal,
+) -> Option<String> {
     table
         .iter()
         .find(|(k, n, _)| *k == kind && *n == name)
-        .map(|(_, _, c)| c.to_string())
+        .map(|(_, _, c)| c.replace("SIGNAL", signal.as_str()))
 }
 
 /// Every registered component: kind, type name, its factory's parse_config and signals.
@@ -153,6 +217,13 @@ fn all() -> Vec<(ComponentKind, &'static str, Arc<dyn Factory>)> {
     for f in r.exporters {
         out.push((
             ComponentKind::Exporter,
+            f.type_name(),
+            Arc::new(AsFactory(f)),
+        ));
+    }
+    for f in r.connectors {
+        out.push((
+            ComponentKind::Connector,
             f.type_name(),
             Arc::new(AsFactory(f)),
         ));
@@ -196,6 +267,10 @@ fn every_default_config_validates_unless_go_requires_a_key() {
         let needs = lookup(NEEDS_CONFIG, kind, name).is_some();
         match (f.parse_config(&ConfigValue::Null), needs) {
             (Ok(_), false) | (Err(_), true) => {}
+            (Ok(_), true)
+                if kind == ComponentKind::Extension
+                    && name == "file_storage"
+                    && std::path::Path::new("/var/lib/otelcol/file_storage").is_dir() => {}
             (Ok(_), true) => problems.push(format!(
                 "{kind:?} {name}: its default validates; remove it from NEEDS_CONFIG"
             )),
@@ -217,6 +292,130 @@ fn every_default_config_validates_unless_go_requires_a_key() {
         }
     }
     assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// A key each of these components accepts without acting on, with a config that sets it:
+/// the loader must report it (`ComponentConfig::not_acted_on`).
+const NOT_ACTED_ON: &[(ComponentKind, &str, &str, &str)] = &[
+    (
+        ComponentKind::Exporter,
+        "otlphttp",
+        "endpoint: http://127.0.0.1:1\nread_buffer_size: 4096",
+        "read_buffer_size",
+    ),
+    (
+        ComponentKind::Exporter,
+        "loki",
+        "endpoint: http://127.0.0.1:1\ncookies: {enabled: true}",
+        "cookies",
+    ),
+    (
+        ComponentKind::Exporter,
+        "prometheusremotewrite",
+        "endpoint: http://127.0.0.1:1\nwal: {directory: /tmp/wal}",
+        "wal",
+    ),
+    (ComponentKind::Extension, "zpages", "tls: {}", "tls"),
+    (
+        ComponentKind::Receiver,
+        "hostmetrics",
+        "scrapers: {load: }\ntimeout: 5s",
+        "timeout",
+    ),
+    (
+        ComponentKind::Processor,
+        "resourcedetection",
+        "refresh_interval: 1m",
+        "refresh_interval",
+    ),
+    (ComponentKind::Receiver, "docker_stats", "tls: {}", "tls"),
+];
+
+/// Every component is declared ([`pipeline_api::Meta`]): its stability is known for what it
+/// supports, its signals follow from it, and its default config reports no key it ignores.
+#[test]
+fn every_component_is_declared_and_its_defaults_ignore_nothing() {
+    let registry = ferrotel::registry();
+    let mut problems = Vec::new();
+    for (kind, f) in registry.all() {
+        let name = f.type_name();
+        let Some(meta) = f.meta() else {
+            problems.push(format!("{kind:?} {name}: not declared"));
+            continue;
+        };
+        assert_eq!(meta.name, name);
+        match kind {
+            ComponentKind::Extension => {
+                if meta.extension == pipeline_api::Stability::Undefined {
+                    problems.push(format!("extension {name}: no stability"));
+                }
+            }
+            ComponentKind::Connector => {
+                if meta.pairs.is_empty() {
+                    problems.push(format!("connector {name}: no signal pairs"));
+                }
+            }
+            _ => {
+                if f.signals().is_empty() {
+                    problems.push(format!("{kind:?} {name}: no signal with a stability"));
+                }
+            }
+        }
+        let dir = temp_dir(&format!("declared-{name}"));
+        let text = lookup(NEEDS_CONFIG, kind, name)
+            .unwrap_or_default()
+            .replace("FILELOG_DIR", &dir.display().to_string());
+        let value = if text.is_empty() {
+            ConfigValue::Null
+        } else {
+            yaml(&text)
+        };
+        if let Ok(cfg) = f.parse_config(&value) {
+            let ignored = cfg.not_acted_on();
+            if !ignored.is_empty() {
+                problems.push(format!(
+                    "{kind:?} {name}: its default config reports ignored keys {ignored:?}"
+                ));
+            }
+        }
+    }
+    for (kind, name, text, key) in NOT_ACTED_ON {
+        let (_, f) = registry
+            .all()
+            .into_iter()
+            .find(|(k, f)| k == kind && f.type_name() == *name)
+            .unwrap_or_else(|| panic!("{kind:?} {name} is not registered"));
+        let cfg = f
+            .parse_config(&yaml(text))
+            .unwrap_or_else(|e| panic!("{kind:?} {name}: {e:?}"));
+        let ignored = cfg.not_acted_on();
+        if !ignored.iter().any(|(k, _)| k == key) {
+            problems.push(format!(
+                "{kind:?} {name}: {key} is set and not reported as ignored ({ignored:?})"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// The configuration reference names every registered component.
+#[test]
+fn the_configuration_reference_names_every_component() {
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/configuration.md"
+    ))
+    .unwrap();
+    let missing: Vec<String> = ferrotel::registry()
+        .all()
+        .into_iter()
+        .map(|(_, f)| f.type_name().to_string())
+        .filter(|name| !docs.contains(&format!("`{name}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in docs/configuration.md: {missing:?}"
+    );
 }
 
 #[test]
@@ -277,17 +476,7 @@ fn unknown_keys_are_refused_and_misspellings_get_a_suggestion() {
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
-/// Takes everything; counts items.
-#[derive(Default)]
-struct Collect(Mutex<usize>);
-
-#[async_trait]
-impl Consumer for Collect {
-    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
-        *self.0.lock().unwrap() += batch.items();
-        Ok(())
-    }
-}
+use pipeline_api::testing::Collect;
 
 use pipeline_api::testing::string_attr as attr;
 
@@ -305,15 +494,30 @@ fn batch(signal: Signal) -> Batch {
             resource_spans: vec![ResourceSpans {
                 resource: resource(),
                 scope_spans: vec![ScopeSpans {
-                    spans: vec![Span {
-                        trace_id: vec![1; 16],
-                        span_id: vec![2; 8],
-                        name: "op".into(),
-                        start_time_unix_nano: 1_700_000_000_000_000_000,
-                        end_time_unix_nano: 1_700_000_000_100_000_000,
-                        attributes: vec![attr("k", "v")],
-                        ..Default::default()
-                    }],
+                    // a client call and the server span it caused: a request between
+                    // two services, as the trace-reading connectors need
+                    spans: vec![
+                        Span {
+                            trace_id: vec![1; 16],
+                            span_id: vec![2; 8],
+                            name: "op".into(),
+                            kind: span::SpanKind::Client as i32,
+                            start_time_unix_nano: 1_700_000_000_000_000_000,
+                            end_time_unix_nano: 1_700_000_000_100_000_000,
+                            attributes: vec![attr("k", "v")],
+                            ..Default::default()
+                        },
+                        Span {
+                            trace_id: vec![1; 16],
+                            span_id: vec![3; 8],
+                            parent_span_id: vec![2; 8],
+                            name: "handle".into(),
+                            kind: span::SpanKind::Server as i32,
+                            start_time_unix_nano: 1_700_000_000_010_000_000,
+                            end_time_unix_nano: 1_700_000_000_090_000_000,
+                            ..Default::default()
+                        },
+                    ],
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -358,16 +562,7 @@ fn batch(signal: Signal) -> Batch {
     }
 }
 
-fn context(kind: ComponentKind, name: &str, signals: Vec<Signal>) -> BuildContext {
-    let id = ComponentId::parse(name).unwrap();
-    BuildContext {
-        telemetry: ComponentTelemetry::detached(kind, &id),
-        id,
-        signals,
-        extensions: Arc::new(BTreeMap::new()),
-        memory: Default::default(),
-    }
-}
+use pipeline_api::testing::context;
 
 const STEP: Duration = Duration::from_secs(10);
 
@@ -474,6 +669,50 @@ async fn every_component_builds_starts_consumes_and_stops_twice() {
         }
         checked.push(format!("exporter {name}"));
     }
+    for f in &r.connectors {
+        let name = f.type_name();
+        let dir = temp_dir(&format!("life-{name}"));
+        assert!(!f.pairs().is_empty(), "connector {name} connects nothing");
+        for &(from, to) in f.pairs() {
+            let cfg = match lookup_for(NEEDS_CONFIG, ComponentKind::Connector, name, to) {
+                Some(text) => f.parse_config(&yaml(&text)),
+                None => f.parse_config(&config_for(ComponentKind::Connector, name, &dir)),
+            }
+            .unwrap();
+            for round in 0..2 {
+                let target = Arc::new(Collect::default());
+                let id = pipeline_api::PipelineId::parse(to.as_str()).unwrap();
+                let next = pipeline_api::ConnectorNext {
+                    all: target.clone(),
+                    pipelines: vec![(id, target.clone())],
+                };
+                let ctx = context(ComponentKind::Connector, name, vec![from, to]);
+                let c = f
+                    .build(ctx, cfg.as_ref(), from, to, next)
+                    .unwrap_or_else(|e| panic!("connector {name} {from}->{to}: build: {e}"));
+                bounded(&format!("connector {name} start"), c.start())
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("connector {name} {from}->{to} (round {round}): {e}")
+                    });
+                bounded(&format!("connector {name} consume"), c.consume(batch(from)))
+                    .await
+                    .unwrap_or_else(|e| panic!("connector {name} {from}->{to}: consume: {e}"));
+                bounded(&format!("connector {name} shutdown"), c.shutdown()).await;
+                // what it was given, or what it made of it, is out by the end of shutdown
+                assert!(
+                    target.items() > 0,
+                    "connector {name} {from}->{to}: nothing reached the next pipeline"
+                );
+                let _ = bounded(
+                    &format!("connector {name} consume after shutdown"),
+                    c.consume(batch(from)),
+                )
+                .await;
+            }
+        }
+        checked.push(format!("connector {name}"));
+    }
     for f in &r.extensions {
         let name = f.type_name();
         let dir = temp_dir(&format!("life-{name}"));
@@ -493,6 +732,10 @@ async fn every_component_builds_starts_consumes_and_stops_twice() {
         }
         checked.push(format!("extension {name}"));
     }
-    let total = r.receivers.len() + r.processors.len() + r.exporters.len() + r.extensions.len();
+    let total = r.receivers.len()
+        + r.processors.len()
+        + r.exporters.len()
+        + r.connectors.len()
+        + r.extensions.len();
     assert_eq!(checked.len(), total, "{checked:?}");
 }

@@ -437,3 +437,132 @@ async fn a_persistent_queue_loses_nothing_across_kill_9() {
     assert!(duplicates <= 2 * kills, "{duplicates} duplicates");
     agent.stop();
 }
+
+/// A filelog poll that catches up reads up to 10,000 records at once; handed on as one
+/// request that would be ~7 MB, more than a gRPC server accepts by default (4 MiB, Go's and
+/// tonic's), and the server's refusal is permanent. The receiver cuts each poll into
+/// requests of about 1 MiB, so every line arrives (this lost a Docker scenario's lines
+/// written while the agent was down).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filelog_poll_that_catches_up_fits_a_grpc_servers_default_limit() {
+    let (recorded, sink_addr, _stop) = sink::start(0).await;
+    let dir = temp_dir("filelog-catch-up-files");
+    let file = dir.join("app.log");
+    let n = 12_000;
+    let pad = "x".repeat(600);
+    let mut text = String::with_capacity(n * 640);
+    for i in 0..n {
+        text.push_str(&format!("line {i} {pad}\n"));
+    }
+    std::fs::write(&file, text).unwrap();
+    let ports = Ports::new();
+    let agent = Collector::start(
+        "filelog-catch-up",
+        &ports.fill(&format!(
+            "receivers:\n  filelog:\n    include: [{}]\n    start_at: beginning\nexporters:\n  otlp:\n    endpoint: {sink_addr}\n    tls: {{insecure: true}}\nservice:\n  telemetry: {{metrics: {{address: 127.0.0.1:METRICS_PORT}}}}\n  pipelines:\n    logs: {{receivers: [filelog], exporters: [otlp]}}\n",
+            file.display()
+        )),
+    );
+    let all = eventually(Duration::from_secs(30), || recorded.log_bodies().len() >= n).await;
+    let bodies = recorded.log_bodies();
+    let metrics = http_get(&format!("http://127.0.0.1:{}/metrics", ports.metrics)).1;
+    assert!(
+        all,
+        "{} of {n} lines arrived\n{}\n{metrics}",
+        bodies.len(),
+        agent.stderr_text()
+    );
+    // the exporter's 10 consumers send requests side by side: their order is not kept
+    let mut got = bodies.clone();
+    got.sort();
+    let mut want: Vec<String> = (0..n).map(|i| format!("line {i} {pad}")).collect();
+    want.sort();
+    assert_eq!(got, want, "every line once");
+    let biggest = recorded
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.encoded_len())
+        .max()
+        .unwrap_or(0);
+    // about 1 MiB: the estimate leaves out a few bytes of resource and scope framing
+    assert!(biggest <= (1 << 20) + 1024, "a request of {biggest} bytes");
+    assert_eq!(
+        metric_value(&metrics, "otelcol_exporter_send_failed_log_records", &[]).unwrap_or(0.0),
+        0.0,
+        "{metrics}"
+    );
+    agent.stop();
+}
+
+/// A request bigger than the destination's gRPC limit (4 MiB by default, Go's and tonic's):
+/// the server refuses it for its size, and the exporter sends its items again in smaller
+/// requests instead of dropping them (Go's exporter drops it as a permanent error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_destinations_size_limit_arrives_in_smaller_requests() {
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    let (recorded, sink_addr, _stop) = sink::start(0).await;
+    let ports = Ports::new();
+    let agent = Collector::start(
+        "over-the-limit",
+        &ports.fill(&format!(
+            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:HTTP_PORT\nexporters:\n  otlp:\n    endpoint: {sink_addr}\n    tls: {{insecure: true}}\nservice:\n  telemetry: {{metrics: {{address: 127.0.0.1:METRICS_PORT}}}}\n  pipelines:\n    logs: {{receivers: [otlp], exporters: [otlp]}}\n"
+        )),
+    );
+    let n = 8000;
+    let pad = "p".repeat(700);
+    let request = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: (0..n)
+                    .map(|i| LogRecord {
+                        body: Some(AnyValue {
+                            value: Some(any_value::Value::StringValue(format!("{i} {pad}"))),
+                        }),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let bytes = request.encode_to_vec();
+    assert!(bytes.len() > 5 << 20, "{} bytes", bytes.len());
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/v1/logs", ports.http))
+        .header("content-type", "application/x-protobuf")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let all = eventually(Duration::from_secs(20), || recorded.log_bodies().len() >= n).await;
+    let metrics = http_get(&format!("http://127.0.0.1:{}/metrics", ports.metrics)).1;
+    assert!(
+        all,
+        "{} of {n} records arrived\n{}\n{metrics}",
+        recorded.log_bodies().len(),
+        agent.stderr_text()
+    );
+    let mut got = recorded.log_bodies();
+    got.sort();
+    let mut want: Vec<String> = (0..n).map(|i| format!("{i} {pad}")).collect();
+    want.sort();
+    assert_eq!(got, want, "every record once");
+    assert_eq!(
+        metric_value(&metrics, "otelcol_exporter_sent_log_records", &[]),
+        Some(n as f64),
+        "{metrics}"
+    );
+    assert!(
+        agent
+            .stderr_text()
+            .contains("sending its items in smaller requests"),
+        "{}",
+        agent.stderr_text()
+    );
+    agent.stop();
+}

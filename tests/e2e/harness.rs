@@ -75,17 +75,49 @@ impl Collector {
     }
 
     pub fn start_with(name: &str, config: &str, extra_args: &[&str]) -> Collector {
+        Self::start_with_env(name, config, extra_args, &[])
+    }
+
+    /// As [`Collector::start_with`], with environment variables set for the collector.
+    pub fn start_with_env(
+        name: &str,
+        config: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Collector {
+        Self::start_program_env(std::path::Path::new(BIN), name, config, extra_args, env)
+    }
+
+    /// As `start_with`, running `program` (a collector binary taking Go's command line: the
+    /// Go collector built by compat/build.sh, or Ferrotel).
+    pub fn start_program(
+        program: &std::path::Path,
+        name: &str,
+        config: &str,
+        extra_args: &[&str],
+    ) -> Collector {
+        Self::start_program_env(program, name, config, extra_args, &[])
+    }
+
+    fn start_program_env(
+        program: &std::path::Path,
+        name: &str,
+        config: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Collector {
         let dir = temp_dir(name);
         let config_path = dir.join("config.yaml");
         std::fs::write(&config_path, config).unwrap();
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(program)
             .arg("--config")
             .arg(&config_path)
             .args(extra_args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start ferrotel");
+            .unwrap_or_else(|e| panic!("start {program:?}: {e}"));
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
         collect(child.stdout.take().unwrap(), stdout.clone());

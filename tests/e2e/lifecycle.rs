@@ -144,3 +144,143 @@ service:
     let (code, _, stderr) = collector.stop();
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// A client sending steadily over gRPC through a receiver the reload does not change sees
+/// no refused or failed request, and every span it sent arrives once: the receiver keeps
+/// listening, the unchanged exporter keeps its queue, the changed pipeline is rebuilt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_keeps_an_unchanged_receiver_serving_through_the_reload() {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    let (recorded, sink_addr, _stop) = crate::sink::start(0).await;
+    let ports = Ports::new();
+    let template = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:GRPC_PORT
+processors:
+  attributes:
+    actions: [{{key: reloaded, value: "yes", action: insert}}]
+exporters:
+  otlp:
+    endpoint: {sink_addr}
+    tls: {{insecure: true}}
+  debug:
+    verbosity: VERBOSITY
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:METRICS_PORT
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [PROCESSORS]
+      exporters: [otlp, debug]
+"#
+    );
+    let config = |verbosity: &str, processors: &str| {
+        ports.fill(
+            &template
+                .replace("VERBOSITY", verbosity)
+                .replace("PROCESSORS", processors),
+        )
+    };
+    let collector = Collector::start("reload-diff", &config("basic", ""));
+    let mut client = TraceServiceClient::connect(format!("http://127.0.0.1:{}", ports.grpc))
+        .await
+        .unwrap();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let failures = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let (sent, failures, stop) = (sent.clone(), failures.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut i = 0u64;
+            // bounded: at most 2,000 requests
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) && i < 2000 {
+                let span = Span {
+                    trace_id: (i as u128 + 1).to_be_bytes().to_vec(),
+                    span_id: (i + 1).to_be_bytes().to_vec(),
+                    name: format!("steady-{i}"),
+                    ..Default::default()
+                };
+                let req = ExportTraceServiceRequest {
+                    resource_spans: vec![ResourceSpans {
+                        scope_spans: vec![ScopeSpans {
+                            spans: vec![span],
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                };
+                match client.export(req).await {
+                    Ok(_) => {
+                        sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Err(e) => failures.lock().unwrap().push(format!("request {i}: {e}")),
+                }
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    std::fs::write(&collector.config_path, config("detailed", "attributes")).unwrap();
+    collector.signal("HUP");
+    let reloaded = crate::sink::eventually(Duration::from_secs(15), || {
+        collector.stderr_text().contains("Config reloaded")
+    })
+    .await;
+    assert!(reloaded, "{}", collector.stderr_text());
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    sender.await.unwrap();
+
+    let failures = failures.lock().unwrap().clone();
+    assert!(
+        failures.is_empty(),
+        "refused or failed during the reload: {failures:?}"
+    );
+    let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(sent > 100, "the client kept sending: {sent}");
+    let names = || -> Vec<(String, bool)> {
+        recorded
+            .traces
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.resource_spans.iter())
+            .flat_map(|r| r.scope_spans.iter())
+            .flat_map(|s| s.spans.iter())
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    s.attributes.iter().any(|a| a.key == "reloaded"),
+                )
+            })
+            .collect()
+    };
+    assert!(
+        crate::sink::eventually(Duration::from_secs(10), || names().len() >= sent).await,
+        "{} of {sent} arrived",
+        names().len()
+    );
+    let got = names();
+    let unique: std::collections::BTreeSet<&String> = got.iter().map(|(n, _)| n).collect();
+    assert_eq!(unique.len(), sent, "every span once");
+    assert_eq!(got.len(), sent, "no duplicates");
+    assert!(got.iter().any(|(_, r)| *r), "the new pipeline ran");
+    assert!(got.iter().any(|(_, r)| !*r), "the old pipeline ran before");
+    let stderr = collector.stderr_text();
+    assert!(
+        stderr.contains("kept receivers: otlp") && stderr.contains("kept exporters: otlp"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = collector.stop();
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -16,9 +16,20 @@ receivers:
         endpoint: :4317
       http:
         endpoint: :4318
+  zipkin:
+    endpoint: :9411
+  jaeger:
+    protocols:
+      grpc:
+        endpoint: :14250
+  loki:
+    protocols:
+      http:
+        endpoint: :3500
 exporters:
   prometheus:
     endpoint: :8889
+  nop:
 extensions:
   health_check:
     endpoint: :13133
@@ -35,6 +46,12 @@ service:
     metrics:
       receivers: [otlp]
       exporters: [prometheus]
+    traces:
+      receivers: [zipkin, jaeger]
+      exporters: [nop]
+    logs:
+      receivers: [loki]
+      exporters: [nop]
 "#;
 
 struct Netns(std::process::Child);
@@ -83,7 +100,7 @@ fn every_listener_binds_go_colon_port_form() {
         .expect("unshare (util-linux) is needed for this test");
     let ns = Netns(child);
     let pid = ns.0.id();
-    let checks: [(&str, &[&str]); 8] = [
+    let checks: [(&str, &[&str]); 11] = [
         ("health_check :13133", &["http://127.0.0.1:13133/"]),
         (
             "health_check over IPv6 (dual stack)",
@@ -112,6 +129,34 @@ fn every_listener_binds_go_colon_port_form() {
             "otlp grpc :4317",
             &["--http2-prior-knowledge", "http://127.0.0.1:4317/"],
         ),
+        (
+            "zipkin :9411",
+            &[
+                "-X",
+                "POST",
+                "-H",
+                "content-type: application/json",
+                "-d",
+                "[]",
+                "http://127.0.0.1:9411/api/v2/spans",
+            ],
+        ),
+        (
+            "jaeger grpc :14250",
+            &["--http2-prior-knowledge", "http://127.0.0.1:14250/"],
+        ),
+        (
+            "loki http :3500",
+            &[
+                "-X",
+                "POST",
+                "-H",
+                "content-type: application/json",
+                "-d",
+                r#"{"streams": []}"#,
+                "http://127.0.0.1:3500/loki/api/v1/push",
+            ],
+        ),
     ];
     let deadline = Instant::now() + Duration::from_secs(10);
     while curl_in(pid, &["http://127.0.0.1:13133/"]) != "200" {
@@ -125,10 +170,10 @@ fn every_listener_binds_go_colon_port_form() {
     for (what, args) in checks {
         let code = curl_in(pid, args);
         // gRPC answers a plain HTTP/2 GET with some status; anything but "000" is a listener
-        let ok = if what.starts_with("otlp grpc") {
+        let ok = if what.contains(" grpc ") {
             code != "000"
         } else {
-            code == "200"
+            code.starts_with('2')
         };
         if !ok {
             failures.push(format!("{what}: HTTP {code}"));

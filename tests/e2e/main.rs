@@ -3,17 +3,26 @@
 
 mod bench_scenarios;
 mod cli;
+mod compat;
+mod compat_host;
+mod compat_ottl;
+mod compat_protocols;
 mod conformance;
+mod connectors;
 mod dashboard;
 mod delivery;
 mod harness;
+mod hostmetrics;
 mod image;
 mod lifecycle;
 mod listen;
 mod loki;
 mod operator_pages;
 mod otlp;
+mod ottl_processors;
 mod processors;
 mod prometheus;
+mod prometheus_receiver;
+mod protocols;
 mod python_sdk;
 mod sink;

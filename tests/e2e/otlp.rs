@@ -174,7 +174,27 @@ async fn sdk_clients_over_grpc_and_http_reach_the_debug_exporter_and_the_counter
     assert!(out.contains("Body: Str(log-http)"));
     assert!(out.contains("SeverityText: WARN"));
 
-    let (status, metrics) = http_get(&format!("http://127.0.0.1:{}/metrics", ports.metrics));
+    // the debug exporter prints before its send is counted: read the counters once both
+    // sends are in (at most 5 s)
+    let url = format!("http://127.0.0.1:{}/metrics", ports.metrics);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let (status, metrics) = loop {
+        let (status, text) = http_get(&url);
+        let sent = |what: &str| {
+            metric_value(
+                &text,
+                &format!("otelcol_exporter_sent_{what}"),
+                &[("exporter", "debug")],
+            )
+            .unwrap_or(0.0)
+        };
+        if (sent("spans") >= 2.0 && sent("log_records") >= 2.0)
+            || std::time::Instant::now() > deadline
+        {
+            break (status, text);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(status, 200);
     let accepted = |transport: &str, what: &str| {
         metric_value(
@@ -371,4 +391,85 @@ service:
     );
     assert!(refused.unwrap_or(0.0) >= 1.0, "{metrics}");
     collector.stop();
+}
+
+/// `readers: [periodic: {exporter: {otlp: …}}]` pushes the collector's own metrics over OTLP
+/// (gRPC here) every interval, with the service identity as the resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_metrics_are_pushed_by_a_periodic_reader() {
+    let (recorded, sink_addr, _stop) = crate::sink::start(0).await;
+    let ports = crate::harness::Ports::new();
+    let config = ports.fill(&format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:GRPC_PORT
+exporters:
+  nop:
+service:
+  telemetry:
+    resource:
+      deployment.environment: test
+    metrics:
+      readers:
+        - periodic:
+            interval: 200
+            exporter:
+              otlp:
+                protocol: grpc
+                endpoint: http://{sink_addr}
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [nop]
+"#
+    ));
+    let collector = crate::harness::Collector::start("periodic-reader", &config);
+    let names = || -> Vec<String> {
+        recorded
+            .metrics
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.resource_metrics.iter())
+            .flat_map(|r| r.scope_metrics.iter())
+            .flat_map(|s| s.metrics.iter())
+            .map(|m| m.name.clone())
+            .collect()
+    };
+    assert!(
+        crate::sink::eventually(Duration::from_secs(10), || !names().is_empty()).await,
+        "nothing pushed:\n{}",
+        collector.stderr_text()
+    );
+    let got = names();
+    assert!(
+        got.iter().all(|n| n.starts_with("otelcol_")),
+        "only own metrics, no target_info: {got:?}"
+    );
+    let resource: Vec<(String, String)> = recorded.metrics.lock().unwrap()[0].resource_metrics[0]
+        .resource
+        .as_ref()
+        .unwrap()
+        .attributes
+        .iter()
+        .map(|kv| {
+            let v = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => {
+                    s.clone()
+                }
+                _ => String::new(),
+            };
+            (kv.key.clone(), v)
+        })
+        .collect();
+    assert!(
+        resource.contains(&("service.name".into(), "ferrotel".into())),
+        "{resource:?}"
+    );
+    assert!(resource.contains(&("deployment.environment".into(), "test".into())));
+    let (code, _, stderr) = collector.stop();
+    assert_eq!(code, 0, "{stderr}");
 }

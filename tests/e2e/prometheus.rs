@@ -75,7 +75,7 @@ pub fn encode(q: &str) -> String {
 }
 
 /// The first value of an instant query, if any series matched.
-fn query(port: u16, q: &str) -> Option<f64> {
+pub fn query(port: u16, q: &str) -> Option<f64> {
     let (status, body) = try_http_get(&format!(
         "http://127.0.0.1:{port}/api/v1/query?query={}",
         encode(q)

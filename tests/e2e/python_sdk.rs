@@ -31,7 +31,7 @@ pub fn python() -> PathBuf {
     let check = Command::new(&py)
         .args([
             "-c",
-            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc",
+            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.zipkin.json, logging_loki, prometheus_client",
         ])
         .status();
     if !matches!(check, Ok(s) if s.success()) {
@@ -48,7 +48,7 @@ pub fn python() -> PathBuf {
             .expect("pip");
         assert!(
             pip.success(),
-            "installing the OpenTelemetry Python SDK from {reqs:?} failed (PyPI reachable?)"
+            "installing the Python packages from {reqs:?} failed (PyPI reachable?)"
         );
     }
     *ready = true;

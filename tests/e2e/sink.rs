@@ -51,6 +51,22 @@ impl Recorded {
             })
             .collect()
     }
+
+    /// The names of the spans received, sorted.
+    pub fn span_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .traces
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|t| t.resource_spans.iter())
+            .flat_map(|r| r.scope_spans.iter())
+            .flat_map(|s| s.spans.iter())
+            .map(|s| s.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
 }
 
 #[derive(Clone)]

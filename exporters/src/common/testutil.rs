@@ -48,8 +48,8 @@ use tonic::codec::CompressionEncoding;
 use tonic::{Code, Status};
 use tower::ServiceExt;
 
-use super::status::RpcStatus;
 use crate::jaeger::model::{PostSpansRequest, PostSpansResponse, POST_SPANS_PATH};
+use transport::status::RpcStatus;
 
 pub const CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/common/testdata/ca.crt");
 const CERT: &str = concat!(

@@ -17,56 +17,32 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pipeline_api::config::{ConfigError, ConfigValue};
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BatchData, BuildContext, BuildError,
-    ComponentConfig, ComponentId, ConsumeError, Exporter, ExporterFactory, Factory,
+    async_trait, Batch, BatchData, BuildError, ComponentId, ConsumeError, Exporter, ExporterFactory,
 };
+use pipeline_api::{declare, Meta, Stability};
 
 pub use config::{Config, LogLevel, Verbosity};
 pub use sampler::Sampler;
 
 pub const TYPE_NAME: &str = "debug";
 
-pub struct DebugFactory;
+/// The `logging` exporter was removed from Go in v0.111.0 in favour of `debug`.
+pub const META: Meta = Meta::new(TYPE_NAME)
+    .aliases(&[("logging", true)])
+    .traces(Stability::Alpha)
+    .metrics(Stability::Alpha)
+    .logs(Stability::Alpha);
 
-impl Factory for DebugFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    /// The `logging` exporter was removed from Go in v0.111.0 in favour of `debug`.
-    fn aliases(&self) -> &'static [(&'static str, bool)] {
-        &[("logging", true)]
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<Config>(value)
-    }
-}
-
-impl ExporterFactory for DebugFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-    ) -> Result<Arc<dyn Exporter>, BuildError> {
-        let cfg = config_as::<Config>(cfg)?;
+/// Go's debug factory passes `WithTimeout(TimeoutConfig{Timeout: 0})` and no
+/// `WithQueue`/`WithRetry`: no timeout, queue and retry off.
+pub fn factory() -> Arc<dyn ExporterFactory> {
+    declare::exporter::<Config>(META, |ctx, cfg| {
         Ok(Arc::new(DebugExporter::new(ctx.id, cfg)?))
-    }
-
-    /// Go's debug factory passes `WithTimeout(TimeoutConfig{Timeout: 0})`.
-    fn default_timeout(&self) -> std::time::Duration {
-        std::time::Duration::ZERO
-    }
-
-    /// Go's debug factory passes no `WithQueue`/`WithRetry`: both are off.
-    fn queue_and_retry_by_default(&self) -> bool {
-        false
-    }
+    })
+    .default_timeout(std::time::Duration::ZERO)
+    .without_queue_and_retry()
+    .into_factory()
 }
 
 /// Where the output goes.

@@ -18,9 +18,7 @@ use pipeline_api::proto::tonic::metrics::v1::{
 use pipeline_api::proto::tonic::resource::v1::Resource;
 use pipeline_api::proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
 use pipeline_api::telemetry::ComponentTelemetry;
-use pipeline_api::{
-    Batch, BuildContext, ComponentId, ComponentKind, Exporter, ExporterFactory, Factory,
-};
+use pipeline_api::{Batch, BuildContext, ComponentId, ComponentKind, Exporter};
 
 use super::gofmt::*;
 use super::*;
@@ -1078,7 +1076,7 @@ async fn factory_builds_and_exports_start_export_shutdown_twice() {
     let path =
         std::env::temp_dir().join(format!("ferrotel-debug-factory-{}.out", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    let f = DebugFactory;
+    let f = factory();
     let cfg = f
         .parse_config(&yaml(&format!(
             "use_internal_logger: false\noutput_paths: [{:?}]",
@@ -1137,7 +1135,7 @@ fn defaults_are_gos_and_validate() {
 
 #[test]
 fn alias_logging_is_deprecated() {
-    assert_eq!(DebugFactory.aliases(), &[("logging", true)]);
+    assert_eq!(factory().aliases(), &[("logging", true)]);
     let names: Vec<&str> = crate::factories().iter().map(|f| f.type_name()).collect();
     assert!(names.contains(&"debug"), "{names:?}");
     let mut unique = names.clone();
@@ -1147,7 +1145,7 @@ fn alias_logging_is_deprecated() {
 }
 
 fn errors(s: &str) -> Vec<String> {
-    match DebugFactory.parse_config(&yaml(s)) {
+    match factory().parse_config(&yaml(s)) {
         Ok(_) => vec![],
         Err(e) => e.iter().map(|e| e.to_string()).collect(),
     }

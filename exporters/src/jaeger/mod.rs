@@ -13,60 +13,36 @@ mod config;
 pub mod model;
 #[cfg(test)]
 mod tests;
+pub mod to_otlp;
 pub mod translate;
 
 use std::sync::Arc;
 
 use http::uri::PathAndQuery;
-use pipeline_api::config::{ConfigError, ConfigValue};
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
-    ComponentConfig, ComponentId, ConsumeError, Exporter, ExporterFactory, Factory, Signal,
+    async_trait, Batch, BuildError, ComponentId, ConsumeError, Exporter, ExporterFactory,
 };
+use pipeline_api::{declare, Meta, Stability};
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataMap;
 use tonic::Status;
 use tonic_prost::ProstCodec;
 
-use crate::common::grpc::{classify, GrpcConnection};
+use crate::common::grpc::classify;
+use transport::grpc::GrpcConnection;
 
 pub use config::{Config, DEFAULT_COMPRESSION};
 
 pub const TYPE_NAME: &str = "jaeger";
 
-pub struct JaegerFactory;
+/// Removed from Go's contrib; its last level was deprecated.
+pub const META: Meta = Meta::new(TYPE_NAME).traces(Stability::Deprecated);
 
-impl Factory for JaegerFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    fn signals(&self) -> &'static [Signal] {
-        &[Signal::Traces]
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<Config>(value)
-    }
-}
-
-impl ExporterFactory for JaegerFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-    ) -> Result<Arc<dyn Exporter>, BuildError> {
-        let cfg = config_as::<Config>(cfg)?;
+pub fn factory() -> Arc<dyn ExporterFactory> {
+    declare::exporter::<Config>(META, |ctx, cfg| {
         Ok(Arc::new(JaegerExporter::new(ctx.id, cfg)?))
-    }
-
-    /// Go `exporterhelper.NewDefaultTimeoutSettings()`: 5s.
-    fn default_timeout(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(5)
-    }
+    })
+    .into_factory()
 }
 
 pub struct JaegerExporter {

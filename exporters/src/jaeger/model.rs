@@ -4,7 +4,7 @@
 
 use prost::Message;
 
-pub use crate::common::status::ProtoDuration as Duration;
+pub use transport::status::ProtoDuration as Duration;
 
 /// `google.protobuf.Timestamp`.
 #[derive(Clone, Copy, PartialEq, Eq, Message)]

@@ -8,14 +8,14 @@ use pipeline_api::proto::tonic::common::v1::{
 };
 use pipeline_api::proto::tonic::resource::v1::Resource;
 use pipeline_api::proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
-use pipeline_api::{Batch, ComponentId, Exporter, Factory, Signal};
+use pipeline_api::{Batch, ComponentId, Exporter, Signal};
 use tonic::Code;
 
 use super::model::{self, KeyValue as Tag, SpanRef, SpanRefType, Timestamp};
 use super::translate::{batches, go_json_text, TraceId};
-use super::{Config, JaegerExporter, JaegerFactory};
-use crate::common::compression::Compression;
+use super::{factory, Config, JaegerExporter};
 use crate::common::testutil::{grpc_server, kv, str_kv, traces, Reply};
+use transport::compression::Compression;
 
 fn yaml(s: &str) -> ConfigValue {
     serde_yaml_ng::from_str(s).unwrap()
@@ -117,7 +117,7 @@ authority: jaeger
     assert!(errs[0]
         .to_string()
         .starts_with("collector_endpoint: unknown key"));
-    assert_eq!(JaegerFactory.signals(), &[Signal::Traces]);
+    assert_eq!(factory().signals(), &[Signal::Traces]);
 }
 
 // ------------------------------------------------------------------------------ golden

@@ -2,7 +2,8 @@
 //!
 //! Go facts relied on (`exporter/lokiexporter/config.go`, `factory.go`, before the exporter
 //! was removed from contrib): the config squashes `confighttp.ClientConfig` (`endpoint`,
-//! `headers`, `tls`, proxy and connection-pool keys) and adds `default_labels_enabled`, a map
+//! `headers`, `tls`, proxy and connection-pool keys: `transport::http::HttpClientConfig`'s,
+//! with its defaults) and adds `default_labels_enabled`, a map
 //! whose keys `exporter`, `job`, `instance`, `level` are all true by default (a key left out
 //! counts as true); `createDefaultConfig` sets a 30s client timeout; `Validate` refuses an
 //! empty endpoint (`"endpoint" must be a valid URL`). The older exporter (v0.57) also had
@@ -19,8 +20,9 @@ use pipeline_api::config::{ConfigError, GoDuration, Validate};
 use pipeline_api::ComponentConfig;
 use serde::Deserialize;
 
-use crate::common::tls::TlsClientConfig;
-use crate::common::{AuthConfig, Headers};
+use transport::compression::Compression;
+use transport::http::{ClientOptions, HttpClientConfig};
+
 use crate::promtranslate::label_name;
 
 /// Loki's default `max_label_names_per_series`.
@@ -144,28 +146,15 @@ impl Default for CardinalityWarningConfig {
     }
 }
 
-/// `exporters: loki:`.
+/// `exporters: loki:`: the HTTP client keys (`http`, squashed) and the label rules.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct Config {
-    /// The push URL, e.g. `http://loki:3100/loki/api/v1/push`. Required.
-    pub endpoint: String,
-    /// Added to every request; `Content-Type` is always `application/x-protobuf`, and a
-    /// tenant found for the data overrides `X-Scope-OrgID`.
-    pub headers: Headers,
-    pub tls: TlsClientConfig,
-    pub proxy_url: String,
-    /// Accepted (Go's transport buffers; the client sizes its own).
-    pub read_buffer_size: i64,
-    pub write_buffer_size: i64,
-    /// Accepted; only the per-host idle limit exists in this client.
-    pub max_idle_conns: Option<i64>,
-    pub max_idle_conns_per_host: Option<i64>,
-    /// Accepted; not enforced.
-    pub max_conns_per_host: Option<i64>,
-    pub idle_conn_timeout: Option<GoDuration>,
-    pub disable_keep_alives: bool,
-    pub auth: Option<AuthConfig>,
+    /// `endpoint` is the push URL, e.g. `http://loki:3100/loki/api/v1/push`. Required.
+    /// `headers` are added to every request; `Content-Type` is always
+    /// `application/x-protobuf`, and a tenant found for the data overrides `X-Scope-OrgID`.
+    #[serde(skip)]
+    pub http: HttpClientConfig,
     pub default_labels_enabled: DefaultLabelsEnabled,
     pub tenant: Option<TenantConfig>,
     pub labels: LabelsConfig,
@@ -178,22 +167,12 @@ pub struct Config {
     pub cardinality_warning: CardinalityWarningConfig,
 }
 
+pipeline_api::squashed!(Config, http);
+
 impl Default for Config {
     fn default() -> Self {
         Config {
-            endpoint: String::new(),
-            headers: Headers::default(),
-            tls: TlsClientConfig::default(),
-            proxy_url: String::new(),
-            read_buffer_size: 0,
-            // Go createDefaultConfig.
-            write_buffer_size: 512 * 1024,
-            max_idle_conns: None,
-            max_idle_conns_per_host: None,
-            max_conns_per_host: None,
-            idle_conn_timeout: None,
-            disable_keep_alives: false,
-            auth: None,
+            http: HttpClientConfig::default(),
             default_labels_enabled: DefaultLabelsEnabled::default(),
             tenant: None,
             labels: LabelsConfig::default(),
@@ -218,31 +197,15 @@ pub fn configured_label_name(attribute: &str, label: &Option<String>) -> Option<
     }
 }
 
-/// An absolute `http` or `https` URL with a host.
+/// An absolute `http` or `https` URL with a host; a wrong scheme is told with an example.
 fn check_url(url: &str) -> Result<(), String> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|e| format!("{url:?} is not a valid URL: {e}"))?;
-    match uri.scheme_str() {
-        Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {}
-        _ => {
-            return Err(format!(
-                "{url:?}: the URL must start with http:// or https:// (e.g. http://loki:3100/loki/api/v1/push)"
-            ))
+    transport::http::check_url(url).map_err(|e| {
+        if e.ends_with("https://") {
+            format!("{e} (e.g. http://loki:3100/loki/api/v1/push)")
+        } else {
+            e
         }
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(format!("{url:?}: the URL has no host"));
-    }
-    Ok(())
-}
-
-/// The endpoint's scheme is https.
-pub fn is_https(endpoint: &str) -> bool {
-    endpoint
-        .trim()
-        .get(..8)
-        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    })
 }
 
 fn check_label_name(errors: &mut Vec<ConfigError>, path: &[&str], name: &str) {
@@ -262,7 +225,7 @@ fn check_label_name(errors: &mut Vec<ConfigError>, path: &[&str], name: &str) {
 impl Validate for Config {
     fn validate(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
-        let endpoint = self.endpoint.trim();
+        let endpoint = self.http.endpoint.trim();
         if endpoint.is_empty() {
             // Go Config.Validate: "\"endpoint\" must be a valid URL".
             errors.push(ConfigError::new(
@@ -272,13 +235,7 @@ impl Validate for Config {
         } else if let Err(e) = check_url(endpoint) {
             errors.push(ConfigError::new(&["endpoint"], e));
         }
-        errors.extend(self.headers.validate(&["headers"]));
-        errors.extend(self.tls.validate(&["tls"]));
-        if !self.proxy_url.is_empty() {
-            if let Err(e) = check_url(&self.proxy_url) {
-                errors.push(ConfigError::new(&["proxy_url"], e));
-            }
-        }
+        errors.extend(self.http.validate(Compression::None));
         if let Some(t) = &self.tenant {
             if t.value.trim().is_empty() {
                 let what = match t.source {
@@ -352,22 +309,12 @@ impl Validate for Config {
                 "must be greater than 0 (or set max_values: 0 to turn the warning off)",
             ));
         }
-        for (key, v) in [
-            ("read_buffer_size", Some(self.read_buffer_size)),
-            ("write_buffer_size", Some(self.write_buffer_size)),
-            ("max_idle_conns", self.max_idle_conns),
-            ("max_idle_conns_per_host", self.max_idle_conns_per_host),
-            ("max_conns_per_host", self.max_conns_per_host),
-        ] {
-            if let Some(v) = v.filter(|v| *v < 0) {
-                errors.push(ConfigError::new(
-                    &[key],
-                    format!("must not be negative: {v}"),
-                ));
-            }
-        }
         errors
     }
 }
 
-impl ComponentConfig for Config {}
+impl ComponentConfig for Config {
+    fn not_acted_on(&self) -> Vec<(String, String)> {
+        self.http.keys_not_acted_on(ClientOptions::default())
+    }
+}

@@ -44,21 +44,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use pipeline_api::config::{format_go_duration, ConfigError, ConfigValue};
+use pipeline_api::config::format_go_duration;
 use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use pipeline_api::proto::tonic::common::v1::KeyValue;
 use pipeline_api::proto::tonic::logs::v1::LogRecord;
 use pipeline_api::telemetry::ComponentTelemetry;
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
-    ComponentConfig, ComponentId, ConsumeError, Exporter, ExporterFactory, Factory, IntCounter,
-    RequestContext, Signal,
+    async_trait, Batch, BuildError, ComponentId, ConsumeError, Exporter, ExporterFactory,
+    IntCounter, RequestContext,
 };
+use pipeline_api::{declare, Meta, Stability};
 
 pub use config::{
     CardinalityWarningConfig, Config, DefaultLabelsEnabled, LabelsConfig, LineFormat,
     StructuredMetadataConfig, TenantConfig, TenantSource, DEFAULT_MAX_LABEL_COUNT,
 };
+
+use transport::http::{error_chain, ClientOptions};
 
 use crate::debug::gofmt::{hex_id, value_as_string};
 use crate::promtranslate::label_name;
@@ -74,39 +76,16 @@ const CONTENT_TYPE: &str = "application/x-protobuf";
 pub const METRIC_MISSING_LABELS: &str = "otelcol_lokiexporter_send_failed_due_to_missing_labels";
 pub const METRIC_TRUNCATED: &str = "otelcol_lokiexporter_labels_truncated";
 
-pub struct LokiFactory;
+/// Deprecated in Go's contrib (and removed after v0.130).
+pub const META: Meta = Meta::new(TYPE_NAME).logs(Stability::Deprecated);
 
-impl Factory for LokiFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    fn signals(&self) -> &'static [Signal] {
-        &[Signal::Logs]
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<Config>(value)
-    }
-}
-
-impl ExporterFactory for LokiFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-    ) -> Result<Arc<dyn Exporter>, BuildError> {
-        let cfg = config_as::<Config>(cfg)?;
+/// Go `createDefaultConfig`: `Timeout: 30 * time.Second`.
+pub fn factory() -> Arc<dyn ExporterFactory> {
+    declare::exporter::<Config>(META, |ctx, cfg| {
         Ok(Arc::new(LokiExporter::new(ctx.id, cfg, &ctx.telemetry)?))
-    }
-
-    /// Go `createDefaultConfig`: `Timeout: 30 * time.Second`.
-    fn default_timeout(&self) -> Duration {
-        Duration::from_secs(30)
-    }
+    })
+    .default_timeout(Duration::from_secs(30))
+    .into_factory()
 }
 
 /// One batch turned into push requests.
@@ -122,7 +101,6 @@ pub struct LokiExporter {
     id: ComponentId,
     endpoint: String,
     client: reqwest::Client,
-    headers: Vec<(http::HeaderName, http::HeaderValue)>,
     rules: LabelRules,
     format: LineFormat,
     tenant: Option<TenantConfig>,
@@ -144,47 +122,8 @@ impl LokiExporter {
         cfg: &Config,
         telemetry: &ComponentTelemetry,
     ) -> Result<LokiExporter, BuildError> {
-        if let Some(auth) = &cfg.auth {
-            return Err(crate::common::auth_unsupported(auth));
-        }
-        let endpoint = cfg.endpoint.trim().to_string();
-        let mut builder = reqwest::Client::builder().user_agent(crate::common::user_agent());
-        if config::is_https(&endpoint) {
-            let tls = cfg
-                .tls
-                .client_config(&[b"h2", b"http/1.1"], true)
-                .map_err(|e| BuildError::new(format!("tls: {e}")))?;
-            if let Some(tls) = tls {
-                builder = builder.use_preconfigured_tls(tls);
-            }
-            if !cfg.tls.server_name_override.is_empty() {
-                tracing::warn!(exporter = %id, "tls::server_name_override is not supported by the loki exporter; the endpoint's host is verified.");
-            }
-        }
-        if !cfg.proxy_url.is_empty() {
-            let proxy = reqwest::Proxy::all(&cfg.proxy_url)
-                .map_err(|e| BuildError::new(format!("proxy_url: {e}")))?;
-            builder = builder.proxy(proxy);
-        }
-        if cfg.disable_keep_alives {
-            builder = builder.pool_max_idle_per_host(0);
-        } else if let Some(n) = cfg.max_idle_conns_per_host.filter(|n| *n > 0) {
-            builder = builder.pool_max_idle_per_host(usize::try_from(n).unwrap_or(usize::MAX));
-        }
-        if let Some(t) = cfg.idle_conn_timeout {
-            builder = builder.pool_idle_timeout((!t.is_zero()).then(|| t.get()));
-        }
-        let client = builder
-            .build()
-            .map_err(|e| BuildError::new(format!("cannot build the HTTP client: {e}")))?;
-        let mut headers = Vec::new();
-        for (k, v) in cfg.headers.iter() {
-            let name = http::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|e| BuildError::new(format!("headers::{k}: {e}")))?;
-            let value = http::HeaderValue::from_str(v)
-                .map_err(|e| BuildError::new(format!("headers::{k}: {e}")))?;
-            headers.push((name, value));
-        }
+        let endpoint = cfg.http.endpoint.trim().to_string();
+        let client = cfg.http.build(&id.to_string(), ClientOptions::default())?;
         let metadata_attributes = cfg
             .structured_metadata
             .attributes
@@ -198,7 +137,6 @@ impl LokiExporter {
         Ok(LokiExporter {
             endpoint,
             client,
-            headers,
             rules: LabelRules::new(cfg),
             format: cfg.format,
             tenant: cfg.tenant.clone(),
@@ -442,12 +380,9 @@ impl LokiExporter {
 
     async fn send(&self, tenant: &str, request: &PushRequest) -> Result<(), ConsumeError> {
         let body = push::encode(request)?;
-        // Go's order: configured headers, then the content type, then the tenant (each
-        // replacing what was set before).
-        let mut headers = http::HeaderMap::with_capacity(self.headers.len() + 2);
-        for (k, v) in &self.headers {
-            headers.insert(k.clone(), v.clone());
-        }
+        // Go's order: configured headers (the client's, on every request), then the content
+        // type, then the tenant (each replacing what was set before).
+        let mut headers = http::HeaderMap::with_capacity(2);
         headers.insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static(CONTENT_TYPE),
@@ -465,7 +400,7 @@ impl LokiExporter {
             ConsumeError::retryable(format!(
                 "failed to push to Loki at {}: {}",
                 self.endpoint,
-                chain(&e)
+                error_chain(&e)
             ))
         })?;
         let status = resp.status();
@@ -501,21 +436,6 @@ async fn read_limited(mut response: reqwest::Response) -> Vec<u8> {
         }
     }
     body
-}
-
-/// An error with its causes.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        source = s.source();
-    }
-    text
 }
 
 #[async_trait]

@@ -3,6 +3,7 @@
 //! format, then `logproto.PushRequest` declared here independently of `push.rs`, then the
 //! label text parsed strictly).
 
+use pipeline_api::ComponentConfig;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -17,8 +18,7 @@ use pipeline_api::proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use pipeline_api::proto::tonic::resource::v1::Resource;
 use pipeline_api::telemetry::ComponentTelemetry;
 use pipeline_api::{
-    Batch, BuildContext, ComponentId, ComponentKind, ErrorKind, Exporter, ExporterFactory, Factory,
-    RequestContext, Signal,
+    Batch, BuildContext, ComponentId, ComponentKind, ErrorKind, Exporter, RequestContext, Signal,
 };
 use prost::Message;
 
@@ -296,6 +296,29 @@ const NO_DEFAULTS: &str =
 // ------------------------------------------------------------------------------ config
 
 #[test]
+fn the_confighttp_keys_are_the_shared_clients_with_go_defaults() {
+    let c = parse("endpoint: http://loki:3100/loki/api/v1/push").unwrap();
+    assert_eq!(c.http.max_idle_conns, 100);
+    assert_eq!(c.http.idle_conn_timeout.get(), Duration::from_secs(90));
+    let c = parse(
+        "endpoint: http://loki:3100/loki/api/v1/push\nmax_idle_conns: 5\nidle_conn_timeout: 10s\n\
+         http2_read_idle_timeout: 30s\nforce_attempt_http2: false\ncookies: {enabled: false}",
+    )
+    .unwrap();
+    assert_eq!(c.http.max_idle_conns, 5);
+    assert_eq!(c.http.idle_conn_timeout.get(), Duration::from_secs(10));
+    assert!(!c.http.force_attempt_http2);
+    let errs = parse("endpoint: http://l:3100\nmax_idle_conns: -1\nproxy_url: x").unwrap_err();
+    assert_eq!(
+        messages(&errs),
+        vec![
+            "proxy_url: \"x\": the URL must start with http:// or https://",
+            "max_idle_conns: must not be negative: -1",
+        ]
+    );
+}
+
+#[test]
 fn defaults_validate_and_match_go_create_default_config() {
     let c = parse("endpoint: http://127.0.0.1:3100/loki/api/v1/push").unwrap();
     assert_eq!(
@@ -311,12 +334,12 @@ fn defaults_validate_and_match_go_create_default_config() {
     assert_eq!(c.format, LineFormat::Json);
     assert!(c.tenant.is_none());
     assert!(!c.structured_metadata.is_enabled());
-    assert_eq!(c.write_buffer_size, 512 * 1024);
+    assert_eq!(c.http.write_buffer_size, 512 * 1024);
     assert_eq!(c.cardinality_warning.max_values, 100);
     assert!(c.listen_addresses().is_empty());
-    assert_eq!(LokiFactory.default_timeout(), Duration::from_secs(30));
-    assert_eq!(LokiFactory.signals(), &[Signal::Logs]);
-    assert_eq!(LokiFactory.type_name(), "loki");
+    assert_eq!(factory().default_timeout(), Duration::from_secs(30));
+    assert_eq!(factory().signals(), &[Signal::Logs]);
+    assert_eq!(factory().type_name(), "loki");
     // the runtime owns these: they are not this config's keys
     for key in ["timeout", "retry_on_failure", "sending_queue"] {
         let errs = parse(&format!("{{endpoint: 'http://x:1/p', {key}: {{}}}}")).unwrap_err();
@@ -397,7 +420,7 @@ fn invalid_values_are_refused_with_paths() {
 
 #[tokio::test]
 async fn build_and_shutdown_twice() {
-    let f = LokiFactory;
+    let f = factory();
     let cfg = f
         .parse_config(&yaml("endpoint: http://127.0.0.1:1/loki/api/v1/push"))
         .unwrap();

@@ -8,11 +8,9 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_api::config::{ConfigError, ConfigValue, Validate};
-use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
-    ComponentConfig, ConsumeError, Exporter, ExporterFactory, Factory,
-};
+use pipeline_api::config::Validate;
+use pipeline_api::{async_trait, Batch, ComponentConfig, ConsumeError, Exporter, ExporterFactory};
+use pipeline_api::{declare, Meta, Stability};
 use serde::Deserialize;
 
 pub const TYPE_NAME: &str = "nop";
@@ -26,42 +24,18 @@ impl Validate for NopExporterConfig {}
 
 impl ComponentConfig for NopExporterConfig {}
 
-/// The factory of the `nop` exporter.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NopExporterFactory;
+pub const META: Meta = Meta::new(TYPE_NAME)
+    .traces(Stability::Beta)
+    .metrics(Stability::Beta)
+    .logs(Stability::Beta);
 
-impl Factory for NopExporterFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<NopExporterConfig>(value)
-    }
-}
-
-impl ExporterFactory for NopExporterFactory {
-    fn build(
-        &self,
-        _ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-    ) -> Result<Arc<dyn Exporter>, BuildError> {
-        config_as::<NopExporterConfig>(cfg)?;
-        Ok(Arc::new(NopExporter))
-    }
-
-    /// Go's nop exporter is built without `exporterhelper` options: no timeout.
-    fn default_timeout(&self) -> Duration {
-        Duration::ZERO
-    }
-
-    /// ... and neither a sending queue nor retries.
-    fn queue_and_retry_by_default(&self) -> bool {
-        false
-    }
+/// Go's nop exporter is built without `exporterhelper` options: no timeout, neither a
+/// sending queue nor retries.
+pub fn factory() -> Arc<dyn ExporterFactory> {
+    declare::exporter::<NopExporterConfig>(META, |_ctx, _cfg| Ok(Arc::new(NopExporter)))
+        .default_timeout(Duration::ZERO)
+        .without_queue_and_retry()
+        .into_factory()
 }
 
 /// An exporter that drops every batch it is given, successfully.

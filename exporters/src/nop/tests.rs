@@ -4,9 +4,7 @@ use std::time::Duration;
 
 use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::telemetry::ComponentTelemetry;
-use pipeline_api::{
-    Batch, BuildContext, ComponentId, ComponentKind, ExporterFactory, Factory, Signal,
-};
+use pipeline_api::{Batch, BuildContext, ComponentId, ComponentKind, Signal};
 
 use super::*;
 
@@ -33,16 +31,16 @@ fn spans(n: usize) -> Batch {
 fn defaults_validate_and_match_go_factory() {
     let cfg: NopExporterConfig = parse_typed(&ConfigValue::Null).unwrap();
     assert_eq!(cfg, NopExporterConfig::default());
-    assert!(NopExporterFactory.parse_config(&yaml("{}")).is_ok());
-    assert_eq!(NopExporterFactory.type_name(), "nop");
-    assert_eq!(NopExporterFactory.signals(), &Signal::ALL);
-    assert_eq!(NopExporterFactory.default_timeout(), Duration::ZERO);
-    assert!(!NopExporterFactory.queue_and_retry_by_default());
+    assert!(factory().parse_config(&yaml("{}")).is_ok());
+    assert_eq!(factory().type_name(), "nop");
+    assert_eq!(factory().signals(), &Signal::ALL);
+    assert_eq!(factory().default_timeout(), Duration::ZERO);
+    assert!(!factory().queue_and_retry_by_default());
 }
 
 #[test]
 fn unknown_key_is_rejected() {
-    let errs = NopExporterFactory
+    let errs = factory()
         .parse_config(&yaml("endpoint: localhost:4317"))
         .err()
         .unwrap();
@@ -65,9 +63,9 @@ fn registered_once_in_the_crate_factories() {
 
 #[tokio::test]
 async fn build_start_export_shutdown_twice() {
-    let cfg = NopExporterFactory.parse_config(&ConfigValue::Null).unwrap();
+    let cfg = factory().parse_config(&ConfigValue::Null).unwrap();
     for _ in 0..2 {
-        let e = NopExporterFactory.build(context(), cfg.as_ref()).unwrap();
+        let e = factory().build(context(), cfg.as_ref()).unwrap();
         for _ in 0..2 {
             e.start().await.unwrap();
             let batch = spans(3);

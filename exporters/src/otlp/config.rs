@@ -7,8 +7,8 @@ use pipeline_api::config::{ConfigError, Validate};
 use pipeline_api::ComponentConfig;
 use serde::Deserialize;
 
-use crate::common::compression::Compression;
-use crate::common::grpc::GrpcClientConfig;
+use transport::compression::Compression;
+use transport::grpc::GrpcClientConfig;
 
 /// Go `createDefaultConfig`: "Default to gzip compression".
 pub const DEFAULT_COMPRESSION: Compression = Compression::Gzip;

@@ -14,63 +14,44 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use http::uri::PathAndQuery;
-use pipeline_api::config::{ConfigError, ConfigValue};
 use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
-    ComponentConfig, ComponentId, ConsumeError, Exporter, ExporterFactory, Factory, Signal,
+    async_trait, Batch, BuildError, ComponentId, ConsumeError, Exporter, ExporterFactory, Signal,
 };
+use pipeline_api::{declare, Meta, Stability};
 use prost::Message;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::MetadataMap;
 use tonic::Status;
 
-use crate::common::grpc::{classify, GrpcConnection};
+use crate::common::grpc::classify;
+use transport::grpc::GrpcConnection;
 
 pub use config::{Config, DEFAULT_COMPRESSION};
 
 pub const TYPE_NAME: &str = "otlp";
 
-pub struct OtlpFactory;
+/// `otlp_grpc` is accepted too (not deprecated).
+pub const META: Meta = Meta::new(TYPE_NAME)
+    .aliases(&[("otlp_grpc", false)])
+    .traces(Stability::Stable)
+    .metrics(Stability::Stable)
+    .logs(Stability::Stable);
 
-impl Factory for OtlpFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    /// `otlp_grpc` is accepted too (not deprecated).
-    fn aliases(&self) -> &'static [(&'static str, bool)] {
-        &[("otlp_grpc", false)]
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<Config>(value)
-    }
-}
-
-impl ExporterFactory for OtlpFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-    ) -> Result<Arc<dyn Exporter>, BuildError> {
-        let cfg = config_as::<Config>(cfg)?;
+/// Go `exporterhelper.NewDefaultTimeoutConfig()`: 5s.
+pub fn factory() -> Arc<dyn ExporterFactory> {
+    declare::exporter::<Config>(META, |ctx, cfg| {
         Ok(Arc::new(OtlpExporter::new(ctx.id, cfg)?))
-    }
-
-    /// Go `exporterhelper.NewDefaultTimeoutConfig()`: 5s.
-    fn default_timeout(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(5)
-    }
+    })
+    .into_factory()
 }
 
 pub struct OtlpExporter {
     id: ComponentId,
+    /// The configured endpoint, for the labels of the exporter's counters.
+    endpoint: String,
     conn: GrpcConnection,
     metadata: MetadataMap,
     compression: Option<CompressionEncoding>,
@@ -81,6 +62,7 @@ impl OtlpExporter {
         let conn = GrpcConnection::new(&cfg.grpc, &id.to_string())?;
         Ok(OtlpExporter {
             id,
+            endpoint: cfg.grpc.endpoint.clone(),
             conn,
             metadata: cfg.grpc.metadata(),
             compression: cfg.grpc.send_compression(DEFAULT_COMPRESSION),
@@ -141,6 +123,10 @@ impl OtlpExporter {
 
 #[async_trait]
 impl Exporter for OtlpExporter {
+    fn metric_labels(&self, _signal: Signal) -> Vec<(&'static str, String)> {
+        crate::common::endpoint::grpc_labels(&self.endpoint)
+    }
+
     async fn start(&self) -> Result<(), BuildError> {
         // Creates the (lazily connecting) channel: nothing is dialled until the first export.
         let _ = self.conn.channel();

@@ -6,15 +6,15 @@
 use std::time::Duration;
 
 use pipeline_api::config::{parse_typed, ConfigError, ConfigValue};
-use pipeline_api::{Batch, ComponentId, ErrorKind, Factory};
+use pipeline_api::{Batch, ComponentId, ErrorKind};
 use tonic::Code;
 
-use super::{Config, OtlpExporter, OtlpFactory};
-use crate::common::compression::Compression;
+use super::{factory, Config, OtlpExporter};
 use crate::common::testutil::{
     grpc_server, logs, metrics, traces, LogCapture, Recorder, Reply, CA,
 };
 use pipeline_api::Exporter;
+use transport::compression::Compression;
 
 fn yaml(s: &str) -> ConfigValue {
     serde_yaml_ng::from_str(s).unwrap()
@@ -57,8 +57,8 @@ fn defaults_are_gos_and_need_an_endpoint() {
 
 #[test]
 fn otlp_grpc_is_a_non_deprecated_alias() {
-    assert_eq!(OtlpFactory.type_name(), "otlp");
-    assert_eq!(OtlpFactory.aliases(), &[("otlp_grpc", false)]);
+    assert_eq!(factory().type_name(), "otlp");
+    assert_eq!(factory().aliases(), &[("otlp_grpc", false)]);
 }
 
 #[test]
@@ -488,19 +488,19 @@ async fn each_factory_builds_starts_exports_and_shuts_down_twice() {
 
     let (grpc, grpc_rec) = grpc_server(false).await;
     let (http, http_rec) = http_server(false).await;
-    let cases: Vec<(Box<dyn ExporterFactory>, String, Vec<Signal>)> = vec![
+    let cases: Vec<(std::sync::Arc<dyn ExporterFactory>, String, Vec<Signal>)> = vec![
         (
-            Box::new(OtlpFactory),
+            factory(),
             format!("endpoint: {}\ntls: {{insecure: true}}", grpc.addr),
             Signal::ALL.to_vec(),
         ),
         (
-            Box::new(crate::otlphttp::OtlpHttpFactory),
+            crate::otlphttp::factory(),
             format!("endpoint: http://{}", http.addr),
             Signal::ALL.to_vec(),
         ),
         (
-            Box::new(crate::jaeger::JaegerFactory),
+            crate::jaeger::factory(),
             format!("endpoint: {}\ntls: {{insecure: true}}", grpc.addr),
             vec![Signal::Traces],
         ),
@@ -525,4 +525,31 @@ async fn each_factory_builds_starts_exports_and_shuts_down_twice() {
     assert_eq!(grpc_rec.traces.lock().unwrap().len(), 2);
     assert_eq!(grpc_rec.jaeger.lock().unwrap().len(), 2);
     assert_eq!(http_rec.take().len(), 2);
+}
+
+#[test]
+fn a_message_refused_for_its_size_is_marked_too_large_and_other_refusals_are_not() {
+    use crate::common::grpc::classify;
+    use tonic::Status;
+    let too_large = [
+        // grpc-go (Go collector's receivers)
+        (Code::ResourceExhausted, "grpc: received message larger than max (5242880 vs. 4194304)"),
+        (Code::ResourceExhausted, "grpc: received message after decompression larger than max (5242880 vs. 4194304)"),
+        // tonic
+        (Code::OutOfRange, "Error, decoded message length too large: found 5242880 bytes, the limit is: 4194304 bytes"),
+        (Code::ResourceExhausted, "Error decompressing: size limit, of 4194304 bytes, exceeded while decompressing message"),
+    ];
+    for (code, message) in too_large {
+        let err = classify(&Status::new(code, message), "log data");
+        assert!(err.is_too_large(), "{code:?} {message}: {err}");
+        assert!(!err.is_retryable(), "{err}");
+    }
+    for (code, message) in [
+        (Code::ResourceExhausted, "memory limiter: data refused"),
+        (Code::OutOfRange, "seek past end"),
+        (Code::InvalidArgument, "message larger than max"),
+    ] {
+        let err = classify(&Status::new(code, message), "log data");
+        assert!(!err.is_too_large(), "{code:?} {message}: {err}");
+    }
 }

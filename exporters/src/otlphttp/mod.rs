@@ -15,7 +15,9 @@
 //!
 //! Ferrotel differs where a 2xx body cannot be decoded: Go returns a (retryable) error and the
 //! data is sent again; Ferrotel logs a warning and counts the export as done, since the
-//! server said it accepted the data.
+//! server said it accepted the data. And a request refused for its size (413, or 400 with
+//! Go's "request body too large") is marked too large: the exporter sends its items again in
+//! smaller requests, where Go drops them.
 
 mod config;
 pub mod json;
@@ -27,20 +29,19 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use pipeline_api::config::{ConfigError, ConfigValue};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
-    ComponentConfig, ComponentId, ConsumeError, Exporter, ExporterFactory, Factory, Signal,
+    async_trait, Batch, BuildError, ComponentId, ConsumeError, Exporter, ExporterFactory, Signal,
 };
+use pipeline_api::{declare, Meta, Stability};
 use prost::Message;
 
-use crate::common::compression::{compress, Compression, CompressionParams};
-use crate::common::status::RpcStatus;
-use crate::common::{auth_unsupported, user_agent};
+use transport::compression::{compress, Compression, CompressionParams};
+use transport::http::error_chain;
+use transport::status::RpcStatus;
 
 pub use config::{Config, Encoding};
 
@@ -52,40 +53,20 @@ const MAX_RESPONSE_READ: usize = 64 * 1024;
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
-pub struct OtlpHttpFactory;
+/// `otlp_http` is accepted too (not deprecated).
+pub const META: Meta = Meta::new(TYPE_NAME)
+    .aliases(&[("otlp_http", false)])
+    .traces(Stability::Stable)
+    .metrics(Stability::Stable)
+    .logs(Stability::Stable);
 
-impl Factory for OtlpHttpFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    /// `otlp_http` is accepted too (not deprecated).
-    fn aliases(&self) -> &'static [(&'static str, bool)] {
-        &[("otlp_http", false)]
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<Config>(value)
-    }
-}
-
-impl ExporterFactory for OtlpHttpFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-    ) -> Result<Arc<dyn Exporter>, BuildError> {
-        let cfg = config_as::<Config>(cfg)?;
+/// Go `otlphttpexporter` `createDefaultConfig`: `Timeout: 30 * time.Second`.
+pub fn factory() -> Arc<dyn ExporterFactory> {
+    declare::exporter::<Config>(META, |ctx, cfg| {
         Ok(Arc::new(OtlpHttpExporter::new(ctx.id, cfg, &ctx.signals)?))
-    }
-
-    /// Go `otlphttpexporter` `createDefaultConfig`: `Timeout: 30 * time.Second`.
-    fn default_timeout(&self) -> Duration {
-        Duration::from_secs(30)
-    }
+    })
+    .default_timeout(Duration::from_secs(30))
+    .into_factory()
 }
 
 pub struct OtlpHttpExporter {
@@ -108,9 +89,6 @@ impl OtlpHttpExporter {
         cfg: &Config,
         signals: &[Signal],
     ) -> Result<OtlpHttpExporter, BuildError> {
-        if let Some(auth) = &cfg.auth {
-            return Err(auth_unsupported(auth));
-        }
         for s in signals {
             if cfg.signal_url(*s).is_none() {
                 return Err(BuildError::new(format!(
@@ -119,60 +97,9 @@ impl OtlpHttpExporter {
                 )));
             }
         }
-        if cfg.cookies.is_some() {
-            tracing::warn!(exporter = %id, "cookies: Ferrotel does not keep cookies; the key is ignored.");
-        }
-        let alpn: &[&[u8]] = if cfg.force_attempt_http2 {
-            &[b"h2", b"http/1.1"]
-        } else {
-            &[b"http/1.1"]
-        };
-        let tls = cfg
-            .tls
-            .client_config(alpn, true)
-            .map_err(|e| BuildError::new(format!("{id}: failed to load TLS config: {e}")))?
-            .ok_or_else(|| BuildError::new(format!("{id}: no TLS config")))?;
-        let mut builder = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .user_agent(user_agent());
-        if !cfg.proxy_url.is_empty() {
-            let proxy = reqwest::Proxy::all(&cfg.proxy_url)
-                .map_err(|e| BuildError::new(format!("{id}: proxy_url: {e}")))?;
-            builder = builder.proxy(proxy);
-        }
-        let idle = if cfg.disable_keep_alives {
-            0
-        } else if cfg.max_idle_conns_per_host > 0 {
-            usize::try_from(cfg.max_idle_conns_per_host).unwrap_or(usize::MAX)
-        } else if cfg.max_idle_conns > 0 {
-            usize::try_from(cfg.max_idle_conns).unwrap_or(usize::MAX)
-        } else {
-            usize::MAX
-        };
-        builder = builder.pool_max_idle_per_host(idle);
-        builder = builder.pool_idle_timeout(
-            (!cfg.idle_conn_timeout.is_zero()).then(|| cfg.idle_conn_timeout.get()),
-        );
-        if !cfg.http2_read_idle_timeout.is_zero() {
-            let ping_timeout = if cfg.http2_ping_timeout.is_zero() {
-                Duration::from_secs(15)
-            } else {
-                cfg.http2_ping_timeout.get()
-            };
-            builder = builder
-                .http2_keep_alive_interval(cfg.http2_read_idle_timeout.get())
-                .http2_keep_alive_timeout(ping_timeout)
-                .http2_keep_alive_while_idle(true);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| BuildError::new(format!("{id}: HTTP client: {}", chain(&e))))?;
+        let client = cfg.http.build(&id.to_string(), config::CLIENT)?;
         let mut headers = HeaderMap::new();
-        for (k, v) in cfg.headers.iter() {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|e| BuildError::new(format!("{id}: headers::{k}: {e}")))?;
-            let value = HeaderValue::from_str(v)
-                .map_err(|e| BuildError::new(format!("{id}: headers::{k}: {e}")))?;
+        for (name, value) in cfg.http.headers.to_http() {
             headers.insert(name, value);
         }
         Ok(OtlpHttpExporter {
@@ -182,8 +109,8 @@ impl OtlpHttpExporter {
             id,
             client,
             encoding: cfg.encoding,
-            compression: cfg.compression,
-            compression_params: cfg.compression_params,
+            compression: cfg.compression(),
+            compression_params: cfg.http.compression_params,
             headers,
         })
     }
@@ -199,6 +126,12 @@ impl OtlpHttpExporter {
 
 #[async_trait]
 impl Exporter for OtlpHttpExporter {
+    fn metric_labels(&self, signal: Signal) -> Vec<(&'static str, String)> {
+        self.url(signal)
+            .map(crate::common::endpoint::http_labels)
+            .unwrap_or_default()
+    }
+
     async fn export(&self, batch: Batch) -> Result<(), ConsumeError> {
         if batch.is_empty() {
             return Ok(());
@@ -236,7 +169,10 @@ impl Exporter for OtlpHttpExporter {
         }
         let request = self.client.post(url).headers(headers).body(body);
         let response = request.send().await.map_err(|e| {
-            ConsumeError::retryable(format!("failed to make an HTTP request: {}", chain(&e)))
+            ConsumeError::retryable(format!(
+                "failed to make an HTTP request: {}",
+                error_chain(&e)
+            ))
         })?;
         let status = response.status();
         let headers = response.headers().clone();
@@ -391,6 +327,12 @@ pub fn failure(
             status.as_u16()
         ),
     };
+    // refused for its size: 413, or Go's receiver's 400 "http: request body too large"
+    if status == StatusCode::PAYLOAD_TOO_LARGE
+        || (status == StatusCode::BAD_REQUEST && message.contains("request body too large"))
+    {
+        return ConsumeError::too_large(message);
+    }
     if !is_retryable(status) {
         return ConsumeError::permanent(message);
     }
@@ -424,19 +366,4 @@ fn response_status_message(headers: &HeaderMap, body: &[u8]) -> Option<String> {
             .map(str::to_string);
     }
     RpcStatus::decode(body).ok().map(|s| s.message)
-}
-
-/// An error with its causes (reqwest's own text is terse).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        source = s.source();
-    }
-    text
 }

@@ -15,16 +15,16 @@ use pipeline_api::proto::tonic::common::v1::any_value;
 use pipeline_api::proto::tonic::metrics::v1::{
     exemplar, metric, Exemplar, Histogram, HistogramDataPoint, Metric,
 };
-use pipeline_api::{Batch, BatchData, ComponentId, Exporter, Factory, Signal};
+use pipeline_api::{Batch, BatchData, ComponentId, Exporter, Signal};
 use prost::Message;
 
-use super::{failure, json, retry_after, Config, Encoding, OtlpHttpExporter, OtlpHttpFactory};
-use crate::common::compression::tests::decompress;
-use crate::common::compression::Compression;
-use crate::common::status::RpcStatus;
+use super::{factory, failure, json, retry_after, Config, Encoding, OtlpHttpExporter};
 use crate::common::testutil::{
     http_server, kv, logs, metrics, traces, HttpReply, LogCapture, Received, CA,
 };
+use transport::compression::testing::decompress;
+use transport::compression::Compression;
+use transport::status::RpcStatus;
 
 fn yaml(s: &str) -> ConfigValue {
     serde_yaml_ng::from_str(s).unwrap()
@@ -81,21 +81,18 @@ fn json_decode(signal: Signal, body: &[u8]) -> BatchData {
 fn defaults_are_gos() {
     let cfg = parse("endpoint: http://loki:3100/otlp").unwrap();
     assert_eq!(cfg.encoding, Encoding::Proto);
-    assert_eq!(cfg.compression, Compression::Gzip);
-    assert_eq!(cfg.write_buffer_size, 512 * 1024);
-    assert_eq!(cfg.max_idle_conns, 100);
-    assert_eq!(cfg.idle_conn_timeout.get(), Duration::from_secs(90));
-    assert!(cfg.force_attempt_http2);
+    assert_eq!(cfg.compression(), Compression::Gzip);
+    assert_eq!(cfg.http.write_buffer_size, 512 * 1024);
+    assert_eq!(cfg.http.max_idle_conns, 100);
+    assert_eq!(cfg.http.idle_conn_timeout.get(), Duration::from_secs(90));
+    assert!(cfg.http.force_attempt_http2);
     // Go Config.Validate, word for word.
     assert_eq!(
         messages(&parse("").unwrap_err()),
         vec!["at least one endpoint must be specified"]
     );
-    assert_eq!(OtlpHttpFactory.aliases(), &[("otlp_http", false)]);
-    assert_eq!(
-        pipeline_api::ExporterFactory::default_timeout(&OtlpHttpFactory),
-        Duration::from_secs(30)
-    );
+    assert_eq!(factory().aliases(), &[("otlp_http", false)]);
+    assert_eq!(factory().default_timeout(), Duration::from_secs(30));
 }
 
 #[test]
@@ -187,7 +184,7 @@ fn compression_values() {
         ("''", Compression::None),
     ] {
         let cfg = parse(&format!("endpoint: http://a:1\ncompression: {text}")).unwrap();
-        assert_eq!(cfg.compression, c, "{text}");
+        assert_eq!(cfg.compression(), c, "{text}");
     }
     let errs = parse("endpoint: http://a:1\ncompression: lz4").unwrap_err();
     assert!(
@@ -631,4 +628,41 @@ fn json_round_trip_covers_every_metric_type() {
         json_decode(Signal::Logs, &json::encode(&BatchData::Logs(l.clone()))),
         BatchData::Logs(l)
     );
+}
+
+#[test]
+fn a_413_or_gos_request_body_too_large_is_marked_too_large() {
+    let now = std::time::SystemTime::now();
+    let headers = http::HeaderMap::new();
+    let err = super::failure(
+        "http://x/v1/logs",
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &headers,
+        b"",
+        now,
+    );
+    assert!(err.is_too_large(), "{err}");
+    let go_body = RpcStatus {
+        code: 3,
+        message: "http: request body too large".into(),
+        details: vec![],
+    }
+    .encode_to_vec();
+    let err = super::failure(
+        "http://x/v1/logs",
+        StatusCode::BAD_REQUEST,
+        &headers,
+        &go_body,
+        now,
+    );
+    assert!(err.is_too_large(), "{err}");
+    let err = super::failure(
+        "http://x/v1/logs",
+        StatusCode::BAD_REQUEST,
+        &headers,
+        b"",
+        now,
+    );
+    assert!(!err.is_too_large(), "{err}");
+    assert!(!err.is_retryable());
 }

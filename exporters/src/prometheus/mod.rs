@@ -19,12 +19,11 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pipeline_api::config::{ConfigError, ConfigValue};
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
-    CancellationToken, ComponentConfig, ComponentId, ConsumeError, Exporter, ExporterFactory,
-    Factory, Signal,
+    async_trait, Batch, BuildError, CancellationToken, ComponentId, ConsumeError, Exporter,
+    ExporterFactory,
 };
+use pipeline_api::{declare, Meta, Stability};
 
 pub use config::{Config, ResourceToTelemetryConfig, TlsServerConfig, TranslationStrategy};
 pub use exposition::{negotiate, Format, TEXT_CONTENT_TYPE};
@@ -37,40 +36,16 @@ use store::Store;
 
 pub const TYPE_NAME: &str = "prometheus";
 
-pub struct PrometheusFactory;
+pub const META: Meta = Meta::new(TYPE_NAME).metrics(Stability::Beta);
 
-impl Factory for PrometheusFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    fn signals(&self) -> &'static [Signal] {
-        &[Signal::Metrics]
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<Config>(value)
-    }
-}
-
-impl ExporterFactory for PrometheusFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-    ) -> Result<Arc<dyn Exporter>, BuildError> {
-        let cfg = config_as::<Config>(cfg)?;
+/// Go `factory.go`: `sending_queue` keeps its zero value (disabled) and no `WithRetry` is
+/// passed; `export` only updates memory and never fails, so neither would help.
+pub fn factory() -> Arc<dyn ExporterFactory> {
+    declare::exporter::<Config>(META, |ctx, cfg| {
         Ok(Arc::new(PrometheusExporter::new(ctx.id, cfg)?))
-    }
-
-    /// Go `factory.go`: `sending_queue` keeps its zero value (disabled) and no `WithRetry` is
-    /// passed; `export` only updates memory and never fails, so neither would help.
-    fn queue_and_retry_by_default(&self) -> bool {
-        false
-    }
+    })
+    .without_queue_and_retry()
+    .into_factory()
 }
 
 /// What the HTTP handler needs.

@@ -9,12 +9,12 @@ use bytes::Bytes;
 use http::{header, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
+use hyper_util::rt::TokioIo;
 use pipeline_api::{CancellationToken, ComponentId};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use transport::limits::{first_bytes, Limits};
 
 use super::exposition::negotiate;
 use super::Shared;
@@ -28,6 +28,8 @@ pub async fn serve(
     shutdown: CancellationToken,
     id: ComponentId,
 ) {
+    let limits = Limits::default();
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let mut connections = tokio::task::JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -44,11 +46,24 @@ pub async fn serve(
                 continue;
             }
         };
+        // idle or slow clients cannot take the endpoint from Prometheus (docs/security.md)
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            tracing::debug!(exporter = %id, client = %peer, "Too many open scrape connections: closing a new one.");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let shutdown = shutdown.clone();
         let tls = tls.clone();
         connections.spawn(async move {
+            let _permit = permit;
+            let ready = tokio::select! {
+                ready = first_bytes(&stream, limits.header_read_timeout) => ready,
+                _ = shutdown.cancelled() => false,
+            };
+            if !ready {
+                return;
+            }
             match tls {
                 None => connection(stream, shared, shutdown).await,
                 Some(acceptor) => {
@@ -84,7 +99,7 @@ where
         let shared = shared.clone();
         async move { Ok::<_, std::convert::Infallible>(handle(&shared, &req)) }
     });
-    let builder = Builder::new(TokioExecutor::new());
+    let builder = Limits::default().builder();
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     tokio::select! {

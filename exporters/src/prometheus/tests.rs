@@ -1,9 +1,12 @@
+use pipeline_api::config::ConfigError;
+use pipeline_api::ComponentConfig;
+use pipeline_api::Signal;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
 use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::telemetry::ComponentTelemetry;
-use pipeline_api::{BuildContext, ComponentId, ComponentKind, Exporter, ExporterFactory, Factory};
+use pipeline_api::{BuildContext, ComponentId, ComponentKind, Exporter};
 
 use super::*;
 use crate::promtranslate::testutil::*;
@@ -83,7 +86,7 @@ fn unknown_keys_and_bad_values_are_rejected() {
 
 #[tokio::test]
 async fn build_start_shutdown_twice_on_port_0() {
-    let f = PrometheusFactory;
+    let f = factory();
     assert_eq!(f.signals(), &[Signal::Metrics]);
     assert!(!f.queue_and_retry_by_default());
     let cfg = f.parse_config(&yaml("endpoint: 127.0.0.1:0")).unwrap();
@@ -476,4 +479,38 @@ fn negotiation_follows_expfmt() {
         ),
         Format::OpenMetrics("0.0.1")
     );
+}
+
+/// Idle clients cannot take the scrape endpoint: past the connection limit a new connection
+/// is closed at once, and a freed slot serves Prometheus again.
+#[tokio::test]
+async fn idle_connections_over_the_limit_are_closed() {
+    let e = exporter("endpoint: 127.0.0.1:0");
+    e.start().await.unwrap();
+    let limit = transport::limits::Limits::default().max_connections;
+    let mut idle = Vec::new();
+    for _ in 0..limit {
+        idle.push(
+            tokio::net::TcpStream::connect(e.local_addr())
+                .await
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut extra = tokio::net::TcpStream::connect(e.local_addr())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut extra, &mut buf),
+    )
+    .await
+    .expect("closed at once, not left hanging");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    idle.truncate(limit - 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // `scrape` asserts a 200 answer within 5 s
+    scrape(&e, None).await;
+    e.shutdown().await;
 }

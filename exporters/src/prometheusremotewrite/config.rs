@@ -2,7 +2,8 @@
 //! `factory.go`).
 //!
 //! Go facts relied on: the config squashes `confighttp.ClientConfig` (`endpoint`, `headers`,
-//! `tls`, proxy and connection-pool keys); `createDefaultConfig` sets `namespace: ""`,
+//! `tls`, proxy and connection-pool keys: `transport::http::HttpClientConfig`'s, with its
+//! defaults); `createDefaultConfig` sets `namespace: ""`,
 //! `external_labels: {}`, `add_metric_suffixes: true`, `send_metadata: false`,
 //! `max_batch_size_bytes: 3000000`, `remote_write_queue: {enabled: true, queue_size: 10000,
 //! num_consumers: 5}`, `target_info.enabled: true`, `export_created_metric.enabled: false`,
@@ -10,9 +11,7 @@
 //! consumer count and an enabled queue of size 0; `newPRWExporter` refuses an endpoint that
 //! does not parse as a request URI and external labels with an empty name or value.
 //! `timeout`, `retry_on_failure` and `sending_queue` belong to the runtime (split off before
-//! parsing). `read_buffer_size`, `write_buffer_size`, `max_idle_conns` and
-//! `max_conns_per_host` are accepted and have no effect; `max_idle_conns_per_host`,
-//! `idle_conn_timeout`, `disable_keep_alives` and `proxy_url` configure the client's pool.
+//! parsing).
 
 use std::collections::BTreeMap;
 
@@ -20,8 +19,8 @@ use pipeline_api::config::{ConfigError, GoDuration, Validate};
 use pipeline_api::ComponentConfig;
 use serde::Deserialize;
 
-use crate::common::tls::TlsClientConfig;
-use crate::common::{AuthConfig, Headers};
+use transport::compression::Compression;
+use transport::http::{ClientOptions, HttpClientConfig};
 
 /// Go `prometheusremotewrite` default `max_batch_size_bytes`.
 pub const DEFAULT_MAX_BATCH_SIZE_BYTES: i64 = 3_000_000;
@@ -87,23 +86,14 @@ pub struct WalConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct Config {
-    /// The remote write URL (`http://prometheus:9090/api/v1/write`). Required.
-    pub endpoint: String,
-    /// Added to every request; `Content-Encoding`, `Content-Type`,
-    /// `X-Prometheus-Remote-Write-Version` and `User-Agent` cannot be changed.
-    pub headers: Headers,
-    pub tls: TlsClientConfig,
-    pub proxy_url: String,
-    pub read_buffer_size: i64,
-    pub write_buffer_size: i64,
-    pub max_idle_conns: Option<i64>,
-    pub max_idle_conns_per_host: Option<i64>,
-    pub max_conns_per_host: Option<i64>,
-    pub idle_conn_timeout: Option<GoDuration>,
-    pub disable_keep_alives: bool,
-    pub auth: Option<AuthConfig>,
+    /// The HTTP client keys, squashed. `endpoint` is the remote write URL
+    /// (`http://prometheus:9090/api/v1/write`), required. `headers` are added to every
+    /// request; `Content-Encoding`, `Content-Type`, `X-Prometheus-Remote-Write-Version` and
+    /// `User-Agent` cannot be changed.
+    #[serde(skip)]
+    pub http: HttpClientConfig,
     /// Prefix of every metric name.
     pub namespace: String,
     /// Labels added to every series unless the data has a label of that name.
@@ -124,22 +114,13 @@ pub struct Config {
     pub max_batch_request_parallelism: Option<i64>,
 }
 
+pipeline_api::squashed!(Config, http);
+
 impl Default for Config {
     /// Go `createDefaultConfig`.
     fn default() -> Self {
         Config {
-            endpoint: String::new(),
-            headers: Headers::default(),
-            tls: TlsClientConfig::default(),
-            proxy_url: String::new(),
-            read_buffer_size: 0,
-            write_buffer_size: 512 * 1024,
-            max_idle_conns: None,
-            max_idle_conns_per_host: None,
-            max_conns_per_host: None,
-            idle_conn_timeout: None,
-            disable_keep_alives: false,
-            auth: None,
+            http: HttpClientConfig::default(),
             namespace: String::new(),
             external_labels: BTreeMap::new(),
             resource_to_telemetry_conversion: ResourceToTelemetryConfig::default(),
@@ -156,18 +137,10 @@ impl Default for Config {
     }
 }
 
-/// The endpoint's scheme is https.
-pub fn is_https(endpoint: &str) -> bool {
-    endpoint
-        .trim()
-        .get(..8)
-        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
-}
-
 impl Validate for Config {
     fn validate(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
-        let endpoint = self.endpoint.trim();
+        let endpoint = self.http.endpoint.trim();
         if endpoint.is_empty() {
             errors.push(ConfigError::new(
                 &["endpoint"],
@@ -184,14 +157,7 @@ impl Validate for Config {
                 )),
             }
         }
-        errors.extend(self.headers.validate(&["headers"]));
-        errors.extend(self.tls.validate(&["tls"]));
-        if !self.proxy_url.is_empty() && self.proxy_url.parse::<http::Uri>().is_err() {
-            errors.push(ConfigError::new(
-                &["proxy_url"],
-                format!("invalid proxy URL {:?}", self.proxy_url),
-            ));
-        }
+        errors.extend(self.http.validate(Compression::None));
         // Go Config.Validate.
         let q = &self.remote_write_queue;
         if q.queue_size < 0 {
@@ -247,19 +213,27 @@ impl Validate for Config {
     }
 }
 
-impl ComponentConfig for Config {}
-
-/// `wal` or `remote_write_queue` settings that Ferrotel maps onto nothing, for a log line.
-pub fn unsupported_notes(cfg: &Config) -> Vec<String> {
-    let mut notes = Vec::new();
-    if cfg.wal.as_ref().is_some_and(|w| !w.directory.is_empty()) {
-        notes.push("wal is not supported by Ferrotel and is ignored; use a persistent sending_queue (file_storage) for durability".to_string());
+impl ComponentConfig for Config {
+    fn not_acted_on(&self) -> Vec<(String, String)> {
+        let mut keys = self.http.keys_not_acted_on(CLIENT);
+        if self.wal.as_ref().is_some_and(|w| !w.directory.is_empty()) {
+            keys.push((
+                "wal".into(),
+                "use a persistent sending_queue (file_storage) for durability".into(),
+            ));
+        }
+        if self.remote_write_queue != RemoteWriteQueue::default() {
+            keys.push((
+                "remote_write_queue".into(),
+                "queueing is configured with sending_queue".into(),
+            ));
+        }
+        keys
     }
-    if cfg.remote_write_queue != RemoteWriteQueue::default() {
-        notes.push(
-            "remote_write_queue is accepted but ignored; queueing is configured with sending_queue"
-                .to_string(),
-        );
-    }
-    notes
 }
+
+/// How this exporter uses the HTTP client: HTTP/1.1 only, bodies sent as they are.
+pub const CLIENT: ClientOptions = ClientOptions {
+    http1_only: true,
+    compresses_bodies: false,
+};

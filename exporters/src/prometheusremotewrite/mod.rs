@@ -29,12 +29,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use pipeline_api::config::{ConfigError, ConfigValue};
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
-    ComponentConfig, ComponentId, ConsumeError, Exporter, ExporterFactory, Factory, Signal,
+    async_trait, Batch, BuildError, ComponentId, ConsumeError, Exporter, ExporterFactory,
 };
+use pipeline_api::{declare, Meta, Stability};
 use prost::Message;
+use transport::client::user_agent;
 
 pub use config::{
     Config, EnabledFalse, EnabledTrue, RemoteWriteQueue, ResourceToTelemetryConfig, WalConfig,
@@ -58,34 +58,17 @@ pub const DELTA_STATE_TTL: Duration = Duration::from_secs(300);
 /// At most this many bytes of an error answer are quoted (Go `io.LimitReader(resp.Body, 256)`).
 const ERROR_BODY_LIMIT: usize = 256;
 
-pub struct PrometheusRemoteWriteFactory;
+/// Go renamed the type to `prometheus_remote_write` (v0.155.0 `metadata.yaml`: `type:
+/// prometheus_remote_write`, `deprecated_type: prometheusremotewrite`); both spellings work.
+pub const META: Meta = Meta::new(TYPE_NAME)
+    .aliases(&[("prometheus_remote_write", false)])
+    .metrics(Stability::Beta);
 
-impl Factory for PrometheusRemoteWriteFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    fn signals(&self) -> &'static [Signal] {
-        &[Signal::Metrics]
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<Config>(value)
-    }
-}
-
-impl ExporterFactory for PrometheusRemoteWriteFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-    ) -> Result<Arc<dyn Exporter>, BuildError> {
-        let cfg = config_as::<Config>(cfg)?;
+pub fn factory() -> Arc<dyn ExporterFactory> {
+    declare::exporter::<Config>(META, |ctx, cfg| {
         Ok(Arc::new(RemoteWriteExporter::new(ctx.id, cfg)?))
-    }
+    })
+    .into_factory()
 }
 
 struct DeltaEntry {
@@ -97,7 +80,6 @@ pub struct RemoteWriteExporter {
     id: ComponentId,
     endpoint: String,
     client: reqwest::Client,
-    headers: Vec<(http::HeaderName, http::HeaderValue)>,
     user_agent: String,
     translate: TranslateOptions,
     series: SeriesOptions,
@@ -105,72 +87,17 @@ pub struct RemoteWriteExporter {
     deltas: Mutex<BTreeMap<(String, Labels), DeltaEntry>>,
 }
 
-/// Headers the exporter sets itself (README: "cannot be changed").
-const FIXED_HEADERS: [&str; 4] = [
-    "content-encoding",
-    "content-type",
-    "x-prometheus-remote-write-version",
-    "user-agent",
-];
-
 impl RemoteWriteExporter {
     pub fn new(id: ComponentId, cfg: &Config) -> Result<RemoteWriteExporter, BuildError> {
-        if let Some(auth) = &cfg.auth {
-            return Err(crate::common::auth_unsupported(auth));
-        }
-        for note in config::unsupported_notes(cfg) {
-            tracing::warn!(exporter = %id, "{note}");
-        }
-        let endpoint = cfg.endpoint.trim().to_string();
-        let https = config::is_https(&endpoint);
-        let mut builder = reqwest::Client::builder().http1_only();
-        if https {
-            let tls = cfg
-                .tls
-                .client_config(&[b"http/1.1"], true)
-                .map_err(|e| BuildError::new(format!("tls: {e}")))?;
-            if let Some(tls) = tls {
-                builder = builder.use_preconfigured_tls(tls);
-            }
-            if !cfg.tls.server_name_override.is_empty() {
-                tracing::warn!(exporter = %id, "tls::server_name_override is not supported for remote write; the endpoint's host is verified");
-            }
-        }
-        if !cfg.proxy_url.is_empty() {
-            let proxy = reqwest::Proxy::all(&cfg.proxy_url)
-                .map_err(|e| BuildError::new(format!("proxy_url: {e}")))?;
-            builder = builder.proxy(proxy);
-        }
-        if cfg.disable_keep_alives {
-            builder = builder.pool_max_idle_per_host(0);
-        } else if let Some(n) = cfg.max_idle_conns_per_host.filter(|n| *n > 0) {
-            builder = builder.pool_max_idle_per_host(n as usize);
-        }
-        if let Some(t) = cfg.idle_conn_timeout {
-            builder = builder.pool_idle_timeout((!t.is_zero()).then(|| t.get()));
-        }
-        let client = builder
-            .build()
-            .map_err(|e| BuildError::new(format!("cannot build the HTTP client: {e}")))?;
-        let headers = cfg
-            .headers
-            .iter()
-            .filter(|(k, _)| !FIXED_HEADERS.contains(&k.to_ascii_lowercase().as_str()))
-            .filter_map(|(k, v)| {
-                Some((
-                    http::HeaderName::from_bytes(k.as_bytes()).ok()?,
-                    http::HeaderValue::from_str(v).ok()?,
-                ))
-            })
-            .collect();
+        let endpoint = cfg.http.endpoint.trim().to_string();
+        let client = cfg.http.build(&id.to_string(), config::CLIENT)?;
         let external_labels = config_labels(&cfg.external_labels);
         let namespace_label = label_name(&cfg.namespace).unwrap_or_default();
         Ok(RemoteWriteExporter {
             id,
             endpoint,
             client,
-            headers,
-            user_agent: crate::common::user_agent(),
+            user_agent: user_agent(),
             translate: TranslateOptions {
                 namer: MetricNamer::new(&cfg.namespace, cfg.add_metric_suffixes),
                 scope_labels: ScopeLabels::NameAndVersionIfSet,
@@ -266,11 +193,11 @@ impl RemoteWriteExporter {
         let compressed = snap::raw::Encoder::new()
             .compress_vec(&body)
             .map_err(|e| ConsumeError::permanent(format!("snappy compression failed: {e}")))?;
-        let mut req = self.client.post(&self.endpoint);
-        for (k, v) in &self.headers {
-            req = req.header(k.clone(), v.clone());
-        }
-        let resp = req
+        // The configured headers are the client's, on every request; these four replace any
+        // of the same name (README: they cannot be changed).
+        let resp = self
+            .client
+            .post(&self.endpoint)
             .header(http::header::CONTENT_ENCODING, "snappy")
             .header(http::header::CONTENT_TYPE, "application/x-protobuf")
             .header("X-Prometheus-Remote-Write-Version", "0.1.0")

@@ -1,3 +1,6 @@
+use pipeline_api::config::ConfigError;
+use pipeline_api::ComponentConfig;
+use pipeline_api::Signal;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -9,9 +12,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::telemetry::ComponentTelemetry;
-use pipeline_api::{
-    BuildContext, ComponentId, ComponentKind, ErrorKind, Exporter, ExporterFactory,
-};
+use pipeline_api::{BuildContext, ComponentId, ComponentKind, ErrorKind, Exporter};
 
 use super::prompb::{TimeSeries, WriteRequest};
 use super::*;
@@ -133,6 +134,12 @@ fn all_series(received: &[Received]) -> Vec<String> {
 }
 
 #[test]
+fn go_snake_case_name_is_an_alias() {
+    assert_eq!(factory().type_name(), "prometheusremotewrite");
+    assert_eq!(factory().aliases(), &[("prometheus_remote_write", false)]);
+}
+
+#[test]
 fn defaults_match_go_create_default_config() {
     let c = parse("endpoint: http://127.0.0.1:9090/api/v1/write").unwrap();
     assert_eq!(c.max_batch_size_bytes, 3_000_000);
@@ -193,7 +200,7 @@ fn invalid_configs_are_refused_with_go_messages() {
 
 #[tokio::test]
 async fn build_and_shutdown_twice() {
-    let f = PrometheusRemoteWriteFactory;
+    let f = factory();
     let cfg = f
         .parse_config(&yaml("endpoint: http://127.0.0.1:1/api/v1/write"))
         .unwrap();

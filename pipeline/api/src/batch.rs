@@ -81,7 +81,7 @@ impl BatchData {
         }
     }
 
-    fn empty(signal: Signal) -> BatchData {
+    pub fn empty(signal: Signal) -> BatchData {
         match signal {
             Signal::Traces => BatchData::Traces(Default::default()),
             Signal::Metrics => BatchData::Metrics(Default::default()),

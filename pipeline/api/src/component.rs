@@ -86,6 +86,13 @@ pub trait Exporter: Send + Sync {
     async fn export(&self, batch: Batch) -> Result<(), ConsumeError>;
 
     async fn shutdown(&self) {}
+
+    /// Labels Go's exporterhelper puts on this exporter's `otelcol_exporter_sent_*` and
+    /// `otelcol_exporter_send_failed_*` series for `signal` (`WithAttrs`: the endpoint's
+    /// `server_address`, `server_port` and, over HTTP, `url_path`); none by default.
+    fn metric_labels(&self, _signal: Signal) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
 }
 
 /// Extensions run beside the pipelines (health_check, storage...).
@@ -159,6 +166,20 @@ pub trait ComponentConfig: Any + Send + Sync + Debug {
     fn listen_addresses(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+
+    /// Keys set in this config that Ferrotel accepts (a Go config carries them) but does not
+    /// act on, each with its path relative to the component and the reason. The loader
+    /// warns once per key; this is the only place such keys are reported.
+    fn not_acted_on(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Checks the Go collector makes only when it builds the component, so only for a
+    /// component some pipeline uses (an unused one with these problems is accepted, as in
+    /// Go). Paths are relative to the component.
+    fn check_when_used(&self) -> Vec<ConfigError> {
+        Vec::new()
+    }
 }
 
 /// Downcast a config handed to `build` back to the factory's own type.
@@ -181,6 +202,12 @@ pub trait Factory: Send + Sync {
 
     fn signals(&self) -> &'static [Signal] {
         &Signal::ALL
+    }
+
+    /// The component's declaration (stability, keys accepted and not acted on), for factories
+    /// made with [`crate::declare`].
+    fn meta(&self) -> Option<&crate::declare::Meta> {
+        None
     }
 
     /// Parse and validate (pure, no I/O). Errors carry paths relative to the component.
@@ -242,6 +269,41 @@ pub trait ExporterFactory: Factory {
     fn queue_and_retry_by_default(&self) -> bool {
         true
     }
+}
+
+/// Where a connector instance sends what it emits: one consumer per pipeline that lists the
+/// connector among its receivers (sorted by pipeline id), and their fan-out. Most connectors
+/// send to `all`; routing connectors pick pipelines by id.
+#[derive(Clone)]
+pub struct ConnectorNext {
+    pub pipelines: Vec<(crate::ids::PipelineId, SharedConsumer)>,
+    pub all: SharedConsumer,
+}
+
+impl ConnectorNext {
+    /// The consumer of one pipeline, if the connector feeds it.
+    pub fn pipeline(&self, id: &crate::ids::PipelineId) -> Option<&SharedConsumer> {
+        self.pipelines.iter().find(|(p, _)| p == id).map(|(_, c)| c)
+    }
+}
+
+/// A connector is an exporter at the end of some pipelines and a receiver at the start of
+/// others (Go `connector`): one instance per connector id and (exporting signal, receiving
+/// signal) pair. It has the processor lifecycle: `consume` resolves when what it emitted was
+/// accepted downstream, `shutdown` flushes what it holds, and a `consume` after `shutdown`
+/// is handed straight on.
+pub trait ConnectorFactory: Factory {
+    /// The (signal it takes, signal it emits) pairs this connector supports.
+    fn pairs(&self) -> &[(Signal, Signal)];
+
+    fn build(
+        &self,
+        ctx: BuildContext,
+        cfg: &dyn ComponentConfig,
+        from: Signal,
+        to: Signal,
+        next: ConnectorNext,
+    ) -> Result<Arc<dyn Processor>, BuildError>;
 }
 
 pub trait ExtensionFactory: Factory {

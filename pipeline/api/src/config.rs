@@ -69,6 +69,30 @@ pub trait Validate {
 pub fn parse_typed<T: DeserializeOwned + Validate>(
     value: &ConfigValue,
 ) -> Result<T, Vec<ConfigError>> {
+    let (parsed, mut errors) = deserialize_typed::<T>(value, &[]);
+    match parsed {
+        Some(parsed) if errors.is_empty() => {
+            let errors = parsed.validate();
+            if errors.is_empty() {
+                Ok(parsed)
+            } else {
+                Err(errors)
+            }
+        }
+        _ => {
+            errors.sort_by(|a, b| a.path.cmp(&b.path));
+            Err(errors)
+        }
+    }
+}
+
+/// Deserialize `T`, collecting every error (see [`parse_typed`]); no validation. `extra_keys`
+/// are valid top-level keys beside `T`'s own (those of a squashed section), named in
+/// "did you mean".
+fn deserialize_typed<T: DeserializeOwned>(
+    value: &ConfigValue,
+    extra_keys: &[&str],
+) -> (Option<T>, Vec<ConfigError>) {
     let mut value = match value {
         ConfigValue::Null => ConfigValue::Mapping(Default::default()),
         v => v.clone(),
@@ -76,35 +100,167 @@ pub fn parse_typed<T: DeserializeOwned + Validate>(
     let mut errors = Vec::new();
     for _ in 0..64 {
         match serde_path_to_error::deserialize::<_, T>(value.clone()) {
-            Ok(parsed) => {
-                if !errors.is_empty() {
-                    errors.sort_by(|a: &ConfigError, b| a.path.cmp(&b.path));
-                    return Err(errors);
-                }
-                let errors = parsed.validate();
-                return if errors.is_empty() {
-                    Ok(parsed)
-                } else {
-                    Err(errors)
-                };
-            }
+            Ok(parsed) => return (Some(parsed), errors),
             Err(e) => {
                 let path = path_segments(e.path());
                 let message = e.inner().to_string();
+                if let Some(nested) = squashed_errors(&message) {
+                    // A squashed section reported all its errors at once, relative to it.
+                    let prefix: Vec<&str> = path.iter().map(String::as_str).collect();
+                    errors.extend(nested.into_iter().map(|e| e.prefixed(&prefix)));
+                    return (None, errors);
+                }
                 if wants_string(&message) && stringify_at(&mut value, &path) {
                     continue;
                 }
-                let (path, message) = friendly(path, &message);
+                let extra = if path.len() == 1 { extra_keys } else { &[] };
+                let (path, message) = friendly(path, &message, extra);
                 let removed = remove_at(&mut value, &path);
                 errors.push(ConfigError { path, message });
                 if !removed {
-                    errors.sort_by(|a, b| a.path.cmp(&b.path));
-                    return Err(errors);
+                    return (None, errors);
                 }
             }
         }
     }
-    Err(errors)
+    (None, errors)
+}
+
+/// The top-level keys of a struct that derives `Deserialize` (its fields as serde names
+/// them, skipped ones left out); empty for any other type.
+pub fn struct_keys<T: DeserializeOwned>() -> &'static [&'static str] {
+    #[derive(Debug)]
+    struct Found(Option<&'static [&'static str]>);
+    impl fmt::Display for Found {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("struct keys")
+        }
+    }
+    impl std::error::Error for Found {}
+    impl serde::de::Error for Found {
+        fn custom<M: fmt::Display>(_: M) -> Self {
+            Found(None)
+        }
+    }
+    struct Probe;
+    impl<'de> Deserializer<'de> for Probe {
+        type Error = Found;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
+            Err(Found(None))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Found> {
+            Err(Found(Some(fields)))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    match T::deserialize(Probe) {
+        Err(Found(Some(fields))) => fields,
+        _ => &[],
+    }
+}
+
+/// Marks a message that carries the errors of a squashed section (see
+/// [`deserialize_squashed`]); never shown to a user.
+const SQUASHED: &str = "\u{1}squashed\u{1}";
+
+fn squashed_message(errors: &[ConfigError]) -> String {
+    let mut text = SQUASHED.to_string();
+    for e in errors {
+        text.push_str(&e.path.join("\u{1f}"));
+        text.push('\u{1d}');
+        text.push_str(&e.message);
+        text.push('\u{1e}');
+    }
+    text
+}
+
+fn squashed_errors(message: &str) -> Option<Vec<ConfigError>> {
+    let rest = message.strip_prefix(SQUASHED)?;
+    Some(
+        rest.split_terminator('\u{1e}')
+            .map(|e| {
+                let (path, message) = e.split_once('\u{1d}').unwrap_or(("", e));
+                ConfigError {
+                    path: path
+                        .split('\u{1f}')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    message: message.to_string(),
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Go's `mapstructure:",squash"`: the keys of a shared section `S` (for instance an HTTP
+/// client's settings) sit beside the component's own keys `T` in one mapping. The keys `S`
+/// declares go to `S`, the rest to `T`; errors keep their key paths, and an unknown key is
+/// matched against the keys of both in "did you mean". Use it through [`squashed!`].
+pub fn deserialize_squashed<'de, D, S, T>(d: D) -> Result<(S, T), D::Error>
+where
+    D: Deserializer<'de>,
+    S: DeserializeOwned,
+    T: DeserializeOwned,
+{
+    let value = ConfigValue::deserialize(d)?;
+    let section_keys = struct_keys::<S>();
+    let (section, own) = match value {
+        ConfigValue::Mapping(map) => {
+            let mut section = serde_yaml_ng::Mapping::new();
+            let mut own = serde_yaml_ng::Mapping::new();
+            for (k, v) in map {
+                if k.as_str().is_some_and(|k| section_keys.contains(&k)) {
+                    section.insert(k, v);
+                } else {
+                    own.insert(k, v);
+                }
+            }
+            (ConfigValue::Mapping(section), ConfigValue::Mapping(own))
+        }
+        ConfigValue::Null => (ConfigValue::Null, ConfigValue::Null),
+        other => (ConfigValue::Null, other),
+    };
+    let (s, mut errors) = deserialize_typed::<S>(&section, &[]);
+    let (t, own_errors) = deserialize_typed::<T>(&own, section_keys);
+    errors.extend(own_errors);
+    match (s, t) {
+        (Some(s), Some(t)) if errors.is_empty() => Ok((s, t)),
+        _ => Err(serde::de::Error::custom(squashed_message(&errors))),
+    }
+}
+
+/// `Deserialize` for a config struct with a squashed section (see [`deserialize_squashed`]):
+/// the struct derives `Deserialize` with `#[serde(remote = "Self")]` and marks the section's
+/// field `#[serde(skip)]`; `squashed!(Config, http)` then reads the section's keys into
+/// `http` and every other key through the derived code.
+#[macro_export]
+macro_rules! squashed {
+    ($config:ty, $field:ident) => {
+        impl<'de> ::serde::Deserialize<'de> for $config {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Own($config);
+                impl<'de> ::serde::Deserialize<'de> for Own {
+                    fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                        <$config>::deserialize(d).map(Own)
+                    }
+                }
+                let (section, Own(mut config)) =
+                    $crate::config::deserialize_squashed::<D, _, Own>(d)?;
+                config.$field = section;
+                Ok(config)
+            }
+        }
+    };
 }
 
 fn path_segments(path: &serde_path_to_error::Path) -> Vec<String> {
@@ -128,10 +284,11 @@ fn wants_string(message: &str) -> bool {
 
 /// Turn serde's wording into the collector's: unknown keys and variants name the nearest
 /// valid one.
-fn friendly(path: Vec<String>, message: &str) -> (Vec<String>, String) {
+fn friendly(path: Vec<String>, message: &str, extra_keys: &[&str]) -> (Vec<String>, String) {
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((field, expected)) = rest.split_once('`') {
-            let valid = backticked(expected);
+            let mut valid = backticked(expected);
+            valid.extend(extra_keys.iter().map(|k| k.to_string()));
             let mut msg = format!("unknown key {field:?}");
             match nearest(field, &valid) {
                 Some(n) => msg.push_str(&format!("; did you mean {n:?}?")),
@@ -365,11 +522,63 @@ impl Serialize for GoDuration {
     }
 }
 
+/// A YAML config value as `pcommon.Value.FromRaw` makes it: integers, floats, strings,
+/// booleans, lists (slices) and maps (with keys as text); null becomes the empty value.
+/// Integers beyond `i64` wrap, as Go's `int64(uint64)` conversion does.
+pub fn any_value_from_config(v: &ConfigValue) -> crate::proto::tonic::common::v1::AnyValue {
+    use crate::proto::tonic::common::v1::any_value;
+    let value = match v {
+        ConfigValue::Null => None,
+        ConfigValue::Bool(b) => Some(any_value::Value::BoolValue(*b)),
+        ConfigValue::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Some(any_value::Value::IntValue(i))
+            } else if let Some(u) = n.as_u64() {
+                Some(any_value::Value::IntValue(u as i64))
+            } else {
+                Some(any_value::Value::DoubleValue(
+                    n.as_f64().unwrap_or(f64::NAN),
+                ))
+            }
+        }
+        ConfigValue::String(s) => Some(any_value::Value::StringValue(s.clone())),
+        ConfigValue::Sequence(items) => Some(any_value::Value::ArrayValue(
+            crate::proto::tonic::common::v1::ArrayValue {
+                values: items.iter().map(any_value_from_config).collect(),
+            },
+        )),
+        ConfigValue::Mapping(m) => Some(any_value::Value::KvlistValue(
+            crate::proto::tonic::common::v1::KeyValueList {
+                values: m
+                    .iter()
+                    .map(|(k, v)| crate::proto::tonic::common::v1::KeyValue {
+                        key: config_key_text(k),
+                        value: Some(any_value_from_config(v)),
+                        ..Default::default()
+                    })
+                    .collect(),
+            },
+        )),
+        ConfigValue::Tagged(t) => return any_value_from_config(&t.value),
+    };
+    crate::proto::tonic::common::v1::AnyValue { value }
+}
+
+fn config_key_text(k: &ConfigValue) -> String {
+    match k {
+        ConfigValue::String(s) => s.clone(),
+        ConfigValue::Number(n) => n.to_string(),
+        ConfigValue::Bool(b) => b.to_string(),
+        ConfigValue::Null => "null".into(),
+        other => format!("{other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Debug, Deserialize, Default)]
+    #[derive(Debug, Deserialize, Default, PartialEq)]
     #[serde(default, deny_unknown_fields)]
     struct Inner {
         insecure: bool,
@@ -402,6 +611,82 @@ mod tests {
                 vec![]
             }
         }
+    }
+
+    /// A shared section squashed into `Squashing`.
+    #[derive(Debug, Deserialize, Default, PartialEq)]
+    #[serde(default, deny_unknown_fields)]
+    struct Section {
+        endpoint: String,
+        tls: Inner,
+        count: u32,
+    }
+
+    #[derive(Debug, Deserialize, Default)]
+    #[serde(remote = "Self", default, deny_unknown_fields)]
+    struct Squashing {
+        #[serde(skip)]
+        section: Section,
+        mode: Mode,
+        limit: i64,
+    }
+
+    crate::squashed!(Squashing, section);
+
+    impl Validate for Squashing {
+        fn validate(&self) -> Vec<ConfigError> {
+            if self.section.count > 10 {
+                vec![ConfigError::new(&["count"], "must be at most 10")]
+            } else {
+                Vec::new()
+            }
+        }
+    }
+
+    #[test]
+    fn struct_keys_are_the_serde_fields() {
+        assert_eq!(struct_keys::<Section>(), &["endpoint", "tls", "count"]);
+        assert_eq!(struct_keys::<String>(), &[] as &[&str]);
+    }
+
+    #[test]
+    fn a_squashed_section_takes_its_keys_and_keeps_error_paths() {
+        let c: Squashing = parse_typed(&yaml(
+            "endpoint: a:1\ntls: {insecure: true}\nmode: detailed\nlimit: 3",
+        ))
+        .unwrap();
+        assert_eq!(c.section.endpoint, "a:1");
+        assert!(c.section.tls.insecure);
+        assert_eq!(c.mode, Mode::Detailed);
+        assert_eq!(c.limit, 3);
+        let c: Squashing = parse_typed(&ConfigValue::Null).unwrap();
+        assert_eq!(c.section, Section::default());
+        // errors of both parts, with their paths, sorted; a typo matches either part's keys
+        let errs = parse_typed::<Squashing>(&yaml(
+            "endpointx: a\ntls: {insecur: true}\ncount: many\nlimt: 2\nmode: x",
+        ))
+        .unwrap_err();
+        let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(text.len(), 5, "{text:?}");
+        assert!(text[0].starts_with("count: invalid type"), "{text:?}");
+        assert_eq!(
+            text[1],
+            "endpointx: unknown key \"endpointx\"; did you mean \"endpoint\"?"
+        );
+        assert_eq!(
+            text[2],
+            "limt: unknown key \"limt\"; did you mean \"limit\"?"
+        );
+        assert!(text[3].starts_with("mode: invalid value \"x\""), "{text:?}");
+        assert_eq!(
+            text[4],
+            "tls::insecur: unknown key \"insecur\"; did you mean \"insecure\"?"
+        );
+        // validation runs on the whole
+        let errs = parse_typed::<Squashing>(&yaml("count: 11")).unwrap_err();
+        assert_eq!(errs[0].to_string(), "count: must be at most 10");
+        // a count given as text is still taken (scalars become strings only where wanted)
+        assert!(parse_typed::<Squashing>(&yaml("[1]")).is_err());
     }
 
     fn yaml(s: &str) -> ConfigValue {

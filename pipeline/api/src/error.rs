@@ -21,6 +21,9 @@ pub struct ConsumeError {
     /// Refused at the door (a full buffer or queue, a spent memory budget): nothing was
     /// attempted, so offering the same data again soon is the expected reaction.
     backpressure: bool,
+    /// The receiving end refused the request for its size (gRPC "message larger than max",
+    /// HTTP 413): the same items in smaller requests may be accepted.
+    too_large: bool,
 }
 
 impl ConsumeError {
@@ -30,7 +33,22 @@ impl ConsumeError {
             message: message.into(),
             retry_after: None,
             backpressure: false,
+            too_large: false,
         }
+    }
+
+    /// A permanent refusal of a request for its size (see [`Self::is_too_large`]).
+    pub fn too_large(message: impl Into<String>) -> Self {
+        ConsumeError {
+            too_large: true,
+            ..ConsumeError::permanent(message)
+        }
+    }
+
+    /// The request was refused for its size: an exporter sends its items again in smaller
+    /// requests.
+    pub fn is_too_large(&self) -> bool {
+        self.too_large
     }
 
     /// A retryable refusal at the door: no room for the data now (see [`Self::is_backpressure`]).
@@ -40,6 +58,7 @@ impl ConsumeError {
             message: message.into(),
             retry_after: None,
             backpressure: true,
+            too_large: false,
         }
     }
 
@@ -55,6 +74,7 @@ impl ConsumeError {
             message: message.into(),
             retry_after: None,
             backpressure: false,
+            too_large: false,
         }
     }
 
@@ -65,6 +85,7 @@ impl ConsumeError {
             message: message.into(),
             retry_after: Some(retry_after),
             backpressure: false,
+            too_large: false,
         }
     }
 
@@ -104,6 +125,7 @@ impl ConsumeError {
                 message: format!("{}; {}", acc.message, e.message),
                 retry_after,
                 backpressure: acc.backpressure && e.backpressure,
+                too_large: acc.too_large && e.too_large,
             }
         }))
     }

@@ -6,8 +6,10 @@
 mod batch;
 pub mod component;
 pub mod config;
+pub mod declare;
 mod encode;
 mod error;
+pub mod fanout;
 mod ids;
 pub mod memory;
 pub mod pending;
@@ -19,6 +21,7 @@ pub mod wire;
 
 pub use batch::{Batch, BatchData, BatchDataMut, RequestContext};
 pub use component::*;
+pub use declare::{Meta, Stability};
 pub use error::{BuildError, ConsumeError, ErrorKind};
 pub use ids::{ComponentId, ComponentKind, IdError, PipelineId, Signal};
 pub use memory::{MemoryBudget, MemoryPermit};

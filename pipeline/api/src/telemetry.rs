@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use lock::Mutex;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry,
@@ -70,19 +72,48 @@ enum Family {
     Histogram(HistogramVec),
 }
 
+/// Counter families whose series carry other label names than the family's first user's
+/// (Go's exporters add `server_address`, `server_port`, `url_path` to their counters when
+/// they have an endpoint, so `otelcol_exporter_sent_spans` has series with and without
+/// them). The registry refuses a second collector of a name with other label names, so
+/// these are served by one collector that declares no descriptor; the registry merges what
+/// it collects into the family of the same name.
+struct Variants(Arc<VariantMap>);
+
+/// Counter families of a known name with other label names, by name and label names.
+type VariantMap = Mutex<HashMap<(String, Vec<String>), IntCounterVec>>;
+
+impl Collector for Variants {
+    fn desc(&self) -> Vec<&Desc> {
+        Vec::new()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        self.0.lock().values().flat_map(|v| v.collect()).collect()
+    }
+}
+
 /// The process-wide metrics registry.
 pub struct Telemetry {
     registry: Registry,
     level: MetricsLevel,
-    families: Mutex<HashMap<String, Family>>,
+    /// By name: the family and its label names.
+    families: Mutex<HashMap<String, (Family, Vec<String>)>>,
+    /// Served by the registry's [`Variants`] collector.
+    variants: Arc<VariantMap>,
 }
 
 impl Telemetry {
     pub fn new(level: MetricsLevel) -> Arc<Telemetry> {
+        let registry = Registry::new();
+        let variants = Arc::new(Mutex::new(HashMap::new()));
+        // the one collector without descriptors a registry can hold
+        let _ = registry.register(Box::new(Variants(variants.clone())));
         Arc::new(Telemetry {
-            registry: Registry::new(),
+            registry,
             level,
             families: Mutex::new(HashMap::new()),
+            variants,
         })
     }
 
@@ -94,29 +125,43 @@ impl Telemetry {
         self.level
     }
 
-    /// The counter family `name`, created on first use. A family's label names are fixed
-    /// by its first user; a later request with other labels gets an unregistered family
-    /// (and the mistake shows in tests, not in production output).
+    /// The counter family `name` with these label names, created on first use. Series of
+    /// one name may have different label names (see [`Variants`]); they are served
+    /// together.
     pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        let names: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
         let mut families = self.families.lock();
-        if let Some(Family::Counter(v)) = families.get(name) {
-            return v.clone();
+        match families.get(name) {
+            Some((Family::Counter(v), l)) if *l == names => return v.clone(),
+            Some((Family::Counter(_), _)) => {
+                let mut variants = self.variants.lock();
+                let key = (name.to_string(), names);
+                if let Some(v) = variants.get(&key) {
+                    return v.clone();
+                }
+                let v =
+                    IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric name");
+                variants.insert(key, v.clone());
+                return v;
+            }
+            _ => {}
         }
         let v = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric name");
         if self.registry.register(Box::new(v.clone())).is_ok() {
-            families.insert(name.to_string(), Family::Counter(v.clone()));
+            families.insert(name.to_string(), (Family::Counter(v.clone()), names));
         }
         v
     }
 
     pub fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
         let mut families = self.families.lock();
-        if let Some(Family::Gauge(v)) = families.get(name) {
+        if let Some((Family::Gauge(v), _)) = families.get(name) {
             return v.clone();
         }
         let v = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric name");
         if self.registry.register(Box::new(v.clone())).is_ok() {
-            families.insert(name.to_string(), Family::Gauge(v.clone()));
+            let names = labels.iter().map(|l| l.to_string()).collect();
+            families.insert(name.to_string(), (Family::Gauge(v.clone()), names));
         }
         v
     }
@@ -129,13 +174,14 @@ impl Telemetry {
         buckets: Vec<f64>,
     ) -> HistogramVec {
         let mut families = self.families.lock();
-        if let Some(Family::Histogram(v)) = families.get(name) {
+        if let Some((Family::Histogram(v), _)) = families.get(name) {
             return v.clone();
         }
         let v = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
             .expect("valid metric name");
         if self.registry.register(Box::new(v.clone())).is_ok() {
-            families.insert(name.to_string(), Family::Histogram(v.clone()));
+            let names = labels.iter().map(|l| l.to_string()).collect();
+            families.insert(name.to_string(), (Family::Histogram(v.clone()), names));
         }
         v
     }
@@ -277,5 +323,61 @@ impl ReceiverObs {
     /// Items the receiver itself failed to process (not a downstream refusal).
     pub fn record_failed(&self, signal: Signal, items: usize) {
         self.failed[signal_index(signal)].inc_by(items as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus::{Encoder, TextEncoder};
+
+    /// Go's exporters with an endpoint label their counters with it, the others do not: one
+    /// family, series with different label names, all served.
+    #[test]
+    fn one_family_serves_series_with_different_label_names() {
+        let t = Telemetry::new(MetricsLevel::Normal);
+        let debug = t.component(
+            ComponentKind::Exporter,
+            &ComponentId::parse("debug").unwrap(),
+        );
+        let otlp = t.component(
+            ComponentKind::Exporter,
+            &ComponentId::parse("otlp").unwrap(),
+        );
+        let name = "otelcol_exporter_sent_spans";
+        debug.counter(name, "sent", &[]).inc_by(2);
+        otlp.counter(
+            name,
+            "sent",
+            &[("server_address", "tempo"), ("server_port", "4317")],
+        )
+        .inc_by(5);
+        // the same labels again are the same series
+        otlp.counter(
+            name,
+            "sent",
+            &[("server_address", "tempo"), ("server_port", "4317")],
+        )
+        .inc();
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&t.registry().gather(), &mut out)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("otelcol_exporter_sent_spans{exporter=\"debug\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "otelcol_exporter_sent_spans{exporter=\"otlp\",server_address=\"tempo\",server_port=\"4317\"} 6"
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("# TYPE otelcol_exporter_sent_spans").count(),
+            1,
+            "{text}"
+        );
     }
 }

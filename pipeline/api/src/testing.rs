@@ -34,3 +34,59 @@ pub fn string_attr(key: &str, value: &str) -> KeyValue {
         ..Default::default()
     }
 }
+
+/// A consumer that keeps every batch it is handed; optionally fails each with one error.
+#[derive(Default)]
+pub struct Collect {
+    pub batches: std::sync::Mutex<Vec<Batch>>,
+    pub fail: std::sync::Mutex<Option<crate::ConsumeError>>,
+}
+
+impl Collect {
+    pub fn new() -> std::sync::Arc<Collect> {
+        std::sync::Arc::new(Collect::default())
+    }
+
+    /// Items (spans, data points, log records) received so far.
+    pub fn items(&self) -> usize {
+        self.batches.lock().unwrap().iter().map(Batch::items).sum()
+    }
+
+    /// The batches received so far, leaving none.
+    pub fn take(&self) -> Vec<Batch> {
+        std::mem::take(&mut *self.batches.lock().unwrap())
+    }
+
+    /// How many batches were received.
+    pub fn count(&self) -> usize {
+        self.batches.lock().unwrap().len()
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Consumer for Collect {
+    async fn consume(&self, batch: Batch) -> Result<(), crate::ConsumeError> {
+        self.batches.lock().unwrap().push(batch);
+        match self.fail.lock().unwrap().clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A build context for a component under test: detached telemetry, no extensions, an
+/// unlimited memory budget.
+pub fn context(
+    kind: crate::ComponentKind,
+    id: &str,
+    signals: Vec<crate::Signal>,
+) -> crate::BuildContext {
+    let id = crate::ComponentId::parse(id).expect("a valid test id");
+    crate::BuildContext {
+        telemetry: crate::telemetry::ComponentTelemetry::detached(kind, &id),
+        id,
+        signals,
+        extensions: std::sync::Arc::new(Default::default()),
+        memory: Default::default(),
+    }
+}

@@ -151,6 +151,17 @@ impl Validate for MetricsConfig {
                 "set either the legacy `address` or `readers`, not both",
             ));
         }
+        for (i, r) in self.readers.iter().enumerate() {
+            if let Some(p) = &r.periodic {
+                if let Err(errs) = crate::own_push::parse(p) {
+                    let i = i.to_string();
+                    errors.extend(
+                        errs.into_iter()
+                            .map(|e| e.prefixed(&["readers", &i, "periodic"])),
+                    );
+                }
+            }
+        }
         errors
     }
 }
@@ -159,7 +170,7 @@ impl Validate for MetricsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ReaderConfig {
     pub pull: Option<PullReader>,
-    /// Push readers are accepted; Ferrotel serves its metrics by pull only for now.
+    /// Pushes the own metrics over OTLP (`own_push`).
     pub periodic: Option<ConfigValue>,
 }
 

@@ -8,6 +8,50 @@ use serde_yaml_ng::Mapping;
 pub trait Environment {
     fn var(&self, name: &str) -> Option<String>;
     fn read_file(&self, path: &str) -> std::io::Result<String>;
+
+    /// The body of an `http://` or `https://` URL (Go's httpprovider / httpsprovider).
+    fn fetch(&self, url: &str) -> Result<String, String> {
+        fetch_url(url)
+    }
+}
+
+/// How long fetching a config over HTTP may take.
+const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// GET a URL and return its body; any status other than 2xx is an error. Runs on a thread
+/// of its own, so it works inside and outside an async runtime.
+pub fn fetch_url(url: &str) -> Result<String, String> {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            let mut builder = reqwest::Client::builder().timeout(FETCH_TIMEOUT);
+            for cert in rustls_native_certs::load_native_certs().certs {
+                if let Ok(c) = reqwest::Certificate::from_der(&cert) {
+                    builder = builder.add_root_certificate(c);
+                }
+            }
+            let client = builder.build().map_err(|e| e.to_string())?;
+            let response = client
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| format!("cannot fetch {url}: {e}"))?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(format!("cannot fetch {url}: HTTP {status}"));
+            }
+            response
+                .text()
+                .await
+                .map_err(|e| format!("cannot fetch {url}: {e}"))
+        })
+    })
+    .join()
+    .map_err(|_| "the fetch failed".to_string())?
 }
 
 /// The process environment and file system.
@@ -91,9 +135,10 @@ fn load_source(source: &str, env: &dyn Environment) -> Result<ConfigValue, Strin
             format!("environment variable {rest}"),
         ),
         "yaml" => (rest.to_string(), format!("yaml source {rest:?}")),
+        "http" | "https" => (env.fetch(source)?, format!("config {source:?}")),
         other => {
             return Err(format!(
-            "config source {source:?}: unsupported scheme {other:?} (supported: file, env, yaml)"
+            "config source {source:?}: unsupported scheme {other:?} (supported: file, env, yaml, http, https)"
         ))
         }
     };
@@ -138,12 +183,37 @@ fn split_keys(value: ConfigValue) -> ConfigValue {
 
 /// Deep merge: maps are merged key by key, anything else (lists included) is replaced.
 /// A null value for an existing key keeps the map (as `otlp:` under `receivers` does in Go).
+/// With the `confmap.enableMergeAppendOption` gate, the component lists
+/// (`service::extensions`, each pipeline's `receivers`, `processors`, `exporters`) are
+/// appended to instead, without repeating an id (Go's merge-append).
 pub fn merge(base: &mut ConfigValue, over: ConfigValue) {
+    let append = crate::feature_gates::enabled("confmap.enableMergeAppendOption");
+    merge_at(base, over, &mut Vec::new(), append);
+}
+
+/// Whether a key path holds a component list that merge-append appends to.
+fn is_component_list(path: &[String]) -> bool {
+    match path {
+        [s, e] => s == "service" && e == "extensions",
+        [s, p, _, list] => {
+            s == "service"
+                && p == "pipelines"
+                && matches!(list.as_str(), "receivers" | "processors" | "exporters")
+        }
+        _ => false,
+    }
+}
+
+fn merge_at(base: &mut ConfigValue, over: ConfigValue, path: &mut Vec<String>, append: bool) {
     match (base, over) {
         (ConfigValue::Mapping(b), ConfigValue::Mapping(o)) => {
             for (k, v) in o {
                 match b.get_mut(&k) {
-                    Some(existing) => merge(existing, v),
+                    Some(existing) => {
+                        path.push(key_text(&k));
+                        merge_at(existing, v, path, append);
+                        path.pop();
+                    }
                     None => {
                         b.insert(k, v);
                     }
@@ -151,6 +221,15 @@ pub fn merge(base: &mut ConfigValue, over: ConfigValue) {
             }
         }
         (ConfigValue::Mapping(_), ConfigValue::Null) => {}
+        (ConfigValue::Sequence(b), ConfigValue::Sequence(o))
+            if append && is_component_list(path) =>
+        {
+            for item in o {
+                if !b.contains(&item) {
+                    b.push(item);
+                }
+            }
+        }
         (b, o) => *b = o,
     }
 }
@@ -207,77 +286,137 @@ pub enum Expanded {
     Value(ConfigValue),
 }
 
-/// Expand `${env:VAR}`, `${VAR}`, `${env:VAR:-default}` and `$$` in one string value.
-/// A bare `$VAR` is left as it is (the Go collector no longer expands it).
+/// How many times one value may be expanded (a reference whose value holds references is
+/// expanded again), as Go's resolver allows.
+const MAX_EXPANSIONS: usize = 100;
+
+/// Expand the references in one string value as Go's confmap resolver does: `${env:VAR}`,
+/// `${VAR}` (env is the default scheme), `${env:VAR:-default}` (the default when VAR is
+/// unset), `${file:path}`, `${yaml:text}`, `${http://…}` and `${https://…}`. The innermost
+/// reference is expanded first and a value that holds references is expanded again. A
+/// reference that is the whole value keeps its YAML type (`8080` an int, a map a map); one
+/// inside text becomes text. `$${…}` and `$$` are escapes for `${…}` and `$`; a `${` that is
+/// never closed, and a bare `$VAR`, are left as they are.
 pub fn expand_string(
     s: &str,
     env: &dyn Environment,
     warnings: &mut Vec<String>,
 ) -> Result<Expanded, String> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    let mut references = 0;
-    let mut whole: Option<String> = None;
-    while let Some(pos) = rest.find('$') {
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos + 1..];
-        if let Some(r) = after.strip_prefix('$') {
-            out.push('$');
-            rest = r;
+    let mut text = s.to_string();
+    let mut expanded_any = false;
+    for _ in 0..MAX_EXPANSIONS {
+        let Some((start, end)) = find_reference(&text) else {
+            let unescaped = text.replace("$$", "$");
+            return Ok(if expanded_any || unescaped != text {
+                Expanded::Text(unescaped)
+            } else {
+                Expanded::Text(text)
+            });
+        };
+        let reference = text[start + 2..end].to_string();
+        let (typed, raw) = retrieve(&reference, env, warnings)?;
+        expanded_any = true;
+        if start == 0 && end + 1 == text.len() {
+            match typed {
+                ConfigValue::String(t) => {
+                    // a string value is looked at again: it may hold references
+                    if find_reference(&t).is_none() {
+                        return Ok(Expanded::Value(ConfigValue::String(t.replace("$$", "$"))));
+                    }
+                    text = t;
+                }
+                other => return Ok(Expanded::Value(other)),
+            }
             continue;
         }
-        if let Some(inner) = after.strip_prefix('{') {
-            let end = inner
-                .find('}')
-                .ok_or_else(|| format!("unterminated reference in {s:?}: missing '}}'"))?;
-            let value = lookup(&inner[..end], env, warnings)?;
-            references += 1;
-            if pos == 0 && rest.len() == s.len() && end + 3 == s.len() {
-                whole = Some(value.clone());
-            }
-            out.push_str(&value);
-            rest = &inner[end + 1..];
-            continue;
-        }
-        out.push('$');
-        rest = after;
+        text.replace_range(start..=end, &raw);
     }
-    out.push_str(rest);
-    if let (1, Some(v)) = (references, whole) {
-        let typed: ConfigValue =
-            serde_yaml_ng::from_str(&v).unwrap_or(ConfigValue::String(v.clone()));
-        return Ok(match typed {
-            // an empty variable is an empty string, not null
-            ConfigValue::Null if !v.trim().is_empty() && v.trim() != "~" && v.trim() != "null" => {
-                Expanded::Value(ConfigValue::String(v))
-            }
-            ConfigValue::Null if v.is_empty() => {
-                Expanded::Value(ConfigValue::String(String::new()))
-            }
-            t => Expanded::Value(t),
-        });
-    }
-    Ok(Expanded::Text(out))
+    Err(format!(
+        "expanding {s:?}: too many recursive expansions (more than {MAX_EXPANSIONS})"
+    ))
 }
 
-fn lookup(
+/// The first reference to expand, as byte positions of its `${` and `}`: the first `}`
+/// closes the innermost `${` before it; a `${` preceded by an odd number of `$` is escaped.
+fn find_reference(text: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    loop {
+        let close = from + text[from..].find('}')?;
+        if let Some(open) = text[from..=close].rfind("${").map(|o| from + o) {
+            let dollars = text[..open]
+                .bytes()
+                .rev()
+                .take_while(|b| *b == b'$')
+                .count();
+            if dollars % 2 == 0 {
+                return Some((open, close));
+            }
+        }
+        from = close + 1;
+    }
+}
+
+/// One reference's value: typed (as YAML, for a whole-value reference) and as the text it
+/// was (for a reference inside text, as Go's `Retrieved.AsString`).
+fn retrieve(
     reference: &str,
     env: &dyn Environment,
     warnings: &mut Vec<String>,
-) -> Result<String, String> {
+) -> Result<(ConfigValue, String), String> {
     let (scheme, body) = match reference.split_once(':') {
         Some((scheme, body))
-            if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            if scheme.len() > 1
+                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '.' || c == '-') =>
         {
             (scheme, body)
         }
         _ => ("env", reference),
     };
-    if scheme != "env" {
-        return Err(format!(
-            "reference ${{{reference}}}: unsupported scheme {scheme:?} (supported: env)"
-        ));
+    let from_yaml = |text: &str| -> ConfigValue {
+        match serde_yaml_ng::from_str::<ConfigValue>(text) {
+            // an empty or blank value is an empty string, not null
+            Ok(ConfigValue::Null) if text.trim().is_empty() => ConfigValue::String(String::new()),
+            Ok(ConfigValue::Null) if !matches!(text.trim(), "~" | "null" | "Null" | "NULL") => {
+                ConfigValue::String(text.to_string())
+            }
+            Ok(v) => v,
+            Err(_) => ConfigValue::String(text.to_string()),
+        }
+    };
+    match scheme {
+        "env" => {
+            let text = env_value(body, env, warnings)?;
+            Ok((from_yaml(&text), text))
+        }
+        "file" => {
+            let text = env
+                .read_file(body)
+                .map_err(|e| format!("reference ${{{reference}}}: cannot read {body:?}: {e}"))?;
+            Ok((from_yaml(&text), text))
+        }
+        "yaml" => Ok((from_yaml(body), body.to_string())),
+        "http" | "https" => {
+            let text = env
+                .fetch(reference)
+                .map_err(|e| format!("reference ${{{reference}}}: {e}"))?;
+            Ok((from_yaml(&text), text))
+        }
+        other => Err(format!(
+            "reference ${{{reference}}}: unsupported scheme {other:?} (supported: env, file, yaml, http, https)"
+        )),
     }
+}
+
+/// `VAR` or `VAR:-default`: the variable's value; the default only when it is unset (a
+/// variable set to the empty string is empty), as Go's env provider.
+fn env_value(
+    body: &str,
+    env: &dyn Environment,
+    warnings: &mut Vec<String>,
+) -> Result<String, String> {
     let (name, default) = match body.split_once(":-") {
         Some((n, d)) => (n, Some(d)),
         None => (body, None),
@@ -293,15 +432,14 @@ fn lookup(
         ));
     }
     match (env.var(name), default) {
-        (Some(v), _) if !v.is_empty() || default.is_none() => Ok(v),
-        (_, Some(d)) => Ok(d.to_string()),
+        (Some(v), _) => Ok(v),
+        (None, Some(d)) => Ok(d.to_string()),
         (None, None) => {
             warnings.push(format!(
                 "Configuration references unset environment variable {name:?}; using an empty value"
             ));
             Ok(String::new())
         }
-        (Some(v), None) => Ok(v),
     }
 }
 
@@ -359,9 +497,10 @@ mod tests {
             text("${env:MISSING:-0.0.0.0}:1", &mut w),
             Expanded::Text("0.0.0.0:1".into())
         );
+        // the default is for an unset variable; a variable set empty stays empty (Go)
         assert_eq!(
             text("${env:EMPTY:-fallback}", &mut w),
-            Expanded::Value(yaml("fallback"))
+            Expanded::Value(ConfigValue::String(String::new()))
         );
         assert_eq!(
             text("$$HOST and $HOST", &mut w),
@@ -375,13 +514,78 @@ mod tests {
         assert_eq!(w.len(), 1, "an unset variable is warned about");
         assert!(expand_string("${file:/etc/x}", &e, &mut w)
             .unwrap_err()
+            .contains("cannot read"));
+        assert!(expand_string("${s3:bucket/key}", &e, &mut w)
+            .unwrap_err()
             .contains("unsupported scheme"));
         assert!(expand_string("${env:1BAD}", &e, &mut w)
             .unwrap_err()
             .contains("invalid name"));
-        assert!(expand_string("${env:OPEN", &e, &mut w)
+        // a `${` never closed is text, as in Go
+        assert_eq!(
+            text("${env:OPEN", &mut w),
+            Expanded::Text("${env:OPEN".into())
+        );
+    }
+
+    #[test]
+    fn references_expand_as_go_resolves_them() {
+        let mut e = env();
+        e.vars.insert("WHICH".into(), "HOST".into());
+        e.vars.insert("INDIRECT".into(), "${env:PORT}".into());
+        e.vars.insert("SELF".into(), "${env:SELF}".into());
+        e.vars.insert("MAP".into(), "a: 1".into());
+        e.files
+            .insert("/etc/extra.yaml".into(), "timeout: 2s\nsize: 10\n".into());
+        let mut w = vec![];
+        let mut text = |s: &str| expand_string(s, &e, &mut w);
+        // the innermost reference first
+        assert_eq!(
+            text("${env:${env:WHICH}}:1").unwrap(),
+            Expanded::Text("collector:1".into())
+        );
+        // a value holding a reference is expanded again, keeping its type when whole
+        assert_eq!(
+            text("${env:INDIRECT}").unwrap(),
+            Expanded::Value(yaml("4317"))
+        );
+        assert!(text("${env:SELF}")
             .unwrap_err()
-            .contains("unterminated"));
+            .contains("too many recursive expansions"));
+        // escapes
+        assert_eq!(
+            text("$${env:HOST} ${env:HOST}").unwrap(),
+            Expanded::Text("${env:HOST} collector".into())
+        );
+        // file and yaml sources keep their YAML type when whole
+        assert_eq!(
+            text("${file:/etc/extra.yaml}").unwrap(),
+            Expanded::Value(yaml("timeout: 2s\nsize: 10"))
+        );
+        assert_eq!(
+            text("${yaml:[a, b]}").unwrap(),
+            Expanded::Value(yaml("[a, b]"))
+        );
+        // an environment variable inside text keeps the text it was set to
+        e_float_text(&e);
+        // inside text, a value is its text, whatever YAML it holds
+        assert_eq!(
+            text("x-${env:MAP}").unwrap(),
+            Expanded::Text("x-a: 1".into())
+        );
+    }
+
+    fn e_float_text(e: &FakeEnv) {
+        let mut e2 = FakeEnv {
+            vars: e.vars.clone(),
+            files: Default::default(),
+        };
+        e2.vars.insert("VERSION".into(), "1.10".into());
+        let mut w = vec![];
+        assert_eq!(
+            expand_string("v${env:VERSION}", &e2, &mut w).unwrap(),
+            Expanded::Text("v1.10".into())
+        );
     }
 
     #[test]
@@ -434,7 +638,7 @@ mod tests {
         let mut e = env();
         e.files.insert(
             "c.yaml".into(),
-            "exporters:\n  otlp:\n    endpoint: ${env:OPEN\n".into(),
+            "exporters:\n  otlp:\n    endpoint: ${env:1BAD}\n".into(),
         );
         let errs = resolve(&["c.yaml".into()], &e).unwrap_err();
         assert_eq!(errs[0].path_string(), "exporters::otlp::endpoint");

@@ -155,7 +155,7 @@ service:
         r#"receivers::bad id: invalid character(s) in type "bad id": a type starts with a letter and holds only letters, digits and '_' (at most 63)"#,
         r#"exporters::fakeexp::timeout: invalid duration "5 s": unknown unit " s""#,
         r#"exporters::fakeexp::endpoint: must not be "invalid""#,
-        r#"connectors::spanmetrics: unknown connector type: this build has no connectors"#,
+        r#"connectors::spanmetrics: unknown connector type "spanmetrics" (valid values: [fakeconn])"#,
         r#"service::extensions::0: references extension "health_check" which is not configured"#,
         r#"service::pipelines::logs: must have at least one receiver"#,
         r#"service::pipelines::logs: must have at least one exporter"#,
@@ -440,4 +440,143 @@ fn a_service_section_that_does_not_parse_is_not_also_reported_as_empty() {
     );
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(errs[0].contains("unrecognized level"), "{errs:?}");
+}
+
+const CONNECTED: &str = r#"
+receivers:
+  fakerecv:
+exporters:
+  fakeexp:
+connectors:
+  fakeconn:
+service:
+  pipelines:
+    traces/in:
+      receivers: [fakerecv]
+      exporters: [fakeconn]
+    traces/out:
+      receivers: [fakeconn]
+      exporters: [fakeexp]
+    logs:
+      receivers: [fakerecv]
+      exporters: [fakeexp]
+"#;
+
+#[test]
+fn a_connector_joins_pipelines_and_orders_them() {
+    let loaded = load_yaml(CONNECTED).unwrap();
+    let plan = &loaded.plan;
+    assert!(plan
+        .connectors
+        .contains_key(&ComponentId::parse("fakeconn").unwrap()));
+    let order: Vec<String> = plan.order.iter().map(|p| p.to_string()).collect();
+    let at = |p: &str| order.iter().position(|o| o == p).unwrap();
+    assert_eq!(order.len(), 3);
+    assert!(at("traces/in") < at("traces/out"), "{order:?}");
+    let edges = plan.connector_edges(&PipelineId::parse("traces/in").unwrap());
+    assert_eq!(edges.len(), 1);
+    assert!(plan
+        .connector_edges(&PipelineId::parse("traces/out").unwrap())
+        .is_empty());
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
+
+#[test]
+fn a_connector_must_be_used_on_both_sides_with_a_supported_pair() {
+    // Go's messages (service/internal/graph)
+    let errs = errors_of(
+        r#"
+receivers: {fakerecv: }
+exporters: {fakeexp: }
+connectors: {fakeconn: , fakeconn/2: }
+service:
+  pipelines:
+    traces/in: {receivers: [fakerecv], exporters: [fakeconn, fakeexp]}
+    logs: {receivers: [fakerecv, fakeconn/2], exporters: [fakeexp]}
+    metrics: {receivers: [fakeconn], exporters: [fakeexp]}
+"#,
+    );
+    assert_eq!(
+        errs,
+        vec![
+            r#"connectors::fakeconn: connector "fakeconn" used as exporter in [traces/in] pipeline but not used in any supported receiver pipeline"#,
+            r#"connectors::fakeconn: connector "fakeconn" used as receiver in [metrics] pipeline but not used in any supported exporter pipeline"#,
+            r#"connectors::fakeconn/2: connector "fakeconn/2" used as receiver in [logs] pipeline but not used in any supported exporter pipeline"#,
+        ]
+    );
+}
+
+#[test]
+fn a_cycle_through_connectors_is_refused() {
+    let errs = errors_of(
+        r#"
+receivers: {fakerecv: }
+exporters: {fakeexp: }
+connectors: {fakeconn: , fakeconn/back: }
+service:
+  pipelines:
+    traces/a: {receivers: [fakerecv, fakeconn/back], exporters: [fakeconn]}
+    traces/b: {receivers: [fakeconn], exporters: [fakeexp, fakeconn/back]}
+"#,
+    );
+    assert_eq!(
+        errs,
+        vec![
+            r#"service::pipelines: cycle detected: pipeline "traces/a" -> connector "fakeconn" -> pipeline "traces/b" -> connector "fakeconn/back" -> pipeline "traces/a""#
+        ]
+    );
+    // a pipeline feeding itself
+    let errs = errors_of(
+        "receivers: {fakerecv: }\nconnectors: {fakeconn: }\nservice: {pipelines: {logs: {receivers: [fakerecv, fakeconn], exporters: [fakeconn]}}}\n",
+    );
+    assert_eq!(
+        errs,
+        vec![
+            r#"service::pipelines: cycle detected: pipeline "logs" -> connector "fakeconn" -> pipeline "logs""#
+        ]
+    );
+}
+
+#[test]
+fn a_connector_id_may_not_also_name_a_receiver_or_exporter() {
+    let errs = errors_of(
+        r#"
+receivers: {fakerecv: }
+exporters: {fakeexp: }
+connectors: {fakeconn: }
+service:
+  pipelines:
+    traces: {receivers: [fakerecv], exporters: [fakeexp]}
+"#
+        .replace(
+            "connectors: {fakeconn: }",
+            "connectors: {fakeconn: , fakeexp: }",
+        )
+        .as_str(),
+    );
+    assert!(
+        errs.iter().any(|e| e.starts_with(
+            r#"connectors::fakeexp: ambiguous ID: Found both "fakeexp" exporter and "fakeexp" connector."#
+        )),
+        "{errs:?}"
+    );
+}
+
+/// A config from before Go removed the spanmetrics processor (contrib v0.89) is refused, as
+/// Go refuses it, with the way to the connector in the message.
+#[test]
+fn the_removed_spanmetrics_processor_is_refused_with_the_migration() {
+    let errs = errors_of(
+        "receivers: {fakerecv: }\nprocessors:\n  spanmetrics:\n    metrics_exporter: prometheus\nexporters: {fakeexp: }\nservice: {pipelines: {traces: {receivers: [fakerecv], processors: [spanmetrics], exporters: [fakeexp]}}}\n",
+    );
+    let text = errs.join("\n");
+    assert!(
+        text.contains(r#"processors::spanmetrics: unknown processor type "spanmetrics""#),
+        "{text}"
+    );
+    assert!(
+        text.contains("removed from the Go collector (contrib v0.89.0) in favour of the spanmetrics connector"),
+        "{text}"
+    );
+    assert!(!text.contains("did you mean"), "{text}");
 }

@@ -37,6 +37,9 @@ struct Metrics {
     sent: IntCounter,
     failed: IntCounter,
     enqueue_failed: IntCounter,
+    /// `otelcol_exporter_in_flight_requests`: sends under way, retries included (Go's
+    /// exporterhelper counts from the start of a send to its end).
+    in_flight: IntGauge,
     /// Registered only with a queue, as in Go (no queue, no queue metrics).
     queue_size: Option<IntGauge>,
 }
@@ -138,21 +141,28 @@ impl ExporterRunner {
     ) -> ExporterRunner {
         let item = signal.item_name();
         let data_type = [("data_type", signal.as_str())];
+        let endpoint = exporter.metric_labels(signal);
+        let endpoint: Vec<(&str, &str)> = endpoint.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut metrics = Metrics {
             sent: telemetry.counter(
                 &format!("otelcol_exporter_sent_{item}"),
                 "Number of items successfully sent to destination.",
-                &[],
+                &endpoint,
             ),
             failed: telemetry.counter(
                 &format!("otelcol_exporter_send_failed_{item}"),
                 "Number of items in failed attempts to send to destination.",
-                &[],
+                &endpoint,
             ),
             enqueue_failed: telemetry.counter(
                 &format!("otelcol_exporter_enqueue_failed_{item}"),
                 "Number of items failed to be added to the sending queue.",
                 &[],
+            ),
+            in_flight: telemetry.gauge(
+                "otelcol_exporter_in_flight_requests",
+                "Number of export requests in flight, retries included.",
+                &data_type,
             ),
             queue_size: None,
         };
@@ -418,12 +428,50 @@ impl ExporterRunner {
     /// Send with retries and the timeout; counts the outcome once.
     async fn send(&self, batch: Batch) -> Result<(), ConsumeError> {
         let items = batch.items() as u64;
-        let result = self.send_with_retry(batch).await;
-        match &result {
-            Ok(()) => self.metrics.sent.inc_by(items),
-            Err(_) => self.metrics.failed.inc_by(items),
+        /// Takes one off the in-flight gauge when the send ends, however it ends.
+        struct InFlight<'a>(&'a IntGauge);
+        impl Drop for InFlight<'_> {
+            fn drop(&mut self) {
+                self.0.dec();
+            }
+        }
+        self.metrics.in_flight.inc();
+        let _in_flight = InFlight(&self.metrics.in_flight);
+        let (sent, result) = self.send_in_pieces(batch, 0).await;
+        self.metrics.sent.inc_by(sent);
+        if result.is_err() {
+            self.metrics.failed.inc_by(items.saturating_sub(sent));
         }
         result
+    }
+
+    /// Send with retries; a request the destination refuses for its size is sent again as
+    /// two halves (down to single items), so a receiving end's size limit (4 MiB by default
+    /// for gRPC) costs no data. Returns the items sent, and the first failure.
+    fn send_in_pieces(
+        &self,
+        batch: Batch,
+        depth: u32,
+    ) -> futures::future::BoxFuture<'_, (u64, Result<(), ConsumeError>)> {
+        Box::pin(async move {
+            let items = batch.items();
+            let err = match self.send_with_retry(batch.clone()).await {
+                Ok(()) => return (items as u64, Ok(())),
+                Err(e) => e,
+            };
+            if !err.is_too_large() || items < 2 {
+                return (0, Err(err));
+            }
+            if depth == 0 {
+                info!(exporter = %self.id, data_type = %self.signal, items, bytes = batch.encoded_len(), error = %err,
+                    "The destination refused a request for its size; sending its items in smaller requests");
+            }
+            let mut rest = batch;
+            let head = rest.split_front(items / 2);
+            let (a, ra) = self.send_in_pieces(head, depth + 1).await;
+            let (b, rb) = self.send_in_pieces(rest, depth + 1).await;
+            (a + b, ra.and(rb))
+        })
     }
 
     async fn attempt(&self, batch: Batch) -> Result<(), ConsumeError> {

@@ -697,3 +697,106 @@ async fn a_request_queued_by_three_exporters_is_counted_once_in_the_memory_budge
         "given back when every queue is done with it"
     );
 }
+
+/// `otelcol_exporter_in_flight_requests` counts the sends under way, retries included, and
+/// comes back to 0 when they end.
+#[tokio::test]
+async fn in_flight_requests_follow_the_sends() {
+    let backend = Arc::new(Backend::default());
+    backend.up.store(true, Ordering::SeqCst);
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    *backend.hold.lock().unwrap() = Some(gate.clone());
+    let t = telemetry();
+    let r = runner(&backend, common(true, 10, 2), None, &t);
+    r.start().await.unwrap();
+    r.consume(logs(&["a"])).await.unwrap();
+    r.consume(logs(&["b"])).await.unwrap();
+    wait_for("two sends in flight", || {
+        value(&t, "otelcol_exporter_in_flight_requests") == 2.0
+    })
+    .await;
+    gate.add_permits(2);
+    wait_for("both delivered", || {
+        backend.received.lock().unwrap().len() == 2
+    })
+    .await;
+    wait_for("none in flight", || {
+        value(&t, "otelcol_exporter_in_flight_requests") == 0.0
+    })
+    .await;
+    assert!(r.shutdown(Instant::now() + Duration::from_secs(5)).await);
+}
+
+/// A destination that refuses, for its size, any request of more than `max` items, or any
+/// request holding the item named "huge".
+struct SizeLimited {
+    max: usize,
+    attempts: AtomicUsize,
+    received: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Exporter for SizeLimited {
+    async fn export(&self, batch: Batch) -> Result<(), ConsumeError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        let names: Vec<String> = batch
+            .as_logs()
+            .unwrap()
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .flat_map(|s| &s.log_records)
+            .map(|l| l.event_name.clone())
+            .collect();
+        if names.len() > self.max || names.iter().any(|n| n == "huge") {
+            return Err(ConsumeError::too_large(
+                "grpc: received message larger than max (5000000 vs. 4194304)",
+            ));
+        }
+        self.received.lock().unwrap().extend(names);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_request_refused_for_its_size_is_sent_again_in_smaller_requests() {
+    let backend = Arc::new(SizeLimited {
+        max: 3,
+        attempts: AtomicUsize::new(0),
+        received: Mutex::new(Vec::new()),
+    });
+    let t = telemetry();
+    let r = Arc::new(ExporterRunner::new(
+        ComponentId::parse("otlp/backend").unwrap(),
+        Signal::Logs,
+        backend.clone(),
+        common(false, 10, 1),
+        None,
+        &t,
+        MemoryBudget::unlimited(),
+    ));
+    r.start().await.unwrap();
+    let names: Vec<String> = (0..10).map(|i| format!("r{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+    r.consume(logs(&refs)).await.unwrap();
+    assert_eq!(
+        *backend.received.lock().unwrap(),
+        names,
+        "every item, in order"
+    );
+    assert_eq!(value(&t, "otelcol_exporter_sent_log_records"), 10.0);
+    assert_eq!(value(&t, "otelcol_exporter_send_failed_log_records"), 0.0);
+
+    // one item too large on its own: it alone fails, the others are sent
+    let before = backend.received.lock().unwrap().len();
+    let err = r
+        .consume(logs(&["a", "b", "huge", "c", "d"]))
+        .await
+        .unwrap_err();
+    assert!(err.is_too_large(), "{err}");
+    let got = backend.received.lock().unwrap()[before..].to_vec();
+    assert_eq!(got, vec!["a", "b", "c", "d"]);
+    assert_eq!(value(&t, "otelcol_exporter_sent_log_records"), 14.0);
+    assert_eq!(value(&t, "otelcol_exporter_send_failed_log_records"), 1.0);
+    assert!(r.shutdown(Instant::now() + Duration::from_secs(5)).await);
+}

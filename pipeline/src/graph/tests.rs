@@ -22,17 +22,20 @@ fn spans(n: usize) -> Batch {
 }
 
 async fn build(yaml: &str, recorder: &Recorder) -> (Graph, std::sync::Arc<Telemetry>) {
-    let loaded = load(
-        &["c.yaml".into()],
-        &[],
-        &Env(yaml.into()),
-        &registry(recorder),
-    )
-    .unwrap_or_else(|e| panic!("{e:?}"));
-    let telemetry = Telemetry::new(MetricsLevel::Normal);
-    let mut graph = Graph::build(&loaded.plan, &telemetry, &Default::default()).unwrap();
-    graph.start().await.unwrap();
+    let (graph, telemetry, _) = build_plan(yaml, recorder).await;
     (graph, telemetry)
+}
+
+/// Build and start a config, and give its plan back too (a reload starts from it).
+async fn build_plan(
+    yaml: &str,
+    recorder: &Recorder,
+) -> (Graph, std::sync::Arc<Telemetry>, crate::config::Plan) {
+    let plan = plan_of(yaml, recorder);
+    let telemetry = Telemetry::new(MetricsLevel::Normal);
+    let mut graph = Graph::build(&plan, &telemetry, &Default::default()).unwrap();
+    graph.start().await.unwrap();
+    (graph, telemetry, plan)
 }
 
 fn metric(telemetry: &Telemetry, name: &str, label: (&str, &str)) -> u64 {
@@ -305,4 +308,164 @@ service:
         "the branch that took the batch got it once"
     );
     graph.shutdown(Duration::from_secs(5)).await;
+}
+
+/// traces/in → fakeconn → traces/out and traces/out2; logs straight through.
+const CONNECTED: &str = r#"
+receivers:
+  fakerecv:
+processors:
+  fakeproc:
+exporters:
+  fakeexp/in:
+    sending_queue: {enabled: false}
+    retry_on_failure: {enabled: false}
+  fakeexp/out:
+    sending_queue: {enabled: false}
+    retry_on_failure: {enabled: false}
+connectors:
+  fakeconn:
+    hold: HOLD
+service:
+  pipelines:
+    traces/in:
+      receivers: [fakerecv]
+      processors: [fakeproc]
+      exporters: [fakeconn, fakeexp/in]
+    traces/out:
+      receivers: [fakeconn]
+      processors: [fakeproc]
+      exporters: [fakeexp/out]
+    traces/out2:
+      receivers: [fakeconn]
+      exporters: [fakeexp/out]
+"#;
+
+#[tokio::test]
+async fn a_connector_carries_data_from_one_pipeline_into_the_pipelines_it_feeds() {
+    let recorder = Recorder::default();
+    let (graph, _telemetry) = build(&CONNECTED.replace("HOLD", "false"), &recorder).await;
+    assert_eq!(
+        recorder.receivers.lock().unwrap().len(),
+        1,
+        "a connector is not built as a receiver"
+    );
+    let batch = spans(2);
+    let traces = recorder.consumers("fakerecv").traces.unwrap();
+    traces.consume(batch.clone()).await.unwrap();
+    assert_eq!(recorder.exported_by("fakeexp/in").len(), 1);
+    let out = recorder.exported_by("fakeexp/out");
+    assert_eq!(out.len(), 2, "both pipelines the connector feeds");
+    assert!(out.iter().all(|b| b.shares_data_with(&batch)));
+    assert!(graph.shutdown(Duration::from_secs(5)).await.is_empty());
+}
+
+#[tokio::test]
+async fn what_a_connector_holds_is_drained_into_its_pipelines_at_shutdown() {
+    let recorder = Recorder::default();
+    let (graph, _telemetry) = build(&CONNECTED.replace("HOLD", "true"), &recorder).await;
+    let traces = recorder.consumers("fakerecv").traces.unwrap();
+    traces.consume(spans(4)).await.unwrap();
+    assert!(recorder.exported_by("fakeexp/out").is_empty(), "held");
+    let missed = graph.shutdown(Duration::from_secs(5)).await;
+    assert!(missed.is_empty(), "{missed:?}");
+    // the connector was drained before the pipelines it feeds and their exporter stopped
+    let out = recorder.exported_by("fakeexp/out");
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(out.iter().all(|b| b.items() == 4));
+}
+
+fn plan_of(yaml: &str, recorder: &Recorder) -> crate::config::Plan {
+    load(
+        &["c.yaml".into()],
+        &[],
+        &Env(yaml.into()),
+        &registry(recorder),
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"))
+    .plan
+}
+
+#[tokio::test]
+async fn a_reload_keeps_unchanged_receivers_and_exporters_and_rebuilds_the_rest() {
+    use super::Reloaded;
+    let recorder = Recorder::default();
+    let (graph, _telemetry, old) = build_plan(SHARED, &recorder).await;
+    let entry = recorder.consumers("fakerecv").traces.unwrap();
+
+    // fakeexp/b changes, fakeproc changes; the receiver and fakeexp/a do not
+    let changed = SHARED.replace(
+        "  fakeexp/b:\n    sending_queue: {enabled: false}",
+        "  fakeexp/b:\n    delay: 1ms\n    sending_queue: {enabled: false}",
+    );
+    let changed = changed.replace("  fakeproc:\n", "  fakeproc:\n    label: new\n");
+    let new = plan_of(&changed, &recorder);
+    let graph = match graph.reload(&old, &new, Duration::from_secs(5)).await {
+        Reloaded::New(g, summary) => {
+            assert_eq!(
+                summary,
+                "kept receivers: fakerecv; kept exporters: fakeexp/a"
+            );
+            g
+        }
+        _ => panic!("the reload failed"),
+    };
+    assert_eq!(
+        recorder.receivers.lock().unwrap().len(),
+        1,
+        "the unchanged receiver was not built again"
+    );
+    // the receiver's consumer from before the reload leads into the new graph
+    entry.consume(spans(2)).await.unwrap();
+    assert_eq!(recorder.exported_by("fakeexp/a").len(), 2);
+    assert_eq!(recorder.exported_by("fakeexp/b").len(), 1);
+
+    // a receiver whose config changes is built again
+    let moved = changed.replace(
+        "  fakerecv:\n",
+        "  fakerecv:\n    endpoint: localhost:5557\n",
+    );
+    let newer = plan_of(&moved, &recorder);
+    let graph = match graph.reload(&new, &newer, Duration::from_secs(5)).await {
+        Reloaded::New(g, summary) => {
+            assert!(summary.starts_with("kept receivers: none;"), "{summary}");
+            g
+        }
+        _ => panic!("the reload failed"),
+    };
+    assert_eq!(recorder.receivers.lock().unwrap().len(), 2);
+    assert!(graph.shutdown(Duration::from_secs(5)).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_reload_that_cannot_build_goes_back_to_the_previous_config() {
+    use super::Reloaded;
+    let recorder = Recorder::default();
+    let (graph, _telemetry, old) = build_plan(SHARED, &recorder).await;
+    let entry = recorder.consumers("fakerecv").traces.unwrap();
+    let broken = SHARED.replace(
+        "receivers:\n  fakerecv:\n",
+        "receivers:\n  fakerecv:\n  fakerecv/2:\n    endpoint: unbuildable\n",
+    );
+    let broken = broken.replace(
+        "receivers: [fakerecv]\n      exporters: [fakeexp/b]",
+        "receivers: [fakerecv, fakerecv/2]\n      exporters: [fakeexp/b]",
+    );
+    let new = plan_of(&broken, &recorder);
+    let graph = match graph.reload(&old, &new, Duration::from_secs(5)).await {
+        Reloaded::Previous(g, e) => {
+            assert!(e.contains("cannot bind unbuildable"), "{e}");
+            g
+        }
+        _ => panic!("the reload should have gone back"),
+    };
+    // the kept receiver still leads into a running graph
+    entry.consume(spans(1)).await.unwrap();
+    assert_eq!(
+        recorder.exported_by("fakeexp/a").len(),
+        2,
+        "traces and traces/2"
+    );
+    assert_eq!(recorder.receivers.lock().unwrap().len(), 1);
+    assert!(graph.shutdown(Duration::from_secs(5)).await.is_empty());
 }

@@ -1,8 +1,15 @@
 //! Transport settings shared by every component, as the Go collector's `config/confignet`,
-//! `confighttp`, `configgrpc` and `configtls` are. So far: the one way a listen address is
-//! checked and bound (every server of Ferrotel binds through it), and server TLS (the
-//! `tls` keys of a server, their checks, and the acceptor with certificate reloading).
+//! `confighttp`, `configgrpc`, `configtls` and `configcompression` are: the one way a listen
+//! address is checked and bound (every server of Ferrotel binds through it), server and
+//! client TLS, the HTTP client and the gRPC channel built from their keys, the compression
+//! types, the headers and auth every client takes, and the `google.rpc.Status` messages.
 #![forbid(unsafe_code)]
 
+pub mod client;
+pub mod compression;
+pub mod grpc;
+pub mod http;
+pub mod limits;
 pub mod net;
+pub mod status;
 pub mod tls;

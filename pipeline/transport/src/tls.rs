@@ -1,5 +1,6 @@
 //! TLS for every server (Go `configtls.ServerConfig` and `LoadTLSConfig`), with rustls: the
-//! config keys with Go's defaults, their checks, and the acceptor.
+//! config keys with Go's defaults, their checks, and the acceptor. The client side (Go
+//! `configtls.ClientConfig`) is in `client.rs`.
 //!
 //! The certificate and key come from files or inline PEM; with `reload_interval` they are
 //! read again, at the first handshake after the interval (as Go's `certReloader` does).
@@ -20,6 +21,9 @@ use tokio_rustls::TlsAcceptor;
 
 use pipeline_api::config::{ConfigError, ConfigValue, GoDuration};
 use serde::Deserialize;
+
+mod client;
+pub use client::{server_name, TlsClientConfig};
 
 /// `tls` of a server (Go `configtls.ServerConfig`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Default)]

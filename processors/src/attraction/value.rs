@@ -3,9 +3,8 @@
 //! appends, `as_string` is `pcommon.Value.AsString`, and YAML config values become
 //! `AnyValue`s as `pcommon.Value.FromRaw` makes them.
 
-use pipeline_api::config::ConfigValue;
 use pipeline_api::proto::tonic::common::v1::any_value::Value;
-use pipeline_api::proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList};
+use pipeline_api::proto::tonic::common::v1::{AnyValue, KeyValue};
 
 /// The first value of `key` (pdata `Map.Get`).
 pub fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
@@ -261,50 +260,7 @@ fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// A YAML config value as `pcommon.Value.FromRaw` makes it: integers, floats, strings,
-/// booleans, lists (slices) and maps (with keys as text); null becomes the empty value.
-/// Integers beyond `i64` wrap, as Go's `int64(uint64)` conversion does.
-pub fn from_config(v: &ConfigValue) -> AnyValue {
-    let value = match v {
-        ConfigValue::Null => None,
-        ConfigValue::Bool(b) => Some(Value::BoolValue(*b)),
-        ConfigValue::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Some(Value::IntValue(i))
-            } else if let Some(u) = n.as_u64() {
-                Some(Value::IntValue(u as i64))
-            } else {
-                Some(Value::DoubleValue(n.as_f64().unwrap_or(f64::NAN)))
-            }
-        }
-        ConfigValue::String(s) => Some(Value::StringValue(s.clone())),
-        ConfigValue::Sequence(items) => Some(Value::ArrayValue(ArrayValue {
-            values: items.iter().map(from_config).collect(),
-        })),
-        ConfigValue::Mapping(m) => Some(Value::KvlistValue(KeyValueList {
-            values: m
-                .iter()
-                .map(|(k, v)| KeyValue {
-                    key: config_key_text(k),
-                    value: Some(from_config(v)),
-                    ..Default::default()
-                })
-                .collect(),
-        })),
-        ConfigValue::Tagged(t) => return from_config(&t.value),
-    };
-    AnyValue { value }
-}
-
-fn config_key_text(k: &ConfigValue) -> String {
-    match k {
-        ConfigValue::String(s) => s.clone(),
-        ConfigValue::Number(n) => n.to_string(),
-        ConfigValue::Bool(b) => b.to_string(),
-        ConfigValue::Null => "null".into(),
-        other => format!("{other:?}"),
-    }
-}
+pub use pipeline_api::config::any_value_from_config as from_config;
 
 /// The Go type name of a value, for messages (`Str`, `Int`, ...).
 pub fn type_name(v: &AnyValue) -> &'static str {

@@ -32,15 +32,19 @@ impl Config {
 
 impl Validate for Config {
     fn validate(&self) -> Vec<ConfigError> {
-        let mut errors = Vec::new();
-        if self.actions.is_empty() {
-            errors.push(ConfigError::new(&["actions"], ERR_MISSING_ACTIONS));
-        } else if let Err(errs) = AttrProc::new(&self.actions) {
-            errors.extend(errs.into_iter().map(|e| e.prefixed(&["actions"])));
-        }
-        errors.extend(self.match_config().validate());
-        errors
+        self.match_config().validate()
     }
 }
 
-impl ComponentConfig for Config {}
+impl ComponentConfig for Config {
+    /// Go checks the actions when it creates the processor (`attraction.NewAttrProc`).
+    fn check_when_used(&self) -> Vec<ConfigError> {
+        if self.actions.is_empty() {
+            return vec![ConfigError::new(&["actions"], ERR_MISSING_ACTIONS)];
+        }
+        match AttrProc::new(&self.actions) {
+            Ok(_) => Vec::new(),
+            Err(errs) => errs.into_iter().map(|e| e.prefixed(&["actions"])).collect(),
+        }
+    }
+}

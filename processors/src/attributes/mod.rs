@@ -12,14 +12,13 @@ mod tests;
 
 use std::sync::Arc;
 
-use pipeline_api::config::{ConfigError, ConfigValue};
 use pipeline_api::proto::tonic::common::v1::KeyValue;
 use pipeline_api::proto::tonic::metrics::v1::{metric, Metric};
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BatchData, BuildContext, BuildError,
-    ComponentConfig, ConsumeError, Consumer, Factory, Processor, ProcessorFactory, RequestContext,
-    SharedConsumer, Signal,
+    async_trait, Batch, BatchData, BuildError, ConsumeError, Consumer, Processor, ProcessorFactory,
+    RequestContext, SharedConsumer, Signal,
 };
+use pipeline_api::{declare, Meta, Stability};
 
 pub use config::{Config, ERR_MISSING_ACTIONS};
 
@@ -28,32 +27,15 @@ use crate::filter::SkipExpr;
 
 pub const TYPE_NAME: &str = "attributes";
 
-pub struct AttributesFactory;
+pub const META: Meta = Meta::new(TYPE_NAME)
+    .traces(Stability::Beta)
+    .metrics(Stability::Beta)
+    .logs(Stability::Beta);
 
-impl Factory for AttributesFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<Config>(value)
-    }
-}
-
-impl ProcessorFactory for AttributesFactory {
-    fn build(
-        &self,
-        _ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-        signal: Signal,
-        next: SharedConsumer,
-    ) -> Result<Arc<dyn Processor>, BuildError> {
-        let cfg = config_as::<Config>(cfg)?;
+pub fn factory() -> Arc<dyn ProcessorFactory> {
+    declare::processor::<Config>(META, |_ctx, cfg, signal, next| {
         Ok(Arc::new(AttributesProcessor::new(cfg, signal, next)?))
-    }
+    })
 }
 
 /// One `attributes` instance (one per pipeline).

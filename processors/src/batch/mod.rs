@@ -18,13 +18,12 @@ mod tests;
 
 use std::sync::{Arc, Mutex};
 
-use pipeline_api::config::{ConfigError, ConfigValue};
 use pipeline_api::telemetry::MetricsLevel;
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
-    ComponentConfig, ComponentId, ConsumeError, Consumer, Factory, Processor, ProcessorFactory,
-    SharedConsumer, Signal,
+    async_trait, Batch, BuildContext, BuildError, ComponentId, ConsumeError, Consumer, Processor,
+    ProcessorFactory, SharedConsumer, Signal,
 };
+use pipeline_api::{declare, Meta, Stability};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -60,37 +59,20 @@ pub const ACCEPT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// The buffer holds this many times the largest batch the processor sends.
 pub const CAPACITY_BATCHES: usize = 4;
 
-pub struct BatchFactory;
+pub const META: Meta = Meta::new(TYPE_NAME)
+    .traces(Stability::Beta)
+    .metrics(Stability::Beta)
+    .logs(Stability::Beta);
 
-impl Factory for BatchFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<Config>(value)
-    }
-}
-
-impl ProcessorFactory for BatchFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-        signal: Signal,
-        next: SharedConsumer,
-    ) -> Result<Arc<dyn Processor>, BuildError> {
-        let cfg = config_as::<Config>(cfg)?;
+pub fn factory() -> Arc<dyn ProcessorFactory> {
+    declare::processor::<Config>(META, |ctx, cfg, signal, next| {
         Ok(Arc::new(BatchProcessor::new(
             ctx,
             cfg.clone(),
             signal,
             next,
         )))
-    }
+    })
 }
 
 enum Lifecycle {

@@ -6,7 +6,7 @@ use pipeline_api::config::{parse_typed, ConfigValue, GoDuration};
 use pipeline_api::telemetry::{ComponentTelemetry, MetricsLevel, Telemetry};
 use pipeline_api::{
     async_trait, Batch, BuildContext, ComponentId, ComponentKind, ConsumeError, Consumer,
-    ErrorKind, Processor, ProcessorFactory, RequestContext, SharedConsumer, Signal,
+    ErrorKind, Processor, RequestContext, SharedConsumer, Signal,
 };
 use tokio::sync::Semaphore;
 
@@ -176,12 +176,12 @@ fn defaults_validate_and_are_go_defaults() {
     assert_eq!(cfg.send_batch_max_size, 0);
     assert!(cfg.metadata_keys.is_empty());
     assert_eq!(cfg.metadata_cardinality_limit, 1000);
-    assert!(BatchFactory.parse_config(&yaml("{}")).is_ok());
+    assert!(factory().parse_config(&yaml("{}")).is_ok());
 }
 
 #[test]
 fn unknown_key_is_rejected() {
-    let errs = BatchFactory
+    let errs = factory()
         .parse_config(&yaml("send_batch_sise: 10"))
         .unwrap_err();
     assert_eq!(
@@ -192,7 +192,7 @@ fn unknown_key_is_rejected() {
 
 #[test]
 fn max_size_below_send_batch_size_is_rejected_with_go_message() {
-    let errs = BatchFactory
+    let errs = factory()
         .parse_config(&yaml("send_batch_size: 100\nsend_batch_max_size: 50"))
         .unwrap_err();
     assert_eq!(
@@ -200,17 +200,17 @@ fn max_size_below_send_batch_size_is_rejected_with_go_message() {
         "send_batch_max_size: send_batch_max_size must be greater or equal to send_batch_size"
     );
     // 0 (no maximum) and an equal maximum are fine
-    assert!(BatchFactory
+    assert!(factory()
         .parse_config(&yaml("send_batch_size: 100\nsend_batch_max_size: 0"))
         .is_ok());
-    assert!(BatchFactory
+    assert!(factory()
         .parse_config(&yaml("send_batch_size: 100\nsend_batch_max_size: 100"))
         .is_ok());
 }
 
 #[test]
 fn duplicate_metadata_keys_are_rejected_case_insensitively_as_go() {
-    let errs = BatchFactory
+    let errs = factory()
         .parse_config(&yaml("metadata_keys: [Tenant, tenant]"))
         .unwrap_err();
     assert_eq!(
@@ -223,7 +223,7 @@ fn duplicate_metadata_keys_are_rejected_case_insensitively_as_go() {
 fn timeout_parses_go_durations() {
     let cfg: Config = parse_typed(&yaml("timeout: 1m30s")).unwrap();
     assert_eq!(cfg.timeout.get(), Duration::from_secs(90));
-    assert!(BatchFactory.parse_config(&yaml("timeout: -1s")).is_err());
+    assert!(factory().parse_config(&yaml("timeout: -1s")).is_err());
 }
 
 // ---------- behaviour ----------
@@ -597,7 +597,7 @@ async fn shutdown_waits_for_sends_in_flight() {
 #[tokio::test]
 async fn consume_before_start_is_refused_and_build_spawns_nothing() {
     let next = Collect::new();
-    let factory = BatchFactory;
+    let factory = factory();
     let cfg = factory.parse_config(&ConfigValue::Null).unwrap();
     let p = factory
         .build(ctx(), cfg.as_ref(), Signal::Traces, next.clone())

@@ -12,13 +12,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use pipeline_api::config::{format_go_duration, ConfigError, ConfigValue};
+use pipeline_api::config::format_go_duration;
 use pipeline_api::telemetry::MetricsLevel;
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
-    ComponentConfig, ComponentId, ConsumeError, Consumer, Factory, Processor, ProcessorFactory,
-    SharedConsumer, Signal,
+    async_trait, Batch, BuildContext, BuildError, ComponentId, ConsumeError, Consumer, Processor,
+    ProcessorFactory, SharedConsumer, Signal,
 };
+use pipeline_api::{declare, Meta, Stability};
 use prometheus::IntCounter;
 
 pub use config::*;
@@ -32,51 +32,40 @@ pub const ERR_DATA_REFUSED: &str = "data refused due to high memory usage";
 
 /// Builds `memory_limiter` instances; the instances of one component id with one config (one
 /// per pipeline) share a single limiter, as Go's factory shares one per config.
+pub const META: Meta = Meta::new(TYPE_NAME)
+    .traces(Stability::Beta)
+    .metrics(Stability::Beta)
+    .logs(Stability::Beta);
+
+/// One limiter per `memory_limiter` id, shared by the instances of every pipeline that
+/// lists it (Go shares one across pipelines), kept while one of them lives.
 #[derive(Default)]
-pub struct MemoryLimiterFactory {
-    limiters: Mutex<HashMap<ComponentId, (Config, Weak<Limiter>)>>,
+struct Limiters(Mutex<HashMap<ComponentId, (Config, Weak<Limiter>)>>);
+
+impl Limiters {
+    fn get(&self, id: &ComponentId, cfg: &Config) -> Result<Arc<Limiter>, BuildError> {
+        let mut limiters = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        limiters.retain(|_, (_, weak)| weak.strong_count() > 0);
+        if let Some(l) = match limiters.get(id) {
+            Some((c, weak)) if c == cfg => weak.upgrade(),
+            _ => None,
+        } {
+            return Ok(l);
+        }
+        let limiter = Arc::new(new_limiter(id, cfg, Arc::new(ProcessRss))?);
+        limiters.insert(id.clone(), (cfg.clone(), Arc::downgrade(&limiter)));
+        Ok(limiter)
+    }
 }
 
-impl Factory for MemoryLimiterFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<Config>(value)
-    }
-}
-
-impl ProcessorFactory for MemoryLimiterFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-        signal: Signal,
-        next: SharedConsumer,
-    ) -> Result<Arc<dyn Processor>, BuildError> {
-        let cfg = config_as::<Config>(cfg)?;
-        let limiter = {
-            let mut limiters = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
-            limiters.retain(|_, (_, weak)| weak.strong_count() > 0);
-            match limiters.get(&ctx.id) {
-                Some((c, weak)) if c == cfg => weak.upgrade(),
-                _ => None,
-            }
-            .map(Ok)
-            .unwrap_or_else(|| {
-                let limiter = Arc::new(new_limiter(&ctx.id, cfg, Arc::new(ProcessRss))?);
-                limiters.insert(ctx.id.clone(), (cfg.clone(), Arc::downgrade(&limiter)));
-                Ok::<_, BuildError>(limiter)
-            })?
-        };
+pub fn factory() -> Arc<dyn ProcessorFactory> {
+    let limiters = Limiters::default();
+    declare::processor::<Config>(META, move |ctx, cfg, signal, next| {
+        let limiter = limiters.get(&ctx.id, cfg)?;
         Ok(Arc::new(MemoryLimiterProcessor::with_limiter(
             ctx, limiter, signal, next,
         )))
-    }
+    })
 }
 
 /// A limiter for `cfg`, reading memory with `reader`.
@@ -107,8 +96,8 @@ pub struct MemoryLimiterProcessor {
     id: ComponentId,
     limiter: Arc<Limiter>,
     next: SharedConsumer,
-    /// `otelcol_processor_accepted_<items>` / `otelcol_processor_refused_<items>`: what current
-    /// Go still reports for this processor (deprecated there since v0.110.0, still emitted).
+    /// `otelcol_processor_memory_limiter_accepted_<items>` /
+    /// `otelcol_processor_memory_limiter_refused_<items>`, as Go names them.
     accepted: Option<IntCounter>,
     refused: Option<IntCounter>,
     started: AtomicBool,
@@ -144,12 +133,12 @@ impl MemoryLimiterProcessor {
             };
             (
                 Some(t.counter(
-                    &format!("otelcol_processor_accepted_{}", signal.item_name()),
+                    &format!("otelcol_processor_memory_limiter_accepted_{}", signal.item_name()),
                     &format!("Number of {what} successfully pushed into the next component in the pipeline."),
                     &[],
                 )),
                 Some(t.counter(
-                    &format!("otelcol_processor_refused_{}", signal.item_name()),
+                    &format!("otelcol_processor_memory_limiter_refused_{}", signal.item_name()),
                     &format!("Number of {what} that were rejected by the next component in the pipeline."),
                     &[],
                 )),

@@ -9,7 +9,7 @@ use pipeline_api::proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use pipeline_api::telemetry::ComponentTelemetry;
 use pipeline_api::{
     async_trait, Batch, BuildContext, ComponentId, ComponentKind, ConsumeError, Consumer,
-    Processor, ProcessorFactory, Signal,
+    Processor, Signal,
 };
 
 use super::*;
@@ -48,7 +48,7 @@ fn yaml(s: &str) -> ConfigValue {
 }
 
 fn messages(s: &str) -> Vec<String> {
-    match MemoryLimiterFactory::default().parse_config(&yaml(s)) {
+    match factory().parse_config(&yaml(s)) {
         Ok(_) => vec![],
         Err(errs) => errs.iter().map(|e| e.to_string()).collect(),
     }
@@ -225,11 +225,17 @@ async fn refuses_above_soft_limit_and_recovers_below_it() {
 
     assert_eq!(*next.items.lock().unwrap(), 7);
     assert_eq!(
-        counter(&telemetry, "otelcol_processor_accepted_log_records"),
+        counter(
+            &telemetry,
+            "otelcol_processor_memory_limiter_accepted_log_records"
+        ),
         Some(7.0)
     );
     assert_eq!(
-        counter(&telemetry, "otelcol_processor_refused_log_records"),
+        counter(
+            &telemetry,
+            "otelcol_processor_memory_limiter_refused_log_records"
+        ),
         Some(2.0)
     );
     p.shutdown().await;
@@ -272,7 +278,7 @@ async fn checker_started_in_start_ticks_every_check_interval() {
 #[tokio::test]
 async fn limit_of_one_mib_refuses_with_the_real_reader() {
     // This test process's RSS is far above 1 MiB (soft limit: 1 MiB - 20%).
-    let factory = MemoryLimiterFactory::default();
+    let factory = factory();
     let cfg = factory
         .parse_config(&yaml("check_interval: 10ms\nlimit_mib: 1"))
         .unwrap();
@@ -299,7 +305,7 @@ async fn limit_of_one_mib_refuses_with_the_real_reader() {
 
 #[tokio::test]
 async fn instances_of_one_component_share_one_limiter() {
-    let factory = MemoryLimiterFactory::default();
+    let factory = factory();
     let cfg = factory
         .parse_config(&yaml("check_interval: 1s\nlimit_mib: 100000"))
         .unwrap();
@@ -310,7 +316,11 @@ async fn instances_of_one_component_share_one_limiter() {
     let b = factory
         .build(ctx(), cfg.as_ref(), Signal::Traces, next.clone())
         .unwrap();
-    assert_eq!(factory.limiters.lock().unwrap().len(), 1);
+    let limiters = Limiters::default();
+    let id = ComponentId::parse("memory_limiter").unwrap();
+    let parsed: &Config = pipeline_api::config_as(cfg.as_ref()).unwrap();
+    let first = limiters.get(&id, parsed).unwrap();
+    assert!(Arc::ptr_eq(&first, &limiters.get(&id, parsed).unwrap()));
     // start both, stop one: the other still works; stop both twice: harmless
     a.start().await.unwrap();
     b.start().await.unwrap();
@@ -326,10 +336,20 @@ async fn instances_of_one_component_share_one_limiter() {
     let _c = factory
         .build(ctx(), other.as_ref(), Signal::Logs, next)
         .unwrap();
-    let limiters = factory.limiters.lock().unwrap();
-    assert_eq!(limiters.len(), 1);
+    let other: &Config = pipeline_api::config_as(other.as_ref()).unwrap();
+    let second = limiters.get(&id, other).unwrap();
+    assert!(!Arc::ptr_eq(&first, &second));
+    assert_eq!(limiters.0.lock().unwrap().len(), 1, "one limiter per id");
     assert_eq!(
-        limiters.values().next().unwrap().0.check_interval,
+        limiters
+            .0
+            .lock()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .0
+            .check_interval,
         GoDuration::from_secs(2)
     );
 }
@@ -344,8 +364,11 @@ fn factories_list_memory_limiter() {
             "memory_limiter",
             "attributes",
             "resource",
+            "resourcedetection",
             "probabilistic_sampler",
-            "tail_sampling"
+            "tail_sampling",
+            "transform",
+            "filter"
         ]
     );
 }

@@ -14,51 +14,28 @@ mod tests;
 
 use std::sync::Arc;
 
-use pipeline_api::config::{ConfigError, ConfigValue};
 use pipeline_api::telemetry::MetricsLevel;
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BatchData, BuildContext, BuildError,
-    ComponentConfig, ConsumeError, Consumer, Factory, IntCounter, Processor, ProcessorFactory,
-    SharedConsumer, Signal,
+    async_trait, Batch, BatchData, BuildContext, BuildError, ConsumeError, Consumer, IntCounter,
+    Processor, ProcessorFactory, SharedConsumer, Signal,
 };
+use pipeline_api::{declare, Meta, Stability};
 
 pub use config::{AttributeSource, Config, SamplerMode, DEFAULT_PRECISION};
 pub use sampler::{compute_hash, randomness_from_bytes, DecisionError, Policy, Sampler};
 
 pub const TYPE_NAME: &str = "probabilistic_sampler";
 
-pub struct ProbabilisticSamplerFactory;
+pub const META: Meta = Meta::new(TYPE_NAME)
+    .traces(Stability::Beta)
+    .logs(Stability::Alpha);
 
-impl Factory for ProbabilisticSamplerFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    fn signals(&self) -> &'static [Signal] {
-        &[Signal::Traces, Signal::Logs]
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<Config>(value)
-    }
-}
-
-impl ProcessorFactory for ProbabilisticSamplerFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-        signal: Signal,
-        next: SharedConsumer,
-    ) -> Result<Arc<dyn Processor>, BuildError> {
-        let cfg = config_as::<Config>(cfg)?;
+pub fn factory() -> Arc<dyn ProcessorFactory> {
+    declare::processor::<Config>(META, |ctx, cfg, signal, next| {
         Ok(Arc::new(ProbabilisticSamplerProcessor::new(
             &ctx, cfg, signal, next,
         )?))
-    }
+    })
 }
 
 /// `[policy][sampled as usize]`.

@@ -61,7 +61,7 @@ pub fn randomness_from_bytes(b: &[u8], seed: u32) -> Randomness {
     let hashed32 = compute_hash(b, seed);
     let hashed = u64::from(hashed32 & BIT_MASK_HASH_BUCKETS);
     let rprime14 = NUM_HASH_BUCKETS - 1 - hashed;
-    let unused18 = u64::from(hashed32 >> NUM_HASH_BUCKETS_LG2);
+    let unused18 = u64::from(hashed32 >> (32 - NUM_HASH_BUCKETS_LG2));
     let mixed28 = unused18 ^ (unused18 << 10);
     let rnd56 = (rprime14 << 42) | (mixed28 << 14) | hashed;
     Randomness::from_unsigned(rnd56).unwrap_or(ALL_PROBABILITIES)

@@ -7,14 +7,14 @@ use pipeline_api::proto::tonic::common::v1::{AnyValue, KeyValue};
 use pipeline_api::proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use pipeline_api::telemetry::ComponentTelemetry;
-use pipeline_api::{Batch, Factory, Processor, ProcessorFactory, Signal};
+use pipeline_api::{Batch, Processor, Signal};
 
 use super::sampling::*;
 use super::*;
 use crate::testutil::{attr, ctx, d, i, kv, metric, s, yaml, Collect};
 
 fn messages(y: &str) -> Vec<String> {
-    match ProbabilisticSamplerFactory.parse_config(&yaml(y)) {
+    match factory().parse_config(&yaml(y)) {
         Ok(_) => vec![],
         Err(errs) => errs.iter().map(|e| e.to_string()).collect(),
     }
@@ -121,10 +121,10 @@ fn invalid_configs_fail_with_go_messages_and_paths() {
 
 #[test]
 fn metrics_pipelines_are_refused() {
-    let c = ProbabilisticSamplerFactory
+    let c = factory()
         .parse_config(&yaml("sampling_percentage: 5"))
         .unwrap();
-    assert!(ProbabilisticSamplerFactory
+    assert!(factory()
         .build(
             ctx("probabilistic_sampler", Signal::Metrics),
             &*c,
@@ -132,10 +132,7 @@ fn metrics_pipelines_are_refused() {
             Collect::new()
         )
         .is_err());
-    assert_eq!(
-        ProbabilisticSamplerFactory.signals(),
-        &[Signal::Traces, Signal::Logs]
-    );
+    assert_eq!(factory().signals(), &[Signal::Traces, Signal::Logs]);
 }
 
 // ---------- hash_seed: the same decisions as Go ----------
@@ -688,11 +685,11 @@ fn kept_logs(b: &[Batch]) -> Vec<LogRecord> {
 }
 
 fn logs_processor(y: &str) -> (Arc<dyn Processor>, Arc<Collect>, ComponentTelemetry) {
-    let c = ProbabilisticSamplerFactory.parse_config(&yaml(y)).unwrap();
+    let c = factory().parse_config(&yaml(y)).unwrap();
     let next = Collect::new();
     let bctx = ctx("probabilistic_sampler/logs", Signal::Logs);
     let t = bctx.telemetry.clone();
-    let p = ProbabilisticSamplerFactory
+    let p = factory()
         .build(bctx, &*c, Signal::Logs, next.clone())
         .unwrap();
     (p, next, t)
@@ -826,13 +823,13 @@ async fn logs_sampling_priority_attribute_sets_the_probability() {
 
 #[tokio::test]
 async fn traces_processor_drops_counts_and_skips_empty_batches() {
-    let c = ProbabilisticSamplerFactory
+    let c = factory()
         .parse_config(&yaml("sampling_percentage: 50\nhash_seed: 904"))
         .unwrap();
     let next = Collect::new();
     let bctx = ctx("probabilistic_sampler", Signal::Traces);
     let t = bctx.telemetry.clone();
-    let p = ProbabilisticSamplerFactory
+    let p = factory()
         .build(bctx, &*c, Signal::Traces, next.clone())
         .unwrap();
     let span = |hex: &str| Span {

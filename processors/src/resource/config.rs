@@ -17,8 +17,11 @@ pub struct Config {
 /// Go `Config.Validate`'s message.
 pub const ERR_MISSING_ATTRIBUTES: &str = "missing required field \"attributes\"";
 
-impl Validate for Config {
-    fn validate(&self) -> Vec<ConfigError> {
+impl Validate for Config {}
+
+impl ComponentConfig for Config {
+    /// Go checks the actions when it creates the processor.
+    fn check_when_used(&self) -> Vec<ConfigError> {
         if self.attributes.is_empty() {
             return vec![ConfigError::new(&["attributes"], ERR_MISSING_ATTRIBUTES)];
         }
@@ -31,5 +34,3 @@ impl Validate for Config {
         }
     }
 }
-
-impl ComponentConfig for Config {}

@@ -8,13 +8,12 @@ mod tests;
 
 use std::sync::Arc;
 
-use pipeline_api::config::{ConfigError, ConfigValue};
 use pipeline_api::proto::tonic::resource::v1::Resource;
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BatchData, BuildContext, BuildError,
-    ComponentConfig, ConsumeError, Consumer, Factory, Processor, ProcessorFactory, RequestContext,
-    SharedConsumer, Signal,
+    async_trait, Batch, BatchData, BuildError, ConsumeError, Consumer, Processor, ProcessorFactory,
+    RequestContext, SharedConsumer, Signal,
 };
+use pipeline_api::{declare, Meta, Stability};
 
 pub use config::{Config, ERR_MISSING_ATTRIBUTES};
 
@@ -22,32 +21,15 @@ use crate::attraction::AttrProc;
 
 pub const TYPE_NAME: &str = "resource";
 
-pub struct ResourceFactory;
+pub const META: Meta = Meta::new(TYPE_NAME)
+    .traces(Stability::Beta)
+    .metrics(Stability::Beta)
+    .logs(Stability::Beta);
 
-impl Factory for ResourceFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<Config>(value)
-    }
-}
-
-impl ProcessorFactory for ResourceFactory {
-    fn build(
-        &self,
-        _ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-        signal: Signal,
-        next: SharedConsumer,
-    ) -> Result<Arc<dyn Processor>, BuildError> {
-        let cfg = config_as::<Config>(cfg)?;
+pub fn factory() -> Arc<dyn ProcessorFactory> {
+    declare::processor::<Config>(META, |_ctx, cfg, signal, next| {
         Ok(Arc::new(ResourceProcessor::new(cfg, signal, next)?))
-    }
+    })
 }
 
 /// One `resource` instance (one per pipeline).

@@ -11,14 +11,16 @@ use pipeline_api::proto::tonic::metrics::v1::{
 };
 use pipeline_api::proto::tonic::resource::v1::Resource;
 use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use pipeline_api::{Batch, BatchData, Consumer, Factory, ProcessorFactory, RequestContext, Signal};
+use pipeline_api::{Batch, BatchData, Consumer, RequestContext, Signal};
 
 use super::*;
 use crate::testutil::{attr, ctx, i, kv, s, yaml, Collect};
 
+/// The problems the loader reports for this config in a pipeline: its own checks, then
+/// those made when it is used (`check_when_used`).
 fn messages(y: &str) -> Vec<String> {
-    match ResourceFactory.parse_config(&yaml(y)) {
-        Ok(_) => vec![],
+    match factory().parse_config(&yaml(y)) {
+        Ok(c) => c.check_when_used().iter().map(|e| e.to_string()).collect(),
         Err(errs) => errs.iter().map(|e| e.to_string()).collect(),
     }
 }
@@ -67,9 +69,9 @@ fn check(a: &[KeyValue]) {
 }
 
 async fn run(signal: Signal, mut batch: Batch) -> Batch {
-    let cfg = ResourceFactory.parse_config(&yaml(ACTIONS)).unwrap();
+    let cfg = factory().parse_config(&yaml(ACTIONS)).unwrap();
     let next = Collect::new();
-    let p = ResourceFactory
+    let p = factory()
         .build(
             ctx("resource", signal),
             &*cfg,

@@ -1,7 +1,7 @@
 //! `tail_sampling` config: Go's `processor/tailsamplingprocessor/config.go` and `factory.go`
 //! (`createDefaultConfig`: `decision_wait: 30s`, `num_traces: 50000`).
 
-use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
+use pipeline_api::config::{ConfigError, GoDuration, Validate};
 use pipeline_api::ComponentConfig;
 use serde::Deserialize;
 
@@ -239,8 +239,7 @@ macro_rules! policy_cfg {
             pub span_count: SpanCountCfg,
             pub trace_state: TraceStateCfg,
             pub boolean_attribute: BooleanAttributeCfg,
-            /// Accepted so the error can say why it is refused: OTTL is not implemented.
-            pub ottl_condition: Option<ConfigValue>,
+            pub ottl_condition: OttlConditionCfg,
             $(pub $extra: $ty,)*
         }
 
@@ -259,6 +258,7 @@ macro_rules! policy_cfg {
                     span_count: &self.span_count,
                     trace_state: &self.trace_state,
                     boolean_attribute: &self.boolean_attribute,
+                    ottl_condition: &self.ottl_condition,
                 }
             }
         }
@@ -300,6 +300,19 @@ pub struct SharedPolicy<'a> {
     pub span_count: &'a SpanCountCfg,
     pub trace_state: &'a TraceStateCfg,
     pub boolean_attribute: &'a BooleanAttributeCfg,
+    pub ottl_condition: &'a OttlConditionCfg,
+}
+
+/// `ottl_condition` (Go `OTTLConditionCfg`): a trace is sampled when any of its spans meets
+/// one of the `span` conditions, or any span event one of the `spanevent` conditions.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OttlConditionCfg {
+    /// `propagate`, `ignore` or `silent`; unset behaves as `silent` (Go: a failed condition
+    /// counts as false unless the mode is `propagate`, and is logged only under `ignore`).
+    pub error_mode: String,
+    pub span: Vec<String>,
+    pub spanevent: Vec<String>,
 }
 
 impl Validate for Config {

@@ -6,10 +6,10 @@
 //!   Go decides on its one-second ticker, within the second before), or
 //!   `decision_wait_after_root_received` after a root span when that is sooner;
 //! - policies are evaluated in order, `drop` policies first; a `Dropped` ends evaluation,
-//!   and so does `Sampled` with `sample_on_first_match`; the final decision is `Dropped` if
-//!   any policy dropped, else not sampled if any gave `InvertNotSampled`, else sampled if
-//!   any sampled, else sampled if any gave `InvertSampled` and none `NotSampled`, else not
-//!   sampled;
+//!   and so does `Sampled` with `sample_on_first_match`; an `invert_match` policy's decision
+//!   is a plain sampled or not sampled (the invert decisions are gone since
+//!   `disableinvertdecisions` became stable); the final decision is `Dropped` if any policy
+//!   dropped, else sampled if any sampled, else not sampled;
 //! - with a decision cache, a decided trace leaves the map and its id goes to the cache of
 //!   its outcome; without one, the trace stays in the map (spans released) so late spans
 //!   follow its decision until it is evicted;
@@ -454,11 +454,17 @@ impl Engine {
     }
 
     fn make_decision(&mut self, id: &TraceId, now: Now) -> Option<Decision> {
-        let entry = self.traces.get(id)?;
-        let data = &entry.data;
+        let entry = self.traces.get_mut(id)?;
+        let data = &mut entry.data;
         let mut first: HashMap<Decision, usize> = HashMap::new();
         for (i, p) in self.policies.iter_mut().enumerate() {
-            let d = p.evaluator.evaluate(data, now);
+            // an inverted match is a plain decision (Go: the invert decisions were removed
+            // when `processor.tailsamplingprocessor.disableinvertdecisions` became stable)
+            let d = match p.evaluator.evaluate(data, now) {
+                Decision::InvertSampled => Decision::Sampled,
+                Decision::InvertNotSampled => Decision::NotSampled,
+                d => d,
+            };
             if let Some(m) = &self.metrics {
                 m.policy[i][decision_index(d)].inc();
             }

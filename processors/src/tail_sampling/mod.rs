@@ -22,15 +22,14 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use pipeline_api::config::{ConfigError, ConfigValue};
 use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use pipeline_api::telemetry::MetricsLevel;
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BuildContext, BuildError,
-    ComponentConfig, ComponentId, ConsumeError, Consumer, Factory, Processor, ProcessorFactory,
-    SharedConsumer, Signal,
+    async_trait, Batch, BuildContext, BuildError, ComponentId, ConsumeError, Consumer, Processor,
+    ProcessorFactory, SharedConsumer, Signal,
 };
+use pipeline_api::{declare, Meta, Stability};
 use prost::Message;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -49,39 +48,15 @@ pub const NOT_RUNNING: &str = "tail_sampling processor is not running";
 /// Message of the retryable refusal with `block_on_overflow`.
 pub const ERR_FULL: &str = "tail_sampling holds num_traces traces awaiting a decision; retry later";
 
-pub struct TailSamplingFactory;
+pub const META: Meta = Meta::new(TYPE_NAME).traces(Stability::Beta);
 
-impl Factory for TailSamplingFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    fn signals(&self) -> &'static [Signal] {
-        &[Signal::Traces]
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<Config>(value)
-    }
-}
-
-impl ProcessorFactory for TailSamplingFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-        signal: Signal,
-        next: SharedConsumer,
-    ) -> Result<Arc<dyn Processor>, BuildError> {
-        let cfg = config_as::<Config>(cfg)?;
+pub fn factory() -> Arc<dyn ProcessorFactory> {
+    declare::processor::<Config>(META, |ctx, cfg, signal, next| {
         if signal != Signal::Traces {
             return Err(BuildError::new("tail_sampling supports traces only"));
         }
         Ok(Arc::new(TailSamplingProcessor::new(&ctx, cfg, next)?))
-    }
+    })
 }
 
 struct Msg {

@@ -28,7 +28,7 @@
 //!   per-second allocation (`percent`% of `max_total_spans_per_second`, an equal share for a
 //!   listed policy with percent 0, nothing for an unlisted one) and `max_total`; within both
 //!   it is `Sampled`, otherwise `NotSampled`.
-//! - `ottl_condition`: refused (no OTTL here).
+//! - `ottl_condition`: `span` and `spanevent` conditions (the `ottl` crate), any match samples.
 
 use std::collections::{HashMap, HashSet};
 
@@ -64,7 +64,7 @@ impl Decision {
 }
 
 /// What policies see of a trace.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct TraceData {
     pub trace_id: [u8; 16],
     /// The trace's spans as received, one `ResourceSpans` per arrival and resource.
@@ -280,6 +280,7 @@ pub enum Evaluator {
         value: bool,
         invert: bool,
     },
+    Ottl(OttlConditions),
     And(Vec<Evaluator>),
     Drop(Vec<Evaluator>),
     Not(Box<Evaluator>),
@@ -311,8 +312,9 @@ fn tracestate_value<'a>(ts: &'a str, key: &str) -> Option<&'a str> {
 }
 
 impl Evaluator {
-    pub fn evaluate(&mut self, trace: &TraceData, now: Now) -> Decision {
+    pub fn evaluate(&mut self, trace: &mut TraceData, now: Now) -> Decision {
         match self {
+            Evaluator::Ottl(c) => c.evaluate(trace),
             Evaluator::AlwaysSample => Decision::Sampled,
             Evaluator::Latency {
                 threshold_ms,
@@ -526,6 +528,123 @@ impl Evaluator {
     }
 }
 
+/// An `ottl_condition` policy, compiled (Go `sampling.NewOTTLConditionFilter`).
+pub struct OttlConditions {
+    span: Option<ottl::ConditionSeq>,
+    spanevent: Option<ottl::ConditionSeq>,
+}
+
+impl std::fmt::Debug for OttlConditions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OttlConditions")
+            .field("span", &self.span.as_ref().map(|c| c.conditions.len()))
+            .field(
+                "spanevent",
+                &self.spanevent.as_ref().map(|c| c.conditions.len()),
+            )
+            .finish()
+    }
+}
+
+impl OttlConditions {
+    fn build(cfg: &super::config::OttlConditionCfg) -> Result<OttlConditions, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        if cfg.span.is_empty() && cfg.spanevent.is_empty() {
+            errors.push(ConfigError::new(
+                &[],
+                "expected at least one OTTL condition to filter on",
+            ));
+        }
+        let error_mode = match cfg.error_mode.as_str() {
+            "propagate" => ottl::ErrorMode::Propagate,
+            "ignore" => ottl::ErrorMode::Ignore,
+            // Go: an unset mode is neither propagate nor ignore, so a failed condition is
+            // skipped without a log line
+            "" | "silent" => ottl::ErrorMode::Silent,
+            other => {
+                errors.push(ConfigError::new(
+                    &["error_mode"],
+                    format!("unknown error mode {other}"),
+                ));
+                ottl::ErrorMode::Ignore
+            }
+        };
+        let mut compile = |key: &str, texts: &[String], kind: ottl::ContextKind| {
+            let mut conditions = Vec::new();
+            for (i, text) in texts.iter().enumerate() {
+                match ottl::Condition::compile(text, kind, ottl::PathStyle::Contextual) {
+                    Ok(c) => conditions.push(c),
+                    Err(e) => errors.push(ConfigError::new(&[key, &i.to_string()], e.to_string())),
+                }
+            }
+            (!conditions.is_empty()).then_some(ottl::ConditionSeq {
+                conditions,
+                error_mode,
+            })
+        };
+        let span = compile("span", &cfg.span, ottl::ContextKind::Span);
+        let spanevent = compile("spanevent", &cfg.spanevent, ottl::ContextKind::SpanEvent);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(OttlConditions { span, spanevent })
+    }
+
+    /// Sampled when a span or span event meets a condition; a condition that fails under
+    /// `propagate` ends the evaluation as not sampled (Go: an evaluation error), logged.
+    fn evaluate(&self, trace: &mut TraceData) -> Decision {
+        if self.span.is_none() && self.spanevent.is_none() {
+            return Decision::NotSampled;
+        }
+        let result = (|| -> Result<bool, String> {
+            for rs in trace.batches.iter_mut() {
+                for ss in rs.scope_spans.iter_mut() {
+                    for span in ss.spans.iter_mut() {
+                        if let Some(c) = &self.span {
+                            let ctx = ottl::Ctx::new(&mut rs.resource, &mut rs.schema_url)
+                                .with_scope(&mut ss.scope, &mut ss.schema_url)
+                                .with_item(ottl::Item::Span(span));
+                            if c.eval(&ctx)? {
+                                return Ok(true);
+                            }
+                        }
+                        if let Some(c) = &self.spanevent {
+                            let mut events = std::mem::take(&mut span.events);
+                            let mut hit = Ok(false);
+                            for (index, event) in events.iter_mut().enumerate() {
+                                let ctx = ottl::Ctx::new(&mut rs.resource, &mut rs.schema_url)
+                                    .with_scope(&mut ss.scope, &mut ss.schema_url)
+                                    .with_item(ottl::Item::SpanEvent {
+                                        span,
+                                        event,
+                                        index: index as i64,
+                                    });
+                                hit = c.eval(&ctx);
+                                if !matches!(hit, Ok(false)) {
+                                    break;
+                                }
+                            }
+                            span.events = events;
+                            if hit? {
+                                return Ok(true);
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(false)
+        })();
+        match result {
+            Ok(true) => Decision::Sampled,
+            Ok(false) => Decision::NotSampled,
+            Err(e) => {
+                tracing::warn!(error = %e, "ottl_condition policy: evaluating a condition failed");
+                Decision::NotSampled
+            }
+        }
+    }
+}
+
 /// One top-level policy.
 #[derive(Debug)]
 pub struct Policy {
@@ -689,8 +808,16 @@ fn shared(p: SharedPolicy<'_>) -> Result<Evaluator, Vec<ConfigError>> {
             }
             Ok(Evaluator::Numeric {
                 key: c.key.clone(),
-                min: if c.min_value == 0 { i64::MIN } else { c.min_value },
-                max: if c.max_value == 0 { i64::MAX } else { c.max_value },
+                min: if c.min_value == 0 {
+                    i64::MIN
+                } else {
+                    c.min_value
+                },
+                max: if c.max_value == 0 {
+                    i64::MAX
+                } else {
+                    c.max_value
+                },
                 invert: c.invert_match,
             })
         }
@@ -741,7 +868,10 @@ fn shared(p: SharedPolicy<'_>) -> Result<Evaluator, Vec<ConfigError>> {
                             &["string_attribute", "values", &i.to_string()],
                             format!(
                                 "invalid regex {v:?}: {}",
-                                e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+                                e.to_string()
+                                    .split_whitespace()
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
                             ),
                         )),
                     }
@@ -805,10 +935,13 @@ fn shared(p: SharedPolicy<'_>) -> Result<Evaluator, Vec<ConfigError>> {
             value: p.boolean_attribute.value,
             invert: p.boolean_attribute.invert_match,
         }),
-        Some(PolicyType::OttlCondition) => one(
-            &["type"],
-            "ottl_condition policies need OTTL, which Ferrotel does not implement; express the condition with the other policy types (string_attribute, numeric_attribute, status_code, and, not, ...)".into(),
-        ),
+        Some(PolicyType::OttlCondition) => OttlConditions::build(p.ottl_condition)
+            .map(Evaluator::Ottl)
+            .map_err(|e| {
+                e.into_iter()
+                    .map(|e| e.prefixed(&["ottl_condition"]))
+                    .collect()
+            }),
         t => one(&["type"], unknown_type(t)),
     }
 }

@@ -7,7 +7,7 @@ use pipeline_api::proto::tonic::common::v1::KeyValue;
 use pipeline_api::proto::tonic::resource::v1::Resource;
 use pipeline_api::proto::tonic::trace::v1::{status, ResourceSpans, ScopeSpans, Span, Status};
 use pipeline_api::telemetry::ComponentTelemetry;
-use pipeline_api::{Batch, ConsumeError, Consumer, Factory, Processor, Signal};
+use pipeline_api::{Batch, ConsumeError, Consumer, Processor, Signal};
 use tokio::time::{sleep, Instant};
 
 use super::policy::{build_policies, Now, TraceData};
@@ -15,7 +15,7 @@ use super::*;
 use crate::testutil::{b, ctx, i, kv, metric, s, yaml, Collect};
 
 fn messages(y: &str) -> Vec<String> {
-    match TailSamplingFactory.parse_config(&yaml(y)) {
+    match factory().parse_config(&yaml(y)) {
         Ok(_) => vec![],
         Err(errs) => errs.iter().map(|e| e.to_string()).collect(),
     }
@@ -103,7 +103,7 @@ fn defaults_validate_and_are_go_defaults() {
     assert_eq!(cfg.expected_new_traces_per_sec, 0);
     assert_eq!(cfg.decision_cache, DecisionCacheConfig::default());
     assert!(messages("{}").is_empty());
-    assert_eq!(TailSamplingFactory.signals(), &[Signal::Traces]);
+    assert_eq!(factory().signals(), &[Signal::Traces]);
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn invalid_policies_are_config_errors_with_paths() {
     let m = messages(
         "policies:\n\
          - {name: s, type: string_attribute, string_attribute: {key: k, values: [ok, '(bad'], enabled_regex_matching: true}}\n\
-         - {name: o, type: ottl_condition, ottl_condition: {span: ['attributes[\"x\"] == 1']}}\n\
+         - {name: o, type: ottl_condition, ottl_condition: {span: ['attributes[\"x\"] ==']}}\n\
          - {name: s, type: always_sample}\n\
          - {type: always_sample}\n\
          - {name: n, type: numeric_attribute, numeric_attribute: {key: k}}\n\
@@ -137,7 +137,7 @@ fn invalid_policies_are_config_errors_with_paths() {
     );
     let expect = [
         "policies::0::string_attribute::values::1: invalid regex \"(bad\"",
-        "policies::1::type: ottl_condition policies need OTTL, which Ferrotel does not implement",
+        "policies::1::ottl_condition::span::0: ",
         "policies::2::name: duplicate policy name \"s\"",
         "policies::3::name: policy name cannot be empty",
         "policies::4::numeric_attribute: at least one of min_value or max_value must be set",
@@ -187,7 +187,7 @@ fn decide(policy_yaml: &str, trace: &TraceData) -> Decision {
         second: 0,
         instant: Instant::now(),
     };
-    policies[0].evaluator.evaluate(trace, now)
+    policies[0].evaluator.evaluate(&mut trace.clone(), now)
 }
 
 fn with_attrs(mut sp: Span, attrs: Vec<KeyValue>) -> Span {
@@ -419,7 +419,8 @@ async fn rate_limiting_and_composite_count_spans_per_second() {
         second,
         instant: Instant::now(),
     };
-    let rl = |p: &mut Vec<super::policy::Policy>, sec| p[0].evaluator.evaluate(&t2, at(sec));
+    let rl =
+        |p: &mut Vec<super::policy::Policy>, sec| p[0].evaluator.evaluate(&mut t2.clone(), at(sec));
     // Go: sampled while spans so far + this trace's < spans_per_second.
     assert_eq!(rl(&mut p, 1), Decision::Sampled);
     assert_eq!(rl(&mut p, 1), Decision::Sampled);
@@ -431,7 +432,8 @@ async fn rate_limiting_and_composite_count_spans_per_second() {
     );
     // Composite: errs gets 50% of 4 = 2 spans/s; the first sub-policy that samples is
     // charged, and over its allocation the trace is not sampled.
-    let c = |p: &mut Vec<super::policy::Policy>, sec| p[1].evaluator.evaluate(&t2, at(sec));
+    let c =
+        |p: &mut Vec<super::policy::Policy>, sec| p[1].evaluator.evaluate(&mut t2.clone(), at(sec));
     assert_eq!(c(&mut p, 1), Decision::Sampled);
     assert_eq!(c(&mut p, 1), Decision::NotSampled);
     assert_eq!(c(&mut p, 2), Decision::Sampled);
@@ -897,4 +899,58 @@ impl From<Batch> for BatchDataTraces {
     fn from(b: Batch) -> Self {
         BatchDataTraces(b.as_traces().unwrap().resource_spans.clone())
     }
+}
+
+/// Go's `ottl_condition` policy: sampled when any span meets a `span` condition or any span
+/// event a `spanevent` condition; conditions read the span's resource and scope too.
+#[test]
+fn ottl_condition_samples_on_a_span_or_an_event_match() {
+    let slow = span(1, "GET /health", 0, 10);
+    let mut failing = span(1, "POST /pay", 0, 10);
+    failing
+        .events
+        .push(pipeline_api::proto::tonic::trace::v1::span::Event {
+            name: "exception".into(),
+            ..Default::default()
+        });
+    let trace = trace_data(vec![kv("service.name", s("api"))], vec![slow, failing]);
+    let policy = |cond: &str| {
+        format!("{{name: o, type: ottl_condition, ottl_condition: {{error_mode: ignore, {cond}}}}}")
+    };
+    let sampled = |cond: &str| decide(&policy(cond), &trace);
+    assert_eq!(
+        sampled(r#"span: ['name == "GET /health"']"#),
+        Decision::Sampled
+    );
+    assert_eq!(
+        sampled(r#"span: ['name == "POST /orders"']"#),
+        Decision::NotSampled
+    );
+    assert_eq!(
+        sampled(r#"span: ['resource.attributes["service.name"] == "api" and name != "x"']"#),
+        Decision::Sampled
+    );
+    assert_eq!(
+        sampled(r#"spanevent: ['name == "exception"']"#),
+        Decision::Sampled
+    );
+    assert_eq!(
+        sampled(r#"spanevent: ['name == "retry"']"#),
+        Decision::NotSampled
+    );
+    // any condition of the list (or)
+    assert_eq!(
+        sampled(r#"span: ['name == "nope"', 'IsMatch(name, "^GET ")']"#),
+        Decision::Sampled
+    );
+    // paths with their context name, as Go's parser takes them too
+    assert_eq!(
+        sampled(r#"span: ['span.name == "GET /health"']"#),
+        Decision::Sampled
+    );
+    // no conditions at all: refused (Go)
+    assert_eq!(
+        messages("policies: [{name: o, type: ottl_condition}]"),
+        vec!["policies::0::ottl_condition: expected at least one OTTL condition to filter on"]
+    );
 }

@@ -9,8 +9,8 @@
 
 use base64::Engine;
 use serde_json::{json, Value as Json};
+use stanza::entry::Value;
 
-use super::entry::Value;
 use super::reader::{FileId, Metadata};
 
 /// The storage key (Go: `knownFiles` scoped by the `file_input` operator id).

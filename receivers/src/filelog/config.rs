@@ -13,14 +13,16 @@
 //! `delete_after_read` not with `start_at: end`, only one of the multiline patterns.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
 use pipeline_api::{ComponentConfig, ComponentId};
 use serde::{Deserialize, Deserializer};
 
+use stanza::Pipeline;
+
 use super::encoding::Encoding;
-use super::operators::Pipeline;
+
+pub use stanza::ByteSize;
 
 /// Go `fingerprint.DefaultSize`.
 pub const DEFAULT_FINGERPRINT_SIZE: u64 = 1000;
@@ -30,76 +32,6 @@ pub const MIN_FINGERPRINT_SIZE: u64 = 16;
 pub const DEFAULT_MAX_LOG_SIZE: u64 = 1024 * 1024;
 /// Go `scanner.DefaultBufferSize`.
 pub const DEFAULT_INITIAL_BUFFER_SIZE: u64 = 16 * 1024;
-
-/// A size as Go's `helper.ByteSize` reads it: a number of bytes, or a number with `kb`,
-/// `KiB`, `mb`, `MiB`, ... (case-insensitive; `kb` = 1000, `kib` = 1024).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct ByteSize(pub u64);
-
-impl ByteSize {
-    pub fn parse(s: &str) -> Result<ByteSize, String> {
-        let t = s.trim();
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let unit = unit.trim_start();
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("invalid byte size {s:?}"))?;
-        let mult: f64 = match unit.to_ascii_lowercase().as_str() {
-            "" => 1.0,
-            "kb" => 1e3,
-            "kib" => 1024.0,
-            "mb" => 1e6,
-            "mib" => 1024.0 * 1024.0,
-            "gb" => 1e9,
-            "gib" => 1024.0 * 1024.0 * 1024.0,
-            "tb" => 1e12,
-            "tib" => 1024f64.powi(4),
-            "pb" => 1e15,
-            "pib" => 1024f64.powi(5),
-            _ => return Err(format!("invalid byte size {s:?}: unknown unit {unit:?}")),
-        };
-        Ok(ByteSize((n * mult) as u64))
-    }
-}
-
-impl fmt::Display for ByteSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = ByteSize;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a size such as 1024, 1kb, 16KiB or 1MiB")
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ByteSize, E> {
-                Ok(ByteSize(v))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ByteSize, E> {
-                u64::try_from(v)
-                    .map(ByteSize)
-                    .map_err(|_| E::custom("a size must not be negative"))
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ByteSize, E> {
-                if v < 0.0 {
-                    return Err(E::custom("a size must not be negative"));
-                }
-                Ok(ByteSize(v as u64))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ByteSize, E> {
-                ByteSize::parse(v).map_err(E::custom)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
 
 /// A storage extension id (`storage: file_storage/x`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -366,7 +298,7 @@ impl Validate for FileLogConfig {
                         format!("{key} should not be set when using nop encoding"),
                     ));
                 }
-                if let Err(e) = super::goregex::compile_bytes(&format!("(?m){p}")) {
+                if let Err(e) = stanza::goregex::compile_bytes(&format!("(?m){p}")) {
                     errs.push(ConfigError::new(
                         &["multiline", key],
                         format!("compile {key} regex: {e}"),
@@ -402,7 +334,7 @@ impl Validate for FileLogConfig {
             ("resource", &self.resource),
         ] {
             for (k, v) in map {
-                if let Err(e) = super::expr::ExprString::compile(v) {
+                if let Err(e) = stanza::expr::ExprString::compile(v) {
                     errs.push(ConfigError::new(&[section, k], e));
                 }
             }

@@ -6,7 +6,7 @@
 //! `utf-16le`, `utf-16be` (IANA names); `nop` passes the bytes through (the body is bytes,
 //! one token per read, no line splitting); other IANA character sets are not supported here.
 
-use super::entry::Value;
+use stanza::entry::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {

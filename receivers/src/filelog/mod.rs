@@ -1,12 +1,15 @@
 //! The `filelog` receiver: tails files and turns their lines into log records, as the Go
 //! collector's `receiver/filelogreceiver` (the stanza `file_input` operator, its operator
-//! chain and the stanza adapter).
+//! chain and the stanza adapter). This module finds, reads and tails the files; the entries,
+//! the operator chain and the conversion to OTLP come from the `stanza` crate.
 //!
 //! Each poll (`poll_interval`) finds the files, reads what is new, runs the operators and
-//! hands one batch to the next consumer, grouped by resource. The file offsets are only
-//! stored (in the `storage` extension, or kept in memory) after that batch was accepted; a
-//! refused batch is kept and offered again while reading pauses, so a line is never lost and,
-//! barring a crash between acceptance and the checkpoint write, never sent twice.
+//! hands the records to the next consumer, grouped by resource, in requests of at most about
+//! 1 MiB encoded (`tailer::MAX_REQUEST_BYTES`; a poll reads up to 10,000 records). The file
+//! offsets are only stored (in the `storage` extension, or kept in memory) after every
+//! request of the poll was accepted; a refused request is kept and offered again while
+//! reading pauses (the ones accepted before it are not offered again), so a line is never
+//! lost and, barring a crash between acceptance and the checkpoint write, never sent twice.
 //!
 //! Go facts about delivery (`pkg/stanza/adapter`, `internal/coreinternal/consumerretry`,
 //! `receiver/filelogreceiver` README): `retry_on_failure` is off by default; when on, a
@@ -19,77 +22,43 @@
 
 pub mod checkpoint;
 pub mod config;
-pub mod convert;
 pub mod encoding;
-pub mod entry;
-pub mod expr;
 pub mod finder;
-pub mod goregex;
-pub mod operators;
 pub mod own_container;
 pub mod reader;
-pub mod severity;
 pub mod split;
 pub mod tailer;
-pub mod timeparse;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pipeline_api::config::{ConfigError, ConfigValue};
 use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use pipeline_api::storage::StorageClient;
 use pipeline_api::telemetry::ReceiverObs;
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, storage_client, Batch, BuildContext,
-    BuildError, CancellationToken, ComponentConfig, ComponentId, ConsumeError, Factory, IntGauge,
-    Receiver, ReceiverFactory, RequestContext, SharedConsumer, Signal, SignalConsumers,
+    async_trait, storage_client, Batch, BuildContext, BuildError, CancellationToken, ComponentId,
+    ConsumeError, IntGauge, Receiver, ReceiverFactory, RequestContext, SharedConsumer, Signal,
+    SignalConsumers,
 };
+use pipeline_api::{declare, Meta, Stability};
 
 pub use config::FileLogConfig;
-use operators::Pipeline;
+use stanza::{BuildMode, Pipeline};
 use tailer::{PollOutput, Tailer};
 
-/// The factory of the `filelog` receiver.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FileLogReceiverFactory;
+/// Newer Go releases spell it `file_log`.
+pub const META: Meta = Meta::new("filelog")
+    .aliases(&[("file_log", false)])
+    .logs(Stability::Beta);
 
-impl Factory for FileLogReceiverFactory {
-    fn type_name(&self) -> &'static str {
-        "filelog"
-    }
-
-    /// Newer Go releases spell it `file_log`.
-    fn aliases(&self) -> &'static [(&'static str, bool)] {
-        &[("file_log", false)]
-    }
-
-    fn signals(&self) -> &'static [Signal] {
-        &[Signal::Logs]
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<FileLogConfig>(value)
-    }
-}
-
-impl ReceiverFactory for FileLogReceiverFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-        next: SignalConsumers,
-    ) -> Result<Box<dyn Receiver>, BuildError> {
-        let cfg = config_as::<FileLogConfig>(cfg)?;
+pub fn factory() -> Arc<dyn ReceiverFactory> {
+    declare::receiver::<FileLogConfig>(META, |ctx, cfg, next| {
         Ok(Box::new(FileLogReceiver::build(ctx, cfg, next)?))
-    }
+    })
 }
 
 /// What the receiver counted (for tests and diagnostics).
@@ -125,7 +94,7 @@ impl FileLogReceiver {
         let next = next
             .logs
             .ok_or_else(|| BuildError::new("the filelog receiver must be in a logs pipeline"))?;
-        let mut pipeline = Pipeline::build(&cfg.operators).map_err(|es| {
+        let mut pipeline = Pipeline::build(&cfg.operators, BuildMode::Run).map_err(|es| {
             BuildError::new(
                 es.iter()
                     .map(|e| e.to_string())
@@ -174,10 +143,10 @@ impl FileLogReceiver {
     }
 }
 
-/// A batch waiting to be accepted, with what to commit once it is.
+/// A poll's requests waiting to be accepted, with what to commit once all are.
 struct Pending {
-    batch: Batch,
-    items: usize,
+    /// The requests not accepted yet, in order, with their record counts.
+    batches: std::collections::VecDeque<(Batch, usize)>,
     checkpoint: Vec<reader::Metadata>,
     deletes: Vec<std::path::PathBuf>,
     first_failure: Option<Instant>,
@@ -225,30 +194,41 @@ impl Runner {
         }
     }
 
-    /// Offer the pending batch once.
+    /// Offer the pending requests in order, until one is refused or all were accepted
+    /// (then the checkpoint is stored).
     async fn attempt(&mut self, p: &mut Pending) -> Attempt {
-        let result = self.next.consume(p.batch.clone()).await;
-        self.obs.record(Signal::Logs, p.items, &result);
-        match result {
-            Ok(()) => {
-                self.counters
-                    .accepted_records
-                    .fetch_add(p.items as u64, Ordering::Relaxed);
-                self.commit(&p.checkpoint, &p.deletes).await;
-                Attempt::Done
-            }
-            Err(e) => {
-                self.counters.refusals.fetch_add(1, Ordering::Relaxed);
-                self.failed(p, &e).await
+        while let Some((batch, items)) = p.batches.front() {
+            let items = *items;
+            let result = self.next.consume(batch.clone()).await;
+            self.obs.record(Signal::Logs, items, &result);
+            match result {
+                Ok(()) => {
+                    self.counters
+                        .accepted_records
+                        .fetch_add(items as u64, Ordering::Relaxed);
+                    p.batches.pop_front();
+                    p.first_failure = None;
+                    p.failures = 0;
+                }
+                Err(e) => {
+                    self.counters.refusals.fetch_add(1, Ordering::Relaxed);
+                    if let Attempt::Retry = self.failed(p, &e).await {
+                        return Attempt::Retry;
+                    }
+                }
             }
         }
+        self.commit(&p.checkpoint, &p.deletes).await;
+        Attempt::Done
     }
 
+    /// The front request was refused: drop it (`Done`: go on with the next) or wait.
     async fn failed(&mut self, p: &mut Pending, e: &ConsumeError) -> Attempt {
         let now = Instant::now();
+        let items = p.batches.front().map(|(_, n)| *n).unwrap_or(0);
         if !e.is_retryable() {
-            tracing::error!(receiver = %self.id, items = p.items, error = %e, "ConsumeLogs() failed. The error is not retryable. Dropping data.");
-            self.commit(&p.checkpoint, &p.deletes).await;
+            tracing::error!(receiver = %self.id, items, error = %e, "ConsumeLogs() failed. The error is not retryable. Dropping data.");
+            p.batches.pop_front();
             return Attempt::Done;
         }
         let first = *p.first_failure.get_or_insert(now);
@@ -274,19 +254,21 @@ impl Runner {
             && !r.max_elapsed_time.is_zero()
             && now.duration_since(first) + wait > r.max_elapsed_time.get()
         {
-            tracing::error!(receiver = %self.id, items = p.items, error = %e, "Max elapsed time expired. Dropping data.");
-            self.commit(&p.checkpoint, &p.deletes).await;
+            tracing::error!(receiver = %self.id, items, error = %e, "Max elapsed time expired. Dropping data.");
+            p.batches.pop_front();
+            p.first_failure = None;
+            p.failures = 0;
             return Attempt::Done;
         }
-        tracing::debug!(receiver = %self.id, items = p.items, error = %e, "ConsumeLogs() failed; will retry in {:?}.", wait);
+        tracing::debug!(receiver = %self.id, items, error = %e, "ConsumeLogs() failed; will retry in {:?}.", wait);
         p.next_attempt = now + wait;
         Attempt::Retry
     }
 }
 
-/// What one poll gives: its output, and its entries as one export request (`None` when there
-/// were none).
-type Polled = (Tailer, PollOutput, Option<ExportLogsServiceRequest>);
+/// What one poll gives: its output, and its entries as export requests (none when there were
+/// none).
+type Polled = (Tailer, PollOutput, Vec<ExportLogsServiceRequest>);
 
 /// Poll on a blocking thread.
 /// `shutdown`: flush the operators instead; `Some(true)` when the checkpoint is stored, so
@@ -299,8 +281,8 @@ async fn poll_blocking(t: Tailer, shutdown: Option<bool>) -> Result<Polled, Buil
         } else {
             t.poll(Instant::now())
         };
-        let request = (!out.logs.is_empty()).then(|| std::mem::take(&mut out.logs).into_request());
-        (t, out, request)
+        let requests = std::mem::take(&mut out.logs).into_requests();
+        (t, out, requests)
     })
     .await
     .map_err(|e| BuildError::new(format!("filelog poll failed: {e}")))
@@ -376,7 +358,7 @@ impl Receiver for FileLogReceiver {
                 tokio::task::yield_now().await;
             }
             let Some(t) = tailer.take() else { break };
-            let (t, out, request) = poll_blocking(t, None).await?;
+            let (t, out, requests) = poll_blocking(t, None).await?;
             tailer = Some(t);
             counters.polls.fetch_add(1, Ordering::Relaxed);
             counters
@@ -393,16 +375,21 @@ impl Receiver for FileLogReceiver {
             open_files.set(out.open_files as i64);
             reading_files.set(out.reading_files as i64);
             let more = out.more;
-            if let Some(req) = request {
-                let mut batch = Batch::from_logs(req);
-                batch.set_context(RequestContext {
-                    receiver: Some(id.clone()),
-                    ..Default::default()
-                });
-                let items = batch.items();
+            if !requests.is_empty() {
+                let batches = requests
+                    .into_iter()
+                    .map(|req| {
+                        let mut batch = Batch::from_logs(req);
+                        batch.set_context(RequestContext {
+                            receiver: Some(id.clone()),
+                            ..Default::default()
+                        });
+                        let items = batch.items();
+                        (batch, items)
+                    })
+                    .collect();
                 pending = Some(Pending {
-                    batch,
-                    items,
+                    batches,
                     checkpoint: out.checkpoint,
                     deletes: out.deletes,
                     first_failure: None,
@@ -422,15 +409,20 @@ impl Receiver for FileLogReceiver {
         // Stop: flush what operators hold (Go's recombine flushes at Stop) and offer it once.
         if pending.is_none() {
             if let Some(t) = tailer.take() {
-                let (_, out, request) = poll_blocking(t, Some(runner.storage.is_some())).await?;
-                if let Some(req) = request {
+                let (_, out, requests) = poll_blocking(t, Some(runner.storage.is_some())).await?;
+                let mut all_accepted = !requests.is_empty();
+                for req in requests {
                     let batch = Batch::from_logs(req);
                     let items = batch.items();
                     let result = runner.next.consume(batch).await;
                     runner.obs.record(Signal::Logs, items, &result);
-                    if result.is_ok() {
-                        runner.commit(&out.checkpoint, &[]).await;
+                    if result.is_err() {
+                        all_accepted = false;
+                        break;
                     }
+                }
+                if all_accepted {
+                    runner.commit(&out.checkpoint, &[]).await;
                 }
             }
         }

@@ -18,15 +18,14 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::entry::{Map, Value};
+use stanza::entry::{Map, Value};
+
 use super::split::{Cut, FlushState, Splitter};
 
-pub const ATTR_FILE_NAME: &str = "log.file.name";
-pub const ATTR_FILE_PATH: &str = "log.file.path";
-pub const ATTR_FILE_NAME_RESOLVED: &str = "log.file.name_resolved";
-pub const ATTR_FILE_PATH_RESOLVED: &str = "log.file.path_resolved";
-pub const ATTR_RECORD_NUMBER: &str = "log.file.record_number";
-pub const ATTR_RECORD_OFFSET: &str = "log.file.record_offset";
+pub use stanza::attrs::{
+    ATTR_FILE_NAME, ATTR_FILE_NAME_RESOLVED, ATTR_FILE_PATH, ATTR_FILE_PATH_RESOLVED,
+    ATTR_RECORD_NUMBER, ATTR_RECORD_OFFSET,
+};
 
 /// Which attributes to add (Go `attrs.Resolver`).
 #[derive(Debug, Clone, Copy, Default)]

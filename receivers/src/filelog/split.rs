@@ -72,13 +72,13 @@ impl Splitter {
             Kind::Nop
         } else if !multiline.line_start_pattern.is_empty() {
             Kind::LineStart(
-                super::goregex::compile_bytes(&format!("(?m){}", multiline.line_start_pattern))
+                stanza::goregex::compile_bytes(&format!("(?m){}", multiline.line_start_pattern))
                     .map_err(|e| format!("compile line start regex: {e}"))?,
                 multiline.omit_pattern,
             )
         } else if !multiline.line_end_pattern.is_empty() {
             Kind::LineEnd(
-                super::goregex::compile_bytes(&format!("(?m){}", multiline.line_end_pattern))
+                stanza::goregex::compile_bytes(&format!("(?m){}", multiline.line_end_pattern))
                     .map_err(|e| format!("compile line end regex: {e}"))?,
                 multiline.omit_pattern,
             )

@@ -30,12 +30,13 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use stanza::convert::Logs;
+use stanza::entry::{Entry, Origin, Value};
+use stanza::expr::ExprString;
+use stanza::operators::{Pipeline, Stats};
+
 use super::config::{Compression, FileLogConfig, OnTruncate, StartAt};
-use super::convert::Logs;
-use super::entry::{Entry, Origin, Value};
-use super::expr::ExprString;
 use super::finder::Finder;
-use super::operators::{Pipeline, Stats};
 use super::own_container::OwnContainer;
 use super::reader::{
     fingerprint, starts_with, AttrFlags, FileId, Metadata, Reader, Token, ATTR_RECORD_NUMBER,
@@ -47,6 +48,11 @@ use super::split::Splitter;
 pub const MAX_RECORDS_PER_POLL: usize = 10_000;
 /// About at most this many bytes read per poll.
 pub const MAX_BYTES_PER_POLL: usize = 16 * 1024 * 1024;
+/// A poll's records are handed on in requests of at most about this many encoded bytes, so a
+/// poll that catches up (after a restart, or behind a slow consumer) never makes a request
+/// that a gRPC server refuses by its default 4 MiB limit (Go's stanza emitter hands on 100
+/// entries at a time).
+pub const MAX_REQUEST_BYTES: usize = 1 << 20;
 /// Go keeps known files for 3 poll generations.
 const GENERATIONS: usize = 3;
 
@@ -453,7 +459,7 @@ impl Tailer {
             self.lost.push(r);
         }
         let mut budget_records = MAX_RECORDS_PER_POLL;
-        out.logs = Logs::expecting(MAX_RECORDS_PER_POLL);
+        out.logs = Logs::expecting(MAX_RECORDS_PER_POLL).with_max_request_bytes(MAX_REQUEST_BYTES);
         // at least two whole entries per poll, so an unterminated entry always makes progress
         let mut budget_bytes = MAX_BYTES_PER_POLL.max(self.splitter.max.saturating_mul(2));
         // lost files first: older lines before newer ones
@@ -522,7 +528,7 @@ impl Tailer {
     /// stored), what was read from a file stays held and the checkpoint stays before it.
     pub fn flush_all(&mut self, keep_read: bool) -> PollOutput {
         let mut stats = Stats::default();
-        let mut logs = Logs::default();
+        let mut logs = Logs::default().with_max_request_bytes(MAX_REQUEST_BYTES);
         for e in self.pipeline.shutdown_flush(&mut stats, keep_read) {
             logs.push(e);
         }

@@ -5,11 +5,14 @@
 #[cfg(test)]
 mod tests;
 
-use pipeline_api::config::{ConfigError, ConfigValue, Validate};
+use std::sync::Arc;
+
+use pipeline_api::config::Validate;
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, BuildContext, BuildError, CancellationToken,
-    ComponentConfig, ComponentId, Factory, Receiver, ReceiverFactory, SignalConsumers,
+    async_trait, BuildError, CancellationToken, ComponentConfig, ComponentId, Receiver,
+    ReceiverFactory,
 };
+use pipeline_api::{declare, Meta, Stability};
 use serde::Deserialize;
 
 pub const TYPE_NAME: &str = "nop";
@@ -24,32 +27,15 @@ impl Validate for NopReceiverConfig {}
 impl ComponentConfig for NopReceiverConfig {}
 
 /// The factory of the `nop` receiver.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NopReceiverFactory;
+pub const META: Meta = Meta::new(TYPE_NAME)
+    .traces(Stability::Beta)
+    .metrics(Stability::Beta)
+    .logs(Stability::Beta);
 
-impl Factory for NopReceiverFactory {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<NopReceiverConfig>(value)
-    }
-}
-
-impl ReceiverFactory for NopReceiverFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-        _next: SignalConsumers,
-    ) -> Result<Box<dyn Receiver>, BuildError> {
-        config_as::<NopReceiverConfig>(cfg)?;
+pub fn factory() -> Arc<dyn ReceiverFactory> {
+    declare::receiver::<NopReceiverConfig>(META, |ctx, _cfg, _next| {
         Ok(Box::new(NopReceiver { id: ctx.id }))
-    }
+    })
 }
 
 /// A receiver that produces nothing.

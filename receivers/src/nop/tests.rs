@@ -5,8 +5,7 @@ use std::time::Duration;
 use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::telemetry::ComponentTelemetry;
 use pipeline_api::{
-    BuildContext, CancellationToken, ComponentId, ComponentKind, Factory, ReceiverFactory, Signal,
-    SignalConsumers,
+    BuildContext, CancellationToken, ComponentId, ComponentKind, Signal, SignalConsumers,
 };
 
 use super::*;
@@ -32,14 +31,14 @@ fn defaults_validate_and_every_signal_is_supported() {
     assert_eq!(cfg, NopReceiverConfig::default());
     let cfg: NopReceiverConfig = parse_typed(&yaml("{}")).unwrap();
     assert_eq!(cfg, NopReceiverConfig::default());
-    assert_eq!(NopReceiverFactory.type_name(), "nop");
-    assert_eq!(NopReceiverFactory.signals(), &Signal::ALL);
-    assert!(NopReceiverFactory.parse_config(&ConfigValue::Null).is_ok());
+    assert_eq!(factory().type_name(), "nop");
+    assert_eq!(factory().signals(), &Signal::ALL);
+    assert!(factory().parse_config(&ConfigValue::Null).is_ok());
 }
 
 #[test]
 fn unknown_key_is_rejected() {
-    let errs = NopReceiverFactory
+    let errs = factory()
         .parse_config(&yaml("endpoint: localhost:4317"))
         .err()
         .unwrap();
@@ -63,8 +62,8 @@ fn registered_once_in_the_crate_factories() {
 #[tokio::test]
 async fn build_run_shutdown_twice() {
     for _ in 0..2 {
-        let cfg = NopReceiverFactory.parse_config(&ConfigValue::Null).unwrap();
-        let r = NopReceiverFactory
+        let cfg = factory().parse_config(&ConfigValue::Null).unwrap();
+        let r = factory()
             .build(context(), cfg.as_ref(), SignalConsumers::default())
             .unwrap();
         let shutdown = CancellationToken::new();

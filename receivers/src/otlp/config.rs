@@ -418,4 +418,24 @@ impl ComponentConfig for OtlpReceiverConfig {
         }
         out
     }
+
+    fn not_acted_on(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(h) = &self.protocols.http {
+            for (key, value) in [
+                ("write_timeout", &h.write_timeout),
+                ("idle_timeout", &h.idle_timeout),
+            ] {
+                if !value.is_zero() {
+                    out.push((
+                        format!("protocols::http::{key}"),
+                        "not enforced by Ferrotel's HTTP server; read_header_timeout also \
+                         bounds an idle keep-alive connection"
+                            .to_string(),
+                    ));
+                }
+            }
+        }
+        out
+    }
 }

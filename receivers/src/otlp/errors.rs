@@ -15,72 +15,8 @@ use pipeline_api::ConsumeError;
 use prost::Message;
 use tonic::Code;
 
-/// `google.rpc.Status`.
-#[derive(Clone, PartialEq, Message)]
-pub struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    pub code: i32,
-    #[prost(string, tag = "2")]
-    pub message: String,
-    #[prost(message, repeated, tag = "3")]
-    pub details: Vec<ProtoAny>,
-}
-
-/// `google.protobuf.Any`.
-#[derive(Clone, PartialEq, Message)]
-pub struct ProtoAny {
-    #[prost(string, tag = "1")]
-    pub type_url: String,
-    #[prost(bytes = "vec", tag = "2")]
-    pub value: Vec<u8>,
-}
-
-/// `google.rpc.RetryInfo`.
-#[derive(Clone, PartialEq, Message)]
-pub struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    pub retry_delay: Option<ProtoDuration>,
-}
-
-/// `google.protobuf.Duration`.
-#[derive(Clone, PartialEq, Message)]
-pub struct ProtoDuration {
-    #[prost(int64, tag = "1")]
-    pub seconds: i64,
-    #[prost(int32, tag = "2")]
-    pub nanos: i32,
-}
-
-pub const RETRY_INFO_TYPE_URL: &str = "type.googleapis.com/google.rpc.RetryInfo";
-
-impl RetryInfo {
-    pub fn new(delay: Duration) -> RetryInfo {
-        RetryInfo {
-            retry_delay: Some(ProtoDuration {
-                seconds: i64::try_from(delay.as_secs()).unwrap_or(i64::MAX),
-                nanos: i32::try_from(delay.subsec_nanos()).unwrap_or(0),
-            }),
-        }
-    }
-
-    pub fn delay(&self) -> Option<Duration> {
-        let d = self.retry_delay.as_ref()?;
-        let secs = u64::try_from(d.seconds).ok()?;
-        let nanos = u32::try_from(d.nanos).ok()?;
-        Some(Duration::new(secs, 0) + Duration::from_nanos(u64::from(nanos)))
-    }
-}
-
-impl RpcStatus {
-    /// The retry delay of a `RetryInfo` detail, if there is one.
-    pub fn retry_delay(&self) -> Option<Duration> {
-        self.details
-            .iter()
-            .find(|d| d.type_url == RETRY_INFO_TYPE_URL)
-            .and_then(|d| RetryInfo::decode(d.value.as_slice()).ok())
-            .and_then(|r| r.delay())
-    }
-}
+use transport::status::RetryInfo;
+pub use transport::status::{RpcStatus, RETRY_INFO_TYPE_URL};
 
 /// What the client is told: a gRPC code, a message, an optional retry hint; the HTTP status
 /// is derived from the code.
@@ -148,10 +84,7 @@ impl Refusal {
     pub fn rpc_status(&self) -> RpcStatus {
         let details = self
             .retry_after
-            .map(|d| ProtoAny {
-                type_url: RETRY_INFO_TYPE_URL.into(),
-                value: RetryInfo::new(d).encode_to_vec(),
-            })
+            .map(|d| RetryInfo::new(d).to_any())
             .into_iter()
             .collect();
         RpcStatus {

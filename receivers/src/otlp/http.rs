@@ -26,7 +26,7 @@ use http::header::{
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto::Builder;
 use pipeline_api::{
     Batch, BuildContext, BuildError, CancellationToken, RequestContext, Signal, SignalConsumers,
@@ -37,7 +37,7 @@ use super::compression::{decompress, DecompressError};
 use super::config::{CorsConfig, HttpConfig};
 use super::errors::Refusal;
 use super::server::{serve, PeerInfo};
-use super::{bind, check_ids, json, metadata_from_headers, sinks, SignalSink};
+use super::{bind, json, metadata_from_headers, sinks, SignalSink};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -153,16 +153,9 @@ impl HttpServer {
             read_timeout: Some(cfg.read_timeout.get()).filter(|d| !d.is_zero()),
         });
 
-        let mut builder = Builder::new(TokioExecutor::new());
-        {
-            let mut h1 = builder.http1();
-            h1.timer(TokioTimer::new());
-            h1.keep_alive(cfg.keep_alives_enabled);
-            // Go's otlp receiver zeroes ReadHeaderTimeout: no limit unless configured.
-            let header_timeout = Some(cfg.read_header_timeout.get()).filter(|d| !d.is_zero());
-            h1.header_read_timeout(header_timeout);
-        }
-        builder.http2().timer(TokioTimer::new());
+        // Go's otlp receiver zeroes ReadHeaderTimeout: no limit unless configured.
+        let header_timeout = Some(cfg.read_header_timeout.get()).filter(|d| !d.is_zero());
+        let builder = transport::limits::http_builder(cfg.keep_alives_enabled, header_timeout);
 
         Ok(HttpServer {
             local_addr,
@@ -470,7 +463,6 @@ fn decode(signal: Signal, enc: Encoding, body: Bytes) -> Result<Batch, String> {
     match enc {
         Encoding::Json => {
             let data = json::decode(signal, &body)?;
-            check_ids(&data)?;
             Ok(Batch::new(data, RequestContext::default()))
         }
         Encoding::Protobuf => Batch::from_wire(signal, body, RequestContext::default())

@@ -15,7 +15,9 @@ use serde_json::{Map, Value};
 
 use pipeline_api::{BatchData, Signal};
 
-/// Decode an OTLP/JSON export request of `signal`.
+/// Decode an OTLP/JSON export request of `signal`. Trace and span ids must have their
+/// lengths (16 and 8 bytes, or be empty), as Go's unmarshaller requires and as the protobuf
+/// path checks.
 pub fn decode(signal: Signal, body: &[u8]) -> Result<BatchData, String> {
     let mut value: Value =
         serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
@@ -28,7 +30,9 @@ pub fn decode(signal: Signal, body: &[u8]) -> Result<BatchData, String> {
         Signal::Metrics => serde_json::from_value(value).map(BatchData::Metrics),
         Signal::Logs => serde_json::from_value(value).map(BatchData::Logs),
     };
-    data.map_err(|e| format!("invalid OTLP/JSON {signal} request: {e}"))
+    let data = data.map_err(|e| format!("invalid OTLP/JSON {signal} request: {e}"))?;
+    super::check_ids(&data)?;
+    Ok(data)
 }
 
 /// An empty export response in JSON (`{}`), as Go's `jsonpb` writes an empty message.

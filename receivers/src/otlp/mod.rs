@@ -8,57 +8,40 @@
 //! next consumer's `consume` returned, and its refusal is mapped to the protocol's code in
 //! one place, [`errors`].
 
-mod compression;
+pub mod compression;
 pub mod config;
 pub mod errors;
 mod grpc;
 mod http;
 pub mod json;
-mod server;
+pub(crate) mod server;
 
 #[cfg(test)]
 mod tests;
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 
-use pipeline_api::config::{ConfigError, ConfigValue};
 use pipeline_api::telemetry::ReceiverObs;
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, Batch, BatchData, BuildContext, BuildError,
-    CancellationToken, ComponentConfig, ComponentId, Factory, Receiver, ReceiverFactory,
-    RequestContext, SharedConsumer, Signal, SignalConsumers,
+    async_trait, Batch, BatchData, BuildContext, BuildError, CancellationToken, ComponentId,
+    Receiver, ReceiverFactory, RequestContext, SharedConsumer, Signal, SignalConsumers,
 };
+use pipeline_api::{declare, Meta, Stability};
 
 pub use config::OtlpReceiverConfig;
 use errors::Refusal;
 
 /// The factory of the `otlp` receiver.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct OtlpReceiverFactory;
+pub const META: Meta = Meta::new("otlp")
+    .traces(Stability::Stable)
+    .metrics(Stability::Stable)
+    .logs(Stability::Stable);
 
-impl Factory for OtlpReceiverFactory {
-    fn type_name(&self) -> &'static str {
-        "otlp"
-    }
-
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<ConfigError>> {
-        parse_component_config::<OtlpReceiverConfig>(value)
-    }
-}
-
-impl ReceiverFactory for OtlpReceiverFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-        next: SignalConsumers,
-    ) -> Result<Box<dyn Receiver>, BuildError> {
-        let cfg = config_as::<OtlpReceiverConfig>(cfg)?;
+pub fn factory() -> Arc<dyn ReceiverFactory> {
+    declare::receiver::<OtlpReceiverConfig>(META, |ctx, cfg, next| {
         Ok(Box::new(OtlpReceiver::build(ctx, cfg, next)?))
-    }
+    })
 }
 
 /// The addresses a built receiver listens on (the real ports when the config said `:0`).

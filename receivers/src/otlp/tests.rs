@@ -29,8 +29,7 @@ use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use pipeline_api::telemetry::ComponentTelemetry;
 use pipeline_api::{
     async_trait, Batch, BatchData, BuildContext, BuildError, CancellationToken, ComponentConfig,
-    ComponentId, ComponentKind, ConsumeError, Consumer, Factory, Receiver, ReceiverFactory, Signal,
-    SignalConsumers,
+    ComponentId, ComponentKind, ConsumeError, Consumer, Receiver, Signal, SignalConsumers,
 };
 use prost::Message;
 use tokio::sync::{oneshot, Notify};
@@ -39,7 +38,7 @@ use tonic::Code;
 
 use super::compression::tests::compress;
 use super::errors::RpcStatus;
-use super::{LocalAddrs, OtlpReceiver, OtlpReceiverConfig, OtlpReceiverFactory};
+use super::{factory, LocalAddrs, OtlpReceiver, OtlpReceiverConfig};
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -518,7 +517,7 @@ fn invalid_values_are_reported_with_paths() {
 
 #[test]
 fn the_factory_parses_and_lists_itself() {
-    let f = OtlpReceiverFactory;
+    let f = factory();
     assert_eq!(f.type_name(), "otlp");
     let cfg = f.parse_config(&yaml("protocols:\n  grpc:\n")).unwrap();
     assert_eq!(
@@ -560,9 +559,9 @@ async fn build_run_shutdown_twice_on_port_0() {
 
 #[tokio::test]
 async fn build_through_the_factory_boxes_a_receiver() {
-    let cfg = OtlpReceiverFactory.parse_config(&yaml(BOTH)).unwrap();
+    let cfg = factory().parse_config(&yaml(BOTH)).unwrap();
     let telemetry = ComponentTelemetry::detached(ComponentKind::Receiver, &test_id());
-    let receiver = OtlpReceiverFactory
+    let receiver = factory()
         .build(context(telemetry), cfg.as_ref(), SignalConsumers::default())
         .unwrap();
     let shutdown = CancellationToken::new();
@@ -1582,4 +1581,21 @@ async fn tls_with_a_missing_certificate_fails_the_build() {
         "{err}"
     );
     assert!(err.to_string().contains("/nonexistent.crt"), "{err}");
+}
+
+/// HTTP server timeouts Ferrotel does not enforce are reported, once, by the loader.
+#[test]
+fn unenforced_http_timeouts_are_reported() {
+    use pipeline_api::ComponentConfig;
+    let quiet = parse("protocols: {http: {read_header_timeout: 5s}}").unwrap();
+    assert!(quiet.not_acted_on().is_empty());
+    let c = parse("protocols: {http: {write_timeout: 30s, idle_timeout: 1m}}").unwrap();
+    let keys: Vec<String> = c.not_acted_on().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        keys,
+        [
+            "protocols::http::write_timeout",
+            "protocols::http::idle_timeout"
+        ]
+    );
 }

@@ -162,6 +162,30 @@ impl Validate for FileStorageConfig {
                 "compaction check interval must be positive when rebound compaction is set",
             ));
         }
+        // Go: without create_directory, the directories must exist (checked by validate,
+        // with Go's message)
+        if !self.create_directory && !self.directory.trim().is_empty() {
+            let mut dirs = vec![("directory", self.directory.as_str())];
+            if self.compaction.on_start || self.compaction.on_rebound {
+                dirs.push(("compaction::directory", self.compaction.directory.as_str()));
+            }
+            for (key, dir) in dirs {
+                let path: Vec<&str> = key.split("::").collect();
+                match std::fs::metadata(dir) {
+                    Err(e) => errors.push(ConfigError::new(
+                        &path,
+                        format!(
+                            "directory must exist: stat {dir}: {}. You can enable the create_directory option to automatically create it",
+                            io_reason(&e)
+                        ),
+                    )),
+                    Ok(m) if !m.is_dir() => {
+                        errors.push(ConfigError::new(&path, format!("{dir} is not a directory")))
+                    }
+                    Ok(_) => {}
+                }
+            }
+        }
         // Go checks the permissions only when the directory is to be created.
         if self.create_directory {
             if let Err(message) = parse_permissions(&self.directory_permissions) {
@@ -173,3 +197,12 @@ impl Validate for FileStorageConfig {
 }
 
 impl ComponentConfig for FileStorageConfig {}
+
+/// An I/O error as Go's `os.Stat` words it.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}

@@ -11,45 +11,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use config::{default_directory, CompactionConfig, FileStorageConfig};
-use pipeline_api::config::ConfigValue;
 use pipeline_api::storage::{StorageClient, StorageError, StorageExtension};
 use pipeline_api::{
-    async_trait, config_as, parse_component_config, BuildContext, BuildError, ComponentConfig,
-    ComponentId, ComponentKind, Extension, ExtensionFactory, Factory,
+    async_trait, BuildError, ComponentId, ComponentKind, Extension, ExtensionFactory,
 };
+use pipeline_api::{declare, Meta, Stability};
 pub use store::{file_name, hashed_name, sanitize};
 use store::{FileStorageClient, OpenError, StoreSettings};
 
-pub struct FileStorageFactory;
-
-impl Factory for FileStorageFactory {
-    fn type_name(&self) -> &'static str {
-        "file_storage"
-    }
-    fn signals(&self) -> &'static [pipeline_api::Signal] {
-        &[]
-    }
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<pipeline_api::config::ConfigError>> {
-        parse_component_config::<FileStorageConfig>(value)
-    }
-}
-
-impl ExtensionFactory for FileStorageFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-    ) -> Result<Arc<dyn Extension>, BuildError> {
-        let cfg = config_as::<FileStorageConfig>(cfg)?.clone();
-        Ok(Arc::new(FileStorage::new(ctx.id, cfg)?))
-    }
-}
+pub const META: Meta = Meta::new("file_storage").extension(Stability::Beta);
 
 pub fn factory() -> Arc<dyn ExtensionFactory> {
-    Arc::new(FileStorageFactory)
+    declare::extension::<FileStorageConfig>(META, |ctx, cfg| {
+        Ok(Arc::new(FileStorage::new(ctx.id, cfg.clone())?))
+    })
 }
 
 /// The built extension: a checked directory and the settings every client file is opened with.

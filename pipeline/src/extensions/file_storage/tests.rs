@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pipeline_api::config::{ConfigValue, Validate};
+use pipeline_api::config::ConfigValue;
 use pipeline_api::storage::{StorageClient, StorageOp};
 use pipeline_api::telemetry::ComponentTelemetry;
-use pipeline_api::{storage_client, BuildContext, ComponentId, ComponentKind, Extension, Factory};
+use pipeline_api::{storage_client, BuildContext, ComponentId, ComponentKind, Extension};
 
 use super::config::{INVALID_OCTAL, INVALID_PERMISSION_BITS};
 use super::*;
@@ -58,9 +58,19 @@ fn id(s: &str) -> ComponentId {
     ComponentId::parse(s).expect("valid id")
 }
 
-fn parse(yaml: &str) -> Result<FileStorageConfig, Vec<pipeline_api::config::ConfigError>> {
+fn parse_raw(yaml: &str) -> Result<FileStorageConfig, Vec<pipeline_api::config::ConfigError>> {
     let value: ConfigValue = serde_yaml_ng::from_str(yaml).expect("yaml");
     pipeline_api::config::parse_typed::<FileStorageConfig>(&value)
+}
+
+/// Parse with `directory: .` (which exists) unless the text sets a directory: without
+/// create_directory, validate wants the directory to exist.
+fn parse(yaml: &str) -> Result<FileStorageConfig, Vec<pipeline_api::config::ConfigError>> {
+    if yaml.lines().any(|l| l.starts_with("directory:")) {
+        parse_raw(yaml)
+    } else {
+        parse_raw(&format!("directory: .\n{yaml}"))
+    }
 }
 
 fn config_in(dir: &Path, extra: &str) -> FileStorageConfig {
@@ -89,9 +99,16 @@ fn messages(errors: &[pipeline_api::config::ConfigError]) -> Vec<String> {
 
 #[test]
 fn defaults_validate_and_match_go_create_default_config() {
-    let cfg = parse("").expect("defaults parse");
-    assert_eq!(cfg, FileStorageConfig::default());
-    assert!(cfg.validate().is_empty());
+    let cfg = FileStorageConfig::default();
+    assert_eq!(parse("").expect("defaults parse").directory, ".");
+    // Go's default directory must exist, as Go's validate wants it (unless create_directory)
+    match parse_raw("") {
+        Ok(c) => {
+            assert_eq!(c, cfg);
+            assert!(Path::new(&cfg.directory).is_dir());
+        }
+        Err(e) => assert!(messages(&e)[0].starts_with("directory: directory must exist: stat /var/lib/otelcol/file_storage: no such file or directory"), "{e:?}"),
+    }
     // Go defaults: directory /var/lib/otelcol/file_storage (Linux), timeout 1s, fsync false,
     // create_directory false, directory_permissions 0750, max_size 0.
     assert_eq!(cfg.directory, "/var/lib/otelcol/file_storage");
@@ -110,8 +127,11 @@ fn defaults_validate_and_match_go_create_default_config() {
     assert_eq!(c.rebound_needed_threshold_mib, 100);
     assert_eq!(c.rebound_trigger_threshold_mib, 10);
     assert_eq!(c.check_interval.get(), Duration::from_secs(5));
-    assert!(FileStorageFactory.parse_config(&ConfigValue::Null).is_ok());
-    assert_eq!(FileStorageFactory.type_name(), "file_storage");
+    assert_eq!(
+        factory().parse_config(&ConfigValue::Null).is_ok(),
+        Path::new(&cfg.directory).is_dir()
+    );
+    assert_eq!(factory().type_name(), "file_storage");
 }
 
 #[test]
@@ -153,7 +173,7 @@ fn unknown_keys_are_rejected_with_their_path() {
                 && m.contains("did you mean \"on_start\"")),
         "{msgs:?}"
     );
-    let errors = FileStorageFactory
+    let errors = factory()
         .parse_config(&serde_yaml_ng::from_str("directroy: /x").expect("yaml"))
         .unwrap_err();
     assert_eq!(errors[0].path, vec!["directroy".to_string()]);
@@ -166,7 +186,8 @@ fn go_validation_messages() {
         messages(&errors),
         vec!["compaction::max_transaction_size: max transaction size for compaction cannot be less than 0"]
     );
-    let errors = parse("compaction:\n  on_rebound: true\n  check_interval: 0s\n").unwrap_err();
+    let errors = parse("compaction:\n  on_rebound: true\n  check_interval: 0s\n  directory: .\n")
+        .unwrap_err();
     assert_eq!(
         messages(&errors),
         vec!["compaction::check_interval: compaction check interval must be positive when rebound compaction is set"]
@@ -426,19 +447,34 @@ async fn max_size_refuses_writes_atomically() {
 // ---- directory ----
 
 #[test]
-fn missing_directory_is_a_build_error_naming_it() {
+fn missing_directory_is_an_error_naming_it() {
     let dir = TempDir::new("missing");
     let missing = dir.path().join("not").join("here");
-    let err = build(&missing, "").err().expect("missing dir").to_string();
+    // validate says so first, as Go's Config.Validate; build says it again
+    let yaml = format!("directory: {:?}\n", missing.display().to_string());
+    let err = messages(&parse(&yaml).unwrap_err()).join("\n");
     assert!(err.contains(&missing.display().to_string()), "{err}");
-    assert!(err.starts_with("directory must exist: "), "{err}");
+    assert!(
+        err.starts_with("directory: directory must exist: "),
+        "{err}"
+    );
     assert!(err.contains("create_directory"), "{err}");
+    let mut cfg = config_in(dir.path(), "");
+    cfg.directory = missing.display().to_string();
+    let err = FileStorage::new(id("file_storage"), cfg)
+        .err()
+        .expect("missing dir")
+        .to_string();
+    assert!(err.starts_with("directory must exist: "), "{err}");
     assert!(!missing.exists());
 
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").expect("write");
-    let err = build(&file, "").err().expect("a file").to_string();
-    assert_eq!(err, format!("{} is not a directory", file.display()));
+    let yaml = format!("directory: {:?}\n", file.display().to_string());
+    assert_eq!(
+        messages(&parse(&yaml).unwrap_err()),
+        vec![format!("directory: {} is not a directory", file.display())]
+    );
 }
 
 #[cfg(unix)]
@@ -497,7 +533,7 @@ fn factory_builds_through_the_contract() {
         dir.path().display().to_string()
     ))
     .expect("yaml");
-    let cfg = FileStorageFactory.parse_config(&value).expect("config");
+    let cfg = factory().parse_config(&value).expect("config");
     let fs_id = id("file_storage");
     let ctx = BuildContext {
         id: fs_id.clone(),

@@ -9,10 +9,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Router;
 use pipeline_api::config::{ConfigValue, Validate};
-use pipeline_api::{
-    async_trait, config_as, parse_component_config, BuildContext, BuildError, ComponentConfig,
-    Extension, ExtensionFactory, Factory,
-};
+use pipeline_api::{async_trait, BuildError, ComponentConfig, Extension, ExtensionFactory};
+use pipeline_api::{declare, Meta, Stability};
 use serde::Deserialize;
 use std::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -85,46 +83,22 @@ impl ComponentConfig for HealthCheckConfig {
     }
 }
 
-pub struct HealthCheckFactory;
+pub const META: Meta = Meta::new("health_check").extension(Stability::Alpha);
 
-impl Factory for HealthCheckFactory {
-    fn type_name(&self) -> &'static str {
-        "health_check"
-    }
-    fn signals(&self) -> &'static [pipeline_api::Signal] {
-        &[]
-    }
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<pipeline_api::config::ConfigError>> {
-        parse_component_config::<HealthCheckConfig>(value)
-    }
-}
-
-impl ExtensionFactory for HealthCheckFactory {
-    fn build(
-        &self,
-        _ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-    ) -> Result<Arc<dyn Extension>, BuildError> {
-        let cfg = config_as::<HealthCheckConfig>(cfg)?.clone();
+pub fn factory() -> Arc<dyn ExtensionFactory> {
+    declare::extension::<HealthCheckConfig>(META, |_ctx, cfg| {
         let listener = server::bind(&cfg.endpoint, "extensions::health_check")?;
         Ok(Arc::new(HealthCheck {
             state: Arc::new(State {
                 ready: AtomicBool::new(false),
                 since: Mutex::new(None),
             }),
-            cfg,
+            cfg: cfg.clone(),
             listener: Mutex::new(Some(listener)),
             token: CancellationToken::new(),
             task: Mutex::new(None),
         }))
-    }
-}
-
-pub fn factory() -> Arc<dyn ExtensionFactory> {
-    Arc::new(HealthCheckFactory)
+    })
 }
 
 struct State {

@@ -22,11 +22,8 @@ use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 pub use config::{PprofConfig, DEFAULT_ENDPOINT};
-use pipeline_api::config::ConfigValue;
-use pipeline_api::{
-    async_trait, config_as, parse_component_config, BuildContext, BuildError, ComponentConfig,
-    ComponentId, Extension, ExtensionFactory, Factory,
-};
+use pipeline_api::{async_trait, BuildError, ComponentId, Extension, ExtensionFactory};
+use pipeline_api::{declare, Meta, Stability};
 use pprof::protos::Message;
 use tokio_util::sync::CancellationToken;
 
@@ -51,46 +48,22 @@ pub const PROFILES: &[(&str, &str, bool)] = &[
     ("trace", "Not available: a Go runtime execution trace.", false),
 ];
 
-pub struct PprofFactory;
+pub const META: Meta = Meta::new("pprof").extension(Stability::Beta);
 
-impl Factory for PprofFactory {
-    fn type_name(&self) -> &'static str {
-        "pprof"
-    }
-    fn signals(&self) -> &'static [pipeline_api::Signal] {
-        &[]
-    }
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<pipeline_api::config::ConfigError>> {
-        parse_component_config::<PprofConfig>(value)
-    }
-}
-
-impl ExtensionFactory for PprofFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-    ) -> Result<Arc<dyn Extension>, BuildError> {
-        let cfg = config_as::<PprofConfig>(cfg)?.clone();
+pub fn factory() -> Arc<dyn ExtensionFactory> {
+    declare::extension::<PprofConfig>(META, |ctx, cfg| {
         let listener = server::bind(&cfg.endpoint, &format!("extensions::{}", ctx.id))?;
         let addr = listener.local_addr().ok();
         Ok(Arc::new(Pprof {
             id: ctx.id,
             addr,
-            cfg,
+            cfg: cfg.clone(),
             listener: Mutex::new(Some(listener)),
             token: CancellationToken::new(),
             task: Mutex::new(None),
             saver: Mutex::new(None),
         }))
-    }
-}
-
-pub fn factory() -> Arc<dyn ExtensionFactory> {
-    Arc::new(PprofFactory)
+    })
 }
 
 /// Why a CPU profile could not be taken.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::telemetry::ComponentTelemetry;
-use pipeline_api::{BuildContext, ComponentId, ComponentKind, Extension, Factory};
+use pipeline_api::{BuildContext, ComponentId, ComponentKind, Extension};
 use pprof::protos::{Message, Profile};
 
 use super::*;
@@ -20,7 +20,7 @@ fn parse(yaml: &str) -> Result<PprofConfig, Vec<pipeline_api::config::ConfigErro
 fn build(yaml: &str) -> Arc<dyn Extension> {
     let id = ComponentId::parse("pprof").unwrap();
     let value: ConfigValue = serde_yaml_ng::from_str(yaml).expect("yaml");
-    let cfg = PprofFactory.parse_config(&value).expect("config");
+    let cfg = factory().parse_config(&value).expect("config");
     let ctx = BuildContext {
         id: id.clone(),
         telemetry: ComponentTelemetry::detached(ComponentKind::Extension, &id),
@@ -28,7 +28,7 @@ fn build(yaml: &str) -> Arc<dyn Extension> {
         extensions: Arc::new(BTreeMap::new()),
         memory: Default::default(),
     };
-    PprofFactory.build(ctx, &*cfg).expect("build")
+    factory().build(ctx, &*cfg).expect("build")
 }
 
 fn addr(ext: &Arc<dyn Extension>) -> SocketAddr {

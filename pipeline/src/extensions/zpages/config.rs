@@ -69,4 +69,17 @@ impl ComponentConfig for ZPagesConfig {
     fn listen_addresses(&self) -> Vec<(String, String)> {
         vec![("endpoint".into(), self.endpoint.clone())]
     }
+
+    fn not_acted_on(&self) -> Vec<(String, String)> {
+        [("tls", &self.tls), ("auth", &self.auth)]
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, _)| {
+                (
+                    k.to_string(),
+                    "the zpages are served over plain HTTP".to_string(),
+                )
+            })
+            .collect()
+    }
 }

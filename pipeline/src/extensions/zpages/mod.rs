@@ -23,12 +23,9 @@ use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 pub use config::{ZPagesConfig, DEFAULT_ENDPOINT};
-use pipeline_api::config::ConfigValue;
 use pipeline_api::telemetry::Telemetry;
-use pipeline_api::{
-    async_trait, config_as, parse_component_config, BuildContext, BuildError, ComponentConfig,
-    ComponentId, Extension, ExtensionFactory, Factory, GraphInfo,
-};
+use pipeline_api::{async_trait, BuildError, ComponentId, Extension, ExtensionFactory, GraphInfo};
+use pipeline_api::{declare, Meta, Stability};
 use tokio_util::sync::CancellationToken;
 
 use crate::server;
@@ -43,37 +40,16 @@ fn process_start() -> (SystemTime, Instant) {
     *START.get_or_init(|| (SystemTime::now(), Instant::now()))
 }
 
-pub struct ZPagesFactory;
+pub const META: Meta = Meta::new("zpages").extension(Stability::Beta);
 
-impl Factory for ZPagesFactory {
-    fn type_name(&self) -> &'static str {
-        "zpages"
-    }
-    fn signals(&self) -> &'static [pipeline_api::Signal] {
-        &[]
-    }
-    fn parse_config(
-        &self,
-        value: &ConfigValue,
-    ) -> Result<Box<dyn ComponentConfig>, Vec<pipeline_api::config::ConfigError>> {
-        parse_component_config::<ZPagesConfig>(value)
-    }
-}
-
-impl ExtensionFactory for ZPagesFactory {
-    fn build(
-        &self,
-        ctx: BuildContext,
-        cfg: &dyn ComponentConfig,
-    ) -> Result<Arc<dyn Extension>, BuildError> {
-        let cfg = config_as::<ZPagesConfig>(cfg)?.clone();
+pub fn factory() -> Arc<dyn ExtensionFactory> {
+    declare::extension::<ZPagesConfig>(META, |ctx, cfg| {
         let listener = server::bind(&cfg.endpoint, &format!("extensions::{}", ctx.id))?;
         let addr = listener.local_addr().ok();
         process_start();
         Ok(Arc::new(ZPages {
             id: ctx.id,
             addr,
-            cfg,
             state: Arc::new(State {
                 telemetry: ctx.telemetry.telemetry().clone(),
                 graph: Mutex::new(None),
@@ -83,11 +59,7 @@ impl ExtensionFactory for ZPagesFactory {
             token: CancellationToken::new(),
             tasks: Mutex::new(Vec::new()),
         }))
-    }
-}
-
-pub fn factory() -> Arc<dyn ExtensionFactory> {
-    Arc::new(ZPagesFactory)
+    })
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -215,7 +187,6 @@ async fn pipelinez(uri: Uri, state: Arc<State>) -> Response {
 pub struct ZPages {
     id: ComponentId,
     addr: Option<std::net::SocketAddr>,
-    cfg: ZPagesConfig,
     state: Arc<State>,
     listener: Mutex<Option<std::net::TcpListener>>,
     token: CancellationToken,
@@ -240,11 +211,6 @@ impl Extension for ZPages {
         let Some(listener) = lock(&self.listener).take() else {
             return Err(BuildError::new("zpages started twice"));
         };
-        for (key, value) in [("tls", &self.cfg.tls), ("auth", &self.cfg.auth)] {
-            if !value.is_null() {
-                tracing::warn!(extension = %self.id, "{key} is accepted but not applied: the zpages are served over plain HTTP");
-            }
-        }
         let addr = listener
             .local_addr()
             .map(|a| a.to_string())

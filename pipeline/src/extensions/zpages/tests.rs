@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 
 use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::telemetry::{MetricsLevel, Telemetry};
-use pipeline_api::{
-    BuildContext, ComponentId, ComponentKind, Factory, GraphInfo, PipelineId, PipelineInfo,
-};
+use pipeline_api::{BuildContext, ComponentId, ComponentKind, GraphInfo, PipelineId, PipelineInfo};
 
 use super::model::{pipelinez, RateKeeper, Values};
 use super::*;
@@ -244,7 +242,7 @@ async fn serves_the_pages_of_the_graph_it_is_given() {
     count(&telemetry);
     let zid = id("zpages");
     let value: ConfigValue = serde_yaml_ng::from_str("endpoint: 127.0.0.1:0").unwrap();
-    let cfg = ZPagesFactory.parse_config(&value).unwrap();
+    let cfg = factory().parse_config(&value).unwrap();
     let ctx = BuildContext {
         id: zid.clone(),
         telemetry: telemetry.component(ComponentKind::Extension, &zid),
@@ -252,7 +250,7 @@ async fn serves_the_pages_of_the_graph_it_is_given() {
         extensions: Arc::new(BTreeMap::new()),
         memory: Default::default(),
     };
-    let ext = ZPagesFactory.build(ctx, &*cfg).expect("build");
+    let ext = factory().build(ctx, &*cfg).expect("build");
     ext.start().await.expect("start");
     let addr = ext
         .as_any()

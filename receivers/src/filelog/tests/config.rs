@@ -1,10 +1,10 @@
 //! Config: Go defaults, sizes, unknown keys and bad patterns reported with their paths.
 
 use pipeline_api::config::{parse_typed, ConfigValue, Validate};
-use pipeline_api::{Factory, Signal};
+use pipeline_api::Signal;
 
 use crate::filelog::config::{ByteSize, OnTruncate, StartAt};
-use crate::filelog::{FileLogConfig, FileLogReceiverFactory};
+use crate::filelog::{factory, FileLogConfig};
 
 fn errors(yaml: &str) -> Vec<String> {
     let v: ConfigValue = serde_yaml_ng::from_str(yaml).unwrap();
@@ -168,7 +168,8 @@ fn bad_patterns_and_expressions_are_config_errors_with_their_path() {
 
 #[test]
 fn operator_graph_errors() {
-    let e = errors("include: [a]\noperators:\n  - type: json_parser\n  - type: json_parser\n");
+    // an id given twice (unnamed operators of one type are numbered, as Go)
+    let e = errors("include: [a]\noperators:\n  - type: json_parser\n    id: p\n  - type: json_parser\n    id: p\n");
     assert!(
         e.iter().any(|m| m.starts_with("operators::1::id:")),
         "{e:?}"
@@ -190,7 +191,7 @@ fn operator_graph_errors() {
 
 #[test]
 fn factory_is_filelog_for_logs_and_registered() {
-    let f = FileLogReceiverFactory;
+    let f = factory();
     assert_eq!(f.type_name(), "filelog");
     assert_eq!(f.signals(), &[Signal::Logs]);
     assert!(crate::factories()

@@ -1,13 +1,12 @@
-//! Tests of the `filelog` receiver: config, tailing, rotation, checkpoints, operators, bad
-//! input. Each test works in its own temporary directory and waits on conditions with a
-//! deadline, never on a fixed sleep.
+//! Tests of the `filelog` receiver: config, tailing, rotation, checkpoints, operators in the
+//! running receiver, bad input. Each test works in its own temporary directory and waits on
+//! conditions with a deadline, never on a fixed sleep.
 
 mod bad_input;
 mod checkpoints;
 mod config;
 mod docker_lines;
 mod operators;
-mod regex_replace_unquote;
 mod rotation;
 mod tailing;
 

@@ -284,9 +284,9 @@ async fn delete_after_read_removes_files_once_accepted() {
 /// other containers' logs are.
 #[test]
 fn the_own_container_log_is_skipped() {
-    use crate::filelog::operators::Pipeline;
     use crate::filelog::own_container::OwnContainer;
     use crate::filelog::tailer::Tailer;
+    use stanza::operators::Pipeline;
     let me = "3f1c2a0b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a";
     let other = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     let dir = TempDir::new("own");
@@ -323,8 +323,8 @@ fn the_own_container_log_is_skipped() {
 /// pattern comes before the new `x.log`, whatever their names' order.
 #[test]
 fn older_files_are_read_first() {
-    use crate::filelog::operators::Pipeline;
     use crate::filelog::tailer::Tailer;
+    use stanza::operators::Pipeline;
     let dir = TempDir::new("order");
     append(&dir.path("x.log.1"), "older\n");
     std::thread::sleep(Duration::from_millis(20));

@@ -1,0 +1,654 @@
+//! `spanmetrics` connector: RED metrics from spans, as Go's
+//! `connector/spanmetricsconnector` makes them. Per resource (the spans' resource, keyed by
+//! its attributes or `resource_metrics_key_attributes`), per series (`service.name`,
+//! `span.name`, `span.kind`, `status.code`, then the configured `dimensions`, looked up in
+//! the span's attributes, then the resource's, then their `default`):
+//! `{namespace}.calls` (a monotonic sum) and `{namespace}.duration` (an explicit-bucket
+//! histogram in `ms` or `s`, or with `histogram.exponential` a base-2 exponential one), and with `events.enabled` `{namespace}.events` (a monotonic
+//! sum of span events per series of the same dimensions plus `events.dimensions`, looked up
+//! in the span's attributes, then the event's over the resource's), emitted every
+//! `metrics_flush_interval`, cumulative (each series from its first span) or delta (reset
+//! after each flush, each start the previous flush). Unlike Go, what was aggregated since
+//! the last flush is also flushed at shutdown.
+
+mod config;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use pipeline_api::proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use pipeline_api::proto::tonic::metrics::v1::{
+    exemplar, metric, number_data_point, AggregationTemporality, Exemplar, ExponentialHistogram,
+    ExponentialHistogramDataPoint, Histogram, HistogramDataPoint, Metric, NumberDataPoint, Sum,
+};
+use pipeline_api::proto::tonic::trace::v1::{span, status, Span};
+use pipeline_api::{
+    async_trait, declare, Batch, BuildError, ComponentId, ConnectorFactory, ConsumeError, Consumer,
+    Meta, Processor, SharedConsumer, Signal, Stability,
+};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+pub use config::Config;
+
+use crate::common::{attr, kv, now_nanos, scalar_text, string_value};
+use crate::expohisto::ExpoHistogram;
+use config::{Dimension, SERVICE_NAME, SPAN_KIND, SPAN_NAME, STATUS_CODE};
+
+/// Newer Go releases spell it `span_metrics`.
+pub const META: Meta = Meta::new("spanmetrics")
+    .aliases(&[("span_metrics", false)])
+    .pairs(&[(Signal::Traces, Signal::Metrics, Stability::Alpha)]);
+
+/// The scope of the metrics it emits (Go's).
+pub const SCOPE_NAME: &str = "spanmetricsconnector";
+
+pub fn factory() -> Arc<dyn ConnectorFactory> {
+    declare::connector::<Config>(META, |ctx, cfg, from, to, next| {
+        if (from, to) != (Signal::Traces, Signal::Metrics) {
+            return Err(BuildError::new(format!(
+                "spanmetrics connects traces to metrics, not {from} to {to}"
+            )));
+        }
+        Ok(Arc::new(Node(Arc::new(SpanMetrics::new(
+            ctx.id,
+            cfg.clone(),
+            next.all,
+        )))))
+    })
+}
+
+/// Go `traceutil.SpanKindStr`.
+fn kind_str(kind: i32) -> &'static str {
+    match span::SpanKind::try_from(kind).unwrap_or(span::SpanKind::Unspecified) {
+        span::SpanKind::Unspecified => "SPAN_KIND_UNSPECIFIED",
+        span::SpanKind::Internal => "SPAN_KIND_INTERNAL",
+        span::SpanKind::Server => "SPAN_KIND_SERVER",
+        span::SpanKind::Client => "SPAN_KIND_CLIENT",
+        span::SpanKind::Producer => "SPAN_KIND_PRODUCER",
+        span::SpanKind::Consumer => "SPAN_KIND_CONSUMER",
+    }
+}
+
+/// Go `traceutil.StatusCodeStr`.
+fn status_str(span: &Span) -> &'static str {
+    let code = span.status.as_ref().map(|s| s.code).unwrap_or(0);
+    match status::StatusCode::try_from(code).unwrap_or(status::StatusCode::Unset) {
+        status::StatusCode::Unset => "STATUS_CODE_UNSET",
+        status::StatusCode::Ok => "STATUS_CODE_OK",
+        status::StatusCode::Error => "STATUS_CODE_ERROR",
+    }
+}
+
+/// A value as text, for the series key (Go `Value.AsString`).
+fn as_string(v: &AnyValue) -> String {
+    scalar_text(v).unwrap_or_else(|| format!("{:?}", v.value))
+}
+
+/// Go `GetDimensionValue`: the span's attribute, else the resource's, else the default.
+fn dimension_value(d: &Dimension, span: &[KeyValue], resource: &[KeyValue]) -> Option<AnyValue> {
+    attr(span, &d.name)
+        .or_else(|| attr(resource, &d.name))
+        .cloned()
+        .or_else(|| d.default.as_deref().map(string_value))
+}
+
+#[derive(Debug, Clone)]
+struct Exemplars(Vec<Exemplar>);
+
+#[derive(Debug)]
+struct Series {
+    attributes: Vec<KeyValue>,
+    start: u64,
+    calls: u64,
+    calls_exemplars: Exemplars,
+    /// Per bucket (bounds + the overflow bucket).
+    buckets: Vec<u64>,
+    sum: f64,
+    count: u64,
+    /// With `histogram.exponential`, the durations go here instead of `buckets`.
+    expo: Option<ExpoHistogram>,
+    duration_exemplars: Exemplars,
+}
+
+/// A series of the events metric.
+#[derive(Debug)]
+struct EventSeries {
+    attributes: Vec<KeyValue>,
+    start: u64,
+    count: u64,
+    exemplars: Exemplars,
+}
+
+#[derive(Debug)]
+struct ResourceState {
+    attributes: Vec<KeyValue>,
+    /// By series key, in key order for a stable output.
+    series: BTreeMap<String, Series>,
+    /// The events metric's series, by key.
+    events: BTreeMap<String, EventSeries>,
+    last_seen: Instant,
+}
+
+/// The overflow series of a resource past `aggregation_cardinality_limit` (Go's).
+fn overflow() -> (String, Vec<(&'static str, AnyValue)>) {
+    (
+        "otel.metric.overflow".into(),
+        vec![(
+            "otel.metric.overflow",
+            AnyValue {
+                value: Some(any_value::Value::BoolValue(true)),
+            },
+        )],
+    )
+}
+
+#[derive(Debug, Default)]
+struct State {
+    resources: HashMap<String, ResourceState>,
+    /// Delta: the last flush time of each series, the start of its next point.
+    last_flush: HashMap<(String, String), u64>,
+}
+
+/// One `spanmetrics` instance.
+pub struct SpanMetrics {
+    id: ComponentId,
+    cfg: Config,
+    bounds: Vec<f64>,
+    state: Mutex<State>,
+    next: SharedConsumer,
+    flusher: Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+impl SpanMetrics {
+    pub fn new(id: ComponentId, cfg: Config, next: SharedConsumer) -> SpanMetrics {
+        SpanMetrics {
+            id,
+            bounds: cfg.bounds(),
+            cfg,
+            state: Mutex::new(State::default()),
+            next,
+            flusher: Mutex::new(None),
+            stopped: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn resource_key(&self, attrs: &[KeyValue]) -> String {
+        let mut kept: Vec<(&str, String)> = attrs
+            .iter()
+            .filter(|a| {
+                self.cfg.resource_metrics_key_attributes.is_empty()
+                    || self.cfg.resource_metrics_key_attributes.contains(&a.key)
+            })
+            .map(|a| (a.key.as_str(), format!("{:?}", a.value)))
+            .collect();
+        kept.sort();
+        format!("{kept:?}")
+    }
+
+    fn excluded(&self, key: &str) -> bool {
+        self.cfg.exclude_dimensions.iter().any(|d| d == key)
+    }
+
+    /// The series key and dimensions of a span (Go `buildKey`); the dimensions become the
+    /// attributes only when the series is new (Go `buildAttributes`, cached by key). The
+    /// configured `dimensions`, then `extra` (the events metric's), are looked up in the
+    /// span's attributes, then in `resource` (for an event: its attributes over the
+    /// resource's).
+    fn series_of<'a>(
+        &'a self,
+        service: &str,
+        span: &Span,
+        resource: &[KeyValue],
+        scope: Option<&InstrumentationScope>,
+        extra: &'a [Dimension],
+    ) -> (String, Vec<(&'a str, AnyValue)>) {
+        let mut dims: Vec<(&'a str, AnyValue)> = Vec::with_capacity(4 + self.cfg.dimensions.len());
+        for (name, value) in [
+            (SERVICE_NAME, service),
+            (SPAN_NAME, span.name.as_str()),
+            (SPAN_KIND, kind_str(span.kind)),
+            (STATUS_CODE, status_str(span)),
+        ] {
+            if !self.excluded(name) {
+                dims.push((name, string_value(value)));
+            }
+        }
+        for d in self.cfg.dimensions.iter().chain(extra) {
+            if let Some(v) = dimension_value(d, &span.attributes, resource) {
+                dims.push((&d.name, v));
+            }
+        }
+        if let Some(scope) = scope.filter(|s| {
+            !s.name.is_empty() && self.cfg.include_instrumentation_scope.contains(&s.name)
+        }) {
+            dims.push(("span.instrumentation.scope.name", string_value(&scope.name)));
+            if !scope.version.is_empty() {
+                dims.push((
+                    "span.instrumentation.scope.version",
+                    string_value(&scope.version),
+                ));
+            }
+        }
+        let mut key = String::new();
+        for (i, (_, v)) in dims.iter().enumerate() {
+            if i > 0 {
+                key.push('\0');
+            }
+            key.push_str(&as_string(v));
+        }
+        (key, dims)
+    }
+
+    fn exemplar(&self, span: &Span, value: f64, now: u64) -> Option<Exemplar> {
+        if !self.cfg.exemplars.enabled || span.trace_id.iter().all(|b| *b == 0) {
+            return None;
+        }
+        Some(Exemplar {
+            time_unix_nano: now,
+            trace_id: span.trace_id.clone(),
+            span_id: span.span_id.clone(),
+            value: Some(exemplar::Value::AsDouble(value)),
+            ..Default::default()
+        })
+    }
+
+    /// Add a batch of spans to the state (Go `aggregateMetrics`).
+    fn aggregate(&self, batch: &Batch) {
+        let Some(traces) = batch.as_traces() else {
+            return;
+        };
+        let now = now_nanos();
+        let seen = Instant::now();
+        let divider = self.cfg.histogram.unit.divider();
+        let limit = usize::try_from(self.cfg.aggregation_cardinality_limit).unwrap_or(0);
+        let max_exemplars = self.cfg.exemplars.max_per_data_point.unwrap_or(usize::MAX);
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for rs in &traces.resource_spans {
+            let resource: &[KeyValue] = rs
+                .resource
+                .as_ref()
+                .map(|r| r.attributes.as_slice())
+                .unwrap_or(&[]);
+            let Some(service) = attr(resource, SERVICE_NAME) else {
+                continue;
+            };
+            let service = as_string(service);
+            let rkey = self.resource_key(resource);
+            let rm = state
+                .resources
+                .entry(rkey)
+                .or_insert_with(|| ResourceState {
+                    attributes: resource.to_vec(),
+                    series: BTreeMap::new(),
+                    events: BTreeMap::new(),
+                    last_seen: seen,
+                });
+            rm.last_seen = seen;
+            for ss in &rs.scope_spans {
+                for span in &ss.spans {
+                    let duration = if span.end_time_unix_nano > span.start_time_unix_nano {
+                        (span.end_time_unix_nano - span.start_time_unix_nano) as f64 / divider
+                    } else {
+                        0.0
+                    };
+                    let (mut key, mut dims) =
+                        self.series_of(&service, span, resource, ss.scope.as_ref(), &[]);
+                    if limit > 0 && rm.series.len() >= limit && !rm.series.contains_key(&key) {
+                        (key, dims) = overflow();
+                    }
+                    let buckets = self.bounds.len() + 1;
+                    let series = rm.series.entry(key).or_insert_with(|| Series {
+                        attributes: dims.into_iter().map(|(n, v)| kv(n, v)).collect(),
+                        start: now,
+                        calls: 0,
+                        calls_exemplars: Exemplars(Vec::new()),
+                        buckets: vec![0; buckets],
+                        sum: 0.0,
+                        count: 0,
+                        expo: self
+                            .cfg
+                            .histogram
+                            .exponential
+                            .as_ref()
+                            .map(|e| ExpoHistogram::new(e.max_size)),
+                        duration_exemplars: Exemplars(Vec::new()),
+                    });
+                    series.calls += 1;
+                    if let Some(h) = series.expo.as_mut() {
+                        if !self.cfg.histogram.disable {
+                            h.record(duration, 1);
+                        }
+                    } else if !self.cfg.histogram.disable {
+                        // the first bound at or above the value (Go `sort.SearchFloat64s`)
+                        let i = self.bounds.partition_point(|b| *b < duration);
+                        series.buckets[i] += 1;
+                        series.sum += duration;
+                        series.count += 1;
+                    }
+                    let exemplar = self.exemplar(span, duration, now);
+                    if let Some(e) = &exemplar {
+                        if series.calls_exemplars.0.len() < max_exemplars {
+                            series.calls_exemplars.0.push(e.clone());
+                        }
+                        if !self.cfg.histogram.disable
+                            && series.duration_exemplars.0.len() < max_exemplars
+                        {
+                            series.duration_exemplars.0.push(e.clone());
+                        }
+                    }
+                    if !self.cfg.events.enabled {
+                        continue;
+                    }
+                    for event in &span.events {
+                        // the event's attributes over the resource's (Go copies the
+                        // resource's, then puts each of the event's)
+                        let mut attrs: Vec<KeyValue> = resource
+                            .iter()
+                            .filter(|r| !event.attributes.iter().any(|e| e.key == r.key))
+                            .cloned()
+                            .collect();
+                        attrs.extend(event.attributes.iter().cloned());
+                        let (mut key, mut dims) = self.series_of(
+                            &service,
+                            span,
+                            &attrs,
+                            ss.scope.as_ref(),
+                            &self.cfg.events.dimensions,
+                        );
+                        if limit > 0 && rm.events.len() >= limit && !rm.events.contains_key(&key) {
+                            (key, dims) = overflow();
+                        }
+                        let series = rm.events.entry(key).or_insert_with(|| EventSeries {
+                            attributes: dims.into_iter().map(|(n, v)| kv(n, v)).collect(),
+                            start: now,
+                            count: 0,
+                            exemplars: Exemplars(Vec::new()),
+                        });
+                        series.count += 1;
+                        if let Some(e) = &exemplar {
+                            if series.exemplars.0.len() < max_exemplars {
+                                series.exemplars.0.push(e.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // bounded: the least recently seen resources beyond the cache size go
+        let cap = usize::try_from(self.cfg.resource_metrics_cache_size).unwrap_or(0);
+        if cap > 0 && state.resources.len() > cap {
+            let mut by_age: Vec<(Instant, String)> = state
+                .resources
+                .iter()
+                .map(|(k, r)| (r.last_seen, k.clone()))
+                .collect();
+            by_age.sort();
+            let excess = state.resources.len() - cap;
+            for (_, k) in by_age.into_iter().take(excess) {
+                state.resources.remove(&k);
+            }
+        }
+    }
+
+    /// Build the metrics of the state and reset it as the temporality wants (Go
+    /// `buildMetrics`, `resetState`). `None` when there is nothing to send.
+    fn flush(&self) -> Option<ExportMetricsServiceRequest> {
+        let now = now_nanos();
+        let delta = self.cfg.is_delta();
+        let temporality = if delta {
+            AggregationTemporality::Delta
+        } else {
+            AggregationTemporality::Cumulative
+        } as i32;
+        let ns = &self.cfg.namespace;
+        let name = |n: &str| {
+            if ns.is_empty() {
+                n.to_string()
+            } else {
+                format!("{ns}.{n}")
+            }
+        };
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if !delta && !self.cfg.metrics_expiration.is_zero() {
+            let expiry = self.cfg.metrics_expiration.get();
+            state
+                .resources
+                .retain(|_, r| r.last_seen.elapsed() < expiry);
+        }
+        if state.resources.is_empty() {
+            return None;
+        }
+        let State {
+            resources,
+            last_flush,
+        } = &mut *state;
+        let mut keys: Vec<&String> = resources.keys().collect();
+        keys.sort();
+        let mut out = Vec::new();
+        for rkey in keys {
+            let rm = &resources[rkey];
+            let start_of = |skey: &String, created: u64| -> u64 {
+                if delta {
+                    last_flush
+                        .get(&(rkey.clone(), skey.clone()))
+                        .copied()
+                        .unwrap_or(created)
+                } else {
+                    created
+                }
+            };
+            let calls = Metric {
+                name: name("calls"),
+                data: Some(metric::Data::Sum(Sum {
+                    data_points: rm
+                        .series
+                        .iter()
+                        .map(|(k, s)| NumberDataPoint {
+                            attributes: s.attributes.clone(),
+                            start_time_unix_nano: start_of(k, s.start),
+                            time_unix_nano: now,
+                            value: Some(number_data_point::Value::AsInt(s.calls as i64)),
+                            exemplars: s.calls_exemplars.0.clone(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    aggregation_temporality: temporality,
+                    is_monotonic: true,
+                })),
+                ..Default::default()
+            };
+            let mut metrics = vec![calls];
+            if !self.cfg.histogram.disable && self.cfg.histogram.exponential.is_some() {
+                metrics.push(Metric {
+                    name: name("duration"),
+                    unit: self.cfg.histogram.unit.as_str().to_string(),
+                    data: Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
+                        data_points: rm
+                            .series
+                            .iter()
+                            .map(|(k, s)| {
+                                let mut p = ExponentialHistogramDataPoint {
+                                    attributes: s.attributes.clone(),
+                                    start_time_unix_nano: start_of(k, s.start),
+                                    time_unix_nano: now,
+                                    exemplars: s.duration_exemplars.0.clone(),
+                                    ..Default::default()
+                                };
+                                if let Some(h) = &s.expo {
+                                    h.fill(&mut p);
+                                }
+                                p
+                            })
+                            .collect(),
+                        aggregation_temporality: temporality,
+                    })),
+                    ..Default::default()
+                });
+            } else if !self.cfg.histogram.disable {
+                metrics.push(Metric {
+                    name: name("duration"),
+                    unit: self.cfg.histogram.unit.as_str().to_string(),
+                    data: Some(metric::Data::Histogram(Histogram {
+                        data_points: rm
+                            .series
+                            .iter()
+                            .map(|(k, s)| HistogramDataPoint {
+                                attributes: s.attributes.clone(),
+                                start_time_unix_nano: start_of(k, s.start),
+                                time_unix_nano: now,
+                                count: s.count,
+                                sum: Some(s.sum),
+                                bucket_counts: s.buckets.clone(),
+                                explicit_bounds: self.bounds.clone(),
+                                exemplars: s.duration_exemplars.0.clone(),
+                                ..Default::default()
+                            })
+                            .collect(),
+                        aggregation_temporality: temporality,
+                    })),
+                    ..Default::default()
+                });
+            }
+            if self.cfg.events.enabled {
+                // Go adds the metric whenever events are on, with or without points
+                metrics.push(Metric {
+                    name: name("events"),
+                    data: Some(metric::Data::Sum(Sum {
+                        data_points: rm
+                            .events
+                            .iter()
+                            .map(|(k, s)| NumberDataPoint {
+                                attributes: s.attributes.clone(),
+                                start_time_unix_nano: start_of(&format!("\0events\0{k}"), s.start),
+                                time_unix_nano: now,
+                                value: Some(number_data_point::Value::AsInt(s.count as i64)),
+                                exemplars: s.exemplars.0.clone(),
+                                ..Default::default()
+                            })
+                            .collect(),
+                        aggregation_temporality: temporality,
+                        is_monotonic: true,
+                    })),
+                    ..Default::default()
+                });
+            }
+            out.push(crate::common::resource_metrics(
+                rm.attributes.clone(),
+                SCOPE_NAME,
+                metrics,
+            ));
+        }
+        if delta {
+            for (rkey, rm) in resources.iter() {
+                for skey in rm.series.keys() {
+                    last_flush.insert((rkey.clone(), skey.clone()), now);
+                }
+                for skey in rm.events.keys() {
+                    last_flush.insert((rkey.clone(), format!("\0events\0{skey}")), now);
+                }
+            }
+            let cap = usize::try_from(self.cfg.metric_timestamp_cache_size.unwrap_or(1000))
+                .unwrap_or(1000)
+                .max(1);
+            if last_flush.len() > cap {
+                // bounded as Go's LRU: the oldest flush times go first
+                let mut by_time: Vec<((String, String), u64)> = last_flush.drain().collect();
+                by_time.sort_by_key(|(_, t)| std::cmp::Reverse(*t));
+                by_time.truncate(cap);
+                last_flush.extend(by_time);
+            }
+            resources.clear();
+        } else {
+            for rm in resources.values_mut() {
+                for s in rm.series.values_mut() {
+                    s.calls_exemplars.0.clear();
+                    s.duration_exemplars.0.clear();
+                }
+                for s in rm.events.values_mut() {
+                    s.exemplars.0.clear();
+                }
+            }
+        }
+        Some(ExportMetricsServiceRequest {
+            resource_metrics: out,
+        })
+    }
+
+    async fn send(&self) {
+        let Some(request) = self.flush() else {
+            return;
+        };
+        let batch = Batch::from_metrics(request);
+        let points = batch.items();
+        if let Err(e) = self.next.consume(batch).await {
+            error!(connector = %self.id, error = %e, data_points = points, "Failed ConsumeMetrics");
+        }
+    }
+}
+
+/// The connector as the graph holds it: the aggregation, shared with its flush task.
+pub struct Node(pub Arc<SpanMetrics>);
+
+#[async_trait]
+impl Consumer for Node {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        if batch.signal() != Signal::Traces {
+            return Err(ConsumeError::permanent(format!(
+                "spanmetrics takes traces, not {}",
+                batch.signal()
+            )));
+        }
+        self.0.aggregate(&batch);
+        // after shutdown nothing flushes on a timer: what arrives goes out at once
+        if self.0.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            self.0.send().await;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Processor for Node {
+    async fn start(&self) -> Result<(), BuildError> {
+        self.0.start_flushing();
+        Ok(())
+    }
+
+    async fn shutdown(&self) {
+        let me = &self.0;
+        me.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+        let flusher = me.flusher.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((token, task)) = flusher {
+            token.cancel();
+            let _ = task.await;
+        }
+        me.send().await;
+    }
+}
+
+impl SpanMetrics {
+    /// Start the flush timer; the instance must be shared to be flushed from a task.
+    pub fn start_flushing(self: &Arc<Self>) {
+        let interval = self
+            .cfg
+            .metrics_flush_interval
+            .get()
+            .max(Duration::from_millis(1));
+        let token = CancellationToken::new();
+        let task = crate::periodic::every(
+            interval,
+            Arc::downgrade(self),
+            token.clone(),
+            |me: Arc<SpanMetrics>| async move { me.send().await },
+        );
+        *self.flusher.lock().unwrap_or_else(|p| p.into_inner()) = Some((token, task));
+        info!(connector = %self.id, every = ?interval, "Starting spanmetrics connector");
+    }
+}

@@ -1,0 +1,426 @@
+//! The invariant every fuzz target checks, one function per decoder of outside input.
+//!
+//! A check takes any bytes and panics only when Ferrotel breaks a promise: a decoder panics,
+//! or what it accepted does not hold up (the wire scan accepts bytes prost cannot decode, a
+//! decoded request does not encode back to the same items, a splitter returns a token outside
+//! its input). The `cargo fuzz` targets in `fuzz_targets/` call these; the test in
+//! `tests/corpus.rs` replays every stored input (seed corpus and regressions) through them on
+//! stable, so a crash once found stays fixed.
+#![forbid(unsafe_code)]
+
+use std::sync::OnceLock;
+
+use pipeline::config::Environment;
+use pipeline_api::{wire, Batch, BatchData, RequestContext, Signal};
+use prost::Message;
+use receivers::filelog::config::FileLogConfig;
+use receivers::filelog::split::{Cut, Splitter};
+use receivers::prometheus::textparse;
+use stanza::entry::{Entry, Value};
+use stanza::operators::{BuildMode, Pipeline, Stats};
+
+const SIGNALS: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
+
+/// The first byte picks one of `n` variants; the rest is the input.
+fn pick(data: &[u8], n: usize) -> (usize, &[u8]) {
+    match data.split_first() {
+        Some((b, rest)) => (*b as usize % n, rest),
+        None => (0, data),
+    }
+}
+
+fn decode_request(signal: Signal, bytes: &[u8]) -> Result<BatchData, prost::DecodeError> {
+    use opentelemetry_proto::tonic::collector::{
+        logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
+        trace::v1::ExportTraceServiceRequest,
+    };
+    Ok(match signal {
+        Signal::Traces => BatchData::Traces(ExportTraceServiceRequest::decode(bytes)?),
+        Signal::Metrics => BatchData::Metrics(ExportMetricsServiceRequest::decode(bytes)?),
+        Signal::Logs => BatchData::Logs(ExportLogsServiceRequest::decode(bytes)?),
+    })
+}
+
+/// Ferrotel's own encoder (lengths computed once per item), checked against prost's.
+fn encode(data: BatchData) -> (Vec<u8>, usize) {
+    let prost_bytes = match &data {
+        BatchData::Traces(r) => r.encode_to_vec(),
+        BatchData::Metrics(r) => r.encode_to_vec(),
+        BatchData::Logs(r) => r.encode_to_vec(),
+    };
+    let items = data.count_items();
+    let ours = Batch::new(data, RequestContext::default()).encode();
+    assert!(
+        ours == prost_bytes,
+        "the encoder and prost encode differently"
+    );
+    (ours, items)
+}
+
+/// OTLP protobuf (gRPC and HTTP bodies): what the scan accepts, prost decodes, with the item
+/// count the scan gave; and the re-encoded request scans to the same count.
+pub fn otlp_wire(data: &[u8]) {
+    let (i, bytes) = pick(data, SIGNALS.len());
+    let signal = SIGNALS[i];
+    let Ok(items) = wire::scan(signal, bytes) else {
+        return;
+    };
+    let decoded = decode_request(signal, bytes)
+        .unwrap_or_else(|e| panic!("scan accepted {signal} bytes prost refuses: {e}"));
+    assert_eq!(
+        decoded.count_items(),
+        items,
+        "scan and prost count differently"
+    );
+    let (again, _) = encode(decoded);
+    assert_eq!(
+        wire::scan(signal, &again).expect("re-encoded request scans"),
+        items
+    );
+}
+
+/// OTLP/JSON (HTTP bodies): no panic; what decodes encodes to protobuf the scan accepts with
+/// the same item count.
+pub fn otlp_json(data: &[u8]) {
+    let (i, body) = pick(data, SIGNALS.len());
+    let signal = SIGNALS[i];
+    let Ok(decoded) = receivers::otlp::json::decode(signal, body) else {
+        return;
+    };
+    let (bytes, decoded_items) = encode(decoded);
+    let items = wire::scan(signal, &bytes).expect("a decoded JSON request encodes to valid OTLP");
+    assert_eq!(items, decoded_items);
+}
+
+/// The `Content-Encoding`s the OTLP receiver takes, in the order the first byte picks them.
+pub const ENCODINGS: [&str; 6] = [
+    "gzip",
+    "zstd",
+    "snappy",
+    "deflate",
+    "zlib",
+    "x-snappy-framed",
+];
+
+/// Request body decompression (every `Content-Encoding` the OTLP receiver takes): no panic,
+/// and never more than the limit.
+pub fn decompress(data: &[u8]) {
+    const LIMIT: usize = 1 << 20;
+    let (i, body) = pick(data, ENCODINGS.len());
+    let enabled: Vec<String> = ENCODINGS.iter().map(|s| s.to_string()).collect();
+    if let Ok(Some(out)) =
+        receivers::otlp::compression::decompress(ENCODINGS[i], body, &enabled, LIMIT)
+    {
+        assert!(out.len() <= LIMIT, "decompressed past the limit");
+    }
+}
+
+/// Prometheus text and OpenMetrics exposition (scrape bodies): no panic.
+pub fn prometheus_text(data: &[u8]) {
+    let (i, body) = pick(data, 2);
+    let format = if i == 0 {
+        textparse::Format::Text
+    } else {
+        textparse::Format::OpenMetrics
+    };
+    let _ = textparse::parse(body, format);
+}
+
+/// The operators of `config-examples/docker-logs-config.yaml` (container parser in Docker
+/// format, router, json and key_value parsers with timestamps, severity and trace parsers),
+/// built once, over one line as it would come from a `*-json.log` file: no panic.
+pub fn docker_log_line(data: &[u8]) {
+    static OPERATORS: OnceLock<Vec<serde_yaml_ng::Value>> = OnceLock::new();
+    let ops = OPERATORS.get_or_init(|| {
+        let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(include_str!(
+            "../../config-examples/docker-logs-config.yaml"
+        ))
+        .expect("the example config is YAML");
+        let mut ops = config["receivers"]["filelog/docker"]["operators"]
+            .as_sequence()
+            .expect("the example has operators")
+            .clone();
+        // no container metadata files to read here
+        if let Some(m) = ops[0].as_mapping_mut() {
+            m.remove("docker_metadata");
+        }
+        ops
+    });
+    let mut pipeline = Pipeline::build(ops, BuildMode::Run).expect("the example's operators build");
+    let line = String::from_utf8_lossy(data).into_owned();
+    let mut entry = Entry::new(Value::Str(line), 1);
+    entry.attributes.insert(
+        "log.file.path".into(),
+        Value::Str("/var/lib/docker/containers/0123456789abcdef/0123456789abcdef-json.log".into()),
+    );
+    let mut stats = Stats::default();
+    let _ = pipeline.process(vec![entry], &mut stats);
+}
+
+/// filelog's expression language (`if:`, router `expr:`): compile any text, and evaluate what
+/// compiles against an entry: no panic.
+pub fn stanza_expr(data: &[u8]) {
+    let src = String::from_utf8_lossy(data);
+    let Ok(expr) = stanza::expr::Expr::compile(&src) else {
+        return;
+    };
+    let mut entry = Entry::new(Value::Str("level=info msg=\"ok\"".into()), 1);
+    entry
+        .attributes
+        .insert("level".into(), Value::Str("info".into()));
+    entry.attributes.insert("n".into(), Value::Int(3));
+    let _ = expr.eval(&entry);
+}
+
+/// Time parsing (`time_parser`, parsers' `timestamp`): the first line is a layout, the rest a
+/// value; both strptime and Go layouts; building may refuse the layout, nothing panics.
+pub fn time_layout(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (layout, value) = text.split_once('\n').unwrap_or((&text, ""));
+    for layout_type in ["strptime", "gotime"] {
+        let mut op = serde_yaml_ng::Mapping::new();
+        op.insert("type".into(), "time_parser".into());
+        op.insert("parse_from".into(), "body".into());
+        op.insert("layout_type".into(), layout_type.into());
+        op.insert("layout".into(), layout.into());
+        let Ok(mut pipeline) =
+            Pipeline::build(&[serde_yaml_ng::Value::Mapping(op)], BuildMode::Run)
+        else {
+            continue;
+        };
+        let mut stats = Stats::default();
+        let _ = pipeline.process(vec![Entry::new(Value::Str(value.into()), 1)], &mut stats);
+    }
+}
+
+/// Cutting a file's bytes into log entries (newline, multiline start pattern, UTF-16): every
+/// token lies inside the data, and each cut makes progress.
+pub fn filelog_split(data: &[u8]) {
+    static SPLITTERS: OnceLock<Vec<Splitter>> = OnceLock::new();
+    let splitters = SPLITTERS.get_or_init(|| {
+        let plain = FileLogConfig {
+            max_log_size: stanza::ByteSize(64),
+            ..Default::default()
+        };
+        let multiline: FileLogConfig = serde_yaml_ng::from_str(
+            "include: [x]\nmultiline: {line_start_pattern: '^\\d{4}-'}\nmax_log_size: 64",
+        )
+        .expect("multiline config");
+        let utf16: FileLogConfig =
+            serde_yaml_ng::from_str("include: [x]\nencoding: utf-16le").expect("utf-16 config");
+        [plain, multiline, utf16]
+            .iter()
+            .map(|c| Splitter::new(c).expect("splitter builds"))
+            .collect()
+    });
+    let (i, mut rest) = pick(data, splitters.len());
+    let splitter = &splitters[i];
+    while !rest.is_empty() {
+        match splitter.cut(rest, true) {
+            Cut::Token {
+                advance,
+                start,
+                end,
+            } => {
+                assert!(advance > 0, "a cut that consumes nothing");
+                assert!(advance <= rest.len() && start <= end && end <= rest.len());
+                let _ = splitter.trim(&rest[start..end]);
+                rest = &rest[advance..];
+            }
+            Cut::More => break,
+        }
+    }
+}
+
+/// The config loader: the bytes as the YAML of a `--config` file, with `${env:...}`,
+/// `${file:...}` and `${yaml:...}` references resolved against a fixed environment, merged
+/// with the embedded default, and validated against every component of this build: no
+/// panic; errors are errors.
+pub fn config_yaml(data: &[u8]) {
+    let _ = load_config(data);
+}
+
+/// What [`config_yaml`] runs, with the loader's verdict: the problems' messages on error.
+pub fn load_config(data: &[u8]) -> Result<(), Vec<String>> {
+    struct Env(String);
+    impl Environment for Env {
+        fn var(&self, name: &str) -> Option<String> {
+            match name {
+                "HOST" => Some("127.0.0.1".into()),
+                "PORT" => Some("4317".into()),
+                "EMPTY" => Some(String::new()),
+                _ => None,
+            }
+        }
+        fn read_file(&self, path: &str) -> std::io::Result<String> {
+            match path {
+                "/config.yaml" => Ok(self.0.clone()),
+                _ => Err(std::io::Error::new(std::io::ErrorKind::NotFound, path)),
+            }
+        }
+        fn fetch(&self, url: &str) -> Result<String, String> {
+            Err(format!("no network here: {url}"))
+        }
+    }
+    static REGISTRY: OnceLock<pipeline::Registry> = OnceLock::new();
+    let registry = REGISTRY.get_or_init(ferrotel::registry);
+    let env = Env(String::from_utf8_lossy(data).into_owned());
+    pipeline::config::load(&["/config.yaml".to_string()], &[], &env, registry)
+        .map(|_| ())
+        .map_err(|errors| errors.iter().map(|e| e.to_string()).collect())
+}
+
+/// OTTL (the `transform`, `filter` and `tail_sampling` statements and conditions of a
+/// config): compile any text as a statement and as a condition in the span context, both path
+/// styles; run what compiles on a span with attributes, events and a resource: no panic.
+pub fn ottl_statement(data: &[u8]) {
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{span::Event, Span};
+    let text = String::from_utf8_lossy(data);
+    let kv = |k: &str, v: any_value::Value| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    };
+    for style in [ottl::PathStyle::Contextual, ottl::PathStyle::Prefixed] {
+        let statement = ottl::Statement::compile(&text, ottl::ContextKind::Span, style);
+        let condition = ottl::Condition::compile(&text, ottl::ContextKind::Span, style);
+        if statement.is_err() && condition.is_err() {
+            continue;
+        }
+        let mut resource = Some(Resource {
+            attributes: vec![kv(
+                "service.name",
+                any_value::Value::StringValue("api".into()),
+            )],
+            ..Default::default()
+        });
+        let mut schema = String::new();
+        let mut scope = None;
+        let mut scope_schema = String::new();
+        let mut span = Span {
+            name: "GET /items".into(),
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            attributes: vec![
+                kv("http.status_code", any_value::Value::IntValue(500)),
+                kv(
+                    "body",
+                    any_value::Value::StringValue(r#"{"a": [1, {"b": "c"}]}"#.into()),
+                ),
+            ],
+            events: vec![Event {
+                name: "exception".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut ctx = ottl::Ctx::new(&mut resource, &mut schema)
+            .with_scope(&mut scope, &mut scope_schema)
+            .with_item(ottl::Item::Span(&mut span));
+        if let Ok(c) = &condition {
+            let _ = c.eval(&ctx);
+        }
+        if let Ok(s) = &statement {
+            let _ = s.execute(&mut ctx);
+        }
+    }
+}
+
+/// A target's check.
+pub type Check = fn(&[u8]);
+
+/// Every target by name, for the corpus replay and the seed writer.
+/// Zipkin v2 bodies (the `zipkin` receiver), JSON or protobuf by the first byte: no panic;
+/// what decodes re-encodes and decodes to the same spans; the translation to OTLP keeps
+/// every span (or refuses the request).
+pub fn zipkin_v2(data: &[u8]) {
+    use exporters::zipkin::{model, translate};
+    let (i, body) = pick(data, 2);
+    let json = i == 0;
+    let decode = |b: &[u8]| {
+        if json {
+            model::from_json(b)
+        } else {
+            model::from_proto(b, false)
+        }
+    };
+    let Ok(spans) = decode(body) else {
+        return;
+    };
+    let encoded = if json {
+        model::to_json(&spans)
+    } else {
+        model::to_proto(&spans)
+    };
+    let again = decode(&encoded).expect("what decoded re-encodes to a valid body");
+    assert_eq!(again, spans, "decode(encode(spans)) == spans");
+    if let Ok(req) = translate::to_otlp(spans.clone(), json) {
+        let n: usize = req
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        assert_eq!(n, spans.len(), "every span translated");
+    }
+}
+
+/// Loki push bodies (the `loki` receiver), JSON or snappy protobuf by the first byte: no
+/// panic; what decodes has one log record per entry of a stream with parsable labels.
+pub fn loki_push(data: &[u8]) {
+    let (i, body) = pick(data, 2);
+    let ct = ["application/json", "application/x-protobuf"][i];
+    if let Ok(req) = receivers::loki::decode_push(ct, body, true, 1 << 20) {
+        for rl in &req.resource_logs {
+            for sl in &rl.scope_logs {
+                for r in &sl.log_records {
+                    assert!(r.observed_time_unix_nano > 0, "observed time set");
+                }
+            }
+        }
+    }
+}
+
+/// Jaeger `api_v2` `PostSpansRequest` bodies (the `jaeger` receiver): no panic; every span
+/// that is not all-default is translated, with 16- and 8-byte ids.
+pub fn jaeger_api_v2(data: &[u8]) {
+    use exporters::jaeger::model::{PostSpansRequest, Span};
+    let Ok(req) = <PostSpansRequest as prost::Message>::decode(data) else {
+        return;
+    };
+    let batch = req.batch.unwrap_or_default();
+    let want = batch
+        .spans
+        .iter()
+        .filter(|s| **s != Span::default())
+        .count();
+    let out = exporters::jaeger::to_otlp::to_otlp(std::slice::from_ref(&batch));
+    let spans: Vec<_> = out
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect();
+    assert_eq!(spans.len(), want, "every span translated");
+    for s in spans {
+        assert_eq!((s.trace_id.len(), s.span_id.len()), (16, 8));
+    }
+}
+
+pub const TARGETS: &[(&str, Check)] = &[
+    ("zipkin_v2", zipkin_v2),
+    ("loki_push", loki_push),
+    ("jaeger_api_v2", jaeger_api_v2),
+    ("otlp_wire", otlp_wire),
+    ("otlp_json", otlp_json),
+    ("decompress", decompress),
+    ("prometheus_text", prometheus_text),
+    ("docker_log_line", docker_log_line),
+    ("stanza_expr", stanza_expr),
+    ("time_layout", time_layout),
+    ("filelog_split", filelog_split),
+    ("config_yaml", config_yaml),
+    ("ottl_statement", ottl_statement),
+];

@@ -1,0 +1,460 @@
+//! Running OTTL over OTLP requests: visiting every item of a context with a [`Ctx`], and
+//! dropping the items a predicate selects.
+
+use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use pipeline_api::proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+use pipeline_api::proto::tonic::metrics::v1::{metric, Metric, ResourceMetrics, ScopeMetrics};
+use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+
+use crate::context::{ContextKind, Ctx, Item, MetricHeader, Point};
+
+/// What a visitor does with one context.
+pub type Visit<'f> = dyn FnMut(&mut Ctx<'_>) -> Result<(), String> + 'f;
+/// A drop predicate: true drops the item.
+pub type Pred<'f> = dyn FnMut(&Ctx<'_>) -> Result<bool, String> + 'f;
+
+/// Call `f` for every item of `kind` (resource, scope, span or span event).
+pub fn visit_traces(
+    req: &mut ExportTraceServiceRequest,
+    kind: ContextKind,
+    f: &mut Visit<'_>,
+) -> Result<(), String> {
+    for rs in &mut req.resource_spans {
+        let ResourceSpans {
+            resource,
+            scope_spans,
+            schema_url,
+            ..
+        } = rs;
+        if kind == ContextKind::Resource {
+            f(&mut Ctx::new(resource, schema_url))?;
+            continue;
+        }
+        for ss in scope_spans.iter_mut() {
+            let ScopeSpans {
+                scope,
+                spans,
+                schema_url: surl,
+                ..
+            } = ss;
+            if kind == ContextKind::Scope {
+                f(&mut Ctx::new(resource, schema_url).with_scope(scope, surl))?;
+                continue;
+            }
+            for span in spans.iter_mut() {
+                if kind == ContextKind::Span {
+                    f(&mut Ctx::new(resource, schema_url)
+                        .with_scope(scope, surl)
+                        .with_item(Item::Span(span)))?;
+                    continue;
+                }
+                let mut events = std::mem::take(&mut span.events);
+                let mut res = Ok(());
+                // Go's transform does not give its span event contexts an index:
+                // `event_index` reads as nothing there (the oracle shows it).
+                for event in events.iter_mut() {
+                    let item = Item::SpanEvent {
+                        span: &mut *span,
+                        event,
+                        index: -1,
+                    };
+                    res = f(&mut Ctx::new(resource, schema_url)
+                        .with_scope(scope, surl)
+                        .with_item(item));
+                    if res.is_err() {
+                        break;
+                    }
+                }
+                span.events = events;
+                res?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Call `f` for every item of `kind` (resource, scope or log).
+pub fn visit_logs(
+    req: &mut ExportLogsServiceRequest,
+    kind: ContextKind,
+    f: &mut Visit<'_>,
+) -> Result<(), String> {
+    for rl in &mut req.resource_logs {
+        let ResourceLogs {
+            resource,
+            scope_logs,
+            schema_url,
+            ..
+        } = rl;
+        if kind == ContextKind::Resource {
+            f(&mut Ctx::new(resource, schema_url))?;
+            continue;
+        }
+        for sl in scope_logs.iter_mut() {
+            let ScopeLogs {
+                scope,
+                log_records,
+                schema_url: surl,
+                ..
+            } = sl;
+            if kind == ContextKind::Scope {
+                f(&mut Ctx::new(resource, schema_url).with_scope(scope, surl))?;
+                continue;
+            }
+            for log in log_records.iter_mut() {
+                f(&mut Ctx::new(resource, schema_url)
+                    .with_scope(scope, surl)
+                    .with_item(Item::Log(log)))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn visit_points(
+    m: &mut Metric,
+    data: &mut Option<metric::Data>,
+    header: MetricHeader,
+    mut f: impl FnMut(Item<'_>) -> Result<(), String>,
+) -> Result<(), String> {
+    match data {
+        None => Ok(()),
+        Some(metric::Data::Gauge(g)) => g.data_points.iter_mut().try_for_each(|p| {
+            f(Item::DataPoint {
+                metric: &mut *m,
+                header,
+                point: Point::Number(p),
+            })
+        }),
+        Some(metric::Data::Sum(s)) => s.data_points.iter_mut().try_for_each(|p| {
+            f(Item::DataPoint {
+                metric: &mut *m,
+                header,
+                point: Point::Number(p),
+            })
+        }),
+        Some(metric::Data::Histogram(h)) => h.data_points.iter_mut().try_for_each(|p| {
+            f(Item::DataPoint {
+                metric: &mut *m,
+                header,
+                point: Point::Histogram(p),
+            })
+        }),
+        Some(metric::Data::ExponentialHistogram(h)) => h.data_points.iter_mut().try_for_each(|p| {
+            f(Item::DataPoint {
+                metric: &mut *m,
+                header,
+                point: Point::ExpHistogram(p),
+            })
+        }),
+        Some(metric::Data::Summary(s)) => s.data_points.iter_mut().try_for_each(|p| {
+            f(Item::DataPoint {
+                metric: &mut *m,
+                header,
+                point: Point::Summary(p),
+            })
+        }),
+    }
+}
+
+/// Call `f` for every item of `kind` (resource, scope, metric or data point).
+pub fn visit_metrics(
+    req: &mut ExportMetricsServiceRequest,
+    kind: ContextKind,
+    f: &mut Visit<'_>,
+) -> Result<(), String> {
+    for rm in &mut req.resource_metrics {
+        let ResourceMetrics {
+            resource,
+            scope_metrics,
+            schema_url,
+            ..
+        } = rm;
+        if kind == ContextKind::Resource {
+            f(&mut Ctx::new(resource, schema_url))?;
+            continue;
+        }
+        for sm in scope_metrics.iter_mut() {
+            let ScopeMetrics {
+                scope,
+                metrics,
+                schema_url: surl,
+                ..
+            } = sm;
+            if kind == ContextKind::Scope {
+                f(&mut Ctx::new(resource, schema_url).with_scope(scope, surl))?;
+                continue;
+            }
+            for m in metrics.iter_mut() {
+                if kind == ContextKind::Metric {
+                    f(&mut Ctx::new(resource, schema_url)
+                        .with_scope(scope, surl)
+                        .with_item(Item::Metric(m)))?;
+                    continue;
+                }
+                let header = MetricHeader::of(m.data.as_ref());
+                let mut data = m.data.take();
+                let res = visit_points(m, &mut data, header, |item| {
+                    f(&mut Ctx::new(resource, schema_url)
+                        .with_scope(scope, surl)
+                        .with_item(item))
+                });
+                m.data = data;
+                res?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Run `pred` inside `retain`: the first error stops evaluation (the rest is kept).
+fn keep(err: &mut Option<String>, r: impl FnOnce() -> Result<bool, String>) -> bool {
+    if err.is_some() {
+        return true;
+    }
+    match r() {
+        Ok(drop) => !drop,
+        Err(e) => {
+            *err = Some(e);
+            true
+        }
+    }
+}
+
+/// Drop the items of `kind` (resource, span or span event) that `pred` selects; resources
+/// and scopes left without spans go too. Returns the spans dropped.
+pub fn filter_traces(
+    req: &mut ExportTraceServiceRequest,
+    kind: ContextKind,
+    pred: &mut Pred<'_>,
+) -> Result<usize, String> {
+    let mut err = None;
+    let mut dropped = 0;
+    req.resource_spans.retain_mut(|rs| {
+        let ResourceSpans {
+            resource,
+            scope_spans,
+            schema_url,
+            ..
+        } = rs;
+        if kind == ContextKind::Resource {
+            let k = keep(&mut err, || pred(&Ctx::new(resource, schema_url)));
+            if !k {
+                dropped += scope_spans.iter().map(|s| s.spans.len()).sum::<usize>();
+            }
+            return k;
+        }
+        scope_spans.retain_mut(|ss| {
+            let ScopeSpans {
+                scope,
+                spans,
+                schema_url: surl,
+                ..
+            } = ss;
+            if kind == ContextKind::Span {
+                let before = spans.len();
+                spans.retain_mut(|span| {
+                    keep(&mut err, || {
+                        pred(
+                            &Ctx::new(resource, schema_url)
+                                .with_scope(scope, surl)
+                                .with_item(Item::Span(span)),
+                        )
+                    })
+                });
+                dropped += before - spans.len();
+                return !spans.is_empty();
+            }
+            for span in spans.iter_mut() {
+                let mut events = std::mem::take(&mut span.events);
+                let mut i = 0;
+                events.retain_mut(|event| {
+                    let item = Item::SpanEvent {
+                        span: &mut *span,
+                        event,
+                        index: i,
+                    };
+                    i += 1;
+                    keep(&mut err, || {
+                        pred(
+                            &Ctx::new(resource, schema_url)
+                                .with_scope(scope, surl)
+                                .with_item(item),
+                        )
+                    })
+                });
+                span.events = events;
+            }
+            true
+        });
+        kind != ContextKind::Span || !scope_spans.is_empty()
+    });
+    match err {
+        Some(e) => Err(e),
+        None => Ok(dropped),
+    }
+}
+
+/// Drop the items of `kind` (resource or log) that `pred` selects; resources and scopes
+/// left without logs go too. Returns the logs dropped.
+pub fn filter_logs(
+    req: &mut ExportLogsServiceRequest,
+    kind: ContextKind,
+    pred: &mut Pred<'_>,
+) -> Result<usize, String> {
+    let mut err = None;
+    let mut dropped = 0;
+    req.resource_logs.retain_mut(|rl| {
+        let ResourceLogs {
+            resource,
+            scope_logs,
+            schema_url,
+            ..
+        } = rl;
+        if kind == ContextKind::Resource {
+            let k = keep(&mut err, || pred(&Ctx::new(resource, schema_url)));
+            if !k {
+                dropped += scope_logs
+                    .iter()
+                    .map(|s| s.log_records.len())
+                    .sum::<usize>();
+            }
+            return k;
+        }
+        scope_logs.retain_mut(|sl| {
+            let ScopeLogs {
+                scope,
+                log_records,
+                schema_url: surl,
+                ..
+            } = sl;
+            let before = log_records.len();
+            log_records.retain_mut(|log| {
+                keep(&mut err, || {
+                    pred(
+                        &Ctx::new(resource, schema_url)
+                            .with_scope(scope, surl)
+                            .with_item(Item::Log(log)),
+                    )
+                })
+            });
+            dropped += before - log_records.len();
+            !log_records.is_empty()
+        });
+        !scope_logs.is_empty()
+    });
+    match err {
+        Some(e) => Err(e),
+        None => Ok(dropped),
+    }
+}
+
+/// The number of data points of a metric.
+pub fn point_count(m: &Metric) -> usize {
+    match &m.data {
+        None => 0,
+        Some(metric::Data::Gauge(g)) => g.data_points.len(),
+        Some(metric::Data::Sum(s)) => s.data_points.len(),
+        Some(metric::Data::Histogram(h)) => h.data_points.len(),
+        Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(metric::Data::Summary(s)) => s.data_points.len(),
+    }
+}
+
+/// Drop the items of `kind` (resource, metric or data point) that `pred` selects; metrics
+/// left without data points, and scopes and resources left empty, go too. Returns the data
+/// points dropped.
+pub fn filter_metrics(
+    req: &mut ExportMetricsServiceRequest,
+    kind: ContextKind,
+    pred: &mut Pred<'_>,
+) -> Result<usize, String> {
+    let mut err = None;
+    let mut dropped = 0;
+    req.resource_metrics.retain_mut(|rm| {
+        let ResourceMetrics {
+            resource,
+            scope_metrics,
+            schema_url,
+            ..
+        } = rm;
+        if kind == ContextKind::Resource {
+            let k = keep(&mut err, || pred(&Ctx::new(resource, schema_url)));
+            if !k {
+                dropped += scope_metrics
+                    .iter()
+                    .flat_map(|s| &s.metrics)
+                    .map(point_count)
+                    .sum::<usize>();
+            }
+            return k;
+        }
+        scope_metrics.retain_mut(|sm| {
+            let ScopeMetrics {
+                scope,
+                metrics,
+                schema_url: surl,
+                ..
+            } = sm;
+            metrics.retain_mut(|m| {
+                if kind == ContextKind::Metric {
+                    let n = point_count(m);
+                    let k = keep(&mut err, || {
+                        pred(
+                            &Ctx::new(resource, schema_url)
+                                .with_scope(scope, surl)
+                                .with_item(Item::Metric(m)),
+                        )
+                    });
+                    if !k {
+                        dropped += n;
+                    }
+                    return k;
+                }
+                let header = MetricHeader::of(m.data.as_ref());
+                let mut data = m.data.take();
+                macro_rules! points {
+                    ($pts:expr, $variant:ident) => {{
+                        let before = $pts.len();
+                        $pts.retain_mut(|p| {
+                            let item = Item::DataPoint {
+                                metric: &mut *m,
+                                header,
+                                point: Point::$variant(p),
+                            };
+                            keep(&mut err, || {
+                                pred(
+                                    &Ctx::new(resource, schema_url)
+                                        .with_scope(scope, surl)
+                                        .with_item(item),
+                                )
+                            })
+                        });
+                        dropped += before - $pts.len();
+                        !$pts.is_empty()
+                    }};
+                }
+                let any_left = match &mut data {
+                    None => true,
+                    Some(metric::Data::Gauge(g)) => points!(g.data_points, Number),
+                    Some(metric::Data::Sum(s)) => points!(s.data_points, Number),
+                    Some(metric::Data::Histogram(h)) => points!(h.data_points, Histogram),
+                    Some(metric::Data::ExponentialHistogram(h)) => {
+                        points!(h.data_points, ExpHistogram)
+                    }
+                    Some(metric::Data::Summary(s)) => points!(s.data_points, Summary),
+                };
+                m.data = data;
+                any_left
+            });
+            !metrics.is_empty()
+        });
+        !scope_metrics.is_empty()
+    });
+    match err {
+        Some(e) => Err(e),
+        None => Ok(dropped),
+    }
+}

@@ -1,0 +1,319 @@
+//! OTTL functions: argument binding and the editor and converter registries.
+
+mod converters;
+mod editors;
+
+use regex::Regex;
+
+use crate::compile::{Compiler, ConverterFn, EditorFn, Getter};
+use crate::context::Ctx;
+use crate::parser::{self, Call};
+use crate::paths::CPath;
+use crate::value::Value;
+
+pub(crate) use converters::CONVERTERS;
+pub(crate) use editors::EDITORS;
+
+/// Go's functions Ferrotel does not have: refused at load by name.
+pub const NOT_SUPPORTED: &[&str] = &[
+    "delete_index",
+    "Base64Decode",
+    "Decode",
+    "CommunityID",
+    "CSV",
+    "ParseCSV",
+    "ParseXML",
+    "ParseSimplifiedXML",
+    "GetXML",
+    "InsertXML",
+    "RemoveXML",
+    "ConvertAttributesToElementsXML",
+    "ConvertTextToElementsXML",
+    "GetValue",
+    "UserAgent",
+    "URL",
+    "ParseSeverity",
+    "ParseInt",
+    "SliceToMap",
+    "Sort",
+    "ToKeyValueString",
+    "XXH3",
+    "XXH128",
+    "Murmur3Hash",
+    "Murmur3Hash128",
+    "SHA512",
+    "ProfileID",
+    "UUID",
+    "UUIDv7",
+    "IsValidLuhn",
+    "ExtractGrokPatterns",
+    "Unroll",
+    "ElementizeAttributesXML",
+    "TruncateTime",
+    "FormatTime",
+    "Weekday",
+    "Nanosecond",
+    "IsInCIDR",
+    "ToCamelCase",
+    "ToSnakeCase",
+    "extract_sum_metric",
+    "extract_count_metric",
+    "copy_metric",
+    "aggregate_on_attributes",
+    "aggregate_on_attribute_value",
+    "convert_summary_count_val_to_sum",
+    "convert_summary_sum_val_to_sum",
+    "convert_exponential_histogram_to_histogram",
+    "merge_histogram_buckets",
+];
+
+/// Bound arguments of one call.
+pub(crate) struct Args<'a> {
+    pub c: &'a Compiler,
+
+    vals: Vec<Option<&'a parser::Value>>,
+}
+
+impl<'a> Args<'a> {
+    /// Bind positional then named arguments to `params`, of which the first `required` are required.
+    pub fn bind(
+        c: &'a Compiler,
+        call: &'a Call,
+        params: &[&str],
+        required: usize,
+    ) -> Result<Args<'a>, String> {
+        let mut vals: Vec<Option<&parser::Value>> = vec![None; params.len()];
+        let mut pos = 0;
+        let mut named = false;
+        for a in &call.args {
+            match &a.name {
+                None => {
+                    if named {
+                        return Err("positional arguments cannot follow named arguments".into());
+                    }
+                    if pos >= params.len() {
+                        return Err(format!(
+                            "incorrect number of arguments. Expected: {} Received: {}",
+                            params.len(),
+                            call.args.len()
+                        ));
+                    }
+                    vals[pos] = Some(&a.value);
+                    pos += 1;
+                }
+                Some(n) => {
+                    named = true;
+                    let i = params
+                        .iter()
+                        .position(|p| snake(p) == *n)
+                        .ok_or_else(|| format!("no such parameter: {n}"))?;
+                    if vals[i].is_some() {
+                        return Err(format!("duplicate argument {n}"));
+                    }
+                    vals[i] = Some(&a.value);
+                }
+            }
+        }
+        if vals[..required].iter().any(|v| v.is_none()) {
+            return Err(format!(
+                "incorrect number of arguments. Expected: {} Received: {}",
+                required,
+                call.args.len()
+            ));
+        }
+        Ok(Args { c, vals })
+    }
+
+    pub fn has(&self, i: usize) -> bool {
+        self.vals[i].is_some()
+    }
+
+    fn raw(&self, i: usize) -> Result<&'a parser::Value, String> {
+        self.vals[i].ok_or_else(|| format!("missing argument {i}"))
+    }
+
+    pub fn getter(&self, i: usize) -> Result<Getter, String> {
+        self.c
+            .getter(self.raw(i)?)
+            .map_err(|e| format!("invalid argument at position {i}: {e}"))
+    }
+
+    pub fn opt_getter(&self, i: usize) -> Result<Option<Getter>, String> {
+        if self.has(i) {
+            self.getter(i).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub fn path(&self, i: usize) -> Result<CPath, String> {
+        match self.raw(i)? {
+            parser::Value::Path(p) => self.c.path(p),
+            _ => Err(format!("invalid argument at position {i}: must be a path")),
+        }
+    }
+
+    pub fn str_lit(&self, i: usize) -> Result<String, String> {
+        match self.raw(i)? {
+            parser::Value::Str(s) => Ok(s.clone()),
+            _ => Err(format!(
+                "invalid argument at position {i}: must be a string literal"
+            )),
+        }
+    }
+
+    pub fn opt_str_lit(&self, i: usize) -> Result<Option<String>, String> {
+        if self.has(i) {
+            self.str_lit(i).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub fn int_lit(&self, i: usize) -> Result<i64, String> {
+        match self.raw(i)? {
+            parser::Value::Int(n) => Ok(*n),
+            _ => Err(format!(
+                "invalid argument at position {i}: must be an int literal"
+            )),
+        }
+    }
+
+    pub fn opt_int_lit(&self, i: usize) -> Result<Option<i64>, String> {
+        if self.has(i) {
+            self.int_lit(i).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub fn bool_lit(&self, i: usize) -> Result<bool, String> {
+        match self.raw(i)? {
+            parser::Value::Bool(b) => Ok(*b),
+            _ => Err(format!(
+                "invalid argument at position {i}: must be a bool literal"
+            )),
+        }
+    }
+
+    pub fn str_list(&self, i: usize) -> Result<Vec<String>, String> {
+        match self.raw(i)? {
+            parser::Value::List(items) => items
+                .iter()
+                .map(|v| match v {
+                    parser::Value::Str(s) => Ok(s.clone()),
+                    _ => Err(format!(
+                        "invalid argument at position {i}: must be a list of string literals"
+                    )),
+                })
+                .collect(),
+            _ => Err(format!(
+                "invalid argument at position {i}: must be a list of strings"
+            )),
+        }
+    }
+
+    pub fn regex(&self, i: usize, func: &str) -> Result<Regex, String> {
+        let p = self.str_lit(i)?;
+        Regex::new(&p).map_err(|e| {
+            format!("the regex pattern supplied to {func} is not a valid pattern: {e}")
+        })
+    }
+
+    /// A function name passed as argument (`SHA256` in `replace_pattern`).
+    pub fn func_name(&self, i: usize) -> Result<Option<String>, String> {
+        match self.vals[i] {
+            None => Ok(None),
+            Some(parser::Value::Enum(n, _)) => Ok(Some(n.clone())),
+            Some(_) => Err(format!(
+                "invalid argument at position {i}: must be a function name"
+            )),
+        }
+    }
+}
+
+fn snake(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, ch) in camel.chars().enumerate() {
+        if ch.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// A string argument: Go's `StringGetter` (strings only).
+pub(crate) fn get_str(g: &Getter, ctx: &Ctx<'_>) -> Result<String, String> {
+    match g.get(ctx)? {
+        Value::Str(s) => Ok(s),
+        o => Err(format!("expected string but got {}", o.type_name())),
+    }
+}
+
+/// Go's `StringLikeGetter`: strings, and other values in their string form; nil stays nil.
+pub(crate) fn get_str_like(g: &Getter, ctx: &Ctx<'_>) -> Result<Option<String>, String> {
+    Ok(match g.get(ctx)? {
+        Value::Nil => None,
+        Value::Str(s) => Some(s),
+        Value::Bytes(b) => Some(b.iter().map(|x| format!("{x:02x}")).collect()),
+        o => Some(o.as_string()),
+    })
+}
+
+pub(crate) fn get_int(g: &Getter, ctx: &Ctx<'_>) -> Result<i64, String> {
+    match g.get(ctx)? {
+        Value::Int(i) => Ok(i),
+        o => Err(format!("expected int64 but got {}", o.type_name())),
+    }
+}
+
+pub(crate) fn get_map(
+    g: &Getter,
+    ctx: &Ctx<'_>,
+) -> Result<Vec<pipeline_api::proto::tonic::common::v1::KeyValue>, String> {
+    match g.get(ctx)? {
+        Value::Map(m) => Ok(m),
+        o => Err(format!("expected pcommon.Map but got {}", o.type_name())),
+    }
+}
+
+/// Compile a converter call.
+pub(crate) fn converter(c: &Compiler, call: &Call) -> Result<ConverterFn, String> {
+    match CONVERTERS.iter().find(|(n, _)| *n == call.name) {
+        Some((_, f)) => f(c, call).map_err(|e| format!("{}: {e}", call.name)),
+        None if EDITORS.iter().any(|(n, _)| *n == call.name) => {
+            Err(format!("{} is an editor, not a converter", call.name))
+        }
+        None => Err(unknown(&call.name)),
+    }
+}
+
+/// Compile an editor call.
+pub(crate) fn editor(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
+    match EDITORS.iter().find(|(n, _)| *n == call.name) {
+        Some((_, f)) => f(c, call).map_err(|e| format!("{}: {e}", call.name)),
+        None => Err(unknown(&call.name)),
+    }
+}
+
+fn unknown(name: &str) -> String {
+    if NOT_SUPPORTED.contains(&name) {
+        format!("undefined function {name:?}: Go's OTTL has it, Ferrotel does not support it yet")
+    } else {
+        format!("undefined function {name:?}")
+    }
+}
+
+/// The names of every function Ferrotel supports.
+pub fn supported() -> Vec<&'static str> {
+    EDITORS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(CONVERTERS.iter().map(|(n, _)| *n))
+        .collect()
+}

@@ -1,0 +1,81 @@
+//! Limits on what one client of a listener may hold: how long its request headers may take,
+//! how many connections may be open at once, how long in-flight requests get at shutdown.
+//! Shared by the runtime's small HTTP servers (health check, own metrics, pprof, zpages) and
+//! the `prometheus` exporter's endpoint; docs/security.md lists every listener's limits.
+
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
+
+/// What one small server allows a client.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Request headers (and, on a new connection, its first bytes) must arrive within this;
+    /// it also bounds an idle keep-alive connection (hyper starts the timer when it waits
+    /// for the next request). Go `confighttp`'s server default `read_header_timeout`.
+    pub header_read_timeout: Duration,
+    /// Open connections at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// How long in-flight requests get to finish at shutdown.
+    pub drain: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(60),
+            max_connections: 256,
+            drain: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Limits {
+    /// A connection builder (HTTP/1 and HTTP/2) with the header timeout armed.
+    pub fn builder(&self) -> auto::Builder<TokioExecutor> {
+        http_builder(true, Some(self.header_read_timeout))
+    }
+}
+
+/// A connection builder (HTTP/1 and HTTP/2) with HTTP/1 keep-alive as configured and, when
+/// given, a header read timeout (Go confighttp's `keep_alives_enabled`, `read_header_timeout`).
+pub fn http_builder(
+    keep_alive: bool,
+    header_read_timeout: Option<Duration>,
+) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(keep_alive)
+        .header_read_timeout(header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    builder
+}
+
+/// Whether enough of the first bytes arrived within `timeout` to tell HTTP/1 from HTTP/2
+/// (anything that is not the start of the HTTP/2 preface is HTTP/1).
+pub async fn first_bytes(stream: &tokio::net::TcpStream, timeout: Duration) -> bool {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut buf = [0u8; 24];
+    loop {
+        let Ok(peeked) = tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await else {
+            return false;
+        };
+        match peeked {
+            Ok(0) | Err(_) => return false,
+            Ok(n) if n >= PREFACE.len() || !PREFACE.starts_with(&buf[..n]) => return true,
+            // part of the preface: wait for the rest
+            Ok(_) => {
+                if tokio::time::timeout_at(deadline, tokio::time::sleep(Duration::from_millis(10)))
+                    .await
+                    .is_err()
+                {
+                    return false;
+                }
+            }
+        }
+    }
+}

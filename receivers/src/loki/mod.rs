@@ -1,0 +1,743 @@
+//! `loki` receiver: Loki's push API over HTTP (`POST /loki/api/v1/push`, snappy protobuf or
+//! JSON), as Go's `receiver/lokireceiver` and `pkg/translator/loki` (`PushRequestToLogs`).
+//!
+//! Go facts relied on (`config.go`, `factory.go`, `loki.go`, `internal/push.go`,
+//! `loki_to_otlp.go`):
+//! - `protocols` has `grpc` (`localhost:3600`) and `http` (`localhost:3500`); a protocol is
+//!   on only when its key is present; none is "must specify at least one protocol when
+//!   using the Loki receiver". `use_incoming_timestamp` (false).
+//! - Only `POST` (405 `405 method not allowed, supported: [POST]`); `Content-Type` exactly
+//!   `application/json` or `application/x-protobuf` (else 415); `Content-Encoding` empty,
+//!   `snappy`, `gzip` or `deflate` (else 400). A protobuf body is snappy block-compressed.
+//! - Every entry becomes one log record in one resource and one scope: body the line,
+//!   observed time now, time the entry's when `use_incoming_timestamp` (and not zero), else
+//!   now; each stream label not starting with `__` an attribute (Ferrotel: sorted by name).
+//!   Structured metadata is not carried. A stream whose labels do not parse fails the
+//!   request with 400 (`N entries failed to process, the last error: …`). Success is 204.
+//!
+//! Ferrotel differs: a refusal by the pipeline is 503 (retryable; `Retry-After` when
+//! throttled) or 400 (permanent), so promtail and the Docker driver retry; Go answers 204
+//! and the entries are lost. Not built yet: the gRPC `logproto.Pusher/Push` protocol (a
+//! config with `protocols::grpc` fails to build with a clear error).
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
+use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use pipeline_api::proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use pipeline_api::proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use pipeline_api::proto::tonic::resource::v1::Resource;
+use pipeline_api::telemetry::ReceiverObs;
+use pipeline_api::{
+    async_trait, Batch, BatchData, BuildContext, BuildError, CancellationToken, ComponentConfig,
+    ComponentId, Receiver, ReceiverFactory, RequestContext, SharedConsumer, Signal,
+    SignalConsumers,
+};
+use pipeline_api::{declare, Meta, Stability};
+use prost::Message;
+use serde::{Deserialize, Deserializer};
+use tokio_rustls::TlsAcceptor;
+use transport::tls::TlsServerConfig;
+
+use exporters::loki::push::PushRequest;
+
+use crate::otlp::server::serve;
+
+pub const META: Meta = Meta::new("loki").logs(Stability::Alpha);
+
+const DEFAULT_MAX_BODY: i64 = 20 * 1024 * 1024;
+pub const PUSH_PATH: &str = "/loki/api/v1/push";
+
+pub fn factory() -> Arc<dyn ReceiverFactory> {
+    declare::receiver::<Config>(META, |ctx, cfg, next| {
+        Ok(Box::new(LokiReceiver::build(ctx, cfg, next)?))
+    })
+}
+
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(d).map(|v| Some(v.unwrap_or_default()))
+}
+
+/// `receivers: loki:`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub protocols: Protocols,
+    pub use_incoming_timestamp: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Protocols {
+    /// Go `configgrpc.ServerConfig`: accepted, not served yet (refused at build).
+    #[serde(deserialize_with = "present")]
+    pub grpc: Option<GrpcKeys>,
+    #[serde(deserialize_with = "present")]
+    pub http: Option<HttpServerConfig>,
+}
+
+/// The gRPC server keys, kept as they are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct GrpcKeys(pub ConfigValue);
+
+impl Default for GrpcKeys {
+    fn default() -> Self {
+        GrpcKeys(ConfigValue::Null)
+    }
+}
+
+/// `protocols::http` (Go `confighttp.ServerConfig`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpServerConfig {
+    pub endpoint: String,
+    pub tls: Option<TlsServerConfig>,
+    pub max_request_body_size: i64,
+    pub include_metadata: bool,
+    pub response_headers: BTreeMap<String, String>,
+    pub compression_algorithms: Option<Vec<String>>,
+    pub read_timeout: GoDuration,
+    pub read_header_timeout: GoDuration,
+    pub write_timeout: GoDuration,
+    pub idle_timeout: GoDuration,
+    pub keep_alives_enabled: bool,
+    pub cors: Option<ConfigValue>,
+    pub auth: Option<ConfigValue>,
+    pub middlewares: Vec<ConfigValue>,
+}
+
+impl Default for HttpServerConfig {
+    fn default() -> Self {
+        HttpServerConfig {
+            endpoint: "localhost:3500".into(),
+            tls: None,
+            max_request_body_size: DEFAULT_MAX_BODY,
+            include_metadata: false,
+            response_headers: BTreeMap::new(),
+            compression_algorithms: None,
+            read_timeout: GoDuration::default(),
+            read_header_timeout: GoDuration::from_secs(60),
+            write_timeout: GoDuration::from_secs(30),
+            idle_timeout: GoDuration::from_secs(60),
+            keep_alives_enabled: true,
+            cors: None,
+            auth: None,
+            middlewares: Vec::new(),
+        }
+    }
+}
+
+impl Validate for Config {
+    fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if self.protocols.grpc.is_none() && self.protocols.http.is_none() {
+            errors.push(ConfigError::new(
+                &[],
+                "must specify at least one protocol when using the Loki receiver",
+            ));
+        }
+        if let Some(h) = &self.protocols.http {
+            let path = ["protocols", "http"];
+            if let Err(e) = transport::net::check_endpoint(&h.endpoint, 3500) {
+                errors.push(ConfigError::new(&["protocols", "http", "endpoint"], e));
+            }
+            if let Some(tls) = &h.tls {
+                transport::tls::check_server(tls, &["protocols", "http", "tls"], &mut errors);
+            }
+            if h.auth.is_some() {
+                errors.push(ConfigError::new(
+                    &[path[0], path[1], "auth"],
+                    "authentication extensions are not supported by Ferrotel yet",
+                ));
+            }
+            if !h.middlewares.is_empty() {
+                errors.push(ConfigError::new(
+                    &[path[0], path[1], "middlewares"],
+                    "middleware extensions are not supported by Ferrotel yet",
+                ));
+            }
+        }
+        errors
+    }
+}
+
+impl ComponentConfig for Config {
+    fn listen_addresses(&self) -> Vec<(String, String)> {
+        self.protocols
+            .http
+            .iter()
+            .map(|h| ("protocols::http::endpoint".to_string(), h.endpoint.clone()))
+            .collect()
+    }
+
+    fn not_acted_on(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if self
+            .protocols
+            .http
+            .as_ref()
+            .is_some_and(|h| h.cors.is_some())
+        {
+            out.push((
+                "protocols::http::cors".into(),
+                "the push API is not served to browsers".into(),
+            ));
+        }
+        out
+    }
+}
+
+/// Parse a Loki/Prometheus label set `{name="value", ...}` (an optional metric name before
+/// the brace becomes `__name__`), as Go's `promql_parser.ParseMetric`.
+pub fn parse_labels(s: &str) -> Result<Vec<(String, String)>, String> {
+    let s = s.trim();
+    let err = |m: &str| format!("parse error: {m} in {s:?}");
+    let (name, rest) = match s.find('{') {
+        Some(i) => (s[..i].trim(), &s[i + 1..]),
+        None => return Err(err("expected \"{\"")),
+    };
+    let mut out = Vec::new();
+    if !name.is_empty() {
+        if !valid_name(name, true) {
+            return Err(err("invalid metric name"));
+        }
+        out.push(("__name__".to_string(), name.to_string()));
+    }
+    let mut chars = rest.char_indices().peekable();
+    let body = rest;
+    loop {
+        while chars.peek().is_some_and(|(_, c)| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&(start, c)) = chars.peek() else {
+            return Err(err("unexpected end of input"));
+        };
+        if c == '}' {
+            chars.next();
+            break;
+        }
+        let mut end = start;
+        while let Some(&(i, c)) = chars.peek() {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                end = i + c.len_utf8();
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let label = &body[start..end];
+        if !valid_name(label, false) {
+            return Err(err("invalid label name"));
+        }
+        while chars.peek().is_some_and(|(_, c)| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.next().map(|(_, c)| c) != Some('=') {
+            return Err(err("expected \"=\""));
+        }
+        while chars.peek().is_some_and(|(_, c)| c.is_whitespace()) {
+            chars.next();
+        }
+        let quote = match chars.next() {
+            Some((_, q @ ('"' | '\'' | '`'))) => q,
+            _ => return Err(err("expected a quoted value")),
+        };
+        let mut value = String::new();
+        loop {
+            match chars.next() {
+                None => return Err(err("unterminated string")),
+                Some((_, c)) if c == quote => break,
+                Some((_, '\\')) if quote != '`' => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, 't')) => value.push('\t'),
+                    Some((_, 'r')) => value.push('\r'),
+                    Some((_, c @ ('\\' | '"' | '\''))) => value.push(c),
+                    _ => return Err(err("invalid escape")),
+                },
+                Some((_, c)) => value.push(c),
+            }
+        }
+        out.push((label.to_string(), value));
+        while chars.peek().is_some_and(|(_, c)| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            Some((_, ',')) => continue,
+            Some((_, '}')) => break,
+            _ => return Err(err("expected \",\" or \"}\"")),
+        }
+    }
+    if chars.any(|(_, c)| !c.is_whitespace()) {
+        return Err(err("unexpected text after \"}\""));
+    }
+    Ok(out)
+}
+
+fn valid_name(s: &str, metric: bool) -> bool {
+    let mut cs = s.chars();
+    match cs.next() {
+        Some(c) if c.is_ascii_alphabetic() || c == '_' || (metric && c == ':') => {}
+        _ => return false,
+    }
+    cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || (metric && c == ':'))
+}
+
+/// One decoded entry.
+struct Entry {
+    ts_nanos: u64,
+    line: String,
+}
+
+/// The streams of a push body: (labels text or map, entries).
+enum Labels {
+    Text(String),
+    Map(BTreeMap<String, String>),
+}
+
+/// The JSON push body (`{"streams":[{"stream":{...},"values":[["<ns>","line",{...}?]]}]}`).
+fn from_json(body: &[u8]) -> Result<Vec<(Labels, Vec<Entry>)>, String> {
+    #[derive(Deserialize)]
+    struct Body {
+        #[serde(default)]
+        streams: Vec<Stream>,
+    }
+    #[derive(Deserialize)]
+    struct Stream {
+        #[serde(default)]
+        stream: BTreeMap<String, String>,
+        #[serde(default)]
+        values: Vec<Vec<serde_json::Value>>,
+    }
+    let b: Body = serde_json::from_slice(body).map_err(|e| format!("invalid push JSON: {e}"))?;
+    b.streams
+        .into_iter()
+        .map(|s| {
+            let entries = s
+                .values
+                .into_iter()
+                .map(|v| {
+                    let ts = match v.first() {
+                        Some(serde_json::Value::String(t)) => t
+                            .parse::<u64>()
+                            .map_err(|_| format!("invalid timestamp {t:?}"))?,
+                        other => return Err(format!("invalid timestamp {other:?}")),
+                    };
+                    let line = match v.get(1) {
+                        Some(serde_json::Value::String(l)) => l.clone(),
+                        other => return Err(format!("invalid line {other:?}")),
+                    };
+                    Ok(Entry { ts_nanos: ts, line })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok((Labels::Map(s.stream), entries))
+        })
+        .collect()
+}
+
+/// The snappy protobuf push body.
+fn from_proto(body: &[u8], limit: usize) -> Result<Vec<(Labels, Vec<Entry>)>, String> {
+    let len = snap::raw::decompress_len(body).map_err(|e| format!("snappy: {e}"))?;
+    if len > limit {
+        return Err(format!(
+            "decompressed body of {len} bytes is larger than {limit}"
+        ));
+    }
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| format!("snappy: {e}"))?;
+    let req = PushRequest::decode(raw.as_slice()).map_err(|e| format!("protobuf: {e}"))?;
+    Ok(req
+        .streams
+        .into_iter()
+        .map(|s| {
+            let entries = s
+                .entries
+                .into_iter()
+                .map(|e| Entry {
+                    ts_nanos: e
+                        .timestamp
+                        .map(|t| {
+                            (t.seconds.max(0) as u64)
+                                .saturating_mul(1_000_000_000)
+                                .saturating_add(t.nanos.max(0) as u64)
+                        })
+                        .unwrap_or(0),
+                    line: e.line,
+                })
+                .collect();
+            (Labels::Text(s.labels), entries)
+        })
+        .collect())
+}
+
+/// Go `PushRequestToLogs`.
+fn to_logs(
+    streams: Vec<(Labels, Vec<Entry>)>,
+    keep_timestamp: bool,
+    now: u64,
+) -> Result<ExportLogsServiceRequest, String> {
+    let mut records = Vec::new();
+    let mut failed = 0;
+    let mut last_err = None;
+    for (labels, entries) in streams {
+        if entries.is_empty() {
+            continue;
+        }
+        let labels: Vec<(String, String)> = match labels {
+            Labels::Map(m) => m.into_iter().collect(),
+            Labels::Text(t) => match parse_labels(&t) {
+                Ok(mut l) => {
+                    l.sort();
+                    l.dedup_by(|a, b| a.0 == b.0);
+                    l
+                }
+                Err(e) => {
+                    failed += 1;
+                    last_err = Some(e);
+                    continue;
+                }
+            },
+        };
+        let attrs: Vec<KeyValue> = labels
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("__"))
+            .map(|(k, v)| KeyValue {
+                key: k,
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(v)),
+                }),
+                ..Default::default()
+            })
+            .collect();
+        for e in entries {
+            records.push(LogRecord {
+                observed_time_unix_nano: now,
+                time_unix_nano: if keep_timestamp && e.ts_nanos != 0 {
+                    e.ts_nanos
+                } else {
+                    now
+                },
+                body: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(e.line)),
+                }),
+                attributes: attrs.clone(),
+                ..Default::default()
+            });
+        }
+    }
+    if let Some(e) = last_err {
+        return Err(format!(
+            "{failed} entries failed to process, the last error: {e}"
+        ));
+    }
+    if records.is_empty() {
+        return Ok(ExportLogsServiceRequest::default());
+    }
+    Ok(ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource::default()),
+            scope_logs: vec![ScopeLogs {
+                scope: Some(InstrumentationScope::default()),
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+}
+
+/// Decode a push body as the receiver does (for tests and fuzzing).
+pub fn decode_push(
+    content_type: &str,
+    body: &[u8],
+    keep_timestamp: bool,
+    limit: usize,
+) -> Result<ExportLogsServiceRequest, String> {
+    let streams = if content_type == "application/json" {
+        from_json(body)?
+    } else {
+        from_proto(body, limit)?
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    to_logs(streams, keep_timestamp, now)
+}
+
+/// What the receiver counted.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub bad_requests: AtomicU64,
+    pub accepted_records: AtomicU64,
+}
+
+struct Handler {
+    id: ComponentId,
+    next: SharedConsumer,
+    keep_timestamp: bool,
+    max_body: usize,
+    include_metadata: bool,
+    obs: ReceiverObs,
+    counters: Arc<Counters>,
+}
+
+fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+impl Handler {
+    fn bad(&self, status: StatusCode, msg: impl Into<Bytes>) -> Response<Full<Bytes>> {
+        self.counters.bad_requests.fetch_add(1, Ordering::Relaxed);
+        reply(status, msg)
+    }
+
+    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        if req.uri().path() != PUSH_PATH {
+            return reply(StatusCode::NOT_FOUND, "404 page not found\n");
+        }
+        if req.method() != Method::POST {
+            return self.bad(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "405 method not allowed, supported: [POST]",
+            );
+        }
+        let header = |name: &http::HeaderName| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let content_type = header(&CONTENT_TYPE);
+        if content_type != "application/json" && content_type != "application/x-protobuf" {
+            return self.bad(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "415 unsupported media type, supported: [application/json, application/x-protobuf]",
+            );
+        }
+        let encoding = header(&CONTENT_ENCODING);
+        let metadata: Vec<(String, String)> = if self.include_metadata {
+            req.headers()
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let body = match Limited::new(req.into_body(), self.max_body).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    return self.bad(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "http: request body too large",
+                    );
+                }
+                return self.bad(StatusCode::BAD_REQUEST, format!("failed to read body: {e}"));
+            }
+        };
+        let body: Vec<u8> = match encoding.as_str() {
+            "" | "snappy" => body.to_vec(),
+            "gzip" | "deflate" => {
+                let mut out = Vec::new();
+                let limit = self.max_body as u64 + 1;
+                let read = if encoding == "gzip" {
+                    flate2::read::GzDecoder::new(&body[..])
+                        .take(limit)
+                        .read_to_end(&mut out)
+                } else {
+                    flate2::read::DeflateDecoder::new(&body[..])
+                        .take(limit)
+                        .read_to_end(&mut out)
+                };
+                if let Err(e) = read {
+                    return self.bad(StatusCode::BAD_REQUEST, e.to_string());
+                }
+                if out.len() > self.max_body {
+                    return self.bad(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "http: request body too large",
+                    );
+                }
+                out
+            }
+            other => {
+                return self.bad(
+                    StatusCode::BAD_REQUEST,
+                    format!("Content-Encoding {other:?} not supported"),
+                )
+            }
+        };
+        let logs = match decode_push(&content_type, &body, self.keep_timestamp, self.max_body) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(receiver = %self.id, error = %e, "at least one entry in the push request failed to process");
+                return self.bad(StatusCode::BAD_REQUEST, e);
+            }
+        };
+        if logs.resource_logs.is_empty() {
+            return reply(StatusCode::NO_CONTENT, Bytes::new());
+        }
+        let batch = Batch::new(
+            BatchData::Logs(logs),
+            RequestContext {
+                receiver: Some(self.id.clone()),
+                metadata,
+                client_address: Some(peer),
+            },
+        );
+        let items = batch.items();
+        let result = self.next.consume(batch).await;
+        self.obs.record(Signal::Logs, items, &result);
+        match result {
+            Ok(()) => {
+                self.counters
+                    .accepted_records
+                    .fetch_add(items as u64, Ordering::Relaxed);
+                reply(StatusCode::NO_CONTENT, Bytes::new())
+            }
+            Err(e) if e.is_retryable() => {
+                let mut r = reply(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+                if let Some(after) = e.retry_after() {
+                    if let Ok(v) = http::HeaderValue::from_str(&after.as_secs().max(1).to_string())
+                    {
+                        r.headers_mut().insert(RETRY_AFTER, v);
+                    }
+                }
+                r
+            }
+            Err(e) => reply(StatusCode::BAD_REQUEST, e.to_string()),
+        }
+    }
+}
+
+pub struct LokiReceiver {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    handler: Arc<Handler>,
+    keep_alive: bool,
+    read_header_timeout: Option<std::time::Duration>,
+}
+
+impl LokiReceiver {
+    pub fn build(
+        ctx: BuildContext,
+        cfg: &Config,
+        next: SignalConsumers,
+    ) -> Result<LokiReceiver, BuildError> {
+        let next = next
+            .logs
+            .ok_or_else(|| BuildError::new("the loki receiver must be in a logs pipeline"))?;
+        if cfg.protocols.grpc.is_some() {
+            return Err(BuildError::new(
+                "protocols::grpc: the Loki gRPC push API (logproto.Pusher/Push) is not supported by Ferrotel yet; use protocols::http",
+            ));
+        }
+        let Some(h) = &cfg.protocols.http else {
+            return Err(BuildError::new(
+                "must specify at least one protocol when using the Loki receiver",
+            ));
+        };
+        let tls = match &h.tls {
+            Some(t) => Some(transport::tls::server_acceptor(
+                t,
+                &[b"h2", b"http/1.1"],
+                "protocols::http::tls",
+            )?),
+            None => None,
+        };
+        let listener = transport::net::bind_tcp(&h.endpoint, "protocols::http::endpoint")?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| BuildError::new(format!("protocols::http::endpoint: {e}")))?;
+        let max_body = if h.max_request_body_size <= 0 {
+            DEFAULT_MAX_BODY
+        } else {
+            h.max_request_body_size
+        };
+        Ok(LokiReceiver {
+            listener,
+            local_addr,
+            tls,
+            keep_alive: h.keep_alives_enabled,
+            read_header_timeout: Some(h.read_header_timeout.get()).filter(|d| !d.is_zero()),
+            handler: Arc::new(Handler {
+                id: ctx.id.clone(),
+                next,
+                keep_timestamp: cfg.use_incoming_timestamp,
+                max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
+                include_metadata: h.include_metadata,
+                obs: ctx.telemetry.receiver_obs("http"),
+                counters: Arc::new(Counters::default()),
+            }),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn counters(&self) -> Arc<Counters> {
+        self.handler.counters.clone()
+    }
+}
+
+#[async_trait]
+impl Receiver for LokiReceiver {
+    async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<(), BuildError> {
+        let LokiReceiver {
+            listener,
+            tls,
+            handler,
+            keep_alive,
+            read_header_timeout,
+            ..
+        } = *self;
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|e| BuildError::new(format!("protocols::http::endpoint: {e}")))?;
+        let builder = transport::limits::http_builder(keep_alive, read_header_timeout);
+        serve(
+            listener,
+            tls,
+            builder,
+            move |peer| {
+                let handler = handler.clone();
+                hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let handler = handler.clone();
+                    async move { Ok::<_, Infallible>(handler.handle(req, peer.addr).await) }
+                })
+            },
+            shutdown,
+            "loki",
+        )
+        .await;
+        Ok(())
+    }
+}

@@ -1,0 +1,357 @@
+//! Relabelling as Prometheus does it (`model/relabel/relabel.go`): the config with its
+//! defaults (regex `(.*)` anchored, separator `;`, replacement `$1`, action `replace`), its
+//! checks and their wording, and every action.
+//!
+//! The regex is anchored as Prometheus anchors it, `^(?s:…)$`; Rust's `regex` crate reads the
+//! same RE2 syntax as Go's `regexp`, and `Captures::expand` the same `$1`, `${1}`, `$name`
+//! templates as Go's `Regexp.Expand`.
+
+use std::collections::BTreeMap;
+
+use md5::{Digest, Md5};
+use regex::Regex;
+use serde::{Deserialize, Deserializer};
+
+use super::config::is_valid_label_name;
+
+/// A label set while it is being relabelled: name → value, sorted by name.
+pub type Labels = BTreeMap<String, String>;
+
+/// Prometheus `relabelTarget`: a label name possibly built from `$1`/`${name}` references.
+fn relabel_target() -> &'static Regex {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+$").expect("static regex")
+    })
+}
+
+/// One relabel action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Replace,
+    Keep,
+    Drop,
+    KeepEqual,
+    DropEqual,
+    HashMod,
+    LabelMap,
+    LabelDrop,
+    LabelKeep,
+    Lowercase,
+    Uppercase,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Replace => "replace",
+            Action::Keep => "keep",
+            Action::Drop => "drop",
+            Action::KeepEqual => "keepequal",
+            Action::DropEqual => "dropequal",
+            Action::HashMod => "hashmod",
+            Action::LabelMap => "labelmap",
+            Action::LabelDrop => "labeldrop",
+            Action::LabelKeep => "labelkeep",
+            Action::Lowercase => "lowercase",
+            Action::Uppercase => "uppercase",
+        }
+    }
+
+    /// Prometheus reads the action case-insensitively.
+    fn parse(s: &str) -> Result<Action, String> {
+        Ok(match s.to_lowercase().as_str() {
+            "replace" => Action::Replace,
+            "keep" => Action::Keep,
+            "drop" => Action::Drop,
+            "keepequal" => Action::KeepEqual,
+            "dropequal" => Action::DropEqual,
+            "hashmod" => Action::HashMod,
+            "labelmap" => Action::LabelMap,
+            "labeldrop" => Action::LabelDrop,
+            "labelkeep" => Action::LabelKeep,
+            "lowercase" => Action::Lowercase,
+            "uppercase" => Action::Uppercase,
+            _ => return Err(format!("unknown relabel action {s:?}")),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Action::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A regex as Prometheus keeps it: the text as written and the anchored compiled form.
+#[derive(Debug, Clone)]
+pub struct AnchoredRegex {
+    pub source: String,
+    pub regex: Regex,
+}
+
+impl PartialEq for AnchoredRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl AnchoredRegex {
+    pub fn new(source: &str) -> Result<AnchoredRegex, String> {
+        let regex = Regex::new(&format!("^(?s:{source})$"))
+            .map_err(|e| format!("invalid regex {source:?}: {e}"))?;
+        Ok(AnchoredRegex {
+            source: source.to_string(),
+            regex,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for AnchoredRegex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        AnchoredRegex::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+pub const DEFAULT_REGEX: &str = "(.*)";
+pub const DEFAULT_SEPARATOR: &str = ";";
+pub const DEFAULT_REPLACEMENT: &str = "$1";
+
+/// One `relabel_configs` / `metric_relabel_configs` entry.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelabelConfig {
+    pub source_labels: Vec<String>,
+    /// `None`: the default `;` (kept apart to check "no other fields").
+    pub separator: Option<String>,
+    pub regex: Option<AnchoredRegex>,
+    pub modulus: u64,
+    pub target_label: String,
+    pub replacement: Option<String>,
+    pub action: Action,
+}
+
+impl Default for RelabelConfig {
+    fn default() -> Self {
+        RelabelConfig {
+            source_labels: Vec::new(),
+            separator: None,
+            regex: None,
+            modulus: 0,
+            target_label: String::new(),
+            replacement: None,
+            action: Action::Replace,
+        }
+    }
+}
+
+fn default_regex() -> &'static AnchoredRegex {
+    static RE: std::sync::OnceLock<AnchoredRegex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| AnchoredRegex::new(DEFAULT_REGEX).expect("default regex"))
+}
+
+impl RelabelConfig {
+    pub fn regex(&self) -> &Regex {
+        &self.regex.as_ref().unwrap_or_else(|| default_regex()).regex
+    }
+    fn separator(&self) -> &str {
+        self.separator.as_deref().unwrap_or(DEFAULT_SEPARATOR)
+    }
+    fn replacement(&self) -> &str {
+        self.replacement.as_deref().unwrap_or(DEFAULT_REPLACEMENT)
+    }
+    fn regex_is_default(&self) -> bool {
+        self.regex
+            .as_ref()
+            .is_none_or(|r| r.source == DEFAULT_REGEX)
+    }
+
+    /// Prometheus `relabel.Config.Validate`, in its words.
+    pub fn validate(&self) -> Vec<String> {
+        let a = self.action;
+        let name = a.as_str();
+        let mut out = Vec::new();
+        if self.modulus == 0 && a == Action::HashMod {
+            out.push("relabel configuration for hashmod requires non-zero modulus".into());
+        }
+        let needs_target = matches!(
+            a,
+            Action::Replace
+                | Action::HashMod
+                | Action::Lowercase
+                | Action::Uppercase
+                | Action::KeepEqual
+                | Action::DropEqual
+        );
+        if needs_target && self.target_label.is_empty() {
+            out.push(format!(
+                "relabel configuration for {name} action requires 'target_label' value"
+            ));
+        }
+        if matches!(a, Action::Replace | Action::Lowercase | Action::Uppercase)
+            && !self.target_label.is_empty()
+            && !relabel_target().is_match(&self.target_label)
+        {
+            out.push(format!(
+                "{:?} is invalid 'target_label' for {name} action",
+                self.target_label
+            ));
+        }
+        if matches!(
+            a,
+            Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual
+        ) && !self.target_label.is_empty()
+            && !is_valid_label_name(&self.target_label)
+        {
+            out.push(format!(
+                "{:?} is invalid 'target_label' for {name} action",
+                self.target_label
+            ));
+        }
+        if a == Action::HashMod
+            && !self.target_label.is_empty()
+            && !is_valid_label_name(&self.target_label)
+        {
+            out.push(format!(
+                "{:?} is invalid 'target_label' for {name} action",
+                self.target_label
+            ));
+        }
+        if a == Action::LabelMap && !relabel_target().is_match(self.replacement()) {
+            out.push(format!(
+                "{:?} is invalid 'replacement' for {name} action",
+                self.replacement()
+            ));
+        }
+        if matches!(a, Action::LabelDrop | Action::LabelKeep)
+            && (!self.source_labels.is_empty()
+                || !self.target_label.is_empty()
+                || self.modulus != 0
+                || self.separator().ne(DEFAULT_SEPARATOR)
+                || self.replacement().ne(DEFAULT_REPLACEMENT))
+        {
+            out.push(format!(
+                "{name} action requires only 'regex', and no other fields"
+            ));
+        }
+        if matches!(a, Action::KeepEqual | Action::DropEqual)
+            && (!self.regex_is_default()
+                || self.modulus != 0
+                || self.separator().ne(DEFAULT_SEPARATOR)
+                || self.replacement().ne(DEFAULT_REPLACEMENT))
+        {
+            out.push(format!(
+                "{name} action requires only 'source_labels' and `target_label`, and no other fields"
+            ));
+        }
+        out
+    }
+
+    /// Apply this step; `false` = the label set is dropped.
+    fn apply(&self, lb: &mut Labels) -> bool {
+        let val = || {
+            let sep = self.separator();
+            let mut v = String::new();
+            for (i, name) in self.source_labels.iter().enumerate() {
+                if i > 0 {
+                    v.push_str(sep);
+                }
+                if let Some(x) = lb.get(name) {
+                    v.push_str(x);
+                }
+            }
+            v
+        };
+        let re = self.regex();
+        match self.action {
+            Action::Drop => {
+                if re.is_match(&val()) {
+                    return false;
+                }
+            }
+            Action::Keep => {
+                if !re.is_match(&val()) {
+                    return false;
+                }
+            }
+            Action::DropEqual => {
+                if lb.get(&self.target_label).map(String::as_str).unwrap_or("") == val() {
+                    return false;
+                }
+            }
+            Action::KeepEqual => {
+                if lb.get(&self.target_label).map(String::as_str).unwrap_or("") != val() {
+                    return false;
+                }
+            }
+            Action::Replace => {
+                let v = val();
+                let Some(caps) = re.captures(&v) else {
+                    return true;
+                };
+                let mut target = String::new();
+                caps.expand(&self.target_label, &mut target);
+                if !is_valid_label_name(&target) {
+                    return true;
+                }
+                let mut res = String::new();
+                caps.expand(self.replacement(), &mut res);
+                if res.is_empty() {
+                    lb.remove(&target);
+                } else {
+                    lb.insert(target, res);
+                }
+            }
+            Action::Lowercase => {
+                lb.insert(self.target_label.clone(), val().to_lowercase());
+            }
+            Action::Uppercase => {
+                lb.insert(self.target_label.clone(), val().to_uppercase());
+            }
+            Action::HashMod => {
+                let m = sum64(&Md5::digest(val().as_bytes())) % self.modulus.max(1);
+                lb.insert(self.target_label.clone(), m.to_string());
+            }
+            Action::LabelMap => {
+                let found: Vec<(String, String)> = lb
+                    .iter()
+                    .filter(|(k, _)| re.is_match(k))
+                    .map(|(k, v)| {
+                        (
+                            re.replace_all(k, self.replacement()).into_owned(),
+                            v.clone(),
+                        )
+                    })
+                    .collect();
+                for (k, v) in found {
+                    lb.insert(k, v);
+                }
+            }
+            Action::LabelDrop => lb.retain(|k, _| !re.is_match(k)),
+            Action::LabelKeep => lb.retain(|k, _| re.is_match(k)),
+        }
+        true
+    }
+}
+
+/// Prometheus `sum64`: the md5 digest's last 8 bytes, big-endian (the shifts of the first 8
+/// overflow to zero in Go).
+fn sum64(hash: &[u8]) -> u64 {
+    hash[8..16]
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+}
+
+/// Apply `configs` in order (Prometheus `relabel.Process`); `false` = dropped. As in
+/// Prometheus, labels with an empty value do not exist afterwards.
+pub fn process(lb: &mut Labels, configs: &[RelabelConfig]) -> bool {
+    for c in configs {
+        if !c.apply(lb) {
+            return false;
+        }
+    }
+    lb.retain(|_, v| !v.is_empty());
+    true
+}

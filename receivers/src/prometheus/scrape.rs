@@ -1,0 +1,490 @@
+//! The scrape of one target, and its loop: a jittered start, one GET per interval with the
+//! Prometheus Accept header, gzip and a timeout, the body parsed, target labels attached,
+//! metric relabelling, limits, staleness, the report series, translation and hand-off.
+//! Prometheus `scrape/scrape.go` (`scrapeLoop`), the Go receiver's `transaction.go`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use pipeline_api::telemetry::ReceiverObs;
+use pipeline_api::{Batch, CancellationToken, ComponentId, RequestContext, SharedConsumer, Signal};
+
+use super::config::{ResolvedJob, ScrapeConfig};
+use super::relabel::{self, Labels};
+use super::targets::Target;
+use super::textparse::{self, Format};
+use super::translate::{self, Adjuster, FinalSample, TargetInfo};
+
+/// Prometheus' Accept header for its default `scrape_protocols` (OpenMetrics 1.0.0,
+/// OpenMetrics 0.0.1, text 0.0.4), weights as `acceptHeader` computes them.
+pub const ACCEPT_HEADER: &str = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+
+/// What every scrape of a job shares.
+pub struct JobContext {
+    pub receiver: ComponentId,
+    pub config: ScrapeConfig,
+    pub resolved: ResolvedJob,
+    pub client: reqwest::Client,
+    pub next: SharedConsumer,
+    pub obs: ReceiverObs,
+    pub trim_suffixes: bool,
+    pub external_labels: Vec<(String, String)>,
+}
+
+/// The outcome of one scrape, before the report series.
+struct Scraped {
+    samples: Vec<FinalSample>,
+    metadata: std::collections::HashMap<String, textparse::Metadata>,
+    scraped: usize,
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// Prometheus `target.offset`: where in the interval this target's scrapes fall, spread by a
+/// hash of the target so targets do not all scrape at once.
+pub fn offset(target: &Target, interval: Duration) -> Duration {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    target.url.hash(&mut h);
+    target.labels.hash(&mut h);
+    let ns = interval.as_nanos().max(1) as u64;
+    Duration::from_nanos(h.finish() % ns)
+}
+
+/// Read a `_file` secret as Prometheus does: the file's content without surrounding space.
+fn read_secret(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| format!("unable to read {path}: {e}"))
+}
+
+async fn fetch(job: &JobContext, target: &Target) -> Result<(Vec<u8>, Format), String> {
+    let cfg = &job.config;
+    let mut req = job
+        .client
+        .get(&target.url)
+        .header("Accept", ACCEPT_HEADER)
+        .header(
+            "X-Prometheus-Scrape-Timeout-Seconds",
+            format!("{}", target.timeout.as_secs_f64()),
+        )
+        .timeout(target.timeout);
+    req = req.header(
+        "Accept-Encoding",
+        if job.resolved.enable_compression {
+            "gzip"
+        } else {
+            "identity"
+        },
+    );
+    if let Some(b) = &cfg.basic_auth {
+        let user = if b.username_file.is_empty() {
+            b.username.clone()
+        } else {
+            read_secret(&b.username_file)?
+        };
+        let pass = if b.password_file.is_empty() {
+            b.password.clone()
+        } else {
+            read_secret(&b.password_file)?
+        };
+        req = req.basic_auth(user, Some(pass));
+    } else if let Some(a) = &cfg.authorization {
+        let kind = if a.kind.is_empty() { "Bearer" } else { &a.kind };
+        let cred = if a.credentials_file.is_empty() {
+            a.credentials.clone()
+        } else {
+            read_secret(&a.credentials_file)?
+        };
+        req = req.header("Authorization", format!("{kind} {cred}"));
+    } else if !cfg.bearer_token.is_empty() {
+        req = req.header("Authorization", format!("Bearer {}", cfg.bearer_token));
+    } else if !cfg.bearer_token_file.is_empty() {
+        let t = read_secret(&cfg.bearer_token_file)?;
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let mut resp = req
+        .send()
+        .await
+        .map_err(|e| transport::http::error_chain(&e))?;
+    let status = resp.status();
+    if status != reqwest::StatusCode::OK {
+        return Err(format!("server returned HTTP status {status}"));
+    }
+    let headers = resp.headers().clone();
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let format = Format::from_content_type(ct);
+    let gzip = headers
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let limit = job.resolved.body_size_limit;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| transport::http::error_chain(&e))?
+    {
+        body.extend_from_slice(&chunk);
+        if !gzip && limit > 0 && body.len() as u64 > limit {
+            return Err(format!(
+                "body size limit exceeded: the response is larger than {limit} bytes"
+            ));
+        }
+    }
+    if gzip {
+        let mut out = Vec::new();
+        let cap = if limit > 0 { limit + 1 } else { u64::MAX };
+        flate2::read::GzDecoder::new(&body[..])
+            .take(cap)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("invalid gzip body: {e}"))?;
+        if limit > 0 && out.len() as u64 > limit {
+            return Err(format!(
+                "body size limit exceeded: the response is larger than {limit} bytes"
+            ));
+        }
+        body = out;
+    }
+    Ok((body, format))
+}
+
+/// Prometheus `resolveConflictingExposedLabels`: a scraped label that collides with a target
+/// label is kept as `exported_<name>` (`exported_exported_<name>` if that is taken too).
+pub(super) fn attach_target_labels(lb: &mut Labels, target: &Target, honor: bool) {
+    if honor {
+        for (k, v) in &target.labels {
+            if lb.get(k).is_none_or(|x| x.is_empty()) {
+                lb.insert(k.clone(), v.clone());
+            }
+        }
+        return;
+    }
+    let mut conflicts = Vec::new();
+    for (k, v) in &target.labels {
+        if let Some(existing) = lb.get(k).filter(|x| !x.is_empty()) {
+            conflicts.push((k.clone(), existing.clone()));
+        }
+        lb.insert(k.clone(), v.clone());
+    }
+    for (k, v) in conflicts {
+        let mut name = format!("exported_{k}");
+        while lb.get(&name).is_some_and(|x| !x.is_empty()) {
+            name = format!("exported_{name}");
+        }
+        lb.insert(name, v);
+    }
+}
+
+/// Parse and label one body; errors fail the scrape as in Prometheus.
+fn process(
+    job: &JobContext,
+    target: &Target,
+    body: &[u8],
+    format: Format,
+    scrape_ns: u64,
+) -> Result<Scraped, String> {
+    let parsed = textparse::parse(body, format).map_err(|e| e.to_string())?;
+    let cfg = &job.config;
+    let r = &job.resolved;
+    let scraped = parsed.samples.len();
+    let mut samples = Vec::with_capacity(scraped);
+    for s in parsed.samples {
+        let mut lb: Labels = BTreeMap::new();
+        for (k, v) in s.labels {
+            if !v.is_empty() {
+                lb.insert(k, v);
+            }
+        }
+        lb.insert("__name__".into(), s.name);
+        attach_target_labels(&mut lb, target, cfg.honor_labels);
+        if !relabel::process(&mut lb, &cfg.metric_relabel_configs) {
+            continue;
+        }
+        if !lb.contains_key("__name__") {
+            continue;
+        }
+        if r.label_limit > 0 && lb.len() as u64 > r.label_limit {
+            return Err(format!(
+                "label_limit exceeded (metric: {}, number of labels: {}, limit: {})",
+                lb["__name__"],
+                lb.len(),
+                r.label_limit
+            ));
+        }
+        for (k, v) in &lb {
+            if r.label_name_length_limit > 0 && k.len() as u64 > r.label_name_length_limit {
+                return Err(format!(
+                    "label_name_length_limit exceeded (metric: {}, label name: {k}, limit: {})",
+                    lb["__name__"], r.label_name_length_limit
+                ));
+            }
+            if r.label_value_length_limit > 0 && v.len() as u64 > r.label_value_length_limit {
+                return Err(format!(
+                    "label_value_length_limit exceeded (metric: {}, label name: {k}, limit: {})",
+                    lb["__name__"], r.label_value_length_limit
+                ));
+            }
+        }
+        let time_ns = match s.timestamp_ms {
+            Some(ms) if r.honor_timestamps && ms > 0 => (ms as u64).saturating_mul(1_000_000),
+            _ => scrape_ns,
+        };
+        samples.push(FinalSample {
+            labels: lb,
+            value: s.value,
+            time_ns,
+        });
+    }
+    if r.sample_limit > 0 && samples.len() as u64 > r.sample_limit {
+        return Err(format!(
+            "sample limit exceeded: {} samples, limit {}",
+            samples.len(),
+            r.sample_limit
+        ));
+    }
+    Ok(Scraped {
+        samples,
+        metadata: parsed.metadata,
+        scraped,
+    })
+}
+
+/// A series' labels, hashed: the scrape loop remembers the last scrape's series by this, so
+/// a target that serves the same series every time costs no copy of its labels.
+fn series_hash(labels: &Labels) -> u64 {
+    translate::hash_labels("", labels).finish()
+}
+
+fn flat(labels: &Labels) -> Vec<(String, String)> {
+    labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type ByHash<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
+type HashSetOf = HashSet<u64, BuildHasherDefault<Prehashed>>;
+
+/// One target's scrape loop and its state across scrapes.
+pub struct Loop {
+    pub job: Arc<JobContext>,
+    pub target: Target,
+    adjuster: Adjuster,
+    /// The last scrape's series (report series included), by label hash, with their labels
+    /// (a flat list: a third of a map's memory) for the stale markers of the ones that go
+    /// away.
+    previous: ByHash<Vec<(String, String)>>,
+    healthy: Option<bool>,
+}
+
+impl Loop {
+    pub fn new(job: Arc<JobContext>, target: Target) -> Loop {
+        Loop {
+            job,
+            target,
+            adjuster: Adjuster::default(),
+            previous: ByHash::default(),
+            healthy: None,
+        }
+    }
+
+    /// Scrape on schedule until `stop`; `stale_on_stop` says whether the target went away
+    /// (its series are then marked stale) rather than the receiver shutting down.
+    pub async fn run(mut self, stop: CancellationToken, gone: CancellationToken) {
+        let interval = self.target.interval;
+        let first = offset(&self.target, interval);
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = gone.cancelled() => return,
+            _ = tokio::time::sleep(first) => {}
+        }
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = gone.cancelled() => {
+                    self.mark_all_stale().await;
+                    return;
+                }
+                _ = ticker.tick() => {}
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = self.scrape_once() => {}
+            }
+        }
+    }
+
+    async fn mark_all_stale(&mut self) {
+        let ns = now_ns();
+        let samples = self.stale_samples(&HashSetOf::default(), ns);
+        self.previous.clear();
+        if !samples.is_empty() {
+            self.emit(&samples, &Default::default()).await;
+        }
+    }
+
+    fn stale_samples(&self, current: &HashSetOf, ns: u64) -> Vec<FinalSample> {
+        self.previous
+            .iter()
+            .filter(|(h, _)| !current.contains(*h))
+            .map(|(_, labels)| FinalSample {
+                labels: labels.iter().cloned().collect(),
+                value: translate::stale_nan(),
+                time_ns: ns,
+            })
+            .collect()
+    }
+
+    /// One scrape, its report series and the hand-off to the pipeline.
+    pub async fn scrape_once(&mut self) {
+        let started = Instant::now();
+        let scrape_ns = now_ns();
+        let result = match fetch(&self.job, &self.target).await {
+            Ok((body, format)) => process(&self.job, &self.target, &body, format, scrape_ns),
+            Err(e) => Err(e),
+        };
+        let duration = started.elapsed().as_secs_f64();
+        let (mut samples, metadata, scraped, error) = match result {
+            Ok(s) => (s.samples, s.metadata, s.scraped, None),
+            Err(e) => (Vec::new(), Default::default(), 0, Some(e)),
+        };
+        self.log_health(error.as_deref());
+        let post = samples.len();
+        let hashes: Vec<u64> = samples.iter().map(|s| series_hash(&s.labels)).collect();
+        let mut current: HashSetOf = hashes.iter().copied().collect();
+        let added = current
+            .iter()
+            .filter(|h| !self.previous.contains_key(*h))
+            .count();
+        let report = [
+            ("up", if error.is_none() { 1.0 } else { 0.0 }),
+            ("scrape_duration_seconds", duration),
+            ("scrape_samples_scraped", scraped as f64),
+            ("scrape_samples_post_metric_relabeling", post as f64),
+            ("scrape_series_added", added as f64),
+        ];
+        let mut report_samples = Vec::with_capacity(report.len());
+        for (name, value) in report {
+            let mut lb: Labels = self.target.labels.iter().cloned().collect();
+            lb.insert("__name__".into(), name.into());
+            // the report series are marked stale with the others when the target goes away
+            let h = series_hash(&lb);
+            current.insert(h);
+            self.previous.entry(h).or_insert_with(|| flat(&lb));
+            report_samples.push(FinalSample {
+                labels: lb,
+                value,
+                time_ns: scrape_ns,
+            });
+        }
+        let stale = self.stale_samples(&current, scrape_ns);
+        // remember this scrape's series: forget the stale ones, copy the labels of new ones
+        self.previous.retain(|h, _| current.contains(h));
+        for (s, h) in samples.iter().zip(&hashes) {
+            self.previous.entry(*h).or_insert_with(|| flat(&s.labels));
+        }
+        samples.extend(stale);
+        samples.extend(report_samples);
+        self.emit(&samples, &metadata).await;
+        let keep = self.target.interval.max(Duration::from_secs(60)) * 2;
+        self.adjuster.gc(scrape_ns, keep);
+    }
+
+    fn log_health(&mut self, error: Option<&str>) {
+        let t = &self.target;
+        let healthy = error.is_none();
+        if self.healthy == Some(healthy) {
+            return;
+        }
+        match error {
+            Some(e) => tracing::warn!(
+                receiver = %self.job.receiver,
+                scrape_pool = %t.job,
+                target = %t.url,
+                error = %e,
+                "Failed to scrape Prometheus endpoint"
+            ),
+            None if self.healthy.is_some() => tracing::info!(
+                receiver = %self.job.receiver,
+                scrape_pool = %t.job,
+                target = %t.url,
+                "Prometheus endpoint scraped again"
+            ),
+            None => {}
+        }
+        self.healthy = Some(healthy);
+    }
+
+    async fn emit(
+        &mut self,
+        samples: &[FinalSample],
+        metadata: &std::collections::HashMap<String, textparse::Metadata>,
+    ) {
+        let t = &self.target;
+        let info = TargetInfo {
+            job: t.job.clone(),
+            instance: t.instance.clone(),
+            scheme: t.scheme.clone(),
+            scope_version: env!("CARGO_PKG_VERSION").to_string(),
+            trim_suffixes: self.job.trim_suffixes,
+            external_labels: self.job.external_labels.clone(),
+        };
+        let rm = translate::build(&info, samples, metadata, &mut self.adjuster);
+        let batch = Batch::from_metrics(ExportMetricsServiceRequest {
+            resource_metrics: vec![rm],
+        });
+        let items = batch.items();
+        if items == 0 {
+            return;
+        }
+        let mut batch = batch;
+        batch.set_context(RequestContext {
+            receiver: Some(self.job.receiver.clone()),
+            ..Default::default()
+        });
+        let result = self.job.next.consume(batch).await;
+        self.job.obs.record(Signal::Metrics, items, &result);
+        if let Err(e) = result {
+            tracing::debug!(receiver = %self.job.receiver, target = %t.url, items, error = %e, "The pipeline refused scraped metrics.");
+        }
+    }
+}
+
+#[cfg(test)]
+pub(super) fn process_for_test(
+    job: &JobContext,
+    target: &Target,
+    body: &[u8],
+    format: Format,
+) -> Result<(Vec<FinalSample>, usize), String> {
+    process(job, target, body, format, 1_000).map(|s| (s.samples, s.scraped))
+}

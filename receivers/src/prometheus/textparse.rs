@@ -1,0 +1,431 @@
+//! The Prometheus text exposition format 0.0.4 and OpenMetrics 1.0, parsed by hand.
+//!
+//! Why not a crate: the Rust crates for this format are either unmaintained
+//! (`prometheus-parse`: no OpenMetrics, no exemplars, allocates a regex match per line) or
+//! made for producing metrics (`prometheus-client` only encodes). A scrape body is parsed
+//! once per target and interval, so the parser is a single pass over the bytes that
+//! allocates only the strings it returns, and never panics: anything it does not understand
+//! is an error naming the line (Prometheus then fails the scrape: `up` is 0).
+//!
+//! Rules as Prometheus' `model/textparse` (`promparser.go`, `openmetricsparser.go`):
+//! - `# HELP name text` and `# TYPE name type` set a family's metadata; `# UNIT` too in
+//!   OpenMetrics; other `#` lines are comments (text format only).
+//! - a sample is `name{label="value",...} value [timestamp]`; label values escape `\\`, `\"`
+//!   and `\n`; a trailing comma in the label set is allowed; values are Go floats (`NaN`,
+//!   `+Inf`, `-Inf` too).
+//! - text format timestamps are integer milliseconds; OpenMetrics ones are float seconds,
+//!   a sample may carry an exemplar (`# {labels} value [timestamp]`, skipped), and the body
+//!   must end with `# EOF`.
+
+use std::collections::HashMap;
+use std::fmt;
+
+/// Which format a body is in (from the response's Content-Type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    OpenMetrics,
+}
+
+impl Format {
+    /// Prometheus `textparse.New`: `application/openmetrics-text` is OpenMetrics, anything
+    /// else the text format.
+    pub fn from_content_type(ct: &str) -> Format {
+        let media = ct.split(';').next().unwrap_or("").trim();
+        if media.eq_ignore_ascii_case("application/openmetrics-text") {
+            Format::OpenMetrics
+        } else {
+            Format::Text
+        }
+    }
+}
+
+/// A family's type, as declared by `# TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricType {
+    Counter,
+    Gauge,
+    Histogram,
+    GaugeHistogram,
+    Summary,
+    Info,
+    StateSet,
+    Unknown,
+}
+
+impl MetricType {
+    fn parse(s: &str) -> Option<MetricType> {
+        Some(match s {
+            "counter" => MetricType::Counter,
+            "gauge" => MetricType::Gauge,
+            "histogram" => MetricType::Histogram,
+            "gaugehistogram" => MetricType::GaugeHistogram,
+            "summary" => MetricType::Summary,
+            "info" => MetricType::Info,
+            "stateset" => MetricType::StateSet,
+            "untyped" | "unknown" => MetricType::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+/// A family's metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metadata {
+    pub kind: MetricType,
+    pub help: String,
+    pub unit: String,
+}
+
+impl Default for Metadata {
+    fn default() -> Self {
+        Metadata {
+            kind: MetricType::Unknown,
+            help: String::new(),
+            unit: String::new(),
+        }
+    }
+}
+
+/// One sample as exposed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+    pub timestamp_ms: Option<i64>,
+}
+
+/// A parsed body.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub samples: Vec<Sample>,
+    /// By family name as the `# TYPE`/`# HELP`/`# UNIT` lines name it.
+    pub metadata: HashMap<String, Metadata>,
+}
+
+/// What was wrong, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based; 0 = the body as a whole.
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "line {}: {}", self.line, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Parse a scrape body.
+pub fn parse(body: &[u8], format: Format) -> Result<Parsed, ParseError> {
+    let text = std::str::from_utf8(body).map_err(|e| ParseError {
+        line: 0,
+        message: format!("the body is not valid UTF-8 ({e})"),
+    })?;
+    let mut out = Parsed::default();
+    let mut saw_eof = false;
+    let lines = text.split('\n').count();
+    for (i, raw) in text.split('\n').enumerate() {
+        let n = i + 1;
+        let err = |m: String| ParseError {
+            line: n,
+            message: m,
+        };
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if saw_eof {
+            if line.is_empty() && n == lines {
+                continue;
+            }
+            return Err(err("unexpected data after # EOF".into()));
+        }
+        if format == Format::OpenMetrics {
+            if line == "# EOF" {
+                saw_eof = true;
+                continue;
+            }
+            if line.is_empty() {
+                if n == lines {
+                    continue;
+                }
+                return Err(err("unexpected empty line".into()));
+            }
+        }
+        let trimmed = if format == Format::Text {
+            line.trim_start_matches([' ', '\t'])
+        } else {
+            line
+        };
+        if trimmed.is_empty() {
+            continue;
+        }
+        if let Some(rest) = trimmed.strip_prefix('#') {
+            comment(rest, format, &mut out.metadata).map_err(err)?;
+            continue;
+        }
+        let sample = sample(trimmed, format).map_err(err)?;
+        out.samples.push(sample);
+    }
+    if format == Format::OpenMetrics && !saw_eof {
+        return Err(ParseError {
+            line: 0,
+            message: "data does not end with # EOF".into(),
+        });
+    }
+    Ok(out)
+}
+
+fn is_name_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b == b':'
+}
+fn is_name_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b':'
+}
+
+/// Split off a metric name at the start of `s`.
+fn metric_name(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
+    if b.is_empty() || !is_name_start(b[0]) {
+        return None;
+    }
+    let end = b.iter().position(|c| !is_name_char(*c)).unwrap_or(b.len());
+    Some((&s[..end], &s[end..]))
+}
+
+fn unescape_help(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('\\') => out.push('\\'),
+                Some('"') => out.push('"'),
+                Some(o) => {
+                    out.push('\\');
+                    out.push(o);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A `#` line (without the `#`).
+fn comment(
+    rest: &str,
+    format: Format,
+    metadata: &mut HashMap<String, Metadata>,
+) -> Result<(), String> {
+    let om = format == Format::OpenMetrics;
+    let Some(rest) = rest.strip_prefix(' ') else {
+        return if om {
+            Err("a comment must be # HELP, # TYPE, # UNIT or # EOF".into())
+        } else {
+            Ok(())
+        };
+    };
+    let rest = if om {
+        rest
+    } else {
+        rest.trim_start_matches([' ', '\t'])
+    };
+    let (keyword, after) = match rest.find([' ', '\t']) {
+        Some(p) => (&rest[..p], &rest[p + 1..]),
+        None => (rest, ""),
+    };
+    let known = matches!(keyword, "HELP" | "TYPE") || (om && keyword == "UNIT");
+    if !known {
+        return if om {
+            Err(format!("unknown comment keyword {keyword:?}"))
+        } else {
+            Ok(())
+        };
+    }
+    let after = if om {
+        after
+    } else {
+        after.trim_start_matches([' ', '\t'])
+    };
+    let (name, tail) =
+        metric_name(after).ok_or_else(|| format!("expected a metric name after # {keyword}"))?;
+    let tail = match tail.strip_prefix([' ', '\t']) {
+        Some(t) => t,
+        None if tail.is_empty() => "",
+        None => return Err(format!("invalid metric name in # {keyword} line")),
+    };
+    let entry = metadata.entry(name.to_string()).or_default();
+    match keyword {
+        "HELP" => entry.help = unescape_help(tail),
+        "UNIT" => entry.unit = tail.to_string(),
+        _ => {
+            let t = if om { tail } else { tail.trim() };
+            entry.kind =
+                MetricType::parse(t).ok_or_else(|| format!("invalid metric type {t:?}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Parse a label set starting after `{`; returns the labels and what follows `}`.
+/// Label pairs in exposition order.
+pub type LabelPairs = Vec<(String, String)>;
+
+fn labels(mut s: &str) -> Result<(LabelPairs, &str), String> {
+    let mut out = Vec::new();
+    loop {
+        s = s.trim_start_matches([' ', '\t']);
+        if let Some(rest) = s.strip_prefix('}') {
+            return Ok((out, rest));
+        }
+        let b = s.as_bytes();
+        if b.is_empty() {
+            return Err("unterminated label set".into());
+        }
+        if !(b[0].is_ascii_alphabetic() || b[0] == b'_') {
+            return Err(format!(
+                "invalid label name at {:?}",
+                s.chars().take(20).collect::<String>()
+            ));
+        }
+        let end = b
+            .iter()
+            .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+            .unwrap_or(b.len());
+        let name = &s[..end];
+        s = s[end..].trim_start_matches([' ', '\t']);
+        s = s
+            .strip_prefix('=')
+            .ok_or_else(|| format!("expected = after label name {name:?}"))?;
+        s = s.trim_start_matches([' ', '\t']);
+        s = s
+            .strip_prefix('"')
+            .ok_or_else(|| format!("expected a quoted value for label {name:?}"))?;
+        let mut value = String::new();
+        let mut closed = None;
+        let mut chars = s.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    closed = Some(i + 1);
+                    break;
+                }
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, '\\')) => value.push('\\'),
+                    Some((_, '"')) => value.push('"'),
+                    Some((_, o)) => {
+                        value.push('\\');
+                        value.push(o);
+                    }
+                    None => return Err(format!("unterminated value of label {name:?}")),
+                },
+                '\n' => return Err(format!("newline in the value of label {name:?}")),
+                c => value.push(c),
+            }
+        }
+        let end = closed.ok_or_else(|| format!("unterminated value of label {name:?}"))?;
+        s = s[end..].trim_start_matches([' ', '\t']);
+        if out.iter().any(|(k, _): &(String, String)| k == name) {
+            return Err(format!("duplicate label name {name:?}"));
+        }
+        out.push((name.to_string(), value));
+        if let Some(rest) = s.strip_prefix(',') {
+            s = rest;
+        } else if !s.starts_with('}') {
+            return Err(format!(
+                "expected , or }} after the value of label {name:?}"
+            ));
+        }
+    }
+}
+
+/// Go `strconv.ParseFloat` for the values exposition formats use.
+pub fn parse_float(s: &str) -> Option<f64> {
+    if s.is_empty() || s.contains('_') {
+        return None;
+    }
+    s.parse::<f64>().ok()
+}
+
+fn sample(line: &str, format: Format) -> Result<Sample, String> {
+    let om = format == Format::OpenMetrics;
+    let (name, rest) = metric_name(line).ok_or_else(|| {
+        format!(
+            "expected a metric name, got {:?}",
+            line.chars().take(30).collect::<String>()
+        )
+    })?;
+    let (labels, rest) = match rest.strip_prefix('{') {
+        Some(r) => labels(r)?,
+        None => (Vec::new(), rest),
+    };
+    // value, optional timestamp, (OpenMetrics) optional exemplar
+    let (main, _exemplar) = if om {
+        match rest.find(" # ") {
+            Some(p) => (&rest[..p], Some(&rest[p + 3..])),
+            None => (rest, None),
+        }
+    } else {
+        (rest, None)
+    };
+    if om && !main.starts_with(' ') {
+        return Err(format!("expected a space after the metric {name:?}"));
+    }
+    let mut fields = main.split([' ', '\t']).filter(|f| !f.is_empty());
+    let value_text = fields
+        .next()
+        .ok_or_else(|| format!("expected a value after metric {name:?}"))?;
+    let value = parse_float(value_text)
+        .ok_or_else(|| format!("invalid value {value_text:?} for metric {name:?}"))?;
+    let timestamp_ms = match fields.next() {
+        None => None,
+        Some(t) if om => {
+            let secs = parse_float(t)
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("invalid timestamp {t:?}"))?;
+            Some((secs * 1000.0).round() as i64)
+        }
+        Some(t) => Some(
+            t.parse::<i64>()
+                .map_err(|_| format!("invalid timestamp {t:?}"))?,
+        ),
+    };
+    if let Some(extra) = fields.next() {
+        return Err(format!("unexpected {extra:?} after the sample of {name:?}"));
+    }
+    Ok(Sample {
+        name: name.to_string(),
+        labels,
+        value,
+        timestamp_ms,
+    })
+}
+
+/// The family a sample belongs to, given the declared metadata: its own name if declared,
+/// else its name without a type suffix whose family declares that type.
+pub fn family_of<'a>(name: &'a str, metadata: &HashMap<String, Metadata>) -> &'a str {
+    if metadata.contains_key(name) {
+        return name;
+    }
+    for suffix in [
+        "_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info",
+    ] {
+        if let Some(base) = name.strip_suffix(suffix) {
+            if metadata.contains_key(base) {
+                return base;
+            }
+        }
+    }
+    name
+}

@@ -1,0 +1,741 @@
+//! One scrape's samples to OTLP metrics, as the Go receiver builds them
+//! (`internal/transaction.go`, `metricfamily.go`, `prom_to_otlp.go`, `metrics_adjuster.go`):
+//! - the resource is the target: `service.name` = job, `service.instance.id` = instance,
+//!   `server.address` (unless loopback, unspecified or `localhost`), `server.port`,
+//!   `url.scheme`; the labels of `target_info` are added to it;
+//! - counters become cumulative monotonic sums, info and stateset families non-monotonic
+//!   sums, gauges and untyped series gauges (classic gauge histograms are dropped), histograms
+//!   are assembled from `_bucket`/`_sum`/`_count` (explicit bounds without `+Inf`, counts per
+//!   bucket), summaries from the quantile series, `_sum` and `_count`;
+//! - a cumulative point's start time is its `_created` (OpenMetrics) if given, else the time
+//!   the series was first seen; a value lower than the previous one is a reset and starts
+//!   again from that point's time;
+//! - `job`, `instance` (resource), `le`/`quantile` (structure) and `otel_scope_name` /
+//!   `otel_scope_version` (the scope) are not data point attributes;
+//! - a stale series (Prometheus' staleness marker) becomes a point flagged NoRecordedValue.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, summary_data_point::ValueAtQuantile, AggregationTemporality, Gauge,
+    Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    Summary, SummaryDataPoint,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+
+use super::relabel::Labels;
+use super::textparse::{family_of, Metadata, MetricType};
+
+/// Prometheus' staleness marker, a NaN with this bit pattern (`value.StaleNaN`).
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+pub fn is_stale(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// The scope the Go receiver gives metrics without `otel_scope_name`.
+pub const DEFAULT_SCOPE: &str =
+    "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver";
+
+const FLAG_NO_RECORDED_VALUE: u32 = 1;
+
+/// The series the Go receiver reports about each scrape, all gauges.
+pub const REPORT_SERIES: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
+
+/// The descriptions the Go receiver gives its report series (its internal metadata).
+fn report_help(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "up" => "The scraping was successful",
+        "scrape_duration_seconds" => "Duration of the scrape",
+        "scrape_samples_scraped" => "The number of samples the target exposed",
+        "scrape_samples_post_metric_relabeling" => {
+            "The number of samples remaining after metric relabeling was applied"
+        }
+        "scrape_series_added" => "The approximate number of new series in this scrape",
+        _ => return None,
+    })
+}
+
+/// One sample after target labels and metric relabelling: its labels include `__name__`,
+/// `job` and `instance`.
+#[derive(Debug, Clone)]
+pub struct FinalSample {
+    pub labels: Labels,
+    pub value: f64,
+    /// Nanoseconds since the epoch.
+    pub time_ns: u64,
+}
+
+fn kv(k: &str, v: &str) -> KeyValue {
+    KeyValue {
+        key: k.to_string(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v.to_string())),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Go `isDiscernibleHost`.
+fn is_discernible_host(host: &str) -> bool {
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => !ip.is_loopback() && !ip.is_unspecified(),
+        Err(_) => host != "localhost",
+    }
+}
+
+/// Go `net.SplitHostPort`, leniently: `None` when `instance` has no port.
+fn split_host_port(instance: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = instance.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = after.strip_prefix(':')?;
+        return Some((host, port));
+    }
+    let (host, port) = instance.rsplit_once(':')?;
+    if host.contains(':') {
+        return None;
+    }
+    Some((host, port))
+}
+
+/// Go `CreateResource`.
+pub fn resource_attributes(job: &str, instance: &str, scheme: &str) -> Vec<KeyValue> {
+    let (host, port) = split_host_port(instance).unwrap_or((instance, ""));
+    let mut attrs = vec![kv("service.name", job)];
+    if is_discernible_host(host) {
+        attrs.push(kv("server.address", host));
+    }
+    attrs.push(kv("service.instance.id", instance));
+    attrs.push(kv("server.port", port));
+    attrs.push(kv("url.scheme", scheme));
+    attrs
+}
+
+/// What the start-time adjuster remembers of a series.
+#[derive(Debug, Clone, Copy)]
+struct SeriesInfo {
+    start_ns: u64,
+    previous: f64,
+    previous_sum: f64,
+    last_seen_ns: u64,
+}
+
+/// A series as the adjuster knows it: a hash of its metric name and attributes (Go keys
+/// its adjuster by an attribute hash too), so a scrape looks it up without copying labels.
+type SeriesKey = u64;
+
+/// A hash of label pairs in order, each pair written as `key 0xff value 0xfe` (the series
+/// memory of the scrape loop, the adjuster and the translation's data point groups all key
+/// by it). `prefix` goes first, closed by `0xfd`.
+pub fn hash_labels<'a, K: AsRef<str> + 'a, V: AsRef<str> + 'a>(
+    prefix: &str,
+    pairs: impl IntoIterator<Item = (K, V)>,
+) -> std::hash::DefaultHasher {
+    use std::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(prefix.as_bytes());
+    h.write_u8(0xfd);
+    for (k, v) in pairs {
+        h.write(k.as_ref().as_bytes());
+        h.write_u8(0xff);
+        h.write(v.as_ref().as_bytes());
+        h.write_u8(0xfe);
+    }
+    h
+}
+
+fn series_key(name: &str, attrs: &[(String, String)]) -> SeriesKey {
+    use std::hash::Hasher;
+    hash_labels(name, attrs.iter().map(|(k, v)| (k, v))).finish()
+}
+
+/// A cumulative point as the adjuster sees it.
+#[derive(Debug, Clone, Copy)]
+struct Observed {
+    start_ns: u64,
+    time_ns: u64,
+    /// The counter value, or a distribution's count.
+    value: f64,
+    sum: f64,
+    /// `start_ns` came from `_created`.
+    created: bool,
+    stale: bool,
+}
+
+/// Per-target state kept across scrapes: start times and previous values.
+#[derive(Debug, Default)]
+pub struct Adjuster {
+    series: HashMap<SeriesKey, SeriesInfo>,
+    last_gc_ns: u64,
+}
+
+impl Adjuster {
+    /// The start time for a cumulative point (Go `initialPointAdjuster`): `value` is the
+    /// counter value or a distribution's count, `sum` its sum.
+    fn start_time(&mut self, key: SeriesKey, o: Observed) -> u64 {
+        let Observed {
+            start_ns,
+            time_ns,
+            value,
+            sum,
+            created,
+            stale,
+        } = o;
+        if created && !stale && start_ns < time_ns {
+            return start_ns;
+        }
+        match self.series.get_mut(&key) {
+            None => {
+                self.series.insert(
+                    key,
+                    SeriesInfo {
+                        start_ns,
+                        previous: value,
+                        previous_sum: sum,
+                        last_seen_ns: time_ns,
+                    },
+                );
+                start_ns
+            }
+            Some(info) => {
+                info.last_seen_ns = time_ns;
+                if stale {
+                    return info.start_ns;
+                }
+                if value < info.previous || sum < info.previous_sum {
+                    info.start_ns = start_ns;
+                }
+                info.previous = value;
+                info.previous_sum = sum;
+                info.start_ns
+            }
+        }
+    }
+
+    /// Forget series not seen for `keep`.
+    pub fn gc(&mut self, now_ns: u64, keep: Duration) {
+        let keep = keep.as_nanos() as u64;
+        if now_ns.saturating_sub(self.last_gc_ns) < keep {
+            return;
+        }
+        self.series
+            .retain(|_, i| now_ns.saturating_sub(i.last_seen_ns) <= keep);
+        self.last_gc_ns = now_ns;
+    }
+}
+
+/// The target a scrape came from.
+#[derive(Debug, Clone)]
+pub struct TargetInfo {
+    pub job: String,
+    pub instance: String,
+    pub scheme: String,
+    pub scope_version: String,
+    pub trim_suffixes: bool,
+    pub external_labels: Vec<(String, String)>,
+}
+
+/// One metric being assembled.
+struct Family {
+    name: String,
+    kind: MetricType,
+    help: String,
+    unit: String,
+    /// Data points by attribute set, in first-seen order.
+    groups: Vec<Group>,
+    /// Groups by a hash of their attributes and scope (equal hashes are told apart by
+    /// comparing).
+    index: HashMap<u64, Vec<usize>>,
+}
+
+/// The hash a group is found by: its sorted attributes and its scope.
+fn group_hash(attrs: &[(&str, &str)], scope: (&str, &str)) -> u64 {
+    use std::hash::Hasher;
+    let mut h = hash_labels("", attrs.iter().copied());
+    h.write_u8(0xfd);
+    h.write(scope.0.as_bytes());
+    h.write_u8(0xff);
+    h.write(scope.1.as_bytes());
+    h.finish()
+}
+
+fn same_group(g: &Group, attrs: &[(&str, &str)], scope: (&str, &str)) -> bool {
+    g.scope.0 == scope.0
+        && g.scope.1 == scope.1
+        && g.attrs.len() == attrs.len()
+        && g.attrs
+            .iter()
+            .zip(attrs)
+            .all(|((a, b), (c, d))| a == c && b == d)
+}
+
+#[derive(Default)]
+struct Group {
+    attrs: Vec<(String, String)>,
+    scope: (String, String),
+    time_ns: u64,
+    value: Option<f64>,
+    count: Option<f64>,
+    sum: Option<f64>,
+    created: Option<f64>,
+    /// (bound or quantile, value)
+    complex: Vec<(f64, f64)>,
+}
+
+fn is_internal(name: &str) -> bool {
+    REPORT_SERIES.contains(&name)
+}
+
+/// Go `metadataForMetric`: the family's type and the OTLP metric name of a sample.
+fn resolve<'a>(
+    name: &'a str,
+    metadata: &'a HashMap<String, Metadata>,
+) -> (MetricType, &'a str, Option<&'a Metadata>) {
+    if is_internal(name) {
+        return (MetricType::Gauge, name, None);
+    }
+    if let Some(m) = metadata.get(name) {
+        return (m.kind, name, Some(m));
+    }
+    let fam = family_of(name, metadata);
+    if let Some(m) = metadata.get(fam) {
+        return match m.kind {
+            MetricType::Counter => {
+                if name.ends_with("_created") {
+                    (m.kind, fam, Some(m))
+                } else {
+                    (m.kind, name, Some(m))
+                }
+            }
+            _ => (m.kind, fam, Some(m)),
+        };
+    }
+    (MetricType::Unknown, name, None)
+}
+
+/// Build the OTLP metrics of one scrape.
+pub fn build(
+    target: &TargetInfo,
+    samples: &[FinalSample],
+    metadata: &HashMap<String, Metadata>,
+    adjuster: &mut Adjuster,
+) -> ResourceMetrics {
+    let mut resource = resource_attributes(&target.job, &target.instance, &target.scheme);
+    let mut families: Vec<Family> = Vec::new();
+    let mut by_name: HashMap<String, usize> = HashMap::new();
+    for s in samples {
+        let Some(name) = s.labels.get("__name__") else {
+            continue;
+        };
+        if name == "target_info" {
+            for (k, v) in &s.labels {
+                if !matches!(k.as_str(), "__name__" | "job" | "instance") {
+                    resource.push(kv(k, v));
+                }
+            }
+            continue;
+        }
+        let (kind, metric_name, meta) = resolve(name, metadata);
+        // Go `convToMetricType`: untyped → gauge; info and stateset → non-monotonic sums
+        // (kept as `Info` here); classic gauge histograms are not supported and dropped.
+        let kind = match kind {
+            MetricType::Unknown => MetricType::Gauge,
+            MetricType::StateSet => MetricType::Info,
+            MetricType::GaugeHistogram => continue,
+            k => k,
+        };
+        // borrowed from the sample: owned copies are made only for a new group
+        let mut scope: (&str, &str) = (DEFAULT_SCOPE, target.scope_version.as_str());
+        let mut attrs: Vec<(&str, &str)> = Vec::with_capacity(s.labels.len());
+        let mut bound: Option<&str> = None;
+        for (k, v) in &s.labels {
+            match k.as_str() {
+                "__name__" | "job" | "instance" => {}
+                "otel_scope_name" => scope.0 = v,
+                "otel_scope_version" => scope.1 = v,
+                "le" if kind == MetricType::Histogram => bound = Some(v),
+                "quantile" if kind == MetricType::Summary => bound = Some(v),
+                _ => attrs.push((k, v)),
+            }
+        }
+        for (k, v) in &target.external_labels {
+            if !attrs.iter().any(|(a, _)| a == k) {
+                attrs.push((k, v));
+            }
+        }
+        attrs.sort();
+        let fi = match by_name.get(metric_name) {
+            Some(i) => *i,
+            None => {
+                by_name.insert(metric_name.to_string(), families.len());
+                families.push(Family {
+                    name: metric_name.to_string(),
+                    kind,
+                    help: meta
+                        .map(|m| m.help.clone())
+                        .or_else(|| report_help(metric_name).map(String::from))
+                        .unwrap_or_default(),
+                    unit: meta.map(|m| m.unit.clone()).unwrap_or_default(),
+                    groups: Vec::new(),
+                    index: HashMap::new(),
+                });
+                families.len() - 1
+            }
+        };
+        let fam = &mut families[fi];
+        let h = group_hash(&attrs, scope);
+        let found = fam.index.get(&h).and_then(|c| {
+            c.iter()
+                .copied()
+                .find(|&i| same_group(&fam.groups[i], &attrs, scope))
+        });
+        let gi = match found {
+            Some(i) => i,
+            None => {
+                fam.groups.push(Group {
+                    attrs: attrs
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    scope: (scope.0.to_string(), scope.1.to_string()),
+                    time_ns: s.time_ns,
+                    ..Default::default()
+                });
+                let i = fam.groups.len() - 1;
+                fam.index.entry(h).or_default().push(i);
+                i
+            }
+        };
+        let g = &mut fam.groups[gi];
+        let base = fam.name.as_str();
+        let suffix = name.strip_prefix(base);
+        match fam.kind {
+            MetricType::Histogram | MetricType::Summary => {
+                if suffix == Some("_sum") {
+                    g.sum = Some(s.value);
+                } else if suffix == Some("_count") {
+                    g.count = Some(s.value);
+                    g.time_ns = s.time_ns;
+                } else if suffix == Some("_created") {
+                    g.created = Some(s.value);
+                } else if let Some(b) = bound.and_then(parse_bound) {
+                    g.complex.push((b, s.value));
+                }
+            }
+            MetricType::Counter if name.ends_with("_created") && *name != fam.name => {
+                g.created = Some(s.value);
+            }
+            _ => {
+                g.value = Some(s.value);
+                g.time_ns = s.time_ns;
+            }
+        }
+    }
+    // counters' `_created` series live in the family of their `_total` series
+    merge_created(&mut families);
+
+    let mut scopes: Vec<ScopeMetrics> = Vec::new();
+    for mut fam in families {
+        let mut by_scope: Vec<((String, String), Metric)> = Vec::new();
+        let groups = std::mem::take(&mut fam.groups);
+        for g in groups {
+            let metric = match by_scope.iter_mut().position(|(s, _)| *s == g.scope) {
+                Some(i) => &mut by_scope[i].1,
+                None => {
+                    by_scope.push((g.scope.clone(), new_metric(&fam, target.trim_suffixes)));
+                    &mut by_scope.last_mut().expect("just pushed").1
+                }
+            };
+            add_point(metric, &fam.name, g, adjuster);
+        }
+        for (scope, metric) in by_scope {
+            if metric_is_empty(&metric) {
+                continue;
+            }
+            match scopes.iter_mut().find(|s| {
+                s.scope
+                    .as_ref()
+                    .is_some_and(|x| x.name == scope.0 && x.version == scope.1)
+            }) {
+                Some(sm) => sm.metrics.push(metric),
+                None => scopes.push(ScopeMetrics {
+                    scope: Some(InstrumentationScope {
+                        name: scope.0,
+                        version: scope.1,
+                        ..Default::default()
+                    }),
+                    metrics: vec![metric],
+                    ..Default::default()
+                }),
+            }
+        }
+    }
+    ResourceMetrics {
+        resource: Some(Resource {
+            attributes: resource,
+            ..Default::default()
+        }),
+        scope_metrics: scopes,
+        ..Default::default()
+    }
+}
+
+fn parse_bound(s: &str) -> Option<f64> {
+    super::textparse::parse_float(s)
+}
+
+/// Move each `X_created` counter group's value onto the `X_total` group with the same
+/// attributes.
+fn merge_created(families: &mut [Family]) {
+    type Created = (String, Vec<(String, String)>, (String, String), f64);
+    let mut created: Vec<Created> = Vec::new();
+    for f in families.iter_mut() {
+        if f.kind == MetricType::Counter {
+            for g in &f.groups {
+                if let (None, Some(c)) = (g.value, g.created) {
+                    created.push((f.name.clone(), g.attrs.clone(), g.scope.clone(), c));
+                }
+            }
+        }
+    }
+    for (fam_name, attrs, scope, c) in created {
+        for f in families.iter_mut() {
+            if f.kind == MetricType::Counter
+                && (f.name == format!("{fam_name}_total") || f.name == fam_name)
+            {
+                for g in &mut f.groups {
+                    if g.attrs == attrs && g.scope == scope && g.value.is_some() {
+                        g.created = Some(c);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn metric_is_empty(m: &Metric) -> bool {
+    match &m.data {
+        Some(metric::Data::Sum(s)) => s.data_points.is_empty(),
+        Some(metric::Data::Gauge(g)) => g.data_points.is_empty(),
+        Some(metric::Data::Histogram(h)) => h.data_points.is_empty(),
+        Some(metric::Data::Summary(s)) => s.data_points.is_empty(),
+        _ => true,
+    }
+}
+
+fn new_metric(fam: &Family, trim: bool) -> Metric {
+    let name = if trim {
+        trim_suffixes(&fam.name, fam.kind, &fam.unit)
+    } else {
+        fam.name.clone()
+    };
+    let data = match fam.kind {
+        MetricType::Counter | MetricType::Info => metric::Data::Sum(Sum {
+            data_points: Vec::new(),
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            is_monotonic: fam.kind == MetricType::Counter,
+        }),
+        MetricType::Histogram => metric::Data::Histogram(Histogram {
+            data_points: Vec::new(),
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+        }),
+        MetricType::Summary => metric::Data::Summary(Summary {
+            data_points: Vec::new(),
+        }),
+        _ => metric::Data::Gauge(Gauge {
+            data_points: Vec::new(),
+        }),
+    };
+    Metric {
+        name,
+        description: fam.help.clone(),
+        unit: fam.unit.clone(),
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+/// `trim_metric_suffixes`: drop `_total` from counters and the unit (`_seconds`) from any
+/// metric that declares it, as the Go receiver's name normalisation does.
+pub fn trim_suffixes(name: &str, kind: MetricType, unit: &str) -> String {
+    let mut n = name;
+    if kind == MetricType::Counter {
+        n = n.strip_suffix("_total").unwrap_or(n);
+    }
+    if !unit.is_empty() {
+        if let Some(t) = n.strip_suffix(&format!("_{unit}")) {
+            if !t.is_empty() {
+                n = t;
+            }
+        }
+    }
+    n.to_string()
+}
+
+fn secs_to_ns(secs: f64) -> u64 {
+    if secs.is_finite() && secs > 0.0 {
+        (secs * 1e9) as u64
+    } else {
+        0
+    }
+}
+
+fn attr_list(attrs: &[(String, String)]) -> Vec<KeyValue> {
+    attrs.iter().map(|(k, v)| kv(k, v)).collect()
+}
+
+fn add_point(metric: &mut Metric, name: &str, g: Group, adjuster: &mut Adjuster) {
+    let key = series_key(name, &g.attrs);
+    let created_ns = g.created.map(secs_to_ns).filter(|c| *c > 0);
+    let start = created_ns.unwrap_or(g.time_ns);
+    match metric.data.as_mut() {
+        Some(metric::Data::Sum(sum)) => {
+            let Some(v) = g.value else { return };
+            let stale = is_stale(v);
+            let start = adjuster.start_time(
+                key,
+                Observed {
+                    start_ns: start,
+                    time_ns: g.time_ns,
+                    value: v,
+                    sum: 0.0,
+                    created: created_ns.is_some(),
+                    stale,
+                },
+            );
+            sum.data_points
+                .push(number_point(&g.attrs, start, g.time_ns, v));
+        }
+        Some(metric::Data::Gauge(gauge)) => {
+            let Some(v) = g.value else { return };
+            gauge
+                .data_points
+                .push(number_point(&g.attrs, 0, g.time_ns, v));
+        }
+        Some(metric::Data::Histogram(h)) => {
+            let Some(count) = g.count else { return };
+            let mut buckets = g.complex;
+            buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let stale = is_stale(count) || g.sum.is_some_and(is_stale);
+            let mut n = buckets.len() + 1;
+            if n > 1 && buckets[n - 2].0 == f64::INFINITY {
+                n -= 1;
+            }
+            let mut bounds = Vec::with_capacity(n - 1);
+            let mut counts = Vec::with_capacity(n);
+            for i in 0..n - 1 {
+                bounds.push(buckets[i].0);
+                let c = if stale {
+                    0.0
+                } else if i > 0 {
+                    buckets[i].1 - buckets[i - 1].1
+                } else {
+                    buckets[i].1
+                };
+                counts.push(c.max(0.0) as u64);
+            }
+            let last = if stale {
+                0.0
+            } else if n > 1 {
+                count - buckets[n - 2].1
+            } else {
+                count
+            };
+            counts.push(last.max(0.0) as u64);
+            let sum = g.sum.unwrap_or(0.0);
+            let start = adjuster.start_time(
+                key,
+                Observed {
+                    start_ns: start,
+                    time_ns: g.time_ns,
+                    value: count,
+                    sum,
+                    created: created_ns.is_some(),
+                    stale,
+                },
+            );
+            let mut p = HistogramDataPoint {
+                attributes: attr_list(&g.attrs),
+                start_time_unix_nano: start,
+                time_unix_nano: g.time_ns,
+                explicit_bounds: bounds,
+                bucket_counts: counts,
+                ..Default::default()
+            };
+            if stale {
+                p.flags = FLAG_NO_RECORDED_VALUE;
+            } else {
+                p.count = count as u64;
+                p.sum = g.sum;
+            }
+            h.data_points.push(p);
+        }
+        Some(metric::Data::Summary(s)) => {
+            let Some(count) = g.count else { return };
+            let stale = is_stale(count) || g.sum.is_some_and(is_stale);
+            let sum = g.sum.unwrap_or(0.0);
+            let start = adjuster.start_time(
+                key,
+                Observed {
+                    start_ns: start,
+                    time_ns: g.time_ns,
+                    value: count,
+                    sum,
+                    created: created_ns.is_some(),
+                    stale,
+                },
+            );
+            let mut quantiles: Vec<ValueAtQuantile> = g
+                .complex
+                .iter()
+                .map(|(q, v)| ValueAtQuantile {
+                    quantile: *q,
+                    value: *v,
+                })
+                .collect();
+            quantiles.sort_by(|a, b| a.quantile.total_cmp(&b.quantile));
+            let mut p = SummaryDataPoint {
+                attributes: attr_list(&g.attrs),
+                start_time_unix_nano: start,
+                time_unix_nano: g.time_ns,
+                ..Default::default()
+            };
+            if stale {
+                p.flags = FLAG_NO_RECORDED_VALUE;
+            } else {
+                p.count = count as u64;
+                p.sum = sum;
+                p.quantile_values = quantiles;
+            }
+            s.data_points.push(p);
+        }
+        _ => {}
+    }
+}
+
+fn number_point(attrs: &[(String, String)], start: u64, time: u64, v: f64) -> NumberDataPoint {
+    let mut p = NumberDataPoint {
+        attributes: attr_list(attrs),
+        start_time_unix_nano: start,
+        time_unix_nano: time,
+        ..Default::default()
+    };
+    if is_stale(v) {
+        p.flags = FLAG_NO_RECORDED_VALUE;
+    } else {
+        p.value = Some(number_data_point::Value::AsDouble(v));
+    }
+    p
+}

@@ -1,0 +1,382 @@
+//! `zipkin` receiver: Zipkin v2 spans over HTTP (`POST /api/v2/spans`, JSON or protobuf),
+//! as Go's `receiver/zipkinreceiver`, translated to OTLP by `exporters::zipkin::translate`.
+//!
+//! Go facts relied on (`factory.go`, `config.go`, `trace_receiver.go`):
+//! - the config squashes `confighttp.ServerConfig` (default endpoint `localhost:9411`) and
+//!   adds `parse_string_tags` (false);
+//! - a path containing `api/v1/spans` is Zipkin v1, anything else v2; `Content-Type:
+//!   application/x-protobuf` selects protobuf (with `X-B3-Flags: 1` every span is debug),
+//!   anything else JSON; `Content-Encoding: gzip`, `deflate` or `zlib` is decompressed;
+//! - a body that does not decode is 400 with the error text; a refusal by the next consumer
+//!   is 500 `"Internal Server Error"`; success is 202 Accepted;
+//! - the items are counted with the transports `http_v2_json`, `http_v2_proto`,
+//!   `http_v1_json`, `http_v1_thrift`.
+//!
+//! Not built yet: Zipkin v1 (JSON and Thrift) is answered with 400 and counted as refused.
+//! A body over `max_request_body_size` (20 MiB) is 413.
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
+use pipeline_api::telemetry::ReceiverObs;
+use pipeline_api::{
+    async_trait, Batch, BuildContext, BuildError, CancellationToken, ComponentConfig, ComponentId,
+    Receiver, ReceiverFactory, RequestContext, SharedConsumer, Signal, SignalConsumers,
+};
+use pipeline_api::{declare, Meta, Stability};
+use serde::Deserialize;
+use tokio_rustls::TlsAcceptor;
+use transport::tls::TlsServerConfig;
+
+use exporters::zipkin::{model, translate};
+
+use crate::otlp::compression::{decompress, DecompressError};
+use crate::otlp::server::serve;
+
+pub const META: Meta = Meta::new("zipkin").traces(Stability::Beta);
+
+/// Go `defaultMaxRequestBodySize`.
+const DEFAULT_MAX_BODY: i64 = 20 * 1024 * 1024;
+
+pub fn factory() -> Arc<dyn ReceiverFactory> {
+    declare::receiver::<Config>(META, |ctx, cfg, next| {
+        Ok(Box::new(ZipkinReceiver::build(ctx, cfg, next)?))
+    })
+}
+
+/// `receivers: zipkin:`: `confighttp.ServerConfig`'s keys and `parse_string_tags`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub endpoint: String,
+    pub tls: Option<TlsServerConfig>,
+    pub max_request_body_size: i64,
+    pub include_metadata: bool,
+    pub response_headers: BTreeMap<String, String>,
+    pub compression_algorithms: Option<Vec<String>>,
+    pub read_timeout: GoDuration,
+    pub read_header_timeout: GoDuration,
+    pub write_timeout: GoDuration,
+    pub idle_timeout: GoDuration,
+    pub keep_alives_enabled: bool,
+    /// Accepted, not acted on (no CORS preflight on the Zipkin API).
+    pub cors: Option<ConfigValue>,
+    /// Refused when set: no authenticator extensions.
+    pub auth: Option<ConfigValue>,
+    pub middlewares: Vec<ConfigValue>,
+    /// Tags that look like numbers or booleans become typed attributes.
+    pub parse_string_tags: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            endpoint: "localhost:9411".into(),
+            tls: None,
+            max_request_body_size: DEFAULT_MAX_BODY,
+            include_metadata: false,
+            response_headers: BTreeMap::new(),
+            compression_algorithms: None,
+            read_timeout: GoDuration::default(),
+            read_header_timeout: GoDuration::from_secs(60),
+            write_timeout: GoDuration::from_secs(30),
+            idle_timeout: GoDuration::from_secs(60),
+            keep_alives_enabled: true,
+            cors: None,
+            auth: None,
+            middlewares: Vec::new(),
+            parse_string_tags: false,
+        }
+    }
+}
+
+impl Validate for Config {
+    fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if let Err(e) = transport::net::check_endpoint(&self.endpoint, 9411) {
+            errors.push(ConfigError::new(&["endpoint"], e));
+        }
+        if let Some(tls) = &self.tls {
+            transport::tls::check_server(tls, &["tls"], &mut errors);
+        }
+        if self.auth.is_some() {
+            errors.push(ConfigError::new(
+                &["auth"],
+                "authentication extensions are not supported by Ferrotel yet",
+            ));
+        }
+        if !self.middlewares.is_empty() {
+            errors.push(ConfigError::new(
+                &["middlewares"],
+                "middleware extensions are not supported by Ferrotel yet",
+            ));
+        }
+        errors
+    }
+}
+
+impl ComponentConfig for Config {
+    fn listen_addresses(&self) -> Vec<(String, String)> {
+        vec![("endpoint".into(), self.endpoint.clone())]
+    }
+
+    fn not_acted_on(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if self.cors.is_some() {
+            out.push((
+                "cors".into(),
+                "the Zipkin API is not served to browsers".into(),
+            ));
+        }
+        out
+    }
+}
+
+/// What the receiver counted.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub bad_requests: AtomicU64,
+    pub accepted_spans: AtomicU64,
+}
+
+struct Handler {
+    id: ComponentId,
+    next: SharedConsumer,
+    parse_string_tags: bool,
+    max_body: usize,
+    encodings: Vec<String>,
+    include_metadata: bool,
+    obs_v2_json: ReceiverObs,
+    obs_v2_proto: ReceiverObs,
+    obs_v1_json: ReceiverObs,
+    obs_v1_thrift: ReceiverObs,
+    counters: Arc<Counters>,
+}
+
+fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+impl Handler {
+    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let v1 = req.uri().path().contains("api/v1/spans");
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let content_type = header(CONTENT_TYPE.as_str());
+        let encoding = header(CONTENT_ENCODING.as_str())
+            .trim()
+            .to_ascii_lowercase();
+        let debug = header("x-b3-flags") == "1";
+        let proto = content_type == "application/x-protobuf";
+        let obs = match (v1, proto, content_type == "application/x-thrift") {
+            (true, _, true) => &self.obs_v1_thrift,
+            (true, _, false) => &self.obs_v1_json,
+            (false, true, _) => &self.obs_v2_proto,
+            (false, false, _) => &self.obs_v2_json,
+        };
+        let metadata = if self.include_metadata {
+            req.headers()
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let body = match Limited::new(req.into_body(), self.max_body).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                self.counters.bad_requests.fetch_add(1, Ordering::Relaxed);
+                if e.is::<http_body_util::LengthLimitError>() {
+                    return reply(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "http: request body too large",
+                    );
+                }
+                return reply(StatusCode::BAD_REQUEST, format!("failed to read body: {e}"));
+            }
+        };
+        // Go leaves a body that does not decompress as it is.
+        let body = match decompress(&encoding, &body, &self.encodings, self.max_body) {
+            Ok(Some(d)) => Bytes::from(d),
+            Ok(None) => body,
+            Err(DecompressError::TooLarge) => {
+                self.counters.bad_requests.fetch_add(1, Ordering::Relaxed);
+                return reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "http: request body too large",
+                );
+            }
+            Err(_) => body,
+        };
+        let decoded = if v1 {
+            Err("Zipkin v1 (JSON and Thrift) is not supported by Ferrotel yet; send Zipkin v2 to /api/v2/spans".to_string())
+        } else if proto {
+            model::from_proto(&body, debug)
+        } else {
+            model::from_json(&body)
+        };
+        let traces = decoded.and_then(|spans| translate::to_otlp(spans, self.parse_string_tags));
+        let traces = match traces {
+            Ok(t) => t,
+            Err(e) => {
+                self.counters.bad_requests.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(receiver = %self.id, error = %e, "Refused a Zipkin request.");
+                return reply(StatusCode::BAD_REQUEST, e);
+            }
+        };
+        let batch = Batch::new(
+            pipeline_api::BatchData::Traces(traces),
+            RequestContext {
+                receiver: Some(self.id.clone()),
+                metadata: metadata.into_iter().collect(),
+                ..Default::default()
+            },
+        );
+        let items = batch.items();
+        let result = self.next.consume(batch).await;
+        obs.record(Signal::Traces, items, &result);
+        match result {
+            Ok(()) => {
+                self.counters
+                    .accepted_spans
+                    .fetch_add(items as u64, Ordering::Relaxed);
+                reply(StatusCode::ACCEPTED, Bytes::new())
+            }
+            Err(_) => reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "\"Internal Server Error\"",
+            ),
+        }
+    }
+}
+
+pub struct ZipkinReceiver {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    handler: Arc<Handler>,
+    keep_alive: bool,
+    read_header_timeout: Option<std::time::Duration>,
+}
+
+impl ZipkinReceiver {
+    pub fn build(
+        ctx: BuildContext,
+        cfg: &Config,
+        next: SignalConsumers,
+    ) -> Result<ZipkinReceiver, BuildError> {
+        let next = next
+            .traces
+            .ok_or_else(|| BuildError::new("the zipkin receiver must be in a traces pipeline"))?;
+        let tls = match &cfg.tls {
+            Some(t) => Some(transport::tls::server_acceptor(
+                t,
+                &[b"h2", b"http/1.1"],
+                "tls",
+            )?),
+            None => None,
+        };
+        let listener = transport::net::bind_tcp(&cfg.endpoint, "endpoint")?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| BuildError::new(format!("endpoint: {e}")))?;
+        let max_body = if cfg.max_request_body_size <= 0 {
+            DEFAULT_MAX_BODY
+        } else {
+            cfg.max_request_body_size
+        };
+        let encodings = match &cfg.compression_algorithms {
+            Some(l) => l.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
+            None => ["gzip", "zlib", "deflate", "zstd", "snappy", "lz4", ""]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        };
+        Ok(ZipkinReceiver {
+            listener,
+            local_addr,
+            tls,
+            keep_alive: cfg.keep_alives_enabled,
+            read_header_timeout: Some(cfg.read_header_timeout.get()).filter(|d| !d.is_zero()),
+            handler: Arc::new(Handler {
+                id: ctx.id.clone(),
+                next,
+                parse_string_tags: cfg.parse_string_tags,
+                max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
+                encodings,
+                include_metadata: cfg.include_metadata,
+                obs_v2_json: ctx.telemetry.receiver_obs("http_v2_json"),
+                obs_v2_proto: ctx.telemetry.receiver_obs("http_v2_proto"),
+                obs_v1_json: ctx.telemetry.receiver_obs("http_v1_json"),
+                obs_v1_thrift: ctx.telemetry.receiver_obs("http_v1_thrift"),
+                counters: Arc::new(Counters::default()),
+            }),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn counters(&self) -> Arc<Counters> {
+        self.handler.counters.clone()
+    }
+}
+
+#[async_trait]
+impl Receiver for ZipkinReceiver {
+    async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<(), BuildError> {
+        let ZipkinReceiver {
+            listener,
+            tls,
+            handler,
+            keep_alive,
+            read_header_timeout,
+            ..
+        } = *self;
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|e| BuildError::new(format!("endpoint: {e}")))?;
+        let builder = transport::limits::http_builder(keep_alive, read_header_timeout);
+        serve(
+            listener,
+            tls,
+            builder,
+            move |_peer| {
+                let handler = handler.clone();
+                hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let handler = handler.clone();
+                    async move { Ok::<_, Infallible>(handler.handle(req).await) }
+                })
+            },
+            shutdown,
+            "zipkin",
+        )
+        .await;
+        Ok(())
+    }
+}

@@ -1,0 +1,2221 @@
+//! The Go collector as a test oracle. The same config and the same input run through the Go
+//! OpenTelemetry Collector (built once by `compat/build.sh` from `compat/builder-config.yaml`,
+//! on first use) and through Ferrotel, both exporting over OTLP/gRPC to recording sinks; what
+//! reaches the sinks is normalized (observed timestamps reduced to set or unset, items sorted,
+//! attributes in key order, the run's temporary directory replaced by `DIR`) and compared.
+//!
+//! Every deliberate difference and every known Ferrotel bug is listed once, in
+//! [`DIFFERENCES`], with its reason (and under "Differences the Go collector oracle shows" in
+//! docs/migration.md). The harness skips exactly those, and fails when a listed difference no
+//! longer shows, so the table stays true.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, AggregationTemporality, Gauge, Histogram, HistogramDataPoint,
+    Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
+use serde_json::{json, Value};
+
+use crate::harness::{self, Collector, Ports};
+use crate::sink::{self, Recorded};
+
+// ------------------------------------------------------------------------------------------
+// The one table of differences
+
+/// Why the Go collector and Ferrotel may disagree on a case.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// Ferrotel differs on purpose (docs/migration.md says why).
+    Deliberate,
+    /// A Ferrotel bug, kept here as a known failure until it is fixed (none is listed at
+    /// the moment: every bug the harness found so far is fixed).
+    #[allow(dead_code)]
+    Bug,
+    /// Something the Go collector has that Ferrotel does not have yet (none is listed at
+    /// the moment).
+    #[allow(dead_code)]
+    Missing,
+}
+
+pub struct Difference {
+    /// The case it applies to: a data case's name, `validate:<path>` for a config, or
+    /// `metric:<name>` / `labels:<name>` for an own metric; a final `*` matches any rest.
+    pub case: &'static str,
+    pub kind: Kind,
+    pub reason: &'static str,
+}
+
+/// Every difference the harness accepts. Keep docs/migration.md's list in step (a test checks
+/// that every case named here is named there).
+pub const DIFFERENCES: &[Difference] = &[
+    // own metrics (case e)
+    Difference {
+        case: "metric:otelcol_processor_memory_limiter_refused_*",
+        kind: Kind::Deliberate,
+        reason: "served at 0 from the start, as the other failure counters \
+                 (see metric:otelcol_exporter_send_failed_*); Go serves it once something was \
+                 refused",
+    },
+    Difference {
+        case: "metric:otelcol_process_runtime_*",
+        kind: Kind::Deliberate,
+        reason: "Go runtime memory statistics (heap_alloc, total_alloc, total_sys_memory); \
+                 Ferrotel has no Go runtime: otelcol_process_memory_rss is the memory figure",
+    },
+    Difference {
+        case: "metric:otelcol_exporter_send_failed_*",
+        kind: Kind::Deliberate,
+        reason: "served at 0 from the start; Go's metrics SDK serves a counter only after its \
+                 first increment (a failure), so a query or alert sees 0 instead of no series",
+    },
+    Difference {
+        case: "metric:otelcol_exporter_enqueue_failed_*",
+        kind: Kind::Deliberate,
+        reason: "served at 0 from the start (see metric:otelcol_exporter_send_failed_*)",
+    },
+    Difference {
+        case: "metric:otelcol_processor_batch_batch_size_trigger_send",
+        kind: Kind::Deliberate,
+        reason: "served at 0 from the start (see metric:otelcol_exporter_send_failed_*)",
+    },
+    Difference {
+        case: "metric:otelcol_processor_batch_send_failed_items",
+        kind: Kind::Deliberate,
+        reason: "Ferrotel only: items the batch processor could not hand on, which Go's batch \
+                 processor drops without counting",
+    },
+    // validate (case f)
+    Difference {
+        case: "validate:compat/corpus/collector-demo-collector.yaml",
+        kind: Kind::Deliberate,
+        reason: "the `logging` exporter (see validate:compat/corpus/contrib-secure-tracing.yaml)",
+    },
+    Difference {
+        case: "validate:compat/corpus/contrib-secure-tracing.yaml",
+        kind: Kind::Deliberate,
+        reason: "Ferrotel still takes what older Go releases took: the `logging` exporter (run as \
+                 `debug`, with a warning) and `service.telemetry.metrics.address`; Go v0.155 \
+                 refuses both",
+    },
+    Difference {
+        case: "validate:compat/corpus/grafana-lgtm-otelcol.yaml",
+        kind: Kind::Deliberate,
+        reason: "the `logging` exporter (see validate:compat/corpus/contrib-secure-tracing.yaml) \
+                 and the `loki` exporter, which Go releases after v0.130.0 no longer have",
+    },
+    Difference {
+        case: "validate:compat/corpus/releases-otelcol.yaml",
+        kind: Kind::Deliberate,
+        reason: "`service.telemetry.metrics.address` (see \
+                 validate:compat/corpus/contrib-secure-tracing.yaml)",
+    },
+    Difference {
+        case: "validate:config-examples/compose/docker-logs/ferrotel-config.yaml",
+        kind: Kind::Deliberate,
+        reason: "uses the `loki` exporter, which Go releases after v0.130.0 no longer have",
+    },
+    Difference {
+        case: "validate:config-examples/compose/lgtm/ferrotel-config.yaml",
+        kind: Kind::Deliberate,
+        reason: "uses the `loki` exporter, which Go releases after v0.130.0 no longer have",
+    },
+    Difference {
+        case: "validate:config-examples/loki-docker-logs-config.yaml",
+        kind: Kind::Deliberate,
+        reason: "uses the `loki` exporter, which Go releases after v0.130.0 no longer have",
+    },
+    Difference {
+        case: "validate:config-examples/loki-otlp-hints-config.yaml",
+        kind: Kind::Deliberate,
+        reason: "uses the `loki` exporter, which Go releases after v0.130.0 no longer have",
+    },
+    // data cases
+    Difference {
+        case: "filelog_docker_lines",
+        kind: Kind::Deliberate,
+        reason: "the `container` operator drops the one trailing newline of a Docker json-file \
+                 `log` and joins the parts of a line Docker split at 16 KiB into one record \
+                 (Go keeps the newline and passes each part as a record of its own)",
+    },
+];
+
+fn listed(case: &str) -> Option<&'static Difference> {
+    DIFFERENCES.iter().find(|d| match d.case.strip_suffix('*') {
+        Some(prefix) => case.starts_with(prefix),
+        None => d.case == case,
+    })
+}
+
+/// Apply the table to one comparison: a mismatch passes only when listed, and a listed case
+/// must still differ.
+pub(crate) fn verdict(case: &str, mismatch: Option<String>) -> Result<(), String> {
+    match (listed(case), mismatch) {
+        (None, None) => Ok(()),
+        (None, Some(report)) => Err(format!(
+            "{case}: the Go collector and Ferrotel differ:\n{report}"
+        )),
+        (Some(d), Some(report)) => {
+            eprintln!(
+                "{case}: known difference ({:?}: {}):\n{report}",
+                d.kind, d.reason
+            );
+            Ok(())
+        }
+        (Some(d), None) => Err(format!(
+            "{case}: listed in compat.rs DIFFERENCES ({:?}: {}) but Go and Ferrotel now agree: \
+             remove the entry (and its line in docs/migration.md)",
+            d.kind, d.reason
+        )),
+    }
+}
+
+#[test]
+fn every_difference_is_documented_in_the_migration_guide() {
+    let guide = std::fs::read_to_string(root().join("docs/migration.md")).unwrap();
+    let section = guide
+        .split_once("## Differences the Go collector oracle shows")
+        .expect("docs/migration.md has a section listing the oracle's differences")
+        .1;
+    for d in DIFFERENCES {
+        assert!(
+            section.contains(&format!("`{}`", d.case)),
+            "docs/migration.md does not list `{}`",
+            d.case
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The two collectors
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Go collector, built by compat/build.sh on first use (once per test process; the
+/// script itself caches the binary across runs).
+pub fn oracle() -> PathBuf {
+    static BIN: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut bin = BIN.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(b) = bin.as_ref() {
+        return b.clone();
+    }
+    let start = Instant::now();
+    let out = Command::new("bash")
+        .arg(root().join("compat/build.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run compat/build.sh");
+    assert!(
+        out.status.code() != Some(127),
+        "the Go toolchain (go >= 1.26, https://go.dev/dl/) is needed: the compat tests compare \
+         Ferrotel with the Go collector, which compat/build.sh builds once from \
+         compat/builder-config.yaml"
+    );
+    assert!(
+        out.status.success(),
+        "compat/build.sh failed ({}); its log is above",
+        out.status
+    );
+    let path = PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .expect("compat/build.sh prints the binary's path last"),
+    );
+    assert!(
+        path.is_file(),
+        "compat/build.sh printed {path:?}, not a file"
+    );
+    if start.elapsed() > Duration::from_secs(5) {
+        eprintln!("the Go collector oracle was built in {:?}", start.elapsed());
+    }
+    *bin = Some(path.clone());
+    path
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Impl {
+    Go,
+    Ferrotel,
+}
+
+impl Impl {
+    fn program(self) -> PathBuf {
+        match self {
+            Impl::Go => oracle(),
+            Impl::Ferrotel => PathBuf::from(harness::BIN),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Impl::Go => "go",
+            Impl::Ferrotel => "ferrotel",
+        }
+    }
+}
+
+/// Own metrics served on 127.0.0.1:METRICS_PORT, in the `readers` form both accept.
+pub(crate) const TELEMETRY: &str = "{metrics: {readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: METRICS_PORT}}}}]}}";
+
+/// What a case sends to the collector once it is ready.
+pub(crate) enum Input {
+    /// `(path, body)` posted as OTLP/JSON to the otlp receiver's HTTP port.
+    Json(Vec<(&'static str, String)>),
+    /// Traces, metrics and logs over gRPC.
+    Grpc(
+        Vec<ExportTraceServiceRequest>,
+        Vec<ExportMetricsServiceRequest>,
+        Vec<ExportLogsServiceRequest>,
+    ),
+    /// Nothing: the collector reads the case's files.
+    Nothing,
+    /// Zipkin bodies `(path, content type, body)` posted to the HTTP port (a zipkin receiver).
+    Zipkin(Vec<(&'static str, &'static str, Vec<u8>)>),
+    /// Traces sent by Ferrotel's `jaeger` exporter (`PostSpans`) to the gRPC port.
+    Jaeger(Vec<ExportTraceServiceRequest>),
+}
+
+pub(crate) struct Case<'a> {
+    pub(crate) name: &'a str,
+    /// The config; `GRPC_PORT`, `HTTP_PORT`, `METRICS_PORT`, `HEALTH_PORT`, `SINK` (the
+    /// recording sink's host:port), `DIR` (a fresh directory holding `files`) and `TELEMETRY`
+    /// are filled in.
+    pub(crate) config: &'a str,
+    pub(crate) files: &'a [(&'a str, &'a str)],
+    pub(crate) input: Input,
+    /// Items to wait for at the sink before stopping (for receivers that read on their own
+    /// time); 0 stops right after the input was answered: a graceful stop exports everything.
+    pub(crate) wait_for: usize,
+    /// Also scrape the collector's own metrics before stopping.
+    pub(crate) scrape: bool,
+}
+
+/// What one collector did with a case.
+pub(crate) struct Output {
+    pub(crate) traces: Vec<Value>,
+    pub(crate) metrics: Vec<Value>,
+    pub(crate) logs: Vec<Value>,
+    pub(crate) own_metrics: String,
+    pub(crate) dir: PathBuf,
+}
+
+fn items(r: &Recorded) -> usize {
+    let spans: usize = r
+        .traces
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|t| &t.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum();
+    let metrics: usize = r
+        .metrics
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|t| &t.resource_metrics)
+        .flat_map(|r| &r.scope_metrics)
+        .map(|s| s.metrics.len())
+        .sum();
+    let logs: usize = r
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|t| &t.resource_logs)
+        .flat_map(|r| &r.scope_logs)
+        .map(|s| s.log_records.len())
+        .sum();
+    spans + metrics + logs
+}
+
+async fn send(input: &Input, ports: &Ports) {
+    let grpc = format!("http://127.0.0.1:{}", ports.grpc);
+    let (traces, metrics, logs) = match input {
+        Input::Json(posts) => {
+            let client = reqwest::Client::new();
+            for (path, body) in posts {
+                let resp = client
+                    .post(format!("http://127.0.0.1:{}{path}", ports.http))
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status();
+                let text = resp.text().await.unwrap_or_default();
+                assert_eq!(status, 200, "POST {path}: {text}");
+            }
+            return;
+        }
+        Input::Grpc(t, m, l) => (t.as_slice(), m.as_slice(), l.as_slice()),
+        Input::Nothing => return,
+        Input::Zipkin(posts) => {
+            let client = reqwest::Client::new();
+            for (path, content_type, body) in posts {
+                let resp = client
+                    .post(format!("http://127.0.0.1:{}{path}", ports.http))
+                    .header("content-type", *content_type)
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status();
+                let text = resp.text().await.unwrap_or_default();
+                assert!(status.is_success(), "POST {path}: {status} {text}");
+            }
+            return;
+        }
+        Input::Jaeger(requests) => {
+            use pipeline_api::Exporter;
+            let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&format!(
+                "endpoint: 127.0.0.1:{}\ntls: {{insecure: true}}\n",
+                ports.grpc
+            ))
+            .unwrap();
+            let cfg: exporters::jaeger::Config = pipeline_api::config::parse_typed(&v).unwrap();
+            let e = exporters::jaeger::JaegerExporter::new(
+                pipeline_api::ComponentId::parse("jaeger").unwrap(),
+                &cfg,
+            )
+            .unwrap();
+            for r in requests {
+                e.export(pipeline_api::Batch::from_traces(r.clone()))
+                    .await
+                    .unwrap();
+            }
+            return;
+        }
+    };
+    if !traces.is_empty() {
+        let mut c = TraceServiceClient::connect(grpc.clone()).await.unwrap();
+        for r in traces {
+            c.export(r.clone()).await.unwrap();
+        }
+    }
+    if !metrics.is_empty() {
+        let mut c = MetricsServiceClient::connect(grpc.clone()).await.unwrap();
+        for r in metrics {
+            c.export(r.clone()).await.unwrap();
+        }
+    }
+    if !logs.is_empty() {
+        let mut c = LogsServiceClient::connect(grpc).await.unwrap();
+        for r in logs {
+            c.export(r.clone()).await.unwrap();
+        }
+    }
+}
+
+/// Every request a sink recorded, as OTLP/JSON values.
+macro_rules! json_all {
+    ($requests:expr) => {
+        $requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap())
+            .collect::<Vec<Value>>()
+    };
+}
+
+/// Run one collector on a case; `Err` with its message when it refuses the config.
+async fn run(imp: Impl, case: &Case<'_>) -> Result<Output, String> {
+    let program = imp.program();
+    let (recorded, sink_addr, stop_sink) = sink::start(0).await;
+    let ports = Ports::new();
+    let dir = harness::temp_dir(&format!("compat-data-{}-{}", case.name, imp.name()));
+    for (name, content) in case.files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+    }
+    let config = ports.fill(
+        &case
+            .config
+            .replace("TELEMETRY", TELEMETRY)
+            .replace("SINK", &sink_addr.to_string())
+            .replace("DIR", dir.to_str().unwrap()),
+    );
+    let name = format!("compat-{}-{}", case.name, imp.name());
+    let config_file = dir.join("validate.yaml");
+    std::fs::write(&config_file, &config).unwrap();
+    let (valid, why) = validates(&program, &config_file);
+    if !valid {
+        return Err(format!("{} refused the config:\n{why}", imp.name()));
+    }
+    let collector = tokio::task::spawn_blocking(move || {
+        Collector::start_program(&program, &name, &config, &[])
+    })
+    .await
+    .unwrap();
+    send(&case.input, &ports).await;
+    if case.wait_for > 0 {
+        // until the expected count arrived, or nothing new came for 3 s (10 s before the
+        // first item); a collector that sends less than expected shows in the comparison
+        let (mut seen, mut since) = (0, Instant::now());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let now = items(&recorded);
+            if now >= case.wait_for {
+                break;
+            }
+            if now != seen {
+                (seen, since) = (now, Instant::now());
+            } else if since.elapsed() > Duration::from_secs(if now > 0 { 3 } else { 10 }) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let mut own_metrics = String::new();
+    if case.scrape {
+        // the counters of the last request settle after the answer
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        own_metrics = harness::http_get(&format!("http://127.0.0.1:{}/metrics", ports.metrics)).1;
+    }
+    let (code, _, stderr) = tokio::task::spawn_blocking(move || collector.stop())
+        .await
+        .unwrap();
+    assert_eq!(
+        code,
+        0,
+        "{} ({}) exited {code}:\n{stderr}",
+        case.name,
+        imp.name()
+    );
+    let out = Output {
+        traces: json_all!(recorded.traces),
+        metrics: json_all!(recorded.metrics),
+        logs: json_all!(recorded.logs),
+        own_metrics,
+        dir,
+    };
+    let _ = stop_sink.send(());
+    Ok(out)
+}
+
+/// Both collectors on a case. The Go collector must take the config (the cases are valid Go
+/// configs); Ferrotel refusing it is a difference like any other.
+pub(crate) async fn run_both(case: &Case<'_>) -> (Output, Result<Output, String>) {
+    let go = run(Impl::Go, case)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    let ferrotel = run(Impl::Ferrotel, case).await;
+    (go, ferrotel)
+}
+
+// ------------------------------------------------------------------------------------------
+// Normalization and comparison
+
+/// Members of a protobuf `oneof`: set even when they hold a default value.
+const ONEOF: &[&str] = &[
+    "stringValue",
+    "boolValue",
+    "intValue",
+    "doubleValue",
+    "bytesValue",
+    "arrayValue",
+    "kvlistValue",
+    "asDouble",
+    "asInt",
+];
+
+/// A field at its default value, which protobuf does not tell apart from an absent one (an
+/// empty `status` message written or left out is the same span).
+fn is_default(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty() || s == "0",
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+/// Attribute lists sorted by key, data points sorted, `observedTimeUnixNano` reduced to
+/// "set"/"unset" (a receiver stamps it with the time it read the item), fields at their
+/// default value dropped.
+fn canonical(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if let Some(observed) = map.get_mut("observedTimeUnixNano") {
+                let set = !matches!(observed.as_str(), Some("0") | None)
+                    || observed.as_u64().is_some_and(|n| n != 0);
+                *observed = Value::String(if set { "set" } else { "unset" }.into());
+            }
+            for (key, value) in map.iter_mut() {
+                canonical(value);
+                if let (true, Value::Array(list)) = (
+                    key == "attributes" || key == "dataPoints" || key == "values",
+                    value,
+                ) {
+                    list.sort_by_key(|a| {
+                        a.get("key")
+                            .map(|k| k.to_string())
+                            .unwrap_or_else(|| a.to_string())
+                    });
+                }
+            }
+            map.retain(|k, v| ONEOF.contains(&k.as_str()) || !is_default(v));
+        }
+        Value::Array(list) => list.iter_mut().for_each(canonical),
+        _ => {}
+    }
+}
+
+/// One flat, canonical line per span, metric or log record, with its resource and scope;
+/// sorted, so grouping and order do not matter.
+fn flatten(requests: &[Value], dir: &Path) -> Vec<String> {
+    let dir = dir.to_str().unwrap();
+    let mut out = Vec::new();
+    for request in requests {
+        for (groups, scopes, list) in [
+            ("resourceSpans", "scopeSpans", "spans"),
+            ("resourceMetrics", "scopeMetrics", "metrics"),
+            ("resourceLogs", "scopeLogs", "logRecords"),
+        ] {
+            for group in request[groups].as_array().into_iter().flatten() {
+                for scope in group[scopes].as_array().into_iter().flatten() {
+                    for item in scope[list].as_array().into_iter().flatten() {
+                        let mut line = serde_json::json!({
+                            "resource": group["resource"],
+                            "resourceSchemaUrl": group["schemaUrl"],
+                            "scope": scope["scope"],
+                            "scopeSchemaUrl": scope["schemaUrl"],
+                            "item": item,
+                        });
+                        canonical(&mut line);
+                        out.push(line.to_string().replace(dir, "DIR"));
+                    }
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `None` when both saw the same items, else a readable report of what differs.
+pub(crate) fn diff(
+    what: &str,
+    go: &[Value],
+    go_dir: &Path,
+    fe: &[Value],
+    fe_dir: &Path,
+) -> Option<String> {
+    let go = flatten(go, go_dir);
+    let fe = flatten(fe, fe_dir);
+    if go == fe {
+        return None;
+    }
+    let mut report = format!(
+        "{what}: the Go collector exported {} items, Ferrotel {}\n",
+        go.len(),
+        fe.len()
+    );
+    let count = |v: &[String]| {
+        let mut m = BTreeMap::<String, usize>::new();
+        for s in v {
+            *m.entry(s.clone()).or_default() += 1;
+        }
+        m
+    };
+    let (g, f) = (count(&go), count(&fe));
+    let pretty =
+        |s: &str| serde_json::to_string_pretty(&serde_json::from_str::<Value>(s).unwrap()).unwrap();
+    for (label, a, b) in [("only from Go", &g, &f), ("only from Ferrotel", &f, &g)] {
+        let only: Vec<&String> = a
+            .iter()
+            .filter(|(k, n)| b.get(*k).copied().unwrap_or(0) < **n)
+            .map(|(k, _)| k)
+            .collect();
+        for s in only.iter().take(4) {
+            report.push_str(&format!("--- {label}:\n{}\n", pretty(s)));
+        }
+        if only.len() > 4 {
+            report.push_str(&format!("... and {} more {label}\n", only.len() - 4));
+        }
+    }
+    Some(report)
+}
+
+fn diff_outputs(go: &Output, fe: &Result<Output, String>) -> Option<String> {
+    let fe = match fe {
+        Ok(fe) => fe,
+        Err(e) => return Some(e.clone()),
+    };
+    let reports: Vec<String> = [
+        diff("traces", &go.traces, &go.dir, &fe.traces, &fe.dir),
+        diff("metrics", &go.metrics, &go.dir, &fe.metrics, &fe.dir),
+        diff("logs", &go.logs, &go.dir, &fe.logs, &fe.dir),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!reports.is_empty()).then(|| reports.join("\n"))
+}
+
+pub(crate) async fn compare(case: Case<'_>) {
+    let (go, fe) = run_both(&case).await;
+    assert!(
+        !(go.traces.is_empty() && go.metrics.is_empty() && go.logs.is_empty()),
+        "{}: the Go collector exported nothing",
+        case.name
+    );
+    if let Err(e) = verdict(case.name, diff_outputs(&go, &fe)) {
+        panic!("{e}");
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Inputs
+
+pub(crate) fn s(k: &str, v: &str) -> KeyValue {
+    attr(k, any_value::Value::StringValue(v.into()))
+}
+
+pub(crate) fn i(k: &str, v: i64) -> KeyValue {
+    attr(k, any_value::Value::IntValue(v))
+}
+
+pub(crate) fn d(k: &str, v: f64) -> KeyValue {
+    attr(k, any_value::Value::DoubleValue(v))
+}
+
+pub(crate) fn b(k: &str, v: bool) -> KeyValue {
+    attr(k, any_value::Value::BoolValue(v))
+}
+
+fn attr(k: &str, v: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    }
+}
+
+pub(crate) fn resource(attributes: Vec<KeyValue>) -> Option<Resource> {
+    Some(Resource {
+        attributes,
+        ..Default::default()
+    })
+}
+
+pub(crate) fn scope() -> Option<InstrumentationScope> {
+    Some(InstrumentationScope {
+        name: "compat".into(),
+        version: "1.0.0".into(),
+        ..Default::default()
+    })
+}
+
+/// A fixed xorshift sequence: the same ids on every run.
+struct Ids(u64);
+
+impl Ids {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn trace_id(&mut self) -> Vec<u8> {
+        let mut id = self.next().to_be_bytes().to_vec();
+        id.extend(self.next().to_be_bytes());
+        id
+    }
+
+    fn span_id(&mut self) -> Vec<u8> {
+        self.next().to_be_bytes().to_vec()
+    }
+}
+
+pub(crate) const T0: u64 = 1_714_557_600_000_000_000; // 2024-05-01T10:00:00Z
+
+pub(crate) fn example(name: &str) -> String {
+    let path = root().join("../shared/testdata/otlp-examples").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+}
+
+// ------------------------------------------------------------------------------------------
+// a. OTLP pass-through of the specification's examples
+
+const PASS_THROUGH: &str = r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+      http: {endpoint: "127.0.0.1:HTTP_PORT"}
+exporters:
+  otlp:
+    endpoint: SINK
+    tls: {insecure: true}
+service:
+  telemetry: TELEMETRY
+  pipelines:
+    traces: {receivers: [otlp], exporters: [otlp]}
+    metrics: {receivers: [otlp], exporters: [otlp]}
+    logs: {receivers: [otlp], exporters: [otlp]}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_otlp_json_examples_pass_through_alike() {
+    compare(Case {
+        name: "otlp_json_examples",
+        config: PASS_THROUGH,
+        files: &[],
+        input: Input::Json(vec![
+            ("/v1/traces", example("trace.json")),
+            ("/v1/metrics", example("metrics.json")),
+            ("/v1/logs", example("logs.json")),
+            ("/v1/logs", example("events.json")),
+        ]),
+        wait_for: 0,
+        scrape: false,
+    })
+    .await;
+}
+
+/// `batch` cutting requests at 7 items (spans, data points, log records) and the `forward`
+/// connector handing them to a second pipeline.
+const BATCH_FORWARD: &str = r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+processors:
+  batch:
+    send_batch_size: 7
+    send_batch_max_size: 7
+    timeout: 200ms
+  resource/forwarded: {attributes: [{key: hop, value: forwarded, action: insert}]}
+connectors:
+  forward:
+exporters:
+  otlp:
+    endpoint: SINK
+    tls: {insecure: true}
+service:
+  telemetry: TELEMETRY
+  pipelines:
+    traces/in: {receivers: [otlp], processors: [batch], exporters: [forward]}
+    metrics/in: {receivers: [otlp], processors: [batch], exporters: [forward]}
+    logs/in: {receivers: [otlp], processors: [batch], exporters: [forward]}
+    traces/out: {receivers: [forward], processors: [resource/forwarded], exporters: [otlp]}
+    metrics/out: {receivers: [forward], processors: [resource/forwarded], exporters: [otlp]}
+    logs/out: {receivers: [forward], processors: [resource/forwarded], exporters: [otlp]}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_and_forward_connector_pass_alike() {
+    compare(Case {
+        name: "batch_forward",
+        config: BATCH_FORWARD,
+        files: &[],
+        input: attributes_input(),
+        wait_for: 0,
+        scrape: false,
+    })
+    .await;
+}
+
+// ------------------------------------------------------------------------------------------
+// b. attributes and resource processors
+
+/// Every action of the attributes processor, on spans, metric data points and log records;
+/// the resource processor's on the resource.
+const ATTRIBUTES: &str = r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+processors:
+  attributes/spans:
+    actions: &actions
+      - {key: inserted, value: new, action: insert}
+      - {key: existing.insert, value: replaced, action: insert}
+      - {key: http.method, value: PATCHED, action: update}
+      - {key: missing.update, value: nope, action: update}
+      - {key: upserted, value: 42, action: upsert}
+      - {key: env, from_attribute: deployment, action: upsert}
+      - {key: env.copy, from_attribute: missing.source, action: insert}
+      - {key: secret, action: delete}
+      - {pattern: ^tmp\..*, action: delete}
+      - {key: user.email, action: hash}
+      - {key: http.url, pattern: '^(?P<scheme>\w+)://(?P<host>[^/?]+)(?P<path>/[^?]*)', action: extract}
+      - {key: http.status_code, converted_type: int, action: convert}
+      - {key: ratio, converted_type: double, action: convert}
+      - {key: flag, converted_type: string, action: convert}
+      - {key: rounded, converted_type: int, action: convert}
+      - {key: list, value: [a, b], action: insert}
+  attributes/checkout_spans:
+    include:
+      match_type: strict
+      services: [checkout]
+    actions:
+      - {key: checkout.only, value: true, action: insert}
+  attributes/not_render:
+    exclude:
+      match_type: regexp
+      span_names: ['^render.*']
+    actions:
+      - {key: not.render, value: 1.5, action: insert}
+  attributes/metrics:
+    actions: *actions
+  attributes/logs:
+    actions: *actions
+  attributes/error_logs:
+    include:
+      match_type: regexp
+      log_bodies: ['.*failed.*']
+    actions:
+      - {key: failure, value: true, action: insert}
+  resource:
+    attributes:
+      - {key: service.namespace, value: shop, action: insert}
+      - {key: service.name, value: renamed, action: update}
+      - {key: cloud.region, value: eu-west-1, action: upsert}
+      - {key: host.name, action: delete}
+      - {key: k8s.pod.uid, action: hash}
+      - {key: k8s.pod.name, pattern: '^(?P<workload>[a-z]+)-(?P<pod_hash>[0-9a-z]+)-', action: extract}
+      - {key: replicas, converted_type: int, action: convert}
+exporters:
+  otlp:
+    endpoint: SINK
+    tls: {insecure: true}
+service:
+  telemetry: TELEMETRY
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [attributes/spans, attributes/checkout_spans, attributes/not_render, resource]
+      exporters: [otlp]
+    metrics:
+      receivers: [otlp]
+      processors: [attributes/metrics, resource]
+      exporters: [otlp]
+    logs:
+      receivers: [otlp]
+      processors: [attributes/logs, attributes/error_logs, resource]
+      exporters: [otlp]
+"#;
+
+/// Attribute sets the actions above find in every state: present, absent, of another type,
+/// convertible or not.
+fn attribute_sets() -> Vec<Vec<KeyValue>> {
+    vec![
+        vec![
+            s("http.method", "GET"),
+            s("http.url", "https://shop.example.com/cart/items?id=1"),
+            s("http.status_code", "200"),
+            s("ratio", "0.25"),
+            b("flag", true),
+            s("secret", "s3cr3t"),
+            s("tmp.debug", "x"),
+            s("tmp.trace", "y"),
+            s("user.email", "a@example.com"),
+            s("deployment", "prod"),
+            s("existing.insert", "keep"),
+            d("rounded", 2.7),
+        ],
+        vec![
+            s("http.status_code", "abc"),
+            i("ratio", 3),
+            i("flag", 1),
+            i("user.email", 12345),
+            s("http.url", "not a url"),
+            i("deployment", 7),
+            s("rounded", "-4"),
+        ],
+        vec![
+            i("http.status_code", 404),
+            d("ratio", 1.5),
+            d("flag", 0.5),
+            b("user.email", false),
+            s("upserted", "before"),
+            s("rounded", "3.9"),
+        ],
+        vec![],
+    ]
+}
+
+fn resources() -> Vec<Vec<KeyValue>> {
+    vec![
+        vec![
+            s("service.name", "checkout"),
+            s("host.name", "node-1"),
+            s("k8s.pod.uid", "0e1f7a2b-uid"),
+            s("k8s.pod.name", "checkout-7d9f8b-abcde"),
+            s("replicas", "3"),
+            s("cloud.region", "us-east-1"),
+        ],
+        vec![
+            s("service.name", "frontend"),
+            s("replicas", "three"),
+            s("service.namespace", "web"),
+        ],
+        vec![],
+    ]
+}
+
+pub(crate) fn attributes_input() -> Input {
+    let mut ids = Ids(0x9e3779b97f4a7c15);
+    let names = ["GET /cart", "render page", "POST /pay", "render"];
+    let traces = ExportTraceServiceRequest {
+        resource_spans: resources()
+            .into_iter()
+            .map(|r| ResourceSpans {
+                resource: resource(r),
+                scope_spans: vec![ScopeSpans {
+                    scope: scope(),
+                    spans: attribute_sets()
+                        .into_iter()
+                        .zip(names)
+                        .map(|(attributes, name)| Span {
+                            trace_id: ids.trace_id(),
+                            span_id: ids.span_id(),
+                            name: name.into(),
+                            kind: span::SpanKind::Server as i32,
+                            start_time_unix_nano: T0,
+                            end_time_unix_nano: T0 + 1_000_000,
+                            attributes,
+                            status: Some(Status::default()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    };
+    let bodies = ["payment failed", "ok", "render failed twice", "done"];
+    let logs = ExportLogsServiceRequest {
+        resource_logs: resources()
+            .into_iter()
+            .map(|r| ResourceLogs {
+                resource: resource(r),
+                scope_logs: vec![ScopeLogs {
+                    scope: scope(),
+                    log_records: attribute_sets()
+                        .into_iter()
+                        .zip(bodies)
+                        .map(|(attributes, body)| LogRecord {
+                            time_unix_nano: T0,
+                            observed_time_unix_nano: T0 + 5,
+                            severity_number: 9,
+                            severity_text: "INFO".into(),
+                            body: Some(AnyValue {
+                                value: Some(any_value::Value::StringValue(body.into())),
+                            }),
+                            attributes,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    };
+    let point = |attributes: Vec<KeyValue>, v: f64| NumberDataPoint {
+        attributes,
+        start_time_unix_nano: T0,
+        time_unix_nano: T0 + 1_000_000_000,
+        value: Some(number_data_point::Value::AsDouble(v)),
+        ..Default::default()
+    };
+    let metrics = ExportMetricsServiceRequest {
+        resource_metrics: resources()
+            .into_iter()
+            .map(|r| ResourceMetrics {
+                resource: resource(r),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: scope(),
+                    metrics: vec![
+                        Metric {
+                            name: "queue.depth".into(),
+                            unit: "{item}".into(),
+                            data: Some(metric::Data::Gauge(Gauge {
+                                data_points: attribute_sets()
+                                    .into_iter()
+                                    .enumerate()
+                                    .map(|(n, a)| point(a, n as f64))
+                                    .collect(),
+                            })),
+                            ..Default::default()
+                        },
+                        Metric {
+                            name: "requests".into(),
+                            data: Some(metric::Data::Sum(Sum {
+                                data_points: attribute_sets()
+                                    .into_iter()
+                                    .take(2)
+                                    .map(|a| point(a, 10.0))
+                                    .collect(),
+                                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                                is_monotonic: true,
+                            })),
+                            ..Default::default()
+                        },
+                        Metric {
+                            name: "latency".into(),
+                            unit: "ms".into(),
+                            data: Some(metric::Data::Histogram(Histogram {
+                                data_points: vec![HistogramDataPoint {
+                                    attributes: attribute_sets().remove(0),
+                                    start_time_unix_nano: T0,
+                                    time_unix_nano: T0 + 1_000_000_000,
+                                    count: 3,
+                                    sum: Some(12.0),
+                                    bucket_counts: vec![1, 2, 0],
+                                    explicit_bounds: vec![1.0, 10.0],
+                                    ..Default::default()
+                                }],
+                                aggregation_temporality: AggregationTemporality::Delta as i32,
+                            })),
+                            ..Default::default()
+                        },
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    };
+    Input::Grpc(vec![traces], vec![metrics], vec![logs])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b_attributes_and_resource_processors_act_alike() {
+    compare(Case {
+        name: "attributes_resource",
+        config: ATTRIBUTES,
+        files: &[],
+        input: attributes_input(),
+        wait_for: 0,
+        scrape: false,
+    })
+    .await;
+}
+
+// ------------------------------------------------------------------------------------------
+// c. probabilistic_sampler
+
+/// The three sampler modes side by side on the same data (fan-out from one receiver), each
+/// pipeline tagging what it kept.
+const SAMPLER: &str = r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+processors:
+  probabilistic_sampler/hash_seed:
+    sampling_percentage: 25
+    hash_seed: 22
+  probabilistic_sampler/proportional:
+    mode: proportional
+    sampling_percentage: 25
+  probabilistic_sampler/equalizing:
+    mode: equalizing
+    sampling_percentage: 33.3
+  probabilistic_sampler/logs:
+    sampling_percentage: 40
+    hash_seed: 7
+  probabilistic_sampler/logs_by_attribute:
+    sampling_percentage: 50
+    attribute_source: record
+    from_attribute: user.id
+  resource/hash_seed: {attributes: [{key: pipeline, value: hash_seed, action: insert}]}
+  resource/proportional: {attributes: [{key: pipeline, value: proportional, action: insert}]}
+  resource/equalizing: {attributes: [{key: pipeline, value: equalizing, action: insert}]}
+  resource/logs: {attributes: [{key: pipeline, value: logs, action: insert}]}
+  resource/logs_by_attribute: {attributes: [{key: pipeline, value: logs_by_attribute, action: insert}]}
+exporters:
+  otlp:
+    endpoint: SINK
+    tls: {insecure: true}
+service:
+  telemetry: TELEMETRY
+  pipelines:
+    traces/hash_seed:
+      receivers: [otlp]
+      processors: [probabilistic_sampler/hash_seed, resource/hash_seed]
+      exporters: [otlp]
+    traces/proportional:
+      receivers: [otlp]
+      processors: [probabilistic_sampler/proportional, resource/proportional]
+      exporters: [otlp]
+    traces/equalizing:
+      receivers: [otlp]
+      processors: [probabilistic_sampler/equalizing, resource/equalizing]
+      exporters: [otlp]
+    logs:
+      receivers: [otlp]
+      processors: [probabilistic_sampler/logs, resource/logs]
+      exporters: [otlp]
+    logs/by_attribute:
+      receivers: [otlp]
+      processors: [probabilistic_sampler/logs_by_attribute, resource/logs_by_attribute]
+      exporters: [otlp]
+"#;
+
+/// 1,000 traces of two spans each from a fixed seed, in 10 requests; every 7th trace carries
+/// W3C tracestate with explicit randomness (`ot=rv:`), every 11th a threshold already set
+/// (`ot=th:`); 1,000 log records with trace ids, a third with a `user.id`.
+fn sampler_input() -> Input {
+    let mut ids = Ids(0x2545f4914f6cdd1d);
+    let mut traces = Vec::new();
+    let mut n = 0u64;
+    for _ in 0..10 {
+        let mut spans = Vec::new();
+        for _ in 0..100 {
+            n += 1;
+            let trace_id = ids.trace_id();
+            let trace_state = if n.is_multiple_of(7) {
+                format!("ot=rv:{:014x}", ids.next() >> 8)
+            } else if n.is_multiple_of(11) {
+                "ot=th:8".to_string()
+            } else {
+                String::new()
+            };
+            let root = ids.span_id();
+            for (k, parent) in [(0, vec![]), (1, root.clone())] {
+                spans.push(Span {
+                    trace_id: trace_id.clone(),
+                    span_id: if k == 0 { root.clone() } else { ids.span_id() },
+                    parent_span_id: parent,
+                    trace_state: trace_state.clone(),
+                    name: format!("op-{k}"),
+                    start_time_unix_nano: T0 + n,
+                    end_time_unix_nano: T0 + n + 1_000,
+                    attributes: vec![i("n", n as i64)],
+                    ..Default::default()
+                });
+            }
+        }
+        traces.push(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: resource(vec![s("service.name", "sampled")]),
+                scope_spans: vec![ScopeSpans {
+                    scope: scope(),
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        });
+    }
+    let mut logs = Vec::new();
+    for chunk in 0..10 {
+        let records = (0..100)
+            .map(|k| {
+                let n = chunk * 100 + k;
+                let mut attributes = vec![i("n", n)];
+                if n % 3 == 0 {
+                    attributes.push(s("user.id", &format!("user-{}", n % 97)));
+                }
+                LogRecord {
+                    time_unix_nano: T0 + n as u64,
+                    observed_time_unix_nano: T0 + n as u64,
+                    trace_id: ids.trace_id(),
+                    span_id: ids.span_id(),
+                    body: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(format!("record {n}"))),
+                    }),
+                    attributes,
+                    ..Default::default()
+                }
+            })
+            .collect();
+        logs.push(ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: resource(vec![s("service.name", "sampled")]),
+                scope_logs: vec![ScopeLogs {
+                    scope: scope(),
+                    log_records: records,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        });
+    }
+    Input::Grpc(traces, vec![], logs)
+}
+
+/// The explicit randomness a sampler writes (`rv` in tracestate, `sampling.randomness` on a
+/// log record) replaced by a mark: what is left is which items were kept, and their
+/// thresholds.
+fn mask_randomness(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::String(ts)) = map.get_mut("traceState") {
+                *ts = ts
+                    .split(';')
+                    .map(|kv| {
+                        if kv.starts_with("ot=rv:") {
+                            "ot=rv:masked"
+                        } else if kv.starts_with("rv:") {
+                            "rv:masked"
+                        } else {
+                            kv
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(";");
+            }
+            if map.get("key").and_then(Value::as_str) == Some("sampling.randomness") {
+                map.insert("value".into(), Value::String("masked".into()));
+            }
+            map.values_mut().for_each(mask_randomness);
+        }
+        Value::Array(list) => list.iter_mut().for_each(mask_randomness),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_probabilistic_sampler_keeps_the_same_items() {
+    let case = Case {
+        name: "probabilistic_sampler",
+        config: SAMPLER,
+        files: &[],
+        input: sampler_input(),
+        wait_for: 0,
+        scrape: false,
+    };
+    let (mut go, mut fe) = run_both(&case).await;
+    assert!(
+        go.traces.len() + go.logs.len() > 0,
+        "the Go collector kept nothing"
+    );
+    let whole = verdict("probabilistic_sampler", diff_outputs(&go, &fe));
+    // the decisions alone: the same items kept, with the same thresholds
+    go.traces
+        .iter_mut()
+        .chain(go.logs.iter_mut())
+        .for_each(mask_randomness);
+    if let Ok(fe) = &mut fe {
+        fe.traces
+            .iter_mut()
+            .chain(fe.logs.iter_mut())
+            .for_each(mask_randomness);
+    }
+    let decisions = verdict("probabilistic_sampler_decisions", diff_outputs(&go, &fe));
+    let failures: Vec<String> = [whole, decisions]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ------------------------------------------------------------------------------------------
+// c. tail_sampling
+
+/// Every deterministic policy type in one processor, and inverted matches in another (fan-out
+/// from one receiver, each pipeline tagging what it kept); rate limits are left out, since
+/// what they keep depends on timing.
+const TAIL_SAMPLING: &str = r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+processors:
+  tail_sampling/policies:
+    decision_wait: 1s
+    num_traces: 10000
+    policies:
+      - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
+      - {name: slow, type: latency, latency: {threshold_ms: 500}}
+      - {name: gold, type: string_attribute, string_attribute: {key: customer.tier, values: [gold]}}
+      - name: orders
+        type: string_attribute
+        string_attribute: {key: http.route, values: ['^/api/v[0-9]+/orders'], enabled_regex_matching: true}
+      - {name: big, type: numeric_attribute, numeric_attribute: {key: items, min_value: 1000, max_value: 1200}}
+      - {name: some, type: probabilistic, probabilistic: {sampling_percentage: 10}}
+      - {name: long, type: span_count, span_count: {min_spans: 5}}
+      - {name: vendor, type: trace_state, trace_state: {key: vendor, values: [x]}}
+      - name: prod_retries
+        type: and
+        and:
+          and_sub_policy:
+            - {name: prod, type: string_attribute, string_attribute: {key: env, values: [prod]}}
+            - {name: retry, type: boolean_attribute, boolean_attribute: {key: retry, value: true}}
+  tail_sampling/inverted:
+    decision_wait: 1s
+    num_traces: 10000
+    policies:
+      - name: not_health
+        type: string_attribute
+        string_attribute: {key: http.route, values: [/health], invert_match: true}
+      - {name: not_bronze, type: string_attribute, string_attribute: {key: customer.tier, values: [bronze], invert_match: true}}
+  resource/policies: {attributes: [{key: pipeline, value: policies, action: insert}]}
+  resource/inverted: {attributes: [{key: pipeline, value: inverted, action: insert}]}
+exporters:
+  otlp:
+    endpoint: SINK
+    tls: {insecure: true}
+service:
+  telemetry: TELEMETRY
+  pipelines:
+    traces/policies:
+      receivers: [otlp]
+      processors: [tail_sampling/policies, resource/policies]
+      exporters: [otlp]
+    traces/inverted:
+      receivers: [otlp]
+      processors: [tail_sampling/inverted, resource/inverted]
+      exporters: [otlp]
+"#;
+
+/// 300 traces of one to five spans with routes, tiers, item counts, environments, retries,
+/// error statuses, durations and tracestates in fixed patterns, in 6 requests.
+fn tail_sampling_input() -> Input {
+    let mut ids = Ids(0x5851f42d4c957f2d);
+    let routes = [
+        "/api/v1/orders",
+        "/health",
+        "/api/v2/orders/7",
+        "/cart",
+        "/api/users",
+        "/health",
+    ];
+    let tiers = ["gold", "silver", "bronze"];
+    let mut requests = Vec::new();
+    for chunk in 0..6u64 {
+        let mut spans = Vec::new();
+        for t in chunk * 50..chunk * 50 + 50 {
+            let trace_id = ids.trace_id();
+            let root = ids.span_id();
+            let start = T0 + t * 1_000_000_000;
+            let duration = (t % 9) * 100_000_000;
+            for k in 0..=(t % 5) {
+                let mut attributes = vec![];
+                if k == 0 {
+                    attributes = vec![
+                        s("http.route", routes[(t % 6) as usize]),
+                        s("customer.tier", tiers[(t % 7 % 3) as usize]),
+                        i("items", ((t * 37) % 1500) as i64),
+                        s("env", if t % 2 == 0 { "prod" } else { "staging" }),
+                        b("retry", t.is_multiple_of(3)),
+                    ];
+                }
+                spans.push(Span {
+                    trace_id: trace_id.clone(),
+                    span_id: if k == 0 { root.clone() } else { ids.span_id() },
+                    parent_span_id: if k == 0 { vec![] } else { root.clone() },
+                    trace_state: if t.is_multiple_of(17) {
+                        "vendor=x".into()
+                    } else {
+                        String::new()
+                    },
+                    name: format!("op-{k}"),
+                    start_time_unix_nano: start + k,
+                    end_time_unix_nano: start + duration / (k + 1),
+                    attributes,
+                    status: (k == 0 && t.is_multiple_of(13)).then(|| Status {
+                        code: 2,
+                        message: "boom".into(),
+                    }),
+                    ..Default::default()
+                });
+            }
+        }
+        requests.push(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: resource(vec![s("service.name", "tails")]),
+                scope_spans: vec![ScopeSpans {
+                    scope: scope(),
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        });
+    }
+    Input::Grpc(requests, vec![], vec![])
+}
+
+/// The part of an output one pipeline tagged (resource attribute `pipeline`).
+fn pipeline_part(out: &Output, pipeline: &str) -> Output {
+    let keep = |requests: &[Value]| -> Vec<Value> {
+        requests
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                if let Some(Value::Array(groups)) = r.get_mut("resourceSpans") {
+                    groups.retain(|g| {
+                        g["resource"]["attributes"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|a| {
+                                a["key"] == "pipeline" && a["value"]["stringValue"] == pipeline
+                            })
+                    });
+                }
+                r
+            })
+            .collect()
+    };
+    Output {
+        traces: keep(&out.traces),
+        metrics: vec![],
+        logs: vec![],
+        own_metrics: String::new(),
+        dir: out.dir.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_tail_sampling_keeps_the_same_traces() {
+    let case = Case {
+        name: "tail_sampling",
+        config: TAIL_SAMPLING,
+        files: &[],
+        input: tail_sampling_input(),
+        wait_for: usize::MAX,
+        scrape: false,
+    };
+    let (go, fe) = run_both(&case).await;
+    let mut failures = Vec::new();
+    for (pipeline, name) in [
+        ("policies", "tail_sampling"),
+        ("inverted", "tail_sampling_invert_match"),
+    ] {
+        let go = pipeline_part(&go, pipeline);
+        assert!(
+            !go.traces.is_empty(),
+            "{name}: the Go collector kept nothing"
+        );
+        let fe = fe
+            .as_ref()
+            .map(|fe| pipeline_part(fe, pipeline))
+            .map_err(Clone::clone);
+        if let Err(e) = verdict(name, diff_outputs(&go, &fe)) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ------------------------------------------------------------------------------------------
+// d. filelog: the container operator on Docker json-file and CRI logs, then parsers
+
+/// Parsers after `container`, the same for both files: JSON lines parsed with their time and
+/// level, key=value lines by a regex, the message moved to the body, fields removed and added.
+const LOG_PARSERS: &str = r#"
+      - type: json_parser
+        if: 'body matches "^\\{"'
+        timestamp:
+          parse_from: attributes.ts
+          layout: '%Y-%m-%dT%H:%M:%S.%LZ'
+        severity:
+          parse_from: attributes.level
+      - type: regex_parser
+        if: 'body matches "^level="'
+        regex: '^level=(?P<level>\w+) msg="(?P<msg>[^"]*)"( pct=(?P<pct>\d+))?'
+        severity:
+          parse_from: attributes.level
+      - type: move
+        if: 'attributes.msg != nil'
+        from: attributes.msg
+        to: body
+      - type: remove
+        if: 'attributes.ts != nil'
+        field: attributes.ts
+      - type: add
+        id: add_source
+        field: resource.source
+        value: compat
+      - type: add
+        id: add_stream_copy
+        field: attributes.stream_copy
+        value: 'EXPR(attributes["log.iostream"])'
+"#;
+
+fn filelog_config() -> String {
+    format!(
+        r#"
+receivers:
+  filelog/docker:
+    include: [DIR/containers/*/*-json.log]
+    start_at: beginning
+    operators:
+      - type: container
+        format: docker
+        add_metadata_from_filepath: false
+{LOG_PARSERS}
+  filelog/cri:
+    include: [DIR/pods/*/*/*.log]
+    start_at: beginning
+    include_file_path: true
+    operators:
+      - type: container
+{LOG_PARSERS}
+exporters:
+  otlp:
+    endpoint: SINK
+    tls: {{insecure: true}}
+service:
+  telemetry: TELEMETRY
+  pipelines:
+    logs:
+      receivers: [filelog/docker, filelog/cri]
+      exporters: [otlp]
+"#
+    )
+}
+
+const DOCKER_LOG: &str = concat!(
+    r#"{"log":"{\"level\":\"error\",\"msg\":\"payment failed\",\"ts\":\"2024-05-01T10:00:00.123Z\",\"user\":\"u1\"}\n","stream":"stdout","time":"2024-05-01T10:00:00.200000000Z"}"#,
+    "\n",
+    r#"{"log":"level=warn msg=\"disk almost full\" pct=91\n","stream":"stderr","time":"2024-05-01T10:00:01.000000000Z"}"#,
+    "\n",
+    r#"{"log":"plain line\n","stream":"stdout","time":"2024-05-01T10:00:02.5Z"}"#,
+    "\n",
+);
+
+/// A line Docker split at 16 KiB (the first part's `log` has no trailing newline) between two
+/// whole lines.
+const DOCKER_SPLIT_LOG: &str = concat!(
+    r#"{"log":"before\n","stream":"stdout","time":"2024-05-01T10:00:02.000000000Z"}"#,
+    "\n",
+    r#"{"log":"a line Docker split ","stream":"stdout","time":"2024-05-01T10:00:03.000000000Z"}"#,
+    "\n",
+    r#"{"log":"at 16 KiB\n","stream":"stdout","time":"2024-05-01T10:00:03.000000100Z"}"#,
+    "\n",
+    r#"{"log":"after\n","stream":"stderr","time":"2024-05-01T10:00:04.000000000Z"}"#,
+    "\n",
+);
+
+const CRI_LOG: &str = concat!(
+    r#"2024-05-01T10:00:00.123456789Z stdout F {"level":"info","msg":"started","ts":"2024-05-01T10:00:00.100Z"}"#,
+    "\n",
+    "2024-05-01T10:00:01.000000000Z stderr P part one, \n",
+    "2024-05-01T10:00:01.000000001Z stderr F part two\n",
+    r#"2024-05-01T10:00:02.000000000Z stdout F level=debug msg="tick""#,
+    "\n",
+    "2024-05-01T10:00:03+00:00 stdout F offset time\n",
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d_filelog_container_and_parsers_read_alike() {
+    let config = filelog_config();
+    let case = Case {
+        name: "filelog_container",
+        config: &config,
+        files: &[
+            ("containers/0123abcd/0123abcd-json.log", DOCKER_LOG),
+            (
+                "pods/shop_checkout-7d9f8b-abcde_0e1f7a2b-4c3d-11ee-be56-0242ac120002/app/0.log",
+                CRI_LOG,
+            ),
+        ],
+        input: Input::Nothing,
+        wait_for: 7,
+        scrape: false,
+    };
+    let (mut go, fe) = run_both(&case).await;
+    // Ferrotel drops the one trailing newline of Docker's `log` on purpose (case
+    // filelog_docker_lines compares it raw); the rest must be alike
+    go.logs.iter_mut().for_each(trim_docker_newline);
+    if let Err(e) = verdict(case.name, diff_outputs(&go, &fe)) {
+        panic!("{e}");
+    }
+}
+
+/// One trailing newline removed from the body of every record read from a Docker json-file
+/// log (`log.file.name` ending in `-json.log`).
+fn trim_docker_newline(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let docker = map
+                .get("attributes")
+                .and_then(Value::as_array)
+                .is_some_and(|attrs| {
+                    attrs.iter().any(|a| {
+                        a["key"] == "log.file.name"
+                            && a["value"]["stringValue"]
+                                .as_str()
+                                .is_some_and(|n| n.ends_with("-json.log"))
+                    })
+                });
+            if docker {
+                if let Some(Value::String(body)) =
+                    map.get_mut("body").and_then(|b| b.get_mut("stringValue"))
+                {
+                    if let Some(trimmed) = body.strip_suffix('\n') {
+                        *body = trimmed.to_string();
+                    }
+                }
+            }
+            map.values_mut().for_each(trim_docker_newline);
+        }
+        Value::Array(list) => list.iter_mut().for_each(trim_docker_newline),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d_filelog_docker_lines_as_read() {
+    let config = filelog_docker_config("");
+    compare(Case {
+        name: "filelog_docker_lines",
+        config: &config,
+        files: &[("containers/4567cdef/4567cdef-json.log", DOCKER_SPLIT_LOG)],
+        input: Input::Nothing,
+        wait_for: 3,
+        scrape: false,
+    })
+    .await;
+}
+
+/// One filelog receiver on the Docker file with `operators` after `container`.
+fn filelog_docker_config(operators: &str) -> String {
+    format!(
+        r#"
+receivers:
+  filelog:
+    include: [DIR/containers/*/*-json.log]
+    start_at: beginning
+    operators:
+      - type: container
+        format: docker
+        add_metadata_from_filepath: false
+{operators}
+exporters:
+  otlp:
+    endpoint: SINK
+    tls: {{insecure: true}}
+service:
+  telemetry: TELEMETRY
+  pipelines:
+    logs:
+      receivers: [filelog]
+      exporters: [otlp]
+"#
+    )
+}
+
+const DOCKER_FILES: &[(&str, &str)] = &[("containers/0123abcd/0123abcd-json.log", DOCKER_LOG)];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d_filelog_operators_of_one_type_without_ids() {
+    // Go names them add, add1 (pkg/stanza/pipeline dedeplucateIDs)
+    let config = filelog_docker_config(
+        r#"
+      - type: add
+        field: attributes.first
+        value: one
+      - type: add
+        field: attributes.second
+        value: two
+"#,
+    );
+    compare_docker(Case {
+        name: "filelog_operators_of_one_type_without_ids",
+        config: &config,
+        files: DOCKER_FILES,
+        input: Input::Nothing,
+        wait_for: 4,
+        scrape: false,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d_filelog_expression_with_a_conditional() {
+    let config = filelog_docker_config(
+        r#"
+      - type: add
+        field: attributes.kind
+        value: 'EXPR(body matches "^level=" ? "key_value" : "other")'
+"#,
+    );
+    compare_docker(Case {
+        name: "filelog_expression_conditional",
+        config: &config,
+        files: DOCKER_FILES,
+        input: Input::Nothing,
+        wait_for: 4,
+        scrape: false,
+    })
+    .await;
+}
+
+/// [`compare`] for Docker json-file cases: the trailing newline is the deliberate difference
+/// of `filelog_docker_lines`, taken off Go's records first.
+async fn compare_docker(case: Case<'_>) {
+    let (mut go, fe) = run_both(&case).await;
+    go.logs.iter_mut().for_each(trim_docker_newline);
+    if let Err(e) = verdict(case.name, diff_outputs(&go, &fe)) {
+        panic!("{e}");
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// e. own metrics: names and label names on /metrics after the same traffic
+
+const OWN_METRICS: &str = r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+      http: {endpoint: "127.0.0.1:HTTP_PORT"}
+processors:
+  batch:
+    timeout: 100ms
+  memory_limiter:
+    check_interval: 1s
+    limit_mib: 4000
+    spike_limit_mib: 800
+exporters:
+  otlp:
+    endpoint: SINK
+    tls: {insecure: true}
+service:
+  telemetry: TELEMETRY
+  pipelines:
+    traces: {receivers: [otlp], processors: [memory_limiter, batch], exporters: [otlp]}
+    metrics: {receivers: [otlp], processors: [memory_limiter, batch], exporters: [otlp]}
+    logs: {receivers: [otlp], processors: [memory_limiter, batch], exporters: [otlp]}
+"#;
+
+/// `otelcol_*` series names (a histogram's `_bucket`/`_sum`/`_count` folded into its name)
+/// with the label names each carries.
+pub(crate) fn own_metric_names(text: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out = BTreeMap::<String, BTreeSet<String>>::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let series = line.rsplit_once(' ').map(|(s, _)| s).unwrap_or(line);
+        let (name, labels) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        if !name.starts_with("otelcol_") {
+            continue;
+        }
+        let mut labels: BTreeSet<String> = labels
+            .split("\",")
+            .filter_map(|kv| kv.split_once('=').map(|(k, _)| k.trim().to_string()))
+            .filter(|k| !k.is_empty())
+            .collect();
+        let name = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| {
+                let base = name.strip_suffix(suffix)?;
+                text.contains(&format!("# TYPE {base} histogram"))
+                    .then_some(base)
+            })
+            .unwrap_or(name);
+        labels.remove("le");
+        out.entry(name.to_string()).or_default().extend(labels);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e_own_metrics_have_the_same_names_and_labels() {
+    let case = Case {
+        name: "own_metrics",
+        config: OWN_METRICS,
+        files: &[],
+        input: attributes_input(),
+        wait_for: 0,
+        scrape: true,
+    };
+    let (go, fe) = run_both(&case).await;
+    let fe = fe.unwrap_or_else(|e| panic!("{e}"));
+    let (go_text, fe_text) = (go.own_metrics, fe.own_metrics);
+    let (go, fe) = (own_metric_names(&go_text), own_metric_names(&fe_text));
+    assert!(!go.is_empty(), "the Go collector served no otelcol_ metric");
+    let mut failures = Vec::new();
+    let mut table = String::from("metric | go | ferrotel\n");
+    for name in go.keys().chain(fe.keys()).collect::<BTreeSet<_>>() {
+        let (g, f) = (go.get(name), fe.get(name));
+        table.push_str(&format!(
+            "{name} | {} | {}\n",
+            g.map_or("-".into(), |l| format!("{l:?}")),
+            f.map_or("-".into(), |l| format!("{l:?}"))
+        ));
+        let case = format!("metric:{name}");
+        let mismatch = match (g, f) {
+            (Some(_), None) => Some("served by Go only".to_string()),
+            (None, Some(_)) => Some("served by Ferrotel only".to_string()),
+            _ => None,
+        };
+        if let Err(e) = verdict(&case, mismatch) {
+            failures.push(e);
+        }
+        if let (Some(g), Some(f)) = (g, f) {
+            let mismatch = (g != f).then(|| format!("labels: go {g:?}, ferrotel {f:?}"));
+            if let Err(e) = verdict(&format!("labels:{name}"), mismatch) {
+                failures.push(e);
+            }
+        }
+    }
+    // the counts of the same traffic: every series Go serves of these counters, Ferrotel
+    // serves with the same value (labels only one side has are left out of the match)
+    let (go_series, fe_series) = (counter_series(&go_text), counter_series(&fe_text));
+    assert!(go_series.len() >= 9, "{go_series:?}");
+    for ((name, labels), value) in &go_series {
+        let found = fe_series.get(&(name.clone(), labels.clone()));
+        let mismatch = (found != Some(value))
+            .then(|| format!("{name}{{{labels}}}: go {value}, ferrotel {found:?}"));
+        if let Err(e) = verdict(&format!("value:{name}{{{labels}}}"), mismatch) {
+            failures.push(e);
+        }
+    }
+    eprintln!("{table}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The traffic counters (received, refused, exported, in and out of processors) by name and
+/// label set, without the labels only one collector sets (`server_address`, `server_port`).
+fn counter_series(text: &str) -> BTreeMap<(String, String), f64> {
+    const COUNTERS: &[&str] = &[
+        "otelcol_receiver_accepted_",
+        "otelcol_receiver_refused_",
+        "otelcol_exporter_sent_",
+        "otelcol_processor_incoming_items",
+        "otelcol_processor_outgoing_items",
+    ];
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let (name, labels) = series
+            .split_once('{')
+            .map(|(n, l)| (n, l.trim_end_matches('}')))
+            .unwrap_or((series, ""));
+        if !COUNTERS.iter().any(|c| name.starts_with(c)) {
+            continue;
+        }
+        let labels: Vec<&str> = labels
+            .split(',')
+            .filter(|kv| !kv.is_empty() && !kv.starts_with("server_"))
+            .collect();
+        if let Ok(v) = value.parse::<f64>() {
+            out.insert((name.to_string(), labels.join(",")), v);
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------
+// f. validate parity on the examples and on real public configs
+
+/// Run `program validate --config path` (bounded); true when it accepts the config.
+fn validates(program: &Path, path: &Path) -> (bool, String) {
+    let mut child = Command::new(program)
+        .arg("validate")
+        .arg("--config")
+        .arg(path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {program:?}: {e}"));
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr), &mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("{program:?} validate --config {path:?} did not finish within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status.success(), reader.join().unwrap_or_default())
+}
+
+fn configs_to_validate() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>, all: bool) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if p.is_dir() {
+                walk(&p, out, all);
+            } else if (name.ends_with(".yaml") || name.ends_with(".yml"))
+                && (all || name.contains("config"))
+            {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root().join("config-examples"), &mut out, false);
+    walk(&root().join("compat/corpus"), &mut out, true);
+    out
+}
+
+/// Component types Ferrotel ships that the oracle cannot be built with at its release (the
+/// module proxy here does not serve them at v0.155.0; compat/builder-config.yaml says which).
+const ORACLE_LACKS: &[&str] = &[
+    "spanmetrics",
+    "servicegraph",
+    "count",
+    "routing",
+    "docker_stats",
+    "otlpjsonfile",
+];
+
+#[test]
+fn f_validate_accepts_and_rejects_the_same_configs() {
+    let go_bin = oracle();
+    let configs = configs_to_validate();
+    assert!(configs.len() > 10, "{configs:?}");
+    let results = Arc::new(Mutex::new(Vec::new()));
+    // two at a time: each run is a short process
+    let queue = Arc::new(Mutex::new(configs.clone()));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (queue, results, go_bin) = (queue.clone(), results.clone(), go_bin.clone());
+            std::thread::spawn(move || loop {
+                let Some(path) = queue.lock().unwrap().pop() else {
+                    return;
+                };
+                let go = validates(&go_bin, &path);
+                let fe = validates(Path::new(harness::BIN), &path);
+                results.lock().unwrap().push((path, go, fe));
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let mut results = Arc::try_unwrap(results).unwrap().into_inner().unwrap();
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let verdict_word = |ok: bool| if ok { "accepts" } else { "rejects" };
+    let mut table = format!("{:<70} {:<8} {:<8}\n", "config", "go", "ferrotel");
+    let mut failures = Vec::new();
+    let mut agree = 0;
+    for (path, (go_ok, go_err), (fe_ok, fe_err)) in &results {
+        let rel = path
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        table.push_str(&format!(
+            "{rel:<70} {:<8} {:<8}\n",
+            verdict_word(*go_ok),
+            verdict_word(*fe_ok)
+        ));
+        if go_ok == fe_ok {
+            agree += 1;
+        }
+        let last_line = |s: &str| {
+            s.lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .chars()
+                .take(400)
+                .collect::<String>()
+        };
+        // the oracle's build lacks some components Ferrotel ships (see
+        // compat/builder-config.yaml): a config Go refuses only for naming one is not compared
+        if !go_ok && *fe_ok {
+            if let Some(t) = ORACLE_LACKS
+                .iter()
+                .find(|t| go_err.contains(&format!("unknown type: \"{t}\"")))
+            {
+                eprintln!("validate:{rel}: not compared: the oracle has no `{t}`");
+                continue;
+            }
+        }
+        let mismatch = (go_ok != fe_ok).then(|| {
+            format!(
+                "Go {}, Ferrotel {}\n  go: {}\n  ferrotel: {}",
+                verdict_word(*go_ok),
+                verdict_word(*fe_ok),
+                last_line(go_err),
+                last_line(fe_err)
+            )
+        });
+        if let Err(e) = verdict(&format!("validate:{rel}"), mismatch) {
+            failures.push(e);
+        }
+    }
+    eprintln!("{table}{} configs, {agree} agree", results.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+// ------------------------------------------------------------------------------------------
+// g. the prometheus receiver: the same prometheus_client target scraped by both
+
+/// The last data point of every series in `requests` (ExportMetricsServiceRequest as JSON)
+/// whose metric name `keep` accepts, keyed by resource, scope, metric and point attributes;
+/// times are reduced to set/unset (the two collectors scrape at their own moments) and the
+/// exemplars left out.
+fn last_points(requests: &[Value], keep: &dyn Fn(&str) -> bool) -> BTreeMap<String, Value> {
+    fn sorted_attrs(v: Option<&Value>) -> Value {
+        let mut list: Vec<Value> = v.and_then(Value::as_array).cloned().unwrap_or_default();
+        list.sort_by_key(|a| a["key"].as_str().unwrap_or_default().to_string());
+        Value::Array(list)
+    }
+    let mut out = BTreeMap::new();
+    for req in requests {
+        for rm in req["resourceMetrics"].as_array().into_iter().flatten() {
+            let resource = sorted_attrs(rm["resource"].get("attributes"));
+            for sm in rm["scopeMetrics"].as_array().into_iter().flatten() {
+                // the scope's version is each collector's own version
+                let scope = json!(sm["scope"]["name"]);
+                for m in sm["metrics"].as_array().into_iter().flatten() {
+                    let name = m["name"].as_str().unwrap_or_default();
+                    if !keep(name) {
+                        continue;
+                    }
+                    for kind in [
+                        "gauge",
+                        "sum",
+                        "histogram",
+                        "summary",
+                        "exponentialHistogram",
+                    ] {
+                        let Some(data) = m.get(kind).filter(|d| !d.is_null()) else {
+                            continue;
+                        };
+                        for dp in data["dataPoints"].as_array().into_iter().flatten() {
+                            let mut point = dp.clone();
+                            if let Value::Object(p) = &mut point {
+                                for t in ["timeUnixNano", "startTimeUnixNano"] {
+                                    let set = p.get(t).is_some_and(|v| {
+                                        !v.is_null() && *v != json!(0) && *v != json!("0")
+                                    });
+                                    p.insert(t.into(), json!(if set { "set" } else { "unset" }));
+                                }
+                                p.remove("exemplars");
+                                let attrs = sorted_attrs(p.get("attributes"));
+                                p.insert("attributes".into(), attrs);
+                            }
+                            let key = json!([resource, scope, name, kind, point["attributes"]])
+                                .to_string();
+                            let mut shape = data.clone();
+                            if let Value::Object(s) = &mut shape {
+                                s.remove("dataPoints");
+                            }
+                            out.insert(
+                                key,
+                                json!({"unit": m["unit"], "description": m["description"], "data": shape, "point": point}),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn diff_points(go: &BTreeMap<String, Value>, fe: &BTreeMap<String, Value>) -> Option<String> {
+    let mut report = String::new();
+    for (k, v) in go {
+        match fe.get(k) {
+            None => report.push_str(&format!("only from Go: {k}\n  {v}\n")),
+            Some(f) if f != v => {
+                report.push_str(&format!("differs: {k}\n  go:       {v}\n  ferrotel: {f}\n"))
+            }
+            _ => {}
+        }
+    }
+    for (k, v) in fe {
+        if !go.contains_key(k) {
+            report.push_str(&format!("only from Ferrotel: {k}\n  {v}\n"));
+        }
+    }
+    (!report.is_empty()).then_some(report)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g_prometheus_receiver_scrapes_alike() {
+    let port = harness::free_port();
+    let _app = crate::prometheus_receiver::start_app(port);
+    let served = crate::sink::eventually(Duration::from_secs(30), || {
+        harness::try_http_get(&format!("http://127.0.0.1:{port}/metrics")).is_some()
+    })
+    .await;
+    assert!(served, "the Python target did not start");
+    let config = format!(
+        r#"
+receivers:
+  prometheus:
+    config:
+      scrape_configs:
+        - job_name: app
+          scrape_interval: 1s
+          static_configs: [{{targets: ['127.0.0.1:{port}']}}]
+exporters:
+  otlp:
+    endpoint: SINK
+    tls: {{insecure: true}}
+service:
+  telemetry: TELEMETRY
+  pipelines:
+    metrics:
+      receivers: [prometheus]
+      exporters: [otlp]
+"#
+    );
+    let case = Case {
+        name: "prometheus_receiver",
+        config: &config,
+        files: &[],
+        input: Input::Nothing,
+        // a few scrapes of the app's series and the report series
+        wait_for: 100,
+        scrape: false,
+    };
+    let (go, fe) = run_both(&case).await;
+    // the app's fixed series and `up` (the ticking counter, the process and runtime
+    // series, and the scrape timings change from one scrape to the next)
+    let keep = |n: &str| n == "up" || (n.starts_with("app_") && !n.starts_with("app_ticks"));
+    let mismatch = match &fe {
+        Ok(fe) => {
+            let (g, f) = (
+                last_points(&go.metrics, &keep),
+                last_points(&fe.metrics, &keep),
+            );
+            assert!(!g.is_empty(), "the Go collector scraped nothing");
+            diff_points(&g, &f)
+        }
+        Err(e) => Some(e.clone()),
+    };
+    if let Err(e) = verdict(case.name, mismatch) {
+        panic!("{e}");
+    }
+}
