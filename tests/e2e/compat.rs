@@ -488,9 +488,29 @@ async fn run(imp: Impl, case: &Case<'_>) -> Result<Output, String> {
     }
     let mut own_metrics = String::new();
     if case.scrape {
-        // the counters of the last request settle after the answer
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        own_metrics = harness::http_get(&format!("http://127.0.0.1:{}/metrics", ports.metrics)).1;
+        // the counters settle after the answer, and the batch is exported later still: scrape
+        // until each signal was exported and two scrapes in a row count the same (bounded; a
+        // busy machine can take well over a second for the batch's export)
+        let url = format!("http://127.0.0.1:{}/metrics", ports.metrics);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut last: Option<BTreeMap<(String, String), f64>> = None;
+        loop {
+            own_metrics = harness::http_get(&url).1;
+            let series = counter_series(&own_metrics);
+            // the case sends all three signals
+            let exported = ["spans", "metric_points", "log_records"]
+                .iter()
+                .all(|signal| {
+                    let name = format!("otelcol_exporter_sent_{signal}");
+                    series.iter().any(|((n, _), v)| *n == name && *v > 0.0)
+                });
+            let settled = exported && items(&recorded) > 0 && last.as_ref() == Some(&series);
+            if settled || Instant::now() > deadline {
+                break;
+            }
+            last = Some(series);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
     }
     let (code, _, stderr) = tokio::task::spawn_blocking(move || collector.stop())
         .await
