@@ -118,6 +118,7 @@ service:
         // two rounds of every scraper
         wait_for: 60,
         scrape: false,
+        scrape_url: None,
     };
     let (go, fe) = run_both(&case).await;
     let mismatch = match &fe {

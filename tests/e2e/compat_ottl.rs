@@ -283,6 +283,7 @@ async fn f_transform_and_filter_act_alike() {
         input: ottl_input(),
         wait_for: 0,
         scrape: false,
+        scrape_url: None,
     })
     .await;
 }
@@ -439,6 +440,7 @@ async fn f_ottl_functions_act_alike() {
         input: functions_input(),
         wait_for: 0,
         scrape: false,
+        scrape_url: None,
     })
     .await;
 }
@@ -508,6 +510,7 @@ async fn f_filter_legacy_forms_and_counters_act_alike() {
         input: ottl_input(),
         wait_for: 0,
         scrape: true,
+        scrape_url: None,
     };
     let (go, fe) = crate::compat::run_both(&case).await;
     let fe = fe.unwrap_or_else(|e| panic!("{e}"));
@@ -552,6 +555,7 @@ async fn f_filter_legacy_forms_and_counters_act_alike() {
         input: ottl_input(),
         wait_for: 0,
         scrape: false,
+        scrape_url: None,
     })
     .await;
 }
@@ -675,6 +679,7 @@ async fn f_ottl_semantics_act_alike() {
         input: semantics_input(),
         wait_for: 0,
         scrape: false,
+        scrape_url: None,
     })
     .await;
 }

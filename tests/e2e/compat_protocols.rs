@@ -97,6 +97,7 @@ async fn compare_files(name: &str, format: &str, input: Input) {
         input,
         wait_for: 0,
         scrape: false,
+        scrape_url: None,
     };
     let (go, fe) = run_both(&case).await;
     let mismatch = match fe {
@@ -213,6 +214,7 @@ async fn p_zipkin_receiver_alike() {
             ]),
             wait_for: 0,
             scrape: false,
+            scrape_url: None,
         })
         .await;
     }
@@ -233,6 +235,7 @@ async fn p_jaeger_receiver_alike() {
         input: Input::Jaeger(vec![exporters::zipkin::fixture::request(3)]),
         wait_for: 0,
         scrape: false,
+        scrape_url: None,
     })
     .await;
 }

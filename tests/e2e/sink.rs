@@ -165,3 +165,72 @@ pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool 
     }
     f()
 }
+
+/// One HTTP request an [`HttpRecorder`] took: its path, `content-encoding` and body as sent.
+pub struct Posted {
+    pub path: String,
+    pub content_encoding: String,
+    pub body: Vec<u8>,
+}
+
+/// A loopback HTTP server that answers every request with 204 and keeps it (for exporters
+/// whose destination speaks plain HTTP, as Prometheus remote write). Stops when dropped.
+pub struct HttpRecorder {
+    pub addr: SocketAddr,
+    pub posted: Arc<Mutex<Vec<Posted>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HttpRecorder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn http_recorder() -> HttpRecorder {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::{Bytes, Incoming};
+    use hyper_util::rt::TokioIo;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let posted: Arc<Mutex<Vec<Posted>>> = Arc::default();
+    let keep = posted.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let keep = keep.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                    let keep = keep.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body.collect().await.map(|b| b.to_bytes().to_vec());
+                        let status = match body {
+                            Ok(body) => {
+                                keep.lock().unwrap().push(Posted {
+                                    path: parts.uri.path().to_string(),
+                                    content_encoding: parts
+                                        .headers
+                                        .get("content-encoding")
+                                        .and_then(|v| v.to_str().ok())
+                                        .unwrap_or("")
+                                        .to_string(),
+                                    body,
+                                });
+                                hyper::StatusCode::NO_CONTENT
+                            }
+                            Err(_) => hyper::StatusCode::BAD_REQUEST,
+                        };
+                        let mut resp = hyper::Response::new(Full::new(Bytes::new()));
+                        *resp.status_mut() = status;
+                        Ok::<_, std::convert::Infallible>(resp)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    HttpRecorder { addr, posted, task }
+}

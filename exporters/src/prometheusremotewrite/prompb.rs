@@ -1,8 +1,12 @@
 //! The remote write 1.0 messages (Prometheus `prompb/remote.proto`, `prompb/types.proto`),
 //! declared by hand: `WriteRequest { timeseries = 1; metadata = 3 }`, `TimeSeries { labels = 1;
-//! samples = 2; exemplars = 3 }`, `Label { name = 1; value = 2 }`, `Sample { value = 1;
-//! timestamp = 2 }` (milliseconds), `Exemplar { labels = 1; value = 2; timestamp = 3 }`,
-//! `MetricMetadata { type = 1; metric_family_name = 2; help = 4; unit = 5 }`.
+//! samples = 2; exemplars = 3; histograms = 4 }`, `Label { name = 1; value = 2 }`, `Sample {
+//! value = 1; timestamp = 2 }` (milliseconds), `Exemplar { labels = 1; value = 2; timestamp =
+//! 3 }`, `MetricMetadata { type = 1; metric_family_name = 2; help = 4; unit = 5 }`, and the
+//! native `Histogram` with its `BucketSpan` (integer counts only: `count_int = 1; sum = 3;
+//! schema = 4 (sint32); zero_threshold = 5; zero_count_int = 6; negative_spans = 8;
+//! negative_deltas = 9 (sint64); positive_spans = 11; positive_deltas = 12; reset_hint = 14;
+//! timestamp = 15`; `BucketSpan { offset = 1 (sint32); length = 2 }`).
 
 use prost::Message;
 
@@ -24,6 +28,48 @@ pub struct TimeSeries {
     pub samples: Vec<Sample>,
     #[prost(message, repeated, tag = "3")]
     pub exemplars: Vec<Exemplar>,
+    /// Native histograms (from OTLP exponential histograms), sorted by timestamp.
+    #[prost(message, repeated, tag = "4")]
+    pub histograms: Vec<Histogram>,
+}
+
+/// A native histogram with integer counts; bucket counts as deltas from the previous bucket,
+/// laid out in spans.
+#[derive(Clone, PartialEq, Message)]
+pub struct Histogram {
+    /// In a `oneof`: written even when 0.
+    #[prost(uint64, optional, tag = "1")]
+    pub count_int: Option<u64>,
+    #[prost(double, tag = "3")]
+    pub sum: f64,
+    #[prost(sint32, tag = "4")]
+    pub schema: i32,
+    #[prost(double, tag = "5")]
+    pub zero_threshold: f64,
+    /// In a `oneof`: written even when 0.
+    #[prost(uint64, optional, tag = "6")]
+    pub zero_count_int: Option<u64>,
+    #[prost(message, repeated, tag = "8")]
+    pub negative_spans: Vec<BucketSpan>,
+    #[prost(sint64, repeated, tag = "9")]
+    pub negative_deltas: Vec<i64>,
+    #[prost(message, repeated, tag = "11")]
+    pub positive_spans: Vec<BucketSpan>,
+    #[prost(sint64, repeated, tag = "12")]
+    pub positive_deltas: Vec<i64>,
+    /// `ResetHint`: 0 unknown (what a converted OTLP point says).
+    #[prost(int32, tag = "14")]
+    pub reset_hint: i32,
+    #[prost(int64, tag = "15")]
+    pub timestamp: i64,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct BucketSpan {
+    #[prost(sint32, tag = "1")]
+    pub offset: i32,
+    #[prost(uint32, tag = "2")]
+    pub length: u32,
 }
 
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Message)]

@@ -257,12 +257,8 @@ async fn remote_write_body_headers_labels_and_samples() {
         format!("{{__name__=http_server_duration_seconds_bucket,cluster=c1,{}}} 3@2000", le("1")),
         format!("{{__name__=http_server_duration_seconds_count,cluster=c1,{common}}} 4@2000"),
         format!("{{__name__=http_server_duration_seconds_sum,cluster=c1,{common}}} 2.5@2000"),
-        format!("{{__name__=payload_size_bytes_bucket,cluster=c1,{}}} 6@2000", le("+Inf")),
-        format!("{{__name__=payload_size_bytes_bucket,cluster=c1,{}}} 1@2000", le("0")),
-        format!("{{__name__=payload_size_bytes_bucket,cluster=c1,{}}} 3@2000", le("2")),
-        format!("{{__name__=payload_size_bytes_bucket,cluster=c1,{}}} 6@2000", le("4")),
-        format!("{{__name__=payload_size_bytes_count,cluster=c1,{common}}} 6@2000"),
-        format!("{{__name__=payload_size_bytes_sum,cluster=c1,{common}}} 15@2000"),
+        // the exponential histogram: a native histogram, no samples (below)
+        format!("{{__name__=payload_size_bytes,cluster=c1,{common}}} "),
         format!("{{__name__=queue_size,cluster=c1,{common}}} -3@2000"),
         format!("{{__name__=rpc_latency_milliseconds,cluster=c1,{common},quantile=0.5}} 10@2000"),
         format!("{{__name__=rpc_latency_milliseconds,cluster=c1,{common},quantile=0.99}} 20@2000"),
@@ -291,6 +287,28 @@ async fn remote_write_body_headers_labels_and_samples() {
     assert_eq!(le1.exemplars.len(), 1);
     assert_eq!(le1.exemplars[0].value, 0.5);
     assert!(received[0].request.metadata.is_empty());
+    // scale 0, zero count 1, OTLP buckets 0 and 1 holding 2 and 3: Prometheus buckets 1 and 2
+    let payload = series
+        .iter()
+        .find(|s| show(s).contains("payload_size_bytes"))
+        .unwrap();
+    assert_eq!(
+        payload.histograms,
+        vec![super::prompb::Histogram {
+            count_int: Some(6),
+            sum: 15.0,
+            schema: 0,
+            zero_threshold: 1e-128,
+            zero_count_int: Some(1),
+            positive_spans: vec![super::prompb::BucketSpan {
+                offset: 1,
+                length: 2
+            }],
+            positive_deltas: vec![2, 1],
+            timestamp: 2000,
+            ..Default::default()
+        }]
+    );
 }
 
 #[tokio::test]
@@ -462,4 +480,60 @@ async fn no_recorded_value_is_sent_as_stale_marker() {
     let received = server.received.lock().unwrap();
     let s = &received[0].request.timeseries[0].samples[0];
     assert_eq!(s.value.to_bits(), STALE_NAN_BITS);
+}
+
+/// Native histogram bucket layouts: the cases of Go's `TestConvertBucketsLayout`
+/// (`pkg/translator/prometheusremotewrite/histograms_test.go`), at scale-downs 0, 1 and 2.
+#[test]
+fn exponential_buckets_become_native_spans_as_go_lays_them_out() {
+    use super::prompb::BucketSpan;
+    use crate::promtranslate::points::Buckets;
+    let span = |offset, length| BucketSpan { offset, length };
+    type Layout = (Vec<BucketSpan>, Vec<i64>);
+    let cases: Vec<(i32, Vec<u64>, [Layout; 3])> = vec![
+        (
+            0,
+            vec![4, 3, 2, 1],
+            [
+                (vec![span(1, 4)], vec![4, -1, -1, -1]),
+                (vec![span(1, 2)], vec![7, -4]),
+                (vec![span(1, 1)], vec![10]),
+            ],
+        ),
+        (
+            1,
+            vec![4, 3, 2, 1],
+            [
+                (vec![span(2, 4)], vec![4, -1, -1, -1]),
+                (vec![span(1, 3)], vec![4, 1, -4]),
+                (vec![span(1, 2)], vec![9, -8]),
+            ],
+        ),
+        (
+            4,
+            vec![4, 2, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [
+                (vec![span(5, 4), span(12, 1)], vec![4, -2, -2, 2, -1]),
+                (vec![span(3, 2), span(6, 1)], vec![6, -4, -1]),
+                (vec![span(2, 1), span(3, 1)], vec![8, -7]),
+            ],
+        ),
+    ];
+    for (offset, counts, layouts) in cases {
+        let buckets = Buckets {
+            offset,
+            counts: counts.clone(),
+        };
+        for (scale_down, want) in layouts.into_iter().enumerate() {
+            assert_eq!(
+                translate::bucket_layout(&buckets, scale_down as i32),
+                want,
+                "offset {offset}, counts {counts:?}, scale down {scale_down}"
+            );
+        }
+    }
+    assert_eq!(
+        translate::bucket_layout(&Buckets::default(), 0),
+        (vec![], vec![])
+    );
 }

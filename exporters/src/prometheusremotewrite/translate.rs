@@ -26,20 +26,34 @@
 //!   metadata follow the series the same way.
 //! - labels of each series sorted by name; samples sorted by time (Prometheus refuses out of
 //!   order samples within a request).
+//! - exponential histograms (`histograms.go`): one native histogram on the series named
+//!   `<name>` (no suffix), with all the point's exemplars; a scale above 8 is lowered to 8 by
+//!   merging buckets; OTLP bucket `i` is Prometheus bucket `i + 1`; counts as deltas in spans,
+//!   a gap of up to 2 empty buckets filled with zeros, a longer one starting a new span; zero
+//!   threshold `1e-128` when the point has none; reset hint unknown. Go refuses a scale below
+//!   -4; Ferrotel sends such a point as classic buckets instead.
+//! - metadata units as Go's `UnitNamer` (`s` → `seconds`, `{request}` → empty).
 
 use std::collections::BTreeMap;
 
 use prost::Message;
 
 use super::prompb::{
-    Exemplar, Label, MetricMetadata, MetricType, Sample, TimeSeries, WriteRequest,
+    BucketSpan, Exemplar, Histogram, Label, MetricMetadata, MetricType, Sample, TimeSeries,
+    WriteRequest,
 };
 use crate::promtranslate::format::plain_float;
-use crate::promtranslate::points::{self, FamilyType, Point, ResourceInfo, Value};
+use crate::promtranslate::naming::unit_name;
+use crate::promtranslate::points::{
+    self, Buckets, ExpHistogram, FamilyType, Point, ResourceInfo, Value,
+};
 use crate::promtranslate::{exphist, Labels, TARGET_INFO};
 
 /// Prometheus `value.StaleNaN`.
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// A native histogram's zero threshold when the point has none (Go `defaultZeroThreshold`).
+const DEFAULT_ZERO_THRESHOLD: f64 = 1e-128;
 
 /// OpenMetrics exemplar label limit (Go `maxExemplarRunes`).
 const MAX_EXEMPLAR_RUNES: usize = 128;
@@ -122,6 +136,109 @@ fn convert_exemplar(e: &points::Exemplar) -> Exemplar {
     }
 }
 
+/// An exponential histogram point as a native histogram (see the module doc).
+fn native_histogram(e: &ExpHistogram, ts: i64, stale: bool) -> Histogram {
+    let (schema, scale_down) = if e.scale > 8 {
+        (8, e.scale - 8)
+    } else {
+        (e.scale, 0)
+    };
+    let (positive_spans, positive_deltas) = bucket_layout(&e.positive, scale_down);
+    let (negative_spans, negative_deltas) = bucket_layout(&e.negative, scale_down);
+    let (count, sum) = if stale {
+        (STALE_NAN_BITS, f64::from_bits(STALE_NAN_BITS))
+    } else {
+        (e.count, e.sum.unwrap_or(0.0))
+    };
+    Histogram {
+        count_int: Some(count),
+        sum,
+        schema,
+        zero_threshold: if e.zero_threshold != 0.0 {
+            e.zero_threshold
+        } else {
+            DEFAULT_ZERO_THRESHOLD
+        },
+        zero_count_int: Some(e.zero_count),
+        negative_spans,
+        negative_deltas,
+        positive_spans,
+        positive_deltas,
+        reset_hint: 0,
+        timestamp: ts,
+    }
+}
+
+/// One side's buckets as native spans and count deltas, `scale_down` halvings merged.
+pub(crate) fn bucket_layout(b: &Buckets, scale_down: i32) -> (Vec<BucketSpan>, Vec<i64>) {
+    if b.counts.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    // the Prometheus index of OTLP bucket `i` after merging
+    let index = |i: usize| ((i as i32).saturating_add(b.offset) >> scale_down).saturating_add(1);
+    let mut layout = Layout {
+        spans: vec![BucketSpan {
+            offset: index(0),
+            length: 0,
+        }],
+        deltas: Vec::new(),
+        previous: 0,
+    };
+    let mut at = index(0);
+    let mut count = 0i64;
+    for (i, c) in b.counts.iter().enumerate() {
+        let c = i64::try_from(*c).unwrap_or(i64::MAX);
+        let next = index(i);
+        if next == at {
+            count = count.saturating_add(c);
+            continue;
+        }
+        if count == 0 {
+            // empty buckets before this one: the layout moves on at the next counted bucket
+            // (the gap covers them)
+            count = c;
+            continue;
+        }
+        layout.gap(next - at - 1);
+        layout.push(count);
+        count = c;
+        at = next;
+    }
+    layout.gap(index(b.counts.len() - 1) - at);
+    layout.push(count);
+    (layout.spans, layout.deltas)
+}
+
+struct Layout {
+    spans: Vec<BucketSpan>,
+    deltas: Vec<i64>,
+    previous: i64,
+}
+
+impl Layout {
+    fn push(&mut self, count: i64) {
+        if let Some(span) = self.spans.last_mut() {
+            span.length += 1;
+        }
+        self.deltas.push(count - self.previous);
+        self.previous = count;
+    }
+
+    /// A gap of more than 2 empty buckets starts a span; a shorter one is filled with zeros.
+    fn gap(&mut self, gap: i32) {
+        if gap > 2 {
+            self.spans.push(BucketSpan {
+                offset: gap,
+                length: 0,
+            });
+        } else {
+            for _ in 0..gap.max(0) {
+                self.push(0);
+            }
+        }
+    }
+}
+
 impl SeriesSet {
     fn add(&mut self, labels: Vec<Label>, value: f64, ts: i64) -> &mut TimeSeries {
         let series = self
@@ -129,8 +246,7 @@ impl SeriesSet {
             .entry(labels.clone())
             .or_insert_with(|| TimeSeries {
                 labels,
-                samples: Vec::new(),
-                exemplars: Vec::new(),
+                ..Default::default()
             });
         series.samples.push(Sample {
             value,
@@ -170,6 +286,20 @@ impl SeriesSet {
             Value::Histogram(h) => {
                 let buckets = h.cumulative_buckets();
                 self.histogram(p, name, &buckets, h.count, h.sum, ts, stale);
+            }
+            Value::Exponential(e) if e.scale >= -4 => {
+                let labels = labels_with(name, &p.labels, None);
+                let series = self
+                    .series
+                    .entry(labels.clone())
+                    .or_insert_with(|| TimeSeries {
+                        labels,
+                        ..Default::default()
+                    });
+                series.histograms.push(native_histogram(e, ts, stale));
+                series
+                    .exemplars
+                    .extend(p.exemplars.iter().map(convert_exemplar));
             }
             Value::Exponential(e) => {
                 let buckets = exphist::classic_buckets(e);
@@ -214,7 +344,7 @@ impl SeriesSet {
                     r#type: kind as i32,
                     metric_family_name: p.name.clone(),
                     help: p.help.clone(),
-                    unit: p.unit.clone(),
+                    unit: unit_name(&p.unit),
                 });
         }
     }
@@ -307,6 +437,15 @@ impl SeriesSet {
                 }
             }
             ts.samples = deduped;
+            ts.histograms.sort_by_key(|h| h.timestamp);
+            let mut deduped: Vec<Histogram> = Vec::with_capacity(ts.histograms.len());
+            for h in std::mem::take(&mut ts.histograms) {
+                match deduped.last_mut() {
+                    Some(last) if last.timestamp == h.timestamp => *last = h,
+                    _ => deduped.push(h),
+                }
+            }
+            ts.histograms = deduped;
             ts.exemplars.sort_by_key(|e| e.timestamp);
             let n = ts.encoded_len();
             if !current.timeseries.is_empty() && size + n >= max_bytes {

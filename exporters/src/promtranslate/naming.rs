@@ -111,6 +111,20 @@ pub fn unit_suffixes(unit: &str) -> (String, String) {
     (main_suffix, per_suffix)
 }
 
+/// Go `otlptranslator.UnitNamer.Build` with UTF-8 not allowed: the unit as a Prometheus unit
+/// word (`s` → `seconds`, `By/s` → `bytes_per_second`, `{request}` and `1` → empty).
+pub fn unit_name(unit: &str) -> String {
+    let (main, per) = unit_suffixes(unit);
+    let (main, per) = (clean_up_unit(&main), clean_up_unit(&per));
+    let joined = match (main.is_empty(), per.is_empty()) {
+        (false, false) => format!("{main}_{per}"),
+        (false, true) => main,
+        _ => per,
+    };
+    let trimmed = joined.strip_prefix('_').unwrap_or(&joined);
+    trimmed.strip_suffix('_').unwrap_or(trimmed).to_string()
+}
+
 fn is_metric_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == ':'
 }
