@@ -409,10 +409,43 @@ pub fn jaeger_api_v2(data: &[u8]) {
     }
 }
 
+/// Jaeger Thrift (the `jaeger` receiver's `thrift_http` bodies and `thrift_binary` /
+/// `thrift_compact` UDP packets; the first byte picks which) and the translation to OTLP:
+/// no panic; every span that is not all-default is translated, with 16- and 8-byte ids.
+pub fn jaeger_thrift(data: &[u8]) {
+    use receivers::jaeger::{decode_agent_packet, decode_batch, ThriftProtocol};
+    let Some((which, body)) = data.split_first() else {
+        return;
+    };
+    let decoded = match which % 3 {
+        0 => decode_batch(body),
+        1 => decode_agent_packet(body, ThriftProtocol::Binary),
+        _ => decode_agent_packet(body, ThriftProtocol::Compact),
+    };
+    let Ok(batch) = decoded else { return };
+    let want = batch
+        .spans
+        .iter()
+        .filter(|s| **s != Default::default())
+        .count();
+    let out = receivers::jaeger::thrift_to_otlp(&batch);
+    let spans: Vec<_> = out
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect();
+    assert_eq!(spans.len(), want, "every span translated");
+    for s in spans {
+        assert_eq!((s.trace_id.len(), s.span_id.len()), (16, 8));
+    }
+}
+
 pub const TARGETS: &[(&str, Check)] = &[
     ("zipkin_v2", zipkin_v2),
     ("loki_push", loki_push),
     ("jaeger_api_v2", jaeger_api_v2),
+    ("jaeger_thrift", jaeger_thrift),
     ("otlp_wire", otlp_wire),
     ("otlp_json", otlp_json),
     ("decompress", decompress),

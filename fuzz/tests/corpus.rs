@@ -195,6 +195,14 @@ fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
             .or_default()
             .push(exporters::jaeger::model::PostSpansRequest { batch: Some(b) }.encode_to_vec());
     }
+    // Jaeger Thrift: the receiver's test payloads (Apache Thrift's Python writers).
+    let jaeger =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../receivers/src/jaeger/testdata");
+    for (i, name) in ["http.bin", "binary.bin", "compact.bin"].iter().enumerate() {
+        s.entry("jaeger_thrift")
+            .or_default()
+            .push(with_prefix(i as u8, &read(&jaeger.join(name))));
+    }
     let docker = read(&seeds.join("docker-json.log"));
     for line in docker.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         s.entry("docker_log_line").or_default().push(line.to_vec());

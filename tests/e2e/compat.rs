@@ -315,6 +315,11 @@ pub(crate) enum Input {
     Zipkin(Vec<(&'static str, &'static str, Vec<u8>)>),
     /// Traces sent by Ferrotel's `jaeger` exporter (`PostSpans`) to the gRPC port.
     Jaeger(Vec<ExportTraceServiceRequest>),
+    /// Jaeger Thrift payloads `(kind, bytes)`: `http` posted to the HTTP port's
+    /// `/api/traces`, `binary` sent as a UDP packet to the port numbered `HEALTH_PORT`,
+    /// `compact` to the one numbered `GRPC_PORT` (UDP ports: the TCP listeners do not
+    /// collide).
+    JaegerThrift(Vec<(&'static str, Vec<u8>)>),
 }
 
 pub(crate) struct Case<'a> {
@@ -414,6 +419,37 @@ async fn send(input: &Input, ports: &Ports) {
                 let status = resp.status();
                 let text = resp.text().await.unwrap_or_default();
                 assert!(status.is_success(), "POST {path}: {status} {text}");
+            }
+            return;
+        }
+        Input::JaegerThrift(payloads) => {
+            let client = reqwest::Client::new();
+            let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            for (kind, body) in payloads {
+                match *kind {
+                    "http" => {
+                        let resp = client
+                            .post(format!("http://127.0.0.1:{}/api/traces", ports.http))
+                            .header("content-type", "application/x-thrift")
+                            .body(body.clone())
+                            .send()
+                            .await
+                            .unwrap();
+                        let status = resp.status();
+                        let text = resp.text().await.unwrap_or_default();
+                        assert!(status.is_success(), "POST /api/traces: {status} {text}");
+                    }
+                    kind => {
+                        let port = if kind == "binary" {
+                            ports.health
+                        } else {
+                            ports.grpc
+                        };
+                        udp.send_to(body, ("127.0.0.1", port)).await.unwrap();
+                        // one packet at a time: a burst could outrun a socket buffer
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
             }
             return;
         }

@@ -239,3 +239,55 @@ async fn p_jaeger_receiver_alike() {
     })
     .await;
 }
+
+/// Jaeger Thrift payloads written by Apache Thrift's Python protocol writers
+/// (`tests/e2e/python/jaeger_thrift.py`): `(kind, bytes)` for `batches` batches of `spans`
+/// spans, each batch as an HTTP body, a binary-protocol and a compact-protocol UDP packet.
+pub(crate) fn jaeger_thrift_payloads(batches: usize, spans: usize) -> Vec<(&'static str, Vec<u8>)> {
+    // a directory of each call's own: tests run side by side
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = crate::harness::temp_dir(&format!("jaeger-thrift-payloads-{call}"));
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/e2e/python/jaeger_thrift.py");
+    let status = std::process::Command::new(crate::python_sdk::python())
+        .arg(script)
+        .arg(&dir)
+        .arg(batches.to_string())
+        .arg(spans.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "jaeger_thrift.py failed");
+    let mut out = Vec::new();
+    for kind in ["http", "binary", "compact"] {
+        for b in 0..batches {
+            let bytes = std::fs::read(dir.join(format!("{kind}-{b}.bin"))).unwrap();
+            out.push((kind, bytes));
+        }
+    }
+    out
+}
+
+/// Jaeger Thrift over HTTP (`thrift_http`) and in UDP packets of both protocols
+/// (`thrift_binary`, `thrift_compact`) into both jaeger receivers: every tag type, parents by
+/// `parentSpanId` and by reference, links, logs, statuses from `error`, `otel.status_code` and
+/// `http.status_code`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_jaeger_thrift_receiver_alike() {
+    let config = receiver_config(
+        "  jaeger:\n    protocols:\n      thrift_http:\n        endpoint: 127.0.0.1:HTTP_PORT\n      thrift_binary:\n        endpoint: 127.0.0.1:HEALTH_PORT\n      thrift_compact:\n        endpoint: 127.0.0.1:GRPC_PORT",
+        "jaeger",
+    );
+    let (batches, spans) = (3, 12);
+    compare_traces(Case {
+        name: "jaeger_thrift_receiver",
+        config: &config,
+        files: &[],
+        input: Input::JaegerThrift(jaeger_thrift_payloads(batches, spans)),
+        // UDP is not answered: wait for every span
+        wait_for: 3 * batches * spans,
+        scrape: false,
+        scrape_url: None,
+    })
+    .await;
+}

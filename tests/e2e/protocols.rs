@@ -239,3 +239,78 @@ async fn python_logging_loki_lines_arrive() {
     }
     collector.stop();
 }
+
+/// The Helm chart's `jaeger` receiver (all four protocols, as its merged default config has
+/// them) through the binary: Jaeger Thrift payloads written by Apache Thrift's Python writers
+/// arrive over HTTP and both UDP protocols, each span once, and the receiver's counters carry
+/// Go's transport names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jaeger_thrift_from_apache_thrift_over_http_and_udp_arrives() {
+    let (batches, per) = (4, 25);
+    let payloads = crate::compat_protocols::jaeger_thrift_payloads(batches, per);
+    let (recorded, sink_addr, _stop) = sink::start(0).await;
+    let ports = Ports::new();
+    // UDP ports numbered as TCP ones Ports reserved (separate namespaces)
+    let collector = Collector::start(
+        "jaeger-thrift",
+        &ports.fill(&format!(
+            "receivers:\n  jaeger:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:GRPC_PORT\n      thrift_http:\n        endpoint: 127.0.0.1:HTTP_PORT\n      thrift_compact:\n        endpoint: 127.0.0.1:GRPC_PORT\n      thrift_binary:\n        endpoint: 127.0.0.1:HEALTH_PORT\nexporters:\n  otlp:\n    endpoint: {sink_addr}\n    tls: {{insecure: true}}\nservice:\n  telemetry: {{metrics: {{address: 127.0.0.1:METRICS_PORT}}}}\n  pipelines:\n    traces: {{receivers: [jaeger], exporters: [otlp]}}\n"
+        )),
+    );
+    let client = reqwest::Client::new();
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for (kind, body) in &payloads {
+        match *kind {
+            "http" => {
+                let resp = client
+                    .post(format!("http://127.0.0.1:{}/api/traces", ports.http))
+                    .header("content-type", "application/x-thrift")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 202);
+            }
+            "binary" => {
+                udp.send_to(body, ("127.0.0.1", ports.health))
+                    .await
+                    .unwrap();
+            }
+            _ => {
+                udp.send_to(body, ("127.0.0.1", ports.grpc)).await.unwrap();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let n = 3 * batches * per;
+    let all = eventually(Duration::from_secs(20), || {
+        spans(&recorded.traces.lock().unwrap()).len() >= n
+    })
+    .await;
+    assert!(all, "{}", collector.stderr_text());
+    let got = spans(&recorded.traces.lock().unwrap());
+    assert_eq!(got.len(), n, "each span once");
+    // each (batch, span) arrived once per protocol
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (svc, s) in &got {
+        assert!(svc.starts_with("thrift-svc-"), "{svc}");
+        *seen.entry(s.name.clone()).or_default() += 1;
+    }
+    assert_eq!(seen.len(), batches * per);
+    assert!(seen.values().all(|c| *c == 3), "{seen:?}");
+    let text = crate::harness::http_get(&format!("http://127.0.0.1:{}/metrics", ports.metrics)).1;
+    for transport in ["collector_http", "udp_thrift_binary", "udp_thrift_compact"] {
+        let accepted = crate::harness::metric_value(
+            &text,
+            "otelcol_receiver_accepted_spans",
+            &[("receiver", "jaeger"), ("transport", transport)],
+        );
+        assert_eq!(
+            accepted,
+            Some((batches * per) as f64),
+            "{transport}:\n{text}"
+        );
+    }
+    let (code, _, stderr) = collector.stop();
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -35,8 +35,20 @@ fn value(kv: &model::KeyValue) -> any_value::Value {
     }
 }
 
+/// Go `jSpanKindToInternal`: a `span.kind` tag's value as an OTLP kind.
+pub fn span_kind(kind: &str) -> i32 {
+    match kind {
+        "client" => span::SpanKind::Client as i32,
+        "server" => span::SpanKind::Server as i32,
+        "producer" => span::SpanKind::Producer as i32,
+        "consumer" => span::SpanKind::Consumer as i32,
+        "internal" => span::SpanKind::Internal as i32,
+        _ => 0,
+    }
+}
+
 /// Go `pcommon.Map.Put*`: a key already present is overwritten in place.
-fn put(attrs: &mut Vec<KeyValue>, key: &str, v: any_value::Value) {
+pub fn put(attrs: &mut Vec<KeyValue>, key: &str, v: any_value::Value) {
     let v = Some(AnyValue { value: Some(v) });
     match attrs.iter_mut().find(|kv| kv.key == key) {
         Some(kv) => kv.value = v,
@@ -54,12 +66,12 @@ fn tags(tags: &[model::KeyValue], attrs: &mut Vec<KeyValue>) {
     }
 }
 
-fn take(attrs: &mut Vec<KeyValue>, key: &str) -> Option<any_value::Value> {
+pub fn take(attrs: &mut Vec<KeyValue>, key: &str) -> Option<any_value::Value> {
     let i = attrs.iter().position(|kv| kv.key == key)?;
     attrs.remove(i).value.and_then(|v| v.value)
 }
 
-fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
+pub fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
     attrs
         .iter()
         .find(|kv| kv.key == key)
@@ -67,7 +79,7 @@ fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
         .and_then(|v| v.value.as_ref())
 }
 
-fn as_str(v: Option<any_value::Value>) -> String {
+pub fn as_str(v: Option<any_value::Value>) -> String {
     match v {
         Some(any_value::Value::StringValue(s)) => s,
         _ => String::new(),
@@ -138,7 +150,7 @@ fn http_status(v: &any_value::Value, kind: i32) -> Option<i32> {
     Some(if (100..400).contains(&code) { 0 } else { 2 })
 }
 
-fn status(attrs: &mut Vec<KeyValue>, kind: i32) -> Option<Status> {
+pub fn status(attrs: &mut Vec<KeyValue>, kind: i32) -> Option<Status> {
     let mut code = 0;
     let mut message = String::new();
     let mut exists = false;
@@ -211,14 +223,7 @@ fn to_span(s: &model::Span) -> Span {
     let mut attrs = Vec::new();
     tags(&s.tags, &mut attrs);
     if let Some(k) = take(&mut attrs, "span.kind") {
-        out.kind = match as_str(Some(k)).as_str() {
-            "client" => span::SpanKind::Client as i32,
-            "server" => span::SpanKind::Server as i32,
-            "producer" => span::SpanKind::Producer as i32,
-            "consumer" => span::SpanKind::Consumer as i32,
-            "internal" => span::SpanKind::Internal as i32,
-            _ => 0,
-        };
+        out.kind = span_kind(&as_str(Some(k)));
     }
     out.status = status(&mut attrs, out.kind);
     if let Some(ts) = take(&mut attrs, "w3c.tracestate") {

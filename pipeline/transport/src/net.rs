@@ -77,6 +77,27 @@ pub fn bind_tcp(endpoint: &str, what: &str) -> Result<TcpListener, BuildError> {
     }))
 }
 
+/// Bind a UDP socket (non-blocking, for tokio) on a Go-style endpoint, as [`bind_tcp`].
+pub fn bind_udp(endpoint: &str, what: &str) -> Result<std::net::UdpSocket, BuildError> {
+    let addrs = listen_addrs(endpoint)
+        .map_err(|e| BuildError::new(format!("{what}: invalid endpoint: {e}")))?;
+    let mut last = None;
+    for addr in addrs {
+        match std::net::UdpSocket::bind(addr) {
+            Ok(s) => {
+                s.set_nonblocking(true)
+                    .map_err(|e| BuildError::new(format!("{what}: {endpoint}: {e}")))?;
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(BuildError::new(match last {
+        Some(e) => format!("{what}: failed to listen on {endpoint}: {e}"),
+        None => format!("{what}: endpoint {endpoint:?} resolves to no address"),
+    }))
+}
+
 /// Where a client on this host reaches a server listening on `endpoint`: an empty or
 /// unspecified host (`:13133`, `0.0.0.0:13133`, `[::]:13133`) becomes `localhost`.
 pub fn local_dial_address(endpoint: &str) -> String {

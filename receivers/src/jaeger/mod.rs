@@ -1,6 +1,9 @@
-//! `jaeger` receiver: Jaeger `api_v2` spans over gRPC (`jaeger.api_v2.CollectorService/
-//! PostSpans`), as Go's `receiver/jaegerreceiver`, translated to OTLP by
-//! `exporters::jaeger::to_otlp` (Go's `jaeger.ProtoToTraces`).
+//! `jaeger` receiver, as Go's `receiver/jaegerreceiver`: Jaeger `api_v2` spans over gRPC
+//! (`jaeger.api_v2.CollectorService/PostSpans`), translated to OTLP by
+//! `exporters::jaeger::to_otlp` (Go's `jaeger.ProtoToTraces`); Jaeger Thrift batches over
+//! HTTP (`POST /api/traces`, binary protocol, `thrift_http`) and in UDP packets from Jaeger
+//! clients (`Agent.emitBatch`, `thrift_binary` and `thrift_compact`), translated by
+//! [`thrift`] (Go's `jaeger.ThriftToTraces`).
 //!
 //! Go facts relied on (`config.go`, `factory.go`): `protocols` has `grpc`
 //! (`localhost:14250`), `thrift_http` (`localhost:14268`), `thrift_binary`
@@ -9,23 +12,38 @@
 //! receiver". The UDP protocols take `endpoint`, `queue_size`, `max_packet_size`, `workers`,
 //! `socket_buffer_size`.
 //!
-//! Not built yet: the Thrift protocols (HTTP and both UDP ones) and `remote_sampling`: a
-//! config that turns one on fails to build with a clear error naming it. A refused batch is
-//! `UNAVAILABLE` (retryable) or `INVALID_ARGUMENT` (permanent).
+//! HTTP answers (Go `trace_receiver.go`): 202 on success; 400 "Unsupported content type: …"
+//! unless the type is `application/x-thrift` or `application/vnd.apache.thrift.binary`; 400
+//! "Unable to process request body: …" for a body that does not decode; 500 "Cannot submit
+//! Jaeger batch: …" when the pipeline refuses. gRPC: a refused batch is `UNAVAILABLE`
+//! (retryable) or `INVALID_ARGUMENT` (permanent). UDP has no answer: a packet that does not
+//! decode, or that finds the `queue_size` queue full or the pipeline refusing, is counted
+//! (`otelcol_receiver_refused_spans` with transport `udp_thrift_binary` /
+//! `udp_thrift_compact` when its spans are known) and logged at most every 10 s.
+//!
+//! Not built: `remote_sampling` (fails to build with a clear error), `socket_buffer_size`
+//! (the system default buffer is used; reported as not acted on).
+
+mod thrift;
 
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use http::Request;
+use bytes::Bytes;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use pipeline_api::config::{ConfigError, ConfigValue, Validate};
+use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
 use pipeline_api::telemetry::ReceiverObs;
 use pipeline_api::{
     async_trait, Batch, BatchData, BuildContext, BuildError, CancellationToken, ComponentConfig,
@@ -40,7 +58,20 @@ use transport::tls::TlsServerConfig;
 
 use exporters::jaeger::model::{PostSpansRequest, PostSpansResponse, POST_SPANS_PATH};
 
+use crate::otlp::compression::{decompress, DecompressError};
 use crate::otlp::server::serve;
+
+pub use thrift::{
+    decode_agent_packet, decode_batch, to_otlp as thrift_to_otlp, Protocol as ThriftProtocol,
+    ThriftBatch,
+};
+
+/// Go confighttp's default `max_request_body_size`.
+const DEFAULT_MAX_BODY: i64 = 20 * 1024 * 1024;
+/// Go's UDP server defaults (`config.go`).
+const DEFAULT_QUEUE_SIZE: usize = 1_000;
+const DEFAULT_MAX_PACKET_SIZE: usize = 65_000;
+const DEFAULT_WORKERS: usize = 10;
 
 pub const META: Meta = Meta::new("jaeger").traces(Stability::Beta);
 
@@ -71,25 +102,58 @@ pub struct Protocols {
     #[serde(deserialize_with = "present")]
     pub grpc: Option<GrpcServerConfig>,
     #[serde(deserialize_with = "present")]
-    pub thrift_http: Option<Keys>,
+    pub thrift_http: Option<HttpServerConfig>,
     #[serde(deserialize_with = "present")]
     pub thrift_binary: Option<UdpConfig>,
     #[serde(deserialize_with = "present")]
     pub thrift_compact: Option<UdpConfig>,
 }
 
-/// A section kept as it is (accepted, not served).
+/// `protocols::thrift_http` (Go `confighttp.ServerConfig`): `endpoint`, `tls`,
+/// `max_request_body_size`, `include_metadata`, `keep_alives_enabled` and
+/// `read_header_timeout` are served; the other keys are accepted.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Keys(pub ConfigValue);
+#[serde(default, deny_unknown_fields)]
+pub struct HttpServerConfig {
+    pub endpoint: String,
+    pub tls: Option<TlsServerConfig>,
+    pub max_request_body_size: i64,
+    pub include_metadata: bool,
+    pub response_headers: BTreeMap<String, String>,
+    pub compression_algorithms: Option<Vec<String>>,
+    pub read_timeout: GoDuration,
+    pub read_header_timeout: GoDuration,
+    pub write_timeout: GoDuration,
+    pub idle_timeout: GoDuration,
+    pub keep_alives_enabled: bool,
+    pub cors: Option<ConfigValue>,
+    pub auth: Option<ConfigValue>,
+    pub middlewares: Vec<ConfigValue>,
+}
 
-impl Default for Keys {
+impl Default for HttpServerConfig {
     fn default() -> Self {
-        Keys(ConfigValue::Null)
+        HttpServerConfig {
+            endpoint: "localhost:14268".into(),
+            tls: None,
+            max_request_body_size: DEFAULT_MAX_BODY,
+            include_metadata: false,
+            response_headers: BTreeMap::new(),
+            compression_algorithms: None,
+            read_timeout: GoDuration::default(),
+            read_header_timeout: GoDuration::from_secs(60),
+            write_timeout: GoDuration::from_secs(30),
+            idle_timeout: GoDuration::from_secs(60),
+            keep_alives_enabled: true,
+            cors: None,
+            auth: None,
+            middlewares: Vec::new(),
+        }
     }
 }
 
-/// `protocols::thrift_binary` / `thrift_compact`: Go's UDP server keys.
+/// `protocols::thrift_binary` / `thrift_compact`: Go's UDP server keys (an empty endpoint
+/// and values of 0 take the protocol's defaults).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct UdpConfig {
@@ -148,6 +212,45 @@ impl Validate for Config {
                 "must specify at least one protocol when using the Jaeger receiver",
             ));
         }
+        if let Some(h) = &p.thrift_http {
+            if let Err(e) = transport::net::check_endpoint(&h.endpoint, 14268) {
+                errors.push(ConfigError::new(
+                    &["protocols", "thrift_http", "endpoint"],
+                    e,
+                ));
+            }
+            if let Some(tls) = &h.tls {
+                transport::tls::check_server(
+                    tls,
+                    &["protocols", "thrift_http", "tls"],
+                    &mut errors,
+                );
+            }
+            if h.auth.is_some() {
+                errors.push(ConfigError::new(
+                    &["protocols", "thrift_http", "auth"],
+                    "authentication extensions are not supported by Ferrotel yet",
+                ));
+            }
+            if !h.middlewares.is_empty() {
+                errors.push(ConfigError::new(
+                    &["protocols", "thrift_http", "middlewares"],
+                    "middleware extensions are not supported by Ferrotel yet",
+                ));
+            }
+        }
+        for (key, udp, port) in [
+            ("thrift_binary", &p.thrift_binary, 6832),
+            ("thrift_compact", &p.thrift_compact, 6831),
+        ] {
+            if let Some(u) = udp {
+                if !u.endpoint.is_empty() {
+                    if let Err(e) = transport::net::check_endpoint(&u.endpoint, port) {
+                        errors.push(ConfigError::new(&["protocols", key, "endpoint"], e));
+                    }
+                }
+            }
+        }
         if let Some(g) = &p.grpc {
             if let Err(e) = transport::net::check_endpoint(&g.endpoint, 14250) {
                 errors.push(ConfigError::new(&["protocols", "grpc", "endpoint"], e));
@@ -168,15 +271,45 @@ impl Validate for Config {
 
 impl ComponentConfig for Config {
     fn listen_addresses(&self) -> Vec<(String, String)> {
-        self.protocols
+        let p = &self.protocols;
+        let mut out: Vec<(String, String)> = p
             .grpc
             .iter()
             .map(|g| ("protocols::grpc::endpoint".to_string(), g.endpoint.clone()))
-            .collect()
+            .collect();
+        if let Some(h) = &p.thrift_http {
+            out.push((
+                "protocols::thrift_http::endpoint".into(),
+                h.endpoint.clone(),
+            ));
+        }
+        out
     }
 
     fn not_acted_on(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
+        for (key, udp) in [
+            ("thrift_binary", &self.protocols.thrift_binary),
+            ("thrift_compact", &self.protocols.thrift_compact),
+        ] {
+            if udp.as_ref().is_some_and(|u| u.socket_buffer_size > 0) {
+                out.push((
+                    format!("protocols::{key}::socket_buffer_size"),
+                    "the system's default receive buffer is used".into(),
+                ));
+            }
+        }
+        if self
+            .protocols
+            .thrift_http
+            .as_ref()
+            .is_some_and(|h| h.cors.is_some())
+        {
+            out.push((
+                "protocols::thrift_http::cors".into(),
+                "the Jaeger collector API is not served to browsers".into(),
+            ));
+        }
         if let Some(g) = &self.protocols.grpc {
             if g.keepalive.is_some() {
                 out.push((
@@ -194,6 +327,11 @@ impl ComponentConfig for Config {
 pub struct Counters {
     pub calls: AtomicU64,
     pub accepted_spans: AtomicU64,
+    /// HTTP requests and UDP packets refused before their spans were known (bad content
+    /// type, body or packet that does not decode).
+    pub bad_requests: AtomicU64,
+    /// UDP packets dropped: refused by the pipeline or finding the queue full.
+    pub dropped_packets: AtomicU64,
 }
 
 struct Handler {
@@ -202,6 +340,322 @@ struct Handler {
     include_metadata: bool,
     obs: ReceiverObs,
     counters: Arc<Counters>,
+}
+
+/// Hand one Thrift batch on; `Ok(spans)` once the pipeline took it.
+async fn consume_thrift(
+    id: &ComponentId,
+    next: &SharedConsumer,
+    obs: &ReceiverObs,
+    counters: &Counters,
+    batch: &ThriftBatch,
+    context: RequestContext,
+) -> Result<usize, pipeline_api::ConsumeError> {
+    let traces = thrift::to_otlp(batch);
+    let batch = Batch::new(
+        BatchData::Traces(traces),
+        RequestContext {
+            receiver: Some(id.clone()),
+            ..context
+        },
+    );
+    let items = batch.items();
+    if items == 0 {
+        return Ok(0);
+    }
+    let result = next.consume(batch).await;
+    obs.record(Signal::Traces, items, &result);
+    result?;
+    counters
+        .accepted_spans
+        .fetch_add(items as u64, Ordering::Relaxed);
+    Ok(items)
+}
+
+/// `thrift_http`: `POST /api/traces`.
+struct HttpHandler {
+    id: ComponentId,
+    next: SharedConsumer,
+    obs: ReceiverObs,
+    counters: Arc<Counters>,
+    include_metadata: bool,
+    max_body: usize,
+    encodings: Vec<String>,
+}
+
+fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+impl HttpHandler {
+    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        if req.uri().path() != "/api/traces" {
+            return reply(StatusCode::NOT_FOUND, "404 page not found\n");
+        }
+        if req.method() != Method::POST {
+            return reply(StatusCode::METHOD_NOT_ALLOWED, "");
+        }
+        self.counters.calls.fetch_add(1, Ordering::Relaxed);
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let content_type = header(CONTENT_TYPE.as_str());
+        let encoding = header(CONTENT_ENCODING.as_str())
+            .trim()
+            .to_ascii_lowercase();
+        let metadata: Vec<(String, String)> = if self.include_metadata {
+            req.headers()
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let bad = |status: StatusCode, msg: String| {
+            self.counters.bad_requests.fetch_add(1, Ordering::Relaxed);
+            self.obs.record(
+                Signal::Traces,
+                0,
+                &Err(pipeline_api::ConsumeError::permanent(msg.clone())),
+            );
+            tracing::debug!(receiver = %self.id, error = %msg, "Refused a Jaeger Thrift request.");
+            reply(status, format!("{msg}\n"))
+        };
+        let body = match Limited::new(req.into_body(), self.max_body).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    return bad(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "http: request body too large".into(),
+                    );
+                }
+                return bad(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("Unable to process request body: {e}"),
+                );
+            }
+        };
+        let body = match decompress(&encoding, &body, &self.encodings, self.max_body) {
+            Ok(Some(d)) => Bytes::from(d),
+            Ok(None) => body,
+            Err(DecompressError::TooLarge) => {
+                return bad(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "http: request body too large".into(),
+                )
+            }
+            Err(e) => return bad(StatusCode::BAD_REQUEST, format!("{e:?}")),
+        };
+        // Go mime.ParseMediaType: the type before any parameter, lower case
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if media.is_empty() {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                "Cannot parse content type: mime: no media type".into(),
+            );
+        }
+        if media != "application/x-thrift" && media != "application/vnd.apache.thrift.binary" {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                format!("Unsupported content type: {media}"),
+            );
+        }
+        let batch = match thrift::decode_batch(&body) {
+            Ok(b) => b,
+            Err(e) => {
+                return bad(
+                    StatusCode::BAD_REQUEST,
+                    format!("Unable to process request body: {e}"),
+                )
+            }
+        };
+        let context = RequestContext {
+            metadata,
+            client_address: Some(peer),
+            ..Default::default()
+        };
+        match consume_thrift(
+            &self.id,
+            &self.next,
+            &self.obs,
+            &self.counters,
+            &batch,
+            context,
+        )
+        .await
+        {
+            Ok(_) => reply(StatusCode::ACCEPTED, Bytes::new()),
+            Err(e) => reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Cannot submit Jaeger batch: {e}\n"),
+            ),
+        }
+    }
+}
+
+/// A `thrift_binary` or `thrift_compact` UDP server.
+struct UdpServer {
+    key: &'static str,
+    socket: std::net::UdpSocket,
+    protocol: thrift::Protocol,
+    queue_size: usize,
+    max_packet_size: usize,
+    workers: usize,
+    obs: ReceiverObs,
+}
+
+/// At most one log line per 10 s for a UDP server's dropped packets, with the count since.
+struct DropLog {
+    last: Option<Instant>,
+    since: u64,
+}
+
+impl DropLog {
+    fn note(&mut self, id: &ComponentId, key: &str, why: &str) {
+        self.since += 1;
+        if self
+            .last
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+        {
+            tracing::warn!(
+                receiver = %id,
+                protocol = key,
+                dropped = self.since,
+                reason = why,
+                "Dropped Jaeger Thrift UDP packets."
+            );
+            self.last = Some(Instant::now());
+            self.since = 0;
+        }
+    }
+}
+
+impl UdpServer {
+    async fn run(
+        self,
+        id: ComponentId,
+        next: SharedConsumer,
+        counters: Arc<Counters>,
+        shutdown: CancellationToken,
+    ) {
+        let socket = match tokio::net::UdpSocket::from_std(self.socket) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(receiver = %id, error = %e, "Cannot serve protocols::{}.", self.key);
+                return;
+            }
+        };
+        let drops = Arc::new(Mutex::new(DropLog {
+            last: None,
+            since: 0,
+        }));
+        let (tx, rx) = tokio::sync::mpsc::channel::<ThriftBatch>(self.queue_size.max(1));
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let obs = Arc::new(self.obs);
+        let mut workers = Vec::new();
+        for _ in 0..self.workers.max(1) {
+            let (rx, id, next, obs, counters, drops) = (
+                rx.clone(),
+                id.clone(),
+                next.clone(),
+                obs.clone(),
+                counters.clone(),
+                drops.clone(),
+            );
+            let key = self.key;
+            workers.push(tokio::spawn(async move {
+                loop {
+                    let batch = rx.lock().await.recv().await;
+                    let Some(batch) = batch else { return };
+                    let result = consume_thrift(
+                        &id,
+                        &next,
+                        &obs,
+                        &counters,
+                        &batch,
+                        RequestContext::default(),
+                    )
+                    .await;
+                    if let Err(e) = result {
+                        counters.dropped_packets.fetch_add(1, Ordering::Relaxed);
+                        if let Ok(mut d) = drops.lock() {
+                            d.note(&id, key, &e.to_string());
+                        }
+                    }
+                }
+            }));
+        }
+        // one byte more than the limit tells a packet that was cut
+        let mut buf = vec![0u8; self.max_packet_size.saturating_add(1)];
+        loop {
+            let n = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = socket.recv_from(&mut buf) => match r {
+                    Ok((n, _)) => n,
+                    Err(e) => {
+                        tracing::debug!(receiver = %id, error = %e, "UDP receive failed.");
+                        continue;
+                    }
+                },
+            };
+            counters.calls.fetch_add(1, Ordering::Relaxed);
+            let refused = |why: String| {
+                counters.bad_requests.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut d) = drops.lock() {
+                    d.note(&id, self.key, &why);
+                }
+            };
+            if n > self.max_packet_size {
+                refused(format!(
+                    "a packet over max_packet_size ({} bytes)",
+                    self.max_packet_size
+                ));
+                continue;
+            }
+            let batch = match thrift::decode_agent_packet(&buf[..n], self.protocol) {
+                Ok(b) => b,
+                Err(e) => {
+                    refused(format!("a packet that does not decode: {e}"));
+                    continue;
+                }
+            };
+            if let Err(tokio::sync::mpsc::error::TrySendError::Full(batch)) = tx.try_send(batch) {
+                let spans = batch.spans.len();
+                counters.dropped_packets.fetch_add(1, Ordering::Relaxed);
+                obs.record(
+                    Signal::Traces,
+                    spans,
+                    &Err(pipeline_api::ConsumeError::retryable(
+                        "the UDP queue is full",
+                    )),
+                );
+                if let Ok(mut d) = drops.lock() {
+                    d.note(&id, self.key, "the queue (queue_size) is full");
+                }
+            }
+        }
+        // the packets already queued are handed on before the receiver stops
+        drop(tx);
+        for w in workers {
+            let _ = w.await;
+        }
+    }
 }
 
 impl Handler {
@@ -250,12 +704,28 @@ impl Handler {
     }
 }
 
-pub struct JaegerReceiver {
+struct GrpcPart {
     listener: TcpListener,
-    local_addr: SocketAddr,
     tls: Option<TlsAcceptor>,
-    handler: Arc<Handler>,
     max_recv: usize,
+}
+
+struct HttpPart {
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    keep_alive: bool,
+    read_header_timeout: Option<Duration>,
+    handler: Arc<HttpHandler>,
+}
+
+pub struct JaegerReceiver {
+    grpc: Option<GrpcPart>,
+    http: Option<HttpPart>,
+    udp: Vec<UdpServer>,
+    grpc_addr: Option<SocketAddr>,
+    http_addr: Option<SocketAddr>,
+    udp_addrs: Vec<(&'static str, SocketAddr)>,
+    handler: Arc<Handler>,
 }
 
 impl JaegerReceiver {
@@ -268,61 +738,174 @@ impl JaegerReceiver {
             .traces
             .ok_or_else(|| BuildError::new("the jaeger receiver must be in a traces pipeline"))?;
         let p = &cfg.protocols;
-        for (key, on) in [
-            ("thrift_http", p.thrift_http.is_some()),
-            ("thrift_binary", p.thrift_binary.is_some()),
-            ("thrift_compact", p.thrift_compact.is_some()),
-        ] {
-            if on {
-                return Err(BuildError::new(format!(
-                    "protocols::{key}: Jaeger Thrift is not supported by Ferrotel yet; send Jaeger api_v2 over gRPC (protocols::grpc, port 14250) or OTLP"
-                )));
-            }
-        }
         if cfg.remote_sampling.is_some() {
             return Err(BuildError::new(
                 "remote_sampling: serving Jaeger sampling strategies is not supported by Ferrotel",
             ));
         }
-        let Some(g) = &p.grpc else {
+        if p.grpc.is_none()
+            && p.thrift_http.is_none()
+            && p.thrift_binary.is_none()
+            && p.thrift_compact.is_none()
+        {
             return Err(BuildError::new(
                 "must specify at least one protocol when using the Jaeger receiver",
             ));
-        };
-        let tls = match &g.tls {
-            Some(t) => Some(transport::tls::server_acceptor(
-                t,
-                &[b"h2"],
-                "protocols::grpc::tls",
-            )?),
-            None => None,
-        };
-        let listener = transport::net::bind_tcp(&g.endpoint, "protocols::grpc::endpoint")?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|e| BuildError::new(format!("protocols::grpc::endpoint: {e}")))?;
-        let mib = if g.max_recv_msg_size_mib == 0 {
-            4
-        } else {
-            g.max_recv_msg_size_mib
-        };
+        }
+        let counters = Arc::new(Counters::default());
+        let (mut grpc, mut grpc_addr) = (None, None);
+        if let Some(g) = &p.grpc {
+            let tls = match &g.tls {
+                Some(t) => Some(transport::tls::server_acceptor(
+                    t,
+                    &[b"h2"],
+                    "protocols::grpc::tls",
+                )?),
+                None => None,
+            };
+            let listener = transport::net::bind_tcp(&g.endpoint, "protocols::grpc::endpoint")?;
+            grpc_addr = Some(
+                listener
+                    .local_addr()
+                    .map_err(|e| BuildError::new(format!("protocols::grpc::endpoint: {e}")))?,
+            );
+            let mib = if g.max_recv_msg_size_mib == 0 {
+                4
+            } else {
+                g.max_recv_msg_size_mib
+            };
+            grpc = Some(GrpcPart {
+                listener,
+                tls,
+                max_recv: usize::try_from(mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
+            });
+        }
+        let (mut http, mut http_addr) = (None, None);
+        if let Some(h) = &p.thrift_http {
+            let tls = match &h.tls {
+                Some(t) => Some(transport::tls::server_acceptor(
+                    t,
+                    &[b"h2", b"http/1.1"],
+                    "protocols::thrift_http::tls",
+                )?),
+                None => None,
+            };
+            let listener =
+                transport::net::bind_tcp(&h.endpoint, "protocols::thrift_http::endpoint")?;
+            http_addr =
+                Some(listener.local_addr().map_err(|e| {
+                    BuildError::new(format!("protocols::thrift_http::endpoint: {e}"))
+                })?);
+            let max_body = if h.max_request_body_size <= 0 {
+                DEFAULT_MAX_BODY
+            } else {
+                h.max_request_body_size
+            };
+            let encodings = match &h.compression_algorithms {
+                Some(l) => l.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
+                None => ["gzip", "zlib", "deflate", "zstd", "snappy", "lz4", ""]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            };
+            http = Some(HttpPart {
+                listener,
+                tls,
+                keep_alive: h.keep_alives_enabled,
+                read_header_timeout: Some(h.read_header_timeout.get()).filter(|d| !d.is_zero()),
+                handler: Arc::new(HttpHandler {
+                    id: ctx.id.clone(),
+                    next: next.clone(),
+                    obs: ctx.telemetry.receiver_obs("collector_http"),
+                    counters: counters.clone(),
+                    include_metadata: h.include_metadata,
+                    max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
+                    encodings,
+                }),
+            });
+        }
+        let mut udp = Vec::new();
+        let mut udp_addrs = Vec::new();
+        for (key, u, default_endpoint, protocol, transport) in [
+            (
+                "thrift_binary",
+                &p.thrift_binary,
+                "localhost:6832",
+                thrift::Protocol::Binary,
+                "udp_thrift_binary",
+            ),
+            (
+                "thrift_compact",
+                &p.thrift_compact,
+                "localhost:6831",
+                thrift::Protocol::Compact,
+                "udp_thrift_compact",
+            ),
+        ] {
+            let Some(u) = u else { continue };
+            let endpoint = if u.endpoint.is_empty() {
+                default_endpoint
+            } else {
+                u.endpoint.as_str()
+            };
+            let socket =
+                transport::net::bind_udp(endpoint, &format!("protocols::{key}::endpoint"))?;
+            let addr = socket
+                .local_addr()
+                .map_err(|e| BuildError::new(format!("protocols::{key}::endpoint: {e}")))?;
+            udp_addrs.push((key, addr));
+            let or = |v: i64, default: usize| {
+                usize::try_from(v)
+                    .ok()
+                    .filter(|v| *v > 0)
+                    .unwrap_or(default)
+            };
+            udp.push(UdpServer {
+                key,
+                socket,
+                protocol,
+                queue_size: or(u.queue_size, DEFAULT_QUEUE_SIZE),
+                max_packet_size: or(u.max_packet_size, DEFAULT_MAX_PACKET_SIZE),
+                workers: or(u.workers, DEFAULT_WORKERS),
+                obs: ctx.telemetry.receiver_obs(transport),
+            });
+        }
         Ok(JaegerReceiver {
-            listener,
-            local_addr,
-            tls,
-            max_recv: usize::try_from(mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
+            grpc,
+            http,
+            udp,
+            grpc_addr,
+            http_addr,
+            udp_addrs,
             handler: Arc::new(Handler {
                 id: ctx.id.clone(),
                 next,
-                include_metadata: g.include_metadata,
+                include_metadata: p.grpc.as_ref().is_some_and(|g| g.include_metadata),
                 obs: ctx.telemetry.receiver_obs("grpc"),
-                counters: Arc::new(Counters::default()),
+                counters,
             }),
         })
     }
 
+    /// The gRPC listener's address (the first protocol's when gRPC is off).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.grpc_addr
+            .or(self.http_addr)
+            .or(self.udp_addrs.first().map(|(_, a)| *a))
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The `thrift_http` listener's address.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+
+    /// The address of a UDP protocol (`thrift_binary`, `thrift_compact`).
+    pub fn udp_addr(&self, key: &str) -> Option<SocketAddr> {
+        self.udp_addrs
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, a)| *a)
     }
 
     pub fn counters(&self) -> Arc<Counters> {
@@ -330,57 +913,124 @@ impl JaegerReceiver {
     }
 }
 
+async fn serve_grpc(part: GrpcPart, handler: Arc<Handler>, shutdown: CancellationToken) {
+    let GrpcPart {
+        listener,
+        tls,
+        max_recv,
+    } = part;
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(receiver = %handler.id, error = %e, "Cannot serve protocols::grpc.");
+            return;
+        }
+    };
+    let mut builder = Builder::new(TokioExecutor::new()).http2_only();
+    builder.http2().timer(TokioTimer::new());
+    serve(
+        listener,
+        tls,
+        builder,
+        move |peer| {
+            let handler = handler.clone();
+            hyper::service::service_fn(move |req: Request<Incoming>| {
+                let handler = handler.clone();
+                async move {
+                    if req.uri().path() != POST_SPANS_PATH {
+                        return Ok::<_, Infallible>(
+                            tonic::Status::unimplemented(format!(
+                                "unknown method {}",
+                                req.uri().path()
+                            ))
+                            .into_http::<tonic::body::Body>(),
+                        );
+                    }
+                    let svc = tower::service_fn(move |r: tonic::Request<PostSpansRequest>| {
+                        let handler = handler.clone();
+                        async move { handler.post_spans(r, peer.addr).await }
+                    });
+                    let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::<
+                        PostSpansResponse,
+                        PostSpansRequest,
+                    >::default())
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .max_decoding_message_size(max_recv);
+                    Ok(grpc.unary(svc, req).await)
+                }
+            })
+        },
+        shutdown,
+        "jaeger",
+    )
+    .await;
+}
+
+async fn serve_http(part: HttpPart, shutdown: CancellationToken) {
+    let HttpPart {
+        listener,
+        tls,
+        keep_alive,
+        read_header_timeout,
+        handler,
+    } = part;
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(receiver = %handler.id, error = %e, "Cannot serve protocols::thrift_http.");
+            return;
+        }
+    };
+    let builder = transport::limits::http_builder(keep_alive, read_header_timeout);
+    serve(
+        listener,
+        tls,
+        builder,
+        move |peer| {
+            let handler = handler.clone();
+            hyper::service::service_fn(move |req: Request<Incoming>| {
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(handler.handle(req, peer.addr).await) }
+            })
+        },
+        shutdown,
+        "jaeger",
+    )
+    .await;
+}
+
 #[async_trait]
 impl Receiver for JaegerReceiver {
     async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<(), BuildError> {
         let JaegerReceiver {
-            listener,
-            tls,
+            grpc,
+            http,
+            udp,
             handler,
-            max_recv,
             ..
         } = *self;
-        let listener = tokio::net::TcpListener::from_std(listener)
-            .map_err(|e| BuildError::new(format!("protocols::grpc::endpoint: {e}")))?;
-        let mut builder = Builder::new(TokioExecutor::new()).http2_only();
-        builder.http2().timer(TokioTimer::new());
-        serve(
-            listener,
-            tls,
-            builder,
-            move |peer| {
-                let handler = handler.clone();
-                hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let handler = handler.clone();
-                    async move {
-                        if req.uri().path() != POST_SPANS_PATH {
-                            return Ok::<_, Infallible>(
-                                tonic::Status::unimplemented(format!(
-                                    "unknown method {}",
-                                    req.uri().path()
-                                ))
-                                .into_http::<tonic::body::Body>(),
-                            );
-                        }
-                        let svc = tower::service_fn(move |r: tonic::Request<PostSpansRequest>| {
-                            let handler = handler.clone();
-                            async move { handler.post_spans(r, peer.addr).await }
-                        });
-                        let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::<
-                            PostSpansResponse,
-                            PostSpansRequest,
-                        >::default(
-                        ))
-                        .accept_compressed(CompressionEncoding::Gzip)
-                        .max_decoding_message_size(max_recv);
-                        Ok(grpc.unary(svc, req).await)
-                    }
-                })
-            },
-            shutdown,
-            "jaeger",
-        )
-        .await;
+        let mut tasks = Vec::new();
+        if let Some(g) = grpc {
+            tasks.push(tokio::spawn(serve_grpc(
+                g,
+                handler.clone(),
+                shutdown.clone(),
+            )));
+        }
+        if let Some(h) = http {
+            tasks.push(tokio::spawn(serve_http(h, shutdown.clone())));
+        }
+        for u in udp {
+            tasks.push(tokio::spawn(u.run(
+                handler.id.clone(),
+                handler.next.clone(),
+                handler.counters.clone(),
+                shutdown.clone(),
+            )));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
         Ok(())
     }
 }
