@@ -7,6 +7,7 @@ use pipeline_api::ReceiverFactory;
 
 pub mod docker_stats;
 pub mod filelog;
+pub mod grpc_unary;
 pub mod hostmetrics;
 pub mod jaeger;
 pub mod loki;

@@ -22,10 +22,14 @@ receivers:
     protocols:
       grpc:
         endpoint: :14250
+      thrift_http:
+        endpoint: :14268
   loki:
     protocols:
       http:
         endpoint: :3500
+      grpc:
+        endpoint: :3600
 exporters:
   prometheus:
     endpoint: :8889
@@ -100,7 +104,7 @@ fn every_listener_binds_go_colon_port_form() {
         .expect("unshare (util-linux) is needed for this test");
     let ns = Netns(child);
     let pid = ns.0.id();
-    let checks: [(&str, &[&str]); 11] = [
+    let checks: [(&str, &[&str]); 13] = [
         ("health_check :13133", &["http://127.0.0.1:13133/"]),
         (
             "health_check over IPv6 (dual stack)",
@@ -146,6 +150,22 @@ fn every_listener_binds_go_colon_port_form() {
             &["--http2-prior-knowledge", "http://127.0.0.1:14250/"],
         ),
         (
+            "jaeger thrift_http :14268",
+            &[
+                "-X",
+                "POST",
+                "-H",
+                "content-type: application/x-thrift",
+                "-d",
+                "",
+                "http://127.0.0.1:14268/api/traces",
+            ],
+        ),
+        (
+            "loki grpc :3600",
+            &["--http2-prior-knowledge", "http://127.0.0.1:3600/"],
+        ),
+        (
             "loki http :3500",
             &[
                 "-X",
@@ -169,9 +189,13 @@ fn every_listener_binds_go_colon_port_form() {
     let mut failures = Vec::new();
     for (what, args) in checks {
         let code = curl_in(pid, args);
-        // gRPC answers a plain HTTP/2 GET with some status; anything but "000" is a listener
+        // gRPC answers a plain HTTP/2 GET with some status; anything but "000" is a listener;
+        // the Jaeger Thrift endpoint answers an empty body 400 ("Unable to process request
+        // body")
         let ok = if what.contains(" grpc ") {
             code != "000"
+        } else if what.contains("thrift_http") {
+            code == "400"
         } else {
             code.starts_with('2')
         };

@@ -41,8 +41,6 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
 use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
 use pipeline_api::telemetry::ReceiverObs;
 use pipeline_api::{
@@ -53,7 +51,6 @@ use pipeline_api::{
 use pipeline_api::{declare, Meta, Stability};
 use serde::{Deserialize, Deserializer};
 use tokio_rustls::TlsAcceptor;
-use tonic::codec::CompressionEncoding;
 use transport::tls::TlsServerConfig;
 
 use exporters::jaeger::model::{PostSpansRequest, PostSpansResponse, POST_SPANS_PATH};
@@ -164,38 +161,14 @@ pub struct UdpConfig {
     pub socket_buffer_size: i64,
 }
 
-/// `protocols::grpc` (Go `configgrpc.ServerConfig`): `endpoint` and `tls` are served; the
-/// other keys are accepted.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct GrpcServerConfig {
-    pub endpoint: String,
-    pub transport: String,
-    pub tls: Option<TlsServerConfig>,
-    pub max_recv_msg_size_mib: u64,
-    pub max_concurrent_streams: u32,
-    pub read_buffer_size: i64,
-    pub write_buffer_size: i64,
-    pub keepalive: Option<ConfigValue>,
-    pub include_metadata: bool,
-    pub auth: Option<ConfigValue>,
-}
+/// `protocols::grpc` (Go `configgrpc.ServerConfig`), default endpoint `localhost:14250`.
+pub type GrpcServerConfig = crate::grpc_unary::GrpcServerConfig<GrpcPort>;
 
-impl Default for GrpcServerConfig {
-    fn default() -> Self {
-        GrpcServerConfig {
-            endpoint: "localhost:14250".into(),
-            transport: "tcp".into(),
-            tls: None,
-            max_recv_msg_size_mib: 0,
-            max_concurrent_streams: 0,
-            read_buffer_size: 512 * 1024,
-            write_buffer_size: 0,
-            keepalive: None,
-            include_metadata: false,
-            auth: None,
-        }
-    }
+#[derive(Debug, Clone)]
+pub struct GrpcPort;
+
+impl crate::grpc_unary::DefaultPort for GrpcPort {
+    const PORT: u16 = 14250;
 }
 
 impl Validate for Config {
@@ -252,18 +225,7 @@ impl Validate for Config {
             }
         }
         if let Some(g) = &p.grpc {
-            if let Err(e) = transport::net::check_endpoint(&g.endpoint, 14250) {
-                errors.push(ConfigError::new(&["protocols", "grpc", "endpoint"], e));
-            }
-            if let Some(tls) = &g.tls {
-                transport::tls::check_server(tls, &["protocols", "grpc", "tls"], &mut errors);
-            }
-            if g.auth.is_some() {
-                errors.push(ConfigError::new(
-                    &["protocols", "grpc", "auth"],
-                    "authentication extensions are not supported by Ferrotel yet",
-                ));
-            }
+            g.validate(&["protocols", "grpc"], &mut errors);
         }
         errors
     }
@@ -704,12 +666,6 @@ impl Handler {
     }
 }
 
-struct GrpcPart {
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    max_recv: usize,
-}
-
 struct HttpPart {
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -719,7 +675,7 @@ struct HttpPart {
 }
 
 pub struct JaegerReceiver {
-    grpc: Option<GrpcPart>,
+    grpc: Option<crate::grpc_unary::GrpcListener>,
     http: Option<HttpPart>,
     udp: Vec<UdpServer>,
     grpc_addr: Option<SocketAddr>,
@@ -753,33 +709,12 @@ impl JaegerReceiver {
             ));
         }
         let counters = Arc::new(Counters::default());
-        let (mut grpc, mut grpc_addr) = (None, None);
-        if let Some(g) = &p.grpc {
-            let tls = match &g.tls {
-                Some(t) => Some(transport::tls::server_acceptor(
-                    t,
-                    &[b"h2"],
-                    "protocols::grpc::tls",
-                )?),
-                None => None,
-            };
-            let listener = transport::net::bind_tcp(&g.endpoint, "protocols::grpc::endpoint")?;
-            grpc_addr = Some(
-                listener
-                    .local_addr()
-                    .map_err(|e| BuildError::new(format!("protocols::grpc::endpoint: {e}")))?,
-            );
-            let mib = if g.max_recv_msg_size_mib == 0 {
-                4
-            } else {
-                g.max_recv_msg_size_mib
-            };
-            grpc = Some(GrpcPart {
-                listener,
-                tls,
-                max_recv: usize::try_from(mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
-            });
-        }
+        let grpc = p
+            .grpc
+            .as_ref()
+            .map(|g| g.bind("protocols::grpc"))
+            .transpose()?;
+        let grpc_addr = grpc.as_ref().map(|g| g.local_addr);
         let (mut http, mut http_addr) = (None, None);
         if let Some(h) = &p.thrift_http {
             let tls = match &h.tls {
@@ -913,59 +848,6 @@ impl JaegerReceiver {
     }
 }
 
-async fn serve_grpc(part: GrpcPart, handler: Arc<Handler>, shutdown: CancellationToken) {
-    let GrpcPart {
-        listener,
-        tls,
-        max_recv,
-    } = part;
-    let listener = match tokio::net::TcpListener::from_std(listener) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(receiver = %handler.id, error = %e, "Cannot serve protocols::grpc.");
-            return;
-        }
-    };
-    let mut builder = Builder::new(TokioExecutor::new()).http2_only();
-    builder.http2().timer(TokioTimer::new());
-    serve(
-        listener,
-        tls,
-        builder,
-        move |peer| {
-            let handler = handler.clone();
-            hyper::service::service_fn(move |req: Request<Incoming>| {
-                let handler = handler.clone();
-                async move {
-                    if req.uri().path() != POST_SPANS_PATH {
-                        return Ok::<_, Infallible>(
-                            tonic::Status::unimplemented(format!(
-                                "unknown method {}",
-                                req.uri().path()
-                            ))
-                            .into_http::<tonic::body::Body>(),
-                        );
-                    }
-                    let svc = tower::service_fn(move |r: tonic::Request<PostSpansRequest>| {
-                        let handler = handler.clone();
-                        async move { handler.post_spans(r, peer.addr).await }
-                    });
-                    let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::<
-                        PostSpansResponse,
-                        PostSpansRequest,
-                    >::default())
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .max_decoding_message_size(max_recv);
-                    Ok(grpc.unary(svc, req).await)
-                }
-            })
-        },
-        shutdown,
-        "jaeger",
-    )
-    .await;
-}
-
 async fn serve_http(part: HttpPart, shutdown: CancellationToken) {
     let HttpPart {
         listener,
@@ -1011,10 +893,16 @@ impl Receiver for JaegerReceiver {
         } = *self;
         let mut tasks = Vec::new();
         if let Some(g) = grpc {
-            tasks.push(tokio::spawn(serve_grpc(
+            let handler = handler.clone();
+            tasks.push(tokio::spawn(crate::grpc_unary::serve_unary(
                 g,
-                handler.clone(),
+                POST_SPANS_PATH,
+                move |r: tonic::Request<PostSpansRequest>, peer| {
+                    let handler = handler.clone();
+                    async move { handler.post_spans(r, peer).await }
+                },
                 shutdown.clone(),
+                "jaeger",
             )));
         }
         if let Some(h) = http {

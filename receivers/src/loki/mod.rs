@@ -1,5 +1,6 @@
 //! `loki` receiver: Loki's push API over HTTP (`POST /loki/api/v1/push`, snappy protobuf or
-//! JSON), as Go's `receiver/lokireceiver` and `pkg/translator/loki` (`PushRequestToLogs`).
+//! JSON) and gRPC (`logproto.Pusher/Push`), as Go's `receiver/lokireceiver` and
+//! `pkg/translator/loki` (`PushRequestToLogs`).
 //!
 //! Go facts relied on (`config.go`, `factory.go`, `loki.go`, `internal/push.go`,
 //! `loki_to_otlp.go`):
@@ -17,8 +18,9 @@
 //!
 //! Ferrotel differs: a refusal by the pipeline is 503 (retryable; `Retry-After` when
 //! throttled) or 400 (permanent), so promtail and the Docker driver retry; Go answers 204
-//! and the entries are lost. Not built yet: the gRPC `logproto.Pusher/Push` protocol (a
-//! config with `protocols::grpc` fails to build with a clear error).
+//! and the entries are lost. Over gRPC the same: `UNAVAILABLE` (retryable) or
+//! `INVALID_ARGUMENT` (permanent, and a stream whose labels do not parse), where Go returns
+//! the error as it is (`UNKNOWN`); success is an empty `PushResponse`.
 
 #[cfg(test)]
 mod tests;
@@ -85,23 +87,28 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Protocols {
-    /// Go `configgrpc.ServerConfig`: accepted, not served yet (refused at build).
     #[serde(deserialize_with = "present")]
-    pub grpc: Option<GrpcKeys>,
+    pub grpc: Option<GrpcServerConfig>,
     #[serde(deserialize_with = "present")]
     pub http: Option<HttpServerConfig>,
 }
 
-/// The gRPC server keys, kept as they are.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(transparent)]
-pub struct GrpcKeys(pub ConfigValue);
+/// `protocols::grpc` (Go `configgrpc.ServerConfig`), default endpoint `localhost:3600`.
+pub type GrpcServerConfig = crate::grpc_unary::GrpcServerConfig<GrpcPort>;
 
-impl Default for GrpcKeys {
-    fn default() -> Self {
-        GrpcKeys(ConfigValue::Null)
-    }
+#[derive(Debug, Clone)]
+pub struct GrpcPort;
+
+impl crate::grpc_unary::DefaultPort for GrpcPort {
+    const PORT: u16 = 3600;
 }
+
+/// `logproto.Pusher/Push`.
+pub const PUSH_GRPC_PATH: &str = "/logproto.Pusher/Push";
+
+/// `logproto.PushResponse`: empty.
+#[derive(Clone, PartialEq, Message)]
+pub struct PushResponse {}
 
 /// `protocols::http` (Go `confighttp.ServerConfig`).
 #[derive(Debug, Clone, Deserialize)]
@@ -153,6 +160,9 @@ impl Validate for Config {
                 "must specify at least one protocol when using the Loki receiver",
             ));
         }
+        if let Some(g) = &self.protocols.grpc {
+            g.validate(&["protocols", "grpc"], &mut errors);
+        }
         if let Some(h) = &self.protocols.http {
             let path = ["protocols", "http"];
             if let Err(e) = transport::net::check_endpoint(&h.endpoint, 3500) {
@@ -180,11 +190,16 @@ impl Validate for Config {
 
 impl ComponentConfig for Config {
     fn listen_addresses(&self) -> Vec<(String, String)> {
-        self.protocols
+        let mut out: Vec<(String, String)> = self
+            .protocols
             .http
             .iter()
             .map(|h| ("protocols::http::endpoint".to_string(), h.endpoint.clone()))
-            .collect()
+            .collect();
+        if let Some(g) = &self.protocols.grpc {
+            out.push(("protocols::grpc::endpoint".into(), g.endpoint.clone()));
+        }
+        out
     }
 
     fn not_acted_on(&self) -> Vec<(String, String)> {
@@ -351,20 +366,9 @@ fn from_json(body: &[u8]) -> Result<Vec<(Labels, Vec<Entry>)>, String> {
         .collect()
 }
 
-/// The snappy protobuf push body.
-fn from_proto(body: &[u8], limit: usize) -> Result<Vec<(Labels, Vec<Entry>)>, String> {
-    let len = snap::raw::decompress_len(body).map_err(|e| format!("snappy: {e}"))?;
-    if len > limit {
-        return Err(format!(
-            "decompressed body of {len} bytes is larger than {limit}"
-        ));
-    }
-    let raw = snap::raw::Decoder::new()
-        .decompress_vec(body)
-        .map_err(|e| format!("snappy: {e}"))?;
-    let req = PushRequest::decode(raw.as_slice()).map_err(|e| format!("protobuf: {e}"))?;
-    Ok(req
-        .streams
+/// The streams of a decoded `PushRequest`.
+fn from_request(req: PushRequest) -> Vec<(Labels, Vec<Entry>)> {
+    req.streams
         .into_iter()
         .map(|s| {
             let entries = s
@@ -384,7 +388,29 @@ fn from_proto(body: &[u8], limit: usize) -> Result<Vec<(Labels, Vec<Entry>)>, St
                 .collect();
             (Labels::Text(s.labels), entries)
         })
-        .collect())
+        .collect()
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// The snappy protobuf push body.
+fn from_proto(body: &[u8], limit: usize) -> Result<Vec<(Labels, Vec<Entry>)>, String> {
+    let len = snap::raw::decompress_len(body).map_err(|e| format!("snappy: {e}"))?;
+    if len > limit {
+        return Err(format!(
+            "decompressed body of {len} bytes is larger than {limit}"
+        ));
+    }
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| format!("snappy: {e}"))?;
+    let req = PushRequest::decode(raw.as_slice()).map_err(|e| format!("protobuf: {e}"))?;
+    Ok(from_request(req))
 }
 
 /// Go `PushRequestToLogs`.
@@ -475,11 +501,7 @@ pub fn decode_push(
     } else {
         from_proto(body, limit)?
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    to_logs(streams, keep_timestamp, now)
+    to_logs(streams, keep_timestamp, now_nanos())
 }
 
 /// What the receiver counted.
@@ -498,6 +520,69 @@ struct Handler {
     include_metadata: bool,
     obs: ReceiverObs,
     counters: Arc<Counters>,
+}
+
+/// `logproto.Pusher/Push` calls.
+struct GrpcHandler {
+    id: ComponentId,
+    next: SharedConsumer,
+    keep_timestamp: bool,
+    include_metadata: bool,
+    obs: ReceiverObs,
+    counters: Arc<Counters>,
+}
+
+impl GrpcHandler {
+    async fn push(
+        &self,
+        req: tonic::Request<PushRequest>,
+        peer: SocketAddr,
+    ) -> Result<tonic::Response<PushResponse>, tonic::Status> {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let metadata: Vec<(String, String)> = if self.include_metadata {
+            req.metadata()
+                .clone()
+                .into_headers()
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let streams = from_request(req.into_inner());
+        let logs = match to_logs(streams, self.keep_timestamp, now_nanos()) {
+            Ok(l) => l,
+            Err(e) => {
+                self.counters.bad_requests.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(receiver = %self.id, error = %e, "at least one entry in the push request failed to process");
+                return Err(tonic::Status::invalid_argument(e));
+            }
+        };
+        if logs.resource_logs.is_empty() {
+            return Ok(tonic::Response::new(PushResponse {}));
+        }
+        let batch = Batch::new(
+            BatchData::Logs(logs),
+            RequestContext {
+                receiver: Some(self.id.clone()),
+                metadata,
+                client_address: Some(peer),
+            },
+        );
+        let items = batch.items();
+        let result = self.next.consume(batch).await;
+        self.obs.record(Signal::Logs, items, &result);
+        match result {
+            Ok(()) => {
+                self.counters
+                    .accepted_records
+                    .fetch_add(items as u64, Ordering::Relaxed);
+                Ok(tonic::Response::new(PushResponse {}))
+            }
+            Err(e) if e.is_retryable() => Err(tonic::Status::unavailable(e.to_string())),
+            Err(e) => Err(tonic::Status::invalid_argument(e.to_string())),
+        }
+    }
 }
 
 fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
@@ -637,13 +722,20 @@ impl Handler {
     }
 }
 
-pub struct LokiReceiver {
+struct HttpPart {
     listener: TcpListener,
-    local_addr: SocketAddr,
     tls: Option<TlsAcceptor>,
     handler: Arc<Handler>,
     keep_alive: bool,
     read_header_timeout: Option<std::time::Duration>,
+}
+
+pub struct LokiReceiver {
+    http: Option<HttpPart>,
+    grpc: Option<(crate::grpc_unary::GrpcListener, Arc<GrpcHandler>)>,
+    http_addr: Option<SocketAddr>,
+    grpc_addr: Option<SocketAddr>,
+    counters: Arc<Counters>,
 }
 
 impl LokiReceiver {
@@ -655,89 +747,149 @@ impl LokiReceiver {
         let next = next
             .logs
             .ok_or_else(|| BuildError::new("the loki receiver must be in a logs pipeline"))?;
-        if cfg.protocols.grpc.is_some() {
-            return Err(BuildError::new(
-                "protocols::grpc: the Loki gRPC push API (logproto.Pusher/Push) is not supported by Ferrotel yet; use protocols::http",
-            ));
-        }
-        let Some(h) = &cfg.protocols.http else {
+        if cfg.protocols.grpc.is_none() && cfg.protocols.http.is_none() {
             return Err(BuildError::new(
                 "must specify at least one protocol when using the Loki receiver",
             ));
-        };
-        let tls = match &h.tls {
-            Some(t) => Some(transport::tls::server_acceptor(
-                t,
-                &[b"h2", b"http/1.1"],
-                "protocols::http::tls",
-            )?),
+        }
+        let counters = Arc::new(Counters::default());
+        let mut http = None;
+        if let Some(h) = &cfg.protocols.http {
+            let tls = match &h.tls {
+                Some(t) => Some(transport::tls::server_acceptor(
+                    t,
+                    &[b"h2", b"http/1.1"],
+                    "protocols::http::tls",
+                )?),
+                None => None,
+            };
+            let listener = transport::net::bind_tcp(&h.endpoint, "protocols::http::endpoint")?;
+            let max_body = if h.max_request_body_size <= 0 {
+                DEFAULT_MAX_BODY
+            } else {
+                h.max_request_body_size
+            };
+            http = Some(HttpPart {
+                listener,
+                tls,
+                keep_alive: h.keep_alives_enabled,
+                read_header_timeout: Some(h.read_header_timeout.get()).filter(|d| !d.is_zero()),
+                handler: Arc::new(Handler {
+                    id: ctx.id.clone(),
+                    next: next.clone(),
+                    keep_timestamp: cfg.use_incoming_timestamp,
+                    max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
+                    include_metadata: h.include_metadata,
+                    obs: ctx.telemetry.receiver_obs("http"),
+                    counters: counters.clone(),
+                }),
+            });
+        }
+        let http_addr = match &http {
+            Some(h) => Some(
+                h.listener
+                    .local_addr()
+                    .map_err(|e| BuildError::new(format!("protocols::http::endpoint: {e}")))?,
+            ),
             None => None,
         };
-        let listener = transport::net::bind_tcp(&h.endpoint, "protocols::http::endpoint")?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|e| BuildError::new(format!("protocols::http::endpoint: {e}")))?;
-        let max_body = if h.max_request_body_size <= 0 {
-            DEFAULT_MAX_BODY
-        } else {
-            h.max_request_body_size
+        let grpc = match &cfg.protocols.grpc {
+            Some(g) => Some((
+                g.bind("protocols::grpc")?,
+                Arc::new(GrpcHandler {
+                    id: ctx.id.clone(),
+                    next,
+                    keep_timestamp: cfg.use_incoming_timestamp,
+                    include_metadata: g.include_metadata,
+                    obs: ctx.telemetry.receiver_obs("grpc"),
+                    counters: counters.clone(),
+                }),
+            )),
+            None => None,
         };
+        let grpc_addr = grpc.as_ref().map(|(l, _)| l.local_addr);
         Ok(LokiReceiver {
-            listener,
-            local_addr,
-            tls,
-            keep_alive: h.keep_alives_enabled,
-            read_header_timeout: Some(h.read_header_timeout.get()).filter(|d| !d.is_zero()),
-            handler: Arc::new(Handler {
-                id: ctx.id.clone(),
-                next,
-                keep_timestamp: cfg.use_incoming_timestamp,
-                max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
-                include_metadata: h.include_metadata,
-                obs: ctx.telemetry.receiver_obs("http"),
-                counters: Arc::new(Counters::default()),
-            }),
+            http,
+            grpc,
+            http_addr,
+            grpc_addr,
+            counters,
         })
     }
 
+    /// The HTTP listener's address (the gRPC one's when HTTP is off).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.http_addr
+            .or(self.grpc_addr)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The gRPC listener's address.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc_addr
     }
 
     pub fn counters(&self) -> Arc<Counters> {
-        self.handler.counters.clone()
+        self.counters.clone()
     }
+}
+
+async fn serve_http(part: HttpPart, shutdown: CancellationToken) {
+    let HttpPart {
+        listener,
+        tls,
+        handler,
+        keep_alive,
+        read_header_timeout,
+    } = part;
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(receiver = %handler.id, error = %e, "Cannot serve protocols::http.");
+            return;
+        }
+    };
+    let builder = transport::limits::http_builder(keep_alive, read_header_timeout);
+    serve(
+        listener,
+        tls,
+        builder,
+        move |peer| {
+            let handler = handler.clone();
+            hyper::service::service_fn(move |req: Request<Incoming>| {
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(handler.handle(req, peer.addr).await) }
+            })
+        },
+        shutdown,
+        "loki",
+    )
+    .await;
 }
 
 #[async_trait]
 impl Receiver for LokiReceiver {
     async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<(), BuildError> {
-        let LokiReceiver {
-            listener,
-            tls,
-            handler,
-            keep_alive,
-            read_header_timeout,
-            ..
-        } = *self;
-        let listener = tokio::net::TcpListener::from_std(listener)
-            .map_err(|e| BuildError::new(format!("protocols::http::endpoint: {e}")))?;
-        let builder = transport::limits::http_builder(keep_alive, read_header_timeout);
-        serve(
-            listener,
-            tls,
-            builder,
-            move |peer| {
-                let handler = handler.clone();
-                hyper::service::service_fn(move |req: Request<Incoming>| {
+        let LokiReceiver { http, grpc, .. } = *self;
+        let mut tasks = Vec::new();
+        if let Some(h) = http {
+            tasks.push(tokio::spawn(serve_http(h, shutdown.clone())));
+        }
+        if let Some((listener, handler)) = grpc {
+            tasks.push(tokio::spawn(crate::grpc_unary::serve_unary(
+                listener,
+                PUSH_GRPC_PATH,
+                move |r: tonic::Request<PushRequest>, peer| {
                     let handler = handler.clone();
-                    async move { Ok::<_, Infallible>(handler.handle(req, peer.addr).await) }
-                })
-            },
-            shutdown,
-            "loki",
-        )
-        .await;
+                    async move { handler.push(r, peer).await }
+                },
+                shutdown.clone(),
+                "loki",
+            )));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
         Ok(())
     }
 }

@@ -110,17 +110,124 @@ fn config_as_go() {
     assert!(c.protocols.grpc.is_some() && c.protocols.http.is_none());
     assert!(c.use_incoming_timestamp);
     assert!(errors("protocols: {http: {bogus: 1}}").contains("bogus"));
-    // gRPC is refused at build, clearly.
-    let ctx = context(ComponentKind::Receiver, "loki", vec![Signal::Logs]);
+    assert_eq!(
+        parse("protocols: {grpc: }")
+            .protocols
+            .grpc
+            .unwrap()
+            .endpoint,
+        "localhost:3600"
+    );
+    assert!(errors("protocols: {grpc: {endpoint: 'x'}}").contains("protocols::grpc::endpoint"));
+    assert!(errors("protocols: {grpc: {bogus: 1}}").contains("bogus"));
+}
+
+/// `logproto.Pusher/Push` over gRPC: the entries arrive as over HTTP; a stream whose labels
+/// do not parse is INVALID_ARGUMENT, a refusal downstream UNAVAILABLE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_push_reaches_the_pipeline() {
+    use exporters::loki::push::{EntryAdapter, StreamAdapter, Timestamp};
+    let sink = Collect::new();
     let next = SignalConsumers {
-        logs: Some(Collect::new() as SharedConsumer),
+        logs: Some(sink.clone() as SharedConsumer),
         ..Default::default()
     };
-    let err = LokiReceiver::build(ctx, &c, next).err().unwrap();
-    assert!(
-        err.to_string().contains("not supported by Ferrotel yet"),
-        "{err}"
+    let ctx = context(ComponentKind::Receiver, "loki", vec![Signal::Logs]);
+    let r = LokiReceiver::build(
+        ctx,
+        &parse("protocols: {grpc: {endpoint: 127.0.0.1:0}}\nuse_incoming_timestamp: true\n"),
+        next,
+    )
+    .unwrap();
+    let addr = r.grpc_addr().unwrap();
+    let counters = r.counters();
+    let token = CancellationToken::new();
+    let handle = tokio::spawn(Box::new(r).run(token.clone()));
+
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let client = tonic::client::Grpc::new(channel);
+    let stream = |labels: &str, lines: &[&str]| StreamAdapter {
+        labels: labels.into(),
+        entries: lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| EntryAdapter {
+                timestamp: Some(Timestamp {
+                    seconds: 1_700_000_000,
+                    nanos: i as i32,
+                }),
+                line: l.to_string(),
+                ..Default::default()
+            })
+            .collect(),
+        hash: 0,
+    };
+    let push = |req: PushRequest| {
+        let mut client = client.clone();
+        async move {
+            client.ready().await.unwrap();
+            client
+                .unary::<PushRequest, PushResponse, _>(
+                    tonic::Request::new(req),
+                    http::uri::PathAndQuery::from_static(PUSH_GRPC_PATH),
+                    tonic_prost::ProstCodec::default(),
+                )
+                .await
+        }
+    };
+    push(PushRequest {
+        streams: vec![
+            stream(r#"{job="api", level="error", __internal="x"}"#, &["a", "b"]),
+            stream(r#"{job="db"}"#, &["c"]),
+        ],
+        format: String::new(),
+    })
+    .await
+    .unwrap();
+    let mut got: Vec<(String, Option<String>, u64)> = sink
+        .take()
+        .iter()
+        .flat_map(|b| b.as_logs().unwrap().resource_logs.clone())
+        .flat_map(|r| r.scope_logs)
+        .flat_map(|s| s.log_records)
+        .map(|r| (body(&r), attr(&r, "job"), r.time_unix_nano))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("a".into(), Some("api".into()), 1_700_000_000_000_000_000),
+            ("b".into(), Some("api".into()), 1_700_000_000_000_000_001),
+            ("c".into(), Some("db".into()), 1_700_000_000_000_000_000),
+        ]
     );
+    let err = push(PushRequest {
+        streams: vec![stream("{job=}", &["x"])],
+        format: String::new(),
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+    *sink.fail.lock().unwrap() = Some(ConsumeError::retryable("full"));
+    let err = push(PushRequest {
+        streams: vec![stream(r#"{job="api"}"#, &["y"])],
+        format: String::new(),
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err}");
+    assert_eq!(counters.accepted_records.load(Ordering::Relaxed), 3);
+    assert_eq!(counters.bad_requests.load(Ordering::Relaxed), 1);
+    token.cancel();
+    tokio::time::timeout(std::time::Duration::from_secs(10), handle)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 }
 
 #[test]
