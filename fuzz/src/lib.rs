@@ -441,8 +441,37 @@ pub fn jaeger_thrift(data: &[u8]) {
     }
 }
 
+/// Zipkin v1 bodies (the `zipkin` receiver's `/api/v1/spans`; the first byte picks JSON,
+/// JSON with `parse_string_tags`, or Thrift) and the translation to OTLP: no panic; every
+/// span has a 16-byte trace id (Thrift: or none, for a zero id) and an 8-byte span id.
+pub fn zipkin_v1(data: &[u8]) {
+    use receivers::zipkin::v1;
+    let Some((which, body)) = data.split_first() else {
+        return;
+    };
+    let out = match which % 3 {
+        0 => v1::from_json(body, false),
+        1 => v1::from_json(body, true),
+        _ => v1::from_thrift(body),
+    };
+    let Ok(out) = out else { return };
+    for s in out
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+    {
+        assert!(matches!(s.trace_id.len(), 0 | 16), "{s:?}");
+        assert!(matches!(s.span_id.len(), 0 | 8), "{s:?}");
+        if which % 3 != 2 {
+            assert_eq!((s.trace_id.len(), s.span_id.len()), (16, 8));
+        }
+    }
+}
+
 pub const TARGETS: &[(&str, Check)] = &[
     ("zipkin_v2", zipkin_v2),
+    ("zipkin_v1", zipkin_v1),
     ("loki_push", loki_push),
     ("jaeger_api_v2", jaeger_api_v2),
     ("jaeger_thrift", jaeger_thrift),

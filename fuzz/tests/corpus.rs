@@ -195,6 +195,19 @@ fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
             .or_default()
             .push(exporters::jaeger::model::PostSpansRequest { batch: Some(b) }.encode_to_vec());
     }
+    // Zipkin v1: a JSON span and the receiver's Thrift test body (Apache Thrift's writer).
+    let v1_json = br#"[{"traceId":"5af7183fb1d4cf5f","id":"352bff9a74ca9ad2","name":"get","timestamp":1556604172355737,"duration":10,"annotations":[{"timestamp":1556604172355737,"value":"sr","endpoint":{"serviceName":"backend","ipv4":"10.0.0.1","port":80}}],"binaryAnnotations":[{"key":"lc","value":"x"},{"key":"http.status_code","value":"503"}]}]"#;
+    s.entry("zipkin_v1")
+        .or_default()
+        .push(with_prefix(0, v1_json));
+    s.entry("zipkin_v1")
+        .or_default()
+        .push(with_prefix(1, v1_json));
+    let v1_thrift = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../receivers/src/zipkin/testdata/v1.thrift.bin");
+    s.entry("zipkin_v1")
+        .or_default()
+        .push(with_prefix(2, &read(&v1_thrift)));
     // Jaeger Thrift: the receiver's test payloads (Apache Thrift's Python writers).
     let jaeger =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../receivers/src/jaeger/testdata");

@@ -15,6 +15,7 @@ pub mod nop;
 pub mod otlp;
 pub mod otlpjsonfile;
 pub mod prometheus;
+mod thrift_codec;
 pub mod zipkin;
 
 /// Every receiver factory of this crate, for the registry.

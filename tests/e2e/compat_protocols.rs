@@ -291,3 +291,64 @@ async fn p_jaeger_thrift_receiver_alike() {
     })
     .await;
 }
+
+/// Zipkin v1 JSON: every branch of the v1 mapping (kinds from annotations, endpoints and
+/// their fallbacks, `lc`, the four status sources, 16- and 32-digit trace ids).
+const ZIPKIN_V1_JSON: &str = r#"[
+ {"traceId":"5af7183fb1d4cf5f","id":"352bff9a74ca9ad2","parentId":"6b221d5bc9e6496c","name":"get /api","timestamp":1556604172355737,"duration":1431,
+  "annotations":[{"timestamp":1556604172355737,"value":"sr","endpoint":{"serviceName":"backend","ipv4":"192.168.99.1","port":3306}},
+                 {"timestamp":1556604172356000,"value":"cache miss","endpoint":{"serviceName":"backend","ipv4":"192.168.99.1","port":3306}},
+                 {"timestamp":1556604172357168,"value":"ss","endpoint":{"serviceName":"backend","ipv4":"192.168.99.1","port":3306}},
+                 {"timestamp":1556604172357000,"value":""}],
+  "binaryAnnotations":[{"key":"http.path","value":"/api","endpoint":{"serviceName":"backend"}},
+                       {"key":"http.status_code","value":"503"},{"key":"http.status_message","value":"down"},
+                       {"key":"retries","value":"3"},{"key":"ratio","value":"0.5"},{"key":"ok","value":"true"},
+                       {"key":"retries","value":"4"}]},
+ {"traceId":"0af7651916cd43dd8448eb211c80319c","id":"b7ad6b7169203331","name":"call db","timestamp":1556604172356000,"duration":500,
+  "annotations":[{"timestamp":1556604172356000,"value":"cs","endpoint":{"serviceName":"frontend","ipv6":"2001:db8::1","port":80}},
+                 {"timestamp":1556604172356500,"value":"cr","endpoint":{"serviceName":"frontend","ipv6":"2001:db8::1","port":80}}],
+  "binaryAnnotations":[{"key":"census.status_code","value":"0"},{"key":"census.status_description","value":"fine"},{"key":"error","value":"x"}]},
+ {"traceId":"0af7651916cd43dd8448eb211c80319c","id":"b7ad6b7169203332","parentId":"b7ad6b7169203331","name":"job",
+  "annotations":[{"timestamp":1556604172356100,"value":"ms"},{"timestamp":1556604172356200,"value":"queued"}],
+  "binaryAnnotations":[{"key":"lc","value":"scheduler"},{"key":"otel.status_code","value":"2"},{"key":"otel.status_description","value":"late"}]},
+ {"traceId":"0af7651916cd43dd8448eb211c80319c","id":"b7ad6b7169203333","name":"consume","timestamp":1556604172357000,"duration":10,
+  "annotations":[{"timestamp":1556604172357000,"value":"mr","endpoint":{"serviceName":""}}],
+  "binaryAnnotations":[{"key":"error","value":"bad"},{"key":"otel.status_description","value":"why"},{"key":"k","value":"v","endpoint":{"serviceName":"from-binary"}}]}
+]"#;
+
+/// Zipkin v1, JSON (with and without `parse_string_tags`) and Thrift (written by Apache
+/// Thrift's Python binary-protocol writer, `tests/e2e/python/zipkin_v1_thrift.py`), into both
+/// zipkin receivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_zipkin_v1_receiver_alike() {
+    let thrift = include_bytes!("../../receivers/src/zipkin/testdata/v1.thrift.bin").to_vec();
+    for parse in [false, true] {
+        let config = receiver_config(
+            &format!(
+                "  zipkin:\n    endpoint: 127.0.0.1:HTTP_PORT\n    parse_string_tags: {parse}"
+            ),
+            "zipkin",
+        );
+        compare_traces(Case {
+            name: if parse {
+                "zipkin_v1_receiver_parse_string_tags"
+            } else {
+                "zipkin_v1_receiver"
+            },
+            config: &config,
+            files: &[],
+            input: Input::Zipkin(vec![
+                (
+                    "/api/v1/spans",
+                    "application/json",
+                    ZIPKIN_V1_JSON.as_bytes().to_vec(),
+                ),
+                ("/api/v1/spans", "application/x-thrift", thrift.clone()),
+            ]),
+            wait_for: 0,
+            scrape: false,
+            scrape_url: None,
+        })
+        .await;
+    }
+}

@@ -176,7 +176,7 @@ fn library(s: &ZSpan) -> &str {
 }
 
 /// Go `zipkin.DetermineValueType` followed by the parse.
-fn typed_value(v: &str) -> any_value::Value {
+pub fn typed_value(v: &str) -> any_value::Value {
     let int = |s: &str| {
         let d = s.strip_prefix('-').unwrap_or(s);
         !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())

@@ -1,5 +1,6 @@
 //! `zipkin` receiver: Zipkin v2 spans over HTTP (`POST /api/v2/spans`, JSON or protobuf),
-//! as Go's `receiver/zipkinreceiver`, translated to OTLP by `exporters::zipkin::translate`.
+//! as Go's `receiver/zipkinreceiver`, translated to OTLP by `exporters::zipkin::translate`;
+//! Zipkin v1 (`/api/v1/spans`, JSON or Thrift) translated by [`v1`].
 //!
 //! Go facts relied on (`factory.go`, `config.go`, `trace_receiver.go`):
 //! - the config squashes `confighttp.ServerConfig` (default endpoint `localhost:9411`) and
@@ -12,11 +13,12 @@
 //! - the items are counted with the transports `http_v2_json`, `http_v2_proto`,
 //!   `http_v1_json`, `http_v1_thrift`.
 //!
-//! Not built yet: Zipkin v1 (JSON and Thrift) is answered with 400 and counted as refused.
-//! A body over `max_request_body_size` (20 MiB) is 413.
+//! A v1 request is Thrift when its `Content-Type` is `application/x-thrift`, else JSON. A
+//! body over `max_request_body_size` (20 MiB) is 413.
 
 #[cfg(test)]
 mod tests;
+pub mod v1;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -233,14 +235,20 @@ impl Handler {
             }
             Err(_) => body,
         };
-        let decoded = if v1 {
-            Err("Zipkin v1 (JSON and Thrift) is not supported by Ferrotel yet; send Zipkin v2 to /api/v2/spans".to_string())
-        } else if proto {
-            model::from_proto(&body, debug)
+        let traces = if v1 {
+            if content_type == "application/x-thrift" {
+                v1::from_thrift(&body)
+            } else {
+                v1::from_json(&body, self.parse_string_tags)
+            }
         } else {
-            model::from_json(&body)
+            let decoded = if proto {
+                model::from_proto(&body, debug)
+            } else {
+                model::from_json(&body)
+            };
+            decoded.and_then(|spans| translate::to_otlp(spans, self.parse_string_tags))
         };
-        let traces = decoded.and_then(|spans| translate::to_otlp(spans, self.parse_string_tags));
         let traces = match traces {
             Ok(t) => t,
             Err(e) => {

@@ -3,6 +3,8 @@ use std::time::Duration;
 
 use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use pipeline_api::proto::tonic::common::v1::any_value;
+use pipeline_api::proto::tonic::trace::v1::{span, Span};
 use pipeline_api::testing::{context, Collect};
 use pipeline_api::{
     Batch, CancellationToken, ComponentId, ComponentKind, ConsumeError, Exporter, Receiver,
@@ -173,7 +175,18 @@ async fn bad_input_is_refused_and_counted() {
             400,
         ),
         ("/api/v2/spans", "application/json", vec![b' '; 10_000], 413),
-        ("/api/v1/spans", "application/json", b"[]".to_vec(), 400),
+        (
+            "/api/v1/spans",
+            "application/json",
+            br#"[{"traceId":"5af7183fb1d4cf5","id":"352bff9a74ca9ad2"}]"#.to_vec(),
+            400,
+        ),
+        (
+            "/api/v1/spans",
+            "application/x-thrift",
+            V1_THRIFT[..V1_THRIFT.len() - 3].to_vec(),
+            400,
+        ),
     ];
     let n = cases.len();
     for (path, ct, body, want) in cases {
@@ -204,4 +217,122 @@ async fn a_refusal_downstream_is_500() {
     assert_eq!(status, 500);
     assert_eq!(body, "\"Internal Server Error\"");
     r.stop().await;
+}
+
+const V1_THRIFT: &[u8] = include_bytes!("testdata/v1.thrift.bin");
+
+/// Zipkin v1: the Thrift body (written by Apache Thrift's Python writer, see
+/// tests/e2e/python/zipkin_v1_thrift.py) and a JSON one arrive, typed and grouped by endpoint;
+/// a malformed id is refused with Go's message; no truncation or mutation of the Thrift body
+/// panics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zipkin_v1_json_and_thrift_arrive() {
+    let r = start("");
+    let (status, text) = post(
+        &format!("http://{}/api/v1/spans", r.addr),
+        &[("content-type", "application/x-thrift")],
+        V1_THRIFT.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+    let json = br#"[{"traceId":"5af7183fb1d4cf5f","id":"352bff9a74ca9ad2","name":"get","timestamp":1556604172355737,"duration":10,
+      "annotations":[{"timestamp":1556604172355737,"value":"sr","endpoint":{"serviceName":"backend","ipv4":"10.0.0.1","port":80}}],
+      "binaryAnnotations":[{"key":"error","value":"x"},{"key":"http.method","value":"GET"}]}]"#;
+    let (status, text) = post(
+        &format!("http://{}/api/v1/spans", r.addr),
+        &[("content-type", "application/json")],
+        json.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+    let (status, text) = post(
+        &format!("http://{}/api/v1/spans", r.addr),
+        &[("content-type", "application/json")],
+        br#"[{"traceId":"5af7183fb1d4cf5","id":"352bff9a74ca9ad2"}]"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        text.trim(),
+        "zipkinV1 span traceId: hex traceId span has wrong length (expected 16 or 32)"
+    );
+    let batches = r.sink.take();
+    let reqs: Vec<_> = batches
+        .iter()
+        .map(|b| b.as_traces().unwrap().clone())
+        .collect();
+    // Thrift: 5 spans of two services; JSON: 1
+    let spans: Vec<_> = reqs
+        .iter()
+        .flat_map(|r| &r.resource_spans)
+        .flat_map(|rs| {
+            let svc = rs.resource.as_ref().unwrap().attributes[0].clone();
+            rs.scope_spans[0]
+                .spans
+                .iter()
+                .map(move |s| (svc.clone(), s.clone()))
+        })
+        .collect();
+    assert_eq!(spans.len(), 6);
+    let json_span = &spans[5].1;
+    assert_eq!(json_span.kind, span::SpanKind::Server as i32);
+    assert_eq!(json_span.status.as_ref().unwrap().code, 2);
+    assert_eq!(
+        json_span.attributes.len(),
+        1,
+        "error dropped, http.method kept"
+    );
+    let thrift0 = &spans[0].1;
+    assert_eq!(thrift0.kind, span::SpanKind::Client as i32);
+    assert_eq!(thrift0.events.len(), 1);
+    assert_eq!(thrift0.events[0].name, "cache miss");
+    let attr = |s: &Span, k: &str| {
+        s.attributes
+            .iter()
+            .find(|kv| kv.key == k)
+            .and_then(|kv| kv.value.clone())
+            .and_then(|v| v.value)
+    };
+    assert_eq!(
+        attr(thrift0, "retries"),
+        Some(any_value::Value::IntValue(0))
+    );
+    assert_eq!(
+        attr(thrift0, "bytes"),
+        Some(any_value::Value::IntValue(1 << 40))
+    );
+    assert_eq!(
+        attr(thrift0, "short"),
+        Some(any_value::Value::StringValue(
+            "<not enough bytes representing the number>".into()
+        ))
+    );
+    assert_eq!(
+        attr(thrift0, "blob"),
+        Some(any_value::Value::StringValue("AAH/".into()))
+    );
+    assert_eq!(
+        attr(thrift0, "component"),
+        Some(any_value::Value::StringValue("worker".into()))
+    );
+    r.stop().await;
+
+    for n in 0..V1_THRIFT.len() {
+        let _ = v1::from_thrift(&V1_THRIFT[..n]);
+    }
+    let mut state = 0x9E3779B97F4A7C15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..3000 {
+        let mut b = V1_THRIFT.to_vec();
+        for _ in 0..(next() % 4 + 1) {
+            let i = (next() as usize) % b.len();
+            b[i] = next() as u8;
+        }
+        let _ = v1::from_thrift(&b);
+    }
 }
