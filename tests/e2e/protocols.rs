@@ -314,3 +314,72 @@ async fn jaeger_thrift_from_apache_thrift_over_http_and_udp_arrives() {
     let (code, _, stderr) = collector.stop();
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// The real Jaeger Python client (`jaeger-client`, compact Thrift over UDP, as to a Jaeger
+/// agent's 6831) into the `thrift_compact` protocol: every span arrives once, with its
+/// service, kind, typed tags, the child's parent and its log as an event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_jaeger_client_spans_arrive_over_udp() {
+    const N: usize = 100;
+    let (recorded, sink_addr, _stop) = sink::start(0).await;
+    let ports = Ports::new();
+    let collector = Collector::start(
+        "jaeger-client",
+        &ports.fill(&format!(
+            "receivers:\n  jaeger:\n    protocols:\n      thrift_compact:\n        endpoint: 127.0.0.1:GRPC_PORT\nexporters:\n  otlp:\n    endpoint: {sink_addr}\n    tls: {{insecure: true}}\nservice:\n  telemetry: {{metrics: {{address: 127.0.0.1:METRICS_PORT}}}}\n  pipelines:\n    traces: {{receivers: [jaeger], exporters: [otlp]}}\n"
+        )),
+    );
+    let port = ports.grpc;
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python())
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/e2e/python/jaeger_client_spans.py"
+            ))
+            .args([port.to_string(), N.to_string()])
+            .output()
+            .expect("run the Python Jaeger client")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "Python Jaeger client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["sent"], 2 * N as u64, "{report}");
+    let all = eventually(Duration::from_secs(20), || {
+        spans(&recorded.traces.lock().unwrap()).len() >= 2 * N
+    })
+    .await;
+    assert!(all, "{}", collector.stderr_text());
+    let got = spans(&recorded.traces.lock().unwrap());
+    assert_eq!(got.len(), 2 * N, "each span once");
+    let by_name: BTreeMap<String, (String, Span)> = got
+        .into_iter()
+        .map(|(svc, s)| (s.name.clone(), (svc, s)))
+        .collect();
+    for i in 0..N {
+        let (svc, parent) = &by_name[&format!("parent-{i}")];
+        let (_, child) = &by_name[&format!("child-{i}")];
+        assert_eq!(svc, "py-jaeger");
+        assert_eq!(parent.kind, 2, "SERVER");
+        assert_eq!(child.kind, 3, "CLIENT");
+        assert_eq!(child.parent_span_id, parent.span_id);
+        assert_eq!(child.trace_id, parent.trace_id);
+        assert_eq!(
+            attr(&parent.attributes, "order.id"),
+            Some(format!(
+                "{:?}",
+                Some(opentelemetry_proto::tonic::common::v1::any_value::Value::IntValue(i as i64))
+            ))
+        );
+        assert_eq!(child.events.len(), 1);
+        assert_eq!(child.events[0].name, "retry");
+        let status = parent.status.clone().unwrap_or_default().code;
+        assert_eq!(status, if i % 3 == 0 { 2 } else { 0 }, "{parent:?}");
+    }
+    let (code, _, stderr) = collector.stop();
+    assert_eq!(code, 0, "{stderr}");
+}

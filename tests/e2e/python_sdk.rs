@@ -31,7 +31,7 @@ pub fn python() -> PathBuf {
     let check = Command::new(&py)
         .args([
             "-c",
-            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.zipkin.json, logging_loki, prometheus_client, thrift",
+            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.zipkin.json, logging_loki, prometheus_client, thrift, jaeger_client",
         ])
         .status();
     if !matches!(check, Ok(s) if s.success()) {
