@@ -203,3 +203,59 @@ fn prune(path: &Path, rotation: &Rotation, now: SystemTime) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(p: &Path) {
+        std::fs::write(p, b"x").unwrap();
+    }
+
+    /// `max_days`: backups whose name says they are older go at the next prune, the others
+    /// stay; with `localtime` the names carry local time and are read back as such.
+    #[test]
+    fn backups_older_than_max_days_are_removed_in_utc_and_local_time() {
+        for localtime in [false, true] {
+            let dir = std::env::temp_dir().join(format!(
+                "ferrotel-file-max-days-{}-{localtime}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("out.json");
+            let now = SystemTime::now();
+            let day = Duration::from_secs(86_400);
+            let old = backup_name(&path, now - 3 * day, localtime);
+            let recent = backup_name(&path, now - day / 2, localtime);
+            touch(&old);
+            touch(&recent);
+            // the names parse back to their times, in the zone they were written in
+            let found = backups(&path, localtime);
+            assert_eq!(found.len(), 2);
+            assert_eq!(found[0].0, recent);
+            let age = now.duration_since(found[1].1.into()).unwrap().as_secs();
+            assert!((3 * 86_400 - 2..=3 * 86_400 + 2).contains(&age), "{age}");
+            let rotation = Rotation {
+                max_days: 2,
+                localtime,
+                ..Rotation::default()
+            };
+            prune(&path, &rotation, now);
+            assert!(!old.exists(), "older than max_days");
+            assert!(recent.exists());
+            // max_days 0 keeps every age
+            touch(&old);
+            prune(
+                &path,
+                &Rotation {
+                    localtime,
+                    ..Rotation::default()
+                },
+                now,
+            );
+            assert!(old.exists());
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}

@@ -400,3 +400,23 @@ async fn replay_file_reads_the_file_again_each_poll() {
     assert_eq!(r.logs.count(), 1);
     r.stop().await;
 }
+
+/// `exclude`: of the files `include` matches, the excluded ones are not read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excluded_files_are_not_read() {
+    let dir = TempDir::new("otlpjsonfile-exclude");
+    let line =
+        String::from_utf8(exporters::otlphttp::json::encode(&BatchData::Logs(logs(1)))).unwrap();
+    std::fs::write(dir.path("a.json"), format!("{line}\n")).unwrap();
+    std::fs::write(dir.path("b.json"), format!("{line}\n{line}\n")).unwrap();
+    let cfg = parse(&format!(
+        "include: [{}]\nexclude: [{}]\npoll_interval: 20ms\nstart_at: beginning\n",
+        dir.path("*.json").display(),
+        dir.path("b.json").display()
+    ));
+    let r = start(&cfg);
+    r.wait(|r| r.logs.items() == 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(r.logs.items(), 1, "b.json was read");
+    r.stop().await;
+}
