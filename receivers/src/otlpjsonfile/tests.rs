@@ -230,6 +230,33 @@ struct Started {
 }
 
 fn start(cfg: &Config) -> Started {
+    start_with(cfg, None)
+}
+
+/// A storage extension handing out one shared in-memory client (for restarts).
+struct MemExtension(pipeline_api::storage::MemoryStorage);
+
+impl pipeline_api::Extension for MemExtension {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn as_storage(&self) -> Option<&dyn pipeline_api::storage::StorageExtension> {
+        Some(self)
+    }
+}
+
+impl pipeline_api::storage::StorageExtension for MemExtension {
+    fn client(
+        &self,
+        _kind: ComponentKind,
+        _id: &pipeline_api::ComponentId,
+        _name: &str,
+    ) -> Result<Arc<dyn StorageClient>, pipeline_api::storage::StorageError> {
+        Ok(Arc::new(self.0.clone()))
+    }
+}
+
+fn start_with(cfg: &Config, storage: Option<&pipeline_api::storage::MemoryStorage>) -> Started {
     let traces = Collect::new();
     let metrics = Collect::new();
     let logs = Collect::new();
@@ -238,11 +265,22 @@ fn start(cfg: &Config) -> Started {
         metrics: Some(metrics.clone() as SharedConsumer),
         logs: Some(logs.clone() as SharedConsumer),
     };
-    let ctx = context(
+    let mut ctx = context(
         ComponentKind::Receiver,
         "otlpjsonfile",
         Signal::ALL.to_vec(),
     );
+    if let Some(m) = storage {
+        let mut exts: std::collections::BTreeMap<
+            pipeline_api::ComponentId,
+            Arc<dyn pipeline_api::Extension>,
+        > = Default::default();
+        exts.insert(
+            pipeline_api::ComponentId::parse("file_storage").unwrap(),
+            Arc::new(MemExtension(m.clone())),
+        );
+        ctx.extensions = Arc::new(exts);
+    }
     let r = OtlpJsonFileReceiver::build(ctx, cfg, next).unwrap();
     let counters = r.counters();
     let token = CancellationToken::new();
@@ -418,5 +456,45 @@ async fn excluded_files_are_not_read() {
     r.wait(|r| r.logs.items() == 1).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(r.logs.items(), 1, "b.json was read");
+    r.stop().await;
+}
+
+/// `storage`: a restart continues after what was read (nothing twice, nothing skipped); with
+/// no storage a restart at `start_at: beginning` reads everything again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_storage_a_restart_continues_where_it_stopped() {
+    let dir = TempDir::new("otlpjsonfile-storage");
+    let path = dir.path("in.json");
+    let line =
+        String::from_utf8(exporters::otlphttp::json::encode(&BatchData::Logs(logs(1)))).unwrap();
+    std::fs::write(&path, format!("{line}\n{line}\n")).unwrap();
+    let storage = pipeline_api::storage::MemoryStorage::default();
+    let cfg = parse(&format!(
+        "include: [{}]\npoll_interval: 20ms\nstart_at: beginning\nstorage: file_storage\n",
+        path.display()
+    ));
+    let r = start_with(&cfg, Some(&storage));
+    r.wait(|r| r.logs.items() == 2).await;
+    // the checkpoint is stored once the poll was handed on
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while storage.keys().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    r.stop().await;
+    crate::filelog::tests::append(&path, &format!("{line}\n"));
+    let r = start_with(&cfg, Some(&storage));
+    r.wait(|r| r.logs.items() == 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(r.logs.items(), 1, "only the line written after the stop");
+    r.stop().await;
+    // without storage, all three again
+    let cfg = parse(&format!(
+        "include: [{}]\npoll_interval: 20ms\nstart_at: beginning\n",
+        path.display()
+    ));
+    let r = start(&cfg);
+    r.wait(|r| r.logs.items() == 3).await;
     r.stop().await;
 }
