@@ -382,6 +382,58 @@ fn filesystem_reports_the_root_mount() {
     assert!(!points(&rms, "system.filesystem.inodes.usage").is_empty());
 }
 
+/// The filesystem scraper's filters (`include_*` / `exclude_*` by device, type and mount
+/// point, strict and regexp) keep exactly what they select.
+#[test]
+fn filesystem_filters_select_mounts() {
+    let mounts = read("/proc/self/mounts");
+    let root_type = mounts
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[1] == "/")
+        .map(|f| f[2].to_string())
+        .unwrap();
+    let base = "include_virtual_filesystems: true";
+    let mounts_of = |cfg: &str| -> std::collections::BTreeSet<String> {
+        let mut rig = Rig::new(&format!("scrapers: {{filesystem: {{{base}, {cfg}}}}}"));
+        points(&rig.scrape(), "system.filesystem.usage")
+            .into_iter()
+            .filter_map(|(a, _)| {
+                a.split(',')
+                    .find_map(|kv| kv.strip_prefix("mountpoint=").map(str::to_string))
+            })
+            .collect()
+    };
+    let all = mounts_of("exclude_mount_points: {match_type: strict, mount_points: []}");
+    assert!(all.contains("/"), "{all:?}");
+    let without_root = mounts_of("exclude_mount_points: {match_type: strict, mount_points: ['/']}");
+    assert!(!without_root.contains("/"));
+    assert_eq!(
+        without_root.len(),
+        all.len() - 1,
+        "{without_root:?} vs {all:?}"
+    );
+    let only_root = mounts_of("include_mount_points: {match_type: regexp, mount_points: ['^/$']}");
+    assert_eq!(
+        only_root.into_iter().collect::<Vec<_>>(),
+        vec!["/".to_string()]
+    );
+    // by type: the root's type only
+    let mut rig = Rig::new(&format!(
+        "scrapers: {{filesystem: {{{base}, include_fs_types: {{match_type: strict, fs_types: [{root_type}]}}}}}}"
+    ));
+    let pts = points(&rig.scrape(), "system.filesystem.usage");
+    assert!(!pts.is_empty());
+    assert!(
+        pts.iter()
+            .all(|(a, _)| a.contains(&format!("type={root_type}"))),
+        "{pts:?}"
+    );
+    // a device excluded by a pattern that matches every device: nothing left
+    let none = mounts_of("exclude_devices: {match_type: regexp, devices: ['.*']}");
+    assert!(none.is_empty(), "{none:?}");
+}
+
 #[test]
 fn process_scraper_reports_this_process() {
     let me = std::process::id() as i64;
@@ -436,6 +488,12 @@ fn process_scraper_reports_this_process() {
         }
     }
     assert!(found, "pid {me} not reported");
+    // the same name excluded: nothing of it is reported
+    let mut rig = Rig::new(&format!(
+        "scrapers: {{process: {{include: {{match_type: regexp, names: ['^{0}']}}, exclude: {{match_type: regexp, names: ['^{0}']}}, mute_process_exe_error: true}}}}",
+        regex::escape(&name)
+    ));
+    assert!(rig.scrape().is_empty());
 }
 
 #[test]
