@@ -213,8 +213,43 @@ impl MetricsServer {
     }
 }
 
-/// Install the log subscriber (stderr, console or JSON), once per process.
-pub fn init_logs(cfg: &LogsConfig) {
+/// Where the logs go: Go's zap `output_paths` (`stderr`, `stdout`, or a file, appended to;
+/// several at once), stderr when none is given.
+fn log_writer(paths: &[String]) -> Result<tracing_subscriber::fmt::writer::BoxMakeWriter, String> {
+    use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriterExt};
+    let mut out: Option<BoxMakeWriter> = None;
+    let default = ["stderr".to_string()];
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
+    for p in paths {
+        let w = match p.as_str() {
+            "stderr" => BoxMakeWriter::new(std::io::stderr),
+            "stdout" => BoxMakeWriter::new(std::io::stdout),
+            path => {
+                let path = path.strip_prefix("file://").unwrap_or(path);
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| {
+                        format!("service::telemetry::logs::output_paths: cannot open {path:?}: {e}")
+                    })?;
+                BoxMakeWriter::new(std::sync::Mutex::new(f))
+            }
+        };
+        out = Some(match out {
+            None => w,
+            Some(prev) => BoxMakeWriter::new(prev.and(w)),
+        });
+    }
+    out.ok_or_else(|| "service::telemetry::logs::output_paths: no output".to_string())
+}
+
+/// Install the log subscriber (console or JSON, to `output_paths`), once per process.
+pub fn init_logs(cfg: &LogsConfig) -> Result<(), String> {
     use tracing_subscriber::EnvFilter;
     let level = match cfg.level {
         LogLevel::Debug => "debug",
@@ -231,7 +266,7 @@ pub fn init_logs(cfg: &LogsConfig) {
         });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(log_writer(&cfg.output_paths)?);
     let result = match cfg.encoding {
         LogEncoding::Json => builder
             .json()
@@ -240,5 +275,7 @@ pub fn init_logs(cfg: &LogsConfig) {
             .try_init(),
         LogEncoding::Console => builder.with_ansi(false).try_init(),
     };
+    // a subscriber set already (a second start in one process, in tests) stays
     let _ = result;
+    Ok(())
 }

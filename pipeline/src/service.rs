@@ -220,7 +220,10 @@ pub async fn run(
             return 1;
         }
     };
-    own_telemetry::init_logs(&loaded.plan.service.telemetry.logs);
+    if let Err(e) = own_telemetry::init_logs(&loaded.plan.service.telemetry.logs) {
+        eprintln!("Error: {e}");
+        return 1;
+    }
     for w in &loaded.warnings {
         warn!("{w}");
     }

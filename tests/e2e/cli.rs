@@ -539,3 +539,83 @@ fn build_time_checks_apply_to_used_components() {
         "{stderr}"
     );
 }
+
+/// `service.telemetry.logs.output_paths`: the logs go to stdout and a file (appended to), not
+/// to stderr; JSON encoding there too; a file that cannot be opened stops the start.
+#[test]
+fn logs_go_to_the_output_paths() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let dir = temp_dir("logs-output-paths");
+    let file = dir.join("collector.log");
+    std::fs::write(&file, "earlier line\n").unwrap();
+    let ports = Ports::new();
+    let config = write(
+        "logs-output-paths.yaml",
+        &ports.fill(&format!(
+            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:HTTP_PORT\nexporters:\n  nop:\nservice:\n  telemetry:\n    logs:\n      encoding: json\n      output_paths: [stdout, {}]\n    metrics:\n      address: 127.0.0.1:METRICS_PORT\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [nop]}}\n",
+            file.display()
+        )),
+    );
+    let mut child = Command::new(crate::harness::BIN)
+        .args(["--config", &config])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("Everything is ready")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ready line in the log file"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("earlier line\n"), "appended: {text}");
+    let ready = text
+        .lines()
+        .find(|l| l.contains("Everything is ready"))
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(ready).unwrap();
+    assert_eq!(json["level"], "INFO", "{ready}");
+    assert!(out.contains("Everything is ready"), "stdout: {out}");
+    assert!(!err.contains("Everything is ready"), "stderr: {err}");
+
+    let bad = write(
+        "logs-output-paths-bad.yaml",
+        &ports.fill("receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:HTTP_PORT\nexporters:\n  nop:\nservice:\n  telemetry:\n    logs:\n      output_paths: [/nonexistent-dir/x.log]\n  pipelines:\n    traces: {receivers: [otlp], exporters: [nop]}\n"),
+    );
+    let out = Command::new(crate::harness::BIN)
+        .args(["--config", &bad])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("service::telemetry::logs::output_paths")
+            && err.contains("/nonexistent-dir/x.log"),
+        "{err}"
+    );
+}
