@@ -594,11 +594,16 @@ async fn run(imp: Impl, case: &Case<'_>) -> Result<Output, String> {
                 Ok(resp) => resp.text().await.unwrap_or_default(),
                 Err(_) => String::new(),
             };
-            let settled = scraped.contains(until) && last.as_ref() == Some(&scraped);
+            // the process's own figures (CPU, memory, uptime) move between any two reads
+            let steady: String = scraped
+                .lines()
+                .filter(|l| !l.starts_with("otelcol_process_"))
+                .collect();
+            let settled = scraped.contains(until) && last.as_ref() == Some(&steady);
             if settled || Instant::now() > deadline {
                 break;
             }
-            last = Some(scraped.clone());
+            last = Some(steady);
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
@@ -2342,5 +2347,91 @@ service:
     };
     if let Err(e) = verdict(case.name, mismatch) {
         panic!("{e}");
+    }
+}
+
+/// A backend that is down: both collectors count the failed spans on
+/// `otelcol_exporter_send_failed_spans`, at the default level without and at `detailed`
+/// with Go's failure labels (`error_type` from the gRPC code, `error_permanent`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e_send_failures_carry_the_error_labels_at_level_detailed() {
+    for level in ["normal", "detailed"] {
+        let closed = harness::free_port();
+        let config = format!(
+            r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:GRPC_PORT"}}
+exporters:
+  otlp:
+    endpoint: 127.0.0.1:{closed}
+    tls: {{insecure: true}}
+    retry_on_failure: {{enabled: false}}
+service:
+  telemetry: {{metrics: {{level: {level}, readers: [{{pull: {{exporter: {{prometheus: {{host: 127.0.0.1, port: METRICS_PORT}}}}}}}}]}}}}
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [otlp]}}
+"#
+        );
+        let input = match attributes_input() {
+            Input::Grpc(t, _, _) => Input::Grpc(t, vec![], vec![]),
+            _ => unreachable!(),
+        };
+        let spans: usize = match &input {
+            Input::Grpc(t, _, _) => t
+                .iter()
+                .flat_map(|r| &r.resource_spans)
+                .flat_map(|r| &r.scope_spans)
+                .map(|s| s.spans.len())
+                .sum(),
+            _ => 0,
+        };
+        // the failure line, once every span was counted
+        let marker = format!("server_port=\"{closed}\"}} {spans}");
+        let name = format!("send_failed_labels_{level}");
+        let case = Case {
+            name: &name,
+            config: &config,
+            files: &[],
+            input,
+            wait_for: 0,
+            scrape: false,
+            scrape_url: Some(("http://127.0.0.1:METRICS_PORT/metrics", &marker)),
+        };
+        let (go, fe) = run_both(&case).await;
+        let fe = fe.unwrap_or_else(|e| panic!("{e}"));
+        // the failure series (value above 0), without the endpoint labels
+        let failures = |text: &str| -> Vec<String> {
+            let mut out: Vec<String> = text
+                .lines()
+                .filter(|l| l.starts_with("otelcol_exporter_send_failed_spans{"))
+                .filter(|l| !l.ends_with(" 0"))
+                .map(|l| {
+                    let (series, value) = l.rsplit_once(' ').unwrap();
+                    let labels = series
+                        .split_once('{')
+                        .unwrap()
+                        .1
+                        .trim_end_matches('}')
+                        .split(',')
+                        .filter(|kv| !kv.starts_with("server_"))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    format!("{{{labels}}} {value}")
+                })
+                .collect();
+            out.sort();
+            out
+        };
+        let (g, f) = (failures(&go.scraped), failures(&fe.scraped));
+        assert!(!g.is_empty(), "Go counted no failure:\n{}", go.scraped);
+        if level == "detailed" {
+            assert!(g[0].contains("error_type="), "{g:?}");
+        }
+        let mismatch = (g != f).then(|| format!("go {g:?}\nferrotel {f:?}"));
+        if let Err(e) = verdict(&name, mismatch) {
+            panic!("{e}");
+        }
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use pipeline_api::ConsumeError;
 use prost::Message;
 use tonic::{Code, Status};
-use transport::grpc::describe;
+use transport::grpc::{code_name, describe};
 use transport::status::RpcStatus;
 
 /// The `RetryInfo` of a status (from `grpc-status-details-bin`), if any.
@@ -41,8 +41,13 @@ pub fn refused_for_size(status: &Status) -> bool {
         || (m.contains("size limit") && m.contains("exceeded"))
 }
 
-/// Go `processError` + `shouldRetry`: the error an export returns for a failed call.
+/// Go `processError` + `shouldRetry`: the error an export returns for a failed call, with the
+/// gRPC code's name as its `error.type`.
 pub fn classify(status: &Status, what: &str) -> ConsumeError {
+    classify_untyped(status, what).with_error_type(code_name(status.code()))
+}
+
+fn classify_untyped(status: &Status, what: &str) -> ConsumeError {
     if refused_for_size(status) {
         return ConsumeError::too_large(format!("failed to push {what}: {}", describe(status)));
     }

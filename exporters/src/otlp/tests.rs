@@ -552,4 +552,17 @@ fn a_message_refused_for_its_size_is_marked_too_large_and_other_refusals_are_not
         let err = classify(&Status::new(code, message), "log data");
         assert!(!err.is_too_large(), "{code:?} {message}: {err}");
     }
+    // Go's error.type of a failure is the gRPC code's name
+    for (code, name) in [
+        (Code::Unavailable, "Unavailable"),
+        (Code::ResourceExhausted, "ResourceExhausted"),
+        (Code::InvalidArgument, "InvalidArgument"),
+        (Code::DeadlineExceeded, "DeadlineExceeded"),
+        (Code::Cancelled, "Canceled"),
+    ] {
+        assert_eq!(
+            classify(&Status::new(code, "x"), "log data").error_type(),
+            name
+        );
+    }
 }

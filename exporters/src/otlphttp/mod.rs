@@ -308,8 +308,28 @@ pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// The error of a non-2xx answer (Go `export` after `resp.StatusCode` checks).
+/// The error of a non-2xx answer (Go `export` after `resp.StatusCode` checks), with the
+/// gRPC code name Go's `NewStatusFromMsgAndHTTPCode` gives the status as its `error.type`.
 pub fn failure(
+    url: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> ConsumeError {
+    let error_type = match status.as_u16() {
+        400 => "InvalidArgument",
+        401 => "Unauthenticated",
+        403 => "PermissionDenied",
+        404 => "Unimplemented",
+        429 => "ResourceExhausted",
+        502..=504 => "Unavailable",
+        _ => "Unknown",
+    };
+    failure_untyped(url, status, headers, body, now).with_error_type(error_type)
+}
+
+fn failure_untyped(
     url: &str,
     status: StatusCode,
     headers: &HeaderMap,

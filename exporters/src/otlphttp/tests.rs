@@ -467,6 +467,17 @@ fn retry_after_parses_seconds_and_http_dates() {
         e.message(),
         "error exporting items, request to http://x/v1/traces responded with HTTP Status Code 503"
     );
+    // Go's error.type: the gRPC code its NewStatusFromMsgAndHTTPCode gives the HTTP status
+    for (code, name) in [
+        (StatusCode::SERVICE_UNAVAILABLE, "Unavailable"),
+        (StatusCode::BAD_REQUEST, "InvalidArgument"),
+        (StatusCode::TOO_MANY_REQUESTS, "ResourceExhausted"),
+        (StatusCode::NOT_FOUND, "Unimplemented"),
+        (StatusCode::INTERNAL_SERVER_ERROR, "Unknown"),
+    ] {
+        let e = failure("http://x/v1/traces", code, &HeaderMap::new(), b"", now);
+        assert_eq!(e.error_type(), name, "{code}");
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -24,6 +24,10 @@ pub struct ConsumeError {
     /// The receiving end refused the request for its size (gRPC "message larger than max",
     /// HTTP 413): the same items in smaller requests may be accepted.
     too_large: bool,
+    /// What kind of failure, as Go's exporterhelper names it in the `error.type` attribute
+    /// of `otelcol_exporter_send_failed_*`: a gRPC code name (`Unavailable`), `Shutdown`,
+    /// `Deadline_Exceeded`; `None` is Go's `_OTHER`.
+    error_type: Option<&'static str>,
 }
 
 impl ConsumeError {
@@ -34,6 +38,7 @@ impl ConsumeError {
             retry_after: None,
             backpressure: false,
             too_large: false,
+            error_type: None,
         }
     }
 
@@ -59,6 +64,7 @@ impl ConsumeError {
             retry_after: None,
             backpressure: true,
             too_large: false,
+            error_type: None,
         }
     }
 
@@ -75,6 +81,7 @@ impl ConsumeError {
             retry_after: None,
             backpressure: false,
             too_large: false,
+            error_type: None,
         }
     }
 
@@ -86,7 +93,19 @@ impl ConsumeError {
             retry_after: Some(retry_after),
             backpressure: false,
             too_large: false,
+            error_type: None,
         }
+    }
+
+    /// The same error with Go's `error.type` name for it (see the field).
+    pub fn with_error_type(mut self, error_type: &'static str) -> Self {
+        self.error_type = Some(error_type);
+        self
+    }
+
+    /// Go's `error.type` of this failure: the name given, else `_OTHER`.
+    pub fn error_type(&self) -> &'static str {
+        self.error_type.unwrap_or("_OTHER")
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -126,6 +145,7 @@ impl ConsumeError {
                 retry_after,
                 backpressure: acc.backpressure && e.backpressure,
                 too_large: acc.too_large && e.too_large,
+                error_type: acc.error_type.or(e.error_type),
             }
         }))
     }

@@ -35,7 +35,10 @@ pub use retry::Backoff;
 
 struct Metrics {
     sent: IntCounter,
+    /// `otelcol_exporter_send_failed_*` without the failure labels.
     failed: IntCounter,
+    /// The failure series by (`error_type`, `error_permanent`), made at the first failure.
+    failed_by_type: std::sync::Mutex<std::collections::HashMap<(&'static str, bool), IntCounter>>,
     enqueue_failed: IntCounter,
     /// `otelcol_exporter_in_flight_requests`: sends under way, retries included (Go's
     /// exporterhelper counts from the start of a send to its end).
@@ -99,6 +102,9 @@ pub struct ExporterRunner {
     metrics: Metrics,
     memory: MemoryBudget,
     refusals: RefusalLog,
+    telemetry: ComponentTelemetry,
+    /// The exporter's own labels (`server_address`, `server_port`, ...).
+    endpoint_labels: Vec<(&'static str, String)>,
 }
 
 /// Refusals are logged at most once per [`REFUSAL_LOG_EVERY`] per exporter and signal, with
@@ -141,17 +147,22 @@ impl ExporterRunner {
     ) -> ExporterRunner {
         let item = signal.item_name();
         let data_type = [("data_type", signal.as_str())];
-        let endpoint = exporter.metric_labels(signal);
-        let endpoint: Vec<(&str, &str)> = endpoint.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let exporter_labels = exporter.metric_labels(signal);
+        let endpoint: Vec<(&str, &str)> = exporter_labels
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
         let mut metrics = Metrics {
-            sent: telemetry.counter(
-                &format!("otelcol_exporter_sent_{item}"),
-                "Number of items successfully sent to destination.",
-                &endpoint,
-            ),
+            // served at 0 from the start (a query sees 0 instead of no series); at level
+            // `detailed` failures count on series with the failure labels instead
             failed: telemetry.counter(
                 &format!("otelcol_exporter_send_failed_{item}"),
                 "Number of items in failed attempts to send to destination.",
+                &endpoint,
+            ),
+            sent: telemetry.counter(
+                &format!("otelcol_exporter_sent_{item}"),
+                "Number of items successfully sent to destination.",
                 &endpoint,
             ),
             enqueue_failed: telemetry.counter(
@@ -165,6 +176,7 @@ impl ExporterRunner {
                 &data_type,
             ),
             queue_size: None,
+            failed_by_type: Default::default(),
         };
         let q = &common.sending_queue;
         let queue = q
@@ -197,7 +209,48 @@ impl ExporterRunner {
             metrics,
             memory,
             refusals: RefusalLog::default(),
+            telemetry: telemetry.clone(),
+            endpoint_labels: exporter_labels,
         }
+    }
+
+    /// Count items that failed to be sent: `otelcol_exporter_send_failed_*`, with Go's
+    /// `error_type` and `error_permanent` labels at `service.telemetry.metrics.level:
+    /// detailed` (Go's default views drop them below it; the series without them stays, at 0).
+    fn count_failed(&self, items: u64, error_type: &'static str, permanent: bool) {
+        if items == 0 {
+            return;
+        }
+        if self.telemetry.level() < pipeline_api::telemetry::MetricsLevel::Detailed {
+            self.metrics.failed.inc_by(items);
+            return;
+        }
+        let key = (error_type, permanent);
+        let counter = {
+            let mut by_type = self
+                .metrics
+                .failed_by_type
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            by_type
+                .entry(key)
+                .or_insert_with(|| {
+                    let mut labels: Vec<(&str, &str)> = self
+                        .endpoint_labels
+                        .iter()
+                        .map(|(k, v)| (*k, v.as_str()))
+                        .collect();
+                    labels.push(("error_permanent", if permanent { "true" } else { "false" }));
+                    labels.push(("error_type", error_type));
+                    self.telemetry.counter(
+                        &format!("otelcol_exporter_send_failed_{}", self.signal.item_name()),
+                        "Number of items in failed attempts to send to destination.",
+                        &labels,
+                    )
+                })
+                .clone()
+        };
+        counter.inc_by(items);
     }
 
     fn set_queue_size(&self, queue: &MemoryQueue) {
@@ -439,8 +492,12 @@ impl ExporterRunner {
         let _in_flight = InFlight(&self.metrics.in_flight);
         let (sent, result) = self.send_in_pieces(batch, 0).await;
         self.metrics.sent.inc_by(sent);
-        if result.is_err() {
-            self.metrics.failed.inc_by(items.saturating_sub(sent));
+        if let Err(e) = &result {
+            self.count_failed(
+                items.saturating_sub(sent),
+                e.error_type(),
+                !e.is_retryable(),
+            );
         }
         result
     }
@@ -485,7 +542,8 @@ impl ExporterRunner {
             Err(_) => Err(ConsumeError::retryable(format!(
                 "export timed out after {}",
                 pipeline_api::config::format_go_duration(timeout)
-            ))),
+            ))
+            .with_error_type("Deadline_Exceeded")),
         }
     }
 
@@ -497,15 +555,20 @@ impl ExporterRunner {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
-            if !err.is_retryable() || !retry.enabled || self.stop_retrying.is_cancelled() {
+            if !err.is_retryable() || !retry.enabled {
                 return Err(err);
+            }
+            // stopping: Go's retry sender gives up with a shutdown error
+            if self.stop_retrying.is_cancelled() {
+                return Err(err.with_error_type("Shutdown"));
             }
             let b = backoff.get_or_insert_with(|| Backoff::new(retry));
             let Some(wait) = b.next(err.retry_after()) else {
                 return Err(ConsumeError::retryable(format!(
                     "no more retries left: {}",
                     err.message()
-                )));
+                ))
+                .with_error_type(err.error_type()));
             };
             // INFO, as Go's retry sender logs it: a backend down for a while must not flood
             // the log with one WARN per request
@@ -518,7 +581,7 @@ impl ExporterRunner {
             );
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = self.stop_retrying.cancelled() => return Err(err),
+                _ = self.stop_retrying.cancelled() => return Err(err.with_error_type("Shutdown")),
             }
         }
     }
@@ -548,7 +611,7 @@ impl ExporterRunner {
             if persistent.is_some() {
                 info!(exporter = %self.id, data_type = %self.signal, items, "Persistent queue keeps unsent requests for the next start");
             } else {
-                self.metrics.failed.inc_by(items as u64);
+                self.count_failed(items as u64, "Shutdown", false);
                 error!(exporter = %self.id, data_type = %self.signal, dropped_items = items,
                     "Shutdown deadline passed with data still queued. Dropping data.");
             }

@@ -93,6 +93,28 @@ fn telemetry() -> ComponentTelemetry {
     )
 }
 
+/// The series of `name` with a value, as `label=value,...` (sorted) → value.
+fn series(t: &ComponentTelemetry, name: &str) -> Vec<(String, f64)> {
+    t.telemetry()
+        .registry()
+        .gather()
+        .iter()
+        .filter(|f| f.name() == name)
+        .flat_map(|f| {
+            f.get_metric().iter().map(|m| {
+                let mut labels: Vec<String> = m
+                    .get_label()
+                    .iter()
+                    .map(|l| format!("{}={}", l.name(), l.value()))
+                    .collect();
+                labels.sort();
+                (labels.join(","), m.get_counter().get_value())
+            })
+        })
+        .filter(|(_, v)| *v > 0.0)
+        .collect()
+}
+
 fn value(t: &ComponentTelemetry, name: &str) -> f64 {
     t.telemetry()
         .registry()
@@ -530,6 +552,11 @@ async fn without_a_queue_the_caller_gets_the_outcome_after_retries() {
         "a permanent error is not retried"
     );
     assert_eq!(value(&t, "otelcol_exporter_send_failed_log_records"), 1.0);
+    // below level `detailed`, no failure labels (Go's default views drop them)
+    assert_eq!(
+        series(&t, "otelcol_exporter_send_failed_log_records"),
+        vec![("exporter=otlp/backend".to_string(), 1.0)]
+    );
 }
 
 #[tokio::test]
@@ -584,6 +611,7 @@ async fn shutdown_sends_what_is_queued_once_and_a_memory_queue_counts_what_it_lo
         3.0,
         "every lost item is counted"
     );
+
     assert!(r.consume(logs(&["late"])).await.unwrap_err().is_retryable());
 }
 
@@ -799,4 +827,45 @@ async fn a_request_refused_for_its_size_is_sent_again_in_smaller_requests() {
     assert_eq!(value(&t, "otelcol_exporter_sent_log_records"), 14.0);
     assert_eq!(value(&t, "otelcol_exporter_send_failed_log_records"), 1.0);
     assert!(r.shutdown(Instant::now() + Duration::from_secs(5)).await);
+}
+
+/// At `level: detailed` the failures carry Go's `error_type` (`_OTHER` for an error without
+/// a gRPC code, `Shutdown` for what a stop gives up) and `error_permanent` labels.
+#[tokio::test]
+async fn at_level_detailed_failures_carry_the_error_labels() {
+    let backend = Arc::new(Backend::default());
+    let t = Telemetry::new(MetricsLevel::Detailed).component(
+        ComponentKind::Exporter,
+        &ComponentId::parse("otlp/backend").unwrap(),
+    );
+    backend.up.store(true, Ordering::SeqCst);
+    backend.permanent.store(true, Ordering::SeqCst);
+    let r = runner(&backend, common(false, 0, 0), None, &t);
+    r.consume(logs(&["y"])).await.unwrap_err();
+    assert_eq!(
+        series(&t, "otelcol_exporter_send_failed_log_records"),
+        vec![(
+            "error_permanent=true,error_type=_OTHER,exporter=otlp/backend".to_string(),
+            1.0
+        )]
+    );
+    // a backend down: what the queue holds at the stop is given up as `Shutdown`
+    let backend = Arc::new(Backend::default());
+    let t = Telemetry::new(MetricsLevel::Detailed).component(
+        ComponentKind::Exporter,
+        &ComponentId::parse("otlp/backend").unwrap(),
+    );
+    let r = runner(&backend, common(true, 10, 1), None, &t);
+    r.start().await.unwrap();
+    for n in ["a", "b"] {
+        r.consume(logs(&[n])).await.unwrap();
+    }
+    assert!(r.shutdown(Instant::now() + Duration::from_secs(5)).await);
+    assert_eq!(
+        series(&t, "otelcol_exporter_send_failed_log_records"),
+        vec![(
+            "error_permanent=false,error_type=Shutdown,exporter=otlp/backend".to_string(),
+            2.0
+        )]
+    );
 }
