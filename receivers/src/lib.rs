@@ -9,6 +9,7 @@ pub mod docker_stats;
 pub mod filelog;
 pub mod grpc_unary;
 pub mod hostmetrics;
+pub mod http_server;
 pub mod jaeger;
 pub mod loki;
 pub mod nop;

@@ -100,22 +100,27 @@ fn resource(p: Option<&model::Process>) -> Resource {
         );
     }
     tags(&p.tags, &mut r.attributes);
-    if get(&r.attributes, "hostname").is_some() && get(&r.attributes, "host.name").is_none() {
-        let v = take(&mut r.attributes, "hostname")
-            .unwrap_or(any_value::Value::StringValue(String::new()));
-        put(&mut r.attributes, "host.name", v);
+    process_attributes(&mut r.attributes);
+    r
+}
+
+/// Go `translateHostnameAttr` and `translateJaegerVersionAttr`: a process's `hostname` →
+/// `host.name` and `jaeger.version` → `opencensus.exporterversion: Jaeger-<v>`, unless those
+/// are set already.
+pub fn process_attributes(attrs: &mut Vec<KeyValue>) {
+    if get(attrs, "hostname").is_some() && get(attrs, "host.name").is_none() {
+        let v = take(attrs, "hostname").unwrap_or(any_value::Value::StringValue(String::new()));
+        put(attrs, "host.name", v);
     }
-    if get(&r.attributes, "jaeger.version").is_some()
-        && get(&r.attributes, "opencensus.exporterversion").is_none()
+    if get(attrs, "jaeger.version").is_some() && get(attrs, "opencensus.exporterversion").is_none()
     {
-        let v = as_str(take(&mut r.attributes, "jaeger.version"));
+        let v = as_str(take(attrs, "jaeger.version"));
         put(
-            &mut r.attributes,
+            attrs,
             "opencensus.exporterversion",
             any_value::Value::StringValue(format!("Jaeger-{v}")),
         );
     }
-    r
 }
 
 fn nanos(t: Option<&model::Timestamp>) -> u64 {

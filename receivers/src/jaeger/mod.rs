@@ -29,9 +29,7 @@ mod thrift;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-use std::convert::Infallible;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,7 +39,7 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
+use pipeline_api::config::{ConfigError, ConfigValue, Validate};
 use pipeline_api::telemetry::ReceiverObs;
 use pipeline_api::{
     async_trait, Batch, BatchData, BuildContext, BuildError, CancellationToken, ComponentConfig,
@@ -50,21 +48,16 @@ use pipeline_api::{
 };
 use pipeline_api::{declare, Meta, Stability};
 use serde::{Deserialize, Deserializer};
-use tokio_rustls::TlsAcceptor;
-use transport::tls::TlsServerConfig;
 
 use exporters::jaeger::model::{PostSpansRequest, PostSpansResponse, POST_SPANS_PATH};
 
 use crate::otlp::compression::{decompress, DecompressError};
-use crate::otlp::server::serve;
 
 pub use thrift::{
     decode_agent_packet, decode_batch, to_otlp as thrift_to_otlp, Protocol as ThriftProtocol,
     ThriftBatch,
 };
 
-/// Go confighttp's default `max_request_body_size`.
-const DEFAULT_MAX_BODY: i64 = 20 * 1024 * 1024;
 /// Go's UDP server defaults (`config.go`).
 const DEFAULT_QUEUE_SIZE: usize = 1_000;
 const DEFAULT_MAX_PACKET_SIZE: usize = 65_000;
@@ -106,47 +99,15 @@ pub struct Protocols {
     pub thrift_compact: Option<UdpConfig>,
 }
 
-/// `protocols::thrift_http` (Go `confighttp.ServerConfig`): `endpoint`, `tls`,
-/// `max_request_body_size`, `include_metadata`, `keep_alives_enabled` and
-/// `read_header_timeout` are served; the other keys are accepted.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpServerConfig {
-    pub endpoint: String,
-    pub tls: Option<TlsServerConfig>,
-    pub max_request_body_size: i64,
-    pub include_metadata: bool,
-    pub response_headers: BTreeMap<String, String>,
-    pub compression_algorithms: Option<Vec<String>>,
-    pub read_timeout: GoDuration,
-    pub read_header_timeout: GoDuration,
-    pub write_timeout: GoDuration,
-    pub idle_timeout: GoDuration,
-    pub keep_alives_enabled: bool,
-    pub cors: Option<ConfigValue>,
-    pub auth: Option<ConfigValue>,
-    pub middlewares: Vec<ConfigValue>,
-}
+/// `protocols::thrift_http` (Go `confighttp.ServerConfig`), default endpoint
+/// `localhost:14268`.
+pub type HttpServerConfig = crate::http_server::HttpServerConfig<ThriftHttpPort>;
 
-impl Default for HttpServerConfig {
-    fn default() -> Self {
-        HttpServerConfig {
-            endpoint: "localhost:14268".into(),
-            tls: None,
-            max_request_body_size: DEFAULT_MAX_BODY,
-            include_metadata: false,
-            response_headers: BTreeMap::new(),
-            compression_algorithms: None,
-            read_timeout: GoDuration::default(),
-            read_header_timeout: GoDuration::from_secs(60),
-            write_timeout: GoDuration::from_secs(30),
-            idle_timeout: GoDuration::from_secs(60),
-            keep_alives_enabled: true,
-            cors: None,
-            auth: None,
-            middlewares: Vec::new(),
-        }
-    }
+#[derive(Debug, Clone)]
+pub struct ThriftHttpPort;
+
+impl crate::grpc_unary::DefaultPort for ThriftHttpPort {
+    const PORT: u16 = 14268;
 }
 
 /// `protocols::thrift_binary` / `thrift_compact`: Go's UDP server keys (an empty endpoint
@@ -186,31 +147,7 @@ impl Validate for Config {
             ));
         }
         if let Some(h) = &p.thrift_http {
-            if let Err(e) = transport::net::check_endpoint(&h.endpoint, 14268) {
-                errors.push(ConfigError::new(
-                    &["protocols", "thrift_http", "endpoint"],
-                    e,
-                ));
-            }
-            if let Some(tls) = &h.tls {
-                transport::tls::check_server(
-                    tls,
-                    &["protocols", "thrift_http", "tls"],
-                    &mut errors,
-                );
-            }
-            if h.auth.is_some() {
-                errors.push(ConfigError::new(
-                    &["protocols", "thrift_http", "auth"],
-                    "authentication extensions are not supported by Ferrotel yet",
-                ));
-            }
-            if !h.middlewares.is_empty() {
-                errors.push(ConfigError::new(
-                    &["protocols", "thrift_http", "middlewares"],
-                    "middleware extensions are not supported by Ferrotel yet",
-                ));
-            }
+            h.validate(&["protocols", "thrift_http"], &mut errors);
         }
         for (key, udp, port) in [
             ("thrift_binary", &p.thrift_binary, 6832),
@@ -667,10 +604,7 @@ impl Handler {
 }
 
 struct HttpPart {
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    keep_alive: bool,
-    read_header_timeout: Option<Duration>,
+    listener: crate::http_server::HttpListener,
     handler: Arc<HttpHandler>,
 }
 
@@ -717,25 +651,8 @@ impl JaegerReceiver {
         let grpc_addr = grpc.as_ref().map(|g| g.local_addr);
         let (mut http, mut http_addr) = (None, None);
         if let Some(h) = &p.thrift_http {
-            let tls = match &h.tls {
-                Some(t) => Some(transport::tls::server_acceptor(
-                    t,
-                    &[b"h2", b"http/1.1"],
-                    "protocols::thrift_http::tls",
-                )?),
-                None => None,
-            };
-            let listener =
-                transport::net::bind_tcp(&h.endpoint, "protocols::thrift_http::endpoint")?;
-            http_addr =
-                Some(listener.local_addr().map_err(|e| {
-                    BuildError::new(format!("protocols::thrift_http::endpoint: {e}"))
-                })?);
-            let max_body = if h.max_request_body_size <= 0 {
-                DEFAULT_MAX_BODY
-            } else {
-                h.max_request_body_size
-            };
+            let listener = h.bind("protocols::thrift_http")?;
+            http_addr = Some(listener.local_addr);
             let encodings = match &h.compression_algorithms {
                 Some(l) => l.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
                 None => ["gzip", "zlib", "deflate", "zstd", "snappy", "lz4", ""]
@@ -745,16 +662,13 @@ impl JaegerReceiver {
             };
             http = Some(HttpPart {
                 listener,
-                tls,
-                keep_alive: h.keep_alives_enabled,
-                read_header_timeout: Some(h.read_header_timeout.get()).filter(|d| !d.is_zero()),
                 handler: Arc::new(HttpHandler {
                     id: ctx.id.clone(),
                     next: next.clone(),
                     obs: ctx.telemetry.receiver_obs("collector_http"),
                     counters: counters.clone(),
                     include_metadata: h.include_metadata,
-                    max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
+                    max_body: h.max_body(),
                     encodings,
                 }),
             });
@@ -848,39 +762,6 @@ impl JaegerReceiver {
     }
 }
 
-async fn serve_http(part: HttpPart, shutdown: CancellationToken) {
-    let HttpPart {
-        listener,
-        tls,
-        keep_alive,
-        read_header_timeout,
-        handler,
-    } = part;
-    let listener = match tokio::net::TcpListener::from_std(listener) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(receiver = %handler.id, error = %e, "Cannot serve protocols::thrift_http.");
-            return;
-        }
-    };
-    let builder = transport::limits::http_builder(keep_alive, read_header_timeout);
-    serve(
-        listener,
-        tls,
-        builder,
-        move |peer| {
-            let handler = handler.clone();
-            hyper::service::service_fn(move |req: Request<Incoming>| {
-                let handler = handler.clone();
-                async move { Ok::<_, Infallible>(handler.handle(req, peer.addr).await) }
-            })
-        },
-        shutdown,
-        "jaeger",
-    )
-    .await;
-}
-
 #[async_trait]
 impl Receiver for JaegerReceiver {
     async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<(), BuildError> {
@@ -905,8 +786,16 @@ impl Receiver for JaegerReceiver {
                 "jaeger",
             )));
         }
-        if let Some(h) = http {
-            tasks.push(tokio::spawn(serve_http(h, shutdown.clone())));
+        if let Some(HttpPart { listener, handler }) = http {
+            tasks.push(tokio::spawn(crate::http_server::serve_http(
+                listener,
+                move |req, peer| {
+                    let handler = handler.clone();
+                    async move { handler.handle(req, peer).await }
+                },
+                shutdown.clone(),
+                "jaeger",
+            )));
         }
         for u in udp {
             tasks.push(tokio::spawn(u.run(

@@ -17,7 +17,7 @@
 //! (`event` → name); references other than the parent's CHILD_OF → links with
 //! `opentracing.ref_type`.
 
-use exporters::jaeger::to_otlp::{as_str, get, put, status, take};
+use exporters::jaeger::to_otlp::{as_str, process_attributes, put, status, take};
 use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use pipeline_api::proto::tonic::common::v1::{any_value, InstrumentationScope, KeyValue};
 use pipeline_api::proto::tonic::resource::v1::Resource;
@@ -341,21 +341,7 @@ fn resource(p: Option<&Process>) -> Resource {
         );
     }
     tags(&p.tags, &mut r.attributes);
-    if get(&r.attributes, "hostname").is_some() && get(&r.attributes, "host.name").is_none() {
-        let v = take(&mut r.attributes, "hostname")
-            .unwrap_or(any_value::Value::StringValue(String::new()));
-        put(&mut r.attributes, "host.name", v);
-    }
-    if get(&r.attributes, "jaeger.version").is_some()
-        && get(&r.attributes, "opencensus.exporterversion").is_none()
-    {
-        let v = as_str(take(&mut r.attributes, "jaeger.version"));
-        put(
-            &mut r.attributes,
-            "opencensus.exporterversion",
-            any_value::Value::StringValue(format!("Jaeger-{v}")),
-        );
-    }
+    process_attributes(&mut r.attributes);
     r
 }
 

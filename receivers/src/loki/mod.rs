@@ -26,9 +26,8 @@
 mod tests;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -38,7 +37,7 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
+use pipeline_api::config::{ConfigError, Validate};
 use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use pipeline_api::proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use pipeline_api::proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
@@ -52,16 +51,11 @@ use pipeline_api::{
 use pipeline_api::{declare, Meta, Stability};
 use prost::Message;
 use serde::{Deserialize, Deserializer};
-use tokio_rustls::TlsAcceptor;
-use transport::tls::TlsServerConfig;
 
 use exporters::loki::push::PushRequest;
 
-use crate::otlp::server::serve;
-
 pub const META: Meta = Meta::new("loki").logs(Stability::Alpha);
 
-const DEFAULT_MAX_BODY: i64 = 20 * 1024 * 1024;
 pub const PUSH_PATH: &str = "/loki/api/v1/push";
 
 pub fn factory() -> Arc<dyn ReceiverFactory> {
@@ -110,45 +104,14 @@ pub const PUSH_GRPC_PATH: &str = "/logproto.Pusher/Push";
 #[derive(Clone, PartialEq, Message)]
 pub struct PushResponse {}
 
-/// `protocols::http` (Go `confighttp.ServerConfig`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpServerConfig {
-    pub endpoint: String,
-    pub tls: Option<TlsServerConfig>,
-    pub max_request_body_size: i64,
-    pub include_metadata: bool,
-    pub response_headers: BTreeMap<String, String>,
-    pub compression_algorithms: Option<Vec<String>>,
-    pub read_timeout: GoDuration,
-    pub read_header_timeout: GoDuration,
-    pub write_timeout: GoDuration,
-    pub idle_timeout: GoDuration,
-    pub keep_alives_enabled: bool,
-    pub cors: Option<ConfigValue>,
-    pub auth: Option<ConfigValue>,
-    pub middlewares: Vec<ConfigValue>,
-}
+/// `protocols::http` (Go `confighttp.ServerConfig`), default endpoint `localhost:3500`.
+pub type HttpServerConfig = crate::http_server::HttpServerConfig<HttpPort>;
 
-impl Default for HttpServerConfig {
-    fn default() -> Self {
-        HttpServerConfig {
-            endpoint: "localhost:3500".into(),
-            tls: None,
-            max_request_body_size: DEFAULT_MAX_BODY,
-            include_metadata: false,
-            response_headers: BTreeMap::new(),
-            compression_algorithms: None,
-            read_timeout: GoDuration::default(),
-            read_header_timeout: GoDuration::from_secs(60),
-            write_timeout: GoDuration::from_secs(30),
-            idle_timeout: GoDuration::from_secs(60),
-            keep_alives_enabled: true,
-            cors: None,
-            auth: None,
-            middlewares: Vec::new(),
-        }
-    }
+#[derive(Debug, Clone)]
+pub struct HttpPort;
+
+impl crate::grpc_unary::DefaultPort for HttpPort {
+    const PORT: u16 = 3500;
 }
 
 impl Validate for Config {
@@ -164,25 +127,7 @@ impl Validate for Config {
             g.validate(&["protocols", "grpc"], &mut errors);
         }
         if let Some(h) = &self.protocols.http {
-            let path = ["protocols", "http"];
-            if let Err(e) = transport::net::check_endpoint(&h.endpoint, 3500) {
-                errors.push(ConfigError::new(&["protocols", "http", "endpoint"], e));
-            }
-            if let Some(tls) = &h.tls {
-                transport::tls::check_server(tls, &["protocols", "http", "tls"], &mut errors);
-            }
-            if h.auth.is_some() {
-                errors.push(ConfigError::new(
-                    &[path[0], path[1], "auth"],
-                    "authentication extensions are not supported by Ferrotel yet",
-                ));
-            }
-            if !h.middlewares.is_empty() {
-                errors.push(ConfigError::new(
-                    &[path[0], path[1], "middlewares"],
-                    "middleware extensions are not supported by Ferrotel yet",
-                ));
-            }
+            h.validate(&["protocols", "http"], &mut errors);
         }
         errors
     }
@@ -723,11 +668,8 @@ impl Handler {
 }
 
 struct HttpPart {
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    listener: crate::http_server::HttpListener,
     handler: Arc<Handler>,
-    keep_alive: bool,
-    read_header_timeout: Option<std::time::Duration>,
 }
 
 pub struct LokiReceiver {
@@ -755,44 +697,20 @@ impl LokiReceiver {
         let counters = Arc::new(Counters::default());
         let mut http = None;
         if let Some(h) = &cfg.protocols.http {
-            let tls = match &h.tls {
-                Some(t) => Some(transport::tls::server_acceptor(
-                    t,
-                    &[b"h2", b"http/1.1"],
-                    "protocols::http::tls",
-                )?),
-                None => None,
-            };
-            let listener = transport::net::bind_tcp(&h.endpoint, "protocols::http::endpoint")?;
-            let max_body = if h.max_request_body_size <= 0 {
-                DEFAULT_MAX_BODY
-            } else {
-                h.max_request_body_size
-            };
             http = Some(HttpPart {
-                listener,
-                tls,
-                keep_alive: h.keep_alives_enabled,
-                read_header_timeout: Some(h.read_header_timeout.get()).filter(|d| !d.is_zero()),
+                listener: h.bind("protocols::http")?,
                 handler: Arc::new(Handler {
                     id: ctx.id.clone(),
                     next: next.clone(),
                     keep_timestamp: cfg.use_incoming_timestamp,
-                    max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
+                    max_body: h.max_body(),
                     include_metadata: h.include_metadata,
                     obs: ctx.telemetry.receiver_obs("http"),
                     counters: counters.clone(),
                 }),
             });
         }
-        let http_addr = match &http {
-            Some(h) => Some(
-                h.listener
-                    .local_addr()
-                    .map_err(|e| BuildError::new(format!("protocols::http::endpoint: {e}")))?,
-            ),
-            None => None,
-        };
+        let http_addr = http.as_ref().map(|h| h.listener.local_addr);
         let grpc = match &cfg.protocols.grpc {
             Some(g) => Some((
                 g.bind("protocols::grpc")?,
@@ -834,46 +752,21 @@ impl LokiReceiver {
     }
 }
 
-async fn serve_http(part: HttpPart, shutdown: CancellationToken) {
-    let HttpPart {
-        listener,
-        tls,
-        handler,
-        keep_alive,
-        read_header_timeout,
-    } = part;
-    let listener = match tokio::net::TcpListener::from_std(listener) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(receiver = %handler.id, error = %e, "Cannot serve protocols::http.");
-            return;
-        }
-    };
-    let builder = transport::limits::http_builder(keep_alive, read_header_timeout);
-    serve(
-        listener,
-        tls,
-        builder,
-        move |peer| {
-            let handler = handler.clone();
-            hyper::service::service_fn(move |req: Request<Incoming>| {
-                let handler = handler.clone();
-                async move { Ok::<_, Infallible>(handler.handle(req, peer.addr).await) }
-            })
-        },
-        shutdown,
-        "loki",
-    )
-    .await;
-}
-
 #[async_trait]
 impl Receiver for LokiReceiver {
     async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<(), BuildError> {
         let LokiReceiver { http, grpc, .. } = *self;
         let mut tasks = Vec::new();
-        if let Some(h) = http {
-            tasks.push(tokio::spawn(serve_http(h, shutdown.clone())));
+        if let Some(HttpPart { listener, handler }) = http {
+            tasks.push(tokio::spawn(crate::http_server::serve_http(
+                listener,
+                move |req, peer| {
+                    let handler = handler.clone();
+                    async move { handler.handle(req, peer).await }
+                },
+                shutdown.clone(),
+                "loki",
+            )));
         }
         if let Some((listener, handler)) = grpc {
             tasks.push(tokio::spawn(crate::grpc_unary::serve_unary(

@@ -1,0 +1,188 @@
+//! An HTTP server for receivers of foreign push APIs (Jaeger's `thrift_http`, Loki's push
+//! API): Go's `confighttp.ServerConfig` keys with the receiver's default port, binding at
+//! build, and the serving loop.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use pipeline_api::config::{ConfigError, ConfigValue, GoDuration};
+use pipeline_api::{BuildError, CancellationToken};
+use serde::Deserialize;
+use tokio_rustls::TlsAcceptor;
+use transport::tls::TlsServerConfig;
+
+use crate::grpc_unary::DefaultPort;
+use crate::otlp::server::serve;
+
+/// Go confighttp's default `max_request_body_size`.
+pub const DEFAULT_MAX_BODY: i64 = 20 * 1024 * 1024;
+
+/// `protocols::http` (Go `confighttp.ServerConfig`) with `localhost:<P::PORT>` as the default
+/// endpoint: `endpoint`, `tls`, `max_request_body_size`, `include_metadata`,
+/// `keep_alives_enabled` and `read_header_timeout` are served (the receiver reads
+/// `compression_algorithms`); the other keys are accepted; `auth` and `middlewares` refused.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, bound = "")]
+pub struct HttpServerConfig<P: DefaultPort> {
+    pub endpoint: String,
+    pub tls: Option<TlsServerConfig>,
+    pub max_request_body_size: i64,
+    pub include_metadata: bool,
+    pub response_headers: BTreeMap<String, String>,
+    pub compression_algorithms: Option<Vec<String>>,
+    pub read_timeout: GoDuration,
+    pub read_header_timeout: GoDuration,
+    pub write_timeout: GoDuration,
+    pub idle_timeout: GoDuration,
+    pub keep_alives_enabled: bool,
+    pub cors: Option<ConfigValue>,
+    pub auth: Option<ConfigValue>,
+    pub middlewares: Vec<ConfigValue>,
+    #[serde(skip)]
+    pub port: PhantomData<P>,
+}
+
+impl<P: DefaultPort> Default for HttpServerConfig<P> {
+    fn default() -> Self {
+        HttpServerConfig {
+            endpoint: format!("localhost:{}", P::PORT),
+            tls: None,
+            max_request_body_size: DEFAULT_MAX_BODY,
+            include_metadata: false,
+            response_headers: BTreeMap::new(),
+            compression_algorithms: None,
+            read_timeout: GoDuration::default(),
+            read_header_timeout: GoDuration::from_secs(60),
+            write_timeout: GoDuration::from_secs(30),
+            idle_timeout: GoDuration::from_secs(60),
+            keep_alives_enabled: true,
+            cors: None,
+            auth: None,
+            middlewares: Vec::new(),
+            port: PhantomData,
+        }
+    }
+}
+
+impl<P: DefaultPort> HttpServerConfig<P> {
+    /// The checks of the section, with `path` leading to it.
+    pub fn validate(&self, path: &[&'static str], errors: &mut Vec<ConfigError>) {
+        let at = |key: &'static str| -> Vec<&str> {
+            let mut p = path.to_vec();
+            p.push(key);
+            p
+        };
+        if let Err(e) = transport::net::check_endpoint(&self.endpoint, P::PORT) {
+            errors.push(ConfigError::new(&at("endpoint"), e));
+        }
+        if let Some(tls) = &self.tls {
+            transport::tls::check_server(tls, &at("tls"), errors);
+        }
+        if self.auth.is_some() {
+            errors.push(ConfigError::new(
+                &at("auth"),
+                "authentication extensions are not supported by Ferrotel yet",
+            ));
+        }
+        if !self.middlewares.is_empty() {
+            errors.push(ConfigError::new(
+                &at("middlewares"),
+                "middleware extensions are not supported by Ferrotel yet",
+            ));
+        }
+    }
+
+    /// The body limit in bytes (20 MiB when not positive).
+    pub fn max_body(&self) -> usize {
+        let max = if self.max_request_body_size <= 0 {
+            DEFAULT_MAX_BODY
+        } else {
+            self.max_request_body_size
+        };
+        usize::try_from(max).unwrap_or(usize::MAX)
+    }
+
+    /// Bind the listener (and load TLS) at build; `what` names the key in errors.
+    pub fn bind(&self, what: &str) -> Result<HttpListener, BuildError> {
+        let tls = match &self.tls {
+            Some(t) => Some(transport::tls::server_acceptor(
+                t,
+                &[b"h2", b"http/1.1"],
+                &format!("{what}::tls"),
+            )?),
+            None => None,
+        };
+        let listener = transport::net::bind_tcp(&self.endpoint, &format!("{what}::endpoint"))?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| BuildError::new(format!("{what}::endpoint: {e}")))?;
+        Ok(HttpListener {
+            listener,
+            local_addr,
+            tls,
+            keep_alive: self.keep_alives_enabled,
+            read_header_timeout: Some(self.read_header_timeout.get()).filter(|d| !d.is_zero()),
+        })
+    }
+}
+
+/// A bound HTTP listener, ready to serve.
+pub struct HttpListener {
+    listener: TcpListener,
+    pub local_addr: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    keep_alive: bool,
+    read_header_timeout: Option<Duration>,
+}
+
+/// Serve until `shutdown`: `handle(request, peer)` answers each request.
+pub async fn serve_http<H, Fut>(
+    l: HttpListener,
+    handle: H,
+    shutdown: CancellationToken,
+    what: &'static str,
+) where
+    H: Fn(Request<Incoming>, SocketAddr) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let HttpListener {
+        listener,
+        tls,
+        keep_alive,
+        read_header_timeout,
+        ..
+    } = l;
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "Cannot serve the {what} HTTP endpoint.");
+            return;
+        }
+    };
+    let handle = Arc::new(handle);
+    let builder = transport::limits::http_builder(keep_alive, read_header_timeout);
+    serve(
+        listener,
+        tls,
+        builder,
+        move |peer| {
+            let handle = handle.clone();
+            hyper::service::service_fn(move |req: Request<Incoming>| {
+                let handle = handle.clone();
+                async move { Ok::<_, Infallible>(handle(req, peer.addr).await) }
+            })
+        },
+        shutdown,
+        what,
+    )
+    .await;
+}
