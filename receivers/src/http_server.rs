@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::header::CONTENT_TYPE;
+use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use pipeline_api::config::{ConfigError, ConfigValue, GoDuration};
@@ -22,6 +23,17 @@ use transport::tls::TlsServerConfig;
 
 use crate::grpc_unary::DefaultPort;
 use crate::otlp::server::serve;
+
+/// A plain-text answer (Go's `http.Error` and bare status replies).
+pub fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
 
 /// Go confighttp's default `max_request_body_size`.
 pub const DEFAULT_MAX_BODY: i64 = 20 * 1024 * 1024;

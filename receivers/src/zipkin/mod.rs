@@ -44,6 +44,7 @@ use transport::tls::TlsServerConfig;
 
 use exporters::zipkin::{model, translate};
 
+use crate::http_server::reply;
 use crate::otlp::compression::{decompress, DecompressError};
 use crate::otlp::server::serve;
 
@@ -166,16 +167,6 @@ struct Handler {
     obs_v1_json: ReceiverObs,
     obs_v1_thrift: ReceiverObs,
     counters: Arc<Counters>,
-}
-
-fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body.into()));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
 }
 
 impl Handler {
