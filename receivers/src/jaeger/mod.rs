@@ -51,6 +51,7 @@ use serde::{Deserialize, Deserializer};
 
 use exporters::jaeger::model::{PostSpansRequest, PostSpansResponse, POST_SPANS_PATH};
 
+use crate::http_server::reply;
 use crate::otlp::compression::{decompress, DecompressError};
 
 pub use thrift::{
@@ -281,8 +282,6 @@ struct HttpHandler {
     max_body: usize,
     encodings: Vec<String>,
 }
-
-use crate::http_server::reply;
 
 impl HttpHandler {
     async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {

@@ -54,6 +54,8 @@ use serde::{Deserialize, Deserializer};
 
 use exporters::loki::push::PushRequest;
 
+use crate::http_server::reply;
+
 pub const META: Meta = Meta::new("loki").logs(Stability::Alpha);
 
 pub const PUSH_PATH: &str = "/loki/api/v1/push";
@@ -529,8 +531,6 @@ impl GrpcHandler {
         }
     }
 }
-
-use crate::http_server::reply;
 
 impl Handler {
     fn bad(&self, status: StatusCode, msg: impl Into<Bytes>) -> Response<Full<Bytes>> {
