@@ -442,3 +442,42 @@ fn decoding_never_panics() {
         }
     }
 }
+
+/// A UDP packet longer than `max_packet_size` is refused and counted, not cut and read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_udp_packet_is_counted_and_dropped() {
+    let sink = Collect::new();
+    let next = SignalConsumers {
+        traces: Some(sink.clone() as SharedConsumer),
+        ..Default::default()
+    };
+    let ctx = context(ComponentKind::Receiver, "jaeger", vec![Signal::Traces]);
+    let limit = UDP_COMPACT.len() - 1;
+    let r = JaegerReceiver::build(
+        ctx,
+        &parse(&format!(
+            "protocols: {{thrift_compact: {{endpoint: 127.0.0.1:0, max_packet_size: {limit}}}}}"
+        )),
+        next,
+    )
+    .unwrap();
+    let compact = r.udp_addr("thrift_compact").unwrap();
+    let counters = r.counters();
+    let token = CancellationToken::new();
+    let handle = tokio::spawn(Box::new(r).run(token.clone()));
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    udp.send_to(UDP_COMPACT, compact).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while counters.bad_requests.load(Ordering::Relaxed) < 1 && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(counters.bad_requests.load(Ordering::Relaxed), 1);
+    assert_eq!(sink.items(), 0, "nothing of the cut packet was read");
+    token.cancel();
+    tokio::time::timeout(Duration::from_secs(10), handle)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
