@@ -1,7 +1,9 @@
-//! The Go collector oracle against Ferrotel for the `file` exporter (the oracle's
-//! `fileexporter` v0.155.0): the same OTLP input, the files each writes decoded and
-//! compared item by item, in both formats. (The zipkin, loki and otlpjsonfile receivers and
-//! the zipkin exporter get their cases when the oracle's build carries them.)
+//! The Go collector oracle against Ferrotel for the formats of other systems: the `file`
+//! exporter (the files each writes decoded and compared item by item, in both formats), the
+//! `zipkin` receiver (v2 JSON and protobuf, v1 JSON and Thrift) and the `jaeger` receiver
+//! (`api_v2` over gRPC, Thrift over HTTP and UDP). The loki and otlpjsonfile receivers and the
+//! zipkin exporter get their cases when the oracle's build can carry them (the module proxy
+//! here does not serve them at v0.155.0).
 
 use std::path::Path;
 
