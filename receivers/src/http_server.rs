@@ -24,6 +24,15 @@ use transport::tls::TlsServerConfig;
 use crate::grpc_unary::DefaultPort;
 use crate::otlp::server::serve;
 
+/// A request's headers as client metadata (`include_metadata`): name and value, the headers
+/// whose value is not text left out.
+pub fn header_metadata(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect()
+}
+
 /// A plain-text answer (Go's `http.Error` and bare status replies).
 pub fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body.into()));

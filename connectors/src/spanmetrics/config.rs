@@ -1,6 +1,7 @@
 //! `spanmetrics` settings, keys and defaults as Go's `connector/spanmetricsconnector`
 //! (`createDefaultConfig`, `Config.Validate` and its messages).
 
+use pipeline_api::config::present;
 use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
 use pipeline_api::ComponentConfig;
 use serde::Deserialize;
@@ -78,15 +79,6 @@ pub struct Histogram {
     #[serde(deserialize_with = "present")]
     pub explicit: Option<Explicit>,
     pub dimensions: Vec<Dimension>,
-}
-
-/// A section that is on when its key is present, with its defaults when it is empty.
-fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Some(Option::<T>::deserialize(d)?.unwrap_or_default()))
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

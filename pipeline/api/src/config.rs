@@ -574,6 +574,14 @@ fn config_key_text(k: &ConfigValue) -> String {
     }
 }
 
+/// A key that is present enables its section, even with a null value (then: its defaults),
+/// as Go's `configoptional.Optional` does; for `#[serde(deserialize_with = "present")]`.
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(d).map(|v| Some(v.unwrap_or_default()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -326,6 +326,41 @@ impl ReceiverObs {
     }
 }
 
+/// A message that would repeat under load (refusals, drops), logged at most once per
+/// `period` with how many events and items happened since the last line; every event is
+/// still counted by the caller's metrics.
+pub struct LogEvery {
+    period: std::time::Duration,
+    /// (last line, events since, items since)
+    state: std::sync::Mutex<(Option<std::time::Instant>, u64, u64)>,
+}
+
+impl LogEvery {
+    pub fn new(period: std::time::Duration) -> LogEvery {
+        LogEvery {
+            period,
+            state: std::sync::Mutex::new((None, 0, 0)),
+        }
+    }
+
+    /// Note one event of `items` items; `Some((events, items))` since the last line when a
+    /// line is due now (the first event is always due).
+    pub fn due(&self, items: u64) -> Option<(u64, u64)> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.1 += 1;
+        s.2 += items;
+        let now = std::time::Instant::now();
+        match s.0 {
+            Some(t) if now.duration_since(t) < self.period => None,
+            _ => {
+                let out = (s.1, s.2);
+                *s = (Some(now), 0, 0);
+                Some(out)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

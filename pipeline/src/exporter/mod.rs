@@ -101,7 +101,7 @@ pub struct ExporterRunner {
     workers: Mutex<Vec<JoinHandle<()>>>,
     metrics: Metrics,
     memory: MemoryBudget,
-    refusals: RefusalLog,
+    refusals: pipeline_api::telemetry::LogEvery,
     telemetry: ComponentTelemetry,
     /// The exporter's own labels (`server_address`, `server_port`, ...).
     endpoint_labels: Vec<(&'static str, String)>,
@@ -111,29 +111,6 @@ pub struct ExporterRunner {
 /// how many were refused since (a full queue under load refuses many requests a second, and
 /// senders retry; every one is counted in `otelcol_exporter_enqueue_failed_*`).
 pub const REFUSAL_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-
-#[derive(Default)]
-struct RefusalLog {
-    state: std::sync::Mutex<(Option<Instant>, u64, u64)>,
-}
-
-impl RefusalLog {
-    /// `Some((requests, items))` refused since the last line when a line is due now.
-    fn due(&self, items: usize) -> Option<(u64, u64)> {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.1 += 1;
-        s.2 += items as u64;
-        let now = Instant::now();
-        match s.0 {
-            Some(t) if now.duration_since(t) < REFUSAL_LOG_EVERY => None,
-            _ => {
-                let out = (s.1, s.2);
-                *s = (Some(now), 0, 0);
-                Some(out)
-            }
-        }
-    }
-}
 
 impl ExporterRunner {
     pub fn new(
@@ -208,7 +185,7 @@ impl ExporterRunner {
             workers: Mutex::new(Vec::new()),
             metrics,
             memory,
-            refusals: RefusalLog::default(),
+            refusals: pipeline_api::telemetry::LogEvery::new(REFUSAL_LOG_EVERY),
             telemetry: telemetry.clone(),
             endpoint_labels: exporter_labels,
         }
@@ -661,7 +638,7 @@ impl Consumer for ExporterRunner {
                     "queue full",
                 ),
             };
-            if let Some((requests, refused_items)) = self.refusals.due(items) {
+            if let Some((requests, refused_items)) = self.refusals.due(items as u64) {
                 warn!(exporter = %self.id, data_type = %self.signal, requests, items = refused_items,
                     reason = why, "Requests refused by the sending queue; the senders get an error (retryable unless too large)");
             }
@@ -682,7 +659,7 @@ impl Consumer for ExporterRunner {
             },
             None => {
                 self.metrics.enqueue_failed.inc_by(items as u64);
-                if let Some((requests, refused_items)) = self.refusals.due(items) {
+                if let Some((requests, refused_items)) = self.refusals.due(items as u64) {
                     warn!(exporter = %self.id, data_type = %self.signal, requests, items = refused_items,
                         memory_budget_bytes = self.memory.limit(), reason = "memory budget spent",
                         "Requests refused by the sending queue; the senders get a retryable error");

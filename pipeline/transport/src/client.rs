@@ -177,10 +177,4 @@ pub fn auth_unsupported(auth: &AuthConfig) -> pipeline_api::BuildError {
     ))
 }
 
-/// A key that is present enables its section, even with a null value (then: its defaults),
-/// as Go's `configoptional.Optional` does.
-pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    Option::<T>::deserialize(d).map(|v| Some(v.unwrap_or_default()))
-}
+pub use pipeline_api::config::present;

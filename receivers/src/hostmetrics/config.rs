@@ -1,21 +1,16 @@
 //! The `hostmetrics` receiver's config (Go `hostmetricsreceiver.Config` and each scraper's
 //! `Config`, v0.155.0).
 
+use pipeline_api::config::present;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
 use pipeline_api::ComponentConfig;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use super::builder::Def;
 use super::metadata;
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    Option::<T>::deserialize(d).map(|v| Some(v.unwrap_or_default()))
-}
 
 /// The receiver's config. `Default` = Go's `createDefaultConfig()`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

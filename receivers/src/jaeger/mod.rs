@@ -29,10 +29,11 @@ mod thrift;
 #[cfg(test)]
 mod tests;
 
+use pipeline_api::config::present;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
@@ -47,7 +48,7 @@ use pipeline_api::{
     SignalConsumers,
 };
 use pipeline_api::{declare, Meta, Stability};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use exporters::jaeger::model::{PostSpansRequest, PostSpansResponse, POST_SPANS_PATH};
 
@@ -70,12 +71,6 @@ pub fn factory() -> Arc<dyn ReceiverFactory> {
     declare::receiver::<Config>(META, |ctx, cfg, next| {
         Ok(Box::new(JaegerReceiver::build(ctx, cfg, next)?))
     })
-}
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    Option::<T>::deserialize(d).map(|v| Some(v.unwrap_or_default()))
 }
 
 /// `receivers: jaeger:`.
@@ -304,10 +299,7 @@ impl HttpHandler {
             .trim()
             .to_ascii_lowercase();
         let metadata: Vec<(String, String)> = if self.include_metadata {
-            req.headers()
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-                .collect()
+            crate::http_server::header_metadata(req.headers())
         } else {
             Vec::new()
         };
@@ -410,29 +402,18 @@ struct UdpServer {
     obs: ReceiverObs,
 }
 
-/// At most one log line per 10 s for a UDP server's dropped packets, with the count since.
-struct DropLog {
-    last: Option<Instant>,
-    since: u64,
-}
+/// A UDP server's dropped packets are logged at most once per this, with the count since.
+const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
-impl DropLog {
-    fn note(&mut self, id: &ComponentId, key: &str, why: &str) {
-        self.since += 1;
-        if self
-            .last
-            .is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
-        {
-            tracing::warn!(
-                receiver = %id,
-                protocol = key,
-                dropped = self.since,
-                reason = why,
-                "Dropped Jaeger Thrift UDP packets."
-            );
-            self.last = Some(Instant::now());
-            self.since = 0;
-        }
+fn log_drop(drops: &pipeline_api::telemetry::LogEvery, id: &ComponentId, key: &str, why: &str) {
+    if let Some((dropped, _)) = drops.due(1) {
+        tracing::warn!(
+            receiver = %id,
+            protocol = key,
+            dropped,
+            reason = why,
+            "Dropped Jaeger Thrift UDP packets."
+        );
     }
 }
 
@@ -451,10 +432,7 @@ impl UdpServer {
                 return;
             }
         };
-        let drops = Arc::new(Mutex::new(DropLog {
-            last: None,
-            since: 0,
-        }));
+        let drops = Arc::new(pipeline_api::telemetry::LogEvery::new(DROP_LOG_EVERY));
         let (tx, rx) = tokio::sync::mpsc::channel::<ThriftBatch>(self.queue_size.max(1));
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let obs = Arc::new(self.obs);
@@ -484,9 +462,7 @@ impl UdpServer {
                     .await;
                     if let Err(e) = result {
                         counters.dropped_packets.fetch_add(1, Ordering::Relaxed);
-                        if let Ok(mut d) = drops.lock() {
-                            d.note(&id, key, &e.to_string());
-                        }
+                        log_drop(&drops, &id, key, &e.to_string());
                     }
                 }
             }));
@@ -507,9 +483,7 @@ impl UdpServer {
             counters.calls.fetch_add(1, Ordering::Relaxed);
             let refused = |why: String| {
                 counters.bad_requests.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut d) = drops.lock() {
-                    d.note(&id, self.key, &why);
-                }
+                log_drop(&drops, &id, self.key, &why);
             };
             if n > self.max_packet_size {
                 refused(format!(
@@ -535,9 +509,7 @@ impl UdpServer {
                         "the UDP queue is full",
                     )),
                 );
-                if let Ok(mut d) = drops.lock() {
-                    d.note(&id, self.key, "the queue (queue_size) is full");
-                }
+                log_drop(&drops, &id, self.key, "the queue (queue_size) is full");
             }
         }
         // the packets already queued are handed on before the receiver stops
@@ -556,12 +528,7 @@ impl Handler {
     ) -> Result<tonic::Response<PostSpansResponse>, tonic::Status> {
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
         let metadata: Vec<(String, String)> = if self.include_metadata {
-            req.metadata()
-                .clone()
-                .into_headers()
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-                .collect()
+            crate::http_server::header_metadata(&req.metadata().clone().into_headers())
         } else {
             Vec::new()
         };

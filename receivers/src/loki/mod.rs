@@ -25,6 +25,7 @@
 #[cfg(test)]
 mod tests;
 
+use pipeline_api::config::present;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::SocketAddr;
@@ -50,7 +51,7 @@ use pipeline_api::{
 };
 use pipeline_api::{declare, Meta, Stability};
 use prost::Message;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use exporters::loki::push::PushRequest;
 
@@ -64,12 +65,6 @@ pub fn factory() -> Arc<dyn ReceiverFactory> {
     declare::receiver::<Config>(META, |ctx, cfg, next| {
         Ok(Box::new(LokiReceiver::build(ctx, cfg, next)?))
     })
-}
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    Option::<T>::deserialize(d).map(|v| Some(v.unwrap_or_default()))
 }
 
 /// `receivers: loki:`.
@@ -487,12 +482,7 @@ impl GrpcHandler {
     ) -> Result<tonic::Response<PushResponse>, tonic::Status> {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let metadata: Vec<(String, String)> = if self.include_metadata {
-            req.metadata()
-                .clone()
-                .into_headers()
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-                .collect()
+            crate::http_server::header_metadata(&req.metadata().clone().into_headers())
         } else {
             Vec::new()
         };
@@ -565,10 +555,7 @@ impl Handler {
         }
         let encoding = header(&CONTENT_ENCODING);
         let metadata: Vec<(String, String)> = if self.include_metadata {
-            req.headers()
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-                .collect()
+            crate::http_server::header_metadata(req.headers())
         } else {
             Vec::new()
         };

@@ -4,11 +4,12 @@
 //! `config/configgrpc` (`ServerConfig`), `config/confighttp` (`ServerConfig`),
 //! `config/configtls` (`ServerConfig`).
 
+use pipeline_api::config::present;
 use std::collections::BTreeMap;
 
 use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
 use pipeline_api::ComponentConfig;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// Go `defaultMaxRequestBodySize` in `config/confighttp/server.go`: 20 MiB.
 pub const DEFAULT_MAX_REQUEST_BODY_SIZE: i64 = 20 * 1024 * 1024;
@@ -84,13 +85,6 @@ impl Protocols {
             http: None,
         }
     }
-}
-
-/// A key that is present enables its section, even with a null value (then: defaults).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    Option::<T>::deserialize(d).map(|v| Some(v.unwrap_or_default()))
 }
 
 /// `protocols::grpc` (Go `configgrpc.ServerConfig`).

@@ -193,10 +193,7 @@ impl Handler {
             (false, false, _) => &self.obs_v2_json,
         };
         let metadata = if self.include_metadata {
-            req.headers()
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-                .collect()
+            crate::http_server::header_metadata(req.headers())
         } else {
             Vec::new()
         };
