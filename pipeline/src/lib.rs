@@ -9,6 +9,7 @@ pub mod feature_gates;
 pub mod graph;
 pub mod own_push;
 pub mod own_telemetry;
+pub mod own_traces;
 pub mod registry;
 pub mod server;
 pub mod service;

@@ -11,6 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use pipeline_api::config::{parse_typed, ConfigError, ConfigValue, Validate};
 use pipeline_api::proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use pipeline_api::proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use pipeline_api::proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use pipeline_api::proto::tonic::metrics::v1::{
     metric, number_data_point, AggregationTemporality, Gauge, Histogram, HistogramDataPoint,
@@ -71,9 +73,9 @@ pub struct OtlpPushConfig {
     pub tls: ConfigValue,
 }
 
-impl Validate for PeriodicConfig {
+impl Validate for PushExporterConfig {
     fn validate(&self) -> Vec<ConfigError> {
-        let e = &self.exporter;
+        let e = self;
         let set = [
             e.otlp.is_some(),
             e.otlp_http.is_some(),
@@ -83,7 +85,7 @@ impl Validate for PeriodicConfig {
         let mut errors = Vec::new();
         if set.iter().filter(|s| **s).count() != 1 {
             errors.push(ConfigError::new(
-                &["exporter"],
+                &[],
                 "set exactly one of otlp, otlp_http, otlp_grpc, console",
             ));
         }
@@ -91,11 +93,11 @@ impl Validate for PeriodicConfig {
             match o.protocol.as_deref() {
                 Some("http/protobuf" | "http/json" | "grpc" | "grpc/protobuf") => {}
                 Some(p) => errors.push(ConfigError::new(
-                    &["exporter", "otlp", "protocol"],
+                    &["otlp", "protocol"],
                     format!("unsupported protocol {p:?} (http/protobuf, http/json, grpc)"),
                 )),
                 None => errors.push(ConfigError::new(
-                    &["exporter", "otlp", "protocol"],
+                    &["otlp", "protocol"],
                     "missing: http/protobuf or grpc",
                 )),
             }
@@ -107,12 +109,12 @@ impl Validate for PeriodicConfig {
         ] {
             if let Some(o) = o {
                 if o.endpoint.as_deref().unwrap_or("").is_empty() {
-                    errors.push(ConfigError::new(&["exporter", name, "endpoint"], "missing"));
+                    errors.push(ConfigError::new(&[name, "endpoint"], "missing"));
                 }
                 if let Some(c) = o.compression.as_deref() {
                     if !matches!(c, "gzip" | "none" | "") {
                         errors.push(ConfigError::new(
-                            &["exporter", name, "compression"],
+                            &[name, "compression"],
                             format!("unsupported compression {c:?} (gzip, none)"),
                         ));
                     }
@@ -123,12 +125,22 @@ impl Validate for PeriodicConfig {
     }
 }
 
+impl Validate for PeriodicConfig {
+    fn validate(&self) -> Vec<ConfigError> {
+        self.exporter
+            .validate()
+            .into_iter()
+            .map(|e| e.prefixed(&["exporter"]))
+            .collect()
+    }
+}
+
 /// Parse a reader's `periodic` section; errors relative to it.
 pub fn parse(value: &ConfigValue) -> Result<PeriodicConfig, Vec<ConfigError>> {
     parse_typed(value)
 }
 
-enum Target {
+pub(crate) enum Target {
     Http {
         url: String,
         headers: Vec<(String, String)>,
@@ -172,7 +184,11 @@ fn headers(o: &OtlpPushConfig) -> Vec<(String, String)> {
 }
 
 fn target(cfg: &PeriodicConfig) -> Target {
-    let e = &cfg.exporter;
+    exporter_target(&cfg.exporter, "/v1/metrics")
+}
+
+/// Where an otelconf exporter sends; an HTTP endpoint without a path gets `signal_path`.
+pub(crate) fn exporter_target(e: &PushExporterConfig, signal_path: &str) -> Target {
     let http = |o: &OtlpPushConfig| {
         let endpoint = o.endpoint.clone().unwrap_or_default();
         let endpoint = if endpoint.contains("://") {
@@ -185,7 +201,7 @@ fn target(cfg: &PeriodicConfig) -> Target {
         let url = if after_scheme.trim_end_matches('/').contains('/') {
             endpoint
         } else {
-            format!("{}/v1/metrics", endpoint.trim_end_matches('/'))
+            format!("{}{signal_path}", endpoint.trim_end_matches('/'))
         };
         Target::Http {
             url,
@@ -247,8 +263,11 @@ impl PeriodicReader {
                     _ = stop.cancelled() => true,
                 };
                 let request = to_otlp(&telemetry.registry().gather(), &resource, started);
-                let sent =
-                    tokio::time::timeout(timeout, push(&target, client.as_ref(), request)).await;
+                let sent = tokio::time::timeout(
+                    timeout,
+                    push(&target, client.as_ref(), Request::Metrics(request)),
+                )
+                .await;
                 match sent {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => warn!(error = %e, "Cannot push the collector's own metrics"),
@@ -270,14 +289,32 @@ impl PeriodicReader {
     }
 }
 
-async fn push(
+/// One OTLP export request of the collector's own telemetry.
+pub(crate) enum Request {
+    Metrics(ExportMetricsServiceRequest),
+    Traces(ExportTraceServiceRequest),
+}
+
+impl Request {
+    fn encode_to_vec(&self) -> Vec<u8> {
+        match self {
+            Request::Metrics(r) => r.encode_to_vec(),
+            Request::Traces(r) => r.encode_to_vec(),
+        }
+    }
+}
+
+pub(crate) async fn push(
     target: &Target,
     client: Option<&reqwest::Client>,
-    request: ExportMetricsServiceRequest,
+    request: Request,
 ) -> Result<(), String> {
     match target {
         Target::Console => {
-            println!("{request:#?}");
+            match &request {
+                Request::Metrics(r) => println!("{r:#?}"),
+                Request::Traces(r) => println!("{r:#?}"),
+            }
             Ok(())
         }
         Target::Http { url, headers, gzip } => {
@@ -304,23 +341,38 @@ async fn push(
             Ok(())
         }
         Target::Grpc { endpoint, headers } => {
-            let mut client = MetricsServiceClient::connect(endpoint.clone())
-                .await
-                .map_err(|e| format!("{endpoint}: {e}"))?;
-            let mut req = tonic::Request::new(request);
-            for (k, v) in headers {
-                if let (Ok(k), Ok(v)) = (
-                    k.to_ascii_lowercase()
-                        .parse::<tonic::metadata::MetadataKey<tonic::metadata::Ascii>>(),
-                    v.parse(),
-                ) {
-                    req.metadata_mut().insert(k, v);
+            fn with_headers<T>(request: T, headers: &[(String, String)]) -> tonic::Request<T> {
+                let mut req = tonic::Request::new(request);
+                for (k, v) in headers {
+                    if let (Ok(k), Ok(v)) = (
+                        k.to_ascii_lowercase()
+                            .parse::<tonic::metadata::MetadataKey<tonic::metadata::Ascii>>(),
+                        v.parse(),
+                    ) {
+                        req.metadata_mut().insert(k, v);
+                    }
+                }
+                req
+            }
+            let failed = |e: &dyn std::fmt::Display| format!("{endpoint}: {e}");
+            match request {
+                Request::Metrics(r) => {
+                    MetricsServiceClient::connect(endpoint.clone())
+                        .await
+                        .map_err(|e| failed(&e))?
+                        .export(with_headers(r, headers))
+                        .await
+                        .map_err(|e| failed(&e))?;
+                }
+                Request::Traces(r) => {
+                    TraceServiceClient::connect(endpoint.clone())
+                        .await
+                        .map_err(|e| failed(&e))?
+                        .export(with_headers(r, headers))
+                        .await
+                        .map_err(|e| failed(&e))?;
                 }
             }
-            client
-                .export(req)
-                .await
-                .map_err(|e| format!("{endpoint}: {e}"))?;
             Ok(())
         }
     }
@@ -333,7 +385,7 @@ fn now_nanos() -> u64 {
         .unwrap_or(0)
 }
 
-fn string_kv(k: &str, v: &str) -> KeyValue {
+pub(crate) fn string_kv(k: &str, v: &str) -> KeyValue {
     KeyValue {
         key: k.to_string(),
         value: Some(AnyValue {

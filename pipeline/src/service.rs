@@ -13,6 +13,7 @@ use crate::config::{self, Environment, Loaded, Plan};
 use crate::graph::{Graph, Reloaded};
 use crate::own_push::{self, PeriodicReader};
 use crate::own_telemetry::{self, MetricsServer};
+use crate::own_traces::{self, OwnTraces};
 use crate::registry::Registry;
 
 /// How long a shutdown may take before the components still running are named and left.
@@ -131,13 +132,22 @@ pub fn print_config(
 struct Running {
     graph: Graph,
     metrics: Option<MetricsServer>,
-    push: Vec<PeriodicReader>,
+    push: Pushers,
 }
 
-/// Start the plan's periodic readers (own metrics pushed over OTLP).
-fn push_readers(plan: &Plan, telemetry: &Arc<Telemetry>, version: &str) -> Vec<PeriodicReader> {
+/// What pushes the collector's own telemetry out: periodic metric readers and the
+/// own-traces export.
+struct Pushers {
+    readers: Vec<PeriodicReader>,
+    traces: OwnTraces,
+}
+
+/// Start the plan's periodic readers (own metrics pushed over OTLP) and its own-traces
+/// export.
+fn push_readers(plan: &Plan, telemetry: &Arc<Telemetry>, version: &str) -> Pushers {
     let resource = own_telemetry::resource_attributes(&plan.service.telemetry, version);
-    plan.service
+    let readers = plan
+        .service
         .telemetry
         .metrics
         .readers
@@ -145,13 +155,19 @@ fn push_readers(plan: &Plan, telemetry: &Arc<Telemetry>, version: &str) -> Vec<P
         .filter_map(|r| r.periodic.as_ref())
         .filter_map(|p| own_push::parse(p).ok())
         .map(|cfg| PeriodicReader::start(&cfg, telemetry.clone(), resource.clone()))
-        .collect()
+        .collect();
+    let traces = own_traces::parse(&plan.service.telemetry.traces).unwrap_or_default();
+    Pushers {
+        readers,
+        traces: OwnTraces::start(&traces, telemetry.clone(), resource),
+    }
 }
 
-async fn stop_push(readers: Vec<PeriodicReader>) {
-    for r in readers {
+async fn stop_push(push: Pushers) {
+    for r in push.readers {
         r.stop().await;
     }
+    push.traces.stop().await;
 }
 
 /// The own-metrics server a plan asks for: the running one if its address did not change.
@@ -186,8 +202,14 @@ async fn start(
     version: &str,
 ) -> Result<Running, String> {
     let metrics = metrics_server(plan, telemetry, None, version).await?;
-    let graph = Graph::start_plan(plan, telemetry, memory, SHUTDOWN_TIMEOUT).await?;
     let push = push_readers(plan, telemetry, version);
+    let graph = match Graph::start_plan(plan, telemetry, memory, SHUTDOWN_TIMEOUT).await {
+        Ok(g) => g,
+        Err(e) => {
+            stop_push(push).await;
+            return Err(e);
+        }
+    };
     Ok(Running {
         graph,
         metrics,

@@ -303,6 +303,12 @@ pub(crate) const TELEMETRY: &str = "{metrics: {readers: [{pull: {exporter: {prom
 pub(crate) enum Input {
     /// `(path, body)` posted as OTLP/JSON to the otlp receiver's HTTP port.
     Json(Vec<(&'static str, String)>),
+    /// OTLP/JSON posts carrying a `traceparent` header, then traces over gRPC (own traces).
+    Traced {
+        json: Vec<(&'static str, String)>,
+        traceparent: &'static str,
+        grpc_traces: Vec<ExportTraceServiceRequest>,
+    },
     /// Traces, metrics and logs over gRPC.
     Grpc(
         Vec<ExportTraceServiceRequest>,
@@ -385,24 +391,36 @@ fn items(r: &Recorded) -> usize {
     spans + metrics + logs
 }
 
+async fn post_json(posts: &[(&str, String)], traceparent: Option<&str>, ports: &Ports) {
+    let client = reqwest::Client::new();
+    for (path, body) in posts {
+        let mut req = client
+            .post(format!("http://127.0.0.1:{}{path}", ports.http))
+            .header("content-type", "application/json");
+        if let Some(t) = traceparent {
+            req = req.header("traceparent", t);
+        }
+        let resp = req.body(body.clone()).send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert_eq!(status, 200, "POST {path}: {text}");
+    }
+}
+
 async fn send(input: &Input, ports: &Ports) {
     let grpc = format!("http://127.0.0.1:{}", ports.grpc);
     let (traces, metrics, logs) = match input {
         Input::Json(posts) => {
-            let client = reqwest::Client::new();
-            for (path, body) in posts {
-                let resp = client
-                    .post(format!("http://127.0.0.1:{}{path}", ports.http))
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .unwrap();
-                let status = resp.status();
-                let text = resp.text().await.unwrap_or_default();
-                assert_eq!(status, 200, "POST {path}: {text}");
-            }
+            post_json(posts, None, ports).await;
             return;
+        }
+        Input::Traced {
+            json,
+            traceparent,
+            grpc_traces,
+        } => {
+            post_json(json, Some(traceparent), ports).await;
+            (grpc_traces.as_slice(), &[][..], &[][..])
         }
         Input::Grpc(t, m, l) => (t.as_slice(), m.as_slice(), l.as_slice()),
         Input::Nothing => return,

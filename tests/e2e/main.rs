@@ -6,6 +6,7 @@ mod cli;
 mod compat;
 mod compat_host;
 mod compat_ottl;
+mod compat_own_traces;
 mod compat_prometheus;
 mod compat_protocols;
 mod conformance;

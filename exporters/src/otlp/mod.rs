@@ -43,7 +43,11 @@ pub const META: Meta = Meta::new(TYPE_NAME)
 /// Go `exporterhelper.NewDefaultTimeoutConfig()`: 5s.
 pub fn factory() -> Arc<dyn ExporterFactory> {
     declare::exporter::<Config>(META, |ctx, cfg| {
-        Ok(Arc::new(OtlpExporter::new(ctx.id, cfg)?))
+        let mut e = OtlpExporter::new(ctx.id.clone(), cfg)?;
+        e.tracers = Some(
+            Signal::ALL.map(|s| transport::spans::grpc_client_tracer(&ctx.telemetry, s.as_str())),
+        );
+        Ok(Arc::new(e))
     })
     .into_factory()
 }
@@ -55,6 +59,8 @@ pub struct OtlpExporter {
     conn: GrpcConnection,
     metadata: MetadataMap,
     compression: Option<CompressionEncoding>,
+    /// The client spans of own traces, per signal (`None` in tests built without a context).
+    tracers: Option<[pipeline_api::own_spans::Tracer; 3]>,
 }
 
 impl OtlpExporter {
@@ -66,18 +72,41 @@ impl OtlpExporter {
             conn,
             metadata: cfg.grpc.metadata(),
             compression: cfg.grpc.send_compression(DEFAULT_COMPRESSION),
+            tracers: None,
         })
     }
 
+    /// One call, inside its client span when the collector traces itself.
     async fn send<R: Message + Default + Send + Sync + 'static>(
         &self,
         batch: &Batch,
         path: &'static str,
     ) -> Result<R, Status> {
+        let tracer = self.tracers.as_ref().map(|t| &t[batch.signal() as usize]);
+        let span =
+            tracer.and_then(|t| transport::spans::start_grpc_client(t, path, &self.endpoint));
+        let Some(span) = span else {
+            return self.call(batch, path, None).await;
+        };
+        let parent = tracer.and_then(|t| transport::spans::traceparent(t, &span));
+        let result = self.call(batch, path, parent).await;
+        transport::spans::end_grpc_client(span, result.as_ref().err());
+        result
+    }
+
+    async fn call<R: Message + Default + Send + Sync + 'static>(
+        &self,
+        batch: &Batch,
+        path: &'static str,
+        traceparent: Option<String>,
+    ) -> Result<R, Status> {
         self.conn
             .call(|channel| {
                 let batch = batch.clone();
-                let metadata = self.metadata.clone();
+                let mut metadata = self.metadata.clone();
+                if let Some(v) = traceparent.as_deref().and_then(|v| v.parse().ok()) {
+                    metadata.insert("traceparent", v);
+                }
                 let compression = self.compression;
                 async move {
                     let mut grpc = tonic::client::Grpc::new(channel)

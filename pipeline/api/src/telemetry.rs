@@ -15,6 +15,9 @@ use prometheus::{
 
 use crate::error::ConsumeError;
 use crate::ids::{ComponentId, ComponentKind, Signal};
+use crate::own_spans::{in_span, SpanHub, Tracer};
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
 mod lock {
     /// std's mutex, poison-tolerant.
@@ -101,6 +104,8 @@ pub struct Telemetry {
     families: Mutex<HashMap<String, (Family, Vec<String>)>>,
     /// Served by the registry's [`Variants`] collector.
     variants: Arc<VariantMap>,
+    /// The own spans' switch and sink (`service.telemetry.traces`).
+    spans: Arc<SpanHub>,
 }
 
 impl Telemetry {
@@ -114,7 +119,13 @@ impl Telemetry {
             level,
             families: Mutex::new(HashMap::new()),
             variants,
+            spans: Arc::default(),
         })
+    }
+
+    /// Where the process's own spans go; off until the runtime sets a sink.
+    pub fn spans(&self) -> &Arc<SpanHub> {
+        &self.spans
     }
 
     pub fn registry(&self) -> &Registry {
@@ -270,6 +281,24 @@ impl ComponentTelemetry {
             .with_label_values(&values)
     }
 
+    /// A tracer for this component's own spans: scope `scope_name` carrying the component's
+    /// id and kind (and `extra` attributes), as Go's component tracers do.
+    pub fn tracer(&self, scope_name: &str, extra: &[(&str, &str)]) -> Tracer {
+        let mut attributes = vec![
+            crate::own_spans::kv_str("otelcol.component.id", self.label.clone()),
+            crate::own_spans::kv_str("otelcol.component.kind", self.kind.as_str()),
+        ];
+        attributes.extend(extra.iter().map(|(k, v)| crate::own_spans::kv_str(k, *v)));
+        Tracer::new(
+            self.telemetry.spans.clone(),
+            InstrumentationScope {
+                name: scope_name.to_string(),
+                attributes,
+                ..Default::default()
+            },
+        )
+    }
+
     /// Counters of what a receiver accepted and refused on one transport.
     pub fn receiver_obs(&self, transport: &str) -> ReceiverObs {
         let make = |what: &str, signal: Signal, help: &str| {
@@ -287,6 +316,9 @@ impl ComponentTelemetry {
             ]
         };
         ReceiverObs {
+            tracer: self.tracer(self.id.type_name(), &[]),
+            span_prefix: format!("receiver/{}/", self.label),
+            transport: transport.to_string(),
             accepted: per_signal("accepted", "Number of items successfully pushed into the pipeline."),
             refused: per_signal("refused", "Number of items that could not be pushed into the pipeline."),
             failed: per_signal("failed", "Number of items that failed to be processed by the receiver due to internal errors."),
@@ -305,6 +337,10 @@ fn signal_index(s: Signal) -> usize {
 /// `otelcol_receiver_{accepted,refused,failed}_*` for one receiver and transport.
 #[derive(Clone)]
 pub struct ReceiverObs {
+    tracer: Tracer,
+    /// `receiver/<id>/`
+    span_prefix: String,
+    transport: String,
     accepted: [IntCounter; 3],
     refused: [IntCounter; 3],
     failed: [IntCounter; 3],
@@ -318,6 +354,51 @@ impl ReceiverObs {
             Ok(()) => self.accepted[i].inc_by(items as u64),
             Err(_) => self.refused[i].inc_by(items as u64),
         }
+    }
+
+    /// Run one `consume` of `items` items as Go's receiverhelper does: inside the span
+    /// `receiver/<id>/{TraceDataReceived,MetricsReceived,LogsReceived}` (a child of the
+    /// task's current span, the request's), counted when it returns. `format` is the span's
+    /// `format` attribute.
+    pub async fn observe<F>(
+        &self,
+        signal: Signal,
+        items: usize,
+        format: &str,
+        consume: F,
+    ) -> Result<(), ConsumeError>
+    where
+        F: std::future::Future<Output = Result<(), ConsumeError>>,
+    {
+        let op = match signal {
+            Signal::Traces => "TraceDataReceived",
+            Signal::Metrics => "MetricsReceived",
+            Signal::Logs => "LogsReceived",
+        };
+        let span = self
+            .tracer
+            .start_in_current(&format!("{}{op}", self.span_prefix), SpanKind::Internal);
+        let result = in_span(span.as_ref().map(|s| s.current()), consume).await;
+        self.record(signal, items, &result);
+        if let Some(mut span) = span {
+            if !self.transport.is_empty() {
+                span.set_str("transport", self.transport.clone());
+            }
+            let (accepted, refused) = match &result {
+                Ok(()) => (items as i64, 0),
+                Err(_) => (0, items as i64),
+            };
+            let item = signal.item_name();
+            span.set_str("format", format);
+            span.set_int(&format!("accepted_{item}"), accepted);
+            span.set_int(&format!("refused_{item}"), refused);
+            span.set_int(&format!("failed_{item}"), 0);
+            if let Err(e) = &result {
+                span.error(e.to_string());
+            }
+            span.end();
+        }
+        result
     }
 
     /// Items the receiver itself failed to process (not a downstream refusal).

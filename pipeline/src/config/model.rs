@@ -326,10 +326,10 @@ impl Check<'_> {
                 return None;
             }
         };
-        if !service.telemetry.traces.is_null() {
-            self.warnings.push(
-                "service::telemetry::traces is accepted but Ferrotel does not trace itself yet"
-                    .into(),
+        if let Err(errs) = crate::own_traces::parse(&service.telemetry.traces) {
+            self.errors.extend(
+                errs.into_iter()
+                    .map(|e| e.prefixed(&["service", "telemetry", "traces"])),
             );
         }
         if service.pipelines.is_empty()

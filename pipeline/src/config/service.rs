@@ -38,7 +38,7 @@ pub struct PipelineConfig {
 pub struct TelemetryConfig {
     pub logs: LogsConfig,
     pub metrics: MetricsConfig,
-    /// Accepted for compatibility; Ferrotel does not trace itself yet.
+    /// The own spans' export (`crate::own_traces::TracesConfig`), parsed where it is used.
     pub traces: ConfigValue,
     /// Resource attributes of the own telemetry (`service.name` etc.); null removes one.
     pub resource: BTreeMap<String, Option<String>>,

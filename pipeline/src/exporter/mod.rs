@@ -14,7 +14,9 @@ mod retry;
 
 use std::sync::Arc;
 
+use pipeline_api::own_spans::{self, in_span, SpanContext, Tracer};
 use pipeline_api::pending::{Pending, Taken};
+use pipeline_api::proto::tonic::trace::v1::span::SpanKind;
 use pipeline_api::storage::StorageClient;
 use pipeline_api::telemetry::ComponentTelemetry;
 use pipeline_api::{
@@ -56,6 +58,7 @@ struct Origin {
     _memory: Arc<MemoryPermit>,
     done: Option<oneshot::Sender<Result<(), ConsumeError>>>,
     outcome: std::sync::Mutex<Outcome>,
+    span: Option<SpanContext>,
 }
 
 #[derive(Default)]
@@ -73,6 +76,7 @@ impl Origin {
             _memory: item.memory,
             done: item.done,
             outcome: std::sync::Mutex::new(Outcome::default()),
+            span: item.span,
         };
         (item.batch, origin)
     }
@@ -105,6 +109,9 @@ pub struct ExporterRunner {
     telemetry: ComponentTelemetry,
     /// The exporter's own labels (`server_address`, `server_port`, ...).
     endpoint_labels: Vec<(&'static str, String)>,
+    /// Own spans: `exporter/enqueue` and `exporter/<id>/<signal>`, as Go's exporterhelper.
+    tracer: Tracer,
+    span_name: String,
 }
 
 /// Refusals are logged at most once per [`REFUSAL_LOG_EVERY`] per exporter and signal, with
@@ -173,6 +180,7 @@ impl ExporterRunner {
                 )
                 .set(queue.capacity() as i64);
         }
+        let span_name = format!("exporter/{id}/{signal}");
         ExporterRunner {
             id,
             signal,
@@ -188,6 +196,11 @@ impl ExporterRunner {
             refusals: pipeline_api::telemetry::LogEvery::new(REFUSAL_LOG_EVERY),
             telemetry: telemetry.clone(),
             endpoint_labels: exporter_labels,
+            tracer: telemetry.tracer(
+                "go.opentelemetry.io/collector/exporter/exporterhelper",
+                &[("otelcol.signal", signal.as_str())],
+            ),
+            span_name,
         }
     }
 
@@ -280,6 +293,7 @@ impl ExporterRunner {
                         permit,
                         memory,
                         done: None,
+                        span: None,
                     })
                     .await;
             }
@@ -312,7 +326,7 @@ impl ExporterRunner {
             }
             let (batch, origin) = Origin::from_item(item);
             let items = batch.items();
-            let result = self.send(batch).await;
+            let result = self.send(batch, origin.span.into_iter().collect()).await;
             self.complete(vec![(Arc::new(origin), items)], result, &persistent)
                 .await;
             self.set_queue_size(&queue);
@@ -399,7 +413,8 @@ impl ExporterRunner {
             let result = if taken.batch.is_empty() {
                 Ok(())
             } else {
-                me.send(taken.batch).await
+                let parents = taken.owners.iter().filter_map(|(o, _)| o.span).collect();
+                me.send(taken.batch, parents).await
             };
             me.complete(taken.owners, result, &persistent).await;
             me.set_queue_size(&queue);
@@ -455,8 +470,44 @@ impl ExporterRunner {
         }
     }
 
-    /// Send with retries and the timeout; counts the outcome once.
-    async fn send(&self, batch: Batch) -> Result<(), ConsumeError> {
+    /// Send with retries and the timeout; counts the outcome once. The send is the span
+    /// `exporter/<id>/<signal>`: the child of the one request it carries (its enqueue span,
+    /// or the caller's span without a queue), linked to each when it merges several.
+    async fn send(&self, batch: Batch, parents: Vec<SpanContext>) -> Result<(), ConsumeError> {
+        let parent = match parents.len() {
+            1 => Some(parents[0]),
+            _ => None,
+        };
+        let mut span = self
+            .tracer
+            .start(&self.span_name, SpanKind::Internal, parent);
+        if let Some(span) = &mut span {
+            span.set_str("exporter", self.id.to_string());
+            span.set_str("data_type", self.signal.as_str());
+            if parents.len() > 1 {
+                for p in parents {
+                    span.link(p);
+                }
+            }
+        }
+        let items = batch.items() as u64;
+        let result = in_span(span.as_ref().map(|s| s.current()), self.send_counted(batch)).await;
+        if let Some(mut span) = span {
+            let (sent, failed) = match &result {
+                Ok(()) => (items as i64, 0),
+                Err(_) => (0, items as i64),
+            };
+            span.set_int("items.sent", sent);
+            span.set_int("items.failed", failed);
+            if let Err(e) = &result {
+                span.error(e.to_string());
+            }
+            span.end();
+        }
+        result
+    }
+
+    async fn send_counted(&self, batch: Batch) -> Result<(), ConsumeError> {
         let items = batch.items() as u64;
         /// Takes one off the in-flight gauge when the send ends, however it ends.
         struct InFlight<'a>(&'a IntGauge);
@@ -527,7 +578,15 @@ impl ExporterRunner {
     async fn send_with_retry(&self, batch: Batch) -> Result<(), ConsumeError> {
         let retry = &self.common.retry_on_failure;
         let mut backoff: Option<Backoff> = None;
+        let mut retry_num = 0i64;
         loop {
+            // Go's retry sender, only in the chain when retries are on, notes each attempt
+            if retry.enabled {
+                own_spans::add_event(
+                    "Sending request.",
+                    vec![own_spans::kv_int("retry_num", retry_num)],
+                );
+            }
             let err = match self.attempt(batch.clone()).await {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
@@ -556,6 +615,14 @@ impl ExporterRunner {
                 interval = %pipeline_api::config::format_go_duration(wait),
                 "Exporting failed. Will retry the request after interval."
             );
+            own_spans::add_event(
+                "Exporting failed. Will retry the request after interval.",
+                vec![
+                    own_spans::kv_str("interval", pipeline_api::config::format_go_duration(wait)),
+                    own_spans::kv_str("error", err.to_string()),
+                ],
+            );
+            retry_num += 1;
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.stop_retrying.cancelled() => return Err(err.with_error_type("Shutdown")),
@@ -611,8 +678,45 @@ impl ExporterRunner {
 impl Consumer for ExporterRunner {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
         let Some(queue) = &self.queue else {
-            return self.send(batch).await;
+            return self
+                .send(batch, own_spans::current().into_iter().collect())
+                .await;
         };
+        // Go's obsQueue: the offer is the span `exporter/enqueue`, with an event saying
+        // whether the item went in; the queued item carries it to the send
+        let span = self
+            .tracer
+            .start_in_current("exporter/enqueue", SpanKind::Internal);
+        let offered = self
+            .enqueue(queue, batch, span.as_ref().map(|s| s.context()))
+            .await;
+        if let Some(mut span) = span {
+            let event = match &offered {
+                Ok(_) => "Enqueued item.",
+                Err(_) => "Failed to enqueue item.",
+            };
+            span.event(event, Vec::new());
+            span.end();
+        }
+        match offered? {
+            None => Ok(()),
+            Some(rx) => rx.await.unwrap_or_else(|_| {
+                Err(ConsumeError::retryable(
+                    "exporter stopped before the request was sent",
+                ))
+            }),
+        }
+    }
+}
+
+impl ExporterRunner {
+    /// Put a request in the queue; with `wait_for_result`, the receiver of its outcome.
+    async fn enqueue(
+        &self,
+        queue: &Arc<MemoryQueue>,
+        batch: Batch,
+        span: Option<SpanContext>,
+    ) -> Result<Option<oneshot::Receiver<Result<(), ConsumeError>>>, ConsumeError> {
         let q = &self.common.sending_queue;
         let block = q.block_on_overflow || q.blocking;
         let items = batch.items();
@@ -695,17 +799,11 @@ impl Consumer for ExporterRunner {
                 permit,
                 memory,
                 done,
+                span,
             })
             .await;
         self.set_queue_size(queue);
-        match wait {
-            None => Ok(()),
-            Some(rx) => rx.await.unwrap_or_else(|_| {
-                Err(ConsumeError::retryable(
-                    "exporter stopped before the request was sent",
-                ))
-            }),
-        }
+        Ok(wait)
     }
 }
 

@@ -23,6 +23,8 @@ pub struct Item {
     pub memory: std::sync::Arc<MemoryPermit>,
     /// With `wait_for_result`: the caller waiting for the export's outcome.
     pub done: Option<oneshot::Sender<Result<(), ConsumeError>>>,
+    /// The `exporter/enqueue` span it was queued in: the send's parent (own traces).
+    pub span: Option<pipeline_api::own_spans::SpanContext>,
 }
 
 pub enum Offer {

@@ -84,6 +84,8 @@ impl GrpcServer {
             let svc = Arc::new(Svc {
                 sink,
                 include_metadata: cfg.include_metadata,
+                tracer: transport::spans::grpc_tracer(&ctx.telemetry),
+                local: local_addr,
             });
             match svc.sink.signal {
                 Signal::Traces => routes.add_service(ExportServer::<TraceExport>::new(svc, limit)),
@@ -190,6 +192,9 @@ impl RunningGrpc {
 struct Svc {
     sink: SignalSink,
     include_metadata: bool,
+    /// The server spans of own traces.
+    tracer: pipeline_api::own_spans::Tracer,
+    local: std::net::SocketAddr,
 }
 
 impl Svc {
@@ -312,7 +317,17 @@ where
             let mut grpc = tonic::server::Grpc::new(RawCodec)
                 .apply_compression_config(accept, EnabledCompressionEncodings::default())
                 .apply_max_message_size_config(Some(limit), None);
-            Ok(grpc.unary(Unary(svc), req).await)
+            let span = transport::spans::start_grpc(&svc.tracer, M::PATH, req.headers(), svc.local);
+            let Some(span) = span else {
+                return Ok(grpc.unary(Unary(svc), req).await);
+            };
+            let resp =
+                pipeline_api::own_spans::in_span(Some(span.current()), grpc.unary(Unary(svc), req))
+                    .await;
+            // a refusal is a trailers-only answer: its status is in the headers
+            let status = tonic::Status::from_header_map(resp.headers());
+            transport::spans::end_grpc(span, status.as_ref());
+            Ok(resp)
         })
     }
 }
@@ -327,8 +342,10 @@ impl UnaryService<Bytes> for Unary {
         let svc = self.0.clone();
         Box::pin(async move {
             svc.handle(request).await?;
-            // An empty Export*ServiceResponse encodes to no bytes.
-            Ok(tonic::Response::new(Bytes::new()))
+            // Go's answer: an empty partial success, encoded though it is empty.
+            Ok(tonic::Response::new(Bytes::from_static(
+                super::json::EMPTY_RESPONSE_PROTO,
+            )))
         })
     }
 }

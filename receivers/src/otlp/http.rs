@@ -16,6 +16,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -151,6 +152,8 @@ impl HttpServer {
             cors: cfg.cors.clone().filter(|c| !c.allowed_origins.is_empty()),
             response_headers,
             read_timeout: Some(cfg.read_timeout.get()).filter(|d| !d.is_zero()),
+            tracer: transport::spans::http_tracer(&ctx.telemetry),
+            tls: tls.is_some(),
         });
 
         // Go's otlp receiver zeroes ReadHeaderTimeout: no limit unless configured.
@@ -219,6 +222,9 @@ struct Handler {
     cors: Option<CorsConfig>,
     response_headers: Vec<(HeaderName, HeaderValue)>,
     read_timeout: Option<Duration>,
+    /// The server spans of own traces.
+    tracer: pipeline_api::own_spans::Tracer,
+    tls: bool,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -266,7 +272,35 @@ fn too_large(enc: Encoding, limit: usize) -> Resp {
 }
 
 impl Handler {
+    /// One request, inside its server span when the collector traces itself.
     async fn handle(&self, req: Request<Incoming>, peer: PeerInfo) -> Resp {
+        let route = self
+            .routes
+            .iter()
+            .find(|(p, _)| p == req.uri().path())
+            .map(|(p, _)| p.as_str());
+        let Some(span) =
+            transport::spans::start_http(&self.tracer, &req, peer.addr, self.tls, route)
+        else {
+            return self.answer(req, peer, &AtomicU64::new(0)).await;
+        };
+        let read = AtomicU64::new(0);
+        let resp =
+            pipeline_api::own_spans::in_span(Some(span.current()), self.answer(req, peer, &read))
+                .await;
+        let written = hyper::body::Body::size_hint(resp.body())
+            .exact()
+            .unwrap_or(0);
+        transport::spans::end_http(
+            span,
+            resp.status().as_u16(),
+            read.load(Ordering::Relaxed),
+            written,
+        );
+        resp
+    }
+
+    async fn answer(&self, req: Request<Incoming>, peer: PeerInfo, read: &AtomicU64) -> Resp {
         let origin = req.headers().get(http::header::ORIGIN).cloned();
         let mut resp = match (&self.cors, &origin) {
             (Some(cors), Some(origin)) if is_preflight(&req) => {
@@ -274,7 +308,7 @@ impl Handler {
                 self.add_response_headers(&mut resp);
                 return resp;
             }
-            _ => self.route(req, peer).await,
+            _ => self.route(req, peer, read).await,
         };
         if let (Some(cors), Some(origin)) = (&self.cors, &origin) {
             if origin_allowed(cors, origin) {
@@ -297,7 +331,7 @@ impl Handler {
         }
     }
 
-    async fn route(&self, req: Request<Incoming>, peer: PeerInfo) -> Resp {
+    async fn route(&self, req: Request<Incoming>, peer: PeerInfo, read: &AtomicU64) -> Resp {
         let Some((_, sink)) = self.routes.iter().find(|(p, _)| p == req.uri().path()) else {
             // Go's http.ServeMux NotFound.
             return plain(StatusCode::NOT_FOUND, "404 page not found\n");
@@ -347,7 +381,10 @@ impl Handler {
             Vec::new()
         };
         let body = match self.read_body(req.into_body()).await {
-            Ok(b) => b,
+            Ok(b) => {
+                read.store(b.len() as u64, Ordering::Relaxed);
+                b
+            }
             Err(BodyError::TooLarge) => return too_large(enc, self.max_body),
             Err(BodyError::Timeout) => {
                 let mut r = refusal(
@@ -388,9 +425,9 @@ impl Handler {
         let context = sink.context(metadata, Some(peer.addr));
         match sink.export(batch, context).await {
             Ok(()) => {
-                // An empty Export*ServiceResponse: no bytes in protobuf, `{}` in JSON.
+                // An Export*ServiceResponse with an empty partial success, as Go answers.
                 let body = match enc {
-                    Encoding::Protobuf => Bytes::new(),
+                    Encoding::Protobuf => Bytes::from_static(json::EMPTY_RESPONSE_PROTO),
                     Encoding::Json => Bytes::from_static(json::EMPTY_RESPONSE),
                 };
                 let mut r = Response::new(Full::new(body));

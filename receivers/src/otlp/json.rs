@@ -35,8 +35,13 @@ pub fn decode(signal: Signal, body: &[u8]) -> Result<BatchData, String> {
     Ok(data)
 }
 
-/// An empty export response in JSON (`{}`), as Go's `jsonpb` writes an empty message.
-pub const EMPTY_RESPONSE: &[u8] = b"{}";
+/// A successful export's response in JSON, as Go writes it: its `partialSuccess` is always
+/// present, and empty.
+pub const EMPTY_RESPONSE: &[u8] = br#"{"partialSuccess":{}}"#;
+
+/// The same response in protobuf: field 1 (`partial_success`), an empty message. Go encodes
+/// it though it is empty, over HTTP and gRPC alike.
+pub const EMPTY_RESPONSE_PROTO: &[u8] = &[0x0a, 0x00];
 
 /// `snake_case` → `lowerCamelCase`; other keys unchanged.
 fn camel(key: &str) -> Option<String> {

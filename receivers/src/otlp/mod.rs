@@ -145,8 +145,11 @@ impl SignalSink {
             return Ok(());
         }
         batch.set_context(context);
-        let result = self.next.consume(batch).await;
-        self.obs.record(self.signal, items, &result);
+        // Go's otlp receiver reports "protobuf" for JSON requests too
+        let result = self
+            .obs
+            .observe(self.signal, items, "protobuf", self.next.consume(batch))
+            .await;
         result.map_err(|e| {
             tracing::debug!(receiver = %self.receiver, signal = %self.signal, items, error = %e, "The pipeline refused data.");
             Refusal::from_consume(&e)
