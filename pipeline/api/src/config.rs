@@ -66,6 +66,10 @@ pub trait Validate {
 /// parse is retried; the collected errors are returned together. A scalar where a string is
 /// expected (`headers: {x-id: 123}`, or an env value typed as a number) is taken as its text,
 /// as the Go collector does. An empty value (`otlp:`) means the defaults.
+///
+/// When some keys do not parse (an unknown key, a value of the wrong type), the rest is
+/// still validated: the section is parsed again without those keys, and what its validation
+/// says about other keys is reported with them, so one run lists every problem.
 pub fn parse_typed<T: DeserializeOwned + Validate>(
     value: &ConfigValue,
 ) -> Result<T, Vec<ConfigError>> {
@@ -80,6 +84,28 @@ pub fn parse_typed<T: DeserializeOwned + Validate>(
             }
         }
         _ => {
+            let mut rest = value.clone();
+            for e in &errors {
+                remove_at(&mut rest, &e.path);
+            }
+            if let (Some(rest), no_more) = deserialize_typed::<T>(&rest, &[]) {
+                if no_more.is_empty() {
+                    // a key that failed to parse is not also reported as missing or invalid
+                    // (a message about the whole section is kept)
+                    let overlaps = |a: &[String], b: &[String]| {
+                        a == b
+                            || (!a.is_empty()
+                                && !b.is_empty()
+                                && (a.starts_with(b) || b.starts_with(a)))
+                    };
+                    let more: Vec<ConfigError> = rest
+                        .validate()
+                        .into_iter()
+                        .filter(|v| !errors.iter().any(|e| overlaps(&e.path, &v.path)))
+                        .collect();
+                    errors.extend(more);
+                }
+            }
             errors.sort_by(|a, b| a.path.cmp(&b.path));
             Err(errors)
         }
@@ -649,6 +675,46 @@ mod tests {
                 Vec::new()
             }
         }
+    }
+
+    /// An unknown key or a bad value does not hide what validation says about the other
+    /// keys, plain or squashed; a key that did not parse is not reported twice.
+    #[test]
+    fn keys_that_do_not_parse_do_not_hide_the_validation_of_the_rest() {
+        let text = |errs: Vec<ConfigError>| -> Vec<String> {
+            errs.iter().map(|e| e.to_string()).collect()
+        };
+        let e = text(
+            parse_typed::<Sample>(&yaml(
+                "count: 11
+bogus: 1
+mode: x",
+            ))
+            .unwrap_err(),
+        );
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e[0].starts_with("bogus:"), "{e:?}");
+        assert_eq!(e[1], "count: must be at most 10", "{e:?}");
+        assert!(e[2].starts_with("mode:"), "{e:?}");
+        let e = text(
+            parse_typed::<Squashing>(&yaml(
+                "count: 11
+limt: 2",
+            ))
+            .unwrap_err(),
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!(e[0], "count: must be at most 10", "{e:?}");
+        assert!(e[1].starts_with("limt:"), "{e:?}");
+        // the bad key itself: one error, not also "must be at most 10" or a default's complaint
+        let e = text(
+            parse_typed::<Sample>(&yaml(
+                "count: many
+bogus: 1",
+            ))
+            .unwrap_err(),
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
     }
 
     #[test]

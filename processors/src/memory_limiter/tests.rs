@@ -158,7 +158,11 @@ fn validation_messages_are_gos() {
 fn unknown_key_is_rejected() {
     assert_eq!(
         messages("check_interval: 1s\nlimit_mb: 100"),
-        vec!["limit_mb: unknown key \"limit_mb\"; did you mean \"limit_mib\"?"]
+        vec![
+            "limit_mb: unknown key \"limit_mb\"; did you mean \"limit_mib\"?",
+            // the rest is validated too: without the typo no limit is set
+            "limit_mib: 'limit_mib' or 'limit_percentage' must be greater than zero",
+        ]
     );
 }
 

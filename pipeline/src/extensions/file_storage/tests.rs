@@ -176,7 +176,11 @@ fn unknown_keys_are_rejected_with_their_path() {
     let errors = factory()
         .parse_config(&serde_yaml_ng::from_str("directroy: /x").expect("yaml"))
         .unwrap_err();
-    assert_eq!(errors[0].path, vec!["directroy".to_string()]);
+    // the typo is named; the default directory the section falls back to is validated too
+    assert!(
+        errors.iter().any(|e| e.path == vec!["directroy".to_string()]),
+        "{errors:?}"
+    );
 }
 
 #[test]
