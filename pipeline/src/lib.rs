@@ -7,6 +7,7 @@ pub mod exporter;
 pub mod extensions;
 pub mod feature_gates;
 pub mod graph;
+pub mod own_logs;
 pub mod own_push;
 pub mod own_telemetry;
 pub mod own_traces;

@@ -12,7 +12,7 @@ use prometheus::{Counter, Encoder, IntGauge, Opts, TextEncoder};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{LogEncoding, LogLevel, LogsConfig, TelemetryConfig};
+use crate::config::TelemetryConfig;
 use crate::server;
 
 /// Process metrics, refreshed at each scrape.
@@ -211,71 +211,4 @@ impl MetricsServer {
         self.token.cancel();
         let _ = self.task.await;
     }
-}
-
-/// Where the logs go: Go's zap `output_paths` (`stderr`, `stdout`, or a file, appended to;
-/// several at once), stderr when none is given.
-fn log_writer(paths: &[String]) -> Result<tracing_subscriber::fmt::writer::BoxMakeWriter, String> {
-    use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriterExt};
-    let mut out: Option<BoxMakeWriter> = None;
-    let default = ["stderr".to_string()];
-    let paths = if paths.is_empty() {
-        &default[..]
-    } else {
-        paths
-    };
-    for p in paths {
-        let w = match p.as_str() {
-            "stderr" => BoxMakeWriter::new(std::io::stderr),
-            "stdout" => BoxMakeWriter::new(std::io::stdout),
-            path => {
-                let path = path.strip_prefix("file://").unwrap_or(path);
-                let f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(|e| {
-                        format!("service::telemetry::logs::output_paths: cannot open {path:?}: {e}")
-                    })?;
-                BoxMakeWriter::new(std::sync::Mutex::new(f))
-            }
-        };
-        out = Some(match out {
-            None => w,
-            Some(prev) => BoxMakeWriter::new(prev.and(w)),
-        });
-    }
-    out.ok_or_else(|| "service::telemetry::logs::output_paths: no output".to_string())
-}
-
-/// Install the log subscriber (console or JSON, to `output_paths`), once per process.
-pub fn init_logs(cfg: &LogsConfig) -> Result<(), String> {
-    use tracing_subscriber::EnvFilter;
-    let level = match cfg.level {
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
-    };
-    // hyper/h2/tonic internals stay at warn unless asked for with RUST_LOG
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| {
-            EnvFilter::new(format!("{level},h2=warn,hyper=warn,tower=warn,tonic=warn"))
-        });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(log_writer(&cfg.output_paths)?);
-    let result = match cfg.encoding {
-        LogEncoding::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
-        LogEncoding::Console => builder.with_ansi(false).try_init(),
-    };
-    // a subscriber set already (a second start in one process, in tests) stays
-    let _ = result;
-    Ok(())
 }

@@ -11,6 +11,7 @@ use tracing::{error, info, warn};
 
 use crate::config::{self, Environment, Loaded, Plan};
 use crate::graph::{Graph, Reloaded};
+use crate::own_logs;
 use crate::own_push::{self, PeriodicReader};
 use crate::own_telemetry::{self, MetricsServer};
 use crate::own_traces::{self, OwnTraces};
@@ -242,7 +243,9 @@ pub async fn run(
             return 1;
         }
     };
-    if let Err(e) = own_telemetry::init_logs(&loaded.plan.service.telemetry.logs) {
+    let log_resource =
+        own_telemetry::resource_attributes(&loaded.plan.service.telemetry, &opts.version);
+    if let Err(e) = own_logs::init_logs(&loaded.plan.service.telemetry.logs, &log_resource) {
         eprintln!("Error: {e}");
         return 1;
     }

@@ -96,11 +96,35 @@ pub struct LogsConfig {
     pub development: bool,
     pub disable_caller: bool,
     pub disable_stacktrace: bool,
-    pub sampling: ConfigValue,
+    pub sampling: LogsSampling,
     pub output_paths: Vec<String>,
     pub error_output_paths: Vec<String>,
     pub initial_fields: BTreeMap<String, ConfigValue>,
     pub processors: ConfigValue,
+    /// Leave the service's resource off the log lines.
+    pub disable_zap_resource: bool,
+}
+
+/// `service.telemetry.logs.sampling`: zap's sampler, on by default as in Go (10 lines of a
+/// message per 10 s, then every 100th).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsSampling {
+    pub enabled: bool,
+    pub tick: GoDuration,
+    pub initial: u64,
+    pub thereafter: u64,
+}
+
+impl Default for LogsSampling {
+    fn default() -> Self {
+        LogsSampling {
+            enabled: true,
+            tick: GoDuration::from_secs(10),
+            initial: 10,
+            thereafter: 100,
+        }
+    }
 }
 
 /// `service.telemetry.metrics`: the legacy `address` or the `readers` form; the default
