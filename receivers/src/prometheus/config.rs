@@ -229,7 +229,6 @@ pub const UNSUPPORTED_SD: &[&str] = &[
     "azure_sd_configs",
     "consul_sd_configs",
     "digitalocean_sd_configs",
-    "docker_sd_configs",
     "dockerswarm_sd_configs",
     "dns_sd_configs",
     "ec2_sd_configs",
@@ -290,6 +289,7 @@ pub struct ScrapeConfig {
 
     pub static_configs: Vec<StaticConfig>,
     pub file_sd_configs: Vec<FileSdConfig>,
+    pub docker_sd_configs: Vec<super::docker_sd::DockerSdConfig>,
     pub relabel_configs: Vec<RelabelConfig>,
     pub metric_relabel_configs: Vec<RelabelConfig>,
 
@@ -312,7 +312,6 @@ pub struct ScrapeConfig {
     pub azure_sd_configs: Option<ConfigValue>,
     pub consul_sd_configs: Option<ConfigValue>,
     pub digitalocean_sd_configs: Option<ConfigValue>,
-    pub docker_sd_configs: Option<ConfigValue>,
     pub dockerswarm_sd_configs: Option<ConfigValue>,
     pub dns_sd_configs: Option<ConfigValue>,
     pub ec2_sd_configs: Option<ConfigValue>,
@@ -346,7 +345,6 @@ impl ScrapeConfig {
             &self.azure_sd_configs,
             &self.consul_sd_configs,
             &self.digitalocean_sd_configs,
-            &self.docker_sd_configs,
             &self.dockerswarm_sd_configs,
             &self.dns_sd_configs,
             &self.ec2_sd_configs,
@@ -646,7 +644,7 @@ impl Validate for PrometheusReceiverConfig {
                 errors.push(err(
                     &[sds[0]],
                     format!(
-                        "{} not supported by Ferrotel's prometheus receiver (static_configs and file_sd_configs are); list the targets in static_configs or write them to a file_sd_configs file",
+                        "{} not supported by Ferrotel's prometheus receiver (static_configs, file_sd_configs and docker_sd_configs are); list the targets in static_configs or write them to a file_sd_configs file",
                         sds.join(", ")
                     ),
                 ));
@@ -792,6 +790,11 @@ impl Validate for PrometheusReceiverConfig {
                         &["file_sd_configs", &j.to_string()],
                         "file service discovery config must contain at least one path name".into(),
                     ));
+                }
+            }
+            for (j, d) in sc.docker_sd_configs.iter().enumerate() {
+                for (key, message) in d.problems() {
+                    errors.push(err(&["docker_sd_configs", &j.to_string(), key], message));
                 }
             }
             for (key, list) in [

@@ -2,11 +2,13 @@
 //! `receiver/prometheusreceiver` does, from a Prometheus config under `config:`.
 //!
 //! `build` checks and builds each job's HTTP client (spawning nothing); `run` starts, per
-//! job, a manager that keeps its targets (from `static_configs`, and `file_sd_configs` files
+//! job, a manager that keeps its targets (from `static_configs`, `docker_sd_configs` (the Docker
+//! Engine API, `docker_sd.rs`) and `file_sd_configs` files
 //! re-read when they change or every `refresh_interval`) and one scrape loop per target
 //! ([`scrape::Loop`]). A target that goes away has its series marked stale.
 
 pub mod config;
+pub mod docker_sd;
 pub mod relabel;
 pub mod scrape;
 pub mod targets;
@@ -149,6 +151,12 @@ async fn manage_job(job: Arc<JobContext>, shutdown: CancellationToken) {
             groups: BTreeMap::new(),
         })
         .collect();
+    let mut docker_state: Vec<docker_sd::DockerSdState> = cfg
+        .docker_sd_configs
+        .iter()
+        .cloned()
+        .map(docker_sd::DockerSdState::new)
+        .collect();
     let mut running: HashMap<Target, (CancellationToken, tokio::task::JoinHandle<()>)> =
         HashMap::new();
     let mut logged_errors: Vec<String> = Vec::new();
@@ -157,10 +165,19 @@ async fn manage_job(job: Arc<JobContext>, shutdown: CancellationToken) {
         for fs in &mut file_state {
             changed |= fs.poll(&job.receiver, &cfg.job_name);
         }
+        for ds in &mut docker_state {
+            tokio::select! {
+                c = ds.poll(&job.receiver, &cfg.job_name) => changed |= c,
+                _ = shutdown.cancelled() => break,
+            }
+        }
         if changed {
             let mut groups = static_groups.clone();
             for fs in &file_state {
                 groups.extend(fs.groups.values().flatten().cloned());
+            }
+            for ds in &docker_state {
+                groups.extend(ds.groups.iter().cloned());
             }
             let mut wanted = Vec::new();
             let mut errors = Vec::new();
@@ -199,7 +216,7 @@ async fn manage_job(job: Arc<JobContext>, shutdown: CancellationToken) {
             }
             running.retain(|_, (_, h)| !h.is_finished());
         }
-        if file_state.is_empty() {
+        if file_state.is_empty() && docker_state.is_empty() {
             shutdown.cancelled().await;
             break;
         }
