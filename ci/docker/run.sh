@@ -5,8 +5,8 @@
 # Installs Debian's docker.io, docker-compose and busybox-static when missing, starts dockerd
 # when no engine answers, builds the release binary, the Ferrotel image (Dockerfile.prebuilt:
 # no registry needed) and a busybox image on scratch, then runs the scenario and the
-# docker_stats receiver and the prometheus receiver's docker_sd_configs against the engine
-# (ci/docker/docker_stats.py, ci/docker/docker_sd.py). Exits non-zero
+# docker_stats receiver, the prometheus receiver's docker_sd_configs and the docker detector
+# against the engine (ci/docker/docker_stats.py, docker_sd.py, docker_detector.py). Exits non-zero
 # on any failure; prints the scenario's counts and `N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -67,10 +67,13 @@ stats_status=${PIPESTATUS[0]}
 echo "== docker: the prometheus receiver's docker_sd_configs against the engine"
 python3 ci/docker/docker_sd.py --ferrotel "$target/release/ferrotel" --busybox ferrotel-busybox:scenario | tee "$logs/docker_sd"
 sd_status=${PIPESTATUS[0]}
+echo "== docker: the resourcedetection processor's docker detector in a container"
+python3 ci/docker/docker_detector.py --image ferrotel:scenario | tee "$logs/docker_detector"
+detector_status=${PIPESTATUS[0]}
 set -e
 # one count over both (.ci/run reads the last `N passed, N failed` line)
 awk '/^[0-9]+ passed, [0-9]+ failed/ { p[FILENAME] = $1; f[FILENAME] = $3 }
      END { for (k in p) { tp += p[k]; tf += f[k] } printf "%d passed, %d failed\n", tp, tf }' \
-  "$logs/scenario" "$logs/docker_stats" "$logs/docker_sd"
+  "$logs/scenario" "$logs/docker_stats" "$logs/docker_sd" "$logs/docker_detector"
 rm -rf "$logs"
-(( scenario_status == 0 && stats_status == 0 && sd_status == 0 ))
+(( scenario_status == 0 && stats_status == 0 && sd_status == 0 && detector_status == 0 ))
