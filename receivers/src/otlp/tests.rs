@@ -384,6 +384,11 @@ fn defaults_validate_and_are_both_protocols_with_go_defaults() {
     assert_eq!(h.endpoint, "localhost:4318");
     // Go confighttp defaultMaxRequestBodySize = 20 MiB.
     assert_eq!(h.max_body(), 20_971_520);
+    // confighttp's header timeout, which Go's otlp receiver zeroes (docs/migration.md).
+    assert_eq!(
+        h.read_header_timeout.get(),
+        std::time::Duration::from_secs(60)
+    );
     assert_eq!(
         (h.traces_path(), h.metrics_path(), h.logs_path()),
         ("/v1/traces".into(), "/v1/metrics".into(), "/v1/logs".into())
