@@ -8,7 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, Bytes};
+use bench::grpc::RawCodec;
+use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -20,6 +21,14 @@ const LIMIT: usize = 1 << 20;
 const OTLP_TRACES: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 const JAEGER_POST_SPANS: &str = "/jaeger.api_v2.CollectorService/PostSpans";
 const LOKI_PUSH: &str = "/logproto.Pusher/Push";
+
+/// The HTTP receivers as their counters name them: (receiver, transport).
+const HTTP_RECEIVERS: [(&str, &str); 4] = [
+    ("otlp", "http"),
+    ("zipkin", "http"),
+    ("jaeger", "collector_http"),
+    ("loki", "http"),
+];
 
 struct Listeners {
     otlp_grpc: u16,
@@ -235,48 +244,7 @@ async fn otlp_http_ok(l: &Listeners) {
 }
 
 // ---------------------------------------------------------------------------------------
-// gRPC through tonic, messages as bytes
-
-#[derive(Clone, Copy, Default)]
-struct RawCodec;
-
-impl tonic::codec::Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl tonic::codec::Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn encode(
-        &mut self,
-        item: Bytes,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), tonic::Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn decode(
-        &mut self,
-        src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<Bytes>, tonic::Status> {
-        let n = src.remaining();
-        Ok(Some(src.copy_to_bytes(n)))
-    }
-}
+// gRPC through tonic, messages as bytes (the bench crate's codec)
 
 /// One unary call with `message` as the request; the status code (Ok for success).
 async fn grpc_call(port: u16, path: &'static str, message: Bytes) -> tonic::Code {
@@ -579,12 +547,7 @@ async fn hostile_oversized_bodies_get_413_and_resource_exhausted() {
     }
     otlp_http_ok(&l).await;
     otlp_grpc_ok(&l).await;
-    for (receiver, transport) in [
-        ("otlp", "http"),
-        ("zipkin", "http"),
-        ("jaeger", "collector_http"),
-        ("loki", "http"),
-    ] {
+    for (receiver, transport) in HTTP_RECEIVERS {
         assert!(
             over_limit(&l, receiver, transport, "max_request_body_size") >= 2.0,
             "{receiver}/{transport}: refusals for max_request_body_size not counted"
@@ -644,12 +607,7 @@ async fn hostile_slowloris_and_stalled_bodies_are_cut_off() {
         let status = read_status(s, Duration::from_secs(5)).await;
         assert_eq!(status, 408, "{name}: a stalled body");
     }
-    for (receiver, transport) in [
-        ("otlp", "http"),
-        ("zipkin", "http"),
-        ("jaeger", "collector_http"),
-        ("loki", "http"),
-    ] {
+    for (receiver, transport) in HTTP_RECEIVERS {
         assert!(
             over_limit(&l, receiver, transport, "read_timeout") >= 1.0,
             "{receiver}/{transport}: the stalled body was not counted"
