@@ -7,19 +7,22 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use http::Request;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto::Builder;
 use pipeline_api::config::{ConfigError, ConfigValue};
+use pipeline_api::telemetry::ComponentTelemetry;
 use pipeline_api::{BuildError, CancellationToken};
 use serde::Deserialize;
 use tokio_rustls::TlsAcceptor;
 use tonic::codec::CompressionEncoding;
 use transport::tls::TlsServerConfig;
 
+use crate::limits::OverLimit;
 use crate::otlp::server::serve;
 
 /// The default port of a receiver's gRPC endpoint.
@@ -28,8 +31,9 @@ pub trait DefaultPort {
 }
 
 /// `protocols::grpc` (Go `configgrpc.ServerConfig`) with `localhost:<P::PORT>` as the
-/// default endpoint: `endpoint`, `tls`, `max_recv_msg_size_mib` and `include_metadata` are
-/// served; the other keys are accepted.
+/// default endpoint: `endpoint`, `tls`, `max_recv_msg_size_mib`, `max_concurrent_streams`,
+/// `read_buffer_size` (the stream receive window) and `include_metadata` are served; the
+/// other keys are accepted.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields, bound = "")]
 pub struct GrpcServerConfig<P: DefaultPort> {
@@ -88,7 +92,11 @@ impl<P: DefaultPort> GrpcServerConfig<P> {
     }
 
     /// Bind the listener (and load TLS) at build; `what` names the key in errors.
-    pub fn bind(&self, what: &str) -> Result<GrpcListener, BuildError> {
+    pub fn bind(
+        &self,
+        what: &str,
+        telemetry: &ComponentTelemetry,
+    ) -> Result<GrpcListener, BuildError> {
         let tls = match &self.tls {
             Some(t) => Some(transport::tls::server_acceptor(
                 t,
@@ -111,6 +119,13 @@ impl<P: DefaultPort> GrpcServerConfig<P> {
             local_addr,
             tls,
             max_recv: usize::try_from(mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
+            builder: transport::limits::grpc_builder(
+                self.max_concurrent_streams,
+                u64::try_from(self.read_buffer_size).unwrap_or(0),
+                None,
+                None,
+            ),
+            over_limit: OverLimit::new(telemetry, "grpc"),
         })
     }
 }
@@ -121,10 +136,12 @@ pub struct GrpcListener {
     pub local_addr: SocketAddr,
     tls: Option<TlsAcceptor>,
     max_recv: usize,
+    builder: Builder<TokioExecutor>,
+    over_limit: OverLimit,
 }
 
 /// Serve the one method at `path` until `shutdown`: `handle(request, peer)` answers each
-/// call.
+/// call; a message refused for its size is counted (`otelcol_receiver_requests_over_limit`).
 pub async fn serve_unary<Req, Resp, H, Fut>(
     l: GrpcListener,
     path: &'static str,
@@ -141,6 +158,8 @@ pub async fn serve_unary<Req, Resp, H, Fut>(
         listener,
         tls,
         max_recv,
+        builder,
+        over_limit,
         ..
     } = l;
     let listener = match tokio::net::TcpListener::from_std(listener) {
@@ -151,16 +170,16 @@ pub async fn serve_unary<Req, Resp, H, Fut>(
         }
     };
     let handle = Arc::new(handle);
-    let mut builder = Builder::new(TokioExecutor::new()).http2_only();
-    builder.http2().timer(TokioTimer::new());
     serve(
         listener,
         tls,
         builder,
         move |peer| {
             let handle = handle.clone();
+            let over_limit = over_limit.clone();
             hyper::service::service_fn(move |req: Request<Incoming>| {
                 let handle = handle.clone();
+                let over_limit = over_limit.clone();
                 async move {
                     if req.uri().path() != path {
                         return Ok::<_, Infallible>(
@@ -171,20 +190,26 @@ pub async fn serve_unary<Req, Resp, H, Fut>(
                             .into_http::<tonic::body::Body>(),
                         );
                     }
+                    let ran = Arc::new(AtomicBool::new(false));
+                    let ran_in = ran.clone();
                     let svc = tower::service_fn(move |r: tonic::Request<Req>| {
                         let handle = handle.clone();
+                        ran_in.store(true, Ordering::Relaxed);
                         async move { handle(r, peer.addr).await }
                     });
                     let mut grpc =
                         tonic::server::Grpc::new(tonic_prost::ProstCodec::<Resp, Req>::default())
                             .accept_compressed(CompressionEncoding::Gzip)
                             .max_decoding_message_size(max_recv);
-                    Ok(grpc.unary(svc, req).await)
+                    let mut response = grpc.unary(svc, req).await;
+                    over_limit.refuse_grpc(&mut response, ran.load(Ordering::Relaxed));
+                    Ok(response)
                 }
             })
         },
         shutdown,
         what,
+        Some(crate::limits::GRPC_CONNECTION_TIMEOUT),
     )
     .await;
 }

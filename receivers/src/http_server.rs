@@ -132,6 +132,16 @@ impl<P: DefaultPort> HttpServerConfig<P> {
         usize::try_from(max).unwrap_or(usize::MAX)
     }
 
+    /// What bounds reading a request body: `max_request_body_size`, `read_timeout`, and
+    /// `read_header_timeout` as the longest pause inside a body.
+    pub fn body_limits(&self) -> crate::limits::BodyLimits {
+        crate::limits::BodyLimits::new(
+            self.max_request_body_size,
+            self.read_timeout,
+            self.read_header_timeout,
+        )
+    }
+
     /// Bind the listener (and load TLS) at build; `what` names the key in errors.
     pub fn bind(&self, what: &str) -> Result<HttpListener, BuildError> {
         let tls = match &self.tls {
@@ -204,6 +214,7 @@ pub async fn serve_http<H, Fut>(
         },
         shutdown,
         what,
+        read_header_timeout,
     )
     .await;
 }

@@ -11,6 +11,7 @@ pub mod grpc_unary;
 pub mod hostmetrics;
 pub mod http_server;
 pub mod jaeger;
+pub mod limits;
 pub mod loki;
 pub mod nop;
 pub mod otlp;

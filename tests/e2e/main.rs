@@ -14,6 +14,7 @@ mod connectors;
 mod dashboard;
 mod delivery;
 mod harness;
+mod hostile;
 mod hostmetrics;
 mod image;
 mod lifecycle;

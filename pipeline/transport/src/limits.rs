@@ -54,6 +54,37 @@ pub fn http_builder(
     builder
 }
 
+/// A connection builder for a gRPC server (HTTP/2 only): Go `configgrpc`'s
+/// `max_concurrent_streams` (0: hyper's 200 per connection; grpc-go has no limit) and
+/// `read_buffer_size` as the stream receive window (at least HTTP/2's 65,535), and pings
+/// every `keepalive_time` answered within `keepalive_timeout` (grpc-go's 2 h and 20 s).
+pub fn grpc_builder(
+    max_concurrent_streams: u32,
+    read_buffer_size: u64,
+    keepalive_time: Option<Duration>,
+    keepalive_timeout: Option<Duration>,
+) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http2_only();
+    {
+        let mut h2 = builder.http2();
+        h2.timer(TokioTimer::new());
+        if max_concurrent_streams > 0 {
+            h2.max_concurrent_streams(max_concurrent_streams);
+        }
+        if read_buffer_size > 0 {
+            let window = u32::try_from(read_buffer_size)
+                .unwrap_or(u32::MAX)
+                .max(65_535);
+            h2.initial_stream_window_size(window);
+        }
+        h2.keep_alive_interval(Some(
+            keepalive_time.unwrap_or(Duration::from_secs(2 * 60 * 60)),
+        ));
+        h2.keep_alive_timeout(keepalive_timeout.unwrap_or(Duration::from_secs(20)));
+    }
+    builder
+}
+
 /// Whether enough of the first bytes arrived within `timeout` to tell HTTP/1 from HTTP/2
 /// (anything that is not the start of the HTTP/2 preface is HTTP/1).
 pub async fn first_bytes(stream: &tokio::net::TcpStream, timeout: Duration) -> bool {

@@ -38,7 +38,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
+
+use crate::limits::{read_body, BodyError, BodyLimits, OverLimit};
 use hyper::body::Incoming;
 use pipeline_api::config::{ConfigError, ConfigValue, Validate};
 use pipeline_api::telemetry::ReceiverObs;
@@ -275,6 +277,8 @@ struct HttpHandler {
     counters: Arc<Counters>,
     include_metadata: bool,
     max_body: usize,
+    body_limits: BodyLimits,
+    over_limit: OverLimit,
     encodings: Vec<String>,
 }
 
@@ -313,19 +317,24 @@ impl HttpHandler {
             tracing::debug!(receiver = %self.id, error = %msg, "Refused a Jaeger Thrift request.");
             reply(status, format!("{msg}\n"))
         };
-        let body = match Limited::new(req.into_body(), self.max_body).collect().await {
-            Ok(b) => b.to_bytes(),
+        let body = match read_body(req.into_body(), self.body_limits).await {
+            Ok(b) => b,
             Err(e) => {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    return bad(
+                self.over_limit.count_body(&e);
+                return match e {
+                    BodyError::TooLarge => bad(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "http: request body too large".into(),
-                    );
-                }
-                return bad(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("Unable to process request body: {e}"),
-                );
+                    ),
+                    BodyError::Timeout => bad(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "timed out reading the request body".into(),
+                    ),
+                    BodyError::Read(e) => bad(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("Unable to process request body: {e}"),
+                    ),
+                };
             }
         };
         let body = match decompress(&encoding, &body, &self.encodings, self.max_body) {
@@ -604,7 +613,7 @@ impl JaegerReceiver {
         let grpc = p
             .grpc
             .as_ref()
-            .map(|g| g.bind("protocols::grpc"))
+            .map(|g| g.bind("protocols::grpc", &ctx.telemetry))
             .transpose()?;
         let grpc_addr = grpc.as_ref().map(|g| g.local_addr);
         let (mut http, mut http_addr) = (None, None);
@@ -627,6 +636,8 @@ impl JaegerReceiver {
                     counters: counters.clone(),
                     include_metadata: h.include_metadata,
                     max_body: h.max_body(),
+                    body_limits: h.body_limits(),
+                    over_limit: OverLimit::new(&ctx.telemetry, "collector_http"),
                     encodings,
                 }),
             });

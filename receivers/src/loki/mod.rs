@@ -36,7 +36,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
+
+use crate::limits::{read_body, BodyError, BodyLimits, OverLimit};
 use hyper::body::Incoming;
 use pipeline_api::config::{ConfigError, Validate};
 use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -459,6 +461,8 @@ struct Handler {
     next: SharedConsumer,
     keep_timestamp: bool,
     max_body: usize,
+    body_limits: BodyLimits,
+    over_limit: OverLimit,
     include_metadata: bool,
     obs: ReceiverObs,
     counters: Arc<Counters>,
@@ -559,16 +563,23 @@ impl Handler {
         } else {
             Vec::new()
         };
-        let body = match Limited::new(req.into_body(), self.max_body).collect().await {
-            Ok(b) => b.to_bytes(),
+        let body = match read_body(req.into_body(), self.body_limits).await {
+            Ok(b) => b,
             Err(e) => {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    return self.bad(
+                self.over_limit.count_body(&e);
+                return match e {
+                    BodyError::TooLarge => self.bad(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "http: request body too large",
-                    );
-                }
-                return self.bad(StatusCode::BAD_REQUEST, format!("failed to read body: {e}"));
+                    ),
+                    BodyError::Timeout => self.bad(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "timed out reading the request body",
+                    ),
+                    BodyError::Read(e) => {
+                        self.bad(StatusCode::BAD_REQUEST, format!("failed to read body: {e}"))
+                    }
+                };
             }
         };
         let body: Vec<u8> = match encoding.as_str() {
@@ -683,6 +694,8 @@ impl LokiReceiver {
                     next: next.clone(),
                     keep_timestamp: cfg.use_incoming_timestamp,
                     max_body: h.max_body(),
+                    body_limits: h.body_limits(),
+                    over_limit: OverLimit::new(&ctx.telemetry, "http"),
                     include_metadata: h.include_metadata,
                     obs: ctx.telemetry.receiver_obs("http"),
                     counters: counters.clone(),
@@ -692,7 +705,7 @@ impl LokiReceiver {
         let http_addr = http.as_ref().map(|h| h.listener.local_addr);
         let grpc = match &cfg.protocols.grpc {
             Some(g) => Some((
-                g.bind("protocols::grpc")?,
+                g.bind("protocols::grpc", &ctx.telemetry)?,
                 Arc::new(GrpcHandler {
                     id: ctx.id.clone(),
                     next,

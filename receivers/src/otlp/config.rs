@@ -222,7 +222,9 @@ pub struct HttpConfig {
     pub compression_algorithms: Option<Vec<String>>,
     /// Whole-request read timeout; 0: none (Go default for the otlp receiver).
     pub read_timeout: GoDuration,
-    /// Header read timeout; 0: none (the otlp receiver sets it to 0 in Go).
+    /// Header read timeout, also the first bytes of a new connection, an idle keep-alive
+    /// connection and the longest pause inside a request body; 0: none. Default 1 minute
+    /// (confighttp's; Go's otlp receiver sets 0).
     pub read_header_timeout: GoDuration,
     /// Accepted; 0 in Go's otlp defaults.
     pub write_timeout: GoDuration,
@@ -251,9 +253,11 @@ impl Default for HttpConfig {
             response_headers: BTreeMap::new(),
             compression_algorithms: None,
             // Go createDefaultConfig: "For backward compatibility" the otlp receiver zeroes
-            // confighttp's WriteTimeout, ReadHeaderTimeout and IdleTimeout.
+            // confighttp's WriteTimeout, ReadHeaderTimeout and IdleTimeout. Ferrotel keeps
+            // confighttp's 1 minute header timeout (docs/migration.md): without it one client
+            // can hold any number of silent or half-sent connections for ever.
             read_timeout: GoDuration::default(),
-            read_header_timeout: GoDuration::default(),
+            read_header_timeout: GoDuration::from_secs(60),
             write_timeout: GoDuration::default(),
             idle_timeout: GoDuration::default(),
             keep_alives_enabled: true,

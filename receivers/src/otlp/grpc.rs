@@ -6,15 +6,15 @@
 //! `max_recv_msg_size_mib`.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use std::convert::Infallible;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -79,6 +79,7 @@ impl GrpcServer {
 
         let obs = ctx.telemetry.receiver_obs("grpc");
         let limit = cfg.max_recv_msg_size();
+        let over_limit = crate::limits::OverLimit::new(&ctx.telemetry, "grpc");
         let mut routes = Routes::builder();
         for sink in sinks(&ctx.id, next, &obs) {
             let svc = Arc::new(Svc {
@@ -86,6 +87,7 @@ impl GrpcServer {
                 include_metadata: cfg.include_metadata,
                 tracer: transport::spans::grpc_tracer(&ctx.telemetry),
                 local: local_addr,
+                over_limit: over_limit.clone(),
             });
             match svc.sink.signal {
                 Signal::Traces => routes.add_service(ExportServer::<TraceExport>::new(svc, limit)),
@@ -96,36 +98,19 @@ impl GrpcServer {
             };
         }
 
-        let mut builder = Builder::new(TokioExecutor::new()).http2_only();
-        {
-            let mut h2 = builder.http2();
-            h2.timer(TokioTimer::new());
-            if cfg.max_concurrent_streams > 0 {
-                h2.max_concurrent_streams(cfg.max_concurrent_streams);
-            }
-            if cfg.read_buffer_size > 0 {
-                // The receive window: how much a client may send before we read it.
-                let window = u32::try_from(cfg.read_buffer_size)
-                    .unwrap_or(u32::MAX)
-                    .max(65_535);
-                h2.initial_stream_window_size(window);
-            }
-            let params = cfg
-                .keepalive
-                .as_ref()
-                .and_then(|k| k.server_parameters.as_ref());
-            // grpc-go's defaults: ping after 2h idle, wait 20s for the answer.
-            let time = params
-                .and_then(|p| p.time)
-                .map(|d| d.get())
-                .filter(|d| !d.is_zero());
-            let timeout = params
-                .and_then(|p| p.timeout)
-                .map(|d| d.get())
-                .filter(|d| !d.is_zero());
-            h2.keep_alive_interval(Some(time.unwrap_or(Duration::from_secs(2 * 60 * 60))));
-            h2.keep_alive_timeout(timeout.unwrap_or(Duration::from_secs(20)));
-        }
+        let params = cfg
+            .keepalive
+            .as_ref()
+            .and_then(|k| k.server_parameters.as_ref());
+        let nonzero = |d: Option<pipeline_api::config::GoDuration>| {
+            d.map(|d| d.get()).filter(|d| !d.is_zero())
+        };
+        let builder = transport::limits::grpc_builder(
+            cfg.max_concurrent_streams,
+            cfg.read_buffer_size,
+            nonzero(params.and_then(|p| p.time)),
+            nonzero(params.and_then(|p| p.timeout)),
+        );
 
         Ok(GrpcServer {
             local_addr,
@@ -184,7 +169,16 @@ impl RunningGrpc {
                     });
             TowerToHyperService::new(svc)
         };
-        serve(listener, tls, builder, make, shutdown, "grpc").await;
+        serve(
+            listener,
+            tls,
+            builder,
+            make,
+            shutdown,
+            "grpc",
+            Some(crate::limits::GRPC_CONNECTION_TIMEOUT),
+        )
+        .await;
     }
 }
 
@@ -195,6 +189,7 @@ struct Svc {
     /// The server spans of own traces.
     tracer: pipeline_api::own_spans::Tracer,
     local: std::net::SocketAddr,
+    over_limit: crate::limits::OverLimit,
 }
 
 impl Svc {
@@ -317,22 +312,28 @@ where
             let mut grpc = tonic::server::Grpc::new(RawCodec)
                 .apply_compression_config(accept, EnabledCompressionEncodings::default())
                 .apply_max_message_size_config(Some(limit), None);
+            let ran = Arc::new(AtomicBool::new(false));
+            let over_limit = svc.over_limit.clone();
             let span = transport::spans::start_grpc(&svc.tracer, M::PATH, req.headers(), svc.local);
-            let Some(span) = span else {
-                return Ok(grpc.unary(Unary(svc), req).await);
-            };
-            let resp =
-                pipeline_api::own_spans::in_span(Some(span.current()), grpc.unary(Unary(svc), req))
-                    .await;
-            // a refusal is a trailers-only answer: its status is in the headers
-            let status = tonic::Status::from_header_map(resp.headers());
-            transport::spans::end_grpc(span, status.as_ref());
-            Ok(resp)
+            let span_context = span.as_ref().map(|s| s.current());
+            let mut response = pipeline_api::own_spans::in_span(
+                span_context,
+                grpc.unary(Unary(svc, ran.clone()), req),
+            )
+            .await;
+            over_limit.refuse_grpc(&mut response, ran.load(Ordering::Relaxed));
+            if let Some(span) = span {
+                // a refusal is a trailers-only answer: its status is in the headers
+                let status = tonic::Status::from_header_map(response.headers());
+                transport::spans::end_grpc(span, status.as_ref());
+            }
+            Ok(response)
         })
     }
 }
 
-struct Unary(Arc<Svc>);
+/// The method, and whether it ran (a message refused for its size never reaches it).
+struct Unary(Arc<Svc>, Arc<AtomicBool>);
 
 impl UnaryService<Bytes> for Unary {
     type Response = Bytes;
@@ -340,6 +341,7 @@ impl UnaryService<Bytes> for Unary {
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let svc = self.0.clone();
+        self.1.store(true, Ordering::Relaxed);
         Box::pin(async move {
             svc.handle(request).await?;
             // Go's answer: an empty partial success, encoded though it is empty.

@@ -21,11 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{
-    HeaderName, HeaderValue, ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER,
-};
+use http::header::{HeaderName, HeaderValue, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto::Builder;
@@ -39,6 +37,7 @@ use super::config::{CorsConfig, HttpConfig};
 use super::errors::Refusal;
 use super::server::{serve, PeerInfo};
 use super::{bind, json, metadata_from_headers, sinks, SignalSink};
+use crate::limits::{read_body, BodyError, BodyLimits, Limit, OverLimit};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -82,6 +81,7 @@ pub(super) struct HttpServer {
     tls: Option<tokio_rustls::TlsAcceptor>,
     handler: Arc<Handler>,
     builder: Builder<TokioExecutor>,
+    first_bytes: Option<Duration>,
 }
 
 pub(super) struct RunningHttp {
@@ -91,6 +91,7 @@ pub(super) struct RunningHttp {
     tls: Option<tokio_rustls::TlsAcceptor>,
     handler: Arc<Handler>,
     builder: Builder<TokioExecutor>,
+    first_bytes: Option<Duration>,
 }
 
 impl HttpServer {
@@ -147,16 +148,20 @@ impl HttpServer {
         let handler = Arc::new(Handler {
             routes,
             max_body: cfg.max_body(),
+            body_limits: BodyLimits::new(
+                cfg.max_request_body_size,
+                cfg.read_timeout,
+                cfg.read_header_timeout,
+            ),
+            over_limit: OverLimit::new(&ctx.telemetry, "http"),
             encodings: cfg.compression_algorithms().into(),
             include_metadata: cfg.include_metadata,
             cors: cfg.cors.clone().filter(|c| !c.allowed_origins.is_empty()),
             response_headers,
-            read_timeout: Some(cfg.read_timeout.get()).filter(|d| !d.is_zero()),
             tracer: transport::spans::http_tracer(&ctx.telemetry),
             tls: tls.is_some(),
         });
 
-        // Go's otlp receiver zeroes ReadHeaderTimeout: no limit unless configured.
         let header_timeout = Some(cfg.read_header_timeout.get()).filter(|d| !d.is_zero());
         let builder = transport::limits::http_builder(cfg.keep_alives_enabled, header_timeout);
 
@@ -167,6 +172,7 @@ impl HttpServer {
             tls,
             handler,
             builder,
+            first_bytes: header_timeout,
         })
     }
 
@@ -178,6 +184,7 @@ impl HttpServer {
             tls,
             handler,
             builder,
+            first_bytes,
         } = self;
         let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|e| BuildError::new(format!("protocols::http::endpoint: {e}")))?;
@@ -188,6 +195,7 @@ impl HttpServer {
             tls,
             handler,
             builder,
+            first_bytes,
         })
     }
 }
@@ -201,6 +209,7 @@ impl RunningHttp {
             tls,
             handler,
             builder,
+            first_bytes,
         } = self;
         tracing::info!(endpoint = %endpoint, address = %local_addr, "Starting HTTP server");
         let make = move |peer: PeerInfo| {
@@ -210,7 +219,7 @@ impl RunningHttp {
                 async move { Ok::<_, Infallible>(handler.handle(req, peer).await) }
             })
         };
-        serve(listener, tls, builder, make, shutdown, "http").await;
+        serve(listener, tls, builder, make, shutdown, "http", first_bytes).await;
     }
 }
 
@@ -221,7 +230,8 @@ struct Handler {
     include_metadata: bool,
     cors: Option<CorsConfig>,
     response_headers: Vec<(HeaderName, HeaderValue)>,
-    read_timeout: Option<Duration>,
+    body_limits: BodyLimits,
+    over_limit: OverLimit,
     /// The server spans of own traces.
     tracer: pipeline_api::own_spans::Tracer,
     tls: bool,
@@ -366,27 +376,22 @@ impl Handler {
                 &Refusal::bad_data(format!("unsupported Content-Encoding: {encoding}")),
             );
         }
-        let declared = req
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.max_body as u64) {
-            return too_large(enc, self.max_body);
-        }
-
         let metadata = if self.include_metadata {
             metadata_from_headers(req.headers(), req.uri().authority().map(|a| a.as_str()))
         } else {
             Vec::new()
         };
-        let body = match self.read_body(req.into_body()).await {
+        let body = match read_body(req.into_body(), self.body_limits).await {
             Ok(b) => {
                 read.store(b.len() as u64, Ordering::Relaxed);
                 b
             }
-            Err(BodyError::TooLarge) => return too_large(enc, self.max_body),
+            Err(BodyError::TooLarge) => {
+                self.over_limit.count(Limit::MaxRequestBodySize);
+                return too_large(enc, self.max_body);
+            }
             Err(BodyError::Timeout) => {
+                self.over_limit.count(Limit::ReadTimeout);
                 let mut r = refusal(
                     enc,
                     &Refusal::bad_data("timed out reading the request body"),
@@ -416,7 +421,10 @@ impl Handler {
         };
         let batch = match unpacked {
             Ok(b) => b,
-            Err(Unpack::TooLarge) => return too_large(enc, self.max_body),
+            Err(Unpack::TooLarge) => {
+                self.over_limit.count(Limit::MaxRequestBodySize);
+                return too_large(enc, self.max_body);
+            }
             Err(Unpack::Bad(m)) => {
                 tracing::debug!(receiver = %sink.receiver, signal = %sink.signal, error = %m, "Refused an OTLP/HTTP request.");
                 return refusal(enc, &Refusal::bad_data(m));
@@ -436,26 +444,6 @@ impl Handler {
                 r
             }
             Err(r) => refusal(enc, &r),
-        }
-    }
-
-    async fn read_body(&self, body: Incoming) -> Result<Bytes, BodyError> {
-        let collect = Limited::new(body, self.max_body).collect();
-        let collected = match self.read_timeout {
-            Some(t) => tokio::time::timeout(t, collect)
-                .await
-                .map_err(|_| BodyError::Timeout)?,
-            None => collect.await,
-        };
-        match collected {
-            Ok(c) => Ok(c.to_bytes()),
-            Err(e)
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
-                Err(BodyError::TooLarge)
-            }
-            Err(e) => Err(BodyError::Read(e.to_string())),
         }
     }
 }
@@ -486,12 +474,6 @@ fn unpack(
         }
     };
     decode(signal, enc, body).map_err(Unpack::Bad)
-}
-
-enum BodyError {
-    TooLarge,
-    Timeout,
-    Read(String),
 }
 
 /// Protobuf stays as received (checked and counted by [`Batch::from_wire`]); JSON is

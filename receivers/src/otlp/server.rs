@@ -26,7 +26,9 @@ pub struct PeerInfo {
     pub addr: SocketAddr,
 }
 
-/// Serve `listener` until `shutdown` fires, then drain.
+/// Serve `listener` until `shutdown` fires, then drain. A plain-text connection whose first
+/// bytes do not arrive within `first_bytes` is closed (over TLS, the handshake timeout
+/// bounds it).
 pub async fn serve<F, S, B>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -34,6 +36,7 @@ pub async fn serve<F, S, B>(
     make_service: F,
     shutdown: CancellationToken,
     what: &'static str,
+    first_bytes: Option<Duration>,
 ) where
     F: Fn(PeerInfo) -> S,
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
@@ -65,7 +68,19 @@ pub async fn serve<F, S, B>(
         let tls = tls.clone();
         tracker.spawn(async move {
             match tls {
-                None => serve_connection(stream, service, builder, shutdown).await,
+                None => {
+                    if let Some(t) = first_bytes {
+                        let ready = tokio::select! {
+                            ready = transport::limits::first_bytes(&stream, t) => ready,
+                            _ = shutdown.cancelled() => false,
+                        };
+                        if !ready {
+                            tracing::debug!(server = what, client = %addr, "Closed a connection that sent nothing in time.");
+                            return;
+                        }
+                    }
+                    serve_connection(stream, service, builder, shutdown).await
+                }
                 Some(acceptor) => {
                     let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
                     let stream = tokio::select! {

@@ -29,7 +29,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
+
+use crate::limits::{read_body, BodyError, BodyLimits, OverLimit};
 use hyper::body::Incoming;
 use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
 use pipeline_api::telemetry::ReceiverObs;
@@ -160,6 +162,8 @@ struct Handler {
     next: SharedConsumer,
     parse_string_tags: bool,
     max_body: usize,
+    body_limits: BodyLimits,
+    over_limit: OverLimit,
     encodings: Vec<String>,
     include_metadata: bool,
     obs_v2_json: ReceiverObs,
@@ -197,17 +201,24 @@ impl Handler {
         } else {
             Vec::new()
         };
-        let body = match Limited::new(req.into_body(), self.max_body).collect().await {
-            Ok(b) => b.to_bytes(),
+        let body = match read_body(req.into_body(), self.body_limits).await {
+            Ok(b) => b,
             Err(e) => {
                 self.counters.bad_requests.fetch_add(1, Ordering::Relaxed);
-                if e.is::<http_body_util::LengthLimitError>() {
-                    return reply(
+                self.over_limit.count_body(&e);
+                return match e {
+                    BodyError::TooLarge => reply(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "http: request body too large",
-                    );
-                }
-                return reply(StatusCode::BAD_REQUEST, format!("failed to read body: {e}"));
+                    ),
+                    BodyError::Timeout => reply(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "timed out reading the request body",
+                    ),
+                    BodyError::Read(e) => {
+                        reply(StatusCode::BAD_REQUEST, format!("failed to read body: {e}"))
+                    }
+                };
             }
         };
         // Go leaves a body that does not decompress as it is.
@@ -324,6 +335,12 @@ impl ZipkinReceiver {
                 next,
                 parse_string_tags: cfg.parse_string_tags,
                 max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
+                body_limits: BodyLimits::new(
+                    cfg.max_request_body_size,
+                    cfg.read_timeout,
+                    cfg.read_header_timeout,
+                ),
+                over_limit: OverLimit::new(&ctx.telemetry, "http"),
                 encodings,
                 include_metadata: cfg.include_metadata,
                 obs_v2_json: ctx.telemetry.receiver_obs("http_v2_json"),
@@ -371,6 +388,7 @@ impl Receiver for ZipkinReceiver {
             },
             shutdown,
             "zipkin",
+            read_header_timeout,
         )
         .await;
         Ok(())
