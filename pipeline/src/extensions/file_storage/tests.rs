@@ -178,7 +178,9 @@ fn unknown_keys_are_rejected_with_their_path() {
         .unwrap_err();
     // the typo is named; the default directory the section falls back to is validated too
     assert!(
-        errors.iter().any(|e| e.path == vec!["directroy".to_string()]),
+        errors
+            .iter()
+            .any(|e| e.path == vec!["directroy".to_string()]),
         "{errors:?}"
     );
 }
