@@ -29,6 +29,7 @@ use crate::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use crate::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use crate::proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 use crate::proto::tonic::metrics::v1::{metric, Metric, ResourceMetrics, ScopeMetrics};
+use crate::proto::tonic::resource::v1::Resource;
 use crate::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use crate::wire::{self, WireError};
 
@@ -435,6 +436,47 @@ impl Batch {
         let r = f(data);
         self.items = data.count_items();
         r
+    }
+
+    /// Apply `f` to every resource (an empty one where a resource entry has none). A batch
+    /// still in its wire form stays in it: only the resource messages are decoded and
+    /// re-encoded, every span, data point and log record is copied as bytes
+    /// ([`crate::wire_edit`]). Otherwise as [`Batch::edit`].
+    pub fn edit_resources(&mut self, mut f: impl FnMut(&mut Resource)) {
+        if self.data.decoded.get().is_none() {
+            if let Some(chunks) = &self.data.wire {
+                let edited: Option<Vec<Bytes>> = chunks
+                    .iter()
+                    .map(|c| crate::wire_edit::edit_resources(c, &mut f).map(Bytes::from))
+                    .collect();
+                if let Some(edited) = edited {
+                    let signal = self.data.signal;
+                    // new data: nothing decoded, its own length and memory charge
+                    self.data = Arc::new(Payload {
+                        signal,
+                        wire: Some(edited),
+                        decoded: OnceLock::new(),
+                        decoded_len: OnceLock::new(),
+                        charge: Charge::default(),
+                    });
+                    return;
+                }
+            }
+        }
+        self.edit(|data| match data {
+            BatchData::Traces(r) => r
+                .resource_spans
+                .iter_mut()
+                .for_each(|e| f(e.resource.get_or_insert_with(Resource::default))),
+            BatchData::Metrics(r) => r
+                .resource_metrics
+                .iter_mut()
+                .for_each(|e| f(e.resource.get_or_insert_with(Resource::default))),
+            BatchData::Logs(r) => r
+                .resource_logs
+                .iter_mut()
+                .for_each(|e| f(e.resource.get_or_insert_with(Resource::default))),
+        })
     }
 
     /// True when both batches share the same data allocation (no copy was made).

@@ -19,6 +19,7 @@ pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod wire;
+pub mod wire_edit;
 
 pub use batch::{Batch, BatchData, BatchDataMut, RequestContext};
 pub use component::*;

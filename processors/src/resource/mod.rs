@@ -98,7 +98,8 @@ impl Consumer for ResourceProcessor {
             } else {
                 RequestContext::default()
             };
-            batch.edit(|data| self.process(&ctx, data));
+            // only the resources change: a batch still in its wire form stays in it
+            batch.edit_resources(|r| self.attr_proc.process(&ctx, &mut r.attributes));
         }
         self.next.consume(batch).await
     }

@@ -193,3 +193,43 @@ async fn actions_on_resource_attributes_of_logs_including_a_missing_resource() {
     assert_eq!(attr(&res[1], "deployment.environment"), Some(&s("prod")));
     assert_eq!(attr(&res[1], "cloud.zone"), Some(&s("z")));
 }
+
+/// A batch that arrived as bytes leaves as bytes: only the resources were re-encoded, and
+/// the result is what editing the decoded request gives.
+#[tokio::test]
+async fn a_wire_batch_stays_wire_and_reads_as_the_decoded_edit() {
+    use prost::Message;
+    let req = ExportTraceServiceRequest {
+        resource_spans: vec![
+            ResourceSpans {
+                resource: input(),
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        name: "a".into(),
+                        attributes: vec![kv("host.name", s("span-level"))],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                schema_url: "https://opentelemetry.io/schemas/1.21.0".into(),
+            },
+            // no resource: an empty one is edited, as in the decoded path
+            ResourceSpans::default(),
+        ],
+    };
+    let wire = Batch::from_wire(
+        Signal::Traces,
+        req.encode_to_vec().into(),
+        RequestContext::default(),
+    )
+    .unwrap();
+    let out = run(Signal::Traces, wire).await;
+    assert!(out.is_wire(), "only the resources were rewritten");
+    let decoded = run(Signal::Traces, Batch::from_traces(req)).await;
+    assert!(!decoded.is_wire());
+    assert_eq!(out.data(), decoded.data());
+    assert_eq!(out.items(), 1);
+    check(&resource(&out)[0]);
+}

@@ -239,8 +239,10 @@ impl Consumer for ResourceDetectionProcessor {
                 batch.signal()
             )));
         }
-        if !batch.is_empty() && !self.detected().is_empty() {
-            batch.edit(|data| self.process(data));
+        let detected = self.detected();
+        if !batch.is_empty() && !detected.is_empty() {
+            // only the resources change: a batch still in its wire form stays in it
+            batch.edit_resources(|r| merge(&mut r.attributes, &detected, self.cfg.override_));
         }
         self.next.consume(batch).await
     }
