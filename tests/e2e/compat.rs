@@ -99,6 +99,12 @@ pub const DIFFERENCES: &[Difference] = &[
         reason: "Ferrotel only: items the batch processor could not hand on, which Go's batch \
                  processor drops without counting",
     },
+    Difference {
+        case: "metric:otelcol_receiver_requests_over_limit",
+        kind: Kind::Deliberate,
+        reason: "Ferrotel only: requests a receiver refused for a limit (`max_request_body_size`, \
+                 `read_timeout`, `max_recv_msg_size_mib`), by that limit's key; Go counts none",
+    },
     // validate (case f)
     Difference {
         case: "validate:compat/corpus/collector-demo-collector.yaml",
