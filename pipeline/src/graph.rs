@@ -175,9 +175,15 @@ fn context(
     signals: Vec<Signal>,
     extensions: &Arc<BTreeMap<ComponentId, Arc<dyn Extension>>>,
 ) -> BuildContext {
+    let mut component = telemetry.component(kind, id);
+    // Go builds a receiver once per signal, except the shared `otlp`: its telemetry scopes
+    // name the signal
+    if kind == ComponentKind::Receiver && id.type_name() != "otlp" && signals.len() == 1 {
+        component = component.with_signal(signals[0]);
+    }
     BuildContext {
         id: id.clone(),
-        telemetry: telemetry.component(kind, id),
+        telemetry: component,
         signals,
         extensions: extensions.clone(),
         memory: memory.clone(),

@@ -162,6 +162,7 @@ impl<P: DefaultPort> HttpServerConfig<P> {
             tls,
             keep_alive: self.keep_alives_enabled,
             read_header_timeout: Some(self.read_header_timeout.get()).filter(|d| !d.is_zero()),
+            spans: None,
         })
     }
 }
@@ -173,6 +174,57 @@ pub struct HttpListener {
     tls: Option<TlsAcceptor>,
     keep_alive: bool,
     read_header_timeout: Option<Duration>,
+    /// The own traces' server span of each request, and the route the handler serves
+    /// (the span is `<METHOD> <route>` when the path is that route).
+    spans: Option<(pipeline_api::own_spans::Tracer, Option<&'static str>)>,
+}
+
+impl HttpListener {
+    /// Make the HTTP server span of every request when the collector traces itself, as
+    /// Go's confighttp server does.
+    pub fn traced(
+        mut self,
+        telemetry: &pipeline_api::telemetry::ComponentTelemetry,
+        route: Option<&'static str>,
+    ) -> HttpListener {
+        self.spans = Some((transport::spans::http_tracer(telemetry), route));
+        self
+    }
+}
+
+/// Answer one request with `handle`, inside its server span when `spans` is set and the
+/// collector traces itself (the body is read by the handler: its declared length is the
+/// size the span reports as read).
+pub async fn traced<F, Fut>(
+    spans: Option<&(pipeline_api::own_spans::Tracer, Option<&'static str>)>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    is_tls: bool,
+    handle: F,
+) -> Response<Full<Bytes>>
+where
+    F: FnOnce(Request<Incoming>) -> Fut,
+    Fut: Future<Output = Response<Full<Bytes>>>,
+{
+    let span = spans.and_then(|(tracer, route)| {
+        let route = route.filter(|r| req.uri().path() == *r);
+        transport::spans::start_http(tracer, &req, peer, is_tls, route)
+    });
+    let Some(span) = span else {
+        return handle(req).await;
+    };
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let resp = pipeline_api::own_spans::in_span(Some(span.current()), handle(req)).await;
+    let written = hyper::body::Body::size_hint(resp.body())
+        .exact()
+        .unwrap_or(0);
+    transport::spans::end_http(span, resp.status().as_u16(), declared, written);
+    resp
 }
 
 /// Serve until `shutdown`: `handle(request, peer)` answers each request.
@@ -190,8 +242,10 @@ pub async fn serve_http<H, Fut>(
         tls,
         keep_alive,
         read_header_timeout,
+        spans,
         ..
     } = l;
+    let is_tls = tls.is_some();
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -200,6 +254,7 @@ pub async fn serve_http<H, Fut>(
         }
     };
     let handle = Arc::new(handle);
+    let spans = Arc::new(spans);
     let builder = transport::limits::http_builder(keep_alive, read_header_timeout);
     serve(
         listener,
@@ -207,9 +262,15 @@ pub async fn serve_http<H, Fut>(
         builder,
         move |peer| {
             let handle = handle.clone();
+            let spans = spans.clone();
             hyper::service::service_fn(move |req: Request<Incoming>| {
                 let handle = handle.clone();
-                async move { Ok::<_, Infallible>(handle(req, peer.addr).await) }
+                let spans = spans.clone();
+                async move {
+                    let spans = spans.as_ref().as_ref();
+                    let resp = traced(spans, req, peer.addr, is_tls, |req| handle(req, peer.addr));
+                    Ok::<_, Infallible>(resp.await)
+                }
             })
         },
         shutdown,

@@ -175,3 +175,51 @@ async fn own_traces_have_the_same_spans_and_tree() {
     });
     verdict("own_traces", mismatch).unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// A receiver on Go's shared HTTP server other than `otlp`: `zipkin`'s server span (no
+/// route: `POST`), its receive operation with the Zipkin format, and the `debug` export.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zipkin_receivers_own_spans_are_gos() {
+    const ZIPKIN: &str = r#"
+receivers:
+  zipkin: {endpoint: 127.0.0.1:HTTP_PORT}
+exporters:
+  debug: {}
+service:
+  telemetry:
+    metrics: {level: none}
+    resource: {service.name: collector, service.version: "1", service.instance.id: one}
+    traces:
+      processors:
+        - batch:
+            schedule_delay: 100
+            exporter:
+              otlp: {protocol: grpc, endpoint: http://SINK}
+  pipelines:
+    traces: {receivers: [zipkin], exporters: [debug]}
+"#;
+    let body = br#"[{"traceId":"5af7183fb1d4cf5f","id":"6b221d5bc9e6496c","name":"get","timestamp":1556604172355737,"duration":1431,"localEndpoint":{"serviceName":"frontend"}}]"#;
+    let case = Case {
+        name: "own_traces_zipkin",
+        config: ZIPKIN,
+        files: &[],
+        input: Input::Zipkin(vec![("/api/v2/spans", "application/json", body.to_vec())]),
+        wait_for: 0,
+        scrape: false,
+        scrape_url: None,
+    };
+    let (go, fe) = run_both(&case).await;
+    let fe = fe.unwrap_or_else(|e| panic!("{e}"));
+    let (go, fe) = (own_spans(&go.traces), own_spans(&fe.traces));
+    for name in [
+        "POST",
+        "receiver/zipkin/TraceDataReceived",
+        "exporter/debug/traces",
+    ] {
+        assert!(
+            go.iter().any(|s| s["name"] == name),
+            "Go made no span {name}: {go:#?}"
+        );
+    }
+    assert_eq!(go, fe, "Go:\n{go:#?}\nFerrotel:\n{fe:#?}");
+}

@@ -208,6 +208,7 @@ impl Telemetry {
             kind,
             id: id.clone(),
             label: id.to_string(),
+            signal: None,
         }
     }
 }
@@ -220,6 +221,8 @@ pub struct ComponentTelemetry {
     kind: ComponentKind,
     id: ComponentId,
     label: String,
+    /// The one signal of a component built for one (Go's `otelcol.signal` scope attribute).
+    signal: Option<Signal>,
 }
 
 impl ComponentTelemetry {
@@ -230,6 +233,13 @@ impl ComponentTelemetry {
 
     pub fn id(&self) -> &ComponentId {
         &self.id
+    }
+
+    /// The same handle for a component built for one signal: its tracers' scopes carry
+    /// `otelcol.signal`, as Go's do for every component that is not shared between signals.
+    pub fn with_signal(mut self, signal: Signal) -> ComponentTelemetry {
+        self.signal = Some(signal);
+        self
     }
 
     pub fn kind(&self) -> ComponentKind {
@@ -288,6 +298,11 @@ impl ComponentTelemetry {
             crate::own_spans::kv_str("otelcol.component.id", self.label.clone()),
             crate::own_spans::kv_str("otelcol.component.kind", self.kind.as_str()),
         ];
+        if let Some(signal) = self.signal {
+            if !extra.iter().any(|(k, _)| *k == "otelcol.signal") {
+                attributes.push(crate::own_spans::kv_str("otelcol.signal", signal.as_str()));
+            }
+        }
         attributes.extend(extra.iter().map(|(k, v)| crate::own_spans::kv_str(k, *v)));
         Tracer::new(
             self.telemetry.spans.clone(),

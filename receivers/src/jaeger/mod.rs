@@ -260,8 +260,9 @@ async fn consume_thrift(
     if items == 0 {
         return Ok(0);
     }
-    let result = next.consume(batch).await;
-    obs.record(Signal::Traces, items, &result);
+    let result = obs
+        .observe(Signal::Traces, items, "thrift", next.consume(batch))
+        .await;
     result?;
     counters
         .accepted_spans
@@ -555,8 +556,10 @@ impl Handler {
         if items == 0 {
             return Ok(tonic::Response::new(PostSpansResponse {}));
         }
-        let result = self.next.consume(batch).await;
-        self.obs.record(Signal::Traces, items, &result);
+        let result = self
+            .obs
+            .observe(Signal::Traces, items, "protobuf", self.next.consume(batch))
+            .await;
         match result {
             Ok(()) => {
                 self.counters
@@ -618,7 +621,9 @@ impl JaegerReceiver {
         let grpc_addr = grpc.as_ref().map(|g| g.local_addr);
         let (mut http, mut http_addr) = (None, None);
         if let Some(h) = &p.thrift_http {
-            let listener = h.bind("protocols::thrift_http")?;
+            let listener = h
+                .bind("protocols::thrift_http")?
+                .traced(&ctx.telemetry, Some("/api/traces"));
             http_addr = Some(listener.local_addr);
             let encodings = match &h.compression_algorithms {
                 Some(l) => l.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),

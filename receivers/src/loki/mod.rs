@@ -511,8 +511,10 @@ impl GrpcHandler {
             },
         );
         let items = batch.items();
-        let result = self.next.consume(batch).await;
-        self.obs.record(Signal::Logs, items, &result);
+        let result = self
+            .obs
+            .observe(Signal::Logs, items, "protobuf", self.next.consume(batch))
+            .await;
         match result {
             Ok(()) => {
                 self.counters
@@ -633,8 +635,10 @@ impl Handler {
             },
         );
         let items = batch.items();
-        let result = self.next.consume(batch).await;
-        self.obs.record(Signal::Logs, items, &result);
+        let result = self
+            .obs
+            .observe(Signal::Logs, items, "json", self.next.consume(batch))
+            .await;
         match result {
             Ok(()) => {
                 self.counters
@@ -688,7 +692,9 @@ impl LokiReceiver {
         let mut http = None;
         if let Some(h) = &cfg.protocols.http {
             http = Some(HttpPart {
-                listener: h.bind("protocols::http")?,
+                listener: h
+                    .bind("protocols::http")?
+                    .traced(&ctx.telemetry, Some("/loki/api/v1/push")),
                 handler: Arc::new(Handler {
                     id: ctx.id.clone(),
                     next: next.clone(),

@@ -265,8 +265,10 @@ impl Handler {
             },
         );
         let items = batch.items();
-        let result = self.next.consume(batch).await;
-        obs.record(Signal::Traces, items, &result);
+        let format = if v1 { "zipkinV1" } else { "zipkinV2" };
+        let result = obs
+            .observe(Signal::Traces, items, format, self.next.consume(batch))
+            .await;
         match result {
             Ok(()) => {
                 self.counters
@@ -289,6 +291,8 @@ pub struct ZipkinReceiver {
     handler: Arc<Handler>,
     keep_alive: bool,
     read_header_timeout: Option<std::time::Duration>,
+    /// The own traces' HTTP server spans (Go's handler has no route: spans are `POST`).
+    spans: (pipeline_api::own_spans::Tracer, Option<&'static str>),
 }
 
 impl ZipkinReceiver {
@@ -325,6 +329,7 @@ impl ZipkinReceiver {
                 .collect(),
         };
         Ok(ZipkinReceiver {
+            spans: (transport::spans::http_tracer(&ctx.telemetry), None),
             listener,
             local_addr,
             tls,
@@ -370,8 +375,11 @@ impl Receiver for ZipkinReceiver {
             handler,
             keep_alive,
             read_header_timeout,
+            spans,
             ..
         } = *self;
+        let is_tls = tls.is_some();
+        let spans = Arc::new(spans);
         let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|e| BuildError::new(format!("endpoint: {e}")))?;
         let builder = transport::limits::http_builder(keep_alive, read_header_timeout);
@@ -379,11 +387,22 @@ impl Receiver for ZipkinReceiver {
             listener,
             tls,
             builder,
-            move |_peer| {
+            move |peer| {
                 let handler = handler.clone();
+                let spans = spans.clone();
                 hyper::service::service_fn(move |req: Request<Incoming>| {
                     let handler = handler.clone();
-                    async move { Ok::<_, Infallible>(handler.handle(req).await) }
+                    let spans = spans.clone();
+                    async move {
+                        let resp = crate::http_server::traced(
+                            Some(spans.as_ref()),
+                            req,
+                            peer.addr,
+                            is_tls,
+                            |req| async move { handler.handle(req).await },
+                        );
+                        Ok::<_, Infallible>(resp.await)
+                    }
                 })
             },
             shutdown,
