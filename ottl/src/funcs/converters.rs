@@ -72,6 +72,7 @@ pub(crate) const CONVERTERS: &[(&str, Factory)] = &[
     ("ContainsValue", contains_value),
     ("Index", index),
     ("IsRootSpan", is_root_span),
+    ("URL", url),
     ("Log", log),
     ("HasAttrKeyOnDatapoint", has_attr_key_on_datapoint),
     ("HasAttrOnDatapoint", has_attr_on_datapoint),
@@ -967,6 +968,17 @@ fn index(c: &Compiler, call: &Call) -> Result<ConverterFn, String> {
                 .map_or(-1, |i| i as i64),
             (t, _) => return Err(format!("Index: unsupported target type {}", t.type_name())),
         }))
+    }))
+}
+
+fn url(c: &Compiler, call: &Call) -> Result<ConverterFn, String> {
+    let g = one(c, call, "uri")?;
+    Ok(Box::new(move |ctx| {
+        let raw = get_str(&g, ctx)?;
+        if raw.is_empty() {
+            return Err("url cannot be empty".into());
+        }
+        super::url::parse(&raw).map(Value::Map)
     }))
 }
 

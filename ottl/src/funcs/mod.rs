@@ -2,6 +2,8 @@
 
 mod converters;
 mod editors;
+mod metrics;
+mod url;
 
 use regex::Regex;
 
@@ -31,7 +33,6 @@ pub const NOT_SUPPORTED: &[&str] = &[
     "ConvertTextToElementsXML",
     "GetValue",
     "UserAgent",
-    "URL",
     "ParseSeverity",
     "ParseInt",
     "SliceToMap",
@@ -56,13 +57,6 @@ pub const NOT_SUPPORTED: &[&str] = &[
     "IsInCIDR",
     "ToCamelCase",
     "ToSnakeCase",
-    "extract_sum_metric",
-    "extract_count_metric",
-    "copy_metric",
-    "aggregate_on_attributes",
-    "aggregate_on_attribute_value",
-    "convert_summary_count_val_to_sum",
-    "convert_summary_sum_val_to_sum",
     "convert_exponential_histogram_to_histogram",
     "merge_histogram_buckets",
 ];
