@@ -59,6 +59,14 @@ pub const NOT_SUPPORTED: &[&str] = &[
     "ToSnakeCase",
     "convert_exponential_histogram_to_histogram",
     "merge_histogram_buckets",
+    "convert_summary_quantile_val_to_gauge",
+    "extract_percentile_metric",
+    "set_semconv_span_name",
+    "ParseCLF",
+    "ParseLEEF",
+    "Base64Encode",
+    "Coalesce",
+    "stringify_all",
 ];
 
 /// Bound arguments of one call.
