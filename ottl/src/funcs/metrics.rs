@@ -26,6 +26,8 @@ use pipeline_api::proto::tonic::metrics::v1::{
     Sum,
 };
 
+use pipeline_api::metric::{for_each_point_attributes, type_name};
+
 use super::{get_str, Args};
 use crate::compile::{Compiler, EditorFn};
 use crate::context::{ContextKind, Item, Point};
@@ -39,18 +41,6 @@ fn only_in(c: &Compiler, name: &str, ctx: ContextKind) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// Go's `pmetric.MetricType` names.
-fn type_name(m: &Metric) -> &'static str {
-    match &m.data {
-        None => "Empty",
-        Some(metric::Data::Gauge(_)) => "Gauge",
-        Some(metric::Data::Sum(_)) => "Sum",
-        Some(metric::Data::Histogram(_)) => "Histogram",
-        Some(metric::Data::ExponentialHistogram(_)) => "ExponentialHistogram",
-        Some(metric::Data::Summary(_)) => "Summary",
-    }
 }
 
 /// The temporality of the new sum: a histogram's own, cumulative for a summary, 0 (refused)
@@ -107,6 +97,9 @@ fn number(
     }
 }
 
+/// A source point's attributes, start, time, sum and count.
+type SourcePoint<'a> = (&'a [KeyValue], u64, u64, Option<f64>, u64);
+
 /// What `extract_sum_metric`/`extract_count_metric` take from one point.
 enum Extract {
     Sum,
@@ -150,42 +143,51 @@ fn extract(
             number_data_point::Value::AsInt(count as i64),
         )),
     };
-    match &m.data {
-        Some(metric::Data::Histogram(h)) => {
-            for p in &h.data_points {
-                add(
-                    &p.attributes,
+    // A summary's sum is not optional.
+    let points: Vec<SourcePoint<'_>> = match &m.data {
+        Some(metric::Data::Histogram(h)) => h
+            .data_points
+            .iter()
+            .map(|p| {
+                (
+                    &p.attributes[..],
                     p.start_time_unix_nano,
                     p.time_unix_nano,
                     p.sum,
                     p.count,
-                );
-            }
-        }
-        Some(metric::Data::ExponentialHistogram(h)) => {
-            for p in &h.data_points {
-                add(
-                    &p.attributes,
+                )
+            })
+            .collect(),
+        Some(metric::Data::ExponentialHistogram(h)) => h
+            .data_points
+            .iter()
+            .map(|p| {
+                (
+                    &p.attributes[..],
                     p.start_time_unix_nano,
                     p.time_unix_nano,
                     p.sum,
                     p.count,
-                );
-            }
-        }
-        Some(metric::Data::Summary(s)) => {
-            // A summary's sum is not optional.
-            for p in &s.data_points {
-                add(
-                    &p.attributes,
+                )
+            })
+            .collect(),
+        Some(metric::Data::Summary(s)) => s
+            .data_points
+            .iter()
+            .map(|p| {
+                (
+                    &p.attributes[..],
                     p.start_time_unix_nano,
                     p.time_unix_nano,
                     Some(p.sum),
                     p.count,
-                );
-            }
-        }
-        _ => {}
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (attrs, start, time, sum, count) in points {
+        add(attrs, start, time, sum, count);
     }
     Ok((!pts.is_empty()).then(|| {
         new_sum(
@@ -368,7 +370,7 @@ pub(crate) fn aggregate_on_attributes(c: &Compiler, call: &Call) -> Result<Edito
             );
         }
         if let Some(keep) = &keep {
-            for_each_attributes(m, |attrs| attrs.retain(|kv| keep.contains(&kv.key)));
+            for_each_point_attributes(m, |attrs| attrs.retain(|kv| keep.contains(&kv.key)));
         }
         aggregate(m, agg);
         Ok(())
@@ -391,7 +393,7 @@ pub(crate) fn aggregate_on_attribute_value(c: &Compiler, call: &Call) -> Result<
         let Item::Metric(m) = &mut ctx.item else {
             return Ok(());
         };
-        for_each_attributes(m, |attrs| {
+        for_each_point_attributes(m, |attrs| {
             let Some(kv) = attrs.iter_mut().find(|kv| kv.key == attribute) else {
                 return;
             };
@@ -410,23 +412,6 @@ pub(crate) fn aggregate_on_attribute_value(c: &Compiler, call: &Call) -> Result<
         aggregate(m, agg);
         Ok(())
     }))
-}
-
-fn for_each_attributes(m: &mut Metric, mut f: impl FnMut(&mut Vec<KeyValue>)) {
-    match &mut m.data {
-        None => {}
-        Some(metric::Data::Gauge(g)) => g.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
-        Some(metric::Data::Sum(s)) => s.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
-        Some(metric::Data::Histogram(h)) => {
-            h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-        }
-        Some(metric::Data::ExponentialHistogram(h)) => {
-            h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-        }
-        Some(metric::Data::Summary(s)) => {
-            s.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-        }
-    }
 }
 
 /// Points grouped by key, in the order each key was first seen. (Go's groups come out in
