@@ -6,6 +6,35 @@ use crate::parser::{self, BoolExpr, Call, CmpOp, Key, MathOp};
 use crate::paths::{resolve, CKey, CPath, KeyVal, MapT, Target};
 use crate::value::{compare, math, Value};
 
+/// Load errors travel as strings through the function factories; the innermost part that
+/// knows where it is in the statement (a call, an argument, a path, an enum symbol) marks the
+/// message with its column, and the statement's compile takes the mark out
+/// ([`take_column`]). Outer parts may add words around a marked message; the first mark wins.
+const COLUMN_MARK: char = '\u{1}';
+
+/// `msg` marked with `column`, unless a part inside already marked it.
+pub(crate) fn at(column: usize, msg: String) -> String {
+    if msg.contains(COLUMN_MARK) {
+        msg
+    } else {
+        format!("{COLUMN_MARK}{column}{COLUMN_MARK}{msg}")
+    }
+}
+
+/// The column a message was marked with, and the message without the mark.
+pub(crate) fn take_column(msg: &str) -> (Option<usize>, String) {
+    let Some(start) = msg.find(COLUMN_MARK) else {
+        return (None, msg.to_string());
+    };
+    let rest = &msg[start + COLUMN_MARK.len_utf8()..];
+    let Some(end) = rest.find(COLUMN_MARK) else {
+        return (None, msg.to_string());
+    };
+    let column = rest[..end].parse().ok();
+    let text = format!("{}{}", &msg[..start], &rest[end + COLUMN_MARK.len_utf8()..]);
+    (column, text)
+}
+
 /// A converter's compiled body.
 pub type ConverterFn = Box<dyn Fn(&Ctx<'_>) -> Result<Value, String> + Send + Sync>;
 /// An editor's compiled body.
@@ -245,8 +274,12 @@ impl Compiler {
             .collect()
     }
 
-    /// Resolve a path for this context.
+    /// Resolve a path for this context; errors carry the path's column.
     pub fn path(&self, p: &parser::Path) -> Result<CPath, String> {
+        self.path_at(p).map_err(|e| at(p.column, e))
+    }
+
+    fn path_at(&self, p: &parser::Path) -> Result<CPath, String> {
         let text = p.to_string();
         let first = &p.fields[0];
         let (ctx, rest) = if first.name == "cache" {
@@ -327,10 +360,11 @@ impl Compiler {
             V::Float(f) => Getter::Lit(Value::Double(*f)),
             V::Bool(b) => Getter::Lit(Value::Bool(*b)),
             V::Bytes(b) => Getter::Lit(Value::Bytes(b.clone())),
-            V::Enum(name, _) => Getter::Lit(Value::Int(
-                self.enum_value(name)
-                    .ok_or_else(|| format!("enum symbol, {name}, not found"))?,
-            )),
+            V::Enum(name, col) => {
+                Getter::Lit(Value::Int(self.enum_value(name).ok_or_else(|| {
+                    at(*col, format!("enum symbol, {name}, not found"))
+                })?))
+            }
             V::Path(p) => Getter::Path(self.path(p)?),
             V::Converter(c) => {
                 let f = crate::funcs::converter(self, c)?;

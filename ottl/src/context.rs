@@ -132,6 +132,9 @@ pub enum Point<'a> {
     Summary(&'a mut SummaryDataPoint),
 }
 
+/// A summary point's neighbours in its metric, before and after it.
+pub type Siblings<'a> = (&'a [SummaryDataPoint], &'a [SummaryDataPoint]);
+
 /// The item a context is about.
 pub enum Item<'a> {
     /// Resource and scope contexts.
@@ -150,6 +153,9 @@ pub enum Item<'a> {
         metric: &'a mut Metric,
         header: MetricHeader,
         point: Point<'a>,
+        /// For a summary point, the metric's other points (before it, after it): what the
+        /// summary converters read. Empty for the other metric types.
+        siblings: Siblings<'a>,
     },
 }
 
@@ -162,6 +168,9 @@ pub struct Ctx<'a> {
     pub item: Item<'a>,
     /// Go's `cache`: a map that lives for one item's evaluation.
     pub cache: Vec<KeyValue>,
+    /// Metrics a statement appends to the scope's metric list (`copy_metric`,
+    /// `extract_sum_metric`...): the visitor moves them there after the item.
+    pub added_metrics: Vec<Metric>,
 }
 
 impl<'a> Ctx<'a> {
@@ -173,6 +182,7 @@ impl<'a> Ctx<'a> {
             scope_schema_url: None,
             item: Item::None,
             cache: Vec::new(),
+            added_metrics: Vec::new(),
         }
     }
 

@@ -8,7 +8,7 @@ use pipeline_api::proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 use pipeline_api::proto::tonic::metrics::v1::{metric, Metric, ResourceMetrics, ScopeMetrics};
 use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 
-use crate::context::{ContextKind, Ctx, Item, MetricHeader, Point};
+use crate::context::{ContextKind, Ctx, Item, MetricHeader, Point, Siblings};
 
 /// What a visitor does with one context.
 pub type Visit<'f> = dyn FnMut(&mut Ctx<'_>) -> Result<(), String> + 'f;
@@ -119,6 +119,7 @@ fn visit_points(
     header: MetricHeader,
     mut f: impl FnMut(Item<'_>) -> Result<(), String>,
 ) -> Result<(), String> {
+    let none: Siblings<'_> = (&[], &[]);
     match data {
         None => Ok(()),
         Some(metric::Data::Gauge(g)) => g.data_points.iter_mut().try_for_each(|p| {
@@ -126,6 +127,7 @@ fn visit_points(
                 metric: &mut *m,
                 header,
                 point: Point::Number(p),
+                siblings: none,
             })
         }),
         Some(metric::Data::Sum(s)) => s.data_points.iter_mut().try_for_each(|p| {
@@ -133,6 +135,7 @@ fn visit_points(
                 metric: &mut *m,
                 header,
                 point: Point::Number(p),
+                siblings: none,
             })
         }),
         Some(metric::Data::Histogram(h)) => h.data_points.iter_mut().try_for_each(|p| {
@@ -140,6 +143,7 @@ fn visit_points(
                 metric: &mut *m,
                 header,
                 point: Point::Histogram(p),
+                siblings: none,
             })
         }),
         Some(metric::Data::ExponentialHistogram(h)) => h.data_points.iter_mut().try_for_each(|p| {
@@ -147,19 +151,42 @@ fn visit_points(
                 metric: &mut *m,
                 header,
                 point: Point::ExpHistogram(p),
+                siblings: none,
             })
         }),
-        Some(metric::Data::Summary(s)) => s.data_points.iter_mut().try_for_each(|p| {
-            f(Item::DataPoint {
-                metric: &mut *m,
-                header,
-                point: Point::Summary(p),
-            })
-        }),
+        Some(metric::Data::Summary(s)) => {
+            for i in 0..s.data_points.len() {
+                let (before, rest) = s.data_points.split_at_mut(i);
+                let Some((p, after)) = rest.split_first_mut() else {
+                    break;
+                };
+                f(Item::DataPoint {
+                    metric: &mut *m,
+                    header,
+                    point: Point::Summary(p),
+                    siblings: (before, after),
+                })?;
+            }
+            Ok(())
+        }
     }
 }
 
-/// Call `f` for every item of `kind` (resource, scope, metric or data point).
+/// Run `f` on one context and keep the metrics it appended.
+fn visit_one(f: &mut Visit<'_>, mut ctx: Ctx<'_>, added: &mut Vec<Metric>) -> Result<(), String> {
+    let r = f(&mut ctx);
+    added.append(&mut ctx.added_metrics);
+    r
+}
+
+/// How many metrics the statements of one visit may append to a scope, per metric it had:
+/// Go visits appended metrics too, so `copy_metric()` without a `where` clause would copy
+/// its own copies until memory runs out.
+pub const MAX_ADDED_METRICS_PER_METRIC: usize = 100;
+
+/// Call `f` for every item of `kind` (resource, scope, metric or data point). Metrics the
+/// statements append (`copy_metric`...) go to the end of their scope's list and are visited
+/// in turn, as in Go.
 pub fn visit_metrics(
     req: &mut ExportMetricsServiceRequest,
     kind: ContextKind,
@@ -187,22 +214,45 @@ pub fn visit_metrics(
                 f(&mut Ctx::new(resource, schema_url).with_scope(scope, surl))?;
                 continue;
             }
-            for m in metrics.iter_mut() {
-                if kind == ContextKind::Metric {
-                    f(&mut Ctx::new(resource, schema_url)
-                        .with_scope(scope, surl)
-                        .with_item(Item::Metric(m)))?;
-                    continue;
-                }
-                let header = MetricHeader::of(m.data.as_ref());
-                let mut data = m.data.take();
-                let res = visit_points(m, &mut data, header, |item| {
-                    f(&mut Ctx::new(resource, schema_url)
-                        .with_scope(scope, surl)
-                        .with_item(item))
-                });
-                m.data = data;
+            let limit = metrics
+                .len()
+                .saturating_mul(MAX_ADDED_METRICS_PER_METRIC + 1)
+                .max(MAX_ADDED_METRICS_PER_METRIC);
+            let mut added = Vec::new();
+            let mut k = 0;
+            while k < metrics.len() {
+                let m = &mut metrics[k];
+                let res = if kind == ContextKind::Metric {
+                    visit_one(
+                        f,
+                        Ctx::new(resource, schema_url)
+                            .with_scope(scope, surl)
+                            .with_item(Item::Metric(m)),
+                        &mut added,
+                    )
+                } else {
+                    let header = MetricHeader::of(m.data.as_ref());
+                    let mut data = m.data.take();
+                    let res = visit_points(m, &mut data, header, |item| {
+                        visit_one(
+                            f,
+                            Ctx::new(resource, schema_url)
+                                .with_scope(scope, surl)
+                                .with_item(item),
+                            &mut added,
+                        )
+                    });
+                    m.data = data;
+                    res
+                };
+                metrics.append(&mut added);
                 res?;
+                if metrics.len() > limit {
+                    return Err(format!(
+                        "the statements appended more than {MAX_ADDED_METRICS_PER_METRIC} metrics per metric of a scope (a copy_metric without a where clause copies its own copies)"
+                    ));
+                }
+                k += 1;
             }
         }
     }
@@ -423,6 +473,7 @@ pub fn filter_metrics(
                                 metric: &mut *m,
                                 header,
                                 point: Point::$variant(p),
+                                siblings: (&[], &[]),
                             };
                             keep(&mut err, || {
                                 pred(

@@ -25,10 +25,11 @@ pub use context::{ContextKind, Ctx, Item, MetricHeader, Point};
 pub use funcs::supported as supported_functions;
 pub use value::Value;
 
-use compile::{Compiler, Cond, EditorFn};
+use compile::{take_column, Compiler, Cond, EditorFn};
 
-/// A statement or condition that does not load: the text, the column when the parser
-/// found the problem, and the message.
+/// A statement or condition that does not load: the text, the 1-based column of the
+/// offending token (a syntax error, an unknown or misused function, a bad argument, an
+/// unknown path or enum symbol), and the message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadError {
     pub text: String,
@@ -107,9 +108,13 @@ impl Statement {
         };
         let ast = parser::parse_statement(text).map_err(|e| err(Some(e.column), e.message))?;
         let c = Compiler::new(ctx, style);
-        let editor = c.editor(&ast.editor).map_err(|m| err(None, m))?;
+        let located = |m: String| {
+            let (column, message) = take_column(&m);
+            err(column, message)
+        };
+        let editor = c.editor(&ast.editor).map_err(located)?;
         let condition = match &ast.condition {
-            Some(w) => Some(c.cond(w).map_err(|m| err(None, m))?),
+            Some(w) => Some(c.cond(w).map_err(located)?),
             None => None,
         };
         Ok(Statement {
@@ -160,9 +165,10 @@ impl Condition {
             is_condition: true,
         };
         let ast = parser::parse_condition(text).map_err(|e| err(Some(e.column), e.message))?;
-        let cond = Compiler::new(ctx, style)
-            .cond(&ast)
-            .map_err(|m| err(None, m))?;
+        let cond = Compiler::new(ctx, style).cond(&ast).map_err(|m| {
+            let (column, message) = take_column(&m);
+            err(column, message)
+        })?;
         Ok(Condition {
             text: text.to_string(),
             cond,

@@ -172,6 +172,8 @@ pub struct Call {
 /// A call argument, positional or named (`name = value`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arg {
+    /// The 1-based column where the argument (or its name) starts.
+    pub column: usize,
     pub name: Option<String>,
     pub value: Value,
 }
@@ -505,6 +507,7 @@ impl Parser {
             return Ok(args);
         }
         loop {
+            let column = self.col();
             let name = match (self.peek().clone(), self.peek_at(1)) {
                 (Tok::Lower(n), Tok::Equal) => {
                     self.bump();
@@ -514,7 +517,11 @@ impl Parser {
                 _ => None,
             };
             let value = self.value()?;
-            args.push(Arg { name, value });
+            args.push(Arg {
+                column,
+                name,
+                value,
+            });
             match self.peek() {
                 Tok::Comma => {
                     self.bump();

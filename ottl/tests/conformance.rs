@@ -1479,136 +1479,189 @@ fn conformance_table() {
     assert!(CASES.len() >= 150, "{} cases", CASES.len());
 }
 
-/// Statements that Go refuses at load, with a fragment of the message.
-const LOAD_ERRORS: &[(&str, &str, &str)] = &[
-    ("span", r#"set(name, "x""#, "1:14"),
-    ("span", r#"set(name "x")"#, "1:10"),
-    ("span", r#"Set(name, "x")"#, "1:1"),
-    ("span", r#"set(name, "x") where"#, "1:21"),
-    ("span", r#"nosuch(name)"#, "undefined function \"nosuch\""),
+/// Statements that Go refuses at load, with a fragment of the message and the column of the
+/// offending token.
+const LOAD_ERRORS: &[(&str, &str, &str, usize)] = &[
+    ("span", r#"set(name, "x""#, "1:14", 14),
+    ("span", r#"set(name "x")"#, "1:10", 10),
+    ("span", r#"Set(name, "x")"#, "1:1", 1),
+    ("span", r#"set(name, "x") where"#, "1:21", 21),
+    (
+        "span",
+        r#"nosuch(name)"#,
+        "undefined function \"nosuch\"",
+        1,
+    ),
     (
         "span",
         r#"set(name, NoSuch(name))"#,
         "undefined function \"NoSuch\"",
+        11,
     ),
     (
         "span",
         r#"set(name, UserAgent(name))"#,
         "Ferrotel does not support",
+        11,
     ),
-    ("span", r#"set(name)"#, "incorrect number of arguments"),
+    ("span", r#"set(name)"#, "incorrect number of arguments", 1),
     (
         "span",
         r#"set(name, "a", "b")"#,
         "incorrect number of arguments",
+        16,
     ),
-    ("span", r#"set(nosuchfield, "a")"#, "not a valid path"),
-    ("span", r#"set(body, "a")"#, "not a valid path"),
+    ("span", r#"set(nosuchfield, "a")"#, "not a valid path", 5),
+    ("span", r#"set(body, "a")"#, "not a valid path", 5),
     (
         "span",
         r#"set(attributes["a"], "b") where kind == NO_SUCH_ENUM"#,
         "enum symbol, NO_SUCH_ENUM, not found",
+        41,
     ),
     (
         "span",
         r#"set(attributes["a"], SEVERITY_NUMBER_INFO)"#,
         "not found",
+        22,
     ),
-    ("span", r#"set("a", "b")"#, "must be a path"),
+    ("span", r#"set("a", "b")"#, "must be a path", 5),
     (
         "span",
         r#"delete_matching_keys(attributes, "(")"#,
         "not a valid pattern",
+        34,
     ),
     (
         "span",
         r#"replace_pattern(name, "[", "x")"#,
         "not a valid pattern",
+        23,
     ),
-    ("span", r#"limit(attributes, -1, [])"#, "cannot be negative"),
-    ("span", r#"limit(attributes, 1, ["a", "b"])"#, "priority"),
+    (
+        "span",
+        r#"limit(attributes, -1, [])"#,
+        "cannot be negative",
+        1,
+    ),
+    ("span", r#"limit(attributes, 1, ["a", "b"])"#, "priority", 1),
     (
         "span",
         r#"truncate_all(attributes, -1)"#,
         "cannot be negative",
+        1,
     ),
     (
         "span",
         r#"set(name, ConvertCase(name, "kebab"))"#,
         "invalid case",
+        11,
     ),
     (
         "span",
         r#"set(attributes["x"], ExtractPatterns(name, "[a-z]+"))"#,
         "named capture group",
+        22,
     ),
     (
         "span",
         r#"merge_maps(attributes, {}, "replace")"#,
         "strategy",
+        1,
     ),
     (
         "span",
         r#"replace_all_patterns(attributes, "both", "a", "b")"#,
         "invalid mode",
+        1,
     ),
-    ("span", r#"set(name, "x") where name"#, "comparison"),
+    ("span", r#"set(name, "x") where name"#, "comparison", 22),
     (
         "span",
         r#"set(attributes["a"], "x" + 1)"#,
         "invalid math expression",
+        22,
     ),
-    ("span", r#"set(attributes["a"], 1 / 0)"#, "divide by 0"),
+    ("span", r#"set(attributes["a"], 1 / 0)"#, "divide by 0", 22),
     (
         "span",
         r#"set(name, "x") where log.body == "a""#,
         "not valid in the \"span\" context",
+        22,
     ),
     (
         "log",
         r#"set(attributes["a"], IsRootSpan())"#,
         "IsRootSpan is not available",
+        22,
     ),
-    ("log", r#"set(profile.name, "a")"#, "profile"),
-    ("span", r#"set(attributes["a"], TraceID(0x01))"#, "16 bytes"),
-    ("span", r#"set(attributes["a"], SpanID(0x0102))"#, "8 bytes"),
-    ("span", r#"append(attributes["a"])"#, "at least one"),
-    ("span", r#"set(name, Concat(name, "-"))"#, "must be a list"),
+    ("log", r#"set(profile.name, "a")"#, "profile", 5),
+    (
+        "span",
+        r#"set(attributes["a"], TraceID(0x01))"#,
+        "16 bytes",
+        22,
+    ),
+    (
+        "span",
+        r#"set(attributes["a"], SpanID(0x0102))"#,
+        "8 bytes",
+        22,
+    ),
+    ("span", r#"append(attributes["a"])"#, "at least one", 1),
+    (
+        "span",
+        r#"set(name, Concat(name, "-"))"#,
+        "must be a list",
+        11,
+    ),
     (
         "span",
         r#"set(name, "x") where IsMatch(name, "(")"#,
         "not a valid pattern",
+        36,
     ),
     (
         "span",
         r#"flatten(attributes, depth=-1)"#,
         "cannot be negative",
+        1,
     ),
     (
         "span",
         r#"set(name, Substring(name, 0))"#,
         "incorrect number of arguments",
+        11,
     ),
-    ("span", r#"set(name, "x", nosuch="y")"#, "no such parameter"),
+    (
+        "span",
+        r#"set(name, "x", nosuch="y")"#,
+        "no such parameter",
+        16,
+    ),
     (
         "span",
         r#"keep_keys(attributes, [name])"#,
         "string literals",
+        23,
     ),
     (
         "span",
         r#"set(target=name, nosuch="y")"#,
         "no such parameter",
+        18,
     ),
 ];
 
 #[test]
 fn load_errors_name_the_statement_and_the_problem() {
-    for (ctx, text, want) in LOAD_ERRORS {
+    for (ctx, text, want, column) in LOAD_ERRORS {
         let kind = ContextKind::from_name(ctx).unwrap();
         let e = Statement::compile(text, kind, PathStyle::Contextual).expect_err(text);
         let msg = e.to_string();
         assert!(msg.contains(want), "{text}: {msg:?} lacks {want:?}");
+        assert_eq!(e.column, Some(*column), "{text}: {msg}");
+        assert!(msg.contains(&format!("1:{column}: ")), "{text}: {msg}");
         assert!(
             msg.contains(&format!("{text:?}")),
             "{text}: {msg:?} lacks the statement"

@@ -683,3 +683,219 @@ async fn f_ottl_semantics_act_alike() {
     })
     .await;
 }
+
+/// The transform processor's metric functions, in both the metric and the data point
+/// context, and `URL`.
+const METRIC_FUNCTIONS: &str = r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:GRPC_PORT"}
+processors:
+  transform:
+    error_mode: ignore
+    metric_statements:
+      - context: metric
+        statements:
+          - extract_sum_metric(true) where name == "latency"
+          - extract_count_metric(false) where name == "latency"
+          - extract_count_metric(true, ".n") where name == "rpc"
+          - extract_sum_metric(false) where name == "spread"
+          - copy_metric(name="requests.copy", unit="req") where name == "requests"
+          - aggregate_on_attributes("sum", ["method"]) where name == "requests"
+          - aggregate_on_attributes("count", ["method"]) where name == "requests.copy"
+          - aggregate_on_attributes("max") where name == "temp"
+          - aggregate_on_attribute_value("mean", "room", ["a", "b"], "ab") where name == "temp2"
+          - aggregate_on_attributes("sum", []) where name == "latency"
+          - aggregate_on_attributes("sum", []) where name == "spread"
+          - aggregate_on_attributes("sum") where name == "rpc"
+      - context: datapoint
+        statements:
+          - convert_summary_count_val_to_sum("delta", true) where metric.name == "rpc"
+          - convert_summary_sum_val_to_sum("cumulative", false, "_total") where metric.name == "rpc" and attributes["m"] == "GET"
+    log_statements:
+      - context: log
+        statements:
+          - set(attributes["u"], URL(body))
+          - set(attributes["q"], URL("?a=1&a=2&b=x+y"))
+exporters:
+  otlp:
+    endpoint: SINK
+    tls: {insecure: true}
+service:
+  telemetry: TELEMETRY
+  pipelines:
+    metrics:
+      receivers: [otlp]
+      processors: [transform]
+      exporters: [otlp]
+    logs:
+      receivers: [otlp]
+      processors: [transform]
+      exporters: [otlp]
+"#;
+
+fn metric_functions_input() -> Input {
+    use opentelemetry_proto::tonic::common::v1::KeyValue;
+    use opentelemetry_proto::tonic::metrics::v1::{
+        exponential_histogram_data_point::Buckets, ExponentialHistogram,
+        ExponentialHistogramDataPoint, Histogram, HistogramDataPoint, Summary, SummaryDataPoint,
+    };
+    let num = |attrs: Vec<KeyValue>, v: number_data_point::Value, start: u64| NumberDataPoint {
+        attributes: attrs,
+        start_time_unix_nano: start,
+        time_unix_nano: T0,
+        value: Some(v),
+        ..Default::default()
+    };
+    use number_data_point::Value::{AsDouble, AsInt};
+    let req = |name: &str| Metric {
+        name: name.into(),
+        unit: "1".into(),
+        description: "requests".into(),
+        data: Some(metric::Data::Sum(Sum {
+            data_points: vec![
+                num(vec![s("method", "GET"), i("code", 200)], AsInt(10), T0 - 50),
+                num(vec![s("method", "GET"), i("code", 500)], AsInt(5), T0 - 40),
+                num(vec![s("method", "POST"), i("code", 200)], AsInt(7), T0 - 50),
+            ],
+            aggregation_temporality: 2,
+            is_monotonic: true,
+        })),
+        ..Default::default()
+    };
+    let temp = |name: &str| Metric {
+        name: name.into(),
+        unit: "Cel".into(),
+        data: Some(metric::Data::Gauge(Gauge {
+            data_points: vec![
+                num(vec![s("room", "a")], AsDouble(20.0), 0),
+                num(vec![s("room", "b")], AsDouble(23.0), 0),
+                num(vec![s("room", "a")], AsDouble(24.0), 0),
+                num(vec![s("room", "c")], AsDouble(1.0), 0),
+            ],
+        })),
+        ..Default::default()
+    };
+    let hist =
+        |m: &str, count: u64, sum: f64, buckets: Vec<u64>, min: f64, max: f64| HistogramDataPoint {
+            attributes: vec![s("m", m)],
+            start_time_unix_nano: T0 - 10,
+            time_unix_nano: T0,
+            count,
+            sum: Some(sum),
+            bucket_counts: buckets,
+            explicit_bounds: vec![10.0],
+            min: Some(min),
+            max: Some(max),
+            ..Default::default()
+        };
+    let exp = |m: &str, count: u64, zero: u64, offset: i32, counts: Vec<u64>| {
+        ExponentialHistogramDataPoint {
+            attributes: vec![s("m", m)],
+            start_time_unix_nano: T0 - 10,
+            time_unix_nano: T0,
+            count,
+            sum: Some(count as f64),
+            scale: 1,
+            zero_count: zero,
+            positive: Some(Buckets {
+                offset,
+                bucket_counts: counts,
+            }),
+            ..Default::default()
+        }
+    };
+    let summary = |m: &str, count: u64, sum: f64| SummaryDataPoint {
+        attributes: vec![s("m", m)],
+        start_time_unix_nano: T0 - 10,
+        time_unix_nano: T0,
+        count,
+        sum,
+        ..Default::default()
+    };
+    let metrics = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: resource(vec![s("service.name", "mf")]),
+            scope_metrics: vec![ScopeMetrics {
+                scope: scope(),
+                metrics: vec![
+                    req("requests"),
+                    temp("temp"),
+                    temp("temp2"),
+                    Metric {
+                        name: "latency".into(),
+                        unit: "ms".into(),
+                        data: Some(metric::Data::Histogram(Histogram {
+                            data_points: vec![
+                                hist("GET", 3, 30.0, vec![1, 2], 1.0, 20.0),
+                                hist("POST", 1, 5.0, vec![1, 0], 5.0, 5.0),
+                            ],
+                            aggregation_temporality: 1,
+                        })),
+                        ..Default::default()
+                    },
+                    Metric {
+                        name: "spread".into(),
+                        unit: "s".into(),
+                        data: Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
+                            data_points: vec![
+                                exp("GET", 3, 1, 0, vec![1, 1]),
+                                exp("POST", 1, 0, 1, vec![1]),
+                            ],
+                            aggregation_temporality: 2,
+                        })),
+                        ..Default::default()
+                    },
+                    Metric {
+                        name: "rpc".into(),
+                        unit: "ms".into(),
+                        data: Some(metric::Data::Summary(Summary {
+                            data_points: vec![summary("GET", 4, 40.0), summary("POST", 2, 8.0)],
+                        })),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let log = |body: &str| LogRecord {
+        time_unix_nano: T0,
+        body: sv(body),
+        ..Default::default()
+    };
+    let logs = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: resource(vec![s("service.name", "mf")]),
+            scope_logs: vec![ScopeLogs {
+                scope: scope(),
+                log_records: vec![
+                    log("http://user:pw@www.example.com:8080/a/b.tar.gz?x=1&y=2#frag"),
+                    log("https://example.com"),
+                    log("HTTP://[::1]:9/p%20q"),
+                    log("mailto:someone@example.com"),
+                    log("http://h:bad/"),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    Input::Grpc(vec![], vec![metrics], vec![logs])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f_metric_functions_act_alike() {
+    compare(Case {
+        name: "ottl_metric_functions",
+        config: METRIC_FUNCTIONS,
+        files: &[],
+        input: metric_functions_input(),
+        wait_for: 0,
+        scrape: false,
+        scrape_url: None,
+    })
+    .await;
+}

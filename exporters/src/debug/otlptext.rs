@@ -172,7 +172,10 @@ impl Buf {
         self.line(format_args!("     -> Name: {}", m.name));
         self.line(format_args!("     -> Description: {}", m.description));
         self.line(format_args!("     -> Unit: {}", m.unit));
-        self.line(format_args!("     -> DataType: {}", metric_type(m)));
+        self.line(format_args!(
+            "     -> DataType: {}",
+            pipeline_api::metric::type_name(m)
+        ));
         self.attributes("     -> Metadata", &m.metadata);
     }
 
@@ -347,18 +350,6 @@ impl Buf {
                 ));
             }
         }
-    }
-}
-
-/// pmetric `MetricType.String()`.
-pub fn metric_type(m: &Metric) -> &'static str {
-    match &m.data {
-        None => "Empty",
-        Some(metric::Data::Gauge(_)) => "Gauge",
-        Some(metric::Data::Sum(_)) => "Sum",
-        Some(metric::Data::Histogram(_)) => "Histogram",
-        Some(metric::Data::ExponentialHistogram(_)) => "ExponentialHistogram",
-        Some(metric::Data::Summary(_)) => "Summary",
     }
 }
 

@@ -72,6 +72,7 @@ pub(crate) const CONVERTERS: &[(&str, Factory)] = &[
     ("ContainsValue", contains_value),
     ("Index", index),
     ("IsRootSpan", is_root_span),
+    ("URL", url),
     ("Log", log),
     ("HasAttrKeyOnDatapoint", has_attr_key_on_datapoint),
     ("HasAttrOnDatapoint", has_attr_on_datapoint),
@@ -193,9 +194,7 @@ fn convert_case(c: &Compiler, call: &Call) -> Result<ConverterFn, String> {
         ));
     }
     Ok(Box::new(move |ctx| {
-        let Some(s) = get_str_like(&target, ctx)? else {
-            return Ok(Value::Nil);
-        };
+        let s = get_str(&target, ctx)?;
         Ok(Value::Str(match case.as_str() {
             "lower" => s.to_lowercase(),
             "upper" => s.to_uppercase(),
@@ -466,9 +465,7 @@ fn split(c: &Compiler, call: &Call) -> Result<ConverterFn, String> {
     let target = a.getter(0)?;
     let delim = a.str_lit(1)?;
     Ok(Box::new(move |ctx| {
-        let Some(s) = get_str_like(&target, ctx)? else {
-            return Ok(Value::Nil);
-        };
+        let s = get_str(&target, ctx)?;
         let parts: Vec<String> = if delim.is_empty() {
             s.chars().map(String::from).collect()
         } else {
@@ -795,6 +792,39 @@ fn hours(c: &Compiler, call: &Call) -> Result<ConverterFn, String> {
 }
 
 /// Go's `fmt.Sprintf` for the common verbs (`%s %d %v %f %q %x %%`).
+/// Go's `fmt` flags and width around a formatted value: `+` signs a number, `-` pads on the
+/// right, `0` pads a number with zeros after its sign, spaces otherwise.
+fn pad(spec: &str, verb: char, v: &Value, mut body: String) -> String {
+    let (flags, rest) = spec.split_at(
+        spec.find(|c: char| c.is_ascii_digit() && c != '0')
+            .or_else(|| spec.find('.'))
+            .unwrap_or(spec.len()),
+    );
+    let width: usize = rest
+        .split('.')
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(0);
+    let numeric = matches!(v, Value::Int(_) | Value::Double(_)) && verb != 's' && verb != 'q';
+    if flags.contains('+') && numeric && !body.starts_with('-') {
+        body.insert(0, '+');
+    }
+    let len = body.chars().count();
+    if len >= width {
+        return body;
+    }
+    let fill = width - len;
+    if flags.contains('-') {
+        body + &" ".repeat(fill)
+    } else if flags.contains('0') && numeric {
+        let sign = if body.starts_with(['-', '+']) { 1 } else { 0 };
+        let (s, digits) = body.split_at(sign);
+        format!("{s}{}{digits}", "0".repeat(fill))
+    } else {
+        " ".repeat(fill) + &body
+    }
+}
+
 fn sprintf(f: &str, args: &[Value]) -> String {
     let mut out = String::new();
     let mut it = args.iter();
@@ -825,6 +855,7 @@ fn sprintf(f: &str, args: &[Value]) -> String {
             out.push_str(&format!("%!{verb}(MISSING)"));
             continue;
         };
+        let mut body = String::new();
         match (verb, v) {
             ('f', Value::Double(d)) => {
                 let prec = spec
@@ -832,15 +863,16 @@ fn sprintf(f: &str, args: &[Value]) -> String {
                     .nth(1)
                     .and_then(|p| p.parse().ok())
                     .unwrap_or(6);
-                out.push_str(&format!("{d:.prec$}"));
+                body.push_str(&format!("{d:.prec$}"));
             }
-            ('q', Value::Str(s)) => out.push_str(&format!("{s:?}")),
-            ('x', Value::Int(i)) => out.push_str(&format!("{i:x}")),
-            ('x', Value::Str(s)) => out.push_str(&hexs(s.as_bytes())),
-            ('d', Value::Int(i)) => out.push_str(&i.to_string()),
-            (_, Value::Nil) => out.push_str("<nil>"),
-            _ => out.push_str(&v.as_string()),
+            ('q', Value::Str(s)) => body.push_str(&format!("{s:?}")),
+            ('x', Value::Int(i)) => body.push_str(&format!("{i:x}")),
+            ('x', Value::Str(s)) => body.push_str(&hexs(s.as_bytes())),
+            ('d', Value::Int(i)) => body.push_str(&i.to_string()),
+            (_, Value::Nil) => body.push_str("<nil>"),
+            _ => body.push_str(&v.as_string()),
         }
+        out.push_str(&pad(&spec, verb, v, body));
     }
     out
 }
@@ -967,6 +999,17 @@ fn index(c: &Compiler, call: &Call) -> Result<ConverterFn, String> {
                 .map_or(-1, |i| i as i64),
             (t, _) => return Err(format!("Index: unsupported target type {}", t.type_name())),
         }))
+    }))
+}
+
+fn url(c: &Compiler, call: &Call) -> Result<ConverterFn, String> {
+    let g = one(c, call, "uri")?;
+    Ok(Box::new(move |ctx| {
+        let raw = get_str(&g, ctx)?;
+        if raw.is_empty() {
+            return Err("url cannot be empty".into());
+        }
+        super::url::parse(&raw).map(Value::Map)
     }))
 }
 

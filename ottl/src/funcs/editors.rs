@@ -8,7 +8,7 @@ use pipeline_api::proto::tonic::metrics::v1::{
 };
 use regex::Regex;
 
-use super::{get_map, get_str, Args};
+use super::{get_map, get_str, metrics, Args};
 use crate::compile::{Compiler, EditorFn};
 use crate::parser::Call;
 use crate::value::Value;
@@ -33,6 +33,22 @@ pub(crate) const EDITORS: &[(&str, Factory)] = &[
     ("convert_sum_to_gauge", convert_sum_to_gauge),
     ("convert_gauge_to_sum", convert_gauge_to_sum),
     ("scale_metric", scale_metric),
+    ("extract_sum_metric", metrics::extract_sum_metric),
+    ("extract_count_metric", metrics::extract_count_metric),
+    ("copy_metric", metrics::copy_metric),
+    ("aggregate_on_attributes", metrics::aggregate_on_attributes),
+    (
+        "aggregate_on_attribute_value",
+        metrics::aggregate_on_attribute_value,
+    ),
+    (
+        "convert_summary_count_val_to_sum",
+        metrics::convert_summary_count_val_to_sum,
+    ),
+    (
+        "convert_summary_sum_val_to_sum",
+        metrics::convert_summary_sum_val_to_sum,
+    ),
 ];
 
 fn metric_only(c: &Compiler, name: &str) -> Result<(), String> {

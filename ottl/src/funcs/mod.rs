@@ -2,10 +2,12 @@
 
 mod converters;
 mod editors;
+mod metrics;
+mod url;
 
 use regex::Regex;
 
-use crate::compile::{Compiler, ConverterFn, EditorFn, Getter};
+use crate::compile::{at, Compiler, ConverterFn, EditorFn, Getter};
 use crate::context::Ctx;
 use crate::parser::{self, Call};
 use crate::paths::CPath;
@@ -31,7 +33,6 @@ pub const NOT_SUPPORTED: &[&str] = &[
     "ConvertTextToElementsXML",
     "GetValue",
     "UserAgent",
-    "URL",
     "ParseSeverity",
     "ParseInt",
     "SliceToMap",
@@ -56,22 +57,23 @@ pub const NOT_SUPPORTED: &[&str] = &[
     "IsInCIDR",
     "ToCamelCase",
     "ToSnakeCase",
-    "extract_sum_metric",
-    "extract_count_metric",
-    "copy_metric",
-    "aggregate_on_attributes",
-    "aggregate_on_attribute_value",
-    "convert_summary_count_val_to_sum",
-    "convert_summary_sum_val_to_sum",
     "convert_exponential_histogram_to_histogram",
     "merge_histogram_buckets",
+    "convert_summary_quantile_val_to_gauge",
+    "extract_percentile_metric",
+    "set_semconv_span_name",
+    "ParseCLF",
+    "ParseLEEF",
+    "Base64Encode",
+    "Coalesce",
+    "stringify_all",
 ];
 
 /// Bound arguments of one call.
 pub(crate) struct Args<'a> {
     pub c: &'a Compiler,
 
-    vals: Vec<Option<&'a parser::Value>>,
+    vals: Vec<Option<&'a parser::Arg>>,
 }
 
 impl<'a> Args<'a> {
@@ -82,23 +84,29 @@ impl<'a> Args<'a> {
         params: &[&str],
         required: usize,
     ) -> Result<Args<'a>, String> {
-        let mut vals: Vec<Option<&parser::Value>> = vec![None; params.len()];
+        let mut vals: Vec<Option<&parser::Arg>> = vec![None; params.len()];
         let mut pos = 0;
         let mut named = false;
         for a in &call.args {
             match &a.name {
                 None => {
                     if named {
-                        return Err("positional arguments cannot follow named arguments".into());
-                    }
-                    if pos >= params.len() {
-                        return Err(format!(
-                            "incorrect number of arguments. Expected: {} Received: {}",
-                            params.len(),
-                            call.args.len()
+                        return Err(at(
+                            a.column,
+                            "positional arguments cannot follow named arguments".into(),
                         ));
                     }
-                    vals[pos] = Some(&a.value);
+                    if pos >= params.len() {
+                        return Err(at(
+                            a.column,
+                            format!(
+                                "incorrect number of arguments. Expected: {} Received: {}",
+                                params.len(),
+                                call.args.len()
+                            ),
+                        ));
+                    }
+                    vals[pos] = Some(a);
                     pos += 1;
                 }
                 Some(n) => {
@@ -106,11 +114,11 @@ impl<'a> Args<'a> {
                     let i = params
                         .iter()
                         .position(|p| snake(p) == *n)
-                        .ok_or_else(|| format!("no such parameter: {n}"))?;
+                        .ok_or_else(|| at(a.column, format!("no such parameter: {n}")))?;
                     if vals[i].is_some() {
-                        return Err(format!("duplicate argument {n}"));
+                        return Err(at(a.column, format!("duplicate argument {n}")));
                     }
-                    vals[i] = Some(&a.value);
+                    vals[i] = Some(a);
                 }
             }
         }
@@ -129,13 +137,23 @@ impl<'a> Args<'a> {
     }
 
     fn raw(&self, i: usize) -> Result<&'a parser::Value, String> {
-        self.vals[i].ok_or_else(|| format!("missing argument {i}"))
+        self.vals[i]
+            .map(|a| &a.value)
+            .ok_or_else(|| format!("missing argument {i}"))
+    }
+
+    /// The argument's column, for its errors.
+    fn here(&self, i: usize, msg: String) -> String {
+        match self.vals[i] {
+            Some(a) => at(a.column, msg),
+            None => msg,
+        }
     }
 
     pub fn getter(&self, i: usize) -> Result<Getter, String> {
         self.c
             .getter(self.raw(i)?)
-            .map_err(|e| format!("invalid argument at position {i}: {e}"))
+            .map_err(|e| self.here(i, format!("invalid argument at position {i}: {e}")))
     }
 
     pub fn opt_getter(&self, i: usize) -> Result<Option<Getter>, String> {
@@ -149,15 +167,19 @@ impl<'a> Args<'a> {
     pub fn path(&self, i: usize) -> Result<CPath, String> {
         match self.raw(i)? {
             parser::Value::Path(p) => self.c.path(p),
-            _ => Err(format!("invalid argument at position {i}: must be a path")),
+            _ => Err(self.here(
+                i,
+                format!("invalid argument at position {i}: must be a path"),
+            )),
         }
     }
 
     pub fn str_lit(&self, i: usize) -> Result<String, String> {
         match self.raw(i)? {
             parser::Value::Str(s) => Ok(s.clone()),
-            _ => Err(format!(
-                "invalid argument at position {i}: must be a string literal"
+            _ => Err(self.here(
+                i,
+                format!("invalid argument at position {i}: must be a string literal"),
             )),
         }
     }
@@ -190,13 +212,18 @@ impl<'a> Args<'a> {
     pub fn bool_lit(&self, i: usize) -> Result<bool, String> {
         match self.raw(i)? {
             parser::Value::Bool(b) => Ok(*b),
-            _ => Err(format!(
-                "invalid argument at position {i}: must be a bool literal"
+            _ => Err(self.here(
+                i,
+                format!("invalid argument at position {i}: must be a bool literal"),
             )),
         }
     }
 
     pub fn str_list(&self, i: usize) -> Result<Vec<String>, String> {
+        self.str_list_at(i).map_err(|e| self.here(i, e))
+    }
+
+    fn str_list_at(&self, i: usize) -> Result<Vec<String>, String> {
         match self.raw(i)? {
             parser::Value::List(items) => items
                 .iter()
@@ -216,13 +243,16 @@ impl<'a> Args<'a> {
     pub fn regex(&self, i: usize, func: &str) -> Result<Regex, String> {
         let p = self.str_lit(i)?;
         Regex::new(&p).map_err(|e| {
-            format!("the regex pattern supplied to {func} is not a valid pattern: {e}")
+            self.here(
+                i,
+                format!("the regex pattern supplied to {func} is not a valid pattern: {e}"),
+            )
         })
     }
 
     /// A function name passed as argument (`SHA256` in `replace_pattern`).
     pub fn func_name(&self, i: usize) -> Result<Option<String>, String> {
-        match self.vals[i] {
+        match self.vals[i].map(|a| &a.value) {
             None => Ok(None),
             Some(parser::Value::Enum(n, _)) => Ok(Some(n.clone())),
             Some(_) => Err(format!(
@@ -285,19 +315,20 @@ pub(crate) fn get_map(
 /// Compile a converter call.
 pub(crate) fn converter(c: &Compiler, call: &Call) -> Result<ConverterFn, String> {
     match CONVERTERS.iter().find(|(n, _)| *n == call.name) {
-        Some((_, f)) => f(c, call).map_err(|e| format!("{}: {e}", call.name)),
-        None if EDITORS.iter().any(|(n, _)| *n == call.name) => {
-            Err(format!("{} is an editor, not a converter", call.name))
-        }
-        None => Err(unknown(&call.name)),
+        Some((_, f)) => f(c, call).map_err(|e| at(call.column, format!("{}: {e}", call.name))),
+        None if EDITORS.iter().any(|(n, _)| *n == call.name) => Err(at(
+            call.column,
+            format!("{} is an editor, not a converter", call.name),
+        )),
+        None => Err(at(call.column, unknown(&call.name))),
     }
 }
 
 /// Compile an editor call.
 pub(crate) fn editor(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
     match EDITORS.iter().find(|(n, _)| *n == call.name) {
-        Some((_, f)) => f(c, call).map_err(|e| format!("{}: {e}", call.name)),
-        None => Err(unknown(&call.name)),
+        Some((_, f)) => f(c, call).map_err(|e| at(call.column, format!("{}: {e}", call.name))),
+        None => Err(at(call.column, unknown(&call.name))),
     }
 }
 

@@ -12,6 +12,7 @@ mod error;
 pub mod fanout;
 mod ids;
 pub mod memory;
+pub mod metric;
 pub mod own_spans;
 pub mod pending;
 pub mod storage;

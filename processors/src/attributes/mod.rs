@@ -12,8 +12,8 @@ mod tests;
 
 use std::sync::Arc;
 
+use pipeline_api::metric::for_each_point_attributes;
 use pipeline_api::proto::tonic::common::v1::KeyValue;
-use pipeline_api::proto::tonic::metrics::v1::{metric, Metric};
 use pipeline_api::{
     async_trait, Batch, BatchData, BuildError, ConsumeError, Consumer, Processor, ProcessorFactory,
     RequestContext, SharedConsumer, Signal,
@@ -121,33 +121,12 @@ impl AttributesProcessor {
                             if !skip.is_noop() && skip.skip_metric(resource, &m.name) {
                                 continue;
                             }
-                            for_each_data_point_attributes(m, |attrs| ap.process(ctx, attrs));
+                            for_each_point_attributes(m, |attrs| ap.process(ctx, attrs));
                         }
                     }
                 }
             }
         }
-    }
-}
-
-/// Every data point's attributes of a metric, whatever its type.
-pub(crate) fn for_each_data_point_attributes(
-    m: &mut Metric,
-    mut f: impl FnMut(&mut Vec<KeyValue>),
-) {
-    match &mut m.data {
-        Some(metric::Data::Gauge(g)) => g.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
-        Some(metric::Data::Sum(s)) => s.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
-        Some(metric::Data::Histogram(h)) => {
-            h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-        }
-        Some(metric::Data::ExponentialHistogram(h)) => {
-            h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-        }
-        Some(metric::Data::Summary(s)) => {
-            s.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-        }
-        None => {}
     }
 }
 

@@ -344,7 +344,7 @@ fn point_attrs(b: &Batch) -> Vec<Vec<KeyValue>> {
         for sm in &rm.scope_metrics {
             for m in &sm.metrics {
                 let mut m = m.clone();
-                for_each_data_point_attributes(&mut m, |a| out.push(a.clone()));
+                pipeline_api::metric::for_each_point_attributes(&mut m, |a| out.push(a.clone()));
             }
         }
     }
