@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+from checks import Checks, attrs
+
 CONFIG = """
 receivers:
   hostmetrics:
@@ -57,11 +59,7 @@ def resource(out_path):
         if not line.strip():
             continue
         for rm in json.loads(line).get("resourceMetrics", []):
-            out = {}
-            for kv in rm.get("resource", {}).get("attributes", []):
-                v = kv.get("value", {})
-                out[kv["key"]] = next(iter(v.values()), None) if v else None
-            return out
+            return attrs(rm.get("resource", {}).get("attributes"))
     return None
 
 
@@ -70,16 +68,8 @@ def main():
     ap.add_argument("--image", required=True, help="the Ferrotel image")
     args = ap.parse_args()
 
-    passed, failed = 0, 0
-
-    def check(ok, what, detail=""):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-            print(f"ok: {what}")
-        else:
-            failed += 1
-            print(f"FAIL: {what} {detail}")
+    checks = Checks()
+    check = checks.check
 
     info = json.loads(subprocess.run(["docker", "info", "--format", "{{json .}}"],
                                      check=True, capture_output=True, text=True).stdout)
@@ -113,7 +103,7 @@ def main():
     finally:
         logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True)
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)
-    if failed:
+    if checks.failed:
         print((logs.stdout + logs.stderr)[-2000:])
 
     # no socket: the detector's error names it and the collector does not start
@@ -124,8 +114,7 @@ def main():
     check(down.returncode != 0 and "docker.sock" in text,
           "without the engine the start fails with an error naming the socket",
           f"exit {down.returncode}: {text[-1500:]}")
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return checks.summary()
 
 
 if __name__ == "__main__":

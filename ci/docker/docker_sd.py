@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+from checks import Checks, attrs
+
 CONFIG = """
 receivers:
   prometheus:
@@ -63,13 +65,6 @@ SERVE = (
 )
 
 
-def attrs(kvs):
-    out = {}
-    for kv in kvs or []:
-        v = kv.get("value", {})
-        out[kv["key"]] = next(iter(v.values()), None) if v else None
-    return out
-
 
 def scraped(out_path):
     """container label -> the service label, of every sd_demo_total point written."""
@@ -98,16 +93,8 @@ def main():
     ap.add_argument("--busybox", required=True, help="the busybox image")
     args = ap.parse_args()
 
-    passed, failed = 0, 0
-
-    def check(ok, what, detail=""):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-            print(f"ok: {what}")
-        else:
-            failed += 1
-            print(f"FAIL: {what} {detail}")
+    checks = Checks()
+    check = checks.check
 
     run = str(os.getpid())
     names = {k: f"ferrotel-sd-{k}-{run}" for k in ("exposed", "plain", "other", "late")}
@@ -165,8 +152,7 @@ def main():
     check(proc is not None and proc.returncode == 0, "ferrotel stops cleanly",
           "" if proc is None else f"exit {proc.returncode}: "
           + open(os.path.join(tmp, "log")).read()[-2000:])
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return checks.summary()
 
 
 if __name__ == "__main__":

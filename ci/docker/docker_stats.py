@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 
+from checks import Checks, attrs
+
 CONFIG = """
 receivers:
   docker_stats:
@@ -41,13 +43,6 @@ service:
       exporters: [file]
 """
 
-
-def attrs(kvs):
-    out = {}
-    for kv in kvs or []:
-        v = kv.get("value", {})
-        out[kv["key"]] = next(iter(v.values()), None) if v else None
-    return out
 
 
 def points(out_path, container_id):
@@ -84,16 +79,8 @@ def main():
     ap.add_argument("--busybox", required=True, help="the busybox image")
     args = ap.parse_args()
 
-    passed, failed = 0, 0
-
-    def check(ok, what, detail=""):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-            print(f"ok: {what}")
-        else:
-            failed += 1
-            print(f"FAIL: {what} {detail}")
+    checks = Checks()
+    check = checks.check
 
     name = f"ferrotel-stats-{os.getpid()}"
     busy = subprocess.run(
@@ -147,8 +134,7 @@ def main():
     check(cpu == [], "an excluded image is not reported", f"{cpu}")
 
     subprocess.run(["docker", "rm", "-f", name], capture_output=True)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return checks.summary()
 
 
 if __name__ == "__main__":

@@ -119,6 +119,21 @@ fn own_spans(traces: &[Value]) -> Vec<Value> {
     out
 }
 
+/// Run `case` through both collectors: their own spans, after checking that Go made each of
+/// `expected`.
+async fn own_spans_of_both(case: &Case<'_>, expected: &[&str]) -> (Vec<Value>, Vec<Value>) {
+    let (go, fe) = run_both(case).await;
+    let fe = fe.unwrap_or_else(|e| panic!("{e}"));
+    let (go, fe) = (own_spans(&go.traces), own_spans(&fe.traces));
+    for name in expected {
+        assert!(
+            go.iter().any(|s| s["name"] == *name),
+            "Go made no span {name}: {go:#?}"
+        );
+    }
+    (go, fe)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_traces_have_the_same_spans_and_tree() {
     let Input::Grpc(traces, _, _) = attributes_input() else {
@@ -140,24 +155,20 @@ async fn own_traces_have_the_same_spans_and_tree() {
         scrape: false,
         scrape_url: None,
     };
-    let (go, fe) = run_both(&case).await;
-    let fe = fe.unwrap_or_else(|e| panic!("{e}"));
-    let (go, fe) = (own_spans(&go.traces), own_spans(&fe.traces));
     // the receive, the HTTP and gRPC server spans, the exports: at least these
-    for name in [
-        "receiver/otlp/LogsReceived",
-        "receiver/otlp/TraceDataReceived",
-        "POST /v1/logs",
-        "exporter/debug/logs",
-        "exporter/enqueue",
-        "exporter/otlp/traces",
-        "opentelemetry.proto.collector.trace.v1.TraceService/Export",
-    ] {
-        assert!(
-            go.iter().any(|s| s["name"] == name),
-            "Go made no span {name}: {go:#?}"
-        );
-    }
+    let (go, fe) = own_spans_of_both(
+        &case,
+        &[
+            "receiver/otlp/LogsReceived",
+            "receiver/otlp/TraceDataReceived",
+            "POST /v1/logs",
+            "exporter/debug/logs",
+            "exporter/enqueue",
+            "exporter/otlp/traces",
+            "opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        ],
+    )
+    .await;
     let pretty = |v: &[Value]| {
         v.iter()
             .map(|s| s.to_string())
