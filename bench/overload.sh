@@ -8,6 +8,7 @@
 #
 #   bench/overload.sh                      # 60 s of overload (release binaries)
 #   OVERLOAD_SECONDS=10 BIN_DIR=target/debug bench/overload.sh
+#   (BASELINE_SECONDS: the sustainable-rate phase before, default 10)
 #
 # The sustainable rate is set by the sink: it answers each export after SINK_DELAY, and the
 # exporter sends CONSUMERS requests of BATCH spans at a time, so the pipeline can deliver
@@ -18,6 +19,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN_DIR=${BIN_DIR:-$ROOT/target/release}
 case "$BIN_DIR" in /*) ;; *) BIN_DIR=$ROOT/$BIN_DIR ;; esac
 OVERLOAD_SECONDS=${OVERLOAD_SECONDS:-60}
+BASELINE_SECONDS=${BASELINE_SECONDS:-10}
 SINK_DELAY_MS=${SINK_DELAY_MS:-200}
 BATCH=${BATCH:-500}
 CONSUMERS=${CONSUMERS:-2}
@@ -87,7 +89,7 @@ field() { jq -r "$2" "$OUT/$1.json"; }
 echo "sustainable rate: $SUSTAINABLE spans/s (sink delay ${SINK_DELAY_MS} ms, $CONSUMERS x $BATCH spans); overload: $OVERLOAD spans/s for ${OVERLOAD_SECONDS} s"
 echo "memory budget $MEMORY_BUDGET, memory_limiter limit ${LIMIT_MIB} MiB; results in $OUT"
 
-load "$SUSTAINABLE" 10 baseline --connections 4
+load "$SUSTAINABLE" "$BASELINE_SECONDS" baseline --connections 4
 echo "baseline: sent $(field baseline .items.sent), acknowledged $(field baseline .items.acknowledged), refused $(field baseline .items.refused), failed $(field baseline .items.failed), rate $(field baseline '.rate|floor')/s"
 
 load "$OVERLOAD" "$OVERLOAD_SECONDS" overload --connections 8 --streams 4
@@ -102,7 +104,7 @@ RECOVERED=""
 for i in $(seq 30); do
   load "$SUSTAINABLE" 1 "recovery-$i" --connections 4
   if [ "$(field "recovery-$i" .items.refused)" = 0 ] && [ "$(field "recovery-$i" .items.failed)" = 0 ]; then
-    RECOVERED=$(echo "$(date +%s.%N) - $START" | bc)
+    RECOVERED=$(awk -v now="$(date +%s.%N)" -v start="$START" 'BEGIN { printf "%.2f", now - start }')
     break
   fi
 done

@@ -200,3 +200,72 @@ fn the_soak_loses_nothing_at_a_tiny_size() {
     assert!(text.contains("soak: PASS"), "{text}");
     assert!(text.contains("missing 0"), "{text}");
 }
+
+/// The overload scenario (`bench/overload.sh`) at a tiny size: 2 s at the sustainable rate,
+/// 3 s at ten times it. Every refused request is refused with UNAVAILABLE or
+/// RESOURCE_EXHAUSTED (none fails otherwise), memory stays under the memory_limiter's limit
+/// and the sustainable rate is served again without a refusal. The full size is run by
+/// hand, figures in bench/README.md.
+#[test]
+fn overload_at_a_tiny_size_refuses_with_a_status_and_recovers() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let bin = instruments();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (collector_cpu, load_cpu) = if cpus >= 2 { ("1", "0") } else { ("0", "0") };
+    let mut child = Command::new("bash")
+        .arg(root.join("bench/overload.sh"))
+        .env("BIN_DIR", &bin)
+        .env("BASELINE_SECONDS", "2")
+        .env("OVERLOAD_SECONDS", "3")
+        .env("COLLECTOR_CPU", collector_cpu)
+        .env("LOAD_CPU", load_cpu)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bash runs");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        status.is_some_and(|s| s.success()) && text.contains("\nOK"),
+        "overload.sh failed or ran over 120 s:\n{text}"
+    );
+    let refused: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("overload: "))
+        .and_then(|l| l.split("refused ").nth(1))
+        .and_then(|r| r.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no overload line:\n{text}"));
+    assert!(
+        refused > 0,
+        "ten times the sustainable rate was never refused:\n{text}"
+    );
+    let statuses = text
+        .lines()
+        .find_map(|l| l.strip_prefix("overload statuses: "))
+        .unwrap_or_else(|| panic!("no statuses:\n{text}"));
+    for part in statuses.trim_matches(|c| c == '{' || c == '}').split(',') {
+        // loadgen's names: "gRPC Unavailable", "gRPC ResourceExhausted", ...
+        let name = part.split(':').next().unwrap_or("").trim_matches('"');
+        let code = name.to_uppercase().replace([' ', '_'], "");
+        assert!(
+            name.is_empty() || code.contains("UNAVAILABLE") || code.contains("RESOURCEEXHAUSTED"),
+            "a refusal other than UNAVAILABLE/RESOURCE_EXHAUSTED: {statuses}\n{text}"
+        );
+    }
+}
