@@ -390,9 +390,13 @@ impl ReceiverObs {
             Signal::Metrics => "MetricsReceived",
             Signal::Logs => "LogsReceived",
         };
-        let span = self
-            .tracer
-            .start_in_current(&format!("{}{op}", self.span_prefix), SpanKind::Internal);
+        // nothing is built (not even the name) while tracing is off
+        let span = if self.tracer.hub().enabled() {
+            self.tracer
+                .start_in_current(&format!("{}{op}", self.span_prefix), SpanKind::Internal)
+        } else {
+            None
+        };
         let result = in_span(span.as_ref().map(|s| s.current()), consume).await;
         self.record(signal, items, &result);
         if let Some(mut span) = span {
