@@ -406,6 +406,16 @@ pub fn detect_system(cfg: &Config, ep: &Endpoints) -> Result<Vec<KeyValue>, Stri
         "host.cpu.stepping",
         "host.cpu.cache.l2.size",
     ];
+    if ["host.ip", "host.mac", "host.interface"]
+        .iter()
+        .any(|k| rb.on(k))
+    {
+        let interfaces =
+            host_interfaces().map_err(|e| format!("failed to get host network interfaces: {e}"))?;
+        for kv in network_attributes(&interfaces) {
+            rb.put(kv);
+        }
+    }
     if cpu_keys.iter().any(|k| rb.on(k)) {
         let info = read(&ep.root, "proc/cpuinfo").unwrap_or_default();
         let first: BTreeMap<String, String> = info
@@ -433,6 +443,74 @@ pub fn detect_system(cfg: &Config, ep: &Endpoints) -> Result<Vec<KeyValue>, Stri
         }
     }
     Ok(rb.out)
+}
+
+/// One network interface as Go's `net.Interfaces` and `Interface.Addrs` give it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetInterface {
+    pub index: u32,
+    pub name: String,
+    pub up: bool,
+    pub loopback: bool,
+    pub mac: Option<[u8; 6]>,
+    /// IPv4 then IPv6, each in the kernel's order.
+    pub ips: Vec<std::net::IpAddr>,
+}
+
+/// The host's interfaces by index (getifaddrs(3)).
+pub fn host_interfaces() -> std::io::Result<Vec<NetInterface>> {
+    let mut by_index: BTreeMap<u32, NetInterface> = BTreeMap::new();
+    for i in getifaddrs::getifaddrs()? {
+        let Some(index) = i.index else { continue };
+        let e = by_index.entry(index).or_insert_with(|| NetInterface {
+            index,
+            name: i.name.clone(),
+            ..Default::default()
+        });
+        e.up |= i.flags.contains(getifaddrs::InterfaceFlags::UP);
+        e.loopback |= i.flags.contains(getifaddrs::InterfaceFlags::LOOPBACK);
+        if let Some(mac) = i.address.mac_addr() {
+            e.mac = Some(mac);
+        } else if let Some(ip) = i.address.ip_addr() {
+            e.ips.push(ip);
+        }
+    }
+    let mut out: Vec<NetInterface> = by_index.into_values().collect();
+    for i in &mut out {
+        // v4 first, each family in the order the kernel gave (a stable sort keeps it)
+        i.ips.sort_by_key(|ip| ip.is_ipv6());
+    }
+    Ok(out)
+}
+
+/// Go's system detector: `host.ip` (the addresses of the interfaces that are up and not
+/// loopback, loopback addresses left out), `host.mac` (their hardware addresses in IEEE RA
+/// form, `AA-BB-CC-DD-EE-FF`; empty for an interface without one) and `host.interface`
+/// (every interface's name).
+pub fn network_attributes(interfaces: &[NetInterface]) -> Vec<KeyValue> {
+    let live = || interfaces.iter().filter(|i| i.up && !i.loopback);
+    let ips = live()
+        .flat_map(|i| i.ips.iter().filter(|ip| !ip.is_loopback()))
+        .map(|ip| ip.to_string())
+        .collect();
+    let macs = live()
+        .map(|i| {
+            i.mac
+                .map(|m| {
+                    m.iter()
+                        .map(|b| format!("{b:02X}"))
+                        .collect::<Vec<_>>()
+                        .join("-")
+                })
+                .unwrap_or_default()
+        })
+        .collect();
+    let names = interfaces.iter().map(|i| i.name.clone()).collect();
+    vec![
+        list("host.ip", ips),
+        list("host.mac", macs),
+        list("host.interface", names),
+    ]
 }
 
 // ------------------------------------------------------------------ HTTP

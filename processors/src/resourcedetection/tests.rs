@@ -526,3 +526,146 @@ fn override_key_parses() {
     assert!(parse("override: true").unwrap().override_);
     assert!(!parse("override: false").unwrap().override_);
 }
+
+fn strings(kv: &KeyValue) -> Vec<String> {
+    match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::ArrayValue(a)) => a
+            .values
+            .iter()
+            .map(|v| match &v.value {
+                Some(any_value::Value::StringValue(s)) => s.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect(),
+        other => panic!("{}: not a list: {other:?}", kv.key),
+    }
+}
+
+/// Go's rules: addresses and MACs of interfaces that are up and not loopback (a loopback
+/// address on another interface left out, an interface without a MAC as ""), every
+/// interface's name.
+#[test]
+fn host_ip_mac_and_interface_follow_gos_rules() {
+    use detectors::NetInterface;
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let interfaces = vec![
+        NetInterface {
+            index: 1,
+            name: "lo".into(),
+            up: true,
+            loopback: true,
+            mac: None,
+            ips: vec![ip("127.0.0.1"), ip("::1")],
+        },
+        NetInterface {
+            index: 2,
+            name: "eth0".into(),
+            up: true,
+            loopback: false,
+            mac: Some([0x02, 0x42, 0xac, 0x11, 0x00, 0x0a]),
+            ips: vec![
+                ip("172.17.0.10"),
+                ip("127.0.0.5"),
+                ip("fe80::42:acff:fe11:a"),
+            ],
+        },
+        NetInterface {
+            index: 3,
+            name: "docker0".into(),
+            up: false,
+            loopback: false,
+            mac: Some([1, 2, 3, 4, 5, 6]),
+            ips: vec![ip("172.18.0.1")],
+        },
+        NetInterface {
+            index: 4,
+            name: "tun0".into(),
+            up: true,
+            loopback: false,
+            mac: None,
+            ips: vec![ip("10.8.0.2")],
+        },
+    ];
+    let kvs = detectors::network_attributes(&interfaces);
+    assert_eq!(
+        strings(&kvs[0]),
+        ["172.17.0.10", "fe80::42:acff:fe11:a", "10.8.0.2"]
+    );
+    assert_eq!(strings(&kvs[1]), ["02-42-AC-11-00-0A", ""]);
+    assert_eq!(strings(&kvs[2]), ["lo", "eth0", "docker0", "tun0"]);
+}
+
+/// This machine's interfaces as the system detector reports them, against `/sys/class/net`
+/// (names by index, the up and loopback flags, hardware addresses) and `/proc/net/if_inet6`
+/// read here independently.
+#[test]
+fn the_system_detector_reports_this_hosts_interfaces() {
+    let cfg = parse(
+        "detectors: [system]\nsystem:\n  resource_attributes:\n    host.ip: {enabled: true}\n    host.mac: {enabled: true}\n    host.interface: {enabled: true}\n",
+    )
+    .unwrap();
+    let kvs = detectors::detect_system(&cfg, &Endpoints::from_env()).unwrap();
+    let get = |k: &str| strings(kvs.iter().find(|kv| kv.key == k).unwrap());
+    let mut sys: Vec<(u32, String, u32, String)> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            let read = |f: &str| {
+                std::fs::read_to_string(format!("/sys/class/net/{name}/{f}"))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            };
+            let index = read("ifindex").parse().unwrap();
+            let flags = u32::from_str_radix(read("flags").trim_start_matches("0x"), 16).unwrap();
+            let address = read("address");
+            (index, name, flags, address)
+        })
+        .collect();
+    sys.sort();
+    assert_eq!(
+        get("host.interface"),
+        sys.iter().map(|s| s.1.clone()).collect::<Vec<_>>()
+    );
+    let live: Vec<&(u32, String, u32, String)> = sys
+        .iter()
+        .filter(|s| s.2 & 1 != 0 && s.2 & 8 == 0)
+        .collect();
+    let macs: Vec<String> = live
+        .iter()
+        .map(|s| s.3.to_uppercase().replace(':', "-"))
+        .collect();
+    assert_eq!(get("host.mac"), macs);
+    // every global IPv6 address of a live interface is listed
+    let ips = get("host.ip");
+    let if_inet6 = std::fs::read_to_string("/proc/net/if_inet6").unwrap_or_default();
+    for line in if_inet6.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 6 || !live.iter().any(|s| s.1 == f[5]) {
+            continue;
+        }
+        let hex = f[0];
+        let segments: Vec<u16> = (0..8)
+            .map(|i| u16::from_str_radix(&hex[i * 4..i * 4 + 4], 16).unwrap())
+            .collect();
+        let addr = std::net::Ipv6Addr::new(
+            segments[0],
+            segments[1],
+            segments[2],
+            segments[3],
+            segments[4],
+            segments[5],
+            segments[6],
+            segments[7],
+        );
+        assert!(
+            ips.contains(&addr.to_string()),
+            "{addr} of {} in {ips:?}",
+            f[5]
+        );
+    }
+    assert!(
+        ips.iter().all(|ip| ip != "127.0.0.1" && ip != "::1"),
+        "{ips:?}"
+    );
+}
