@@ -344,6 +344,38 @@ fn fqdn(root: &str) -> Result<String, String> {
     ))
 }
 
+/// Go's `lookup` source: the host name's addresses, then the first name of the first
+/// address that has one — from `/etc/hosts` both ways (as the `dns` source, no DNS query is
+/// made).
+fn reverse_lookup(root: &str) -> Result<String, String> {
+    let host = os_hostname();
+    let hosts = read(root, "etc/hosts").unwrap_or_default();
+    let entries: Vec<(std::net::IpAddr, Vec<&str>)> = hosts
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split('#').next().unwrap_or("").split_whitespace();
+            let ip = f.next()?.parse().ok()?;
+            Some((ip, f.collect()))
+        })
+        .collect();
+    let addresses = entries
+        .iter()
+        .filter(|(_, names)| names.iter().any(|n| *n == host))
+        .map(|(ip, _)| *ip);
+    for ip in addresses {
+        let name = entries
+            .iter()
+            .find(|(other, names)| *other == ip && !names.is_empty())
+            .map(|(_, names)| names[0].trim_end_matches('.'));
+        if let Some(name) = name {
+            return Ok(name.to_string());
+        }
+    }
+    Err(format!(
+        "reverseLookup failed to convert the addresses of {host:?} to a name (/etc/hosts)"
+    ))
+}
+
 pub fn detect_system(cfg: &Config, ep: &Endpoints) -> Result<Vec<KeyValue>, String> {
     let c = &cfg.system;
     let sources: Vec<&str> = if c.hostname_sources.is_empty() {
@@ -356,9 +388,8 @@ pub fn detect_system(cfg: &Config, ep: &Endpoints) -> Result<Vec<KeyValue>, Stri
         let r = match src {
             "os" => Ok(os_hostname()),
             "dns" | "cname" => fqdn(&ep.root),
-            _ => Err(format!(
-                "hostname source {src} needs a reverse DNS lookup, which Ferrotel does not do"
-            )),
+            "lookup" => reverse_lookup(&ep.root),
+            _ => Err(format!("unknown hostname source {src}")),
         };
         match r {
             Ok(h) if !h.is_empty() => {

@@ -293,6 +293,33 @@ fn system_dns_source_reads_the_hosts_file() {
     assert_eq!(m["host.name"], format!("{host}.corp.example"));
 }
 
+/// Go's `lookup`: the host name's addresses, then the first name of the first of them that
+/// has one (here from the hosts file: the address's first line, not the host's own line).
+#[test]
+fn system_lookup_source_reverses_the_hosts_address() {
+    let dir = std::env::temp_dir().join(format!("rd-lookup-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("etc")).unwrap();
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    std::fs::write(
+        dir.join("etc/hosts"),
+        format!("127.0.0.1 localhost\n10.0.0.7 web-7.internal.example. web-7\n10.0.0.7 {host}\n"),
+    )
+    .unwrap();
+    let mut ep = endpoints();
+    ep.root = dir.display().to_string();
+    let cfg = parse("detectors: [system]\nsystem: {hostname_sources: [lookup]}").unwrap();
+    let m = map(&detectors::detect_system(&cfg, &ep).unwrap());
+    // no line for the host: the next source, none here
+    std::fs::write(dir.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
+    let none = detectors::detect_system(&cfg, &ep);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(m["host.name"], "web-7.internal.example");
+    assert!(none.is_err(), "{none:?}");
+}
+
 // ---------- clouds ----------
 
 #[tokio::test]
