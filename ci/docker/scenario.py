@@ -75,6 +75,7 @@ class Sink:
         self.lock = threading.Lock()
         self.records = []  # dicts
         self.requests = 0
+        self.bad = 0
 
     def add(self, payload):
         now = time.time()
@@ -122,6 +123,8 @@ class Sink:
                     code, answer = 200, b"{}"
                 except Exception as e:  # a bad request must be seen, not swallowed
                     print(f"sink: bad request: {e}", file=sys.stderr)
+                    with sink.lock:
+                        sink.bad += 1
                     code, answer = 400, b"{}"
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -494,14 +497,19 @@ def scenario(args, sink, sink_port, folder):
     )
     time.sleep(2)  # anything sent twice arrives too
 
-    # what the agent counted as failed or dropped (printed when something is missing)
-    try:
-        import urllib.request
+    # what the agent and the backend counted as failed or dropped (printed when something
+    # is missing)
+    def read_metrics(port):
+        try:
+            import urllib.request
 
-        with urllib.request.urlopen(f"http://127.0.0.1:{ports['agent_metrics']}/metrics", timeout=5) as r:
-            agent_metrics = r.read().decode()
-    except Exception as e:
-        agent_metrics = f"(metrics not read: {e})"
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                return r.read().decode()
+        except Exception as e:
+            return f"(metrics not read: {e})"
+
+    agent_metrics = read_metrics(ports["agent_metrics"])
+    backend_metrics = read_metrics(ports["backend_metrics"])
 
     # 8. docker stop: SIGTERM, drained, exit 0 within Docker's 10 s
     t = time.monotonic()
@@ -538,14 +546,18 @@ def scenario(args, sink, sink_port, folder):
             print(f"           missing: {ranges(sorted(expected[svc] - set(counts)))}")
     print(f"{'all':10} {total_sent:7} {'':9} {'':7} {total_missing:8} {total_dups:6}\n")
     if not check("every record arrives (missing = 0)", total_missing == 0, f"{total_missing} missing"):
-        # enough to tell where they went: the agent's failure counters and its log's errors
-        for line in agent_metrics.splitlines():
-            if not line.startswith("#") and re.search(r"fail|refus|drop|discard", line):
-                print(f"    agent metric: {line}")
-        log = run("docker", "logs", project.container("agent"), check_rc=False, quiet=True)
-        errors = [l for l in (log.stdout + log.stderr).splitlines() if re.search(r"ERROR|WARN|Resuming|signal", l)]
-        for line in errors[:30]:
-            print(f"    agent log: {line[:400]}")
+        # enough to tell where they went: both collectors' failure counters and their logs'
+        # errors (the backend's exporter to the sink included)
+        for who, text in (("agent", agent_metrics), ("backend", backend_metrics)):
+            for line in text.splitlines():
+                if not line.startswith("#") and re.search(r"fail|refus|drop|discard|sent_log", line):
+                    print(f"    {who} metric: {line}")
+        for who in ("agent", "backend"):
+            log = run("docker", "logs", project.container(who), check_rc=False, quiet=True)
+            errors = [l for l in (log.stdout + log.stderr).splitlines() if re.search(r"ERROR|WARN|Resuming|signal|Dropping", l)]
+            for line in errors[:30]:
+                print(f"    {who} log: {line[:400]}")
+        print(f"    sink: {sink.requests} requests, {sink.bad} refused as bad")
     # each restart or kill may send again what was read but not yet checkpointed: at most
     # one poll's batch (10,000 records) per interruption
     check("duplicates bounded (≤ 10,000 per interruption, 2 interruptions)", total_dups <= 20000, f"{total_dups} duplicates")
