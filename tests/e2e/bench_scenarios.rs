@@ -34,29 +34,24 @@ fn scenario_meta(config: &str, key: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Run `bench/run.sh NAME` with a deadline; its whole output.
-fn run_scenario(root: &Path, bin: &Path, name: &str, cache: &Path) -> (bool, String) {
+/// The cores a script pins the collector and the load to: `(collector, load)`.
+fn cores() -> (&'static str, &'static str) {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (collector_cpu, load_cpu) = if cpus >= 2 { ("1", "0") } else { ("0", "0") };
-    let out_dir = temp_dir(&format!("bench-out-{name}"));
-    let mut child = Command::new("bash")
-        .arg(root.join("bench/run.sh"))
-        .arg(name)
-        .env("BENCH_BIN", bin)
-        .env("BENCH_CACHE", cache)
-        .env("BENCH_OUT", &out_dir)
-        .env("LOAD_SECONDS", "1")
-        .env("LOADGEN_ARGS", "--rate 20000")
-        .env("FILELOG_LINES", "3000")
-        .env("IDLE_SECONDS", "1")
-        .env("CEILING", "1")
-        .env("COLLECTOR_CPU", collector_cpu)
-        .env("LOAD_CPU", load_cpu)
+    if cpus >= 2 {
+        ("1", "0")
+    } else {
+        ("0", "0")
+    }
+}
+
+/// Run a bench script to its end or `deadline`: whether it succeeded, and its whole output.
+fn run_bounded(mut command: Command, limit: Duration) -> (bool, String) {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("bash runs");
-    let deadline = Instant::now() + Duration::from_secs(150);
+    let deadline = Instant::now() + limit;
     let ok = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status.success();
@@ -75,6 +70,27 @@ fn run_scenario(root: &Path, bin: &Path, name: &str, cache: &Path) -> (bool, Str
         String::from_utf8_lossy(&output.stderr)
     );
     (ok, text)
+}
+
+/// Run `bench/run.sh NAME` with a deadline; its whole output.
+fn run_scenario(root: &Path, bin: &Path, name: &str, cache: &Path) -> (bool, String) {
+    let (collector_cpu, load_cpu) = cores();
+    let out_dir = temp_dir(&format!("bench-out-{name}"));
+    let mut command = Command::new("bash");
+    command
+        .arg(root.join("bench/run.sh"))
+        .arg(name)
+        .env("BENCH_BIN", bin)
+        .env("BENCH_CACHE", cache)
+        .env("BENCH_OUT", &out_dir)
+        .env("LOAD_SECONDS", "1")
+        .env("LOADGEN_ARGS", "--rate 20000")
+        .env("FILELOG_LINES", "3000")
+        .env("IDLE_SECONDS", "1")
+        .env("CEILING", "1")
+        .env("COLLECTOR_CPU", collector_cpu)
+        .env("LOAD_CPU", load_cpu);
+    run_bounded(command, Duration::from_secs(150))
 }
 
 /// `A / B` and `(nop) A acked / B sent` from the row's last cell.
@@ -210,38 +226,18 @@ fn the_soak_loses_nothing_at_a_tiny_size() {
 fn overload_at_a_tiny_size_refuses_with_a_status_and_recovers() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let bin = instruments();
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (collector_cpu, load_cpu) = if cpus >= 2 { ("1", "0") } else { ("0", "0") };
-    let mut child = Command::new("bash")
+    let (collector_cpu, load_cpu) = cores();
+    let mut command = Command::new("bash");
+    command
         .arg(root.join("bench/overload.sh"))
         .env("BIN_DIR", &bin)
         .env("BASELINE_SECONDS", "2")
         .env("OVERLOAD_SECONDS", "3")
         .env("COLLECTOR_CPU", collector_cpu)
-        .env("LOAD_CPU", load_cpu)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("bash runs");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env("LOAD_CPU", load_cpu);
+    let (ok, text) = run_bounded(command, Duration::from_secs(120));
     assert!(
-        status.is_some_and(|s| s.success()) && text.contains("\nOK"),
+        ok && text.contains("\nOK"),
         "overload.sh failed or ran over 120 s:\n{text}"
     );
     let refused: u64 = text

@@ -272,21 +272,29 @@ async fn system_detector_names_this_host() {
     );
 }
 
-#[test]
-fn system_dns_source_reads_the_hosts_file() {
-    let dir = std::env::temp_dir().join(format!("rd-hosts-{}", std::process::id()));
+/// A root directory for the detector whose `etc/hosts` is `hosts(host name)`; the
+/// endpoints reading it, and the host name.
+fn hosts_root(
+    name: &str,
+    hosts: impl Fn(&str) -> String,
+) -> (std::path::PathBuf, Endpoints, String) {
+    let dir = std::env::temp_dir().join(format!("rd-{name}-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("etc")).unwrap();
     let host = rustix::system::uname()
         .nodename()
         .to_string_lossy()
         .into_owned();
-    std::fs::write(
-        dir.join("etc/hosts"),
-        format!("127.0.0.1 localhost\n10.0.0.5 {host}.corp.example {host}\n"),
-    )
-    .unwrap();
+    std::fs::write(dir.join("etc/hosts"), hosts(&host)).unwrap();
     let mut ep = endpoints();
     ep.root = dir.display().to_string();
+    (dir, ep, host)
+}
+
+#[test]
+fn system_dns_source_reads_the_hosts_file() {
+    let (dir, ep, host) = hosts_root("hosts", |host| {
+        format!("127.0.0.1 localhost\n10.0.0.5 {host}.corp.example {host}\n")
+    });
     let cfg = parse("detectors: [system]\nsystem: {hostname_sources: [dns, os]}").unwrap();
     let m = map(&detectors::detect_system(&cfg, &ep).unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
@@ -297,19 +305,9 @@ fn system_dns_source_reads_the_hosts_file() {
 /// has one (here from the hosts file: the address's first line, not the host's own line).
 #[test]
 fn system_lookup_source_reverses_the_hosts_address() {
-    let dir = std::env::temp_dir().join(format!("rd-lookup-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("etc")).unwrap();
-    let host = rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned();
-    std::fs::write(
-        dir.join("etc/hosts"),
-        format!("127.0.0.1 localhost\n10.0.0.7 web-7.internal.example. web-7\n10.0.0.7 {host}\n"),
-    )
-    .unwrap();
-    let mut ep = endpoints();
-    ep.root = dir.display().to_string();
+    let (dir, ep, _) = hosts_root("lookup", |host| {
+        format!("127.0.0.1 localhost\n10.0.0.7 web-7.internal.example. web-7\n10.0.0.7 {host}\n")
+    });
     let cfg = parse("detectors: [system]\nsystem: {hostname_sources: [lookup]}").unwrap();
     let m = map(&detectors::detect_system(&cfg, &ep).unwrap());
     // no line for the host: the next source, none here
