@@ -101,13 +101,13 @@ impl Drop for LineWriter<'_> {
             let _ = writeln!(
                 self.owner.errors.make_writer(),
                 "{} write error: {e}",
-                humantime_now()
+                epoch_now()
             );
         }
     }
 }
 
-fn humantime_now() -> String {
+fn epoch_now() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

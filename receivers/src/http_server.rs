@@ -142,20 +142,40 @@ impl<P: DefaultPort> HttpServerConfig<P> {
         )
     }
 
-    /// Bind the listener (and load TLS) at build; `what` names the key in errors.
+    /// The `Content-Encoding`s a request may have: `compression_algorithms`, or confighttp's
+    /// default list (an empty one: identity).
+    pub fn encodings(&self) -> Vec<String> {
+        match &self.compression_algorithms {
+            Some(l) => l.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
+            None => ["gzip", "zlib", "deflate", "zstd", "snappy", "lz4", ""]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+
+    /// Bind the listener (and load TLS) at build; `what` names the section in errors (empty
+    /// for a receiver whose config squashes these keys at its top).
     pub fn bind(&self, what: &str) -> Result<HttpListener, BuildError> {
+        let key = |k: &str| {
+            if what.is_empty() {
+                k.to_string()
+            } else {
+                format!("{what}::{k}")
+            }
+        };
         let tls = match &self.tls {
             Some(t) => Some(transport::tls::server_acceptor(
                 t,
                 &[b"h2", b"http/1.1"],
-                &format!("{what}::tls"),
+                &key("tls"),
             )?),
             None => None,
         };
-        let listener = transport::net::bind_tcp(&self.endpoint, &format!("{what}::endpoint"))?;
+        let listener = transport::net::bind_tcp(&self.endpoint, &key("endpoint"))?;
         let local_addr = listener
             .local_addr()
-            .map_err(|e| BuildError::new(format!("{what}::endpoint: {e}")))?;
+            .map_err(|e| BuildError::new(format!("{}: {e}", key("endpoint"))))?;
         Ok(HttpListener {
             listener,
             local_addr,

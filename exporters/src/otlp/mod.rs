@@ -45,7 +45,8 @@ pub fn factory() -> Arc<dyn ExporterFactory> {
     declare::exporter::<Config>(META, |ctx, cfg| {
         let mut e = OtlpExporter::new(ctx.id.clone(), cfg)?;
         e.tracers = Some(
-            Signal::ALL.map(|s| transport::spans::grpc_client_tracer(&ctx.telemetry, s.as_str())),
+            Signal::ALL
+                .map(|s| transport::spans::grpc_tracer(&ctx.telemetry.clone().with_signal(s))),
         );
         Ok(Arc::new(e))
     })
@@ -90,7 +91,7 @@ impl OtlpExporter {
         };
         let parent = tracer.and_then(|t| transport::spans::traceparent(t, &span));
         let result = self.call(batch, path, parent).await;
-        transport::spans::end_grpc_client(span, result.as_ref().err());
+        transport::spans::end_grpc(span, result.as_ref().err());
         result
     }
 

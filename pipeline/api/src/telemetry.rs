@@ -292,18 +292,16 @@ impl ComponentTelemetry {
     }
 
     /// A tracer for this component's own spans: scope `scope_name` carrying the component's
-    /// id and kind (and `extra` attributes), as Go's component tracers do.
-    pub fn tracer(&self, scope_name: &str, extra: &[(&str, &str)]) -> Tracer {
+    /// id and kind (and its signal, see [`ComponentTelemetry::with_signal`]), as Go's
+    /// component tracers do.
+    pub fn tracer(&self, scope_name: &str) -> Tracer {
         let mut attributes = vec![
             crate::own_spans::kv_str("otelcol.component.id", self.label.clone()),
             crate::own_spans::kv_str("otelcol.component.kind", self.kind.as_str()),
         ];
         if let Some(signal) = self.signal {
-            if !extra.iter().any(|(k, _)| *k == "otelcol.signal") {
-                attributes.push(crate::own_spans::kv_str("otelcol.signal", signal.as_str()));
-            }
+            attributes.push(crate::own_spans::kv_str("otelcol.signal", signal.as_str()));
         }
-        attributes.extend(extra.iter().map(|(k, v)| crate::own_spans::kv_str(k, *v)));
         Tracer::new(
             self.telemetry.spans.clone(),
             InstrumentationScope {
@@ -331,7 +329,7 @@ impl ComponentTelemetry {
             ]
         };
         ReceiverObs {
-            tracer: self.tracer(self.id.type_name(), &[]),
+            tracer: self.tracer(self.id.type_name()),
             span_prefix: format!("receiver/{}/", self.label),
             transport: transport.to_string(),
             accepted: per_signal("accepted", "Number of items successfully pushed into the pipeline."),

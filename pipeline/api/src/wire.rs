@@ -656,7 +656,7 @@ static EXEMPLAR: Desc = Desc {
 /// Reads a varint as prost's `decode_varint` does: at most 10 bytes, the 10th at most 1.
 /// `None` if invalid or cut off by the end of `b`.
 #[inline(always)]
-fn varint(b: &mut &[u8]) -> Option<u64> {
+pub(crate) fn varint(b: &mut &[u8]) -> Option<u64> {
     if let Some((&first, rest)) = b.split_first() {
         if first < 0x80 {
             *b = rest;
@@ -725,7 +725,7 @@ fn simple_any_value(v: &[u8]) -> bool {
 
 /// Splits `len` bytes off the front of `b`.
 #[inline(always)]
-fn take<'a>(b: &mut &'a [u8], len: u64) -> Option<&'a [u8]> {
+pub(crate) fn take<'a>(b: &mut &'a [u8], len: u64) -> Option<&'a [u8]> {
     let (head, tail) = b.split_at_checked(usize::try_from(len).ok()?)?;
     *b = tail;
     Some(head)

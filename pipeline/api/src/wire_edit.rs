@@ -10,8 +10,10 @@
 //! the caller falls back to decoding.
 
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use prost::encoding::{decode_varint, encode_varint};
+use prost::encoding::encode_varint;
 use prost::Message;
+
+use crate::wire::{take, varint};
 
 /// One field of a message: its number, wire type and the bytes of its value (for a
 /// length-delimited field, the payload without the length); `raw` is the whole field, key
@@ -28,17 +30,17 @@ struct Field<'a> {
 /// decoding path).
 fn next_field<'a>(b: &mut &'a [u8]) -> Option<Field<'a>> {
     let start = *b;
-    let key = decode_varint(b).ok()?;
+    let key = varint(b)?;
     let (number, wire_type) = (key >> 3, key & 7);
     let value: &[u8] = match wire_type {
         0 => {
             let before = *b;
-            decode_varint(b).ok()?;
+            varint(b)?;
             &before[..before.len() - b.len()]
         }
         1 => take(b, 8)?,
         2 => {
-            let len = usize::try_from(decode_varint(b).ok()?).ok()?;
+            let len = varint(b)?;
             take(b, len)?
         }
         5 => take(b, 4)?,
@@ -51,12 +53,6 @@ fn next_field<'a>(b: &mut &'a [u8]) -> Option<Field<'a>> {
         value,
         raw,
     })
-}
-
-fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-    let (head, tail) = b.split_at_checked(n)?;
-    *b = tail;
-    Some(head)
 }
 
 /// Append field `number` as a length-delimited `payload`.

@@ -196,10 +196,10 @@ impl ExporterRunner {
             refusals: pipeline_api::telemetry::LogEvery::new(REFUSAL_LOG_EVERY),
             telemetry: telemetry.clone(),
             endpoint_labels: exporter_labels,
-            tracer: telemetry.tracer(
-                "go.opentelemetry.io/collector/exporter/exporterhelper",
-                &[("otelcol.signal", signal.as_str())],
-            ),
+            tracer: telemetry
+                .clone()
+                .with_signal(signal)
+                .tracer("go.opentelemetry.io/collector/exporter/exporterhelper"),
             span_name,
         }
     }

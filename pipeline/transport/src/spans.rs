@@ -21,17 +21,13 @@ const GRPC_SCOPE: &str =
 
 /// A tracer for a receiver's HTTP server spans.
 pub fn http_tracer(telemetry: &ComponentTelemetry) -> Tracer {
-    telemetry.tracer(HTTP_SCOPE, &[])
+    telemetry.tracer(HTTP_SCOPE)
 }
 
-/// A tracer for a receiver's gRPC server spans.
+/// A tracer for gRPC server spans (a receiver's) or client spans (an exporter's, with the
+/// handle of one signal).
 pub fn grpc_tracer(telemetry: &ComponentTelemetry) -> Tracer {
-    telemetry.tracer(GRPC_SCOPE, &[])
-}
-
-/// A tracer for an exporter's gRPC client spans of one signal.
-pub fn grpc_client_tracer(telemetry: &ComponentTelemetry, signal: &str) -> Tracer {
-    telemetry.tracer(GRPC_SCOPE, &[("otelcol.signal", signal)])
+    telemetry.tracer(GRPC_SCOPE)
 }
 
 /// The parent a request carries in the headers the configured propagators read.
@@ -215,12 +211,7 @@ pub fn traceparent(tracer: &Tracer, span: &ActiveSpan) -> Option<String> {
     Some(format!("00-{}-{}-01", hex(&c.trace_id), hex(&c.span_id)))
 }
 
-/// End a gRPC client span like a server span (the same status codes are errors).
-pub fn end_grpc_client(span: ActiveSpan, status: Option<&tonic::Status>) {
-    end_grpc(span, status)
-}
-
-/// End a gRPC server span with the call's status: the codes the semantic conventions count
+/// End a gRPC server or client span with the call's status: the codes the semantic conventions count
 /// as server errors make the span an error with the status message.
 pub fn end_grpc(mut span: ActiveSpan, status: Option<&tonic::Status>) {
     let code = status.map(|s| s.code()).unwrap_or(tonic::Code::Ok);

@@ -625,13 +625,6 @@ impl JaegerReceiver {
                 .bind("protocols::thrift_http")?
                 .traced(&ctx.telemetry, Some("/api/traces"));
             http_addr = Some(listener.local_addr);
-            let encodings = match &h.compression_algorithms {
-                Some(l) => l.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
-                None => ["gzip", "zlib", "deflate", "zstd", "snappy", "lz4", ""]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-            };
             http = Some(HttpPart {
                 listener,
                 handler: Arc::new(HttpHandler {
@@ -643,7 +636,7 @@ impl JaegerReceiver {
                     max_body: h.max_body(),
                     body_limits: h.body_limits(),
                     over_limit: OverLimit::new(&ctx.telemetry, "collector_http"),
-                    encodings,
+                    encodings: h.encodings(),
                 }),
             });
         }

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use pipeline_api::config::ConfigValue;
 use serde::Deserialize;
 use serde_json::Value;
@@ -143,21 +144,19 @@ impl DockerSdConfig {
             return "/containers/json".into();
         }
         let json = serde_json::to_string(&filters).unwrap_or_default();
-        format!("/containers/json?filters={}", percent_encode(&json))
+        format!(
+            "/containers/json?filters={}",
+            utf8_percent_encode(&json, QUERY_VALUE)
+        )
     }
 }
 
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// What stays as it is in a query value: RFC 3986's unreserved characters.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Prometheus `strutil.SanitizeLabelName`: every character outside `[a-zA-Z0-9_]` as `_`.
 fn sanitize(name: &str) -> String {

@@ -20,9 +20,7 @@
 mod tests;
 pub mod v1;
 
-use std::collections::BTreeMap;
-use std::convert::Infallible;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -33,7 +31,7 @@ use http_body_util::Full;
 
 use crate::limits::{read_body, BodyError, BodyLimits, OverLimit};
 use hyper::body::Incoming;
-use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
+use pipeline_api::config::{ConfigError, Validate};
 use pipeline_api::telemetry::ReceiverObs;
 use pipeline_api::{
     async_trait, Batch, BuildContext, BuildError, CancellationToken, ComponentConfig, ComponentId,
@@ -41,19 +39,13 @@ use pipeline_api::{
 };
 use pipeline_api::{declare, Meta, Stability};
 use serde::Deserialize;
-use tokio_rustls::TlsAcceptor;
-use transport::tls::TlsServerConfig;
 
 use exporters::zipkin::{model, translate};
 
-use crate::http_server::reply;
+use crate::http_server::{reply, HttpListener, HttpServerConfig};
 use crate::otlp::compression::{decompress, DecompressError};
-use crate::otlp::server::serve;
 
 pub const META: Meta = Meta::new("zipkin").traces(Stability::Beta);
-
-/// Go `defaultMaxRequestBodySize`.
-const DEFAULT_MAX_BODY: i64 = 20 * 1024 * 1024;
 
 pub fn factory() -> Arc<dyn ReceiverFactory> {
     declare::receiver::<Config>(META, |ctx, cfg, next| {
@@ -61,85 +53,42 @@ pub fn factory() -> Arc<dyn ReceiverFactory> {
     })
 }
 
-/// `receivers: zipkin:`: `confighttp.ServerConfig`'s keys and `parse_string_tags`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone)]
+pub struct ZipkinPort;
+
+impl crate::grpc_unary::DefaultPort for ZipkinPort {
+    const PORT: u16 = 9411;
+}
+
+/// `receivers: zipkin:`: `confighttp.ServerConfig`'s keys (squashed, default endpoint
+/// `localhost:9411`) and `parse_string_tags`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct Config {
-    pub endpoint: String,
-    pub tls: Option<TlsServerConfig>,
-    pub max_request_body_size: i64,
-    pub include_metadata: bool,
-    pub response_headers: BTreeMap<String, String>,
-    pub compression_algorithms: Option<Vec<String>>,
-    pub read_timeout: GoDuration,
-    pub read_header_timeout: GoDuration,
-    pub write_timeout: GoDuration,
-    pub idle_timeout: GoDuration,
-    pub keep_alives_enabled: bool,
-    /// Accepted, not acted on (no CORS preflight on the Zipkin API).
-    pub cors: Option<ConfigValue>,
-    /// Refused when set: no authenticator extensions.
-    pub auth: Option<ConfigValue>,
-    pub middlewares: Vec<ConfigValue>,
+    #[serde(skip)]
+    pub http: HttpServerConfig<ZipkinPort>,
     /// Tags that look like numbers or booleans become typed attributes.
     pub parse_string_tags: bool,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            endpoint: "localhost:9411".into(),
-            tls: None,
-            max_request_body_size: DEFAULT_MAX_BODY,
-            include_metadata: false,
-            response_headers: BTreeMap::new(),
-            compression_algorithms: None,
-            read_timeout: GoDuration::default(),
-            read_header_timeout: GoDuration::from_secs(60),
-            write_timeout: GoDuration::from_secs(30),
-            idle_timeout: GoDuration::from_secs(60),
-            keep_alives_enabled: true,
-            cors: None,
-            auth: None,
-            middlewares: Vec::new(),
-            parse_string_tags: false,
-        }
-    }
-}
+pipeline_api::squashed!(Config, http);
 
 impl Validate for Config {
     fn validate(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
-        if let Err(e) = transport::net::check_endpoint(&self.endpoint, 9411) {
-            errors.push(ConfigError::new(&["endpoint"], e));
-        }
-        if let Some(tls) = &self.tls {
-            transport::tls::check_server(tls, &["tls"], &mut errors);
-        }
-        if self.auth.is_some() {
-            errors.push(ConfigError::new(
-                &["auth"],
-                "authentication extensions are not supported by Ferrotel yet",
-            ));
-        }
-        if !self.middlewares.is_empty() {
-            errors.push(ConfigError::new(
-                &["middlewares"],
-                "middleware extensions are not supported by Ferrotel yet",
-            ));
-        }
+        self.http.validate(&[], &mut errors);
         errors
     }
 }
 
 impl ComponentConfig for Config {
     fn listen_addresses(&self) -> Vec<(String, String)> {
-        vec![("endpoint".into(), self.endpoint.clone())]
+        vec![("endpoint".into(), self.http.endpoint.clone())]
     }
 
     fn not_acted_on(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        if self.cors.is_some() {
+        if self.http.cors.is_some() {
             out.push((
                 "cors".into(),
                 "the Zipkin API is not served to browsers".into(),
@@ -285,14 +234,8 @@ impl Handler {
 }
 
 pub struct ZipkinReceiver {
-    listener: TcpListener,
-    local_addr: SocketAddr,
-    tls: Option<TlsAcceptor>,
+    listener: HttpListener,
     handler: Arc<Handler>,
-    keep_alive: bool,
-    read_header_timeout: Option<std::time::Duration>,
-    /// The own traces' HTTP server spans (Go's handler has no route: spans are `POST`).
-    spans: (pipeline_api::own_spans::Tracer, Option<&'static str>),
 }
 
 impl ZipkinReceiver {
@@ -304,50 +247,20 @@ impl ZipkinReceiver {
         let next = next
             .traces
             .ok_or_else(|| BuildError::new("the zipkin receiver must be in a traces pipeline"))?;
-        let tls = match &cfg.tls {
-            Some(t) => Some(transport::tls::server_acceptor(
-                t,
-                &[b"h2", b"http/1.1"],
-                "tls",
-            )?),
-            None => None,
-        };
-        let listener = transport::net::bind_tcp(&cfg.endpoint, "endpoint")?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|e| BuildError::new(format!("endpoint: {e}")))?;
-        let max_body = if cfg.max_request_body_size <= 0 {
-            DEFAULT_MAX_BODY
-        } else {
-            cfg.max_request_body_size
-        };
-        let encodings = match &cfg.compression_algorithms {
-            Some(l) => l.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
-            None => ["gzip", "zlib", "deflate", "zstd", "snappy", "lz4", ""]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        };
+        let h = &cfg.http;
+        // Go's handler has no route: its server spans are `POST`
+        let listener = h.bind("")?.traced(&ctx.telemetry, None);
         Ok(ZipkinReceiver {
-            spans: (transport::spans::http_tracer(&ctx.telemetry), None),
             listener,
-            local_addr,
-            tls,
-            keep_alive: cfg.keep_alives_enabled,
-            read_header_timeout: Some(cfg.read_header_timeout.get()).filter(|d| !d.is_zero()),
             handler: Arc::new(Handler {
                 id: ctx.id.clone(),
                 next,
                 parse_string_tags: cfg.parse_string_tags,
-                max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
-                body_limits: BodyLimits::new(
-                    cfg.max_request_body_size,
-                    cfg.read_timeout,
-                    cfg.read_header_timeout,
-                ),
+                max_body: h.max_body(),
+                body_limits: h.body_limits(),
                 over_limit: OverLimit::new(&ctx.telemetry, "http"),
-                encodings,
-                include_metadata: cfg.include_metadata,
+                encodings: h.encodings(),
+                include_metadata: h.include_metadata,
                 obs_v2_json: ctx.telemetry.receiver_obs("http_v2_json"),
                 obs_v2_proto: ctx.telemetry.receiver_obs("http_v2_proto"),
                 obs_v1_json: ctx.telemetry.receiver_obs("http_v1_json"),
@@ -358,7 +271,7 @@ impl ZipkinReceiver {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.listener.local_addr
     }
 
     pub fn counters(&self) -> Arc<Counters> {
@@ -369,45 +282,15 @@ impl ZipkinReceiver {
 #[async_trait]
 impl Receiver for ZipkinReceiver {
     async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<(), BuildError> {
-        let ZipkinReceiver {
+        let ZipkinReceiver { listener, handler } = *self;
+        crate::http_server::serve_http(
             listener,
-            tls,
-            handler,
-            keep_alive,
-            read_header_timeout,
-            spans,
-            ..
-        } = *self;
-        let is_tls = tls.is_some();
-        let spans = Arc::new(spans);
-        let listener = tokio::net::TcpListener::from_std(listener)
-            .map_err(|e| BuildError::new(format!("endpoint: {e}")))?;
-        let builder = transport::limits::http_builder(keep_alive, read_header_timeout);
-        serve(
-            listener,
-            tls,
-            builder,
-            move |peer| {
+            move |req, _peer| {
                 let handler = handler.clone();
-                let spans = spans.clone();
-                hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let handler = handler.clone();
-                    let spans = spans.clone();
-                    async move {
-                        let resp = crate::http_server::traced(
-                            Some(spans.as_ref()),
-                            req,
-                            peer.addr,
-                            is_tls,
-                            |req| async move { handler.handle(req).await },
-                        );
-                        Ok::<_, Infallible>(resp.await)
-                    }
-                })
+                async move { handler.handle(req).await }
             },
             shutdown,
             "zipkin",
-            read_header_timeout,
         )
         .await;
         Ok(())

@@ -81,7 +81,7 @@ fn exporter(url: &str, format: &str) -> exporters::zipkin::ZipkinExporter {
 #[test]
 fn defaults_match_go() {
     let c = Config::default();
-    assert_eq!(c.endpoint, "localhost:9411");
+    assert_eq!(c.http.endpoint, "localhost:9411");
     assert!(!c.parse_string_tags);
     let c = parse("parse_string_tags: true\nendpoint: 0.0.0.0:9411\n");
     assert!(c.parse_string_tags);
