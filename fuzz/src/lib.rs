@@ -72,10 +72,37 @@ pub fn otlp_wire(data: &[u8]) {
         items,
         "scan and prost count differently"
     );
-    let (again, _) = encode(decoded);
+    let (again, _) = encode(decoded.clone());
     assert_eq!(
         wire::scan(signal, &again).expect("re-encoded request scans"),
         items
+    );
+    wire_edit_agrees(signal, bytes, decoded, items);
+}
+
+/// An attribute edit of accepted bytes in the wire form ([`pipeline_api::wire_edit`])
+/// scans, and decodes to what the same edit of the decoded request gives; the edit is a
+/// random one chosen by the bytes' length and each list's keys.
+fn wire_edit_agrees(signal: Signal, bytes: &[u8], decoded: BatchData, items: usize) {
+    use pipeline_api::testing::random;
+    let seed = bytes.len() as u64;
+    let Some(edited) = pipeline_api::wire_edit::edit_item_attributes(bytes, signal, &mut |m| {
+        random::edit(seed, m)
+    }) else {
+        return; // bytes the walk does not read (groups): the decoded path edits them
+    };
+    let edited = edited.as_deref().unwrap_or(bytes);
+    assert_eq!(
+        wire::scan(signal, edited).expect("the wire edit's output scans"),
+        items
+    );
+    let mut expected = Batch::new(decoded, RequestContext::default());
+    expected.edit_item_attributes(|m| random::edit(seed, m));
+    let got = decode_request(signal, edited).expect("the wire edit's output decodes");
+    // compared encoded: a NaN is not equal to itself
+    assert!(
+        encode(got).0 == expected.encode(),
+        "the wire edit and the decoded edit differ"
     );
 }
 

@@ -177,7 +177,10 @@ fn delete_key(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
     let key = a.getter(1)?;
     Ok(Box::new(move |ctx| {
         let k = get_str(&key, ctx)?;
-        target.with_map(ctx, |m| m.retain(|kv| kv.key != k))?;
+        // pdata `Map.Remove`: the first entry goes, the last entry takes its place
+        target.with_map(ctx, |m| {
+            pipeline_api::attrs::AttrMap::remove(m, &k);
+        })?;
         Ok(())
     }))
 }

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
 
+use crate::attrs::AttrMap;
 use crate::encode;
 use crate::ids::{ComponentId, Signal};
 use crate::memory::{MemoryBudget, MemoryPermit};
@@ -32,6 +33,7 @@ use crate::proto::tonic::metrics::v1::{metric, Metric, ResourceMetrics, ScopeMet
 use crate::proto::tonic::resource::v1::Resource;
 use crate::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use crate::wire::{self, WireError};
+use crate::wire_edit::WireAttrs;
 
 /// Where a request came from: client metadata (headers, lower-case keys) when the receiver
 /// has `include_metadata`, the peer address, and the receiver that accepted it.
@@ -476,6 +478,63 @@ impl Batch {
                 .resource_logs
                 .iter_mut()
                 .for_each(|e| f(e.resource.get_or_insert_with(Resource::default))),
+        })
+    }
+
+    /// Apply `f` to the attributes of every span, log record or data point. A batch still in
+    /// its wire form stays in it: only the attributes `f` touches are decoded, and only the
+    /// messages holding a changed list are re-encoded ([`crate::wire_edit`]); when nothing
+    /// changes, the batch keeps its bytes and its memory charge. Otherwise as
+    /// [`Batch::edit`].
+    pub fn edit_item_attributes(&mut self, mut f: impl FnMut(&mut dyn AttrMap)) {
+        if self.data.decoded.get().is_none() {
+            if let Some(chunks) = &self.data.wire {
+                let signal = self.data.signal;
+                let mut g = |a: &mut WireAttrs<'_>| f(a);
+                let edited: Option<Vec<Option<Vec<u8>>>> = chunks
+                    .iter()
+                    .map(|c| crate::wire_edit::edit_item_attributes(c, signal, &mut g))
+                    .collect();
+                if let Some(edited) = edited {
+                    if edited.iter().all(Option::is_none) {
+                        return;
+                    }
+                    let wire = chunks
+                        .iter()
+                        .zip(edited)
+                        .map(|(c, e)| e.map_or_else(|| c.clone(), Bytes::from))
+                        .collect();
+                    // new data: nothing decoded, its own length and memory charge
+                    self.data = Arc::new(Payload {
+                        signal,
+                        wire: Some(wire),
+                        decoded: OnceLock::new(),
+                        decoded_len: OnceLock::new(),
+                        charge: Charge::default(),
+                    });
+                    return;
+                }
+            }
+        }
+        self.edit(|data| match data {
+            BatchData::Traces(r) => r
+                .resource_spans
+                .iter_mut()
+                .flat_map(|e| &mut e.scope_spans)
+                .flat_map(|s| &mut s.spans)
+                .for_each(|s| f(&mut s.attributes)),
+            BatchData::Logs(r) => r
+                .resource_logs
+                .iter_mut()
+                .flat_map(|e| &mut e.scope_logs)
+                .flat_map(|s| &mut s.log_records)
+                .for_each(|l| f(&mut l.attributes)),
+            BatchData::Metrics(r) => r
+                .resource_metrics
+                .iter_mut()
+                .flat_map(|e| &mut e.scope_metrics)
+                .flat_map(|s| &mut s.metrics)
+                .for_each(|m| crate::metric::for_each_point_attributes(m, |a| f(a))),
         })
     }
 

@@ -3,6 +3,7 @@
 //! helpers and the per-component telemetry handle. Kept small: editing it recompiles everything.
 #![forbid(unsafe_code)]
 
+pub mod attrs;
 mod batch;
 pub mod component;
 pub mod config;

@@ -6,6 +6,8 @@ use crate::proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use crate::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use crate::Batch;
 
+pub mod random;
+
 /// A traces batch of `n` spans named `{prefix}0`, `{prefix}1`, … in one resource and scope.
 pub fn spans(prefix: &str, n: usize) -> Batch {
     Batch::from_traces(ExportTraceServiceRequest {

@@ -21,7 +21,10 @@ pub mod value;
 
 use pipeline_api::config::{ConfigError, ConfigValue};
 use pipeline_api::proto::tonic::common::v1::any_value::Value;
-use pipeline_api::proto::tonic::common::v1::{AnyValue, KeyValue};
+use std::borrow::Cow;
+
+use pipeline_api::attrs::AttrMap;
+use pipeline_api::proto::tonic::common::v1::AnyValue;
 use pipeline_api::RequestContext;
 use regex::Regex;
 use serde::Deserialize;
@@ -126,33 +129,37 @@ impl AttrProc {
         self.uses_context
     }
 
-    /// Apply every action, in order, to one attribute map (Go `AttrProc.Process`).
-    pub fn process(&self, ctx: &RequestContext, attrs: &mut Vec<KeyValue>) {
+    /// Apply every action, in order, to one attribute map (Go `AttrProc.Process`), decoded
+    /// or in the wire form.
+    pub fn process<M: AttrMap + ?Sized>(&self, ctx: &RequestContext, attrs: &mut M) {
         for action in &self.actions {
             let key = action.key.as_str();
             match &action.op {
                 Op::Delete(re) => {
-                    value::remove(attrs, key);
+                    attrs.remove(key);
                     for k in matching_keys(re.as_ref(), attrs) {
-                        value::remove(attrs, &k);
+                        attrs.remove(&k);
                     }
                 }
                 Op::Insert(src) => {
-                    let Some(v) = source_value(ctx, src, attrs) else {
+                    if attrs.contains(key) {
                         continue;
-                    };
-                    if !value::contains(attrs, key) {
-                        value::put(attrs, key, v);
+                    }
+                    if let Some(v) = source_value(ctx, src, attrs) {
+                        attrs.push(key, v);
                     }
                 }
                 Op::Update(src) => {
+                    let Some(i) = attrs.find(key) else {
+                        continue;
+                    };
                     if let Some(v) = source_value(ctx, src, attrs) {
-                        value::update(attrs, key, v);
+                        attrs.set_value(i, v);
                     }
                 }
                 Op::Upsert(src) => {
                     if let Some(v) = source_value(ctx, src, attrs) {
-                        value::put(attrs, key, v);
+                        attrs.put(key, v);
                     }
                 }
                 Op::Hash(re) => {
@@ -163,9 +170,11 @@ impl AttrProc {
                 }
                 Op::Extract(re, names) => extract(attrs, key, re, names),
                 Op::Convert(to) => {
-                    if let Some(kv) = attrs.iter_mut().find(|kv| kv.key == key) {
-                        let v = kv.value.get_or_insert_with(AnyValue::default);
-                        convert(v, *to);
+                    if let Some(i) = attrs.find(key) {
+                        let mut v = attrs.value(i).into_owned();
+                        if convert(&mut v, *to) {
+                            attrs.set_value(i, v);
+                        }
                     }
                 }
             }
@@ -323,21 +332,25 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn matching_keys(re: Option<&Regex>, attrs: &[KeyValue]) -> Vec<String> {
+fn matching_keys<M: AttrMap + ?Sized>(re: Option<&Regex>, attrs: &M) -> Vec<String> {
     match re {
         None => Vec::new(),
-        Some(re) => attrs
-            .iter()
-            .filter(|kv| re.is_match(&kv.key))
-            .map(|kv| kv.key.clone())
+        Some(re) => (0..attrs.len())
+            .map(|i| attrs.key(i))
+            .filter(|k| re.is_match(k))
+            .map(str::to_string)
             .collect(),
     }
 }
 
-fn source_value(ctx: &RequestContext, src: &Source, attrs: &[KeyValue]) -> Option<AnyValue> {
+fn source_value<M: AttrMap + ?Sized>(
+    ctx: &RequestContext,
+    src: &Source,
+    attrs: &M,
+) -> Option<AnyValue> {
     match src {
         Source::Value(v) => Some(v.clone()),
-        Source::Attribute(k) => value::get(attrs, k).cloned(),
+        Source::Attribute(k) => attrs.get(k).map(Cow::into_owned),
         Source::Context(k) => context_value(ctx, k),
     }
 }
@@ -373,12 +386,12 @@ fn context_value(ctx: &RequestContext, key: &str) -> Option<AnyValue> {
 }
 
 /// Go `sha2Hasher`: replaces the value by the hex SHA-256 of its bytes.
-fn hash_attribute(attrs: &mut [KeyValue], key: &str) {
-    let Some(kv) = attrs.iter_mut().find(|kv| kv.key == key) else {
+fn hash_attribute<M: AttrMap + ?Sized>(attrs: &mut M, key: &str) {
+    let Some(i) = attrs.find(key) else {
         return;
     };
-    let v = kv.value.get_or_insert_with(AnyValue::default);
-    let bytes: Vec<u8> = match value::kind(v) {
+    let v = attrs.value(i);
+    let bytes: Vec<u8> = match value::kind(&v) {
         Some(Value::StringValue(s)) => s.as_bytes().to_vec(),
         Some(Value::BoolValue(b)) => vec![u8::from(*b)],
         Some(Value::IntValue(i)) => i.to_le_bytes().to_vec(),
@@ -390,7 +403,7 @@ fn hash_attribute(attrs: &mut [KeyValue], key: &str) {
     } else {
         sha256_hex(&bytes)
     };
-    *v = value::str_value(hashed);
+    attrs.set_value(i, value::str_value(hashed));
 }
 
 /// Lower-case hex SHA-256.
@@ -407,11 +420,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Go `extractAttributes`: only string values; the first match; every named group is
 /// written (an unmatched group as "").
-fn extract(attrs: &mut Vec<KeyValue>, key: &str, re: &Regex, names: &[String]) {
-    let Some(v) = value::get(attrs, key) else {
+fn extract<M: AttrMap + ?Sized>(attrs: &mut M, key: &str, re: &Regex, names: &[String]) {
+    let Some(v) = attrs.get(key) else {
         return;
     };
-    let Some(Value::StringValue(s)) = value::kind(v) else {
+    let Some(Value::StringValue(s)) = value::kind(&v) else {
         return;
     };
     let Some(caps) = re.captures(s) else {
@@ -427,29 +440,30 @@ fn extract(attrs: &mut Vec<KeyValue>, key: &str, re: &Regex, names: &[String]) {
             )
         })
         .collect();
+    drop(v);
     for (name, text) in found {
-        value::put(attrs, &name, value::str_value(text));
+        attrs.put(&name, value::str_value(text));
     }
 }
 
-/// Go `convertValue`: values that cannot be converted stay as they are.
-fn convert(v: &mut AnyValue, to: ConvertTo) {
+/// Go `convertValue`: values that cannot be converted stay as they are (`false`).
+fn convert(v: &mut AnyValue, to: ConvertTo) -> bool {
     let new = match (to, value::kind(v)) {
-        (ConvertTo::Str, Some(Value::StringValue(_))) => return,
+        (ConvertTo::Str, Some(Value::StringValue(_))) => return false,
         (ConvertTo::Str, _) => Value::StringValue(value::as_string(v)),
-        (ConvertTo::Int, Some(Value::IntValue(_))) => return,
+        (ConvertTo::Int, Some(Value::IntValue(_))) => return false,
         (ConvertTo::Int, Some(Value::DoubleValue(d))) => Value::IntValue(go_float_to_int(*d)),
         (ConvertTo::Int, Some(Value::BoolValue(b))) => Value::IntValue(i64::from(*b)),
         (ConvertTo::Int, Some(Value::StringValue(s))) => match s.parse::<i64>() {
             Ok(n) => Value::IntValue(n),
             Err(_) => {
                 tracing::debug!(value = %s, "String could not be converted to int");
-                return;
+                return false;
             }
         },
-        (ConvertTo::Int, _) => return,
+        (ConvertTo::Int, _) => return false,
         (ConvertTo::Double, Some(Value::IntValue(i))) => Value::DoubleValue(*i as f64),
-        (ConvertTo::Double, Some(Value::DoubleValue(_))) => return,
+        (ConvertTo::Double, Some(Value::DoubleValue(_))) => return false,
         (ConvertTo::Double, Some(Value::BoolValue(b))) => {
             Value::DoubleValue(if *b { 1.0 } else { 0.0 })
         }
@@ -457,12 +471,13 @@ fn convert(v: &mut AnyValue, to: ConvertTo) {
             Some(d) => Value::DoubleValue(d),
             None => {
                 tracing::debug!(value = %s, "String could not be converted to double");
-                return;
+                return false;
             }
         },
-        (ConvertTo::Double, _) => return,
+        (ConvertTo::Double, _) => return false,
     };
     v.value = Some(new);
+    true
 }
 
 /// Go's `int64(f)` on amd64: truncation; NaN and out-of-range values give `i64::MIN`.

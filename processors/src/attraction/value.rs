@@ -45,15 +45,9 @@ pub fn update(attrs: &mut [KeyValue], key: &str, value: AnyValue) -> bool {
     }
 }
 
-/// Remove the first entry of `key` (pdata `Map.Remove`).
+/// Remove the first entry of `key`, the last entry taking its place (pdata `Map.Remove`).
 pub fn remove(attrs: &mut Vec<KeyValue>, key: &str) -> bool {
-    match attrs.iter().position(|kv| kv.key == key) {
-        Some(i) => {
-            attrs.remove(i);
-            true
-        }
-        None => false,
-    }
+    pipeline_api::attrs::AttrMap::remove(attrs, key)
 }
 
 pub fn str_value(s: impl Into<String>) -> AnyValue {

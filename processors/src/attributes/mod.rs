@@ -147,7 +147,13 @@ impl Consumer for AttributesProcessor {
             } else {
                 RequestContext::default()
             };
-            batch.edit(|data| self.process(&ctx, data));
+            if self.skip.is_noop() {
+                // every item: in the wire form, only the attributes the actions touch are
+                // decoded
+                batch.edit_item_attributes(|attrs| self.attr_proc.process(&ctx, attrs));
+            } else {
+                batch.edit(|data| self.process(&ctx, data));
+            }
         }
         self.next.consume(batch).await
     }
