@@ -402,6 +402,13 @@ impl ParserBase {
             && self.scope.is_none()
     }
 
+    /// Whether the parse result merges into the attributes root (`parse_to` is
+    /// `attributes`): a parser may then insert its fields into the attributes directly (and
+    /// run [`ParserBase::after_parse`]), which is what merging its map there does.
+    pub fn parses_into_attributes(&self) -> bool {
+        self.parse_to.root == crate::entry::Root::Attributes && self.parse_to.keys.is_empty()
+    }
+
     /// Go `ParserOperator.ProcessWith`: `if`, parse, set, then the embedded parsers.
     pub fn process(
         &self,
