@@ -123,6 +123,34 @@ pub fn to_request(entries: Vec<Entry>) -> ExportLogsServiceRequest {
     logs.into_request()
 }
 
+/// As [`to_request`], through the decoded structs (each entry's `LogRecord`, grouped by
+/// resource and scope in order of first appearance): the reference for the encoding of
+/// [`Logs`], which tests and the `docker_log_line` fuzz target compare it with.
+pub fn to_request_decoded(entries: Vec<Entry>) -> ExportLogsServiceRequest {
+    let mut resources: Vec<(Map, Vec<(String, Vec<LogRecord>)>)> = Vec::new();
+    for mut e in entries {
+        let resource = std::mem::take(&mut e.resource);
+        let scope_name = std::mem::take(&mut e.scope_name);
+        let r = match resources.iter().position(|(m, _)| *m == resource) {
+            Some(r) => r,
+            None => {
+                resources.push((resource, Vec::new()));
+                resources.len() - 1
+            }
+        };
+        let scopes = &mut resources[r].1;
+        let s = match scopes.iter().position(|(n, _)| *n == scope_name) {
+            Some(s) => s,
+            None => {
+                scopes.push((scope_name, Vec::new()));
+                scopes.len() - 1
+            }
+        };
+        scopes[s].1.push(into_record(e));
+    }
+    request(resources)
+}
+
 /// One export request of a [`Logs`]: its protobuf encoding, or (for a record nested too deep
 /// for the wire scanner, see [`MAX_WIRE_NESTING`]) the decoded request.
 #[derive(Debug, Clone, PartialEq)]
@@ -381,10 +409,19 @@ fn delimited_len(len: usize) -> usize {
     1 + varint_len(len as u64) + len
 }
 
+/// A varint, as prost writes it (the one-byte case, the usual one, without a loop).
+fn put_varint(out: &mut Vec<u8>, v: u64) {
+    if v < 0x80 {
+        out.push(v as u8);
+    } else {
+        prost::encoding::encode_varint(v, out);
+    }
+}
+
 /// The key (field number below 16) and the length of a length-delimited field.
 fn put_header(out: &mut Vec<u8>, field: u8, len: usize) {
     out.push(field << 3 | 2);
-    prost::encoding::encode_varint(len as u64, out);
+    put_varint(out, len as u64);
 }
 
 fn put_bytes(out: &mut Vec<u8>, field: u8, b: &[u8]) {
@@ -437,7 +474,7 @@ fn write_any_value(v: &Value, out: &mut Vec<u8>) {
         }
         Value::Int(i) => {
             out.push(3 << 3);
-            prost::encoding::encode_varint(*i as u64, out);
+            put_varint(out, *i as u64);
         }
         Value::Double(f) => {
             out.push(4 << 3 | 1);
@@ -539,7 +576,7 @@ fn write_record(e: &Entry, out: &mut Vec<u8>) {
     }
     if e.severity != 0 {
         out.push(2 << 3);
-        prost::encoding::encode_varint(i64::from(e.severity) as u64, out);
+        put_varint(out, i64::from(e.severity) as u64);
     }
     let text = severity_text(e);
     if !text.is_empty() {

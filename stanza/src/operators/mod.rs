@@ -23,6 +23,8 @@ mod router;
 mod transformers;
 mod unquote;
 
+pub use parsers::{json_fields, parse_json, parse_json_via_serde_value};
+
 use std::collections::HashMap;
 use std::time::Instant;
 

@@ -296,8 +296,7 @@ mod json {
 }
 
 /// Go's `json_parser` as it was written first: through a `serde_json::Value` (the reference
-/// for [`json_fields`]).
-#[cfg(test)]
+/// for [`json_fields`], which tests and the `docker_log_line` fuzz target compare it with).
 pub fn parse_json_via_serde_value(v: &Value, ints: bool) -> Result<Value, String> {
     let s = match v {
         Value::Str(s) => s,
@@ -477,6 +476,20 @@ impl Operator for KeyValueParser {
     }
 }
 
+/// `s.trim()`, checking first whether either end could be white space at all (the usual key or
+/// value starts and ends with a letter, a digit or a quote).
+fn trim(s: &str) -> &str {
+    // an ASCII byte is white space (Unicode `White_Space`) when it is \t, \n, \v, \f, \r or
+    // a space; a byte from 0x80 may start a white space character
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b < 0x80 && !matches!(b, 9..=13 | b' '));
+    let b = s.as_bytes();
+    if plain(b.first()) && plain(b.last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
 /// `split_quoted` then `parse_pairs` in one pass, without a string per pair: the pairs of
 /// `input` go to `pairs` (emptied first) as trimmed `(key, value)`. Errors are the ones those
 /// two give: a splitting error first, else every pair without `delim`.
@@ -498,7 +511,7 @@ pub fn key_value_pairs(
             _ => finder.as_ref().and_then(|f| f.find(tok.as_bytes())),
         };
         match at.and_then(|i| Some((tok.get(..i)?, tok.get(i + delim.len()..)?))) {
-            Some((k, v)) => pairs.push((k.trim().to_string(), v.trim().to_string())),
+            Some((k, v)) => pairs.push((trim(k).to_string(), trim(v).to_string())),
             None => errs.push(format!("cannot split {tok:?} into 2 items, got 1 item(s)")),
         }
     };
@@ -811,11 +824,103 @@ mod tests {
         assert!(parse_json(&Value::Str("{bad".into()), false).is_err());
     }
 
+    /// Reading JSON straight into entry values gives what reading it into a
+    /// `serde_json::Value` and converting gives: values, numbers (with and without
+    /// `parse_ints`) and error messages, on valid and hostile texts.
+    #[test]
+    fn json_fields_agree_with_serde_value_then_conversion() {
+        let pieces = [
+            "{",
+            "}",
+            "[",
+            "]",
+            ":",
+            ",",
+            " ",
+            "\"a\"",
+            "\"a\"",
+            "\"\"",
+            "\"\\u00e9\\n\\\"\"",
+            "\"\\ud800\"",
+            "\"\\x\"",
+            "0",
+            "-1",
+            "1.5e3",
+            "18446744073709551615",
+            "18446744073709551616",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "1e400",
+            "-0",
+            "true",
+            "false",
+            "null",
+            "nul",
+            "\u{e9}",
+            "\"k\":",
+            "{\"a\":1,\"a\":2}",
+            "\t\n",
+        ];
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let (mut ok, mut err) = (0, 0);
+        let mut fields = Vec::new();
+        for case in 0..40_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut text = String::new();
+            let mut y = x;
+            if case % 2 == 0 {
+                text.push('{');
+            }
+            for _ in 0..(x % 12) {
+                text.push_str(pieces[(y % pieces.len() as u64) as usize]);
+                y /= pieces.len() as u64;
+                if y == 0 {
+                    y = x.rotate_left(31);
+                }
+            }
+            if case % 4 == 0 {
+                text.push('}');
+            }
+            let v = Value::Str(text.clone());
+            for ints in [false, true] {
+                let want = parse_json_via_serde_value(&v, ints);
+                let got = json_fields(&v, ints, &mut fields)
+                    .map(|()| Value::Map(fields.drain(..).collect()));
+                assert_eq!(got, want, "{text:?} (parse_ints: {ints})");
+                assert_eq!(got, parse_json(&v, ints));
+                if got.is_ok() {
+                    ok += 1;
+                } else {
+                    err += 1;
+                }
+            }
+        }
+        // nested past serde_json's recursion limit, and values that are not strings
+        for text in [
+            "[".repeat(200),
+            format!("{{\"a\":{}1{}}}", "[".repeat(130), "]".repeat(130)),
+        ] {
+            let v = Value::Str(text);
+            assert_eq!(
+                json_fields(&v, false, &mut fields).map(|()| Value::Null),
+                parse_json_via_serde_value(&v, false).map(|_| Value::Null)
+            );
+        }
+        for v in [Value::Int(1), Value::Null, Value::Map(Map::new())] {
+            assert_eq!(parse_json(&v, false), parse_json_via_serde_value(&v, false));
+        }
+        assert!(ok > 2_000 && err > 2_000, "{ok} parsed, {err} refused");
+    }
+
     /// The one-pass reading gives what `split_quoted` then `parse_pairs` give.
     #[test]
     fn key_value_pairs_agree_with_split_then_pairs() {
         let pieces = [
             "k", "=", " ", "  ", "'", "\"", "\\", "v a", "\u{e9}", "::", ";", "x=y", "\t",
+            "\u{b}", "\u{a0}", "\u{1c}",
         ];
         let mut token = String::new();
         let mut pairs = Vec::new();
