@@ -123,11 +123,14 @@ pub fn to_request(entries: Vec<Entry>) -> ExportLogsServiceRequest {
     logs.into_request()
 }
 
+/// One resource's scopes as decoded structs: the scope name and its records.
+type DecodedScopes = Vec<(String, Vec<LogRecord>)>;
+
 /// As [`to_request`], through the decoded structs (each entry's `LogRecord`, grouped by
 /// resource and scope in order of first appearance): the reference for the encoding of
 /// [`Logs`], which tests and the `docker_log_line` fuzz target compare it with.
 pub fn to_request_decoded(entries: Vec<Entry>) -> ExportLogsServiceRequest {
-    let mut resources: Vec<(Map, Vec<(String, Vec<LogRecord>)>)> = Vec::new();
+    let mut resources: Vec<(Map, DecodedScopes)> = Vec::new();
     for mut e in entries {
         let resource = std::mem::take(&mut e.resource);
         let scope_name = std::mem::take(&mut e.scope_name);
@@ -352,7 +355,7 @@ impl Logs {
 /// The decoded request (the reference for the encoding, and the form of a record nested too
 /// deep for the wire form).
 pub(crate) fn request(
-    resources: Vec<(Map, Vec<(String, Vec<LogRecord>)>)>,
+    resources: Vec<(Map, DecodedScopes)>,
 ) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: resources
