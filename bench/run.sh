@@ -13,7 +13,7 @@
 #   LOAD_SECONDS    seconds of load (default 20)
 #   LOADGEN_ARGS    extra loadgen flags, appended to the scenario's own
 #   SINK_ARGS       extra sink flags (e.g. --no-dedup: count only, to take load off its core)
-#   FILELOG_LINES   lines for filelog-docker (default 1000000)
+#   FILELOG_LINES   lines for the filelog-docker scenarios (default 1000000)
 #   IDLE_SECONDS    how long the idle scenario waits before reading RSS (default 10)
 #   CEILING         1: after the collector, measure the ceiling in the same run: `tcpcopy`
 #                   relays the same load's TCP bytes to the sink on the collector's core
@@ -111,11 +111,18 @@ stats >/dev/null || { echo "sink did not start: $(cat "$OUT/sink.log")" >&2; exi
 
 # --- input for filelog ---------------------------------------------------------------------
 if [[ $KIND == filelog ]]; then
-  export BENCH_DATA=$BENCH_CACHE/docker-$FILELOG_LINES
+  # `# bench: docker-body=json`: the lines' `log` is a JSON object (default: structlog pairs)
+  DOCKER_BODY=$(meta docker-body)
+  DOCKER_BODY=${DOCKER_BODY:-structlog}
+  if [[ $DOCKER_BODY == structlog ]]; then
+    export BENCH_DATA=$BENCH_CACHE/docker-$FILELOG_LINES
+  else
+    export BENCH_DATA=$BENCH_CACHE/docker-$DOCKER_BODY-$FILELOG_LINES
+  fi
   if [[ ! -f $BENCH_DATA/.complete ]]; then
     rm -rf "$BENCH_DATA"
-    echo "generating $FILELOG_LINES Docker json-file lines in $BENCH_DATA ..." >&2
-    "$LOADGEN" docker-logs --dir "$BENCH_DATA" --lines "$FILELOG_LINES" >/dev/null
+    echo "generating $FILELOG_LINES Docker json-file lines ($DOCKER_BODY) in $BENCH_DATA ..." >&2
+    "$LOADGEN" docker-logs --dir "$BENCH_DATA" --lines "$FILELOG_LINES" --body "$DOCKER_BODY" >/dev/null
     touch "$BENCH_DATA/.complete"
   fi
   cat "$BENCH_DATA"/containers/*/*-json.log >/dev/null # warm the page cache

@@ -181,7 +181,53 @@ pub fn docker_log_line(data: &[u8]) {
         Value::Str("/var/lib/docker/containers/0123456789abcdef/0123456789abcdef-json.log".into()),
     );
     let mut stats = Stats::default();
-    let _ = pipeline.process(vec![entry], &mut stats);
+    let out = pipeline.process(vec![entry], &mut stats);
+    // the records are encoded as prost encodes their structs, and what is encoded passes the
+    // wire scan that makes it a batch, with one item per record
+    let records = out.len();
+    let (mut logs, mut reference) = (stanza::convert::Logs::default(), Vec::new());
+    for e in out {
+        reference.push(e.clone());
+        logs.push(e);
+    }
+    let mut items = 0;
+    let requests = logs.into_encoded();
+    let single = requests.len() == 1;
+    for req in requests {
+        items += match req {
+            stanza::convert::LogsRequest::Wire(bytes) => {
+                if single {
+                    assert_eq!(
+                        bytes,
+                        stanza::convert::to_request_decoded(reference.clone()).encode_to_vec(),
+                        "the encoding is prost's"
+                    );
+                }
+                Batch::from_wire(Signal::Logs, bytes.into(), RequestContext::default())
+                    .expect("the scan accepts the encoded records")
+                    .items()
+            }
+            stanza::convert::LogsRequest::Decoded(r) => Batch::from_logs(r).items(),
+        };
+    }
+    assert_eq!(items, records);
+    // json_parser's direct reading agrees with reading a serde_json::Value, on the raw line and
+    // on the Docker line's `log`
+    let line = String::from_utf8_lossy(data);
+    let log = line
+        .find("\"log\":\"")
+        .map(|i| &line[i + 7..])
+        .unwrap_or("");
+    for text in [&line[..], log] {
+        let v = Value::Str(text.to_string());
+        for ints in [false, true] {
+            assert_eq!(
+                stanza::operators::parse_json(&v, ints),
+                stanza::operators::parse_json_via_serde_value(&v, ints),
+                "json_parser on {text:?}"
+            );
+        }
+    }
 }
 
 /// filelog's expression language (`if:`, router `expr:`): compile any text, and evaluate what

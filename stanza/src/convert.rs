@@ -90,7 +90,7 @@ fn into_fixed<const N: usize>(b: Option<Vec<u8>>) -> Vec<u8> {
 }
 
 /// The record of an entry whose resource and scope were taken already.
-fn into_record(e: Entry) -> LogRecord {
+pub(crate) fn into_record(e: Entry) -> LogRecord {
     LogRecord {
         time_unix_nano: e.timestamp.unwrap_or(0),
         observed_time_unix_nano: e.observed,
@@ -123,12 +123,76 @@ pub fn to_request(entries: Vec<Entry>) -> ExportLogsServiceRequest {
     logs.into_request()
 }
 
-/// One resource's scopes: the scope name and its records.
-type Scopes = Vec<(String, Vec<LogRecord>)>;
+/// One resource's scopes as decoded structs: the scope name and its records.
+type DecodedScopes = Vec<(String, Vec<LogRecord>)>;
+
+/// As [`to_request`], through the decoded structs (each entry's `LogRecord`, grouped by
+/// resource and scope in order of first appearance): the reference for the encoding of
+/// [`Logs`], which tests and the `docker_log_line` fuzz target compare it with.
+pub fn to_request_decoded(entries: Vec<Entry>) -> ExportLogsServiceRequest {
+    let mut resources: Vec<(Map, DecodedScopes)> = Vec::new();
+    for mut e in entries {
+        let resource = std::mem::take(&mut e.resource);
+        let scope_name = std::mem::take(&mut e.scope_name);
+        let r = match resources.iter().position(|(m, _)| *m == resource) {
+            Some(r) => r,
+            None => {
+                resources.push((resource, Vec::new()));
+                resources.len() - 1
+            }
+        };
+        let scopes = &mut resources[r].1;
+        let s = match scopes.iter().position(|(n, _)| *n == scope_name) {
+            Some(s) => s,
+            None => {
+                scopes.push((scope_name, Vec::new()));
+                scopes.len() - 1
+            }
+        };
+        scopes[s].1.push(into_record(e));
+    }
+    request(resources)
+}
+
+/// One export request of a [`Logs`]: its protobuf encoding, or (for a record nested too deep
+/// for the wire scanner, see [`MAX_WIRE_NESTING`]) the decoded request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogsRequest {
+    Wire(Vec<u8>),
+    Decoded(ExportLogsServiceRequest),
+}
+
+impl LogsRequest {
+    /// The decoded request.
+    pub fn decode(self) -> ExportLogsServiceRequest {
+        match self {
+            // bytes this module wrote: the encoding of a request whose records nest at most
+            // `MAX_WIRE_NESTING` values deep, which prost decodes
+            LogsRequest::Wire(b) => {
+                ExportLogsServiceRequest::decode(b.as_slice()).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "Could not decode an encoded log request.");
+                    ExportLogsServiceRequest::default()
+                })
+            }
+            LogsRequest::Decoded(r) => r,
+        }
+    }
+}
+
+/// Values nested deeper than this (maps in maps, arrays in arrays) make their record go into a
+/// decoded request of its own: a request in its wire form is checked by `pipeline_api`'s
+/// scanner, which refuses messages nested more than `wire::MAX_DEPTH` (64) levels, and each
+/// level of a value is up to three messages deep below a record's five.
+pub const MAX_WIRE_NESTING: usize = 16;
+
+/// One resource of the request being built: its attributes, and its scopes with their records
+/// encoded (each as a `ScopeLogs.log_records` field, key and length included).
+type Scopes = Vec<(String, Vec<u8>)>;
 
 /// Log records grouped by resource and then by scope name (each in order of first
-/// appearance), built one entry at a time, so that an entry becomes its record while it is
-/// still in the CPU caches.
+/// appearance), encoded one entry at a time as the protobuf of an
+/// `ExportLogsServiceRequest`, while the entry is still in the CPU caches. The bytes are what
+/// prost writes for the request the entries make (`into_record`, `request`): tested.
 ///
 /// With a size limit ([`Logs::with_max_request_bytes`]) the records are cut into several
 /// requests, each at most about that many bytes once encoded (a single larger record makes a
@@ -148,12 +212,12 @@ pub struct Logs {
     /// Encoded bytes of the request being built.
     bytes: usize,
     /// Requests already cut (with the size limit).
-    sealed: Vec<ExportLogsServiceRequest>,
+    sealed: Vec<LogsRequest>,
 }
 
 impl Logs {
     /// Room for `n` records in the first resource and scope (the usual case is one of each),
-    /// so that its list is not grown and copied along the way. Only the memory written is
+    /// so that its buffer is not grown and copied along the way. Only the memory written is
     /// paid for.
     pub fn expecting(n: usize) -> Logs {
         Logs {
@@ -172,20 +236,23 @@ impl Logs {
     /// Close the request being built: later records go into a new one.
     fn seal(&mut self) {
         let resources = std::mem::take(&mut self.resources);
-        self.sealed.push(request(resources));
+        self.sealed
+            .push(LogsRequest::Wire(encode_request(resources)));
         self.last = None;
         self.bytes = 0;
     }
 
     /// Add an entry (its content is taken, nothing is copied).
     pub fn push(&mut self, mut e: Entry) {
+        if nesting(&e) > MAX_WIRE_NESTING {
+            return self.push_decoded(e);
+        }
         let mut resource = std::mem::take(&mut e.resource);
         let mut scope_name = std::mem::take(&mut e.scope_name);
-        let record = into_record(e);
+        let len = record_len(&e);
+        let size = delimited_len(len);
         if self.max_bytes > 0 {
             // the record, its length prefix and tag, within its scope
-            let len = record.encoded_len();
-            let size = len + prost::length_delimiter_len(len) + 1;
             if self.bytes > 0 && self.bytes + size > self.max_bytes {
                 self.seal();
             }
@@ -197,12 +264,9 @@ impl Logs {
                 Some(r) => r,
                 None => {
                     if self.max_bytes > 0 {
-                        self.bytes += into_key_values(resource.clone())
+                        self.bytes += resource
                             .iter()
-                            .map(|kv| {
-                                let len = kv.encoded_len();
-                                len + prost::length_delimiter_len(len) + 1
-                            })
+                            .map(|(k, v)| delimited_len(key_value_len(k, v)))
                             .sum::<usize>();
                     }
                     self.resources
@@ -217,14 +281,37 @@ impl Logs {
             _ => match scopes.iter().position(|(n, _)| *n == scope_name) {
                 Some(s) => s,
                 None => {
-                    let records = Vec::with_capacity(std::mem::take(&mut self.expect));
-                    scopes.push((std::mem::take(&mut scope_name), records));
+                    let room = if std::mem::take(&mut self.expect) > 0 && self.max_bytes > 0 {
+                        self.max_bytes
+                    } else {
+                        0
+                    };
+                    scopes.push((std::mem::take(&mut scope_name), Vec::with_capacity(room)));
                     scopes.len() - 1
                 }
             },
         };
-        scopes[s].1.push(record);
+        let buf = &mut scopes[s].1;
+        buf.reserve(size);
+        put_header(buf, 2, len);
+        write_record(&e, buf);
         self.last = Some((r, s));
+        self.records += 1;
+    }
+
+    /// An entry nested too deep for the wire form: a decoded request of its own, after the
+    /// request being built.
+    fn push_decoded(&mut self, mut e: Entry) {
+        if !self.resources.is_empty() {
+            self.seal();
+        }
+        let resource = std::mem::take(&mut e.resource);
+        let scope_name = std::mem::take(&mut e.scope_name);
+        let record = into_record(e);
+        self.sealed.push(LogsRequest::Decoded(request(vec![(
+            resource,
+            vec![(scope_name, vec![record])],
+        )])));
         self.records += 1;
     }
 
@@ -246,9 +333,18 @@ impl Logs {
         out
     }
 
-    /// The export requests, cut by the size limit (one when there is none); empty when no
-    /// record was added.
-    pub fn into_requests(mut self) -> Vec<ExportLogsServiceRequest> {
+    /// The export requests, cut by the size limit (one when there is none), decoded; empty
+    /// when no record was added.
+    pub fn into_requests(self) -> Vec<ExportLogsServiceRequest> {
+        self.into_encoded()
+            .into_iter()
+            .map(LogsRequest::decode)
+            .collect()
+    }
+
+    /// The export requests, cut by the size limit (one when there is none), as they were
+    /// built: encoded, except the ones holding a record nested too deep for the wire form.
+    pub fn into_encoded(mut self) -> Vec<LogsRequest> {
         if !self.resources.is_empty() {
             self.seal();
         }
@@ -256,7 +352,11 @@ impl Logs {
     }
 }
 
-fn request(resources: Vec<(Map, Scopes)>) -> ExportLogsServiceRequest {
+/// The decoded request (the reference for the encoding, and the form of a record nested too
+/// deep for the wire form).
+pub(crate) fn request(
+    resources: Vec<(Map, DecodedScopes)>,
+) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: resources
             .into_iter()
@@ -280,4 +380,274 @@ fn request(resources: Vec<(Map, Scopes)>) -> ExportLogsServiceRequest {
             })
             .collect(),
     }
+}
+
+// The protobuf encoding, written as prost writes the structs above: fields in field-number
+// order, scalars and strings left out at their default (0, empty), a set `oneof` variant and a
+// present (`Some`) message always written, lengths as shortest varints.
+
+/// How deep an entry's values nest maps and arrays (0: no map or array).
+fn nesting(e: &Entry) -> usize {
+    fn depth(v: &Value) -> usize {
+        match v {
+            Value::Map(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+            Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    let maps = |m: &Map| m.values().map(depth).max().unwrap_or(0);
+    e.body
+        .as_ref()
+        .map_or(0, depth)
+        .max(maps(&e.attributes))
+        .max(maps(&e.resource))
+}
+
+fn varint_len(v: u64) -> usize {
+    prost::encoding::encoded_len_varint(v)
+}
+
+/// Bytes taken by a length-delimited field of `len` bytes (with a one-byte key).
+fn delimited_len(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
+}
+
+/// A varint, as prost writes it (the one-byte case, the usual one, without a loop).
+fn put_varint(out: &mut Vec<u8>, v: u64) {
+    if v < 0x80 {
+        out.push(v as u8);
+    } else {
+        prost::encoding::encode_varint(v, out);
+    }
+}
+
+/// The key (field number below 16) and the length of a length-delimited field.
+fn put_header(out: &mut Vec<u8>, field: u8, len: usize) {
+    out.push(field << 3 | 2);
+    put_varint(out, len as u64);
+}
+
+fn put_bytes(out: &mut Vec<u8>, field: u8, b: &[u8]) {
+    put_header(out, field, b.len());
+    out.extend_from_slice(b);
+}
+
+/// The length of an `AnyValue` holding `v` (`Null`: no value).
+fn any_value_len(v: &Value) -> usize {
+    match v {
+        Value::Null => 0,
+        Value::Bool(_) => 2,
+        Value::Int(i) => 1 + varint_len(*i as u64),
+        Value::Double(_) => 9,
+        Value::Str(s) => delimited_len(s.len()),
+        Value::Bytes(b) => delimited_len(b.len()),
+        Value::Array(a) => delimited_len(array_len(a)),
+        Value::Map(m) => delimited_len(map_len(m)),
+    }
+}
+
+/// The length of an `ArrayValue`.
+fn array_len(a: &[Value]) -> usize {
+    a.iter().map(|v| delimited_len(any_value_len(v))).sum()
+}
+
+/// The length of a `KeyValueList`.
+fn map_len(m: &Map) -> usize {
+    m.iter()
+        .map(|(k, v)| delimited_len(key_value_len(k, v)))
+        .sum()
+}
+
+/// The length of a `KeyValue` (its value is always present).
+fn key_value_len(k: &str, v: &Value) -> usize {
+    let key = if k.is_empty() {
+        0
+    } else {
+        delimited_len(k.len())
+    };
+    key + delimited_len(any_value_len(v))
+}
+
+fn write_any_value(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Null => {}
+        Value::Bool(b) => {
+            out.push(2 << 3);
+            out.push(u8::from(*b));
+        }
+        Value::Int(i) => {
+            out.push(3 << 3);
+            put_varint(out, *i as u64);
+        }
+        Value::Double(f) => {
+            out.push(4 << 3 | 1);
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        Value::Str(s) => put_bytes(out, 1, s.as_bytes()),
+        Value::Bytes(b) => put_bytes(out, 7, b),
+        Value::Array(a) => {
+            put_header(out, 5, array_len(a));
+            for v in a {
+                put_header(out, 1, any_value_len(v));
+                write_any_value(v, out);
+            }
+        }
+        Value::Map(m) => {
+            put_header(out, 6, map_len(m));
+            write_key_values(m, 1, out);
+        }
+    }
+}
+
+/// Each pair of `m` as a `KeyValue` in field `field`.
+fn write_key_values(m: &Map, field: u8, out: &mut Vec<u8>) {
+    for (k, v) in m {
+        put_header(out, field, key_value_len(k, v));
+        if !k.is_empty() {
+            put_bytes(out, 1, k.as_bytes());
+        }
+        put_header(out, 2, any_value_len(v));
+        write_any_value(v, out);
+    }
+}
+
+/// The severity text a record gets: the entry's, or the number's default.
+fn severity_text(e: &Entry) -> &str {
+    if e.severity_text.is_empty() {
+        default_text(e.severity)
+    } else {
+        &e.severity_text
+    }
+}
+
+/// The length of the `LogRecord` of `e` (resource and scope aside): as [`into_record`].
+fn record_len(e: &Entry) -> usize {
+    let mut len = 0;
+    if e.timestamp.unwrap_or(0) != 0 {
+        len += 9;
+    }
+    if e.severity != 0 {
+        len += 1 + varint_len(i64::from(e.severity) as u64);
+    }
+    let text = severity_text(e);
+    if !text.is_empty() {
+        len += delimited_len(text.len());
+    }
+    if let Some(b) = &e.body {
+        if !matches!(b, Value::Null) {
+            len += delimited_len(any_value_len(b));
+        }
+    }
+    len += map_len(&e.attributes);
+    if flags(e) != 0 {
+        len += 5;
+    }
+    if e.trace_id.is_some() {
+        len += delimited_len(16);
+    }
+    if e.span_id.is_some() {
+        len += delimited_len(8);
+    }
+    if e.observed != 0 {
+        len += 9;
+    }
+    len
+}
+
+fn flags(e: &Entry) -> u32 {
+    e.trace_flags
+        .as_ref()
+        .and_then(|f| f.first())
+        .map(|b| *b as u32)
+        .unwrap_or(0)
+}
+
+/// An id cut or padded with zeros to `N` bytes.
+fn put_fixed<const N: usize>(out: &mut Vec<u8>, field: u8, id: &[u8]) {
+    let mut b = [0u8; N];
+    let n = id.len().min(N);
+    b[..n].copy_from_slice(&id[..n]);
+    put_bytes(out, field, &b);
+}
+
+/// The `LogRecord` of `e` (resource and scope aside), [`record_len`] bytes.
+fn write_record(e: &Entry, out: &mut Vec<u8>) {
+    let time = e.timestamp.unwrap_or(0);
+    if time != 0 {
+        out.push(1 << 3 | 1);
+        out.extend_from_slice(&time.to_le_bytes());
+    }
+    if e.severity != 0 {
+        out.push(2 << 3);
+        put_varint(out, i64::from(e.severity) as u64);
+    }
+    let text = severity_text(e);
+    if !text.is_empty() {
+        put_bytes(out, 3, text.as_bytes());
+    }
+    if let Some(b) = &e.body {
+        if !matches!(b, Value::Null) {
+            put_header(out, 5, any_value_len(b));
+            write_any_value(b, out);
+        }
+    }
+    write_key_values(&e.attributes, 6, out);
+    let f = flags(e);
+    if f != 0 {
+        out.push(8 << 3 | 5);
+        out.extend_from_slice(&f.to_le_bytes());
+    }
+    if let Some(id) = &e.trace_id {
+        put_fixed::<16>(out, 9, id);
+    }
+    if let Some(id) = &e.span_id {
+        put_fixed::<8>(out, 10, id);
+    }
+    if e.observed != 0 {
+        out.push(11 << 3 | 1);
+        out.extend_from_slice(&e.observed.to_le_bytes());
+    }
+}
+
+/// The `ExportLogsServiceRequest` of resources whose records are encoded: as [`request`].
+fn encode_request(resources: Vec<(Map, Scopes)>) -> Vec<u8> {
+    let scope_len = |name: &str, records: &[u8]| {
+        let scope = if name.is_empty() {
+            0
+        } else {
+            delimited_len(name.len())
+        };
+        delimited_len(scope) + records.len()
+    };
+    let resource_len = |attrs: &Map, scopes: &Scopes| {
+        delimited_len(map_len(attrs))
+            + scopes
+                .iter()
+                .map(|(n, r)| delimited_len(scope_len(n, r)))
+                .sum::<usize>()
+    };
+    let total: usize = resources
+        .iter()
+        .map(|(a, s)| delimited_len(resource_len(a, s)))
+        .sum();
+    let mut out = Vec::with_capacity(total);
+    for (attrs, scopes) in &resources {
+        put_header(&mut out, 1, resource_len(attrs, scopes));
+        put_header(&mut out, 1, map_len(attrs));
+        write_key_values(attrs, 1, &mut out);
+        for (name, records) in scopes {
+            put_header(&mut out, 2, scope_len(name, records));
+            let scope = if name.is_empty() {
+                0
+            } else {
+                delimited_len(name.len())
+            };
+            put_header(&mut out, 1, scope);
+            if !name.is_empty() {
+                put_bytes(&mut out, 1, name.as_bytes());
+            }
+            out.extend_from_slice(records);
+        }
+    }
+    out
 }

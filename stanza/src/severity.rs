@@ -158,13 +158,13 @@ impl SeverityParser {
     }
 
     pub fn parse(&self, e: &mut Entry) -> Result<(), String> {
-        let v = self.parse_from.get(e).cloned().ok_or_else(|| {
+        let v = self.parse_from.get(e).ok_or_else(|| {
             format!(
                 "log entry does not have the expected parse_from field {}",
                 self.parse_from
             )
         })?;
-        let (sev, text) = self.find(&v)?;
+        let (sev, text) = self.find(v)?;
         e.severity = sev;
         e.severity_text = if self.overwrite_text && sev != 0 {
             default_text(sev).to_string()
@@ -187,7 +187,16 @@ impl SeverityParser {
             Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
             _ => return Err("value of this type cannot be a severity".into()),
         };
-        let sev = self.mapping.get(&text.to_lowercase()).copied().unwrap_or(0);
+        // values are matched lower-cased; most are lower-case ASCII already
+        let lower = text
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_uppercase());
+        let sev = if lower {
+            self.mapping.get(text.as_str())
+        } else {
+            self.mapping.get(&text.to_lowercase())
+        };
+        let sev = sev.copied().unwrap_or(0);
         Ok((sev, text))
     }
 }

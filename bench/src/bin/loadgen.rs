@@ -36,7 +36,17 @@ enum Command {
         /// Files (containers) the lines are spread over, round-robin.
         #[arg(long, default_value_t = 1)]
         containers: usize,
+        /// What each line's `log` holds: structlog `key='value'` pairs, or the same fields as
+        /// a JSON object.
+        #[arg(long, value_enum, default_value_t = DockerBody::Structlog)]
+        body: DockerBody,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum DockerBody {
+    Structlog,
+    Json,
 }
 
 #[derive(Args, Debug)]
@@ -111,9 +121,14 @@ fn main() -> anyhow::Result<()> {
         dir,
         lines,
         containers,
+        body,
     }) = cli.command
     {
-        let w = bench::dockerlog::write(&dir, lines, containers)?;
+        let body = match body {
+            DockerBody::Structlog => bench::dockerlog::Body::Structlog,
+            DockerBody::Json => bench::dockerlog::Body::Json,
+        };
+        let w = bench::dockerlog::write_with(body, &dir, lines, containers)?;
         for f in &w.files {
             println!("{}", f.display());
         }

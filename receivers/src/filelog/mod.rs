@@ -36,7 +36,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use pipeline_api::storage::StorageClient;
 use pipeline_api::telemetry::ReceiverObs;
 use pipeline_api::{
@@ -47,6 +46,7 @@ use pipeline_api::{
 use pipeline_api::{declare, Meta, Stability};
 
 pub use config::FileLogConfig;
+use stanza::convert::LogsRequest;
 use stanza::{BuildMode, Pipeline};
 use tailer::{PollOutput, Tailer};
 
@@ -268,7 +268,26 @@ impl Runner {
 
 /// What one poll gives: its output, and its entries as export requests (none when there were
 /// none).
-type Polled = (Tailer, PollOutput, Vec<ExportLogsServiceRequest>);
+type Polled = (Tailer, PollOutput, Vec<LogsRequest>);
+
+/// A request of a poll as a batch: in its wire form (checked and counted by the wire scan), or
+/// decoded when it holds a record nested too deep for the wire form.
+fn to_batch(req: LogsRequest) -> Batch {
+    match req {
+        LogsRequest::Wire(bytes) => {
+            let bytes = bytes::Bytes::from(bytes);
+            match Batch::from_wire(Signal::Logs, bytes.clone(), RequestContext::default()) {
+                Ok(batch) => batch,
+                Err(e) => {
+                    // not expected: the records are encoded so that the scan accepts them
+                    tracing::error!(error = %e, "An encoded log request failed the wire check; handing it on decoded.");
+                    Batch::from_logs(LogsRequest::Wire(bytes.to_vec()).decode())
+                }
+            }
+        }
+        LogsRequest::Decoded(req) => Batch::from_logs(req),
+    }
+}
 
 /// Poll on a blocking thread.
 /// `shutdown`: flush the operators instead; `Some(true)` when the checkpoint is stored, so
@@ -281,7 +300,7 @@ async fn poll_blocking(t: Tailer, shutdown: Option<bool>) -> Result<Polled, Buil
         } else {
             t.poll(Instant::now())
         };
-        let requests = std::mem::take(&mut out.logs).into_requests();
+        let requests = std::mem::take(&mut out.logs).into_encoded();
         (t, out, requests)
     })
     .await
@@ -379,7 +398,7 @@ impl Receiver for FileLogReceiver {
                 let batches = requests
                     .into_iter()
                     .map(|req| {
-                        let mut batch = Batch::from_logs(req);
+                        let mut batch = to_batch(req);
                         batch.set_context(RequestContext {
                             receiver: Some(id.clone()),
                             ..Default::default()
@@ -412,7 +431,7 @@ impl Receiver for FileLogReceiver {
                 let (_, out, requests) = poll_blocking(t, Some(runner.storage.is_some())).await?;
                 let mut all_accepted = !requests.is_empty();
                 for req in requests {
-                    let batch = Batch::from_logs(req);
+                    let batch = to_batch(req);
                     let items = batch.items();
                     let result = runner.next.consume(batch).await;
                     runner.obs.record(Signal::Logs, items, &result);

@@ -23,6 +23,8 @@ mod router;
 mod transformers;
 mod unquote;
 
+pub use parsers::{json_fields, parse_json, parse_json_via_serde_value};
+
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -400,6 +402,13 @@ impl ParserBase {
             && self.severity.is_none()
             && self.trace.is_none()
             && self.scope.is_none()
+    }
+
+    /// Whether the parse result merges into the attributes root (`parse_to` is
+    /// `attributes`): a parser may then insert its fields into the attributes directly (and
+    /// run [`ParserBase::after_parse`]), which is what merging its map there does.
+    pub fn parses_into_attributes(&self) -> bool {
+        self.parse_to.root == crate::entry::Root::Attributes && self.parse_to.keys.is_empty()
     }
 
     /// Go `ParserOperator.ProcessWith`: `if`, parse, set, then the embedded parsers.

@@ -49,16 +49,255 @@ parser_config!(JsonParserConfig { parse_ints: bool });
 struct JsonParser {
     p: ParserBase,
     parse_ints: bool,
+    /// The fields go straight into the attributes (`parse_to` is `attributes`).
+    direct: bool,
+    /// Reused buffer: the fields of one entry.
+    fields: Vec<(String, Value)>,
 }
 
 impl Operator for JsonParser {
     fn process(&mut self, e: Entry, out: &mut Out) {
         let ints = self.parse_ints;
-        self.p.process(e, out, |v| parse_json(v, ints));
+        if !self.direct {
+            return self.p.process(e, out, |v| parse_json(v, ints));
+        }
+        // As `ParserBase::process`, with the object's fields inserted into the attributes one
+        // by one (later fields win, as in the map they would otherwise form and merge there).
+        match self.p.base.skip(&e) {
+            Err(err) => return self.p.base.fail(e, &err, out),
+            Ok(true) => return out.send(e),
+            Ok(false) => {}
+        }
+        let parsed = match self.p.parse_from.get(&e) {
+            None => Err(format!(
+                "Entry is missing the expected parse_from field {}",
+                self.p.parse_from
+            )),
+            Some(v) => json_fields(v, ints, &mut self.fields),
+        };
+        if let Err(err) = parsed {
+            return self.p.base.fail(e, &err, out);
+        }
+        let mut e = e;
+        for (k, v) in self.fields.drain(..) {
+            e.attributes.insert(k, v);
+        }
+        match self.p.after_parse(e) {
+            Ok(e) => out.send(e),
+            Err(f) => {
+                let (e, err) = *f;
+                self.p.base.fail(e, &err, out)
+            }
+        }
     }
 }
 
+/// Go's `json_parser` on a value: the object's fields as a map.
 pub fn parse_json(v: &Value, ints: bool) -> Result<Value, String> {
+    let mut fields = Vec::new();
+    json_fields(v, ints, &mut fields)?;
+    Ok(Value::Map(fields.into_iter().collect()))
+}
+
+/// The fields of the JSON object `v` holds, in order (a repeated key repeated), into `fields`
+/// (emptied first; left empty on error). Read straight into entry values, as
+/// [`Value::from_json`] (or [`Value::from_json_ints`]) would convert the `serde_json::Value`
+/// of the text: same numbers, same errors.
+pub fn json_fields(v: &Value, ints: bool, fields: &mut Vec<(String, Value)>) -> Result<(), String> {
+    fields.clear();
+    let s = match v {
+        Value::Str(s) => s,
+        other => return Err(format!("type {} cannot be parsed as JSON", kind(other))),
+    };
+    let mut de = serde_json::Deserializer::from_str(s);
+    let object = serde::de::DeserializeSeed::deserialize(
+        json::Top {
+            ints,
+            fields: &mut *fields,
+        },
+        &mut de,
+    )
+    .and_then(|object| de.end().map(|()| object));
+    match object {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            fields.clear();
+            Err("cannot unmarshal a non-object JSON value into map".into())
+        }
+        Err(e) => {
+            fields.clear();
+            Err(e.to_string())
+        }
+    }
+}
+
+/// JSON text read into entry values by serde, without the `serde_json::Value` in between.
+mod json {
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    use crate::entry::{Map, Value};
+
+    /// Any JSON value as [`Value::from_json`] (`ints`: [`Value::from_json_ints`]) converts it.
+    #[derive(Clone, Copy)]
+    pub struct Any {
+        pub ints: bool,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Any {
+        type Value = Value;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Any {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any valid JSON value")
+        }
+
+        fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+            Ok(Value::Bool(b))
+        }
+
+        fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+            Ok(if self.ints {
+                Value::Int(i)
+            } else {
+                Value::Double(i as f64)
+            })
+        }
+
+        fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+            Ok(match i64::try_from(u) {
+                Ok(i) if self.ints => Value::Int(i),
+                _ => Value::Double(u as f64),
+            })
+        }
+
+        fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+            // `serde_json::Value` has no number for a non-finite float: null
+            Ok(if f.is_finite() {
+                Value::Double(f)
+            } else {
+                Value::Null
+            })
+        }
+
+        fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+            Ok(Value::Str(s.to_owned()))
+        }
+
+        fn visit_string<E>(self, s: String) -> Result<Value, E> {
+            Ok(Value::Str(s))
+        }
+
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(v) = seq.next_element_seed(self)? {
+                items.push(v);
+            }
+            Ok(Value::Array(items))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut m = Map::new();
+            while let Some(k) = map.next_key::<String>()? {
+                let v = map.next_value_seed(self)?;
+                m.insert(k, v);
+            }
+            Ok(Value::Map(m))
+        }
+    }
+
+    /// The top-level value: an object's fields go to `fields` (`true`); anything else is
+    /// read through and gives `false`.
+    pub struct Top<'a> {
+        pub ints: bool,
+        pub fields: &'a mut Vec<(String, Value)>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Top<'_> {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Top<'_> {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any valid JSON value")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let any = Any { ints: self.ints };
+            while let Some(k) = map.next_key::<String>()? {
+                let v = map.next_value_seed(any)?;
+                self.fields.push((k, v));
+            }
+            Ok(true)
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_unit<E>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_none<E>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+            let any = Any { ints: self.ints };
+            while seq.next_element_seed(any)?.is_some() {}
+            Ok(false)
+        }
+    }
+}
+
+/// Go's `json_parser` as it was written first: through a `serde_json::Value` (the reference
+/// for [`json_fields`], which tests and the `docker_log_line` fuzz target compare it with).
+pub fn parse_json_via_serde_value(v: &Value, ints: bool) -> Result<Value, String> {
     let s = match v {
         Value::Str(s) => s,
         other => return Err(format!("type {} cannot be parsed as JSON", kind(other))),
@@ -89,9 +328,12 @@ pub(super) fn kind(v: &Value) -> &'static str {
 }
 
 pub fn build_json(id: &str, c: &JsonParserConfig, mode: BuildMode) -> BuildResult {
+    let p = parser_base(id, c.on_error, &c.if_expr, c, mode)?;
     Ok(Box::new(JsonParser {
-        p: parser_base(id, c.on_error, &c.if_expr, c, mode)?,
+        direct: p.parses_into_attributes(),
+        p,
         parse_ints: c.parse_ints,
+        fields: Vec::new(),
     }))
 }
 
@@ -164,7 +406,7 @@ struct KeyValueParser {
     pair_delimiter: String,
     /// The error for an empty input (names `parse_from`).
     empty: String,
-    /// The pairs go straight into the attributes (see `merges_into_attributes_only`).
+    /// The pairs go straight into the attributes (see `parses_into_attributes`).
     direct: bool,
     /// Reused buffers: the token being unquoted, and the pairs of one entry.
     token: String,
@@ -224,7 +466,27 @@ impl Operator for KeyValueParser {
         for (k, v) in self.pairs.drain(..) {
             e.attributes.insert(k, Value::Str(v));
         }
-        out.send(e);
+        match self.p.after_parse(e) {
+            Ok(e) => out.send(e),
+            Err(f) => {
+                let (e, err) = *f;
+                self.p.base.fail(e, &err, out)
+            }
+        }
+    }
+}
+
+/// `s.trim()`, checking first whether either end could be white space at all (the usual key or
+/// value starts and ends with a letter, a digit or a quote).
+fn trim(s: &str) -> &str {
+    // an ASCII byte is white space (Unicode `White_Space`) when it is \t, \n, \v, \f, \r or
+    // a space; a byte from 0x80 may start a white space character
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b < 0x80 && !matches!(b, 9..=13 | b' '));
+    let b = s.as_bytes();
+    if plain(b.first()) && plain(b.last()) {
+        s
+    } else {
+        s.trim()
     }
 }
 
@@ -249,7 +511,7 @@ pub fn key_value_pairs(
             _ => finder.as_ref().and_then(|f| f.find(tok.as_bytes())),
         };
         match at.and_then(|i| Some((tok.get(..i)?, tok.get(i + delim.len()..)?))) {
-            Some((k, v)) => pairs.push((k.trim().to_string(), v.trim().to_string())),
+            Some((k, v)) => pairs.push((trim(k).to_string(), trim(v).to_string())),
             None => errs.push(format!("cannot split {tok:?} into 2 items, got 1 item(s)")),
         }
     };
@@ -421,7 +683,7 @@ pub fn build_key_value(id: &str, c: &KeyValueParserConfig, mode: BuildMode) -> B
     let p = parser_base(id, c.on_error, &c.if_expr, c, mode)?;
     Ok(Box::new(KeyValueParser {
         empty: format!("parse from field {} is empty", p.parse_from),
-        direct: p.merges_into_attributes_only(),
+        direct: p.parses_into_attributes(),
         p,
         delimiter,
         pair_delimiter,
@@ -562,11 +824,103 @@ mod tests {
         assert!(parse_json(&Value::Str("{bad".into()), false).is_err());
     }
 
+    /// Reading JSON straight into entry values gives what reading it into a
+    /// `serde_json::Value` and converting gives: values, numbers (with and without
+    /// `parse_ints`) and error messages, on valid and hostile texts.
+    #[test]
+    fn json_fields_agree_with_serde_value_then_conversion() {
+        let pieces = [
+            "{",
+            "}",
+            "[",
+            "]",
+            ":",
+            ",",
+            " ",
+            "\"a\"",
+            "\"a\"",
+            "\"\"",
+            "\"\\u00e9\\n\\\"\"",
+            "\"\\ud800\"",
+            "\"\\x\"",
+            "0",
+            "-1",
+            "1.5e3",
+            "18446744073709551615",
+            "18446744073709551616",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "1e400",
+            "-0",
+            "true",
+            "false",
+            "null",
+            "nul",
+            "\u{e9}",
+            "\"k\":",
+            "{\"a\":1,\"a\":2}",
+            "\t\n",
+        ];
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let (mut ok, mut err) = (0, 0);
+        let mut fields = Vec::new();
+        for case in 0..40_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut text = String::new();
+            let mut y = x;
+            if case % 2 == 0 {
+                text.push('{');
+            }
+            for _ in 0..(x % 12) {
+                text.push_str(pieces[(y % pieces.len() as u64) as usize]);
+                y /= pieces.len() as u64;
+                if y == 0 {
+                    y = x.rotate_left(31);
+                }
+            }
+            if case % 4 == 0 {
+                text.push('}');
+            }
+            let v = Value::Str(text.clone());
+            for ints in [false, true] {
+                let want = parse_json_via_serde_value(&v, ints);
+                let got = json_fields(&v, ints, &mut fields)
+                    .map(|()| Value::Map(fields.drain(..).collect()));
+                assert_eq!(got, want, "{text:?} (parse_ints: {ints})");
+                assert_eq!(got, parse_json(&v, ints));
+                if got.is_ok() {
+                    ok += 1;
+                } else {
+                    err += 1;
+                }
+            }
+        }
+        // nested past serde_json's recursion limit, and values that are not strings
+        for text in [
+            "[".repeat(200),
+            format!("{{\"a\":{}1{}}}", "[".repeat(130), "]".repeat(130)),
+        ] {
+            let v = Value::Str(text);
+            assert_eq!(
+                json_fields(&v, false, &mut fields).map(|()| Value::Null),
+                parse_json_via_serde_value(&v, false).map(|_| Value::Null)
+            );
+        }
+        for v in [Value::Int(1), Value::Null, Value::Map(Map::new())] {
+            assert_eq!(parse_json(&v, false), parse_json_via_serde_value(&v, false));
+        }
+        assert!(ok > 2_000 && err > 2_000, "{ok} parsed, {err} refused");
+    }
+
     /// The one-pass reading gives what `split_quoted` then `parse_pairs` give.
     #[test]
     fn key_value_pairs_agree_with_split_then_pairs() {
         let pieces = [
             "k", "=", " ", "  ", "'", "\"", "\\", "v a", "\u{e9}", "::", ";", "x=y", "\t",
+            "\u{b}", "\u{a0}", "\u{1c}",
         ];
         let mut token = String::new();
         let mut pairs = Vec::new();
