@@ -15,6 +15,9 @@ use super::*;
 /// A container's json-file log as Docker keeps it.
 struct DockerLog {
     live: PathBuf,
+    /// Every 7th record is a Python traceback on stderr, four Docker lines, the sequence
+    /// number on the last one.
+    tracebacks: bool,
     max_files: usize,
     written: usize,
     /// The lines of each file ever created, by creation order, and whether it still exists.
@@ -27,17 +30,32 @@ impl DockerLog {
         std::fs::File::create(&live).unwrap();
         DockerLog {
             live,
+            tracebacks: false,
             max_files,
             written: 0,
             files: vec![(Vec::new(), true)],
         }
     }
 
-    fn line(i: usize) -> String {
-        // about the size of a Docker json-file line of a structlog service
-        format!(
-            "{{\"log\":\"seq={i:06} level='info' event='order placed' order_id='o-{i}' logger='orders'\\n\",\"stream\":\"stdout\",\"time\":\"2026-12-02T19:03:40.123456789Z\"}}"
-        )
+    fn line(&self, i: usize) -> String {
+        let json = |log: &str, stream: &str| {
+            format!("{{\"log\":\"{log}\\n\",\"stream\":\"{stream}\",\"time\":\"2026-12-02T19:03:40.123456789Z\"}}\n")
+        };
+        if self.tracebacks && i % 7 == 0 {
+            [
+                json("Traceback (most recent call last):", "stderr"),
+                json("  File \\\"/app/orders.py\\\", line 42, in place_order", "stderr"),
+                json("    charge(order)", "stderr"),
+                json(&format!("ValueError: payment declined seq={i:06}"), "stderr"),
+            ]
+            .concat()
+        } else {
+            // about the size of a Docker json-file line of a structlog service
+            json(
+                &format!("seq={i:06} level='info' event='order placed' order_id='o-{i}' logger='orders'"),
+                "stdout",
+            )
+        }
     }
 
     fn seq(body: &str) -> Option<usize> {
@@ -57,8 +75,7 @@ impl DockerLog {
     fn write(&mut self, n: usize) {
         let mut text = String::new();
         for _ in 0..n {
-            text.push_str(&Self::line(self.written));
-            text.push('\n');
+            text.push_str(&self.line(self.written));
             if let Some(f) = self.files.last_mut() {
                 f.0.push(self.written);
             }
@@ -104,12 +121,39 @@ fn seqs(sinks: &[&Sink]) -> BTreeMap<usize, usize> {
     m
 }
 
-fn agent(dir: &TempDir, storage: &MemoryStorage, sink: &Arc<Sink>, start_at: &str) -> Running {
-    start(
-        &cfg(&dir.glob("*-json.log*"), &format!("start_at: {start_at}")),
-        sink,
-        Some(storage),
-    )
+/// The scenario's operators: Docker's json-file lines parsed, stderr tracebacks joined.
+const OPERATORS: &str = r#"
+operators:
+  - type: container
+    format: docker
+  - type: router
+    routes:
+      - output: tracebacks
+        expr: 'attributes["log.iostream"] == "stderr"'
+    default: out
+  - type: recombine
+    id: tracebacks
+    combine_field: body
+    combine_with: "\n"
+    is_first_entry: 'body matches "^Traceback"'
+    force_flush_period: 1s
+    output: out
+  - type: noop
+    id: out
+"#;
+
+fn agent(
+    dir: &TempDir,
+    storage: &MemoryStorage,
+    sink: &Arc<Sink>,
+    start_at: &str,
+    operators: bool,
+) -> Running {
+    let extra = format!(
+        "start_at: {start_at}{}",
+        if operators { OPERATORS } else { "\n" }
+    );
+    start(&cfg(&dir.glob("*-json.log*"), &extra), sink, Some(storage))
 }
 
 /// Wait until the sink holds every line written so far and that checkpoint is stored.
@@ -123,41 +167,68 @@ async fn settled(r: &Running, sink: &Sink, log: &DockerLog) {
     polls(&r.counters, 2).await;
 }
 
-/// Start, write with `running` (a live file of `before` lines, then `fresh` lines in a new
-/// one after a rotation when `fresh` > 0), kill, then rotate `rotations` times while down
-/// with `per_file` lines in each new file (and `tail` lines more in the file live at the kill
-/// first), start again: every line not rotated out of existence arrives, at least once.
-async fn kill_rotate_restart(
+#[derive(Default, Clone, Copy)]
+struct Case {
+    /// Lines in the live file, delivered and checkpointed before the kill.
     before: usize,
+    /// Then a rotation and this many lines in the new live file, delivered too (0: none).
     fresh: usize,
+    /// Then this many lines read but refused by the next consumer when the kill comes.
+    unaccepted: usize,
+    /// Lines written to the file live at the kill while the receiver is down.
     tail: usize,
+    /// Rotations while down, each followed by `per_file` lines in the new live file.
     rotations: usize,
     per_file: usize,
-) -> (BTreeMap<usize, usize>, DockerLog) {
+    /// Stderr tracebacks joined by `recombine` (held entries hold the checkpoint back).
+    tracebacks: bool,
+}
+
+/// Run a case: every line not rotated out of existence arrives, at least once. Returns how
+/// often each line arrived, and the log.
+async fn kill_rotate_restart(case: Case) -> (BTreeMap<usize, usize>, DockerLog) {
     let dir = TempDir::new("kill-rotate");
     let storage = MemoryStorage::default();
     let mut log = DockerLog::new(&dir, 3);
+    log.tracebacks = case.tracebacks;
     let sink = Arc::new(Sink::default());
-    let r = agent(&dir, &storage, &sink, "beginning");
-    log.write(before);
-    if fresh > 0 {
+    let r = agent(&dir, &storage, &sink, "beginning", case.tracebacks);
+    log.write(case.before);
+    if case.fresh > 0 {
         settled(&r, &sink, &log).await;
         log.rotate();
-        log.write(fresh);
+        log.write(case.fresh);
     }
     settled(&r, &sink, &log).await;
-    let saved = r.counters.checkpoints_saved.load(Ordering::SeqCst);
-    assert!(saved > 0, "a checkpoint was stored");
+    assert!(
+        r.counters.checkpoints_saved.load(Ordering::SeqCst) > 0,
+        "a checkpoint was stored"
+    );
+    if case.unaccepted > 0 {
+        sink.always_refuse.store(true, Ordering::SeqCst);
+        let from = log.written;
+        log.write(case.unaccepted);
+        let last = log.written - 1;
+        wait_for("read and refused", || {
+            sink.offered
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|b| DockerLog::seq(b) == Some(last))
+        })
+        .await;
+        assert!(from < last);
+    }
     r.kill().await;
 
-    log.write(tail);
-    for _ in 0..rotations {
+    log.write(case.tail);
+    for _ in 0..case.rotations {
         log.rotate();
-        log.write(per_file);
+        log.write(case.per_file);
     }
 
     let sink2 = Arc::new(Sink::default());
-    let r = agent(&dir, &storage, &sink2, "end");
+    let r = agent(&dir, &storage, &sink2, "end", case.tracebacks);
     let deleted = log.deleted();
     let want: BTreeSet<usize> = (0..log.written).filter(|i| !deleted.contains(i)).collect();
     let got = || seqs(&[&sink, &sink2]).keys().copied().collect::<BTreeSet<_>>();
@@ -171,7 +242,11 @@ async fn kill_rotate_restart(
     polls(&r.counters, 5).await;
     let all = seqs(&[&sink, &sink2]);
     r.stop().await;
-    let missing: Vec<usize> = want.iter().copied().filter(|i| !all.contains_key(i)).collect();
+    let missing: Vec<usize> = want
+        .iter()
+        .copied()
+        .filter(|i| !all.contains_key(i))
+        .collect();
     assert!(
         arrived && missing.is_empty(),
         "{} lines missing, from {:?} to {:?} (files: {:?})",
@@ -190,42 +265,148 @@ fn duplicates(all: &BTreeMap<usize, usize>) -> usize {
     all.values().map(|c| c - 1).sum()
 }
 
+const BASE: Case = Case {
+    before: 60,
+    fresh: 0,
+    unaccepted: 0,
+    tail: 40,
+    rotations: 1,
+    per_file: 50,
+    tracebacks: false,
+};
+
 #[tokio::test]
 async fn one_rotation_while_killed() {
-    let (all, _) = kill_rotate_restart(60, 0, 40, 1, 50).await;
+    let (all, _) = kill_rotate_restart(BASE).await;
     assert_eq!(duplicates(&all), 0);
 }
 
 #[tokio::test]
 async fn two_rotations_while_killed() {
-    let (all, _) = kill_rotate_restart(60, 0, 40, 2, 50).await;
+    let (all, _) = kill_rotate_restart(Case {
+        rotations: 2,
+        ..BASE
+    })
+    .await;
     assert_eq!(duplicates(&all), 0);
 }
 
 #[tokio::test]
 async fn the_live_file_was_new_and_short_at_the_kill() {
     // the file live at the kill held fewer bytes than a fingerprint
-    let (all, _) = kill_rotate_restart(60, 3, 40, 1, 50).await;
-    assert_eq!(duplicates(&all), 0);
-}
-
-#[tokio::test]
-async fn the_live_file_was_new_and_short_at_the_kill_two_rotations() {
-    let (all, _) = kill_rotate_restart(60, 3, 40, 2, 50).await;
-    assert_eq!(duplicates(&all), 0);
+    for rotations in [1, 2] {
+        let (all, _) = kill_rotate_restart(Case {
+            fresh: 3,
+            rotations,
+            ..BASE
+        })
+        .await;
+        assert_eq!(duplicates(&all), 0);
+    }
 }
 
 #[tokio::test]
 async fn three_rotations_delete_the_file_live_at_the_kill() {
     // the file live at the kill is gone: its lines written after the kill are lost (they were
     // rotated out of existence); everything still on disk arrives
-    let (_, log) = kill_rotate_restart(60, 0, 40, 3, 50).await;
+    let (_, log) = kill_rotate_restart(Case {
+        rotations: 3,
+        ..BASE
+    })
+    .await;
     assert!(!log.deleted().is_empty());
 }
 
 #[tokio::test]
 async fn a_backlog_larger_than_one_poll_across_rotations() {
     // more than a poll reads (10,000 lines): the first polls after the start stop mid-file
-    let (all, _) = kill_rotate_restart(200, 0, 4_000, 2, 6_000).await;
-    assert!(duplicates(&all) == 0);
+    let (all, _) = kill_rotate_restart(Case {
+        before: 200,
+        tail: 4_000,
+        rotations: 2,
+        per_file: 6_000,
+        ..BASE
+    })
+    .await;
+    assert_eq!(duplicates(&all), 0);
+}
+
+#[tokio::test]
+async fn lines_read_but_not_accepted_at_the_kill_are_read_again_after_rotations() {
+    for rotations in [1, 2] {
+        for fresh in [0, 3] {
+            let (all, _) = kill_rotate_restart(Case {
+                fresh,
+                unaccepted: 30,
+                rotations,
+                ..BASE
+            })
+            .await;
+            assert!(duplicates(&all) <= 30, "{}", duplicates(&all));
+        }
+    }
+}
+
+#[tokio::test]
+async fn held_tracebacks_across_rotations_and_a_kill() {
+    // a traceback that recombine holds at the kill keeps the checkpoint before it
+    for rotations in [1, 2] {
+        for (fresh, unaccepted) in [(0, 0), (3, 0), (0, 30), (3, 30), (1, 1)] {
+            kill_rotate_restart(Case {
+                fresh,
+                unaccepted,
+                rotations,
+                tracebacks: true,
+                ..BASE
+            })
+            .await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn held_tracebacks_with_a_backlog_larger_than_one_poll() {
+    kill_rotate_restart(Case {
+        before: 200,
+        tail: 4_000,
+        rotations: 2,
+        per_file: 6_000,
+        tracebacks: true,
+        ..BASE
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn docker_rotations_between_polls_while_running() {
+    // Go's default poll_interval (200ms) and one or two rotations between two polls (three
+    // would delete a file created after the last poll before any poll saw it)
+    for tracebacks in [false, true] {
+        let dir = TempDir::new("docker-running");
+        let storage = MemoryStorage::default();
+        let mut log = DockerLog::new(&dir, 3);
+        log.tracebacks = tracebacks;
+        let sink = Arc::new(Sink::default());
+        let extra = format!(
+            "start_at: beginning{}",
+            if tracebacks { OPERATORS } else { "\n" }
+        );
+        let yaml = cfg(&dir.glob("*-json.log*"), &extra).replace("poll_interval: 20ms", "poll_interval: 200ms");
+        let r = start(&yaml, &sink, Some(&storage));
+        for round in 0..30 {
+            log.write(7 + round % 5);
+            if round % 2 == 1 {
+                log.rotate();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(70)).await;
+        }
+        let want: BTreeSet<usize> = (0..log.written).collect();
+        wait_for("every line delivered", || {
+            seqs(&[&sink]).keys().copied().collect::<BTreeSet<_>>() == want
+        })
+        .await;
+        polls(&r.counters, 2).await;
+        assert_eq!(duplicates(&seqs(&[&sink])), 0);
+        r.stop().await;
+    }
 }
