@@ -110,6 +110,10 @@ pub struct Tailer {
     own: Option<OwnContainer>,
     /// Whether skipping the own log was logged.
     own_logged: bool,
+    /// Ids of the files loaded from the checkpoint that no poll has found again yet.
+    from_checkpoint: HashSet<u64>,
+    /// Files known from the checkpoint that were not found again (see [`Tailer::gone`]).
+    pub checkpointed_gone: u64,
 }
 
 fn now_nanos() -> u64 {
@@ -174,6 +178,8 @@ impl Tailer {
                 OwnContainer::detect()
             },
             own_logged: false,
+            from_checkpoint: HashSet::new(),
+            checkpointed_gone: 0,
         })
     }
 
@@ -199,6 +205,7 @@ impl Tailer {
             .into_iter()
             .map(|meta| {
                 let id = self.new_id();
+                self.from_checkpoint.insert(id);
                 Known { id, meta }
             })
             .collect();
@@ -330,6 +337,7 @@ impl Tailer {
                     .position(|k| k.meta.file_id == c.id && starts_with(&c.fp, &k.meta.fingerprint))
                 {
                     let k = gen.remove(i);
+                    self.from_checkpoint.remove(&k.id);
                     return Some(self.reader_from(k.id, k.meta, c, true));
                 }
             }
@@ -399,6 +407,7 @@ impl Tailer {
                     && !(k.meta.file_id.known() && others.contains(&k.meta.file_id))
             }) {
                 let k = gen.remove(i);
+                self.from_checkpoint.remove(&k.id);
                 return Some(self.reader_from(k.id, k.meta, c, true));
             }
         }
@@ -516,7 +525,9 @@ impl Tailer {
         self.previous = current;
         self.archive.push_back(Vec::new());
         while self.archive.len() > GENERATIONS {
-            self.archive.pop_front();
+            if let Some(expired) = self.archive.pop_front() {
+                self.gone(&expired);
+            }
         }
         self.from_beginning = true;
         out.checkpoint = self.checkpoint();
@@ -537,6 +548,31 @@ impl Tailer {
             checkpoint: self.checkpoint(),
             stats,
             ..Default::default()
+        }
+    }
+
+    /// Known files forgotten without being found again: those loaded from the checkpoint
+    /// were deleted (or rotated out of existence) while the receiver was stopped, so what was
+    /// written to them past the stored offset was never read. Go forgets them silently;
+    /// Ferrotel counts and logs them.
+    fn gone(&mut self, expired: &[Known]) {
+        if self.from_checkpoint.is_empty() {
+            return;
+        }
+        for k in expired {
+            if !self.from_checkpoint.remove(&k.id) {
+                continue;
+            }
+            self.checkpointed_gone += 1;
+            let name = match k.meta.attributes.get(super::reader::ATTR_FILE_NAME) {
+                Some(Value::Str(n)) => n.clone(),
+                _ => String::new(),
+            };
+            tracing::warn!(
+                file = %name,
+                offset = k.meta.offset,
+                "A file known from the checkpoint was not found again: it was deleted or rotated away while the receiver was stopped, and anything written to it past the stored offset was not read."
+            );
         }
     }
 
