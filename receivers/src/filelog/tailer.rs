@@ -559,21 +559,26 @@ impl Tailer {
         if self.from_checkpoint.is_empty() {
             return;
         }
+        let mut files = Vec::new();
         for k in expired {
             if !self.from_checkpoint.remove(&k.id) {
                 continue;
             }
-            self.checkpointed_gone += 1;
             let name = match k.meta.attributes.get(super::reader::ATTR_FILE_NAME) {
                 Some(Value::Str(n)) => n.clone(),
-                _ => String::new(),
+                _ => "?".to_string(),
             };
-            tracing::warn!(
-                file = %name,
-                offset = k.meta.offset,
-                "A file known from the checkpoint was not found again: it was deleted or rotated away while the receiver was stopped, and anything written to it past the stored offset was not read."
-            );
+            files.push(format!("{name} at offset {}", k.meta.offset));
         }
+        if files.is_empty() {
+            return;
+        }
+        self.checkpointed_gone += files.len() as u64;
+        tracing::warn!(
+            count = files.len(),
+            files = %files.join(", "),
+            "Files known from the checkpoint were not found again: deleted or rotated out of existence while the receiver was stopped; whatever was written to them past the stored offset was not read."
+        );
     }
 
     fn remember(&mut self, r: Reader) {

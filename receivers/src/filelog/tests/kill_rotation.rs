@@ -41,7 +41,7 @@ impl DockerLog {
         let json = |log: &str, stream: &str| {
             format!("{{\"log\":\"{log}\\n\",\"stream\":\"{stream}\",\"time\":\"2026-12-02T19:03:40.123456789Z\"}}\n")
         };
-        if self.tracebacks && i % 7 == 0 {
+        if self.tracebacks && i.is_multiple_of(7) {
             [
                 json("Traceback (most recent call last):", "stderr"),
                 json(
@@ -465,4 +465,51 @@ fn a_checkpointed_file_rotated_out_of_existence_is_counted() {
         assert_eq!(third.poll(std::time::Instant::now()).logs.len(), 0);
     }
     assert_eq!(third.checkpointed_gone, 0);
+}
+
+#[tokio::test]
+async fn a_line_half_written_at_the_kill_arrives_whole_after_rotations() {
+    for rotations in [1, 2] {
+        let dir = TempDir::new("half-line");
+        let storage = MemoryStorage::default();
+        let mut log = DockerLog::new(&dir, 3);
+        let sink = Arc::new(Sink::default());
+        // the half line must not be flushed on its own before the kill
+        let yaml = |start_at: &str| {
+            cfg(&dir.glob("*-json.log*"), &format!("start_at: {start_at}"))
+                .replace("force_flush_period: 150ms", "force_flush_period: 30s")
+        };
+        let r = start(&yaml("beginning"), &sink, Some(&storage));
+        log.write(10);
+        let whole = log.line(log.written);
+        let (head, rest) = whole.split_at(40);
+        append(&log.live, head);
+        settled(&r, &sink, &log).await;
+        r.kill().await;
+
+        append(&log.live, rest);
+        if let Some(f) = log.files.last_mut() {
+            f.0.push(log.written);
+        }
+        log.written += 1;
+        log.write(5);
+        for _ in 0..rotations {
+            log.rotate();
+            log.write(5);
+        }
+        let sink2 = Arc::new(Sink::default());
+        let r = start(&yaml("end"), &sink2, Some(&storage));
+        let n = log.written;
+        wait_for("every line", || seqs(&[&sink, &sink2]).len() == n).await;
+        polls(&r.counters, 3).await;
+        r.stop().await;
+        let all = seqs(&[&sink, &sink2]);
+        assert_eq!(duplicates(&all), 0);
+        let bodies = sink2.bodies();
+        assert!(
+            bodies.iter().any(|b| *b == whole.trim_end()),
+            "the half-written line arrives whole: {:?}",
+            &bodies[..bodies.len().min(3)]
+        );
+    }
 }
