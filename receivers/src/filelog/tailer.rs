@@ -22,7 +22,11 @@
 //! Ferrotel additions: the device and inode are kept with the fingerprint, so a renamed file
 //! is recognised by its inode, and a *different* file that starts with the same bytes is not
 //! mistaken for a known one (its content is compared with the known file's through the open
-//! handle); a known file that shrank below its offset is handled by `on_truncate`.
+//! handle); a known file that shrank below its offset is handled by `on_truncate`; a file
+//! known from the checkpoint that no poll finds again before Go would forget it (deleted or
+//! rotated out of existence while the receiver was stopped: Docker's json-file driver keeps
+//! `max-file` files, so enough rotations during a stop delete the file the checkpoint points
+//! into) is counted and logged with its offset instead of forgotten silently.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
