@@ -8,6 +8,9 @@
 //! ```sh
 //! cargo build --release -p ferrotel -p bench
 //! target/release/soak --ferrotel target/release/ferrotel --kills 20
+//! # rotated as Docker's json-file driver does (max-file 3), several times per kill
+//! target/release/soak --ferrotel target/release/ferrotel --kills 10 --rotate docker \
+//!     --max-files 3 --rotate-bytes 200000
 //! ```
 //!
 //! Prints the figures and a last line `soak: PASS` or `soak: FAIL`; exits 1 on a failure.
@@ -60,9 +63,17 @@ struct Args {
     /// Spans per second sent to the agent over OTLP/gRPC (requests of 10).
     #[arg(long, default_value_t = 2000)]
     spans_per_sec: u64,
-    /// The log file is renamed to `.1` (replacing the previous one) at this size.
+    /// The log file is rotated at this size.
     #[arg(long, default_value_t = 4 << 20)]
     rotate_bytes: u64,
+    /// How the log file is rotated: `rename` (a logging library: renamed to `.1`, replacing
+    /// the previous one) or `docker` (Docker's json-file driver: the oldest of `--max-files`
+    /// removed, `.1` renamed to `.2` and so on, the live file to `.1`, a new live file).
+    #[arg(long, value_enum, default_value_t = Rotate::Rename)]
+    rotate: Rotate,
+    /// With `--rotate docker`: the live file and the rotated ones kept (Docker's `max-file`).
+    #[arg(long, default_value_t = 3)]
+    max_files: u32,
     /// Seconds between kills: uniformly between 1 and this.
     #[arg(long, default_value_t = 4.0)]
     max_gap: f64,
@@ -75,6 +86,12 @@ struct Args {
     /// Working directory (default: a new one under /tmp, removed at the end).
     #[arg(long)]
     dir: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Rotate {
+    Rename,
+    Docker,
 }
 
 /// What the gateway received: per log line body and per span name, how many times.
@@ -296,12 +313,54 @@ service:
     )
 }
 
-/// Writes `soak line N` lines at a rate, renaming the file to `.1` at a size (the
-/// rotation of a logging library: the previous `.1` is replaced).
+/// How the writer rotates, and the lines of the files it deleted (`--rotate docker`).
+struct Rotation {
+    mode: Rotate,
+    bytes: u64,
+    max_files: u32,
+    /// Line numbers `[first, last]` of each file still on disk, the live one last.
+    on_disk: Vec<(u64, u64)>,
+    /// Line numbers of the files deleted by a rotation, and when.
+    deleted: Vec<(u64, u64, Instant)>,
+}
+
+impl Rotation {
+    /// Rotate `path`; the live file held lines up to `last`.
+    fn rotate(&mut self, path: &Path, last: u64) {
+        let numbered = |n: u32| PathBuf::from(format!("{}.{n}", path.display()));
+        if let Some(live) = self.on_disk.last_mut() {
+            live.1 = last;
+        }
+        match self.mode {
+            Rotate::Rename => {
+                // the previous `.1` is replaced
+                if self.on_disk.len() > 1 {
+                    let old = self.on_disk.remove(0);
+                    self.deleted.push((old.0, old.1, Instant::now()));
+                }
+                std::fs::rename(path, numbered(1)).expect("rotate");
+            }
+            Rotate::Docker => {
+                let max = self.max_files.max(2);
+                if std::fs::remove_file(numbered(max - 1)).is_ok() {
+                    let old = self.on_disk.remove(0);
+                    self.deleted.push((old.0, old.1, Instant::now()));
+                }
+                for n in (1..max - 1).rev() {
+                    let _ = std::fs::rename(numbered(n), numbered(n + 1));
+                }
+                std::fs::rename(path, numbered(1)).expect("rotate");
+            }
+        }
+        self.on_disk.push((last + 1, u64::MAX));
+    }
+}
+
+/// Writes `soak line N` lines at a rate, rotating the file at a size.
 fn write_lines(
     dir: PathBuf,
     per_sec: u64,
-    rotate: u64,
+    rotation: Arc<Mutex<Rotation>>,
     stop: Arc<AtomicBool>,
     written: Arc<AtomicU64>,
 ) {
@@ -312,6 +371,8 @@ fn write_lines(
         .open(&path)
         .expect("log file");
     let mut size = 0u64;
+    let rotate = rotation.lock().unwrap().bytes;
+    rotation.lock().unwrap().on_disk.push((1, u64::MAX));
     let started = Instant::now();
     let pad = "p".repeat(60);
     while !stop.load(Ordering::SeqCst) {
@@ -330,7 +391,7 @@ fn write_lines(
         written.store(n, Ordering::SeqCst);
         size += chunk.len() as u64;
         if size >= rotate {
-            std::fs::rename(&path, dir.join("app.log.1")).expect("rotate");
+            rotation.lock().unwrap().rotate(&path, n);
             file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -468,10 +529,17 @@ async fn run(args: &Args) -> bool {
 
     let stop = Arc::new(AtomicBool::new(false));
     let written = Arc::new(AtomicU64::new(0));
+    let rotation = Arc::new(Mutex::new(Rotation {
+        mode: args.rotate,
+        bytes: args.rotate_bytes,
+        max_files: args.max_files,
+        on_disk: Vec::new(),
+        deleted: Vec::new(),
+    }));
     let writer = {
         let (logs, stop, written) = (dir.join("logs"), stop.clone(), written.clone());
-        let (rate, rotate) = (args.lines_per_sec, args.rotate_bytes);
-        std::thread::spawn(move || write_lines(logs, rate, rotate, stop, written))
+        let (rate, rotation) = (args.lines_per_sec, rotation.clone());
+        std::thread::spawn(move || write_lines(logs, rate, rotation, stop, written))
     };
     let acked = Arc::new(Mutex::new(Vec::new()));
     let sent = Arc::new(AtomicU64::new(0));
@@ -484,6 +552,7 @@ async fn run(args: &Args) -> bool {
     ));
 
     // the schedule: kills, and gateway stops spread among them
+    let mut downs: Vec<(Instant, Instant)> = Vec::new();
     let mut gateway_stops_left = args.gateway_stops;
     for k in 0..args.kills {
         tokio::time::sleep(Duration::from_secs_f64(
@@ -504,6 +573,7 @@ async fn run(args: &Args) -> bool {
             gateway.start().await;
         }
         agent.kill();
+        let killed = Instant::now();
         let down = rng.between(0.1, 1.0);
         eprintln!(
             "soak: {:>6.1}s kill {} of {}, down {down:.1}s",
@@ -513,6 +583,8 @@ async fn run(args: &Args) -> bool {
         );
         tokio::time::sleep(Duration::from_secs_f64(down)).await;
         agent.start();
+        // until its first poll has opened the files, the agent holds none of them
+        downs.push((killed, Instant::now() + Duration::from_secs(1)));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::SeqCst);
@@ -522,6 +594,25 @@ async fn run(args: &Args) -> bool {
     let acked: Vec<String> = std::mem::take(&mut *acked.lock().unwrap());
     let load_s = t0.elapsed().as_secs_f64();
 
+    // lines of a file that a rotation deleted while the agent was down (or not yet polling)
+    // were never on disk for it to read: not owed, but counted
+    let excused: Vec<(u64, u64)> = rotation
+        .lock()
+        .unwrap()
+        .deleted
+        .iter()
+        .filter(|(_, _, at)| downs.iter().any(|(a, b)| a <= at && at <= b))
+        .map(|(first, last, _)| (*first, *last))
+        .collect();
+    let is_excused = |n: u64| excused.iter().any(|(a, b)| *a <= n && n <= *b);
+    let rotated_away = |received: &Received| -> u64 {
+        let lines = received.lines.lock().unwrap();
+        let pad = "p".repeat(60);
+        (1..=lines_written)
+            .filter(|n| is_excused(*n) && !lines.contains_key(&format!("soak line {n} {pad}")))
+            .count() as u64
+    };
+
     // wait for everything owed
     let deadline = Instant::now() + Duration::from_secs(args.deadline);
     let missing = |received: &Received| -> (u64, u64) {
@@ -529,7 +620,7 @@ async fn run(args: &Args) -> bool {
         let spans = received.spans.lock().unwrap();
         let pad = "p".repeat(60);
         let ml = (1..=lines_written)
-            .filter(|n| !lines.contains_key(&format!("soak line {n} {pad}")))
+            .filter(|n| !is_excused(*n) && !lines.contains_key(&format!("soak line {n} {pad}")))
             .count() as u64;
         let ms = acked.iter().filter(|n| !spans.contains_key(*n)).count() as u64;
         (ml, ms)
@@ -568,7 +659,14 @@ async fn run(args: &Args) -> bool {
         args.gateway_stops - gateway_stops_left,
         agent.starts
     );
+    let rotations = rotation.lock().unwrap().deleted.len();
     println!("soak: log lines   written {lines_written}, missing {missing_lines}, duplicates {line_dups}");
+    println!(
+        "soak: rotation    {:?}, {rotations} files deleted ({} while the agent was down), {} lines never read in them",
+        args.rotate,
+        excused.len(),
+        rotated_away(&received)
+    );
     println!(
         "soak: spans       sent {}, acknowledged {}, arrived {spans_arrived}, missing {missing_spans}, duplicates {span_dups}",
         sent.load(Ordering::SeqCst),

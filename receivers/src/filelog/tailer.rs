@@ -22,7 +22,11 @@
 //! Ferrotel additions: the device and inode are kept with the fingerprint, so a renamed file
 //! is recognised by its inode, and a *different* file that starts with the same bytes is not
 //! mistaken for a known one (its content is compared with the known file's through the open
-//! handle); a known file that shrank below its offset is handled by `on_truncate`.
+//! handle); a known file that shrank below its offset is handled by `on_truncate`; a file
+//! known from the checkpoint that no poll finds again before Go would forget it (deleted or
+//! rotated out of existence while the receiver was stopped: Docker's json-file driver keeps
+//! `max-file` files, so enough rotations during a stop delete the file the checkpoint points
+//! into) is counted and logged with its offset instead of forgotten silently.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
@@ -110,6 +114,10 @@ pub struct Tailer {
     own: Option<OwnContainer>,
     /// Whether skipping the own log was logged.
     own_logged: bool,
+    /// Ids of the files loaded from the checkpoint that no poll has found again yet.
+    from_checkpoint: HashSet<u64>,
+    /// Files known from the checkpoint that were not found again (see [`Tailer::gone`]).
+    pub checkpointed_gone: u64,
 }
 
 fn now_nanos() -> u64 {
@@ -174,6 +182,8 @@ impl Tailer {
                 OwnContainer::detect()
             },
             own_logged: false,
+            from_checkpoint: HashSet::new(),
+            checkpointed_gone: 0,
         })
     }
 
@@ -199,6 +209,7 @@ impl Tailer {
             .into_iter()
             .map(|meta| {
                 let id = self.new_id();
+                self.from_checkpoint.insert(id);
                 Known { id, meta }
             })
             .collect();
@@ -330,6 +341,7 @@ impl Tailer {
                     .position(|k| k.meta.file_id == c.id && starts_with(&c.fp, &k.meta.fingerprint))
                 {
                     let k = gen.remove(i);
+                    self.from_checkpoint.remove(&k.id);
                     return Some(self.reader_from(k.id, k.meta, c, true));
                 }
             }
@@ -399,6 +411,7 @@ impl Tailer {
                     && !(k.meta.file_id.known() && others.contains(&k.meta.file_id))
             }) {
                 let k = gen.remove(i);
+                self.from_checkpoint.remove(&k.id);
                 return Some(self.reader_from(k.id, k.meta, c, true));
             }
         }
@@ -516,7 +529,9 @@ impl Tailer {
         self.previous = current;
         self.archive.push_back(Vec::new());
         while self.archive.len() > GENERATIONS {
-            self.archive.pop_front();
+            if let Some(expired) = self.archive.pop_front() {
+                self.gone(&expired);
+            }
         }
         self.from_beginning = true;
         out.checkpoint = self.checkpoint();
@@ -538,6 +553,36 @@ impl Tailer {
             stats,
             ..Default::default()
         }
+    }
+
+    /// Known files forgotten without being found again: those loaded from the checkpoint
+    /// were deleted (or rotated out of existence) while the receiver was stopped, so what was
+    /// written to them past the stored offset was never read. Go forgets them silently;
+    /// Ferrotel counts and logs them.
+    fn gone(&mut self, expired: &[Known]) {
+        if self.from_checkpoint.is_empty() {
+            return;
+        }
+        let mut files = Vec::new();
+        for k in expired {
+            if !self.from_checkpoint.remove(&k.id) {
+                continue;
+            }
+            let name = match k.meta.attributes.get(super::reader::ATTR_FILE_NAME) {
+                Some(Value::Str(n)) => n.clone(),
+                _ => "?".to_string(),
+            };
+            files.push(format!("{name} at offset {}", k.meta.offset));
+        }
+        if files.is_empty() {
+            return;
+        }
+        self.checkpointed_gone += files.len() as u64;
+        tracing::warn!(
+            count = files.len(),
+            files = %files.join(", "),
+            "Files known from the checkpoint were not found again: deleted or rotated out of existence while the receiver was stopped; whatever was written to them past the stored offset was not read."
+        );
     }
 
     fn remember(&mut self, r: Reader) {

@@ -6,6 +6,7 @@ mod bad_input;
 mod checkpoints;
 mod config;
 mod docker_lines;
+mod kill_rotation;
 mod operators;
 mod rotation;
 mod tailing;
@@ -182,6 +183,13 @@ pub struct Running {
 }
 
 impl Running {
+    /// Stop abruptly, as SIGKILL does: no final flush, no final checkpoint; the storage keeps
+    /// the last checkpoint that was written.
+    pub async fn kill(self) {
+        self.handle.abort();
+        let _ = self.handle.await;
+    }
+
     pub async fn stop(self) {
         self.token.cancel();
         tokio::time::timeout(Duration::from_secs(10), self.handle)
