@@ -354,9 +354,7 @@ impl Logs {
 
 /// The decoded request (the reference for the encoding, and the form of a record nested too
 /// deep for the wire form).
-pub(crate) fn request(
-    resources: Vec<(Map, DecodedScopes)>,
-) -> ExportLogsServiceRequest {
+pub(crate) fn request(resources: Vec<(Map, DecodedScopes)>) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: resources
             .into_iter()

@@ -276,7 +276,17 @@ impl ExporterRunner {
                         queue.grow(queue.cost(items, bytes));
                         match queue.reserve(items, bytes, false).await {
                             Ok(p) => p,
-                            Err(_) => continue,
+                            Err(_) => {
+                                // only a queue already shut down refuses after growing
+                                self.metrics.enqueue_failed.inc_by(items as u64);
+                                error!(
+                                    exporter = %self.id,
+                                    data_type = %self.signal,
+                                    items,
+                                    "A request recovered from the persistent queue could not be queued (the queue is shut down); its items are counted as failed to enqueue"
+                                );
+                                continue;
+                            }
                         }
                     }
                 };

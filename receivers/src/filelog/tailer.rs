@@ -578,10 +578,13 @@ impl Tailer {
             return;
         }
         self.checkpointed_gone += files.len() as u64;
-        tracing::warn!(
+        // info, not a warning: a file read to its end and then rotated away (Docker's
+        // `-json.log.1`, outside the include pattern) lands here on every restart too; only
+        // what it gained after the stop is lost, and that cannot be known any more
+        tracing::info!(
             count = files.len(),
             files = %files.join(", "),
-            "Files known from the checkpoint were not found again: deleted or rotated out of existence while the receiver was stopped; whatever was written to them past the stored offset was not read."
+            "Files known from the checkpoint were not found again (deleted or rotated out of the include pattern while the receiver was stopped); anything written to them after the stored offset was not read."
         );
     }
 

@@ -919,8 +919,8 @@ mod tests {
     #[test]
     fn key_value_pairs_agree_with_split_then_pairs() {
         let pieces = [
-            "k", "=", " ", "  ", "'", "\"", "\\", "v a", "\u{e9}", "::", ";", "x=y", "\t",
-            "\u{b}", "\u{a0}", "\u{1c}",
+            "k", "=", " ", "  ", "'", "\"", "\\", "v a", "\u{e9}", "::", ";", "x=y", "\t", "\u{b}",
+            "\u{a0}", "\u{1c}",
         ];
         let mut token = String::new();
         let mut pairs = Vec::new();
