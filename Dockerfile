@@ -17,11 +17,10 @@
 #
 # Runtime: scratch plus a dynamically linked glibc binary and the libraries it links (what
 # gcr.io/distroless/cc provides: glibc, libgcc_s, the loader), CA certificates, tzdata,
-# /etc/passwd with user 10001; no shell, no package manager. Not a static musl binary:
-#   - musl's malloc is much slower than glibc's under the many-threaded allocation load of a
-#     collector, and the fix (swapping the global allocator) would be one more moving part;
-#   - the pprof extension's CPU profiler unwinds stacks from a signal handler with libgcc's
-#     unwinder, the configuration it is tested with on glibc.
+# /etc/passwd with user 10001; no shell, no package manager. The allocator is mimalloc,
+# linked in (src/main.rs). Not a static musl binary: the pprof extension's CPU profiler
+# unwinds stacks from a signal handler with libgcc's unwinder, the configuration it is
+# tested with on glibc.
 # Image size: see the README (measured with `docker images`).
 #
 # BuildKit (the default builder since Docker 23) keeps the cargo registry and the compiled

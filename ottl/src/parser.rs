@@ -51,11 +51,7 @@ enum Tok {
 impl fmt::Display for Tok {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Tok::Bytes(b) => write!(
-                f,
-                "0x{}",
-                b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-            ),
+            Tok::Bytes(b) => write!(f, "0x{}", const_hex::encode(b)),
             Tok::Float(x) => write!(f, "{x}"),
             Tok::Int(x) => write!(f, "{x}"),
             Tok::Str(s) => write!(f, "{s:?}"),

@@ -209,7 +209,7 @@ pub fn resolve(ctx: ContextKind, names: &[&str]) -> Option<Target> {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    const_hex::encode(b)
 }
 
 fn id_str(b: &[u8]) -> String {

@@ -155,7 +155,7 @@ fn new_instance_id() -> String {
     }
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = const_hex::encode(bytes);
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],

@@ -232,7 +232,7 @@ pub fn hex_id(id: &[u8]) -> String {
     if id.iter().all(|b| *b == 0) {
         return String::new();
     }
-    id.iter().map(|b| format!("{b:02x}")).collect()
+    const_hex::encode(id)
 }
 
 /// Days since 1970-01-01 to (year, month, day) (proleptic Gregorian).

@@ -139,7 +139,7 @@ struct JsonSpan {
 }
 
 fn hex_lower(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    const_hex::encode(b)
 }
 
 fn parse_hex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], String> {

@@ -607,7 +607,7 @@ fn micros(ns: u64) -> u64 {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    const_hex::encode(b)
 }
 
 /// One OTLP request → Zipkin spans (Go `FromTranslator.FromTraces`).

@@ -508,7 +508,7 @@ fn substring(c: &Compiler, call: &Call) -> Result<ConverterFn, String> {
 }
 
 fn hexs(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    const_hex::encode(b)
 }
 
 pub(crate) fn sha256_hex(s: &str) -> String {

@@ -290,7 +290,7 @@ pub(crate) fn get_str_like(g: &Getter, ctx: &Ctx<'_>) -> Result<Option<String>, 
     Ok(match g.get(ctx)? {
         Value::Nil => None,
         Value::Str(s) => Some(s),
-        Value::Bytes(b) => Some(b.iter().map(|x| format!("{x:02x}")).collect()),
+        Value::Bytes(b) => Some(const_hex::encode(b)),
         o => Some(o.as_string()),
     })
 }

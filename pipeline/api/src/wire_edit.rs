@@ -37,6 +37,7 @@ struct Field<'a> {
 /// The next field of `b`, advancing it; `None` at the end or on anything malformed (groups
 /// included: the requests' schema has none, and a skipped unknown group is left to the
 /// decoding path).
+#[inline]
 fn next_field<'a>(b: &mut &'a [u8]) -> Option<Field<'a>> {
     let start = *b;
     let key = varint(b)?;
@@ -111,9 +112,11 @@ pub fn edit_resources(bytes: &[u8], f: &mut dyn FnMut(&mut Resource)) -> Option<
 /// One attribute of a [`WireAttrs`]: still the bytes of its `KeyValue`, or replaced.
 #[derive(Debug, Clone)]
 enum WireKv<'a> {
-    /// The encoded `KeyValue` (without its field key and length) and its key.
+    /// The encoded `KeyValue` (without its field key and length) and its key's bytes
+    /// (UTF-8, which the scan checked; lookups compare bytes, so most keys are never
+    /// converted).
     Raw {
-        key: &'a str,
+        key: &'a [u8],
         payload: &'a [u8],
     },
     Owned(KeyValue),
@@ -135,17 +138,24 @@ impl WireAttrs<'_> {
         self.changed
     }
 
-    fn encode(&self, field: u64, out: &mut Vec<u8>) {
+    /// The plan of the list as field `field` of its item, in order; the encoded length.
+    fn plan(&self, field: u64, plan: &mut Plan<'_>) -> usize {
+        let mut len = 0;
         for e in &self.entries {
             match e {
-                WireKv::Raw { payload, .. } => put_len_field(out, field, payload),
+                WireKv::Raw { payload, .. } => {
+                    len += plan.header(field, payload.len()) + plan.input(payload)
+                }
                 WireKv::Owned(kv) => {
-                    encode_varint((field << 3) | 2, out);
-                    encode_varint(kv.encoded_len() as u64, out);
-                    kv.encode_raw(out);
+                    let n = kv.encoded_len();
+                    len += plan.header(field, n) + n;
+                    let start = plan.arena.len();
+                    kv.encode_raw(&mut plan.arena);
+                    plan.pieces.push(Piece::Arena(start..plan.arena.len()));
                 }
             }
         }
+        len
     }
 }
 
@@ -155,9 +165,16 @@ impl AttrMap for WireAttrs<'_> {
     }
     fn key(&self, i: usize) -> &str {
         match &self.entries[i] {
-            WireKv::Raw { key, .. } => key,
+            // checked bytes: the scan refuses a key that is not UTF-8
+            WireKv::Raw { key, .. } => std::str::from_utf8(key).unwrap_or_default(),
             WireKv::Owned(kv) => &kv.key,
         }
+    }
+    fn find(&self, key: &str) -> Option<usize> {
+        self.entries.iter().position(|e| match e {
+            WireKv::Raw { key: k, .. } => *k == key.as_bytes(),
+            WireKv::Owned(kv) => kv.key == key,
+        })
     }
     fn value(&self, i: usize) -> Cow<'_, AnyValue> {
         match &self.entries[i] {
@@ -176,7 +193,7 @@ impl AttrMap for WireAttrs<'_> {
             WireKv::Raw { key, payload } => {
                 // decoded whole, so that what else the entry holds stays
                 let mut kv = KeyValue::decode(*payload).unwrap_or_else(|_| KeyValue {
-                    key: key.to_string(),
+                    key: String::from_utf8_lossy(key).into_owned(),
                     ..Default::default()
                 });
                 kv.value = Some(value);
@@ -230,8 +247,8 @@ fn raw_value(payload: &[u8]) -> AnyValue {
 }
 
 /// The key of an encoded `KeyValue` as prost reads it (the last `key` field wins); `None`
-/// when the bytes do not walk or the key is not UTF-8.
-fn kv_key(mut payload: &[u8]) -> Option<&str> {
+/// when the bytes do not walk. Its UTF-8 is the scan's to check.
+fn kv_key(mut payload: &[u8]) -> Option<&[u8]> {
     let mut key: &[u8] = &[];
     while !payload.is_empty() {
         let f = next_field(&mut payload)?;
@@ -242,7 +259,7 @@ fn kv_key(mut payload: &[u8]) -> Option<&str> {
             key = f.value;
         }
     }
-    std::str::from_utf8(key).ok()
+    Some(key)
 }
 
 /// Where the attribute lists sit in an export request: a message whose fields lead to
@@ -283,60 +300,126 @@ static SCOPE_METRICS: Node = Node::Inner(&[(2, &METRIC)]);
 static RESOURCE_METRICS: Node = Node::Inner(&[(2, &SCOPE_METRICS)]);
 static METRICS: Node = Node::Inner(&[(1, &RESOURCE_METRICS)]);
 
-/// The walk's state: a reusable output buffer per nesting level, and the reusable lists of
-/// the item being edited.
+/// One piece of the edited request, in output order: a range of the input copied as it
+/// is, the key and length of a length-delimited field, or bytes encoded aside.
+enum Piece {
+    Input(std::ops::Range<usize>),
+    Header { number: u64, len: usize },
+    Arena(std::ops::Range<usize>),
+}
+
+/// The edited request as pieces: planned first, with every new length known, then written
+/// in one pass, so each byte is copied once however deep it sits (an edited span's bytes
+/// are not copied again into its scope, its resource and the request).
+struct Plan<'a> {
+    input: &'a [u8],
+    pieces: Vec<Piece>,
+    arena: Vec<u8>,
+}
+
+impl Plan<'_> {
+    /// Plan `part` (a sub-slice of the input) copied as it is, joined to the piece before
+    /// it when they are adjacent in the input; its length.
+    fn input(&mut self, part: &[u8]) -> usize {
+        // the offset of a sub-slice of the input, from the addresses
+        let start = part.as_ptr() as usize - self.input.as_ptr() as usize;
+        let end = start + part.len();
+        match self.pieces.last_mut() {
+            Some(Piece::Input(r)) if r.end == start => r.end = end,
+            _ => self.pieces.push(Piece::Input(start..end)),
+        }
+        part.len()
+    }
+
+    /// Plan the key and length of a length-delimited field; the bytes they take.
+    fn header(&mut self, number: u64, len: usize) -> usize {
+        self.pieces.push(Piece::Header { number, len });
+        prost::encoding::encoded_len_varint((number << 3) | 2)
+            + prost::encoding::encoded_len_varint(len as u64)
+    }
+
+    fn write(&self, len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len);
+        for p in &self.pieces {
+            match p {
+                Piece::Input(r) => out.extend_from_slice(&self.input[r.clone()]),
+                Piece::Header { number, len } => {
+                    encode_varint((number << 3) | 2, &mut out);
+                    encode_varint(*len as u64, &mut out);
+                }
+                Piece::Arena(r) => out.extend_from_slice(&self.arena[r.clone()]),
+            }
+        }
+        out
+    }
+}
+
+/// The walk's state: the plan, and the reusable lists of the item being edited.
 struct Walk<'a, 'f> {
-    bufs: Vec<Vec<u8>>,
+    plan: Plan<'a>,
     attrs: WireAttrs<'a>,
     others: Vec<(u64, &'a [u8])>,
     f: &'f mut dyn FnMut(&mut WireAttrs<'_>),
 }
 
 impl<'a> Walk<'a, '_> {
-    /// Rewrite the content of `msg` (a `node`) into `bufs[depth]`. `Some(false)`: nothing
-    /// changed, and `bufs[depth]` is not to be used.
-    fn message(&mut self, msg: &'a [u8], node: &Node, depth: usize) -> Option<bool> {
-        if self.bufs.len() <= depth {
-            self.bufs.resize_with(depth + 1, Vec::new);
-        }
+    /// Plan the content of `msg` (a `node`): its new length, `None` when nothing in it
+    /// changed (and nothing was planned), `Err(())` when the bytes do not walk.
+    fn message(&mut self, msg: &'a [u8], node: &Node) -> Result<Option<usize>, ()> {
         match node {
-            Node::Item(field) => self.item(msg, *field, depth),
+            Node::Item(field) => self.item(msg, *field),
             Node::Inner(children) => {
-                let mut out = std::mem::take(&mut self.bufs[depth]);
-                out.clear();
+                let mark = self.plan.pieces.len();
+                let mut len = 0;
                 let mut changed = false;
                 let mut rest = msg;
                 while !rest.is_empty() {
-                    let f = next_field(&mut rest)?;
+                    let f = next_field(&mut rest).ok_or(())?;
                     let child = children
                         .iter()
                         .find(|(n, _)| *n == f.number && f.wire_type == 2)
                         .map(|(_, c)| *c);
-                    match child {
-                        Some(child) if self.message(f.value, child, depth + 1)? => {
+                    if let Some(child) = child {
+                        let at = self.plan.pieces.len();
+                        self.plan.pieces.push(Piece::Header {
+                            number: f.number,
+                            len: 0,
+                        });
+                        if let Some(n) = self.message(f.value, child)? {
                             changed = true;
-                            put_len_field(&mut out, f.number, &self.bufs[depth + 1]);
+                            self.plan.pieces[at] = Piece::Header {
+                                number: f.number,
+                                len: n,
+                            };
+                            len += prost::encoding::encoded_len_varint((f.number << 3) | 2)
+                                + prost::encoding::encoded_len_varint(n as u64)
+                                + n;
+                            continue;
                         }
-                        _ => out.extend_from_slice(f.raw),
+                        self.plan.pieces.truncate(at);
                     }
+                    len += self.plan.input(f.raw);
                 }
-                self.bufs[depth] = out;
-                Some(changed)
+                if !changed {
+                    self.plan.pieces.truncate(mark);
+                    return Ok(None);
+                }
+                Ok(Some(len))
             }
         }
     }
 
     /// An item: its attributes (field `field`) through the edit; the other fields as they
     /// were, the attributes written where the field order puts them.
-    fn item(&mut self, msg: &'a [u8], field: u64, depth: usize) -> Option<bool> {
+    fn item(&mut self, msg: &'a [u8], field: u64) -> Result<Option<usize>, ()> {
         self.attrs.entries.clear();
         self.attrs.changed = false;
         self.others.clear();
         let mut rest = msg;
         while !rest.is_empty() {
-            let f = next_field(&mut rest)?;
+            let f = next_field(&mut rest).ok_or(())?;
             if f.number == field && f.wire_type == 2 {
-                let key = kv_key(f.value)?;
+                let key = kv_key(f.value).ok_or(())?;
                 self.attrs.entries.push(WireKv::Raw {
                     key,
                     payload: f.value,
@@ -347,23 +430,21 @@ impl<'a> Walk<'a, '_> {
         }
         (self.f)(&mut self.attrs);
         if !self.attrs.changed {
-            return Some(false);
+            return Ok(None);
         }
-        let out = &mut self.bufs[depth];
-        out.clear();
-        out.reserve(msg.len() + 64);
+        let mut len = 0;
         let mut written = false;
         for &(number, raw) in &self.others {
             if !written && number > field {
-                self.attrs.encode(field, out);
+                len += self.attrs.plan(field, &mut self.plan);
                 written = true;
             }
-            out.extend_from_slice(raw);
+            len += self.plan.input(raw);
         }
         if !written {
-            self.attrs.encode(field, out);
+            len += self.attrs.plan(field, &mut self.plan);
         }
-        Some(true)
+        Ok(Some(len))
     }
 }
 
@@ -384,15 +465,20 @@ pub fn edit_item_attributes(
         Signal::Metrics => &METRICS,
     };
     let mut walk = Walk {
-        bufs: Vec::new(),
+        plan: Plan {
+            input: bytes,
+            pieces: Vec::new(),
+            arena: Vec::new(),
+        },
         attrs: WireAttrs::default(),
         others: Vec::new(),
         f,
     };
-    if !walk.message(bytes, root, 0)? {
-        return Some(None);
+    match walk.message(bytes, root) {
+        Err(()) => None,
+        Ok(None) => Some(None),
+        Ok(Some(len)) => Some(Some(walk.plan.write(len))),
     }
-    Some(Some(std::mem::take(&mut walk.bufs[0])))
 }
 
 #[cfg(test)]

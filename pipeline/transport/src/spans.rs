@@ -207,8 +207,11 @@ pub fn traceparent(tracer: &Tracer, span: &ActiveSpan) -> Option<String> {
         return None;
     }
     let c = span.context();
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    Some(format!("00-{}-{}-01", hex(&c.trace_id), hex(&c.span_id)))
+    Some(format!(
+        "00-{}-{}-01",
+        const_hex::encode(c.trace_id),
+        const_hex::encode(c.span_id)
+    ))
 }
 
 /// End a gRPC server or client span with the call's status: the codes the semantic conventions count

@@ -391,31 +391,21 @@ fn hash_attribute<M: AttrMap + ?Sized>(attrs: &mut M, key: &str) {
         return;
     };
     let v = attrs.value(i);
-    let bytes: Vec<u8> = match value::kind(&v) {
-        Some(Value::StringValue(s)) => s.as_bytes().to_vec(),
-        Some(Value::BoolValue(b)) => vec![u8::from(*b)],
-        Some(Value::IntValue(i)) => i.to_le_bytes().to_vec(),
-        Some(Value::DoubleValue(d)) => d.to_bits().to_le_bytes().to_vec(),
-        _ => Vec::new(),
+    // nothing to hash (an empty string, a map, a list...) gives ""
+    let hashed = match value::kind(&v) {
+        Some(Value::StringValue(s)) if !s.is_empty() => sha256_hex(s.as_bytes()),
+        Some(Value::BoolValue(b)) => sha256_hex(&[u8::from(*b)]),
+        Some(Value::IntValue(i)) => sha256_hex(&i.to_le_bytes()),
+        Some(Value::DoubleValue(d)) => sha256_hex(&d.to_bits().to_le_bytes()),
+        _ => String::new(),
     };
-    let hashed = if bytes.is_empty() {
-        String::new()
-    } else {
-        sha256_hex(&bytes)
-    };
+    drop(v);
     attrs.set_value(i, value::str_value(hashed));
 }
 
 /// Lower-case hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    out
+    const_hex::encode(Sha256::digest(bytes))
 }
 
 /// Go `extractAttributes`: only string values; the first match; every named group is

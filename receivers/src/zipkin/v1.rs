@@ -512,10 +512,7 @@ fn endpoint(r: &mut Reader<'_>) -> R<Endpoint> {
                     Ok(a) => go_ipv6(a),
                     // Go's net.IP of another length prints "?" and the hex
                     Err(_) if b.is_empty() => String::new(),
-                    Err(_) => format!(
-                        "?{}",
-                        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-                    ),
+                    Err(_) => format!("?{}", const_hex::encode(b)),
                 };
                 true
             }

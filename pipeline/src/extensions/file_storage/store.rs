@@ -70,7 +70,7 @@ pub fn sanitize(raw: &str) -> String {
 /// sanitized name, in lower-case hex (64 characters).
 pub fn hashed_name(sanitized: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, sanitized.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    const_hex::encode(digest.as_ref())
 }
 
 /// What a [`Store`] is opened with.
