@@ -432,6 +432,46 @@ impl ParserBase {
         }
     }
 
+    /// [`ParserBase::process`] for a parser whose `parse_to` is `attributes`: the parsed
+    /// fields are inserted into the attributes one by one (later ones win, as in the map they
+    /// would otherwise form and merge there), without building that map.
+    pub fn process_into_attributes<I>(
+        &self,
+        mut e: Entry,
+        out: &mut Out,
+        parse: impl FnOnce(&Value) -> Result<I, String>,
+    ) where
+        I: IntoIterator<Item = (String, Value)>,
+    {
+        match self.base.skip(&e) {
+            Err(err) => return self.base.fail(e, &err, out),
+            Ok(true) => return out.send(e),
+            Ok(false) => {}
+        }
+        let parsed = match self.parse_from.get(&e) {
+            None => Err(format!(
+                "Entry is missing the expected parse_from field {}",
+                self.parse_from
+            )),
+            Some(v) => parse(v),
+        };
+        match parsed {
+            Err(err) => return self.base.fail(e, &err, out),
+            Ok(fields) => {
+                for (k, v) in fields {
+                    e.attributes.insert(k, v);
+                }
+            }
+        }
+        match self.after_parse(e) {
+            Ok(e) => out.send(e),
+            Err(f) => {
+                let (e, err) = *f;
+                self.base.fail(e, &err, out)
+            }
+        }
+    }
+
     /// Go `ParseWith`, returning the entry with the first error.
     pub fn parse_with(
         &self,

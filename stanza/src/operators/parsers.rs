@@ -61,34 +61,10 @@ impl Operator for JsonParser {
         if !self.direct {
             return self.p.process(e, out, |v| parse_json(v, ints));
         }
-        // As `ParserBase::process`, with the object's fields inserted into the attributes one
-        // by one (later fields win, as in the map they would otherwise form and merge there).
-        match self.p.base.skip(&e) {
-            Err(err) => return self.p.base.fail(e, &err, out),
-            Ok(true) => return out.send(e),
-            Ok(false) => {}
-        }
-        let parsed = match self.p.parse_from.get(&e) {
-            None => Err(format!(
-                "Entry is missing the expected parse_from field {}",
-                self.p.parse_from
-            )),
-            Some(v) => json_fields(v, ints, &mut self.fields),
-        };
-        if let Err(err) = parsed {
-            return self.p.base.fail(e, &err, out);
-        }
-        let mut e = e;
-        for (k, v) in self.fields.drain(..) {
-            e.attributes.insert(k, v);
-        }
-        match self.p.after_parse(e) {
-            Ok(e) => out.send(e),
-            Err(f) => {
-                let (e, err) = *f;
-                self.p.base.fail(e, &err, out)
-            }
-        }
+        let fields = &mut self.fields;
+        self.p.process_into_attributes(e, out, |v| {
+            json_fields(v, ints, fields).map(|()| fields.drain(..))
+        })
     }
 }
 
@@ -434,45 +410,17 @@ impl Operator for KeyValueParser {
                 )),
             });
         }
-        // As `ParserBase::process`, with the pairs inserted into the attributes one by one
-        // (later pairs win, as in the map they would otherwise form).
-        match self.p.base.skip(&e) {
-            Err(err) => return self.p.base.fail(e, &err, out),
-            Ok(true) => return out.send(e),
-            Ok(false) => {}
-        }
-        let parsed = match self.p.parse_from.get(&e) {
-            None => Err(format!(
-                "Entry is missing the expected parse_from field {}",
-                self.p.parse_from
-            )),
-            Some(Value::Str(s)) if s.is_empty() => Err(self.empty.clone()),
-            Some(Value::Str(s)) => key_value_pairs(
-                s,
-                &self.pair_delimiter,
-                &self.delimiter,
-                &mut self.token,
-                &mut self.pairs,
-            ),
-            Some(other) => Err(format!(
+        let (d, pd, empty) = (&self.delimiter, &self.pair_delimiter, &self.empty);
+        let (token, pairs) = (&mut self.token, &mut self.pairs);
+        self.p.process_into_attributes(e, out, |v| match v {
+            Value::Str(s) if s.is_empty() => Err(empty.clone()),
+            Value::Str(s) => key_value_pairs(s, pd, d, token, pairs)
+                .map(|()| pairs.drain(..).map(|(k, v)| (k, Value::Str(v)))),
+            other => Err(format!(
                 "type {} cannot be parsed as key value pairs",
                 kind(other)
             )),
-        };
-        if let Err(err) = parsed {
-            return self.p.base.fail(e, &err, out);
-        }
-        let mut e = e;
-        for (k, v) in self.pairs.drain(..) {
-            e.attributes.insert(k, Value::Str(v));
-        }
-        match self.p.after_parse(e) {
-            Ok(e) => out.send(e),
-            Err(f) => {
-                let (e, err) = *f;
-                self.p.base.fail(e, &err, out)
-            }
-        }
+        })
     }
 }
 
