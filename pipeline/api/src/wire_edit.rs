@@ -334,8 +334,7 @@ impl Plan<'_> {
     /// Plan the key and length of a length-delimited field; the bytes they take.
     fn header(&mut self, number: u64, len: usize) -> usize {
         self.pieces.push(Piece::Header { number, len });
-        prost::encoding::encoded_len_varint((number << 3) | 2)
-            + prost::encoding::encoded_len_varint(len as u64)
+        header_len(number, len)
     }
 
     fn write(&self, len: usize) -> Vec<u8> {
@@ -352,6 +351,12 @@ impl Plan<'_> {
         }
         out
     }
+}
+
+/// Bytes taken by the key and length of a length-delimited field of `len` bytes.
+fn header_len(number: u64, len: usize) -> usize {
+    prost::encoding::encoded_len_varint((number << 3) | 2)
+        + prost::encoding::encoded_len_varint(len as u64)
 }
 
 /// The walk's state: the plan, and the reusable lists of the item being edited.
@@ -391,9 +396,7 @@ impl<'a> Walk<'a, '_> {
                                 number: f.number,
                                 len: n,
                             };
-                            len += prost::encoding::encoded_len_varint((f.number << 3) | 2)
-                                + prost::encoding::encoded_len_varint(n as u64)
-                                + n;
+                            len += header_len(f.number, n) + n;
                             continue;
                         }
                         self.plan.pieces.truncate(at);

@@ -418,18 +418,7 @@ impl ParserBase {
         out: &mut Out,
         parse: impl FnOnce(&Value) -> Result<Value, String>,
     ) {
-        match self.base.skip(&e) {
-            Err(err) => return self.base.fail(e, &err, out),
-            Ok(true) => return out.send(e),
-            Ok(false) => {}
-        }
-        match self.parse_with(e, parse) {
-            Ok(e) => out.send(e),
-            Err(f) => {
-                let (e, err) = *f;
-                self.base.fail(e, &err, out)
-            }
-        }
+        self.process_by(e, out, |e| self.parse_with(e, parse));
     }
 
     /// [`ParserBase::process`] for a parser whose `parse_to` is `attributes`: the parsed
@@ -437,33 +426,35 @@ impl ParserBase {
     /// would otherwise form and merge there), without building that map.
     pub fn process_into_attributes<I>(
         &self,
-        mut e: Entry,
+        e: Entry,
         out: &mut Out,
         parse: impl FnOnce(&Value) -> Result<I, String>,
     ) where
         I: IntoIterator<Item = (String, Value)>,
     {
+        self.process_by(e, out, |e| {
+            self.parse_and_store(e, parse, |e, fields| {
+                for (k, v) in fields {
+                    e.attributes.insert(k, v);
+                }
+                Ok(())
+            })
+        });
+    }
+
+    /// `if`, then `parse` the entry: what passes goes on, a failure goes to `on_error`.
+    fn process_by(
+        &self,
+        e: Entry,
+        out: &mut Out,
+        parse: impl FnOnce(Entry) -> Result<Entry, ParseFailure>,
+    ) {
         match self.base.skip(&e) {
             Err(err) => return self.base.fail(e, &err, out),
             Ok(true) => return out.send(e),
             Ok(false) => {}
         }
-        let parsed = match self.parse_from.get(&e) {
-            None => Err(format!(
-                "Entry is missing the expected parse_from field {}",
-                self.parse_from
-            )),
-            Some(v) => parse(v),
-        };
-        match parsed {
-            Err(err) => return self.base.fail(e, &err, out),
-            Ok(fields) => {
-                for (k, v) in fields {
-                    e.attributes.insert(k, v);
-                }
-            }
-        }
-        match self.after_parse(e) {
+        match parse(e) {
             Ok(e) => out.send(e),
             Err(f) => {
                 let (e, err) = *f;
@@ -475,8 +466,23 @@ impl ParserBase {
     /// Go `ParseWith`, returning the entry with the first error.
     pub fn parse_with(
         &self,
-        mut e: Entry,
+        e: Entry,
         parse: impl FnOnce(&Value) -> Result<Value, String>,
+    ) -> Result<Entry, ParseFailure> {
+        self.parse_and_store(e, parse, |e, parsed| {
+            self.parse_to
+                .set(e, parsed)
+                .map_err(|err| format!("set parse_to: {err}"))
+        })
+    }
+
+    /// Parse the `parse_from` field, `store` the result in the entry, then the embedded
+    /// parsers; the entry with the first error.
+    fn parse_and_store<T>(
+        &self,
+        mut e: Entry,
+        parse: impl FnOnce(&Value) -> Result<T, String>,
+        store: impl FnOnce(&mut Entry, T) -> Result<(), String>,
     ) -> Result<Entry, ParseFailure> {
         let Some(value) = self.parse_from.get(&e) else {
             let msg = format!(
@@ -489,8 +495,8 @@ impl ParserBase {
             Ok(v) => v,
             Err(err) => return Err(Box::new((e, err))),
         };
-        if let Err(err) = self.parse_to.set(&mut e, parsed) {
-            return Err(Box::new((e, format!("set parse_to: {err}"))));
+        if let Err(err) = store(&mut e, parsed) {
+            return Err(Box::new((e, err)));
         }
         self.after_parse(e)
     }
