@@ -292,6 +292,75 @@ async fn a_backend_down_for_a_while_gets_everything_once_it_is_back() {
     agent.stop();
 }
 
+/// The memory budget fills while the backend is down: the `batch` processor must not drop what
+/// it acknowledged. Its merged send used to be charged a second time by the sending queue;
+/// refused for that, it was dropped after 10 s of retries ("Sender failed"). Now the queue
+/// takes over the batch's reservation, a refused send waits for as long as it takes, and the
+/// clients get 503 once the budget is spent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_memory_budget_behind_batch_loses_nothing_acknowledged() {
+    let sink_port = free_port();
+    let ports = Ports::new();
+    let config = agent_config(&ports, sink_port, "", "")
+        .replace(
+            "exporters:\n  otlp:",
+            "processors:\n  batch:\n    send_batch_size: 8\n    timeout: 300ms\nexporters:\n  otlp:",
+        )
+        .replace(
+            "{receivers: [otlp], exporters: [otlp]}",
+            "{receivers: [otlp], processors: [batch], exporters: [otlp]}",
+        );
+    let agent = Collector::start_with("budget-batch", &config, &["--memory-budget=4KiB"]);
+    // Post until the budget refuses (503 after the 2 s accept wait), and once more after that.
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for i in 0..300 {
+        match post_log(ports.http, &format!("m{i}")) {
+            Some(200) => accepted.push(format!("m{i}")),
+            Some(503) => {
+                refused += 1;
+                if refused == 2 {
+                    break;
+                }
+            }
+            other => panic!("post {i}: {other:?}\n{}", agent.stderr_text()),
+        }
+    }
+    assert_eq!(
+        refused,
+        2,
+        "the budget never filled: {}",
+        agent.stderr_text()
+    );
+    assert!(accepted.len() >= 8, "{accepted:?}");
+    // longer than the batch processor's old retry window, with the backend still down
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let (recorded, _, _stop) = sink::start(sink_port).await;
+    let all = eventually(Duration::from_secs(20), || {
+        recorded.log_bodies().len() >= accepted.len()
+    })
+    .await;
+    let stderr = agent.stderr_text();
+    assert!(!stderr.contains("Sender failed"), "{stderr}");
+    assert!(
+        all,
+        "{} of {} arrived\n{stderr}",
+        recorded.log_bodies().len(),
+        accepted.len()
+    );
+    let mut got = recorded.log_bodies();
+    got.sort();
+    accepted.sort();
+    assert_eq!(got, accepted, "every acknowledged record, and only those");
+    let (_, metrics) = http_get(&format!("http://127.0.0.1:{}/metrics", ports.metrics));
+    assert_eq!(
+        metric_value(&metrics, "otelcol_processor_batch_send_failed_items", &[]).unwrap_or(0.0),
+        0.0,
+        "{metrics}"
+    );
+    agent.stop();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_refuses_with_503_and_the_clients_retry_succeeds_later() {
     let (recorded, sink_addr, _stop) = sink::start(0).await;

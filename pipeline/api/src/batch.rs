@@ -354,6 +354,22 @@ impl Batch {
         Some(p)
     }
 
+    /// Make `permit` the memory charge of this batch's data, unless a holder already has one
+    /// from the same budget: the previous holder (the `batch` processor) hands its reservation
+    /// over, and the next one (a sending queue, through [`Batch::memory_charge`]) keeps it
+    /// instead of reserving the same bytes again. The caller keeps `permit` alive until the
+    /// next holder has taken the batch; an edited copy is new data and is charged anew.
+    pub fn hand_over_memory_charge(&self, permit: &Arc<MemoryPermit>) {
+        let mut slot = self.data.charge.0.lock().unwrap_or_else(|p| p.into_inner());
+        if slot
+            .upgrade()
+            .is_some_and(|p| p.budget_id() == permit.budget_id())
+        {
+            return;
+        }
+        *slot = Arc::downgrade(permit);
+    }
+
     /// True while the batch holds the bytes it was received as (nothing has edited it).
     pub fn is_wire(&self) -> bool {
         self.data.wire.is_some()

@@ -6,6 +6,14 @@
 //! retryable error (or waits, where the component is configured to block). One budget for
 //! the whole graph means a fan-out to three exporters with one stuck backend cannot hold
 //! three times the memory of one.
+//!
+//! Data moves from one holder to the next without being charged twice: the `batch` processor
+//! reserves what it accepts with [`MemoryBudget::reserve_buffered`], joins the permits of a
+//! send's requests ([`MemoryPermit::join`]) and makes them the sent batch's charge
+//! (`Batch::hand_over_memory_charge`); a sending queue that keeps the batch holds that charge
+//! instead of reserving the same bytes again. Buffers reserve from a share of the budget
+//! ([`BUFFER_SHARE_PERCENT`]) so that what they hold can never take the room a queue needs to
+//! take over an edited copy of it, and a send they retry always finds room in the end.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,6 +30,11 @@ pub const DEFAULT_CAP_UNLIMITED: u64 = 64 << 20;
 /// Nor goes below this (a tiny cgroup limit still leaves room for a few requests).
 pub const DEFAULT_FLOOR: u64 = 16 << 20;
 
+/// The share of the budget, in percent, that buffers reserving with
+/// [`MemoryBudget::reserve_buffered`] (the `batch` processor) may hold together; the rest is
+/// always left to the sending queues.
+pub const BUFFER_SHARE_PERCENT: u64 = 75;
+
 /// Semaphore permits are counted in `u32` per acquisition; reservations are in bytes up to
 /// this, larger ones are clamped (a single request cannot exceed the receivers' message
 /// limits anyway).
@@ -37,6 +50,8 @@ struct Inner {
     limit: u64,
     /// `None`: unlimited.
     space: Option<Arc<Semaphore>>,
+    /// The buffers' share of `space` ([`BUFFER_SHARE_PERCENT`] of `limit`).
+    buffers: Option<(Arc<Semaphore>, u64)>,
     refused: AtomicU64,
 }
 
@@ -60,6 +75,10 @@ impl Default for MemoryBudget {
 #[derive(Debug)]
 pub struct MemoryPermit {
     _permit: Option<OwnedSemaphorePermit>,
+    /// With [`MemoryBudget::reserve_buffered`]: the hold on the buffers' share.
+    _buffered: Option<OwnedSemaphorePermit>,
+    /// The permits a [`MemoryPermit::join`] keeps alive.
+    _parts: Vec<Arc<MemoryPermit>>,
     bytes: u64,
     /// Which budget it was taken from ([`MemoryBudget::id`]).
     budget: usize,
@@ -75,8 +94,23 @@ impl MemoryPermit {
     pub fn none() -> MemoryPermit {
         MemoryPermit {
             _permit: None,
+            _buffered: None,
+            _parts: Vec::new(),
             bytes: 0,
             budget: 0,
+        }
+    }
+
+    /// One permit holding `parts` (the requests merged into one send): given back when the
+    /// last holder of it and of each part is gone. A part shared by two joins (a request
+    /// split over two sends) is counted in both `bytes`, but held once.
+    pub fn join(parts: Vec<Arc<MemoryPermit>>) -> MemoryPermit {
+        MemoryPermit {
+            _permit: None,
+            _buffered: None,
+            bytes: parts.iter().map(|p| p.bytes).sum(),
+            budget: parts.first().map_or(0, |p| p.budget),
+            _parts: parts,
         }
     }
 
@@ -89,10 +123,13 @@ impl MemoryBudget {
     /// A budget of `limit` bytes (at least 1 byte).
     pub fn new(limit: u64) -> MemoryBudget {
         let limit = limit.clamp(1, Semaphore::MAX_PERMITS as u64);
+        let share =
+            (limit / 100 * BUFFER_SHARE_PERCENT + limit % 100 * BUFFER_SHARE_PERCENT / 100).max(1);
         MemoryBudget {
             inner: Arc::new(Inner {
                 limit,
                 space: Some(Arc::new(Semaphore::new(limit as usize))),
+                buffers: Some((Arc::new(Semaphore::new(share as usize)), share)),
                 refused: AtomicU64::new(0),
             }),
         }
@@ -103,6 +140,7 @@ impl MemoryBudget {
             inner: Arc::new(Inner {
                 limit: u64::MAX,
                 space: None,
+                buffers: None,
                 refused: AtomicU64::new(0),
             }),
         }
@@ -140,6 +178,8 @@ impl MemoryBudget {
     fn permit(&self, held: Option<OwnedSemaphorePermit>, bytes: u64) -> MemoryPermit {
         MemoryPermit {
             _permit: held,
+            _buffered: None,
+            _parts: Vec::new(),
             bytes,
             budget: self.id(),
         }
@@ -180,6 +220,43 @@ impl MemoryBudget {
             Some(p) => Some(self.permit(Some(p), u64::from(cost))),
             None => self.refuse(),
         }
+    }
+
+    /// Reserve `bytes` for a buffer that holds data ahead of a sending queue (the `batch`
+    /// processor), waiting up to `wait` for room: from the buffers' share of the budget
+    /// ([`BUFFER_SHARE_PERCENT`]) and from the budget itself. A reservation larger than the
+    /// share costs the whole share.
+    pub async fn reserve_buffered(&self, bytes: u64, wait: Duration) -> Option<MemoryPermit> {
+        let (Some(space), Some((buffers, share))) = (&self.inner.space, &self.inner.buffers) else {
+            return Some(self.permit(None, bytes));
+        };
+        let started = tokio::time::Instant::now();
+        let share_cost = bytes.clamp(1, (*share).min(MAX_RESERVATION)) as u32;
+        let buffered = match buffers.clone().try_acquire_many_owned(share_cost) {
+            Ok(p) => p,
+            Err(_) => {
+                match tokio::time::timeout(wait, buffers.clone().acquire_many_owned(share_cost))
+                    .await
+                {
+                    Ok(Ok(p)) => p,
+                    _ => return self.refuse(),
+                }
+            }
+        };
+        let cost = self.cost(bytes);
+        let held = match space.clone().try_acquire_many_owned(cost) {
+            Ok(p) => p,
+            Err(_) => {
+                let left = wait.saturating_sub(started.elapsed());
+                match tokio::time::timeout(left, space.clone().acquire_many_owned(cost)).await {
+                    Ok(Ok(p)) => p,
+                    _ => return self.refuse(),
+                }
+            }
+        };
+        let mut permit = self.permit(Some(held), u64::from(cost));
+        permit._buffered = Some(buffered);
+        Some(permit)
     }
 
     /// The default budget: a quarter of this process's cgroup memory limit (at least 16 MiB);
@@ -319,6 +396,53 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         drop(held);
         assert_eq!(waiter.await.unwrap().unwrap().bytes(), 10);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn buffers_hold_at_most_their_share_and_leave_the_rest_to_queues() {
+        let b = MemoryBudget::new(1000);
+        let wait = Duration::from_millis(100);
+        let a = b.reserve_buffered(500, wait).await.unwrap();
+        let c = b.reserve_buffered(250, wait).await.unwrap();
+        assert_eq!(b.used(), 750);
+        assert!(
+            b.reserve_buffered(1, wait).await.is_none(),
+            "past the 75 % share"
+        );
+        let queued = b.try_reserve(250).unwrap();
+        assert_eq!(b.used(), 1000, "a queue still had room");
+        drop(a);
+        let queued_more = b.try_reserve(400).unwrap();
+        assert!(
+            b.reserve_buffered(300, wait).await.is_none(),
+            "the share has room, the budget has not"
+        );
+        assert_eq!(b.used(), 900, "a refusal holds nothing");
+        drop((queued, queued_more));
+        let d = b.reserve_buffered(300, wait).await.unwrap();
+        assert_eq!(b.used(), 550);
+        drop((c, d));
+        assert_eq!(b.used(), 0);
+        let whole = b.reserve_buffered(5000, wait).await.unwrap();
+        assert_eq!(whole.bytes(), 1000, "larger than the budget: all of it");
+    }
+
+    #[test]
+    fn a_joined_permit_holds_its_parts_until_the_last_holder_lets_go() {
+        let b = MemoryBudget::new(1000);
+        let p1 = Arc::new(b.try_reserve(100).unwrap());
+        let p2 = Arc::new(b.try_reserve(200).unwrap());
+        let first = MemoryPermit::join(vec![p1.clone(), p2.clone()]);
+        // p2 is split over two sends
+        let second = MemoryPermit::join(vec![p2]);
+        assert_eq!((first.bytes(), second.bytes()), (300, 200));
+        assert_eq!(first.budget_id(), b.id());
+        drop(p1);
+        assert_eq!(b.used(), 300);
+        drop(first);
+        assert_eq!(b.used(), 200, "the second send still holds p2");
+        drop(second);
+        assert_eq!(b.used(), 0);
     }
 
     #[test]

@@ -6,10 +6,13 @@
 //! the last of them is done, so the buffer bounds what is pending and what is being sent
 //! together. Sends run in their own tasks, at most `max_in_flight` at once. A send the next
 //! consumer refuses for lack of room (a full sending queue, a spent memory budget:
-//! `ConsumeError::is_backpressure`) is tried again for up to [`RETRY_FOR`] while the processor runs, holding its room in the
-//! buffer, so a slow exporter turns into backpressure at the client rather than a drop. A send
-//! that fails for good is counted and logged with its item count and reason (Go drops at the
-//! first failure and only logs "Sender failed").
+//! `ConsumeError::is_backpressure`) is tried again for as long as the processor runs, holding
+//! its room in the buffer, so a slow exporter turns into backpressure at the client rather than
+//! a drop; one refused for longer than [`WARN_AFTER`] is logged. The requests' memory
+//! reservations go on with the sent batch (`Batch::hand_over_memory_charge`), so a sending
+//! queue that keeps it does not charge the same bytes a second time. A send that fails for
+//! good, or is still refused at shutdown, is counted and logged with its item count and reason
+//! (Go drops at the first failure and only logs "Sender failed").
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -22,8 +25,9 @@ use prometheus::{Histogram, IntCounter, IntGauge};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-/// How long a send refused for lack of room downstream is tried again.
-pub const RETRY_FOR: Duration = Duration::from_secs(10);
+/// After how long a send still refused for lack of room downstream is logged at warn (it is
+/// tried again for as long as the processor runs).
+pub const WARN_AFTER: Duration = Duration::from_secs(10);
 /// First and longest pause between those attempts.
 const RETRY_FIRST: Duration = Duration::from_millis(20);
 const RETRY_MAX: Duration = Duration::from_secs(1);
@@ -32,11 +36,13 @@ const RETRY_MAX: Duration = Duration::from_secs(1);
 /// metadata-value combinations"))`: a permanent error, as in Go.
 pub const TOO_MANY_BATCHERS: &str = "too many batcher metadata-value combinations";
 
-/// What an accepted request holds until its items were sent: room in the buffer and in the
-/// memory budget. Dropped (given back) with the last send that holds its items.
+/// What an accepted request holds until its items were sent: room in the buffer, given back
+/// with the last send that holds its items, and its reservation in the memory budget, handed
+/// over with the sent batch to the next holder (a sending queue keeps it while the data is
+/// queued instead of reserving the same bytes again).
 pub struct Hold {
     pub _items: OwnedSemaphorePermit,
-    pub _memory: MemoryPermit,
+    pub memory: Arc<MemoryPermit>,
 }
 
 /// One caller's batch on its way in.
@@ -337,6 +343,12 @@ impl Batcher {
         tokio::spawn(async move {
             let _permit = permit;
             let holds = taken.owners; // given back when this task ends
+                                      // The requests' memory goes on with the batch: a queue that keeps it holds this
+                                      // charge (and with it the requests' reservations) instead of reserving again.
+            let charge = Arc::new(MemoryPermit::join(
+                holds.iter().map(|(h, _)| h.memory.clone()).collect(),
+            ));
+            taken.batch.hand_over_memory_charge(&charge);
             let items = taken.batch.items();
             let bytes = match metrics.as_ref().and_then(|m| m.send_size_bytes.as_ref()) {
                 Some(_) => taken.batch.encoded_len(),
@@ -344,14 +356,18 @@ impl Batcher {
             };
             let started = Instant::now();
             let mut pause = RETRY_FIRST;
+            let mut warned = false;
             let result = loop {
                 match next.consume(taken.batch.clone()).await {
-                    Err(e)
-                        if e.is_backpressure()
-                            && started.elapsed() + pause < RETRY_FOR
-                            && !stopping.is_cancelled() =>
-                    {
-                        tracing::debug!(processor = %id, items, error = %e, "Next consumer refused a batch for now; trying again");
+                    Err(e) if e.is_backpressure() && !stopping.is_cancelled() => {
+                        if !warned && started.elapsed() >= WARN_AFTER {
+                            warned = true;
+                            tracing::warn!(processor = %id, items, error = %e,
+                                refused_for = ?started.elapsed(),
+                                "Next consumer still refuses a batch the processor accepted; holding it and trying again");
+                        } else {
+                            tracing::debug!(processor = %id, items, error = %e, "Next consumer refused a batch for now; trying again");
+                        }
                         tokio::select! {
                             _ = tokio::time::sleep(e.retry_after().unwrap_or(pause).max(pause)) => {}
                             _ = stopping.cancelled() => {}
@@ -363,6 +379,10 @@ impl Batcher {
             };
             match result {
                 Ok(()) => {
+                    if warned {
+                        tracing::info!(processor = %id, items, waited = ?started.elapsed(),
+                            "Next consumer took the batch it had refused");
+                    }
                     if let Some(m) = &metrics {
                         m.record(trigger, items, bytes);
                     }
@@ -376,6 +396,7 @@ impl Batcher {
                         "Sender failed: the next consumer refused a batch the processor had accepted; its items are dropped");
                 }
             }
+            drop(charge);
             drop(holds);
         });
     }

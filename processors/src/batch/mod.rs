@@ -4,11 +4,13 @@
 //!
 //! The buffer is bounded, in items (a few times the largest batch the processor sends) and
 //! in bytes (the process-wide memory budget); a caller waits up to [`ACCEPT_WAIT`] for room and
-//! is then refused with a retryable error (UNAVAILABLE / 503 at the client). A send the next
-//! consumer refuses for lack of room is tried again for up to 10 s, keeping its room, so the
-//! pressure reaches the clients. Nothing is dropped silently: a send that still fails is
-//! counted (`otelcol_processor_batch_send_failed_items`) and logged with its item count and
-//! reason. Whoever needs end-to-end acknowledgement sets `sending_queue.wait_for_result: true`
+//! is then refused with a retryable error (UNAVAILABLE / 503 at the client). The buffer's
+//! memory reservations go on with each sent batch to the sending queue that keeps it, which
+//! holds them instead of charging the same bytes again. A send the next consumer refuses for
+//! lack of room is tried again for as long as the processor runs, keeping its room, so the
+//! pressure reaches the clients. Nothing is dropped silently: a send that fails for good, or is
+//! still refused at shutdown, is counted (`otelcol_processor_batch_send_failed_items`) and
+//! logged with its item count and reason. Whoever needs end-to-end acknowledgement sets `sending_queue.wait_for_result: true`
 //! on the exporter and leaves `batch` out, or batches in the exporter (`sending_queue.batch`).
 
 mod batcher;
@@ -203,21 +205,15 @@ impl BatchProcessor {
                 Err(_) => return Err(ConsumeError::backpressure(BUFFER_FULL)),
             };
         let left = wait.saturating_sub(started.elapsed());
-        let memory = match self.memory.try_reserve(bytes as u64) {
-            Some(m) => m,
-            None => match self.memory.reserve(bytes as u64, Some(left)).await {
-                Some(m) => m,
-                None => {
-                    return Err(ConsumeError::backpressure(format!(
-                        "memory budget of {} bytes is spent; try again later",
-                        self.memory.limit()
-                    )))
-                }
-            },
+        let Some(memory) = self.memory.reserve_buffered(bytes as u64, left).await else {
+            return Err(ConsumeError::backpressure(format!(
+                "memory budget of {} bytes is spent; try again later",
+                self.memory.limit()
+            )));
         };
         Ok(Hold {
             _items: items_permit,
-            _memory: memory,
+            memory: Arc::new(memory),
         })
     }
 

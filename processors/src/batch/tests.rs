@@ -387,14 +387,91 @@ async fn a_retryable_refusal_downstream_is_tried_again_not_dropped() {
         metric(&telemetry, "otelcol_processor_batch_send_failed_items"),
         Some(0.0)
     );
-    // refused for longer than RETRY_FOR: counted as failed, once
+    // refused for much longer than WARN_AFTER: held and tried again, not dropped
     *next.left.lock().unwrap() = usize::MAX;
     assert_eq!(p.consume(spans("b", 5)).await, Ok(()));
-    tokio::time::sleep(batcher::RETRY_FOR + Duration::from_secs(2)).await;
+    tokio::time::sleep(batcher::WARN_AFTER * 6).await;
+    assert_eq!(
+        metric(&telemetry, "otelcol_processor_batch_send_failed_items"),
+        Some(0.0)
+    );
+    assert_eq!(next.got.sizes(), vec![5]);
+    // room again: delivered
+    *next.left.lock().unwrap() = 0;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        next.got.sizes(),
+        vec![5, 5],
+        "delivered once room came back"
+    );
+    // still refused at shutdown: counted as failed, once
+    *next.left.lock().unwrap() = usize::MAX;
+    assert_eq!(p.consume(spans("c", 5)).await, Ok(()));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    p.shutdown().await;
     assert_eq!(
         metric(&telemetry, "otelcol_processor_batch_send_failed_items"),
         Some(5.0)
     );
+}
+
+/// Keeps what it takes, charged to the memory budget the way a sending queue charges it
+/// (`Batch::memory_charge`), and refuses when the budget has no room.
+struct QueueLike {
+    budget: pipeline_api::MemoryBudget,
+    kept: Mutex<Vec<(Batch, Arc<pipeline_api::MemoryPermit>)>>,
+}
+
+#[async_trait]
+impl Consumer for QueueLike {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        let bytes = batch.encoded_len() as u64;
+        let Some(charge) = batch.memory_charge(&self.budget, || self.budget.try_reserve(bytes))
+        else {
+            return Err(ConsumeError::backpressure("memory budget is spent"));
+        };
+        self.kept.lock().unwrap().push((batch, charge));
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queue_takes_over_the_batch_reservation_instead_of_charging_again() {
+    let requests: Vec<Batch> = (0..4).map(|i| spans(&format!("r{i}-"), 4)).collect();
+    let total: u64 = requests.iter().map(|b| b.encoded_len() as u64).sum();
+    // the buffers' share (75 %) holds the four requests; the whole budget not twice that
+    let budget = pipeline_api::MemoryBudget::new(total * 4 / 3 + 4);
+    let next = Arc::new(QueueLike {
+        budget: budget.clone(),
+        kept: Mutex::new(Vec::new()),
+    });
+    let mut c = ctx();
+    c.memory = budget.clone();
+    let p = Arc::new(BatchProcessor::new(
+        c,
+        config(16, 200, 0),
+        Signal::Traces,
+        next.clone(),
+    ));
+    p.start().await.unwrap();
+    for r in requests {
+        assert_eq!(p.consume(r).await, Ok(()));
+    }
+    // one send of 16 items: the queue keeps it under the batch's four reservations
+    settle().await;
+    let kept = next.kept.lock().unwrap().len();
+    assert_eq!(kept, 1, "taken without a second charge");
+    assert_eq!(budget.used(), total, "charged once");
+    assert_eq!(
+        p.consume(spans("late", 1)).await.unwrap_err().message(),
+        format!(
+            "memory budget of {} bytes is spent; try again later",
+            budget.limit()
+        ),
+        "the kept data still counts against the buffers' share"
+    );
+    next.kept.lock().unwrap().clear();
+    assert_eq!(budget.used(), 0, "given back when the queue lets go");
     p.shutdown().await;
 }
 
@@ -435,7 +512,8 @@ async fn the_memory_budget_bounds_the_buffer_in_bytes() {
     let gate = Arc::new(Semaphore::new(0));
     let next = Collect::gated(gate.clone());
     let one = spans("a", 10);
-    let budget = pipeline_api::MemoryBudget::new(one.encoded_len() as u64 * 2);
+    // the buffers' share (75 %) of it holds two requests
+    let budget = pipeline_api::MemoryBudget::new(one.encoded_len() as u64 * 8 / 3 + 2);
     let mut c = ctx();
     c.memory = budget.clone();
     let p = Arc::new(BatchProcessor::new(
@@ -450,7 +528,7 @@ async fn the_memory_budget_bounds_the_buffer_in_bytes() {
     let err = p.consume(one.clone()).await.unwrap_err();
     assert!(err.is_retryable());
     assert!(err.message().contains("memory budget"), "{err}");
-    assert_eq!(budget.used(), budget.limit());
+    assert_eq!(budget.used(), one.encoded_len() as u64 * 2);
     gate.add_permits(100);
     settle().await;
     assert_eq!(budget.used(), 0, "given back once sent");
