@@ -23,6 +23,7 @@ use prost::Message;
 
 use crate::attrs::AttrMap;
 use crate::encode;
+use crate::heap::HeapSize;
 use crate::ids::{ComponentId, Signal};
 use crate::memory::{MemoryBudget, MemoryPermit};
 use crate::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -156,9 +157,12 @@ struct Payload {
     wire: Option<Vec<Bytes>>,
     /// The decoded request, made on first read when the batch arrived as bytes.
     decoded: OnceLock<BatchData>,
-    /// The encoded length of the decoded form, computed once (the memory budget, every
-    /// queue of a fan-out and the exporter ask for it); reset by `edit`.
+    /// The encoded length of the decoded form, computed once (every queue of a fan-out and
+    /// the exporter ask for it); reset by `edit`.
     decoded_len: OnceLock<usize>,
+    /// The heap the decoded form takes (the memory budget's charge), computed once; reset
+    /// with `decoded_len`.
+    heap_len: OnceLock<usize>,
     /// What this data holds against the memory budget, shared by every queue that keeps it
     /// (a fan-out to three exporters holds the data once, so it is counted once).
     charge: Charge,
@@ -182,6 +186,7 @@ impl Payload {
             wire: None,
             decoded: OnceLock::from(data),
             decoded_len: OnceLock::new(),
+            heap_len: OnceLock::new(),
             charge: Charge::default(),
         }
     }
@@ -262,6 +267,7 @@ impl Batch {
                 wire: Some(vec![bytes]),
                 decoded: OnceLock::new(),
                 decoded_len: OnceLock::new(),
+                heap_len: OnceLock::new(),
                 charge: Charge::default(),
             }),
             items,
@@ -322,6 +328,28 @@ impl Batch {
             }
             None => self.get_decoded().encode_to(buf),
         }
+    }
+
+    /// The memory the batch's data takes, what the memory budget charges for it: the bytes
+    /// of its wire form, plus the heap of its decoded form once it has one (computed once).
+    /// A decoded batch takes several times its encoded length (`heap`).
+    pub fn memory_size(&self) -> usize {
+        let wire = self
+            .data
+            .wire
+            .as_ref()
+            .map_or(0, |w| w.iter().map(Bytes::len).sum());
+        let decoded = self.data.decoded.get().map_or(0, |d| {
+            *self.data.heap_len.get_or_init(|| {
+                std::mem::size_of::<BatchData>()
+                    + match d {
+                        BatchData::Traces(r) => r.heap_size(),
+                        BatchData::Metrics(r) => r.heap_size(),
+                        BatchData::Logs(r) => r.heap_size(),
+                    }
+            })
+        });
+        wire + decoded
     }
 
     /// Size of the protobuf encoding in bytes.
@@ -446,6 +474,7 @@ impl Batch {
         payload.wire = None;
         // new data: its length and its memory charge are its own
         payload.decoded_len = OnceLock::new();
+        payload.heap_len = OnceLock::new();
         payload.charge = Charge::default();
         let data = payload
             .decoded
@@ -475,6 +504,7 @@ impl Batch {
                         wire: Some(edited),
                         decoded: OnceLock::new(),
                         decoded_len: OnceLock::new(),
+                        heap_len: OnceLock::new(),
                         charge: Charge::default(),
                     });
                     return;
@@ -526,6 +556,7 @@ impl Batch {
                         wire: Some(wire),
                         decoded: OnceLock::new(),
                         decoded_len: OnceLock::new(),
+                        heap_len: OnceLock::new(),
                         charge: Charge::default(),
                     });
                     return;
@@ -586,6 +617,7 @@ impl Batch {
                     wire: Some(chunks),
                     decoded: OnceLock::new(),
                     decoded_len: OnceLock::new(),
+                    heap_len: OnceLock::new(),
                     charge: Charge::default(),
                 }),
                 items,

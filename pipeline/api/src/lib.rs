@@ -11,6 +11,7 @@ pub mod declare;
 mod encode;
 mod error;
 pub mod fanout;
+pub mod heap;
 mod ids;
 pub mod memory;
 pub mod metric;

@@ -1,7 +1,8 @@
 //! The process-wide memory budget: one bound, in bytes, on everything Ferrotel holds in memory
 //! on the way through (the `batch` processor's buffers and the in-memory sending queues).
 //!
-//! A component reserves the encoded size of what it keeps before it accepts it and holds the
+//! A component reserves the memory of what it keeps (`Batch::memory_size`: the wire bytes,
+//! or the heap of the decoded structs, several times larger) before it accepts it and holds the
 //! [`MemoryPermit`] until the data has left; past the budget, new data is refused with a
 //! retryable error (or waits, where the component is configured to block). One budget for
 //! the whole graph means a fan-out to three exporters with one stuck backend cannot hold

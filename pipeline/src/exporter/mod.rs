@@ -293,7 +293,7 @@ impl ExporterRunner {
                 // recovered data is never refused: it is on disk already
                 let memory = Arc::new(
                     self.memory
-                        .try_reserve(bytes as u64)
+                        .try_reserve(batch.memory_size() as u64)
                         .unwrap_or_else(MemoryPermit::none),
                 );
                 queue
@@ -762,12 +762,15 @@ impl ExporterRunner {
             Ok(p) => p,
             Err(offer) => return Err(refuse(offer)),
         };
-        // counted once however many queues hold the same data (a fan-out)
-        let memory = match batch
-            .memory_charge(&self.memory, || self.memory.try_reserve(bytes as u64))
-        {
+        // counted once however many queues hold the same data (a fan-out, or a batch the
+        // `batch` processor handed over with its reservation); what the data takes in memory
+        // (decoded, several times its encoding), not its encoded length, measured only when
+        // nobody holds a charge for it yet
+        let memory = match batch.memory_charge(&self.memory, || {
+            self.memory.try_reserve(batch.memory_size() as u64)
+        }) {
             Some(m) => m,
-            None if block => match self.memory.reserve(bytes as u64, None).await {
+            None if block => match self.memory.reserve(batch.memory_size() as u64, None).await {
                 Some(m) => Arc::new(m),
                 None => return Err(refuse(Offer::Closed)),
             },

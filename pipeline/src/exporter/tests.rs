@@ -342,7 +342,7 @@ async fn wait_for_result_with_queue_batching_answers_each_sender_with_its_batchs
 #[tokio::test]
 async fn fan_out_to_three_queues_with_one_stuck_backend_stays_within_the_memory_budget() {
     let one = logs(&[&"x".repeat(1000)]);
-    let per_request = one.encoded_len() as u64;
+    let per_request = one.memory_size() as u64;
     let budget = MemoryBudget::new(per_request * 20);
     let stuck = Arc::new(Backend::default());
     *stuck.hold.lock().unwrap() = Some(Arc::new(tokio::sync::Semaphore::new(0)));
@@ -707,12 +707,12 @@ async fn a_request_queued_by_three_exporters_is_counted_once_in_the_memory_budge
     for r in &runners {
         r.consume(request.clone()).await.unwrap();
     }
-    assert_eq!(budget.used(), request.encoded_len() as u64);
+    assert_eq!(budget.used(), request.memory_size() as u64);
     let other = logs(&["y"]);
     runners[0].consume(other.clone()).await.unwrap();
     assert_eq!(
         budget.used(),
-        (request.encoded_len() + other.encoded_len()) as u64,
+        (request.memory_size() + other.memory_size()) as u64,
         "other data pays for itself"
     );
     gate.add_permits(100);

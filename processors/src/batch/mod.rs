@@ -193,7 +193,8 @@ impl BatchProcessor {
         Ok(())
     }
 
-    /// Reserve room for `items` items and `bytes` bytes, waiting up to the accept wait.
+    /// Reserve room for `items` items and `bytes` bytes of memory, waiting up to the accept
+    /// wait.
     async fn reserve(&self, items: usize, bytes: usize) -> Result<Hold, ConsumeError> {
         let started = tokio::time::Instant::now();
         let wait = self.settings.accept_wait;
@@ -259,8 +260,9 @@ impl Consumer for BatchProcessor {
             return Ok(());
         }
         self.check_cardinality(&batch)?;
-        let bytes = batch.encoded_len();
-        let hold = self.reserve(batch.items(), bytes).await?;
+        // what the data takes in memory: a decoded batch (after `transform`, say) takes
+        // several times its encoded length
+        let hold = self.reserve(batch.items(), batch.memory_size()).await?;
         let request = Request {
             batch,
             hold: Arc::new(hold),

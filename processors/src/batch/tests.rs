@@ -425,7 +425,7 @@ struct QueueLike {
 #[async_trait]
 impl Consumer for QueueLike {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
-        let bytes = batch.encoded_len() as u64;
+        let bytes = batch.memory_size() as u64;
         let Some(charge) = batch.memory_charge(&self.budget, || self.budget.try_reserve(bytes))
         else {
             return Err(ConsumeError::backpressure("memory budget is spent"));
@@ -438,7 +438,7 @@ impl Consumer for QueueLike {
 #[tokio::test(start_paused = true)]
 async fn a_queue_takes_over_the_batch_reservation_instead_of_charging_again() {
     let requests: Vec<Batch> = (0..4).map(|i| spans(&format!("r{i}-"), 4)).collect();
-    let total: u64 = requests.iter().map(|b| b.encoded_len() as u64).sum();
+    let total: u64 = requests.iter().map(|b| b.memory_size() as u64).sum();
     // the buffers' share (75 %) holds the four requests; the whole budget not twice that
     let budget = pipeline_api::MemoryBudget::new(total * 4 / 3 + 4);
     let next = Arc::new(QueueLike {
@@ -513,7 +513,7 @@ async fn the_memory_budget_bounds_the_buffer_in_bytes() {
     let next = Collect::gated(gate.clone());
     let one = spans("a", 10);
     // the buffers' share (75 %) of it holds two requests
-    let budget = pipeline_api::MemoryBudget::new(one.encoded_len() as u64 * 8 / 3 + 2);
+    let budget = pipeline_api::MemoryBudget::new(one.memory_size() as u64 * 8 / 3 + 2);
     let mut c = ctx();
     c.memory = budget.clone();
     let p = Arc::new(BatchProcessor::new(
@@ -528,11 +528,39 @@ async fn the_memory_budget_bounds_the_buffer_in_bytes() {
     let err = p.consume(one.clone()).await.unwrap_err();
     assert!(err.is_retryable());
     assert!(err.message().contains("memory budget"), "{err}");
-    assert_eq!(budget.used(), one.encoded_len() as u64 * 2);
+    assert_eq!(budget.used(), one.memory_size() as u64 * 2);
     gate.add_permits(100);
     settle().await;
     assert_eq!(budget.used(), 0, "given back once sent");
     assert_eq!(p.consume(one).await, Ok(()));
+    p.shutdown().await;
+}
+
+/// A decoded batch is charged what it takes in memory, several times its encoding: two whose
+/// encodings would fit the budget together do not.
+#[tokio::test(start_paused = true)]
+async fn a_decoded_batch_is_charged_its_size_in_memory() {
+    let gate = Arc::new(Semaphore::new(0));
+    let next = Collect::gated(gate.clone());
+    let one = spans("a", 10);
+    assert!(one.is_decoded());
+    assert!(one.memory_size() > 2 * one.encoded_len());
+    let budget = pipeline_api::MemoryBudget::new(one.memory_size() as u64);
+    let mut c = ctx();
+    c.memory = budget.clone();
+    let p = Arc::new(BatchProcessor::new(
+        c,
+        config(10, 200, 0),
+        Signal::Traces,
+        next.clone(),
+    ));
+    p.start().await.unwrap();
+    assert_eq!(p.consume(one.clone()).await, Ok(()));
+    let err = p.consume(one.clone()).await.unwrap_err();
+    assert!(err.message().contains("memory budget"), "{err}");
+    gate.add_permits(100);
+    settle().await;
+    assert_eq!(budget.used(), 0, "given back once sent");
     p.shutdown().await;
 }
 
