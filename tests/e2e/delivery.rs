@@ -310,7 +310,7 @@ async fn a_spent_memory_budget_behind_batch_loses_nothing_acknowledged() {
             "{receivers: [otlp], exporters: [otlp]}",
             "{receivers: [otlp], processors: [batch], exporters: [otlp]}",
         );
-    let agent = Collector::start_with("budget-batch", &config, &["--memory-budget=4KiB"]);
+    let agent = Collector::start_with("budget-batch", &config, &["--memory-budget=16KiB"]);
     // Post until the budget refuses (503 after the 2 s accept wait), and once more after that.
     let mut accepted = Vec::new();
     let mut refused = 0;
