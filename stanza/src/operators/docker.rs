@@ -1,7 +1,8 @@
 //! Docker container metadata without the Docker socket (Ferrotel, issue 4): the `container`
 //! operator's `docker_metadata: true` reads `config.v2.json` beside a container's json-file
 //! log (`/var/lib/docker/containers/<id>/config.v2.json`), caches it per container, and
-//! re-reads it when its modification time changes (checked at most once a second).
+//! re-reads it when its modification time changes (checked at most once a second); a file
+//! that could not be read is tried again at the next check.
 //!
 //! Resource attributes set: `container.id`, `container.name` (`Name` without the leading
 //! `/`), `container.image.name` (`Config.Image` without tag or digest), and from the labels
@@ -39,9 +40,12 @@ impl DockerMetadata {
             Some(c) => std::fs::metadata(&file).and_then(|m| m.modified()).ok() != c.mtime,
         };
         if stale {
-            let mtime = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
+            let mut mtime = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
             let attrs = read(&file).unwrap_or_else(|e| {
                 tracing::debug!(path = %file.display(), error = %e, "No Docker container metadata.");
+                // read again at the next check even if the file keeps its modification time
+                // (written in place, or unreadable for a moment)
+                mtime = None;
                 Map::new()
             });
             self.cache.insert(
@@ -112,6 +116,35 @@ fn image_name(image: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_that_could_not_be_read_is_read_again_at_the_next_check() {
+        let dir = std::env::temp_dir().join(format!("ferrotel-docker-md-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.v2.json");
+        let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let write = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            let f = std::fs::File::options().write(true).open(&file).unwrap();
+            f.set_modified(when).unwrap(); // the same modification time both times
+        };
+        write(r#"{"Name":"/api","Config":{"#); // cut short
+        let mut md = DockerMetadata::default();
+        let mut resource = Map::new();
+        md.enrich("c1", &dir, &mut resource);
+        assert!(resource.is_empty());
+        write(r#"{"Name":"/api","Config":{"Image":"app:1"}}"#);
+        // the next check is due
+        md.cache.get_mut("c1").unwrap().checked -= RECHECK;
+        md.enrich("c1", &dir, &mut resource);
+        assert_eq!(
+            resource.get("container.name"),
+            Some(&Value::Str("api".into()))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn image_names_lose_tag_and_digest() {
         assert_eq!(super::image_name("nginx:1.25"), "nginx");
