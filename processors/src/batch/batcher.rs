@@ -342,9 +342,10 @@ impl Batcher {
         let stopping = self.stopping.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let holds = taken.owners; // given back when this task ends
-                                      // The requests' memory goes on with the batch: a queue that keeps it holds this
-                                      // charge (and with it the requests' reservations) instead of reserving again.
+            // given back when this task ends
+            let holds = taken.owners;
+            // The requests' memory goes on with the batch: a queue that keeps it holds this
+            // charge (and with it the requests' reservations) instead of reserving again.
             let charge = Arc::new(MemoryPermit::join(
                 holds.iter().map(|(h, _)| h.memory.clone()).collect(),
             ));
