@@ -371,15 +371,7 @@ impl Batch {
         budget: &MemoryBudget,
         reserve: impl FnOnce() -> Option<MemoryPermit>,
     ) -> Option<Arc<MemoryPermit>> {
-        let mut slot = self.data.charge.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = slot.upgrade() {
-            if p.budget_id() == budget.id() {
-                return Some(p);
-            }
-        }
-        let p = Arc::new(reserve()?);
-        *slot = Arc::downgrade(&p);
-        Some(p)
+        self.charge_or(budget.id(), || reserve().map(Arc::new))
     }
 
     /// Make `permit` the memory charge of this batch's data, unless a holder already has one
@@ -388,14 +380,25 @@ impl Batch {
     /// instead of reserving the same bytes again. The caller keeps `permit` alive until the
     /// next holder has taken the batch; an edited copy is new data and is charged anew.
     pub fn hand_over_memory_charge(&self, permit: &Arc<MemoryPermit>) {
+        self.charge_or(permit.budget_id(), || Some(permit.clone()));
+    }
+
+    /// The live charge of this batch's data from budget `budget_id`, else the one `make`
+    /// gives, which becomes the data's charge.
+    fn charge_or(
+        &self,
+        budget_id: usize,
+        make: impl FnOnce() -> Option<Arc<MemoryPermit>>,
+    ) -> Option<Arc<MemoryPermit>> {
         let mut slot = self.data.charge.0.lock().unwrap_or_else(|p| p.into_inner());
-        if slot
-            .upgrade()
-            .is_some_and(|p| p.budget_id() == permit.budget_id())
-        {
-            return;
+        if let Some(p) = slot.upgrade() {
+            if p.budget_id() == budget_id {
+                return Some(p);
+            }
         }
-        *slot = Arc::downgrade(permit);
+        let p = make()?;
+        *slot = Arc::downgrade(&p);
+        Some(p)
     }
 
     /// True while the batch holds the bytes it was received as (nothing has edited it).

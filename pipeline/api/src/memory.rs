@@ -209,15 +209,7 @@ impl MemoryBudget {
             return Some(self.permit(None, bytes));
         };
         let cost = self.cost(bytes);
-        let acquire = space.clone().acquire_many_owned(cost);
-        let permit = match wait {
-            None => acquire.await.ok(),
-            Some(w) => match tokio::time::timeout(w, acquire).await {
-                Ok(r) => r.ok(),
-                Err(_) => None,
-            },
-        };
-        match permit {
+        match acquire(space, cost, wait).await {
             Some(p) => Some(self.permit(Some(p), u64::from(cost))),
             None => self.refuse(),
         }
@@ -233,27 +225,13 @@ impl MemoryBudget {
         };
         let started = tokio::time::Instant::now();
         let share_cost = bytes.clamp(1, (*share).min(MAX_RESERVATION)) as u32;
-        let buffered = match buffers.clone().try_acquire_many_owned(share_cost) {
-            Ok(p) => p,
-            Err(_) => {
-                match tokio::time::timeout(wait, buffers.clone().acquire_many_owned(share_cost))
-                    .await
-                {
-                    Ok(Ok(p)) => p,
-                    _ => return self.refuse(),
-                }
-            }
+        let Some(buffered) = acquire(buffers, share_cost, Some(wait)).await else {
+            return self.refuse();
         };
         let cost = self.cost(bytes);
-        let held = match space.clone().try_acquire_many_owned(cost) {
-            Ok(p) => p,
-            Err(_) => {
-                let left = wait.saturating_sub(started.elapsed());
-                match tokio::time::timeout(left, space.clone().acquire_many_owned(cost)).await {
-                    Ok(Ok(p)) => p,
-                    _ => return self.refuse(),
-                }
-            }
+        let left = wait.saturating_sub(started.elapsed());
+        let Some(held) = acquire(space, cost, Some(left)).await else {
+            return self.refuse();
         };
         let mut permit = self.permit(Some(held), u64::from(cost));
         permit._buffered = Some(buffered);
@@ -264,6 +242,20 @@ impl MemoryBudget {
     /// without one, a quarter of the machine's memory, between 16 MiB and 64 MiB.
     pub fn default_limit() -> u64 {
         default_for(cgroup_limit(), physical_memory())
+    }
+}
+
+/// `cost` permits of `space`, waiting up to `wait` (`None`: as long as it takes); a
+/// timeout is only armed when there is no room at once.
+async fn acquire(
+    space: &Arc<Semaphore>,
+    cost: u32,
+    wait: Option<Duration>,
+) -> Option<OwnedSemaphorePermit> {
+    let acquire = space.clone().acquire_many_owned(cost);
+    match wait {
+        None => acquire.await.ok(),
+        Some(w) => tokio::time::timeout(w, acquire).await.ok()?.ok(),
     }
 }
 

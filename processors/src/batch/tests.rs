@@ -117,6 +117,19 @@ async fn started(cfg: Config, next: SharedConsumer) -> Arc<BatchProcessor> {
     p
 }
 
+/// [`started`] with its own memory budget.
+async fn started_with_budget(
+    cfg: Config,
+    next: SharedConsumer,
+    budget: &pipeline_api::MemoryBudget,
+) -> Arc<BatchProcessor> {
+    let mut c = ctx();
+    c.memory = budget.clone();
+    let p = Arc::new(BatchProcessor::new(c, cfg, Signal::Traces, next));
+    p.start().await.unwrap();
+    p
+}
+
 fn spawn_consume(
     p: &Arc<BatchProcessor>,
     b: Batch,
@@ -445,15 +458,7 @@ async fn a_queue_takes_over_the_batch_reservation_instead_of_charging_again() {
         budget: budget.clone(),
         kept: Mutex::new(Vec::new()),
     });
-    let mut c = ctx();
-    c.memory = budget.clone();
-    let p = Arc::new(BatchProcessor::new(
-        c,
-        config(16, 200, 0),
-        Signal::Traces,
-        next.clone(),
-    ));
-    p.start().await.unwrap();
+    let p = started_with_budget(config(16, 200, 0), next.clone(), &budget).await;
     for r in requests {
         assert_eq!(p.consume(r).await, Ok(()));
     }
@@ -518,15 +523,7 @@ async fn the_memory_budget_bounds_the_buffer_in_bytes() {
     assert!(one.memory_size() > 2 * one.encoded_len());
     // the buffers' share (75 %) of it holds two requests
     let budget = pipeline_api::MemoryBudget::new(one.memory_size() as u64 * 8 / 3 + 2);
-    let mut c = ctx();
-    c.memory = budget.clone();
-    let p = Arc::new(BatchProcessor::new(
-        c,
-        config(10, 200, 0),
-        Signal::Traces,
-        next.clone(),
-    ));
-    p.start().await.unwrap();
+    let p = started_with_budget(config(10, 200, 0), next.clone(), &budget).await;
     assert_eq!(p.consume(one.clone()).await, Ok(()));
     assert_eq!(p.consume(one.clone()).await, Ok(()));
     let err = p.consume(one.clone()).await.unwrap_err();
