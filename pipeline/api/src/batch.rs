@@ -168,6 +168,24 @@ struct Payload {
     charge: Charge,
 }
 
+/// Recognizes the data of one batch and its clones, as [`Batch::shares_data_with`] does,
+/// without keeping it: the data is freed with its last batch, and while this handle lives
+/// the address cannot be reused, so no later batch is ever taken for that one.
+#[derive(Debug, Clone)]
+pub struct DataIdentity(Weak<Payload>);
+
+impl DataIdentity {
+    /// Whether `batch` holds that data.
+    pub fn is(&self, batch: &Batch) -> bool {
+        std::ptr::eq(self.0.as_ptr(), Arc::as_ptr(&batch.data))
+    }
+
+    /// Whether a batch still holds that data.
+    pub fn is_live(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
 /// A payload's memory charge. A copy of the payload (copy-on-write) is new data with no
 /// charge of its own yet.
 #[derive(Debug, Default)]
@@ -591,6 +609,11 @@ impl Batch {
     /// True when both batches share the same data allocation (no copy was made).
     pub fn shares_data_with(&self, other: &Batch) -> bool {
         Arc::ptr_eq(&self.data, &other.data)
+    }
+
+    /// A handle that recognizes this batch's data later, without keeping the data alive.
+    pub fn identity(&self) -> DataIdentity {
+        DataIdentity(Arc::downgrade(&self.data))
     }
 
     /// Append batches of the same signal into one; the context of the first is kept.

@@ -24,7 +24,7 @@ pub mod testing;
 pub mod wire;
 pub mod wire_edit;
 
-pub use batch::{Batch, BatchData, BatchDataMut, RequestContext};
+pub use batch::{Batch, BatchData, BatchDataMut, DataIdentity, RequestContext};
 pub use component::*;
 pub use declare::{Meta, Stability};
 pub use error::{BuildError, ConsumeError, ErrorKind};

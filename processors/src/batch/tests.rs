@@ -428,6 +428,43 @@ async fn a_retryable_refusal_downstream_is_tried_again_not_dropped() {
     );
 }
 
+/// `batch` → a fan-out to two exporters, one of them full for longer than the fan-out
+/// tries on its own: the batch processor tries the same batch again, the fan-out sends it
+/// only to the branch that refused it, and each branch gets it once.
+#[tokio::test(start_paused = true)]
+async fn a_branch_full_for_long_gets_the_batch_once_and_the_others_are_not_sent_it_again() {
+    let id = ComponentId::parse("batch").unwrap();
+    let telemetry = Telemetry::new(MetricsLevel::Normal).component(ComponentKind::Processor, &id);
+    let up = Arc::new(Collect::default());
+    // refuses 40 attempts: longer than the fan-out's own retry (PARTIAL_RETRY)
+    let full = Arc::new(RefuseFirst {
+        left: Mutex::new(40),
+        got: Collect::default(),
+    });
+    let next = pipeline_api::fanout::FanOut::consumer(vec![up.clone(), full.clone()]);
+    let p = Arc::new(BatchProcessor::new(
+        ctx_with(telemetry.clone()),
+        config(5, 200, 0),
+        Signal::Traces,
+        next,
+    ));
+    p.start().await.unwrap();
+    assert_eq!(p.consume(spans("a", 5)).await, Ok(()));
+    tokio::time::sleep(pipeline_api::fanout::PARTIAL_RETRY * 4).await;
+    assert_eq!(
+        *full.left.lock().unwrap(),
+        0,
+        "refused past the fan-out's retry"
+    );
+    assert_eq!(full.got.sizes(), vec![5]);
+    assert_eq!(up.sizes(), vec![5], "the branch that took it got it once");
+    p.shutdown().await;
+    assert_eq!(
+        metric(&telemetry, "otelcol_processor_batch_send_failed_items"),
+        Some(0.0)
+    );
+}
+
 /// Keeps what it takes, charged to the memory budget the way a sending queue charges it
 /// (`Batch::memory_charge`), and refuses when the budget has no room.
 struct QueueLike {
