@@ -3,8 +3,7 @@
 # from the seed corpus tests/corpus.rs builds from real inputs.
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]     default: 10 s each, every target
-#   fuzz/run.sh --build                   only build the targets (.ci/run does it in the
-#                                         background, ahead of the runs)
+#   fuzz/run.sh --build                   only build the targets
 #
 # FUZZ_JOBS targets run at once (default: the number of cores). The targets are built in
 # target/fuzz, apart from the stable builds, so that a build here never waits for cargo's
