@@ -42,38 +42,45 @@ impl FanOut {
         if branches.len() == 1 {
             return branches.into_iter().next().expect("one branch");
         }
-        Arc::new(FanOut {
+        Arc::new(FanOut::new(branches))
+    }
+
+    fn new(branches: Vec<SharedConsumer>) -> FanOut {
+        FanOut {
             branches,
             partial: Mutex::new(Vec::new()),
             partial_count: AtomicUsize::new(0),
-        })
+        }
     }
 
-    /// The branches that already took `batch`, forgotten here (and the entries of batches
-    /// no longer held anywhere dropped): all false for a batch not seen before.
-    fn taken_before(&self, batch: &Batch) -> Vec<bool> {
-        let mut taken = vec![false; self.branches.len()];
-        if self.partial_count.load(Ordering::Acquire) == 0 {
-            return taken;
-        }
+    /// `f` on the remembered batches, those no batch holds any more let go first.
+    fn with_partial<R>(&self, f: impl FnOnce(&mut Vec<Partial>) -> R) -> R {
         let mut partial = self.partial.lock().unwrap_or_else(|e| e.into_inner());
         partial.retain(|p| p.data.is_live());
-        if let Some(i) = partial.iter().position(|p| p.data.is(batch)) {
-            taken = partial.swap_remove(i).taken;
-        }
+        let r = f(&mut partial);
         self.partial_count.store(partial.len(), Ordering::Release);
-        taken
+        r
+    }
+
+    /// The branches that already took `batch`, forgotten here: all false for a batch not
+    /// seen before.
+    fn taken_before(&self, batch: &Batch) -> Vec<bool> {
+        if self.partial_count.load(Ordering::Acquire) > 0 {
+            let found = self.with_partial(|partial| {
+                let i = partial.iter().position(|p| p.data.is(batch))?;
+                Some(partial.swap_remove(i).taken)
+            });
+            if let Some(taken) = found {
+                return taken;
+            }
+        }
+        vec![false; self.branches.len()]
     }
 
     /// Remember that only the `taken` branches have `batch`.
     fn remember(&self, batch: &Batch, taken: Vec<bool>) {
-        let mut partial = self.partial.lock().unwrap_or_else(|e| e.into_inner());
-        partial.retain(|p| p.data.is_live());
-        partial.push(Partial {
-            data: batch.identity(),
-            taken,
-        });
-        self.partial_count.store(partial.len(), Ordering::Release);
+        let data = batch.identity();
+        self.with_partial(|partial| partial.push(Partial { data, taken }));
     }
 }
 
@@ -91,23 +98,19 @@ impl Consumer for FanOut {
         )
         .await;
         let mut failed = Vec::new();
-        let mut errors = Vec::new();
         for (&i, result) in todo.iter().zip(results) {
             match result {
                 Ok(()) => taken[i] = true,
-                Err(e) => {
-                    failed.push(i);
-                    errors.push(e);
-                }
+                Err(e) => failed.push((i, e)),
             }
         }
         if failed.is_empty() {
             return Ok(());
         }
-        let some_taken = taken.iter().any(|&t| t);
-        if some_taken && errors.iter().all(ConsumeError::is_backpressure) {
+        let some_taken = taken.contains(&true);
+        if some_taken && failed.iter().all(|(_, e)| e.is_backpressure()) {
             let deadline = Instant::now() + PARTIAL_RETRY;
-            let retried = join_all(failed.iter().map(|&i| {
+            let retried = join_all(failed.iter().map(|&(i, _)| {
                 let branch = self.branches[i].clone();
                 let batch = batch.clone();
                 async move {
@@ -118,21 +121,21 @@ impl Consumer for FanOut {
                             Err(e) if e.is_backpressure() && Instant::now() + pause < deadline => {
                                 pause = (pause * 2).min(Duration::from_millis(500));
                             }
-                            other => return other,
+                            other => return (i, other),
                         }
                     }
                 }
             }))
             .await;
-            errors.clear();
-            for (&i, result) in failed.iter().zip(retried) {
+            failed.clear();
+            for (i, result) in retried {
                 match result {
                     Ok(()) => taken[i] = true,
-                    Err(e) => errors.push(e),
+                    Err(e) => failed.push((i, e)),
                 }
             }
         }
-        match ConsumeError::combine(errors) {
+        match ConsumeError::combine(failed.into_iter().map(|(_, e)| e).collect()) {
             None => Ok(()),
             Some(e) => {
                 if some_taken {
@@ -209,12 +212,7 @@ mod tests {
     async fn other_data_goes_everywhere_and_dropped_batches_are_forgotten() {
         let (up, full) = (Arc::new(Branch::default()), Arc::new(Branch::default()));
         full.full.store(true, Ordering::SeqCst);
-        let branches: Vec<SharedConsumer> = vec![up.clone(), full.clone()];
-        let fanout = FanOut {
-            branches,
-            partial: Mutex::new(Vec::new()),
-            partial_count: AtomicUsize::new(0),
-        };
+        let fanout = FanOut::new(vec![up.clone(), full.clone()]);
         let first = batch();
         fanout.consume(first.clone()).await.unwrap_err();
         fanout.consume(batch()).await.unwrap_err();

@@ -117,6 +117,23 @@ async fn started(cfg: Config, next: SharedConsumer) -> Arc<BatchProcessor> {
     p
 }
 
+/// [`started`] with telemetry at the normal level, to read its metrics.
+async fn started_with_telemetry(
+    cfg: Config,
+    next: SharedConsumer,
+) -> (Arc<BatchProcessor>, ComponentTelemetry) {
+    let id = ComponentId::parse("batch").unwrap();
+    let telemetry = Telemetry::new(MetricsLevel::Normal).component(ComponentKind::Processor, &id);
+    let p = Arc::new(BatchProcessor::new(
+        ctx_with(telemetry.clone()),
+        cfg,
+        Signal::Traces,
+        next,
+    ));
+    p.start().await.unwrap();
+    (p, telemetry)
+}
+
 /// [`started`] with its own memory budget.
 async fn started_with_budget(
     cfg: Config,
@@ -328,18 +345,10 @@ async fn single_batch_larger_than_send_batch_size_goes_straight_through() {
 
 #[tokio::test(start_paused = true)]
 async fn caller_is_answered_before_the_flush_and_a_failed_send_is_counted() {
-    let id = ComponentId::parse("batch").unwrap();
-    let telemetry = Telemetry::new(MetricsLevel::Normal).component(ComponentKind::Processor, &id);
     let gate = Arc::new(Semaphore::new(0));
     let next = Collect::gated(gate.clone());
     *next.fail_with.lock().unwrap() = Some(ConsumeError::permanent("backend said no"));
-    let p = Arc::new(BatchProcessor::new(
-        ctx_with(telemetry.clone()),
-        config(5, 10_000, 0),
-        Signal::Traces,
-        next.clone(),
-    ));
-    p.start().await.unwrap();
+    let (p, telemetry) = started_with_telemetry(config(5, 10_000, 0), next.clone()).await;
     // a 10 s timeout (as 4 of 50 public configs set) does not hold the caller
     assert_eq!(p.consume(spans("a", 3)).await, Ok(()));
     assert_eq!(p.consume(spans("b", 2)).await, Ok(()));
@@ -380,19 +389,11 @@ impl Consumer for RefuseFirst {
 
 #[tokio::test(start_paused = true)]
 async fn a_retryable_refusal_downstream_is_tried_again_not_dropped() {
-    let id = ComponentId::parse("batch").unwrap();
-    let telemetry = Telemetry::new(MetricsLevel::Normal).component(ComponentKind::Processor, &id);
     let next = Arc::new(RefuseFirst {
         left: Mutex::new(3),
         got: Collect::default(),
     });
-    let p = Arc::new(BatchProcessor::new(
-        ctx_with(telemetry.clone()),
-        config(5, 200, 0),
-        Signal::Traces,
-        next.clone(),
-    ));
-    p.start().await.unwrap();
+    let (p, telemetry) = started_with_telemetry(config(5, 200, 0), next.clone()).await;
     assert_eq!(p.consume(spans("a", 5)).await, Ok(()));
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(next.got.sizes(), vec![5], "delivered on the fourth attempt");
@@ -433,8 +434,6 @@ async fn a_retryable_refusal_downstream_is_tried_again_not_dropped() {
 /// only to the branch that refused it, and each branch gets it once.
 #[tokio::test(start_paused = true)]
 async fn a_branch_full_for_long_gets_the_batch_once_and_the_others_are_not_sent_it_again() {
-    let id = ComponentId::parse("batch").unwrap();
-    let telemetry = Telemetry::new(MetricsLevel::Normal).component(ComponentKind::Processor, &id);
     let up = Arc::new(Collect::default());
     // refuses 40 attempts: longer than the fan-out's own retry (PARTIAL_RETRY)
     let full = Arc::new(RefuseFirst {
@@ -442,13 +441,7 @@ async fn a_branch_full_for_long_gets_the_batch_once_and_the_others_are_not_sent_
         got: Collect::default(),
     });
     let next = pipeline_api::fanout::FanOut::consumer(vec![up.clone(), full.clone()]);
-    let p = Arc::new(BatchProcessor::new(
-        ctx_with(telemetry.clone()),
-        config(5, 200, 0),
-        Signal::Traces,
-        next,
-    ));
-    p.start().await.unwrap();
+    let (p, telemetry) = started_with_telemetry(config(5, 200, 0), next).await;
     assert_eq!(p.consume(spans("a", 5)).await, Ok(()));
     tokio::time::sleep(pipeline_api::fanout::PARTIAL_RETRY * 4).await;
     assert_eq!(
