@@ -175,6 +175,13 @@ mod tests {
         Batch::new(BatchData::empty(Signal::Traces), RequestContext::default())
     }
 
+    /// A branch that takes everything and one that is full.
+    fn up_and_full() -> (Arc<Branch>, Arc<Branch>) {
+        let (up, full) = (Arc::new(Branch::default()), Arc::new(Branch::default()));
+        full.full.store(true, Ordering::SeqCst);
+        (up, full)
+    }
+
     fn taken(b: &Branch) -> usize {
         b.taken.load(Ordering::SeqCst)
     }
@@ -183,8 +190,7 @@ mod tests {
     /// tries the same batch again, which reaches only the branch that had refused it.
     #[tokio::test(start_paused = true)]
     async fn a_batch_tried_again_goes_only_to_the_branches_that_refused_it() {
-        let (up, full) = (Arc::new(Branch::default()), Arc::new(Branch::default()));
-        full.full.store(true, Ordering::SeqCst);
+        let (up, full) = up_and_full();
         let fanout = FanOut::consumer(vec![up.clone(), full.clone()]);
         let b = batch();
         let err = fanout.consume(b.clone()).await.unwrap_err();
@@ -210,8 +216,7 @@ mod tests {
     /// remembered about a batch nobody holds any more is let go.
     #[tokio::test(start_paused = true)]
     async fn other_data_goes_everywhere_and_dropped_batches_are_forgotten() {
-        let (up, full) = (Arc::new(Branch::default()), Arc::new(Branch::default()));
-        full.full.store(true, Ordering::SeqCst);
+        let (up, full) = up_and_full();
         let fanout = FanOut::new(vec![up.clone(), full.clone()]);
         let first = batch();
         fanout.consume(first.clone()).await.unwrap_err();
