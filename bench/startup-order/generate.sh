@@ -6,8 +6,8 @@
 #
 #   bench/startup-order/generate.sh BINARY...
 #
-# Symbol names carry a hash that depends on how each crate was compiled (cargo's profile:
-# LTO, codegen units, debug info), and the linker places only the names it finds. So give
+# Symbol names carry a hash that depends on how each crate was compiled (cargo's profile
+# settings, the compiler version), and the linker places only the names it finds. So give
 # one binary of each build that should benefit, built from the same sources:
 #   - the image's (the Dockerfile's fat-LTO profile):
 #       CARGO_TARGET_DIR=target/fat CARGO_PROFILE_RELEASE_DEBUG=false \
