@@ -5,10 +5,10 @@
 # Installs Debian's docker.io, docker-compose and busybox-static when missing, starts dockerd
 # when no engine answers, takes the binary (FERROTEL_BIN, or the dev build), builds the
 # Ferrotel image (Dockerfile.prebuilt: no registry needed) and a busybox image on scratch,
-# then runs the scenario and the
-# docker_stats receiver, the prometheus receiver's docker_sd_configs and the docker detector
-# against the engine (ci/docker/docker_stats.py, docker_sd.py, docker_detector.py). Exits non-zero
-# on any failure; prints the scenario's counts and `N passed, N failed`.
+# then runs the scenario and the docker_stats receiver, the prometheus receiver's
+# docker_sd_configs and the docker detector against the engine (ci/docker/docker_stats.py,
+# docker_sd.py, docker_detector.py). Exits non-zero on any failure; prints the scenario's
+# counts and `N passed, N failed`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)

@@ -111,10 +111,15 @@ fn config(send_batch_size: u32, timeout_ms: u64, max: u32) -> Config {
     }
 }
 
-async fn started(cfg: Config, next: SharedConsumer) -> Arc<BatchProcessor> {
-    let p = Arc::new(BatchProcessor::new(ctx(), cfg, Signal::Traces, next));
+/// A started batch processor of traces built in `c`.
+async fn started_in(c: BuildContext, cfg: Config, next: SharedConsumer) -> Arc<BatchProcessor> {
+    let p = Arc::new(BatchProcessor::new(c, cfg, Signal::Traces, next));
     p.start().await.unwrap();
     p
+}
+
+async fn started(cfg: Config, next: SharedConsumer) -> Arc<BatchProcessor> {
+    started_in(ctx(), cfg, next).await
 }
 
 /// [`started`] with telemetry at the normal level, to read its metrics.
@@ -124,13 +129,7 @@ async fn started_with_telemetry(
 ) -> (Arc<BatchProcessor>, ComponentTelemetry) {
     let id = ComponentId::parse("batch").unwrap();
     let telemetry = Telemetry::new(MetricsLevel::Normal).component(ComponentKind::Processor, &id);
-    let p = Arc::new(BatchProcessor::new(
-        ctx_with(telemetry.clone()),
-        cfg,
-        Signal::Traces,
-        next,
-    ));
-    p.start().await.unwrap();
+    let p = started_in(ctx_with(telemetry.clone()), cfg, next).await;
     (p, telemetry)
 }
 
@@ -142,9 +141,7 @@ async fn started_with_budget(
 ) -> Arc<BatchProcessor> {
     let mut c = ctx();
     c.memory = budget.clone();
-    let p = Arc::new(BatchProcessor::new(c, cfg, Signal::Traces, next));
-    p.start().await.unwrap();
-    p
+    started_in(c, cfg, next).await
 }
 
 fn spawn_consume(
