@@ -28,10 +28,14 @@ work=$(mktemp -d /tmp/ferrotel-startup-order.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 # A gateway (idle), the Docker log pipeline, OTTL, attribute edits, RED metrics from spans,
-# fan-out (the embedded default config binds 0.0.0.0, so it is left out; idle has its parts).
-configs=(idle filelog-docker otlp-transform otlp-attributes otlp-resource spanmetrics fanout-3)
+# fan-out, and the embedded default config (the image's), on loopback addresses.
+configs=(idle filelog-docker otlp-transform otlp-attributes otlp-resource spanmetrics fanout-3 default)
 mkdir -p "$work/data/containers"
 export BENCH_DATA=$work/data
+sed 's/0\.0\.0\.0/127.0.0.1/' "$here/config-examples/default-config.yaml" >"$work/default.yaml"
+config_of() {
+  if [[ $1 == default ]]; then echo "$work/default.yaml"; else echo "$here/bench/scenarios/$1.yaml"; fi
+}
 
 # Symbol names also depend on the compiler: every binary must come from the same rustc, which
 # the list records and build.rs checks.
@@ -49,7 +53,7 @@ for arg in "$@"; do
     run=$work/$n-$name
     echo "callgrind: $bin $name" >&2
     valgrind --tool=callgrind --demangle=no --callgrind-out-file="$run.cg" \
-      "$bin" --config "$here/bench/scenarios/$name.yaml" >"$run.log" 2>&1 &
+      "$bin" --config "$(config_of "$name")" >"$run.log" 2>&1 &
     pid=$!
     sleep "$seconds"
     kill -TERM "$pid"
