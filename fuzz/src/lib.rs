@@ -195,7 +195,7 @@ pub fn docker_log_line(data: &[u8]) {
     let single = requests.len() == 1;
     for req in requests {
         items += match req {
-            stanza::convert::LogsRequest::Wire(bytes) => {
+            stanza::convert::LogsRequest::Wire { bytes, records } => {
                 if single {
                     assert_eq!(
                         bytes,
@@ -203,9 +203,13 @@ pub fn docker_log_line(data: &[u8]) {
                         "the encoding is prost's"
                     );
                 }
-                Batch::from_wire(Signal::Logs, bytes.into(), RequestContext::default())
-                    .expect("the scan accepts the encoded records")
-                    .items()
+                // the filelog receiver trusts the count (`Batch::from_encoded`)
+                let scanned =
+                    Batch::from_wire(Signal::Logs, bytes.into(), RequestContext::default())
+                        .expect("the scan accepts the encoded records")
+                        .items();
+                assert_eq!(scanned, records, "the encoder counts what the scan counts");
+                scanned
             }
             stanza::convert::LogsRequest::Decoded(r) => Batch::from_logs(r).items(),
         };

@@ -158,7 +158,11 @@ pub fn to_request_decoded(entries: Vec<Entry>) -> ExportLogsServiceRequest {
 /// for the wire scanner, see [`MAX_WIRE_NESTING`]) the decoded request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LogsRequest {
-    Wire(Vec<u8>),
+    /// The request's protobuf encoding, and how many log records it holds.
+    Wire {
+        bytes: Vec<u8>,
+        records: usize,
+    },
     Decoded(ExportLogsServiceRequest),
 }
 
@@ -168,12 +172,11 @@ impl LogsRequest {
         match self {
             // bytes this module wrote: the encoding of a request whose records nest at most
             // `MAX_WIRE_NESTING` values deep, which prost decodes
-            LogsRequest::Wire(b) => {
-                ExportLogsServiceRequest::decode(b.as_slice()).unwrap_or_else(|e| {
+            LogsRequest::Wire { bytes, .. } => ExportLogsServiceRequest::decode(bytes.as_slice())
+                .unwrap_or_else(|e| {
                     tracing::error!(error = %e, "Could not decode an encoded log request.");
                     ExportLogsServiceRequest::default()
-                })
-            }
+                }),
             LogsRequest::Decoded(r) => r,
         }
     }
@@ -207,6 +210,8 @@ pub struct Logs {
     last: Option<(usize, usize)>,
     /// Records held in all (sealed requests and the one being built).
     records: usize,
+    /// Records in the request being built.
+    building: usize,
     /// The size limit of one request in encoded bytes (0: none).
     max_bytes: usize,
     /// Encoded bytes of the request being built.
@@ -236,8 +241,10 @@ impl Logs {
     /// Close the request being built: later records go into a new one.
     fn seal(&mut self) {
         let resources = std::mem::take(&mut self.resources);
-        self.sealed
-            .push(LogsRequest::Wire(encode_request(resources)));
+        self.sealed.push(LogsRequest::Wire {
+            bytes: encode_request(resources),
+            records: std::mem::take(&mut self.building),
+        });
         self.last = None;
         self.bytes = 0;
     }
@@ -297,6 +304,7 @@ impl Logs {
         write_record(&e, buf);
         self.last = Some((r, s));
         self.records += 1;
+        self.building += 1;
     }
 
     /// An entry nested too deep for the wire form: a decoded request of its own, after the

@@ -11,11 +11,9 @@
 //!   a missing intermediate map (or a non-map in the way) is replaced by a new map;
 //! - `Delete` of a root returns the whole body / map and leaves it empty.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
-/// A map of values, as Go's `map[string]any` (ordered here, for determinism).
-pub type Map = BTreeMap<String, Value>;
+pub use crate::map::Map;
 
 /// A value in an entry, as Go's `any` after JSON decoding or operator work.
 #[derive(Debug, Clone, PartialEq)]
@@ -450,9 +448,7 @@ fn nested_map<'a>(map: &'a mut Map, keys: &[String]) -> Option<&'a mut Map> {
     let Some((first, rest)) = keys.split_first() else {
         return Some(map);
     };
-    let slot = map
-        .entry(first.clone())
-        .or_insert_with(|| Value::Map(Map::new()));
+    let slot = map.get_or_insert_with(first, || Value::Map(Map::new()));
     if !matches!(slot, Value::Map(_)) {
         *slot = Value::Map(Map::new());
     }

@@ -19,6 +19,7 @@ pub mod convert;
 pub mod entry;
 pub mod expr;
 pub mod goregex;
+mod map;
 pub mod operators;
 mod severity;
 mod timeparse;

@@ -279,7 +279,25 @@ impl Batch {
         context: RequestContext,
     ) -> Result<Batch, WireError> {
         let items = wire::scan(signal, &bytes)?;
-        Ok(Batch {
+        Ok(Batch::wire(signal, bytes, items, context))
+    }
+
+    /// OTLP protobuf bytes of an export request of `signal` that this process encoded, with
+    /// the `items` it encoded counted, kept as they are without the scan of
+    /// [`Batch::from_wire`]. Only for an encoder whose output is tested (and fuzzed) to be
+    /// prost's encoding of the request and to pass that scan with `items` items: debug
+    /// builds still scan, and check the count.
+    pub fn from_encoded(signal: Signal, bytes: Bytes, items: usize) -> Batch {
+        debug_assert_eq!(
+            wire::scan(signal, &bytes).ok(),
+            Some(items),
+            "encoded {signal} bytes fail the wire scan or hold another count"
+        );
+        Batch::wire(signal, bytes, items, RequestContext::default())
+    }
+
+    fn wire(signal: Signal, bytes: Bytes, items: usize, context: RequestContext) -> Batch {
+        Batch {
             data: Arc::new(Payload {
                 signal,
                 wire: Some(vec![bytes]),
@@ -290,7 +308,7 @@ impl Batch {
             }),
             items,
             context: Arc::new(context),
-        })
+        }
     }
 
     /// [`Batch::from_wire`] with a copy of `bytes`.

@@ -434,9 +434,7 @@ impl ParserBase {
     {
         self.process_by(e, out, |e| {
             self.parse_and_store(e, parse, |e, fields| {
-                for (k, v) in fields {
-                    e.attributes.insert(k, v);
-                }
+                e.attributes.extend(fields);
                 Ok(())
             })
         });

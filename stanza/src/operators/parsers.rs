@@ -192,12 +192,13 @@ mod json {
         }
 
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-            let mut m = Map::new();
+            // the pairs, then one sort (later keys win, as Go's map assignment)
+            let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
             while let Some(k) = map.next_key::<String>()? {
                 let v = map.next_value_seed(self)?;
-                m.insert(k, v);
+                pairs.push((k, v));
             }
-            Ok(Value::Map(m))
+            Ok(Value::Map(Map::from(pairs)))
         }
     }
 
@@ -505,7 +506,19 @@ pub fn key_value_pairs(
             _ if Some(c) == quote => quote = None,
             b'\\' => escaped = true,
             _ => {
+                // an ordinary byte; so are the ones up to the next that may end the token or
+                // a quote (inside quotes: that quote or a backslash; outside: a quote, a
+                // backslash or the pair delimiter's first byte), which are ASCII or where
+                // `pair_delim` may start: the slices keep to character boundaries
                 i += 1;
+                let rest = &b[i..];
+                i += match quote {
+                    Some(q) => memchr::memchr2(q, b'\\', rest),
+                    None => rest
+                        .iter()
+                        .position(|&c| matches!(c, b'"' | b'\'' | b'\\') || Some(c) == pd0),
+                }
+                .unwrap_or(rest.len());
                 continue;
             }
         }

@@ -303,7 +303,7 @@ fn encoded_requests_are_the_decoded_requests_encoded_by_prost() {
         let want = reference.into_requests();
         assert_eq!(got.len(), want.len(), "case {case}: requests");
         for (got, want) in got.iter().zip(&want) {
-            let crate::convert::LogsRequest::Wire(bytes) = got else {
+            let crate::convert::LogsRequest::Wire { bytes, .. } = got else {
                 panic!("case {case}: a shallow entry went decoded");
             };
             assert_eq!(*bytes, want.encode_to_vec(), "case {case}");
@@ -355,10 +355,12 @@ fn encoded_requests_pass_the_wire_check_and_deep_records_go_decoded() {
     let (mut wire, mut decoded, mut seqs) = (0, 0, Vec::new());
     for req in logs.into_encoded() {
         let batch = match req {
-            LogsRequest::Wire(b) => {
+            LogsRequest::Wire { bytes, records } => {
                 wire += 1;
-                Batch::from_wire(Signal::Logs, b.into(), RequestContext::default())
-                    .expect("the wire check accepts what was encoded")
+                let batch = Batch::from_wire(Signal::Logs, bytes.into(), RequestContext::default())
+                    .expect("the wire check accepts what was encoded");
+                assert_eq!(batch.items(), records, "the encoder's count is the scan's");
+                batch
             }
             LogsRequest::Decoded(r) => {
                 decoded += 1;
