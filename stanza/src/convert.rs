@@ -160,7 +160,7 @@ pub fn to_request_decoded(entries: Vec<Entry>) -> ExportLogsServiceRequest {
 pub enum LogsRequest {
     /// The request's protobuf encoding, and how many log records it holds.
     Wire {
-        bytes: Vec<u8>,
+        bytes: bytes::Bytes,
         records: usize,
     },
     Decoded(ExportLogsServiceRequest),
@@ -172,7 +172,7 @@ impl LogsRequest {
         match self {
             // bytes this module wrote: the encoding of a request whose records nest at most
             // `MAX_WIRE_NESTING` values deep, which prost decodes
-            LogsRequest::Wire { bytes, .. } => ExportLogsServiceRequest::decode(bytes.as_slice())
+            LogsRequest::Wire { bytes, .. } => ExportLogsServiceRequest::decode(&bytes[..])
                 .unwrap_or_else(|e| {
                     tracing::error!(error = %e, "Could not decode an encoded log request.");
                     ExportLogsServiceRequest::default()
@@ -203,7 +203,8 @@ type Scopes = Vec<(String, Vec<u8>)>;
 /// gRPC server accepts by default (4 MiB).
 #[derive(Debug, Default)]
 pub struct Logs {
-    /// Records the first scope is made room for at once.
+    /// Whether (when not 0) the next new scope is given room for a whole request at once: at
+    /// first when records are expected ([`Logs::expecting`]), and after a request filled up.
     expect: usize,
     resources: Vec<(Map, Scopes)>,
     /// The resource and scope of the last entry (neighbours usually share both).
@@ -212,6 +213,8 @@ pub struct Logs {
     records: usize,
     /// Records in the request being built.
     building: usize,
+    /// Bytes kept free in front of the records of the request's first scope (0: none).
+    gap: usize,
     /// The size limit of one request in encoded bytes (0: none).
     max_bytes: usize,
     /// Encoded bytes of the request being built.
@@ -242,7 +245,7 @@ impl Logs {
     fn seal(&mut self) {
         let resources = std::mem::take(&mut self.resources);
         self.sealed.push(LogsRequest::Wire {
-            bytes: encode_request(resources),
+            bytes: encode_request(resources, std::mem::take(&mut self.gap)),
             records: std::mem::take(&mut self.building),
         });
         self.last = None;
@@ -262,6 +265,9 @@ impl Logs {
             // the record, its length prefix and tag, within its scope
             if self.bytes > 0 && self.bytes + size > self.max_bytes {
                 self.seal();
+                // a request just filled up, so the next one likely will too: room for it at
+                // once rather than growing (and copying) its buffer step by step
+                self.expect = self.expect.max(1);
             }
             self.bytes += size;
         }
@@ -282,7 +288,7 @@ impl Logs {
                 }
             },
         };
-        let scopes = &mut self.resources[r].1;
+        let (attrs, scopes) = &mut self.resources[r];
         let s = match self.last {
             Some((lr, ls)) if lr == r && scopes[ls].0 == scope_name => ls,
             _ => match scopes.iter().position(|(n, _)| *n == scope_name) {
@@ -293,7 +299,14 @@ impl Logs {
                     } else {
                         0
                     };
-                    scopes.push((std::mem::take(&mut scope_name), Vec::with_capacity(room)));
+                    let mut buf = Vec::new();
+                    if room > 0 && r == 0 && scopes.is_empty() {
+                        // the request's first scope: room in front for the request's head
+                        self.gap = head_room(attrs, &scope_name);
+                        buf.reserve_exact(self.gap + room);
+                        buf.resize(self.gap, 0);
+                    }
+                    scopes.push((std::mem::take(&mut scope_name), buf));
                     scopes.len() - 1
                 }
             },
@@ -418,13 +431,19 @@ fn delimited_len(len: usize) -> usize {
     1 + varint_len(len as u64) + len
 }
 
-/// A varint, as prost writes it (the one-byte case, the usual one, without a loop).
+/// A varint, as prost writes it (the one-byte case, the usual one, inline and without a loop).
+#[inline(always)]
 fn put_varint(out: &mut Vec<u8>, v: u64) {
     if v < 0x80 {
         out.push(v as u8);
     } else {
-        prost::encoding::encode_varint(v, out);
+        put_long_varint(out, v);
     }
+}
+
+#[inline(never)]
+fn put_long_varint(out: &mut Vec<u8>, v: u64) {
+    prost::encoding::encode_varint(v, out);
 }
 
 /// The key (field number below 16) and the length of a length-delimited field.
@@ -615,45 +634,87 @@ fn write_record(e: &Entry, out: &mut Vec<u8>) {
     }
 }
 
-/// The `ExportLogsServiceRequest` of resources whose records are encoded: as [`request`].
-fn encode_request(resources: Vec<(Map, Scopes)>) -> Vec<u8> {
-    let scope_len = |name: &str, records: &[u8]| {
-        let scope = if name.is_empty() {
-            0
+/// The `ExportLogsServiceRequest` of resources whose records are encoded: as [`request`]. The
+/// first scope's buffer starts with `gap` bytes that are not records (see [`head_room`]): when
+/// it is the request's only scope, the request's head is written there and the buffer becomes
+/// the request without a copy.
+fn encode_request(mut resources: Vec<(Map, Scopes)>, gap: usize) -> bytes::Bytes {
+    // the records of scope `s` of resource `r`
+    fn records(r: usize, s: usize, buf: &[u8], gap: usize) -> &[u8] {
+        if r == 0 && s == 0 {
+            &buf[gap..]
         } else {
-            delimited_len(name.len())
-        };
-        delimited_len(scope) + records.len()
-    };
-    let resource_len = |attrs: &Map, scopes: &Scopes| {
+            buf
+        }
+    }
+    let resource_len = |r: usize, attrs: &Map, scopes: &Scopes| {
         delimited_len(map_len(attrs))
             + scopes
                 .iter()
-                .map(|(n, r)| delimited_len(scope_len(n, r)))
+                .enumerate()
+                .map(|(s, (n, b))| delimited_len(scope_len(n, records(r, s, b, gap).len())))
                 .sum::<usize>()
     };
+    if gap > 0 && resources.len() == 1 && resources[0].1.len() == 1 {
+        let (attrs, scopes) = &mut resources[0];
+        let mut head = Vec::with_capacity(gap);
+        put_header(&mut head, 1, resource_len(0, attrs, scopes));
+        put_header(&mut head, 1, map_len(attrs));
+        write_key_values(attrs, 1, &mut head);
+        let (name, buf) = &mut scopes[0];
+        put_scope_head(&mut head, name, buf.len() - gap);
+        if let Some(start) = gap.checked_sub(head.len()) {
+            buf[start..gap].copy_from_slice(&head);
+            return bytes::Bytes::from(std::mem::take(buf)).slice(start..);
+        }
+    }
     let total: usize = resources
         .iter()
-        .map(|(a, s)| delimited_len(resource_len(a, s)))
+        .enumerate()
+        .map(|(r, (a, s))| delimited_len(resource_len(r, a, s)))
         .sum();
     let mut out = Vec::with_capacity(total);
-    for (attrs, scopes) in &resources {
-        put_header(&mut out, 1, resource_len(attrs, scopes));
+    for (r, (attrs, scopes)) in resources.iter().enumerate() {
+        put_header(&mut out, 1, resource_len(r, attrs, scopes));
         put_header(&mut out, 1, map_len(attrs));
         write_key_values(attrs, 1, &mut out);
-        for (name, records) in scopes {
-            put_header(&mut out, 2, scope_len(name, records));
-            let scope = if name.is_empty() {
-                0
-            } else {
-                delimited_len(name.len())
-            };
-            put_header(&mut out, 1, scope);
-            if !name.is_empty() {
-                put_bytes(&mut out, 1, name.as_bytes());
-            }
+        for (s, (name, buf)) in scopes.iter().enumerate() {
+            let records = records(r, s, buf, gap);
+            put_scope_head(&mut out, name, records.len());
             out.extend_from_slice(records);
         }
     }
-    out
+    out.into()
+}
+
+/// The length of a `ScopeLogs` whose scope is named `name` and whose records take `records`
+/// bytes.
+fn scope_len(name: &str, records: usize) -> usize {
+    let scope = if name.is_empty() {
+        0
+    } else {
+        delimited_len(name.len())
+    };
+    delimited_len(scope) + records
+}
+
+/// A `ScopeLogs` field up to its records: its key and length, and its scope.
+fn put_scope_head(out: &mut Vec<u8>, name: &str, records: usize) {
+    put_header(out, 2, scope_len(name, records));
+    let scope = if name.is_empty() {
+        0
+    } else {
+        delimited_len(name.len())
+    };
+    put_header(out, 1, scope);
+    if !name.is_empty() {
+        put_bytes(out, 1, name.as_bytes());
+    }
+}
+
+/// Room enough for the head of a request of one resource with `attrs` and one scope named
+/// `name`: the `ResourceLogs` key and length, its `Resource`, the `ScopeLogs` key and length,
+/// and its scope (each length at most a 10-byte varint).
+fn head_room(attrs: &Map, name: &str) -> usize {
+    4 * 11 + map_len(attrs) + delimited_len(name.len())
 }
