@@ -30,7 +30,7 @@ impl Map {
     }
 
     fn find(&self, key: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        self.0.binary_search_by(|(k, _)| key_order(k, key))
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -114,7 +114,7 @@ impl Map {
             return;
         }
         // a stable sort keeps equal keys in the order they came in
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        pairs.sort_by(|a, b| key_order(&a.0, &b.0));
         pairs.dedup_by(|later, kept| {
             let same = later.0 == kept.0;
             if same {
@@ -122,6 +122,17 @@ impl Map {
             }
             same
         });
+    }
+}
+
+/// `a.cmp(b)`, deciding by the first bytes where they differ (keys usually start with
+/// different letters) before comparing the rest: the same order, without a call to `memcmp` for
+/// most pairs.
+#[inline]
+fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match a.as_bytes().first().cmp(&b.as_bytes().first()) {
+        std::cmp::Ordering::Equal => a.cmp(b),
+        other => other,
     }
 }
 
@@ -221,11 +232,18 @@ mod tests {
             x ^= x << 17;
             x % n
         };
+        // keys that differ in their first byte, share it, or are empty
+        let key_of = |n: u64| match n % 4 {
+            0 if n < 4 => String::new(),
+            0 | 1 => format!("k{n}"),
+            2 => format!("a{n}"),
+            _ => format!("{n}"),
+        };
         let mut checked = 0;
         for _ in 0..2_000 {
             let (mut m, mut want) = (Map::new(), BTreeMap::new());
             for step in 0..next(40) {
-                let key = format!("k{}", next(12));
+                let key = key_of(next(12));
                 let value = Value::Int(step as i64);
                 match next(5) {
                     0 | 1 => assert_eq!(
@@ -235,7 +253,7 @@ mod tests {
                     2 => assert_eq!(m.remove(&key), want.remove(&key)),
                     3 => {
                         let pairs: Vec<(String, Value)> = (0..next(6))
-                            .map(|i| (format!("k{}", next(12)), Value::Int(100 + i as i64)))
+                            .map(|i| (key_of(next(12)), Value::Int(100 + i as i64)))
                             .collect();
                         m.extend(pairs.clone());
                         want.extend(pairs);
@@ -254,7 +272,7 @@ mod tests {
                 checked += 1;
             }
             let pairs: Vec<(String, Value)> = (0..next(30))
-                .map(|i| (format!("k{}", next(20)), Value::Int(i as i64)))
+                .map(|i| (key_of(next(20)), Value::Int(i as i64)))
                 .collect();
             let got: Map = pairs.iter().cloned().collect();
             let expected: BTreeMap<_, _> = pairs.into_iter().collect();
