@@ -204,10 +204,9 @@ pub fn docker_log_line(data: &[u8]) {
                     );
                 }
                 // the filelog receiver trusts the count (`Batch::from_encoded`)
-                let scanned =
-                    Batch::from_wire(Signal::Logs, bytes.into(), RequestContext::default())
-                        .expect("the scan accepts the encoded records")
-                        .items();
+                let scanned = Batch::from_wire(Signal::Logs, bytes, RequestContext::default())
+                    .expect("the scan accepts the encoded records")
+                    .items();
                 assert_eq!(scanned, records, "the encoder counts what the scan counts");
                 scanned
             }

@@ -276,9 +276,7 @@ type Polled = (Tailer, PollOutput, Vec<LogsRequest>);
 /// again here.
 fn to_batch(req: LogsRequest) -> Batch {
     match req {
-        LogsRequest::Wire { bytes, records } => {
-            Batch::from_encoded(Signal::Logs, bytes.into(), records)
-        }
+        LogsRequest::Wire { bytes, records } => Batch::from_encoded(Signal::Logs, bytes, records),
         LogsRequest::Decoded(req) => Batch::from_logs(req),
     }
 }

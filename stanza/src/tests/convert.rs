@@ -357,7 +357,7 @@ fn encoded_requests_pass_the_wire_check_and_deep_records_go_decoded() {
         let batch = match req {
             LogsRequest::Wire { bytes, records } => {
                 wire += 1;
-                let batch = Batch::from_wire(Signal::Logs, bytes.into(), RequestContext::default())
+                let batch = Batch::from_wire(Signal::Logs, bytes, RequestContext::default())
                     .expect("the wire check accepts what was encoded");
                 assert_eq!(batch.items(), records, "the encoder's count is the scan's");
                 batch
