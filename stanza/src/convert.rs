@@ -422,11 +422,13 @@ fn nesting(e: &Entry) -> usize {
         .max(maps(&e.resource))
 }
 
+#[inline]
 fn varint_len(v: u64) -> usize {
     prost::encoding::encoded_len_varint(v)
 }
 
 /// Bytes taken by a length-delimited field of `len` bytes (with a one-byte key).
+#[inline]
 fn delimited_len(len: usize) -> usize {
     1 + varint_len(len as u64) + len
 }
@@ -447,17 +449,20 @@ fn put_long_varint(out: &mut Vec<u8>, v: u64) {
 }
 
 /// The key (field number below 16) and the length of a length-delimited field.
+#[inline]
 fn put_header(out: &mut Vec<u8>, field: u8, len: usize) {
     out.push(field << 3 | 2);
     put_varint(out, len as u64);
 }
 
+#[inline]
 fn put_bytes(out: &mut Vec<u8>, field: u8, b: &[u8]) {
     put_header(out, field, b.len());
     out.extend_from_slice(b);
 }
 
 /// The length of an `AnyValue` holding `v` (`Null`: no value).
+#[inline]
 fn any_value_len(v: &Value) -> usize {
     match v {
         Value::Null => 0,
@@ -484,13 +489,20 @@ fn map_len(m: &Map) -> usize {
 }
 
 /// The length of a `KeyValue` (its value is always present).
+#[inline]
 fn key_value_len(k: &str, v: &Value) -> usize {
+    key_value_len_with(k, any_value_len(v))
+}
+
+/// [`key_value_len`] given the length of the value's `AnyValue`.
+#[inline]
+fn key_value_len_with(k: &str, value_len: usize) -> usize {
     let key = if k.is_empty() {
         0
     } else {
         delimited_len(k.len())
     };
-    key + delimited_len(any_value_len(v))
+    key + delimited_len(value_len)
 }
 
 fn write_any_value(v: &Value, out: &mut Vec<u8>) {
@@ -527,11 +539,12 @@ fn write_any_value(v: &Value, out: &mut Vec<u8>) {
 /// Each pair of `m` as a `KeyValue` in field `field`.
 fn write_key_values(m: &Map, field: u8, out: &mut Vec<u8>) {
     for (k, v) in m {
-        put_header(out, field, key_value_len(k, v));
+        let value_len = any_value_len(v);
+        put_header(out, field, key_value_len_with(k, value_len));
         if !k.is_empty() {
             put_bytes(out, 1, k.as_bytes());
         }
-        put_header(out, 2, any_value_len(v));
+        put_header(out, 2, value_len);
         write_any_value(v, out);
     }
 }
