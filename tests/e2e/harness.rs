@@ -246,13 +246,44 @@ pub fn try_http_get(url: &str) -> Option<(u16, String)> {
     .ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).ok()?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Some((status, body))
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n");
+    let (head, body) = match end {
+        Some(i) => (&buf[..i], &buf[i + 4..]),
+        None => (&buf[..], &[][..]),
+    };
+    let head = String::from_utf8_lossy(head);
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    // a body without a length (Go's `/metrics`, for one) comes in chunks, whose size lines
+    // would otherwise cut lines of the text in two
+    let chunked = head.lines().any(|l| {
+        l.split_once(':').is_some_and(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("transfer-encoding")
+                && v.to_ascii_lowercase().contains("chunked")
+        })
+    });
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_vec()
+    };
+    Some((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// The content of an HTTP/1.1 chunked body; `None` when it is malformed or cut short.
+fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(raw.len());
+    loop {
+        let line_end = raw.windows(2).position(|w| w == b"\r\n")?;
+        let line = std::str::from_utf8(&raw[..line_end]).ok()?;
+        // the size, in hex, before any chunk extension
+        let size = usize::from_str_radix(line.split(';').next()?.trim(), 16).ok()?;
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(raw.get(..size)?);
+        raw = raw.get(size..)?.strip_prefix(b"\r\n")?;
+    }
 }
 
 /// The value of one series in a Prometheus text exposition (`name{a="b",...}` where every
@@ -286,4 +317,35 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A chunked body is read joined, whatever its chunk extensions; a cut one is refused; and
+/// `try_http_get` reads one from a real server without the size lines in the text.
+#[test]
+fn chunked_bodies_are_read_joined() {
+    assert_eq!(
+        dechunk(b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n").as_deref(),
+        Some(&b"hello, world"[..])
+    );
+    assert_eq!(dechunk(b"5\r\nhel"), None);
+    assert_eq!(dechunk(b"zz\r\nhello\r\n0\r\n\r\n"), None);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut c, _) = listener.accept().unwrap();
+        let mut req = [0u8; 1024];
+        let _ = c.read(&mut req).unwrap();
+        c.write_all(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+              10\r\notelcol_process_\r\nb\r\nuptime 1.5\n\r\n0\r\n\r\n",
+        )
+        .unwrap();
+    });
+    let (status, body) = try_http_get(&format!("http://{addr}/metrics")).unwrap();
+    server.join().unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "otelcol_process_uptime 1.5\n")
+    );
 }
