@@ -203,9 +203,9 @@ type Scopes = Vec<(String, Vec<u8>)>;
 /// gRPC server accepts by default (4 MiB).
 #[derive(Debug, Default)]
 pub struct Logs {
-    /// Whether (when not 0) the next new scope is given room for a whole request at once: at
-    /// first when records are expected ([`Logs::expecting`]), and after a request filled up.
-    expect: usize,
+    /// Whether the next new scope is given room for a whole request at once: at first when
+    /// records are expected ([`Logs::expecting`]), and after a request filled up.
+    expect: bool,
     resources: Vec<(Map, Scopes)>,
     /// The resource and scope of the last entry (neighbours usually share both).
     last: Option<(usize, usize)>,
@@ -224,12 +224,12 @@ pub struct Logs {
 }
 
 impl Logs {
-    /// Room for `n` records in the first resource and scope (the usual case is one of each),
-    /// so that its buffer is not grown and copied along the way. Only the memory written is
-    /// paid for.
+    /// When records are expected (`n > 0`), room for a whole request (the size limit) in the
+    /// first scope at once, so that its buffer is not grown and copied along the way. Only
+    /// the memory written is paid for.
     pub fn expecting(n: usize) -> Logs {
         Logs {
-            expect: n,
+            expect: n > 0,
             ..Default::default()
         }
     }
@@ -267,7 +267,7 @@ impl Logs {
                 self.seal();
                 // a request just filled up, so the next one likely will too: room for it at
                 // once rather than growing (and copying) its buffer step by step
-                self.expect = self.expect.max(1);
+                self.expect = true;
             }
             self.bytes += size;
         }
@@ -294,7 +294,7 @@ impl Logs {
             _ => match scopes.iter().position(|(n, _)| *n == scope_name) {
                 Some(s) => s,
                 None => {
-                    let room = if std::mem::take(&mut self.expect) > 0 && self.max_bytes > 0 {
+                    let room = if std::mem::take(&mut self.expect) && self.max_bytes > 0 {
                         self.max_bytes
                     } else {
                         0
@@ -703,23 +703,22 @@ fn encode_request(mut resources: Vec<(Map, Scopes)>, gap: usize) -> bytes::Bytes
 /// The length of a `ScopeLogs` whose scope is named `name` and whose records take `records`
 /// bytes.
 fn scope_len(name: &str, records: usize) -> usize {
-    let scope = if name.is_empty() {
+    delimited_len(scope_len_of(name)) + records
+}
+
+/// The length of the `InstrumentationScope` named `name` (nothing but its name).
+fn scope_len_of(name: &str) -> usize {
+    if name.is_empty() {
         0
     } else {
         delimited_len(name.len())
-    };
-    delimited_len(scope) + records
+    }
 }
 
 /// A `ScopeLogs` field up to its records: its key and length, and its scope.
 fn put_scope_head(out: &mut Vec<u8>, name: &str, records: usize) {
     put_header(out, 2, scope_len(name, records));
-    let scope = if name.is_empty() {
-        0
-    } else {
-        delimited_len(name.len())
-    };
-    put_header(out, 1, scope);
+    put_header(out, 1, scope_len_of(name));
     if !name.is_empty() {
         put_bytes(out, 1, name.as_bytes());
     }
