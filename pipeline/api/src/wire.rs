@@ -686,13 +686,18 @@ fn varint_long(b: &mut &[u8]) -> Option<u64> {
 /// Whether `p` is UTF-8, with a word-at-a-time pass for the usual all-ASCII string.
 #[inline(always)]
 fn is_utf8(p: &[u8]) -> bool {
+    let word = |w: &[u8]| w.try_into().map_or(u64::MAX, u64::from_ne_bytes);
     let mut chunks = p.chunks_exact(8);
     let mut high = 0u64;
     for chunk in &mut chunks {
-        high |= chunk.try_into().map_or(u64::MAX, u64::from_ne_bytes);
+        high |= word(chunk);
     }
-    for &byte in chunks.remainder() {
-        high |= u64::from(byte);
+    if !chunks.remainder().is_empty() {
+        // the last eight bytes, overlapping the words above, instead of a byte loop
+        high |= match p.len().checked_sub(8) {
+            Some(at) => word(&p[at..]),
+            None => chunks.remainder().iter().fold(0, |h, &b| h | u64::from(b)),
+        };
     }
     high & 0x8080_8080_8080_8080 == 0 || std::str::from_utf8(p).is_ok()
 }
@@ -994,6 +999,10 @@ impl<'a> Scanner<'a> {
                     }
                 }
             }
+        }
+        // the usual entry ends here: no call for an empty rest
+        if rest.is_empty() {
+            return Ok(0);
         }
         self.message(rest, &KEY_VALUE, depth)
     }
