@@ -410,7 +410,7 @@ mod tests {
             let b: Vec<u8> = (0..len)
                 .map(|i| {
                     let r = x.rotate_left(i as u32 * 5);
-                    if r % 5 == 0 {
+                    if r.is_multiple_of(5) {
                         alphabet[(r / 5 % alphabet.len() as u64) as usize]
                     } else {
                         b'a' + (r % 26) as u8
