@@ -406,7 +406,7 @@ fn read_docker(raw: &str) -> Option<DockerParsed> {
         Some(first) if first + 2 == log.len() && log.ends_with("\\n") => (first, None, true),
         Some(first) if first + 4 == log.len() && log.ends_with("\\r\\n") => (first, None, true),
         Some(_) => {
-            let mut text = String::with_capacity(log.len());
+            let mut text = String::new();
             super::dockerline::unescape(log, &mut text);
             let last = text.ends_with('\n');
             if last {

@@ -239,7 +239,7 @@ pub fn unescape(raw: &str, out: &mut String) {
             continue;
         }
         // b[i] is a backslash; o <= i, so the character's four bytes fit. The escapes of
-        // one ASCII character (a quote above all) are written directly.
+        // one printable or whitespace character (a quote above all) are written directly.
         let simple = match b.get(i + 1) {
             Some(b'"') => b'"',
             Some(b'\\') => b'\\',
@@ -256,14 +256,8 @@ pub fn unescape(raw: &str, out: &mut String) {
             continue;
         }
         let (ch, len) = match b.get(i + 1) {
-            Some(b'"') => ('"', 2),
-            Some(b'\\') => ('\\', 2),
-            Some(b'/') => ('/', 2),
             Some(b'b') => ('\u{8}', 2),
             Some(b'f') => ('\u{c}', 2),
-            Some(b'n') => ('\n', 2),
-            Some(b'r') => ('\r', 2),
-            Some(b't') => ('\t', 2),
             Some(b'u') => {
                 let code = hex4(b, i + 2).unwrap_or(0xFFFD);
                 if (0xD800..=0xDBFF).contains(&code) {
