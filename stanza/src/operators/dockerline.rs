@@ -393,21 +393,17 @@ mod tests {
         let alphabet = [
             b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, b'a', 0x7f, 0x80, 0xc3, 0xe9, 0xff, 0x5b, 0x5d,
         ];
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let rng = &mut pipeline_api::testing::random::Rng(1);
         let mut hits = 0;
         for _ in 0..5_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let len = (x % 40) as usize;
+            let len = rng.below(40);
             // mostly ordinary bytes, so that runs are long enough to cross words
             let b: Vec<u8> = (0..len)
-                .map(|i| {
-                    let r = x.rotate_left(i as u32 * 5);
-                    if r.is_multiple_of(5) {
-                        alphabet[(r / 5 % alphabet.len() as u64) as usize]
+                .map(|_| {
+                    if rng.one_in(5) {
+                        *rng.pick(&alphabet)
                     } else {
-                        b'a' + (r % 26) as u8
+                        b'a' + rng.below(26) as u8
                     }
                 })
                 .collect();
