@@ -12,6 +12,7 @@ use pipeline_api::proto::tonic::metrics::v1::{
 };
 use pipeline_api::proto::tonic::resource::v1::Resource;
 use pipeline_api::proto::tonic::trace::v1::{span, Span};
+use pipeline_api::wire_spans::WireMap;
 
 /// The OTTL contexts, named as Go names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -140,6 +141,15 @@ pub enum Item<'a> {
     /// Resource and scope contexts.
     None,
     Span(&'a mut Span),
+    /// A span in the wire form: its fields but attributes, events and links decoded into
+    /// `span`, its attributes in `attrs` until an operation needs the list itself, which
+    /// then is `decoded`; `changed` is set when a write reaches `span`.
+    WireSpan {
+        span: &'a mut Span,
+        attrs: &'a (dyn WireMap + 'a),
+        decoded: &'a mut Option<Vec<KeyValue>>,
+        changed: &'a mut bool,
+    },
     /// The event is taken out of its span while it is evaluated.
     SpanEvent {
         span: &'a mut Span,
@@ -204,6 +214,7 @@ impl<'a> Ctx<'a> {
     pub fn span(&self) -> Option<&Span> {
         match &self.item {
             Item::Span(s) => Some(s),
+            Item::WireSpan { span, .. } => Some(span),
             Item::SpanEvent { span, .. } => Some(span),
             _ => None,
         }
@@ -212,6 +223,10 @@ impl<'a> Ctx<'a> {
     pub fn span_mut(&mut self) -> Option<&mut Span> {
         match &mut self.item {
             Item::Span(s) => Some(s),
+            Item::WireSpan { span, changed, .. } => {
+                **changed = true;
+                Some(span)
+            }
             Item::SpanEvent { span, .. } => Some(span),
             _ => None,
         }

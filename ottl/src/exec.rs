@@ -8,6 +8,9 @@ use pipeline_api::proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 use pipeline_api::proto::tonic::metrics::v1::{metric, Metric, ResourceMetrics, ScopeMetrics};
 use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 
+use pipeline_api::wire_spans::{Level, SpanParts};
+use pipeline_api::Batch;
+
 use crate::context::{ContextKind, Ctx, Item, MetricHeader, Point, Siblings};
 
 /// What a visitor does with one context.
@@ -73,6 +76,40 @@ pub fn visit_traces(
         }
     }
     Ok(())
+}
+
+/// Call `f` for every item of `kind` (resource, scope or span) of a trace batch still in its
+/// wire form, keeping it in that form: resources and scopes are decoded, a span's fields
+/// but its attributes, events and links, and of its attributes only what the statements
+/// read or write ([`pipeline_api::wire_spans`]). `None` when the batch is not a trace
+/// batch in the wire form, the context is another or the bytes cannot be walked: nothing
+/// was changed and the caller visits the decoded form with [`visit_traces`].
+pub fn visit_traces_wire(
+    batch: &mut Batch,
+    kind: ContextKind,
+    f: &mut Visit<'_>,
+) -> Option<Result<(), String>> {
+    let level = match kind {
+        ContextKind::Resource => Level::Resource,
+        ContextKind::Scope => Level::Scope,
+        ContextKind::Span => Level::Span,
+        _ => return None,
+    };
+    batch.edit_spans_wire(level, &mut |parts: SpanParts<'_, '_>| {
+        let mut ctx = Ctx::new(parts.resource, parts.resource_schema_url);
+        if let Some((scope, url)) = parts.scope {
+            ctx = ctx.with_scope(scope, url);
+        }
+        if let Some(item) = parts.span {
+            ctx = ctx.with_item(Item::WireSpan {
+                span: item.span,
+                attrs: item.attrs,
+                decoded: item.decoded,
+                changed: item.span_changed,
+            });
+        }
+        f(&mut ctx)
+    })
 }
 
 /// Call `f` for every item of `kind` (resource, scope or log).

@@ -10,6 +10,9 @@ use pipeline_api::proto::tonic::trace::v1::Status;
 use crate::compile::Getter;
 use crate::context::{map_get, map_slot, ContextKind, Ctx, Item, Point};
 use crate::value::Value;
+use pipeline_api::attrs::AttrMap;
+use pipeline_api::wire_spans::WireMap;
+use std::borrow::Cow;
 
 /// A map-valued target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,8 +293,50 @@ fn list_doubles(v: &Value) -> Option<Vec<f64>> {
     }
 }
 
+/// A map target for reading: a decoded list, or a span's attributes in the wire form.
+#[derive(Clone, Copy)]
+pub enum MapRef<'c> {
+    List(&'c [KeyValue]),
+    Wire(&'c dyn WireMap),
+}
+
+impl<'c> MapRef<'c> {
+    /// The value of the first entry of `key`.
+    pub fn get(self, key: &str) -> Option<Cow<'c, AnyValue>> {
+        match self {
+            MapRef::List(m) => map_get(m, key).map(Cow::Borrowed),
+            MapRef::Wire(m) => m.get(key).map(Cow::Owned),
+        }
+    }
+
+    pub fn to_vec(self) -> Vec<KeyValue> {
+        match self {
+            MapRef::List(m) => m.to_vec(),
+            MapRef::Wire(m) => m.decode_all(),
+        }
+    }
+}
+
 /// The map of a map target, when it exists.
-pub fn map_ref<'c>(ctx: &'c Ctx<'_>, t: MapT) -> Option<&'c Vec<KeyValue>> {
+pub fn map_ref<'c>(ctx: &'c Ctx<'_>, t: MapT) -> Option<MapRef<'c>> {
+    if let (MapT::SpanAttrs, Item::WireSpan { attrs, decoded, .. }) = (t, &ctx.item) {
+        return Some(match decoded {
+            Some(list) => MapRef::List(list),
+            None => MapRef::Wire(*attrs),
+        });
+    }
+    list_ref(ctx, t).map(|m| MapRef::List(m))
+}
+
+/// A span's attributes still in the wire form, for editing in place.
+fn wire_map<'c>(ctx: &'c Ctx<'_>, t: MapT) -> Option<&'c dyn WireMap> {
+    match (t, &ctx.item) {
+        (MapT::SpanAttrs, Item::WireSpan { attrs, decoded: None, .. }) => Some(*attrs),
+        _ => None,
+    }
+}
+
+fn list_ref<'c>(ctx: &'c Ctx<'_>, t: MapT) -> Option<&'c Vec<KeyValue>> {
     match t {
         MapT::ResourceAttrs => ctx.resource.as_ref().map(|r| &r.attributes),
         MapT::ScopeAttrs => ctx.scope_ref().map(|s| &s.attributes),
@@ -322,12 +367,19 @@ pub fn map_ref<'c>(ctx: &'c Ctx<'_>, t: MapT) -> Option<&'c Vec<KeyValue>> {
     }
 }
 
-/// The map of a map target, for writing.
+/// The map of a map target, for writing (a span's attributes in the wire form decoded).
 pub fn map_mut<'c>(ctx: &'c mut Ctx<'_>, t: MapT) -> Option<&'c mut Vec<KeyValue>> {
     match t {
         MapT::ResourceAttrs => Some(&mut ctx.resource_mut().attributes),
         MapT::ScopeAttrs => ctx.scope_mut().map(|s| &mut s.attributes),
-        MapT::SpanAttrs => ctx.span_mut().map(|s| &mut s.attributes),
+        MapT::SpanAttrs => match &mut ctx.item {
+            Item::Span(s) => Some(&mut s.attributes),
+            Item::SpanEvent { span, .. } => Some(&mut span.attributes),
+            Item::WireSpan { attrs, decoded, .. } => {
+                Some(decoded.get_or_insert_with(|| attrs.decode_all()))
+            }
+            _ => None,
+        },
         MapT::EventAttrs => match &mut ctx.item {
             Item::SpanEvent { event, .. } => Some(&mut event.attributes),
             _ => None,
@@ -386,7 +438,8 @@ impl CPath {
             return None;
         };
         let m = map_ref(ctx, t)?;
-        let mut v = map_get(m, first);
+        let found = m.get(first);
+        let mut v = found.as_deref();
         for k in &self.keys[1..] {
             v = match (k, v.and_then(|x| x.value.as_ref())) {
                 (_, None) => None,
@@ -431,7 +484,7 @@ impl CPath {
                     });
                 };
                 if self.keys.is_empty() {
-                    return Ok(Value::Map(m.clone()));
+                    return Ok(Value::Map(m.to_vec()));
                 }
                 let keys = self.key_vals(ctx)?;
                 let first = match &keys[0] {
@@ -440,9 +493,9 @@ impl CPath {
                         return Err(format!("non-string key used on map {}", self.text))
                     }
                 };
-                match map_get(m, first) {
+                match m.get(first) {
                     None => Ok(Value::Nil),
-                    Some(v) => nav(v, &keys[1..], &self.text).map(Value::from_any_opt),
+                    Some(v) => nav(&v, &keys[1..], &self.text).map(Value::from_any_opt),
                 }
             }
             Target::Body => {
@@ -477,6 +530,29 @@ impl CPath {
         let keys = self.key_vals(ctx)?;
         match self.target {
             Target::Map(t) => {
+                if let (Some(m), Some(KeyVal::Str(first))) = (wire_map(ctx, t), keys.first()) {
+                    // in place: one value replaced, the rest of the list kept as it is
+                    let mut v = Some(v);
+                    let mut res = Ok(());
+                    m.edit(&mut |m| {
+                        let i = match m.find(first) {
+                            Some(i) => i,
+                            None => {
+                                m.push(first, AnyValue::default());
+                                m.len() - 1
+                            }
+                        };
+                        let mut value = m.value(i).into_owned();
+                        match nav_mut(&mut value, &keys[1..], &self.text) {
+                            Ok(slot) => {
+                                *slot = v.take().map(Value::into_any_or_empty).unwrap_or_default();
+                                m.set_value(i, value);
+                            }
+                            Err(e) => res = Err(e),
+                        }
+                    });
+                    return res;
+                }
                 let Some(m) = map_mut(ctx, t) else {
                     return Ok(());
                 };
@@ -513,6 +589,26 @@ impl CPath {
                 Ok(())
             }
         }
+    }
+
+    /// The map the path designates as an [`AttrMap`], for the editors that need no more
+    /// than its operations: a span's attributes in the wire form stay in it.
+    pub fn with_attr_map<R>(
+        &self,
+        ctx: &mut Ctx<'_>,
+        f: impl FnOnce(&mut dyn AttrMap) -> R,
+    ) -> Result<Option<R>, String> {
+        if let Target::Map(t) = self.target {
+            if self.keys.is_empty() {
+                if let Some(m) = wire_map(ctx, t) {
+                    let mut f = Some(f);
+                    let mut out = None;
+                    m.edit(&mut |m| out = f.take().map(|f| f(m)));
+                    return Ok(out);
+                }
+            }
+        }
+        self.with_map(ctx, |m| f(m))
     }
 
     /// The map the path designates, for the editors that change maps in place.

@@ -178,8 +178,8 @@ fn delete_key(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
     Ok(Box::new(move |ctx| {
         let k = get_str(&key, ctx)?;
         // pdata `Map.Remove`: the first entry goes, the last entry takes its place
-        target.with_map(ctx, |m| {
-            pipeline_api::attrs::AttrMap::remove(m, &k);
+        target.with_attr_map(ctx, |m| {
+            m.remove(&k);
         })?;
         Ok(())
     }))
@@ -190,7 +190,7 @@ fn delete_matching_keys(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
     let target = a.path(0)?;
     let re = a.regex(1, "delete_matching_keys")?;
     Ok(Box::new(move |ctx| {
-        target.with_map(ctx, |m| m.retain(|kv| !re.is_match(&kv.key)))?;
+        target.with_attr_map(ctx, |m| m.remove_keys_if(&mut |k| re.is_match(k)))?;
         Ok(())
     }))
 }
@@ -200,7 +200,9 @@ fn keep_keys(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
     let target = a.path(0)?;
     let keys = a.str_list(1)?;
     Ok(Box::new(move |ctx| {
-        target.with_map(ctx, |m| m.retain(|kv| keys.contains(&kv.key)))?;
+        target.with_attr_map(ctx, |m| {
+            m.remove_keys_if(&mut |k| !keys.iter().any(|x| x == k))
+        })?;
         Ok(())
     }))
 }
@@ -210,7 +212,7 @@ fn keep_matching_keys(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
     let target = a.path(0)?;
     let re = a.regex(1, "keep_matching_keys")?;
     Ok(Box::new(move |ctx| {
-        target.with_map(ctx, |m| m.retain(|kv| re.is_match(&kv.key)))?;
+        target.with_attr_map(ctx, |m| m.remove_keys_if(&mut |k| !re.is_match(k)))?;
         Ok(())
     }))
 }
@@ -280,13 +282,16 @@ fn truncate_all(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
     }
     let limit = limit as usize;
     Ok(Box::new(move |ctx| {
-        target.with_map(ctx, |m| {
-            for kv in m.iter_mut() {
-                if let Some(AnyValue {
-                    value: Some(any_value::Value::StringValue(s)),
-                }) = &mut kv.value
-                {
-                    truncate_str(s, limit);
+        // only the strings longer than the limit are read (in the wire form, the rest
+        // stay bytes)
+        target.with_attr_map(ctx, |m| {
+            for i in 0..m.len() {
+                if m.string_len(i).is_some_and(|n| n > limit) {
+                    let mut v = m.value(i).into_owned();
+                    if let Some(any_value::Value::StringValue(s)) = &mut v.value {
+                        truncate_str(s, limit);
+                    }
+                    m.set_value(i, v);
                 }
             }
         })?;

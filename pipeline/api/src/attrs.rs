@@ -35,6 +35,17 @@ pub trait AttrMap {
         self.len() == 0
     }
 
+    /// The length in bytes of entry `i`'s value when it is a string; `None` for any other
+    /// type. The wire form answers from the encoded length, without decoding the string.
+    fn string_len(&self, i: usize) -> Option<usize> {
+        match &self.value(i).value {
+            Some(crate::proto::tonic::common::v1::any_value::Value::StringValue(s)) => {
+                Some(s.len())
+            }
+            _ => None,
+        }
+    }
+
     /// The index of the first entry of `key`.
     fn find(&self, key: &str) -> Option<usize> {
         (0..self.len()).find(|&i| self.key(i) == key)

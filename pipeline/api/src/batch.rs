@@ -624,6 +624,48 @@ impl Batch {
         })
     }
 
+    /// Run `f` over the resources, scopes or spans (by `level`) of a trace batch still in its
+    /// wire form, keeping it in that form ([`crate::wire_spans`]). `None` when the batch is
+    /// not a trace batch in the wire form or its bytes cannot be walked: then nothing was
+    /// changed and the caller edits the decoded form instead.
+    pub fn edit_spans_wire(
+        &mut self,
+        level: crate::wire_spans::Level,
+        f: &mut dyn for<'p, 'a> FnMut(crate::wire_spans::SpanParts<'p, 'a>) -> Result<(), String>,
+    ) -> Option<Result<(), String>> {
+        use crate::wire_spans::{edit_spans, SpanEditError};
+        if self.data.signal != Signal::Traces || self.data.decoded.get().is_some() {
+            return None;
+        }
+        let chunks = self.data.wire.as_ref()?;
+        let mut edited = Vec::with_capacity(chunks.len());
+        for c in chunks {
+            match edit_spans(c, level, f) {
+                Ok(e) => edited.push(e),
+                Err(SpanEditError::Walk) => return None,
+                Err(SpanEditError::Callback(e)) => return Some(Err(e)),
+            }
+        }
+        if edited.iter().all(Option::is_none) {
+            return Some(Ok(()));
+        }
+        let wire = chunks
+            .iter()
+            .zip(edited)
+            .map(|(c, e)| e.map_or_else(|| c.clone(), Bytes::from))
+            .collect();
+        // new data: nothing decoded, its own length and memory charge
+        self.data = Arc::new(Payload {
+            signal: Signal::Traces,
+            wire: Some(wire),
+            decoded: OnceLock::new(),
+            decoded_len: OnceLock::new(),
+            heap_len: OnceLock::new(),
+            charge: Charge::default(),
+        });
+        Some(Ok(()))
+    }
+
     /// True when both batches share the same data allocation (no copy was made).
     pub fn shares_data_with(&self, other: &Batch) -> bool {
         Arc::ptr_eq(&self.data, &other.data)

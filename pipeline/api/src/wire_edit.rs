@@ -26,11 +26,11 @@ use crate::wire::{take, varint};
 /// One field of a message: its number, wire type and the bytes of its value (for a
 /// length-delimited field, the payload without the length); `raw` is the whole field, key
 /// included.
-struct Field<'a> {
-    number: u64,
-    wire_type: u64,
-    value: &'a [u8],
-    raw: &'a [u8],
+pub(crate) struct Field<'a> {
+    pub(crate) number: u64,
+    pub(crate) wire_type: u64,
+    pub(crate) value: &'a [u8],
+    pub(crate) raw: &'a [u8],
 }
 
 /// The next field of `b`, advancing it; `None` at the end or on anything malformed (groups
@@ -39,7 +39,7 @@ struct Field<'a> {
 // inlined everywhere: as a call, its prologue, epilogue and the returned struct cost more
 // than reading the field
 #[inline(always)]
-fn next_field<'a>(b: &mut &'a [u8]) -> Option<Field<'a>> {
+pub(crate) fn next_field<'a>(b: &mut &'a [u8]) -> Option<Field<'a>> {
     let start = *b;
     let key = varint(b)?;
     let (number, wire_type) = (key >> 3, key & 7);
@@ -87,13 +87,13 @@ fn put_varint(out: &mut Vec<u8>, mut value: u64) {
 
 /// Append the key and length of length-delimited field `number`.
 #[inline(always)]
-fn put_len_header(out: &mut Vec<u8>, number: u64, len: usize) {
+pub(crate) fn put_len_header(out: &mut Vec<u8>, number: u64, len: usize) {
     put_varint(out, (number << 3) | 2);
     put_varint(out, len as u64);
 }
 
 /// Append field `number` as a length-delimited `payload`.
-fn put_len_field(out: &mut Vec<u8>, number: u64, payload: &[u8]) {
+pub(crate) fn put_len_field(out: &mut Vec<u8>, number: u64, payload: &[u8]) {
     put_len_header(out, number, payload.len());
     out.extend_from_slice(payload);
 }
@@ -137,7 +137,7 @@ pub fn edit_resources(bytes: &[u8], f: &mut dyn FnMut(&mut Resource)) -> Option<
 
 /// One attribute of a [`WireAttrs`]: still the bytes of its `KeyValue`, or replaced.
 #[derive(Debug, Clone)]
-enum WireKv<'a> {
+pub(crate) enum WireKv<'a> {
     /// The encoded `KeyValue` (without its field key and length) and its key's bytes
     /// (UTF-8, which the scan checked; lookups compare bytes, so most keys are never
     /// converted).
@@ -163,8 +163,8 @@ enum WireKv<'a> {
 /// order semantics, so the list ends in the same order as the decoded path leaves it.
 #[derive(Debug, Default)]
 pub struct WireAttrs<'a> {
-    entries: Vec<WireKv<'a>>,
-    changed: bool,
+    pub(crate) entries: Vec<WireKv<'a>>,
+    pub(crate) changed: bool,
 }
 
 impl WireAttrs<'_> {
@@ -174,7 +174,7 @@ impl WireAttrs<'_> {
     }
 
     /// The plan of the list as field `field` of its item, in order; the encoded length.
-    fn plan(&self, field: u64, plan: &mut Plan<'_>) -> usize {
+    pub(crate) fn plan(&self, field: u64, plan: &mut Plan<'_>) -> usize {
         let mut len = 0;
         for e in &self.entries {
             match e {
@@ -236,6 +236,16 @@ impl AttrMap for WireAttrs<'_> {
             },
         }
     }
+    fn string_len(&self, i: usize) -> Option<usize> {
+        match &self.entries[i] {
+            WireKv::Raw { payload, .. } => match raw_string_len(payload) {
+                Some(n) => n,
+                None => string_len_of(&raw_value(payload)),
+            },
+            WireKv::Keyed { value, .. } => string_len_of(value),
+            WireKv::Owned(kv) => kv.value.as_ref().and_then(string_len_of),
+        }
+    }
     fn set_value(&mut self, i: usize, value: AnyValue) {
         self.changed = true;
         match &mut self.entries[i] {
@@ -281,7 +291,49 @@ impl AttrMap for WireAttrs<'_> {
 /// The value of an encoded `KeyValue` (checked bytes: the scan guarantees they decode). A
 /// single `value` field is decoded alone; anything else goes through prost, which merges
 /// repeated occurrences.
-fn raw_value(payload: &[u8]) -> AnyValue {
+fn string_len_of(v: &AnyValue) -> Option<usize> {
+    match &v.value {
+        Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => {
+            Some(s.len())
+        }
+        _ => None,
+    }
+}
+
+/// For a `KeyValue` laid out as its key field then one value field holding only a string
+/// (how every encoder writes a string attribute): `Some(Some(length))`; `Some(None)` when
+/// the layout shows a value of another type; `None` when only a decode can tell.
+fn raw_string_len(payload: &[u8]) -> Option<Option<usize>> {
+    let mut rest = payload;
+    let key = next_field(&mut rest)?;
+    if key.number != 1 || key.wire_type != 2 {
+        return None;
+    }
+    if rest.is_empty() {
+        // no value field: an empty value
+        return Some(None);
+    }
+    let value = next_field(&mut rest)?;
+    if value.number != 2 || value.wire_type != 2 || !rest.is_empty() {
+        return None;
+    }
+    let mut inner = value.value;
+    if inner.is_empty() {
+        return Some(None);
+    }
+    let f = next_field(&mut inner)?;
+    if !inner.is_empty() {
+        return None;
+    }
+    match (f.number, f.wire_type) {
+        (1, 2) => Some(Some(f.value.len())),
+        // one field of another member of the oneof
+        (2..=7, _) => Some(None),
+        _ => None,
+    }
+}
+
+pub(crate) fn raw_value(payload: &[u8]) -> AnyValue {
     let mut rest = payload;
     let mut value: Option<&[u8]> = None;
     let mut count = 0;
@@ -331,7 +383,7 @@ fn canonical_key_field(payload: &[u8]) -> Option<&[u8]> {
 
 /// The key of an encoded `KeyValue` as prost reads it (the last `key` field wins); `None`
 /// when the bytes do not walk. Its UTF-8 is the scan's to check.
-fn kv_key(mut payload: &[u8]) -> Option<&[u8]> {
+pub(crate) fn kv_key(mut payload: &[u8]) -> Option<&[u8]> {
     // the usual layout, a short key field and then a value field with a one-byte length
     // or none, read without the general walk
     if let [0x0a, n, rest @ ..] = payload {
@@ -400,7 +452,7 @@ static METRICS: Node = Node::Inner(&[(1, &RESOURCE_METRICS)]);
 
 /// One piece of the edited request, in output order: a range of the input copied as it
 /// is, the key and length of a length-delimited field, or bytes encoded aside.
-enum Piece {
+pub(crate) enum Piece {
     Input(std::ops::Range<usize>),
     Header { number: u64, len: usize },
     Arena(std::ops::Range<usize>),
@@ -409,16 +461,16 @@ enum Piece {
 /// The edited request as pieces: planned first, with every new length known, then written
 /// in one pass, so each byte is copied once however deep it sits (an edited span's bytes
 /// are not copied again into its scope, its resource and the request).
-struct Plan<'a> {
-    input: &'a [u8],
-    pieces: Vec<Piece>,
-    arena: Vec<u8>,
+pub(crate) struct Plan<'a> {
+    pub(crate) input: &'a [u8],
+    pub(crate) pieces: Vec<Piece>,
+    pub(crate) arena: Vec<u8>,
 }
 
 impl Plan<'_> {
     /// Plan `part` (a sub-slice of the input) copied as it is, joined to the piece before
     /// it when they are adjacent in the input; its length.
-    fn input(&mut self, part: &[u8]) -> usize {
+    pub(crate) fn input(&mut self, part: &[u8]) -> usize {
         // the offset of a sub-slice of the input, from the addresses
         let start = part.as_ptr() as usize - self.input.as_ptr() as usize;
         let end = start + part.len();
@@ -430,12 +482,12 @@ impl Plan<'_> {
     }
 
     /// Plan the key and length of a length-delimited field; the bytes they take.
-    fn header(&mut self, number: u64, len: usize) -> usize {
+    pub(crate) fn header(&mut self, number: u64, len: usize) -> usize {
         self.pieces.push(Piece::Header { number, len });
         header_len(number, len)
     }
 
-    fn write(&self, len: usize) -> Vec<u8> {
+    pub(crate) fn write(&self, len: usize) -> Vec<u8> {
         let mut out = Vec::with_capacity(len);
         for p in &self.pieces {
             match p {
@@ -449,7 +501,7 @@ impl Plan<'_> {
 }
 
 /// Bytes taken by the key and length of a length-delimited field of `len` bytes.
-fn header_len(number: u64, len: usize) -> usize {
+pub(crate) fn header_len(number: u64, len: usize) -> usize {
     prost::encoding::encoded_len_varint((number << 3) | 2)
         + prost::encoding::encoded_len_varint(len as u64)
 }
@@ -590,14 +642,14 @@ pub fn edit_item_attributes(
 thread_local! {
     /// A plan's buffers, kept on each thread between requests: growing them from empty
     /// for every request was a tenth of the `attributes` processor's instructions.
-    static PLAN_BUFFERS: std::cell::Cell<(Vec<Piece>, Vec<u8>)> =
+    pub(crate) static PLAN_BUFFERS: std::cell::Cell<(Vec<Piece>, Vec<u8>)> =
         const { std::cell::Cell::new((Vec::new(), Vec::new())) };
 }
 
 /// The largest plan buffers kept between requests (about 1.5 MiB of pieces, 1 MiB of
 /// re-encoded attributes); the buffers of a larger request are freed after it.
-const KEPT_PIECES: usize = 1 << 16;
-const KEPT_ARENA: usize = 1 << 20;
+pub(crate) const KEPT_PIECES: usize = 1 << 16;
+pub(crate) const KEPT_ARENA: usize = 1 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -322,6 +322,25 @@ impl TransformProcessor {
         })
     }
 
+    /// Run every group over `batch`: a trace batch still in its wire form stays in it for
+    /// the resource, scope and span groups (only what the statements touch is decoded);
+    /// anything else runs over the decoded form.
+    pub fn process_batch(&self, batch: &mut Batch) -> Result<(), String> {
+        for g in &self.groups {
+            let mut f = |ctx: &mut Ctx<'_>| g.run(ctx);
+            if let Some(r) = exec::visit_traces_wire(batch, g.context, &mut f) {
+                r?;
+                continue;
+            }
+            batch.edit(|data| match data {
+                BatchData::Traces(req) => exec::visit_traces(req, g.context, &mut f),
+                BatchData::Metrics(req) => exec::visit_metrics(req, g.context, &mut f),
+                BatchData::Logs(req) => exec::visit_logs(req, g.context, &mut f),
+            })?;
+        }
+        Ok(())
+    }
+
     /// Run every group over `data`.
     pub fn process(&self, data: &mut BatchData) -> Result<(), String> {
         for g in &self.groups {
@@ -347,8 +366,7 @@ impl Consumer for TransformProcessor {
             )));
         }
         if !self.groups.is_empty() && !batch.is_empty() {
-            batch
-                .edit(|data| self.process(data))
+            self.process_batch(&mut batch)
                 .map_err(ConsumeError::permanent)?;
         }
         self.next.consume(batch).await

@@ -307,3 +307,142 @@ trace_statements:
         assert_eq!(attr(&sp.attributes, "second"), Some(&s("changed")));
     }
 }
+
+/// Statement lists the wire form of a trace batch must run exactly as the decoded form
+/// does, with whether every group can stay in the wire form. The keys are those of
+/// `pipeline_api::testing::random` (`a`, `b`, `c`, `dup`, `http.method`, `service.name`),
+/// whose values are of every type, nested lists and maps included.
+const WIRE_CASES: &[(&str, bool)] = &[
+    // the bench's ten statements, over the random keys
+    (
+        r#"
+error_mode: ignore
+trace_statements:
+  - set(resource.attributes["deployment.environment"], "production") where resource.attributes["deployment.environment"] == nil
+  - set(span.attributes["copy"], span.attributes["a"]) where span.attributes["a"] != nil
+  - set(span.name, Concat([span.attributes["http.method"], span.attributes["b"]], " ")) where span.kind == SPAN_KIND_SERVER
+  - replace_pattern(span.attributes["b"], "[0-9a-f]+", "{n}")
+  - replace_pattern(span.attributes["a"], "'[^']*'", "'?'")
+  - set(span.attributes["c"], SHA256(span.attributes["c"]))
+  - set(span.status.code, STATUS_CODE_ERROR) where span.attributes["dup"] != nil
+  - delete_key(span.attributes, "service.name")
+  - delete_matching_keys(span.attributes, "^d")
+  - truncate_all(span.attributes, 3)
+"#,
+        true,
+    ),
+    // resource and scope groups, conditions, keep_keys, a nested set, the scope and the
+    // resource written from spans
+    (
+        r#"
+error_mode: ignore
+trace_statements:
+  - context: resource
+    statements:
+      - set(attributes["r"], "x")
+      - delete_key(attributes, "a")
+      - set(schema_url, "https://example.com/r") where attributes["b"] != nil
+  - context: scope
+    statements:
+      - set(name, "scope-x") where name == ""
+      - set(attributes["s"], 1)
+      - set(schema_url, "") where version != ""
+  - context: span
+    conditions:
+      - attributes["a"] != nil or attributes["b"] != nil
+    statements:
+      - keep_keys(attributes, ["a", "b", "dup", "c"])
+      - set(attributes["a"]["nested"], "v")
+      - set(scope.attributes["from.span"], name)
+      - set(resource.attributes["spans"], name) where kind == SPAN_KIND_CLIENT
+      - keep_matching_keys(attributes, "^[a-c]$")
+"#,
+        true,
+    ),
+    // editors that need the list itself, whole-map reads and writes, span fields
+    (
+        r#"
+error_mode: ignore
+trace_statements:
+  - context: span
+    statements:
+      - set(attributes["all"], attributes) where attributes["c"] != nil
+      - limit(attributes, 3, ["b"]) where attributes["dup"] != nil
+      - merge_maps(attributes, attributes["a"], "upsert") where IsMap(attributes["a"])
+      - set(attributes, resource.attributes) where attributes["http.method"] == "GET"
+      - set(kind, SPAN_KIND_CLIENT) where IsRootSpan()
+      - set(status.message, "m") where status.code == STATUS_CODE_ERROR
+      - set(attributes["dur"], end_time_unix_nano - start_time_unix_nano)
+      - set(dropped_events_count, 3) where dropped_links_count > 0
+      - set(trace_state, "k=v")
+      - set(attributes["id"], span_id.string)
+"#,
+        true,
+    ),
+    // a failing statement under propagate: the same error from both forms
+    (
+        r#"
+trace_statements:
+  - context: span
+    statements:
+      - set(attributes["x"], "y")
+      - set(attributes["a"]["k"], "v")
+"#,
+        true,
+    ),
+    // a span event group after a span group: the span group in the wire form, the event
+    // group over the decoded form
+    (
+        r#"
+error_mode: ignore
+trace_statements:
+  - context: span
+    statements:
+      - set(attributes["x"], name)
+  - context: spanevent
+    statements:
+      - set(attributes["e"], span.attributes["x"])
+"#,
+        false,
+    ),
+];
+
+#[test]
+fn statements_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
+    use pipeline_api::testing::random::{self, Rng};
+    let mut rng = Rng(0x7e57);
+    for (case, (y, stays_wire)) in WIRE_CASES.iter().enumerate() {
+        let cfg: Config = serde_yaml_ng::from_str(y).expect("test yaml");
+        let p = TransformProcessor::new(&cfg, Signal::Traces, Collect::new()).expect("build");
+        let (mut changed, mut failed) = (0, 0);
+        for _ in 0..300 {
+            let data = random::request(Signal::Traces, &mut rng);
+            let bytes = Batch::new(data, Default::default()).encode();
+            let mut wire = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+            let mut decoded = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+            decoded.data();
+            let (a, b) = (p.process_batch(&mut wire), p.process_batch(&mut decoded));
+            assert_eq!(a, b, "case {case}: results differ");
+            if a.is_err() {
+                failed += 1;
+                continue;
+            }
+            if *stays_wire {
+                assert!(!wire.is_decoded(), "case {case}: the wire form was decoded");
+            }
+            let got = wire.encode();
+            assert!(
+                got == decoded.encode(),
+                "case {case}: the wire form gives other bytes for {bytes:02x?}"
+            );
+            changed += usize::from(got != bytes);
+            assert_eq!(wire.items(), decoded.items());
+        }
+        // the cases must exercise what they are about
+        eprintln!("case {case}: {changed} changed, {failed} failed");
+        assert!(changed > 50, "case {case}: only {changed} requests changed");
+        if case == 3 {
+            assert!(failed > 10, "case 3: only {failed} requests failed");
+        }
+    }
+}

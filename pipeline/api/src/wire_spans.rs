@@ -1,0 +1,481 @@
+//! Statements over the spans of a trace export request in its wire form.
+//!
+//! [`edit_spans`] walks a request [`crate::wire::scan`] accepted and hands a callback each
+//! resource, scope or span (by [`Level`]) as [`SpanParts`]: the resource and scope
+//! decoded (small, once per entry), the span's scalar fields decoded into a [`Span`] whose
+//! `attributes`, `events` and `links` stay empty, and its attributes as an [`ItemAttrs`]
+//! that keeps untouched entries as bytes. Events and links are never decoded: nothing a
+//! span-level statement reads is in them. A span the callback does not change is copied as
+//! bytes; a changed one is written in prost's field order, so for a request any prost
+//! encoder wrote the result is byte for byte what decoding, editing and re-encoding gives.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+
+use crate::attrs::AttrMap;
+use crate::wire_edit::{
+    header_len, kv_key, next_field, Piece, Plan, WireAttrs, WireKv, KEPT_ARENA, KEPT_PIECES,
+    PLAN_BUFFERS,
+};
+
+/// A span's attributes in the wire form, read and edited through a shared reference (so
+/// that what holds one stays covariant in its lifetime): untouched entries stay bytes.
+#[derive(Debug, Default)]
+pub struct ItemAttrs<'a>(RefCell<WireAttrs<'a>>);
+
+/// What OTTL sees of an [`ItemAttrs`].
+pub trait WireMap {
+    /// The value of the first entry of `key`.
+    fn get(&self, key: &str) -> Option<AnyValue>;
+    /// The list decoded, each entry whole (so what else an entry holds stays).
+    fn decode_all(&self) -> Vec<KeyValue>;
+    /// Edit the list in place.
+    fn edit(&self, f: &mut dyn FnMut(&mut dyn AttrMap));
+}
+
+impl WireMap for ItemAttrs<'_> {
+    fn get(&self, key: &str) -> Option<AnyValue> {
+        self.0.borrow().get(key).map(Cow::into_owned)
+    }
+    fn decode_all(&self) -> Vec<KeyValue> {
+        self.0
+            .borrow()
+            .entries
+            .iter()
+            .map(|e| match e {
+                WireKv::Raw { key, payload } => {
+                    KeyValue::decode(*payload).unwrap_or_else(|_| KeyValue {
+                        key: String::from_utf8_lossy(key).into_owned(),
+                        ..Default::default()
+                    })
+                }
+                WireKv::Keyed { key, value, .. } => KeyValue {
+                    key: String::from_utf8_lossy(key).into_owned(),
+                    value: Some(value.clone()),
+                    ..Default::default()
+                },
+                WireKv::Owned(kv) => kv.clone(),
+            })
+            .collect()
+    }
+    fn edit(&self, f: &mut dyn FnMut(&mut dyn AttrMap)) {
+        f(&mut *self.0.borrow_mut())
+    }
+}
+
+/// Which items [`edit_spans`] hands over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Resource,
+    Scope,
+    Span,
+}
+
+/// The span handed to a [`Level::Span`] callback.
+pub struct SpanItem<'p, 'a> {
+    /// The span's fields but its attributes, events and links (those stay empty).
+    pub span: &'p mut Span,
+    pub attrs: &'p ItemAttrs<'a>,
+    /// The attributes decoded, once an operation needed the list itself: from then on the
+    /// list that is written.
+    pub decoded: &'p mut Option<Vec<KeyValue>>,
+    /// Set by the callback when it may have changed `span` (the attributes track their own
+    /// changes).
+    pub span_changed: &'p mut bool,
+}
+
+/// What one callback sees. `scope` is `None` at [`Level::Resource`], `span` is `None`
+/// above [`Level::Span`].
+pub struct SpanParts<'p, 'a> {
+    pub resource: &'p mut Option<Resource>,
+    pub resource_schema_url: &'p mut String,
+    pub scope: Option<(&'p mut Option<InstrumentationScope>, &'p mut String)>,
+    pub span: Option<SpanItem<'p, 'a>>,
+}
+
+/// Why [`edit_spans`] stopped.
+#[derive(Debug)]
+pub enum SpanEditError {
+    /// The bytes could not be walked: decode instead.
+    Walk,
+    /// The callback failed.
+    Callback(String),
+}
+
+type Callback<'f> = dyn for<'p, 'a> FnMut(SpanParts<'p, 'a>) -> Result<(), String> + 'f;
+
+/// Run `f` over every resource, scope or span (by `level`) of the trace export request in
+/// `bytes`. `Ok(None)` when nothing changed (the bytes stand), `Ok(Some(bytes))` the edited
+/// request.
+pub fn edit_spans(
+    bytes: &[u8],
+    level: Level,
+    f: &mut Callback<'_>,
+) -> Result<Option<Vec<u8>>, SpanEditError> {
+    let (mut pieces, mut arena) = PLAN_BUFFERS.take();
+    pieces.clear();
+    arena.clear();
+    let mut walk = SpanWalk {
+        plan: Plan {
+            input: bytes,
+            pieces,
+            arena,
+        },
+        level,
+        changed: false,
+        f,
+        span: Span::default(),
+        attrs: ItemAttrs::default(),
+        events: Vec::new(),
+    };
+    let out = walk.request(bytes).map(|len| {
+        if walk.changed {
+            Some(walk.plan.write(len))
+        } else {
+            None
+        }
+    });
+    let Plan { pieces, arena, .. } = walk.plan;
+    if pieces.capacity() <= KEPT_PIECES && arena.capacity() <= KEPT_ARENA {
+        PLAN_BUFFERS.set((pieces, arena));
+    }
+    out
+}
+
+const WALK: SpanEditError = SpanEditError::Walk;
+
+struct SpanWalk<'a, 'f, 'g> {
+    plan: Plan<'a>,
+    level: Level,
+    changed: bool,
+    f: &'f mut Callback<'g>,
+    /// Reused between spans.
+    span: Span,
+    attrs: ItemAttrs<'a>,
+    /// The span's events and links (fields 11 and 13) as they were.
+    events: Vec<(u64, &'a [u8])>,
+}
+
+fn string(value: &[u8]) -> Result<String, SpanEditError> {
+    String::from_utf8(value.to_vec()).map_err(|_| WALK)
+}
+
+impl<'a> SpanWalk<'a, '_, '_> {
+    fn request(&mut self, bytes: &'a [u8]) -> Result<usize, SpanEditError> {
+        let mut len = 0;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let f = next_field(&mut rest).ok_or(WALK)?;
+            if f.number != 1 || f.wire_type != 2 {
+                len += self.plan.input(f.raw);
+                continue;
+            }
+            let at = self.plan.pieces.len();
+            self.plan.pieces.push(Piece::Header { number: 1, len: 0 });
+            let n = self.resource_spans(f.value)?;
+            self.plan.pieces[at] = Piece::Header { number: 1, len: n };
+            len += header_len(1, n) + n;
+        }
+        Ok(len)
+    }
+
+    /// Write an optional message field into the arena at the two pieces from `at`.
+    fn put_message<M: Message>(&mut self, at: usize, number: u64, m: &Option<M>) -> usize {
+        let Some(m) = m else {
+            self.plan.pieces[at] = Piece::Arena(0..0);
+            self.plan.pieces[at + 1] = Piece::Arena(0..0);
+            return 0;
+        };
+        let start = self.plan.arena.len();
+        m.encode_raw(&mut self.plan.arena);
+        let n = self.plan.arena.len() - start;
+        self.plan.pieces[at] = Piece::Header { number, len: n };
+        self.plan.pieces[at + 1] = Piece::Arena(start..start + n);
+        header_len(number, n) + n
+    }
+
+    /// Write the resource or scope (field 1) at the pieces from `at`, noting a change when
+    /// its bytes are not the one field it was read from.
+    fn settle<M: Message>(
+        &mut self,
+        at: usize,
+        m: &Option<M>,
+        fields: usize,
+        original: Option<&[u8]>,
+    ) -> usize {
+        let n = self.put_message(at, 1, m);
+        let now = match (m, &self.plan.pieces[at + 1]) {
+            (Some(_), Piece::Arena(range)) => Some(&self.plan.arena[range.clone()]),
+            _ => None,
+        };
+        let same = match (fields, original, now) {
+            (0, _, None) => true,
+            (1, Some(o), Some(now)) => o == now,
+            _ => false,
+        };
+        if !same {
+            self.changed = true;
+        }
+        n
+    }
+
+    /// Append a string field as prost writes it (nothing for an empty string).
+    fn put_string(&mut self, number: u64, s: &str) -> usize {
+        if s.is_empty() {
+            return 0;
+        }
+        let start = self.plan.arena.len();
+        crate::wire_edit::put_len_field(&mut self.plan.arena, number, s.as_bytes());
+        self.plan.pieces.push(Piece::Arena(start..self.plan.arena.len()));
+        self.plan.arena.len() - start
+    }
+
+    fn resource_spans(&mut self, msg: &'a [u8]) -> Result<usize, SpanEditError> {
+        let mut resource: Option<Resource> = None;
+        let mut original: Option<&[u8]> = None;
+        let mut fields = 0;
+        let mut schema_url = String::new();
+        let mut scopes: Vec<&'a [u8]> = Vec::new();
+        let mut rest = msg;
+        while !rest.is_empty() {
+            let f = next_field(&mut rest).ok_or(WALK)?;
+            match (f.number, f.wire_type) {
+                (1, 2) => {
+                    resource
+                        .get_or_insert_with(Resource::default)
+                        .merge(f.value)
+                        .map_err(|_| WALK)?;
+                    original = Some(f.value);
+                    fields += 1;
+                }
+                (2, 2) => scopes.push(f.value),
+                (3, 2) => schema_url = string(f.value)?,
+                _ => self.changed = true,
+            }
+        }
+        let before_url = schema_url.clone();
+        if self.level == Level::Resource {
+            (self.f)(SpanParts {
+                resource: &mut resource,
+                resource_schema_url: &mut schema_url,
+                scope: None,
+                span: None,
+            })
+            .map_err(SpanEditError::Callback)?;
+        }
+        let at = self.plan.pieces.len();
+        self.plan.pieces.push(Piece::Arena(0..0));
+        self.plan.pieces.push(Piece::Arena(0..0));
+        let mut len = 0;
+        for scope in scopes {
+            if self.level == Level::Resource {
+                len += self.plan.header(2, scope.len()) + self.plan.input(scope);
+                continue;
+            }
+            let h = self.plan.pieces.len();
+            self.plan.pieces.push(Piece::Header { number: 2, len: 0 });
+            let n = self.scope_spans(scope, &mut resource, &mut schema_url)?;
+            self.plan.pieces[h] = Piece::Header { number: 2, len: n };
+            len += header_len(2, n) + n;
+        }
+        // the resource last, as the spans may have changed it; written in its place
+        len += self.settle(at, &resource, fields, original);
+        if schema_url != before_url {
+            self.changed = true;
+        }
+        len += self.put_string(3, &schema_url);
+        Ok(len)
+    }
+
+    fn scope_spans(
+        &mut self,
+        msg: &'a [u8],
+        resource: &mut Option<Resource>,
+        resource_schema_url: &mut String,
+    ) -> Result<usize, SpanEditError> {
+        let mut scope: Option<InstrumentationScope> = None;
+        let mut original: Option<&[u8]> = None;
+        let mut fields = 0;
+        let mut schema_url = String::new();
+        let at = self.plan.pieces.len();
+        self.plan.pieces.push(Piece::Arena(0..0));
+        self.plan.pieces.push(Piece::Arena(0..0));
+        let mut len = 0;
+        // the scope and schema URL first (the spans' statements read them), then the spans
+        let mut rest = msg;
+        while !rest.is_empty() {
+            let f = next_field(&mut rest).ok_or(WALK)?;
+            match (f.number, f.wire_type) {
+                (1, 2) => {
+                    scope
+                        .get_or_insert_with(InstrumentationScope::default)
+                        .merge(f.value)
+                        .map_err(|_| WALK)?;
+                    original = Some(f.value);
+                    fields += 1;
+                }
+                (2, 2) => {}
+                (3, 2) => schema_url = string(f.value)?,
+                _ => self.changed = true,
+            }
+        }
+        let before_url = schema_url.clone();
+        if self.level == Level::Scope {
+            (self.f)(SpanParts {
+                resource,
+                resource_schema_url,
+                scope: Some((&mut scope, &mut schema_url)),
+                span: None,
+            })
+            .map_err(SpanEditError::Callback)?;
+        }
+        let mut rest = msg;
+        while !rest.is_empty() {
+            let f = next_field(&mut rest).ok_or(WALK)?;
+            if (f.number, f.wire_type) != (2, 2) {
+                continue;
+            }
+            if self.level == Level::Span {
+                len += self.span(f.value, resource, resource_schema_url, &mut scope, &mut schema_url)?;
+            } else {
+                len += self.plan.header(2, f.value.len()) + self.plan.input(f.value);
+            }
+        }
+        len += self.settle(at, &scope, fields, original);
+        if schema_url != before_url {
+            self.changed = true;
+        }
+        len += self.put_string(3, &schema_url);
+        Ok(len)
+    }
+
+    fn span(
+        &mut self,
+        msg: &'a [u8],
+        resource: &mut Option<Resource>,
+        resource_schema_url: &mut String,
+        scope: &mut Option<InstrumentationScope>,
+        scope_schema_url: &mut String,
+    ) -> Result<usize, SpanEditError> {
+        let mut span = std::mem::take(&mut self.span);
+        span.clear();
+        let attrs = std::mem::take(&mut self.attrs);
+        let mut wire = attrs.0.into_inner();
+        wire.entries.clear();
+        wire.changed = false;
+        self.events.clear();
+        let mut rest = msg;
+        while !rest.is_empty() {
+            let f = next_field(&mut rest).ok_or(WALK)?;
+            match (f.number, f.wire_type) {
+                (9, 2) => {
+                    let key = kv_key(f.value).ok_or(WALK)?;
+                    wire.entries.push(WireKv::Raw {
+                        key,
+                        payload: f.value,
+                    });
+                }
+                (11 | 13, 2) => self.events.push((f.number, f.value)),
+                _ => span.merge(f.raw).map_err(|_| WALK)?,
+            }
+        }
+        let attrs = ItemAttrs(RefCell::new(wire));
+        let mut decoded = None;
+        let mut span_changed = false;
+        let r = (self.f)(SpanParts {
+            resource,
+            resource_schema_url,
+            scope: Some((scope, scope_schema_url)),
+            span: Some(SpanItem {
+                span: &mut span,
+                attrs: &attrs,
+                decoded: &mut decoded,
+                span_changed: &mut span_changed,
+            }),
+        });
+        let len = match r {
+            Err(e) => Err(SpanEditError::Callback(e)),
+            Ok(()) if !span_changed && decoded.is_none() && !attrs.0.borrow().changed => {
+                Ok(self.plan.header(2, msg.len()) + self.plan.input(msg))
+            }
+            Ok(()) => {
+                self.changed = true;
+                Ok(self.write_span(&span, &attrs.0.borrow(), decoded.as_deref()))
+            }
+        };
+        self.span = span;
+        self.attrs = attrs;
+        len
+    }
+
+    /// Write a changed span as field 2 of its scope: the scalar fields as prost encodes
+    /// them, the attributes, events and links in their places by field number (prost
+    /// writes fields in that order).
+    fn write_span(
+        &mut self,
+        span: &Span,
+        wire: &WireAttrs<'a>,
+        decoded: Option<&[KeyValue]>,
+    ) -> usize {
+        let h = self.plan.pieces.len();
+        self.plan.pieces.push(Piece::Header { number: 2, len: 0 });
+        let start = self.plan.arena.len();
+        span.encode_raw(&mut self.plan.arena);
+        let end = self.plan.arena.len();
+        let mut len = 0;
+        let mut pending = [9u64, 11, 13].into_iter().peekable();
+        let events = std::mem::take(&mut self.events);
+        let mut flush = |walk: &mut Self, upto: u64, len: &mut usize| {
+            while let Some(&n) = pending.peek() {
+                if n >= upto {
+                    break;
+                }
+                pending.next();
+                if n == 9 {
+                    *len += match decoded {
+                        None => wire.plan(9, &mut walk.plan),
+                        Some(list) => plan_list(list, &mut walk.plan),
+                    };
+                } else {
+                    for &(number, payload) in events.iter().filter(|(k, _)| *k == n) {
+                        *len += walk.plan.header(number, payload.len()) + walk.plan.input(payload);
+                    }
+                }
+            }
+        };
+        let mut pos = start;
+        while pos < end {
+            let mut b = &self.plan.arena[pos..end];
+            let before = b.len();
+            let Some(f) = next_field(&mut b) else { break };
+            let number = f.number;
+            let n = before - b.len();
+            flush(self, number, &mut len);
+            self.plan.pieces.push(Piece::Arena(pos..pos + n));
+            len += n;
+            pos += n;
+        }
+        flush(self, u64::MAX, &mut len);
+        self.events = events;
+        self.plan.pieces[h] = Piece::Header { number: 2, len };
+        header_len(2, len) + len
+    }
+}
+
+/// The plan of a decoded attribute list as field 9 of its span.
+fn plan_list(list: &[KeyValue], plan: &mut Plan<'_>) -> usize {
+    let mut len = 0;
+    for kv in list {
+        let n = kv.encoded_len();
+        len += plan.header(9, n) + n;
+        let start = plan.arena.len();
+        kv.encode_raw(&mut plan.arena);
+        plan.pieces.push(Piece::Arena(start..plan.arena.len()));
+    }
+    len
+}
