@@ -486,6 +486,14 @@ impl CPath {
                 if self.keys.is_empty() {
                     return Ok(Value::Map(m.to_vec()));
                 }
+                if let [CKey::Str(key)] = &self.keys[..] {
+                    // the usual `attributes["key"]`: no key list built
+                    return Ok(match m.get(key) {
+                        None => Value::Nil,
+                        Some(Cow::Owned(v)) => Value::from_any_owned(v),
+                        Some(Cow::Borrowed(v)) => Value::from_any(v),
+                    });
+                }
                 let keys = self.key_vals(ctx)?;
                 let first = match &keys[0] {
                     KeyVal::Str(s) => s,
@@ -495,6 +503,8 @@ impl CPath {
                 };
                 match m.get(first) {
                     None => Ok(Value::Nil),
+                    // a value decoded from the wire form: moved, not copied
+                    Some(Cow::Owned(v)) if keys.len() == 1 => Ok(Value::from_any_owned(v)),
                     Some(v) => nav(&v, &keys[1..], &self.text).map(Value::from_any_opt),
                 }
             }
@@ -523,9 +533,16 @@ impl CPath {
     }
 
     /// Write the path; nil writes nothing (Go `set`).
-    pub fn set(&self, ctx: &mut Ctx<'_>, v: Value) -> Result<(), String> {
+    pub fn set(&self, ctx: &mut Ctx<'_>, mut v: Value) -> Result<(), String> {
         if v.is_nil() {
             return Ok(());
+        }
+        if let (Target::Map(t), [CKey::Str(key)]) = (self.target, &self.keys[..]) {
+            if let Some(m) = wire_map(ctx, t) {
+                // the whole value replaced in the wire form: the old one is not read
+                m.edit(&mut |m| m.put(key, std::mem::take(&mut v).into_any_or_empty()));
+                return Ok(());
+            }
         }
         let keys = self.key_vals(ctx)?;
         match self.target {

@@ -62,6 +62,18 @@ impl Value {
         }
     }
 
+    /// [`Value::from_any`] of an owned value, moving its contents instead of copying.
+    pub fn from_any_owned(v: AnyValue) -> Value {
+        match v.value {
+            None => Value::Nil,
+            Some(any_value::Value::StringValue(s)) => Value::Str(s),
+            Some(any_value::Value::BytesValue(b)) => Value::Bytes(b),
+            Some(any_value::Value::KvlistValue(m)) => Value::Map(m.values),
+            Some(any_value::Value::ArrayValue(a)) => Value::List(a.values),
+            Some(other) => Value::from_any(&AnyValue { value: Some(other) }),
+        }
+    }
+
     pub fn from_any_opt(v: Option<&AnyValue>) -> Value {
         v.map(Value::from_any).unwrap_or(Value::Nil)
     }

@@ -304,6 +304,9 @@ fn string_len_of(v: &AnyValue) -> Option<usize> {
 /// (how every encoder writes a string attribute): `Some(Some(length))`; `Some(None)` when
 /// the layout shows a value of another type; `None` when only a decode can tell.
 fn raw_string_len(payload: &[u8]) -> Option<Option<usize>> {
+    if let Some(s) = short_value(payload).and_then(short_string) {
+        return Some(Some(s.len()));
+    }
     let mut rest = payload;
     let key = next_field(&mut rest)?;
     if key.number != 1 || key.wire_type != 2 {
@@ -333,7 +336,43 @@ fn raw_string_len(payload: &[u8]) -> Option<Option<usize>> {
     }
 }
 
+/// The value field's payload of a `KeyValue` that is its key field then its value field,
+/// both with one-byte lengths (how encoders write short attributes).
+#[inline(always)]
+fn short_value(payload: &[u8]) -> Option<&[u8]> {
+    if let [0x0a, n, rest @ ..] = payload {
+        let n = usize::from(*n);
+        if n < 0x80 && rest.len() > n {
+            if let [0x12, m, value @ ..] = &rest[n..] {
+                if *m < 0x80 && value.len() == usize::from(*m) {
+                    return Some(value);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The string of an `AnyValue` that is only its string field, with a one-byte length.
+#[inline(always)]
+fn short_string(value: &[u8]) -> Option<&[u8]> {
+    match value {
+        [0x0a, n, s @ ..] if *n < 0x80 && s.len() == usize::from(*n) => Some(s),
+        _ => None,
+    }
+}
+
 pub(crate) fn raw_value(payload: &[u8]) -> AnyValue {
+    if let Some(value) = short_value(payload) {
+        if let Some(s) = short_string(value).and_then(|s| std::str::from_utf8(s).ok()) {
+            return AnyValue {
+                value: Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+                    s.to_owned(),
+                )),
+            };
+        }
+        return AnyValue::decode(value).unwrap_or_default();
+    }
     let mut rest = payload;
     let mut value: Option<&[u8]> = None;
     let mut count = 0;

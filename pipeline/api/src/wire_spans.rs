@@ -369,8 +369,12 @@ impl<'a> SpanWalk<'a, '_, '_> {
         wire.entries.clear();
         wire.changed = false;
         self.events.clear();
+        // the scalar fields are merged a run of neighbours at a time (prost's merge of
+        // consecutive fields is the merge of each in turn)
         let mut rest = msg;
+        let mut run: Option<usize> = None;
         while !rest.is_empty() {
+            let at = msg.len() - rest.len();
             let f = next_field(&mut rest).ok_or(WALK)?;
             match (f.number, f.wire_type) {
                 (9, 2) => {
@@ -381,8 +385,17 @@ impl<'a> SpanWalk<'a, '_, '_> {
                     });
                 }
                 (11 | 13, 2) => self.events.push((f.number, f.value)),
-                _ => span.merge(f.raw).map_err(|_| WALK)?,
+                _ => {
+                    run.get_or_insert(at);
+                    continue;
+                }
             }
+            if let Some(start) = run.take() {
+                span.merge(&msg[start..at]).map_err(|_| WALK)?;
+            }
+        }
+        if let Some(start) = run {
+            span.merge(&msg[start..]).map_err(|_| WALK)?;
         }
         let attrs = ItemAttrs(RefCell::new(wire));
         let mut decoded = None;
@@ -422,45 +435,57 @@ impl<'a> SpanWalk<'a, '_, '_> {
         wire: &WireAttrs<'a>,
         decoded: Option<&[KeyValue]>,
     ) -> usize {
+        const LISTS: [u64; 3] = [9, 11, 13];
         let h = self.plan.pieces.len();
         self.plan.pieces.push(Piece::Header { number: 2, len: 0 });
         let start = self.plan.arena.len();
         span.encode_raw(&mut self.plan.arena);
         let end = self.plan.arena.len();
         let mut len = 0;
-        let mut pending = [9u64, 11, 13].into_iter().peekable();
+        let mut next_list = 0;
         let events = std::mem::take(&mut self.events);
-        let mut flush = |walk: &mut Self, upto: u64, len: &mut usize| {
-            while let Some(&n) = pending.peek() {
-                if n >= upto {
-                    break;
+        // the scalar fields as runs, with the lists due before a field written in between
+        let (mut pos, mut run) = (start, start);
+        loop {
+            let number = if pos < end {
+                let mut b = &self.plan.arena[pos..end];
+                let before = b.len();
+                // the arena holds prost's encoding: a field always reads
+                let Some(f) = next_field(&mut b) else {
+                    pos = end;
+                    continue;
+                };
+                let number = f.number;
+                if LISTS.get(next_list).is_none_or(|&n| n > number) {
+                    pos += before - b.len();
+                    continue;
                 }
-                pending.next();
+                number
+            } else {
+                u64::MAX
+            };
+            if run < pos {
+                self.plan.pieces.push(Piece::Arena(run..pos));
+                len += pos - run;
+            }
+            run = pos;
+            while let Some(&n) = LISTS.get(next_list).filter(|&&n| n < number) {
+                next_list += 1;
                 if n == 9 {
-                    *len += match decoded {
-                        None => wire.plan(9, &mut walk.plan),
-                        Some(list) => plan_list(list, &mut walk.plan),
+                    len += match decoded {
+                        None => wire.plan(9, &mut self.plan),
+                        Some(list) => plan_list(list, &mut self.plan),
                     };
                 } else {
-                    for &(number, payload) in events.iter().filter(|(k, _)| *k == n) {
-                        *len += walk.plan.header(number, payload.len()) + walk.plan.input(payload);
+                    for &(k, payload) in events.iter().filter(|(k, _)| *k == n) {
+                        len += self.plan.header(k, payload.len()) + self.plan.input(payload);
                     }
                 }
             }
-        };
-        let mut pos = start;
-        while pos < end {
-            let mut b = &self.plan.arena[pos..end];
-            let before = b.len();
-            let Some(f) = next_field(&mut b) else { break };
-            let number = f.number;
-            let n = before - b.len();
-            flush(self, number, &mut len);
-            self.plan.pieces.push(Piece::Arena(pos..pos + n));
-            len += n;
-            pos += n;
+            if number == u64::MAX {
+                break;
+            }
         }
-        flush(self, u64::MAX, &mut len);
         self.events = events;
         self.plan.pieces[h] = Piece::Header { number: 2, len };
         header_len(2, len) + len
