@@ -9,6 +9,7 @@ use pipeline_api::proto::tonic::trace::v1::Status;
 
 use crate::compile::Getter;
 use crate::context::{map_get, map_slot, ContextKind, Ctx, Item, Point};
+use crate::parser::CmpOp;
 use crate::value::Value;
 use pipeline_api::attrs::AttrMap;
 use pipeline_api::wire_spans::WireMap;
@@ -428,7 +429,7 @@ impl CPath {
     pub fn compare_in_place(
         &self,
         ctx: &Ctx<'_>,
-        op: crate::parser::CmpOp,
+        op: CmpOp,
         lit: &Value,
     ) -> Option<bool> {
         let Target::Map(t) = self.target else {
@@ -438,6 +439,12 @@ impl CPath {
             return None;
         };
         let m = map_ref(ctx, t)?;
+        if let (MapRef::Wire(w), 1, Value::Nil, CmpOp::Eq | CmpOp::Ne) =
+            (m, self.keys.len(), lit, op)
+        {
+            // `attributes["k"] == nil` in the wire form: nothing decoded
+            return Some(w.is_nil(first) == (op == CmpOp::Eq));
+        }
         let found = m.get(first);
         let mut v = found.as_deref();
         for k in &self.keys[1..] {

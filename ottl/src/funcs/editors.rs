@@ -189,8 +189,11 @@ fn delete_matching_keys(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
     let a = Args::bind(c, call, &["target", "pattern"], 2)?;
     let target = a.path(0)?;
     let re = a.regex(1, "delete_matching_keys")?;
+    // keys are matched as bytes (the wire form holds them so); the same pattern, the same
+    // matches on UTF-8
+    let re = regex::bytes::Regex::new(re.as_str()).map_err(|e| e.to_string())?;
     Ok(Box::new(move |ctx| {
-        target.with_attr_map(ctx, |m| m.remove_keys_if(&mut |k| re.is_match(k)))?;
+        target.with_attr_map(ctx, |m| m.remove_key_bytes_if(&mut |k| re.is_match(k)))?;
         Ok(())
     }))
 }
@@ -211,8 +214,11 @@ fn keep_matching_keys(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
     let a = Args::bind(c, call, &["target", "pattern"], 2)?;
     let target = a.path(0)?;
     let re = a.regex(1, "keep_matching_keys")?;
+    // keys are matched as bytes (the wire form holds them so); the same pattern, the same
+    // matches on UTF-8
+    let re = regex::bytes::Regex::new(re.as_str()).map_err(|e| e.to_string())?;
     Ok(Box::new(move |ctx| {
-        target.with_attr_map(ctx, |m| m.remove_keys_if(&mut |k| !re.is_match(k)))?;
+        target.with_attr_map(ctx, |m| m.remove_key_bytes_if(&mut |k| !re.is_match(k)))?;
         Ok(())
     }))
 }

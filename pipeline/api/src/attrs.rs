@@ -35,6 +35,11 @@ pub trait AttrMap {
         self.len() == 0
     }
 
+    /// The key of entry `i` as bytes (the wire form gives them without a UTF-8 check).
+    fn key_bytes(&self, i: usize) -> &[u8] {
+        self.key(i).as_bytes()
+    }
+
     /// The length in bytes of entry `i`'s value when it is a string; `None` for any other
     /// type. The wire form answers from the encoded length, without decoding the string.
     fn string_len(&self, i: usize) -> Option<usize> {
@@ -87,6 +92,18 @@ pub trait AttrMap {
                 true
             }
             None => false,
+        }
+    }
+
+    /// [`AttrMap::remove_keys_if`] over the keys' bytes.
+    fn remove_key_bytes_if(&mut self, f: &mut dyn FnMut(&[u8]) -> bool) {
+        let mut i = 0;
+        while i < self.len() {
+            if f(self.key_bytes(i)) {
+                self.remove_at(i);
+            } else {
+                i += 1;
+            }
         }
     }
 

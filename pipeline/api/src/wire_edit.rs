@@ -236,6 +236,12 @@ impl AttrMap for WireAttrs<'_> {
             },
         }
     }
+    fn key_bytes(&self, i: usize) -> &[u8] {
+        match &self.entries[i] {
+            WireKv::Raw { key, .. } | WireKv::Keyed { key, .. } => key,
+            WireKv::Owned(kv) => kv.key.as_bytes(),
+        }
+    }
     fn string_len(&self, i: usize) -> Option<usize> {
         match &self.entries[i] {
             WireKv::Raw { payload, .. } => match raw_string_len(payload) {
@@ -359,6 +365,27 @@ fn short_string(value: &[u8]) -> Option<&[u8]> {
     match value {
         [0x0a, n, s @ ..] if *n < 0x80 && s.len() == usize::from(*n) => Some(s),
         _ => None,
+    }
+}
+
+impl WireAttrs<'_> {
+    /// Whether entry `i` holds a value OTTL does not read as nil: any member of the oneof
+    /// but `string_value_strindex`. Read from the layout where it is the usual one.
+    pub fn value_is_set(&self, i: usize) -> bool {
+        if let WireKv::Raw { payload, .. } = &self.entries[i] {
+            if let Some(v) = short_value(payload) {
+                let mut rest = v;
+                match next_field(&mut rest) {
+                    None if v.is_empty() => return false,
+                    Some(f) if rest.is_empty() && f.number != 8 => return true,
+                    _ => {}
+                }
+            }
+        }
+        !matches!(
+            self.value(i).value,
+            None | Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValueStrindex(_))
+        )
     }
 }
 
@@ -766,6 +793,49 @@ mod tests {
     /// what prost gives for the same edit: the key field kept as bytes only where the entry
     /// is its key field and then at most its value field (and then byte for byte what prost
     /// writes), the entry decoded whole otherwise.
+    #[test]
+    fn nil_and_string_lengths_read_from_the_layout_agree_with_the_decoded_value() {
+        use any_value::Value as V;
+        let values = [
+            None,
+            Some(V::StringValue("abc".into())),
+            Some(V::StringValue(String::new())),
+            Some(V::StringValue("x".repeat(300))),
+            Some(V::StringValueStrindex(3)),
+            Some(V::IntValue(0)),
+            Some(V::BoolValue(false)),
+            Some(V::BytesValue(vec![1, 2])),
+        ];
+        for value in values {
+            for with_value in [true, false] {
+                let kv = KeyValue {
+                    key: "k".repeat(if with_value { 1 } else { 200 }),
+                    value: with_value.then(|| AnyValue {
+                        value: value.clone(),
+                    }),
+                    ..Default::default()
+                };
+                let payload = kv.encode_to_vec();
+                let attrs = WireAttrs {
+                    entries: vec![WireKv::Raw {
+                        key: kv.key.as_bytes(),
+                        payload: &payload,
+                    }],
+                    changed: false,
+                };
+                let decoded = kv.value.clone().unwrap_or_default().value;
+                let set = !matches!(decoded, None | Some(V::StringValueStrindex(_)));
+                assert_eq!(attrs.value_is_set(0), set, "{kv:?}");
+                let len = match &decoded {
+                    Some(V::StringValue(s)) => Some(s.len()),
+                    _ => None,
+                };
+                assert_eq!(attrs.string_len(0), len, "{kv:?}");
+                assert_eq!(attrs.value(0).value, decoded, "{kv:?}");
+            }
+        }
+    }
+
     #[test]
     fn a_value_set_on_any_key_value_layout_agrees_with_prost() {
         use crate::wire::scan;

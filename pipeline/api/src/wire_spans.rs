@@ -32,6 +32,9 @@ pub struct ItemAttrs<'a>(RefCell<WireAttrs<'a>>);
 pub trait WireMap {
     /// The value of the first entry of `key`.
     fn get(&self, key: &str) -> Option<AnyValue>;
+    /// Whether `key` is missing or its value reads as nil, decoding nothing where the
+    /// layout tells.
+    fn is_nil(&self, key: &str) -> bool;
     /// The list decoded, each entry whole (so what else an entry holds stays).
     fn decode_all(&self) -> Vec<KeyValue>;
     /// Edit the list in place.
@@ -41,6 +44,10 @@ pub trait WireMap {
 impl WireMap for ItemAttrs<'_> {
     fn get(&self, key: &str) -> Option<AnyValue> {
         self.0.borrow().get(key).map(Cow::into_owned)
+    }
+    fn is_nil(&self, key: &str) -> bool {
+        let wire = self.0.borrow();
+        wire.find(key).is_none_or(|i| !wire.value_is_set(i))
     }
     fn decode_all(&self) -> Vec<KeyValue> {
         self.0
