@@ -291,15 +291,7 @@ fn truncate_all(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
         // only the strings longer than the limit are read (in the wire form, the rest
         // stay bytes)
         target.with_attr_map(ctx, |m| {
-            for i in 0..m.len() {
-                if m.string_len(i).is_some_and(|n| n > limit) {
-                    let mut v = m.value(i).into_owned();
-                    if let Some(any_value::Value::StringValue(s)) = &mut v.value {
-                        truncate_str(s, limit);
-                    }
-                    m.set_value(i, v);
-                }
-            }
+            m.for_long_strings(limit, &mut |s| truncate_str(s, limit))
         })?;
         Ok(())
     }))

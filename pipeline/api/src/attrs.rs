@@ -95,6 +95,21 @@ pub trait AttrMap {
         }
     }
 
+    /// Apply `f` to every string value longer than `limit` bytes.
+    fn for_long_strings(&mut self, limit: usize, f: &mut dyn FnMut(&mut String)) {
+        for i in 0..self.len() {
+            if self.string_len(i).is_some_and(|n| n > limit) {
+                let mut v = self.value(i).into_owned();
+                if let Some(crate::proto::tonic::common::v1::any_value::Value::StringValue(s)) =
+                    &mut v.value
+                {
+                    f(s);
+                }
+                self.set_value(i, v);
+            }
+        }
+    }
+
     /// [`AttrMap::remove_keys_if`] over the keys' bytes.
     fn remove_key_bytes_if(&mut self, f: &mut dyn FnMut(&[u8]) -> bool) {
         let mut i = 0;

@@ -236,6 +236,28 @@ impl AttrMap for WireAttrs<'_> {
             },
         }
     }
+    fn for_long_strings(&mut self, limit: usize, f: &mut dyn FnMut(&mut String)) {
+        // one pass without a call per entry: most strings are short
+        for i in 0..self.entries.len() {
+            let long = match &self.entries[i] {
+                WireKv::Raw { payload, .. } => match short_value(payload).and_then(short_string) {
+                    Some(s) => s.len() > limit,
+                    None => self.string_len(i).is_some_and(|n| n > limit),
+                },
+                _ => self.string_len(i).is_some_and(|n| n > limit),
+            };
+            if long {
+                let mut v = self.value(i).into_owned();
+                if let Some(
+                    opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s),
+                ) = &mut v.value
+                {
+                    f(s);
+                }
+                self.set_value(i, v);
+            }
+        }
+    }
     fn key_bytes(&self, i: usize) -> &[u8] {
         match &self.entries[i] {
             WireKv::Raw { key, .. } | WireKv::Keyed { key, .. } => key,

@@ -370,7 +370,7 @@ impl<'a> SpanWalk<'a, '_, '_> {
         scope_schema_url: &mut String,
     ) -> Result<usize, SpanEditError> {
         let mut span = std::mem::take(&mut self.span);
-        span.clear();
+        reset(&mut span);
         let attrs = std::mem::take(&mut self.attrs);
         let mut wire = attrs.0.into_inner();
         wire.entries.clear();
@@ -510,4 +510,44 @@ fn plan_list(list: &[KeyValue], plan: &mut Plan<'_>) -> usize {
         plan.pieces.push(Piece::Arena(start..plan.arena.len()));
     }
     len
+}
+
+/// Clear a span for the next one, keeping the capacity of its ids and strings (prost's
+/// merge of a bytes or string field writes into the existing buffer). Its lists are always
+/// empty here.
+fn reset(span: &mut Span) {
+    let Span {
+        trace_id,
+        span_id,
+        trace_state,
+        parent_span_id,
+        flags,
+        name,
+        kind,
+        start_time_unix_nano,
+        end_time_unix_nano,
+        attributes,
+        dropped_attributes_count,
+        events,
+        dropped_events_count,
+        links,
+        dropped_links_count,
+        status,
+    } = span;
+    trace_id.clear();
+    span_id.clear();
+    trace_state.clear();
+    parent_span_id.clear();
+    name.clear();
+    *flags = 0;
+    *kind = 0;
+    *start_time_unix_nano = 0;
+    *end_time_unix_nano = 0;
+    *dropped_attributes_count = 0;
+    *dropped_events_count = 0;
+    *dropped_links_count = 0;
+    *status = None;
+    attributes.clear();
+    events.clear();
+    links.clear();
 }

@@ -327,7 +327,7 @@ trace_statements:
   - set(span.status.code, STATUS_CODE_ERROR) where span.attributes["dup"] != nil
   - delete_key(span.attributes, "service.name")
   - delete_matching_keys(span.attributes, "^d")
-  - truncate_all(span.attributes, 3)
+  - truncate_all(span.attributes, 2)
 "#,
         true,
     ),
