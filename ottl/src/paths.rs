@@ -332,7 +332,14 @@ pub fn map_ref<'c>(ctx: &'c Ctx<'_>, t: MapT) -> Option<MapRef<'c>> {
 /// A span's attributes still in the wire form, for editing in place.
 fn wire_map<'c>(ctx: &'c Ctx<'_>, t: MapT) -> Option<&'c dyn WireMap> {
     match (t, &ctx.item) {
-        (MapT::SpanAttrs, Item::WireSpan { attrs, decoded: None, .. }) => Some(*attrs),
+        (
+            MapT::SpanAttrs,
+            Item::WireSpan {
+                attrs,
+                decoded: None,
+                ..
+            },
+        ) => Some(*attrs),
         _ => None,
     }
 }
@@ -426,12 +433,7 @@ pub enum KeyVal {
 impl CPath {
     /// Compare the value at this path with a literal in place, when the path is a map
     /// entry with constant keys and the value a scalar; `None` otherwise.
-    pub fn compare_in_place(
-        &self,
-        ctx: &Ctx<'_>,
-        op: CmpOp,
-        lit: &Value,
-    ) -> Option<bool> {
+    pub fn compare_in_place(&self, ctx: &Ctx<'_>, op: CmpOp, lit: &Value) -> Option<bool> {
         let Target::Map(t) = self.target else {
             return None;
         };

@@ -406,7 +406,9 @@ impl WireAttrs<'_> {
         }
         !matches!(
             self.value(i).value,
-            None | Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValueStrindex(_))
+            None | Some(
+                opentelemetry_proto::tonic::common::v1::any_value::Value::StringValueStrindex(_)
+            )
         )
     }
 }
@@ -415,9 +417,11 @@ pub(crate) fn raw_value(payload: &[u8]) -> AnyValue {
     if let Some(value) = short_value(payload) {
         if let Some(s) = short_string(value).and_then(|s| std::str::from_utf8(s).ok()) {
             return AnyValue {
-                value: Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
-                    s.to_owned(),
-                )),
+                value: Some(
+                    opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+                        s.to_owned(),
+                    ),
+                ),
             };
         }
         return AnyValue::decode(value).unwrap_or_default();

@@ -238,7 +238,9 @@ impl<'a> SpanWalk<'a, '_, '_> {
         }
         let start = self.plan.arena.len();
         crate::wire_edit::put_len_field(&mut self.plan.arena, number, s.as_bytes());
-        self.plan.pieces.push(Piece::Arena(start..self.plan.arena.len()));
+        self.plan
+            .pieces
+            .push(Piece::Arena(start..self.plan.arena.len()));
         self.plan.arena.len() - start
     }
 
@@ -348,7 +350,13 @@ impl<'a> SpanWalk<'a, '_, '_> {
                 continue;
             }
             if self.level == Level::Span {
-                len += self.span(f.value, resource, resource_schema_url, &mut scope, &mut schema_url)?;
+                len += self.span(
+                    f.value,
+                    resource,
+                    resource_schema_url,
+                    &mut scope,
+                    &mut schema_url,
+                )?;
             } else {
                 len += self.plan.header(2, f.value.len()) + self.plan.input(f.value);
             }
