@@ -144,6 +144,9 @@ pub(crate) enum WireKv<'a> {
     Raw {
         key: &'a [u8],
         payload: &'a [u8],
+        /// The whole field, its key and length included: an unchanged entry is copied as
+        /// it is, and neighbours as one piece.
+        field: &'a [u8],
     },
     /// The key still as its encoded field, the value replaced: for an entry that held its
     /// key field and then at most its value field (as every encoder writes one), which
@@ -178,9 +181,7 @@ impl WireAttrs<'_> {
         let mut len = 0;
         for e in &self.entries {
             match e {
-                WireKv::Raw { payload, .. } => {
-                    len += plan.header(field, payload.len()) + plan.input(payload)
-                }
+                WireKv::Raw { field: raw, .. } => len += plan.input(raw),
                 WireKv::Keyed {
                     key_field, value, ..
                 } => {
@@ -279,7 +280,7 @@ impl AttrMap for WireAttrs<'_> {
         match &mut self.entries[i] {
             WireKv::Owned(kv) => kv.value = Some(value),
             WireKv::Keyed { value: v, .. } => *v = value,
-            WireKv::Raw { key, payload } => {
+            WireKv::Raw { key, payload, .. } => {
                 if let Some(key_field) = canonical_key_field(payload) {
                     self.entries[i] = WireKv::Keyed {
                         key,
@@ -665,6 +666,7 @@ impl<'a> Walk<'a, '_> {
                 self.attrs.entries.push(WireKv::Raw {
                     key,
                     payload: f.value,
+                    field: f.raw,
                 });
             } else {
                 self.others.push((f.number, f.raw));
@@ -842,10 +844,13 @@ mod tests {
                     ..Default::default()
                 };
                 let payload = kv.encode_to_vec();
+                let mut field = Vec::new();
+                put_len_field(&mut field, 9, &payload);
                 let attrs = WireAttrs {
                     entries: vec![WireKv::Raw {
                         key: kv.key.as_bytes(),
                         payload: &payload,
+                        field: &field,
                     }],
                     changed: false,
                 };

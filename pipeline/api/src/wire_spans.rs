@@ -55,7 +55,7 @@ impl WireMap for ItemAttrs<'_> {
             .entries
             .iter()
             .map(|e| match e {
-                WireKv::Raw { key, payload } => {
+                WireKv::Raw { key, payload, .. } => {
                     KeyValue::decode(*payload).unwrap_or_else(|_| KeyValue {
                         key: String::from_utf8_lossy(key).into_owned(),
                         ..Default::default()
@@ -164,7 +164,7 @@ struct SpanWalk<'a, 'f, 'g> {
     /// Reused between spans.
     span: Span,
     attrs: ItemAttrs<'a>,
-    /// The span's events and links (fields 11 and 13) as they were.
+    /// The span's events and links (fields 11 and 13) as they were, each whole field.
     events: Vec<(u64, &'a [u8])>,
 }
 
@@ -397,9 +397,10 @@ impl<'a> SpanWalk<'a, '_, '_> {
                     wire.entries.push(WireKv::Raw {
                         key,
                         payload: f.value,
+                        field: f.raw,
                     });
                 }
-                (11 | 13, 2) => self.events.push((f.number, f.value)),
+                (11 | 13, 2) => self.events.push((f.number, f.raw)),
                 _ => {
                     run.get_or_insert(at);
                     continue;
@@ -492,8 +493,8 @@ impl<'a> SpanWalk<'a, '_, '_> {
                         Some(list) => plan_list(list, &mut self.plan),
                     };
                 } else {
-                    for &(k, payload) in events.iter().filter(|(k, _)| *k == n) {
-                        len += self.plan.header(k, payload.len()) + self.plan.input(payload);
+                    for &(_, raw) in events.iter().filter(|(k, _)| *k == n) {
+                        len += self.plan.input(raw);
                     }
                 }
             }
