@@ -441,11 +441,15 @@ impl CPath {
             return None;
         };
         let m = map_ref(ctx, t)?;
-        if let (MapRef::Wire(w), 1, Value::Nil, CmpOp::Eq | CmpOp::Ne) =
-            (m, self.keys.len(), lit, op)
-        {
-            // `attributes["k"] == nil` in the wire form: nothing decoded
-            return Some(w.is_nil(first) == (op == CmpOp::Eq));
+        if let (MapRef::Wire(w), 1) = (m, self.keys.len()) {
+            if let (Value::Nil, CmpOp::Eq | CmpOp::Ne) = (lit, op) {
+                // `attributes["k"] == nil` in the wire form: nothing decoded
+                return Some(w.is_nil(first) == (op == CmpOp::Eq));
+            }
+            // a string or scalar compared where it lies in the bytes
+            let mut r = None;
+            w.with_value(first, &mut |v| r = crate::value::compare_ref(v, op, lit));
+            return r;
         }
         let found = m.get(first);
         let mut v = found.as_deref();
@@ -497,6 +501,11 @@ impl CPath {
                 }
                 if let [CKey::Str(key)] = &self.keys[..] {
                     // the usual `attributes["key"]`: no key list built
+                    if let MapRef::Wire(w) = m {
+                        let mut out = Value::Nil;
+                        w.with_value(key, &mut |v| out = v.map_or(Value::Nil, Value::from_ref));
+                        return Ok(out);
+                    }
                     return Ok(match m.get(key) {
                         None => Value::Nil,
                         Some(Cow::Owned(v)) => Value::from_any_owned(v),

@@ -1,6 +1,8 @@
 //! Runtime values (what Go's getters return as `any`), comparisons (Go `compare.go`), math
 //! (Go `math.go`) and conversion to and from OTLP `AnyValue`.
 
+use pipeline_api::wire_edit::ValueRef;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use pipeline_api::proto::tonic::common::v1::{
@@ -71,6 +73,18 @@ impl Value {
             Some(any_value::Value::KvlistValue(m)) => Value::Map(m.values),
             Some(any_value::Value::ArrayValue(a)) => Value::List(a.values),
             Some(other) => Value::from_any(&AnyValue { value: Some(other) }),
+        }
+    }
+
+    /// The value of a wire-form read.
+    pub fn from_ref(v: ValueRef<'_>) -> Value {
+        match v {
+            ValueRef::Str(s) => Value::Str(s.to_owned()),
+            ValueRef::Int(i) => Value::Int(i),
+            ValueRef::Double(d) => Value::Double(d),
+            ValueRef::Bool(b) => Value::Bool(b),
+            ValueRef::Any(Cow::Owned(v)) => Value::from_any_owned(v),
+            ValueRef::Any(Cow::Borrowed(v)) => Value::from_any(v),
         }
     }
 
@@ -354,6 +368,24 @@ pub fn math(a: &Value, op: MathOp, b: &Value) -> Result<Value, String> {
 
 /// `compare` of an OTLP value read in place against a literal, without copying: `None` when
 /// the value is not a scalar (the caller copies and compares).
+/// [`compare_any`] of a wire-form read.
+pub(crate) fn compare_ref(a: Option<ValueRef<'_>>, op: CmpOp, lit: &Value) -> Option<bool> {
+    let v = match a {
+        Some(ValueRef::Str(s)) => {
+            return Some(match lit {
+                Value::Str(x) => ord_ok(op, s.cmp(x.as_str())),
+                _ => eq_only(op, false),
+            })
+        }
+        Some(ValueRef::Int(i)) => Value::Int(i),
+        Some(ValueRef::Double(d)) => Value::Double(d),
+        Some(ValueRef::Bool(b)) => Value::Bool(b),
+        Some(ValueRef::Any(v)) => return compare_any(Some(&v), op, lit),
+        None => Value::Nil,
+    };
+    Some(compare(&v, op, lit))
+}
+
 pub(crate) fn compare_any(a: Option<&AnyValue>, op: CmpOp, lit: &Value) -> Option<bool> {
     let v = match a.and_then(|a| a.value.as_ref()) {
         None => Value::Nil,

@@ -391,7 +391,55 @@ fn short_string(value: &[u8]) -> Option<&[u8]> {
     }
 }
 
+/// A value read from the wire form: a string or a scalar straight from the bytes, anything
+/// else (or any other layout) decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueRef<'v> {
+    Str(&'v str),
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+    Any(Cow<'v, AnyValue>),
+}
+
 impl WireAttrs<'_> {
+    /// The value of entry `i`, borrowed from the bytes where its layout is the usual one.
+    pub fn value_ref(&self, i: usize) -> ValueRef<'_> {
+        if let WireKv::Raw { payload, .. } = &self.entries[i] {
+            if let Some(v) = short_value(payload) {
+                let mut rest = v;
+                if let Some(f) = next_field(&mut rest).filter(|_| rest.is_empty()) {
+                    let mut b = f.value;
+                    match (f.number, f.wire_type) {
+                        (1, 2) => {
+                            if let Ok(s) = std::str::from_utf8(f.value) {
+                                return ValueRef::Str(s);
+                            }
+                        }
+                        // prost: a bool is any non-zero varint, an int64 the varint's bits
+                        (2, 0) => {
+                            if let Some(x) = crate::wire::varint(&mut b) {
+                                return ValueRef::Bool(x != 0);
+                            }
+                        }
+                        (3, 0) => {
+                            if let Some(x) = crate::wire::varint(&mut b) {
+                                return ValueRef::Int(x as i64);
+                            }
+                        }
+                        (4, 1) => {
+                            if let Ok(bytes) = <[u8; 8]>::try_from(f.value) {
+                                return ValueRef::Double(f64::from_le_bytes(bytes));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        ValueRef::Any(self.value(i))
+    }
+
     /// Whether entry `i` holds a value OTTL does not read as nil: any member of the oneof
     /// but `string_value_strindex`. Read from the layout where it is the usual one.
     pub fn value_is_set(&self, i: usize) -> bool {
@@ -822,7 +870,7 @@ mod tests {
     /// is its key field and then at most its value field (and then byte for byte what prost
     /// writes), the entry decoded whole otherwise.
     #[test]
-    fn nil_and_string_lengths_read_from_the_layout_agree_with_the_decoded_value() {
+    fn values_nil_and_string_lengths_read_from_the_layout_agree_with_the_decoded_value() {
         use any_value::Value as V;
         let values = [
             None,
@@ -833,6 +881,11 @@ mod tests {
             Some(V::IntValue(0)),
             Some(V::BoolValue(false)),
             Some(V::BytesValue(vec![1, 2])),
+            Some(V::IntValue(-7)),
+            Some(V::IntValue(i64::MAX)),
+            Some(V::BoolValue(true)),
+            Some(V::DoubleValue(-0.5)),
+            Some(V::StringValue("é".into())),
         ];
         for value in values {
             for with_value in [true, false] {
@@ -863,6 +916,14 @@ mod tests {
                 };
                 assert_eq!(attrs.string_len(0), len, "{kv:?}");
                 assert_eq!(attrs.value(0).value, decoded, "{kv:?}");
+                let read = match attrs.value_ref(0) {
+                    ValueRef::Str(s) => Some(V::StringValue(s.into())),
+                    ValueRef::Int(x) => Some(V::IntValue(x)),
+                    ValueRef::Double(x) => Some(V::DoubleValue(x)),
+                    ValueRef::Bool(x) => Some(V::BoolValue(x)),
+                    ValueRef::Any(v) => v.into_owned().value,
+                };
+                assert_eq!(read, decoded, "{kv:?}");
             }
         }
     }

@@ -19,8 +19,8 @@ use prost::Message;
 
 use crate::attrs::AttrMap;
 use crate::wire_edit::{
-    header_len, kv_key, next_field, Piece, Plan, WireAttrs, WireKv, KEPT_ARENA, KEPT_PIECES,
-    PLAN_BUFFERS,
+    header_len, kv_key, next_field, Piece, Plan, ValueRef, WireAttrs, WireKv, KEPT_ARENA,
+    KEPT_PIECES, PLAN_BUFFERS,
 };
 
 /// A span's attributes in the wire form, read and edited through a shared reference (so
@@ -32,6 +32,9 @@ pub struct ItemAttrs<'a>(RefCell<WireAttrs<'a>>);
 pub trait WireMap {
     /// The value of the first entry of `key`.
     fn get(&self, key: &str) -> Option<AnyValue>;
+    /// Call `f` with the value of the first entry of `key` (`None` when there is none),
+    /// borrowed from the bytes where the layout allows.
+    fn with_value(&self, key: &str, f: &mut dyn FnMut(Option<ValueRef<'_>>));
     /// Whether `key` is missing or its value reads as nil, decoding nothing where the
     /// layout tells.
     fn is_nil(&self, key: &str) -> bool;
@@ -44,6 +47,10 @@ pub trait WireMap {
 impl WireMap for ItemAttrs<'_> {
     fn get(&self, key: &str) -> Option<AnyValue> {
         self.0.borrow().get(key).map(Cow::into_owned)
+    }
+    fn with_value(&self, key: &str, f: &mut dyn FnMut(Option<ValueRef<'_>>)) {
+        let wire = self.0.borrow();
+        f(wire.find(key).map(|i| wire.value_ref(i)))
     }
     fn is_nil(&self, key: &str) -> bool {
         let wire = self.0.borrow();

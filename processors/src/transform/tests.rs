@@ -359,13 +359,18 @@ trace_statements:
 "#,
         true,
     ),
-    // editors that need the list itself, whole-map reads and writes, span fields
+    // comparisons read in the wire form, then editors that need the list itself, whole-map
+    // reads and writes, span fields
     (
         r#"
 error_mode: ignore
 trace_statements:
   - context: span
     statements:
+      - set(attributes["big"], attributes["a"]) where attributes["a"] > 0
+      - set(attributes["named"], true) where attributes["c"] < "v15"
+      - set(attributes["t"], 1) where attributes["dup"] == true
+      - set(attributes["u"], 2) where attributes["b"] < 60.0
       - set(attributes["all"], attributes) where attributes["c"] != nil
       - limit(attributes, 3, ["b"]) where attributes["dup"] != nil
       - merge_maps(attributes, attributes["a"], "upsert") where IsMap(attributes["a"])
