@@ -204,7 +204,7 @@ fn keep_keys(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
     let keys = a.str_list(1)?;
     Ok(Box::new(move |ctx| {
         target.with_attr_map(ctx, |m| {
-            m.remove_keys_if(&mut |k| !keys.iter().any(|x| x == k))
+            m.remove_key_bytes_if(&mut |k| !keys.iter().any(|x| x.as_bytes() == k))
         })?;
         Ok(())
     }))

@@ -125,14 +125,8 @@ pub trait AttrMap {
     /// Remove every entry whose key matches, keeping the order of the rest
     /// (`Map.RemoveIf` on keys).
     fn remove_keys_if(&mut self, f: &mut dyn FnMut(&str) -> bool) {
-        let mut i = 0;
-        while i < self.len() {
-            if f(self.key(i)) {
-                self.remove_at(i);
-            } else {
-                i += 1;
-            }
-        }
+        // keys are UTF-8 in either form
+        self.remove_key_bytes_if(&mut |k| std::str::from_utf8(k).is_ok_and(&mut *f))
     }
 }
 

@@ -581,23 +581,7 @@ impl Batch {
                     .map(|c| crate::wire_edit::edit_item_attributes(c, signal, &mut g))
                     .collect();
                 if let Some(edited) = edited {
-                    if edited.iter().all(Option::is_none) {
-                        return;
-                    }
-                    let wire = chunks
-                        .iter()
-                        .zip(edited)
-                        .map(|(c, e)| e.map_or_else(|| c.clone(), Bytes::from))
-                        .collect();
-                    // new data: nothing decoded, its own length and memory charge
-                    self.data = Arc::new(Payload {
-                        signal,
-                        wire: Some(wire),
-                        decoded: OnceLock::new(),
-                        decoded_len: OnceLock::new(),
-                        heap_len: OnceLock::new(),
-                        charge: Charge::default(),
-                    });
+                    self.replace_chunks(edited);
                     return;
                 }
             }
@@ -646,24 +630,33 @@ impl Batch {
                 Err(SpanEditError::Callback(e)) => return Some(Err(e)),
             }
         }
+        self.replace_chunks(edited);
+        Some(Ok(()))
+    }
+
+    /// Replace the wire chunks an edit changed (`None`: the chunk stands). When any did,
+    /// the batch holds new data: nothing decoded, its own length and memory charge; when
+    /// none did, it keeps its bytes and its charge.
+    fn replace_chunks(&mut self, edited: Vec<Option<Vec<u8>>>) {
         if edited.iter().all(Option::is_none) {
-            return Some(Ok(()));
+            return;
         }
+        let Some(chunks) = &self.data.wire else {
+            return;
+        };
         let wire = chunks
             .iter()
             .zip(edited)
             .map(|(c, e)| e.map_or_else(|| c.clone(), Bytes::from))
             .collect();
-        // new data: nothing decoded, its own length and memory charge
         self.data = Arc::new(Payload {
-            signal: Signal::Traces,
+            signal: self.data.signal,
             wire: Some(wire),
             decoded: OnceLock::new(),
             decoded_len: OnceLock::new(),
             heap_len: OnceLock::new(),
             charge: Charge::default(),
         });
-        Some(Ok(()))
     }
 
     /// True when both batches share the same data allocation (no copy was made).

@@ -608,7 +608,26 @@ pub(crate) struct Plan<'a> {
     pub(crate) arena: Vec<u8>,
 }
 
-impl Plan<'_> {
+impl<'a> Plan<'a> {
+    /// A plan over `input` with this thread's kept buffers.
+    pub(crate) fn over(input: &'a [u8]) -> Plan<'a> {
+        let (mut pieces, mut arena) = PLAN_BUFFERS.take();
+        pieces.clear();
+        arena.clear();
+        Plan {
+            input,
+            pieces,
+            arena,
+        }
+    }
+
+    /// Keep the buffers for this thread's next plan, unless a large request grew them.
+    pub(crate) fn give_back(self) {
+        if self.pieces.capacity() <= KEPT_PIECES && self.arena.capacity() <= KEPT_ARENA {
+            PLAN_BUFFERS.set((self.pieces, self.arena));
+        }
+    }
+
     /// Plan `part` (a sub-slice of the input) copied as it is, joined to the piece before
     /// it when they are adjacent in the input; its length.
     pub(crate) fn input(&mut self, part: &[u8]) -> usize {
@@ -756,15 +775,8 @@ pub fn edit_item_attributes(
         Signal::Logs => &LOGS,
         Signal::Metrics => &METRICS,
     };
-    let (mut pieces, mut arena) = PLAN_BUFFERS.take();
-    pieces.clear();
-    arena.clear();
     let mut walk = Walk {
-        plan: Plan {
-            input: bytes,
-            pieces,
-            arena,
-        },
+        plan: Plan::over(bytes),
         attrs: WireAttrs::default(),
         others: Vec::new(),
         f,
@@ -774,24 +786,21 @@ pub fn edit_item_attributes(
         Ok(None) => Some(None),
         Ok(Some(len)) => Some(Some(walk.plan.write(len))),
     };
-    let Plan { pieces, arena, .. } = walk.plan;
-    if pieces.capacity() <= KEPT_PIECES && arena.capacity() <= KEPT_ARENA {
-        PLAN_BUFFERS.set((pieces, arena));
-    }
+    walk.plan.give_back();
     out
 }
 
 thread_local! {
     /// A plan's buffers, kept on each thread between requests: growing them from empty
     /// for every request was a tenth of the `attributes` processor's instructions.
-    pub(crate) static PLAN_BUFFERS: std::cell::Cell<(Vec<Piece>, Vec<u8>)> =
+    static PLAN_BUFFERS: std::cell::Cell<(Vec<Piece>, Vec<u8>)> =
         const { std::cell::Cell::new((Vec::new(), Vec::new())) };
 }
 
 /// The largest plan buffers kept between requests (about 1.5 MiB of pieces, 1 MiB of
 /// re-encoded attributes); the buffers of a larger request are freed after it.
-pub(crate) const KEPT_PIECES: usize = 1 << 16;
-pub(crate) const KEPT_ARENA: usize = 1 << 20;
+const KEPT_PIECES: usize = 1 << 16;
+const KEPT_ARENA: usize = 1 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -18,10 +18,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
 use crate::attrs::AttrMap;
-use crate::wire_edit::{
-    header_len, kv_key, next_field, Piece, Plan, ValueRef, WireAttrs, WireKv, KEPT_ARENA,
-    KEPT_PIECES, PLAN_BUFFERS,
-};
+use crate::wire_edit::{header_len, kv_key, next_field, Piece, Plan, ValueRef, WireAttrs, WireKv};
 
 /// A span's attributes in the wire form, read and edited through a shared reference (so
 /// that what holds one stays covariant in its lifetime): untouched entries stay bytes.
@@ -131,15 +128,8 @@ pub fn edit_spans(
     level: Level,
     f: &mut Callback<'_>,
 ) -> Result<Option<Vec<u8>>, SpanEditError> {
-    let (mut pieces, mut arena) = PLAN_BUFFERS.take();
-    pieces.clear();
-    arena.clear();
     let mut walk = SpanWalk {
-        plan: Plan {
-            input: bytes,
-            pieces,
-            arena,
-        },
+        plan: Plan::over(bytes),
         level,
         changed: false,
         f,
@@ -154,14 +144,21 @@ pub fn edit_spans(
             None
         }
     });
-    let Plan { pieces, arena, .. } = walk.plan;
-    if pieces.capacity() <= KEPT_PIECES && arena.capacity() <= KEPT_ARENA {
-        PLAN_BUFFERS.set((pieces, arena));
-    }
+    walk.plan.give_back();
     out
 }
 
 const WALK: SpanEditError = SpanEditError::Walk;
+
+/// A `ResourceSpans` or `ScopeSpans` as [`SpanWalk::entry`] reads it.
+struct Entry<'a, M> {
+    message: Option<M>,
+    /// The last occurrence of the message field, and how many there were.
+    original: Option<&'a [u8]>,
+    fields: usize,
+    schema_url: String,
+    children: Vec<&'a [u8]>,
+}
 
 struct SpanWalk<'a, 'f, 'g> {
     plan: Plan<'a>,
@@ -251,61 +248,86 @@ impl<'a> SpanWalk<'a, '_, '_> {
         self.plan.arena.len() - start
     }
 
-    fn resource_spans(&mut self, msg: &'a [u8]) -> Result<usize, SpanEditError> {
-        let mut resource: Option<Resource> = None;
-        let mut original: Option<&[u8]> = None;
-        let mut fields = 0;
-        let mut schema_url = String::new();
-        let mut scopes: Vec<&'a [u8]> = Vec::new();
+    /// Read a `ResourceSpans` or `ScopeSpans`: its message (field 1, every occurrence
+    /// merged, as prost does), its children (field 2) and its schema URL (field 3, the last
+    /// one); any other field is dropped from the output, as prost drops it.
+    fn entry<M: Message + Default>(
+        &mut self,
+        msg: &'a [u8],
+    ) -> Result<Entry<'a, M>, SpanEditError> {
+        let mut e = Entry {
+            message: None,
+            original: None,
+            fields: 0,
+            schema_url: String::new(),
+            children: Vec::new(),
+        };
         let mut rest = msg;
         while !rest.is_empty() {
             let f = next_field(&mut rest).ok_or(WALK)?;
             match (f.number, f.wire_type) {
                 (1, 2) => {
-                    resource
-                        .get_or_insert_with(Resource::default)
+                    e.message
+                        .get_or_insert_with(M::default)
                         .merge(f.value)
                         .map_err(|_| WALK)?;
-                    original = Some(f.value);
-                    fields += 1;
+                    e.original = Some(f.value);
+                    e.fields += 1;
                 }
-                (2, 2) => scopes.push(f.value),
-                (3, 2) => schema_url = string(f.value)?,
+                (2, 2) => e.children.push(f.value),
+                (3, 2) => e.schema_url = string(f.value)?,
                 _ => self.changed = true,
             }
         }
-        let before_url = schema_url.clone();
+        Ok(e)
+    }
+
+    /// Reserve the two pieces of an entry's message, written once its children are.
+    fn reserve_message(&mut self) -> usize {
+        let at = self.plan.pieces.len();
+        self.plan.pieces.push(Piece::Arena(0..0));
+        self.plan.pieces.push(Piece::Arena(0..0));
+        at
+    }
+
+    /// Write an entry's message at `at` and its schema URL after its children, noting a
+    /// change of either; their length.
+    fn finish<M: Message>(&mut self, at: usize, e: &Entry<'a, M>, url_before: &str) -> usize {
+        let mut len = self.settle(at, &e.message, e.fields, e.original);
+        if e.schema_url != url_before {
+            self.changed = true;
+        }
+        len += self.put_string(3, &e.schema_url);
+        len
+    }
+
+    fn resource_spans(&mut self, msg: &'a [u8]) -> Result<usize, SpanEditError> {
+        let mut e = self.entry::<Resource>(msg)?;
+        let url_before = e.schema_url.clone();
         if self.level == Level::Resource {
             (self.f)(SpanParts {
-                resource: &mut resource,
-                resource_schema_url: &mut schema_url,
+                resource: &mut e.message,
+                resource_schema_url: &mut e.schema_url,
                 scope: None,
                 span: None,
             })
             .map_err(SpanEditError::Callback)?;
         }
-        let at = self.plan.pieces.len();
-        self.plan.pieces.push(Piece::Arena(0..0));
-        self.plan.pieces.push(Piece::Arena(0..0));
+        let at = self.reserve_message();
         let mut len = 0;
-        for scope in scopes {
+        for scope in std::mem::take(&mut e.children) {
             if self.level == Level::Resource {
                 len += self.plan.header(2, scope.len()) + self.plan.input(scope);
                 continue;
             }
             let h = self.plan.pieces.len();
             self.plan.pieces.push(Piece::Header { number: 2, len: 0 });
-            let n = self.scope_spans(scope, &mut resource, &mut schema_url)?;
+            let n = self.scope_spans(scope, &mut e.message, &mut e.schema_url)?;
             self.plan.pieces[h] = Piece::Header { number: 2, len: n };
             len += header_len(2, n) + n;
         }
         // the resource last, as the spans may have changed it; written in its place
-        len += self.settle(at, &resource, fields, original);
-        if schema_url != before_url {
-            self.changed = true;
-        }
-        len += self.put_string(3, &schema_url);
-        Ok(len)
+        Ok(len + self.finish(at, &e, &url_before))
     }
 
     fn scope_spans(
@@ -314,66 +336,34 @@ impl<'a> SpanWalk<'a, '_, '_> {
         resource: &mut Option<Resource>,
         resource_schema_url: &mut String,
     ) -> Result<usize, SpanEditError> {
-        let mut scope: Option<InstrumentationScope> = None;
-        let mut original: Option<&[u8]> = None;
-        let mut fields = 0;
-        let mut schema_url = String::new();
-        let at = self.plan.pieces.len();
-        self.plan.pieces.push(Piece::Arena(0..0));
-        self.plan.pieces.push(Piece::Arena(0..0));
-        let mut len = 0;
         // the scope and schema URL first (the spans' statements read them), then the spans
-        let mut rest = msg;
-        while !rest.is_empty() {
-            let f = next_field(&mut rest).ok_or(WALK)?;
-            match (f.number, f.wire_type) {
-                (1, 2) => {
-                    scope
-                        .get_or_insert_with(InstrumentationScope::default)
-                        .merge(f.value)
-                        .map_err(|_| WALK)?;
-                    original = Some(f.value);
-                    fields += 1;
-                }
-                (2, 2) => {}
-                (3, 2) => schema_url = string(f.value)?,
-                _ => self.changed = true,
-            }
-        }
-        let before_url = schema_url.clone();
+        let mut e = self.entry::<InstrumentationScope>(msg)?;
+        let url_before = e.schema_url.clone();
         if self.level == Level::Scope {
             (self.f)(SpanParts {
                 resource,
                 resource_schema_url,
-                scope: Some((&mut scope, &mut schema_url)),
+                scope: Some((&mut e.message, &mut e.schema_url)),
                 span: None,
             })
             .map_err(SpanEditError::Callback)?;
         }
-        let mut rest = msg;
-        while !rest.is_empty() {
-            let f = next_field(&mut rest).ok_or(WALK)?;
-            if (f.number, f.wire_type) != (2, 2) {
-                continue;
-            }
+        let at = self.reserve_message();
+        let mut len = 0;
+        for span in std::mem::take(&mut e.children) {
             if self.level == Level::Span {
                 len += self.span(
-                    f.value,
+                    span,
                     resource,
                     resource_schema_url,
-                    &mut scope,
-                    &mut schema_url,
+                    &mut e.message,
+                    &mut e.schema_url,
                 )?;
             } else {
-                len += self.plan.header(2, f.value.len()) + self.plan.input(f.value);
+                len += self.plan.header(2, span.len()) + self.plan.input(span);
             }
         }
-        len += self.settle(at, &scope, fields, original);
-        if schema_url != before_url {
-            self.changed = true;
-        }
-        len += self.put_string(3, &schema_url);
-        Ok(len)
+        Ok(len + self.finish(at, &e, &url_before))
     }
 
     fn span(
