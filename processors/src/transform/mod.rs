@@ -6,6 +6,10 @@
 //! each over the whole batch; a group's conditions are joined by `or`; under `propagate`
 //! a failing statement fails the batch, under `ignore` it is logged and the next statement
 //! runs, under `silent` it is skipped quietly.
+//!
+//! A trace batch still in its wire form stays in it for the resource, scope and span groups
+//! (`ottl::exec::visit_traces_wire`): only what the statements read or write is decoded,
+//! and only changed spans are re-encoded, with the bytes the decoded path would give.
 
 #[cfg(test)]
 mod tests;
