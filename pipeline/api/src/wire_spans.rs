@@ -381,12 +381,8 @@ impl<'a> SpanWalk<'a, '_, '_> {
         wire.entries.clear();
         wire.changed = false;
         self.events.clear();
-        // the scalar fields are merged a run of neighbours at a time (prost's merge of
-        // consecutive fields is the merge of each in turn)
         let mut rest = msg;
-        let mut run: Option<usize> = None;
         while !rest.is_empty() {
-            let at = msg.len() - rest.len();
             let f = next_field(&mut rest).ok_or(WALK)?;
             match (f.number, f.wire_type) {
                 (9, 2) => {
@@ -399,16 +395,12 @@ impl<'a> SpanWalk<'a, '_, '_> {
                 }
                 (11 | 13, 2) => self.events.push((f.number, f.raw)),
                 _ => {
-                    run.get_or_insert(at);
-                    continue;
+                    if scalar(&mut span, f.number, f.wire_type, f.value).is_none() {
+                        // anything else (the status, a wrong wire type) as prost merges it
+                        span.merge(f.raw).map_err(|_| WALK)?;
+                    }
                 }
             }
-            if let Some(start) = run.take() {
-                span.merge(&msg[start..at]).map_err(|_| WALK)?;
-            }
-        }
-        if let Some(start) = run {
-            span.merge(&msg[start..]).map_err(|_| WALK)?;
         }
         let attrs = ItemAttrs(RefCell::new(wire));
         let mut decoded = None;
@@ -556,4 +548,37 @@ fn reset(span: &mut Span) {
     attributes.clear();
     events.clear();
     links.clear();
+}
+
+/// Set one of the span's scalar fields from its encoded value as prost's merge does (the
+/// last occurrence wins; an `int32` or `uint32` is the varint's low bits); `None` for any
+/// other field or wire type, left to prost.
+#[inline(always)]
+fn scalar(span: &mut Span, number: u64, wire_type: u64, value: &[u8]) -> Option<()> {
+    fn bytes(to: &mut Vec<u8>, value: &[u8]) {
+        to.clear();
+        to.extend_from_slice(value);
+    }
+    fn string(to: &mut String, value: &[u8]) -> Option<()> {
+        to.clear();
+        to.push_str(std::str::from_utf8(value).ok()?);
+        Some(())
+    }
+    let varint = || crate::wire::varint(&mut &*value);
+    match (number, wire_type) {
+        (1, 2) => bytes(&mut span.trace_id, value),
+        (2, 2) => bytes(&mut span.span_id, value),
+        (3, 2) => string(&mut span.trace_state, value)?,
+        (4, 2) => bytes(&mut span.parent_span_id, value),
+        (5, 2) => string(&mut span.name, value)?,
+        (6, 0) => span.kind = varint()? as i32,
+        (7, 1) => span.start_time_unix_nano = u64::from_le_bytes(value.try_into().ok()?),
+        (8, 1) => span.end_time_unix_nano = u64::from_le_bytes(value.try_into().ok()?),
+        (10, 0) => span.dropped_attributes_count = varint()? as u32,
+        (12, 0) => span.dropped_events_count = varint()? as u32,
+        (14, 0) => span.dropped_links_count = varint()? as u32,
+        (16, 5) => span.flags = u32::from_le_bytes(value.try_into().ok()?),
+        _ => return None,
+    }
+    Some(())
 }
