@@ -12,6 +12,7 @@ use crate::context::{map_get, map_slot, ContextKind, Ctx, Item, Point};
 use crate::parser::CmpOp;
 use crate::value::Value;
 use pipeline_api::attrs::AttrMap;
+use pipeline_api::wire_edit::ValueRef;
 use pipeline_api::wire_spans::WireMap;
 use std::borrow::Cow;
 
@@ -624,6 +625,27 @@ impl CPath {
                 Ok(())
             }
         }
+    }
+
+    /// Call `f` with the string at this path where it lies in a span's wire-form attributes
+    /// (a one-key path whose value is a string); `None` (and `f` not called) otherwise.
+    pub fn with_wire_str<R>(
+        &self,
+        ctx: &Ctx<'_>,
+        f: impl FnOnce(&str, &Ctx<'_>) -> R,
+    ) -> Option<R> {
+        let (Target::Map(t), [CKey::Str(key)]) = (self.target, &self.keys[..]) else {
+            return None;
+        };
+        let w = wire_map(ctx, t)?;
+        let mut f = Some(f);
+        let mut out = None;
+        w.with_value(key, &mut |v| {
+            if let Some(ValueRef::Str(s)) = v {
+                out = f.take().map(|f| f(s, ctx));
+            }
+        });
+        out
     }
 
     /// The map the path designates as an [`AttrMap`], for the editors that need no more

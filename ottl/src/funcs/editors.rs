@@ -10,6 +10,7 @@ use regex::Regex;
 
 use super::{get_map, get_str, metrics, Args};
 use crate::compile::{Compiler, EditorFn};
+use crate::context::Ctx;
 use crate::parser::Call;
 use crate::value::Value;
 
@@ -357,16 +358,26 @@ fn replace_pattern(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
     let repl = a.getter(2)?;
     let hash = hash_fn(&a, 3)?;
     let format = a.opt_getter(4)?;
-    Ok(Box::new(move |ctx| {
-        let Value::Str(s) = target.get(ctx)? else {
-            return Ok(());
-        };
+    let replaced = move |s: &str, ctx: &Ctx<'_>| -> Result<Option<String>, String> {
         let r = get_str(&repl, ctx)?;
         let f = match &format {
             Some(g) => Some(get_str(g, ctx)?),
             None => None,
         };
-        if let Some(new) = replace_re(&re, &s, &r, hash, f.as_deref()) {
+        Ok(replace_re(&re, s, &r, hash, f.as_deref()))
+    };
+    Ok(Box::new(move |ctx| {
+        // in the wire form the string is matched where it lies: no copy when nothing matches
+        let new = match target.with_wire_str(ctx, &replaced) {
+            Some(new) => new?,
+            None => {
+                let Value::Str(s) = target.get(ctx)? else {
+                    return Ok(());
+                };
+                replaced(&s, ctx)?
+            }
+        };
+        if let Some(new) = new {
             target.set(ctx, Value::Str(new))?;
         }
         Ok(())
