@@ -43,12 +43,7 @@ pub trait AttrMap {
     /// The length in bytes of entry `i`'s value when it is a string; `None` for any other
     /// type. The wire form answers from the encoded length, without decoding the string.
     fn string_len(&self, i: usize) -> Option<usize> {
-        match &self.value(i).value {
-            Some(crate::proto::tonic::common::v1::any_value::Value::StringValue(s)) => {
-                Some(s.len())
-            }
-            _ => None,
-        }
+        string_len_of(&self.value(i))
     }
 
     /// The index of the first entry of `key`.
@@ -127,6 +122,14 @@ pub trait AttrMap {
     fn remove_keys_if(&mut self, f: &mut dyn FnMut(&str) -> bool) {
         // keys are UTF-8 in either form
         self.remove_key_bytes_if(&mut |k| std::str::from_utf8(k).is_ok_and(&mut *f))
+    }
+}
+
+/// The length in bytes of a string value; `None` for any other type.
+pub(crate) fn string_len_of(v: &AnyValue) -> Option<usize> {
+    match &v.value {
+        Some(crate::proto::tonic::common::v1::any_value::Value::StringValue(s)) => Some(s.len()),
+        _ => None,
     }
 }
 

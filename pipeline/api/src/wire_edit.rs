@@ -19,7 +19,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
-use crate::attrs::AttrMap;
+use crate::attrs::{string_len_of, AttrMap};
 use crate::ids::Signal;
 use crate::wire::{take, varint};
 
@@ -194,13 +194,7 @@ impl WireAttrs<'_> {
                     value.encode_raw(&mut plan.arena);
                     plan.pieces.push(Piece::Arena(start..plan.arena.len()));
                 }
-                WireKv::Owned(kv) => {
-                    let n = kv.encoded_len();
-                    len += plan.header(field, n) + n;
-                    let start = plan.arena.len();
-                    kv.encode_raw(&mut plan.arena);
-                    plan.pieces.push(Piece::Arena(start..plan.arena.len()));
-                }
+                WireKv::Owned(kv) => len += plan.message(field, kv),
             }
         }
         len
@@ -237,28 +231,6 @@ impl AttrMap for WireAttrs<'_> {
             },
         }
     }
-    fn for_long_strings(&mut self, limit: usize, f: &mut dyn FnMut(&mut String)) {
-        // one pass without a call per entry: most strings are short
-        for i in 0..self.entries.len() {
-            let long = match &self.entries[i] {
-                WireKv::Raw { payload, .. } => match short_value(payload).and_then(short_string) {
-                    Some(s) => s.len() > limit,
-                    None => self.string_len(i).is_some_and(|n| n > limit),
-                },
-                _ => self.string_len(i).is_some_and(|n| n > limit),
-            };
-            if long {
-                let mut v = self.value(i).into_owned();
-                if let Some(
-                    opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s),
-                ) = &mut v.value
-                {
-                    f(s);
-                }
-                self.set_value(i, v);
-            }
-        }
-    }
     fn key_bytes(&self, i: usize) -> &[u8] {
         match &self.entries[i] {
             WireKv::Raw { key, .. } | WireKv::Keyed { key, .. } => key,
@@ -290,10 +262,7 @@ impl AttrMap for WireAttrs<'_> {
                     return;
                 }
                 // decoded whole, so that what else the entry holds stays
-                let mut kv = KeyValue::decode(*payload).unwrap_or_else(|_| KeyValue {
-                    key: String::from_utf8_lossy(key).into_owned(),
-                    ..Default::default()
-                });
+                let mut kv = decode_entry(key, payload);
                 kv.value = Some(value);
                 self.entries[i] = WireKv::Owned(kv);
             }
@@ -320,15 +289,6 @@ impl AttrMap for WireAttrs<'_> {
 /// The value of an encoded `KeyValue` (checked bytes: the scan guarantees they decode). A
 /// single `value` field is decoded alone; anything else goes through prost, which merges
 /// repeated occurrences.
-fn string_len_of(v: &AnyValue) -> Option<usize> {
-    match &v.value {
-        Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => {
-            Some(s.len())
-        }
-        _ => None,
-    }
-}
-
 /// For a `KeyValue` laid out as its key field then one value field holding only a string
 /// (how every encoder writes a string attribute): `Some(Some(length))`; `Some(None)` when
 /// the layout shows a value of another type; `None` when only a decode can tell.
@@ -460,6 +420,15 @@ impl WireAttrs<'_> {
             )
         )
     }
+}
+
+/// An encoded `KeyValue` decoded whole (checked bytes: an entry that does not decode keeps
+/// only its key).
+pub(crate) fn decode_entry(key: &[u8], payload: &[u8]) -> KeyValue {
+    KeyValue::decode(payload).unwrap_or_else(|_| KeyValue {
+        key: String::from_utf8_lossy(key).into_owned(),
+        ..Default::default()
+    })
 }
 
 pub(crate) fn raw_value(payload: &[u8]) -> AnyValue {
@@ -639,6 +608,16 @@ impl<'a> Plan<'a> {
             _ => self.pieces.push(Piece::Input(start..end)),
         }
         part.len()
+    }
+
+    /// Plan `m` encoded aside as field `number`; the bytes it takes.
+    pub(crate) fn message(&mut self, number: u64, m: &impl Message) -> usize {
+        let n = m.encoded_len();
+        let len = self.header(number, n) + n;
+        let start = self.arena.len();
+        m.encode_raw(&mut self.arena);
+        self.pieces.push(Piece::Arena(start..self.arena.len()));
+        len
     }
 
     /// Plan the key and length of a length-delimited field; the bytes they take.

@@ -18,7 +18,9 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
 use crate::attrs::AttrMap;
-use crate::wire_edit::{header_len, kv_key, next_field, Piece, Plan, ValueRef, WireAttrs, WireKv};
+use crate::wire_edit::{
+    decode_entry, header_len, kv_key, next_field, Piece, Plan, ValueRef, WireAttrs, WireKv,
+};
 
 /// A span's attributes in the wire form, read and edited through a shared reference (so
 /// that what holds one stays covariant in its lifetime): untouched entries stay bytes.
@@ -59,12 +61,7 @@ impl WireMap for ItemAttrs<'_> {
             .entries
             .iter()
             .map(|e| match e {
-                WireKv::Raw { key, payload, .. } => {
-                    KeyValue::decode(*payload).unwrap_or_else(|_| KeyValue {
-                        key: String::from_utf8_lossy(key).into_owned(),
-                        ..Default::default()
-                    })
-                }
+                WireKv::Raw { key, payload, .. } => decode_entry(key, payload),
                 WireKv::Keyed { key, value, .. } => KeyValue {
                     key: String::from_utf8_lossy(key).into_owned(),
                     value: Some(value.clone()),
@@ -479,7 +476,7 @@ impl<'a> SpanWalk<'a, '_, '_> {
                 if n == 9 {
                     len += match decoded {
                         None => wire.plan(9, &mut self.plan),
-                        Some(list) => plan_list(list, &mut self.plan),
+                        Some(list) => list.iter().map(|kv| self.plan.message(9, kv)).sum(),
                     };
                 } else {
                     for &(_, raw) in events.iter().filter(|(k, _)| *k == n) {
@@ -495,19 +492,6 @@ impl<'a> SpanWalk<'a, '_, '_> {
         self.plan.pieces[h] = Piece::Header { number: 2, len };
         header_len(2, len) + len
     }
-}
-
-/// The plan of a decoded attribute list as field 9 of its span.
-fn plan_list(list: &[KeyValue], plan: &mut Plan<'_>) -> usize {
-    let mut len = 0;
-    for kv in list {
-        let n = kv.encoded_len();
-        len += plan.header(9, n) + n;
-        let start = plan.arena.len();
-        kv.encode_raw(&mut plan.arena);
-        plan.pieces.push(Piece::Arena(start..plan.arena.len()));
-    }
-    len
 }
 
 /// Clear a span for the next one, keeping the capacity of its ids and strings (prost's

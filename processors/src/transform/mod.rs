@@ -326,36 +326,35 @@ impl TransformProcessor {
         })
     }
 
-    /// Run every group over `batch`: a trace batch still in its wire form stays in it for
-    /// the resource, scope and span groups (only what the statements touch is decoded);
-    /// anything else runs over the decoded form.
+    /// Run every group over `batch`: while the groups are resource, scope and span groups
+    /// over a trace batch still in its wire form, it stays in it (only what the statements
+    /// touch is decoded); the groups from the first other one run over the decoded form,
+    /// decoded once.
     pub fn process_batch(&self, batch: &mut Batch) -> Result<(), String> {
+        let mut wire = 0;
         for g in &self.groups {
             let mut f = |ctx: &mut Ctx<'_>| g.run(ctx);
-            if let Some(r) = exec::visit_traces_wire(batch, g.context, &mut f) {
-                r?;
-                continue;
+            match exec::visit_traces_wire(batch, g.context, &mut f) {
+                Some(r) => r?,
+                None => break,
             }
-            batch.edit(|data| match data {
-                BatchData::Traces(req) => exec::visit_traces(req, g.context, &mut f),
-                BatchData::Metrics(req) => exec::visit_metrics(req, g.context, &mut f),
-                BatchData::Logs(req) => exec::visit_logs(req, g.context, &mut f),
-            })?;
+            wire += 1;
         }
-        Ok(())
-    }
-
-    /// Run every group over `data`.
-    pub fn process(&self, data: &mut BatchData) -> Result<(), String> {
-        for g in &self.groups {
-            let mut f = |ctx: &mut Ctx<'_>| g.run(ctx);
-            match data {
-                BatchData::Traces(req) => exec::visit_traces(req, g.context, &mut f)?,
-                BatchData::Metrics(req) => exec::visit_metrics(req, g.context, &mut f)?,
-                BatchData::Logs(req) => exec::visit_logs(req, g.context, &mut f)?,
+        let rest = &self.groups[wire..];
+        if rest.is_empty() {
+            return Ok(());
+        }
+        batch.edit(|data| {
+            for g in rest {
+                let mut f = |ctx: &mut Ctx<'_>| g.run(ctx);
+                match data {
+                    BatchData::Traces(req) => exec::visit_traces(req, g.context, &mut f)?,
+                    BatchData::Metrics(req) => exec::visit_metrics(req, g.context, &mut f)?,
+                    BatchData::Logs(req) => exec::visit_logs(req, g.context, &mut f)?,
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 
