@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
-use crate::harness::{free_port, http_get, metric_value, temp_dir, Collector, Ports};
+use crate::harness::{http_get, metric_value, temp_dir, Collector, Ports};
 use crate::sink::{self, eventually};
 
 fn example(name: &str) -> String {
@@ -239,7 +239,13 @@ fn agent_config(ports: &Ports, sink_port: u16, extra_exporter: &str, extensions:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backend_down_for_a_while_gets_everything_once_it_is_back() {
-    let sink_port = free_port();
+    // The backend answers UNAVAILABLE until it "comes back": a port left free for a later
+    // sink can be taken by another test's server meanwhile, whose answers are not retried.
+    let (recorded, sink_addr, _stop) = sink::start(0).await;
+    recorded
+        .down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let sink_port = sink_addr.port();
     let ports = Ports::new();
     let agent = Collector::start("down-up", &agent_config(&ports, sink_port, "", ""));
     for i in 0..30 {
@@ -253,7 +259,9 @@ async fn a_backend_down_for_a_while_gets_everything_once_it_is_back() {
         "Will retry the request after interval",
         Duration::from_secs(10),
     );
-    let (recorded, _, _stop) = sink::start(sink_port).await;
+    recorded
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     let all = eventually(Duration::from_secs(20), || {
         recorded.log_bodies().len() >= 30
     })
@@ -299,7 +307,12 @@ async fn a_backend_down_for_a_while_gets_everything_once_it_is_back() {
 /// clients get 503 once the budget is spent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_memory_budget_behind_batch_loses_nothing_acknowledged() {
-    let sink_port = free_port();
+    // down (UNAVAILABLE, retried) rather than a port left free: see the test above
+    let (recorded, sink_addr, _stop) = sink::start(0).await;
+    recorded
+        .down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let sink_port = sink_addr.port();
     let ports = Ports::new();
     let config = agent_config(&ports, sink_port, "", "")
         .replace(
@@ -335,7 +348,9 @@ async fn a_spent_memory_budget_behind_batch_loses_nothing_acknowledged() {
     assert!(accepted.len() >= 8, "{accepted:?}");
     // longer than the batch processor's old retry window, with the backend still down
     tokio::time::sleep(Duration::from_secs(12)).await;
-    let (recorded, _, _stop) = sink::start(sink_port).await;
+    recorded
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     let all = eventually(Duration::from_secs(20), || {
         recorded.log_bodies().len() >= accepted.len()
     })
@@ -424,7 +439,12 @@ async fn a_full_queue_refuses_with_503_and_the_clients_retry_succeeds_later() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_persistent_queue_loses_nothing_across_kill_9() {
-    let sink_port = free_port();
+    // down (UNAVAILABLE, retried) rather than a port left free: see the tests above
+    let (recorded, sink_addr, _stop) = sink::start(0).await;
+    recorded
+        .down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let sink_port = sink_addr.port();
     let dir = temp_dir("persistent-queue");
     let storage_dir = dir.join("storage");
     std::fs::create_dir_all(&storage_dir).unwrap();
@@ -472,7 +492,9 @@ async fn a_persistent_queue_loses_nothing_across_kill_9() {
         "some requests were acknowledged before each kill"
     );
     // the backend comes up, the agent starts again and sends everything it kept
-    let (recorded, _, _stop) = sink::start(sink_port).await;
+    recorded
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     let ports = Ports::new();
     let config = agent_config(&ports, sink_port, "", &extensions).replace(
         "    retry_on_failure:",
