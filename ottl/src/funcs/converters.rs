@@ -4,7 +4,7 @@ use md5::Digest;
 use pipeline_api::proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use regex::Regex;
 
-use super::{get_int, get_map, get_str, get_str_like, Args};
+use super::{get_int, get_map, get_str, get_str_like, with_str_like, Args};
 use crate::compile::{Compiler, ConverterFn, Getter};
 use crate::context::{ContextKind, Ctx};
 use crate::parser::Call;
@@ -532,8 +532,8 @@ pub(crate) fn fnv64a(b: &[u8]) -> i64 {
 fn hash_conv(c: &Compiler, call: &Call, f: fn(&str) -> Value) -> Result<ConverterFn, String> {
     let g = one(c, call, "value")?;
     Ok(Box::new(move |ctx| {
-        Ok(match get_str_like(&g, ctx)? {
-            Some(s) => f(&s),
+        with_str_like(&g, ctx, |s| match s {
+            Some(s) => f(s),
             None => Value::Nil,
         })
     }))
@@ -618,7 +618,7 @@ fn time(c: &Compiler, call: &Call) -> Result<ConverterFn, String> {
         if s.is_empty() {
             return Err("time cannot be nil".into());
         }
-        let bdt = jiff::fmt::strtime::parse(&jfmt, &s).map_err(|e| e.to_string())?;
+        let bdt = jiff::fmt::strtime::parse(&jfmt, &*s).map_err(|e| e.to_string())?;
         let ts = match bdt.to_timestamp() {
             Ok(t) => t,
             Err(_) => {

@@ -6,6 +6,8 @@ use pipeline_api::proto::tonic::common::v1::{
 use pipeline_api::proto::tonic::metrics::v1::{
     metric, number_data_point, Gauge, NumberDataPoint, Sum,
 };
+use std::borrow::Cow;
+
 use regex::Regex;
 
 use super::{get_map, get_str, metrics, Args};
@@ -155,7 +157,7 @@ fn scale_metric(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
                 None => {}
             }
             if let Some(u) = unit {
-                m.unit = u;
+                m.unit = u.into_owned();
             }
         }
         Ok(())
@@ -189,10 +191,7 @@ fn delete_key(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
 fn delete_matching_keys(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
     let a = Args::bind(c, call, &["target", "pattern"], 2)?;
     let target = a.path(0)?;
-    let re = a.regex(1, "delete_matching_keys")?;
-    // keys are matched as bytes (the wire form holds them so); the same pattern, the same
-    // matches on UTF-8
-    let re = regex::bytes::Regex::new(re.as_str()).map_err(|e| e.to_string())?;
+    let re = a.key_pattern(1, "delete_matching_keys")?;
     Ok(Box::new(move |ctx| {
         target.with_attr_map(ctx, |m| m.remove_key_bytes_if(&mut |k| re.is_match(k)))?;
         Ok(())
@@ -214,10 +213,7 @@ fn keep_keys(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
 fn keep_matching_keys(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
     let a = Args::bind(c, call, &["target", "pattern"], 2)?;
     let target = a.path(0)?;
-    let re = a.regex(1, "keep_matching_keys")?;
-    // keys are matched as bytes (the wire form holds them so); the same pattern, the same
-    // matches on UTF-8
-    let re = regex::bytes::Regex::new(re.as_str()).map_err(|e| e.to_string())?;
+    let re = a.key_pattern(1, "keep_matching_keys")?;
     Ok(Box::new(move |ctx| {
         target.with_attr_map(ctx, |m| m.remove_key_bytes_if(&mut |k| !re.is_match(k)))?;
         Ok(())
@@ -321,23 +317,23 @@ fn replace_re(
     hash: Option<fn(&str) -> String>,
     format: Option<&str>,
 ) -> Option<String> {
-    if !re.is_match(s) {
-        return None;
+    // one search: what did not match comes back borrowed
+    let out = match hash {
+        None => re.replace_all(s, repl),
+        Some(h) => re.replace_all(s, |caps: &regex::Captures<'_>| {
+            let mut expanded = String::new();
+            caps.expand(repl, &mut expanded);
+            let hashed = h(&expanded);
+            match format {
+                Some(f) => f.replacen("%s", &hashed, 1),
+                None => hashed,
+            }
+        }),
+    };
+    match out {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(s) => Some(s),
     }
-    Some(match hash {
-        None => re.replace_all(s, repl).into_owned(),
-        Some(h) => re
-            .replace_all(s, |caps: &regex::Captures<'_>| {
-                let mut expanded = String::new();
-                caps.expand(repl, &mut expanded);
-                let hashed = h(&expanded);
-                match format {
-                    Some(f) => f.replacen("%s", &hashed, 1),
-                    None => hashed,
-                }
-            })
-            .into_owned(),
-    })
 }
 
 fn replace_pattern(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
@@ -519,7 +515,7 @@ fn replace_match(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
         if !glob.is_match(&s) {
             return Ok(());
         }
-        let mut r = get_str(&repl, ctx)?;
+        let mut r = get_str(&repl, ctx)?.into_owned();
         if let Some(h) = hash {
             r = h(&r);
             if let Some(f) = &format {
@@ -549,7 +545,7 @@ fn replace_all_matches(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
     let hash = hash_fn(&a, 3)?;
     let format = a.opt_getter(4)?;
     Ok(Box::new(move |ctx| {
-        let mut r = get_str(&repl, ctx)?;
+        let mut r = get_str(&repl, ctx)?.into_owned();
         if let Some(h) = hash {
             r = h(&r);
             if let Some(f) = &format {

@@ -247,7 +247,7 @@ pub(crate) fn copy_metric(c: &Compiler, call: &Call) -> Result<EditorFn, String>
         let i = ctx.added_metrics.len() - 1;
         for (g, field) in [(&name, 0), (&desc, 1), (&unit, 2)] {
             if let Some(g) = g {
-                let v = get_str(g, ctx)?;
+                let v = get_str(g, ctx)?.into_owned();
                 let copy = &mut ctx.added_metrics[i];
                 match field {
                     0 => copy.name = v,

@@ -5,6 +5,8 @@ mod editors;
 mod metrics;
 mod url;
 
+use std::borrow::Cow;
+
 use regex::Regex;
 
 use crate::compile::{at, Compiler, ConverterFn, EditorFn, Getter};
@@ -250,6 +252,12 @@ impl<'a> Args<'a> {
         })
     }
 
+    /// A pattern matched against map keys (`delete_matching_keys`, `keep_matching_keys`).
+    pub fn key_pattern(&self, i: usize, func: &str) -> Result<KeyPattern, String> {
+        let re = self.regex(i, func)?;
+        KeyPattern::new(re.as_str())
+    }
+
     /// A function name passed as argument (`SHA256` in `replace_pattern`).
     pub fn func_name(&self, i: usize) -> Result<Option<String>, String> {
         match self.vals[i].map(|a| &a.value) {
@@ -278,9 +286,55 @@ fn snake(camel: &str) -> String {
 }
 
 /// A string argument: Go's `StringGetter` (strings only).
-pub(crate) fn get_str(g: &Getter, ctx: &Ctx<'_>) -> Result<String, String> {
+/// A regex over keys' bytes (the wire form holds keys so; on UTF-8 the same pattern has the
+/// same matches). A pattern anchored at the start with a literal after the anchor (most key
+/// patterns: `^app\.`, `^http\.request\.header\..*`) has that literal tested first,
+/// so most keys of a list are turned down without running the regex, and a pattern that is
+/// only a literal between anchors is a comparison.
+pub(crate) struct KeyPattern {
+    re: regex::bytes::Regex,
+    prefix: Vec<u8>,
+    exact: bool,
+}
+
+impl KeyPattern {
+    pub(crate) fn new(pattern: &str) -> Result<Self, String> {
+        use regex_syntax::hir::{HirKind, Look};
+        let re = regex::bytes::Regex::new(pattern).map_err(|e| e.to_string())?;
+        let (mut prefix, mut exact) = (Vec::new(), false);
+        // the regex compiled, so the pattern parses; a parser refusal only costs the shortcut
+        if let Ok(hir) = regex_syntax::Parser::new().parse(pattern) {
+            if let HirKind::Concat(parts) = hir.kind() {
+                if let [start, lit, rest @ ..] = &parts[..] {
+                    if let (HirKind::Look(Look::Start), HirKind::Literal(l)) =
+                        (start.kind(), lit.kind())
+                    {
+                        prefix = l.0.to_vec();
+                        exact =
+                            matches!(rest, [end] if matches!(end.kind(), HirKind::Look(Look::End)));
+                    }
+                }
+            }
+        }
+        Ok(KeyPattern { re, prefix, exact })
+    }
+
+    pub(crate) fn is_match(&self, key: &[u8]) -> bool {
+        if self.exact {
+            return key == self.prefix.as_slice();
+        }
+        key.starts_with(&self.prefix) && self.re.is_match(key)
+    }
+}
+
+/// A string: a string literal borrowed (most replacement and format arguments are), anything
+/// else read.
+pub(crate) fn get_str<'g>(g: &'g Getter, ctx: &Ctx<'_>) -> Result<Cow<'g, str>, String> {
+    if let Getter::Lit(Value::Str(s)) = g {
+        return Ok(Cow::Borrowed(s));
+    }
     match g.get(ctx)? {
-        Value::Str(s) => Ok(s),
+        Value::Str(s) => Ok(Cow::Owned(s)),
         o => Err(format!("expected string but got {}", o.type_name())),
     }
 }
@@ -293,6 +347,29 @@ pub(crate) fn get_str_like(g: &Getter, ctx: &Ctx<'_>) -> Result<Option<String>, 
         Value::Bytes(b) => Some(const_hex::encode(b)),
         o => Some(o.as_string()),
     })
+}
+
+/// [`get_str_like`] handed to `f`, without a copy where the string can be borrowed: a
+/// literal, or a string attribute read where it lies in a span's wire form.
+pub(crate) fn with_str_like<R>(
+    g: &Getter,
+    ctx: &Ctx<'_>,
+    f: impl FnOnce(Option<&str>) -> R,
+) -> Result<R, String> {
+    let mut f = Some(f);
+    let borrowed = match g {
+        Getter::Lit(Value::Str(s)) => f.take().map(|f| f(Some(s))),
+        Getter::Path(p) => p
+            .with_wire_str(ctx, |s, _| f.take().map(|f| f(Some(s))))
+            .flatten(),
+        _ => None,
+    };
+    match (borrowed, f) {
+        (Some(r), _) => Ok(r),
+        (None, Some(f)) => Ok(f(get_str_like(g, ctx)?.as_deref())),
+        // `f` is taken only where its result is the borrowed one
+        (None, None) => Err("string getter: no value".to_string()),
+    }
 }
 
 pub(crate) fn get_int(g: &Getter, ctx: &Ctx<'_>) -> Result<i64, String> {
@@ -347,4 +424,60 @@ pub fn supported() -> Vec<&'static str> {
         .map(|(n, _)| *n)
         .chain(CONVERTERS.iter().map(|(n, _)| *n))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyPattern;
+
+    #[test]
+    fn key_patterns_match_as_their_regex_with_or_without_the_literal_shortcut() {
+        let keys: &[&[u8]] = &[
+            b"",
+            b"app",
+            b"app.",
+            b"app.attr.1",
+            b"app.attr.15",
+            b"app.attr.150",
+            b"xapp.attr.15",
+            b"App.attr.15",
+            b"http.request.header.x",
+            b"http.request",
+            b"caf\xc3\xa9.x",
+            b"foo",
+            b"foo\n",
+            b"afoo",
+        ];
+        // (pattern, a shortcut is expected)
+        let patterns = [
+            (r"^app\.attr\.1[0-9]$", true),
+            (r"^app\.", true),
+            (r"^http\.request\.header\..*", true),
+            (r"^foo$", true),
+            (r"^café\.", true),
+            (r"^ab*", true),
+            (r"^(?i)app", false),
+            (r"(?m)^foo$", false),
+            (r"^app|^foo", false),
+            (r"^(app|foo)", false),
+            (r"app", false),
+            (r"foo$", false),
+            (r".*", false),
+        ];
+        for (p, shortcut) in patterns {
+            let k = KeyPattern::new(p).unwrap();
+            assert_eq!(!k.prefix.is_empty(), shortcut, "{p}");
+            let re = regex::bytes::Regex::new(p).unwrap();
+            for key in keys {
+                assert_eq!(
+                    k.is_match(key),
+                    re.is_match(key),
+                    "{p} on {:?}",
+                    String::from_utf8_lossy(key)
+                );
+            }
+        }
+        assert!(KeyPattern::new(r"^foo$").unwrap().exact);
+        assert!(KeyPattern::new("(").is_err());
+    }
 }
