@@ -90,10 +90,16 @@ pub trait AttrMap {
         }
     }
 
+    /// A bound on the length of entry `i`'s value if it is a string, known without reading
+    /// the value: the wire form's encoded size of the entry. No bound by default.
+    fn string_len_bound(&self, _i: usize) -> usize {
+        usize::MAX
+    }
+
     /// Apply `f` to every string value longer than `limit` bytes.
     fn for_long_strings(&mut self, limit: usize, f: &mut dyn FnMut(&mut String)) {
         for i in 0..self.len() {
-            if self.string_len(i).is_some_and(|n| n > limit) {
+            if self.string_len_bound(i) > limit && self.string_len(i).is_some_and(|n| n > limit) {
                 let mut v = self.value(i).into_owned();
                 if let Some(crate::proto::tonic::common::v1::any_value::Value::StringValue(s)) =
                     &mut v.value

@@ -247,6 +247,13 @@ impl AttrMap for WireAttrs<'_> {
             WireKv::Owned(kv) => kv.value.as_ref().and_then(string_len_of),
         }
     }
+    fn string_len_bound(&self, i: usize) -> usize {
+        match &self.entries[i] {
+            // the string's bytes lie inside the entry's
+            WireKv::Raw { field, .. } => field.len(),
+            _ => usize::MAX,
+        }
+    }
     fn set_value(&mut self, i: usize, value: AnyValue) {
         self.changed = true;
         match &mut self.entries[i] {
