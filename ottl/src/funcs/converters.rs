@@ -148,10 +148,8 @@ fn concat(c: &Compiler, call: &Call) -> Result<ConverterFn, String> {
             if i > 0 {
                 out.push_str(&delim);
             }
-            match get_str_like(g, ctx)? {
-                Some(s) => out.push_str(&s),
-                None => out.push_str("<nil>"),
-            }
+            // borrowed where it can be: no string per element
+            with_str_like(g, ctx, |s| out.push_str(s.unwrap_or("<nil>")))?;
         }
         Ok(Value::Str(out))
     }))
