@@ -6,9 +6,8 @@ use pipeline_api::proto::tonic::common::v1::{
 use pipeline_api::proto::tonic::metrics::v1::{
     metric, number_data_point, Gauge, NumberDataPoint, Sum,
 };
-use std::borrow::Cow;
-
 use regex::Regex;
+use std::borrow::Cow;
 
 use super::{get_map, get_str, metrics, Args};
 use crate::compile::{Compiler, EditorFn};

@@ -285,7 +285,6 @@ fn snake(camel: &str) -> String {
     out
 }
 
-/// A string argument: Go's `StringGetter` (strings only).
 /// A regex over keys' bytes (the wire form holds keys so; on UTF-8 the same pattern has the
 /// same matches). A pattern anchored at the start with a literal after the anchor (most key
 /// patterns: `^app\.`, `^http\.request\.header\..*`) has that literal tested first,
@@ -327,8 +326,8 @@ impl KeyPattern {
     }
 }
 
-/// A string: a string literal borrowed (most replacement and format arguments are), anything
-/// else read.
+/// A string argument: Go's `StringGetter` (strings only); a string literal borrowed (most
+/// replacement and format arguments are), anything else read.
 pub(crate) fn get_str<'g>(g: &'g Getter, ctx: &Ctx<'_>) -> Result<Cow<'g, str>, String> {
     if let Getter::Lit(Value::Str(s)) = g {
         return Ok(Cow::Borrowed(s));
