@@ -242,9 +242,7 @@ async fn a_backend_down_for_a_while_gets_everything_once_it_is_back() {
     // The backend answers UNAVAILABLE until it "comes back": a port left free for a later
     // sink can be taken by another test's server meanwhile, whose answers are not retried.
     let (recorded, sink_addr, _stop) = sink::start(0).await;
-    recorded
-        .down
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    recorded.set_down(true);
     let sink_port = sink_addr.port();
     let ports = Ports::new();
     let agent = Collector::start("down-up", &agent_config(&ports, sink_port, "", ""));
@@ -259,9 +257,7 @@ async fn a_backend_down_for_a_while_gets_everything_once_it_is_back() {
         "Will retry the request after interval",
         Duration::from_secs(10),
     );
-    recorded
-        .down
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    recorded.set_down(false);
     let all = eventually(Duration::from_secs(20), || {
         recorded.log_bodies().len() >= 30
     })
@@ -309,9 +305,7 @@ async fn a_backend_down_for_a_while_gets_everything_once_it_is_back() {
 async fn a_spent_memory_budget_behind_batch_loses_nothing_acknowledged() {
     // down (UNAVAILABLE, retried) rather than a port left free: see the test above
     let (recorded, sink_addr, _stop) = sink::start(0).await;
-    recorded
-        .down
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    recorded.set_down(true);
     let sink_port = sink_addr.port();
     let ports = Ports::new();
     let config = agent_config(&ports, sink_port, "", "")
@@ -348,9 +342,7 @@ async fn a_spent_memory_budget_behind_batch_loses_nothing_acknowledged() {
     assert!(accepted.len() >= 8, "{accepted:?}");
     // longer than the batch processor's old retry window, with the backend still down
     tokio::time::sleep(Duration::from_secs(12)).await;
-    recorded
-        .down
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    recorded.set_down(false);
     let all = eventually(Duration::from_secs(20), || {
         recorded.log_bodies().len() >= accepted.len()
     })
@@ -379,9 +371,7 @@ async fn a_spent_memory_budget_behind_batch_loses_nothing_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_refuses_with_503_and_the_clients_retry_succeeds_later() {
     let (recorded, sink_addr, _stop) = sink::start(0).await;
-    recorded
-        .down
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    recorded.set_down(true);
     let ports = Ports::new();
     let config = agent_config(&ports, sink_addr.port(), "", "").replace(
         "    retry_on_failure:",
@@ -405,9 +395,7 @@ async fn a_full_queue_refuses_with_503_and_the_clients_retry_succeeds_later() {
         "Requests refused by the sending queue",
         Duration::from_secs(5),
     );
-    recorded
-        .down
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    recorded.set_down(false);
     // the client retries what was refused
     for i in refused {
         let ok = eventually(Duration::from_secs(10), || {
@@ -441,9 +429,7 @@ async fn a_full_queue_refuses_with_503_and_the_clients_retry_succeeds_later() {
 async fn a_persistent_queue_loses_nothing_across_kill_9() {
     // down (UNAVAILABLE, retried) rather than a port left free: see the tests above
     let (recorded, sink_addr, _stop) = sink::start(0).await;
-    recorded
-        .down
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    recorded.set_down(true);
     let sink_port = sink_addr.port();
     let dir = temp_dir("persistent-queue");
     let storage_dir = dir.join("storage");
@@ -492,9 +478,7 @@ async fn a_persistent_queue_loses_nothing_across_kill_9() {
         "some requests were acknowledged before each kill"
     );
     // the backend comes up, the agent starts again and sends everything it kept
-    recorded
-        .down
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    recorded.set_down(false);
     let ports = Ports::new();
     let config = agent_config(&ports, sink_port, "", &extensions).replace(
         "    retry_on_failure:",

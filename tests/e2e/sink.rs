@@ -35,6 +35,11 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// Play a backend that is down (every export answered UNAVAILABLE) or back up.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
     pub fn log_bodies(&self) -> Vec<String> {
         self.logs
             .lock()
