@@ -294,6 +294,23 @@ fn used_contexts(statements: &[&str], conditions: &[&str]) -> Result<Vec<Context
     Ok(out)
 }
 
+/// The syntax error of a statement (or, with `is_condition`, a condition), if it has one:
+/// what [`Statement::compile`] would report for it in any context. Lets a caller report every
+/// statement that does not parse before a context is inferred from them.
+pub fn syntax_error(text: &str, is_condition: bool) -> Option<LoadError> {
+    let r = if is_condition {
+        parser::parse_condition(text).map(drop)
+    } else {
+        parser::parse_statement(text).map(drop)
+    };
+    r.err().map(|e| LoadError {
+        text: text.to_string(),
+        column: Some(e.column),
+        message: e.message,
+        is_condition,
+    })
+}
+
 /// Go's context inference: the most specific context the paths name, which must be one of
 /// `allowed` and able to read every other context named.
 pub fn infer_context(
@@ -323,4 +340,62 @@ pub fn infer_context(
         }
     }
     Ok(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    /// The deepest statement the parser accepts compiles, runs and drops within the stack of
+    /// a runtime worker thread (2 MiB), in this unoptimised build whose frames are the largest.
+    #[test]
+    fn the_deepest_accepted_statements_compile_run_and_drop_on_a_worker_stack() {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                for (shape, make) in parser::tests::nested_shapes() {
+                    let deepest = (parser::MAX_NESTING - 3..=parser::MAX_NESTING)
+                        .rev()
+                        .map(make)
+                        .find(|text| parser::parse_statement(text).is_ok())
+                        .unwrap_or_else(|| panic!("{shape}: nothing near the limit parses"));
+                    let s = match Statement::compile(
+                        &deepest,
+                        ContextKind::Span,
+                        PathStyle::Contextual,
+                    ) {
+                        Ok(s) => s,
+                        // A statement the compiler refuses is fine; it must not overflow.
+                        Err(e) => {
+                            assert!(!e.message.is_empty(), "{shape}");
+                            continue;
+                        }
+                    };
+                    let mut req = ExportTraceServiceRequest {
+                        resource_spans: vec![ResourceSpans {
+                            scope_spans: vec![ScopeSpans {
+                                spans: vec![Span {
+                                    name: "x".into(),
+                                    ..Default::default()
+                                }],
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }],
+                    };
+                    let mut ran = 0;
+                    let r = exec::visit_traces(&mut req, ContextKind::Span, &mut |c| {
+                        ran += 1;
+                        s.execute(c).map(|_| ())
+                    });
+                    assert_eq!(ran, 1, "{shape}: {r:?}");
+                    drop(s);
+                }
+            })
+            .expect("spawn")
+            .join()
+            .expect("no overflow");
+    }
 }

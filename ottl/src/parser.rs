@@ -422,9 +422,18 @@ fn lex(src: &str) -> Result<Vec<Lexed>, ParseError> {
     Ok(out)
 }
 
+/// Deepest nesting a statement may have: every value (a parenthesis, a list or map item, a
+/// converter's argument, a path key), every `not` and boolean sub-expression, and every math
+/// operator of a chain (each makes the tree one level deeper) counts one. The parser, the
+/// evaluator and the tree's drop all recurse once per level, so this bounds their stack use;
+/// real statements nest a handful of levels.
+pub const MAX_NESTING: usize = 100;
+
 struct Parser {
     toks: Vec<Lexed>,
     pos: usize,
+    /// Current nesting, checked against [`MAX_NESTING`].
+    depth: usize,
 }
 
 type PResult<T> = Result<T, ParseError>;
@@ -434,7 +443,19 @@ impl Parser {
         Ok(Parser {
             toks: lex(src)?,
             pos: 0,
+            depth: 0,
         })
+    }
+    /// One level deeper; refused past [`MAX_NESTING`]. Callers put `depth` back when done.
+    fn deeper(&mut self) -> PResult<()> {
+        if self.depth >= MAX_NESTING {
+            return Err(ParseError {
+                column: self.col(),
+                message: format!("expression nested more than {MAX_NESTING} levels deep"),
+            });
+        }
+        self.depth += 1;
+        Ok(())
     }
     fn peek(&self) -> &Tok {
         &self.toks[self.pos].tok
@@ -558,13 +579,20 @@ impl Parser {
     }
 
     fn bool_value(&mut self) -> PResult<BoolExpr> {
+        let base = self.depth;
+        let r = self.deeper().and_then(|()| self.bool_value_here());
+        self.depth = base;
+        r
+    }
+
+    fn bool_value_here(&mut self) -> PResult<BoolExpr> {
         if *self.peek() == Tok::Not {
             self.bump();
             return Ok(BoolExpr::Not(Box::new(self.bool_value()?)));
         }
         if *self.peek() == Tok::LParen {
             // A sub-expression, unless it is a parenthesised math operand of a comparison.
-            let save = self.pos;
+            let (save, save_depth) = (self.pos, self.depth);
             self.bump();
             if let Ok(e) = self.bool_expr() {
                 if *self.peek() == Tok::RParen {
@@ -578,6 +606,7 @@ impl Parser {
                 }
             }
             self.pos = save;
+            self.depth = save_depth;
         }
         let col = self.col();
         let left = self.value()?;
@@ -596,6 +625,14 @@ impl Parser {
     }
 
     fn value(&mut self) -> PResult<Value> {
+        let base = self.depth;
+        let r = self.deeper().and_then(|()| self.sum());
+        self.depth = base;
+        r
+    }
+
+    /// `a + b - c`: each operator nests the tree built so far one level deeper.
+    fn sum(&mut self) -> PResult<Value> {
         let first = self.mult_term()?;
         let mut acc = first;
         loop {
@@ -605,12 +642,14 @@ impl Parser {
                 // `x -1` lexes the sign into the number: read it as a subtraction.
                 Tok::Int(n) if *n < 0 && is_math_operand(&acc) => {
                     let n = *n;
+                    self.deeper()?;
                     self.bump();
                     acc = Value::Math(Box::new(acc), MathOp::Sub, Box::new(Value::Int(-n)));
                     continue;
                 }
                 _ => return Ok(acc),
             };
+            self.deeper()?;
             self.bump();
             let rhs = self.mult_term()?;
             acc = Value::Math(Box::new(acc), op, Box::new(rhs));
@@ -618,13 +657,18 @@ impl Parser {
     }
 
     fn mult_term(&mut self) -> PResult<Value> {
+        let base = self.depth;
         let mut acc = self.primary()?;
         loop {
             let op = match self.peek() {
                 Tok::Star => MathOp::Mul,
                 Tok::Slash => MathOp::Div,
-                _ => return Ok(acc),
+                _ => {
+                    self.depth = base;
+                    return Ok(acc);
+                }
             };
+            self.deeper()?;
             self.bump();
             let rhs = self.primary()?;
             acc = Value::Math(Box::new(acc), op, Box::new(rhs));
@@ -872,7 +916,7 @@ pub fn statement_paths(s: &Statement) -> Vec<&Path> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -961,6 +1005,109 @@ mod tests {
         assert!(e.message.contains("comparison"), "{e}");
         assert!(parse_statement("set(name, \"x\") where").is_err());
         assert!(parse_statement("set(name, \"unterminated)").is_err());
+    }
+
+    /// Each shape nests one level per `n`; the parser refuses too deep a statement with an
+    /// error at the column where the limit is passed, instead of running out of stack.
+    pub(crate) type Shape = (&'static str, fn(usize) -> String);
+
+    pub(crate) fn nested_shapes() -> Vec<Shape> {
+        vec![
+            ("parentheses", |n| {
+                format!(
+                    "set(attributes[\"a\"], {}1{})",
+                    "(".repeat(n),
+                    ")".repeat(n)
+                )
+            }),
+            ("lists", |n| {
+                format!(
+                    "set(attributes[\"a\"], {}1{})",
+                    "[".repeat(n),
+                    "]".repeat(n)
+                )
+            }),
+            ("maps", |n| {
+                format!(
+                    "set(attributes[\"a\"], {}1{})",
+                    "{\"k\": ".repeat(n),
+                    "}".repeat(n)
+                )
+            }),
+            ("converters", |n| {
+                format!(
+                    "set(attributes[\"a\"], {}\"x\"{})",
+                    "String(".repeat(n),
+                    ")".repeat(n)
+                )
+            }),
+            ("path keys", |n| {
+                format!(
+                    "set(attributes[\"a\"], {}\"k\"{})",
+                    "attributes[".repeat(n),
+                    "]".repeat(n)
+                )
+            }),
+            ("additions", |n| {
+                format!("set(attributes[\"a\"], 1{})", " + 1".repeat(n))
+            }),
+            ("multiplications", |n| {
+                format!("set(attributes[\"a\"], 1{})", " * 2".repeat(n))
+            }),
+            ("negative literals", |n| {
+                format!("set(attributes[\"a\"], 1{})", " -1".repeat(n))
+            }),
+            ("not", |n| {
+                format!("set(attributes[\"a\"], 1) where {}true", "not ".repeat(n))
+            }),
+            ("sub-conditions", |n| {
+                format!(
+                    "set(attributes[\"a\"], 1) where {}name == \"x\"{}",
+                    "(".repeat(n),
+                    ")".repeat(n)
+                )
+            }),
+            ("compared parentheses", |n| {
+                format!(
+                    "set(attributes[\"a\"], 1) where {}1{} == 1",
+                    "(".repeat(n),
+                    ")".repeat(n)
+                )
+            }),
+        ]
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_a_parse_error_not_a_stack_overflow() {
+        for (shape, make) in nested_shapes() {
+            assert!(parse_statement(&make(10)).is_ok(), "{shape}: 10 levels");
+            // The deepest accepted: the limit counts the argument itself, and the where
+            // clause's first level, so the exact `n` depends on the shape.
+            let deepest = (MAX_NESTING - 3..=MAX_NESTING)
+                .rev()
+                .find(|&n| parse_statement(&make(n)).is_ok())
+                .unwrap_or_else(|| panic!("{shape}: nothing near the limit parses"));
+            let e = parse_statement(&make(deepest + 1)).unwrap_err();
+            assert!(e.message.contains("nested more than 100"), "{shape}: {e}");
+            let text = make(deepest + 1);
+            assert!(e.column > 1 && e.column <= text.len(), "{shape}: {e}");
+            for n in [1_000, 100_000] {
+                let e = parse_statement(&make(n)).unwrap_err();
+                assert!(
+                    e.message.contains("nested more than 100"),
+                    "{shape} x{n}: {e}"
+                );
+            }
+        }
+        let deep = format!("{}1{} == 1", "(".repeat(5_000), ")".repeat(5_000));
+        assert!(parse_condition(&deep)
+            .unwrap_err()
+            .message
+            .contains("nested"));
+        assert!(parse_value(&"[".repeat(50_000))
+            .unwrap_err()
+            .message
+            .contains("nested"));
     }
 
     #[test]

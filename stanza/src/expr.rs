@@ -176,12 +176,40 @@ enum Node {
     Cond(Box<Node>, Box<Node>, Box<Node>),
 }
 
+/// Deepest nesting an expression may have: every sub-expression (a parenthesis, a list item,
+/// a path key, `env`'s argument, a branch of `?:`), every `not` and every `and`/`or` of a chain
+/// (each makes the tree one level deeper) counts one. Parsing, evaluation and the tree's drop
+/// recurse once per level, so this bounds their stack use.
+pub const MAX_NESTING: usize = 100;
+
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    /// Current nesting, checked against [`MAX_NESTING`].
+    depth: usize,
 }
 
 impl Parser {
+    /// One level deeper; refused past [`MAX_NESTING`]. [`Parser::restoring`] puts it back.
+    fn deeper(&mut self) -> Result<(), String> {
+        if self.depth >= MAX_NESTING {
+            return Err(format!(
+                "nested more than {MAX_NESTING} levels deep (at token {})",
+                self.pos + 1
+            ));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    /// Runs `f` and puts the nesting back as it was.
+    fn restoring(&mut self, f: fn(&mut Parser) -> Result<Node, String>) -> Result<Node, String> {
+        let base = self.depth;
+        let r = f(self);
+        self.depth = base;
+        r
+    }
+
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos)
     }
@@ -205,6 +233,13 @@ impl Parser {
 
     /// `cond ? a : b`, the loosest binding (expr-lang's conditional).
     fn ternary(&mut self) -> Result<Node, String> {
+        self.restoring(|p| {
+            p.deeper()?;
+            p.ternary_here()
+        })
+    }
+
+    fn ternary_here(&mut self) -> Result<Node, String> {
         let cond = self.or()?;
         if !self.is_punct("?") {
             return Ok(cond);
@@ -221,8 +256,16 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Node, String> {
+        self.restoring(|p| {
+            p.deeper()?;
+            p.or_here()
+        })
+    }
+
+    fn or_here(&mut self) -> Result<Node, String> {
         let mut left = self.and()?;
         while self.is_ident("or") || self.is_punct("||") {
+            self.deeper()?;
             self.pos += 1;
             let right = self.and()?;
             left = Node::Or(Box::new(left), Box::new(right));
@@ -231,21 +274,27 @@ impl Parser {
     }
 
     fn and(&mut self) -> Result<Node, String> {
-        let mut left = self.not()?;
-        while self.is_ident("and") || self.is_punct("&&") {
-            self.pos += 1;
-            let right = self.not()?;
-            left = Node::And(Box::new(left), Box::new(right));
-        }
-        Ok(left)
+        self.restoring(|p| {
+            let mut left = p.not()?;
+            while p.is_ident("and") || p.is_punct("&&") {
+                p.deeper()?;
+                p.pos += 1;
+                let right = p.not()?;
+                left = Node::And(Box::new(left), Box::new(right));
+            }
+            Ok(left)
+        })
     }
 
     fn not(&mut self) -> Result<Node, String> {
-        if self.is_ident("not") || self.is_punct("!") {
-            self.pos += 1;
-            return Ok(Node::Not(Box::new(self.not()?)));
-        }
-        self.cmp()
+        self.restoring(|p| {
+            if p.is_ident("not") || p.is_punct("!") {
+                p.deeper()?;
+                p.pos += 1;
+                return Ok(Node::Not(Box::new(p.not()?)));
+            }
+            p.cmp()
+        })
     }
 
     fn cmp(&mut self) -> Result<Node, String> {
@@ -411,7 +460,11 @@ pub struct Expr {
 impl Expr {
     pub fn compile(src: &str) -> Result<Expr, String> {
         let toks = lex(src).map_err(|e| format!("invalid expression {src:?}: {e}"))?;
-        let mut p = Parser { toks, pos: 0 };
+        let mut p = Parser {
+            toks,
+            pos: 0,
+            depth: 0,
+        };
         let root = p
             .ternary()
             .map_err(|e| format!("invalid expression {src:?}: {e}"))?;
@@ -655,6 +708,55 @@ mod tests {
         ] {
             assert!(Expr::compile(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Too deep an expression is a load error, not a stack overflow; the deepest accepted one
+    /// evaluates and drops within a runtime worker's stack (2 MiB) in this unoptimised build.
+    #[test]
+    fn nesting_past_the_limit_is_a_load_error_and_the_deepest_accepted_runs() {
+        type Shape = (&'static str, fn(usize) -> String);
+        let shapes: [Shape; 7] = [
+            ("parentheses", |n| {
+                format!("{}body{} == 'x'", "(".repeat(n), ")".repeat(n))
+            }),
+            ("lists", |n| {
+                format!("body in {}'x'{}", "[".repeat(n), "]".repeat(n))
+            }),
+            ("not", |n| format!("{}true", "not ".repeat(n))),
+            ("or", |n| format!("false{}", " or false".repeat(n))),
+            ("and", |n| format!("true{}", " && true".repeat(n))),
+            ("ternary", |n| {
+                format!("{}'x'{}", "true ? ".repeat(n), " : 'y'".repeat(n))
+            }),
+            ("path keys", |n| {
+                format!("{}'k'{} == nil", "attributes[".repeat(n), "]".repeat(n))
+            }),
+        ];
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let e = entry();
+                for (shape, make) in shapes {
+                    assert!(Expr::compile(&make(5)).is_ok(), "{shape}: 5 levels");
+                    let deepest = (MAX_NESTING / 3..=MAX_NESTING)
+                        .rev()
+                        .find(|&n| Expr::compile(&make(n)).is_ok())
+                        .unwrap_or_else(|| panic!("{shape}: nothing near the limit compiles"));
+                    let expr = Expr::compile(&make(deepest)).expect("compiles");
+                    let _ = expr.eval(&e);
+                    drop(expr);
+                    for n in [deepest + 1, 1_000, 100_000] {
+                        let err = Expr::compile(&make(n)).unwrap_err();
+                        assert!(
+                            err.contains("nested more than 100 levels"),
+                            "{shape} x{n}: {err}"
+                        );
+                    }
+                }
+            })
+            .expect("spawn")
+            .join()
+            .expect("no overflow");
     }
 }
 
