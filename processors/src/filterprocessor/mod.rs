@@ -173,16 +173,22 @@ fn compile_list(
     ctx: ContextKind,
     mode: ErrorMode,
     key: &[&str],
-) -> Result<Rule, ConfigError> {
+) -> Result<Rule, Vec<ConfigError>> {
     let mut conditions = Vec::new();
+    let mut errs = Vec::new();
     for (i, c) in list.iter().enumerate() {
-        let mut path: Vec<&str> = key.to_vec();
-        let idx = i.to_string();
-        path.push(&idx);
-        conditions.push(
-            Condition::compile(c, ctx, PathStyle::Contextual)
-                .map_err(|e| ConfigError::new(&path, e.to_string()))?,
-        );
+        match Condition::compile(c, ctx, PathStyle::Contextual) {
+            Ok(c) => conditions.push(c),
+            Err(e) => {
+                let idx = i.to_string();
+                let mut path: Vec<&str> = key.to_vec();
+                path.push(&idx);
+                errs.push(ConfigError::new(&path, e.to_string()));
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
     }
     Ok(Rule {
         context: ctx,
@@ -198,52 +204,87 @@ fn compile_entries(
     signal: Signal,
     mode: ErrorMode,
     key: &str,
-) -> Result<Vec<Rule>, ConfigError> {
+) -> Result<Vec<Rule>, Vec<ConfigError>> {
     let mut plain = Vec::new();
     let mut groups = Vec::new();
     for e in entries {
         match e {
             ConditionsEntry::Condition(s) if groups.is_empty() => plain.push(s.clone()),
             ConditionsEntry::Group(g) if plain.is_empty() => groups.push(g.clone()),
-            _ => return Err(ConfigError::new(&[key], crate::transform::ERR_MIXED_STYLES)),
+            _ => {
+                return Err(vec![ConfigError::new(
+                    &[key],
+                    crate::transform::ERR_MIXED_STYLES,
+                )])
+            }
         }
     }
-    if !plain.is_empty() {
+    // A plain list (`trace_conditions: ["...", ...]`) is one group, its problems reported at
+    // their places in the list.
+    let is_plain = !plain.is_empty();
+    if is_plain {
         groups.push(ContextConditions {
             conditions: plain,
             ..Default::default()
         });
     }
     let mut rules = Vec::new();
+    let mut errs = Vec::new();
     for (gi, g) in groups.iter().enumerate() {
         let gis = gi.to_string();
+        let conditions_key: &[&str] = if is_plain {
+            &[key]
+        } else {
+            &[key, &gis, "conditions"]
+        };
         let gmode = g.error_mode.map(ErrorMode::from).unwrap_or(mode);
         let (ctx, style) = match g.context.as_deref() {
             Some(name) => {
-                let c = ContextKind::from_name(name)
-                    .filter(|c| allowed(signal).contains(c))
-                    .ok_or_else(|| {
-                        ConfigError::new(
-                            &[key, &gis, "context"],
-                            format!("context {name:?} is not valid for {signal} conditions"),
-                        )
-                    })?;
+                let Some(c) = ContextKind::from_name(name).filter(|c| allowed(signal).contains(c))
+                else {
+                    errs.push(ConfigError::new(
+                        &[key, &gis, "context"],
+                        format!("context {name:?} is not valid for {signal} conditions"),
+                    ));
+                    continue;
+                };
                 (c, PathStyle::Contextual)
             }
             None => {
+                // The context comes from the paths, so every condition must parse first.
+                let before = errs.len();
+                for (i, c) in g.conditions.iter().enumerate() {
+                    if let Some(e) = ottl::syntax_error(c, true) {
+                        let idx = i.to_string();
+                        let mut path = conditions_key.to_vec();
+                        path.push(&idx);
+                        errs.push(ConfigError::new(&path, e.to_string()));
+                    }
+                }
+                if errs.len() > before {
+                    continue;
+                }
                 let co: Vec<&str> = g.conditions.iter().map(String::as_str).collect();
-                (
-                    ottl::infer_context(&[], &co, allowed(signal))
-                        .map_err(|e| ConfigError::new(&[key, &gis, "conditions"], e))?,
-                    PathStyle::Prefixed,
-                )
+                match ottl::infer_context(&[], &co, allowed(signal)) {
+                    Ok(c) => (c, PathStyle::Prefixed),
+                    Err(e) => {
+                        errs.push(ConfigError::new(conditions_key, e));
+                        continue;
+                    }
+                }
             }
         };
         let mut conditions = Vec::new();
         for (i, c) in g.conditions.iter().enumerate() {
-            conditions.push(Condition::compile(c, ctx, style).map_err(|e| {
-                ConfigError::new(&[key, &gis, "conditions", &i.to_string()], e.to_string())
-            })?);
+            match Condition::compile(c, ctx, style) {
+                Ok(c) => conditions.push(c),
+                Err(e) => {
+                    let idx = i.to_string();
+                    let mut path = conditions_key.to_vec();
+                    path.push(&idx);
+                    errs.push(ConfigError::new(&path, e.to_string()));
+                }
+            }
         }
         rules.push(Rule {
             context: ctx,
@@ -252,6 +293,9 @@ fn compile_entries(
                 error_mode: gmode,
             },
         });
+    }
+    if !errs.is_empty() {
+        return Err(errs);
     }
     Ok(rules)
 }
@@ -300,6 +344,12 @@ impl Config {
         let mode: ErrorMode = self.error_mode.into();
         let mut plan = Plan::default();
         let err = |e: ConfigError| vec![e];
+        // Every list's rules, or every problem of every list.
+        let (mut rules, mut errs) = (Vec::new(), Vec::new());
+        let mut collect = |r: Result<Vec<Rule>, Vec<ConfigError>>| match r {
+            Ok(r) => rules.extend(r),
+            Err(e) => errs.extend(e),
+        };
         match signal {
             Signal::Traces => {
                 let t = &self.traces;
@@ -324,13 +374,11 @@ impl Config {
                     ("spanevent", &t.spanevent, ContextKind::SpanEvent),
                 ] {
                     if let Some(l) = list {
-                        plan.rules
-                            .push(compile_list(l, ctx, mode, &["traces", key]).map_err(err)?);
+                        collect(compile_list(l, ctx, mode, &["traces", key]).map(|r| vec![r]));
                     }
                 }
                 if let Some(e) = &self.trace_conditions {
-                    plan.rules
-                        .extend(compile_entries(e, signal, mode, "trace_conditions").map_err(err)?);
+                    collect(compile_entries(e, signal, mode, "trace_conditions"));
                 }
             }
             Signal::Metrics => {
@@ -373,14 +421,11 @@ impl Config {
                     ("datapoint", &m.datapoint, ContextKind::DataPoint),
                 ] {
                     if let Some(l) = list {
-                        plan.rules
-                            .push(compile_list(l, ctx, mode, &["metrics", key]).map_err(err)?);
+                        collect(compile_list(l, ctx, mode, &["metrics", key]).map(|r| vec![r]));
                     }
                 }
                 if let Some(e) = &self.metric_conditions {
-                    plan.rules.extend(
-                        compile_entries(e, signal, mode, "metric_conditions").map_err(err)?,
-                    );
+                    collect(compile_entries(e, signal, mode, "metric_conditions"));
                 }
             }
             Signal::Logs => {
@@ -412,16 +457,18 @@ impl Config {
                     ("log_record", &l.log_record, ContextKind::Log),
                 ] {
                     if let Some(list) = list {
-                        plan.rules
-                            .push(compile_list(list, ctx, mode, &["logs", key]).map_err(err)?);
+                        collect(compile_list(list, ctx, mode, &["logs", key]).map(|r| vec![r]));
                     }
                 }
                 if let Some(e) = &self.log_conditions {
-                    plan.rules
-                        .extend(compile_entries(e, signal, mode, "log_conditions").map_err(err)?);
+                    collect(compile_entries(e, signal, mode, "log_conditions"));
                 }
             }
         }
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        plan.rules = rules;
         Ok(plan)
     }
 }

@@ -467,6 +467,39 @@ fn config_errors() {
     assert!(m.iter().any(|e| e.contains("not valid for logs")), "{m:?}");
     let m = messages("logs: {log_record: ['nosuch(body)']}");
     assert!(!m.is_empty(), "{m:?}");
+    // Every condition that does not load is reported, in every list, each at its place.
+    let deep = format!("{}span.name{} == \"x\"", "(".repeat(150), ")".repeat(150));
+    let m = messages(&format!(
+        r#"
+traces:
+  span: ['name == ', 'nme == "x"', 'name == "ok"']
+  spanevent: ['IsMatch(name, "(")']
+log_conditions:
+  - 'log.body == "ok"'
+  - 'log.body =='
+  - '{deep}'
+  - 'log.body == "ok" and'
+metric_conditions:
+  - context: metric
+    conditions: ['name == "ok"', 'nme == "x"']
+"#
+    ));
+    for (path, what) in [
+        ("traces::span::0", "1:9"),
+        ("traces::span::1", "nme"),
+        ("traces::spanevent::0", "IsMatch"),
+        ("log_conditions::1", "1:12"),
+        ("log_conditions::2", "nested more than 100 levels"),
+        ("log_conditions::3", "1:21"),
+        ("metric_conditions::0::conditions::1", "nme"),
+    ] {
+        assert!(
+            m.iter()
+                .any(|e| e.starts_with(&format!("{path}:")) && e.contains(what)),
+            "{path} {what}: {m:?}"
+        );
+    }
+    assert_eq!(m.len(), 7, "{m:?}");
     assert!(messages("{}").is_empty());
     assert!(
         messages("error_mode: ignore\nlogs: {log_record: ['IsMatch(body, \".*\")']}").is_empty()

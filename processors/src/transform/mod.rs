@@ -151,25 +151,25 @@ impl Group {
     }
 }
 
-/// Compile one group for a signal; problems with their key path under the list key.
+/// Compile one group for a signal; every problem, each with its key path under the list key.
 pub fn compile_group(
     g: &ContextStatements,
     signal: Signal,
     default_mode: ErrorMode,
-) -> Result<Group, ConfigError> {
+) -> Result<Group, Vec<ConfigError>> {
+    let one = |path: &[&str], m: String| vec![ConfigError::new(path, m)];
     let (context, style) = match g.context.as_deref() {
         Some("profile") => {
-            return Err(ConfigError::new(
+            return Err(one(
                 &["context"],
-                "the profile context is not supported by Ferrotel",
+                "the profile context is not supported by Ferrotel".into(),
             ))
         }
         Some(name) => {
-            let c = ContextKind::from_name(name).ok_or_else(|| {
-                ConfigError::new(&["context"], format!("unknown context {name:?}"))
-            })?;
+            let c = ContextKind::from_name(name)
+                .ok_or_else(|| one(&["context"], format!("unknown context {name:?}")))?;
             if !allowed(signal).contains(&c) {
-                return Err(ConfigError::new(
+                return Err(one(
                     &["context"],
                     format!("context {name:?} is not valid for {signal}"),
                 ));
@@ -177,29 +177,57 @@ pub fn compile_group(
             (c, PathStyle::Contextual)
         }
         None => {
+            // The context comes from the paths, so every statement must parse first; each
+            // one that does not is reported at its own index.
+            let lists = [
+                ("statements", &g.statements, false),
+                ("conditions", &g.conditions, true),
+            ];
+            let syntax: Vec<ConfigError> = lists
+                .into_iter()
+                .flat_map(|(key, list, cond)| {
+                    list.iter().enumerate().filter_map(move |(i, text)| {
+                        let e = ottl::syntax_error(text, cond)?;
+                        Some(ConfigError::new(&[key, &i.to_string()], e.to_string()))
+                    })
+                })
+                .collect();
+            if !syntax.is_empty() {
+                return Err(syntax);
+            }
             let st: Vec<&str> = g.statements.iter().map(String::as_str).collect();
             let co: Vec<&str> = g.conditions.iter().map(String::as_str).collect();
             (
                 ottl::infer_context(&st, &co, allowed(signal))
-                    .map_err(|e| ConfigError::new(&["statements"], e))?,
+                    .map_err(|e| one(&["statements"], e))?,
                 PathStyle::Prefixed,
             )
         }
     };
     let mode = g.error_mode.map(ErrorMode::from).unwrap_or(default_mode);
+    let mut errs = Vec::new();
     let mut statements = Vec::new();
     for (i, s) in g.statements.iter().enumerate() {
-        statements.push(
-            Statement::compile(s, context, style)
-                .map_err(|e| ConfigError::new(&["statements", &i.to_string()], e.to_string()))?,
-        );
+        match Statement::compile(s, context, style) {
+            Ok(s) => statements.push(s),
+            Err(e) => errs.push(ConfigError::new(
+                &["statements", &i.to_string()],
+                e.to_string(),
+            )),
+        }
     }
     let mut conditions = Vec::new();
     for (i, s) in g.conditions.iter().enumerate() {
-        conditions.push(
-            ottl::Condition::compile(s, context, style)
-                .map_err(|e| ConfigError::new(&["conditions", &i.to_string()], e.to_string()))?,
-        );
+        match ottl::Condition::compile(s, context, style) {
+            Ok(c) => conditions.push(c),
+            Err(e) => errs.push(ConfigError::new(
+                &["conditions", &i.to_string()],
+                e.to_string(),
+            )),
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
     }
     Ok(Group {
         context,
@@ -229,10 +257,25 @@ impl Config {
         let gs = groups(entries).map_err(|e| vec![ConfigError::new(&[key], e)])?;
         let mut out = Vec::new();
         let mut errs = Vec::new();
+        // Plain statements (`trace_statements: ["set(...)", ...]`) form the last group, and
+        // follow every group in the list: a problem in one is reported at its place in the list.
+        let plain_from = entries
+            .iter()
+            .position(|e| matches!(e, StatementsEntry::Statement(_)));
         for (i, g) in gs.iter().enumerate() {
             match compile_group(g, signal, self.error_mode.into()) {
                 Ok(g) => out.push(g),
-                Err(e) => errs.push(e.prefixed(&[key, &i.to_string()])),
+                Err(e) => errs.extend(e.into_iter().map(|mut e| {
+                    match plain_from.filter(|_| i + 1 == gs.len()) {
+                        Some(from) => {
+                            let j = e.path.get(1).and_then(|j| j.parse::<usize>().ok());
+                            e.path = vec![key.to_string()];
+                            e.path.extend(j.map(|j| (from + j).to_string()));
+                            e
+                        }
+                        None => e.prefixed(&[key, &i.to_string()]),
+                    }
+                })),
             }
         }
         if errs.is_empty() {

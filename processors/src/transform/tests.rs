@@ -213,6 +213,39 @@ trace_statements:
     assert_eq!(m.len(), 1, "{m:?}");
     assert!(m[0].contains("trace_statements::0::statements::1"), "{m:?}");
     assert!(m[0].contains("set(name, \\\"bear\\\" where"), "{m:?}");
+    // Every statement that does not load is reported, each at its place in the list, plain
+    // statements after groups included.
+    let m = messages(
+        r#"
+trace_statements:
+  - context: span
+    statements:
+      - set(nme, "x")
+      - set(name, "y")
+      - set(attributes["a"], Nope())
+  - set(span.name, "ok")
+  - set(span.name, "bear" where
+  - set(span.name, ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("x"))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))
+log_statements:
+  - set(log.body, "x")
+  - set(log.bdy, "x")
+  - set(log.attributes["a"], Nope())
+"#,
+    );
+    let at = |path: &str, what: &str| {
+        assert!(
+            m.iter()
+                .any(|e| e.starts_with(&format!("{path}:")) && e.contains(what)),
+            "{path} {what}: {m:?}"
+        )
+    };
+    at("trace_statements::0::statements::0", "nme");
+    at("trace_statements::0::statements::2", "Nope");
+    at("trace_statements::2", "set(span.name, \\\"bear\\\" where");
+    at("trace_statements::3", "nested more than 100 levels");
+    at("log_statements::1", "bdy");
+    at("log_statements::2", "Nope");
+    assert_eq!(m.len(), 6, "{m:?}");
     let m = messages("metric_statements: [\"not_a_function(metric.name)\"]");
     assert!(
         m.iter()
