@@ -240,6 +240,11 @@ impl PartialEq for Batch {
     }
 }
 
+/// Received requests shorter than this are copied by [`Batch::from_wire`] rather than kept
+/// as a slice of the receive buffer they arrived in. Longer ones fill most of their buffer
+/// (the transports size it to the message), and copying them would cost CPU for nothing.
+pub const COPY_WIRE_BELOW: usize = 32 * 1024;
+
 impl Batch {
     pub fn new(data: BatchData, context: RequestContext) -> Batch {
         Batch::with_context(data, Arc::new(context))
@@ -273,12 +278,22 @@ impl Batch {
 
     /// Keep OTLP protobuf bytes of an export request of `signal` as they are, after checking
     /// that they decode (and that trace and span ids have their lengths) and counting items.
+    ///
+    /// A request shorter than [`COPY_WIRE_BELOW`] is kept as a copy of its own: received
+    /// bytes are a slice of the transport's receive buffer (tonic's 8 KiB decode buffer, an
+    /// HTTP read buffer), and a slice keeps its whole buffer alive for as long as the batch
+    /// lives, which for small requests waiting in `batch` is several times their size.
     pub fn from_wire(
         signal: Signal,
         bytes: Bytes,
         context: RequestContext,
     ) -> Result<Batch, WireError> {
         let items = wire::scan(signal, &bytes)?;
+        let bytes = if bytes.len() < COPY_WIRE_BELOW {
+            Bytes::copy_from_slice(&bytes)
+        } else {
+            bytes
+        };
         Ok(Batch::wire(signal, bytes, items, context))
     }
 
@@ -1114,6 +1129,30 @@ mod tests {
         let names: Vec<String> = parts.iter().flat_map(span_names).collect();
         assert_eq!(names, span_names(&original));
         assert_eq!(original.clone().into_data(), original.data().clone());
+    }
+
+    /// A small request is kept in an allocation of its own, not as a slice that would keep
+    /// the receive buffer it came in alive; a large one is kept where it lies.
+    #[test]
+    fn small_requests_are_copied_out_of_their_receive_buffer() {
+        let kept_at = |request: &[u8]| {
+            // the request as a slice of a larger buffer, as a transport hands it over
+            let mut buffer = request.to_vec();
+            buffer.resize(request.len() + 64 * 1024, 0);
+            let received = Bytes::from(buffer).slice(..request.len());
+            let batch =
+                Batch::from_wire(Signal::Traces, received.clone(), RequestContext::default())
+                    .unwrap();
+            let kept = batch.data.wire.as_ref().unwrap()[0].clone();
+            assert_eq!(kept, received);
+            (kept.as_ptr() == received.as_ptr(), batch.items())
+        };
+        let small = traces(1, 1, 2).encode();
+        assert!(small.len() < COPY_WIRE_BELOW);
+        assert_eq!(kept_at(&small), (false, 2));
+        let large = traces(1, 2, 2_000).encode();
+        assert!(large.len() >= COPY_WIRE_BELOW, "{}", large.len());
+        assert_eq!(kept_at(&large), (true, 4_000));
     }
 
     #[test]
