@@ -7,6 +7,7 @@
 //! `dropped_log_records`, only when the message is non-empty or the count non-zero).
 
 mod config;
+mod pieces;
 #[cfg(test)]
 mod tests;
 
@@ -110,6 +111,12 @@ impl OtlpExporter {
                 }
                 let compression = self.compression;
                 async move {
+                    // Received bytes sent as they are: no copy into an encode buffer.
+                    if compression.is_none() {
+                        if let Some(pieces) = batch.wire_pieces() {
+                            return pieces::unary(channel, pieces, path, metadata).await;
+                        }
+                    }
                     let mut grpc = tonic::client::Grpc::new(channel)
                         .accept_compressed(CompressionEncoding::Gzip)
                         .accept_compressed(CompressionEncoding::Zstd);

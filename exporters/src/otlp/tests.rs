@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use pipeline_api::config::{parse_typed, ConfigError, ConfigValue};
-use pipeline_api::{Batch, ComponentId, ErrorKind};
+use pipeline_api::{Batch, ComponentId, ErrorKind, RequestContext};
 use tonic::Code;
 
 use super::{factory, Config, OtlpExporter};
@@ -14,6 +14,7 @@ use crate::common::testutil::{
     grpc_server, logs, metrics, traces, LogCapture, Recorder, Reply, CA,
 };
 use pipeline_api::Exporter;
+use prost::Message;
 use transport::compression::Compression;
 
 fn yaml(s: &str) -> ConfigValue {
@@ -35,6 +36,34 @@ fn id() -> ComponentId {
 fn exporter(yaml_text: &str) -> OtlpExporter {
     let cfg = parse(yaml_text).unwrap();
     OtlpExporter::new(id(), &cfg).unwrap()
+}
+
+/// The batch as received bytes, in pieces of `per` items at most, as `batch` merges
+/// requests: an exporter without compression sends the pieces as they are.
+fn wire(b: Batch, per: usize) -> Batch {
+    let pieces = b.split(per).into_iter().map(|p| {
+        Batch::from_wire(
+            p.signal(),
+            bytes::Bytes::from(p.encode()),
+            RequestContext::default(),
+        )
+        .unwrap()
+    });
+    let merged = Batch::merge(pieces.collect()).unwrap();
+    assert!(merged.is_wire());
+    merged
+}
+
+type BatchMaker = fn(Batch) -> Batch;
+
+/// The two ways a batch goes out: encoded by tonic's codec (compressed, or decoded data),
+/// and as its wire pieces (`compression: none`, received bytes). Each test that goes through
+/// both gets the endpoint keys and a batch maker.
+fn both_paths(endpoint: &str) -> [(String, BatchMaker); 2] {
+    [
+        (endpoint.to_string(), |b| b),
+        (format!("{endpoint}compression: none\n"), |b| wire(b, 1)),
+    ]
 }
 
 // ------------------------------------------------------------------------------ config
@@ -259,6 +288,55 @@ async fn data_arrives_identical_with_headers_as_metadata_and_gzip() {
 }
 
 #[tokio::test]
+async fn received_bytes_go_out_as_they_are_with_the_same_headers() {
+    let (_server, rec, endpoint) = plaintext().await;
+    let e = exporter(&format!(
+        "{endpoint}compression: none\nheaders: {{X-Scope-OrgID: tenant-1, te: nope, content-type: text/plain}}"
+    ));
+    // one piece, many small pieces (gathered), and pieces of several sizes: what arrives
+    // is the batch's bytes
+    let sent = [
+        wire(Batch::from_traces(traces(3)), 3),
+        wire(Batch::from_metrics(metrics(4)), 1),
+        wire(Batch::from_logs(logs(500)), 7),
+        wire(Batch::from_traces(traces(250)), 40),
+    ];
+    for b in &sent {
+        e.export(b.clone()).await.unwrap();
+    }
+    let traces_in = rec.traces.lock().unwrap().clone();
+    let metrics_in = rec.metrics.lock().unwrap().clone();
+    let logs_in = rec.logs.lock().unwrap().clone();
+    assert_eq!(traces_in.len(), 2);
+    let arrived = [
+        traces_in[0].encode_to_vec(),
+        metrics_in[0].encode_to_vec(),
+        logs_in[0].encode_to_vec(),
+        traces_in[1].encode_to_vec(),
+    ];
+    for (b, got) in sent.iter().zip(arrived) {
+        assert_eq!(b.encode(), got);
+    }
+    let h = rec.last_headers();
+    assert_eq!(h["x-scope-orgid"], "tenant-1");
+    assert_eq!(h["content-type"], "application/grpc");
+    assert_eq!(h["te"], "trailers");
+    assert!(h.get("grpc-encoding").is_none());
+    assert!(h["user-agent"].to_str().unwrap().starts_with("Ferrotel/"));
+    assert_eq!(
+        rec.authorities.lock().unwrap().last().unwrap(),
+        &_server.addr.to_string()
+    );
+    // the same through tonic's codec, for comparison
+    let gz = exporter(&format!("{endpoint}headers: {{X-Scope-OrgID: tenant-1}}"));
+    gz.export(Batch::from_traces(traces(3))).await.unwrap();
+    let g = rec.last_headers();
+    for name in ["content-type", "te", "x-scope-orgid"] {
+        assert_eq!(g[name], h[name], "{name}");
+    }
+}
+
+#[tokio::test]
 async fn zstd_and_uncompressed_requests() {
     let (_server, rec, endpoint) = plaintext().await;
     let e = exporter(&format!("{endpoint}compression: zstd"));
@@ -291,80 +369,105 @@ async fn authority_overrides_the_http2_authority() {
 #[tokio::test]
 async fn grpc_status_codes_map_to_retryable_or_permanent_as_the_otlp_spec_says() {
     let (_server, rec, endpoint) = plaintext().await;
-    let e = exporter(&endpoint);
-    let cases = [
-        (Code::Cancelled, ErrorKind::Retryable),
-        (Code::DeadlineExceeded, ErrorKind::Retryable),
-        (Code::Aborted, ErrorKind::Retryable),
-        (Code::OutOfRange, ErrorKind::Retryable),
-        (Code::Unavailable, ErrorKind::Retryable),
-        (Code::DataLoss, ErrorKind::Retryable),
-        (Code::ResourceExhausted, ErrorKind::Permanent),
-        (Code::Unknown, ErrorKind::Permanent),
-        (Code::InvalidArgument, ErrorKind::Permanent),
-        (Code::NotFound, ErrorKind::Permanent),
-        (Code::AlreadyExists, ErrorKind::Permanent),
-        (Code::PermissionDenied, ErrorKind::Permanent),
-        (Code::FailedPrecondition, ErrorKind::Permanent),
-        (Code::Unimplemented, ErrorKind::Permanent),
-        (Code::Internal, ErrorKind::Permanent),
-        (Code::Unauthenticated, ErrorKind::Permanent),
-    ];
-    for (code, kind) in cases {
-        rec.set_reply(Reply::Fail(code, None));
-        let err = e.export(Batch::from_traces(traces(1))).await.unwrap_err();
-        assert_eq!(err.kind(), kind, "{code:?}: {err}");
-        assert_eq!(err.retry_after(), None, "{code:?}");
-        assert!(err.message().contains("test failure"), "{err}");
+    for (keys, batch) in both_paths(&endpoint) {
+        let e = exporter(&keys);
+        let cases = [
+            (Code::Cancelled, ErrorKind::Retryable),
+            (Code::DeadlineExceeded, ErrorKind::Retryable),
+            (Code::Aborted, ErrorKind::Retryable),
+            (Code::OutOfRange, ErrorKind::Retryable),
+            (Code::Unavailable, ErrorKind::Retryable),
+            (Code::DataLoss, ErrorKind::Retryable),
+            (Code::ResourceExhausted, ErrorKind::Permanent),
+            (Code::Unknown, ErrorKind::Permanent),
+            (Code::InvalidArgument, ErrorKind::Permanent),
+            (Code::NotFound, ErrorKind::Permanent),
+            (Code::AlreadyExists, ErrorKind::Permanent),
+            (Code::PermissionDenied, ErrorKind::Permanent),
+            (Code::FailedPrecondition, ErrorKind::Permanent),
+            (Code::Unimplemented, ErrorKind::Permanent),
+            (Code::Internal, ErrorKind::Permanent),
+            (Code::Unauthenticated, ErrorKind::Permanent),
+        ];
+        for (code, kind) in cases {
+            rec.set_reply(Reply::Fail(code, None));
+            let err = e
+                .export(batch(Batch::from_traces(traces(1))))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), kind, "{code:?}: {err}");
+            assert_eq!(err.retry_after(), None, "{code:?}");
+            assert!(err.message().contains("test failure"), "{err}");
+        }
     }
 }
 
 #[tokio::test]
 async fn resource_exhausted_is_retryable_only_with_retry_info_whose_delay_is_the_throttle() {
     let (_server, rec, endpoint) = plaintext().await;
-    let e = exporter(&endpoint);
-    rec.set_reply(Reply::Fail(
-        Code::ResourceExhausted,
-        Some(Duration::from_millis(3500)),
-    ));
-    let err = e.export(Batch::from_metrics(metrics(1))).await.unwrap_err();
-    assert!(err.is_retryable(), "{err}");
-    assert_eq!(err.retry_after(), Some(Duration::from_millis(3500)));
-    rec.set_reply(Reply::Fail(Code::ResourceExhausted, None));
-    let err = e.export(Batch::from_metrics(metrics(1))).await.unwrap_err();
-    assert!(!err.is_retryable(), "{err}");
-    // RetryInfo on another retryable code is honoured too (Go processError).
-    rec.set_reply(Reply::Fail(Code::Unavailable, Some(Duration::from_secs(2))));
-    let err = e.export(Batch::from_logs(logs(1))).await.unwrap_err();
-    assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
-    // A zero delay is no throttle, but RESOURCE_EXHAUSTED is still retryable.
-    rec.set_reply(Reply::Fail(Code::ResourceExhausted, Some(Duration::ZERO)));
-    let err = e.export(Batch::from_logs(logs(1))).await.unwrap_err();
-    assert!(err.is_retryable());
-    assert_eq!(err.retry_after(), None);
+    for (keys, batch) in both_paths(&endpoint) {
+        let e = exporter(&keys);
+        rec.set_reply(Reply::Fail(
+            Code::ResourceExhausted,
+            Some(Duration::from_millis(3500)),
+        ));
+        let err = e
+            .export(batch(Batch::from_metrics(metrics(1))))
+            .await
+            .unwrap_err();
+        assert!(err.is_retryable(), "{err}");
+        assert_eq!(err.retry_after(), Some(Duration::from_millis(3500)));
+        rec.set_reply(Reply::Fail(Code::ResourceExhausted, None));
+        let err = e
+            .export(batch(Batch::from_metrics(metrics(1))))
+            .await
+            .unwrap_err();
+        assert!(!err.is_retryable(), "{err}");
+        // RetryInfo on another retryable code is honoured too (Go processError).
+        rec.set_reply(Reply::Fail(Code::Unavailable, Some(Duration::from_secs(2))));
+        let err = e
+            .export(batch(Batch::from_logs(logs(1))))
+            .await
+            .unwrap_err();
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
+        // A zero delay is no throttle, but RESOURCE_EXHAUSTED is still retryable.
+        rec.set_reply(Reply::Fail(Code::ResourceExhausted, Some(Duration::ZERO)));
+        let err = e
+            .export(batch(Batch::from_logs(logs(1))))
+            .await
+            .unwrap_err();
+        assert!(err.is_retryable());
+        assert_eq!(err.retry_after(), None);
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn partial_success_is_ok_and_logged_as_a_warning() {
     let (_server, rec, endpoint) = plaintext().await;
-    let e = exporter(&endpoint);
-    let logs_capture = LogCapture::start();
-    rec.set_reply(Reply::Partial(2, "2 spans too old".into()));
-    e.export(Batch::from_traces(traces(3))).await.unwrap();
-    rec.set_reply(Reply::Partial(0, String::new()));
-    e.export(Batch::from_metrics(metrics(3))).await.unwrap();
-    rec.set_reply(Reply::Partial(1, String::new()));
-    e.export(Batch::from_logs(logs(3))).await.unwrap();
-    let text = logs_capture.text();
-    let warnings: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("Partial success response"))
-        .collect();
-    assert_eq!(warnings.len(), 2, "{text}");
-    assert!(warnings[0].contains("WARN"), "{text}");
-    assert!(warnings[0].contains("dropped_spans=2"), "{text}");
-    assert!(warnings[0].contains("2 spans too old"), "{text}");
-    assert!(warnings[1].contains("dropped_log_records=1"), "{text}");
+    for (keys, batch) in both_paths(&endpoint) {
+        let e = exporter(&keys);
+        let logs_capture = LogCapture::start();
+        rec.set_reply(Reply::Partial(2, "2 spans too old".into()));
+        e.export(batch(Batch::from_traces(traces(3))))
+            .await
+            .unwrap();
+        rec.set_reply(Reply::Partial(0, String::new()));
+        e.export(batch(Batch::from_metrics(metrics(3))))
+            .await
+            .unwrap();
+        rec.set_reply(Reply::Partial(1, String::new()));
+        e.export(batch(Batch::from_logs(logs(3)))).await.unwrap();
+        let text = logs_capture.text();
+        let warnings: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("Partial success response"))
+            .collect();
+        assert_eq!(warnings.len(), 2, "{text}");
+        assert!(warnings[0].contains("WARN"), "{text}");
+        assert!(warnings[0].contains("dropped_spans=2"), "{text}");
+        assert!(warnings[0].contains("2 spans too old"), "{text}");
+        assert!(warnings[1].contains("dropped_log_records=1"), "{text}");
+    }
 }
 
 #[tokio::test]
@@ -373,10 +476,15 @@ async fn a_server_that_is_down_is_a_retryable_error() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let e = exporter(&format!("endpoint: {addr}\ntls: {{insecure: true}}"));
-    let err = e.export(Batch::from_traces(traces(1))).await.unwrap_err();
-    assert!(err.is_retryable(), "{err}");
-    assert!(err.message().contains("Unavailable"), "{err}");
+    for (keys, batch) in both_paths(&format!("endpoint: {addr}\ntls: {{insecure: true}}\n")) {
+        let e = exporter(&keys);
+        let err = e
+            .export(batch(Batch::from_traces(traces(1))))
+            .await
+            .unwrap_err();
+        assert!(err.is_retryable(), "{err}");
+        assert!(err.message().contains("Unavailable"), "{err}");
+    }
 }
 
 #[tokio::test]
@@ -384,19 +492,21 @@ async fn wait_for_ready_waits_for_the_server_to_come_up() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let e = exporter(&format!(
-        "endpoint: {addr}\ntls: {{insecure: true}}\nwait_for_ready: true"
-    ));
-    // Bounded by the caller's timeout, as the runtime bounds every attempt.
-    let r = tokio::time::timeout(
-        Duration::from_millis(400),
-        e.export(Batch::from_traces(traces(1))),
-    )
-    .await;
-    assert!(
-        r.is_err(),
-        "wait_for_ready keeps waiting while the server is down"
-    );
+    for (keys, batch) in both_paths(&format!(
+        "endpoint: {addr}\ntls: {{insecure: true}}\nwait_for_ready: true\n"
+    )) {
+        let e = exporter(&keys);
+        // Bounded by the caller's timeout, as the runtime bounds every attempt.
+        let r = tokio::time::timeout(
+            Duration::from_millis(400),
+            e.export(batch(Batch::from_traces(traces(1)))),
+        )
+        .await;
+        assert!(
+            r.is_err(),
+            "wait_for_ready keeps waiting while the server is down"
+        );
+    }
 }
 
 // ------------------------------------------------------------------------------ TLS

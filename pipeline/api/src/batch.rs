@@ -457,6 +457,12 @@ impl Batch {
         self.data.wire.is_some()
     }
 
+    /// The pieces of the wire form, in order (their concatenation is the encoded request),
+    /// for a transport that sends them as they are; `None` for a decoded batch.
+    pub fn wire_pieces(&self) -> Option<&[Bytes]> {
+        self.data.wire.as_deref()
+    }
+
     /// True once the batch holds decoded structs (decoded on first read, or built so).
     pub fn is_decoded(&self) -> bool {
         self.data.decoded.get().is_some()
