@@ -138,11 +138,14 @@ impl Validate for Config {
                         format!("{kind}: metric name missing"),
                     ));
                 }
-                if let Err(e) = compile(kind, &info.conditions) {
-                    errors.push(ConfigError::new(
-                        &[kind, name, "conditions"],
-                        format!("{kind} condition: metric {name:?}: {e}"),
-                    ));
+                // every condition that does not load, each at its index
+                for (i, c) in info.conditions.iter().enumerate() {
+                    if let Err(e) = Condition::compile(c, context_of(kind), PathStyle::Contextual) {
+                        errors.push(ConfigError::new(
+                            &[kind, name, "conditions", &i.to_string()],
+                            format!("{kind} condition: metric {name:?}: {e}"),
+                        ));
+                    }
                 }
                 if kind == "metrics" && !info.attributes.is_empty() {
                     errors.push(ConfigError::new(

@@ -226,12 +226,28 @@ fn bad_conditions_and_attributes_are_refused_with_their_path() {
         .parse_config(&yaml(
             "spans:
   errors:
-    conditions: ['status.code ==']
+    conditions: ['status.code ==', 'name == \"ok\"', 'nme == \"x\"']
+logs:
+  bad:
+    conditions: ['body == ']
 ",
         ))
         .unwrap_err();
+    // every condition that does not load, at its index
+    let all: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(
+        all.iter()
+            .any(|e| e.starts_with("spans::errors::conditions::2:") && e.contains("nme")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter()
+            .any(|e| e.starts_with("logs::bad::conditions::0:")),
+        "{all:?}"
+    );
     let text = errs[0].to_string();
-    assert!(text.contains("spans::errors::conditions"), "{text}");
+    assert!(text.contains("spans::errors::conditions::0"), "{text}");
     assert!(
         text.contains("spans condition: metric \"errors\""),
         "{text}"
