@@ -1007,10 +1007,11 @@ pub(crate) mod tests {
         assert!(parse_statement("set(name, \"unterminated)").is_err());
     }
 
-    /// Each shape nests one level per `n`; the parser refuses too deep a statement with an
-    /// error at the column where the limit is passed, instead of running out of stack.
+    /// A named statement maker: `n` levels of one kind of nesting.
     pub(crate) type Shape = (&'static str, fn(usize) -> String);
 
+    /// Each shape nests one level per `n`; the parser refuses too deep a statement with an
+    /// error at the column where the limit is passed, instead of running out of stack.
     pub(crate) fn nested_shapes() -> Vec<Shape> {
         vec![
             ("parentheses", |n| {
