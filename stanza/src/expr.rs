@@ -263,27 +263,29 @@ impl Parser {
     }
 
     fn or_here(&mut self) -> Result<Node, String> {
-        let mut left = self.and()?;
-        while self.is_ident("or") || self.is_punct("||") {
-            self.deeper()?;
-            self.pos += 1;
-            let right = self.and()?;
-            left = Node::Or(Box::new(left), Box::new(right));
-        }
-        Ok(left)
+        self.chain(["or", "||"], Parser::and, Node::Or)
     }
 
     fn and(&mut self) -> Result<Node, String> {
-        self.restoring(|p| {
-            let mut left = p.not()?;
-            while p.is_ident("and") || p.is_punct("&&") {
-                p.deeper()?;
-                p.pos += 1;
-                let right = p.not()?;
-                left = Node::And(Box::new(left), Box::new(right));
-            }
-            Ok(left)
-        })
+        self.restoring(|p| p.chain(["and", "&&"], Parser::not, Node::And))
+    }
+
+    /// `a op b op c` read left to right, `operand` for each side; each operator nests the
+    /// tree one level deeper.
+    fn chain(
+        &mut self,
+        [word, punct]: [&str; 2],
+        operand: fn(&mut Parser) -> Result<Node, String>,
+        node: fn(Box<Node>, Box<Node>) -> Node,
+    ) -> Result<Node, String> {
+        let mut left = operand(self)?;
+        while self.is_ident(word) || self.is_punct(punct) {
+            self.deeper()?;
+            self.pos += 1;
+            let right = operand(self)?;
+            left = node(Box::new(left), Box::new(right));
+        }
+        Ok(left)
     }
 
     fn not(&mut self) -> Result<Node, String> {
