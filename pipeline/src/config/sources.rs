@@ -142,6 +142,7 @@ fn load_source(source: &str, env: &dyn Environment) -> Result<ConfigValue, Strin
         ))
         }
     };
+    flow_depth(&text).map_err(|e| format!("cannot parse {what} as YAML: {e}"))?;
     let value: ConfigValue =
         serde_yaml_ng::from_str(&text).map_err(|e| format!("cannot parse {what} as YAML: {e}"))?;
     match value {
@@ -149,6 +150,54 @@ fn load_source(source: &str, env: &dyn Environment) -> Result<ConfigValue, Strin
         v @ ConfigValue::Mapping(_) => Ok(v),
         _ => Err(format!("{what}: the top level must be a map of keys")),
     }
+}
+
+/// Deepest nesting of flow collections (`[`, `{`) a config may have: Go's YAML scanner's
+/// `max_flow_level`. The YAML scanner looks at every open level for each token, so a document
+/// nested far deeper takes time quadratic in its depth before the parser refuses it (100,000
+/// levels took over 20 s); this pass refuses it first, in one pass over the text.
+const MAX_FLOW_DEPTH: usize = 10_000;
+
+/// Refuse flow collections nested past [`MAX_FLOW_DEPTH`]. Brackets inside quoted scalars
+/// and comments do not count; anywhere else they do, so the depth found is never less than
+/// the scanner's (a bracket in a plain or block scalar only makes it larger, and no real
+/// config has ten thousand of them unclosed).
+fn flow_depth(text: &str) -> Result<(), String> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut comment = false;
+    let mut prev = '\n';
+    for c in text.chars() {
+        column += 1;
+        if c == '\n' {
+            (line, column, comment) = (line + 1, 0, false);
+            // a quoted scalar may span lines; nothing else carries over
+        }
+        match quote {
+            _ if comment => {}
+            Some('"') if escaped => escaped = false,
+            Some('"') if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '#' if prev.is_whitespace() => comment = true,
+                '\'' | '"' if prev.is_whitespace() || "[{,:".contains(prev) => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Err(format!(
+                            "line {line}, column {column}: exceeded max depth of {MAX_FLOW_DEPTH}"
+                        ));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    Ok(())
 }
 
 /// Keys written with the `::` delimiter (`processors::batch::timeout`) become nested maps.
@@ -477,6 +526,41 @@ mod tests {
 
     fn yaml(s: &str) -> ConfigValue {
         serde_yaml_ng::from_str(s).unwrap()
+    }
+
+    /// Flow nesting past Go's limit is refused at once, with its place; brackets in quotes
+    /// and comments do not count.
+    #[test]
+    fn flow_collections_nested_past_the_limit_are_refused() {
+        let nested = |n: usize| format!("a: {}{}\n", "[".repeat(n), "]".repeat(n));
+        let e = |text: String| {
+            let mut env = FakeEnv::default();
+            env.files.insert("c.yaml".into(), text);
+            load_source("file:c.yaml", &env)
+        };
+        let err = e(nested(100_000)).unwrap_err();
+        assert!(
+            err.contains("line 1, column 10004: exceeded max depth of 10000"),
+            "{err}"
+        );
+        assert!(e(format!("b: 1\n{}", nested(MAX_FLOW_DEPTH + 1)))
+            .unwrap_err()
+            .contains("line 2"));
+        // at the limit the YAML parser decides (its own recursion limit refuses it)
+        assert!(!e(nested(MAX_FLOW_DEPTH))
+            .unwrap_err()
+            .contains("exceeded max depth"));
+        // quoted and commented brackets do not count
+        let many = "[".repeat(MAX_FLOW_DEPTH + 5);
+        for text in [
+            format!("a: '{many}'\n"),
+            format!("a: \"x\\\"{many}\"\n"),
+            format!("a: 1 # {many}\nb: 2\n"),
+            format!("a: [\"{many}\", '{many}']\n"),
+        ] {
+            assert!(e(text.clone()).is_ok(), "{}", &text[..20]);
+        }
+        assert!(e("a: {b: [1, {c: [2]}]}\n".into()).is_ok());
     }
 
     #[test]
