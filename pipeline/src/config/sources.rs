@@ -158,10 +158,11 @@ fn load_source(source: &str, env: &dyn Environment) -> Result<ConfigValue, Strin
 /// levels took over 20 s); this pass refuses it first, in one pass over the text.
 const MAX_FLOW_DEPTH: usize = 10_000;
 
-/// Refuse flow collections nested past [`MAX_FLOW_DEPTH`]. Brackets inside quoted scalars
-/// and comments do not count; anywhere else they do, so the depth found is never less than
-/// the scanner's (a bracket in a plain or block scalar only makes it larger, and no real
-/// config has ten thousand of them unclosed).
+/// Refuse flow collections nested past [`MAX_FLOW_DEPTH`]. An approximation of the
+/// scanner's flow level, not a YAML reader: brackets inside quoted scalars and comments do
+/// not count, those in plain and block scalars do, and a quote inside a plain scalar (`a b'c`)
+/// is taken for the start of a quoted one. It refuses what would take the scanner long; no
+/// real config comes near ten thousand open brackets.
 fn flow_depth(text: &str) -> Result<(), String> {
     let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
     let mut quote: Option<char> = None;
