@@ -62,6 +62,18 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+impl LoadError {
+    /// A statement's (or condition's) syntax error, at its column.
+    fn syntax(text: &str, is_condition: bool, e: parser::ParseError) -> LoadError {
+        LoadError {
+            text: text.to_string(),
+            column: Some(e.column),
+            message: e.message,
+            is_condition,
+        }
+    }
+}
+
 /// Go's `error_mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ErrorMode {
@@ -106,7 +118,7 @@ impl Statement {
             message,
             is_condition: false,
         };
-        let ast = parser::parse_statement(text).map_err(|e| err(Some(e.column), e.message))?;
+        let ast = parser::parse_statement(text).map_err(|e| LoadError::syntax(text, false, e))?;
         let c = Compiler::new(ctx, style);
         let located = |m: String| {
             let (column, message) = take_column(&m);
@@ -164,7 +176,7 @@ impl Condition {
             message,
             is_condition: true,
         };
-        let ast = parser::parse_condition(text).map_err(|e| err(Some(e.column), e.message))?;
+        let ast = parser::parse_condition(text).map_err(|e| LoadError::syntax(text, true, e))?;
         let cond = Compiler::new(ctx, style).cond(&ast).map_err(|m| {
             let (column, message) = take_column(&m);
             err(column, message)
@@ -272,21 +284,11 @@ fn used_contexts(statements: &[&str], conditions: &[&str]) -> Result<Vec<Context
             Ok(())
         };
     for s in statements {
-        let ast = parser::parse_statement(s).map_err(|e| LoadError {
-            text: s.to_string(),
-            column: Some(e.column),
-            message: e.message,
-            is_condition: false,
-        })?;
+        let ast = parser::parse_statement(s).map_err(|e| LoadError::syntax(s, false, e))?;
         note(parser::statement_paths(&ast), s, false)?;
     }
     for s in conditions {
-        let ast = parser::parse_condition(s).map_err(|e| LoadError {
-            text: s.to_string(),
-            column: Some(e.column),
-            message: e.message,
-            is_condition: true,
-        })?;
+        let ast = parser::parse_condition(s).map_err(|e| LoadError::syntax(s, true, e))?;
         let mut paths = Vec::new();
         parser::bool_paths(&ast, &mut paths);
         note(paths, s, true)?;
@@ -303,12 +305,7 @@ pub fn syntax_error(text: &str, is_condition: bool) -> Option<LoadError> {
     } else {
         parser::parse_statement(text).map(drop)
     };
-    r.err().map(|e| LoadError {
-        text: text.to_string(),
-        column: Some(e.column),
-        message: e.message,
-        is_condition,
-    })
+    r.err().map(|e| LoadError::syntax(text, is_condition, e))
 }
 
 /// Go's context inference: the most specific context the paths name, which must be one of

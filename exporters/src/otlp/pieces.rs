@@ -52,10 +52,7 @@ pub(crate) async fn unary<R: Message + Default + Send + 'static>(
             "message of {len} bytes is over gRPC's 4 GiB"
         )));
     };
-    let body = Pieces {
-        frames: frames(len32, pieces),
-        left: u64::from(len32) + 5,
-    };
+    let body = Pieces(frames(len32, pieces));
     let mut headers = metadata.into_headers();
     for name in RESERVED {
         headers.remove(name);
@@ -127,10 +124,7 @@ fn frames(len: u32, pieces: &[Bytes]) -> VecDeque<Bytes> {
 }
 
 /// The request body, one data frame per chunk.
-struct Pieces {
-    frames: VecDeque<Bytes>,
-    left: u64,
-}
+struct Pieces(VecDeque<Bytes>);
 
 impl HttpBody for Pieces {
     type Data = Bytes;
@@ -140,18 +134,15 @@ impl HttpBody for Pieces {
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Poll::Ready(self.frames.pop_front().map(|b| {
-            self.left -= b.len() as u64;
-            Ok(Frame::data(b))
-        }))
+        Poll::Ready(self.0.pop_front().map(|b| Ok(Frame::data(b))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.frames.is_empty()
+        self.0.is_empty()
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.left)
+        SizeHint::with_exact(self.0.iter().map(|b| b.len() as u64).sum())
     }
 }
 

@@ -168,25 +168,33 @@ fn allowed(signal: Signal) -> &'static [ContextKind] {
     }
 }
 
+/// The conditions of `list` that load; each that does not goes to `errs` at `key` and its
+/// index.
+fn compile_conditions(
+    list: &[String],
+    ctx: ContextKind,
+    style: PathStyle,
+    key: &[&str],
+    errs: &mut Vec<ConfigError>,
+) -> Vec<Condition> {
+    let mut conditions = Vec::new();
+    for (i, c) in list.iter().enumerate() {
+        match Condition::compile(c, ctx, style) {
+            Ok(c) => conditions.push(c),
+            Err(e) => errs.push(ConfigError::new(&[&i.to_string()], e.to_string()).prefixed(key)),
+        }
+    }
+    conditions
+}
+
 fn compile_list(
     list: &[String],
     ctx: ContextKind,
     mode: ErrorMode,
     key: &[&str],
 ) -> Result<Rule, Vec<ConfigError>> {
-    let mut conditions = Vec::new();
     let mut errs = Vec::new();
-    for (i, c) in list.iter().enumerate() {
-        match Condition::compile(c, ctx, PathStyle::Contextual) {
-            Ok(c) => conditions.push(c),
-            Err(e) => {
-                let idx = i.to_string();
-                let mut path: Vec<&str> = key.to_vec();
-                path.push(&idx);
-                errs.push(ConfigError::new(&path, e.to_string()));
-            }
-        }
-    }
+    let conditions = compile_conditions(list, ctx, PathStyle::Contextual, key, &mut errs);
     if !errs.is_empty() {
         return Err(errs);
     }
@@ -255,10 +263,10 @@ fn compile_entries(
                 let before = errs.len();
                 for (i, c) in g.conditions.iter().enumerate() {
                     if let Some(e) = ottl::syntax_error(c, true) {
-                        let idx = i.to_string();
-                        let mut path = conditions_key.to_vec();
-                        path.push(&idx);
-                        errs.push(ConfigError::new(&path, e.to_string()));
+                        errs.push(
+                            ConfigError::new(&[&i.to_string()], e.to_string())
+                                .prefixed(conditions_key),
+                        );
                     }
                 }
                 if errs.len() > before {
@@ -274,18 +282,7 @@ fn compile_entries(
                 }
             }
         };
-        let mut conditions = Vec::new();
-        for (i, c) in g.conditions.iter().enumerate() {
-            match Condition::compile(c, ctx, style) {
-                Ok(c) => conditions.push(c),
-                Err(e) => {
-                    let idx = i.to_string();
-                    let mut path = conditions_key.to_vec();
-                    path.push(&idx);
-                    errs.push(ConfigError::new(&path, e.to_string()));
-                }
-            }
-        }
+        let conditions = compile_conditions(&g.conditions, ctx, style, conditions_key, &mut errs);
         rules.push(Rule {
             context: ctx,
             conditions: ConditionSeq {
