@@ -57,6 +57,8 @@ done
 meta() { sed -n "s/^# bench: $1=//p" "$CONFIG" | head -1; }
 KIND=$(meta kind)
 DELIVERIES=$(meta deliveries)
+# the share of the items the pipeline hands on, as N/D (a filter drops the rest); 1/1 if unset
+KEEP=$(meta keep); KEEP=${KEEP:-1/1}; KEEP_N=${KEEP%/*}; KEEP_D=${KEEP#*/}
 SCENARIO_LOADGEN=$(meta loadgen)
 
 SINK_PID=""
@@ -168,7 +170,7 @@ case $KIND in
     LOAD_CPU_S=$(awk '{ print $1 + $2 }' "$OUT/loadgen.time")
     if (( DELIVERIES > 0 )); then
       # Wait for the pipeline to hand everything on (batch timeout, queues), up to 30 s.
-      want=$((ACKED * DELIVERIES)); last=-1; still=0
+      want=$((ACKED * DELIVERIES * KEEP_N / KEEP_D)); last=-1; still=0
       for _ in $(seq 1 300); do
         got=$(stat_items)
         (( got >= want )) && break
@@ -258,7 +260,8 @@ CPU=$(awk -v a="$CPU0" -v b="$CPU1" 'BEGIN { printf "%.2f", b - a }')
 case $KIND in
   load)
     if (( DELIVERIES > 0 )); then
-      ITEMS=$(( DELIVERED / DELIVERIES ))
+      # the items received: what arrived, counted back through the share the pipeline keeps
+      ITEMS=$(( DELIVERED * KEEP_D / (DELIVERIES * KEEP_N) ))
       SPAN_MS=$(( LAST_MS - LOAD_START_MS ))
       PER_S=$(awk -v n="$ITEMS" -v ms="$SPAN_MS" 'BEGIN { printf "%.0f", (ms > 0 ? n * 1000 / ms : 0) }')
     else
@@ -292,7 +295,7 @@ HWM_MB=$(awk -v k="$HWM_KB" 'BEGIN { printf "%.1f", k / 1024 }')
   echo "peak RSS:        ${HWM_MB} MB (VmHWM); RSS at the end of load $(awk -v k="$RSS_KB" 'BEGIN { printf "%.1f", k / 1024 }') MB"
   [[ -n $IDLE_RSS_KB ]] && echo "idle RSS:        $(awk -v k="$IDLE_RSS_KB" 'BEGIN { printf "%.1f", k / 1024 }') MB after ${IDLE_SECONDS} s"
   if (( DELIVERIES > 0 )); then
-    echo "delivered:       $DELIVERED at measurement, $DELIVERED_FINAL after stop (expected $DELIVERIES x $( [[ $KIND == load ]] && echo "$ACKED acknowledged" || echo "$SENT lines" )), duplicates $DUPS"
+    echo "delivered:       $DELIVERED at measurement, $DELIVERED_FINAL after stop (expected $DELIVERIES x $KEEP of $( [[ $KIND == load ]] && echo "$ACKED acknowledged" || echo "$SENT lines" )), duplicates $DUPS"
     [[ $(jq '.branches | length' "$F") -gt 0 ]] && echo "per branch:      $(jq -c .branches "$F")"
     echo "sink requests:   $(jq .requests "$F") by encoding $(jq -c .encodings "$F"); refused $(jq .refused_requests "$F"), invalid $(jq .invalid_requests "$F")"
   fi
@@ -306,7 +309,7 @@ HWM_MB=$(awk -v k="$HWM_KB" 'BEGIN { printf "%.1f", k / 1024 }')
   echo "raw results:     $OUT"
   echo
   if (( DELIVERIES > 0 )); then
-    EXPECT=$(( DELIVERIES * $( [[ $KIND == load ]] && echo "$ACKED" || echo "$SENT") ))
+    EXPECT=$(( DELIVERIES * $( [[ $KIND == load ]] && echo "$ACKED" || echo "$SENT") * KEEP_N / KEEP_D ))
     DELIV="$DELIVERED_FINAL / $EXPECT"
   elif [[ $KIND == load ]]; then
     DELIV="(nop) $ACKED acked / $SENT sent"

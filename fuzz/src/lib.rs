@@ -79,6 +79,7 @@ pub fn otlp_wire(data: &[u8]) {
     );
     if signal == Signal::Traces {
         wire_spans_agree(bytes, decoded.clone(), items);
+        wire_filter_agrees(bytes, decoded.clone(), items);
     }
     wire_edit_agrees(signal, bytes, decoded, items);
 }
@@ -158,6 +159,72 @@ fn wire_spans_agree(bytes: &[u8], decoded: BatchData, items: usize) {
     assert!(
         encode(got).0 == encode(BatchData::Traces(expected)).0,
         "the span walk and the decoded edits differ"
+    );
+}
+
+/// Spans and resources dropped from accepted trace bytes by the span walk
+/// ([`pipeline_api::wire_spans::filter_spans`]) leave what the same drops and the filter's
+/// pruning of empty entries leave of the decoded request, and the count of what went.
+fn wire_filter_agrees(bytes: &[u8], decoded: BatchData, items: usize) {
+    use pipeline_api::proto::tonic::trace::v1::Span;
+    use pipeline_api::wire_spans::{filter_spans, Level, SpanEditError, WireMap};
+    // the rules: a resource by its attribute count, a span by its name and attributes
+    let drop_resource = |attrs: usize| attrs % 4 == 1;
+    let drop_span = |s: &Span, attrs: usize| (s.name.len() + attrs).is_multiple_of(3);
+    let mut wire = bytes.to_vec();
+    let mut dropped = 0;
+    for level in [Level::Span, Level::Resource] {
+        let out = filter_spans(&wire, level, true, &mut |parts| {
+            *parts.drop = match &parts.span {
+                Some(item) => drop_span(item.span, item.attrs.decode_all().len()),
+                None => drop_resource(parts.resource.as_ref().map_or(0, |r| r.attributes.len())),
+            };
+            Ok(())
+        });
+        match out {
+            Ok((e, n)) => {
+                dropped += n;
+                if let Some(e) = e {
+                    wire = e;
+                }
+            }
+            // bytes the walk does not read (groups): the decoded path filters them
+            Err(SpanEditError::Walk) => return,
+            Err(SpanEditError::Callback(e)) => panic!("no callback fails here: {e}"),
+        }
+    }
+    let BatchData::Traces(mut expected) = decoded else {
+        unreachable!("a trace request");
+    };
+    for ss in expected
+        .resource_spans
+        .iter_mut()
+        .flat_map(|r| &mut r.scope_spans)
+    {
+        ss.spans.retain(|s| !drop_span(s, s.attributes.len()));
+    }
+    expected.resource_spans.retain_mut(|rs| {
+        rs.scope_spans.retain(|ss| !ss.spans.is_empty());
+        !rs.scope_spans.is_empty()
+    });
+    expected
+        .resource_spans
+        .retain(|rs| !drop_resource(rs.resource.as_ref().map_or(0, |r| r.attributes.len())));
+    let expected = BatchData::Traces(expected);
+    assert_eq!(
+        wire::scan(Signal::Traces, &wire).expect("the span filter's output scans"),
+        expected.count_items()
+    );
+    assert_eq!(
+        items - dropped,
+        expected.count_items(),
+        "spans counted as dropped"
+    );
+    let got = decode_request(Signal::Traces, &wire).expect("the span filter's output decodes");
+    // compared encoded: a NaN is not equal to itself
+    assert!(
+        encode(got).0 == encode(expected).0,
+        "the span filter and the decoded filter differ"
     );
 }
 

@@ -89,27 +89,62 @@ pub fn visit_traces_wire(
     kind: ContextKind,
     f: &mut Visit<'_>,
 ) -> Option<Result<(), String>> {
-    let level = match kind {
-        ContextKind::Resource => Level::Resource,
-        ContextKind::Scope => Level::Scope,
-        ContextKind::Span => Level::Span,
-        _ => return None,
-    };
+    let level = wire_level(kind)?;
     batch.edit_spans_wire(level, &mut |parts: SpanParts<'_, '_>| {
-        let mut ctx = Ctx::new(parts.resource, parts.resource_schema_url);
-        if let Some((scope, url)) = parts.scope {
-            ctx = ctx.with_scope(scope, url);
-        }
-        if let Some(item) = parts.span {
-            ctx = ctx.with_item(Item::WireSpan {
-                span: item.span,
-                attrs: item.attrs,
-                decoded: item.decoded,
-                changed: item.span_changed,
-            });
-        }
-        f(&mut ctx)
+        f(&mut wire_ctx(parts).0)
     })
+}
+
+/// As [`filter_traces`] over a trace batch still in its wire form, which stays in it
+/// ([`pipeline_api::wire_spans::filter_spans`]); the spans dropped. Scope and resource
+/// entries left without spans go at the span context, and at the resource context with
+/// `prune` (the filter's last rule: a decoded request is pruned after all of them). `None`
+/// as for [`visit_traces_wire`]: nothing was changed and the caller filters the decoded
+/// form.
+pub fn filter_traces_wire(
+    batch: &mut Batch,
+    kind: ContextKind,
+    prune: bool,
+    pred: &mut Pred<'_>,
+) -> Option<Result<usize, String>> {
+    let level = match wire_level(kind)? {
+        // the filter has no scope context
+        Level::Scope => return None,
+        l => l,
+    };
+    // as `filter_traces` does at the span context
+    let prune = prune || level == Level::Span;
+    batch.filter_spans_wire(level, prune, &mut |parts: SpanParts<'_, '_>| {
+        let (ctx, drop) = wire_ctx(parts);
+        *drop = pred(&ctx)?;
+        Ok(())
+    })
+}
+
+fn wire_level(kind: ContextKind) -> Option<Level> {
+    match kind {
+        ContextKind::Resource => Some(Level::Resource),
+        ContextKind::Scope => Some(Level::Scope),
+        ContextKind::Span => Some(Level::Span),
+        _ => None,
+    }
+}
+
+/// The context of what the span walk hands over, and its drop flag.
+fn wire_ctx<'p>(parts: SpanParts<'p, '_>) -> (Ctx<'p>, &'p mut bool) {
+    let mut ctx = Ctx::new(parts.resource, parts.resource_schema_url);
+    if let Some((scope, url)) = parts.scope {
+        ctx = ctx.with_scope(scope, url);
+    }
+    if let Some(item) = parts.span {
+        ctx = ctx.with_item(Item::WireSpan {
+            span: item.span,
+            attrs: item.attrs,
+            decoded: item.decoded,
+            changed: item.span_changed,
+        });
+    }
+    (ctx, parts.drop)
 }
 
 /// Call `f` for every item of `kind` (resource, scope or log).

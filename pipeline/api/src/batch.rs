@@ -638,21 +638,38 @@ impl Batch {
         level: crate::wire_spans::Level,
         f: &mut dyn for<'p, 'a> FnMut(crate::wire_spans::SpanParts<'p, 'a>) -> Result<(), String>,
     ) -> Option<Result<(), String>> {
-        use crate::wire_spans::{edit_spans, SpanEditError};
+        self.filter_spans_wire(level, false, f).map(|r| r.map(drop))
+    }
+
+    /// As [`Batch::edit_spans_wire`], and the items the callback drops are left out, with
+    /// the entries left empty as [`crate::wire_spans::filter_spans`] says (`prune`); the
+    /// number of spans dropped.
+    pub fn filter_spans_wire(
+        &mut self,
+        level: crate::wire_spans::Level,
+        prune: bool,
+        f: &mut dyn for<'p, 'a> FnMut(crate::wire_spans::SpanParts<'p, 'a>) -> Result<(), String>,
+    ) -> Option<Result<usize, String>> {
+        use crate::wire_spans::{filter_spans, SpanEditError};
         if self.data.signal != Signal::Traces || self.data.decoded.get().is_some() {
             return None;
         }
         let chunks = self.data.wire.as_ref()?;
         let mut edited = Vec::with_capacity(chunks.len());
+        let mut dropped = 0;
         for c in chunks {
-            match edit_spans(c, level, f) {
-                Ok(e) => edited.push(e),
+            match filter_spans(c, level, prune, f) {
+                Ok((e, n)) => {
+                    edited.push(e);
+                    dropped += n;
+                }
                 Err(SpanEditError::Walk) => return None,
                 Err(SpanEditError::Callback(e)) => return Some(Err(e)),
             }
         }
         self.replace_chunks(edited);
-        Some(Ok(()))
+        self.items -= dropped;
+        Some(Ok(dropped))
     }
 
     /// Replace the wire chunks an edit changed (`None`: the chunk stands). When any did,
@@ -665,11 +682,16 @@ impl Batch {
         let Some(chunks) = &self.data.wire else {
             return;
         };
-        let wire = chunks
+        let mut wire: Vec<Bytes> = chunks
             .iter()
             .zip(edited)
             .map(|(c, e)| e.map_or_else(|| c.clone(), Bytes::from))
+            .filter(|c| !c.is_empty())
             .collect();
+        if wire.is_empty() {
+            // every item filtered out: an empty request
+            wire.push(Bytes::new());
+        }
         self.data = Arc::new(Payload {
             signal: self.data.signal,
             wire: Some(wire),

@@ -104,6 +104,9 @@ pub struct SpanParts<'p, 'a> {
     pub resource_schema_url: &'p mut String,
     pub scope: Option<(&'p mut Option<InstrumentationScope>, &'p mut String)>,
     pub span: Option<SpanItem<'p, 'a>>,
+    /// Set by the callback to drop the item: the resource entry, the scope entry or the
+    /// span, with every span in it.
+    pub drop: &'p mut bool,
 }
 
 /// Why [`edit_spans`] stopped.
@@ -125,24 +128,47 @@ pub fn edit_spans(
     level: Level,
     f: &mut Callback<'_>,
 ) -> Result<Option<Vec<u8>>, SpanEditError> {
+    filter_spans(bytes, level, false, f).map(|(out, _)| out)
+}
+
+/// As [`edit_spans`], and the items the callback drops ([`SpanParts::drop`]) are left out,
+/// with the number of spans they held. With `prune`, a scope entry left without spans goes,
+/// and a resource entry left without scope entries (as a filter of the decoded request
+/// removes them: those that had none to begin with too).
+pub fn filter_spans(
+    bytes: &[u8],
+    level: Level,
+    prune: bool,
+    f: &mut Callback<'_>,
+) -> Result<(Option<Vec<u8>>, usize), SpanEditError> {
     let mut walk = SpanWalk {
         plan: Plan::over(bytes),
         level,
+        prune,
         changed: false,
+        dropped: 0,
         f,
         span: Span::default(),
         attrs: ItemAttrs::default(),
         events: Vec::new(),
     };
     let out = walk.request(bytes).map(|len| {
-        if walk.changed {
-            Some(walk.plan.write(len))
-        } else {
-            None
-        }
+        let out = walk.changed.then(|| walk.plan.write(len));
+        (out, walk.dropped)
     });
     walk.plan.give_back();
     out
+}
+
+/// The spans (field 2) of an encoded `ScopeSpans`.
+fn span_count(scope: &[u8]) -> Result<usize, SpanEditError> {
+    let mut n = 0;
+    let mut rest = scope;
+    while !rest.is_empty() {
+        let f = next_field(&mut rest).ok_or(WALK)?;
+        n += usize::from(f.number == 2 && f.wire_type == 2);
+    }
+    Ok(n)
 }
 
 const WALK: SpanEditError = SpanEditError::Walk;
@@ -160,7 +186,11 @@ struct Entry<'a, M> {
 struct SpanWalk<'a, 'f, 'g> {
     plan: Plan<'a>,
     level: Level,
+    /// Leave out scope entries without spans and resource entries without scope entries.
+    prune: bool,
     changed: bool,
+    /// Spans left out so far.
+    dropped: usize,
     f: &'f mut Callback<'g>,
     /// Reused between spans.
     span: Span,
@@ -185,11 +215,23 @@ impl<'a> SpanWalk<'a, '_, '_> {
             }
             let at = self.plan.pieces.len();
             self.plan.pieces.push(Piece::Header { number: 1, len: 0 });
-            let n = self.resource_spans(f.value)?;
-            self.plan.pieces[at] = Piece::Header { number: 1, len: n };
-            len += header_len(1, n) + n;
+            match self.resource_spans(f.value)? {
+                Some(n) => {
+                    self.plan.pieces[at] = Piece::Header { number: 1, len: n };
+                    len += header_len(1, n) + n;
+                }
+                // nothing pushed from `at` on changed a piece before it
+                None => self.plan.pieces.truncate(at),
+            }
         }
         Ok(len)
+    }
+
+    /// Leave out an entry: what it held counted, the request changed.
+    fn left_out(&mut self, spans: usize) -> Option<usize> {
+        self.dropped += spans;
+        self.changed = true;
+        None
     }
 
     /// Write an optional message field into the arena at the two pieces from `at`.
@@ -298,69 +340,111 @@ impl<'a> SpanWalk<'a, '_, '_> {
         len
     }
 
-    fn resource_spans(&mut self, msg: &'a [u8]) -> Result<usize, SpanEditError> {
+    /// A `ResourceSpans` planned: its length, `None` when it is left out.
+    fn resource_spans(&mut self, msg: &'a [u8]) -> Result<Option<usize>, SpanEditError> {
         let mut e = self.entry::<Resource>(msg)?;
         let url_before = e.schema_url.clone();
         if self.level == Level::Resource {
+            let mut drop = false;
             (self.f)(SpanParts {
                 resource: &mut e.message,
                 resource_schema_url: &mut e.schema_url,
                 scope: None,
                 span: None,
+                drop: &mut drop,
             })
             .map_err(SpanEditError::Callback)?;
+            if drop {
+                let spans = e
+                    .children
+                    .iter()
+                    .map(|s| span_count(s))
+                    .sum::<Result<usize, _>>()?;
+                return Ok(self.left_out(spans));
+            }
         }
         let at = self.reserve_message();
         let mut len = 0;
+        let mut kept = 0;
         for scope in std::mem::take(&mut e.children) {
             if self.level == Level::Resource {
+                if self.prune && span_count(scope)? == 0 {
+                    self.changed = true;
+                    continue;
+                }
                 len += self.plan.header(2, scope.len()) + self.plan.input(scope);
+                kept += 1;
                 continue;
             }
             let h = self.plan.pieces.len();
             self.plan.pieces.push(Piece::Header { number: 2, len: 0 });
-            let n = self.scope_spans(scope, &mut e.message, &mut e.schema_url)?;
-            self.plan.pieces[h] = Piece::Header { number: 2, len: n };
-            len += header_len(2, n) + n;
+            match self.scope_spans(scope, &mut e.message, &mut e.schema_url)? {
+                Some(n) => {
+                    self.plan.pieces[h] = Piece::Header { number: 2, len: n };
+                    len += header_len(2, n) + n;
+                    kept += 1;
+                }
+                None => self.plan.pieces.truncate(h),
+            }
+        }
+        if self.prune && kept == 0 {
+            return Ok(self.left_out(0));
         }
         // the resource last, as the spans may have changed it; written in its place
-        Ok(len + self.finish(at, &e, &url_before))
+        Ok(Some(len + self.finish(at, &e, &url_before)))
     }
 
+    /// A `ScopeSpans` planned: its length, `None` when it is left out.
     fn scope_spans(
         &mut self,
         msg: &'a [u8],
         resource: &mut Option<Resource>,
         resource_schema_url: &mut String,
-    ) -> Result<usize, SpanEditError> {
+    ) -> Result<Option<usize>, SpanEditError> {
         // the scope and schema URL first (the spans' statements read them), then the spans
         let mut e = self.entry::<InstrumentationScope>(msg)?;
         let url_before = e.schema_url.clone();
         if self.level == Level::Scope {
+            let mut drop = false;
             (self.f)(SpanParts {
                 resource,
                 resource_schema_url,
                 scope: Some((&mut e.message, &mut e.schema_url)),
                 span: None,
+                drop: &mut drop,
             })
             .map_err(SpanEditError::Callback)?;
+            if drop {
+                return Ok(self.left_out(e.children.len()));
+            }
         }
         let at = self.reserve_message();
         let mut len = 0;
+        let mut kept = 0;
         for span in std::mem::take(&mut e.children) {
             if self.level == Level::Span {
-                len += self.span(
+                match self.span(
                     span,
                     resource,
                     resource_schema_url,
                     &mut e.message,
                     &mut e.schema_url,
-                )?;
+                )? {
+                    Some(n) => len += n,
+                    None => {
+                        self.left_out(1);
+                        continue;
+                    }
+                }
             } else {
                 len += self.plan.header(2, span.len()) + self.plan.input(span);
             }
+            kept += 1;
         }
-        Ok(len + self.finish(at, &e, &url_before))
+        if self.prune && kept == 0 {
+            return Ok(self.left_out(0));
+        }
+        Ok(Some(len + self.finish(at, &e, &url_before)))
     }
 
     fn span(
@@ -370,7 +454,7 @@ impl<'a> SpanWalk<'a, '_, '_> {
         resource_schema_url: &mut String,
         scope: &mut Option<InstrumentationScope>,
         scope_schema_url: &mut String,
-    ) -> Result<usize, SpanEditError> {
+    ) -> Result<Option<usize>, SpanEditError> {
         let mut span = std::mem::take(&mut self.span);
         reset(&mut span);
         let attrs = std::mem::take(&mut self.attrs);
@@ -402,6 +486,7 @@ impl<'a> SpanWalk<'a, '_, '_> {
         let attrs = ItemAttrs(RefCell::new(wire));
         let mut decoded = None;
         let mut span_changed = false;
+        let mut drop = false;
         let r = (self.f)(SpanParts {
             resource,
             resource_schema_url,
@@ -412,15 +497,21 @@ impl<'a> SpanWalk<'a, '_, '_> {
                 decoded: &mut decoded,
                 span_changed: &mut span_changed,
             }),
+            drop: &mut drop,
         });
         let len = match r {
             Err(e) => Err(SpanEditError::Callback(e)),
+            Ok(()) if drop => Ok(None),
             Ok(()) if !span_changed && decoded.is_none() && !attrs.0.borrow().changed => {
-                Ok(self.plan.header(2, msg.len()) + self.plan.input(msg))
+                Ok(Some(self.plan.header(2, msg.len()) + self.plan.input(msg)))
             }
             Ok(()) => {
                 self.changed = true;
-                Ok(self.write_span(&span, &attrs.0.borrow(), decoded.as_deref()))
+                Ok(Some(self.write_span(
+                    &span,
+                    &attrs.0.borrow(),
+                    decoded.as_deref(),
+                )))
             }
         };
         self.span = span;

@@ -563,10 +563,43 @@ impl FilterProcessor {
         })
     }
 
-    /// Drop what the filter selects; the number of items dropped.
-    pub fn filter(&self, data: &mut BatchData) -> Result<usize, String> {
+    /// Run the rules over a trace batch still in its wire form, keeping it in that form
+    /// (`exec::filter_traces_wire`), until one cannot be: the rules that ran and the spans
+    /// dropped. None runs there when the legacy match properties are set.
+    pub fn filter_wire(&self, batch: &mut Batch) -> Result<(usize, usize), String> {
+        let mut dropped = 0;
+        if self.plan.skip.as_ref().is_some_and(|s| !s.is_noop()) {
+            return Ok((0, 0));
+        }
+        let rules = &self.plan.rules;
+        for (i, r) in rules.iter().enumerate() {
+            // a decoded request is pruned after the last rule
+            let prune = i + 1 == rules.len();
+            let pred = &mut |c: &Ctx<'_>| r.conditions.eval(c);
+            match exec::filter_traces_wire(batch, r.context, prune, pred) {
+                Some(n) => dropped += n?,
+                None => return Ok((i, dropped)),
+            }
+        }
+        Ok((rules.len(), dropped))
+    }
+
+    /// Drop what the filter selects: over the wire form while the rules allow, the rest over
+    /// the decoded form; the number of items dropped.
+    pub fn process_batch(&self, batch: &mut Batch) -> Result<usize, String> {
+        let (ran, dropped) = self.filter_wire(batch)?;
+        if ran == self.plan.rules.len() && self.plan.skip.as_ref().is_none_or(|s| s.is_noop()) {
+            return Ok(dropped);
+        }
+        Ok(dropped + batch.edit(|data| self.filter(data, ran))?)
+    }
+
+    /// Drop what the filter selects, from rule `from` on (the rules before it ran over the
+    /// wire form); the number of items dropped.
+    pub fn filter(&self, data: &mut BatchData, from: usize) -> Result<usize, String> {
         let mut dropped = 0;
         let skip = self.plan.skip.as_ref().filter(|s| !s.is_noop());
+        let rules = &self.plan.rules[from..];
         match data {
             BatchData::Traces(req) => {
                 if let Some(skip) = skip {
@@ -580,7 +613,7 @@ impl FilterProcessor {
                         }
                     }
                 }
-                for r in &self.plan.rules {
+                for r in rules {
                     dropped += exec::filter_traces(req, r.context, &mut |c: &Ctx<'_>| {
                         r.conditions.eval(c)
                     })?;
@@ -602,7 +635,7 @@ impl FilterProcessor {
                         }
                     }
                 }
-                for r in &self.plan.rules {
+                for r in rules {
                     dropped +=
                         exec::filter_logs(req, r.context, &mut |c: &Ctx<'_>| r.conditions.eval(c))?;
                 }
@@ -626,7 +659,7 @@ impl FilterProcessor {
                         }
                     }
                 }
-                for r in &self.plan.rules {
+                for r in rules {
                     dropped += exec::filter_metrics(req, r.context, &mut |c: &Ctx<'_>| {
                         r.conditions.eval(c)
                     })?;
@@ -656,8 +689,8 @@ impl Consumer for FilterProcessor {
         {
             return self.next.consume(batch).await;
         }
-        let dropped = batch
-            .edit(|data| self.filter(data))
+        let dropped = self
+            .process_batch(&mut batch)
             .map_err(ConsumeError::permanent)?;
         if let Some(c) = &self.dropped {
             c.inc_by(dropped as u64);

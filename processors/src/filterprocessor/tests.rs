@@ -505,3 +505,113 @@ metric_conditions:
         messages("error_mode: ignore\nlogs: {log_record: ['IsMatch(body, \".*\")']}").is_empty()
     );
 }
+
+/// Filters a trace batch in its wire form must run exactly as over the decoded form, with
+/// how many of their rules run there. The keys are those of `pipeline_api::testing::random`,
+/// whose requests hold empty scope and resource entries too (a filter removes them).
+const WIRE_CASES: &[(&str, usize)] = &[
+    // the usual health-check drop, over a key of every value type
+    ("traces: {span: ['attributes[\"b\"] != nil']}", 1),
+    (
+        r#"
+error_mode: ignore
+traces:
+  span:
+    - 'kind == SPAN_KIND_SERVER and attributes["a"] == nil'
+    - 'name == "op3" or status.code == STATUS_CODE_ERROR'
+    - 'IsMatch(attributes["c"], "^v1")'
+"#,
+        1,
+    ),
+    // resource then span, resource last (pruned there), the scope read from a span
+    (
+        r#"
+error_mode: ignore
+traces:
+  resource:
+    - 'attributes["service.name"] != nil'
+  span:
+    - 'instrumentation_scope.name == "scope1" and resource.attributes["dup"] != nil'
+"#,
+        2,
+    ),
+    ("traces: {resource: ['attributes[\"a\"] == nil']}", 1),
+    // a plain list: one rule, its context inferred (span)
+    (
+        r#"
+trace_conditions:
+  - 'span.name == "op1"'
+  - 'resource.attributes["b"] != nil'
+"#,
+        1,
+    ),
+    // a failing condition under propagate: the same error from both forms
+    (
+        "traces: {span: ['name == \"op0\"', 'Int(attributes[\"c\"]) + 1 > 3']}",
+        1,
+    ),
+    // a span event rule after a span rule: the span rule in the wire form, the event rule
+    // over the decoded form
+    (
+        r#"
+error_mode: ignore
+traces:
+  span: ['name == "op2"']
+  spanevent: ['attributes["a"] != nil']
+"#,
+        1,
+    ),
+    // the legacy match properties: the decoded form only
+    (
+        "spans: {exclude: {match_type: strict, span_names: [op1]}}",
+        0,
+    ),
+];
+
+#[test]
+fn filters_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
+    use pipeline_api::testing::random::{self, Rng};
+    let mut rng = Rng(0xf117);
+    for (case, (y, on_wire)) in WIRE_CASES.iter().enumerate() {
+        let cfg: Config = serde_yaml_ng::from_str(y).expect("test yaml");
+        let c = ctx("filter/test", Signal::Traces);
+        let p = FilterProcessor::new(&c, &cfg, Signal::Traces, Collect::new()).expect("build");
+        let (mut changed, mut failed, mut emptied) = (0, 0, 0);
+        for _ in 0..300 {
+            let data = random::request(Signal::Traces, &mut rng);
+            let bytes = Batch::new(data, Default::default()).encode();
+            let mut wire = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+            let mut decoded = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+            decoded.data();
+            let ran = p.filter_wire(&mut wire.clone()).map(|(ran, _)| ran);
+            let (a, b) = (p.process_batch(&mut wire), p.process_batch(&mut decoded));
+            assert_eq!(a, b, "case {case}: results differ");
+            if a.is_err() {
+                failed += 1;
+                continue;
+            }
+            assert_eq!(
+                ran,
+                Ok(*on_wire),
+                "case {case}: rules run over the wire form"
+            );
+            let rules = p.plan.rules.len();
+            if *on_wire == rules && rules > 0 {
+                assert!(!wire.is_decoded(), "case {case}: the wire form was decoded");
+            }
+            let got = wire.encode();
+            assert!(
+                got == decoded.encode(),
+                "case {case}: the wire form gives other bytes for {bytes:02x?}"
+            );
+            assert_eq!(wire.items(), decoded.items(), "case {case}: items");
+            changed += usize::from(got != bytes);
+            emptied += usize::from(wire.is_empty());
+        }
+        eprintln!("case {case}: {changed} changed, {emptied} emptied, {failed} failed");
+        assert!(changed > 50, "case {case}: only {changed} requests changed");
+        if case == 5 {
+            assert!(failed > 10, "case 5: only {failed} requests failed");
+        }
+    }
+}
