@@ -77,25 +77,136 @@ pub fn otlp_wire(data: &[u8]) {
         wire::scan(signal, &again).expect("re-encoded request scans"),
         items
     );
-    if signal == Signal::Traces {
-        wire_spans_agree(bytes, decoded.clone(), items);
-        wire_filter_agrees(bytes, decoded.clone(), items);
+    match signal {
+        Signal::Traces => {
+            use pipeline_api::proto::tonic::trace::v1::Span;
+            wire_items_agree::<Span>(bytes, decoded.clone(), items);
+            wire_filter_agrees::<Span>(bytes, decoded.clone(), items);
+        }
+        Signal::Logs => {
+            use pipeline_api::proto::tonic::logs::v1::LogRecord;
+            wire_items_agree::<LogRecord>(bytes, decoded.clone(), items);
+            wire_filter_agrees::<LogRecord>(bytes, decoded.clone(), items);
+        }
+        Signal::Metrics => {}
     }
     wire_edit_agrees(signal, bytes, decoded, items);
 }
 
-/// Edits of accepted trace bytes through the span walk ([`pipeline_api::wire_spans`]), at
-/// each level, scan and decode to what the same edits of the decoded request give: a random
-/// attribute edit of every resource, a suffix on every scope's name, and of every span a
-/// random attribute edit and a suffix on its name.
-fn wire_spans_agree(bytes: &[u8], decoded: BatchData, items: usize) {
+/// What the walk's checks need of a span or a log record and of the requests holding it.
+trait Walked: pipeline_api::wire_items::WireItem {
+    /// A string field to append to: a span's name, a log record's severity text.
+    fn label(&mut self) -> &mut String;
+    fn attributes(&mut self) -> &mut Vec<pipeline_api::proto::tonic::common::v1::KeyValue>;
+    /// Every resource entry of `data`: its resource and its scope entries' scopes and items.
+    fn tree(data: &mut BatchData) -> Vec<Tree<'_, Self>>;
+    /// Drop the items `drop` selects, then the scope entries left empty and the resource
+    /// entries left without scope entries, and the resources `drop_resource` selects.
+    fn filter(
+        data: &mut BatchData,
+        drop: &dyn Fn(&mut Self) -> bool,
+        drop_resource: &dyn Fn(&Option<pipeline_api::proto::tonic::resource::v1::Resource>) -> bool,
+    );
+}
+
+type Scope = Option<pipeline_api::proto::tonic::common::v1::InstrumentationScope>;
+type Tree<'d, T> = (
+    &'d mut Option<pipeline_api::proto::tonic::resource::v1::Resource>,
+    Vec<(&'d mut Scope, &'d mut Vec<T>)>,
+);
+
+impl Walked for pipeline_api::proto::tonic::trace::v1::Span {
+    fn label(&mut self) -> &mut String {
+        &mut self.name
+    }
+    fn attributes(&mut self) -> &mut Vec<pipeline_api::proto::tonic::common::v1::KeyValue> {
+        &mut self.attributes
+    }
+    fn tree(data: &mut BatchData) -> Vec<Tree<'_, Self>> {
+        let BatchData::Traces(r) = data else {
+            unreachable!("a trace request")
+        };
+        r.resource_spans
+            .iter_mut()
+            .map(|rs| {
+                let scopes = rs
+                    .scope_spans
+                    .iter_mut()
+                    .map(|s| (&mut s.scope, &mut s.spans));
+                (&mut rs.resource, scopes.collect())
+            })
+            .collect()
+    }
+    fn filter(
+        data: &mut BatchData,
+        drop: &dyn Fn(&mut Self) -> bool,
+        drop_resource: &dyn Fn(&Option<pipeline_api::proto::tonic::resource::v1::Resource>) -> bool,
+    ) {
+        let BatchData::Traces(r) = data else {
+            unreachable!("a trace request")
+        };
+        r.resource_spans.retain_mut(|rs| {
+            rs.scope_spans.retain_mut(|ss| {
+                ss.spans.retain_mut(|s| !drop(s));
+                !ss.spans.is_empty()
+            });
+            !rs.scope_spans.is_empty() && !drop_resource(&rs.resource)
+        });
+    }
+}
+
+impl Walked for pipeline_api::proto::tonic::logs::v1::LogRecord {
+    fn label(&mut self) -> &mut String {
+        &mut self.severity_text
+    }
+    fn attributes(&mut self) -> &mut Vec<pipeline_api::proto::tonic::common::v1::KeyValue> {
+        &mut self.attributes
+    }
+    fn tree(data: &mut BatchData) -> Vec<Tree<'_, Self>> {
+        let BatchData::Logs(r) = data else {
+            unreachable!("a logs request")
+        };
+        r.resource_logs
+            .iter_mut()
+            .map(|rl| {
+                let scopes = rl
+                    .scope_logs
+                    .iter_mut()
+                    .map(|s| (&mut s.scope, &mut s.log_records));
+                (&mut rl.resource, scopes.collect())
+            })
+            .collect()
+    }
+    fn filter(
+        data: &mut BatchData,
+        drop: &dyn Fn(&mut Self) -> bool,
+        drop_resource: &dyn Fn(&Option<pipeline_api::proto::tonic::resource::v1::Resource>) -> bool,
+    ) {
+        let BatchData::Logs(r) = data else {
+            unreachable!("a logs request")
+        };
+        r.resource_logs.retain_mut(|rl| {
+            rl.scope_logs.retain_mut(|sl| {
+                sl.log_records.retain_mut(|l| !drop(l));
+                !sl.log_records.is_empty()
+            });
+            !rl.scope_logs.is_empty() && !drop_resource(&rl.resource)
+        });
+    }
+}
+
+/// Edits of accepted trace or logs bytes through the item walk
+/// ([`pipeline_api::wire_items`]), at each level, scan and decode to what the same edits of
+/// the decoded request give: a random attribute edit of every resource, a suffix on every
+/// scope's name, and of every item a random attribute edit and a suffix on a string field.
+fn wire_items_agree<T: Walked>(bytes: &[u8], mut decoded: BatchData, items: usize) {
     use pipeline_api::attrs::AttrMap;
     use pipeline_api::testing::random;
-    use pipeline_api::wire_spans::{edit_spans, Level, SpanEditError, WireMap};
+    use pipeline_api::wire_items::{edit_items, ItemEditError, Level, WireMap};
     let seed = bytes.len() as u64;
     let mut wire = bytes.to_vec();
-    for level in [Level::Resource, Level::Scope, Level::Span] {
-        let edited = edit_spans(&wire, level, &mut |parts| {
+    for level in [Level::Resource, Level::Scope, Level::Item] {
+        let edited = edit_items::<T>(&wire, level, &mut |parts| {
             match level {
                 Level::Resource => {
                     let r = parts.resource.get_or_insert_with(Default::default);
@@ -106,12 +217,12 @@ fn wire_spans_agree(bytes: &[u8], decoded: BatchData, items: usize) {
                         scope.get_or_insert_with(Default::default).name.push('y');
                     }
                 }
-                Level::Span => {
-                    if let Some(item) = parts.span {
+                Level::Item => {
+                    if let Some(item) = parts.item {
                         item.attrs
                             .edit(&mut |m: &mut dyn AttrMap| random::edit(seed, m));
-                        item.span.name.push('x');
-                        *item.span_changed = true;
+                        item.item.label().push('x');
+                        *item.changed = true;
                     }
                 }
             }
@@ -121,63 +232,50 @@ fn wire_spans_agree(bytes: &[u8], decoded: BatchData, items: usize) {
             Ok(Some(e)) => wire = e,
             Ok(None) => {}
             // bytes the walk does not read (groups): the decoded path edits them
-            Err(SpanEditError::Walk) => return,
-            Err(SpanEditError::Callback(e)) => panic!("no callback fails here: {e}"),
+            Err(ItemEditError::Walk) => return,
+            Err(ItemEditError::Callback(e)) => panic!("no callback fails here: {e}"),
         }
     }
     assert_eq!(
-        wire::scan(Signal::Traces, &wire).expect("the span walk's output scans"),
+        wire::scan(T::SIGNAL, &wire).expect("the item walk's output scans"),
         items
     );
-    let BatchData::Traces(mut expected) = decoded else {
-        unreachable!("a trace request");
-    };
-    for rs in &mut expected.resource_spans {
-        random::edit(
-            seed,
-            &mut rs.resource.get_or_insert_with(Default::default).attributes,
-        );
+    for (resource, scopes) in T::tree(&mut decoded) {
+        let r = resource.get_or_insert_with(Default::default);
+        random::edit(seed, &mut r.attributes);
+        for (scope, list) in scopes {
+            scope.get_or_insert_with(Default::default).name.push('y');
+            for item in list {
+                random::edit(seed, item.attributes());
+                item.label().push('x');
+            }
+        }
     }
-    for ss in expected
-        .resource_spans
-        .iter_mut()
-        .flat_map(|r| &mut r.scope_spans)
-    {
-        ss.scope.get_or_insert_with(Default::default).name.push('y');
-    }
-    for span in expected
-        .resource_spans
-        .iter_mut()
-        .flat_map(|r| &mut r.scope_spans)
-        .flat_map(|s| &mut s.spans)
-    {
-        random::edit(seed, &mut span.attributes);
-        span.name.push('x');
-    }
-    let got = decode_request(Signal::Traces, &wire).expect("the span walk's output decodes");
+    let got = decode_request(T::SIGNAL, &wire).expect("the item walk's output decodes");
     // compared encoded: a NaN is not equal to itself
     assert!(
-        encode(got).0 == encode(BatchData::Traces(expected)).0,
-        "the span walk and the decoded edits differ"
+        encode(got).0 == encode(decoded).0,
+        "the item walk and the decoded edits differ"
     );
 }
 
-/// Spans and resources dropped from accepted trace bytes by the span walk
-/// ([`pipeline_api::wire_spans::filter_spans`]) leave what the same drops and the filter's
+/// Items and resources dropped from accepted trace or logs bytes by the item walk
+/// ([`pipeline_api::wire_items::filter_items`]) leave what the same drops and the filter's
 /// pruning of empty entries leave of the decoded request, and the count of what went.
-fn wire_filter_agrees(bytes: &[u8], decoded: BatchData, items: usize) {
-    use pipeline_api::proto::tonic::trace::v1::Span;
-    use pipeline_api::wire_spans::{filter_spans, Level, SpanEditError, WireMap};
-    // the rules: a resource by its attribute count, a span by its name and attributes
-    let drop_resource = |attrs: usize| attrs % 4 == 1;
-    let drop_span = |s: &Span, attrs: usize| (s.name.len() + attrs).is_multiple_of(3);
+fn wire_filter_agrees<T: Walked>(bytes: &[u8], mut decoded: BatchData, items: usize) {
+    use pipeline_api::proto::tonic::resource::v1::Resource;
+    use pipeline_api::wire_items::{filter_items, ItemEditError, Level, WireMap};
+    // the rules: a resource by its attribute count, an item by a string and its attributes
+    let drop_resource =
+        |r: &Option<Resource>| r.as_ref().map_or(0, |r| r.attributes.len()) % 4 == 1;
+    let drop_item = |label: usize, attrs: usize| (label + attrs).is_multiple_of(3);
     let mut wire = bytes.to_vec();
     let mut dropped = 0;
-    for level in [Level::Span, Level::Resource] {
-        let out = filter_spans(&wire, level, true, &mut |parts| {
-            *parts.drop = match &parts.span {
-                Some(item) => drop_span(item.span, item.attrs.decode_all().len()),
-                None => drop_resource(parts.resource.as_ref().map_or(0, |r| r.attributes.len())),
+    for level in [Level::Item, Level::Resource] {
+        let out = filter_items::<T>(&wire, level, true, &mut |parts| {
+            *parts.drop = match parts.item {
+                Some(item) => drop_item(item.item.label().len(), item.attrs.decode_all().len()),
+                None => drop_resource(parts.resource),
             };
             Ok(())
         });
@@ -189,42 +287,29 @@ fn wire_filter_agrees(bytes: &[u8], decoded: BatchData, items: usize) {
                 }
             }
             // bytes the walk does not read (groups): the decoded path filters them
-            Err(SpanEditError::Walk) => return,
-            Err(SpanEditError::Callback(e)) => panic!("no callback fails here: {e}"),
+            Err(ItemEditError::Walk) => return,
+            Err(ItemEditError::Callback(e)) => panic!("no callback fails here: {e}"),
         }
     }
-    let BatchData::Traces(mut expected) = decoded else {
-        unreachable!("a trace request");
-    };
-    for ss in expected
-        .resource_spans
-        .iter_mut()
-        .flat_map(|r| &mut r.scope_spans)
-    {
-        ss.spans.retain(|s| !drop_span(s, s.attributes.len()));
-    }
-    expected.resource_spans.retain_mut(|rs| {
-        rs.scope_spans.retain(|ss| !ss.spans.is_empty());
-        !rs.scope_spans.is_empty()
-    });
-    expected
-        .resource_spans
-        .retain(|rs| !drop_resource(rs.resource.as_ref().map_or(0, |r| r.attributes.len())));
-    let expected = BatchData::Traces(expected);
+    T::filter(
+        &mut decoded,
+        &|i: &mut T| drop_item(i.label().len(), i.attributes().len()),
+        &drop_resource,
+    );
     assert_eq!(
-        wire::scan(Signal::Traces, &wire).expect("the span filter's output scans"),
-        expected.count_items()
+        wire::scan(T::SIGNAL, &wire).expect("the item filter's output scans"),
+        decoded.count_items()
     );
     assert_eq!(
         items - dropped,
-        expected.count_items(),
-        "spans counted as dropped"
+        decoded.count_items(),
+        "items counted as dropped"
     );
-    let got = decode_request(Signal::Traces, &wire).expect("the span filter's output decodes");
+    let got = decode_request(T::SIGNAL, &wire).expect("the item filter's output decodes");
     // compared encoded: a NaN is not equal to itself
     assert!(
-        encode(got).0 == encode(expected).0,
-        "the span filter and the decoded filter differ"
+        encode(got).0 == encode(decoded).0,
+        "the item filter and the decoded filter differ"
     );
 }
 

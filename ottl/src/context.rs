@@ -12,7 +12,7 @@ use pipeline_api::proto::tonic::metrics::v1::{
 };
 use pipeline_api::proto::tonic::resource::v1::Resource;
 use pipeline_api::proto::tonic::trace::v1::{span, Span};
-use pipeline_api::wire_spans::WireMap;
+use pipeline_api::wire_items::WireMap;
 
 /// The OTTL contexts, named as Go names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -157,6 +157,14 @@ pub enum Item<'a> {
         index: i64,
     },
     Log(&'a mut LogRecord),
+    /// A log record in the wire form, as [`Item::WireSpan`]: its body is decoded with its
+    /// other fields.
+    WireLog {
+        log: &'a mut LogRecord,
+        attrs: &'a (dyn WireMap + 'a),
+        decoded: &'a mut Option<Vec<KeyValue>>,
+        changed: &'a mut bool,
+    },
     Metric(&'a mut Metric),
     /// The metric's data is taken out of it while its points are evaluated.
     DataPoint {
@@ -228,6 +236,25 @@ impl<'a> Ctx<'a> {
                 Some(span)
             }
             Item::SpanEvent { span, .. } => Some(span),
+            _ => None,
+        }
+    }
+
+    pub fn log(&self) -> Option<&LogRecord> {
+        match &self.item {
+            Item::Log(l) => Some(l),
+            Item::WireLog { log, .. } => Some(log),
+            _ => None,
+        }
+    }
+
+    pub fn log_mut(&mut self) -> Option<&mut LogRecord> {
+        match &mut self.item {
+            Item::Log(l) => Some(l),
+            Item::WireLog { log, changed, .. } => {
+                **changed = true;
+                Some(log)
+            }
             _ => None,
         }
     }

@@ -8,8 +8,10 @@ use pipeline_api::proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 use pipeline_api::proto::tonic::metrics::v1::{metric, Metric, ResourceMetrics, ScopeMetrics};
 use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 
-use pipeline_api::wire_spans::{Level, SpanParts};
-use pipeline_api::Batch;
+use pipeline_api::proto::tonic::logs::v1::LogRecord;
+use pipeline_api::proto::tonic::trace::v1::Span;
+use pipeline_api::wire_items::{ItemRef, Level, LogParts, Parts, SpanParts};
+use pipeline_api::{Batch, Signal};
 
 use crate::context::{ContextKind, Ctx, Item, MetricHeader, Point, Siblings};
 
@@ -78,71 +80,103 @@ pub fn visit_traces(
     Ok(())
 }
 
-/// Call `f` for every item of `kind` (resource, scope or span) of a trace batch still in its
-/// wire form, keeping it in that form: resources and scopes are decoded, a span's fields
-/// but its attributes, events and links, and of its attributes only what the statements
-/// read or write ([`pipeline_api::wire_spans`]). `None` when the batch is not a trace
-/// batch in the wire form, the context is another or the bytes cannot be walked: nothing
-/// was changed and the caller visits the decoded form with [`visit_traces`].
-pub fn visit_traces_wire(
+/// Call `f` for every item of `kind` (resource, scope, span or log) of a trace or logs
+/// batch still in its wire form, keeping it in that form: resources and scopes are decoded,
+/// a span's or log record's fields but its lists, and of its attributes only what the
+/// statements read or write ([`pipeline_api::wire_items`]). `None` when the batch is not a
+/// trace or logs batch in the wire form, the context is another or the bytes cannot be
+/// walked: nothing was changed and the caller visits the decoded form with
+/// [`visit_traces`] or [`visit_logs`].
+pub fn visit_wire(
     batch: &mut Batch,
     kind: ContextKind,
     f: &mut Visit<'_>,
 ) -> Option<Result<(), String>> {
-    let level = wire_level(kind)?;
-    batch.edit_spans_wire(level, &mut |parts: SpanParts<'_, '_>| {
-        f(&mut wire_ctx(parts).0)
-    })
+    let level = wire_level(batch.signal(), kind)?;
+    match batch.signal() {
+        Signal::Traces => batch.edit_items_wire(level, &mut |parts: SpanParts<'_, '_>| {
+            f(&mut wire_ctx(parts, span_item).0)
+        }),
+        Signal::Logs => batch.edit_items_wire(level, &mut |parts: LogParts<'_, '_>| {
+            f(&mut wire_ctx(parts, log_item).0)
+        }),
+        Signal::Metrics => None,
+    }
 }
 
-/// As [`filter_traces`] over a trace batch still in its wire form, which stays in it
-/// ([`pipeline_api::wire_spans::filter_spans`]); the spans dropped. Scope and resource
-/// entries left without spans go at the span context, and at the resource context with
-/// `prune` (the filter's last rule: a decoded request is pruned after all of them). `None`
-/// as for [`visit_traces_wire`]: nothing was changed and the caller filters the decoded
-/// form.
-pub fn filter_traces_wire(
+/// As [`filter_traces`] or [`filter_logs`] over a trace or logs batch still in its wire
+/// form, which stays in it ([`pipeline_api::wire_items::filter_items`]); the items
+/// dropped. Scope and resource entries left without items go at the span or log context,
+/// and at the resource context with `prune` (the filter's last rule: a decoded request is
+/// pruned after all of them). `None` as for [`visit_wire`]: nothing was changed and the
+/// caller filters the decoded form.
+pub fn filter_wire(
     batch: &mut Batch,
     kind: ContextKind,
     prune: bool,
     pred: &mut Pred<'_>,
 ) -> Option<Result<usize, String>> {
-    let level = match wire_level(kind)? {
+    let level = match wire_level(batch.signal(), kind)? {
         // the filter has no scope context
         Level::Scope => return None,
         l => l,
     };
-    // as `filter_traces` does at the span context
-    let prune = prune || level == Level::Span;
-    batch.filter_spans_wire(level, prune, &mut |parts: SpanParts<'_, '_>| {
-        let (ctx, drop) = wire_ctx(parts);
-        *drop = pred(&ctx)?;
-        Ok(())
-    })
+    // as `filter_traces` and `filter_logs` do at the item context
+    let prune = prune || level == Level::Item;
+    match batch.signal() {
+        Signal::Traces => batch.filter_items_wire(level, prune, &mut |parts: SpanParts<'_, '_>| {
+            let (ctx, drop) = wire_ctx(parts, span_item);
+            *drop = pred(&ctx)?;
+            Ok(())
+        }),
+        Signal::Logs => batch.filter_items_wire(level, prune, &mut |parts: LogParts<'_, '_>| {
+            let (ctx, drop) = wire_ctx(parts, log_item);
+            *drop = pred(&ctx)?;
+            Ok(())
+        }),
+        Signal::Metrics => None,
+    }
 }
 
-fn wire_level(kind: ContextKind) -> Option<Level> {
-    match kind {
-        ContextKind::Resource => Some(Level::Resource),
-        ContextKind::Scope => Some(Level::Scope),
-        ContextKind::Span => Some(Level::Span),
+/// The walk's level of a context of `signal`'s requests.
+fn wire_level(signal: Signal, kind: ContextKind) -> Option<Level> {
+    match (signal, kind) {
+        (_, ContextKind::Resource) => Some(Level::Resource),
+        (_, ContextKind::Scope) => Some(Level::Scope),
+        (Signal::Traces, ContextKind::Span) | (Signal::Logs, ContextKind::Log) => Some(Level::Item),
         _ => None,
     }
 }
 
-/// The context of what the span walk hands over, and its drop flag.
-fn wire_ctx<'p>(parts: SpanParts<'p, '_>) -> (Ctx<'p>, &'p mut bool) {
+fn span_item<'p>(item: ItemRef<'p, '_, Span>) -> Item<'p> {
+    Item::WireSpan {
+        span: item.item,
+        attrs: item.attrs,
+        decoded: item.decoded,
+        changed: item.changed,
+    }
+}
+
+fn log_item<'p>(item: ItemRef<'p, '_, LogRecord>) -> Item<'p> {
+    Item::WireLog {
+        log: item.item,
+        attrs: item.attrs,
+        decoded: item.decoded,
+        changed: item.changed,
+    }
+}
+
+/// The context of what the walk hands over, and its drop flag.
+fn wire_ctx<'p, 'a: 'p, T>(
+    parts: Parts<'p, 'a, T>,
+    item: impl FnOnce(ItemRef<'p, 'a, T>) -> Item<'p>,
+) -> (Ctx<'p>, &'p mut bool) {
     let mut ctx = Ctx::new(parts.resource, parts.resource_schema_url);
     if let Some((scope, url)) = parts.scope {
         ctx = ctx.with_scope(scope, url);
     }
-    if let Some(item) = parts.span {
-        ctx = ctx.with_item(Item::WireSpan {
-            span: item.span,
-            attrs: item.attrs,
-            decoded: item.decoded,
-            changed: item.span_changed,
-        });
+    if let Some(i) = parts.item {
+        ctx = ctx.with_item(item(i));
     }
     (ctx, parts.drop)
 }

@@ -13,7 +13,7 @@ use crate::parser::CmpOp;
 use crate::value::Value;
 use pipeline_api::attrs::AttrMap;
 use pipeline_api::wire_edit::ValueRef;
-use pipeline_api::wire_spans::WireMap;
+use pipeline_api::wire_items::WireMap;
 use std::borrow::Cow;
 
 /// A map-valued target.
@@ -319,28 +319,34 @@ impl<'c> MapRef<'c> {
     }
 }
 
+/// The attributes of a span or log record in the wire form when `t` names them: the wire
+/// list, and the decoded one once an operation needed it.
+fn wire_attrs<'c>(
+    ctx: &'c Ctx<'_>,
+    t: MapT,
+) -> Option<(&'c dyn WireMap, &'c Option<Vec<KeyValue>>)> {
+    match (t, &ctx.item) {
+        (MapT::SpanAttrs, Item::WireSpan { attrs, decoded, .. })
+        | (MapT::LogAttrs, Item::WireLog { attrs, decoded, .. }) => Some((*attrs, &**decoded)),
+        _ => None,
+    }
+}
+
 /// The map of a map target, when it exists.
 pub fn map_ref<'c>(ctx: &'c Ctx<'_>, t: MapT) -> Option<MapRef<'c>> {
-    if let (MapT::SpanAttrs, Item::WireSpan { attrs, decoded, .. }) = (t, &ctx.item) {
+    if let Some((attrs, decoded)) = wire_attrs(ctx, t) {
         return Some(match decoded {
             Some(list) => MapRef::List(list),
-            None => MapRef::Wire(*attrs),
+            None => MapRef::Wire(attrs),
         });
     }
     list_ref(ctx, t).map(|m| MapRef::List(m))
 }
 
-/// A span's attributes still in the wire form, for editing in place.
+/// An item's attributes still in the wire form, for editing in place.
 fn wire_map<'c>(ctx: &'c Ctx<'_>, t: MapT) -> Option<&'c dyn WireMap> {
-    match (t, &ctx.item) {
-        (
-            MapT::SpanAttrs,
-            Item::WireSpan {
-                attrs,
-                decoded: None,
-                ..
-            },
-        ) => Some(*attrs),
+    match wire_attrs(ctx, t)? {
+        (attrs, None) => Some(attrs),
         _ => None,
     }
 }
@@ -395,6 +401,9 @@ pub fn map_mut<'c>(ctx: &'c mut Ctx<'_>, t: MapT) -> Option<&'c mut Vec<KeyValue
         },
         MapT::LogAttrs => match &mut ctx.item {
             Item::Log(l) => Some(&mut l.attributes),
+            Item::WireLog { attrs, decoded, .. } => {
+                Some(decoded.get_or_insert_with(|| attrs.decode_all()))
+            }
             _ => None,
         },
         MapT::PointAttrs => match &mut ctx.item {
@@ -412,17 +421,11 @@ pub fn map_mut<'c>(ctx: &'c mut Ctx<'_>, t: MapT) -> Option<&'c mut Vec<KeyValue
 }
 
 fn body_ref<'c>(ctx: &'c Ctx<'_>) -> Option<&'c AnyValue> {
-    match &ctx.item {
-        Item::Log(l) => l.body.as_ref(),
-        _ => None,
-    }
+    ctx.log()?.body.as_ref()
 }
 
 fn body_mut<'c>(ctx: &'c mut Ctx<'_>) -> Option<&'c mut AnyValue> {
-    match &mut ctx.item {
-        Item::Log(l) => Some(l.body.get_or_insert_with(Default::default)),
-        _ => None,
-    }
+    Some(ctx.log_mut()?.body.get_or_insert_with(Default::default))
 }
 
 /// A resolved key value.
@@ -900,7 +903,7 @@ fn get_field(ctx: &Ctx<'_>, f: FieldT) -> Value {
         | F::LogSpanIdStr
         | F::LogDropped
         | F::LogEventName => {
-            let Item::Log(l) = &ctx.item else {
+            let Some(l) = ctx.log() else {
                 return Value::Nil;
             };
             match f {
@@ -1150,7 +1153,7 @@ fn set_field(ctx: &mut Ctx<'_>, f: FieldT, v: Value) {
         | F::LogSpanIdStr
         | F::LogDropped
         | F::LogEventName => {
-            let Item::Log(l) = &mut ctx.item else { return };
+            let Some(l) = ctx.log_mut() else { return };
             match (f, v) {
                 (F::LogBodyString, Value::Str(s)) => l.body = Value::Str(s).into_any(),
                 (F::LogTimeNanos, Value::Int(i)) => l.time_unix_nano = i as u64,

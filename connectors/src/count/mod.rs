@@ -263,12 +263,15 @@ fn item_of<'c>(ctx: &'c Ctx<'_>) -> (&'c [KeyValue], [u64; 2]) {
             [s.start_time_unix_nano, s.end_time_unix_nano],
         ),
         Item::SpanEvent { event, .. } => (&event.attributes, [event.time_unix_nano, 0]),
-        // only the transform processor builds wire-form span contexts; this connector's
-        // come from decoded requests
+        // only the transform and filter processors build wire-form contexts; this
+        // connector's come from decoded requests
         Item::WireSpan { span, decoded, .. } => (
             decoded.as_deref().unwrap_or(&[]),
             [span.start_time_unix_nano, span.end_time_unix_nano],
         ),
+        Item::WireLog { log, decoded, .. } => {
+            (decoded.as_deref().unwrap_or(&[]), [log.time_unix_nano, 0])
+        }
         Item::Log(l) => (&l.attributes, [l.time_unix_nano, 0]),
         Item::DataPoint { point, .. } => match point {
             Point::Number(p) => (&p.attributes, [p.time_unix_nano, 0]),

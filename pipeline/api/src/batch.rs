@@ -629,42 +629,43 @@ impl Batch {
         })
     }
 
-    /// Run `f` over the resources, scopes or spans (by `level`) of a trace batch still in its
-    /// wire form, keeping it in that form ([`crate::wire_spans`]). `None` when the batch is
-    /// not a trace batch in the wire form or its bytes cannot be walked: then nothing was
-    /// changed and the caller edits the decoded form instead.
-    pub fn edit_spans_wire(
+    /// Run `f` over the resources, scopes or items (by `level`) of a trace batch (`T` a
+    /// span) or logs batch (a log record) still in its wire form, keeping it in that form
+    /// ([`crate::wire_items`]). `None` when the batch is not of `T`'s signal or not in the
+    /// wire form, or its bytes cannot be walked: then nothing was changed and the caller
+    /// edits the decoded form instead.
+    pub fn edit_items_wire<T: crate::wire_items::WireItem>(
         &mut self,
-        level: crate::wire_spans::Level,
-        f: &mut dyn for<'p, 'a> FnMut(crate::wire_spans::SpanParts<'p, 'a>) -> Result<(), String>,
+        level: crate::wire_items::Level,
+        f: &mut crate::wire_items::Callback<'_, T>,
     ) -> Option<Result<(), String>> {
-        self.filter_spans_wire(level, false, f).map(|r| r.map(drop))
+        self.filter_items_wire(level, false, f).map(|r| r.map(drop))
     }
 
-    /// As [`Batch::edit_spans_wire`], and the items the callback drops are left out, with
-    /// the entries left empty as [`crate::wire_spans::filter_spans`] says (`prune`); the
-    /// number of spans dropped.
-    pub fn filter_spans_wire(
+    /// As [`Batch::edit_items_wire`], and what the callback drops is left out, with the
+    /// entries left empty as [`crate::wire_items::filter_items`] says (`prune`); the number
+    /// of items dropped.
+    pub fn filter_items_wire<T: crate::wire_items::WireItem>(
         &mut self,
-        level: crate::wire_spans::Level,
+        level: crate::wire_items::Level,
         prune: bool,
-        f: &mut dyn for<'p, 'a> FnMut(crate::wire_spans::SpanParts<'p, 'a>) -> Result<(), String>,
+        f: &mut crate::wire_items::Callback<'_, T>,
     ) -> Option<Result<usize, String>> {
-        use crate::wire_spans::{filter_spans, SpanEditError};
-        if self.data.signal != Signal::Traces || self.data.decoded.get().is_some() {
+        use crate::wire_items::{filter_items, ItemEditError};
+        if self.data.signal != T::SIGNAL || self.data.decoded.get().is_some() {
             return None;
         }
         let chunks = self.data.wire.as_ref()?;
         let mut edited = Vec::with_capacity(chunks.len());
         let mut dropped = 0;
         for c in chunks {
-            match filter_spans(c, level, prune, f) {
+            match filter_items(c, level, prune, f) {
                 Ok((e, n)) => {
                     edited.push(e);
                     dropped += n;
                 }
-                Err(SpanEditError::Walk) => return None,
-                Err(SpanEditError::Callback(e)) => return Some(Err(e)),
+                Err(ItemEditError::Walk) => return None,
+                Err(ItemEditError::Callback(e)) => return Some(Err(e)),
             }
         }
         self.replace_chunks(edited);

@@ -23,7 +23,7 @@ pub mod telemetry;
 pub mod testing;
 pub mod wire;
 pub mod wire_edit;
-pub mod wire_spans;
+pub mod wire_items;
 
 pub use batch::{Batch, BatchData, BatchDataMut, DataIdentity, RequestContext};
 pub use component::*;

@@ -563,8 +563,8 @@ impl FilterProcessor {
         })
     }
 
-    /// Run the rules over a trace batch still in its wire form, keeping it in that form
-    /// (`exec::filter_traces_wire`), until one cannot be: the rules that ran and the spans
+    /// Run the rules over a trace or logs batch still in its wire form, keeping it in that
+    /// form (`exec::filter_wire`), until one cannot be: the rules that ran and the items
     /// dropped. None runs there when the legacy match properties are set.
     pub fn filter_wire(&self, batch: &mut Batch) -> Result<(usize, usize), String> {
         let mut dropped = 0;
@@ -576,7 +576,7 @@ impl FilterProcessor {
             // a decoded request is pruned after the last rule
             let prune = i + 1 == rules.len();
             let pred = &mut |c: &Ctx<'_>| r.conditions.eval(c);
-            match exec::filter_traces_wire(batch, r.context, prune, pred) {
+            match exec::filter_wire(batch, r.context, prune, pred) {
                 Some(n) => dropped += n?,
                 None => return Ok((i, dropped)),
             }

@@ -568,24 +568,73 @@ traces:
     ),
 ];
 
-#[test]
-fn filters_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
+/// Log filters, as [`WIRE_CASES`].
+const LOG_WIRE_CASES: &[(&str, usize)] = &[
+    // the usual noise drop: by severity, by body, by attribute
+    (
+        r#"
+error_mode: ignore
+logs:
+  log_record:
+    - 'severity_number < SEVERITY_NUMBER_INFO and severity_number != SEVERITY_NUMBER_UNSPECIFIED'
+    - 'IsMatch(body, "^v1")'
+    - 'attributes["b"] != nil and event_name == "login"'
+"#,
+        1,
+    ),
+    // resource then log, resource last (pruned there)
+    (
+        r#"
+error_mode: ignore
+logs:
+  resource:
+    - 'attributes["service.name"] != nil'
+  log_record:
+    - 'instrumentation_scope.name == "scope1" and resource.attributes["dup"] != nil'
+"#,
+        2,
+    ),
+    ("logs: {resource: ['attributes[\"a\"] == nil']}", 1),
+    // a plain list: one rule, its context inferred (log)
+    (
+        r#"
+log_conditions:
+  - 'log.severity_text == "INFO"'
+  - 'resource.attributes["b"] != nil'
+"#,
+        1,
+    ),
+    // a failing condition under propagate: the same error from both forms
+    (
+        "logs: {log_record: ['flags == 1', 'Int(attributes[\"c\"]) + 1 > 3']}",
+        1,
+    ),
+    // the legacy match properties: the decoded form only
+    (
+        "logs: {exclude: {match_type: strict, severity_texts: [INFO]}}",
+        0,
+    ),
+];
+
+/// Run each case over random requests of `signal` through the wire form and the decoded
+/// form: the same result, the same bytes, the same item count.
+fn wire_form_agrees(signal: Signal, cases: &[(&str, usize)], seed: u64, failing: usize) {
     use pipeline_api::testing::random::{self, Rng};
-    let mut rng = Rng(0xf117);
-    for (case, (y, on_wire)) in WIRE_CASES.iter().enumerate() {
+    let mut rng = Rng(seed);
+    for (case, (y, on_wire)) in cases.iter().enumerate() {
         let cfg: Config = serde_yaml_ng::from_str(y).expect("test yaml");
-        let c = ctx("filter/test", Signal::Traces);
-        let p = FilterProcessor::new(&c, &cfg, Signal::Traces, Collect::new()).expect("build");
+        let c = ctx("filter/test", signal);
+        let p = FilterProcessor::new(&c, &cfg, signal, Collect::new()).expect("build");
         let (mut changed, mut failed, mut emptied) = (0, 0, 0);
         for _ in 0..300 {
-            let data = random::request(Signal::Traces, &mut rng);
+            let data = random::request(signal, &mut rng);
             let bytes = Batch::new(data, Default::default()).encode();
-            let mut wire = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
-            let mut decoded = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+            let mut wire = Batch::decode(signal, &bytes, Default::default()).unwrap();
+            let mut decoded = Batch::decode(signal, &bytes, Default::default()).unwrap();
             decoded.data();
             let ran = p.filter_wire(&mut wire.clone()).map(|(ran, _)| ran);
             let (a, b) = (p.process_batch(&mut wire), p.process_batch(&mut decoded));
-            assert_eq!(a, b, "case {case}: results differ");
+            assert_eq!(a, b, "{signal} case {case}: results differ");
             if a.is_err() {
                 failed += 1;
                 continue;
@@ -593,25 +642,44 @@ fn filters_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
             assert_eq!(
                 ran,
                 Ok(*on_wire),
-                "case {case}: rules run over the wire form"
+                "{signal} case {case}: rules run over the wire form"
             );
             let rules = p.plan.rules.len();
             if *on_wire == rules && rules > 0 {
-                assert!(!wire.is_decoded(), "case {case}: the wire form was decoded");
+                assert!(
+                    !wire.is_decoded(),
+                    "{signal} case {case}: the wire form was decoded"
+                );
             }
             let got = wire.encode();
             assert!(
                 got == decoded.encode(),
-                "case {case}: the wire form gives other bytes for {bytes:02x?}"
+                "{signal} case {case}: the wire form gives other bytes for {bytes:02x?}"
             );
-            assert_eq!(wire.items(), decoded.items(), "case {case}: items");
+            assert_eq!(wire.items(), decoded.items(), "{signal} case {case}: items");
             changed += usize::from(got != bytes);
             emptied += usize::from(wire.is_empty());
         }
-        eprintln!("case {case}: {changed} changed, {emptied} emptied, {failed} failed");
-        assert!(changed > 50, "case {case}: only {changed} requests changed");
-        if case == 5 {
-            assert!(failed > 10, "case 5: only {failed} requests failed");
+        eprintln!("{signal} case {case}: {changed} changed, {emptied} emptied, {failed} failed");
+        assert!(
+            changed > 50,
+            "{signal} case {case}: only {changed} requests changed"
+        );
+        if case == failing {
+            assert!(
+                failed > 10,
+                "{signal} case {case}: only {failed} requests failed"
+            );
         }
     }
+}
+
+#[test]
+fn filters_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
+    wire_form_agrees(Signal::Traces, WIRE_CASES, 0xf117, 5);
+}
+
+#[test]
+fn log_filters_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
+    wire_form_agrees(Signal::Logs, LOG_WIRE_CASES, 0x10f1, 4);
 }

@@ -7,9 +7,10 @@
 //! a failing statement fails the batch, under `ignore` it is logged and the next statement
 //! runs, under `silent` it is skipped quietly.
 //!
-//! A trace batch still in its wire form stays in it for the resource, scope and span groups
-//! (`ottl::exec::visit_traces_wire`): only what the statements read or write is decoded,
-//! and only changed spans are re-encoded, with the bytes the decoded path would give.
+//! A trace or logs batch still in its wire form stays in it for the resource, scope, span
+//! and log groups (`ottl::exec::visit_wire`): only what the statements read or write is
+//! decoded, and only changed items are re-encoded, with the bytes the decoded path would
+//! give.
 
 #[cfg(test)]
 mod tests;
@@ -369,15 +370,15 @@ impl TransformProcessor {
         })
     }
 
-    /// Run every group over `batch`: while the groups are resource, scope and span groups
-    /// over a trace batch still in its wire form, it stays in it (only what the statements
-    /// touch is decoded); the groups from the first other one run over the decoded form,
-    /// decoded once.
+    /// Run every group over `batch`: while the groups are resource, scope and span or log
+    /// groups over a trace or logs batch still in its wire form, it stays in it (only what
+    /// the statements touch is decoded); the groups from the first other one run over the
+    /// decoded form, decoded once.
     pub fn process_batch(&self, batch: &mut Batch) -> Result<(), String> {
         let mut wire = 0;
         for g in &self.groups {
             let mut f = |ctx: &mut Ctx<'_>| g.run(ctx);
-            match exec::visit_traces_wire(batch, g.context, &mut f) {
+            match exec::visit_wire(batch, g.context, &mut f) {
                 Some(r) => r?,
                 None => break,
             }

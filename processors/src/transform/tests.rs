@@ -445,42 +445,125 @@ trace_statements:
     ),
 ];
 
-#[test]
-fn statements_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
+/// Log statement lists the wire form of a logs batch must run exactly as the decoded form
+/// does, as [`WIRE_CASES`].
+const LOG_WIRE_CASES: &[(&str, bool)] = &[
+    // what a log pipeline does: severity from an attribute, body reads and rewrites, keys
+    // renamed and dropped, trace context, a resource default
+    (
+        r#"
+error_mode: ignore
+log_statements:
+  - set(resource.attributes["deployment.environment"], "production") where resource.attributes["deployment.environment"] == nil
+  - set(log.severity_text, "ERROR") where log.severity_number >= SEVERITY_NUMBER_ERROR
+  - set(log.severity_number, SEVERITY_NUMBER_WARN) where log.attributes["a"] != nil and log.severity_number == 0
+  - set(log.attributes["msg"], log.body) where IsString(log.body)
+  - replace_pattern(log.body, "[0-9]+", "{n}")
+  - 'set(log.body, Concat(["wrapped", log.attributes["c"]], ": ")) where IsMap(log.body)'
+  - set(log.attributes["b"], SHA256(log.attributes["b"]))
+  - delete_key(log.attributes, "service.name")
+  - delete_matching_keys(log.attributes, "^d")
+  - set(log.attributes["trace"], log.trace_id.string) where log.flags == 1
+  - set(log.event_name, "seen") where log.event_name != ""
+  - truncate_all(log.attributes, 2)
+"#,
+        true,
+    ),
+    // resource and scope groups, conditions, keep_keys, times, the scope written from logs
+    (
+        r#"
+error_mode: ignore
+log_statements:
+  - context: resource
+    statements:
+      - set(attributes["r"], "x")
+      - delete_key(attributes, "a")
+  - context: scope
+    statements:
+      - set(name, "scope-x") where name == ""
+  - context: log
+    conditions:
+      - attributes["a"] != nil or body != nil
+    statements:
+      - keep_keys(attributes, ["a", "b", "dup", "c"])
+      - set(attributes["a"]["nested"], "v")
+      - set(scope.attributes["from.log"], severity_text)
+      - set(observed_time_unix_nano, time_unix_nano) where observed_time_unix_nano < time_unix_nano
+      - set(attributes, resource.attributes) where attributes["http.method"] == "GET"
+      - set(dropped_attributes_count, 7) where attributes["dup"] != nil
+      - set(span_id.string, "0102030405060708") where severity_number > 12
+"#,
+        true,
+    ),
+    // a failing statement under propagate: the same error from both forms
+    (
+        r#"
+log_statements:
+  - context: log
+    statements:
+      - set(attributes["x"], "y")
+      - set(attributes["a"]["k"], "v")
+"#,
+        true,
+    ),
+];
+
+/// Run each case over random requests of `signal` through the wire form and the decoded
+/// form: the same result, the same bytes, the same item count.
+fn wire_form_agrees(signal: Signal, cases: &[(&str, bool)], seed: u64, failing: usize) {
     use pipeline_api::testing::random::{self, Rng};
-    let mut rng = Rng(0x7e57);
-    for (case, (y, stays_wire)) in WIRE_CASES.iter().enumerate() {
+    let mut rng = Rng(seed);
+    for (case, (y, stays_wire)) in cases.iter().enumerate() {
         let cfg: Config = serde_yaml_ng::from_str(y).expect("test yaml");
-        let p = TransformProcessor::new(&cfg, Signal::Traces, Collect::new()).expect("build");
+        let p = TransformProcessor::new(&cfg, signal, Collect::new()).expect("build");
         let (mut changed, mut failed) = (0, 0);
         for _ in 0..300 {
-            let data = random::request(Signal::Traces, &mut rng);
+            let data = random::request(signal, &mut rng);
             let bytes = Batch::new(data, Default::default()).encode();
-            let mut wire = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
-            let mut decoded = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+            let mut wire = Batch::decode(signal, &bytes, Default::default()).unwrap();
+            let mut decoded = Batch::decode(signal, &bytes, Default::default()).unwrap();
             decoded.data();
             let (a, b) = (p.process_batch(&mut wire), p.process_batch(&mut decoded));
-            assert_eq!(a, b, "case {case}: results differ");
+            assert_eq!(a, b, "{signal} case {case}: results differ");
             if a.is_err() {
                 failed += 1;
                 continue;
             }
             if *stays_wire {
-                assert!(!wire.is_decoded(), "case {case}: the wire form was decoded");
+                assert!(
+                    !wire.is_decoded(),
+                    "{signal} case {case}: the wire form was decoded"
+                );
             }
             let got = wire.encode();
             assert!(
                 got == decoded.encode(),
-                "case {case}: the wire form gives other bytes for {bytes:02x?}"
+                "{signal} case {case}: the wire form gives other bytes for {bytes:02x?}"
             );
             changed += usize::from(got != bytes);
             assert_eq!(wire.items(), decoded.items());
         }
         // the cases must exercise what they are about
-        eprintln!("case {case}: {changed} changed, {failed} failed");
-        assert!(changed > 50, "case {case}: only {changed} requests changed");
-        if case == 3 {
-            assert!(failed > 10, "case 3: only {failed} requests failed");
+        eprintln!("{signal} case {case}: {changed} changed, {failed} failed");
+        assert!(
+            changed > 50,
+            "{signal} case {case}: only {changed} requests changed"
+        );
+        if case == failing {
+            assert!(
+                failed > 10,
+                "{signal} case {case}: only {failed} requests failed"
+            );
         }
     }
+}
+
+#[test]
+fn statements_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
+    wire_form_agrees(Signal::Traces, WIRE_CASES, 0x7e57, 3);
+}
+
+#[test]
+fn log_statements_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
+    wire_form_agrees(Signal::Logs, LOG_WIRE_CASES, 0x1065, 2);
 }

@@ -1,18 +1,21 @@
-//! Statements over the spans of a trace export request in its wire form.
+//! Statements over the spans of a trace export request, or the log records of a logs export
+//! request, in its wire form.
 //!
-//! [`edit_spans`] walks a request [`crate::wire::scan`] accepted and hands a callback each
-//! resource, scope or span (by [`Level`]) as [`SpanParts`]: the resource and scope
-//! decoded (small, once per entry), the span's scalar fields decoded into a [`Span`] whose
-//! `attributes`, `events` and `links` stay empty, and its attributes as an [`ItemAttrs`]
-//! that keeps untouched entries as bytes. Events and links are never decoded: nothing a
-//! span-level statement reads is in them. A span the callback does not change is copied as
-//! bytes; a changed one is written in prost's field order, so for a request any prost
+//! [`edit_items`] walks a request [`crate::wire::scan`] accepted and hands a callback each
+//! resource, scope or item (by [`Level`]) as [`Parts`]: the resource and scope decoded
+//! (small, once per entry), the item's scalar fields decoded into a [`Span`] or
+//! [`LogRecord`] whose lists stay empty, and its attributes as an [`ItemAttrs`] that keeps
+//! untouched entries as bytes. A span's events and links are never decoded: nothing a
+//! span-level statement reads is in them. An item the callback does not change is copied
+//! as bytes; a changed one is written in prost's field order, so for a request any prost
 //! encoder wrote the result is byte for byte what decoding, editing and re-encoding gives.
+//! [`filter_items`] also leaves out what the callback drops.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
@@ -22,7 +25,7 @@ use crate::wire_edit::{
     decode_entry, header_len, kv_key, next_field, Piece, Plan, ValueRef, WireAttrs, WireKv,
 };
 
-/// A span's attributes in the wire form, read and edited through a shared reference (so
+/// An item's attributes in the wire form, read and edited through a shared reference (so
 /// that what holds one stays covariant in its lifetime): untouched entries stay bytes.
 #[derive(Debug, Default)]
 pub struct ItemAttrs<'a>(RefCell<WireAttrs<'a>>);
@@ -76,81 +79,106 @@ impl WireMap for ItemAttrs<'_> {
     }
 }
 
-/// Which items [`edit_spans`] hands over.
+/// What [`edit_items`] hands over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     Resource,
     Scope,
-    Span,
+    /// The spans or log records.
+    Item,
 }
 
-/// The span handed to a [`Level::Span`] callback.
-pub struct SpanItem<'p, 'a> {
-    /// The span's fields but its attributes, events and links (those stay empty).
-    pub span: &'p mut Span,
+/// An item [`edit_items`] walks: a span or a log record.
+pub trait WireItem: Message + Default {
+    /// The signal of the requests that hold it.
+    const SIGNAL: crate::Signal;
+    /// Its attributes' field number.
+    const ATTRIBUTES: u64;
+    /// Its repeated message fields, in order, the attributes included: the others are
+    /// kept as bytes, never decoded.
+    const LISTS: &'static [u64];
+    /// Clear it for the next item, keeping the capacity of its strings and bytes (prost's
+    /// merge writes into the existing buffer). Its lists are always empty here.
+    fn reset(&mut self);
+    /// Set one scalar field from its encoded value as prost's merge does (the last
+    /// occurrence wins; an `int32` or `uint32` is the varint's low bits); `None` for any
+    /// other field or wire type, left to prost's merge.
+    fn scalar(&mut self, number: u64, wire_type: u64, value: &[u8]) -> Option<()>;
+}
+
+/// The item handed to a [`Level::Item`] callback.
+pub struct ItemRef<'p, 'a, T> {
+    /// The item's fields but its lists (those stay empty).
+    pub item: &'p mut T,
     pub attrs: &'p ItemAttrs<'a>,
     /// The attributes decoded, once an operation needed the list itself: from then on the
     /// list that is written.
     pub decoded: &'p mut Option<Vec<KeyValue>>,
-    /// Set by the callback when it may have changed `span` (the attributes track their own
+    /// Set by the callback when it may have changed `item` (the attributes track their own
     /// changes).
-    pub span_changed: &'p mut bool,
+    pub changed: &'p mut bool,
 }
 
-/// What one callback sees. `scope` is `None` at [`Level::Resource`], `span` is `None`
-/// above [`Level::Span`].
-pub struct SpanParts<'p, 'a> {
+/// What one callback sees. `scope` is `None` at [`Level::Resource`], `item` is `None`
+/// above [`Level::Item`].
+pub struct Parts<'p, 'a, T> {
     pub resource: &'p mut Option<Resource>,
     pub resource_schema_url: &'p mut String,
     pub scope: Option<(&'p mut Option<InstrumentationScope>, &'p mut String)>,
-    pub span: Option<SpanItem<'p, 'a>>,
-    /// Set by the callback to drop the item: the resource entry, the scope entry or the
-    /// span, with every span in it.
+    pub item: Option<ItemRef<'p, 'a, T>>,
+    /// Set by the callback to drop what it was handed: the resource entry, the scope entry
+    /// or the item, with every item in it.
     pub drop: &'p mut bool,
 }
 
-/// Why [`edit_spans`] stopped.
+/// What a callback over spans sees.
+pub type SpanParts<'p, 'a> = Parts<'p, 'a, Span>;
+/// What a callback over log records sees.
+pub type LogParts<'p, 'a> = Parts<'p, 'a, LogRecord>;
+
+/// Why [`edit_items`] stopped.
 #[derive(Debug)]
-pub enum SpanEditError {
+pub enum ItemEditError {
     /// The bytes could not be walked: decode instead.
     Walk,
     /// The callback failed.
     Callback(String),
 }
 
-type Callback<'f> = dyn for<'p, 'a> FnMut(SpanParts<'p, 'a>) -> Result<(), String> + 'f;
+/// A callback over the items of type `T`.
+pub type Callback<'f, T> = dyn for<'p, 'a> FnMut(Parts<'p, 'a, T>) -> Result<(), String> + 'f;
 
-/// Run `f` over every resource, scope or span (by `level`) of the trace export request in
-/// `bytes`. `Ok(None)` when nothing changed (the bytes stand), `Ok(Some(bytes))` the edited
-/// request.
-pub fn edit_spans(
+/// Run `f` over every resource, scope or item (by `level`) of the export request of
+/// `T`s in `bytes`. `Ok(None)` when nothing changed (the bytes stand), `Ok(Some(bytes))`
+/// the edited request.
+pub fn edit_items<T: WireItem>(
     bytes: &[u8],
     level: Level,
-    f: &mut Callback<'_>,
-) -> Result<Option<Vec<u8>>, SpanEditError> {
-    filter_spans(bytes, level, false, f).map(|(out, _)| out)
+    f: &mut Callback<'_, T>,
+) -> Result<Option<Vec<u8>>, ItemEditError> {
+    filter_items(bytes, level, false, f).map(|(out, _)| out)
 }
 
-/// As [`edit_spans`], and the items the callback drops ([`SpanParts::drop`]) are left out,
-/// with the number of spans they held. With `prune`, a scope entry left without spans goes,
-/// and a resource entry left without scope entries (as a filter of the decoded request
-/// removes them: those that had none to begin with too).
-pub fn filter_spans(
+/// As [`edit_items`], and what the callback drops ([`Parts::drop`]) is left out; the
+/// number of items that went. With `prune`, a scope entry left without items goes, and a
+/// resource entry left without scope entries (as a filter of the decoded request removes
+/// them: those that had none to begin with too).
+pub fn filter_items<T: WireItem>(
     bytes: &[u8],
     level: Level,
     prune: bool,
-    f: &mut Callback<'_>,
-) -> Result<(Option<Vec<u8>>, usize), SpanEditError> {
-    let mut walk = SpanWalk {
+    f: &mut Callback<'_, T>,
+) -> Result<(Option<Vec<u8>>, usize), ItemEditError> {
+    let mut walk = ItemWalk {
         plan: Plan::over(bytes),
         level,
         prune,
         changed: false,
         dropped: 0,
         f,
-        span: Span::default(),
+        item: T::default(),
         attrs: ItemAttrs::default(),
-        events: Vec::new(),
+        kept: Vec::new(),
     };
     let out = walk.request(bytes).map(|len| {
         let out = walk.changed.then(|| walk.plan.write(len));
@@ -160,8 +188,8 @@ pub fn filter_spans(
     out
 }
 
-/// The spans (field 2) of an encoded `ScopeSpans`.
-fn span_count(scope: &[u8]) -> Result<usize, SpanEditError> {
+/// The items (field 2) of an encoded `ScopeSpans` or `ScopeLogs`.
+fn item_count(scope: &[u8]) -> Result<usize, ItemEditError> {
     let mut n = 0;
     let mut rest = scope;
     while !rest.is_empty() {
@@ -171,9 +199,10 @@ fn span_count(scope: &[u8]) -> Result<usize, SpanEditError> {
     Ok(n)
 }
 
-const WALK: SpanEditError = SpanEditError::Walk;
+const WALK: ItemEditError = ItemEditError::Walk;
 
-/// A `ResourceSpans` or `ScopeSpans` as [`SpanWalk::entry`] reads it.
+/// A `ResourceSpans`, `ScopeSpans`, `ResourceLogs` or `ScopeLogs` as [`ItemWalk::entry`]
+/// reads it.
 struct Entry<'a, M> {
     message: Option<M>,
     /// The last occurrence of the message field, and how many there were.
@@ -183,28 +212,29 @@ struct Entry<'a, M> {
     children: Vec<&'a [u8]>,
 }
 
-struct SpanWalk<'a, 'f, 'g> {
+struct ItemWalk<'a, 'f, 'g, T> {
     plan: Plan<'a>,
     level: Level,
-    /// Leave out scope entries without spans and resource entries without scope entries.
+    /// Leave out scope entries without items and resource entries without scope entries.
     prune: bool,
     changed: bool,
-    /// Spans left out so far.
+    /// Items left out so far.
     dropped: usize,
-    f: &'f mut Callback<'g>,
-    /// Reused between spans.
-    span: Span,
+    f: &'f mut Callback<'g, T>,
+    /// Reused between items.
+    item: T,
     attrs: ItemAttrs<'a>,
-    /// The span's events and links (fields 11 and 13) as they were, each whole field.
-    events: Vec<(u64, &'a [u8])>,
+    /// The item's lists but its attributes (a span's events and links) as they were, each
+    /// whole field.
+    kept: Vec<(u64, &'a [u8])>,
 }
 
-fn string(value: &[u8]) -> Result<String, SpanEditError> {
+fn string(value: &[u8]) -> Result<String, ItemEditError> {
     String::from_utf8(value.to_vec()).map_err(|_| WALK)
 }
 
-impl<'a> SpanWalk<'a, '_, '_> {
-    fn request(&mut self, bytes: &'a [u8]) -> Result<usize, SpanEditError> {
+impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
+    fn request(&mut self, bytes: &'a [u8]) -> Result<usize, ItemEditError> {
         let mut len = 0;
         let mut rest = bytes;
         while !rest.is_empty() {
@@ -215,7 +245,7 @@ impl<'a> SpanWalk<'a, '_, '_> {
             }
             let at = self.plan.pieces.len();
             self.plan.pieces.push(Piece::Header { number: 1, len: 0 });
-            match self.resource_spans(f.value)? {
+            match self.resource_entry(f.value)? {
                 Some(n) => {
                     self.plan.pieces[at] = Piece::Header { number: 1, len: n };
                     len += header_len(1, n) + n;
@@ -228,8 +258,8 @@ impl<'a> SpanWalk<'a, '_, '_> {
     }
 
     /// Leave out an entry: what it held counted, the request changed.
-    fn left_out(&mut self, spans: usize) -> Option<usize> {
-        self.dropped += spans;
+    fn left_out(&mut self, items: usize) -> Option<usize> {
+        self.dropped += items;
         self.changed = true;
         None
     }
@@ -293,7 +323,7 @@ impl<'a> SpanWalk<'a, '_, '_> {
     fn entry<M: Message + Default>(
         &mut self,
         msg: &'a [u8],
-    ) -> Result<Entry<'a, M>, SpanEditError> {
+    ) -> Result<Entry<'a, M>, ItemEditError> {
         let mut e = Entry {
             message: None,
             original: None,
@@ -340,27 +370,27 @@ impl<'a> SpanWalk<'a, '_, '_> {
         len
     }
 
-    /// A `ResourceSpans` planned: its length, `None` when it is left out.
-    fn resource_spans(&mut self, msg: &'a [u8]) -> Result<Option<usize>, SpanEditError> {
+    /// A `ResourceSpans` or `ResourceLogs` planned: its length, `None` when it is left out.
+    fn resource_entry(&mut self, msg: &'a [u8]) -> Result<Option<usize>, ItemEditError> {
         let mut e = self.entry::<Resource>(msg)?;
         let url_before = e.schema_url.clone();
         if self.level == Level::Resource {
             let mut drop = false;
-            (self.f)(SpanParts {
+            (self.f)(Parts {
                 resource: &mut e.message,
                 resource_schema_url: &mut e.schema_url,
                 scope: None,
-                span: None,
+                item: None,
                 drop: &mut drop,
             })
-            .map_err(SpanEditError::Callback)?;
+            .map_err(ItemEditError::Callback)?;
             if drop {
-                let spans = e
+                let items = e
                     .children
                     .iter()
-                    .map(|s| span_count(s))
+                    .map(|s| item_count(s))
                     .sum::<Result<usize, _>>()?;
-                return Ok(self.left_out(spans));
+                return Ok(self.left_out(items));
             }
         }
         let at = self.reserve_message();
@@ -368,7 +398,7 @@ impl<'a> SpanWalk<'a, '_, '_> {
         let mut kept = 0;
         for scope in std::mem::take(&mut e.children) {
             if self.level == Level::Resource {
-                if self.prune && span_count(scope)? == 0 {
+                if self.prune && item_count(scope)? == 0 {
                     self.changed = true;
                     continue;
                 }
@@ -378,7 +408,7 @@ impl<'a> SpanWalk<'a, '_, '_> {
             }
             let h = self.plan.pieces.len();
             self.plan.pieces.push(Piece::Header { number: 2, len: 0 });
-            match self.scope_spans(scope, &mut e.message, &mut e.schema_url)? {
+            match self.scope_entry(scope, &mut e.message, &mut e.schema_url)? {
                 Some(n) => {
                     self.plan.pieces[h] = Piece::Header { number: 2, len: n };
                     len += header_len(2, n) + n;
@@ -390,30 +420,30 @@ impl<'a> SpanWalk<'a, '_, '_> {
         if self.prune && kept == 0 {
             return Ok(self.left_out(0));
         }
-        // the resource last, as the spans may have changed it; written in its place
+        // the resource last, as the items may have changed it; written in its place
         Ok(Some(len + self.finish(at, &e, &url_before)))
     }
 
-    /// A `ScopeSpans` planned: its length, `None` when it is left out.
-    fn scope_spans(
+    /// A `ScopeSpans` or `ScopeLogs` planned: its length, `None` when it is left out.
+    fn scope_entry(
         &mut self,
         msg: &'a [u8],
         resource: &mut Option<Resource>,
         resource_schema_url: &mut String,
-    ) -> Result<Option<usize>, SpanEditError> {
-        // the scope and schema URL first (the spans' statements read them), then the spans
+    ) -> Result<Option<usize>, ItemEditError> {
+        // the scope and schema URL first (the items' statements read them), then the items
         let mut e = self.entry::<InstrumentationScope>(msg)?;
         let url_before = e.schema_url.clone();
         if self.level == Level::Scope {
             let mut drop = false;
-            (self.f)(SpanParts {
+            (self.f)(Parts {
                 resource,
                 resource_schema_url,
                 scope: Some((&mut e.message, &mut e.schema_url)),
-                span: None,
+                item: None,
                 drop: &mut drop,
             })
-            .map_err(SpanEditError::Callback)?;
+            .map_err(ItemEditError::Callback)?;
             if drop {
                 return Ok(self.left_out(e.children.len()));
             }
@@ -421,10 +451,10 @@ impl<'a> SpanWalk<'a, '_, '_> {
         let at = self.reserve_message();
         let mut len = 0;
         let mut kept = 0;
-        for span in std::mem::take(&mut e.children) {
-            if self.level == Level::Span {
-                match self.span(
-                    span,
+        for item in std::mem::take(&mut e.children) {
+            if self.level == Level::Item {
+                match self.item(
+                    item,
                     resource,
                     resource_schema_url,
                     &mut e.message,
@@ -437,7 +467,7 @@ impl<'a> SpanWalk<'a, '_, '_> {
                     }
                 }
             } else {
-                len += self.plan.header(2, span.len()) + self.plan.input(span);
+                len += self.plan.header(2, item.len()) + self.plan.input(item);
             }
             kept += 1;
         }
@@ -447,96 +477,94 @@ impl<'a> SpanWalk<'a, '_, '_> {
         Ok(Some(len + self.finish(at, &e, &url_before)))
     }
 
-    fn span(
+    /// A span or log record planned: its length, `None` when it is dropped.
+    fn item(
         &mut self,
         msg: &'a [u8],
         resource: &mut Option<Resource>,
         resource_schema_url: &mut String,
         scope: &mut Option<InstrumentationScope>,
         scope_schema_url: &mut String,
-    ) -> Result<Option<usize>, SpanEditError> {
-        let mut span = std::mem::take(&mut self.span);
-        reset(&mut span);
+    ) -> Result<Option<usize>, ItemEditError> {
+        let mut item = std::mem::take(&mut self.item);
+        item.reset();
         let attrs = std::mem::take(&mut self.attrs);
         let mut wire = attrs.0.into_inner();
         wire.entries.clear();
         wire.changed = false;
-        self.events.clear();
+        self.kept.clear();
         let mut rest = msg;
         while !rest.is_empty() {
             let f = next_field(&mut rest).ok_or(WALK)?;
-            match (f.number, f.wire_type) {
-                (9, 2) => {
-                    let key = kv_key(f.value).ok_or(WALK)?;
-                    wire.entries.push(WireKv::Raw {
-                        key,
-                        payload: f.value,
-                        field: f.raw,
-                    });
-                }
-                (11 | 13, 2) => self.events.push((f.number, f.raw)),
-                _ => {
-                    if scalar(&mut span, f.number, f.wire_type, f.value).is_none() {
-                        // anything else (the status, a wrong wire type) as prost merges it
-                        span.merge(f.raw).map_err(|_| WALK)?;
-                    }
-                }
+            if f.wire_type == 2 && f.number == T::ATTRIBUTES {
+                let key = kv_key(f.value).ok_or(WALK)?;
+                wire.entries.push(WireKv::Raw {
+                    key,
+                    payload: f.value,
+                    field: f.raw,
+                });
+            } else if f.wire_type == 2 && T::LISTS.contains(&f.number) {
+                self.kept.push((f.number, f.raw));
+            } else if item.scalar(f.number, f.wire_type, f.value).is_none() {
+                // anything else (a span's status, a log's body, a wrong wire type) as
+                // prost merges it
+                item.merge(f.raw).map_err(|_| WALK)?;
             }
         }
         let attrs = ItemAttrs(RefCell::new(wire));
         let mut decoded = None;
-        let mut span_changed = false;
+        let mut changed = false;
         let mut drop = false;
-        let r = (self.f)(SpanParts {
+        let r = (self.f)(Parts {
             resource,
             resource_schema_url,
             scope: Some((scope, scope_schema_url)),
-            span: Some(SpanItem {
-                span: &mut span,
+            item: Some(ItemRef {
+                item: &mut item,
                 attrs: &attrs,
                 decoded: &mut decoded,
-                span_changed: &mut span_changed,
+                changed: &mut changed,
             }),
             drop: &mut drop,
         });
         let len = match r {
-            Err(e) => Err(SpanEditError::Callback(e)),
+            Err(e) => Err(ItemEditError::Callback(e)),
             Ok(()) if drop => Ok(None),
-            Ok(()) if !span_changed && decoded.is_none() && !attrs.0.borrow().changed => {
+            Ok(()) if !changed && decoded.is_none() && !attrs.0.borrow().changed => {
                 Ok(Some(self.plan.header(2, msg.len()) + self.plan.input(msg)))
             }
             Ok(()) => {
                 self.changed = true;
-                Ok(Some(self.write_span(
-                    &span,
+                Ok(Some(self.write_item(
+                    &item,
                     &attrs.0.borrow(),
                     decoded.as_deref(),
                 )))
             }
         };
-        self.span = span;
+        self.item = item;
         self.attrs = attrs;
         len
     }
 
-    /// Write a changed span as field 2 of its scope: the scalar fields as prost encodes
-    /// them, the attributes, events and links in their places by field number (prost
+    /// Write a changed item as field 2 of its scope: the scalar fields as prost encodes
+    /// them, the attributes and the other lists in their places by field number (prost
     /// writes fields in that order).
-    fn write_span(
+    fn write_item(
         &mut self,
-        span: &Span,
+        item: &T,
         wire: &WireAttrs<'a>,
         decoded: Option<&[KeyValue]>,
     ) -> usize {
-        const LISTS: [u64; 3] = [9, 11, 13];
+        let lists = T::LISTS;
         let h = self.plan.pieces.len();
         self.plan.pieces.push(Piece::Header { number: 2, len: 0 });
         let start = self.plan.arena.len();
-        span.encode_raw(&mut self.plan.arena);
+        item.encode_raw(&mut self.plan.arena);
         let end = self.plan.arena.len();
         let mut len = 0;
         let mut next_list = 0;
-        let events = std::mem::take(&mut self.events);
+        let kept = std::mem::take(&mut self.kept);
         // the scalar fields as runs, with the lists due before a field written in between
         let (mut pos, mut run) = (start, start);
         loop {
@@ -549,7 +577,7 @@ impl<'a> SpanWalk<'a, '_, '_> {
                     continue;
                 };
                 let number = f.number;
-                if LISTS.get(next_list).is_none_or(|&n| n > number) {
+                if lists.get(next_list).is_none_or(|&n| n > number) {
                     pos += before - b.len();
                     continue;
                 }
@@ -562,15 +590,15 @@ impl<'a> SpanWalk<'a, '_, '_> {
                 len += pos - run;
             }
             run = pos;
-            while let Some(&n) = LISTS.get(next_list).filter(|&&n| n < number) {
+            while let Some(&n) = lists.get(next_list).filter(|&&n| n < number) {
                 next_list += 1;
-                if n == 9 {
+                if n == T::ATTRIBUTES {
                     len += match decoded {
-                        None => wire.plan(9, &mut self.plan),
-                        Some(list) => list.iter().map(|kv| self.plan.message(9, kv)).sum(),
+                        None => wire.plan(n, &mut self.plan),
+                        Some(list) => list.iter().map(|kv| self.plan.message(n, kv)).sum(),
                     };
                 } else {
-                    for &(_, raw) in events.iter().filter(|(k, _)| *k == n) {
+                    for &(_, raw) in kept.iter().filter(|(k, _)| *k == n) {
                         len += self.plan.input(raw);
                     }
                 }
@@ -579,81 +607,144 @@ impl<'a> SpanWalk<'a, '_, '_> {
                 break;
             }
         }
-        self.events = events;
+        self.kept = kept;
         self.plan.pieces[h] = Piece::Header { number: 2, len };
         header_len(2, len) + len
     }
 }
 
-/// Clear a span for the next one, keeping the capacity of its ids and strings (prost's
-/// merge of a bytes or string field writes into the existing buffer). Its lists are always
-/// empty here.
-fn reset(span: &mut Span) {
-    let Span {
-        trace_id,
-        span_id,
-        trace_state,
-        parent_span_id,
-        flags,
-        name,
-        kind,
-        start_time_unix_nano,
-        end_time_unix_nano,
-        attributes,
-        dropped_attributes_count,
-        events,
-        dropped_events_count,
-        links,
-        dropped_links_count,
-        status,
-    } = span;
-    trace_id.clear();
-    span_id.clear();
-    trace_state.clear();
-    parent_span_id.clear();
-    name.clear();
-    *flags = 0;
-    *kind = 0;
-    *start_time_unix_nano = 0;
-    *end_time_unix_nano = 0;
-    *dropped_attributes_count = 0;
-    *dropped_events_count = 0;
-    *dropped_links_count = 0;
-    *status = None;
-    attributes.clear();
-    events.clear();
-    links.clear();
+/// A bytes field's value, written into the existing buffer.
+fn put_bytes(to: &mut Vec<u8>, value: &[u8]) {
+    to.clear();
+    to.extend_from_slice(value);
 }
 
-/// Set one of the span's scalar fields from its encoded value as prost's merge does (the
-/// last occurrence wins; an `int32` or `uint32` is the varint's low bits); `None` for any
-/// other field or wire type, left to prost.
-#[inline(always)]
-fn scalar(span: &mut Span, number: u64, wire_type: u64, value: &[u8]) -> Option<()> {
-    fn bytes(to: &mut Vec<u8>, value: &[u8]) {
-        to.clear();
-        to.extend_from_slice(value);
+/// A string field's value, written into the existing buffer; `None` when it is not UTF-8.
+fn put_str(to: &mut String, value: &[u8]) -> Option<()> {
+    to.clear();
+    to.push_str(std::str::from_utf8(value).ok()?);
+    Some(())
+}
+
+fn fixed64(value: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(value.try_into().ok()?))
+}
+
+fn fixed32(value: &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(value.try_into().ok()?))
+}
+
+impl WireItem for Span {
+    const SIGNAL: crate::Signal = crate::Signal::Traces;
+    const ATTRIBUTES: u64 = 9;
+    const LISTS: &'static [u64] = &[9, 11, 13];
+
+    fn reset(&mut self) {
+        let Span {
+            trace_id,
+            span_id,
+            trace_state,
+            parent_span_id,
+            flags,
+            name,
+            kind,
+            start_time_unix_nano,
+            end_time_unix_nano,
+            attributes,
+            dropped_attributes_count,
+            events,
+            dropped_events_count,
+            links,
+            dropped_links_count,
+            status,
+        } = self;
+        trace_id.clear();
+        span_id.clear();
+        trace_state.clear();
+        parent_span_id.clear();
+        name.clear();
+        *flags = 0;
+        *kind = 0;
+        *start_time_unix_nano = 0;
+        *end_time_unix_nano = 0;
+        *dropped_attributes_count = 0;
+        *dropped_events_count = 0;
+        *dropped_links_count = 0;
+        *status = None;
+        attributes.clear();
+        events.clear();
+        links.clear();
     }
-    fn string(to: &mut String, value: &[u8]) -> Option<()> {
-        to.clear();
-        to.push_str(std::str::from_utf8(value).ok()?);
+
+    #[inline(always)]
+    fn scalar(&mut self, number: u64, wire_type: u64, value: &[u8]) -> Option<()> {
+        let varint = || crate::wire::varint(&mut &*value);
+        match (number, wire_type) {
+            (1, 2) => put_bytes(&mut self.trace_id, value),
+            (2, 2) => put_bytes(&mut self.span_id, value),
+            (3, 2) => put_str(&mut self.trace_state, value)?,
+            (4, 2) => put_bytes(&mut self.parent_span_id, value),
+            (5, 2) => put_str(&mut self.name, value)?,
+            (6, 0) => self.kind = varint()? as i32,
+            (7, 1) => self.start_time_unix_nano = fixed64(value)?,
+            (8, 1) => self.end_time_unix_nano = fixed64(value)?,
+            (10, 0) => self.dropped_attributes_count = varint()? as u32,
+            (12, 0) => self.dropped_events_count = varint()? as u32,
+            (14, 0) => self.dropped_links_count = varint()? as u32,
+            (16, 5) => self.flags = fixed32(value)?,
+            _ => return None,
+        }
         Some(())
     }
-    let varint = || crate::wire::varint(&mut &*value);
-    match (number, wire_type) {
-        (1, 2) => bytes(&mut span.trace_id, value),
-        (2, 2) => bytes(&mut span.span_id, value),
-        (3, 2) => string(&mut span.trace_state, value)?,
-        (4, 2) => bytes(&mut span.parent_span_id, value),
-        (5, 2) => string(&mut span.name, value)?,
-        (6, 0) => span.kind = varint()? as i32,
-        (7, 1) => span.start_time_unix_nano = u64::from_le_bytes(value.try_into().ok()?),
-        (8, 1) => span.end_time_unix_nano = u64::from_le_bytes(value.try_into().ok()?),
-        (10, 0) => span.dropped_attributes_count = varint()? as u32,
-        (12, 0) => span.dropped_events_count = varint()? as u32,
-        (14, 0) => span.dropped_links_count = varint()? as u32,
-        (16, 5) => span.flags = u32::from_le_bytes(value.try_into().ok()?),
-        _ => return None,
+}
+
+impl WireItem for LogRecord {
+    const SIGNAL: crate::Signal = crate::Signal::Logs;
+    const ATTRIBUTES: u64 = 6;
+    const LISTS: &'static [u64] = &[6];
+
+    fn reset(&mut self) {
+        let LogRecord {
+            time_unix_nano,
+            observed_time_unix_nano,
+            severity_number,
+            severity_text,
+            body,
+            attributes,
+            dropped_attributes_count,
+            flags,
+            trace_id,
+            span_id,
+            event_name,
+        } = self;
+        *time_unix_nano = 0;
+        *observed_time_unix_nano = 0;
+        *severity_number = 0;
+        severity_text.clear();
+        *body = None;
+        attributes.clear();
+        *dropped_attributes_count = 0;
+        *flags = 0;
+        trace_id.clear();
+        span_id.clear();
+        event_name.clear();
     }
-    Some(())
+
+    #[inline(always)]
+    fn scalar(&mut self, number: u64, wire_type: u64, value: &[u8]) -> Option<()> {
+        let varint = || crate::wire::varint(&mut &*value);
+        match (number, wire_type) {
+            (1, 1) => self.time_unix_nano = fixed64(value)?,
+            (11, 1) => self.observed_time_unix_nano = fixed64(value)?,
+            (2, 0) => self.severity_number = varint()? as i32,
+            (3, 2) => put_str(&mut self.severity_text, value)?,
+            (7, 0) => self.dropped_attributes_count = varint()? as u32,
+            (8, 5) => self.flags = fixed32(value)?,
+            (9, 2) => put_bytes(&mut self.trace_id, value),
+            (10, 2) => put_bytes(&mut self.span_id, value),
+            (12, 2) => put_str(&mut self.event_name, value)?,
+            _ => return None,
+        }
+        Some(())
+    }
 }
