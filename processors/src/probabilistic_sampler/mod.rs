@@ -5,6 +5,11 @@
 //! / `..._count_logs_sampled` with `sampled="false"` and the `policy` that decided. When no
 //! item of a batch is kept, nothing is handed on and the caller gets success (Go
 //! `processorhelper.ErrSkipProcessingData`).
+//!
+//! A trace batch still in its wire form stays in it (`Batch::filter_items_wire`): the
+//! decision reads a span's trace id and tracestate, decoded with its other fields, and its
+//! `sampling.priority` attribute alone; a kept span whose tracestate the decision rewrote is
+//! re-encoded, every other one copied as bytes.
 
 mod config;
 mod sampler;
@@ -14,7 +19,9 @@ mod tests;
 
 use std::sync::Arc;
 
+use pipeline_api::proto::tonic::common::v1::KeyValue;
 use pipeline_api::telemetry::MetricsLevel;
+use pipeline_api::wire_items::{Level, SpanParts, WireMap};
 use pipeline_api::{
     async_trait, Batch, BatchData, BuildContext, BuildError, ConsumeError, Consumer, IntCounter,
     Processor, ProcessorFactory, SharedConsumer, Signal,
@@ -25,6 +32,9 @@ pub use config::{AttributeSource, Config, SamplerMode, DEFAULT_PRECISION};
 pub use sampler::{compute_hash, randomness_from_bytes, DecisionError, Policy, Sampler};
 
 pub const TYPE_NAME: &str = "probabilistic_sampler";
+
+/// The span attribute that overrides the decision (Go `parseSpanSamplingPriority`).
+const PRIORITY: &str = "sampling.priority";
 
 pub const META: Meta = Meta::new(TYPE_NAME)
     .traces(Stability::Beta)
@@ -118,6 +128,39 @@ impl ProbabilisticSamplerProcessor {
         }
     }
 
+    /// Remove the spans not sampled from a trace batch still in its wire form, keeping it
+    /// in that form; true when something is left. `None` when the batch is not one: nothing
+    /// was changed, and the caller samples the decoded form with [`Self::sample`].
+    pub fn sample_wire(&self, batch: &mut Batch) -> Option<bool> {
+        let r = batch.filter_items_wire(Level::Item, true, &mut |parts: SpanParts<'_, '_>| {
+            let Some(item) = parts.item else {
+                return Ok(());
+            };
+            let span = item.item;
+            // the one attribute the decision reads, lent to the span for it
+            if let Some(v) = item.attrs.get(PRIORITY) {
+                span.attributes.push(KeyValue {
+                    key: PRIORITY.into(),
+                    value: Some(v),
+                    ..Default::default()
+                });
+            }
+            let before = span.trace_state.clone();
+            let o = self.sampler.sample_span(span, self.fail_closed);
+            span.attributes.clear();
+            if let Some(e) = &o.error {
+                self.log_error(e);
+            }
+            self.count(o.policy, o.sampled);
+            *item.changed = span.trace_state != before;
+            *parts.drop = !o.sampled;
+            Ok(())
+        })?;
+        // the callback never fails
+        r.ok()?;
+        Some(!batch.is_empty())
+    }
+
     /// Remove the items not sampled; true when something is left.
     pub fn sample(&self, data: &mut BatchData) -> bool {
         match data {
@@ -175,7 +218,11 @@ impl Consumer for ProbabilisticSamplerProcessor {
                 batch.signal()
             )));
         }
-        if !batch.edit(|data| self.sample(data)) {
+        let left = match self.sample_wire(&mut batch) {
+            Some(left) => left,
+            None => batch.edit(|data| self.sample(data)),
+        };
+        if !left {
             return Ok(());
         }
         self.next.consume(batch).await

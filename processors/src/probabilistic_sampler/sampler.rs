@@ -360,7 +360,7 @@ fn trace_id(bytes: &[u8]) -> Option<[u8; 16]> {
 
 /// Go `parseSpanSamplingPriority`: `Some(true)` must sample, `Some(false)` must not.
 fn span_priority(span: &Span) -> Option<bool> {
-    let v = value::get(&span.attributes, "sampling.priority")?;
+    let v = value::get(&span.attributes, super::PRIORITY)?;
     let n = match value::kind(v)? {
         Value::IntValue(i) => *i as f64,
         Value::DoubleValue(d) => *d,

@@ -876,3 +876,104 @@ async fn traces_processor_drops_counts_and_skips_empty_batches() {
     assert_eq!((yes + no) as usize, 1001, "every span is counted");
     assert!((400..600).contains(&kept), "{kept}");
 }
+
+/// A trace batch in the wire form is sampled exactly as the decoded form: the same spans
+/// kept, the same bytes (rewritten tracestates included), the same item count and the same
+/// counters. Random requests, with tracestates valid, carrying a threshold or randomness,
+/// and malformed, and `sampling.priority` attributes of each type on some spans.
+#[test]
+fn spans_in_the_wire_form_are_sampled_as_the_decoded_form() {
+    use pipeline_api::testing::random::{self, Rng};
+    use pipeline_api::BatchData;
+    const STATES: [&str; 5] = [
+        "",
+        "ot=th:8",
+        "ot=rv:abcdef01234567",
+        "ot=th:x;junk",
+        "vendor=a",
+    ];
+    let priorities = [i(0), i(5), s("1"), s("no"), d(0.0)];
+    let cases = [
+        "sampling_percentage: 30",
+        "{sampling_percentage: 30, hash_seed: 22}",
+        "{sampling_percentage: 50, mode: proportional}",
+        "{sampling_percentage: 50, mode: equalizing, fail_closed: false}",
+        "sampling_percentage: 0",
+    ];
+    let mut rng = Rng(0x5a3);
+    for (case, y) in cases.iter().enumerate() {
+        let c = cfg(y);
+        let (cw, cd) = (
+            ctx("probabilistic_sampler/w", Signal::Traces),
+            ctx("probabilistic_sampler/d", Signal::Traces),
+        );
+        let pw =
+            ProbabilisticSamplerProcessor::new(&cw, &c, Signal::Traces, Collect::new()).unwrap();
+        let pd =
+            ProbabilisticSamplerProcessor::new(&cd, &c, Signal::Traces, Collect::new()).unwrap();
+        let (mut changed, mut dropped, mut rewritten) = (0, 0, 0);
+        for n in 0..300 {
+            let BatchData::Traces(mut req) = random::request(Signal::Traces, &mut rng) else {
+                unreachable!()
+            };
+            for (k, span) in req
+                .resource_spans
+                .iter_mut()
+                .flat_map(|r| &mut r.scope_spans)
+                .flat_map(|s| &mut s.spans)
+                .enumerate()
+            {
+                span.trace_state = STATES[(n + k) % STATES.len()].into();
+                if (n + k) % 3 == 0 {
+                    let v = priorities[(n + k) % priorities.len()].clone();
+                    let at = (k % 2).min(span.attributes.len());
+                    span.attributes.insert(at, kv("sampling.priority", v));
+                }
+            }
+            let bytes = Batch::from_traces(req).encode();
+            let mut wire = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+            let mut decoded = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+            decoded.data();
+            let left = pw.sample_wire(&mut wire).expect("a wire batch");
+            assert!(decoded.as_traces().is_some() && pd.sample_wire(&mut decoded).is_none());
+            assert_eq!(left, decoded.edit(|data| pd.sample(data)), "case {case}");
+            assert!(!wire.is_decoded(), "case {case}: the wire form was decoded");
+            let got = wire.encode();
+            assert!(
+                got == decoded.encode(),
+                "case {case}: the wire form gives other bytes for {bytes:02x?}"
+            );
+            assert_eq!(wire.items(), decoded.items(), "case {case}: items");
+            changed += usize::from(got != bytes);
+            dropped += usize::from(
+                wire.items()
+                    < Batch::decode(Signal::Traces, &bytes, Default::default())
+                        .unwrap()
+                        .items(),
+            );
+            rewritten += usize::from(got.len() > bytes.len());
+        }
+        let name = "otelcol_processor_probabilistic_sampler_count_traces_sampled";
+        for policy in [
+            "trace_id_hash",
+            "trace_id_w3c",
+            "sampling_randomness",
+            "sampling_priority",
+            "missing_randomness",
+        ] {
+            for sampled in ["true", "false"] {
+                let labels = [("policy", policy), ("sampled", sampled)];
+                assert_eq!(
+                    metric(&cw.telemetry, name, &labels),
+                    metric(&cd.telemetry, name, &labels),
+                    "case {case}: {policy} {sampled}"
+                );
+            }
+        }
+        eprintln!("case {case}: {changed} changed, {dropped} with drops, {rewritten} grew");
+        assert!(
+            dropped > 50,
+            "case {case}: only {dropped} requests lost spans"
+        );
+    }
+}
