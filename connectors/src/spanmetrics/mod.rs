@@ -26,6 +26,7 @@ use pipeline_api::proto::tonic::metrics::v1::{
     ExponentialHistogramDataPoint, Histogram, HistogramDataPoint, Metric, NumberDataPoint, Sum,
 };
 use pipeline_api::proto::tonic::trace::v1::{span, status, Span};
+use pipeline_api::wire_items::{Level, SpanParts, WireMap};
 use pipeline_api::{
     async_trait, declare, Batch, BuildError, ComponentId, ConnectorFactory, ConsumeError, Consumer,
     Meta, Processor, SharedConsumer, Signal, Stability,
@@ -148,6 +149,15 @@ fn overflow() -> (String, Vec<(&'static str, AnyValue)>) {
     )
 }
 
+/// What every span of one aggregation shares.
+struct Aggregation {
+    now: u64,
+    seen: Instant,
+    divider: f64,
+    limit: usize,
+    max_exemplars: usize,
+}
+
 #[derive(Debug, Default)]
 struct State {
     resources: HashMap<String, ResourceState>,
@@ -259,127 +269,20 @@ impl SpanMetrics {
         })
     }
 
-    /// Add a batch of spans to the state (Go `aggregateMetrics`).
-    fn aggregate(&self, batch: &Batch) {
-        let Some(traces) = batch.as_traces() else {
-            return;
+    /// Add a batch of spans to the state (Go `aggregateMetrics`). A batch still in its wire
+    /// form stays in it unless span events are counted: each span's fields are read but its
+    /// lists, and of its attributes only the dimensions.
+    fn aggregate(&self, batch: &mut Batch) {
+        let a = Aggregation {
+            now: now_nanos(),
+            seen: Instant::now(),
+            divider: self.cfg.histogram.unit.divider(),
+            limit: usize::try_from(self.cfg.aggregation_cardinality_limit).unwrap_or(0),
+            max_exemplars: self.cfg.exemplars.max_per_data_point.unwrap_or(usize::MAX),
         };
-        let now = now_nanos();
-        let seen = Instant::now();
-        let divider = self.cfg.histogram.unit.divider();
-        let limit = usize::try_from(self.cfg.aggregation_cardinality_limit).unwrap_or(0);
-        let max_exemplars = self.cfg.exemplars.max_per_data_point.unwrap_or(usize::MAX);
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        for rs in &traces.resource_spans {
-            let resource: &[KeyValue] = rs
-                .resource
-                .as_ref()
-                .map(|r| r.attributes.as_slice())
-                .unwrap_or(&[]);
-            let Some(service) = attr(resource, SERVICE_NAME) else {
-                continue;
-            };
-            let service = as_string(service);
-            let rkey = self.resource_key(resource);
-            let rm = state
-                .resources
-                .entry(rkey)
-                .or_insert_with(|| ResourceState {
-                    attributes: resource.to_vec(),
-                    series: BTreeMap::new(),
-                    events: BTreeMap::new(),
-                    last_seen: seen,
-                });
-            rm.last_seen = seen;
-            for ss in &rs.scope_spans {
-                for span in &ss.spans {
-                    let duration = if span.end_time_unix_nano > span.start_time_unix_nano {
-                        (span.end_time_unix_nano - span.start_time_unix_nano) as f64 / divider
-                    } else {
-                        0.0
-                    };
-                    let (mut key, mut dims) =
-                        self.series_of(&service, span, resource, ss.scope.as_ref(), &[]);
-                    if limit > 0 && rm.series.len() >= limit && !rm.series.contains_key(&key) {
-                        (key, dims) = overflow();
-                    }
-                    let buckets = self.bounds.len() + 1;
-                    let series = rm.series.entry(key).or_insert_with(|| Series {
-                        attributes: dims.into_iter().map(|(n, v)| kv(n, v)).collect(),
-                        start: now,
-                        calls: 0,
-                        calls_exemplars: Exemplars(Vec::new()),
-                        buckets: vec![0; buckets],
-                        sum: 0.0,
-                        count: 0,
-                        expo: self
-                            .cfg
-                            .histogram
-                            .exponential
-                            .as_ref()
-                            .map(|e| ExpoHistogram::new(e.max_size)),
-                        duration_exemplars: Exemplars(Vec::new()),
-                    });
-                    series.calls += 1;
-                    if let Some(h) = series.expo.as_mut() {
-                        if !self.cfg.histogram.disable {
-                            h.record(duration, 1);
-                        }
-                    } else if !self.cfg.histogram.disable {
-                        // the first bound at or above the value (Go `sort.SearchFloat64s`)
-                        let i = self.bounds.partition_point(|b| *b < duration);
-                        series.buckets[i] += 1;
-                        series.sum += duration;
-                        series.count += 1;
-                    }
-                    let exemplar = self.exemplar(span, duration, now);
-                    if let Some(e) = &exemplar {
-                        if series.calls_exemplars.0.len() < max_exemplars {
-                            series.calls_exemplars.0.push(e.clone());
-                        }
-                        if !self.cfg.histogram.disable
-                            && series.duration_exemplars.0.len() < max_exemplars
-                        {
-                            series.duration_exemplars.0.push(e.clone());
-                        }
-                    }
-                    if !self.cfg.events.enabled {
-                        continue;
-                    }
-                    for event in &span.events {
-                        // the event's attributes over the resource's (Go copies the
-                        // resource's, then puts each of the event's)
-                        let mut attrs: Vec<KeyValue> = resource
-                            .iter()
-                            .filter(|r| !event.attributes.iter().any(|e| e.key == r.key))
-                            .cloned()
-                            .collect();
-                        attrs.extend(event.attributes.iter().cloned());
-                        let (mut key, mut dims) = self.series_of(
-                            &service,
-                            span,
-                            &attrs,
-                            ss.scope.as_ref(),
-                            &self.cfg.events.dimensions,
-                        );
-                        if limit > 0 && rm.events.len() >= limit && !rm.events.contains_key(&key) {
-                            (key, dims) = overflow();
-                        }
-                        let series = rm.events.entry(key).or_insert_with(|| EventSeries {
-                            attributes: dims.into_iter().map(|(n, v)| kv(n, v)).collect(),
-                            start: now,
-                            count: 0,
-                            exemplars: Exemplars(Vec::new()),
-                        });
-                        series.count += 1;
-                        if let Some(e) = &exemplar {
-                            if series.exemplars.0.len() < max_exemplars {
-                                series.exemplars.0.push(e.clone());
-                            }
-                        }
-                    }
-                }
-            }
+        if self.cfg.events.enabled || !self.aggregate_wire(batch, &a, &mut state) {
+            self.aggregate_decoded(batch, &a, &mut state);
         }
         // bounded: the least recently seen resources beyond the cache size go
         let cap = usize::try_from(self.cfg.resource_metrics_cache_size).unwrap_or(0);
@@ -393,6 +296,209 @@ impl SpanMetrics {
             let excess = state.resources.len() - cap;
             for (_, k) in by_age.into_iter().take(excess) {
                 state.resources.remove(&k);
+            }
+        }
+    }
+
+    /// The resource state of `resource`'s key, made on first sight.
+    fn resource_state<'s>(
+        &self,
+        state: &'s mut State,
+        resource: &[KeyValue],
+        key: &str,
+        seen: Instant,
+    ) -> &'s mut ResourceState {
+        if !state.resources.contains_key(key) {
+            state.resources.insert(
+                key.to_string(),
+                ResourceState {
+                    attributes: resource.to_vec(),
+                    series: BTreeMap::new(),
+                    events: BTreeMap::new(),
+                    last_seen: seen,
+                },
+            );
+        }
+        let rm = state.resources.get_mut(key).expect("inserted above");
+        rm.last_seen = seen;
+        rm
+    }
+
+    /// Aggregate a trace batch still in its wire form; false when it is not one (nothing
+    /// was read).
+    fn aggregate_wire(&self, batch: &mut Batch, a: &Aggregation, state: &mut State) -> bool {
+        // the resource whose spans are walked: its attributes, and its service, key and
+        // state (taken out of the map while its spans come, put back after)
+        type Current = (Vec<KeyValue>, Option<(String, String, ResourceState)>);
+        // every resource with a service gets its state, spans or none, as the decoded form
+        // makes them (a first walk over resources only, the spans copied unread)
+        let resources = batch.edit_items_wire(Level::Resource, &mut |parts: SpanParts<'_, '_>| {
+            let resource = parts
+                .resource
+                .as_ref()
+                .map(|r| r.attributes.as_slice())
+                .unwrap_or(&[]);
+            if attr(resource, SERVICE_NAME).is_some() {
+                self.resource_state(state, resource, &self.resource_key(resource), a.seen);
+            }
+            Ok(())
+        });
+        if resources.is_none() {
+            return false;
+        }
+        let mut current: Option<Current> = None;
+        let put_back = |state: &mut State, c: Option<Current>| {
+            if let Some((_, Some((_, key, rm)))) = c {
+                state.resources.insert(key, rm);
+            }
+        };
+        let r = batch.edit_items_wire(Level::Item, &mut |parts: SpanParts<'_, '_>| {
+            let Some(item) = parts.item else {
+                return Ok(());
+            };
+            let resource = parts
+                .resource
+                .as_ref()
+                .map(|r| r.attributes.as_slice())
+                .unwrap_or(&[]);
+            if current.as_ref().is_none_or(|c| c.0 != resource) {
+                put_back(state, current.take());
+                let known = attr(resource, SERVICE_NAME).map(|service| {
+                    let key = self.resource_key(resource);
+                    self.resource_state(state, resource, &key, a.seen);
+                    let rm = state.resources.remove(&key).expect("made above");
+                    (as_string(service), key, rm)
+                });
+                current = Some((resource.to_vec(), known));
+            }
+            let Some((_, Some((service, _, rm)))) = &mut current else {
+                return Ok(());
+            };
+            let scope = parts.scope.and_then(|(s, _)| s.as_ref());
+            // the dimensions' entries, lent to the span for the series
+            let span = item.item;
+            for d in &self.cfg.dimensions {
+                span.attributes.extend(item.attrs.entry(&d.name));
+            }
+            self.record(a, rm, service, resource, scope, span);
+            span.attributes.clear();
+            Ok(())
+        });
+        put_back(state, current);
+        r.is_some()
+    }
+
+    /// Aggregate the decoded form of a batch.
+    fn aggregate_decoded(&self, batch: &Batch, a: &Aggregation, state: &mut State) {
+        let Some(traces) = batch.as_traces() else {
+            return;
+        };
+        for rs in &traces.resource_spans {
+            let resource: &[KeyValue] = rs
+                .resource
+                .as_ref()
+                .map(|r| r.attributes.as_slice())
+                .unwrap_or(&[]);
+            let Some(service) = attr(resource, SERVICE_NAME) else {
+                continue;
+            };
+            let service = as_string(service);
+            let key = self.resource_key(resource);
+            let rm = self.resource_state(state, resource, &key, a.seen);
+            for ss in &rs.scope_spans {
+                for span in &ss.spans {
+                    self.record(a, rm, &service, resource, ss.scope.as_ref(), span);
+                }
+            }
+        }
+    }
+
+    /// Count one span, and its events when they are counted.
+    fn record(
+        &self,
+        a: &Aggregation,
+        rm: &mut ResourceState,
+        service: &str,
+        resource: &[KeyValue],
+        scope: Option<&InstrumentationScope>,
+        span: &Span,
+    ) {
+        let (now, limit, max_exemplars) = (a.now, a.limit, a.max_exemplars);
+        let duration = if span.end_time_unix_nano > span.start_time_unix_nano {
+            (span.end_time_unix_nano - span.start_time_unix_nano) as f64 / a.divider
+        } else {
+            0.0
+        };
+        let (mut key, mut dims) = self.series_of(service, span, resource, scope, &[]);
+        if limit > 0 && rm.series.len() >= limit && !rm.series.contains_key(&key) {
+            (key, dims) = overflow();
+        }
+        let buckets = self.bounds.len() + 1;
+        let series = rm.series.entry(key).or_insert_with(|| Series {
+            attributes: dims.into_iter().map(|(n, v)| kv(n, v)).collect(),
+            start: now,
+            calls: 0,
+            calls_exemplars: Exemplars(Vec::new()),
+            buckets: vec![0; buckets],
+            sum: 0.0,
+            count: 0,
+            expo: self
+                .cfg
+                .histogram
+                .exponential
+                .as_ref()
+                .map(|e| ExpoHistogram::new(e.max_size)),
+            duration_exemplars: Exemplars(Vec::new()),
+        });
+        series.calls += 1;
+        if let Some(h) = series.expo.as_mut() {
+            if !self.cfg.histogram.disable {
+                h.record(duration, 1);
+            }
+        } else if !self.cfg.histogram.disable {
+            // the first bound at or above the value (Go `sort.SearchFloat64s`)
+            let i = self.bounds.partition_point(|b| *b < duration);
+            series.buckets[i] += 1;
+            series.sum += duration;
+            series.count += 1;
+        }
+        let exemplar = self.exemplar(span, duration, now);
+        if let Some(e) = &exemplar {
+            if series.calls_exemplars.0.len() < max_exemplars {
+                series.calls_exemplars.0.push(e.clone());
+            }
+            if !self.cfg.histogram.disable && series.duration_exemplars.0.len() < max_exemplars {
+                series.duration_exemplars.0.push(e.clone());
+            }
+        }
+        if !self.cfg.events.enabled {
+            return;
+        }
+        for event in &span.events {
+            // the event's attributes over the resource's (Go copies the
+            // resource's, then puts each of the event's)
+            let mut attrs: Vec<KeyValue> = resource
+                .iter()
+                .filter(|r| !event.attributes.iter().any(|e| e.key == r.key))
+                .cloned()
+                .collect();
+            attrs.extend(event.attributes.iter().cloned());
+            let (mut key, mut dims) =
+                self.series_of(service, span, &attrs, scope, &self.cfg.events.dimensions);
+            if limit > 0 && rm.events.len() >= limit && !rm.events.contains_key(&key) {
+                (key, dims) = overflow();
+            }
+            let series = rm.events.entry(key).or_insert_with(|| EventSeries {
+                attributes: dims.into_iter().map(|(n, v)| kv(n, v)).collect(),
+                start: now,
+                count: 0,
+                exemplars: Exemplars(Vec::new()),
+            });
+            series.count += 1;
+            if let Some(e) = &exemplar {
+                if series.exemplars.0.len() < max_exemplars {
+                    series.exemplars.0.push(e.clone());
+                }
             }
         }
     }
@@ -605,7 +711,8 @@ impl Consumer for Node {
                 batch.signal()
             )));
         }
-        self.0.aggregate(&batch);
+        let mut batch = batch;
+        self.0.aggregate(&mut batch);
         // after shutdown nothing flushes on a timer: what arrives goes out at once
         if self.0.stopped.load(std::sync::atomic::Ordering::SeqCst) {
             self.0.send().await;

@@ -478,3 +478,90 @@ fn instance(cfg: Config) -> (Arc<SpanMetrics>, Node) {
     ));
     (inner.clone(), Node(inner))
 }
+
+/// Zero every time of a flushed request and sort its resources and metrics, so that two
+/// instances' outputs compare (their clocks and map orders differ).
+fn normalized(mut req: ExportMetricsServiceRequest) -> Vec<Vec<u8>> {
+    use pipeline_api::proto::tonic::metrics::v1::metric::Data;
+    let mut out: Vec<Vec<u8>> = req
+        .resource_metrics
+        .iter_mut()
+        .map(|rm| {
+            for sm in &mut rm.scope_metrics {
+                for m in &mut sm.metrics {
+                    match &mut m.data {
+                        Some(Data::Sum(s)) => s.data_points.iter_mut().for_each(|p| {
+                            (p.start_time_unix_nano, p.time_unix_nano) = (0, 0);
+                            p.exemplars.iter_mut().for_each(|e| e.time_unix_nano = 0);
+                        }),
+                        Some(Data::Histogram(h)) => h.data_points.iter_mut().for_each(|p| {
+                            (p.start_time_unix_nano, p.time_unix_nano) = (0, 0);
+                            p.exemplars.iter_mut().for_each(|e| e.time_unix_nano = 0);
+                        }),
+                        Some(Data::ExponentialHistogram(h)) => {
+                            h.data_points.iter_mut().for_each(|p| {
+                                (p.start_time_unix_nano, p.time_unix_nano) = (0, 0);
+                                p.exemplars.iter_mut().for_each(|e| e.time_unix_nano = 0);
+                            })
+                        }
+                        _ => {}
+                    }
+                }
+                sm.metrics.sort_by_key(|m| format!("{m:?}"));
+            }
+            Batch::from_metrics(ExportMetricsServiceRequest {
+                resource_metrics: vec![rm.clone()],
+            })
+            .encode()
+            .to_vec()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Spans still in the wire form are counted as the decoded form counts them: random
+/// requests (resources with and without `service.name`, repeated keys, values of every
+/// type, entries without a value) through two instances, one fed each form, flush to the
+/// same metrics.
+#[tokio::test]
+async fn spans_in_the_wire_form_count_as_the_decoded_form() {
+    use pipeline_api::testing::random::{self, Rng};
+    let cases = [
+        // span attributes, resource attributes, defaults, a missing key
+        "{dimensions: [{name: a}, {name: b, default: none}, {name: http.method}, {name: dup}, {name: ''}], exemplars: {enabled: true}}",
+        // few series: the overflow series, the instrumentation scope, seconds
+        "{dimensions: [{name: c}], aggregation_cardinality_limit: 3, include_instrumentation_scope: [scope1], histogram: {unit: s}}",
+        "{dimensions: [{name: a}], histogram: {exponential: {max_size: 10}}, resource_metrics_key_attributes: [service.name]}",
+    ];
+    let mut rng = Rng(0x5e7);
+    for (case, y) in cases.iter().enumerate() {
+        let cfg = parse(y).unwrap();
+        let (wire_sm, wire_node) = instance(cfg.clone());
+        let (decoded_sm, decoded_node) = instance(cfg);
+        let mut spans = 0;
+        for _ in 0..200 {
+            let data = random::request(Signal::Traces, &mut rng);
+            let bytes = Batch::new(data, Default::default()).encode();
+            let wire = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+            let decoded = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+            decoded.data();
+            spans += wire.items();
+            let shared = wire.clone();
+            wire_node.consume(wire).await.unwrap();
+            assert!(
+                !shared.is_decoded(),
+                "case {case}: the wire form was decoded"
+            );
+            decoded_node.consume(decoded).await.unwrap();
+        }
+        let (w, d) = (wire_sm.flush().unwrap(), decoded_sm.flush().unwrap());
+        let points = Batch::from_metrics(d.clone()).items();
+        eprintln!("case {case}: {spans} spans, {points} points");
+        assert!(points > 20, "case {case}: only {points} points");
+        assert!(
+            normalized(w) == normalized(d),
+            "case {case}: the forms count differently"
+        );
+    }
+}

@@ -283,12 +283,22 @@ impl Batch {
     /// bytes are a slice of the transport's receive buffer (tonic's 8 KiB decode buffer, an
     /// HTTP read buffer), and a slice keeps its whole buffer alive for as long as the batch
     /// lives, which for small requests waiting in `batch` is several times their size.
+    ///
+    /// A request with an unknown field that is a group (no OpenTelemetry SDK writes one) is
+    /// decoded at once, dropping its unknown fields as prost and Go's pdata do: the walks of
+    /// the wire form (`wire_edit`, `wire_items`) do not read groups, and a walk that stopped
+    /// halfway would have run its callbacks, with their counts, on part of the request.
     pub fn from_wire(
         signal: Signal,
         bytes: Bytes,
         context: RequestContext,
     ) -> Result<Batch, WireError> {
-        let items = wire::scan(signal, &bytes)?;
+        let scanned = wire::scan_detail(signal, &bytes)?;
+        if scanned.groups {
+            let data = BatchData::decode_chunks(signal, &[bytes]);
+            return Ok(Batch::new(data, context));
+        }
+        let items = scanned.items;
         let bytes = if bytes.len() < COPY_WIRE_BELOW {
             Bytes::copy_from_slice(&bytes)
         } else {
@@ -975,6 +985,25 @@ mod tests {
             .flat_map(|r| r.scope_spans.iter())
             .flat_map(|s| s.spans.iter().map(|sp| sp.name.clone()))
             .collect()
+    }
+
+    #[test]
+    fn a_request_with_an_unknown_group_is_decoded_on_arrival() {
+        let plain = traces(2, 2, 3).encode();
+        // an unknown field 99 as a group (start, a varint inside, end) after the request's
+        // fields: prost skips it
+        let mut grouped = plain.clone();
+        grouped.extend_from_slice(&[0x9b, 0x06, 0x08, 0x01, 0x9c, 0x06]);
+        let b = Batch::from_wire(Signal::Traces, Bytes::from(grouped), Default::default())
+            .expect("prost accepts a group");
+        assert!(b.is_decoded(), "kept in the wire form, which no walk reads");
+        assert_eq!(b.items(), 12);
+        // the unknown field goes, as prost and Go's pdata drop it
+        assert_eq!(b.encode(), plain);
+        // without a group the request stays as it came
+        let b = Batch::from_wire(Signal::Traces, Bytes::from(plain), Default::default()).unwrap();
+        assert!(!b.is_decoded());
+        assert_eq!(b.items(), 12);
     }
 
     #[test]

@@ -58,6 +58,21 @@ pub const MAX_DEPTH: u32 = 64;
 /// data. When the `data` oneof occurs several times, prost keeps the last kind and merges
 /// into it the occurrences of that kind since the last occurrence of another kind.
 pub fn scan(signal: Signal, bytes: &[u8]) -> Result<usize, WireError> {
+    scan_detail(signal, bytes).map(|s| s.items)
+}
+
+/// What [`scan_detail`] found in a request it accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scanned {
+    /// The items (spans, data points, log records).
+    pub items: usize,
+    /// Whether an unknown field was a group (prost skips them; the walks of the wire form,
+    /// `wire_edit` and `wire_items`, do not read them).
+    pub groups: bool,
+}
+
+/// As [`scan`], and whether the request holds a group.
+pub fn scan_detail(signal: Signal, bytes: &[u8]) -> Result<Scanned, WireError> {
     let root = match signal {
         Signal::Traces => &TRACE_REQUEST,
         Signal::Metrics => &METRICS_REQUEST,
@@ -66,9 +81,13 @@ pub fn scan(signal: Signal, bytes: &[u8]) -> Result<usize, WireError> {
     let scanner = Scanner {
         base: bytes,
         error: Cell::new(None),
+        groups: Cell::new(false),
     };
     match scanner.message(bytes, root, 0) {
-        Ok(items) => Ok(items),
+        Ok(items) => Ok(Scanned {
+            items,
+            groups: scanner.groups.get(),
+        }),
         // `fail` records the error before returning `Failed`, its only constructor; the
         // default is never used.
         Err(Failed) => Err(scanner.error.get().unwrap_or(WireError {
@@ -741,6 +760,8 @@ struct Scanner<'a> {
     base: &'a [u8],
     /// The error behind a `Failed`, kept aside so that results stay two words wide.
     error: Cell<Option<WireError>>,
+    /// An unknown field was a group.
+    groups: Cell<bool>,
 }
 
 /// The scan failed; the error is in `Scanner::error`.
@@ -1036,6 +1057,7 @@ impl<'a> Scanner<'a> {
                 if depth >= MAX_DEPTH {
                     return Err(self.fail(Problem::TooDeep, desc, report, at));
                 }
+                self.groups.set(true);
                 // The group's fields, all unknown, up to the end-group of the same field
                 // number.
                 loop {

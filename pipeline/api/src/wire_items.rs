@@ -40,6 +40,9 @@ pub trait WireMap {
     /// Whether `key` is missing or its value reads as nil, decoding nothing where the
     /// layout tells.
     fn is_nil(&self, key: &str) -> bool;
+    /// The first entry of `key` decoded whole (its value `None` when it has none, as
+    /// prost decodes it).
+    fn entry(&self, key: &str) -> Option<KeyValue>;
     /// The list decoded, each entry whole (so what else an entry holds stays).
     fn decode_all(&self) -> Vec<KeyValue>;
     /// Edit the list in place.
@@ -58,24 +61,28 @@ impl WireMap for ItemAttrs<'_> {
         let wire = self.0.borrow();
         wire.find(key).is_none_or(|i| !wire.value_is_set(i))
     }
+    fn entry(&self, key: &str) -> Option<KeyValue> {
+        let wire = self.0.borrow();
+        wire.find(key).map(|i| decoded(&wire.entries[i]))
+    }
     fn decode_all(&self) -> Vec<KeyValue> {
-        self.0
-            .borrow()
-            .entries
-            .iter()
-            .map(|e| match e {
-                WireKv::Raw { key, payload, .. } => decode_entry(key, payload),
-                WireKv::Keyed { key, value, .. } => KeyValue {
-                    key: String::from_utf8_lossy(key).into_owned(),
-                    value: Some(value.clone()),
-                    ..Default::default()
-                },
-                WireKv::Owned(kv) => kv.clone(),
-            })
-            .collect()
+        self.0.borrow().entries.iter().map(decoded).collect()
     }
     fn edit(&self, f: &mut dyn FnMut(&mut dyn AttrMap)) {
         f(&mut *self.0.borrow_mut())
+    }
+}
+
+/// An entry decoded whole.
+fn decoded(e: &WireKv<'_>) -> KeyValue {
+    match e {
+        WireKv::Raw { key, payload, .. } => decode_entry(key, payload),
+        WireKv::Keyed { key, value, .. } => KeyValue {
+            key: String::from_utf8_lossy(key).into_owned(),
+            value: Some(value.clone()),
+            ..Default::default()
+        },
+        WireKv::Owned(kv) => kv.clone(),
     }
 }
 

@@ -19,7 +19,6 @@ mod tests;
 
 use std::sync::Arc;
 
-use pipeline_api::proto::tonic::common::v1::KeyValue;
 use pipeline_api::telemetry::MetricsLevel;
 use pipeline_api::wire_items::{Level, SpanParts, WireMap};
 use pipeline_api::{
@@ -138,13 +137,7 @@ impl ProbabilisticSamplerProcessor {
             };
             let span = item.item;
             // the one attribute the decision reads, lent to the span for it
-            if let Some(v) = item.attrs.get(PRIORITY) {
-                span.attributes.push(KeyValue {
-                    key: PRIORITY.into(),
-                    value: Some(v),
-                    ..Default::default()
-                });
-            }
+            span.attributes.extend(item.attrs.entry(PRIORITY));
             let before = span.trace_state.clone();
             let o = self.sampler.sample_span(span, self.fail_closed);
             span.attributes.clear();

@@ -1501,6 +1501,7 @@ fn schema_matches_the_generated_structs() {
                 let scanner = Scanner {
                     base: &bytes,
                     error: Cell::new(None),
+                    groups: Cell::new(false),
                 };
                 let ours = scanner
                     .message(&bytes, desc, 0)
@@ -1941,10 +1942,12 @@ fn key_value_fast_path_agrees_with_the_generic_loop() {
                         let generic = Scanner {
                             base: &kv,
                             error: Cell::new(None),
+                            groups: Cell::new(false),
                         };
                         let fast = Scanner {
                             base: &kv,
                             error: Cell::new(None),
+                            groups: Cell::new(false),
                         };
                         let g = generic.message(&kv, &KEY_VALUE, depth);
                         let f = fast.key_value(&kv, depth);
