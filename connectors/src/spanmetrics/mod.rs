@@ -26,6 +26,7 @@ use pipeline_api::proto::tonic::metrics::v1::{
     ExponentialHistogramDataPoint, Histogram, HistogramDataPoint, Metric, NumberDataPoint, Sum,
 };
 use pipeline_api::proto::tonic::trace::v1::{span, status, Span};
+use pipeline_api::wire_edit::ValueRef;
 use pipeline_api::wire_items::{Level, SpanParts, WireMap};
 use pipeline_api::{
     async_trait, declare, Batch, BuildError, ComponentId, ConnectorFactory, ConsumeError, Consumer,
@@ -91,12 +92,69 @@ fn as_string(v: &AnyValue) -> String {
     scalar_text(v).unwrap_or_else(|| format!("{:?}", v.value))
 }
 
-/// Go `GetDimensionValue`: the span's attribute, else the resource's, else the default.
-fn dimension_value(d: &Dimension, span: &[KeyValue], resource: &[KeyValue]) -> Option<AnyValue> {
-    attr(span, &d.name)
-        .or_else(|| attr(resource, &d.name))
-        .cloned()
-        .or_else(|| d.default.as_deref().map(string_value))
+/// Append `as_string(v)` to `out` without a string of its own for the scalars.
+fn push_text(out: &mut String, v: &AnyValue) {
+    use std::fmt::Write;
+    match &v.value {
+        Some(any_value::Value::StringValue(s)) => out.push_str(s),
+        Some(any_value::Value::IntValue(i)) => drop(write!(out, "{i}")),
+        Some(any_value::Value::DoubleValue(d)) => drop(write!(out, "{d}")),
+        Some(any_value::Value::BoolValue(b)) => drop(write!(out, "{b}")),
+        _ => out.push_str(&as_string(v)),
+    }
+}
+
+/// A span's attributes as the dimensions read them: decoded, or in the wire form.
+trait SpanAttrs {
+    /// Append the text of the first entry of `name` to `out`; false, nothing appended,
+    /// when there is none or it has no value (as `attr` finds nothing).
+    fn push_text(&self, name: &str, out: &mut String) -> bool;
+    /// The value of the first entry of `name` (as `attr`).
+    fn value(&self, name: &str) -> Option<AnyValue>;
+}
+
+impl SpanAttrs for [KeyValue] {
+    fn push_text(&self, name: &str, out: &mut String) -> bool {
+        attr(self, name).map(|v| push_text(out, v)).is_some()
+    }
+    fn value(&self, name: &str) -> Option<AnyValue> {
+        attr(self, name).cloned()
+    }
+}
+
+impl SpanAttrs for dyn WireMap + '_ {
+    fn push_text(&self, name: &str, out: &mut String) -> bool {
+        use std::fmt::Write;
+        let mut found = None;
+        self.with_value(name, &mut |v| {
+            found = match v {
+                None => Some(false),
+                Some(ValueRef::Str(s)) => {
+                    out.push_str(s);
+                    Some(true)
+                }
+                Some(ValueRef::Int(i)) => Some(write!(out, "{i}").is_ok()),
+                Some(ValueRef::Double(d)) => Some(write!(out, "{d}").is_ok()),
+                Some(ValueRef::Bool(b)) => Some(write!(out, "{b}").is_ok()),
+                // another layout or type: decoded whole below, where a missing value and
+                // an empty one differ
+                Some(ValueRef::Any(_)) => None,
+            }
+        });
+        match found {
+            Some(found) => found,
+            None => match self.value(name) {
+                Some(v) => {
+                    push_text(out, &v);
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+    fn value(&self, name: &str) -> Option<AnyValue> {
+        self.entry(name).and_then(|kv| kv.value)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -206,54 +264,111 @@ impl SpanMetrics {
         self.cfg.exclude_dimensions.iter().any(|d| d == key)
     }
 
-    /// The series key and dimensions of a span (Go `buildKey`); the dimensions become the
-    /// attributes only when the series is new (Go `buildAttributes`, cached by key). The
-    /// configured `dimensions`, then `extra` (the events metric's), are looked up in the
-    /// span's attributes, then in `resource` (for an event: its attributes over the
-    /// resource's).
-    fn series_of<'a>(
-        &'a self,
-        service: &str,
-        span: &Span,
-        resource: &[KeyValue],
-        scope: Option<&InstrumentationScope>,
-        extra: &'a [Dimension],
-    ) -> (String, Vec<(&'a str, AnyValue)>) {
-        let mut dims: Vec<(&'a str, AnyValue)> = Vec::with_capacity(4 + self.cfg.dimensions.len());
-        for (name, value) in [
+    /// The fixed dimensions of a span: service, name, kind and status code, less the
+    /// excluded ones.
+    fn fixed<'s>(
+        &'s self,
+        service: &'s str,
+        span: &'s Span,
+    ) -> impl Iterator<Item = (&'static str, &'s str)> + 's {
+        [
             (SERVICE_NAME, service),
             (SPAN_NAME, span.name.as_str()),
             (SPAN_KIND, kind_str(span.kind)),
             (STATUS_CODE, status_str(span)),
-        ] {
-            if !self.excluded(name) {
-                dims.push((name, string_value(value)));
+        ]
+        .into_iter()
+        .filter(|(name, _)| !self.excluded(name))
+    }
+
+    /// The instrumentation scope's dimensions, when it is one of `include_instrumentation_scope`.
+    fn scope_dims<'s>(
+        &self,
+        scope: Option<&'s InstrumentationScope>,
+    ) -> Vec<(&'static str, &'s str)> {
+        let Some(scope) = scope.filter(|s| {
+            !s.name.is_empty() && self.cfg.include_instrumentation_scope.contains(&s.name)
+        }) else {
+            return Vec::new();
+        };
+        let mut out = vec![("span.instrumentation.scope.name", scope.name.as_str())];
+        if !scope.version.is_empty() {
+            out.push(("span.instrumentation.scope.version", scope.version.as_str()));
+        }
+        out
+    }
+
+    /// The series key of a span (Go `buildKey`): the text of each dimension, joined by NUL.
+    /// The configured `dimensions`, then `extra` (the events metric's), are looked up in the
+    /// span's attributes, then in `resource` (for an event: its attributes over the
+    /// resource's), then their default (Go `GetDimensionValue`). Written straight into the key: the dimensions'
+    /// values are made only for a new series ([`Self::series_dims`]).
+    fn series_key<A: SpanAttrs + ?Sized>(
+        &self,
+        service: &str,
+        span: &Span,
+        attrs: &A,
+        resource: &[KeyValue],
+        scope: Option<&InstrumentationScope>,
+        extra: &[Dimension],
+    ) -> String {
+        let mut key = String::new();
+        let mut first = true;
+        let sep = |key: &mut String, first: &mut bool| {
+            if !std::mem::take(first) {
+                key.push('\0');
             }
+        };
+        for (_, value) in self.fixed(service, span) {
+            sep(&mut key, &mut first);
+            key.push_str(value);
         }
         for d in self.cfg.dimensions.iter().chain(extra) {
-            if let Some(v) = dimension_value(d, &span.attributes, resource) {
+            let (mark, was_first) = (key.len(), first);
+            sep(&mut key, &mut first);
+            let found = attrs.push_text(&d.name, &mut key)
+                || resource.push_text(&d.name, &mut key)
+                || d.default.as_deref().map(|v| key.push_str(v)).is_some();
+            if !found {
+                key.truncate(mark);
+                first = was_first;
+            }
+        }
+        for (_, value) in self.scope_dims(scope) {
+            sep(&mut key, &mut first);
+            key.push_str(value);
+        }
+        key
+    }
+
+    /// The dimensions of a new series, as [`Self::series_key`] reads them (Go
+    /// `buildAttributes`).
+    fn series_dims<'a, A: SpanAttrs + ?Sized>(
+        &'a self,
+        service: &str,
+        span: &Span,
+        attrs: &A,
+        resource: &[KeyValue],
+        scope: Option<&InstrumentationScope>,
+        extra: &'a [Dimension],
+    ) -> Vec<(&'a str, AnyValue)> {
+        let mut dims: Vec<(&'a str, AnyValue)> = self
+            .fixed(service, span)
+            .map(|(name, value)| (name, string_value(value)))
+            .collect();
+        for d in self.cfg.dimensions.iter().chain(extra) {
+            let v = attrs
+                .value(&d.name)
+                .or_else(|| resource.value(&d.name))
+                .or_else(|| d.default.as_deref().map(string_value));
+            if let Some(v) = v {
                 dims.push((&d.name, v));
             }
         }
-        if let Some(scope) = scope.filter(|s| {
-            !s.name.is_empty() && self.cfg.include_instrumentation_scope.contains(&s.name)
-        }) {
-            dims.push(("span.instrumentation.scope.name", string_value(&scope.name)));
-            if !scope.version.is_empty() {
-                dims.push((
-                    "span.instrumentation.scope.version",
-                    string_value(&scope.version),
-                ));
-            }
+        for (name, value) in self.scope_dims(scope) {
+            dims.push((name, string_value(value)));
         }
-        let mut key = String::new();
-        for (i, (_, v)) in dims.iter().enumerate() {
-            if i > 0 {
-                key.push('\0');
-            }
-            key.push_str(&as_string(v));
-        }
-        (key, dims)
+        dims
     }
 
     fn exemplar(&self, span: &Span, value: f64, now: u64) -> Option<Exemplar> {
@@ -375,13 +490,16 @@ impl SpanMetrics {
                 return Ok(());
             };
             let scope = parts.scope.and_then(|(s, _)| s.as_ref());
-            // the dimensions' entries, lent to the span for the series
-            let span = item.item;
-            for d in &self.cfg.dimensions {
-                span.attributes.extend(item.attrs.entry(&d.name));
-            }
-            self.record(a, rm, service, resource, scope, span);
-            span.attributes.clear();
+            let span = &*item.item;
+            self.record(
+                a,
+                rm,
+                service,
+                resource,
+                scope,
+                span,
+                item.attrs as &dyn WireMap,
+            );
             Ok(())
         });
         put_back(state, current);
@@ -407,14 +525,16 @@ impl SpanMetrics {
             let rm = self.resource_state(state, resource, &key, a.seen);
             for ss in &rs.scope_spans {
                 for span in &ss.spans {
-                    self.record(a, rm, &service, resource, ss.scope.as_ref(), span);
+                    let attrs = &span.attributes[..];
+                    self.record(a, rm, &service, resource, ss.scope.as_ref(), span, attrs);
                 }
             }
         }
     }
 
     /// Count one span, and its events when they are counted.
-    fn record(
+    #[allow(clippy::too_many_arguments)]
+    fn record<A: SpanAttrs + ?Sized>(
         &self,
         a: &Aggregation,
         rm: &mut ResourceState,
@@ -422,6 +542,7 @@ impl SpanMetrics {
         resource: &[KeyValue],
         scope: Option<&InstrumentationScope>,
         span: &Span,
+        attrs: &A,
     ) {
         let (now, limit, max_exemplars) = (a.now, a.limit, a.max_exemplars);
         let duration = if span.end_time_unix_nano > span.start_time_unix_nano {
@@ -429,13 +550,19 @@ impl SpanMetrics {
         } else {
             0.0
         };
-        let (mut key, mut dims) = self.series_of(service, span, resource, scope, &[]);
+        let mut key = self.series_key(service, span, attrs, resource, scope, &[]);
+        let mut dims = None;
         if limit > 0 && rm.series.len() >= limit && !rm.series.contains_key(&key) {
-            (key, dims) = overflow();
+            let (k, d) = overflow();
+            (key, dims) = (k, Some(d));
         }
         let buckets = self.bounds.len() + 1;
         let series = rm.series.entry(key).or_insert_with(|| Series {
-            attributes: dims.into_iter().map(|(n, v)| kv(n, v)).collect(),
+            attributes: dims
+                .unwrap_or_else(|| self.series_dims(service, span, attrs, resource, scope, &[]))
+                .into_iter()
+                .map(|(n, v)| kv(n, v))
+                .collect(),
             start: now,
             calls: 0,
             calls_exemplars: Exemplars(Vec::new()),
@@ -483,8 +610,10 @@ impl SpanMetrics {
                 .cloned()
                 .collect();
             attrs.extend(event.attributes.iter().cloned());
-            let (mut key, mut dims) =
-                self.series_of(service, span, &attrs, scope, &self.cfg.events.dimensions);
+            let extra = &self.cfg.events.dimensions;
+            let spans = &span.attributes[..];
+            let mut key = self.series_key(service, span, spans, &attrs, scope, extra);
+            let mut dims = self.series_dims(service, span, spans, &attrs, scope, extra);
             if limit > 0 && rm.events.len() >= limit && !rm.events.contains_key(&key) {
                 (key, dims) = overflow();
             }
