@@ -84,3 +84,61 @@ pub fn metric(t: &ComponentTelemetry, name: &str, labels: &[(&str, &str)]) -> f6
         })
         .sum()
 }
+
+/// What [`wire_form_agrees`] saw over its requests.
+#[derive(Debug, Default)]
+pub struct Agreement {
+    /// Requests whose bytes the processing changed.
+    pub changed: usize,
+    /// Requests the processing refused (alike in both forms).
+    pub failed: usize,
+    /// Requests left with no item.
+    pub emptied: usize,
+}
+
+/// Run `process` over 300 random requests of `signal` (`pipeline_api::testing::random`),
+/// once over the wire form and once over the decoded form: the same result, the same bytes
+/// and the same item count; with `stays_wire`, the wire form is not decoded on the way.
+/// `process` is told which form it is handed (`true`: the wire form).
+pub fn wire_form_agrees<R: PartialEq + std::fmt::Debug>(
+    signal: Signal,
+    rng: &mut pipeline_api::testing::random::Rng,
+    what: &str,
+    stays_wire: bool,
+    mut process: impl FnMut(&mut pipeline_api::Batch, bool) -> Result<R, String>,
+) -> Agreement {
+    use pipeline_api::Batch;
+    let mut seen = Agreement::default();
+    for _ in 0..300 {
+        let data = pipeline_api::testing::random::request(signal, rng);
+        let bytes = Batch::new(data, Default::default()).encode();
+        let mut wire = Batch::decode(signal, &bytes, Default::default()).unwrap();
+        let mut decoded = Batch::decode(signal, &bytes, Default::default()).unwrap();
+        decoded.data();
+        let (a, b) = (process(&mut wire, true), process(&mut decoded, false));
+        assert_eq!(a, b, "{what}: results differ");
+        if a.is_err() {
+            seen.failed += 1;
+            continue;
+        }
+        if stays_wire {
+            assert!(!wire.is_decoded(), "{what}: the wire form was decoded");
+        }
+        let got = wire.encode();
+        assert!(
+            got == decoded.encode(),
+            "{what}: the wire form gives other bytes for {bytes:02x?}"
+        );
+        assert_eq!(wire.items(), decoded.items(), "{what}: items");
+        seen.changed += usize::from(got != bytes);
+        seen.emptied += usize::from(wire.is_empty());
+    }
+    eprintln!("{what}: {seen:?}");
+    // the cases must exercise what they are about
+    assert!(
+        seen.changed > 50,
+        "{what}: only {} requests changed",
+        seen.changed
+    );
+    seen
+}

@@ -509,50 +509,22 @@ log_statements:
 ];
 
 /// Run each case over random requests of `signal` through the wire form and the decoded
-/// form: the same result, the same bytes, the same item count.
+/// form (`testutil::wire_form_agrees`).
 fn wire_form_agrees(signal: Signal, cases: &[(&str, bool)], seed: u64, failing: usize) {
-    use pipeline_api::testing::random::{self, Rng};
-    let mut rng = Rng(seed);
+    let mut rng = pipeline_api::testing::random::Rng(seed);
     for (case, (y, stays_wire)) in cases.iter().enumerate() {
         let cfg: Config = serde_yaml_ng::from_str(y).expect("test yaml");
         let p = TransformProcessor::new(&cfg, signal, Collect::new()).expect("build");
-        let (mut changed, mut failed) = (0, 0);
-        for _ in 0..300 {
-            let data = random::request(signal, &mut rng);
-            let bytes = Batch::new(data, Default::default()).encode();
-            let mut wire = Batch::decode(signal, &bytes, Default::default()).unwrap();
-            let mut decoded = Batch::decode(signal, &bytes, Default::default()).unwrap();
-            decoded.data();
-            let (a, b) = (p.process_batch(&mut wire), p.process_batch(&mut decoded));
-            assert_eq!(a, b, "{signal} case {case}: results differ");
-            if a.is_err() {
-                failed += 1;
-                continue;
-            }
-            if *stays_wire {
-                assert!(
-                    !wire.is_decoded(),
-                    "{signal} case {case}: the wire form was decoded"
-                );
-            }
-            let got = wire.encode();
-            assert!(
-                got == decoded.encode(),
-                "{signal} case {case}: the wire form gives other bytes for {bytes:02x?}"
-            );
-            changed += usize::from(got != bytes);
-            assert_eq!(wire.items(), decoded.items());
-        }
-        // the cases must exercise what they are about
-        eprintln!("{signal} case {case}: {changed} changed, {failed} failed");
-        assert!(
-            changed > 50,
-            "{signal} case {case}: only {changed} requests changed"
-        );
+        let what = format!("{signal} case {case}");
+        let seen =
+            crate::testutil::wire_form_agrees(signal, &mut rng, &what, *stays_wire, |b, _| {
+                p.process_batch(b)
+            });
         if case == failing {
             assert!(
-                failed > 10,
-                "{signal} case {case}: only {failed} requests failed"
+                seen.failed > 10,
+                "{what}: only {} requests failed",
+                seen.failed
             );
         }
     }
