@@ -324,9 +324,10 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         self.plan.arena.len() - start
     }
 
-    /// Read a `ResourceSpans` or `ScopeSpans`: its message (field 1, every occurrence
-    /// merged, as prost does), its children (field 2) and its schema URL (field 3, the last
-    /// one); any other field is dropped from the output, as prost drops it.
+    /// Read a resource or scope entry (`ResourceSpans`, `ScopeLogs`...): its message (field
+    /// 1, every occurrence merged, as prost does), its children (field 2) and its schema URL
+    /// (field 3, the last one); any other field is dropped from the output, as prost drops
+    /// it.
     fn entry<M: Message + Default>(
         &mut self,
         msg: &'a [u8],
