@@ -92,29 +92,33 @@ pub struct Agreement {
     pub changed: usize,
     /// Requests the processing refused (alike in both forms).
     pub failed: usize,
+    /// Requests that lost items.
+    pub shrunk: usize,
     /// Requests left with no item.
     pub emptied: usize,
 }
 
-/// Run `process` over 300 random requests of `signal` (`pipeline_api::testing::random`),
-/// once over the wire form and once over the decoded form: the same result, the same bytes
-/// and the same item count; with `stays_wire`, the wire form is not decoded on the way.
-/// `process` is told which form it is handed (`true`: the wire form).
+/// Run `process` over 300 requests of `signal` made by `request` (given the request's
+/// index), once over the wire form and once over the decoded form: the same result, the
+/// same bytes and the same item count; with `stays_wire`, the wire form is not decoded on
+/// the way. `process` is told which form it is handed (`true`: the wire form). More than
+/// 50 requests must change, and with `failing` more than 10 must be refused.
 pub fn wire_form_agrees<R: PartialEq + std::fmt::Debug>(
     signal: Signal,
-    rng: &mut pipeline_api::testing::random::Rng,
+    mut request: impl FnMut(usize) -> pipeline_api::BatchData,
     what: &str,
     stays_wire: bool,
+    failing: bool,
     mut process: impl FnMut(&mut pipeline_api::Batch, bool) -> Result<R, String>,
 ) -> Agreement {
     use pipeline_api::Batch;
     let mut seen = Agreement::default();
-    for _ in 0..300 {
-        let data = pipeline_api::testing::random::request(signal, rng);
-        let bytes = Batch::new(data, Default::default()).encode();
+    for n in 0..300 {
+        let bytes = Batch::new(request(n), Default::default()).encode();
         let mut wire = Batch::decode(signal, &bytes, Default::default()).unwrap();
         let mut decoded = Batch::decode(signal, &bytes, Default::default()).unwrap();
         decoded.data();
+        let before = wire.items();
         let (a, b) = (process(&mut wire, true), process(&mut decoded, false));
         assert_eq!(a, b, "{what}: results differ");
         if a.is_err() {
@@ -131,6 +135,7 @@ pub fn wire_form_agrees<R: PartialEq + std::fmt::Debug>(
         );
         assert_eq!(wire.items(), decoded.items(), "{what}: items");
         seen.changed += usize::from(got != bytes);
+        seen.shrunk += usize::from(wire.items() < before);
         seen.emptied += usize::from(wire.is_empty());
     }
     eprintln!("{what}: {seen:?}");
@@ -140,5 +145,12 @@ pub fn wire_form_agrees<R: PartialEq + std::fmt::Debug>(
         "{what}: only {} requests changed",
         seen.changed
     );
+    if failing {
+        assert!(
+            seen.failed > 10,
+            "{what}: only {} requests failed",
+            seen.failed
+        );
+    }
     seen
 }

@@ -281,7 +281,8 @@ impl SpanMetrics {
         .filter(|(name, _)| !self.excluded(name))
     }
 
-    /// The instrumentation scope's dimensions, when it is one of `include_instrumentation_scope`.
+    /// The instrumentation scope's dimensions, when it is one of
+    /// `include_instrumentation_scope`.
     fn scope_dims<'s>(
         &self,
         scope: Option<&'s InstrumentationScope>,
@@ -301,8 +302,8 @@ impl SpanMetrics {
     /// The series key of a span (Go `buildKey`): the text of each dimension, joined by NUL.
     /// The configured `dimensions`, then `extra` (the events metric's), are looked up in the
     /// span's attributes, then in `resource` (for an event: its attributes over the
-    /// resource's), then their default (Go `GetDimensionValue`). Written straight into the key: the dimensions'
-    /// values are made only for a new series ([`Self::series_dims`]).
+    /// resource's), then their default (Go `GetDimensionValue`). Written straight into the
+    /// key: the dimensions' values are made only for a new series ([`Self::series_dims`]).
     fn series_key<A: SpanAttrs + ?Sized>(
         &self,
         service: &str,

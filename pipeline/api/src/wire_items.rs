@@ -264,6 +264,25 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         Ok(len)
     }
 
+    /// Hand the callback a resource or scope entry; whether it drops the entry.
+    fn hand_over(
+        &mut self,
+        resource: &mut Option<Resource>,
+        resource_schema_url: &mut String,
+        scope: Option<(&mut Option<InstrumentationScope>, &mut String)>,
+    ) -> Result<bool, ItemEditError> {
+        let mut drop = false;
+        (self.f)(Parts {
+            resource,
+            resource_schema_url,
+            scope,
+            item: None,
+            drop: &mut drop,
+        })
+        .map_err(ItemEditError::Callback)?;
+        Ok(drop)
+    }
+
     /// Leave out an entry: what it held counted, the request changed.
     fn left_out(&mut self, items: usize) -> Option<usize> {
         self.dropped += items;
@@ -382,24 +401,15 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
     fn resource_entry(&mut self, msg: &'a [u8]) -> Result<Option<usize>, ItemEditError> {
         let mut e = self.entry::<Resource>(msg)?;
         let url_before = e.schema_url.clone();
-        if self.level == Level::Resource {
-            let mut drop = false;
-            (self.f)(Parts {
-                resource: &mut e.message,
-                resource_schema_url: &mut e.schema_url,
-                scope: None,
-                item: None,
-                drop: &mut drop,
-            })
-            .map_err(ItemEditError::Callback)?;
-            if drop {
-                let items = e
-                    .children
-                    .iter()
-                    .map(|s| item_count(s))
-                    .sum::<Result<usize, _>>()?;
-                return Ok(self.left_out(items));
-            }
+        if self.level == Level::Resource
+            && self.hand_over(&mut e.message, &mut e.schema_url, None)?
+        {
+            let items = e
+                .children
+                .iter()
+                .map(|s| item_count(s))
+                .sum::<Result<usize, _>>()?;
+            return Ok(self.left_out(items));
         }
         let at = self.reserve_message();
         let mut len = 0;
@@ -442,19 +452,9 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         // the scope and schema URL first (the items' statements read them), then the items
         let mut e = self.entry::<InstrumentationScope>(msg)?;
         let url_before = e.schema_url.clone();
-        if self.level == Level::Scope {
-            let mut drop = false;
-            (self.f)(Parts {
-                resource,
-                resource_schema_url,
-                scope: Some((&mut e.message, &mut e.schema_url)),
-                item: None,
-                drop: &mut drop,
-            })
-            .map_err(ItemEditError::Callback)?;
-            if drop {
-                return Ok(self.left_out(e.children.len()));
-            }
+        let scope = Some((&mut e.message, &mut e.schema_url));
+        if self.level == Level::Scope && self.hand_over(resource, resource_schema_url, scope)? {
+            return Ok(self.left_out(e.children.len()));
         }
         let at = self.reserve_message();
         let mut len = 0;

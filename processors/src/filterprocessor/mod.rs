@@ -563,12 +563,17 @@ impl FilterProcessor {
         })
     }
 
+    /// The legacy match properties, when they select anything.
+    fn skip(&self) -> Option<&SkipExpr> {
+        self.plan.skip.as_ref().filter(|s| !s.is_noop())
+    }
+
     /// Run the rules over a trace or logs batch still in its wire form, keeping it in that
     /// form (`exec::filter_wire`), until one cannot be: the rules that ran and the items
     /// dropped. None runs there when the legacy match properties are set.
     pub fn filter_wire(&self, batch: &mut Batch) -> Result<(usize, usize), String> {
         let mut dropped = 0;
-        if self.plan.skip.as_ref().is_some_and(|s| !s.is_noop()) {
+        if self.skip().is_some() {
             return Ok((0, 0));
         }
         let rules = &self.plan.rules;
@@ -588,7 +593,7 @@ impl FilterProcessor {
     /// the decoded form; the number of items dropped.
     pub fn process_batch(&self, batch: &mut Batch) -> Result<usize, String> {
         let (ran, dropped) = self.filter_wire(batch)?;
-        if ran == self.plan.rules.len() && self.plan.skip.as_ref().is_none_or(|s| s.is_noop()) {
+        if ran == self.plan.rules.len() && self.skip().is_none() {
             return Ok(dropped);
         }
         Ok(dropped + batch.edit(|data| self.filter(data, ran))?)
@@ -598,7 +603,7 @@ impl FilterProcessor {
     /// wire form); the number of items dropped.
     pub fn filter(&self, data: &mut BatchData, from: usize) -> Result<usize, String> {
         let mut dropped = 0;
-        let skip = self.plan.skip.as_ref().filter(|s| !s.is_noop());
+        let skip = self.skip();
         let rules = &self.plan.rules[from..];
         match data {
             BatchData::Traces(req) => {
@@ -684,9 +689,7 @@ impl Consumer for FilterProcessor {
                 batch.signal()
             )));
         }
-        if (self.plan.rules.is_empty() && self.plan.skip.as_ref().is_none_or(|s| s.is_noop()))
-            || batch.is_empty()
-        {
+        if (self.plan.rules.is_empty() && self.skip().is_none()) || batch.is_empty() {
             return self.next.consume(batch).await;
         }
         let dropped = self

@@ -627,8 +627,15 @@ fn wire_form_agrees(signal: Signal, cases: &[(&str, usize)], seed: u64, failing:
         let what = format!("{signal} case {case}");
         let rules = p.plan.rules.len();
         let stays_wire = *on_wire == rules && rules > 0;
-        let seen =
-            crate::testutil::wire_form_agrees(signal, &mut rng, &what, stays_wire, |b, wire| {
+        let request = |_| pipeline_api::testing::random::request(signal, &mut rng);
+        let failing = case == failing;
+        crate::testutil::wire_form_agrees(
+            signal,
+            request,
+            &what,
+            stays_wire,
+            failing,
+            |b, wire| {
                 if wire {
                     let ran = p.filter_wire(&mut b.clone()).map(|(ran, _)| ran);
                     if ran.is_ok() {
@@ -636,14 +643,8 @@ fn wire_form_agrees(signal: Signal, cases: &[(&str, usize)], seed: u64, failing:
                     }
                 }
                 p.process_batch(b)
-            });
-        if case == failing {
-            assert!(
-                seen.failed > 10,
-                "{what}: only {} requests failed",
-                seen.failed
-            );
-        }
+            },
+        );
     }
 }
 

@@ -109,10 +109,15 @@ impl ProbabilisticSamplerProcessor {
         })
     }
 
-    fn count(&self, policy: Policy, sampled: bool) {
-        if let Some(c) = &self.counters {
-            c[policy.index()][usize::from(sampled)].inc();
+    /// Log a decision's error and count the decision; whether the item is kept.
+    fn settle(&self, o: &sampler::Outcome) -> bool {
+        if let Some(e) = &o.error {
+            self.log_error(e);
         }
+        if let Some(c) = &self.counters {
+            c[o.policy.index()][usize::from(o.sampled)].inc();
+        }
+        o.sampled
     }
 
     fn log_error(&self, e: &DecisionError) {
@@ -141,12 +146,8 @@ impl ProbabilisticSamplerProcessor {
             let before = span.trace_state.clone();
             let o = self.sampler.sample_span(span, self.fail_closed);
             span.attributes.clear();
-            if let Some(e) = &o.error {
-                self.log_error(e);
-            }
-            self.count(o.policy, o.sampled);
             *item.changed = span.trace_state != before;
-            *parts.drop = !o.sampled;
+            *parts.drop = !self.settle(&o);
             Ok(())
         })?;
         // the callback never fails
@@ -162,11 +163,7 @@ impl ProbabilisticSamplerProcessor {
                     rs.scope_spans.retain_mut(|ss| {
                         ss.spans.retain_mut(|span| {
                             let o = self.sampler.sample_span(span, self.fail_closed);
-                            if let Some(e) = &o.error {
-                                self.log_error(e);
-                            }
-                            self.count(o.policy, o.sampled);
-                            o.sampled
+                            self.settle(&o)
                         });
                         !ss.spans.is_empty()
                     });
@@ -184,11 +181,7 @@ impl ProbabilisticSamplerProcessor {
                                 &self.sampling_priority,
                                 self.precision,
                             );
-                            if let Some(e) = &o.error {
-                                self.log_error(e);
-                            }
-                            self.count(o.policy, o.sampled);
-                            o.sampled
+                            self.settle(&o)
                         });
                         !sl.log_records.is_empty()
                     });
