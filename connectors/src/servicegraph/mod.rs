@@ -274,6 +274,8 @@ struct Edge {
     peer: BTreeMap<String, String>,
     virtual_node: &'static str,
     expires: Option<Instant>,
+    /// Its place in `State::order`: an entry there with another number is stale.
+    seq: u64,
 }
 
 impl Edge {
@@ -297,9 +299,13 @@ struct Series {
 
 #[derive(Default)]
 struct State {
-    /// Edges waiting for their pair, by (trace id, span id), oldest first.
+    /// Edges waiting for their pair, by (trace id, span id).
     edges: HashMap<(Vec<u8>, Vec<u8>), Edge>,
-    order: VecDeque<(Vec<u8>, Vec<u8>)>,
+    /// Their keys oldest first, each with its edge's `seq`. A completed edge leaves its
+    /// entry behind (removing it would be a walk over every waiting edge); stale entries
+    /// are skipped at the head and compacted away once they outnumber the live ones.
+    order: VecDeque<(u64, (Vec<u8>, Vec<u8>))>,
+    next_seq: u64,
     series: BTreeMap<String, Series>,
 }
 
@@ -334,7 +340,10 @@ impl ServiceGraph {
             update(edge);
             if edge.is_complete() {
                 let edge = state.edges.remove(&key).expect("present");
-                state.order.retain(|k| *k != key);
+                if state.order.len() > 2 * state.edges.len() + 64 {
+                    let State { order, edges, .. } = &mut *state;
+                    order.retain(|(seq, k)| edges.get(k).is_some_and(|e| e.seq == *seq));
+                }
                 self.complete(state, &edge);
             }
             return;
@@ -347,6 +356,7 @@ impl ServiceGraph {
         let mut edge = Edge {
             span_id_empty: key.1.iter().all(|b| *b == 0),
             expires: Some(Instant::now() + self.cfg.store.ttl.get()),
+            seq: state.next_seq,
             ..Default::default()
         };
         update(&mut edge);
@@ -355,27 +365,33 @@ impl ServiceGraph {
             self.complete(state, &edge);
             return;
         }
-        state.order.push_back(key.clone());
+        state.next_seq += 1;
+        state.order.push_back((edge.seq, key.clone()));
         state.edges.insert(key, edge);
     }
 
     /// Evict the oldest edge if it has expired (Go `tryEvictHead`).
     fn evict_head(&self, state: &mut State) -> bool {
-        let Some(key) = state.order.front().cloned() else {
-            return false;
-        };
-        let expired = state
-            .edges
-            .get(&key)
-            .is_none_or(|e| e.expires.is_some_and(|t| t <= Instant::now()));
-        if !expired {
-            return false;
+        loop {
+            let Some((seq, key)) = state.order.front() else {
+                return false;
+            };
+            match state.edges.get(key) {
+                // the edge completed (or its key was taken again later): a stale entry
+                Some(e) if e.seq != *seq => {}
+                None => {}
+                Some(e) => {
+                    if !e.expires.is_some_and(|t| t <= Instant::now()) {
+                        return false;
+                    }
+                    let (_, key) = state.order.pop_front().expect("front");
+                    let edge = state.edges.remove(&key).expect("present");
+                    self.on_expire(state, edge);
+                    return true;
+                }
+            }
+            state.order.pop_front();
         }
-        state.order.pop_front();
-        if let Some(edge) = state.edges.remove(&key) {
-            self.on_expire(state, edge);
-        }
-        true
     }
 
     /// An edge whose pair never came: towards a virtual node (Go `onExpire`).

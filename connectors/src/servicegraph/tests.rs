@@ -276,3 +276,70 @@ fn a_full_store_drops_the_span_and_counts_it() {
     assert_eq!(g.dropped.get(), 1);
     assert_eq!(g.state.lock().unwrap().edges.len(), 1);
 }
+
+/// A client span and its server span under trace `n`.
+fn pair(n: u32) -> Vec<ResourceSpans> {
+    let trace = |s: &mut Span| s.trace_id[..4].copy_from_slice(&n.to_be_bytes());
+    let mut client = span(span::SpanKind::Client, 1, 7, 0, 5, false, vec![]);
+    let mut server = span(span::SpanKind::Server, 1, 8, 7, 3, false, vec![]);
+    trace(&mut client);
+    trace(&mut server);
+    vec![from("api", vec![client]), from("backend", vec![server])]
+}
+
+#[test]
+fn completed_edges_do_not_pile_up_in_the_expiry_order() {
+    let (g, _) = graph("store: {max_items: 100000, ttl: 1h}");
+    // one edge that never completes, then many that do
+    g.aggregate(&batch(vec![from(
+        "api",
+        vec![span(span::SpanKind::Client, 2, 9, 0, 5, false, vec![])],
+    )]));
+    for n in 0..10_000 {
+        g.aggregate(&batch(pair(n)));
+    }
+    let state = g.state.lock().unwrap();
+    assert_eq!(state.edges.len(), 1);
+    assert!(
+        state.order.len() <= 2 * state.edges.len() + 65,
+        "{} entries for {} waiting edges",
+        state.order.len(),
+        state.edges.len()
+    );
+    drop(state);
+    assert_eq!(
+        edges(&g),
+        vec![("api".into(), "backend".into(), String::new(), false, 10_000)]
+    );
+}
+
+#[test]
+fn an_expired_edge_behind_a_completed_one_whose_key_came_back_expires() {
+    let (g, _) = graph("store: {ttl: 50ms}");
+    // edge K completes, edge L waits, then K's key is taken again by a new client span
+    g.aggregate(&batch(pair(1)));
+    g.aggregate(&batch(vec![from(
+        "api",
+        vec![span(span::SpanKind::Client, 3, 9, 0, 5, false, vec![])],
+    )]));
+    std::thread::sleep(Duration::from_millis(60));
+    let mut again = pair(1);
+    again.truncate(1);
+    g.aggregate(&batch(again));
+    g.expire();
+    assert_eq!(
+        edges(&g),
+        vec![
+            ("api".into(), "backend".into(), String::new(), false, 1),
+            (
+                "api".into(),
+                "unknown".into(),
+                "virtual_node".into(),
+                false,
+                1
+            ),
+        ],
+        "L has expired; K's new edge has not"
+    );
+    assert_eq!(g.state.lock().unwrap().edges.len(), 1);
+}
