@@ -259,17 +259,23 @@ pub async fn grpc_server(tls: bool) -> (TestServer, Arc<Recorder>) {
         .add_service(
             TraceServiceServer::new(svc.clone())
                 .accept_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Zstd),
+                .accept_compressed(CompressionEncoding::Zstd)
+                // answers compressed to a client that offers gzip
+                .send_compressed(CompressionEncoding::Gzip),
         )
         .add_service(
             MetricsServiceServer::new(svc.clone())
                 .accept_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Zstd),
+                .accept_compressed(CompressionEncoding::Zstd)
+                // answers compressed to a client that offers gzip
+                .send_compressed(CompressionEncoding::Gzip),
         )
         .add_service(
             LogsServiceServer::new(svc)
                 .accept_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Zstd),
+                .accept_compressed(CompressionEncoding::Zstd)
+                // answers compressed to a client that offers gzip
+                .send_compressed(CompressionEncoding::Gzip),
         );
     let routes = builder.routes().prepare();
     let rec = recorder.clone();

@@ -14,10 +14,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http::header::{HeaderValue, CONTENT_TYPE, TE};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, TE};
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use prost::Message;
-use tonic::codec::Streaming;
+use tonic::codec::{CompressionEncoding, Streaming};
 use tonic::metadata::MetadataMap;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -35,6 +35,8 @@ const RESERVED: [&str; 6] = [
     "grpc-message-type",
     "grpc-status",
 ];
+
+const ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
 
 /// One unary call of `path` whose request message is the concatenation of `pieces`.
 pub(crate) async fn unary<R: Message + Default + Send + 'static>(
@@ -59,6 +61,11 @@ pub(crate) async fn unary<R: Message + Default + Send + 'static>(
     }
     headers.insert(TE, HeaderValue::from_static("trailers"));
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    // what the tonic path's channel offers (`accept_compressed(Gzip)`, then `Zstd`)
+    headers.insert(
+        ACCEPT_ENCODING,
+        HeaderValue::from_static("gzip,zstd,identity"),
+    );
     let mut request = http::Request::new(tonic::body::Body::new(body));
     *request.method_mut() = http::Method::POST;
     *request.uri_mut() = http::Uri::from_static(path);
@@ -69,6 +76,7 @@ pub(crate) async fn unary<R: Message + Default + Send + 'static>(
         .call(request)
         .await
         .map_err(|e| Status::from_error(e.into()))?;
+    let encoding = response_encoding(response.headers())?;
     // A trailers-only answer (the usual form of an error) carries the status in its headers.
     if let Some(status) = Status::from_header_map(response.headers()) {
         if status.code() != Code::Ok {
@@ -76,12 +84,11 @@ pub(crate) async fn unary<R: Message + Default + Send + 'static>(
         }
     }
     let status_code = response.status();
-    // No `grpc-accept-encoding` is sent, so the answer comes uncompressed.
     let mut stream = Streaming::new_response(
         ResponseDecoder::<R>(PhantomData),
         response.into_body(),
         status_code,
-        None,
+        encoding,
         None,
     );
     let message = stream
@@ -90,6 +97,20 @@ pub(crate) async fn unary<R: Message + Default + Send + 'static>(
         .ok_or_else(|| Status::internal("Missing response message."))?;
     stream.trailers().await?;
     Ok(message)
+}
+
+/// The answer's `grpc-encoding`, read as tonic's client reads it: one of those offered,
+/// `identity` or none; anything else is `UNIMPLEMENTED`.
+fn response_encoding(headers: &http::HeaderMap) -> Result<Option<CompressionEncoding>, Status> {
+    match headers.get("grpc-encoding").map(HeaderValue::as_bytes) {
+        None | Some(b"identity") => Ok(None),
+        Some(b"gzip") => Ok(Some(CompressionEncoding::Gzip)),
+        Some(b"zstd") => Ok(Some(CompressionEncoding::Zstd)),
+        Some(other) => Err(Status::unimplemented(format!(
+            "Content is compressed with `{}` which isn't supported",
+            String::from_utf8_lossy(other)
+        ))),
+    }
 }
 
 /// Pieces shorter than this are gathered with their neighbours into one buffer rather than
@@ -149,6 +170,24 @@ impl HttpBody for Pieces {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_answer_s_encoding_is_one_offered_or_unimplemented() {
+        let with = |v: Option<&'static str>| {
+            let mut h = http::HeaderMap::new();
+            if let Some(v) = v {
+                h.insert("grpc-encoding", HeaderValue::from_static(v));
+            }
+            response_encoding(&h)
+        };
+        assert_eq!(with(None).unwrap(), None);
+        assert_eq!(with(Some("identity")).unwrap(), None);
+        assert_eq!(with(Some("gzip")).unwrap(), Some(CompressionEncoding::Gzip));
+        assert_eq!(with(Some("zstd")).unwrap(), Some(CompressionEncoding::Zstd));
+        let err = with(Some("snappy")).unwrap_err();
+        assert_eq!(err.code(), Code::Unimplemented);
+        assert!(err.message().contains("`snappy`"), "{err:?}");
+    }
 
     /// The chunks are the prefix and the pieces in order; a large piece goes as it is (the
     /// same memory), small ones are gathered up to the threshold.

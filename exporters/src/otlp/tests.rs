@@ -331,7 +331,12 @@ async fn received_bytes_go_out_as_they_are_with_the_same_headers() {
     let gz = exporter(&format!("{endpoint}headers: {{X-Scope-OrgID: tenant-1}}"));
     gz.export(Batch::from_traces(traces(3))).await.unwrap();
     let g = rec.last_headers();
-    for name in ["content-type", "te", "x-scope-orgid"] {
+    for name in [
+        "content-type",
+        "te",
+        "x-scope-orgid",
+        "grpc-accept-encoding",
+    ] {
         assert_eq!(g[name], h[name], "{name}");
     }
 }
