@@ -297,14 +297,17 @@ struct Series {
     updated: Option<Instant>,
 }
 
+/// (trace id, span id) of the client side.
+type EdgeKey = (Vec<u8>, Vec<u8>);
+
 #[derive(Default)]
 struct State {
     /// Edges waiting for their pair, by (trace id, span id).
-    edges: HashMap<(Vec<u8>, Vec<u8>), Edge>,
+    edges: HashMap<EdgeKey, Edge>,
     /// Their keys oldest first, each with its edge's `seq`. A completed edge leaves its
     /// entry behind (removing it would be a walk over every waiting edge); stale entries
     /// are skipped at the head and compacted away once they outnumber the live ones.
-    order: VecDeque<(u64, (Vec<u8>, Vec<u8>))>,
+    order: VecDeque<(u64, EdgeKey)>,
     next_seq: u64,
     series: BTreeMap<String, Series>,
 }
@@ -335,7 +338,7 @@ impl ServiceGraph {
     }
 
     /// Update (or create) the edge under `key`; a complete edge is counted and removed.
-    fn upsert(&self, state: &mut State, key: (Vec<u8>, Vec<u8>), update: impl FnOnce(&mut Edge)) {
+    fn upsert(&self, state: &mut State, key: EdgeKey, update: impl FnOnce(&mut Edge)) {
         if let Some(edge) = state.edges.get_mut(&key) {
             update(edge);
             if edge.is_complete() {
@@ -381,7 +384,7 @@ impl ServiceGraph {
                 Some(e) if e.seq != *seq => {}
                 None => {}
                 Some(e) => {
-                    if !e.expires.is_some_and(|t| t <= Instant::now()) {
+                    if e.expires.is_none_or(|t| t > Instant::now()) {
                         return false;
                     }
                     let (_, key) = state.order.pop_front().expect("front");
