@@ -88,7 +88,11 @@ pub fn otlp_wire(data: &[u8]) {
             wire_items_agree::<LogRecord>(bytes, decoded.clone(), items);
             wire_filter_agrees::<LogRecord>(bytes, decoded.clone(), items);
         }
-        Signal::Metrics => {}
+        Signal::Metrics => {
+            use pipeline_api::proto::tonic::metrics::v1::Metric;
+            wire_items_agree::<Metric>(bytes, decoded.clone(), items);
+            wire_filter_agrees::<Metric>(bytes, decoded.clone(), items);
+        }
     }
     wire_edit_agrees(signal, bytes, decoded, items);
 }
@@ -195,7 +199,47 @@ impl Walked for pipeline_api::proto::tonic::logs::v1::LogRecord {
     }
 }
 
-/// Edits of accepted trace or logs bytes through the item walk
+impl Walked for pipeline_api::proto::tonic::metrics::v1::Metric {
+    fn label(&mut self) -> &mut String {
+        &mut self.name
+    }
+    fn attributes(&mut self) -> &mut Vec<pipeline_api::proto::tonic::common::v1::KeyValue> {
+        &mut self.metadata
+    }
+    fn tree(data: &mut BatchData) -> Vec<Tree<'_, Self>> {
+        let BatchData::Metrics(r) = data else {
+            unreachable!("a metrics request")
+        };
+        r.resource_metrics
+            .iter_mut()
+            .map(|rm| {
+                let scopes = rm
+                    .scope_metrics
+                    .iter_mut()
+                    .map(|s| (&mut s.scope, &mut s.metrics));
+                (&mut rm.resource, scopes.collect())
+            })
+            .collect()
+    }
+    fn filter(
+        data: &mut BatchData,
+        drop: &dyn Fn(&mut Self) -> bool,
+        drop_resource: &dyn Fn(&Option<pipeline_api::proto::tonic::resource::v1::Resource>) -> bool,
+    ) {
+        let BatchData::Metrics(r) = data else {
+            unreachable!("a metrics request")
+        };
+        r.resource_metrics.retain_mut(|rm| {
+            rm.scope_metrics.retain_mut(|sm| {
+                sm.metrics.retain_mut(|m| !drop(m));
+                !sm.metrics.is_empty()
+            });
+            !rm.scope_metrics.is_empty() && !drop_resource(&rm.resource)
+        });
+    }
+}
+
+/// Edits of accepted trace, logs or metrics bytes through the item walk
 /// ([`pipeline_api::wire_items`]), at each level, scan and decode to what the same edits of
 /// the decoded request give: a random attribute edit of every resource, a suffix on every
 /// scope's name, and of every item a random attribute edit and a suffix on a string field.
@@ -259,7 +303,7 @@ fn wire_items_agree<T: Walked>(bytes: &[u8], mut decoded: BatchData, items: usiz
     );
 }
 
-/// Items and resources dropped from accepted trace or logs bytes by the item walk
+/// Items and resources dropped from accepted trace, logs or metrics bytes by the item walk
 /// ([`pipeline_api::wire_items::filter_items`]) leave what the same drops and the filter's
 /// pruning of empty entries leave of the decoded request, and the count of what went.
 fn wire_filter_agrees<T: Walked>(bytes: &[u8], mut decoded: BatchData, items: usize) {

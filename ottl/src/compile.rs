@@ -191,6 +191,9 @@ pub enum PathStyle {
 pub struct Compiler {
     pub ctx: ContextKind,
     pub style: PathStyle,
+    /// Set when what was compiled reads or changes a metric's data beyond its kind and
+    /// header, or changes the header: it cannot run over a metric in the wire form.
+    metric_data: std::cell::Cell<bool>,
 }
 
 const SPAN_ENUMS: &[(&str, i64)] = &[
@@ -249,7 +252,22 @@ const METRIC_ENUMS: &[(&str, i64)] = &[
 
 impl Compiler {
     pub fn new(ctx: ContextKind, style: PathStyle) -> Compiler {
-        Compiler { ctx, style }
+        Compiler {
+            ctx,
+            style,
+            metric_data: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Whether anything compiled so far reads or changes a metric's data points, or sets
+    /// its header ([`Compiler::metric_data`]).
+    pub fn reads_metric_data(&self) -> bool {
+        self.metric_data.get()
+    }
+
+    /// Note that what is being compiled needs the metric's data.
+    pub(crate) fn needs_metric_data(&self) {
+        self.metric_data.set(true);
     }
 
     pub fn enum_value(&self, name: &str) -> Option<i64> {

@@ -166,6 +166,16 @@ pub enum Item<'a> {
         changed: &'a mut bool,
     },
     Metric(&'a mut Metric),
+    /// A metric in the wire form, as [`Item::WireSpan`]: its name, description and unit
+    /// decoded into `metric`, its data only as far as its kind and header (no data points),
+    /// its metadata in `attrs`. Statements that read or change data points never see it
+    /// ([`crate::Statement::reads_metric_data`]).
+    WireMetric {
+        metric: &'a mut Metric,
+        attrs: &'a (dyn WireMap + 'a),
+        decoded: &'a mut Option<Vec<KeyValue>>,
+        changed: &'a mut bool,
+    },
     /// The metric's data is taken out of it while its points are evaluated.
     DataPoint {
         metric: &'a mut Metric,
@@ -262,6 +272,7 @@ impl<'a> Ctx<'a> {
     pub fn metric(&self) -> Option<&Metric> {
         match &self.item {
             Item::Metric(m) => Some(m),
+            Item::WireMetric { metric, .. } => Some(metric),
             Item::DataPoint { metric, .. } => Some(metric),
             _ => None,
         }
@@ -270,6 +281,12 @@ impl<'a> Ctx<'a> {
     pub fn metric_mut(&mut self) -> Option<&mut Metric> {
         match &mut self.item {
             Item::Metric(m) => Some(m),
+            Item::WireMetric {
+                metric, changed, ..
+            } => {
+                **changed = true;
+                Some(metric)
+            }
             Item::DataPoint { metric, .. } => Some(metric),
             _ => None,
         }

@@ -10,7 +10,7 @@ use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 
 use pipeline_api::proto::tonic::logs::v1::LogRecord;
 use pipeline_api::proto::tonic::trace::v1::Span;
-use pipeline_api::wire_items::{ItemRef, Level, LogParts, Parts, SpanParts};
+use pipeline_api::wire_items::{ItemRef, Level, LogParts, MetricParts, Parts, SpanParts};
 use pipeline_api::{Batch, Signal};
 
 use crate::context::{ContextKind, Ctx, Item, MetricHeader, Point, Siblings};
@@ -100,7 +100,9 @@ pub fn visit_wire(
         Signal::Logs => batch.edit_items_wire(level, &mut |parts: LogParts<'_, '_>| {
             f(&mut wire_ctx(parts, log_item).0)
         }),
-        Signal::Metrics => None,
+        Signal::Metrics => batch.edit_items_wire(level, &mut |parts: MetricParts<'_, '_>| {
+            f(&mut wire_ctx(parts, metric_item).0)
+        }),
     }
 }
 
@@ -134,7 +136,13 @@ pub fn filter_wire(
             *drop = pred(&ctx)?;
             Ok(())
         }),
-        Signal::Metrics => None,
+        Signal::Metrics => {
+            batch.filter_items_wire(level, prune, &mut |parts: MetricParts<'_, '_>| {
+                let (ctx, drop) = wire_ctx(parts, metric_item);
+                *drop = pred(&ctx)?;
+                Ok(())
+            })
+        }
     }
 }
 
@@ -143,7 +151,9 @@ fn wire_level(signal: Signal, kind: ContextKind) -> Option<Level> {
     match (signal, kind) {
         (_, ContextKind::Resource) => Some(Level::Resource),
         (_, ContextKind::Scope) => Some(Level::Scope),
-        (Signal::Traces, ContextKind::Span) | (Signal::Logs, ContextKind::Log) => Some(Level::Item),
+        (Signal::Traces, ContextKind::Span)
+        | (Signal::Logs, ContextKind::Log)
+        | (Signal::Metrics, ContextKind::Metric) => Some(Level::Item),
         _ => None,
     }
 }
@@ -160,6 +170,15 @@ fn span_item<'p>(item: ItemRef<'p, '_, Span>) -> Item<'p> {
 fn log_item<'p>(item: ItemRef<'p, '_, LogRecord>) -> Item<'p> {
     Item::WireLog {
         log: item.item,
+        attrs: item.attrs,
+        decoded: item.decoded,
+        changed: item.changed,
+    }
+}
+
+fn metric_item<'p>(item: ItemRef<'p, '_, Metric>) -> Item<'p> {
+    Item::WireMetric {
+        metric: item.item,
         attrs: item.attrs,
         decoded: item.decoded,
         changed: item.changed,

@@ -102,6 +102,7 @@ pub struct Statement {
     text: String,
     editor: EditorFn,
     condition: Option<Cond>,
+    metric_data: bool,
 }
 
 impl fmt::Debug for Statement {
@@ -133,11 +134,18 @@ impl Statement {
             text: text.to_string(),
             editor,
             condition,
+            metric_data: c.reads_metric_data(),
         })
     }
 
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Whether it reads or changes a metric's data points (or sets its temporality or
+    /// monotonicity): it then needs the decoded metric, not one in the wire form.
+    pub fn reads_metric_data(&self) -> bool {
+        self.metric_data
     }
 
     /// Run the statement: the editor, when the `where` clause holds. True when it ran.
@@ -160,6 +168,7 @@ impl Statement {
 pub struct Condition {
     text: String,
     cond: Cond,
+    metric_data: bool,
 }
 
 impl fmt::Debug for Condition {
@@ -177,18 +186,25 @@ impl Condition {
             is_condition: true,
         };
         let ast = parser::parse_condition(text).map_err(|e| LoadError::syntax(text, true, e))?;
-        let cond = Compiler::new(ctx, style).cond(&ast).map_err(|m| {
+        let c = Compiler::new(ctx, style);
+        let cond = c.cond(&ast).map_err(|m| {
             let (column, message) = take_column(&m);
             err(column, message)
         })?;
         Ok(Condition {
             text: text.to_string(),
             cond,
+            metric_data: c.reads_metric_data(),
         })
     }
 
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// As [`Statement::reads_metric_data`].
+    pub fn reads_metric_data(&self) -> bool {
+        self.metric_data
     }
 
     pub fn eval(&self, ctx: &Ctx<'_>) -> Result<bool, String> {
@@ -206,6 +222,11 @@ pub struct ConditionSeq {
 }
 
 impl ConditionSeq {
+    /// Whether any condition reads a metric's data points ([`Statement::reads_metric_data`]).
+    pub fn reads_metric_data(&self) -> bool {
+        self.conditions.iter().any(Condition::reads_metric_data)
+    }
+
     pub fn eval(&self, ctx: &Ctx<'_>) -> Result<bool, String> {
         for c in &self.conditions {
             match c.eval(ctx) {
@@ -229,6 +250,12 @@ pub struct StatementSeq {
 }
 
 impl StatementSeq {
+    /// Whether any statement reads or changes a metric's data points
+    /// ([`Statement::reads_metric_data`]).
+    pub fn reads_metric_data(&self) -> bool {
+        self.statements.iter().any(Statement::reads_metric_data)
+    }
+
     pub fn execute(&self, ctx: &mut Ctx<'_>) -> Result<(), String> {
         for s in &self.statements {
             if let Err(e) = s.execute(ctx) {

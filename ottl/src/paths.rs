@@ -327,7 +327,10 @@ fn wire_attrs<'c>(
 ) -> Option<(&'c dyn WireMap, &'c Option<Vec<KeyValue>>)> {
     match (t, &ctx.item) {
         (MapT::SpanAttrs, Item::WireSpan { attrs, decoded, .. })
-        | (MapT::LogAttrs, Item::WireLog { attrs, decoded, .. }) => Some((*attrs, &**decoded)),
+        | (MapT::LogAttrs, Item::WireLog { attrs, decoded, .. })
+        | (MapT::MetricMetadata, Item::WireMetric { attrs, decoded, .. }) => {
+            Some((*attrs, &**decoded))
+        }
         _ => None,
     }
 }
@@ -377,7 +380,11 @@ fn list_ref<'c>(ctx: &'c Ctx<'_>, t: MapT) -> Option<&'c Vec<KeyValue>> {
             }),
             _ => None,
         },
-        MapT::MetricMetadata => ctx.metric().map(|m| &m.metadata),
+        MapT::MetricMetadata => match &ctx.item {
+            // in `attrs` (`wire_attrs`), not in the metric
+            Item::WireMetric { .. } => None,
+            _ => ctx.metric().map(|m| &m.metadata),
+        },
         MapT::Cache => Some(&ctx.cache),
     }
 }
@@ -415,7 +422,14 @@ pub fn map_mut<'c>(ctx: &'c mut Ctx<'_>, t: MapT) -> Option<&'c mut Vec<KeyValue
             }),
             _ => None,
         },
-        MapT::MetricMetadata => ctx.metric_mut().map(|m| &mut m.metadata),
+        MapT::MetricMetadata => match &mut ctx.item {
+            Item::WireMetric { attrs, decoded, .. } => {
+                Some(decoded.get_or_insert_with(|| attrs.decode_all()))
+            }
+            Item::Metric(m) => Some(&mut m.metadata),
+            Item::DataPoint { metric, .. } => Some(&mut metric.metadata),
+            _ => None,
+        },
         MapT::Cache => Some(&mut ctx.cache),
     }
 }
@@ -435,6 +449,15 @@ pub enum KeyVal {
 }
 
 impl CPath {
+    /// Whether writing to the path changes a metric's data (its temporality or
+    /// monotonicity).
+    pub(crate) fn sets_metric_data(&self) -> bool {
+        matches!(
+            self.target,
+            Target::Field(FieldT::Temporality | FieldT::Monotonic)
+        )
+    }
+
     /// Compare the value at this path with a literal in place, when the path is a map
     /// entry with constant keys and the value a scalar; `None` otherwise.
     pub fn compare_in_place(&self, ctx: &Ctx<'_>, op: CmpOp, lit: &Value) -> Option<bool> {
@@ -931,6 +954,10 @@ fn get_field(ctx: &Ctx<'_>, f: FieldT) -> Value {
         | F::Monotonic => {
             let header = match &ctx.item {
                 Item::Metric(m) => crate::context::MetricHeader::of(m.data.as_ref()),
+                // the data's kind and header without its points
+                Item::WireMetric { metric, .. } => {
+                    crate::context::MetricHeader::of(metric.data.as_ref())
+                }
                 Item::DataPoint { header, .. } => *header,
                 _ => return Value::Nil,
             };

@@ -279,7 +279,7 @@ fn item_of<'c>(ctx: &'c Ctx<'_>) -> (&'c [KeyValue], [u64; 2]) {
             Point::ExpHistogram(p) => (&p.attributes, [p.time_unix_nano, 0]),
             Point::Summary(p) => (&p.attributes, [p.time_unix_nano, 0]),
         },
-        Item::Metric(_) | Item::None => (&[], [0, 0]),
+        Item::Metric(_) | Item::WireMetric { .. } | Item::None => (&[], [0, 0]),
     }
 }
 

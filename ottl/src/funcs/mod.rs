@@ -168,7 +168,15 @@ impl<'a> Args<'a> {
 
     pub fn path(&self, i: usize) -> Result<CPath, String> {
         match self.raw(i)? {
-            parser::Value::Path(p) => self.c.path(p),
+            parser::Value::Path(p) => {
+                let path = self.c.path(p)?;
+                // an editor's target: a metric's temporality or monotonicity is read from
+                // its data's header in the wire form, but can only be set in its data
+                if path.sets_metric_data() {
+                    self.c.needs_metric_data();
+                }
+                Ok(path)
+            }
             _ => Err(self.here(
                 i,
                 format!("invalid argument at position {i}: must be a path"),
@@ -388,8 +396,27 @@ pub(crate) fn get_map(
     }
 }
 
+/// The functions that read or change a metric's data points.
+const METRIC_DATA: &[&str] = &[
+    "convert_sum_to_gauge",
+    "convert_gauge_to_sum",
+    "scale_metric",
+    "extract_sum_metric",
+    "extract_count_metric",
+    "copy_metric",
+    "aggregate_on_attributes",
+    "aggregate_on_attribute_value",
+    "convert_summary_count_val_to_sum",
+    "convert_summary_sum_val_to_sum",
+    "HasAttrKeyOnDatapoint",
+    "HasAttrOnDatapoint",
+];
+
 /// Compile a converter call.
 pub(crate) fn converter(c: &Compiler, call: &Call) -> Result<ConverterFn, String> {
+    if METRIC_DATA.contains(&call.name.as_str()) {
+        c.needs_metric_data();
+    }
     match CONVERTERS.iter().find(|(n, _)| *n == call.name) {
         Some((_, f)) => f(c, call).map_err(|e| at(call.column, format!("{}: {e}", call.name))),
         None if EDITORS.iter().any(|(n, _)| *n == call.name) => Err(at(
@@ -402,6 +429,9 @@ pub(crate) fn converter(c: &Compiler, call: &Call) -> Result<ConverterFn, String
 
 /// Compile an editor call.
 pub(crate) fn editor(c: &Compiler, call: &Call) -> Result<EditorFn, String> {
+    if METRIC_DATA.contains(&call.name.as_str()) {
+        c.needs_metric_data();
+    }
     match EDITORS.iter().find(|(n, _)| *n == call.name) {
         Some((_, f)) => f(c, call).map_err(|e| at(call.column, format!("{}: {e}", call.name))),
         None => Err(at(call.column, unknown(&call.name))),

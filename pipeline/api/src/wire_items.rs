@@ -16,6 +16,9 @@ use std::cell::RefCell;
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, ExponentialHistogram, Gauge, Histogram, Metric, Sum, Summary,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
@@ -104,6 +107,9 @@ pub trait WireItem: Message + Default {
     /// Its repeated message fields, in order, the attributes included: the others are
     /// kept as bytes, never decoded.
     const LISTS: &'static [u64];
+    /// Those of [`WireItem::LISTS`] that form a oneof (a metric's data): kept in the order
+    /// they came, all written where the first of them is due, so the last still wins.
+    const ONEOF: &'static [u64] = &[];
     /// Clear it for the next item, keeping the capacity of its strings and bytes (prost's
     /// merge writes into the existing buffer). Its lists are always empty here.
     fn reset(&mut self);
@@ -111,6 +117,20 @@ pub trait WireItem: Message + Default {
     /// occurrence wins; an `int32` or `uint32` is the varint's low bits); `None` for any
     /// other field or wire type, left to prost's merge.
     fn scalar(&mut self, number: u64, wire_type: u64, value: &[u8]) -> Option<()>;
+    /// Read what it needs of the lists kept as bytes (each whole field, in order): a
+    /// metric's data kind and header. `None` when they do not read.
+    fn read_kept(&mut self, _kept: &[(u64, &[u8])]) -> Option<()> {
+        Some(())
+    }
+    /// Write its fields but the lists, as prost encodes them.
+    fn encode_fields(&self, buf: &mut Vec<u8>) {
+        self.encode_raw(buf)
+    }
+    /// The request's items one encoded item stands for: a span or log record is one, a
+    /// metric its data points.
+    fn weight(_item: &[u8]) -> Result<usize, ItemEditError> {
+        Ok(1)
+    }
 }
 
 /// The item handed to a [`Level::Item`] callback.
@@ -142,6 +162,9 @@ pub struct Parts<'p, 'a, T> {
 pub type SpanParts<'p, 'a> = Parts<'p, 'a, Span>;
 /// What a callback over log records sees.
 pub type LogParts<'p, 'a> = Parts<'p, 'a, LogRecord>;
+/// What a callback over metrics sees: each metric's name, description, unit and metadata,
+/// and its data's kind and header (temporality, monotonicity) without its data points.
+pub type MetricParts<'p, 'a> = Parts<'p, 'a, Metric>;
 
 /// Why [`edit_items`] stopped.
 #[derive(Debug)]
@@ -202,6 +225,19 @@ fn item_count(scope: &[u8]) -> Result<usize, ItemEditError> {
     while !rest.is_empty() {
         let f = next_field(&mut rest).ok_or(WALK)?;
         n += usize::from(f.number == 2 && f.wire_type == 2);
+    }
+    Ok(n)
+}
+
+/// The request's items an encoded `ScopeSpans`, `ScopeLogs` or `ScopeMetrics` holds.
+fn scope_weight<T: WireItem>(scope: &[u8]) -> Result<usize, ItemEditError> {
+    let mut n = 0;
+    let mut rest = scope;
+    while !rest.is_empty() {
+        let f = next_field(&mut rest).ok_or(WALK)?;
+        if f.number == 2 && f.wire_type == 2 {
+            n += T::weight(f.value)?;
+        }
     }
     Ok(n)
 }
@@ -407,7 +443,7 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
             let items = e
                 .children
                 .iter()
-                .map(|s| item_count(s))
+                .map(|s| scope_weight::<T>(s))
                 .sum::<Result<usize, _>>()?;
             return Ok(self.left_out(items));
         }
@@ -454,7 +490,12 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         let url_before = e.schema_url.clone();
         let scope = Some((&mut e.message, &mut e.schema_url));
         if self.level == Level::Scope && self.hand_over(resource, resource_schema_url, scope)? {
-            return Ok(self.left_out(e.children.len()));
+            let items = e
+                .children
+                .iter()
+                .map(|i| T::weight(i))
+                .sum::<Result<usize, _>>()?;
+            return Ok(self.left_out(items));
         }
         let at = self.reserve_message();
         let mut len = 0;
@@ -470,7 +511,7 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
                 )? {
                     Some(n) => len += n,
                     None => {
-                        self.left_out(1);
+                        self.left_out(T::weight(item)?);
                         continue;
                     }
                 }
@@ -519,6 +560,7 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
                 item.merge(f.raw).map_err(|_| WALK)?;
             }
         }
+        item.read_kept(&self.kept).ok_or(WALK)?;
         let attrs = ItemAttrs(RefCell::new(wire));
         let mut decoded = None;
         let mut changed = false;
@@ -568,7 +610,7 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         let h = self.plan.pieces.len();
         self.plan.pieces.push(Piece::Header { number: 2, len: 0 });
         let start = self.plan.arena.len();
-        item.encode_raw(&mut self.plan.arena);
+        item.encode_fields(&mut self.plan.arena);
         let end = self.plan.arena.len();
         let mut len = 0;
         let mut next_list = 0;
@@ -605,6 +647,12 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
                         None => wire.plan(n, &mut self.plan),
                         Some(list) => list.iter().map(|kv| self.plan.message(n, kv)).sum(),
                     };
+                } else if T::ONEOF.contains(&n) {
+                    if T::ONEOF.first() == Some(&n) {
+                        for &(_, raw) in kept.iter().filter(|(k, _)| T::ONEOF.contains(k)) {
+                            len += self.plan.input(raw);
+                        }
+                    }
                 } else {
                     for &(_, raw) in kept.iter().filter(|(k, _)| *k == n) {
                         len += self.plan.input(raw);
@@ -754,5 +802,94 @@ impl WireItem for LogRecord {
             _ => return None,
         }
         Some(())
+    }
+}
+
+impl WireItem for Metric {
+    const SIGNAL: crate::Signal = crate::Signal::Metrics;
+    const ATTRIBUTES: u64 = 12;
+    const LISTS: &'static [u64] = &[5, 7, 9, 10, 11, 12];
+    const ONEOF: &'static [u64] = &[5, 7, 9, 10, 11];
+
+    fn reset(&mut self) {
+        let Metric {
+            name,
+            description,
+            unit,
+            metadata,
+            data,
+        } = self;
+        name.clear();
+        description.clear();
+        unit.clear();
+        metadata.clear();
+        *data = None;
+    }
+
+    #[inline(always)]
+    fn scalar(&mut self, number: u64, wire_type: u64, value: &[u8]) -> Option<()> {
+        match (number, wire_type) {
+            (1, 2) => put_str(&mut self.name, value)?,
+            (2, 2) => put_str(&mut self.description, value)?,
+            (3, 2) => put_str(&mut self.unit, value)?,
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// The data's kind and header as prost decodes them: the last variant, merged with the
+    /// occurrences of the same variant just before it; its data points left out.
+    fn read_kept(&mut self, kept: &[(u64, &[u8])]) -> Option<()> {
+        let mut kind = 0;
+        let (mut temporality, mut monotonic) = (0i32, false);
+        for &(number, raw) in kept.iter().filter(|(n, _)| Self::ONEOF.contains(n)) {
+            let mut whole = raw;
+            let value = next_field(&mut whole)?.value;
+            if number != kind {
+                (kind, temporality, monotonic) = (number, 0, false);
+            }
+            let mut rest = value;
+            while !rest.is_empty() {
+                let f = next_field(&mut rest)?;
+                let read = || crate::wire::varint(&mut &*f.value);
+                match (number, f.number, f.wire_type) {
+                    (7 | 9 | 10, 2, 0) => temporality = read()? as i32,
+                    (7, 3, 0) => monotonic = read()? != 0,
+                    _ => {}
+                }
+            }
+        }
+        self.data = match kind {
+            0 => None,
+            5 => Some(metric::Data::Gauge(Gauge::default())),
+            7 => Some(metric::Data::Sum(Sum {
+                aggregation_temporality: temporality,
+                is_monotonic: monotonic,
+                ..Default::default()
+            })),
+            9 => Some(metric::Data::Histogram(Histogram {
+                aggregation_temporality: temporality,
+                ..Default::default()
+            })),
+            10 => Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
+                aggregation_temporality: temporality,
+                ..Default::default()
+            })),
+            _ => Some(metric::Data::Summary(Summary::default())),
+        };
+        Some(())
+    }
+
+    /// The name, description and unit: the data stays as it came, in the kept fields.
+    fn encode_fields(&self, buf: &mut Vec<u8>) {
+        for (number, s) in [(1, &self.name), (2, &self.description), (3, &self.unit)] {
+            if !s.is_empty() {
+                crate::wire_edit::put_len_field(buf, number, s.as_bytes());
+            }
+        }
+    }
+
+    fn weight(item: &[u8]) -> Result<usize, ItemEditError> {
+        crate::wire::metric_points(item).ok_or(WALK)
     }
 }

@@ -568,9 +568,10 @@ impl FilterProcessor {
         self.plan.skip.as_ref().filter(|s| !s.is_noop())
     }
 
-    /// Run the rules over a trace or logs batch still in its wire form, keeping it in that
-    /// form (`exec::filter_wire`), until one cannot be: the rules that ran and the items
-    /// dropped. None runs there when the legacy match properties are set.
+    /// Run the rules over a batch still in its wire form, keeping it in that form
+    /// (`exec::filter_wire`), until one cannot be (a span event or data point rule, a metric
+    /// rule that reads data points): the rules that ran and the items dropped. None runs
+    /// there when the legacy match properties are set.
     pub fn filter_wire(&self, batch: &mut Batch) -> Result<(usize, usize), String> {
         let mut dropped = 0;
         if self.skip().is_some() {
@@ -580,6 +581,9 @@ impl FilterProcessor {
         for (i, r) in rules.iter().enumerate() {
             // a decoded request is pruned after the last rule
             let prune = i + 1 == rules.len();
+            if r.context == ContextKind::Metric && r.conditions.reads_metric_data() {
+                return Ok((i, dropped));
+            }
             let pred = &mut |c: &Ctx<'_>| r.conditions.eval(c);
             match exec::filter_wire(batch, r.context, prune, pred) {
                 Some(n) => dropped += n?,

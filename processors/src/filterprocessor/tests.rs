@@ -618,6 +618,69 @@ log_conditions:
 
 /// Run each case over random requests of `signal` through the wire form and the decoded
 /// form (`testutil::wire_form_agrees`), with the rules that run over the wire form.
+const METRIC_WIRE_CASES: &[(&str, usize)] = &[
+    // by name, by type and unit, by metadata
+    (
+        r#"
+error_mode: ignore
+metrics:
+  metric:
+    - 'name == "m1"'
+    - 'type == METRIC_DATA_TYPE_SUM and IsMatch(unit, "^m")'
+    - 'metadata["b"] != nil and description == "d"'
+    - 'aggregation_temporality == AGGREGATION_TEMPORALITY_DELTA and is_monotonic == false'
+    - 'type == METRIC_DATA_TYPE_GAUGE and unit == "ms"'
+"#,
+        1,
+    ),
+    // resource then metric, resource last (pruned there)
+    (
+        r#"
+error_mode: ignore
+metrics:
+  resource:
+    - 'attributes["service.name"] != nil'
+  metric:
+    - 'instrumentation_scope.name == "scope1" and resource.attributes["dup"] != nil'
+"#,
+        2,
+    ),
+    (
+        r#"
+error_mode: ignore
+metrics:
+  metric:
+    - 'name == "m0"'
+  resource:
+    - 'attributes["a"] == nil'
+"#,
+        2,
+    ),
+    // a rule that reads data points, and one after it: the decoded form from it
+    (
+        r#"
+error_mode: ignore
+metrics:
+  metric:
+    - 'name == "m2"'
+    - 'HasAttrOnDatapoint("a", "x") or HasAttrKeyOnDatapoint("b")'
+  datapoint:
+    - 'attributes["c"] != nil'
+"#,
+        0,
+    ),
+    // a failing condition under propagate: the same error from both forms
+    (
+        "metrics: {metric: ['name == \"m3\"', 'Int(metadata[\"c\"]) + 1 > 3']}",
+        1,
+    ),
+    // the legacy match properties: the decoded form only
+    (
+        "metrics: {exclude: {match_type: strict, metric_names: [m1, m2]}}",
+        0,
+    ),
+];
+
 fn wire_form_agrees(signal: Signal, cases: &[(&str, usize)], seed: u64, failing: usize) {
     let mut rng = pipeline_api::testing::random::Rng(seed);
     for (case, (y, on_wire)) in cases.iter().enumerate() {
@@ -656,4 +719,9 @@ fn filters_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
 #[test]
 fn log_filters_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
     wire_form_agrees(Signal::Logs, LOG_WIRE_CASES, 0x10f1, 4);
+}
+
+#[test]
+fn metric_filters_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
+    wire_form_agrees(Signal::Metrics, METRIC_WIRE_CASES, 0x3e71, 4);
 }

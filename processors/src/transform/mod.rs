@@ -7,10 +7,10 @@
 //! a failing statement fails the batch, under `ignore` it is logged and the next statement
 //! runs, under `silent` it is skipped quietly.
 //!
-//! A trace or logs batch still in its wire form stays in it for the resource, scope, span
-//! and log groups (`ottl::exec::visit_wire`): only what the statements read or write is
-//! decoded, and only changed items are re-encoded, with the bytes the decoded path would
-//! give.
+//! A batch still in its wire form stays in it for the resource, scope, span and log groups,
+//! and the metric groups that leave data points alone (`ottl::exec::visit_wire`): only what
+//! the statements read or write is decoded, and only changed items are re-encoded, with the
+//! bytes the decoded path would give.
 
 #[cfg(test)]
 mod tests;
@@ -144,6 +144,17 @@ pub struct Group {
 }
 
 impl Group {
+    /// Whether the group can run over a batch in the wire form: any but a data point group,
+    /// and a metric group only when it leaves the metrics' data points alone.
+    fn runs_on_wire(&self) -> bool {
+        match self.context {
+            ContextKind::Metric => {
+                !self.statements.reads_metric_data() && !self.conditions.reads_metric_data()
+            }
+            _ => true,
+        }
+    }
+
     fn run(&self, ctx: &mut Ctx<'_>) -> Result<(), String> {
         if !self.conditions.conditions.is_empty() && !self.conditions.eval(ctx)? {
             return Ok(());
@@ -370,13 +381,16 @@ impl TransformProcessor {
         })
     }
 
-    /// Run every group over `batch`: while the groups are resource, scope and span or log
-    /// groups over a trace or logs batch still in its wire form, it stays in it (only what
-    /// the statements touch is decoded); the groups from the first other one run over the
-    /// decoded form, decoded once.
+    /// Run every group over `batch`: while the groups are resource, scope, span, log or
+    /// metric groups ([`Group::runs_on_wire`]) over a batch still in its wire form, it stays
+    /// in it (only what the statements touch is decoded); the groups from the first other
+    /// one run over the decoded form, decoded once.
     pub fn process_batch(&self, batch: &mut Batch) -> Result<(), String> {
         let mut wire = 0;
         for g in &self.groups {
+            if !g.runs_on_wire() {
+                break;
+            }
             let mut f = |ctx: &mut Ctx<'_>| g.run(ctx);
             match exec::visit_wire(batch, g.context, &mut f) {
                 Some(r) => r?,

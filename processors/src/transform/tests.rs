@@ -508,6 +508,77 @@ log_statements:
     ),
 ];
 
+const METRIC_WIRE_CASES: &[(&str, bool)] = &[
+    // resource, scope and metric groups that leave data points alone: names by type,
+    // units, descriptions, metadata
+    (
+        r#"
+error_mode: ignore
+metric_statements:
+  - context: resource
+    statements:
+      - set(attributes["deployment.environment"], "production") where attributes["deployment.environment"] == nil
+      - delete_key(attributes, "a")
+  - context: scope
+    statements:
+      - set(name, "scope-x") where name == ""
+  - context: metric
+    statements:
+      - set(name, Concat(["app", name], ".")) where type == METRIC_DATA_TYPE_SUM
+      - set(description, "a histogram") where type == METRIC_DATA_TYPE_HISTOGRAM or type == METRIC_DATA_TYPE_EXPONENTIAL_HISTOGRAM
+      - set(unit, "s") where unit == "ms"
+      - set(metadata["kind"], type) where type != METRIC_DATA_TYPE_NONE
+      - set(metadata["temporality"], aggregation_temporality) where is_monotonic == false
+      - set(metadata["monotonic"], "yes") where is_monotonic == true
+      - delete_key(metadata, "b")
+      - set(metadata["service"], resource.attributes["service.name"])
+      - set(scope.attributes["seen"], name) where name == "m2"
+      - truncate_all(metadata, 2)
+"#,
+        true,
+    ),
+    // the flat form: one group, its context inferred (metric)
+    (
+        r#"
+error_mode: ignore
+metric_statements:
+  - set(metric.name, "renamed") where metric.name == "m1" and metric.unit == ""
+  - set(resource.attributes["x"], "y")
+  - keep_keys(metric.metadata, ["a", "dup"])
+"#,
+        true,
+    ),
+    // a metric group that changes data points, after one that does not: decoded from it
+    (
+        r#"
+error_mode: ignore
+metric_statements:
+  - context: metric
+    statements:
+      - set(name, "x") where name == "m0"
+  - context: metric
+    statements:
+      - convert_sum_to_gauge() where name == "m1"
+      - set(aggregation_temporality, AGGREGATION_TEMPORALITY_DELTA) where name == "m2"
+  - context: datapoint
+    statements:
+      - set(attributes["p"], metric.name)
+"#,
+        false,
+    ),
+    // a failing statement under propagate: the same error from both forms
+    (
+        r#"
+metric_statements:
+  - context: metric
+    statements:
+      - set(metadata["x"], "y")
+      - set(metadata["a"]["k"], "v")
+"#,
+        true,
+    ),
+];
+
 /// Run each case over random requests of `signal` through the wire form and the decoded
 /// form (`testutil::wire_form_agrees`).
 fn wire_form_agrees(signal: Signal, cases: &[(&str, bool)], seed: u64, failing: usize) {
@@ -532,4 +603,9 @@ fn statements_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
 #[test]
 fn log_statements_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
     wire_form_agrees(Signal::Logs, LOG_WIRE_CASES, 0x1065, 2);
+}
+
+#[test]
+fn metric_statements_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
+    wire_form_agrees(Signal::Metrics, METRIC_WIRE_CASES, 0x3e7c, 3);
 }

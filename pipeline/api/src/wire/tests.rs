@@ -2012,3 +2012,87 @@ fn batch_encoding_of_decoded_data_is_byte_identical_to_prost() {
         assert_eq!(batch.encoded_len(), want.len());
     }
 }
+
+/// The item walk over a metric whose `data` oneof occurs several times: the metric handed
+/// over has the kind and header prost decodes, an edited metric keeps the occurrences in
+/// their order (so the same one still wins), and a dropped one counts the data points
+/// prost would hold.
+#[test]
+fn the_item_walk_reads_and_keeps_a_metric_s_data_as_prost_decodes_it() {
+    use crate::wire_items::{filter_items, Level};
+    let point = |v: i64| NumberDataPoint {
+        value: Some(number_data_point::Value::AsInt(v)),
+        ..Default::default()
+    };
+    let gauge = |n: i64| {
+        Gauge {
+            data_points: (0..n).map(point).collect(),
+        }
+        .encode_to_vec()
+    };
+    let sum = |n: i64, temporality: i32, monotonic: bool| {
+        Sum {
+            data_points: (0..n).map(point).collect(),
+            aggregation_temporality: temporality,
+            is_monotonic: monotonic,
+        }
+        .encode_to_vec()
+    };
+    // (the metric's bytes, the kind and header the walk hands over)
+    let cases: Vec<(Vec<u8>, Option<metric::Data>)> = vec![
+        // gauge, sum, gauge: the last gauge alone (1 point)
+        (
+            cat(&[
+                &ld(1, b"g"),
+                &ld(5, &gauge(3)),
+                &ld(7, &sum(2, 1, true)),
+                &ld(5, &gauge(1)),
+                &ld(12, &KeyValue::default().encode_to_vec()),
+            ]),
+            Some(metric::Data::Gauge(Gauge::default())),
+        ),
+        // two sums merged: 5 points, the temporality of the second, monotonic from the first
+        (
+            cat(&[
+                &ld(1, b"s"),
+                &ld(5, &gauge(4)),
+                &ld(7, &sum(2, 1, true)),
+                &ld(7, &sum(3, 2, false)),
+            ]),
+            Some(metric::Data::Sum(Sum {
+                aggregation_temporality: 2,
+                is_monotonic: true,
+                ..Default::default()
+            })),
+        ),
+        (ld(1, b"none"), None),
+    ];
+    for (m, header) in cases {
+        let bytes = with_metric(&m);
+        let want = ExportMetricsServiceRequest::decode(&bytes[..]).unwrap();
+        let points = scan(Signal::Metrics, &bytes).unwrap();
+        // renamed: decodes as the renamed original
+        let out = filter_items::<Metric>(&bytes, Level::Item, false, &mut |parts| {
+            let item = parts.item.expect("an item");
+            assert_eq!(item.item.data, header);
+            item.item.name.push('x');
+            *item.changed = true;
+            Ok(())
+        })
+        .unwrap();
+        let got = ExportMetricsServiceRequest::decode(&out.0.expect("changed")[..]).unwrap();
+        let mut renamed = want.clone();
+        renamed.resource_metrics[0].scope_metrics[0].metrics[0]
+            .name
+            .push('x');
+        assert_eq!(got, renamed);
+        assert_eq!(scan(Signal::Metrics, &got.encode_to_vec()).unwrap(), points);
+        // dropped: its points counted
+        let (_, dropped) = filter_items::<Metric>(&bytes, Level::Item, true, &mut |parts| {
+            *parts.drop = true;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(dropped, points);
+    }
+}
