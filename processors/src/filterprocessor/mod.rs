@@ -19,6 +19,7 @@ use ottl::{exec, Condition, ConditionSeq, ContextKind, Ctx, ErrorMode, PathStyle
 use pipeline_api::config::{ConfigError, Validate};
 use pipeline_api::proto::tonic::common::v1::KeyValue;
 use pipeline_api::telemetry::MetricsLevel;
+use pipeline_api::wire_items::{Level, MetricParts};
 use pipeline_api::{
     async_trait, declare, Batch, BatchData, BuildContext, BuildError, ComponentConfig,
     ConsumeError, Consumer, IntCounter, Meta, Processor, ProcessorFactory, SharedConsumer, Signal,
@@ -568,46 +569,70 @@ impl FilterProcessor {
         self.plan.skip.as_ref().filter(|s| !s.is_noop())
     }
 
-    /// Run the rules over a batch still in its wire form, keeping it in that form
-    /// (`exec::filter_wire`), until one cannot be (a span event or data point rule, a metric
-    /// rule that reads data points): the rules that ran and the items dropped. None runs
-    /// there when the legacy match properties are set.
-    pub fn filter_wire(&self, batch: &mut Batch) -> Result<(usize, usize), String> {
+    /// Whether the legacy match properties run over the wire form: for metrics, which
+    /// they select by name and resource attributes.
+    fn skip_on_wire(&self) -> bool {
+        self.signal == Signal::Metrics
+    }
+
+    /// Run the legacy match properties and then the rules over a batch still in its wire
+    /// form, keeping it in that form (`exec::filter_wire`), until one cannot be (a span
+    /// event or data point rule, a metric rule that reads data points, the match properties
+    /// of spans and logs): whether the match properties ran, the rules that ran and the
+    /// items dropped.
+    pub fn filter_wire(&self, batch: &mut Batch) -> Result<(bool, usize, usize), String> {
         let mut dropped = 0;
-        if self.skip().is_some() {
-            return Ok((0, 0));
+        if let Some(skip) = self.skip() {
+            if !self.skip_on_wire() {
+                return Ok((false, 0, 0));
+            }
+            // as the decoded form: before the rules, metrics left out by their points;
+            // entries left empty go now rather than after the rules, which changes nothing
+            let r =
+                batch.filter_items_wire(Level::Item, true, &mut |parts: MetricParts<'_, '_>| {
+                    if let Some(item) = parts.item {
+                        let res = attrs(parts.resource);
+                        *parts.drop = skip.skip_metric(res, &item.item.name);
+                    }
+                    Ok(())
+                });
+            match r {
+                Some(n) => dropped += n?,
+                None => return Ok((false, 0, 0)),
+            }
         }
         let rules = &self.plan.rules;
         for (i, r) in rules.iter().enumerate() {
             // a decoded request is pruned after the last rule
             let prune = i + 1 == rules.len();
             if r.context == ContextKind::Metric && r.conditions.reads_metric_data() {
-                return Ok((i, dropped));
+                return Ok((self.skip().is_some(), i, dropped));
             }
             let pred = &mut |c: &Ctx<'_>| r.conditions.eval(c);
             match exec::filter_wire(batch, r.context, prune, pred) {
                 Some(n) => dropped += n?,
-                None => return Ok((i, dropped)),
+                None => return Ok((self.skip().is_some(), i, dropped)),
             }
         }
-        Ok((rules.len(), dropped))
+        Ok((self.skip().is_some(), rules.len(), dropped))
     }
 
     /// Drop what the filter selects: over the wire form while the rules allow, the rest over
     /// the decoded form; the number of items dropped.
     pub fn process_batch(&self, batch: &mut Batch) -> Result<usize, String> {
-        let (ran, dropped) = self.filter_wire(batch)?;
-        if ran == self.plan.rules.len() && self.skip().is_none() {
+        let (skipped, ran, dropped) = self.filter_wire(batch)?;
+        if ran == self.plan.rules.len() && (skipped || self.skip().is_none()) {
             return Ok(dropped);
         }
-        Ok(dropped + batch.edit(|data| self.filter(data, ran))?)
+        Ok(dropped + batch.edit(|data| self.filter(data, !skipped, ran))?)
     }
 
-    /// Drop what the filter selects, from rule `from` on (the rules before it ran over the
-    /// wire form); the number of items dropped.
-    pub fn filter(&self, data: &mut BatchData, from: usize) -> Result<usize, String> {
+    /// Drop what the filter selects: with `skip`, what the legacy match properties select,
+    /// then the rules from rule `from` on (those before ran over the wire form); the number
+    /// of items dropped.
+    pub fn filter(&self, data: &mut BatchData, skip: bool, from: usize) -> Result<usize, String> {
         let mut dropped = 0;
-        let skip = self.skip();
+        let skip = self.skip().filter(|_| skip);
         let rules = &self.plan.rules[from..];
         match data {
             BatchData::Traces(req) => {
