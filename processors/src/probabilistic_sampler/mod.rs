@@ -9,7 +9,10 @@
 //! A trace batch still in its wire form stays in it (`Batch::filter_items_wire`): the
 //! decision reads a span's trace id and tracestate, decoded with its other fields, and its
 //! `sampling.priority` attribute alone; a kept span whose tracestate the decision rewrote is
-//! re-encoded, every other one copied as bytes.
+//! re-encoded, every other one copied as bytes. So does a logs batch: a record's decision
+//! reads its trace id and the first entries of `sampling.threshold`, `sampling.randomness`,
+//! `from_attribute` and `sampling_priority`, and the randomness or threshold it writes goes
+//! into the record's attribute list in the wire form.
 
 mod config;
 mod sampler;
@@ -20,7 +23,7 @@ mod tests;
 use std::sync::Arc;
 
 use pipeline_api::telemetry::MetricsLevel;
-use pipeline_api::wire_items::{Level, SpanParts, WireMap};
+use pipeline_api::wire_items::{Level, LogParts, SpanParts, WireMap};
 use pipeline_api::{
     async_trait, Batch, BatchData, BuildContext, BuildError, ConsumeError, Consumer, IntCounter,
     Processor, ProcessorFactory, SharedConsumer, Signal,
@@ -132,10 +135,14 @@ impl ProbabilisticSamplerProcessor {
         }
     }
 
-    /// Remove the spans not sampled from a trace batch still in its wire form, keeping it
-    /// in that form; true when something is left. `None` when the batch is not one: nothing
-    /// was changed, and the caller samples the decoded form with [`Self::sample`].
+    /// Remove the spans or log records not sampled from a batch still in its wire form,
+    /// keeping it in that form; true when something is left. `None` when the batch is not
+    /// one: nothing was changed, and the caller samples the decoded form with
+    /// [`Self::sample`].
     pub fn sample_wire(&self, batch: &mut Batch) -> Option<bool> {
+        if self.signal == Signal::Logs {
+            return self.sample_logs_wire(batch);
+        }
         let r = batch.filter_items_wire(Level::Item, true, &mut |parts: SpanParts<'_, '_>| {
             let Some(item) = parts.item else {
                 return Ok(());
@@ -147,6 +154,39 @@ impl ProbabilisticSamplerProcessor {
             let o = self.sampler.sample_span(span, self.fail_closed);
             span.attributes.clear();
             *item.changed = span.trace_state != before;
+            *parts.drop = !self.settle(&o);
+            Ok(())
+        })?;
+        // the callback never fails
+        r.ok()?;
+        Some(!batch.is_empty())
+    }
+
+    /// [`Self::sample_wire`] over log records: the entries the decision reads are lent to
+    /// the record, and what it writes (randomness, threshold) goes into the wire list.
+    fn sample_logs_wire(&self, batch: &mut Batch) -> Option<bool> {
+        let keys = self.sampler.log_keys(&self.sampling_priority);
+        let r = batch.filter_items_wire(Level::Item, true, &mut |parts: LogParts<'_, '_>| {
+            let Some(item) = parts.item else {
+                return Ok(());
+            };
+            let log = item.item;
+            log.attributes
+                .extend(keys.iter().filter_map(|k| item.attrs.entry(k)));
+            let (o, mut carrier) = self.sampler.decide_log(
+                log,
+                self.fail_closed,
+                &self.sampling_priority,
+                self.precision,
+            );
+            log.attributes.clear();
+            if carrier.is_some() {
+                item.attrs.edit(&mut |m| {
+                    if let Some(c) = carrier.take() {
+                        c.apply(m)
+                    }
+                });
+            }
             *parts.drop = !self.settle(&o);
             Ok(())
         })?;

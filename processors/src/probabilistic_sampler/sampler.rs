@@ -38,6 +38,7 @@ use super::sampling::{
     MIN_SAMPLING_PROBABILITY, NEVER_SAMPLE,
 };
 use crate::attraction::value;
+use pipeline_api::attrs::AttrMap;
 
 const NUM_HASH_BUCKETS_LG2: u32 = 14;
 const NUM_HASH_BUCKETS: u64 = 0x4000;
@@ -207,7 +208,7 @@ enum ThresholdChange {
 /// A log record's `sampling.threshold` / `sampling.randomness` attributes; changes are
 /// applied when the record is kept.
 #[derive(Debug, Default)]
-struct LogCarrier {
+pub struct LogCarrier {
     threshold: Option<Threshold>,
     randomness: Option<Randomness>,
     set_randomness: Option<String>,
@@ -237,16 +238,17 @@ impl LogCarrier {
         (c, err)
     }
 
-    fn apply(self, attrs: &mut Vec<KeyValue>) {
+    /// Write the decision's changes into a record's attributes (pdata `PutStr`, `Remove`).
+    pub fn apply(self, attrs: &mut dyn AttrMap) {
         if let Some(rv) = self.set_randomness {
-            value::put(attrs, ATTR_RANDOMNESS, value::str_value(rv));
+            attrs.put(ATTR_RANDOMNESS, value::str_value(rv));
         }
         match self.change {
             ThresholdChange::Unchanged => {}
             ThresholdChange::Removed => {
-                value::remove(attrs, ATTR_THRESHOLD);
+                attrs.remove(ATTR_THRESHOLD);
             }
-            ThresholdChange::Set(t) => value::put(attrs, ATTR_THRESHOLD, value::str_value(t)),
+            ThresholdChange::Set(t) => attrs.put(ATTR_THRESHOLD, value::str_value(t)),
         }
     }
 }
@@ -529,6 +531,19 @@ impl Sampler {
     }
 
     /// Decide one log record; a kept record gets its sampling attributes updated.
+    /// The attributes a log record's decision reads: the first entry of each is all it
+    /// looks at.
+    pub fn log_keys<'k>(&'k self, priority_attribute: &'k str) -> Vec<&'k str> {
+        let mut keys = vec![ATTR_THRESHOLD, ATTR_RANDOMNESS];
+        if let Sampler::Hashing { logs_attribute, .. } = self {
+            keys.push(logs_attribute);
+        }
+        keys.push(priority_attribute);
+        keys.retain(|k| !k.is_empty());
+        keys.dedup();
+        keys
+    }
+
     pub fn sample_log(
         &self,
         log: &mut LogRecord,
@@ -536,6 +551,22 @@ impl Sampler {
         priority_attribute: &str,
         precision: usize,
     ) -> Outcome {
+        let (outcome, carrier) = self.decide_log(log, fail_closed, priority_attribute, precision);
+        if let Some(c) = carrier {
+            c.apply(&mut log.attributes);
+        }
+        outcome
+    }
+
+    /// The decision over a log record, and what it writes into the record's attributes
+    /// ([`LogCarrier::apply`]).
+    pub fn decide_log(
+        &self,
+        log: &LogRecord,
+        fail_closed: bool,
+        priority_attribute: &str,
+        precision: usize,
+    ) -> (Outcome, Option<LogCarrier>) {
         let (lc, parse_err) = LogCarrier::parse(&log.attributes);
         let tid = trace_id(&log.trace_id);
         let (rnd, carrier, error) = match self {
@@ -651,9 +682,6 @@ impl Sampler {
                     None => (rnd, th),
                 },
             );
-        if let Some(c) = carrier {
-            c.apply(&mut log.attributes);
-        }
-        outcome
+        (outcome, carrier)
     }
 }

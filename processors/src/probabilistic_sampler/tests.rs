@@ -964,3 +964,92 @@ fn spans_in_the_wire_form_are_sampled_as_the_decoded_form() {
         );
     }
 }
+
+/// Log records sampled over the wire form give what sampling the decoded records gives:
+/// the same records kept, the same randomness and threshold written into their attributes
+/// (the same bytes), the same counts by policy. The records carry thresholds and randomness
+/// values (valid or not) and priorities of each type, among random attributes.
+#[test]
+fn log_records_in_the_wire_form_are_sampled_as_the_decoded_form() {
+    use pipeline_api::testing::random::{self, Rng};
+    use pipeline_api::BatchData;
+    let carried = [
+        ("sampling.threshold", s("8")),
+        ("sampling.threshold", s("x")),
+        ("sampling.randomness", s("abcdef01234567")),
+        ("sampling.randomness", s("zz")),
+        ("prio", i(0)),
+        ("prio", i(70)),
+        ("prio", d(25.0)),
+        ("prio", s("5")),
+    ];
+    let cases = [
+        "sampling_percentage: 30",
+        "{sampling_percentage: 30, attribute_source: record, from_attribute: a, sampling_priority: prio}",
+        "{sampling_percentage: 40, hash_seed: 9, from_attribute: b}",
+        "{sampling_percentage: 50, mode: proportional, sampling_priority: prio}",
+        "{sampling_percentage: 50, mode: equalizing, fail_closed: false}",
+        "sampling_percentage: 0",
+    ];
+    let mut rng = Rng(0x1095);
+    for (case, y) in cases.iter().enumerate() {
+        let c = cfg(y);
+        let (cw, cd) = (
+            ctx("probabilistic_sampler/w", Signal::Logs),
+            ctx("probabilistic_sampler/d", Signal::Logs),
+        );
+        let pw = ProbabilisticSamplerProcessor::new(&cw, &c, Signal::Logs, Collect::new()).unwrap();
+        let pd = ProbabilisticSamplerProcessor::new(&cd, &c, Signal::Logs, Collect::new()).unwrap();
+        let request = |n: usize| {
+            let mut data = random::request(Signal::Logs, &mut rng);
+            let BatchData::Logs(req) = &mut data else {
+                unreachable!()
+            };
+            for (k, log) in req
+                .resource_logs
+                .iter_mut()
+                .flat_map(|r| &mut r.scope_logs)
+                .flat_map(|s| &mut s.log_records)
+                .enumerate()
+            {
+                for j in 0..(n + k) % 3 {
+                    let (key, v) = &carried[(n + 2 * k + j) % carried.len()];
+                    let at = (k + j).min(log.attributes.len());
+                    log.attributes.insert(at, kv(key, v.clone()));
+                }
+            }
+            data
+        };
+        let what = format!("case {case}");
+        let seen = wire_form_agrees(Signal::Logs, request, &what, true, false, |b, wire| {
+            if wire {
+                return Ok::<_, String>(pw.sample_wire(b).expect("a wire batch"));
+            }
+            assert!(b.as_logs().is_some() && pd.sample_wire(b).is_none());
+            Ok(b.edit(|data| pd.sample(data)))
+        });
+        let name = "otelcol_processor_probabilistic_sampler_count_logs_sampled";
+        for policy in [
+            "trace_id_hash",
+            "trace_id_w3c",
+            "sampling_randomness",
+            "sampling_priority",
+            "missing_randomness",
+            "attribute",
+        ] {
+            for sampled in ["true", "false"] {
+                let labels = [("policy", policy), ("sampled", sampled)];
+                assert_eq!(
+                    metric(&cw.telemetry, name, &labels),
+                    metric(&cd.telemetry, name, &labels),
+                    "case {case}: {policy} {sampled}"
+                );
+            }
+        }
+        assert!(
+            seen.shrunk > 50,
+            "case {case}: only {} requests lost records",
+            seen.shrunk
+        );
+    }
+}
