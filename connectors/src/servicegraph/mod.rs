@@ -9,6 +9,9 @@
 //! `traces_service_graph_request_total`, `…_failed_total` (cumulative sums) and
 //! `traces_service_graph_request_server` / `…_client` (histograms in seconds), flushed every
 //! `metrics_flush_interval` (0: after every batch) and at shutdown.
+//!
+//! A batch still in its wire form is read in it (`Batch::edit_items_wire`): each span's
+//! fields, and of its attributes only the entries a dimension, peer or database key names.
 
 #[cfg(test)]
 mod tests;
@@ -25,6 +28,7 @@ use pipeline_api::proto::tonic::metrics::v1::{
     NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
 };
 use pipeline_api::proto::tonic::trace::v1::{span, status, Span};
+use pipeline_api::wire_items::{Level, SpanParts, WireMap};
 use pipeline_api::{
     async_trait, declare, Batch, BuildError, ComponentConfig, ComponentId, ConnectorFactory,
     ConsumeError, Consumer, IntCounter, Meta, Processor, SharedConsumer, Signal, Stability,
@@ -329,9 +333,15 @@ pub struct ServiceGraph {
 }
 
 impl ServiceGraph {
-    fn dimensions(&self, kind: &str, edge: &mut Edge, resource: &[KeyValue], span: &[KeyValue]) {
+    fn dimensions(
+        &self,
+        kind: &str,
+        edge: &mut Edge,
+        resource: &[KeyValue],
+        span: &dyn Fn(&str) -> Option<String>,
+    ) {
         for d in &self.cfg.dimensions {
-            if let Some(v) = attr_text(resource, d).or_else(|| attr_text(span, d)) {
+            if let Some(v) = attr_text(resource, d).or_else(|| span(d)) {
                 edge.dimensions.insert(format!("{kind}_{d}"), v);
             }
         }
@@ -481,11 +491,32 @@ impl ServiceGraph {
         }
     }
 
-    fn aggregate(&self, batch: &Batch) {
+    /// Aggregate a trace batch: over its wire form while it has one (nothing decoded but
+    /// each span's fields and the attributes looked up), else over its decoded form.
+    fn aggregate(&self, batch: &mut Batch) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let r = batch.edit_items_wire(Level::Item, &mut |parts: SpanParts<'_, '_>| {
+            let Some(item) = parts.item else {
+                return Ok(());
+            };
+            let resource: &[KeyValue] = parts
+                .resource
+                .as_ref()
+                .map(|r| r.attributes.as_slice())
+                .unwrap_or(&[]);
+            if let Some(service) = attr_text(resource, "service.name") {
+                let attrs: &dyn WireMap = item.attrs;
+                let text = |k: &str| attrs.get(k).as_ref().and_then(scalar_text);
+                self.span(&mut state, &service, resource, item.item, &text);
+            }
+            Ok(())
+        });
+        if r.is_some() {
+            return;
+        }
         let Some(traces) = batch.as_traces() else {
             return;
         };
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         for rs in &traces.resource_spans {
             let resource: &[KeyValue] = rs
                 .resource
@@ -497,57 +528,69 @@ impl ServiceGraph {
             };
             for ss in &rs.scope_spans {
                 for span in &ss.spans {
-                    let kind =
-                        span::SpanKind::try_from(span.kind).unwrap_or(span::SpanKind::Unspecified);
-                    let failed = span.status.as_ref().map(|s| s.code)
-                        == Some(status::StatusCode::Error as i32);
-                    let messaging =
-                        matches!(kind, span::SpanKind::Producer | span::SpanKind::Consumer);
-                    let connection = if messaging {
-                        Connection::MessagingSystem
-                    } else {
-                        Connection::Unknown
-                    };
-                    match kind {
-                        span::SpanKind::Client | span::SpanKind::Producer => {
-                            let key = (span.trace_id.clone(), span.span_id.clone());
-                            let database = self.databases.iter().find_map(|d| {
-                                attr_text(resource, d).or_else(|| attr_text(&span.attributes, d))
-                            });
-                            let service = service.clone();
-                            self.upsert(&mut state, key, |e| {
-                                e.connection = connection;
-                                e.client = service;
-                                e.client_latency = duration_s(span);
-                                e.failed = e.failed || failed;
-                                self.dimensions("client", e, resource, &span.attributes);
-                                if let Some(p) = self.peers.iter().find_map(|p| {
-                                    attr_text(&span.attributes, p).map(|v| (p.clone(), v))
-                                }) {
-                                    e.peer.insert(p.0, p.1);
-                                }
-                                if let Some(db) = database {
-                                    e.connection = Connection::Database;
-                                    e.server = db;
-                                    e.server_latency = duration_s(span);
-                                }
-                            });
-                        }
-                        span::SpanKind::Server | span::SpanKind::Consumer => {
-                            let key = (span.trace_id.clone(), span.parent_span_id.clone());
-                            let service = service.clone();
-                            self.upsert(&mut state, key, |e| {
-                                e.connection = connection;
-                                e.server = service;
-                                e.server_latency = duration_s(span);
-                                e.failed = e.failed || failed;
-                                self.dimensions("server", e, resource, &span.attributes);
-                            });
-                        }
-                        _ => {}
-                    }
+                    let text = |k: &str| attr_text(&span.attributes, k);
+                    self.span(&mut state, &service, resource, span, &text);
                 }
             }
+        }
+    }
+
+    /// Count one span of `service` (its resource's attributes `resource`); `text` gives the
+    /// text of the span's attribute of a key (`attr_text`).
+    fn span(
+        &self,
+        state: &mut State,
+        service: &str,
+        resource: &[KeyValue],
+        span: &Span,
+        text: &dyn Fn(&str) -> Option<String>,
+    ) {
+        let kind = span::SpanKind::try_from(span.kind).unwrap_or(span::SpanKind::Unspecified);
+        let failed = span.status.as_ref().map(|s| s.code) == Some(status::StatusCode::Error as i32);
+        let messaging = matches!(kind, span::SpanKind::Producer | span::SpanKind::Consumer);
+        let connection = if messaging {
+            Connection::MessagingSystem
+        } else {
+            Connection::Unknown
+        };
+        match kind {
+            span::SpanKind::Client | span::SpanKind::Producer => {
+                let key = (span.trace_id.clone(), span.span_id.clone());
+                let database = self
+                    .databases
+                    .iter()
+                    .find_map(|d| attr_text(resource, d).or_else(|| text(d)));
+                self.upsert(state, key, |e| {
+                    e.connection = connection;
+                    e.client = service.to_string();
+                    e.client_latency = duration_s(span);
+                    e.failed = e.failed || failed;
+                    self.dimensions("client", e, resource, text);
+                    if let Some((p, v)) = self
+                        .peers
+                        .iter()
+                        .find_map(|p| text(p).map(|v| (p.clone(), v)))
+                    {
+                        e.peer.insert(p, v);
+                    }
+                    if let Some(db) = database {
+                        e.connection = Connection::Database;
+                        e.server = db;
+                        e.server_latency = duration_s(span);
+                    }
+                });
+            }
+            span::SpanKind::Server | span::SpanKind::Consumer => {
+                let key = (span.trace_id.clone(), span.parent_span_id.clone());
+                self.upsert(state, key, |e| {
+                    e.connection = connection;
+                    e.server = service.to_string();
+                    e.server_latency = duration_s(span);
+                    e.failed = e.failed || failed;
+                    self.dimensions("server", e, resource, text);
+                });
+            }
+            _ => {}
         }
     }
 
@@ -669,7 +712,8 @@ impl Consumer for Node {
                 batch.signal()
             )));
         }
-        self.0.aggregate(&batch);
+        let mut batch = batch;
+        self.0.aggregate(&mut batch);
         if self.0.cfg.flush_interval().is_zero()
             || self.0.stopped.load(std::sync::atomic::Ordering::SeqCst)
         {

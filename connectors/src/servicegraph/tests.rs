@@ -129,7 +129,7 @@ fn defaults_are_go_s() {
 #[test]
 fn a_client_and_its_server_span_make_one_request() {
     let (g, _) = graph("");
-    g.aggregate(&batch(vec![
+    g.aggregate(&mut batch(vec![
         from(
             "frontend",
             vec![span(span::SpanKind::Client, 1, 10, 0, 120, false, vec![])],
@@ -140,11 +140,11 @@ fn a_client_and_its_server_span_make_one_request() {
         ),
     ]));
     // the server side first, in another trace: order does not matter
-    g.aggregate(&batch(vec![from(
+    g.aggregate(&mut batch(vec![from(
         "api",
         vec![span(span::SpanKind::Server, 2, 21, 20, 50, false, vec![])],
     )]));
-    g.aggregate(&batch(vec![from(
+    g.aggregate(&mut batch(vec![from(
         "frontend",
         vec![span(span::SpanKind::Client, 2, 20, 0, 60, false, vec![])],
     )]));
@@ -192,7 +192,7 @@ fn a_client_and_its_server_span_make_one_request() {
 #[test]
 fn a_database_call_is_an_edge_at_once_and_dimensions_come_from_resource_then_span() {
     let (g, _) = graph("dimensions: [region]");
-    g.aggregate(&batch(vec![from(
+    g.aggregate(&mut batch(vec![from(
         "api",
         vec![span(
             span::SpanKind::Client,
@@ -225,7 +225,7 @@ fn a_database_call_is_an_edge_at_once_and_dimensions_come_from_resource_then_spa
 #[test]
 fn unpaired_spans_expire_into_virtual_nodes() {
     let (g, _) = graph("store: {ttl: 1ms}");
-    g.aggregate(&batch(vec![
+    g.aggregate(&mut batch(vec![
         // a call out to something that sends no spans
         from(
             "api",
@@ -266,7 +266,7 @@ fn unpaired_spans_expire_into_virtual_nodes() {
 #[test]
 fn a_full_store_drops_the_span_and_counts_it() {
     let (g, _) = graph("store: {max_items: 1, ttl: 1h}");
-    g.aggregate(&batch(vec![from(
+    g.aggregate(&mut batch(vec![from(
         "api",
         vec![
             span(span::SpanKind::Client, 6, 60, 0, 5, false, vec![]),
@@ -291,12 +291,12 @@ fn pair(n: u32) -> Vec<ResourceSpans> {
 fn completed_edges_do_not_pile_up_in_the_expiry_order() {
     let (g, _) = graph("store: {max_items: 100000, ttl: 1h}");
     // one edge that never completes, then many that do
-    g.aggregate(&batch(vec![from(
+    g.aggregate(&mut batch(vec![from(
         "api",
         vec![span(span::SpanKind::Client, 2, 9, 0, 5, false, vec![])],
     )]));
     for n in 0..10_000 {
-        g.aggregate(&batch(pair(n)));
+        g.aggregate(&mut batch(pair(n)));
     }
     let state = g.state.lock().unwrap();
     assert_eq!(state.edges.len(), 1);
@@ -317,15 +317,15 @@ fn completed_edges_do_not_pile_up_in_the_expiry_order() {
 fn an_expired_edge_behind_a_completed_one_whose_key_came_back_expires() {
     let (g, _) = graph("store: {ttl: 50ms}");
     // edge K completes, edge L waits, then K's key is taken again by a new client span
-    g.aggregate(&batch(pair(1)));
-    g.aggregate(&batch(vec![from(
+    g.aggregate(&mut batch(pair(1)));
+    g.aggregate(&mut batch(vec![from(
         "api",
         vec![span(span::SpanKind::Client, 3, 9, 0, 5, false, vec![])],
     )]));
     std::thread::sleep(Duration::from_millis(60));
     let mut again = pair(1);
     again.truncate(1);
-    g.aggregate(&batch(again));
+    g.aggregate(&mut batch(again));
     g.expire();
     assert_eq!(
         edges(&g),
@@ -342,4 +342,113 @@ fn an_expired_edge_behind_a_completed_one_whose_key_came_back_expires() {
         "L has expired; K's new edge has not"
     );
     assert_eq!(g.state.lock().unwrap().edges.len(), 1);
+}
+
+/// Every metric point without its times: what two instances fed the same spans must agree
+/// on.
+fn points(g: &ServiceGraph) -> Vec<String> {
+    let Some(mut req) = g.build() else {
+        return vec![];
+    };
+    let mut out = vec![];
+    for rm in &mut req.resource_metrics {
+        for sm in &mut rm.scope_metrics {
+            for m in &mut sm.metrics {
+                match &mut m.data {
+                    Some(metric::Data::Sum(s)) => {
+                        for p in &mut s.data_points {
+                            (p.start_time_unix_nano, p.time_unix_nano) = (0, 0);
+                            out.push(format!("{} {p:?}", m.name));
+                        }
+                    }
+                    Some(metric::Data::Histogram(h)) => {
+                        for p in &mut h.data_points {
+                            (p.start_time_unix_nano, p.time_unix_nano) = (0, 0);
+                            out.push(format!("{} {p:?}", m.name));
+                        }
+                    }
+                    other => out.push(format!("{} {other:?}", m.name)),
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Spans read from the wire form count as the same spans decoded: random requests
+/// (services present or not, attributes of every type, a `peer.service` or `db.name`
+/// now and then) whose spans pair up across requests, fed to one instance as received
+/// bytes and to another decoded; the same edges, metrics and counters.
+#[test]
+fn spans_in_the_wire_form_count_as_the_decoded_form() {
+    use pipeline_api::testing::random::{self, Rng};
+    use pipeline_api::BatchData;
+    let cfg = "{dimensions: [a, http.method], store: {ttl: 1h, max_items: 64}}";
+    let (wire, _) = graph(cfg);
+    let (decoded, _) = graph(cfg);
+    let mut rng = Rng(0x5e7c);
+    for n in 0..300usize {
+        let mut data = random::request(Signal::Traces, &mut rng);
+        let BatchData::Traces(req) = &mut data else {
+            unreachable!()
+        };
+        for (k, s) in req
+            .resource_spans
+            .iter_mut()
+            .flat_map(|r| &mut r.scope_spans)
+            .flat_map(|s| &mut s.spans)
+            .enumerate()
+        {
+            let m = n + k;
+            s.kind = (m % 6) as i32;
+            s.trace_id = vec![(m % 5) as u8; 16];
+            s.span_id = vec![(m % 4 + 1) as u8; 8];
+            s.parent_span_id = if m % 7 == 0 {
+                vec![]
+            } else {
+                vec![((m + 1) % 4 + 1) as u8; 8]
+            };
+            match m % 9 {
+                0 => s.attributes.push(string_attr("peer.service", "stripe")),
+                1 => s.attributes.insert(0, string_attr("db.name", "orders")),
+                _ => {}
+            }
+        }
+        let bytes = Batch::new(data, Default::default()).encode();
+        let mut w = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+        let mut d = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+        d.data();
+        wire.aggregate(&mut w);
+        decoded.aggregate(&mut d);
+        assert!(!w.is_decoded(), "request {n}: the wire form was decoded");
+    }
+    let edges_of = |g: &ServiceGraph| g.state.lock().unwrap().edges.len();
+    assert_eq!(edges_of(&wire), edges_of(&decoded));
+    // the edges still waiting expire into virtual nodes (their peers read from the spans)
+    for g in [&wire, &decoded] {
+        let now = Instant::now();
+        for e in g.state.lock().unwrap().edges.values_mut() {
+            e.expires = Some(now);
+        }
+        g.expire();
+    }
+    assert_eq!(wire.expired.get(), decoded.expired.get());
+    assert_eq!(wire.total.get(), decoded.total.get());
+    assert_eq!(wire.dropped.get(), decoded.dropped.get());
+    let got = points(&wire);
+    assert!(got.len() > 20, "{got:?}");
+    assert_eq!(got, points(&decoded));
+    // the cases exercise what they are about: databases, peers, dimensions, failures
+    let all = got.join("\n");
+    for want in [
+        "orders",
+        "\"client_a\"",
+        "\"server_http.method\"",
+        "BoolValue(true)",
+        "stripe",
+        "\"database\"",
+    ] {
+        assert!(all.contains(want), "no {want} in {all}");
+    }
 }
