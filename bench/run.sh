@@ -294,6 +294,11 @@ HWM_MB=$(awk -v k="$HWM_KB" 'BEGIN { printf "%.1f", k / 1024 }')
   echo "collector CPU:   ${CPU} s  → ${CPU_PER_M} CPU s per million items"
   echo "peak RSS:        ${HWM_MB} MB (VmHWM); RSS at the end of load $(awk -v k="$RSS_KB" 'BEGIN { printf "%.1f", k / 1024 }') MB"
   [[ -n $IDLE_RSS_KB ]] && echo "idle RSS:        $(awk -v k="$IDLE_RSS_KB" 'BEGIN { printf "%.1f", k / 1024 }') MB after ${IDLE_SECONDS} s"
+  # idle memory depends on the start-up layout (build.rs): how many of src/startup.order's
+  # names this binary has (a list gone stale places few of them)
+  if [[ -n $IDLE_RSS_KB ]] && command -v nm >/dev/null 2>&1 && nm "$COLLECTOR_BIN" 2>/dev/null | grep -q ' _R'; then
+    echo "start-up layout: $(grep -v '^#' "$HERE/../src/startup.order" | sort -u | comm -12 - <(nm "$COLLECTOR_BIN" | awk '{ print $NF }' | sort -u) | wc -l) of src/startup.order's names are in this binary"
+  fi
   if (( DELIVERIES > 0 )); then
     echo "delivered:       $DELIVERED at measurement, $DELIVERED_FINAL after stop (expected $DELIVERIES x $KEEP of $( [[ $KIND == load ]] && echo "$ACKED acknowledged" || echo "$SENT lines" )), duplicates $DUPS"
     [[ $(jq '.branches | length' "$F") -gt 0 ]] && echo "per branch:      $(jq -c .branches "$F")"

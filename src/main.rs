@@ -268,6 +268,33 @@ fn healthcheck(endpoint: &str) -> i32 {
 
 #[cfg(test)]
 mod tests {
+    /// `src/startup.order` names functions by their mangled symbols, whose crate hashes
+    /// change with the dependency graph: one dependency added to one crate renamed most of
+    /// start-up's functions, and idle RSS went from 7.6 to 14 MB with nothing to show it.
+    /// The list records the Cargo.lock it was made for.
+    #[test]
+    fn the_startup_layout_was_made_for_this_cargo_lock() {
+        use sha2::Digest;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let list = std::fs::read_to_string(root.join("src/startup.order")).unwrap();
+        let lock = std::fs::read(root.join("Cargo.lock")).unwrap();
+        let digest: String = sha2::Sha256::digest(&lock)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let recorded = list
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .find_map(|l| l.strip_prefix("# Cargo.lock sha256 "));
+        assert_eq!(
+            recorded,
+            Some(digest.as_str()),
+            "Cargo.lock changed since src/startup.order was made, so most of its names no \
+             longer match the release binary's (idle RSS about 14 MB instead of 8): \
+             regenerate it with bench/startup-order/generate.sh (its header says how)"
+        );
+    }
+
     #[test]
     fn health_urls_reach_wildcard_hosts_on_localhost() {
         let url = super::health_url;
