@@ -296,8 +296,11 @@ HWM_MB=$(awk -v k="$HWM_KB" 'BEGIN { printf "%.1f", k / 1024 }')
   [[ -n $IDLE_RSS_KB ]] && echo "idle RSS:        $(awk -v k="$IDLE_RSS_KB" 'BEGIN { printf "%.1f", k / 1024 }') MB after ${IDLE_SECONDS} s"
   # idle memory depends on the start-up layout (build.rs): how many of src/startup.order's
   # names this binary has (a list gone stale places few of them)
-  if [[ -n $IDLE_RSS_KB ]] && command -v nm >/dev/null 2>&1 && nm "$COLLECTOR_BIN" 2>/dev/null | grep -q ' _R'; then
-    echo "start-up layout: $(grep -v '^#' "$HERE/../src/startup.order" | sort -u | comm -12 - <(nm "$COLLECTOR_BIN" | awk '{ print $NF }' | sort -u) | wc -l) of src/startup.order's names are in this binary"
+  if [[ -n $IDLE_RSS_KB ]] && command -v nm >/dev/null 2>&1; then
+    symbols=$(nm "$COLLECTOR_BIN" 2>/dev/null | awk 'NF >= 2 { print $NF }' | sort -u || true)
+    if [[ -n $symbols ]]; then
+      echo "start-up layout: $(grep -v '^#' "$HERE/../src/startup.order" | sort -u | comm -12 - <(echo "$symbols") | wc -l) of src/startup.order's $(grep -vc '^#' "$HERE/../src/startup.order") names are in this binary"
+    fi
   fi
   if (( DELIVERIES > 0 )); then
     echo "delivered:       $DELIVERED at measurement, $DELIVERED_FINAL after stop (expected $DELIVERIES x $KEEP of $( [[ $KIND == load ]] && echo "$ACKED acknowledged" || echo "$SENT lines" )), duplicates $DUPS"
