@@ -877,13 +877,79 @@ async fn traces_processor_drops_counts_and_skips_empty_batches() {
     assert!((400..600).contains(&kept), "{kept}");
 }
 
+/// Sample random requests of `signal` (each changed by `edit`, given the request's index)
+/// with each config, through the wire form and the decoded form: the same items kept, the
+/// same bytes, the same item count and the same counters by policy; more than 50 requests
+/// lose items.
+fn sampled_alike(
+    signal: Signal,
+    cases: &[&str],
+    seed: u64,
+    mut edit: impl FnMut(&mut pipeline_api::BatchData, usize),
+) {
+    use pipeline_api::testing::random::{self, Rng};
+    let mut rng = Rng(seed);
+    for (case, y) in cases.iter().enumerate() {
+        let c = cfg(y);
+        let (cw, cd) = (
+            ctx("probabilistic_sampler/w", signal),
+            ctx("probabilistic_sampler/d", signal),
+        );
+        let pw = ProbabilisticSamplerProcessor::new(&cw, &c, signal, Collect::new()).unwrap();
+        let pd = ProbabilisticSamplerProcessor::new(&cd, &c, signal, Collect::new()).unwrap();
+        let request = |n: usize| {
+            let mut data = random::request(signal, &mut rng);
+            edit(&mut data, n);
+            data
+        };
+        let what = format!("{signal} case {case}");
+        let seen = wire_form_agrees(signal, request, &what, true, false, |b, wire| {
+            if wire {
+                return Ok::<_, String>(pw.sample_wire(b).expect("a wire batch"));
+            }
+            b.data();
+            assert!(pd.sample_wire(b).is_none());
+            Ok(b.edit(|data| pd.sample(data)))
+        });
+        let name = format!(
+            "otelcol_processor_probabilistic_sampler_count_{}_sampled",
+            if signal == Signal::Logs {
+                "logs"
+            } else {
+                "traces"
+            }
+        );
+        for policy in [
+            "trace_id_hash",
+            "trace_id_w3c",
+            "sampling_randomness",
+            "sampling_priority",
+            "missing_randomness",
+            "attribute",
+        ] {
+            for sampled in ["true", "false"] {
+                let labels = [("policy", policy), ("sampled", sampled)];
+                assert_eq!(
+                    metric(&cw.telemetry, &name, &labels),
+                    metric(&cd.telemetry, &name, &labels),
+                    "{what}: {policy} {sampled}"
+                );
+            }
+        }
+        assert!(
+            seen.shrunk > 50,
+            "{what}: only {} requests lost items",
+            seen.shrunk
+        );
+    }
+}
+
 /// A trace batch in the wire form is sampled exactly as the decoded form: the same spans
 /// kept, the same bytes (rewritten tracestates included), the same item count and the same
 /// counters. Random requests, with tracestates valid, carrying a threshold or randomness,
 /// and malformed, and `sampling.priority` attributes of each type on some spans.
 #[test]
 fn spans_in_the_wire_form_are_sampled_as_the_decoded_form() {
-    use pipeline_api::testing::random::{self, Rng};
     use pipeline_api::BatchData;
     const STATES: [&str; 5] = [
         "",
@@ -900,69 +966,25 @@ fn spans_in_the_wire_form_are_sampled_as_the_decoded_form() {
         "{sampling_percentage: 50, mode: equalizing, fail_closed: false}",
         "sampling_percentage: 0",
     ];
-    let mut rng = Rng(0x5a3);
-    for (case, y) in cases.iter().enumerate() {
-        let c = cfg(y);
-        let (cw, cd) = (
-            ctx("probabilistic_sampler/w", Signal::Traces),
-            ctx("probabilistic_sampler/d", Signal::Traces),
-        );
-        let pw =
-            ProbabilisticSamplerProcessor::new(&cw, &c, Signal::Traces, Collect::new()).unwrap();
-        let pd =
-            ProbabilisticSamplerProcessor::new(&cd, &c, Signal::Traces, Collect::new()).unwrap();
-        let request = |n: usize| {
-            let mut data = random::request(Signal::Traces, &mut rng);
-            let BatchData::Traces(req) = &mut data else {
-                unreachable!()
-            };
-            for (k, span) in req
-                .resource_spans
-                .iter_mut()
-                .flat_map(|r| &mut r.scope_spans)
-                .flat_map(|s| &mut s.spans)
-                .enumerate()
-            {
-                span.trace_state = STATES[(n + k) % STATES.len()].into();
-                if (n + k).is_multiple_of(3) {
-                    let v = priorities[(n + k) % priorities.len()].clone();
-                    let at = (k % 2).min(span.attributes.len());
-                    span.attributes.insert(at, kv("sampling.priority", v));
-                }
-            }
-            data
+    sampled_alike(Signal::Traces, &cases, 0x5a3, |data, n| {
+        let BatchData::Traces(req) = data else {
+            unreachable!()
         };
-        let what = format!("case {case}");
-        let seen = wire_form_agrees(Signal::Traces, request, &what, true, false, |b, wire| {
-            if wire {
-                return Ok::<_, String>(pw.sample_wire(b).expect("a wire batch"));
-            }
-            assert!(b.as_traces().is_some() && pd.sample_wire(b).is_none());
-            Ok(b.edit(|data| pd.sample(data)))
-        });
-        let name = "otelcol_processor_probabilistic_sampler_count_traces_sampled";
-        for policy in [
-            "trace_id_hash",
-            "trace_id_w3c",
-            "sampling_randomness",
-            "sampling_priority",
-            "missing_randomness",
-        ] {
-            for sampled in ["true", "false"] {
-                let labels = [("policy", policy), ("sampled", sampled)];
-                assert_eq!(
-                    metric(&cw.telemetry, name, &labels),
-                    metric(&cd.telemetry, name, &labels),
-                    "case {case}: {policy} {sampled}"
-                );
+        for (k, span) in req
+            .resource_spans
+            .iter_mut()
+            .flat_map(|r| &mut r.scope_spans)
+            .flat_map(|s| &mut s.spans)
+            .enumerate()
+        {
+            span.trace_state = STATES[(n + k) % STATES.len()].into();
+            if (n + k).is_multiple_of(3) {
+                let v = priorities[(n + k) % priorities.len()].clone();
+                let at = (k % 2).min(span.attributes.len());
+                span.attributes.insert(at, kv("sampling.priority", v));
             }
         }
-        assert!(
-            seen.shrunk > 50,
-            "case {case}: only {} requests lost spans",
-            seen.shrunk
-        );
-    }
+    });
 }
 
 /// Log records sampled over the wire form give what sampling the decoded records gives:
@@ -971,7 +993,6 @@ fn spans_in_the_wire_form_are_sampled_as_the_decoded_form() {
 /// values (valid or not) and priorities of each type, among random attributes.
 #[test]
 fn log_records_in_the_wire_form_are_sampled_as_the_decoded_form() {
-    use pipeline_api::testing::random::{self, Rng};
     use pipeline_api::BatchData;
     let carried = [
         ("sampling.threshold", s("8")),
@@ -991,65 +1012,22 @@ fn log_records_in_the_wire_form_are_sampled_as_the_decoded_form() {
         "{sampling_percentage: 50, mode: equalizing, fail_closed: false}",
         "sampling_percentage: 0",
     ];
-    let mut rng = Rng(0x1095);
-    for (case, y) in cases.iter().enumerate() {
-        let c = cfg(y);
-        let (cw, cd) = (
-            ctx("probabilistic_sampler/w", Signal::Logs),
-            ctx("probabilistic_sampler/d", Signal::Logs),
-        );
-        let pw = ProbabilisticSamplerProcessor::new(&cw, &c, Signal::Logs, Collect::new()).unwrap();
-        let pd = ProbabilisticSamplerProcessor::new(&cd, &c, Signal::Logs, Collect::new()).unwrap();
-        let request = |n: usize| {
-            let mut data = random::request(Signal::Logs, &mut rng);
-            let BatchData::Logs(req) = &mut data else {
-                unreachable!()
-            };
-            for (k, log) in req
-                .resource_logs
-                .iter_mut()
-                .flat_map(|r| &mut r.scope_logs)
-                .flat_map(|s| &mut s.log_records)
-                .enumerate()
-            {
-                for j in 0..(n + k) % 3 {
-                    let (key, v) = &carried[(n + 2 * k + j) % carried.len()];
-                    let at = (k + j).min(log.attributes.len());
-                    log.attributes.insert(at, kv(key, v.clone()));
-                }
-            }
-            data
+    sampled_alike(Signal::Logs, &cases, 0x1095, |data, n| {
+        let BatchData::Logs(req) = data else {
+            unreachable!()
         };
-        let what = format!("case {case}");
-        let seen = wire_form_agrees(Signal::Logs, request, &what, true, false, |b, wire| {
-            if wire {
-                return Ok::<_, String>(pw.sample_wire(b).expect("a wire batch"));
-            }
-            assert!(b.as_logs().is_some() && pd.sample_wire(b).is_none());
-            Ok(b.edit(|data| pd.sample(data)))
-        });
-        let name = "otelcol_processor_probabilistic_sampler_count_logs_sampled";
-        for policy in [
-            "trace_id_hash",
-            "trace_id_w3c",
-            "sampling_randomness",
-            "sampling_priority",
-            "missing_randomness",
-            "attribute",
-        ] {
-            for sampled in ["true", "false"] {
-                let labels = [("policy", policy), ("sampled", sampled)];
-                assert_eq!(
-                    metric(&cw.telemetry, name, &labels),
-                    metric(&cd.telemetry, name, &labels),
-                    "case {case}: {policy} {sampled}"
-                );
+        for (k, log) in req
+            .resource_logs
+            .iter_mut()
+            .flat_map(|r| &mut r.scope_logs)
+            .flat_map(|s| &mut s.log_records)
+            .enumerate()
+        {
+            for j in 0..(n + k) % 3 {
+                let (key, v) = &carried[(n + 2 * k + j) % carried.len()];
+                let at = (k + j).min(log.attributes.len());
+                log.attributes.insert(at, kv(key, v.clone()));
             }
         }
-        assert!(
-            seen.shrunk > 50,
-            "case {case}: only {} requests lost records",
-            seen.shrunk
-        );
-    }
+    });
 }
