@@ -5,6 +5,10 @@
 //! Go facts: traces filter per span (`filterspan`), logs per record (`filterlog`), metrics
 //! per metric (`filtermetric`: `metric_names` and `resources`) and then process every data
 //! point of a selected metric (gauge, sum, histogram, exponential histogram, summary).
+//!
+//! A trace or logs batch still in its wire form stays in it: with no `include`/`exclude`
+//! through `Batch::edit_item_attributes`, with them through the item walk, each item's
+//! match test seeing the entries it reads lent to the item.
 
 mod config;
 #[cfg(test)]
@@ -14,6 +18,7 @@ use std::sync::Arc;
 
 use pipeline_api::metric::for_each_point_attributes;
 use pipeline_api::proto::tonic::common::v1::KeyValue;
+use pipeline_api::wire_items::{Level, LogParts, SpanParts, WireMap};
 use pipeline_api::{
     async_trait, Batch, BatchData, BuildError, ConsumeError, Consumer, Processor, ProcessorFactory,
     RequestContext, SharedConsumer, Signal,
@@ -67,6 +72,39 @@ impl AttributesProcessor {
             skip,
             next,
         })
+    }
+
+    /// Apply the actions to the selected spans or log records of a batch still in its wire
+    /// form, keeping it in that form: the entries the match properties read are lent to
+    /// each item for the test. `None` when the batch is not one (a metrics batch, whose data
+    /// points the walk does not reach, or a decoded one): nothing was changed.
+    pub fn process_wire(&self, ctx: &RequestContext, batch: &mut Batch) -> Option<()> {
+        let (ap, skip) = (&self.attr_proc, &self.skip);
+        let r = match self.signal {
+            Signal::Traces => {
+                batch.edit_items_wire(Level::Item, &mut |parts: SpanParts<'_, '_>| {
+                    if let Some(item) = parts.item {
+                        let scope = parts.scope.and_then(|(s, _)| s.as_ref());
+                        if !skip.skip_wire_span(res(parts.resource), scope, item.item, item.attrs) {
+                            item.attrs.edit(&mut |m| ap.process(ctx, m));
+                        }
+                    }
+                    Ok(())
+                })
+            }
+            Signal::Logs => batch.edit_items_wire(Level::Item, &mut |parts: LogParts<'_, '_>| {
+                if let Some(item) = parts.item {
+                    let scope = parts.scope.and_then(|(s, _)| s.as_ref());
+                    if !skip.skip_wire_log(res(parts.resource), scope, item.item, item.attrs) {
+                        item.attrs.edit(&mut |m| ap.process(ctx, m));
+                    }
+                }
+                Ok(())
+            }),
+            Signal::Metrics => None,
+        };
+        // the callbacks never fail
+        r?.ok()
     }
 
     /// Apply the actions to the selected items of `data`.
@@ -130,6 +168,11 @@ impl AttributesProcessor {
     }
 }
 
+/// A resource's attributes (none without a resource).
+fn res(r: &Option<pipeline_api::proto::tonic::resource::v1::Resource>) -> &[KeyValue] {
+    r.as_ref().map(|r| &r.attributes[..]).unwrap_or(&[])
+}
+
 #[async_trait]
 impl Consumer for AttributesProcessor {
     async fn consume(&self, mut batch: Batch) -> Result<(), ConsumeError> {
@@ -151,7 +194,7 @@ impl Consumer for AttributesProcessor {
                 // every item: in the wire form, only the attributes the actions touch are
                 // decoded
                 batch.edit_item_attributes(|attrs| self.attr_proc.process(&ctx, attrs));
-            } else {
+            } else if self.process_wire(&ctx, &mut batch).is_none() {
                 batch.edit(|data| self.process(&ctx, data));
             }
         }

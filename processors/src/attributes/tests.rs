@@ -612,3 +612,49 @@ fn config_value_shape() {
         Some(ConfigValue::Mapping(_))
     ));
 }
+
+/// With `include`/`exclude`, spans and log records in the wire form are selected and edited
+/// as the decoded ones: random requests, configs that read names, kinds, services,
+/// libraries, bodies, severities and attributes (present, by value, by pattern); the same
+/// bytes.
+#[test]
+fn selected_items_are_edited_in_the_wire_form_as_in_the_decoded_form() {
+    let actions = "actions: [{key: a, value: inserted, action: insert}, {key: b, from_attribute: a, action: update}, {key: dup, action: delete}, {key: c, action: hash}]";
+    let cases = [
+        (Signal::Traces, "include: {match_type: strict, span_names: [op1, op2]}"),
+        (
+            Signal::Traces,
+            "exclude: {match_type: regexp, services: ['v1.*'], attributes: [{key: a, value: 'v[0-9]$'}]}",
+        ),
+        (
+            Signal::Traces,
+            "include: {match_type: strict, attributes: [{key: b}], span_kinds: [SPAN_KIND_SERVER, SPAN_KIND_CLIENT]}",
+        ),
+        (
+            Signal::Logs,
+            "exclude: {match_type: regexp, log_bodies: ['^v1'], attributes: [{key: c}]}",
+        ),
+        (
+            Signal::Logs,
+            "include: {match_type: strict, libraries: [{name: scope1}, {name: scope2}], log_severity_number: {min: WARN, match_undefined: true}}",
+        ),
+    ];
+    let mut rng = pipeline_api::testing::random::Rng(0xa77);
+    for (case, (signal, select)) in cases.into_iter().enumerate() {
+        let cfg: Config = parse_typed(&yaml(&format!("{{{select}, {actions}}}"))).expect("config");
+        let p = AttributesProcessor::new(&cfg, signal, Collect::new()).expect("build");
+        let ctx = RequestContext::default();
+        let what = format!("{signal} case {case}");
+        let request = |_| pipeline_api::testing::random::request(signal, &mut rng);
+        crate::testutil::wire_form_agrees(signal, request, &what, true, false, |b, wire| {
+            if wire {
+                p.process_wire(&ctx, b).expect("a wire batch");
+            } else {
+                b.data();
+                assert!(p.process_wire(&ctx, b).is_none());
+                b.edit(|d| p.process(&ctx, d));
+            }
+            Ok::<_, String>(())
+        });
+    }
+}

@@ -19,7 +19,7 @@ use ottl::{exec, Condition, ConditionSeq, ContextKind, Ctx, ErrorMode, PathStyle
 use pipeline_api::config::{ConfigError, Validate};
 use pipeline_api::proto::tonic::common::v1::KeyValue;
 use pipeline_api::telemetry::MetricsLevel;
-use pipeline_api::wire_items::{Level, MetricParts};
+use pipeline_api::wire_items::{Level, LogParts, MetricParts, SpanParts};
 use pipeline_api::{
     async_trait, declare, Batch, BatchData, BuildContext, BuildError, ComponentConfig,
     ConsumeError, Consumer, IntCounter, Meta, Processor, ProcessorFactory, SharedConsumer, Signal,
@@ -569,33 +569,48 @@ impl FilterProcessor {
         self.plan.skip.as_ref().filter(|s| !s.is_noop())
     }
 
-    /// Whether the legacy match properties run over the wire form: for metrics, which
-    /// they select by name and resource attributes.
-    fn skip_on_wire(&self) -> bool {
-        self.signal == Signal::Metrics
-    }
-
     /// Run the legacy match properties and then the rules over a batch still in its wire
     /// form, keeping it in that form (`exec::filter_wire`), until one cannot be (a span
-    /// event or data point rule, a metric rule that reads data points, the match properties
-    /// of spans and logs): whether the match properties ran, the rules that ran and the
-    /// items dropped.
+    /// event or data point rule, a metric rule that reads data points): whether the match
+    /// properties ran, the rules that ran and the items dropped.
     pub fn filter_wire(&self, batch: &mut Batch) -> Result<(bool, usize, usize), String> {
         let mut dropped = 0;
         if let Some(skip) = self.skip() {
-            if !self.skip_on_wire() {
-                return Ok((false, 0, 0));
-            }
-            // as the decoded form: before the rules, metrics left out by their points;
-            // entries left empty go now rather than after the rules, which changes nothing
-            let r =
-                batch.filter_items_wire(Level::Item, true, &mut |parts: MetricParts<'_, '_>| {
-                    if let Some(item) = parts.item {
-                        let res = attrs(parts.resource);
-                        *parts.drop = skip.skip_metric(res, &item.item.name);
-                    }
-                    Ok(())
-                });
+            // as the decoded form: before the rules, the items the match properties leave
+            // out (a span or log record by the entries they read, lent to it; a metric by
+            // its name); entries left empty go now rather than after the rules, which
+            // changes nothing
+            let r = match self.signal {
+                Signal::Traces => {
+                    batch.filter_items_wire(Level::Item, true, &mut |parts: SpanParts<'_, '_>| {
+                        if let Some(item) = parts.item {
+                            let scope = parts.scope.and_then(|(s, _)| s.as_ref());
+                            let res = attrs(parts.resource);
+                            *parts.drop = skip.skip_wire_span(res, scope, item.item, item.attrs);
+                        }
+                        Ok(())
+                    })
+                }
+                Signal::Logs => {
+                    batch.filter_items_wire(Level::Item, true, &mut |parts: LogParts<'_, '_>| {
+                        if let Some(item) = parts.item {
+                            let scope = parts.scope.and_then(|(s, _)| s.as_ref());
+                            let res = attrs(parts.resource);
+                            *parts.drop = skip.skip_wire_log(res, scope, item.item, item.attrs);
+                        }
+                        Ok(())
+                    })
+                }
+                Signal::Metrics => {
+                    batch.filter_items_wire(Level::Item, true, &mut |parts: MetricParts<'_, '_>| {
+                        if let Some(item) = parts.item {
+                            let res = attrs(parts.resource);
+                            *parts.drop = skip.skip_metric(res, &item.item.name);
+                        }
+                        Ok(())
+                    })
+                }
+            };
             match r {
                 Some(n) => dropped += n?,
                 None => return Ok((false, 0, 0)),
