@@ -117,6 +117,9 @@ pub trait WireItem: Message + Default {
     /// occurrence wins; an `int32` or `uint32` is the varint's low bits); `None` for any
     /// other field or wire type, left to prost's merge.
     fn scalar(&mut self, number: u64, wire_type: u64, value: &[u8]) -> Option<()>;
+    /// Its attribute list (a metric's metadata): empty while walked, the entries staying in
+    /// [`ItemAttrs`].
+    fn attributes_mut(&mut self) -> &mut Vec<KeyValue>;
     /// Read what it needs of the lists kept as bytes (each whole field, in order): a
     /// metric's data kind and header. `None` when they do not read.
     fn read_kept(&mut self, _kept: &[(u64, &[u8])]) -> Option<()> {
@@ -144,6 +147,26 @@ pub struct ItemRef<'p, 'a, T> {
     /// Set by the callback when it may have changed `item` (the attributes track their own
     /// changes).
     pub changed: &'p mut bool,
+}
+
+impl<T: WireItem> ItemRef<'_, '_, T> {
+    /// Run `f` over the item with the first entry of each of `keys` lent to its attribute
+    /// list, taken back after: for a decision that looks its attributes up by key (the
+    /// first entry of each, as pdata's `Map.Get` does), what it sees is what the whole list
+    /// would show it.
+    pub fn with_entries<'k, R>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k str>,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> R {
+        let attrs = self.attrs;
+        self.item
+            .attributes_mut()
+            .extend(keys.into_iter().filter_map(|k| attrs.entry(k)));
+        let r = f(self.item);
+        self.item.attributes_mut().clear();
+        r
+    }
 }
 
 /// What one callback sees. `scope` is `None` at [`Level::Resource`], `item` is `None`
@@ -695,6 +718,10 @@ impl WireItem for Span {
     const ATTRIBUTES: u64 = 9;
     const LISTS: &'static [u64] = &[9, 11, 13];
 
+    fn attributes_mut(&mut self) -> &mut Vec<KeyValue> {
+        &mut self.attributes
+    }
+
     fn reset(&mut self) {
         let Span {
             trace_id,
@@ -759,6 +786,10 @@ impl WireItem for LogRecord {
     const ATTRIBUTES: u64 = 6;
     const LISTS: &'static [u64] = &[6];
 
+    fn attributes_mut(&mut self) -> &mut Vec<KeyValue> {
+        &mut self.attributes
+    }
+
     fn reset(&mut self) {
         let LogRecord {
             time_unix_nano,
@@ -810,6 +841,10 @@ impl WireItem for Metric {
     const ATTRIBUTES: u64 = 12;
     const LISTS: &'static [u64] = &[5, 7, 9, 10, 11, 12];
     const ONEOF: &'static [u64] = &[5, 7, 9, 10, 11];
+
+    fn attributes_mut(&mut self) -> &mut Vec<KeyValue> {
+        &mut self.metadata
+    }
 
     fn reset(&mut self) {
         let Metric {

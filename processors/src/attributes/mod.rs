@@ -83,9 +83,10 @@ impl AttributesProcessor {
         let r = match self.signal {
             Signal::Traces => {
                 batch.edit_items_wire(Level::Item, &mut |parts: SpanParts<'_, '_>| {
-                    if let Some(item) = parts.item {
+                    if let Some(mut item) = parts.item {
                         let scope = parts.scope.and_then(|(s, _)| s.as_ref());
-                        if !skip.skip_wire_span(res(parts.resource), scope, item.item, item.attrs) {
+                        let res = res(parts.resource);
+                        if !item.with_entries(skip.keys(), |s| skip.skip_span(res, scope, s)) {
                             item.attrs.edit(&mut |m| ap.process(ctx, m));
                         }
                     }
@@ -93,9 +94,10 @@ impl AttributesProcessor {
                 })
             }
             Signal::Logs => batch.edit_items_wire(Level::Item, &mut |parts: LogParts<'_, '_>| {
-                if let Some(item) = parts.item {
+                if let Some(mut item) = parts.item {
                     let scope = parts.scope.and_then(|(s, _)| s.as_ref());
-                    if !skip.skip_wire_log(res(parts.resource), scope, item.item, item.attrs) {
+                    let res = res(parts.resource);
+                    if !item.with_entries(skip.keys(), |l| skip.skip_log(res, scope, l)) {
                         item.attrs.edit(&mut |m| ap.process(ctx, m));
                     }
                 }

@@ -29,7 +29,6 @@ use pipeline_api::proto::tonic::common::v1::any_value::Value;
 use pipeline_api::proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use pipeline_api::proto::tonic::logs::v1::LogRecord;
 use pipeline_api::proto::tonic::trace::v1::Span;
-use pipeline_api::wire_items::WireMap;
 use pipeline_api::Signal;
 use regex::Regex;
 use serde::{Deserialize, Deserializer};
@@ -618,40 +617,11 @@ impl SkipExpr {
         self.skip(|m| m.matches_log(resource, scope, log))
     }
 
-    /// [`SkipExpr::skip_span`] over a span in the wire form (`span` its fields, `attrs` its
-    /// attributes): the entries the matchers read are lent to the span for the test.
-    pub fn skip_wire_span(
-        &self,
-        resource: &[KeyValue],
-        scope: Option<&InstrumentationScope>,
-        span: &mut Span,
-        attrs: &dyn WireMap,
-    ) -> bool {
-        span.attributes.extend(self.lent(attrs));
-        let skip = self.skip_span(resource, scope, span);
-        span.attributes.clear();
-        skip
-    }
-
-    /// [`SkipExpr::skip_log`] over a log record in the wire form, as
-    /// [`SkipExpr::skip_wire_span`].
-    pub fn skip_wire_log(
-        &self,
-        resource: &[KeyValue],
-        scope: Option<&InstrumentationScope>,
-        log: &mut LogRecord,
-        attrs: &dyn WireMap,
-    ) -> bool {
-        log.attributes.extend(self.lent(attrs));
-        let skip = self.skip_log(resource, scope, log);
-        log.attributes.clear();
-        skip
-    }
-
-    /// The first entry of each key the matchers read: what they see of the whole list
-    /// (`attrs_match` finds nothing in a list without them, as in an empty one).
-    fn lent<'s>(&'s self, attrs: &'s dyn WireMap) -> impl Iterator<Item = KeyValue> + 's {
-        self.keys.iter().filter_map(|k| attrs.entry(k))
+    /// The item attributes the matchers read, each by its first entry: over an item in the
+    /// wire form, the entries to lend it for the test (`ItemRef::with_entries`; a list
+    /// without them reads as an empty one, which `attrs_match` refuses alike).
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(String::as_str)
     }
 
     pub fn skip_metric(&self, resource: &[KeyValue], metric_name: &str) -> bool {

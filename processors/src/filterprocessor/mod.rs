@@ -583,20 +583,22 @@ impl FilterProcessor {
             let r = match self.signal {
                 Signal::Traces => {
                     batch.filter_items_wire(Level::Item, true, &mut |parts: SpanParts<'_, '_>| {
-                        if let Some(item) = parts.item {
+                        if let Some(mut item) = parts.item {
                             let scope = parts.scope.and_then(|(s, _)| s.as_ref());
                             let res = attrs(parts.resource);
-                            *parts.drop = skip.skip_wire_span(res, scope, item.item, item.attrs);
+                            *parts.drop =
+                                item.with_entries(skip.keys(), |s| skip.skip_span(res, scope, s));
                         }
                         Ok(())
                     })
                 }
                 Signal::Logs => {
                     batch.filter_items_wire(Level::Item, true, &mut |parts: LogParts<'_, '_>| {
-                        if let Some(item) = parts.item {
+                        if let Some(mut item) = parts.item {
                             let scope = parts.scope.and_then(|(s, _)| s.as_ref());
                             let res = attrs(parts.resource);
-                            *parts.drop = skip.skip_wire_log(res, scope, item.item, item.attrs);
+                            *parts.drop =
+                                item.with_entries(skip.keys(), |l| skip.skip_log(res, scope, l));
                         }
                         Ok(())
                     })

@@ -144,16 +144,16 @@ impl ProbabilisticSamplerProcessor {
             return self.sample_logs_wire(batch);
         }
         let r = batch.filter_items_wire(Level::Item, true, &mut |parts: SpanParts<'_, '_>| {
-            let Some(item) = parts.item else {
+            let Some(mut item) = parts.item else {
                 return Ok(());
             };
-            let span = item.item;
             // the one attribute the decision reads, lent to the span for it
-            span.attributes.extend(item.attrs.entry(PRIORITY));
-            let before = span.trace_state.clone();
-            let o = self.sampler.sample_span(span, self.fail_closed);
-            span.attributes.clear();
-            *item.changed = span.trace_state != before;
+            let (o, changed) = item.with_entries([PRIORITY], |span| {
+                let before = span.trace_state.clone();
+                let o = self.sampler.sample_span(span, self.fail_closed);
+                (o, span.trace_state != before)
+            });
+            *item.changed = changed;
             *parts.drop = !self.settle(&o);
             Ok(())
         })?;
@@ -167,19 +167,17 @@ impl ProbabilisticSamplerProcessor {
     fn sample_logs_wire(&self, batch: &mut Batch) -> Option<bool> {
         let keys = self.sampler.log_keys(&self.sampling_priority);
         let r = batch.filter_items_wire(Level::Item, true, &mut |parts: LogParts<'_, '_>| {
-            let Some(item) = parts.item else {
+            let Some(mut item) = parts.item else {
                 return Ok(());
             };
-            let log = item.item;
-            log.attributes
-                .extend(keys.iter().filter_map(|k| item.attrs.entry(k)));
-            let (o, mut carrier) = self.sampler.decide_log(
-                log,
-                self.fail_closed,
-                &self.sampling_priority,
-                self.precision,
-            );
-            log.attributes.clear();
+            let (o, mut carrier) = item.with_entries(keys.iter().copied(), |log| {
+                self.sampler.decide_log(
+                    log,
+                    self.fail_closed,
+                    &self.sampling_priority,
+                    self.precision,
+                )
+            });
             if carrier.is_some() {
                 item.attrs.edit(&mut |m| {
                     if let Some(c) = carrier.take() {
