@@ -92,6 +92,7 @@ pub fn otlp_wire(data: &[u8]) {
             use pipeline_api::proto::tonic::metrics::v1::Metric;
             wire_items_agree::<Metric>(bytes, decoded.clone(), items);
             wire_filter_agrees::<Metric>(bytes, decoded.clone(), items);
+            wire_points_agree(bytes, decoded.clone(), items);
         }
     }
     wire_edit_agrees(signal, bytes, decoded, items);
@@ -354,6 +355,125 @@ fn wire_filter_agrees<T: Walked>(bytes: &[u8], mut decoded: BatchData, items: us
     assert!(
         encode(got).0 == encode(decoded).0,
         "the item filter and the decoded filter differ"
+    );
+}
+
+/// Each data point of `m`: its attributes and flags.
+fn each_point(
+    m: &mut pipeline_api::proto::tonic::metrics::v1::Metric,
+    f: &mut dyn FnMut(&mut Vec<pipeline_api::proto::tonic::common::v1::KeyValue>, &mut u32) -> bool,
+) {
+    use pipeline_api::proto::tonic::metrics::v1::metric::Data;
+    macro_rules! points {
+        ($list:expr) => {
+            $list.retain_mut(|p| f(&mut p.attributes, &mut p.flags))
+        };
+    }
+    match &mut m.data {
+        None => {}
+        Some(Data::Gauge(g)) => points!(g.data_points),
+        Some(Data::Sum(s)) => points!(s.data_points),
+        Some(Data::Histogram(h)) => points!(h.data_points),
+        Some(Data::ExponentialHistogram(h)) => points!(h.data_points),
+        Some(Data::Summary(s)) => points!(s.data_points),
+    }
+}
+
+/// A point's flags.
+fn point_flags(p: &mut pipeline_api::wire_items::DataPoint) -> &mut u32 {
+    use pipeline_api::wire_items::DataPoint;
+    match p {
+        DataPoint::Number(p) => &mut p.flags,
+        DataPoint::Histogram(p) => &mut p.flags,
+        DataPoint::ExpHistogram(p) => &mut p.flags,
+        DataPoint::Summary(p) => &mut p.flags,
+    }
+}
+
+/// The data point walk ([`pipeline_api::wire_items::DataPoint`]) over accepted metrics
+/// bytes: a random attribute edit and a changed field of every point, then points dropped
+/// by their attributes and flags (a metric left without points goes, then empty scope and
+/// resource entries), give what the same edits and drops of the decoded request give.
+fn wire_points_agree(bytes: &[u8], mut decoded: BatchData, items: usize) {
+    use pipeline_api::attrs::AttrMap;
+    use pipeline_api::testing::random;
+    use pipeline_api::wire_items::{filter_items, DataPoint, ItemEditError, Level, WireMap};
+    let seed = bytes.len() as u64;
+    let drop_point = |attrs: usize, flags: u32| (attrs + flags as usize).is_multiple_of(3);
+    let mut wire = bytes.to_vec();
+    let mut dropped = 0;
+    for prune in [false, true] {
+        let out = filter_items::<DataPoint>(&wire, Level::Item, prune, &mut |parts| {
+            if let Some(item) = parts.item {
+                if prune {
+                    let n = item.attrs.decode_all().len();
+                    *parts.drop = drop_point(n, *point_flags(item.item));
+                } else {
+                    item.attrs
+                        .edit(&mut |m: &mut dyn AttrMap| random::edit(seed, m));
+                    *point_flags(item.item) ^= 1;
+                    *item.changed = true;
+                }
+            }
+            Ok(())
+        });
+        match out {
+            Ok((e, n)) => {
+                dropped += n;
+                if let Some(e) = e {
+                    wire = e;
+                }
+            }
+            // bytes the walk does not read (groups, a repeated data field): the decoded
+            // path edits them
+            Err(ItemEditError::Walk) => return,
+            Err(ItemEditError::Callback(e)) => panic!("no callback fails here: {e}"),
+        }
+    }
+    let BatchData::Metrics(r) = &mut decoded else {
+        unreachable!("a metrics request")
+    };
+    for m in r
+        .resource_metrics
+        .iter_mut()
+        .flat_map(|rm| &mut rm.scope_metrics)
+        .flat_map(|sm| &mut sm.metrics)
+    {
+        each_point(m, &mut |attrs, flags| {
+            random::edit(seed, attrs);
+            *flags ^= 1;
+            true
+        });
+    }
+    r.resource_metrics.retain_mut(|rm| {
+        rm.scope_metrics.retain_mut(|sm| {
+            sm.metrics.retain_mut(|m| {
+                let mut left = 0;
+                each_point(m, &mut |attrs, flags| {
+                    let keep = !drop_point(attrs.len(), *flags);
+                    left += usize::from(keep);
+                    keep
+                });
+                m.data.is_none() || left > 0
+            });
+            !sm.metrics.is_empty()
+        });
+        !rm.scope_metrics.is_empty()
+    });
+    assert_eq!(
+        wire::scan(Signal::Metrics, &wire).expect("the data point walk's output scans"),
+        decoded.count_items()
+    );
+    assert_eq!(
+        items - dropped,
+        decoded.count_items(),
+        "points counted as dropped"
+    );
+    let got = decode_request(Signal::Metrics, &wire).expect("the data point walk's output decodes");
+    // compared encoded: a NaN is not equal to itself
+    assert!(
+        encode(got).0 == encode(decoded).0,
+        "the data point walk and the decoded edits differ"
     );
 }
 

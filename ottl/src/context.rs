@@ -184,7 +184,20 @@ pub enum Item<'a> {
         /// For a summary point, the metric's other points (before it, after it): what the
         /// summary converters read. Empty for the other metric types.
         siblings: Siblings<'a>,
+        /// A point in the wire form: its fields but its lists are in `point`, its
+        /// attributes here. The metric is then read only: statements that change it, or
+        /// read the metric's data, never see such a point
+        /// ([`crate::Statement::reads_metric_data`]).
+        wire: Option<WirePoint<'a>>,
     },
+}
+
+/// A data point's attributes in the wire form, as [`Item::WireSpan`]'s.
+pub struct WirePoint<'a> {
+    pub attrs: &'a (dyn WireMap + 'a),
+    pub decoded: &'a mut Option<Vec<KeyValue>>,
+    /// Set when a write reaches the point's fields.
+    pub changed: &'a mut bool,
 }
 
 /// What one evaluation of a statement or condition sees.
@@ -287,7 +300,10 @@ impl<'a> Ctx<'a> {
                 **changed = true;
                 Some(metric)
             }
-            Item::DataPoint { metric, .. } => Some(metric),
+            // a point in the wire form is written without its metric
+            Item::DataPoint {
+                metric, wire: None, ..
+            } => Some(metric),
             _ => None,
         }
     }

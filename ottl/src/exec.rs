@@ -10,10 +10,12 @@ use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 
 use pipeline_api::proto::tonic::logs::v1::LogRecord;
 use pipeline_api::proto::tonic::trace::v1::Span;
-use pipeline_api::wire_items::{ItemRef, Level, LogParts, MetricParts, Parts, SpanParts};
+use pipeline_api::wire_items::{
+    DataPoint, ItemRef, Level, LogParts, MetricParts, Parts, PointParts, SpanParts,
+};
 use pipeline_api::{Batch, Signal};
 
-use crate::context::{ContextKind, Ctx, Item, MetricHeader, Point, Siblings};
+use crate::context::{ContextKind, Ctx, Item, MetricHeader, Point, Siblings, WirePoint};
 
 /// What a visitor does with one context.
 pub type Visit<'f> = dyn FnMut(&mut Ctx<'_>) -> Result<(), String> + 'f;
@@ -100,6 +102,10 @@ pub fn visit_wire(
         Signal::Logs => batch.edit_items_wire(level, &mut |parts: LogParts<'_, '_>| {
             f(&mut wire_ctx(parts, log_item).0)
         }),
+        Signal::Metrics if kind == ContextKind::DataPoint => batch
+            .edit_items_wire(level, &mut |parts: PointParts<'_, '_>| {
+                f(&mut point_ctx(parts).0)
+            }),
         Signal::Metrics => batch.edit_items_wire(level, &mut |parts: MetricParts<'_, '_>| {
             f(&mut wire_ctx(parts, metric_item).0)
         }),
@@ -136,6 +142,13 @@ pub fn filter_wire(
             *drop = pred(&ctx)?;
             Ok(())
         }),
+        Signal::Metrics if kind == ContextKind::DataPoint => {
+            batch.filter_items_wire(level, prune, &mut |parts: PointParts<'_, '_>| {
+                let (ctx, drop) = point_ctx(parts);
+                *drop = pred(&ctx)?;
+                Ok(())
+            })
+        }
         Signal::Metrics => {
             batch.filter_items_wire(level, prune, &mut |parts: MetricParts<'_, '_>| {
                 let (ctx, drop) = wire_ctx(parts, metric_item);
@@ -153,7 +166,7 @@ fn wire_level(signal: Signal, kind: ContextKind) -> Option<Level> {
         (_, ContextKind::Scope) => Some(Level::Scope),
         (Signal::Traces, ContextKind::Span)
         | (Signal::Logs, ContextKind::Log)
-        | (Signal::Metrics, ContextKind::Metric) => Some(Level::Item),
+        | (Signal::Metrics, ContextKind::Metric | ContextKind::DataPoint) => Some(Level::Item),
         _ => None,
     }
 }
@@ -183,6 +196,35 @@ fn metric_item<'p>(item: ItemRef<'p, '_, Metric>) -> Item<'p> {
         decoded: item.decoded,
         changed: item.changed,
     }
+}
+
+/// The context of a data point the walk hands over, with its metric, and its drop flag.
+fn point_ctx<'p>(parts: Parts<'p, '_, DataPoint>) -> (Ctx<'p>, &'p mut bool) {
+    let mut ctx = Ctx::new(parts.resource, parts.resource_schema_url);
+    if let Some((scope, url)) = parts.scope {
+        ctx = ctx.with_scope(scope, url);
+    }
+    if let (Some(i), Some(metric)) = (parts.item, parts.metric) {
+        let header = MetricHeader::of(metric.data.as_ref());
+        let point = match i.item {
+            DataPoint::Number(p) => Point::Number(p),
+            DataPoint::Histogram(p) => Point::Histogram(p),
+            DataPoint::ExpHistogram(p) => Point::ExpHistogram(p),
+            DataPoint::Summary(p) => Point::Summary(p),
+        };
+        ctx = ctx.with_item(Item::DataPoint {
+            metric,
+            header,
+            point,
+            siblings: (&[], &[]),
+            wire: Some(WirePoint {
+                attrs: i.attrs,
+                decoded: i.decoded,
+                changed: i.changed,
+            }),
+        });
+    }
+    (ctx, parts.drop)
 }
 
 /// The context of what the walk hands over, and its drop flag.
@@ -253,6 +295,7 @@ fn visit_points(
                 header,
                 point: Point::Number(p),
                 siblings: none,
+                wire: None,
             })
         }),
         Some(metric::Data::Sum(s)) => s.data_points.iter_mut().try_for_each(|p| {
@@ -261,6 +304,7 @@ fn visit_points(
                 header,
                 point: Point::Number(p),
                 siblings: none,
+                wire: None,
             })
         }),
         Some(metric::Data::Histogram(h)) => h.data_points.iter_mut().try_for_each(|p| {
@@ -269,6 +313,7 @@ fn visit_points(
                 header,
                 point: Point::Histogram(p),
                 siblings: none,
+                wire: None,
             })
         }),
         Some(metric::Data::ExponentialHistogram(h)) => h.data_points.iter_mut().try_for_each(|p| {
@@ -277,6 +322,7 @@ fn visit_points(
                 header,
                 point: Point::ExpHistogram(p),
                 siblings: none,
+                wire: None,
             })
         }),
         Some(metric::Data::Summary(s)) => {
@@ -290,6 +336,7 @@ fn visit_points(
                     header,
                     point: Point::Summary(p),
                     siblings: (before, after),
+                    wire: None,
                 })?;
             }
             Ok(())
@@ -599,6 +646,7 @@ pub fn filter_metrics(
                                 header,
                                 point: Point::$variant(p),
                                 siblings: (&[], &[]),
+                                wire: None,
                             };
                             keep(&mut err, || {
                                 pred(

@@ -21,7 +21,7 @@ pub mod value;
 use std::fmt;
 
 pub use compile::PathStyle;
-pub use context::{ContextKind, Ctx, Item, MetricHeader, Point};
+pub use context::{ContextKind, Ctx, Item, MetricHeader, Point, WirePoint};
 pub use funcs::supported as supported_functions;
 pub use value::Value;
 

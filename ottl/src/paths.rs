@@ -8,7 +8,7 @@ use pipeline_api::proto::tonic::metrics::v1::metric;
 use pipeline_api::proto::tonic::trace::v1::Status;
 
 use crate::compile::Getter;
-use crate::context::{map_get, map_slot, ContextKind, Ctx, Item, Point};
+use crate::context::{map_get, map_slot, ContextKind, Ctx, Item, Point, WirePoint};
 use crate::parser::CmpOp;
 use crate::value::Value;
 use pipeline_api::attrs::AttrMap;
@@ -331,6 +331,7 @@ fn wire_attrs<'c>(
         | (MapT::MetricMetadata, Item::WireMetric { attrs, decoded, .. }) => {
             Some((*attrs, &**decoded))
         }
+        (MapT::PointAttrs, Item::DataPoint { wire: Some(w), .. }) => Some((w.attrs, &*w.decoded)),
         _ => None,
     }
 }
@@ -372,7 +373,10 @@ fn list_ref<'c>(ctx: &'c Ctx<'_>, t: MapT) -> Option<&'c Vec<KeyValue>> {
             _ => None,
         },
         MapT::PointAttrs => match &ctx.item {
-            Item::DataPoint { point, .. } => Some(match point {
+            // in `wire` (`wire_attrs`) for a point in the wire form
+            Item::DataPoint {
+                point, wire: None, ..
+            } => Some(match point {
                 Point::Number(p) => &p.attributes,
                 Point::Histogram(p) => &p.attributes,
                 Point::ExpHistogram(p) => &p.attributes,
@@ -414,6 +418,10 @@ pub fn map_mut<'c>(ctx: &'c mut Ctx<'_>, t: MapT) -> Option<&'c mut Vec<KeyValue
             _ => None,
         },
         MapT::PointAttrs => match &mut ctx.item {
+            Item::DataPoint {
+                wire: Some(WirePoint { attrs, decoded, .. }),
+                ..
+            } => Some(decoded.get_or_insert_with(|| attrs.decode_all())),
             Item::DataPoint { point, .. } => Some(match point {
                 Point::Number(p) => &mut p.attributes,
                 Point::Histogram(p) => &mut p.attributes,
@@ -427,7 +435,9 @@ pub fn map_mut<'c>(ctx: &'c mut Ctx<'_>, t: MapT) -> Option<&'c mut Vec<KeyValue
                 Some(decoded.get_or_insert_with(|| attrs.decode_all()))
             }
             Item::Metric(m) => Some(&mut m.metadata),
-            Item::DataPoint { metric, .. } => Some(&mut metric.metadata),
+            Item::DataPoint {
+                metric, wire: None, ..
+            } => Some(&mut metric.metadata),
             _ => None,
         },
         MapT::Cache => Some(&mut ctx.cache),
@@ -455,6 +465,23 @@ impl CPath {
         matches!(
             self.target,
             Target::Field(FieldT::Temporality | FieldT::Monotonic)
+        )
+    }
+
+    /// Whether the path is a metric's: its fields or metadata (which a statement over a
+    /// data point in the wire form cannot change).
+    pub(crate) fn is_metric_level(&self) -> bool {
+        matches!(
+            self.target,
+            Target::Map(MapT::MetricMetadata)
+                | Target::Field(
+                    FieldT::MetricName
+                        | FieldT::MetricDescription
+                        | FieldT::MetricUnit
+                        | FieldT::MetricType
+                        | FieldT::Temporality
+                        | FieldT::Monotonic
+                )
         )
     }
 
@@ -1246,9 +1273,12 @@ fn set_field(ctx: &mut Ctx<'_>, f: FieldT, v: Value) {
             }
         }
         _ => {
-            let Item::DataPoint { point, .. } = &mut ctx.item else {
+            let Item::DataPoint { point, wire, .. } = &mut ctx.item else {
                 return;
             };
+            if let Some(w) = wire {
+                *w.changed = true;
+            }
             set_point_field(point, f, v);
         }
     }

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use regex::Regex;
 
 use crate::compile::{at, Compiler, ConverterFn, EditorFn, Getter};
-use crate::context::Ctx;
+use crate::context::{ContextKind, Ctx};
 use crate::parser::{self, Call};
 use crate::paths::CPath;
 use crate::value::Value;
@@ -171,8 +171,11 @@ impl<'a> Args<'a> {
             parser::Value::Path(p) => {
                 let path = self.c.path(p)?;
                 // an editor's target: a metric's temporality or monotonicity is read from
-                // its data's header in the wire form, but can only be set in its data
-                if path.sets_metric_data() {
+                // its data's header in the wire form, but can only be set in its data; and
+                // a data point's metric is written with the decoded form only
+                if path.sets_metric_data()
+                    || (self.c.ctx == ContextKind::DataPoint && path.is_metric_level())
+                {
                     self.c.needs_metric_data();
                 }
                 Ok(path)

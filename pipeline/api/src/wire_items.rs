@@ -17,7 +17,8 @@ use std::cell::RefCell;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric, ExponentialHistogram, Gauge, Histogram, Metric, Sum, Summary,
+    metric, number_data_point, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge,
+    Histogram, HistogramDataPoint, Metric, NumberDataPoint, Sum, Summary, SummaryDataPoint,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -110,6 +111,24 @@ pub trait WireItem: Message + Default {
     /// Those of [`WireItem::LISTS`] that form a oneof (a metric's data): kept in the order
     /// they came, all written where the first of them is due, so the last still wins.
     const ONEOF: &'static [u64] = &[];
+    /// Whether the items are data points, reached through the metrics of each scope: the
+    /// points of each metric's data are walked, the metric handed over with them.
+    const IN_METRICS: bool = false;
+    /// Its attributes' field number ([`WireItem::ATTRIBUTES`], or by the kind of point).
+    fn attributes_field(&self) -> u64 {
+        Self::ATTRIBUTES
+    }
+    /// Its repeated message fields ([`WireItem::LISTS`], or by the kind of point).
+    fn lists(&self) -> &'static [u64] {
+        Self::LISTS
+    }
+    /// Where prost writes field `number` among the others: its number, but for a field of
+    /// a oneof, which is written at the oneof's lowest number.
+    fn position(&self, number: u64) -> u64 {
+        number
+    }
+    /// Take the kind of the points of a metric's data field `data` (a data point walk).
+    fn enter(&mut self, _data: u64) {}
     /// Clear it for the next item, keeping the capacity of its strings and bytes (prost's
     /// merge writes into the existing buffer). Its lists are always empty here.
     fn reset(&mut self);
@@ -176,6 +195,9 @@ pub struct Parts<'p, 'a, T> {
     pub resource_schema_url: &'p mut String,
     pub scope: Option<(&'p mut Option<InstrumentationScope>, &'p mut String)>,
     pub item: Option<ItemRef<'p, 'a, T>>,
+    /// A data point's metric (a data point walk): its fields, metadata and data header,
+    /// without its points. Read only: a change to it is not written.
+    pub metric: Option<&'p mut Metric>,
     /// Set by the callback to drop what it was handed: the resource entry, the scope entry
     /// or the item, with every item in it.
     pub drop: &'p mut bool,
@@ -188,6 +210,9 @@ pub type LogParts<'p, 'a> = Parts<'p, 'a, LogRecord>;
 /// What a callback over metrics sees: each metric's name, description, unit and metadata,
 /// and its data's kind and header (temporality, monotonicity) without its data points.
 pub type MetricParts<'p, 'a> = Parts<'p, 'a, Metric>;
+/// What a callback over data points sees: each point's fields but its lists, its
+/// attributes in the wire form, and its metric ([`Parts::metric`]).
+pub type PointParts<'p, 'a> = Parts<'p, 'a, DataPoint>;
 
 /// Why [`edit_items`] stopped.
 #[derive(Debug)]
@@ -232,6 +257,9 @@ pub fn filter_items<T: WireItem>(
         item: T::default(),
         attrs: ItemAttrs::default(),
         kept: Vec::new(),
+        metric: Metric::default(),
+        metric_fields: Vec::new(),
+        data_fields: Vec::new(),
     };
     let out = walk.request(bytes).map(|len| {
         let out = walk.changed.then(|| walk.plan.write(len));
@@ -267,6 +295,15 @@ fn scope_weight<T: WireItem>(scope: &[u8]) -> Result<usize, ItemEditError> {
 
 const WALK: ItemEditError = ItemEditError::Walk;
 
+/// What an item's statements see around it: the resource, its schema URL, the scope and
+/// its schema URL.
+type ItemContext<'c> = (
+    &'c mut Option<Resource>,
+    &'c mut String,
+    &'c mut Option<InstrumentationScope>,
+    &'c mut String,
+);
+
 /// A `ResourceSpans`, `ScopeSpans`, `ResourceLogs` or `ScopeLogs` as [`ItemWalk::entry`]
 /// reads it.
 struct Entry<'a, M> {
@@ -293,6 +330,10 @@ struct ItemWalk<'a, 'f, 'g, T> {
     /// The item's lists but its attributes (a span's events and links) as they were, each
     /// whole field.
     kept: Vec<(u64, &'a [u8])>,
+    /// A data point walk's metric and its fields, reused between metrics.
+    metric: Metric,
+    metric_fields: Vec<&'a [u8]>,
+    data_fields: Vec<&'a [u8]>,
 }
 
 fn string(value: &[u8]) -> Result<String, ItemEditError> {
@@ -336,6 +377,7 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
             resource_schema_url,
             scope,
             item: None,
+            metric: None,
             drop: &mut drop,
         })
         .map_err(ItemEditError::Callback)?;
@@ -524,14 +566,20 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         let mut len = 0;
         let mut kept = 0;
         for item in std::mem::take(&mut e.children) {
-            if self.level == Level::Item {
-                match self.item(
-                    item,
-                    resource,
-                    resource_schema_url,
-                    &mut e.message,
-                    &mut e.schema_url,
-                )? {
+            if self.level == Level::Item && T::IN_METRICS {
+                let (scope, url) = (&mut e.message, &mut e.schema_url);
+                match self.metric_points(item, resource, resource_schema_url, scope, url)? {
+                    Some(n) => len += n,
+                    // its points were counted as they went
+                    None => {
+                        self.left_out(0);
+                        continue;
+                    }
+                }
+            } else if self.level == Level::Item {
+                let (scope, url) = (&mut e.message, &mut e.schema_url);
+                let context = (&mut *resource, &mut *resource_schema_url, scope, url);
+                match self.item(item, 2, context, None)? {
                     Some(n) => len += n,
                     None => {
                         self.left_out(T::weight(item)?);
@@ -549,8 +597,10 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         Ok(Some(len + self.finish(at, &e, &url_before)))
     }
 
-    /// A span or log record planned: its length, `None` when it is dropped.
-    fn item(
+    /// A metric's data points handed over one by one, in a data point walk: the metric
+    /// planned, its length; `None` when the walk prunes it, all its points dropped (or none
+    /// there, as a filter of the decoded request leaves out a metric without points).
+    fn metric_points(
         &mut self,
         msg: &'a [u8],
         resource: &mut Option<Resource>,
@@ -558,8 +608,113 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         scope: &mut Option<InstrumentationScope>,
         scope_schema_url: &mut String,
     ) -> Result<Option<usize>, ItemEditError> {
+        let mut metric = std::mem::take(&mut self.metric);
+        metric.reset();
+        let mut fields = std::mem::take(&mut self.metric_fields);
+        fields.clear();
+        // the data field: its number, payload and place among the fields
+        let mut data = None;
+        let mut rest = msg;
+        while !rest.is_empty() {
+            let f = next_field(&mut rest).ok_or(WALK)?;
+            if f.wire_type == 2 && Metric::ONEOF.contains(&f.number) {
+                // prost merges or replaces a repeated data field: left to the decoded form
+                if data.is_some() {
+                    return Err(WALK);
+                }
+                data = Some((f.number, f.value, fields.len()));
+            } else if metric.scalar(f.number, f.wire_type, f.value).is_none() {
+                // the metadata, and anything else as prost merges it
+                metric.merge(f.raw).map_err(|_| WALK)?;
+            }
+            fields.push(f.raw);
+        }
+        let Some((number, value, index)) = data else {
+            // a metric without data stays, as a filter of the decoded request keeps it
+            self.metric = metric;
+            self.metric_fields = fields;
+            return Ok(Some(self.plan.header(2, msg.len()) + self.plan.input(msg)));
+        };
+        metric.read_kept(&[(number, fields[index])]).ok_or(WALK)?;
+        self.item.enter(number);
+        let before = std::mem::replace(&mut self.changed, false);
+        let h = self.plan.pieces.len();
+        self.plan.pieces.push(Piece::Header { number: 2, len: 0 });
+        let mut len = 0;
+        let mut points = 0;
+        for (i, &raw) in fields.iter().enumerate() {
+            if i != index {
+                len += self.plan.input(raw);
+                continue;
+            }
+            // the points first, as prost writes them, then the data's other fields
+            let d = self.plan.pieces.len();
+            self.plan.pieces.push(Piece::Header { number, len: 0 });
+            let mut others = std::mem::take(&mut self.data_fields);
+            others.clear();
+            let mut data_len = 0;
+            let mut rest = value;
+            while !rest.is_empty() {
+                let f = next_field(&mut rest).ok_or(WALK)?;
+                if f.number != 1 || f.wire_type != 2 {
+                    others.push(f.raw);
+                    continue;
+                }
+                let context = (
+                    &mut *resource,
+                    &mut *resource_schema_url,
+                    &mut *scope,
+                    &mut *scope_schema_url,
+                );
+                match self.item(f.value, 1, context, Some(&mut metric))? {
+                    Some(n) => {
+                        data_len += n;
+                        points += 1;
+                    }
+                    None => {
+                        self.left_out(1);
+                    }
+                }
+            }
+            for &raw in &others {
+                data_len += self.plan.input(raw);
+            }
+            self.data_fields = others;
+            self.plan.pieces[d] = Piece::Header {
+                number,
+                len: data_len,
+            };
+            len += header_len(number, data_len) + data_len;
+        }
+        let changed = std::mem::replace(&mut self.changed, before);
+        self.changed |= changed;
+        self.metric = metric;
+        self.metric_fields = fields;
+        if self.prune && points == 0 {
+            self.plan.pieces.truncate(h);
+            return Ok(None);
+        }
+        if !changed {
+            // as it came, byte for byte
+            self.plan.pieces.truncate(h);
+            return Ok(Some(self.plan.header(2, msg.len()) + self.plan.input(msg)));
+        }
+        self.plan.pieces[h] = Piece::Header { number: 2, len };
+        Ok(Some(header_len(2, len) + len))
+    }
+
+    /// A span, log record, metric or data point planned as field `number` of what holds
+    /// it: its length, `None` when it is dropped. `metric` is a data point's.
+    fn item(
+        &mut self,
+        msg: &'a [u8],
+        number: u64,
+        (resource, resource_schema_url, scope, scope_schema_url): ItemContext<'_>,
+        metric: Option<&mut Metric>,
+    ) -> Result<Option<usize>, ItemEditError> {
         let mut item = std::mem::take(&mut self.item);
         item.reset();
+        let (attributes, lists) = (item.attributes_field(), item.lists());
         let attrs = std::mem::take(&mut self.attrs);
         let mut wire = attrs.0.into_inner();
         wire.entries.clear();
@@ -568,14 +723,14 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         let mut rest = msg;
         while !rest.is_empty() {
             let f = next_field(&mut rest).ok_or(WALK)?;
-            if f.wire_type == 2 && f.number == T::ATTRIBUTES {
+            if f.wire_type == 2 && f.number == attributes {
                 let key = kv_key(f.value).ok_or(WALK)?;
                 wire.entries.push(WireKv::Raw {
                     key,
                     payload: f.value,
                     field: f.raw,
                 });
-            } else if f.wire_type == 2 && T::LISTS.contains(&f.number) {
+            } else if f.wire_type == 2 && lists.contains(&f.number) {
                 self.kept.push((f.number, f.raw));
             } else if item.scalar(f.number, f.wire_type, f.value).is_none() {
                 // anything else (a span's status, a log's body, a wrong wire type) as
@@ -598,17 +753,19 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
                 decoded: &mut decoded,
                 changed: &mut changed,
             }),
+            metric,
             drop: &mut drop,
         });
         let len = match r {
             Err(e) => Err(ItemEditError::Callback(e)),
             Ok(()) if drop => Ok(None),
-            Ok(()) if !changed && decoded.is_none() && !attrs.0.borrow().changed => {
-                Ok(Some(self.plan.header(2, msg.len()) + self.plan.input(msg)))
-            }
+            Ok(()) if !changed && decoded.is_none() && !attrs.0.borrow().changed => Ok(Some(
+                self.plan.header(number, msg.len()) + self.plan.input(msg),
+            )),
             Ok(()) => {
                 self.changed = true;
                 Ok(Some(self.write_item(
+                    number,
                     &item,
                     &attrs.0.borrow(),
                     decoded.as_deref(),
@@ -620,18 +777,23 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         len
     }
 
-    /// Write a changed item as field 2 of its scope: the scalar fields as prost encodes
-    /// them, the attributes and the other lists in their places by field number (prost
-    /// writes fields in that order).
+    /// Write a changed item as field `number` of what holds it: the scalar fields as prost
+    /// encodes them, the attributes and the other lists in their places by field number
+    /// (prost writes fields in that order, a oneof at its lowest number).
     fn write_item(
         &mut self,
+        number: u64,
         item: &T,
         wire: &WireAttrs<'a>,
         decoded: Option<&[KeyValue]>,
     ) -> usize {
-        let lists = T::LISTS;
+        let item_number = number;
+        let (lists, attributes) = (item.lists(), item.attributes_field());
         let h = self.plan.pieces.len();
-        self.plan.pieces.push(Piece::Header { number: 2, len: 0 });
+        self.plan.pieces.push(Piece::Header {
+            number: item_number,
+            len: 0,
+        });
         let start = self.plan.arena.len();
         item.encode_fields(&mut self.plan.arena);
         let end = self.plan.arena.len();
@@ -649,7 +811,7 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
                     pos = end;
                     continue;
                 };
-                let number = f.number;
+                let number = item.position(f.number);
                 if lists.get(next_list).is_none_or(|&n| n > number) {
                     pos += before - b.len();
                     continue;
@@ -665,7 +827,7 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
             run = pos;
             while let Some(&n) = lists.get(next_list).filter(|&&n| n < number) {
                 next_list += 1;
-                if n == T::ATTRIBUTES {
+                if n == attributes {
                     len += match decoded {
                         None => wire.plan(n, &mut self.plan),
                         Some(list) => list.iter().map(|kv| self.plan.message(n, kv)).sum(),
@@ -687,8 +849,11 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
             }
         }
         self.kept = kept;
-        self.plan.pieces[h] = Piece::Header { number: 2, len };
-        header_len(2, len) + len
+        self.plan.pieces[h] = Piece::Header {
+            number: item_number,
+            len,
+        };
+        header_len(item_number, len) + len
     }
 }
 
@@ -924,6 +1089,147 @@ impl WireItem for Metric {
         }
     }
 
+    fn weight(item: &[u8]) -> Result<usize, ItemEditError> {
+        crate::wire::metric_points(item).ok_or(WALK)
+    }
+}
+
+/// A data point of any kind: the item of a data point walk ([`PointParts`]), which takes
+/// the kind of each metric's points.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataPoint {
+    /// A gauge's or a sum's.
+    Number(NumberDataPoint),
+    Histogram(HistogramDataPoint),
+    ExpHistogram(ExponentialHistogramDataPoint),
+    Summary(SummaryDataPoint),
+}
+
+impl Default for DataPoint {
+    fn default() -> Self {
+        DataPoint::Number(NumberDataPoint::default())
+    }
+}
+
+/// `$e` with `$p` the point of whatever kind `$s` holds.
+macro_rules! each_point {
+    ($s:expr, $p:ident => $e:expr) => {
+        match $s {
+            DataPoint::Number($p) => $e,
+            DataPoint::Histogram($p) => $e,
+            DataPoint::ExpHistogram($p) => $e,
+            DataPoint::Summary($p) => $e,
+        }
+    };
+}
+
+impl Message for DataPoint {
+    fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
+        each_point!(self, p => p.encode_raw(buf))
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: prost::encoding::WireType,
+        buf: &mut impl bytes::Buf,
+        ctx: prost::encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        each_point!(self, p => p.merge_field(tag, wire_type, buf, ctx))
+    }
+
+    fn encoded_len(&self) -> usize {
+        each_point!(self, p => p.encoded_len())
+    }
+
+    fn clear(&mut self) {
+        each_point!(self, p => p.clear())
+    }
+}
+
+impl WireItem for DataPoint {
+    const SIGNAL: crate::Signal = crate::Signal::Metrics;
+    // by the kind of point: `attributes_field` and `lists`
+    const ATTRIBUTES: u64 = 7;
+    const LISTS: &'static [u64] = &[5, 7];
+    const IN_METRICS: bool = true;
+
+    fn attributes_field(&self) -> u64 {
+        match self {
+            DataPoint::Number(_) | DataPoint::Summary(_) => 7,
+            DataPoint::Histogram(_) => 9,
+            DataPoint::ExpHistogram(_) => 1,
+        }
+    }
+
+    /// The exemplars (a summary point's quantiles) and the attributes.
+    fn lists(&self) -> &'static [u64] {
+        match self {
+            DataPoint::Number(_) => &[5, 7],
+            DataPoint::Histogram(_) => &[8, 9],
+            DataPoint::ExpHistogram(_) => &[1, 11],
+            DataPoint::Summary(_) => &[6, 7],
+        }
+    }
+
+    /// A number point's `as_int` (6) is written with the value oneof, at `as_double`'s 4.
+    fn position(&self, number: u64) -> u64 {
+        match (self, number) {
+            (DataPoint::Number(_), 6) => 4,
+            _ => number,
+        }
+    }
+
+    fn enter(&mut self, data: u64) {
+        *self = match (data, std::mem::take(self)) {
+            (5 | 7, p @ DataPoint::Number(_))
+            | (9, p @ DataPoint::Histogram(_))
+            | (10, p @ DataPoint::ExpHistogram(_))
+            | (11, p @ DataPoint::Summary(_)) => p,
+            (5 | 7, _) => DataPoint::Number(Default::default()),
+            (9, _) => DataPoint::Histogram(Default::default()),
+            (10, _) => DataPoint::ExpHistogram(Default::default()),
+            _ => DataPoint::Summary(Default::default()),
+        }
+    }
+
+    fn reset(&mut self) {
+        // prost's clear keeps the lists' capacity
+        self.clear()
+    }
+
+    fn attributes_mut(&mut self) -> &mut Vec<KeyValue> {
+        each_point!(self, p => &mut p.attributes)
+    }
+
+    #[inline(always)]
+    fn scalar(&mut self, number: u64, wire_type: u64, value: &[u8]) -> Option<()> {
+        let varint = || crate::wire::varint(&mut &*value);
+        let (start, time) =
+            each_point!(self, p => (&mut p.start_time_unix_nano, &mut p.time_unix_nano));
+        match (number, wire_type) {
+            (2, 1) => *start = fixed64(value)?,
+            (3, 1) => *time = fixed64(value)?,
+            _ => match (self, number, wire_type) {
+                (DataPoint::Number(p), 4, 1) => {
+                    p.value = Some(number_data_point::Value::AsDouble(f64::from_bits(fixed64(
+                        value,
+                    )?)))
+                }
+                (DataPoint::Number(p), 6, 1) => {
+                    p.value = Some(number_data_point::Value::AsInt(fixed64(value)? as i64))
+                }
+                (DataPoint::Number(p), 8, 0) => p.flags = varint()? as u32,
+                (DataPoint::Summary(p), 8, 0) => p.flags = varint()? as u32,
+                (DataPoint::Histogram(p), 10, 0) => p.flags = varint()? as u32,
+                (DataPoint::ExpHistogram(p), 10, 0) => p.flags = varint()? as u32,
+                _ => return None,
+            },
+        }
+        Some(())
+    }
+
+    /// A scope's item is a metric: its data points.
     fn weight(item: &[u8]) -> Result<usize, ItemEditError> {
         crate::wire::metric_points(item).ok_or(WALK)
     }

@@ -622,7 +622,8 @@ impl FilterProcessor {
         for (i, r) in rules.iter().enumerate() {
             // a decoded request is pruned after the last rule
             let prune = i + 1 == rules.len();
-            if r.context == ContextKind::Metric && r.conditions.reads_metric_data() {
+            let metric = matches!(r.context, ContextKind::Metric | ContextKind::DataPoint);
+            if metric && r.conditions.reads_metric_data() {
                 return Ok((self.skip().is_some(), i, dropped));
             }
             let pred = &mut |c: &Ctx<'_>| r.conditions.eval(c);

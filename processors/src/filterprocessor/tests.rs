@@ -718,6 +718,38 @@ metrics:
 "#,
         0,
     ),
+    // data point rules: by attributes, the metric's name, type and metadata, the point's
+    // fields; every point of a metric (which then goes) by its name
+    (
+        r#"
+error_mode: ignore
+metrics:
+  datapoint:
+    - 'attributes["a"] != nil and metric.name == "m1"'
+    - 'metric.type == METRIC_DATA_TYPE_SUMMARY and count > 3'
+    - 'IsMatch(attributes["b"], "^v")'
+    - 'flags == 1 and metric.type == METRIC_DATA_TYPE_GAUGE'
+    - 'resource.attributes["dup"] != nil and value_int > 500'
+    - 'metric.name == "m2" or metric.metadata["c"] != nil'
+    - 'metric.aggregation_temporality == AGGREGATION_TEMPORALITY_DELTA and attributes["dup"] != nil'
+"#,
+        1,
+    ),
+    // a metric rule, then data point rules, the resource last (pruned there)
+    (
+        r#"
+error_mode: ignore
+metrics:
+  metric:
+    - 'name == "m0"'
+  datapoint:
+    - 'attributes["c"] != nil or time_unix_nano < start_time_unix_nano'
+    - 'instrumentation_scope.name == "scope1" and Len(attributes) > 2'
+  resource:
+    - 'attributes["a"] == nil'
+"#,
+        3,
+    ),
 ];
 
 /// Run each case over random requests of `signal` through the wire form and the decoded

@@ -144,11 +144,12 @@ pub struct Group {
 }
 
 impl Group {
-    /// Whether the group can run over a batch in the wire form: any but a data point group,
-    /// and a metric group only when it leaves the metrics' data points alone.
+    /// Whether the group can run over a batch in the wire form: a metric group only when it
+    /// leaves the metrics' data points alone, a data point group only when it leaves their
+    /// metrics alone and reads no other point of the metric.
     fn runs_on_wire(&self) -> bool {
         match self.context {
-            ContextKind::Metric => {
+            ContextKind::Metric | ContextKind::DataPoint => {
                 !self.statements.reads_metric_data() && !self.conditions.reads_metric_data()
             }
             _ => true,

@@ -577,6 +577,79 @@ metric_statements:
 "#,
         true,
     ),
+    // data point groups that leave the metrics alone: attributes from the resource, the
+    // metric and its metadata, keys dropped and kept, the points' fields of every kind
+    (
+        r#"
+error_mode: ignore
+metric_statements:
+  - context: resource
+    statements:
+      - set(attributes["r"], "x")
+  - context: datapoint
+    conditions:
+      - metric.type != METRIC_DATA_TYPE_NONE
+    statements:
+      - set(attributes["host"], resource.attributes["service.name"])
+      - set(attributes["metric"], metric.name) where metric.unit == ""
+      - delete_key(attributes, "a")
+      - set(attributes["kind"], metric.type)
+      - set(attributes["t"], metric.aggregation_temporality) where metric.is_monotonic == true
+      - set(attributes["m"], metric.metadata["a"]) where metric.metadata["a"] != nil
+      - set(flags, 1) where attributes["b"] != nil
+      - set(time_unix_nano, start_time_unix_nano) where start_time_unix_nano > time_unix_nano
+      - set(value_double, 2.5) where metric.name == "m1"
+      - set(value_int, 7) where metric.type == METRIC_DATA_TYPE_GAUGE and value_int > 500
+      - set(count, 9) where metric.type == METRIC_DATA_TYPE_HISTOGRAM
+      - set(sum, 3.0) where metric.type == METRIC_DATA_TYPE_SUMMARY
+      - set(scale, 2) where metric.type == METRIC_DATA_TYPE_EXPONENTIAL_HISTOGRAM
+      - set(scope.attributes["seen"], "y") where attributes["dup"] != nil
+      - set(attributes, resource.attributes) where attributes["c"] != nil
+      - keep_keys(attributes, ["b", "dup", "host", "metric", "kind", "t", "m", "service.name"])
+"#,
+        true,
+    ),
+    // the flat form, its context inferred (datapoint)
+    (
+        r#"
+error_mode: ignore
+metric_statements:
+  - set(datapoint.attributes["x"], "y") where metric.name == "m2"
+  - delete_matching_keys(datapoint.attributes, "^d")
+  - replace_all_patterns(datapoint.attributes, "value", "v[0-9]", "n")
+"#,
+        true,
+    ),
+    // a data point group that changes only the points' fields
+    (
+        r#"
+error_mode: ignore
+metric_statements:
+  - context: datapoint
+    statements:
+      - set(flags, 1) where attributes["b"] != nil
+      - set(value_double, 2.5) where metric.name == "m1"
+      - set(value_int, 3) where metric.name == "m2" and value_int < 500
+      - set(start_time_unix_nano, 5) where metric.type == METRIC_DATA_TYPE_HISTOGRAM
+      - set(zero_count, 3) where metric.type == METRIC_DATA_TYPE_EXPONENTIAL_HISTOGRAM
+      - set(positive.offset, 2) where zero_count == 3
+      - set(count, 11) where metric.type == METRIC_DATA_TYPE_SUMMARY
+"#,
+        true,
+    ),
+    // a data point group that changes the metric: the decoded form
+    (
+        r#"
+error_mode: ignore
+metric_statements:
+  - context: datapoint
+    statements:
+      - set(attributes["x"], "y")
+      - set(metric.description, "seen") where attributes["a"] != nil
+      - set(metric.metadata["p"], "seen") where attributes["b"] != nil
+"#,
+        false,
+    ),
 ];
 
 /// Run each case over random requests of `signal` through the wire form and the decoded

@@ -2096,3 +2096,62 @@ fn the_item_walk_reads_and_keeps_a_metric_s_data_as_prost_decodes_it() {
         assert_eq!(dropped, points);
     }
 }
+
+/// A data point walk hands over each point with its metric, and leaves a metric whose
+/// data field comes more than once (which prost merges or replaces) to the decoded form.
+#[test]
+fn the_data_point_walk_hands_over_points_with_their_metric_and_refuses_repeated_data() {
+    use crate::wire_items::{filter_items, DataPoint, Level};
+    let point = |v: i64| NumberDataPoint {
+        value: Some(number_data_point::Value::AsInt(v)),
+        ..Default::default()
+    };
+    let sum = Sum {
+        data_points: (0..3).map(point).collect(),
+        aggregation_temporality: 1,
+        is_monotonic: true,
+    }
+    .encode_to_vec();
+    let once = with_metric(&cat(&[&ld(1, b"s"), &ld(7, &sum)]));
+    let mut seen = Vec::new();
+    let (out, dropped) = filter_items::<DataPoint>(&once, Level::Item, true, &mut |parts| {
+        let metric = parts.metric.expect("the point's metric");
+        let item = parts.item.expect("a point");
+        let DataPoint::Number(p) = &*item.item else {
+            panic!("a sum's point is a number point")
+        };
+        assert_eq!(metric.name, "s");
+        assert_eq!(
+            metric.data,
+            Some(metric::Data::Sum(Sum {
+                aggregation_temporality: 1,
+                is_monotonic: true,
+                ..Default::default()
+            }))
+        );
+        seen.push(p.value);
+        *parts.drop = p.value == Some(number_data_point::Value::AsInt(1));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, (0..3).map(|v| point(v).value).collect::<Vec<_>>());
+    assert_eq!(dropped, 1);
+    let got = ExportMetricsServiceRequest::decode(&out.expect("changed")[..]).unwrap();
+    let mut want = ExportMetricsServiceRequest::decode(&once[..]).unwrap();
+    if let Some(metric::Data::Sum(s)) =
+        &mut want.resource_metrics[0].scope_metrics[0].metrics[0].data
+    {
+        s.data_points.remove(1);
+    }
+    assert_eq!(got, want);
+    // every point dropped: the metric goes, and its scope and resource with it
+    let (out, dropped) = filter_items::<DataPoint>(&once, Level::Item, true, &mut |parts| {
+        *parts.drop = true;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!((out.expect("changed").len(), dropped), (0, 3));
+    let twice = with_metric(&cat(&[&ld(1, b"s"), &ld(7, &sum), &ld(7, &sum)]));
+    let r = filter_items::<DataPoint>(&twice, Level::Item, false, &mut |_| Ok(()));
+    assert!(matches!(r, Err(crate::wire_items::ItemEditError::Walk)));
+}
