@@ -23,6 +23,10 @@
 //! - `request` conditions are `request["<name>"] == "<value>"` or `!=`, matched against every
 //!   value of that client metadata key (gRPC metadata or HTTP headers).
 //!
+//! A batch still in its wire form is routed in it: each route's condition is evaluated on
+//! the item walk (`ottl::exec::filter_wire`), the matching items are filtered into a copy of
+//! the bytes, and nothing is decoded but what the conditions read.
+//!
 //! Ferrotel reads a `request` condition from the metadata the receiver keeps with
 //! `include_metadata: true` (Go also reads gRPC metadata without it), and logs a warning, the
 //! first time and then once a minute with the count, when data matches no route and there
@@ -35,7 +39,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ottl::exec::{filter_logs, filter_metrics, filter_traces};
+use ottl::exec::{self, filter_logs, filter_metrics, filter_traces};
 use ottl::{Condition, ContextKind, Ctx, ErrorMode, PathStyle};
 use pipeline_api::config::{ConfigError, Validate};
 use pipeline_api::fanout::FanOut;
@@ -462,6 +466,70 @@ impl Router {
         }
     }
 
+    /// Whether a route of `kind` can match anything of this connector's signal.
+    fn applies(&self, kind: ContextKind) -> bool {
+        match self.signal {
+            Signal::Traces => matches!(kind, ContextKind::Resource | ContextKind::Span),
+            Signal::Metrics => matches!(
+                kind,
+                ContextKind::Resource | ContextKind::Metric | ContextKind::DataPoint
+            ),
+            Signal::Logs => matches!(kind, ContextKind::Resource | ContextKind::Log),
+        }
+    }
+
+    /// [`Router::take`] over a batch still in its wire form, which stays in it
+    /// (`exec::filter_wire`): the matching items are filtered into a copy of the bytes, and
+    /// with `move` the same items out of `rest`. `None` when the batch is decoded or its
+    /// bytes cannot be walked: nothing was changed, and the caller takes from the decoded
+    /// form.
+    fn take_wire(
+        &self,
+        route: &Route,
+        rest: &mut Batch,
+        request: &RequestContext,
+    ) -> Option<Result<Option<Batch>, String>> {
+        let (kind, cond) = match &route.matcher {
+            Matcher::Request { .. } => {
+                let empty = || Batch::new(BatchData::empty(self.signal), request.clone());
+                let hit = request_matches(&route.matcher, request);
+                return Some(Ok(hit.then(|| {
+                    if route.copy {
+                        rest.clone()
+                    } else {
+                        std::mem::replace(rest, empty())
+                    }
+                })));
+            }
+            Matcher::Ottl { kind, cond } => (*kind, cond),
+        };
+        if !self.applies(kind) {
+            return Some(Ok(None));
+        }
+        if rest.is_decoded() {
+            return None;
+        }
+        // as `take`: `matched` keeps what matches, and the second pass replays the answers
+        let mut matched = rest.clone();
+        let mut answers = Vec::new();
+        let mut unmatched = |c: &Ctx<'_>| {
+            let m = self.test(cond, c)?;
+            answers.push(m);
+            Ok(!m)
+        };
+        if let Err(e) = exec::filter_wire(&mut matched, kind, false, &mut unmatched)? {
+            return Some(Err(e));
+        }
+        if !route.copy && answers.iter().any(|m| *m) {
+            let mut replay = answers.into_iter();
+            let mut hit = |_: &Ctx<'_>| Ok(replay.next().unwrap_or(false));
+            if let Err(e) = exec::filter_wire(rest, kind, false, &mut hit)? {
+                return Some(Err(e));
+            }
+        }
+        Some(Ok((!batch_is_empty(&matched)).then_some(matched)))
+    }
+
     /// Split what `rest` holds that matches `route` off into its own data (a copy with
     /// `copy`); `None` when nothing matched.
     fn take(
@@ -471,10 +539,8 @@ impl Router {
         request: &RequestContext,
     ) -> Result<Option<BatchData>, String> {
         let (kind, cond) = match &route.matcher {
-            Matcher::Request { key, value, equal } => {
-                let values = request.metadata_values(key);
-                let hit = values.iter().any(|v| (v == value) == *equal);
-                if !hit {
+            Matcher::Request { .. } => {
+                if !request_matches(&route.matcher, request) {
                     return Ok(None);
                 }
                 return Ok(Some(if route.copy {
@@ -485,15 +551,7 @@ impl Router {
             }
             Matcher::Ottl { kind, cond } => (*kind, cond),
         };
-        let applies = match self.signal {
-            Signal::Traces => matches!(kind, ContextKind::Resource | ContextKind::Span),
-            Signal::Metrics => matches!(
-                kind,
-                ContextKind::Resource | ContextKind::Metric | ContextKind::DataPoint
-            ),
-            Signal::Logs => matches!(kind, ContextKind::Resource | ContextKind::Log),
-        };
-        if !applies {
+        if !self.applies(kind) {
             return Ok(None);
         }
         // `matched` keeps what matches; with `move` the same items leave `rest`. Both are
@@ -538,6 +596,22 @@ impl Router {
     }
 }
 
+/// Whether a `request` route's condition holds for the request's client metadata.
+fn request_matches(matcher: &Matcher, request: &RequestContext) -> bool {
+    let Matcher::Request { key, value, equal } = matcher else {
+        return false;
+    };
+    let values = request.metadata_values(key);
+    values.iter().any(|v| (v == value) == *equal)
+}
+
+/// Whether a batch holds no resource entry: one without items may still hold entries
+/// (resources without spans), which a route sends on as the decoded form does; decoding
+/// it costs nothing to speak of.
+fn batch_is_empty(b: &Batch) -> bool {
+    b.items() == 0 && is_empty(b.data())
+}
+
 fn is_empty(d: &BatchData) -> bool {
     match d {
         BatchData::Traces(r) => r.resource_spans.is_empty(),
@@ -557,25 +631,32 @@ impl Consumer for Router {
             )));
         }
         let request = batch.context().clone();
-        let mut rest = batch.into_data();
+        let mut rest = batch;
         let mut sends: Vec<(SharedConsumer, Batch)> = Vec::new();
         for route in &self.routes {
-            if is_empty(&rest) {
+            if batch_is_empty(&rest) {
                 break;
             }
-            match self.take(route, &mut rest, &request) {
-                Ok(Some(data)) => {
-                    sends.push((route.next.clone(), Batch::new(data, request.clone())))
+            // the wire form while it can be walked, else the decoded form
+            let taken = match self.take_wire(route, &mut rest, &request) {
+                Some(r) => r,
+                None => {
+                    let mut data = rest.into_data();
+                    let r = self.take(route, &mut data, &request);
+                    rest = Batch::new(data, request.clone());
+                    r.map(|d| d.map(|d| Batch::new(d, request.clone())))
                 }
+            };
+            match taken {
+                Ok(Some(b)) => sends.push((route.next.clone(), b)),
                 Ok(None) => {}
                 Err(e) => return Err(ConsumeError::permanent(e)),
             }
         }
-        if !is_empty(&rest) {
-            let b = Batch::new(rest, request.clone());
+        if !batch_is_empty(&rest) {
             match &self.default {
-                Some(d) => sends.push((d.clone(), b)),
-                None => self.note_unrouted(b.items()),
+                Some(d) => sends.push((d.clone(), rest)),
+                None => self.note_unrouted(rest.items()),
             }
         }
         let results = futures::future::join_all(

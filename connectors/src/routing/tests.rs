@@ -457,3 +457,134 @@ fn a_route_with_several_problems_reports_each() {
     assert!(all.contains("table::0::action"), "{all}");
     assert!(all.contains("table::0::condition"), "{all}");
 }
+
+/// Routing tables the wire form must route exactly as the decoded form: resource, item and
+/// data point routes, `move` and `copy`, a `request` route, a default, and a failing
+/// condition under `propagate`.
+const WIRE_CASES: &[(Signal, &str, bool)] = &[
+    (
+        Signal::Traces,
+        r#"
+error_mode: ignore
+default_pipelines: [p/d]
+table:
+  - statement: route() where attributes["service.name"] != nil
+    pipelines: [p/a]
+  - condition: attributes["a"] != nil
+    action: copy
+    pipelines: [p/b]
+  - context: span
+    condition: attributes["b"] != nil or name == "s1"
+    pipelines: [p/c]
+  - context: request
+    condition: request["x-tenant"] == "red"
+    pipelines: [p/c]
+"#,
+        false,
+    ),
+    (
+        Signal::Metrics,
+        r#"
+error_mode: ignore
+table:
+  - context: metric
+    condition: name == "m1"
+    action: copy
+    pipelines: [p/a]
+  - context: datapoint
+    condition: attributes["c"] != nil or metric.name == "m2"
+    pipelines: [p/b]
+  - condition: attributes["dup"] != nil
+    pipelines: [p/c]
+default_pipelines: [p/d]
+"#,
+        false,
+    ),
+    (
+        Signal::Logs,
+        r#"
+error_mode: ignore
+default_pipelines: [p/d]
+table:
+  - context: log
+    condition: severity_number > 12 or attributes["a"] != nil
+    pipelines: [p/a]
+  - condition: attributes["service.name"] == nil
+    pipelines: [p/b]
+  - context: log
+    condition: body != nil
+    action: copy
+    pipelines: [p/c]
+"#,
+        false,
+    ),
+    (
+        Signal::Logs,
+        r#"
+error_mode: propagate
+default_pipelines: [p/d]
+table:
+  - context: log
+    condition: attributes["a"]["k"] == "v"
+    pipelines: [p/a]
+"#,
+        true,
+    ),
+];
+
+/// What each pipeline received, encoded, and whether every batch with items came in its
+/// wire form.
+fn received(targets: &[Arc<Collect>]) -> (Vec<Vec<Vec<u8>>>, bool) {
+    let mut wire = true;
+    let got = targets
+        .iter()
+        .map(|c| {
+            let batches = c.batches.lock().unwrap();
+            wire &= batches.iter().all(|b| b.items() == 0 || !b.is_decoded());
+            batches.iter().map(Batch::encode).collect()
+        })
+        .collect();
+    (got, wire)
+}
+
+/// Random requests routed in their wire form and in the decoded form reach the same
+/// pipelines with the same bytes; the wire form stays undecoded.
+#[tokio::test]
+async fn the_wire_form_is_routed_as_the_decoded_form() {
+    let mut rng = pipeline_api::testing::random::Rng(0x7007);
+    for (case, (signal, config, failing)) in WIRE_CASES.iter().enumerate() {
+        // pipelines of the connector's signal
+        let config = config.replace("p/", &format!("{signal}/"));
+        let names: Vec<String> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| format!("{signal}/{n}"))
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (wire_c, wire_t) = build(&config, *signal, &names).unwrap();
+        let (dec_c, dec_t) = build(&config, *signal, &names).unwrap();
+        let mut failed = 0;
+        for _ in 0..200 {
+            let data = pipeline_api::testing::random::request(*signal, &mut rng);
+            let bytes = Batch::new(data, Default::default()).encode();
+            let wire = Batch::decode(*signal, &bytes, Default::default()).unwrap();
+            let decoded = Batch::decode(*signal, &bytes, Default::default()).unwrap();
+            decoded.data();
+            let (a, b) = (wire_c.consume(wire).await, dec_c.consume(decoded).await);
+            assert_eq!(a.is_err(), b.is_err(), "case {case}: results differ");
+            failed += usize::from(a.is_err());
+        }
+        let (got, stayed) = received(&wire_t);
+        let (want, _) = received(&dec_t);
+        assert_eq!(got, want, "case {case}: the pipelines received other bytes");
+        assert!(stayed, "case {case}: the wire form was decoded");
+        let sent: Vec<usize> = got.iter().map(Vec::len).collect();
+        eprintln!("case {case}: batches per pipeline {sent:?}, failed {failed}");
+        if *failing {
+            assert!(failed > 10, "case {case}: only {failed} requests failed");
+        } else {
+            // every route and the default were exercised
+            let used = sent.iter().filter(|n| **n > 20).count();
+            assert!(used >= 3, "case {case}: pipelines used {sent:?}");
+        }
+    }
+}
