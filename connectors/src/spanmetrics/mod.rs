@@ -386,8 +386,8 @@ impl SpanMetrics {
     }
 
     /// Add a batch of spans to the state (Go `aggregateMetrics`). A batch still in its wire
-    /// form stays in it unless span events are counted: each span's fields are read but its
-    /// lists, and of its attributes only the dimensions.
+    /// form stays in it: each span's fields are read but its lists, of its attributes only
+    /// the dimensions, and its events only when they are counted.
     fn aggregate(&self, batch: &mut Batch) {
         let a = Aggregation {
             now: now_nanos(),
@@ -397,7 +397,7 @@ impl SpanMetrics {
             max_exemplars: self.cfg.exemplars.max_per_data_point.unwrap_or(usize::MAX),
         };
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if self.cfg.events.enabled || !self.aggregate_wire(batch, &a, &mut state) {
+        if !self.aggregate_wire(batch, &a, &mut state) {
             self.aggregate_decoded(batch, &a, &mut state);
         }
         // bounded: the least recently seen resources beyond the cache size go
@@ -463,6 +463,7 @@ impl SpanMetrics {
             return false;
         }
         let mut current: Option<Current> = None;
+        let mut events: Vec<span::Event> = Vec::new();
         let put_back = |state: &mut State, c: Option<Current>| {
             if let Some((_, Some((_, key, rm)))) = c {
                 state.resources.insert(key, rm);
@@ -491,16 +492,14 @@ impl SpanMetrics {
                 return Ok(());
             };
             let scope = parts.scope.and_then(|(s, _)| s.as_ref());
+            // the span's events, decoded only when they are counted (field 11, each whole)
+            events.clear();
+            if self.cfg.events.enabled {
+                events.extend(item.list::<span::Event>(11));
+            }
             let span = &*item.item;
-            self.record(
-                a,
-                rm,
-                service,
-                resource,
-                scope,
-                span,
-                item.attrs as &dyn WireMap,
-            );
+            let attrs = item.attrs as &dyn WireMap;
+            self.record(a, rm, service, resource, scope, span, &events, attrs);
             Ok(())
         });
         put_back(state, current);
@@ -526,8 +525,8 @@ impl SpanMetrics {
             let rm = self.resource_state(state, resource, &key, a.seen);
             for ss in &rs.scope_spans {
                 for span in &ss.spans {
-                    let attrs = &span.attributes[..];
-                    self.record(a, rm, &service, resource, ss.scope.as_ref(), span, attrs);
+                    let (attrs, scope) = (&span.attributes[..], ss.scope.as_ref());
+                    self.record(a, rm, &service, resource, scope, span, &span.events, attrs);
                 }
             }
         }
@@ -543,6 +542,7 @@ impl SpanMetrics {
         resource: &[KeyValue],
         scope: Option<&InstrumentationScope>,
         span: &Span,
+        events: &[span::Event],
         attrs: &A,
     ) {
         let (now, limit, max_exemplars) = (a.now, a.limit, a.max_exemplars);
@@ -602,7 +602,8 @@ impl SpanMetrics {
         if !self.cfg.events.enabled {
             return;
         }
-        for event in &span.events {
+        let span_attrs = attrs;
+        for event in events {
             // the event's attributes over the resource's (Go copies the
             // resource's, then puts each of the event's)
             let mut attrs: Vec<KeyValue> = resource
@@ -612,7 +613,7 @@ impl SpanMetrics {
                 .collect();
             attrs.extend(event.attributes.iter().cloned());
             let extra = &self.cfg.events.dimensions;
-            let spans = &span.attributes[..];
+            let spans = span_attrs;
             let mut key = self.series_key(service, span, spans, &attrs, scope, extra);
             let mut dims = self.series_dims(service, span, spans, &attrs, scope, extra);
             if limit > 0 && rm.events.len() >= limit && !rm.events.contains_key(&key) {

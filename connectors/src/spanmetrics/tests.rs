@@ -533,6 +533,9 @@ async fn spans_in_the_wire_form_count_as_the_decoded_form() {
         // few series: the overflow series, the instrumentation scope, seconds
         "{dimensions: [{name: c}], aggregation_cardinality_limit: 3, include_instrumentation_scope: [scope1], histogram: {unit: s}}",
         "{dimensions: [{name: a}], histogram: {exponential: {max_size: 10}}, resource_metrics_key_attributes: [service.name]}",
+        // events counted by their attributes and the span's, over the resource's
+        "{dimensions: [{name: b}], events: {enabled: true, dimensions: [{name: a}, {name: c, default: none}, {name: http.method}]}, exemplars: {enabled: true}}",
+        "{events: {enabled: true, dimensions: [{name: dup}]}, aggregation_cardinality_limit: 4}",
     ];
     let mut rng = Rng(0x5e7);
     for (case, y) in cases.iter().enumerate() {

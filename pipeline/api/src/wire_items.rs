@@ -166,9 +166,24 @@ pub struct ItemRef<'p, 'a, T> {
     /// Set by the callback when it may have changed `item` (the attributes track their own
     /// changes).
     pub changed: &'p mut bool,
+    /// The item's lists but its attributes (a span's events and links), each whole field
+    /// as it came: read with [`ItemRef::list`].
+    pub lists: &'p [(u64, &'a [u8])],
 }
 
-impl<T: WireItem> ItemRef<'_, '_, T> {
+impl<'a, T: WireItem> ItemRef<'_, 'a, T> {
+    /// The messages of list field `number` (a span's events: 11), decoded in order (bytes
+    /// the scan accepted decode).
+    pub fn list<M: Message + Default>(&self, number: u64) -> impl Iterator<Item = M> + '_ {
+        self.lists
+            .iter()
+            .filter(move |(n, _)| *n == number)
+            .filter_map(|&(_, raw)| {
+                let mut b = raw;
+                M::decode(next_field(&mut b)?.value).ok()
+            })
+    }
+
     /// Run `f` over the item with the first entry of each of `keys` lent to its attribute
     /// list, taken back after: for a decision that looks its attributes up by key (the
     /// first entry of each, as pdata's `Map.Get` does), what it sees is what the whole list
@@ -752,6 +767,7 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
                 attrs: &attrs,
                 decoded: &mut decoded,
                 changed: &mut changed,
+                lists: &self.kept,
             }),
             metric,
             drop: &mut drop,
