@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use pipeline_api::metric::for_each_point_attributes;
 use pipeline_api::proto::tonic::common::v1::KeyValue;
-use pipeline_api::wire_items::{Level, LogParts, SpanParts, WireMap};
+use pipeline_api::wire_items::{Level, LogParts, PointParts, SpanParts, WireMap};
 use pipeline_api::{
     async_trait, Batch, BatchData, BuildError, ConsumeError, Consumer, Processor, ProcessorFactory,
     RequestContext, SharedConsumer, Signal,
@@ -74,10 +74,11 @@ impl AttributesProcessor {
         })
     }
 
-    /// Apply the actions to the selected spans or log records of a batch still in its wire
-    /// form, keeping it in that form: the entries the match properties read are lent to
-    /// each item for the test. `None` when the batch is not one (a metrics batch, whose data
-    /// points the walk does not reach, or a decoded one): nothing was changed.
+    /// Apply the actions to the selected spans, log records or data points of a batch still
+    /// in its wire form, keeping it in that form: the entries the match properties read are
+    /// lent to each span or log record for the test; a data point is selected by its
+    /// metric's name and the resource. `None` when the batch is decoded or cannot be walked:
+    /// nothing was changed.
     pub fn process_wire(&self, ctx: &RequestContext, batch: &mut Batch) -> Option<()> {
         let (ap, skip) = (&self.attr_proc, &self.skip);
         let r = match self.signal {
@@ -103,7 +104,16 @@ impl AttributesProcessor {
                 }
                 Ok(())
             }),
-            Signal::Metrics => None,
+            Signal::Metrics => {
+                batch.edit_items_wire(Level::Item, &mut |parts: PointParts<'_, '_>| {
+                    if let (Some(item), Some(metric)) = (parts.item, parts.metric) {
+                        if !skip.skip_metric(res(parts.resource), &metric.name) {
+                            item.attrs.edit(&mut |m| ap.process(ctx, m));
+                        }
+                    }
+                    Ok(())
+                })
+            }
         };
         // the callbacks never fail
         r?.ok()

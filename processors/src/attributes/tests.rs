@@ -613,10 +613,10 @@ fn config_value_shape() {
     ));
 }
 
-/// With `include`/`exclude`, spans and log records in the wire form are selected and edited
-/// as the decoded ones: random requests, configs that read names, kinds, services,
-/// libraries, bodies, severities and attributes (present, by value, by pattern); the same
-/// bytes.
+/// With `include`/`exclude`, spans, log records and data points in the wire form are
+/// selected and edited as the decoded ones: random requests, configs that read names, kinds,
+/// services, libraries, bodies, severities, attributes (present, by value, by pattern),
+/// metric names and resources; the same bytes.
 #[test]
 fn selected_items_are_edited_in_the_wire_form_as_in_the_decoded_form() {
     let actions = "actions: [{key: a, value: inserted, action: insert}, {key: b, from_attribute: a, action: update}, {key: dup, action: delete}, {key: c, action: hash}]";
@@ -637,6 +637,14 @@ fn selected_items_are_edited_in_the_wire_form_as_in_the_decoded_form() {
         (
             Signal::Logs,
             "include: {match_type: strict, libraries: [{name: scope1}, {name: scope2}], log_severity_number: {min: WARN, match_undefined: true}}",
+        ),
+        (
+            Signal::Metrics,
+            "include: {match_type: strict, metric_names: [m1, m2]}",
+        ),
+        (
+            Signal::Metrics,
+            "exclude: {match_type: regexp, metric_names: ['m[0-1]'], resources: [{key: dup}]}",
         ),
     ];
     let mut rng = pipeline_api::testing::random::Rng(0xa77);
