@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ottl::exec::{self, filter_logs, filter_metrics, filter_traces};
+use ottl::exec::{self, filter_logs, filter_metrics, filter_traces, Pred};
 use ottl::{Condition, ContextKind, Ctx, ErrorMode, PathStyle};
 use pipeline_api::config::{ConfigError, Validate};
 use pipeline_api::fanout::FanOut;
@@ -478,26 +478,25 @@ impl Router {
         }
     }
 
-    /// [`Router::take`] over a batch still in its wire form, which stays in it
-    /// (`exec::filter_wire`): the matching items are filtered into a copy of the bytes, and
-    /// with `move` the same items out of `rest`. `None` when the batch is decoded or its
-    /// bytes cannot be walked: nothing was changed, and the caller takes from the decoded
-    /// form.
-    fn take_wire(
+    /// Split what `rest` holds that matches `route` off into its own data (a copy with
+    /// `copy`); `Some(Ok(None))` when nothing matched. `None` when `rest` cannot be walked
+    /// (a batch that is decoded, or whose bytes do not walk): nothing was changed, and the
+    /// caller takes from the decoded form.
+    fn take<D: Routable>(
         &self,
         route: &Route,
-        rest: &mut Batch,
+        rest: &mut D,
         request: &RequestContext,
-    ) -> Option<Result<Option<Batch>, String>> {
+    ) -> Option<Result<Option<D>, String>> {
         let (kind, cond) = match &route.matcher {
             Matcher::Request { .. } => {
-                let empty = || Batch::new(BatchData::empty(self.signal), request.clone());
                 let hit = request_matches(&route.matcher, request);
                 return Some(Ok(hit.then(|| {
                     if route.copy {
                         rest.clone()
                     } else {
-                        std::mem::replace(rest, empty())
+                        let empty = D::empty(self.signal, request);
+                        std::mem::replace(rest, empty)
                     }
                 })));
             }
@@ -505,54 +504,6 @@ impl Router {
         };
         if !self.applies(kind) {
             return Some(Ok(None));
-        }
-        if rest.is_decoded() {
-            return None;
-        }
-        // as `take`: `matched` keeps what matches, and the second pass replays the answers
-        let mut matched = rest.clone();
-        let mut answers = Vec::new();
-        let mut unmatched = |c: &Ctx<'_>| {
-            let m = self.test(cond, c)?;
-            answers.push(m);
-            Ok(!m)
-        };
-        if let Err(e) = exec::filter_wire(&mut matched, kind, false, &mut unmatched)? {
-            return Some(Err(e));
-        }
-        if !route.copy && answers.iter().any(|m| *m) {
-            let mut replay = answers.into_iter();
-            let mut hit = |_: &Ctx<'_>| Ok(replay.next().unwrap_or(false));
-            if let Err(e) = exec::filter_wire(rest, kind, false, &mut hit)? {
-                return Some(Err(e));
-            }
-        }
-        Some(Ok((!batch_is_empty(&matched)).then_some(matched)))
-    }
-
-    /// Split what `rest` holds that matches `route` off into its own data (a copy with
-    /// `copy`); `None` when nothing matched.
-    fn take(
-        &self,
-        route: &Route,
-        rest: &mut BatchData,
-        request: &RequestContext,
-    ) -> Result<Option<BatchData>, String> {
-        let (kind, cond) = match &route.matcher {
-            Matcher::Request { .. } => {
-                if !request_matches(&route.matcher, request) {
-                    return Ok(None);
-                }
-                return Ok(Some(if route.copy {
-                    rest.clone()
-                } else {
-                    std::mem::replace(rest, BatchData::empty(self.signal))
-                }));
-            }
-            Matcher::Ottl { kind, cond } => (*kind, cond),
-        };
-        if !self.applies(kind) {
-            return Ok(None);
         }
         // `matched` keeps what matches; with `move` the same items leave `rest`. Both are
         // the same data visited in the same order, so the second pass replays the first
@@ -564,21 +515,17 @@ impl Router {
             answers.push(m);
             Ok(!m)
         };
-        match &mut matched {
-            BatchData::Traces(m) => filter_traces(m, kind, &mut unmatched)?,
-            BatchData::Metrics(m) => filter_metrics(m, kind, &mut unmatched)?,
-            BatchData::Logs(m) => filter_logs(m, kind, &mut unmatched)?,
-        };
+        if let Err(e) = matched.drop_where(kind, &mut unmatched)? {
+            return Some(Err(e));
+        }
         if !route.copy && answers.iter().any(|m| *m) {
             let mut replay = answers.into_iter();
             let mut hit = |_: &Ctx<'_>| Ok(replay.next().unwrap_or(false));
-            match rest {
-                BatchData::Traces(r) => filter_traces(r, kind, &mut hit)?,
-                BatchData::Metrics(r) => filter_metrics(r, kind, &mut hit)?,
-                BatchData::Logs(r) => filter_logs(r, kind, &mut hit)?,
-            };
+            if let Err(e) = rest.drop_where(kind, &mut hit)? {
+                return Some(Err(e));
+            }
         }
-        Ok((!is_empty(&matched)).then_some(matched))
+        Some(Ok((!matched.is_void()).then_some(matched)))
     }
 
     fn note_unrouted(&self, items: usize) {
@@ -605,18 +552,47 @@ fn request_matches(matcher: &Matcher, request: &RequestContext) -> bool {
     values.iter().any(|v| (v == value) == *equal)
 }
 
-/// Whether a batch holds no resource entry: one without items may still hold entries
-/// (resources without spans), which a route sends on as the decoded form does; decoding
-/// it costs nothing to speak of.
-fn batch_is_empty(b: &Batch) -> bool {
-    b.items() == 0 && is_empty(b.data())
+/// What a route takes from: a batch in its wire form, or decoded data.
+trait Routable: Clone {
+    fn empty(signal: Signal, request: &RequestContext) -> Self;
+    /// Whether it holds no resource entry.
+    fn is_void(&self) -> bool;
+    /// Leave out the items of `kind` that `pred` selects, as `exec::filter_traces` and its
+    /// kin do; `None` when it cannot be walked (nothing was changed).
+    fn drop_where(&mut self, kind: ContextKind, pred: &mut Pred<'_>) -> Option<Result<(), String>>;
 }
 
-fn is_empty(d: &BatchData) -> bool {
-    match d {
-        BatchData::Traces(r) => r.resource_spans.is_empty(),
-        BatchData::Metrics(r) => r.resource_metrics.is_empty(),
-        BatchData::Logs(r) => r.resource_logs.is_empty(),
+impl Routable for Batch {
+    fn empty(signal: Signal, request: &RequestContext) -> Self {
+        Batch::new(BatchData::empty(signal), request.clone())
+    }
+    /// One without items may still hold entries (resources without spans), which a route
+    /// sends on as the decoded form does; decoding it costs nothing to speak of.
+    fn is_void(&self) -> bool {
+        self.items() == 0 && self.data().is_void()
+    }
+    fn drop_where(&mut self, kind: ContextKind, pred: &mut Pred<'_>) -> Option<Result<(), String>> {
+        exec::filter_wire(self, kind, false, pred).map(|r| r.map(drop))
+    }
+}
+
+impl Routable for BatchData {
+    fn empty(signal: Signal, _: &RequestContext) -> Self {
+        BatchData::empty(signal)
+    }
+    fn is_void(&self) -> bool {
+        match self {
+            BatchData::Traces(r) => r.resource_spans.is_empty(),
+            BatchData::Metrics(r) => r.resource_metrics.is_empty(),
+            BatchData::Logs(r) => r.resource_logs.is_empty(),
+        }
+    }
+    fn drop_where(&mut self, kind: ContextKind, pred: &mut Pred<'_>) -> Option<Result<(), String>> {
+        Some(match self {
+            BatchData::Traces(m) => filter_traces(m, kind, pred).map(drop),
+            BatchData::Metrics(m) => filter_metrics(m, kind, pred).map(drop),
+            BatchData::Logs(m) => filter_logs(m, kind, pred).map(drop),
+        })
     }
 }
 
@@ -634,15 +610,15 @@ impl Consumer for Router {
         let mut rest = batch;
         let mut sends: Vec<(SharedConsumer, Batch)> = Vec::new();
         for route in &self.routes {
-            if batch_is_empty(&rest) {
+            if rest.is_void() {
                 break;
             }
             // the wire form while it can be walked, else the decoded form
-            let taken = match self.take_wire(route, &mut rest, &request) {
+            let taken = match self.take(route, &mut rest, &request) {
                 Some(r) => r,
                 None => {
                     let mut data = rest.into_data();
-                    let r = self.take(route, &mut data, &request);
+                    let r = self.take(route, &mut data, &request).unwrap_or(Ok(None));
                     rest = Batch::new(data, request.clone());
                     r.map(|d| d.map(|d| Batch::new(d, request.clone())))
                 }
@@ -653,7 +629,7 @@ impl Consumer for Router {
                 Err(e) => return Err(ConsumeError::permanent(e)),
             }
         }
-        if !batch_is_empty(&rest) {
+        if !rest.is_void() {
             match &self.default {
                 Some(d) => sends.push((d.clone(), rest)),
                 None => self.note_unrouted(rest.items()),
