@@ -259,8 +259,8 @@ impl Compiler {
         }
     }
 
-    /// Whether anything compiled so far reads or changes a metric's data points, or sets
-    /// its header ([`Compiler::metric_data`]).
+    /// Whether anything compiled so far reads or changes a metric's data points, sets its
+    /// header, or (in the data point context) changes the metric ([`Compiler::metric_data`]).
     pub fn reads_metric_data(&self) -> bool {
         self.metric_data.get()
     }

@@ -143,7 +143,8 @@ impl Statement {
     }
 
     /// Whether it reads or changes a metric's data points (or sets its temporality or
-    /// monotonicity): it then needs the decoded metric, not one in the wire form.
+    /// monotonicity), or, in the data point context, changes the point's metric: it then
+    /// needs the decoded metric, not one in the wire form.
     pub fn reads_metric_data(&self) -> bool {
         self.metric_data
     }
