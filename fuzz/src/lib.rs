@@ -82,6 +82,7 @@ pub fn otlp_wire(data: &[u8]) {
             use pipeline_api::proto::tonic::trace::v1::Span;
             wire_items_agree::<Span>(bytes, decoded.clone(), items);
             wire_filter_agrees::<Span>(bytes, decoded.clone(), items);
+            wire_split_holds(bytes, items);
         }
         Signal::Logs => {
             use pipeline_api::proto::tonic::logs::v1::LogRecord;
@@ -356,6 +357,33 @@ fn wire_filter_agrees<T: Walked>(bytes: &[u8], mut decoded: BatchData, items: us
         encode(got).0 == encode(decoded).0,
         "the item filter and the decoded filter differ"
     );
+}
+
+/// `tail_sampling`'s split of accepted trace bytes by trace id
+/// ([`pipeline_api::wire_items::split_by_trace`]): every piece decodes, holds the spans it
+/// counts, all of its trace, and says rightly whether one is a root; the pieces hold every
+/// span. (The tests compare the pieces with the decoded split byte for byte.)
+fn wire_split_holds(bytes: &[u8], items: usize) {
+    use pipeline_api::proto::tonic::trace::v1::ResourceSpans;
+    let Some(pieces) = pipeline_api::wire_items::split_by_trace(bytes) else {
+        return; // bytes the walk does not read (groups): the decoded split takes them
+    };
+    let mut spans = 0;
+    for p in &pieces {
+        let rs = ResourceSpans::decode(&p.bytes[..]).expect("a piece decodes");
+        let all: Vec<_> = rs.scope_spans.iter().flat_map(|s| &s.spans).collect();
+        assert_eq!(all.len(), p.spans, "a piece's span count");
+        for span in &all {
+            let mut id = [0u8; 16];
+            let n = span.trace_id.len().min(16);
+            id[..n].copy_from_slice(&span.trace_id[..n]);
+            assert_eq!(id, p.id, "a span of another trace in a piece");
+        }
+        let root = all.iter().any(|s| s.parent_span_id.iter().all(|b| *b == 0));
+        assert_eq!(root, p.has_root, "a piece's root");
+        spans += p.spans;
+    }
+    assert_eq!(spans, items, "the pieces hold every span");
 }
 
 /// Each data point of `m`: its attributes and flags.

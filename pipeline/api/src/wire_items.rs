@@ -1250,3 +1250,148 @@ impl WireItem for DataPoint {
         crate::wire::metric_points(item).ok_or(WALK)
     }
 }
+
+/// The spans of one trace from one resource entry of a trace export request, as
+/// [`split_by_trace`] gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracePiece {
+    /// The spans' trace id, padded with zeros or cut to 16 bytes.
+    pub id: [u8; 16],
+    /// An encoded `ResourceSpans`: the entry's resource, then each scope entry that holds
+    /// spans of the trace (its scope, those spans in order, its schema URL), then the
+    /// entry's schema URL.
+    pub bytes: Vec<u8>,
+    pub spans: usize,
+    /// Whether a span has no parent (an empty or all-zero parent span id).
+    pub has_root: bool,
+}
+
+/// A trace piece being gathered: the scope entries it has spans in (each the entry's
+/// index, its fields but the spans, and the spans' whole fields).
+struct Gathered<'a> {
+    id: [u8; 16],
+    scopes: Vec<(usize, Vec<&'a [u8]>)>,
+    spans: usize,
+    has_root: bool,
+}
+
+/// Split the trace export request in `bytes` (bytes [`crate::wire::scan`] accepted) into
+/// the spans of each trace, per resource entry, in the order each trace first appears in
+/// the entry, without decoding a span: only its trace id and parent span id are read. The
+/// pieces decode to what splitting the decoded request gives (Go `groupSpansByTraceKey`),
+/// and for a request prost encoded they are its encoding byte for byte. `None` when the
+/// bytes cannot be walked.
+pub fn split_by_trace(bytes: &[u8]) -> Option<Vec<TracePiece>> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let f = next_field(&mut rest)?;
+        if f.number == 1 && f.wire_type == 2 {
+            split_resource_spans(f.value, &mut out)?;
+        }
+    }
+    Some(out)
+}
+
+/// The pieces of one `ResourceSpans`.
+fn split_resource_spans(entry: &[u8], out: &mut Vec<TracePiece>) -> Option<()> {
+    // the resource and schema URL fields as they came (every occurrence, so they merge as
+    // they would have), and the scope entries
+    let (mut head, mut tail, mut scopes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rest = entry;
+    while !rest.is_empty() {
+        let f = next_field(&mut rest)?;
+        match (f.number, f.wire_type) {
+            (1, 2) => head.push(f.raw),
+            (2, 2) => scopes.push(f.value),
+            (3, 2) => tail.push(f.raw),
+            // anything else prost drops
+            _ => {}
+        }
+    }
+    let mut gathered: Vec<Gathered<'_>> = Vec::new();
+    let mut by_trace: std::collections::HashMap<[u8; 16], usize> = Default::default();
+    // each scope entry's fields but its spans
+    let mut scope_fields: Vec<Vec<(u64, &[u8])>> = Vec::with_capacity(scopes.len());
+    for (index, scope) in scopes.iter().enumerate() {
+        let mut fields = Vec::new();
+        let mut rest = *scope;
+        while !rest.is_empty() {
+            let f = next_field(&mut rest)?;
+            match (f.number, f.wire_type) {
+                (2, 2) => {
+                    let (id, root) = span_trace(f.value)?;
+                    let at = *by_trace.entry(id).or_insert_with(|| {
+                        gathered.push(Gathered {
+                            id,
+                            scopes: Vec::new(),
+                            spans: 0,
+                            has_root: false,
+                        });
+                        gathered.len() - 1
+                    });
+                    let g = &mut gathered[at];
+                    if g.scopes.last().is_none_or(|(i, _)| *i != index) {
+                        g.scopes.push((index, Vec::new()));
+                    }
+                    if let Some((_, spans)) = g.scopes.last_mut() {
+                        spans.push(f.raw);
+                    }
+                    g.spans += 1;
+                    g.has_root |= root;
+                }
+                (1, 2) | (3, 2) => fields.push((f.number, f.raw)),
+                _ => {}
+            }
+        }
+        scope_fields.push(fields);
+    }
+    for g in gathered {
+        let mut bytes = Vec::new();
+        head.iter().for_each(|raw| bytes.extend_from_slice(raw));
+        for (index, spans) in &g.scopes {
+            let fields = &scope_fields[*index];
+            // the scope (field 1) first, then the spans, then the schema URL (field 3), as
+            // prost writes them
+            let of = |number: u64| {
+                fields
+                    .iter()
+                    .filter(move |(n, _)| *n == number)
+                    .map(|(_, raw)| *raw)
+            };
+            let len: usize = fields.iter().map(|(_, r)| r.len()).sum::<usize>()
+                + spans.iter().map(|r| r.len()).sum::<usize>();
+            crate::wire_edit::put_len_header(&mut bytes, 2, len);
+            of(1).for_each(|raw| bytes.extend_from_slice(raw));
+            spans.iter().for_each(|raw| bytes.extend_from_slice(raw));
+            of(3).for_each(|raw| bytes.extend_from_slice(raw));
+        }
+        tail.iter().for_each(|raw| bytes.extend_from_slice(raw));
+        out.push(TracePiece {
+            id: g.id,
+            bytes,
+            spans: g.spans,
+            has_root: g.has_root,
+        });
+    }
+    Some(())
+}
+
+/// A span's trace id (the last occurrence, as prost reads it, padded or cut to 16 bytes)
+/// and whether it is a root (its parent span id empty or all zeros).
+fn span_trace(span: &[u8]) -> Option<([u8; 16], bool)> {
+    let (mut trace, mut parent): (&[u8], &[u8]) = (&[], &[]);
+    let mut rest = span;
+    while !rest.is_empty() {
+        let f = next_field(&mut rest)?;
+        match (f.number, f.wire_type) {
+            (1, 2) => trace = f.value,
+            (4, 2) => parent = f.value,
+            _ => {}
+        }
+    }
+    let mut id = [0u8; 16];
+    let n = trace.len().min(16);
+    id[..n].copy_from_slice(&trace[..n]);
+    Some((id, parent.iter().all(|b| *b == 0)))
+}

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use pipeline_api::proto::tonic::trace::v1::ResourceSpans;
 use pipeline_api::{IntCounter, IntGauge};
+use prost::Message;
 use tokio::time::Instant;
 
 use super::policy::{Decision, Now, Policy, TraceData};
@@ -37,14 +38,15 @@ pub type TraceId = [u8; 16];
 /// (Go decides on a one-second ticker, within the second before it).
 pub const DECISION_TICK: Duration = Duration::from_millis(100);
 
-/// The spans of one trace from one resource of one incoming batch.
-#[derive(Debug)]
+/// The spans of one trace from one resource of one incoming batch, held as bytes: an
+/// encoded `ResourceSpans` (the resource, the scopes with the trace's spans), decoded only
+/// while the policies decide, and forwarded as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceBatch {
     pub id: TraceId,
-    pub rs: ResourceSpans,
+    pub bytes: Vec<u8>,
     pub spans: usize,
     pub has_root: bool,
-    pub size: u64,
 }
 
 /// Why spans were dropped (label `reason` of `otelcol_processor_tail_sampling_spans_dropped`).
@@ -163,7 +165,11 @@ impl LruSet {
 struct Entry {
     seq: u64,
     deadline: Instant,
+    /// What the policies see; its `batches` are decoded from `pieces` only while they
+    /// decide.
     data: TraceData,
+    /// The trace's spans until the decision, as they came.
+    pieces: Vec<TraceBatch>,
     decision: Option<Decision>,
 }
 
@@ -199,8 +205,8 @@ fn later(now: Instant, d: Duration) -> Instant {
         .unwrap_or(now)
 }
 
-fn span_count(rs: &ResourceSpans) -> usize {
-    rs.scope_spans.iter().map(|s| s.spans.len()).sum()
+fn span_count(pieces: &[TraceBatch]) -> usize {
+    pieces.iter().map(|p| p.spans).sum()
 }
 
 impl Engine {
@@ -316,7 +322,7 @@ impl Engine {
         };
         if entry.decision.is_none() {
             self.pending.remove(&(entry.deadline, entry.seq));
-            let spans: usize = entry.data.batches.iter().map(span_count).sum();
+            let spans = span_count(&entry.pieces);
             self.count_dropped(DropReason::Evicted, spans);
             if let Some(m) = &self.metrics {
                 m.dropped_too_early.inc();
@@ -340,15 +346,16 @@ impl Engine {
 
     /// Take in the spans of one incoming batch; returns spans to forward right away
     /// (those of traces already sampled).
-    pub fn ingest(&mut self, batch: Vec<TraceBatch>, now: Instant) -> Vec<ResourceSpans> {
+    pub fn ingest(&mut self, batch: Vec<TraceBatch>, now: Instant) -> Vec<TraceBatch> {
         let mut forward = Vec::new();
         for tb in batch {
+            let id = tb.id;
             if let Some(c) = self.sampled_cache.as_mut() {
                 if c.get(&tb.id) {
                     if let Some(m) = &self.metrics {
                         m.early_releases[1].inc_by(tb.spans as u64);
                     }
-                    forward.push(tb.rs);
+                    forward.push(tb);
                     continue;
                 }
             }
@@ -376,6 +383,7 @@ impl Engine {
                             trace_id: tb.id,
                             ..TraceData::default()
                         },
+                        pieces: Vec::new(),
                         decision: None,
                     },
                 );
@@ -395,7 +403,7 @@ impl Engine {
             entry.data.span_count += tb.spans as i64;
             match entry.decision {
                 Some(Decision::Sampled) | Some(Decision::InvertSampled) => {
-                    forward.push(tb.rs);
+                    forward.push(tb);
                     continue;
                 }
                 Some(_) => {
@@ -405,17 +413,17 @@ impl Engine {
                 }
                 None => {}
             }
-            entry.data.size_bytes += tb.size;
-            entry.data.batches.push(tb.rs);
+            entry.data.size_bytes += tb.bytes.len() as u64;
+            entry.pieces.push(tb);
             if let Some(sooner) = root_deadline {
                 if sooner < entry.deadline {
                     self.pending.remove(&(entry.deadline, entry.seq));
                     entry.deadline = sooner;
-                    self.pending.insert((sooner, entry.seq), tb.id);
+                    self.pending.insert((sooner, entry.seq), id);
                 }
             }
             if max_size > 0 && entry.data.size_bytes > max_size {
-                let spans: usize = entry.data.batches.iter().map(span_count).sum();
+                let spans = span_count(&entry.pieces);
                 let size = entry.data.size_bytes;
                 tracing::warn!(
                     size,
@@ -423,7 +431,7 @@ impl Engine {
                     spans,
                     "Trace dropped: larger than maximum_trace_size_bytes."
                 );
-                self.finish(tb.id, Decision::NotSampled);
+                self.finish(id, Decision::NotSampled);
                 self.count_dropped(DropReason::TooLarge, spans);
             }
         }
@@ -433,13 +441,13 @@ impl Engine {
 
     /// Record `decision` for an undecided trace; returns its spans (the caller forwards
     /// them when sampled).
-    fn finish(&mut self, id: TraceId, decision: Decision) -> Vec<ResourceSpans> {
+    fn finish(&mut self, id: TraceId, decision: Decision) -> Vec<TraceBatch> {
         let Some(entry) = self.traces.get_mut(&id) else {
             return Vec::new();
         };
         self.pending.remove(&(entry.deadline, entry.seq));
         entry.decision = Some(decision);
-        let spans = std::mem::take(&mut entry.data.batches);
+        let spans = std::mem::take(&mut entry.pieces);
         let sampled = decision == Decision::Sampled;
         let cache = if sampled {
             self.sampled_cache.as_mut()
@@ -456,6 +464,13 @@ impl Engine {
     fn make_decision(&mut self, id: &TraceId, now: Now) -> Option<Decision> {
         let entry = self.traces.get_mut(id)?;
         let data = &mut entry.data;
+        // the spans decoded for the policies, dropped after (pieces the scan accepted or
+        // prost wrote decode)
+        data.batches = entry
+            .pieces
+            .iter()
+            .filter_map(|p| ResourceSpans::decode(&p.bytes[..]).ok())
+            .collect();
         let mut first: HashMap<Decision, usize> = HashMap::new();
         for (i, p) in self.policies.iter_mut().enumerate() {
             // an inverted match is a plain decision (Go: the invert decisions were removed
@@ -491,6 +506,7 @@ impl Engine {
         if let Some(m) = &self.metrics {
             m.global[decision_index(decision)].inc();
         }
+        data.batches = Vec::new();
         Some(decision)
     }
 
@@ -501,7 +517,7 @@ impl Engine {
         }
     }
 
-    fn decide(&mut self, ids: Vec<TraceId>, now: Instant) -> Vec<ResourceSpans> {
+    fn decide(&mut self, ids: Vec<TraceId>, now: Instant) -> Vec<TraceBatch> {
         let clock = self.now(now);
         let mut forward = Vec::new();
         for id in ids {
@@ -512,7 +528,7 @@ impl Engine {
             if decision == Decision::Sampled {
                 forward.extend(spans);
             } else {
-                self.count_dropped(DropReason::NotSampled, spans.iter().map(span_count).sum());
+                self.count_dropped(DropReason::NotSampled, span_count(&spans));
             }
         }
         self.update_gauge();
@@ -520,7 +536,7 @@ impl Engine {
     }
 
     /// Decide every trace whose deadline has passed; returns the sampled spans.
-    pub fn decide_due(&mut self, now: Instant) -> Vec<ResourceSpans> {
+    pub fn decide_due(&mut self, now: Instant) -> Vec<TraceBatch> {
         let due: Vec<TraceId> = self
             .pending
             .range(..=(now, u64::MAX))
@@ -530,7 +546,7 @@ impl Engine {
     }
 
     /// Shutdown: decide every undecided trace now.
-    pub fn decide_all(&mut self, now: Instant) -> Vec<ResourceSpans> {
+    pub fn decide_all(&mut self, now: Instant) -> Vec<TraceBatch> {
         let all: Vec<TraceId> = self.pending.values().copied().collect();
         self.decide(all, now)
     }
@@ -541,7 +557,7 @@ impl Engine {
         let mut spans = 0;
         for id in ids {
             if let Some(e) = self.traces.get(&id) {
-                spans += e.data.batches.iter().map(span_count).sum::<usize>();
+                spans += span_count(&e.pieces);
             }
             self.remove(&id);
         }

@@ -22,7 +22,6 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use pipeline_api::telemetry::MetricsLevel;
 use pipeline_api::{
@@ -203,10 +202,10 @@ impl TailSamplingProcessor {
 }
 
 /// Split a batch into the spans of each trace, per resource, keeping scopes (Go
-/// `groupSpansByTraceKey` + `newResourceSpanFromSpanAndScopes`). Trace ids that are not
-/// 16 bytes are padded or cut to 16.
+/// `groupSpansByTraceKey` + `newResourceSpanFromSpanAndScopes`), each encoded. Trace ids that
+/// are not 16 bytes are padded or cut to 16.
 pub fn split_by_trace(resource_spans: Vec<ResourceSpans>) -> Vec<TraceBatch> {
-    let mut out: Vec<TraceBatch> = Vec::new();
+    let mut out: Vec<(TraceBatch, ResourceSpans)> = Vec::new();
     for rs in resource_spans {
         let ResourceSpans {
             resource,
@@ -227,29 +226,30 @@ pub fn split_by_trace(resource_spans: Vec<ResourceSpans>) -> Vec<TraceBatch> {
                 id[..n].copy_from_slice(&span.trace_id[..n]);
                 let is_root = span.parent_span_id.iter().all(|b| *b == 0);
                 let slot = by_trace.entry(id).or_insert_with(|| {
-                    out.push(TraceBatch {
+                    let tb = TraceBatch {
                         id,
-                        rs: ResourceSpans {
-                            resource: resource.clone(),
-                            scope_spans: Vec::new(),
-                            schema_url: schema_url.clone(),
-                        },
+                        bytes: Vec::new(),
                         spans: 0,
                         has_root: false,
-                        size: 0,
-                    });
+                    };
+                    let rs = ResourceSpans {
+                        resource: resource.clone(),
+                        scope_spans: Vec::new(),
+                        schema_url: schema_url.clone(),
+                    };
+                    out.push((tb, rs));
                     (out.len() - 1, usize::MAX)
                 });
-                let tb = &mut out[slot.0];
+                let (tb, rs) = &mut out[slot.0];
                 if slot.1 != scope_idx {
-                    tb.rs.scope_spans.push(ScopeSpans {
+                    rs.scope_spans.push(ScopeSpans {
                         scope: scope.clone(),
                         spans: Vec::new(),
                         schema_url: scope_schema.clone(),
                     });
                     slot.1 = scope_idx;
                 }
-                if let Some(last) = tb.rs.scope_spans.last_mut() {
+                if let Some(last) = rs.scope_spans.last_mut() {
                     last.spans.push(span);
                 }
                 tb.spans += 1;
@@ -257,20 +257,56 @@ pub fn split_by_trace(resource_spans: Vec<ResourceSpans>) -> Vec<TraceBatch> {
             }
         }
     }
-    for tb in &mut out {
-        tb.size = tb.rs.encoded_len() as u64;
-    }
-    out
+    out.into_iter()
+        .map(|(mut tb, rs)| {
+            tb.bytes = rs.encode_to_vec();
+            tb
+        })
+        .collect()
 }
 
-async fn forward(next: &SharedConsumer, engine: &Engine, spans: Vec<ResourceSpans>) {
-    if spans.is_empty() {
+/// [`split_by_trace`] over a batch still in its wire form, without decoding a span
+/// (`wire_items::split_by_trace`); `None` when it is decoded or cannot be walked.
+pub fn split_wire(batch: &Batch) -> Option<Vec<TraceBatch>> {
+    if batch.is_decoded() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for chunk in batch.wire_pieces()? {
+        let pieces = pipeline_api::wire_items::split_by_trace(chunk)?;
+        out.extend(pieces.into_iter().map(|p| TraceBatch {
+            id: p.id,
+            bytes: p.bytes,
+            spans: p.spans,
+            has_root: p.has_root,
+        }));
+    }
+    Some(out)
+}
+
+/// The trace export request of `pieces`, each an encoded `ResourceSpans`, and its spans.
+fn request_of(pieces: Vec<TraceBatch>) -> (Vec<u8>, usize) {
+    let len: usize = pieces
+        .iter()
+        .map(|p| p.bytes.len() + 1 + prost::encoding::encoded_len_varint(p.bytes.len() as u64))
+        .sum();
+    let mut out = Vec::with_capacity(len);
+    let mut spans = 0;
+    for p in pieces {
+        prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut out);
+        prost::encoding::encode_varint(p.bytes.len() as u64, &mut out);
+        out.extend_from_slice(&p.bytes);
+        spans += p.spans;
+    }
+    (out, spans)
+}
+
+async fn forward(next: &SharedConsumer, engine: &Engine, pieces: Vec<TraceBatch>) {
+    if pieces.is_empty() {
         return;
     }
-    let batch = Batch::from_traces(ExportTraceServiceRequest {
-        resource_spans: spans,
-    });
-    let items = batch.items();
+    let (bytes, items) = request_of(pieces);
+    let batch = Batch::from_encoded(Signal::Traces, bytes.into(), items);
     if let Err(e) = next.consume(batch).await {
         engine.count_forward_failed(items);
         tracing::warn!(error = %e, spans = items, "Error sending spans to destination; the sampled spans are dropped.");
@@ -346,11 +382,15 @@ impl Consumer for TailSamplingProcessor {
             // After shutdown the runtime drains requests still in flight: hand them on.
             return self.next.consume(batch).await;
         };
-        let resource_spans = match batch.into_data() {
-            pipeline_api::BatchData::Traces(req) => req.resource_spans,
-            _ => return Ok(()),
+        // the spans of each trace as bytes, split without decoding them when the batch is
+        // still in its wire form
+        let traces = match split_wire(&batch) {
+            Some(traces) => traces,
+            None => match batch.into_data() {
+                pipeline_api::BatchData::Traces(req) => split_by_trace(req.resource_spans),
+                _ => return Ok(()),
+            },
         };
-        let traces = split_by_trace(resource_spans);
         if traces.is_empty() {
             return Ok(());
         }

@@ -8,6 +8,7 @@ use pipeline_api::proto::tonic::resource::v1::Resource;
 use pipeline_api::proto::tonic::trace::v1::{status, ResourceSpans, ScopeSpans, Span, Status};
 use pipeline_api::telemetry::ComponentTelemetry;
 use pipeline_api::{Batch, ConsumeError, Consumer, Processor, Signal};
+use prost::Message;
 use tokio::time::{sleep, Instant};
 
 use super::policy::{build_policies, Now, TraceData};
@@ -884,13 +885,63 @@ fn split_by_trace_keeps_resource_and_scopes() {
     let parts = split_by_trace(rs);
     assert_eq!(parts.len(), 2);
     assert_eq!(parts[0].spans, 2);
-    assert_eq!(parts[0].rs.scope_spans.len(), 1);
+    let first = ResourceSpans::decode(&parts[0].bytes[..]).unwrap();
+    assert_eq!(first.scope_spans.len(), 1);
+    assert_eq!(first.scope_spans[0].spans.len(), 2);
     assert_eq!(
-        parts[0].rs.resource.as_ref().unwrap().attributes[0].key,
+        first.resource.as_ref().unwrap().attributes[0].key,
         "service.name"
     );
     assert!(!parts[0].has_root);
-    assert!(parts[0].size > 0);
+}
+
+/// A batch in its wire form is split into the same pieces, byte for byte, as its decoded
+/// form: random requests (resources and scopes with and without spans, several traces in
+/// a scope, a trace across scopes and resources, roots of both kinds, empty ids).
+#[test]
+fn the_wire_form_splits_by_trace_as_the_decoded_form() {
+    use pipeline_api::testing::random::{self, Rng};
+    let mut rng = Rng(0x7a11);
+    let (mut pieces, mut several, mut roots) = (0, 0, 0);
+    for _ in 0..300 {
+        let mut data = random::request(Signal::Traces, &mut rng);
+        // roots of both kinds, an empty trace id (the scan refuses other lengths), a trace
+        // id shared across resources
+        if let pipeline_api::BatchData::Traces(req) = &mut data {
+            let spans = req
+                .resource_spans
+                .iter_mut()
+                .flat_map(|rs| &mut rs.scope_spans)
+                .flat_map(|ss| &mut ss.spans);
+            for (i, span) in spans.enumerate() {
+                match i % 6 {
+                    0 => span.parent_span_id = vec![0; 8],
+                    1 => span.parent_span_id.clear(),
+                    2 => span.trace_id.clear(),
+                    3 => span.trace_id = vec![9; 16],
+                    _ => {}
+                }
+            }
+        }
+        let bytes = Batch::new(data, Default::default()).encode();
+        let wire = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+        let got = split_wire(&wire).expect("a wire batch splits");
+        assert!(!wire.is_decoded());
+        let decoded = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+        let want = split_by_trace(decoded.as_traces().unwrap().resource_spans.clone());
+        assert_eq!(got, want);
+        assert!(
+            split_wire(&decoded).is_none(),
+            "a decoded batch is not split as bytes"
+        );
+        pieces += got.len();
+        several += got.iter().filter(|p| p.spans > 1).count();
+        roots += got.iter().filter(|p| p.has_root).count();
+    }
+    assert!(
+        pieces > 200 && several > 20 && roots > 20,
+        "{pieces} {several} {roots}"
+    );
 }
 
 struct BatchDataTraces(Vec<ResourceSpans>);
