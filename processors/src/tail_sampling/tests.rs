@@ -1005,3 +1005,48 @@ fn ottl_condition_samples_on_a_span_or_an_event_match() {
         vec!["policies::0::ottl_condition: expected at least one OTTL condition to filter on"]
     );
 }
+
+/// Random requests in their wire form and decoded come out of the processor alike: the
+/// same traces sampled, forwarded in the same requests with the same bytes.
+#[tokio::test(start_paused = true)]
+async fn wire_and_decoded_batches_are_sampled_and_forwarded_alike() {
+    use pipeline_api::testing::random::{self, Rng};
+    let y = "decision_wait: 2s\npolicies: [{name: a, type: string_attribute, string_attribute: {key: a, values: ['^v[0-4]'], enabled_regex_matching: true}}, {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}]\n";
+    let (wire_p, wire_next, _) = started("tail_sampling", y).await;
+    let (dec_p, dec_next, _) = started("tail_sampling", y).await;
+    let mut rng = Rng(0x7a12);
+    for round in 0..100 {
+        let data = random::request(Signal::Traces, &mut rng);
+        let bytes = Batch::new(data, Default::default()).encode();
+        let wire = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+        let decoded = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+        decoded.data();
+        wire_p.consume(wire).await.unwrap();
+        dec_p.consume(decoded).await.unwrap();
+        if round % 25 == 24 {
+            sleep(Duration::from_secs(3)).await;
+            settle().await;
+        }
+    }
+    wire_p.shutdown().await;
+    dec_p.shutdown().await;
+    let encoded =
+        |c: &Collect| -> Vec<Vec<u8>> { c.take().iter().map(|b| b.encode().to_vec()).collect() };
+    let (got, want) = (encoded(&wire_next), encoded(&dec_next));
+    let spans = |c: &[Vec<u8>]| -> usize {
+        c.iter()
+            .map(|b| pipeline_api::wire::scan(Signal::Traces, b).unwrap())
+            .sum()
+    };
+    assert!(
+        got.len() >= 4 && spans(&got) > 50,
+        "{} requests, {} spans",
+        got.len(),
+        spans(&got)
+    );
+    eprintln!("{} requests, {} spans", got.len(), spans(&got));
+    assert!(
+        got == want,
+        "the forms were sampled or forwarded differently"
+    );
+}
