@@ -111,13 +111,11 @@ pub fn wire_form_agrees<R: PartialEq + std::fmt::Debug>(
     failing: bool,
     mut process: impl FnMut(&mut pipeline_api::Batch, bool) -> Result<R, String>,
 ) -> Agreement {
-    use pipeline_api::Batch;
     let mut seen = Agreement::default();
     for n in 0..300 {
-        let bytes = Batch::new(request(n), Default::default()).encode();
-        let mut wire = Batch::decode(signal, &bytes, Default::default()).unwrap();
-        let mut decoded = Batch::decode(signal, &bytes, Default::default()).unwrap();
-        decoded.data();
+        let (mut wire, mut decoded) = pipeline_api::testing::random::both_forms(request(n));
+        assert_eq!(wire.signal(), signal, "{what}: requests of the signal");
+        let bytes = wire.encode();
         let before = wire.items();
         let (a, b) = (process(&mut wire, true), process(&mut decoded, false));
         assert_eq!(a, b, "{what}: results differ");

@@ -565,10 +565,7 @@ async fn the_wire_form_is_routed_as_the_decoded_form() {
         let mut failed = 0;
         for _ in 0..200 {
             let data = pipeline_api::testing::random::request(*signal, &mut rng);
-            let bytes = Batch::new(data, Default::default()).encode();
-            let wire = Batch::decode(*signal, &bytes, Default::default()).unwrap();
-            let decoded = Batch::decode(*signal, &bytes, Default::default()).unwrap();
-            decoded.data();
+            let (wire, decoded) = pipeline_api::testing::random::both_forms(data);
             let (a, b) = (wire_c.consume(wire).await, dec_c.consume(decoded).await);
             assert_eq!(a.is_err(), b.is_err(), "case {case}: results differ");
             failed += usize::from(a.is_err());

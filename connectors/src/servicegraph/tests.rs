@@ -415,10 +415,7 @@ fn spans_in_the_wire_form_count_as_the_decoded_form() {
                 _ => {}
             }
         }
-        let bytes = Batch::new(data, Default::default()).encode();
-        let mut w = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
-        let mut d = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
-        d.data();
+        let (mut w, mut d) = pipeline_api::testing::random::both_forms(data);
         wire.aggregate(&mut w);
         decoded.aggregate(&mut d);
         assert!(!w.is_decoded(), "request {n}: the wire form was decoded");

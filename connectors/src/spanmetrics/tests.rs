@@ -545,10 +545,7 @@ async fn spans_in_the_wire_form_count_as_the_decoded_form() {
         let mut spans = 0;
         for _ in 0..200 {
             let data = random::request(Signal::Traces, &mut rng);
-            let bytes = Batch::new(data, Default::default()).encode();
-            let wire = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
-            let decoded = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
-            decoded.data();
+            let (wire, decoded) = random::both_forms(data);
             spans += wire.items();
             let shared = wire.clone();
             wire_node.consume(wire).await.unwrap();

@@ -923,11 +923,9 @@ fn the_wire_form_splits_by_trace_as_the_decoded_form() {
                 }
             }
         }
-        let bytes = Batch::new(data, Default::default()).encode();
-        let wire = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
+        let (wire, decoded) = random::both_forms(data);
         let got = split_wire(&wire).expect("a wire batch splits");
         assert!(!wire.is_decoded());
-        let decoded = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
         let want = split_by_trace(decoded.as_traces().unwrap().resource_spans.clone());
         assert_eq!(got, want);
         assert!(
@@ -1016,11 +1014,7 @@ async fn wire_and_decoded_batches_are_sampled_and_forwarded_alike() {
     let (dec_p, dec_next, _) = started("tail_sampling", y).await;
     let mut rng = Rng(0x7a12);
     for round in 0..100 {
-        let data = random::request(Signal::Traces, &mut rng);
-        let bytes = Batch::new(data, Default::default()).encode();
-        let wire = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
-        let decoded = Batch::decode(Signal::Traces, &bytes, Default::default()).unwrap();
-        decoded.data();
+        let (wire, decoded) = random::both_forms(random::request(Signal::Traces, &mut rng));
         wire_p.consume(wire).await.unwrap();
         dec_p.consume(decoded).await.unwrap();
         if round % 25 == 24 {

@@ -414,3 +414,16 @@ pub fn edit(seed: u64, m: &mut dyn crate::attrs::AttrMap) {
         }
     }
 }
+
+/// `data` in both forms, for tests that compare a path over the wire form with the decoded
+/// one: a batch of its encoding still in the wire form, and one decoded from the same bytes.
+pub fn both_forms(data: BatchData) -> (crate::Batch, crate::Batch) {
+    let signal = data.signal();
+    let bytes = crate::Batch::new(data, Default::default()).encode();
+    let wire =
+        crate::Batch::decode(signal, &bytes, Default::default()).expect("encoded data scans");
+    let decoded =
+        crate::Batch::decode(signal, &bytes, Default::default()).expect("encoded data scans");
+    decoded.data();
+    (wire, decoded)
+}
