@@ -305,12 +305,34 @@ fn wire_items_agree<T: Walked>(bytes: &[u8], mut decoded: BatchData, items: usiz
     );
 }
 
+/// Take a filter walk's output into `wire` and its count into `dropped`; false when the
+/// walk does not read the bytes (groups, a metric's repeated data field), which the decoded
+/// path then takes.
+fn filtered(
+    out: Result<(Option<Vec<u8>>, usize), pipeline_api::wire_items::ItemEditError>,
+    wire: &mut Vec<u8>,
+    dropped: &mut usize,
+) -> bool {
+    use pipeline_api::wire_items::ItemEditError;
+    match out {
+        Ok((e, n)) => {
+            *dropped += n;
+            if let Some(e) = e {
+                *wire = e;
+            }
+            true
+        }
+        Err(ItemEditError::Walk) => false,
+        Err(ItemEditError::Callback(e)) => panic!("no callback fails here: {e}"),
+    }
+}
+
 /// Items and resources dropped from accepted trace, logs or metrics bytes by the item walk
 /// ([`pipeline_api::wire_items::filter_items`]) leave what the same drops and the filter's
 /// pruning of empty entries leave of the decoded request, and the count of what went.
 fn wire_filter_agrees<T: Walked>(bytes: &[u8], mut decoded: BatchData, items: usize) {
     use pipeline_api::proto::tonic::resource::v1::Resource;
-    use pipeline_api::wire_items::{filter_items, ItemEditError, Level, WireMap};
+    use pipeline_api::wire_items::{filter_items, Level, WireMap};
     // the rules: a resource by its attribute count, an item by a string and its attributes
     let drop_resource =
         |r: &Option<Resource>| r.as_ref().map_or(0, |r| r.attributes.len()) % 4 == 1;
@@ -325,16 +347,8 @@ fn wire_filter_agrees<T: Walked>(bytes: &[u8], mut decoded: BatchData, items: us
             };
             Ok(())
         });
-        match out {
-            Ok((e, n)) => {
-                dropped += n;
-                if let Some(e) = e {
-                    wire = e;
-                }
-            }
-            // bytes the walk does not read (groups): the decoded path filters them
-            Err(ItemEditError::Walk) => return,
-            Err(ItemEditError::Callback(e)) => panic!("no callback fails here: {e}"),
+        if !filtered(out, &mut wire, &mut dropped) {
+            return;
         }
     }
     T::filter(
@@ -425,7 +439,7 @@ fn point_flags(p: &mut pipeline_api::wire_items::DataPoint) -> &mut u32 {
 fn wire_points_agree(bytes: &[u8], mut decoded: BatchData, items: usize) {
     use pipeline_api::attrs::AttrMap;
     use pipeline_api::testing::random;
-    use pipeline_api::wire_items::{filter_items, DataPoint, ItemEditError, Level, WireMap};
+    use pipeline_api::wire_items::{filter_items, DataPoint, Level, WireMap};
     let seed = bytes.len() as u64;
     let drop_point = |attrs: usize, flags: u32| (attrs + flags as usize).is_multiple_of(3);
     let mut wire = bytes.to_vec();
@@ -445,17 +459,8 @@ fn wire_points_agree(bytes: &[u8], mut decoded: BatchData, items: usize) {
             }
             Ok(())
         });
-        match out {
-            Ok((e, n)) => {
-                dropped += n;
-                if let Some(e) = e {
-                    wire = e;
-                }
-            }
-            // bytes the walk does not read (groups, a repeated data field): the decoded
-            // path edits them
-            Err(ItemEditError::Walk) => return,
-            Err(ItemEditError::Callback(e)) => panic!("no callback fails here: {e}"),
+        if !filtered(out, &mut wire, &mut dropped) {
+            return;
         }
     }
     let BatchData::Metrics(r) = &mut decoded else {
