@@ -383,23 +383,13 @@ fn points(g: &ServiceGraph) -> Vec<String> {
 #[test]
 fn spans_in_the_wire_form_count_as_the_decoded_form() {
     use pipeline_api::testing::random::{self, Rng};
-    use pipeline_api::BatchData;
     let cfg = "{dimensions: [a, http.method], store: {ttl: 1h, max_items: 64}}";
     let (wire, _) = graph(cfg);
     let (decoded, _) = graph(cfg);
     let mut rng = Rng(0x5e7c);
     for n in 0..300usize {
         let mut data = random::request(Signal::Traces, &mut rng);
-        let BatchData::Traces(req) = &mut data else {
-            unreachable!()
-        };
-        for (k, s) in req
-            .resource_spans
-            .iter_mut()
-            .flat_map(|r| &mut r.scope_spans)
-            .flat_map(|s| &mut s.spans)
-            .enumerate()
-        {
+        for (k, s) in random::spans_mut(&mut data).enumerate() {
             let m = n + k;
             s.kind = (m % 6) as i32;
             s.trace_id = vec![(m % 5) as u8; 16];

@@ -602,20 +602,18 @@ impl SpanMetrics {
         if !self.cfg.events.enabled {
             return;
         }
-        let span_attrs = attrs;
         for event in events {
             // the event's attributes over the resource's (Go copies the
             // resource's, then puts each of the event's)
-            let mut attrs: Vec<KeyValue> = resource
+            let mut around: Vec<KeyValue> = resource
                 .iter()
                 .filter(|r| !event.attributes.iter().any(|e| e.key == r.key))
                 .cloned()
                 .collect();
-            attrs.extend(event.attributes.iter().cloned());
+            around.extend(event.attributes.iter().cloned());
             let extra = &self.cfg.events.dimensions;
-            let spans = span_attrs;
-            let mut key = self.series_key(service, span, spans, &attrs, scope, extra);
-            let mut dims = self.series_dims(service, span, spans, &attrs, scope, extra);
+            let mut key = self.series_key(service, span, attrs, &around, scope, extra);
+            let mut dims = self.series_dims(service, span, attrs, &around, scope, extra);
             if limit > 0 && rm.events.len() >= limit && !rm.events.contains_key(&key) {
                 (key, dims) = overflow();
             }

@@ -950,7 +950,6 @@ fn sampled_alike(
 /// and malformed, and `sampling.priority` attributes of each type on some spans.
 #[test]
 fn spans_in_the_wire_form_are_sampled_as_the_decoded_form() {
-    use pipeline_api::BatchData;
     const STATES: [&str; 5] = [
         "",
         "ot=th:8",
@@ -967,16 +966,7 @@ fn spans_in_the_wire_form_are_sampled_as_the_decoded_form() {
         "sampling_percentage: 0",
     ];
     sampled_alike(Signal::Traces, &cases, 0x5a3, |data, n| {
-        let BatchData::Traces(req) = data else {
-            unreachable!()
-        };
-        for (k, span) in req
-            .resource_spans
-            .iter_mut()
-            .flat_map(|r| &mut r.scope_spans)
-            .flat_map(|s| &mut s.spans)
-            .enumerate()
-        {
+        for (k, span) in pipeline_api::testing::random::spans_mut(data).enumerate() {
             span.trace_state = STATES[(n + k) % STATES.len()].into();
             if (n + k).is_multiple_of(3) {
                 let v = priorities[(n + k) % priorities.len()].clone();
@@ -993,7 +983,6 @@ fn spans_in_the_wire_form_are_sampled_as_the_decoded_form() {
 /// values (valid or not) and priorities of each type, among random attributes.
 #[test]
 fn log_records_in_the_wire_form_are_sampled_as_the_decoded_form() {
-    use pipeline_api::BatchData;
     let carried = [
         ("sampling.threshold", s("8")),
         ("sampling.threshold", s("x")),
@@ -1013,16 +1002,7 @@ fn log_records_in_the_wire_form_are_sampled_as_the_decoded_form() {
         "sampling_percentage: 0",
     ];
     sampled_alike(Signal::Logs, &cases, 0x1095, |data, n| {
-        let BatchData::Logs(req) = data else {
-            unreachable!()
-        };
-        for (k, log) in req
-            .resource_logs
-            .iter_mut()
-            .flat_map(|r| &mut r.scope_logs)
-            .flat_map(|s| &mut s.log_records)
-            .enumerate()
-        {
+        for (k, log) in pipeline_api::testing::random::log_records_mut(data).enumerate() {
             for j in 0..(n + k) % 3 {
                 let (key, v) = &carried[(n + 2 * k + j) % carried.len()];
                 let at = (k + j).min(log.attributes.len());

@@ -907,20 +907,13 @@ fn the_wire_form_splits_by_trace_as_the_decoded_form() {
         let mut data = random::request(Signal::Traces, &mut rng);
         // roots of both kinds, an empty trace id (the scan refuses other lengths), a trace
         // id shared across resources
-        if let pipeline_api::BatchData::Traces(req) = &mut data {
-            let spans = req
-                .resource_spans
-                .iter_mut()
-                .flat_map(|rs| &mut rs.scope_spans)
-                .flat_map(|ss| &mut ss.spans);
-            for (i, span) in spans.enumerate() {
-                match i % 6 {
-                    0 => span.parent_span_id = vec![0; 8],
-                    1 => span.parent_span_id.clear(),
-                    2 => span.trace_id.clear(),
-                    3 => span.trace_id = vec![9; 16],
-                    _ => {}
-                }
+        for (i, span) in random::spans_mut(&mut data).enumerate() {
+            match i % 6 {
+                0 => span.parent_span_id = vec![0; 8],
+                1 => span.parent_span_id.clear(),
+                2 => span.trace_id.clear(),
+                3 => span.trace_id = vec![9; 16],
+                _ => {}
             }
         }
         let (wire, decoded) = random::both_forms(data);

@@ -427,3 +427,27 @@ pub fn both_forms(data: BatchData) -> (crate::Batch, crate::Batch) {
     decoded.data();
     (wire, decoded)
 }
+
+/// Every span of `data` (none for another signal), for tests that shape random requests.
+pub fn spans_mut(data: &mut BatchData) -> impl Iterator<Item = &mut Span> {
+    let resources = match data {
+        BatchData::Traces(r) => &mut r.resource_spans[..],
+        _ => &mut [],
+    };
+    resources
+        .iter_mut()
+        .flat_map(|r| &mut r.scope_spans)
+        .flat_map(|s| &mut s.spans)
+}
+
+/// Every log record of `data` (none for another signal), as [`spans_mut`].
+pub fn log_records_mut(data: &mut BatchData) -> impl Iterator<Item = &mut LogRecord> {
+    let resources = match data {
+        BatchData::Logs(r) => &mut r.resource_logs[..],
+        _ => &mut [],
+    };
+    resources
+        .iter_mut()
+        .flat_map(|r| &mut r.scope_logs)
+        .flat_map(|s| &mut s.log_records)
+}
