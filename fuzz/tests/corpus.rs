@@ -141,6 +141,29 @@ fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
                 .push(with_prefix(i as u8, &compressed(enc, &pb)));
         }
     }
+    // random requests of each signal (pipeline-api's generator: every kind of data point,
+    // exemplars, integer values, repeated keys), with roots of both kinds among the spans,
+    // so the item walks' checks replay what they compare
+    let mut rng = pipeline_api::testing::random::Rng(0xf22);
+    for (i, signal) in [Signal::Traces, Signal::Metrics, Signal::Logs]
+        .into_iter()
+        .enumerate()
+    {
+        for _ in 0..8 {
+            let mut data = pipeline_api::testing::random::request(signal, &mut rng);
+            for (k, span) in pipeline_api::testing::random::spans_mut(&mut data).enumerate() {
+                match k % 3 {
+                    0 => span.parent_span_id = vec![0; 8],
+                    1 => span.parent_span_id.clear(),
+                    _ => {}
+                }
+            }
+            let bytes = pipeline_api::Batch::new(data, Default::default()).encode();
+            s.entry("otlp_wire")
+                .or_default()
+                .push(with_prefix(i as u8, &bytes));
+        }
+    }
     let seeds = repo().join("fuzz/seeds");
     for (i, name) in ["prometheus_client.prom.txt", "prometheus_client.om.txt"]
         .iter()
