@@ -66,8 +66,16 @@ impl Cpu {
     }
 }
 
-fn cpu_total(t: &CpuTimes) -> f64 {
-    t.user + t.system + t.idle + t.nice + t.iowait + t.irq + t.softirq + t.steal
+/// Each state's share of the time a CPU spent between readings `p` and `t`: the states'
+/// deltas over their sum, so that a share is at most 1 (the difference of two rounded
+/// totals could make a lone state's share 1.0000000006).
+pub(crate) fn cpu_utilization(t: &CpuTimes, p: &CpuTimes) -> [(&'static str, f64); 8] {
+    let mut deltas = cpu_states(t);
+    for ((_, v), (_, pv)) in deltas.iter_mut().zip(cpu_states(p)) {
+        *v -= pv;
+    }
+    let elapsed: f64 = deltas.iter().map(|(_, d)| d).sum();
+    deltas.map(|(state, d)| (state, if elapsed > 0.0 { d / elapsed } else { 0.0 }))
 }
 
 fn cpu_states(t: &CpuTimes) -> [(&'static str, f64); 8] {
@@ -105,13 +113,7 @@ impl Scrape for Cpu {
                     let Some(p) = prev.iter().find(|p| p.cpu == t.cpu) else {
                         continue;
                     };
-                    let elapsed = cpu_total(t) - cpu_total(p);
-                    for ((state, v), (_, pv)) in cpu_states(t).into_iter().zip(cpu_states(p)) {
-                        let u = if elapsed > 0.0 {
-                            (v - pv) / elapsed
-                        } else {
-                            0.0
-                        };
+                    for (state, u) in cpu_utilization(t, p) {
                         self.mb
                             .record("system.cpu.utilization", u, &[&t.cpu, state]);
                     }

@@ -592,3 +592,32 @@ fn scope_and_units_are_gos() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A CPU that spent the whole interval in one state has a utilization of exactly 1 in it,
+/// even when the totals of its large counters round (readings where the difference of the
+/// two totals made it 1.0000000006).
+#[test]
+fn a_lone_state_s_utilization_is_one_whatever_the_totals_round_to() {
+    use super::host::CpuTimes;
+    let p = CpuTimes {
+        cpu: "cpu0".into(),
+        user: 7471448.54,
+        system: 4782308.59,
+        idle: 2859702.56,
+        nice: 7747477.11,
+        iowait: 8609545.09,
+        irq: 2456315.64,
+        softirq: 6347461.6,
+        steal: 1097655.75,
+    };
+    let t = CpuTimes {
+        idle: p.idle + 4.62,
+        ..p.clone()
+    };
+    let u = super::scrapers::cpu_utilization(&t, &p);
+    assert!(u.iter().all(|(_, v)| (0.0..=1.0).contains(v)), "{u:?}");
+    assert_eq!(
+        u.iter().find(|(s, _)| *s == "idle").map(|(_, v)| *v),
+        Some(1.0)
+    );
+}
