@@ -1346,8 +1346,26 @@ fn split_resource_spans(entry: &[u8], out: &mut Vec<TracePiece>) -> Option<()> {
         }
         scope_fields.push(fields);
     }
+    let sum = |raws: &[&[u8]]| raws.iter().map(|r| r.len()).sum::<usize>();
+    let scope_len = |index: usize, spans: &[&[u8]]| {
+        scope_fields[index]
+            .iter()
+            .map(|(_, r)| r.len())
+            .sum::<usize>()
+            + sum(spans)
+    };
     for g in gathered {
-        let mut bytes = Vec::new();
+        // sized exactly: a trace's bytes are held until its decision
+        let len = sum(&head)
+            + sum(&tail)
+            + g.scopes
+                .iter()
+                .map(|(index, spans)| {
+                    let len = scope_len(*index, spans);
+                    crate::wire_edit::header_len(2, len) + len
+                })
+                .sum::<usize>();
+        let mut bytes = Vec::with_capacity(len);
         head.iter().for_each(|raw| bytes.extend_from_slice(raw));
         for (index, spans) in &g.scopes {
             let fields = &scope_fields[*index];
@@ -1359,14 +1377,13 @@ fn split_resource_spans(entry: &[u8], out: &mut Vec<TracePiece>) -> Option<()> {
                     .filter(move |(n, _)| *n == number)
                     .map(|(_, raw)| *raw)
             };
-            let len: usize = fields.iter().map(|(_, r)| r.len()).sum::<usize>()
-                + spans.iter().map(|r| r.len()).sum::<usize>();
-            crate::wire_edit::put_len_header(&mut bytes, 2, len);
+            crate::wire_edit::put_len_header(&mut bytes, 2, scope_len(*index, spans));
             of(1).for_each(|raw| bytes.extend_from_slice(raw));
             spans.iter().for_each(|raw| bytes.extend_from_slice(raw));
             of(3).for_each(|raw| bytes.extend_from_slice(raw));
         }
         tail.iter().for_each(|raw| bytes.extend_from_slice(raw));
+        debug_assert_eq!(bytes.len(), len);
         out.push(TracePiece {
             id: g.id,
             bytes,

@@ -284,12 +284,45 @@ pub fn split_wire(batch: &Batch) -> Option<Vec<TraceBatch>> {
     Some(out)
 }
 
+/// The most bytes a forwarded request holds, unless one trace alone is larger. Go hands each
+/// sampled trace on in a request of its own; one request per trace costs a pass through the
+/// rest of the pipeline for a handful of spans, and one request per decision tick can be tens
+/// of megabytes at a high rate (over grpc-go's 4 MiB default receive limit downstream, and
+/// held whole while it is exported). A tick's traces go in requests of at most this size.
+pub const FORWARD_MAX_BYTES: usize = 1 << 20;
+
+/// The encoded length of `piece` as a `resource_spans` field of an export request.
+fn framed_len(piece: &TraceBatch) -> usize {
+    1 + prost::encoding::encoded_len_varint(piece.bytes.len() as u64) + piece.bytes.len()
+}
+
+/// How many of `pieces` (the pieces of a trace lying together) go in each forwarded request:
+/// whole traces, at most `max` bytes a request unless one trace alone is larger.
+fn request_sizes(pieces: &[TraceBatch], max: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    let (mut count, mut bytes) = (0, 0);
+    let mut at = 0;
+    while at < pieces.len() {
+        let id = pieces[at].id;
+        let end = at + pieces[at..].iter().take_while(|p| p.id == id).count();
+        let trace: usize = pieces[at..end].iter().map(framed_len).sum();
+        if count > 0 && bytes + trace > max {
+            sizes.push(count);
+            (count, bytes) = (0, 0);
+        }
+        count += end - at;
+        bytes += trace;
+        at = end;
+    }
+    if count > 0 {
+        sizes.push(count);
+    }
+    sizes
+}
+
 /// The trace export request of `pieces`, each an encoded `ResourceSpans`, and its spans.
-fn request_of(pieces: Vec<TraceBatch>) -> (Vec<u8>, usize) {
-    let len: usize = pieces
-        .iter()
-        .map(|p| p.bytes.len() + 1 + prost::encoding::encoded_len_varint(p.bytes.len() as u64))
-        .sum();
+fn request_of(pieces: &[TraceBatch]) -> (Vec<u8>, usize) {
+    let len: usize = pieces.iter().map(framed_len).sum();
     let mut out = Vec::with_capacity(len);
     let mut spans = 0;
     for p in pieces {
@@ -301,15 +334,20 @@ fn request_of(pieces: Vec<TraceBatch>) -> (Vec<u8>, usize) {
     (out, spans)
 }
 
+/// Hands the sampled `pieces` on, whole traces in requests of at most [`FORWARD_MAX_BYTES`],
+/// one after the other; a request the next consumer fails is counted and logged.
 async fn forward(next: &SharedConsumer, engine: &Engine, pieces: Vec<TraceBatch>) {
-    if pieces.is_empty() {
-        return;
-    }
-    let (bytes, items) = request_of(pieces);
-    let batch = Batch::from_encoded(Signal::Traces, bytes.into(), items);
-    if let Err(e) = next.consume(batch).await {
-        engine.count_forward_failed(items);
-        tracing::warn!(error = %e, spans = items, "Error sending spans to destination; the sampled spans are dropped.");
+    let sizes = request_sizes(&pieces, FORWARD_MAX_BYTES);
+    let mut pieces = pieces.into_iter();
+    for size in sizes {
+        let chunk: Vec<TraceBatch> = pieces.by_ref().take(size).collect();
+        let (bytes, items) = request_of(&chunk);
+        drop(chunk);
+        let batch = Batch::from_encoded(Signal::Traces, bytes.into(), items);
+        if let Err(e) = next.consume(batch).await {
+            engine.count_forward_failed(items);
+            tracing::warn!(error = %e, spans = items, "Error sending spans to destination; the sampled spans are dropped.");
+        }
     }
 }
 

@@ -1037,3 +1037,77 @@ async fn wire_and_decoded_batches_are_sampled_and_forwarded_alike() {
         "the forms were sampled or forwarded differently"
     );
 }
+
+/// The pieces of one tick are packed into requests of whole traces, each at most the bound
+/// unless one trace alone is larger, every piece once and in order.
+#[test]
+fn forwarded_requests_hold_whole_traces_up_to_the_bound() {
+    let piece = |trace: u8, len: usize| TraceBatch {
+        id: {
+            let mut id = [0; 16];
+            id[0] = trace;
+            id
+        },
+        bytes: vec![0; len],
+        spans: 1,
+        has_root: false,
+    };
+    // framed lengths: 100 bytes take 1 + 1 + 100; 300 bytes 1 + 2 + 300
+    let pieces = vec![
+        piece(1, 100),
+        piece(1, 100),
+        piece(2, 300),
+        piece(3, 100),
+        piece(4, 100),
+        piece(4, 100),
+        piece(4, 100),
+        piece(5, 100),
+    ];
+    assert_eq!(request_sizes(&pieces, 400), vec![2, 1, 1, 3, 1]);
+    assert_eq!(request_sizes(&pieces, 204), vec![2, 1, 1, 3, 1]);
+    assert_eq!(request_sizes(&pieces, 10_000), vec![8]);
+    assert_eq!(request_sizes(&pieces, 1), vec![2, 1, 1, 3, 1]);
+    assert_eq!(request_sizes(&pieces, 408), vec![2, 2, 4]);
+    assert_eq!(request_sizes(&pieces, 407), vec![2, 2, 3, 1]);
+    assert!(request_sizes(&[], 400).is_empty());
+}
+
+/// A tick that samples more than [`FORWARD_MAX_BYTES`] hands it on in several requests, none
+/// over the bound, no trace across two, every span once.
+#[tokio::test(start_paused = true)]
+async fn a_large_tick_is_forwarded_in_bounded_requests_of_whole_traces() {
+    let (p, next, _) = started("tail_sampling", ALWAYS).await;
+    let blob = "x".repeat(1000);
+    for round in 0..30u8 {
+        let spans = (0..100u8)
+            .map(|n| {
+                let mut sp = with_attrs(span(n, "s", 0, 1), vec![kv("blob", s(&blob))]);
+                sp.trace_id[0] = round;
+                sp
+            })
+            .collect();
+        p.consume(batch(vec![], spans)).await.unwrap();
+    }
+    sleep(Duration::from_secs(31)).await;
+    settle().await;
+    let got = next.take();
+    let mut seen = std::collections::HashSet::new();
+    let mut spans = 0;
+    for b in &got {
+        let bytes = b.encode();
+        assert!(bytes.len() <= FORWARD_MAX_BYTES, "{} bytes", bytes.len());
+        let req = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
+        for sp in req
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+        {
+            assert!(seen.insert(sp.trace_id.clone()), "a trace in two requests");
+            spans += 1;
+        }
+    }
+    assert_eq!(spans, 3000);
+    assert!(got.len() >= 3, "{} requests", got.len());
+    p.shutdown().await;
+}
