@@ -3,6 +3,8 @@
 //! load generator spends its time sending rather than encoding and the sink can count
 //! duplicates by id.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -217,6 +219,11 @@ fn trace_placeholder(g: usize) -> [u8; 16] {
     ]
 }
 
+/// Placeholder time of every data point (19 digits, as a real time in nanoseconds has): each
+/// request gets its own time, so that a series' points of different requests are different
+/// samples, as an application's are.
+const TIME_PLACEHOLDER: u64 = 1_777_000_000_123_456_789;
+
 fn now_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -340,7 +347,7 @@ fn build_request(shape: &Shape) -> (Request, Vec<usize>, Vec<usize>) {
                         .map(|k| NumberDataPoint {
                             attributes: item_attributes(k, shape.attributes, shape.value_size),
                             start_time_unix_nano: now - 60_000_000_000,
-                            time_unix_nano: now,
+                            time_unix_nano: TIME_PLACEHOLDER,
                             value: Some(number_data_point::Value::AsInt(1_000 + k as i64)),
                             ..Default::default()
                         })
@@ -403,6 +410,8 @@ impl Request {
 enum Id {
     Span(usize),
     Trace(usize),
+    /// A data point's time.
+    Time,
 }
 
 /// An encoded request with the places of its ids.
@@ -414,6 +423,10 @@ pub struct Template {
     items: usize,
     traces: usize,
     nonce: u64,
+    /// The time of the first request's data points.
+    start: u64,
+    /// Requests rendered (each a millisecond later than the one before), shared by clones.
+    rendered: Arc<AtomicU64>,
 }
 
 fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
@@ -471,6 +484,20 @@ impl Template {
             );
             patches.extend(found.into_iter().map(|o| (o, Id::Trace(g))));
         }
+        if shape.signal == Signal::Metrics {
+            let placeholder = match encoding {
+                Encoding::Proto => TIME_PLACEHOLDER.to_le_bytes().to_vec(),
+                Encoding::Json => TIME_PLACEHOLDER.to_string().into_bytes(),
+            };
+            let found = find_all(&bytes, &placeholder);
+            anyhow::ensure!(
+                found.len() == shape.items_per_request,
+                "data point time found {} times, expected {}",
+                found.len(),
+                shape.items_per_request
+            );
+            patches.extend(found.into_iter().map(|o| (o, Id::Time)));
+        }
         patches.sort_by_key(|p| p.0);
         Ok(Template {
             bytes,
@@ -479,6 +506,8 @@ impl Template {
             items: shape.items_per_request,
             traces: trace_uses.len(),
             nonce: fastrand::u64(1..u64::MAX),
+            start: now_nanos(),
+            rendered: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -518,6 +547,7 @@ impl Template {
     pub fn render(&self, worker: u16, seq: u64, out: &mut Vec<u8>) {
         out.clear();
         out.extend_from_slice(&self.bytes);
+        let time = self.start + self.rendered.fetch_add(1, Ordering::Relaxed) * 1_000_000;
         for &(offset, id) in &self.patches {
             match (id, self.encoding) {
                 (Id::Span(k), Encoding::Proto) => {
@@ -531,6 +561,12 @@ impl Template {
                 }
                 (Id::Trace(g), Encoding::Json) => {
                     out[offset..offset + 32].copy_from_slice(&hex(&self.trace_id(worker, seq, g)))
+                }
+                (Id::Time, Encoding::Proto) => {
+                    out[offset..offset + 8].copy_from_slice(&time.to_le_bytes())
+                }
+                (Id::Time, Encoding::Json) => {
+                    out[offset..offset + 19].copy_from_slice(time.to_string().as_bytes())
                 }
             }
         }
@@ -566,11 +602,11 @@ mod tests {
                 t.render(0, 0, &mut a);
                 t.render(3, 7, &mut b);
                 assert_eq!(a.len(), b.len());
-                if signal != Signal::Metrics {
-                    assert_ne!(a, b, "{signal:?} {encoding:?}");
-                }
+                assert_ne!(a, b, "{signal:?} {encoding:?}");
                 for body in [&a, &b] {
-                    let scan = crate::wire::count(signal, encoding, body, true).unwrap();
+                    let scan =
+                        crate::wire::count(signal, crate::wire::Body::Otlp(encoding), body, true)
+                            .unwrap();
                     assert_eq!(scan.items, 25, "{signal:?} {encoding:?}");
                 }
                 if signal == Signal::Traces {
@@ -585,6 +621,29 @@ mod tests {
                     assert_eq!(spans[0].attributes.len(), 14);
                     let v = &spans[0].attributes[0].value;
                     assert_eq!(v, &sv("GETGETGETGETGETGETGE"));
+                }
+                if signal == Signal::Metrics {
+                    // every point of a request at its time, a millisecond after the last
+                    let times = |body: &[u8]| -> Vec<u64> {
+                        let req: ExportMetricsServiceRequest = match encoding {
+                            Encoding::Proto => Message::decode(body).unwrap(),
+                            Encoding::Json => serde_json::from_slice(body).unwrap(),
+                        };
+                        req.resource_metrics[0].scope_metrics[0]
+                            .metrics
+                            .iter()
+                            .flat_map(|m| match &m.data {
+                                Some(metric::Data::Sum(s)) => s.data_points.clone(),
+                                _ => vec![],
+                            })
+                            .map(|p| p.time_unix_nano)
+                            .collect()
+                    };
+                    let (ta, tb) = (times(&a), times(&b));
+                    assert_eq!(ta.len(), 25);
+                    assert!(ta.iter().all(|t| *t == ta[0]) && tb.iter().all(|t| *t == tb[0]));
+                    assert_eq!(tb[0] - ta[0], 1_000_000, "{encoding:?}");
+                    assert!(ta[0].abs_diff(now_nanos()) < 60_000_000_000);
                 }
             }
         }

@@ -3,7 +3,9 @@
 //! HTTP port, and fails or slows down on command (`POST /control`) for backpressure tests.
 //!
 //! HTTP routes: `POST /v1/traces|metrics|logs` (protobuf or JSON, gzip, deflate, zstd,
-//! snappy), `GET /stats`, `POST /control {"mode":"ok"|"fail","delay_ms":N,"fail_after":N,
+//! snappy), `POST /loki/api/v1/push` (Loki's push API, protobuf; its entries counted as
+//! logs), `POST /api/v1/write` (Prometheus remote write 1.0; its samples counted as
+//! metrics, `target_info`'s left out), `GET /stats`, `POST /control {"mode":"ok"|"fail","delay_ms":N,"fail_after":N,
 //! "fail_status":S}`, `POST /reset` (zero the counters), `POST /shutdown`.
 //!
 //! A request carrying the header `x-bench-branch: NAME` is counted under that branch too,
@@ -32,6 +34,7 @@ use tonic::Status;
 use crate::grpc::{LogsKind, MetricsKind, RawHandler, RawService, TraceKind, WireEncoding};
 use crate::payload::Encoding;
 use crate::wire;
+use crate::wire::Body;
 use crate::Signal;
 
 /// The header naming a fan-out branch.
@@ -267,7 +270,7 @@ impl SinkState {
     async fn accept(
         &self,
         signal: Signal,
-        encoding: Encoding,
+        kind: Body,
         body: &[u8],
         wire_len: u64,
         branch: Option<&str>,
@@ -280,7 +283,7 @@ impl SinkState {
                 _ = self.shutdown.cancelled() => {}
             }
         }
-        let scan = match wire::count(signal, encoding, body, self.opts.dedup) {
+        let scan = match wire::count(signal, kind, body, self.opts.dedup) {
             Ok(s) => s,
             Err(e) => {
                 self.invalid_requests.fetch_add(1, Ordering::Relaxed);
@@ -432,7 +435,7 @@ impl RawHandler for SinkState {
         match self
             .accept(
                 signal,
-                Encoding::Proto,
+                Body::Otlp(Encoding::Proto),
                 &body,
                 0,
                 branch.as_deref(),
@@ -494,9 +497,20 @@ fn decompress(encoding: &str, body: &[u8], max: usize) -> Result<Vec<u8>, String
     Ok(out)
 }
 
+/// What an HTTP route receives.
+#[derive(Clone, Copy)]
+enum Route {
+    /// OTLP/HTTP, protobuf or JSON by `Content-Type`.
+    Otlp(Signal),
+    /// Loki's push API: protobuf, snappy block-compressed without a `Content-Encoding`.
+    LokiPush,
+    /// Prometheus remote write 1.0: protobuf with `Content-Encoding: snappy`.
+    RemoteWrite,
+}
+
 async fn http_export(
     state: Arc<SinkState>,
-    signal: Signal,
+    route: Route,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -504,16 +518,42 @@ async fn http_export(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("application/json"));
-    let (encoding, ctype, ok_body): (_, _, &'static [u8]) = if is_json {
-        (Encoding::Json, "application/json", b"{}")
-    } else {
-        (Encoding::Proto, "application/x-protobuf", b"")
+    let (signal, kind, status, ctype, ok_body): (_, _, _, _, &'static [u8]) = match route {
+        Route::Otlp(signal) if is_json => (
+            signal,
+            Body::Otlp(Encoding::Json),
+            StatusCode::OK,
+            "application/json",
+            b"{}",
+        ),
+        Route::Otlp(signal) => (
+            signal,
+            Body::Otlp(Encoding::Proto),
+            StatusCode::OK,
+            "application/x-protobuf",
+            b"",
+        ),
+        Route::LokiPush => (
+            Signal::Logs,
+            Body::LokiPush,
+            StatusCode::NO_CONTENT,
+            "text/plain",
+            b"",
+        ),
+        Route::RemoteWrite => (
+            Signal::Metrics,
+            Body::RemoteWrite,
+            StatusCode::NO_CONTENT,
+            "text/plain",
+            b"",
+        ),
     };
     let content_encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_ascii_lowercase())
-        .filter(|v| !v.is_empty() && v != "identity");
+        .filter(|v| !v.is_empty() && v != "identity")
+        .or_else(|| matches!(route, Route::LokiPush).then(|| "snappy".to_string()));
     let decoded;
     let transfer = content_encoding
         .clone()
@@ -538,7 +578,7 @@ async fn http_export(
     match state
         .accept(
             signal,
-            encoding,
+            kind,
             message,
             body.len() as u64,
             branch.as_deref(),
@@ -546,7 +586,7 @@ async fn http_export(
         )
         .await
     {
-        Outcome::Accepted => ([(header::CONTENT_TYPE, ctype)], ok_body).into_response(),
+        Outcome::Accepted => (status, [(header::CONTENT_TYPE, ctype)], ok_body).into_response(),
         Outcome::Refused(s) => (
             StatusCode::from_u16(s).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
             "sink: refusing on command",
@@ -564,15 +604,17 @@ fn json_response<T: Serialize>(v: &T) -> Response {
 }
 
 fn router(state: Arc<SinkState>) -> Router {
-    let export = |signal: Signal| {
+    let export = |route: Route| {
         move |State(s): State<Arc<SinkState>>, headers: HeaderMap, body: Bytes| {
-            http_export(s, signal, headers, body)
+            http_export(s, route, headers, body)
         }
     };
     Router::new()
-        .route("/v1/traces", post(export(Signal::Traces)))
-        .route("/v1/metrics", post(export(Signal::Metrics)))
-        .route("/v1/logs", post(export(Signal::Logs)))
+        .route("/v1/traces", post(export(Route::Otlp(Signal::Traces))))
+        .route("/v1/metrics", post(export(Route::Otlp(Signal::Metrics))))
+        .route("/v1/logs", post(export(Route::Otlp(Signal::Logs))))
+        .route("/loki/api/v1/push", post(export(Route::LokiPush)))
+        .route("/api/v1/write", post(export(Route::RemoteWrite)))
         .route(
             "/stats",
             get(|State(s): State<Arc<SinkState>>| async move { json_response(&s.stats()) }),

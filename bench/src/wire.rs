@@ -277,17 +277,89 @@ pub fn scan_json(signal: Signal, body: &[u8], keys: bool) -> Result<Scan, WireEr
     scan_proto(signal, &proto, keys)
 }
 
-/// Count the items of a request in either encoding.
-pub fn count(
-    signal: Signal,
-    encoding: Encoding,
-    body: &[u8],
-    keys: bool,
-) -> Result<Scan, WireError> {
-    match encoding {
-        Encoding::Proto => scan_proto(signal, body, keys),
-        Encoding::Json => scan_json(signal, body, keys),
+/// What a request's (decompressed) body holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// An OTLP export request.
+    Otlp(Encoding),
+    /// Loki's push request (`logproto.PushRequest`, protobuf): its entries are the items.
+    LokiPush,
+    /// Prometheus remote write 1.0 (`prometheus.WriteRequest`): its samples and native
+    /// histogram samples are the items, but those of `target_info` series (the resource,
+    /// one per resource and request, which no OTLP item stands for).
+    RemoteWrite,
+}
+
+/// Count the items of a request.
+pub fn count(signal: Signal, body: Body, bytes: &[u8], keys: bool) -> Result<Scan, WireError> {
+    match body {
+        Body::Otlp(Encoding::Proto) => scan_proto(signal, bytes, keys),
+        Body::Otlp(Encoding::Json) => scan_json(signal, bytes, keys),
+        Body::LokiPush => scan_loki_push(bytes, keys),
+        Body::RemoteWrite => scan_remote_write(bytes),
     }
+}
+
+/// The entries of a Loki push request (streams 1 { labels 1, entries 2 }), each keyed by
+/// its stream's labels and its own bytes.
+pub fn scan_loki_push(body: &[u8], keys: bool) -> Result<Scan, WireError> {
+    let mut scan = Scan::default();
+    Fields::each_len(body, 1, |stream| {
+        let mut labels: &[u8] = &[];
+        let mut it = fields(stream);
+        while let Some((n, v)) = it.next_field()? {
+            match (n, v) {
+                (1, Value::Len(b)) => labels = b,
+                (2, Value::Len(entry)) => {
+                    scan.items += 1;
+                    if keys {
+                        let mut h = DefaultHasher::new();
+                        h.write(labels);
+                        h.write(entry);
+                        scan.keys.push(h.finish());
+                    }
+                }
+                (1 | 2, _) => return Err(err("wrong wire type in a stream")),
+                _ => {}
+            }
+        }
+        Ok(())
+    })?;
+    Ok(scan)
+}
+
+/// The samples of a remote write request (timeseries 1 { labels 1 { name 1, value 2 },
+/// samples 2, histograms 4 }) but those of `target_info`.
+pub fn scan_remote_write(body: &[u8]) -> Result<Scan, WireError> {
+    let mut scan = Scan::default();
+    Fields::each_len(body, 1, |series| {
+        let (mut samples, mut target_info) = (0, false);
+        let mut it = fields(series);
+        while let Some((n, v)) = it.next_field()? {
+            match (n, v) {
+                (1, Value::Len(label)) => {
+                    let (mut name, mut value): (&[u8], &[u8]) = (&[], &[]);
+                    let mut it = fields(label);
+                    while let Some((n, v)) = it.next_field()? {
+                        match (n, v) {
+                            (1, Value::Len(b)) => name = b,
+                            (2, Value::Len(b)) => value = b,
+                            _ => {}
+                        }
+                    }
+                    target_info |= name == b"__name__" && value == b"target_info";
+                }
+                (2 | 4, Value::Len(_)) => samples += 1,
+                (1 | 2 | 4, _) => return Err(err("wrong wire type in a time series")),
+                _ => {}
+            }
+        }
+        if !target_info {
+            scan.items += samples;
+        }
+        Ok(())
+    })?;
+    Ok(scan)
 }
 
 #[cfg(test)]
@@ -337,5 +409,57 @@ mod tests {
         let b = scan_proto(Signal::Logs, &req(2), true).unwrap();
         assert_eq!(a.items, 1);
         assert_eq!(a.keys, b.keys);
+    }
+
+    /// A length-delimited field `number` holding `payload`.
+    fn field(number: u64, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        prost::encoding::encode_key(
+            number as u32,
+            prost::encoding::WireType::LengthDelimited,
+            &mut out,
+        );
+        prost::encoding::encode_varint(payload.len() as u64, &mut out);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn loki_entries_are_counted_and_keyed_by_stream() {
+        let entry = |line: &str| field(2, &field(2, line.as_bytes()));
+        let stream = |labels: &str, lines: &[&str]| {
+            let mut s = field(1, labels.as_bytes());
+            lines.iter().for_each(|l| s.extend(entry(l)));
+            field(1, &s)
+        };
+        let mut body = stream("{level=\"info\"}", &["a", "b", "c"]);
+        body.extend(stream("{level=\"error\"}", &["a"]));
+        let scan = scan_loki_push(&body, true).unwrap();
+        assert_eq!(scan.items, 4);
+        assert_eq!(scan.keys.len(), 4);
+        assert_ne!(scan.keys[0], scan.keys[3], "the same line in two streams");
+        assert!(scan_loki_push(&body[..body.len() - 1], false).is_err());
+    }
+
+    #[test]
+    fn remote_write_samples_are_counted_but_target_info_s() {
+        let label = |n: &str, v: &str| {
+            let mut l = field(1, n.as_bytes());
+            l.extend(field(2, v.as_bytes()));
+            field(1, &l)
+        };
+        let series = |name: &str, samples: usize, histograms: usize| {
+            let mut s = label("__name__", name);
+            s.extend(label("job", "api"));
+            (0..samples).for_each(|_| s.extend(field(2, &[9, 0, 0, 0, 0, 0, 0, 240, 63])));
+            (0..histograms).for_each(|_| s.extend(field(4, &[])));
+            field(1, &s)
+        };
+        let mut body = series("http_requests_total", 3, 0);
+        body.extend(series("target_info", 1, 0));
+        body.extend(series("latency", 0, 2));
+        body.extend(field(3, b"metadata"));
+        assert_eq!(scan_remote_write(&body).unwrap().items, 5);
+        assert!(scan_remote_write(&body[..body.len() - 3]).is_err());
     }
 }
