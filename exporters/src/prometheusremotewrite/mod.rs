@@ -144,23 +144,36 @@ impl RemoteWriteExporter {
             );
         }
         let mut set = SeriesSet::default();
-        // The most recent point time of each resource, for target_info.
-        let mut resources: BTreeMap<&ResourceInfo, u64> = BTreeMap::new();
+        // The most recent point time of each resource, for target_info; points of a resource
+        // lie together and share its `Arc`.
+        let mut resources: BTreeMap<Arc<ResourceInfo>, u64> = BTreeMap::new();
+        let mut current: Option<(Arc<ResourceInfo>, u64)> = None;
         let now = Instant::now();
         let mut deltas = self.deltas.lock().unwrap_or_else(|p| p.into_inner());
         deltas.retain(|_, e| now.saturating_duration_since(e.touched) <= DELTA_STATE_TTL);
-        for p in &points {
-            let t = resources.entry(&p.resource).or_insert(0);
-            *t = (*t).max(p.time_ns);
+        for p in points {
+            match &mut current {
+                Some((r, t)) if Arc::ptr_eq(r, &p.resource) => *t = (*t).max(p.time_ns),
+                _ => {
+                    if let Some((r, t)) = current.replace((p.resource.clone(), p.time_ns)) {
+                        let latest = resources.entry(r).or_insert(0);
+                        *latest = (*latest).max(t);
+                    }
+                }
+            }
             if p.temporality == Temporality::Cumulative || p.no_recorded_value {
-                set.add_point(p, p.start_ns, p.time_ns, &p.value, &self.series);
+                set.add_point(p, None, &self.series);
                 continue;
             }
             let key = p.series_key();
             match deltas.get_mut(&key) {
                 None => {
-                    let state = State::new(p);
-                    set.add_point(p, state.start_ns, state.time_ns, &state.value, &self.series);
+                    let state = State::new(&p);
+                    set.add_point(
+                        p,
+                        Some((state.start_ns, state.time_ns, &state.value)),
+                        &self.series,
+                    );
                     deltas.insert(
                         key,
                         DeltaEntry {
@@ -169,11 +182,11 @@ impl RemoteWriteExporter {
                         },
                     );
                 }
-                Some(entry) => match entry.state.merge(p) {
+                Some(entry) => match entry.state.merge(&p) {
                     Merge::Updated | Merge::AlreadyCounted => {
                         entry.touched = now;
                         let s = &entry.state;
-                        set.add_point(p, s.start_ns, s.time_ns, &s.value, &self.series);
+                        set.add_point(p, Some((s.start_ns, s.time_ns, &s.value)), &self.series);
                     }
                     Merge::Stale => {
                         tracing::debug!(exporter = %self.id, metric = %p.name, "Dropped an out-of-order delta point.");
@@ -182,8 +195,12 @@ impl RemoteWriteExporter {
             }
         }
         drop(deltas);
+        if let Some((r, t)) = current {
+            let latest = resources.entry(r).or_insert(0);
+            *latest = (*latest).max(t);
+        }
         for (r, t) in resources {
-            set.add_target_info(r, t, &self.series);
+            set.add_target_info(&r, t, &self.series);
         }
         set.into_requests(self.max_batch_size_bytes)
     }

@@ -67,7 +67,8 @@ pub struct SeriesOptions {
     pub send_metadata: bool,
 }
 
-/// Series by their sorted label set (`__name__` included).
+/// Series by their sorted label set (`__name__` included); a series' `labels` are its key's,
+/// put in by [`SeriesSet::into_requests`].
 #[derive(Default)]
 pub struct SeriesSet {
     series: BTreeMap<Vec<Label>, TimeSeries>,
@@ -97,6 +98,22 @@ fn labels_with(name: &str, labels: &Labels, extra: Option<(&str, String)>) -> Ve
             value: v,
         });
     }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// [`labels_with`] without an extra label, taking the point's labels.
+fn into_labels(name: &str, labels: Labels) -> Vec<Label> {
+    let mut out: Vec<Label> = Vec::with_capacity(labels.len() + 1);
+    out.push(Label {
+        name: "__name__".into(),
+        value: name.into(),
+    });
+    out.extend(
+        labels
+            .into_iter()
+            .map(|(name, value)| Label { name, value }),
+    );
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
@@ -241,13 +258,7 @@ impl Layout {
 
 impl SeriesSet {
     fn add(&mut self, labels: Vec<Label>, value: f64, ts: i64) -> &mut TimeSeries {
-        let series = self
-            .series
-            .entry(labels.clone())
-            .or_insert_with(|| TimeSeries {
-                labels,
-                ..Default::default()
-            });
+        let series = self.series.entry(labels).or_default();
         series.samples.push(Sample {
             value,
             timestamp: ts,
@@ -255,17 +266,27 @@ impl SeriesSet {
         series
     }
 
-    /// Add one point (its value already cumulative).
-    pub fn add_point(
-        &mut self,
-        p: &Point,
-        start_ns: u64,
-        time_ns: u64,
-        value: &Value,
-        opts: &SeriesOptions,
-    ) {
+    /// Add one point, with its own times and value, or with `state`'s (start, time, value):
+    /// the cumulative value of a delta series.
+    pub fn add_point(&mut self, p: Point, state: Option<(u64, u64, &Value)>, opts: &SeriesOptions) {
+        let Point {
+            name,
+            family,
+            help,
+            unit,
+            labels,
+            start_ns,
+            time_ns,
+            value: own,
+            exemplars,
+            no_recorded_value: stale,
+            ..
+        } = p;
+        let (start_ns, time_ns, value) = match state {
+            Some(state) => state,
+            None => (start_ns, time_ns, &own),
+        };
         let ts = ms(time_ns);
-        let stale = p.no_recorded_value;
         let v = |x: f64| {
             if stale {
                 f64::from_bits(STALE_NAN_BITS)
@@ -273,65 +294,61 @@ impl SeriesSet {
                 x
             }
         };
-        let name = p.name.as_str();
+        let created = matches!(
+            family,
+            FamilyType::Counter | FamilyType::Histogram | FamilyType::Summary
+        );
+        if opts.export_created && created && start_ns != 0 {
+            let labels = labels_with(&format!("{name}_created"), &labels, None);
+            self.add(labels, ms(start_ns) as f64, ts);
+        }
         match value {
             Value::Number(x) => {
-                let series = self.add(labels_with(name, &p.labels, None), v(*x), ts);
-                if p.family == FamilyType::Counter {
+                let series = self.add(into_labels(&name, labels), v(*x), ts);
+                if family == FamilyType::Counter {
                     series
                         .exemplars
-                        .extend(p.exemplars.iter().map(convert_exemplar));
+                        .extend(exemplars.iter().map(convert_exemplar));
                 }
             }
             Value::Histogram(h) => {
                 let buckets = h.cumulative_buckets();
-                self.histogram(p, name, &buckets, h.count, h.sum, ts, stale);
+                self.histogram(
+                    &name, &labels, &exemplars, &buckets, h.count, h.sum, ts, stale,
+                );
             }
             Value::Exponential(e) if e.scale >= -4 => {
-                let labels = labels_with(name, &p.labels, None);
-                let series = self
-                    .series
-                    .entry(labels.clone())
-                    .or_insert_with(|| TimeSeries {
-                        labels,
-                        ..Default::default()
-                    });
+                let series = self.series.entry(into_labels(&name, labels)).or_default();
                 series.histograms.push(native_histogram(e, ts, stale));
                 series
                     .exemplars
-                    .extend(p.exemplars.iter().map(convert_exemplar));
+                    .extend(exemplars.iter().map(convert_exemplar));
             }
             Value::Exponential(e) => {
                 let buckets = exphist::classic_buckets(e);
-                self.histogram(p, name, &buckets, e.count, e.sum, ts, stale);
+                self.histogram(
+                    &name, &labels, &exemplars, &buckets, e.count, e.sum, ts, stale,
+                );
             }
             Value::Summary(s) => {
                 for (q, x) in &s.quantiles {
-                    let labels = labels_with(name, &p.labels, Some(("quantile", plain_float(*q))));
+                    let labels = labels_with(&name, &labels, Some(("quantile", plain_float(*q))));
                     self.add(labels, v(*x), ts);
                 }
                 self.add(
-                    labels_with(&format!("{name}_sum"), &p.labels, None),
+                    labels_with(&format!("{name}_sum"), &labels, None),
                     v(s.sum),
                     ts,
                 );
                 self.add(
-                    labels_with(&format!("{name}_count"), &p.labels, None),
+                    labels_with(&format!("{name}_count"), &labels, None),
                     v(s.count as f64),
                     ts,
                 );
             }
         }
-        let created = matches!(
-            p.family,
-            FamilyType::Counter | FamilyType::Histogram | FamilyType::Summary
-        );
-        if opts.export_created && created && start_ns != 0 {
-            let labels = labels_with(&format!("{name}_created"), &p.labels, None);
-            self.add(labels, ms(start_ns) as f64, ts);
-        }
         if opts.send_metadata {
-            let kind = match p.family {
+            let kind = match family {
                 FamilyType::Counter => MetricType::Counter,
                 FamilyType::Gauge => MetricType::Gauge,
                 FamilyType::Unknown => MetricType::Unknown,
@@ -339,12 +356,12 @@ impl SeriesSet {
                 FamilyType::Summary => MetricType::Summary,
             };
             self.metadata
-                .entry(p.name.clone())
+                .entry(name.clone())
                 .or_insert_with(|| MetricMetadata {
                     r#type: kind as i32,
-                    metric_family_name: p.name.clone(),
-                    help: p.help.clone(),
-                    unit: unit_name(&p.unit),
+                    metric_family_name: name.clone(),
+                    help,
+                    unit: unit_name(&unit),
                 });
         }
     }
@@ -352,8 +369,9 @@ impl SeriesSet {
     #[allow(clippy::too_many_arguments)]
     fn histogram(
         &mut self,
-        p: &Point,
         name: &str,
+        labels: &Labels,
+        exemplars: &[points::Exemplar],
         buckets: &[(f64, u64)],
         count: u64,
         sum: Option<f64>,
@@ -369,30 +387,27 @@ impl SeriesSet {
         };
         if let Some(sum) = sum {
             self.add(
-                labels_with(&format!("{name}_sum"), &p.labels, None),
+                labels_with(&format!("{name}_sum"), labels, None),
                 v(sum),
                 ts,
             );
         }
         self.add(
-            labels_with(&format!("{name}_count"), &p.labels, None),
+            labels_with(&format!("{name}_count"), labels, None),
             v(count as f64),
             ts,
         );
         let bucket_name = format!("{name}_bucket");
-        let mut keys = Vec::with_capacity(buckets.len() + 1);
-        for (le, c) in buckets {
-            let labels = labels_with(&bucket_name, &p.labels, Some(("le", plain_float(*le))));
-            self.add(labels.clone(), v(*c as f64), ts);
-            keys.push((*le, labels));
-        }
-        let inf = labels_with(&bucket_name, &p.labels, Some(("le", "+Inf".into())));
-        self.add(inf.clone(), v(count as f64), ts);
-        keys.push((f64::INFINITY, inf));
-        for e in &p.exemplars {
-            if let Some((_, key)) = keys.iter().find(|(le, _)| e.value <= *le) {
-                if let Some(s) = self.series.get_mut(key) {
-                    s.exemplars.push(convert_exemplar(e));
+        // each exemplar on the first bucket (in bound order, `+Inf` last) at or above it
+        let mut placed = vec![false; exemplars.len()];
+        let inf = (f64::INFINITY, count);
+        for &(le, c) in buckets.iter().chain(std::iter::once(&inf)) {
+            let labels = labels_with(&bucket_name, labels, Some(("le", plain_float(le))));
+            let series = self.add(labels, v(c as f64), ts);
+            for (e, placed) in exemplars.iter().zip(placed.iter_mut()) {
+                if !*placed && e.value <= le {
+                    series.exemplars.push(convert_exemplar(e));
+                    *placed = true;
                 }
             }
         }
@@ -426,7 +441,8 @@ impl SeriesSet {
         let mut requests = Vec::new();
         let mut current = WriteRequest::default();
         let mut size = 0usize;
-        for (_, mut ts) in self.series {
+        for (labels, mut ts) in self.series {
+            ts.labels = labels;
             // Stable sort, then keep the last sample of each timestamp.
             ts.samples.sort_by_key(|s| s.timestamp);
             let mut deduped: Vec<Sample> = Vec::with_capacity(ts.samples.len());

@@ -254,16 +254,21 @@ pub fn label_name(key: &str) -> Option<String> {
     if key.is_empty() {
         return None;
     }
-    let mut out: String = key
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out: String = if key.is_ascii() {
+        // one byte a character: replaced in place
+        let mut bytes = key.as_bytes().to_vec();
+        for b in &mut bytes {
+            if !valid(*b as char) {
+                *b = b'_';
             }
-        })
-        .collect();
+        }
+        String::from_utf8(bytes).unwrap_or_default()
+    } else {
+        key.chars()
+            .map(|c| if valid(c) { c } else { '_' })
+            .collect()
+    };
     if out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert_str(0, "key_");
     } else if out.starts_with('_') && !out.starts_with("__") {

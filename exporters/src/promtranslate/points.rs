@@ -26,6 +26,7 @@
 //! - NoRecordedValue (flags bit 0): the pull exporter forgets the series; remote write sends
 //!   the staleness marker.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -261,6 +262,7 @@ pub fn translate(
 ) -> (Vec<Point>, Dropped) {
     let mut out = Vec::new();
     let mut dropped = Dropped::default();
+    let layout = RefCell::new(KeyLayout::default());
     for rm in &req.resource_metrics {
         let resource_attrs: &[KeyValue] = rm
             .resource
@@ -288,6 +290,7 @@ pub fn translate(
                     resource: &resource,
                     promoted: &promoted,
                     scope: &scope,
+                    layout: &layout,
                 };
                 ctx.metric(m, &mut out, &mut dropped);
             }
@@ -338,26 +341,76 @@ pub fn resource_info(attrs: &[KeyValue]) -> ResourceInfo {
 pub fn sanitize_attributes<'a>(
     attrs: impl IntoIterator<Item = &'a KeyValue>,
 ) -> BTreeMap<String, String> {
-    let mut sorted: Vec<&KeyValue> = attrs.into_iter().collect();
-    // Stable: a key repeated in the input keeps its order (the last one is not special).
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
-    for kv in sorted {
-        let Some(name) = label_name(&kv.key) else {
-            continue;
-        };
-        let value = value_as_string(kv.value.as_ref());
-        match out.get_mut(&name) {
-            Some(existing) => {
-                existing.push(';');
-                existing.push_str(&value);
+    sanitized_labels(attrs).into_iter().collect()
+}
+
+/// [`sanitize_attributes`] as a list sorted by label name.
+pub fn sanitized_labels<'a>(attrs: impl IntoIterator<Item = &'a KeyValue>) -> Labels {
+    let attrs: Vec<&KeyValue> = attrs.into_iter().collect();
+    let layout = KeyLayout::of(attrs.iter().copied());
+    layout.labels(|i| attrs[i])
+}
+
+/// Which attributes of a list of keys become which labels, in label order: worked out once
+/// for the keys of a metric's first point and used again for every point with the same keys
+/// in the same order (most points of a metric).
+#[derive(Debug, Default)]
+pub struct KeyLayout {
+    keys: Vec<String>,
+    /// (index of the attribute, its label name), by label name and within a name by
+    /// original key (stable, so a key repeated in the input keeps its order).
+    order: Vec<(usize, String)>,
+}
+
+impl KeyLayout {
+    fn of<'a>(attrs: impl Iterator<Item = &'a KeyValue>) -> KeyLayout {
+        let mut keys = Vec::new();
+        let mut order = Vec::new();
+        for (i, kv) in attrs.enumerate() {
+            if let Some(name) = label_name(&kv.key) {
+                order.push((i, name));
             }
-            None => {
-                out.insert(name, value);
+            keys.push(kv.key.clone());
+        }
+        order.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| keys[a.0].cmp(&keys[b.0])));
+        KeyLayout { keys, order }
+    }
+
+    fn fits(&self, attrs: &[KeyValue]) -> bool {
+        self.keys.len() == attrs.len() && self.keys.iter().zip(attrs).all(|(k, kv)| *k == kv.key)
+    }
+
+    /// The labels of the attributes `attr(i)` (with this layout's keys): values of clashing
+    /// names joined with `;` in original key order.
+    fn labels<'a>(&self, attr: impl Fn(usize) -> &'a KeyValue) -> Labels {
+        let mut out: Labels = Vec::with_capacity(self.order.len());
+        for (i, name) in &self.order {
+            let value = value_as_string(attr(*i).value.as_ref());
+            match out.last_mut() {
+                Some((last, existing)) if last == name => {
+                    existing.push(';');
+                    existing.push_str(&value);
+                }
+                _ => out.push((name.clone(), value)),
             }
         }
+        out
     }
-    out
+}
+
+/// Set `name` to `value` in `labels` (sorted by name).
+fn set_label(labels: &mut Labels, name: &str, value: &str) {
+    match labels.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+        Ok(at) => value.clone_into(&mut labels[at].1),
+        Err(at) => labels.insert(at, (name.to_string(), value.to_string())),
+    }
+}
+
+/// Take `name` out of `labels` (sorted by name).
+fn remove_label(labels: &mut Labels, name: &str) {
+    if let Ok(at) = labels.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+        labels.remove(at);
+    }
 }
 
 fn scope_labels(
@@ -401,14 +454,20 @@ struct MetricContext<'a> {
     resource: &'a Arc<ResourceInfo>,
     promoted: &'a [KeyValue],
     scope: &'a [(String, String)],
+    /// The label layout of the last point's attribute keys.
+    layout: &'a RefCell<KeyLayout>,
 }
 
 impl MetricContext<'_> {
     /// The label set of one data point; `reserved` names (`le`, `quantile`) are taken out
     /// because the exporter adds its own.
     fn labels(&self, attrs: &[KeyValue], reserved: &[&str]) -> Labels {
-        let mut map = if self.promoted.is_empty() {
-            sanitize_attributes(attrs)
+        let mut labels = if self.promoted.is_empty() {
+            let mut layout = self.layout.borrow_mut();
+            if !layout.fits(attrs) {
+                *layout = KeyLayout::of(attrs.iter());
+            }
+            layout.labels(|i| &attrs[i])
         } else {
             // Resource attributes overwrite point attributes of the same key.
             let mut merged: Vec<&KeyValue> = attrs
@@ -416,30 +475,32 @@ impl MetricContext<'_> {
                 .filter(|kv| !self.promoted.iter().any(|p| p.key == kv.key))
                 .collect();
             merged.extend(self.promoted.iter());
-            sanitize_attributes(merged)
+            sanitized_labels(merged)
         };
         for (k, v) in self.scope {
-            map.insert(k.clone(), v.clone());
+            set_label(&mut labels, k, v);
         }
         if let Some(job) = &self.resource.job {
-            map.insert("job".into(), job.clone());
+            set_label(&mut labels, "job", job);
         }
         if let Some(instance) = &self.resource.instance {
-            map.insert("instance".into(), instance.clone());
+            set_label(&mut labels, "instance", instance);
         }
         for (k, v) in &self.opts.extra.labels {
-            if self.opts.extra.override_data || !map.contains_key(k) {
-                map.insert(k.clone(), v.clone());
+            if self.opts.extra.override_data
+                || labels.binary_search_by(|(n, _)| n.as_str().cmp(k)).is_err()
+            {
+                set_label(&mut labels, k, v);
             }
         }
-        map.remove("__name__");
+        remove_label(&mut labels, "__name__");
         for r in reserved {
-            map.remove(*r);
+            remove_label(&mut labels, r);
         }
         if self.opts.drop_reserved {
-            map.retain(|k, _| !k.starts_with("__"));
+            labels.retain(|(k, _)| !k.starts_with("__"));
         }
-        map.into_iter().collect()
+        labels
     }
 
     #[allow(clippy::too_many_arguments)]

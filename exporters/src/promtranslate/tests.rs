@@ -199,6 +199,61 @@ fn clashing_attribute_names_are_joined_by_original_key_order() {
     assert_eq!(labels.get("n").unwrap(), "7");
 }
 
+/// The label layout worked out for one point's keys serves the next points only when they
+/// have the same keys in the same order: each point's labels are those of its own attributes.
+#[test]
+fn points_with_other_keys_get_their_own_labels() {
+    let lists = vec![
+        vec![kv("a_b", "2"), kv("a.b", "1"), kv("c", "3")],
+        vec![kv("a_b", "5"), kv("a.b", "4"), kv("c", "6")],
+        vec![kv("a.b", "1"), kv("a_b", "2"), kv("c", "3")],
+        vec![kv("c", "3"), kv("a.b", "1")],
+        vec![],
+        vec![
+            kv("x", "1"),
+            kv("x", "2"),
+            kv("9", "n"),
+            kv("...", "dropped"),
+        ],
+        vec![
+            kv("x", "3"),
+            kv("x", "4"),
+            kv("9", "m"),
+            kv("...", "dropped"),
+        ],
+        vec![kv("a_b", "2"), kv("a.b", "1"), kv("d", "3")],
+    ];
+    let points = lists
+        .iter()
+        .map(|attrs| NumberDataPoint {
+            attributes: attrs.clone(),
+            value: Some(number_data_point::Value::AsInt(1)),
+            ..Default::default()
+        })
+        .collect();
+    let gauge = Metric {
+        name: "g".into(),
+        data: Some(metric::Data::Gauge(Gauge {
+            data_points: points,
+        })),
+        ..Default::default()
+    };
+    let req = request(vec![], InstrumentationScope::default(), vec![gauge]);
+    let (points, _) = translate(&req, &opts(ScopeLabels::None));
+    assert_eq!(points.len(), lists.len());
+    for (p, attrs) in points.iter().zip(&lists) {
+        let want: Vec<(String, String)> = sanitize_attributes(attrs).into_iter().collect();
+        assert_eq!(p.labels, want, "{attrs:?}");
+    }
+    assert_eq!(
+        points[5].labels,
+        vec![
+            ("key_9".to_string(), "n".to_string()),
+            ("x".into(), "1;2".into())
+        ]
+    );
+}
+
 #[test]
 fn job_and_instance_from_service_attributes() {
     let attrs = vec![
