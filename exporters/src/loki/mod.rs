@@ -285,7 +285,8 @@ impl LokiExporter {
                         }
                     }
                     explosions.extend(guard.observe(&labels.labels, now));
-                    let parts = LineParts {
+                    // the attributes that did not become labels, for a json or logfmt line
+                    let parts = || LineParts {
                         record,
                         attributes: record
                             .attributes
@@ -299,8 +300,8 @@ impl LokiExporter {
                         scope: sl.scope.as_ref(),
                     };
                     let line = match self.format_of(resource, record) {
-                        LineFormat::Json => format::json_line(&parts),
-                        LineFormat::Logfmt => format::logfmt_line(&parts),
+                        LineFormat::Json => format::json_line(&parts()),
+                        LineFormat::Logfmt => format::logfmt_line(&parts()),
                         LineFormat::Raw => format::raw_line(record),
                     };
                     let time_ns = if record.time_unix_nano != 0 {

@@ -283,13 +283,23 @@ pub fn translate(
             Vec::new()
         };
         for sm in &rm.scope_metrics {
-            let scope = scope_labels(sm.scope.as_ref(), &sm.schema_url, opts.scope_labels);
+            // the scope's labels, then job and instance, each replacing a label of its name
+            let mut forced = Labels::new();
+            for (k, v) in scope_labels(sm.scope.as_ref(), &sm.schema_url, opts.scope_labels) {
+                set_label(&mut forced, &k, &v);
+            }
+            if let Some(job) = &resource.job {
+                set_label(&mut forced, "job", job);
+            }
+            if let Some(instance) = &resource.instance {
+                set_label(&mut forced, "instance", instance);
+            }
             for m in &sm.metrics {
                 let ctx = MetricContext {
                     opts,
                     resource: &resource,
                     promoted: &promoted,
-                    scope: &scope,
+                    forced: &forced,
                     layout: &layout,
                 };
                 ctx.metric(m, &mut out, &mut dropped);
@@ -406,6 +416,27 @@ fn set_label(labels: &mut Labels, name: &str, value: &str) {
     }
 }
 
+/// `labels` and `forced` (both sorted by name, names unique) in one list sorted by name, a
+/// forced label replacing the label of its name; room for `more`.
+fn merge_labels(labels: Labels, forced: &Labels, more: usize) -> Labels {
+    if forced.is_empty() && more == 0 {
+        return labels;
+    }
+    let mut out = Vec::with_capacity(labels.len() + forced.len() + more);
+    let mut forced = forced.iter().peekable();
+    for (name, value) in labels {
+        while let Some((f, v)) = forced.next_if(|(f, _)| *f < name) {
+            out.push((f.clone(), v.clone()));
+        }
+        match forced.next_if(|(f, _)| *f == name) {
+            Some((f, v)) => out.push((f.clone(), v.clone())),
+            None => out.push((name, value)),
+        }
+    }
+    out.extend(forced.cloned());
+    out
+}
+
 /// Take `name` out of `labels` (sorted by name).
 fn remove_label(labels: &mut Labels, name: &str) {
     if let Ok(at) = labels.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
@@ -453,7 +484,9 @@ struct MetricContext<'a> {
     opts: &'a TranslateOptions,
     resource: &'a Arc<ResourceInfo>,
     promoted: &'a [KeyValue],
-    scope: &'a [(String, String)],
+    /// The scope's labels, job and instance, sorted by name: they replace a point's labels of
+    /// the same name.
+    forced: &'a Labels,
     /// The label layout of the last point's attribute keys.
     layout: &'a RefCell<KeyLayout>,
 }
@@ -462,7 +495,7 @@ impl MetricContext<'_> {
     /// The label set of one data point; `reserved` names (`le`, `quantile`) are taken out
     /// because the exporter adds its own.
     fn labels(&self, attrs: &[KeyValue], reserved: &[&str]) -> Labels {
-        let mut labels = if self.promoted.is_empty() {
+        let labels = if self.promoted.is_empty() {
             let mut layout = self.layout.borrow_mut();
             if !layout.fits(attrs) {
                 *layout = KeyLayout::of(attrs.iter());
@@ -477,15 +510,7 @@ impl MetricContext<'_> {
             merged.extend(self.promoted.iter());
             sanitized_labels(merged)
         };
-        for (k, v) in self.scope {
-            set_label(&mut labels, k, v);
-        }
-        if let Some(job) = &self.resource.job {
-            set_label(&mut labels, "job", job);
-        }
-        if let Some(instance) = &self.resource.instance {
-            set_label(&mut labels, "instance", instance);
-        }
+        let mut labels = merge_labels(labels, self.forced, self.opts.extra.labels.len());
         for (k, v) in &self.opts.extra.labels {
             if self.opts.extra.override_data
                 || labels.binary_search_by(|(n, _)| n.as_str().cmp(k)).is_err()

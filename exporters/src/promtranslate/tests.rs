@@ -364,6 +364,52 @@ fn scope_labels_full_for_pull_and_if_set_for_remote_write() {
     assert_eq!(points[0].labels, labels(&[("job", "api"), ("k", "v")]));
 }
 
+/// The scope's labels, job and instance replace a point's attributes of the same names;
+/// the point's other labels stay, in name order.
+#[test]
+fn scope_job_and_instance_replace_point_labels_of_their_names() {
+    let point = |attrs| NumberDataPoint {
+        attributes: attrs,
+        value: Some(number_data_point::Value::AsInt(1)),
+        ..Default::default()
+    };
+    let gauge = Metric {
+        name: "g".into(),
+        data: Some(metric::Data::Gauge(Gauge {
+            data_points: vec![
+                point(vec![
+                    kv("zz", "1"),
+                    kv("job", "mine"),
+                    kv("instance", "me"),
+                    kv("otel.scope.name", "spoof"),
+                    kv("a", "2"),
+                ]),
+                point(vec![kv("a", "3")]),
+            ],
+        })),
+        ..Default::default()
+    };
+    let req = request(
+        vec![kv("service.name", "api"), kv("service.instance.id", "i-1")],
+        InstrumentationScope {
+            name: "lib".into(),
+            version: "1.0".into(),
+            ..Default::default()
+        },
+        vec![gauge],
+    );
+    let (points, _) = translate(&req, &opts(ScopeLabels::NameAndVersionIfSet));
+    let want = |a: &str, extra: &[(&str, &str)]| {
+        let mut l = vec![("a", a), ("instance", "i-1"), ("job", "api")];
+        l.extend_from_slice(extra);
+        l.extend([("otel_scope_name", "lib"), ("otel_scope_version", "1.0")]);
+        l.sort();
+        labels(&l)
+    };
+    assert_eq!(points[0].labels, want("2", &[("zz", "1")]));
+    assert_eq!(points[1].labels, want("3", &[]));
+}
+
 #[test]
 fn resource_to_telemetry_copies_resource_attributes_over_point_attributes() {
     let req = request(
