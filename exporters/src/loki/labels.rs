@@ -467,10 +467,15 @@ impl CardinalityGuard {
             if self.warned.contains(name) {
                 continue;
             }
-            if !self.values.contains_key(name) && self.values.len() >= MAX_TRACKED_LABELS {
-                continue;
+            if !self.values.contains_key(name) {
+                if self.values.len() >= MAX_TRACKED_LABELS {
+                    continue;
+                }
+                self.values.insert(name.clone(), Default::default());
             }
-            let set = self.values.entry(name.clone()).or_default();
+            let Some(set) = self.values.get_mut(name) else {
+                continue;
+            };
             let mut h = DefaultHasher::new();
             value.hash(&mut h);
             set.insert(h.finish());
