@@ -29,7 +29,7 @@ pub use config::{Config, ResourceToTelemetryConfig, TlsServerConfig, Translation
 pub use exposition::{negotiate, Format, TEXT_CONTENT_TYPE};
 
 use crate::promtranslate::{
-    config_labels, label_name, translate, ExtraLabels, MetricNamer, ResourceToTelemetry,
+    config_labels, label_name, translate_batch, ExtraLabels, MetricNamer, ResourceToTelemetry,
     ScopeLabels, TranslateOptions, TARGET_INFO,
 };
 use store::Store;
@@ -201,10 +201,9 @@ impl Exporter for PrometheusExporter {
     }
 
     async fn export(&self, batch: Batch) -> Result<(), ConsumeError> {
-        let Some(req) = batch.as_metrics() else {
+        let Some((points, dropped)) = translate_batch(&batch, &self.opts) else {
             return Ok(());
         };
-        let (points, dropped) = translate(req, &self.opts);
         if dropped.invalid_name > 0 || dropped.unspecified_temporality > 0 {
             tracing::debug!(
                 exporter = %self.id,

@@ -44,7 +44,7 @@ pub use translate::STALE_NAN_BITS;
 
 use crate::promtranslate::cumulative::{Merge, State};
 use crate::promtranslate::{
-    config_labels, label_name, translate, ExtraLabels, Labels, MetricNamer, ResourceInfo,
+    config_labels, label_name, translate_batch, ExtraLabels, Labels, MetricNamer, ResourceInfo,
     ResourceToTelemetry, ScopeLabels, Temporality, TranslateOptions,
 };
 use translate::{SeriesOptions, SeriesSet};
@@ -131,10 +131,9 @@ impl RemoteWriteExporter {
 
     /// The requests one batch becomes (delta state updated).
     pub fn requests(&self, batch: &Batch) -> Vec<prompb::WriteRequest> {
-        let Some(req) = batch.as_metrics() else {
+        let Some((points, dropped)) = translate_batch(batch, &self.translate) else {
             return Vec::new();
         };
-        let (points, dropped) = translate(req, &self.translate);
         if dropped.invalid_name > 0 || dropped.unspecified_temporality > 0 {
             tracing::debug!(
                 exporter = %self.id,

@@ -22,8 +22,8 @@ pub(crate) mod testutil;
 
 pub use naming::{label_name, MetricKind, MetricNamer};
 pub use points::{
-    translate, ExtraLabels, FamilyType, Labels, Point, ResourceInfo, ResourceToTelemetry,
-    ScopeLabels, Temporality, TranslateOptions, Value,
+    translate, translate_batch, translate_wire, ExtraLabels, FamilyType, Labels, Point,
+    ResourceInfo, ResourceToTelemetry, ScopeLabels, Temporality, TranslateOptions, Value,
 };
 
 /// Go `otlptranslator.TargetInfoMetricName`.

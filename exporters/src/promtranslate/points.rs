@@ -26,15 +26,22 @@
 //! - NoRecordedValue (flags bit 0): the pull exporter forgets the series; remote write sends
 //!   the staleness marker.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use pipeline_api::attrs::AttrMap;
+use pipeline_api::proto::tonic::resource::v1::Resource;
+use pipeline_api::wire_edit::{ValueRef, WireAttrs};
+use pipeline_api::wire_items::{filter_items, DataPoint, ItemEditError, Level, Place, PointParts};
+
 use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use pipeline_api::proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+use pipeline_api::proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use pipeline_api::proto::tonic::metrics::v1::{
     exemplar, exponential_histogram_data_point, metric, number_data_point,
-    Exemplar as OtlpExemplar, Metric,
+    summary_data_point::ValueAtQuantile, Exemplar as OtlpExemplar, ExponentialHistogramDataPoint,
+    Gauge, HistogramDataPoint, Metric, NumberDataPoint, Sum, SummaryDataPoint,
 };
 
 use super::naming::{label_name, MetricKind, MetricNamer};
@@ -264,36 +271,9 @@ pub fn translate(
     let mut dropped = Dropped::default();
     let layout = RefCell::new(KeyLayout::default());
     for rm in &req.resource_metrics {
-        let resource_attrs: &[KeyValue] = rm
-            .resource
-            .as_ref()
-            .map(|r| r.attributes.as_slice())
-            .unwrap_or(&[]);
-        let resource = Arc::new(resource_info(resource_attrs));
-        let promoted: Vec<KeyValue> = if opts.resource_to_telemetry.enabled {
-            resource_attrs
-                .iter()
-                .filter(|kv| {
-                    !(opts.resource_to_telemetry.exclude_service_attributes
-                        && is_service_attribute(&kv.key))
-                })
-                .cloned()
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let (resource, promoted) = resource_parts(rm.resource.as_ref(), opts);
         for sm in &rm.scope_metrics {
-            // the scope's labels, then job and instance, each replacing a label of its name
-            let mut forced = Labels::new();
-            for (k, v) in scope_labels(sm.scope.as_ref(), &sm.schema_url, opts.scope_labels) {
-                set_label(&mut forced, &k, &v);
-            }
-            if let Some(job) = &resource.job {
-                set_label(&mut forced, "job", job);
-            }
-            if let Some(instance) = &resource.instance {
-                set_label(&mut forced, "instance", instance);
-            }
+            let forced = forced_labels(sm.scope.as_ref(), &sm.schema_url, &resource, opts);
             for m in &sm.metrics {
                 let ctx = MetricContext {
                     opts,
@@ -307,6 +287,174 @@ pub fn translate(
         }
     }
     (out, dropped)
+}
+
+/// The points of a metrics batch (`None` for another signal): read from its wire form
+/// while it has one and nothing decoded it, else from the decoded request.
+pub fn translate_batch(
+    batch: &pipeline_api::Batch,
+    opts: &TranslateOptions,
+) -> Option<(Vec<Point>, Dropped)> {
+    if batch.signal() != pipeline_api::Signal::Metrics {
+        return None;
+    }
+    if !batch.is_decoded() {
+        if let Some(translated) = batch.wire_pieces().and_then(|c| translate_wire(c, opts)) {
+            return Some(translated);
+        }
+    }
+    batch.as_metrics().map(|req| translate(req, opts))
+}
+
+/// [`translate`] over a request in its wire form, each of `chunks` an export request the
+/// receive scan accepted: the points are read where they lie (`wire_items`' data point
+/// walk), their attributes borrowed, instead of decoding the request. `None` when the bytes
+/// cannot be walked (a metric with its data field twice): decode them instead. The points
+/// are those [`translate`] gives for the decoded request; of what is dropped, a metric with
+/// an invalid name is counted only when it has points.
+pub fn translate_wire(
+    chunks: &[impl AsRef<[u8]>],
+    opts: &TranslateOptions,
+) -> Option<(Vec<Point>, Dropped)> {
+    let mut out = Vec::new();
+    let mut dropped = Dropped::default();
+    let layout = RefCell::new(KeyLayout::default());
+    for chunk in chunks {
+        // what the points of the current resource entry, scope entry and metric share
+        let mut current: Option<(Place, Arc<ResourceInfo>, Vec<KeyValue>)> = None;
+        let mut forced = Labels::new();
+        let mut head: Result<Head, Skip> = Err(Skip::InvalidName);
+        let mut f = |parts: PointParts<'_, '_>| -> Result<(), String> {
+            let (Some(item), Some(m), Some((scope, scope_url))) =
+                (parts.item, parts.metric, parts.scope)
+            else {
+                return Ok(());
+            };
+            let place = parts.place;
+            let fresh = match &current {
+                Some((at, ..)) if at.resource == place.resource => {
+                    (at.scope != place.scope, at.metric != place.metric)
+                }
+                _ => {
+                    let (resource, promoted) = resource_parts(parts.resource.as_ref(), opts);
+                    current = Some((place, resource, promoted));
+                    (true, true)
+                }
+            };
+            let Some((at, resource, promoted)) = current.as_mut() else {
+                return Ok(());
+            };
+            *at = place;
+            let ctx = MetricContext {
+                opts,
+                resource,
+                promoted,
+                forced: &forced,
+                layout: &layout,
+            };
+            if fresh.1 {
+                head = ctx.head(m);
+                if let Err(Skip::InvalidName) = head {
+                    dropped.invalid_name += 1;
+                }
+            }
+            if fresh.0 {
+                forced = forced_labels(scope.as_ref(), scope_url, resource, opts);
+            }
+            let h = match &head {
+                Ok(h) => h,
+                Err(Skip::InvalidName) => return Ok(()),
+                Err(Skip::Temporality) => {
+                    dropped.unspecified_temporality += 1;
+                    return Ok(());
+                }
+            };
+            let ctx = MetricContext {
+                opts,
+                resource,
+                promoted,
+                forced: &forced,
+                layout: &layout,
+            };
+            let exemplars = |number| -> Vec<OtlpExemplar> {
+                if h.exemplars {
+                    item.list(number).collect()
+                } else {
+                    Vec::new()
+                }
+            };
+            let point = match &*item.item {
+                DataPoint::Number(p) => item
+                    .attrs
+                    .read(|a| ctx.point(m, h, PointRef::Number(p), a, &exemplars(5))),
+                DataPoint::Histogram(p) => {
+                    let e = exemplars(8);
+                    item.attrs
+                        .read(|a| ctx.point(m, h, PointRef::Histogram(p), a, &e))
+                }
+                DataPoint::ExpHistogram(p) => {
+                    let e = exemplars(11);
+                    item.attrs
+                        .read(|a| ctx.point(m, h, PointRef::Exponential(p), a, &e))
+                }
+                DataPoint::Summary(p) => {
+                    let quantiles: Vec<ValueAtQuantile> = item.list(6).collect();
+                    item.attrs
+                        .read(|a| ctx.point(m, h, PointRef::Summary(p, &quantiles), a, &[]))
+                }
+            };
+            out.push(point);
+            Ok(())
+        };
+        match filter_items::<DataPoint>(chunk.as_ref(), Level::Item, false, &mut f) {
+            Ok(_) => {}
+            Err(ItemEditError::Walk) | Err(ItemEditError::Callback(_)) => return None,
+        }
+    }
+    Some((out, dropped))
+}
+
+/// A resource's `target_info` part, and its attributes that go on every point
+/// (`resource_to_telemetry_conversion`).
+fn resource_parts(
+    resource: Option<&Resource>,
+    opts: &TranslateOptions,
+) -> (Arc<ResourceInfo>, Vec<KeyValue>) {
+    let attrs: &[KeyValue] = resource.map(|r| r.attributes.as_slice()).unwrap_or(&[]);
+    let info = Arc::new(resource_info(attrs));
+    let promoted: Vec<KeyValue> = if opts.resource_to_telemetry.enabled {
+        attrs
+            .iter()
+            .filter(|kv| {
+                !(opts.resource_to_telemetry.exclude_service_attributes
+                    && is_service_attribute(&kv.key))
+            })
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    (info, promoted)
+}
+
+/// The scope's labels, then job and instance, each replacing a label of its name.
+fn forced_labels(
+    scope: Option<&InstrumentationScope>,
+    schema_url: &str,
+    resource: &ResourceInfo,
+    opts: &TranslateOptions,
+) -> Labels {
+    let mut forced = Labels::new();
+    for (k, v) in scope_labels(scope, schema_url, opts.scope_labels) {
+        set_label(&mut forced, &k, &v);
+    }
+    if let Some(job) = &resource.job {
+        set_label(&mut forced, "job", job);
+    }
+    if let Some(instance) = &resource.instance {
+        set_label(&mut forced, "instance", instance);
+    }
+    forced
 }
 
 pub fn is_service_attribute(key: &str) -> bool {
@@ -357,8 +505,62 @@ pub fn sanitize_attributes<'a>(
 /// [`sanitize_attributes`] as a list sorted by label name.
 pub fn sanitized_labels<'a>(attrs: impl IntoIterator<Item = &'a KeyValue>) -> Labels {
     let attrs: Vec<&KeyValue> = attrs.into_iter().collect();
-    let layout = KeyLayout::of(attrs.iter().copied());
-    layout.labels(|i| attrs[i])
+    KeyLayout::of(&attrs[..]).labels(&attrs[..])
+}
+
+/// A point's attributes as the labels read them: decoded, or in the wire form.
+pub trait AttrSource {
+    fn count(&self) -> usize;
+    fn key(&self, i: usize) -> &str;
+    /// The value of entry `i` as a label value (pdata's `AsString`).
+    fn value_string(&self, i: usize) -> String;
+    /// The entries decoded (borrowed where they are).
+    fn entries(&self) -> Vec<Cow<'_, KeyValue>>;
+}
+
+impl<K: std::borrow::Borrow<KeyValue>> AttrSource for [K] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn key(&self, i: usize) -> &str {
+        &self[i].borrow().key
+    }
+    fn value_string(&self, i: usize) -> String {
+        value_as_string(self[i].borrow().value.as_ref())
+    }
+    fn entries(&self) -> Vec<Cow<'_, KeyValue>> {
+        self.iter().map(|kv| Cow::Borrowed(kv.borrow())).collect()
+    }
+}
+
+impl AttrSource for WireAttrs<'_> {
+    fn count(&self) -> usize {
+        AttrMap::len(self)
+    }
+    fn key(&self, i: usize) -> &str {
+        AttrMap::key(self, i)
+    }
+    fn value_string(&self, i: usize) -> String {
+        let scalar = |v| value_as_string(Some(&AnyValue { value: Some(v) }));
+        match self.value_ref(i) {
+            ValueRef::Str(s) => s.to_string(),
+            ValueRef::Int(x) => scalar(any_value::Value::IntValue(x)),
+            ValueRef::Double(x) => scalar(any_value::Value::DoubleValue(x)),
+            ValueRef::Bool(x) => scalar(any_value::Value::BoolValue(x)),
+            ValueRef::Any(v) => value_as_string(Some(&v)),
+        }
+    }
+    fn entries(&self) -> Vec<Cow<'_, KeyValue>> {
+        (0..AttrMap::len(self))
+            .map(|i| {
+                Cow::Owned(KeyValue {
+                    key: AttrMap::key(self, i).to_string(),
+                    value: Some(AttrMap::value(self, i).into_owned()),
+                    ..Default::default()
+                })
+            })
+            .collect()
+    }
 }
 
 /// Which attributes of a list of keys become which labels, in label order: worked out once
@@ -373,29 +575,34 @@ pub struct KeyLayout {
 }
 
 impl KeyLayout {
-    fn of<'a>(attrs: impl Iterator<Item = &'a KeyValue>) -> KeyLayout {
-        let mut keys = Vec::new();
-        let mut order = Vec::new();
-        for (i, kv) in attrs.enumerate() {
-            if let Some(name) = label_name(&kv.key) {
-                order.push((i, name));
-            }
-            keys.push(kv.key.clone());
-        }
+    fn of(attrs: &(impl AttrSource + ?Sized)) -> KeyLayout {
+        let keys: Vec<String> = (0..attrs.count())
+            .map(|i| attrs.key(i).to_string())
+            .collect();
+        let mut order: Vec<(usize, String)> = keys
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| label_name(k).map(|name| (i, name)))
+            .collect();
         order.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| keys[a.0].cmp(&keys[b.0])));
         KeyLayout { keys, order }
     }
 
-    fn fits(&self, attrs: &[KeyValue]) -> bool {
-        self.keys.len() == attrs.len() && self.keys.iter().zip(attrs).all(|(k, kv)| *k == kv.key)
+    fn fits(&self, attrs: &(impl AttrSource + ?Sized)) -> bool {
+        self.keys.len() == attrs.count()
+            && self
+                .keys
+                .iter()
+                .enumerate()
+                .all(|(i, k)| *k == attrs.key(i))
     }
 
-    /// The labels of the attributes `attr(i)` (with this layout's keys): values of clashing
-    /// names joined with `;` in original key order.
-    fn labels<'a>(&self, attr: impl Fn(usize) -> &'a KeyValue) -> Labels {
+    /// The labels of `attrs` (with this layout's keys): values of clashing names joined
+    /// with `;` in original key order.
+    fn labels(&self, attrs: &(impl AttrSource + ?Sized)) -> Labels {
         let mut out: Labels = Vec::with_capacity(self.order.len());
         for (i, name) in &self.order {
-            let value = value_as_string(attr(*i).value.as_ref());
+            let value = attrs.value_string(*i);
             match out.last_mut() {
                 Some((last, existing)) if last == name => {
                     existing.push(';');
@@ -494,17 +701,19 @@ struct MetricContext<'a> {
 impl MetricContext<'_> {
     /// The label set of one data point; `reserved` names (`le`, `quantile`) are taken out
     /// because the exporter adds its own.
-    fn labels(&self, attrs: &[KeyValue], reserved: &[&str]) -> Labels {
+    fn labels(&self, attrs: &(impl AttrSource + ?Sized), reserved: &[&str]) -> Labels {
         let labels = if self.promoted.is_empty() {
             let mut layout = self.layout.borrow_mut();
             if !layout.fits(attrs) {
-                *layout = KeyLayout::of(attrs.iter());
+                *layout = KeyLayout::of(attrs);
             }
-            layout.labels(|i| &attrs[i])
+            layout.labels(attrs)
         } else {
             // Resource attributes overwrite point attributes of the same key.
+            let attrs = attrs.entries();
             let mut merged: Vec<&KeyValue> = attrs
                 .iter()
+                .map(|kv| kv.as_ref())
                 .filter(|kv| !self.promoted.iter().any(|p| p.key == kv.key))
                 .collect();
             merged.extend(self.promoted.iter());
@@ -528,156 +737,156 @@ impl MetricContext<'_> {
         labels
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &self,
-        out: &mut Vec<Point>,
-        name: &str,
-        family: FamilyType,
-        m: &Metric,
-        labels: Labels,
-        start_ns: u64,
-        time_ns: u64,
-        temporality: Temporality,
-        value: Value,
-        exemplars: &[OtlpExemplar],
-        flags: u32,
-    ) {
-        out.push(Point {
-            name: name.to_string(),
+    /// What a metric's points share, or why they are not translated. `m` has data.
+    fn head(&self, m: &Metric) -> Result<Head, Skip> {
+        let Some(data) = m.data.as_ref() else {
+            return Err(Skip::InvalidName);
+        };
+        let (kind, family, temporality, exemplars) = match data {
+            metric::Data::Gauge(_) => {
+                let family = if is_unknown_type(m) {
+                    FamilyType::Unknown
+                } else {
+                    FamilyType::Gauge
+                };
+                // Spec: exemplars of points other than histograms and monotonic sums are
+                // dropped.
+                (
+                    MetricKind::Gauge,
+                    family,
+                    Some(Temporality::Cumulative),
+                    false,
+                )
+            }
+            metric::Data::Sum(s) if s.is_monotonic => (
+                MetricKind::MonotonicCounter,
+                FamilyType::Counter,
+                temporality(s.aggregation_temporality),
+                true,
+            ),
+            metric::Data::Sum(s) => (
+                MetricKind::NonMonotonicCounter,
+                FamilyType::Gauge,
+                temporality(s.aggregation_temporality),
+                false,
+            ),
+            metric::Data::Histogram(h) => (
+                MetricKind::Histogram,
+                FamilyType::Histogram,
+                temporality(h.aggregation_temporality),
+                true,
+            ),
+            metric::Data::ExponentialHistogram(h) => (
+                MetricKind::ExponentialHistogram,
+                FamilyType::Histogram,
+                temporality(h.aggregation_temporality),
+                true,
+            ),
+            metric::Data::Summary(_) => (
+                MetricKind::Summary,
+                FamilyType::Summary,
+                Some(Temporality::Cumulative),
+                false,
+            ),
+        };
+        let Some(name) = self.opts.namer.build(&m.name, &m.unit, kind) else {
+            return Err(Skip::InvalidName);
+        };
+        let Some(temporality) = temporality else {
+            return Err(Skip::Temporality);
+        };
+        Ok(Head {
+            name,
             family,
-            help: m.description.clone(),
-            unit: m.unit.clone(),
-            labels,
-            resource: self.resource.clone(),
-            start_ns,
-            time_ns,
             temporality,
-            value,
-            exemplars: exemplars.iter().map(convert_exemplar).collect(),
-            no_recorded_value: flags & FLAG_NO_RECORDED_VALUE != 0,
-        });
+            exemplars,
+        })
     }
 
     fn metric(&self, m: &Metric, out: &mut Vec<Point>, dropped: &mut Dropped) {
         let Some(data) = &m.data else {
             return;
         };
-        let kind = match data {
-            metric::Data::Gauge(_) => MetricKind::Gauge,
-            metric::Data::Sum(s) if s.is_monotonic => MetricKind::MonotonicCounter,
-            metric::Data::Sum(_) => MetricKind::NonMonotonicCounter,
-            metric::Data::Histogram(_) => MetricKind::Histogram,
-            metric::Data::ExponentialHistogram(_) => MetricKind::ExponentialHistogram,
-            metric::Data::Summary(_) => MetricKind::Summary,
+        let points = match data {
+            metric::Data::Gauge(g) => g.data_points.len(),
+            metric::Data::Sum(s) => s.data_points.len(),
+            metric::Data::Histogram(h) => h.data_points.len(),
+            metric::Data::ExponentialHistogram(h) => h.data_points.len(),
+            metric::Data::Summary(s) => s.data_points.len(),
         };
-        let Some(name) = self.opts.namer.build(&m.name, &m.unit, kind) else {
-            dropped.invalid_name += 1;
-            return;
-        };
-        let temporality = |t: i32| match t {
-            TEMPORALITY_DELTA => Some(Temporality::Delta),
-            TEMPORALITY_CUMULATIVE => Some(Temporality::Cumulative),
-            _ => None,
+        let head = match self.head(m) {
+            Ok(head) => head,
+            Err(Skip::InvalidName) => {
+                dropped.invalid_name += 1;
+                return;
+            }
+            Err(Skip::Temporality) => {
+                dropped.unspecified_temporality += points;
+                return;
+            }
         };
         match data {
-            metric::Data::Gauge(g) => {
-                let family = if is_unknown_type(m) {
-                    FamilyType::Unknown
-                } else {
-                    FamilyType::Gauge
-                };
-                for p in &g.data_points {
-                    let labels = self.labels(&p.attributes, &[]);
-                    self.push(
-                        out,
-                        &name,
-                        family,
-                        m,
-                        labels,
-                        p.start_time_unix_nano,
-                        p.time_unix_nano,
-                        Temporality::Cumulative,
-                        Value::Number(number(p.value.as_ref())),
-                        // Spec: exemplars of points other than histograms and monotonic sums
-                        // are dropped.
-                        &[],
-                        p.flags,
-                    );
-                }
-            }
-            metric::Data::Sum(s) => {
-                let Some(t) = temporality(s.aggregation_temporality) else {
-                    dropped.unspecified_temporality += s.data_points.len();
-                    return;
-                };
-                let family = if s.is_monotonic {
-                    FamilyType::Counter
-                } else {
-                    FamilyType::Gauge
-                };
-                for p in &s.data_points {
-                    let labels = self.labels(&p.attributes, &[]);
-                    let exemplars: &[OtlpExemplar] =
-                        if s.is_monotonic { &p.exemplars } else { &[] };
-                    self.push(
-                        out,
-                        &name,
-                        family,
-                        m,
-                        labels,
-                        p.start_time_unix_nano,
-                        p.time_unix_nano,
-                        t,
-                        Value::Number(number(p.value.as_ref())),
-                        exemplars,
-                        p.flags,
-                    );
+            metric::Data::Gauge(Gauge { data_points })
+            | metric::Data::Sum(Sum { data_points, .. }) => {
+                for p in data_points {
+                    let kind = PointRef::Number(p);
+                    out.push(self.point(m, &head, kind, &p.attributes[..], &p.exemplars));
                 }
             }
             metric::Data::Histogram(h) => {
-                let Some(t) = temporality(h.aggregation_temporality) else {
-                    dropped.unspecified_temporality += h.data_points.len();
-                    return;
-                };
                 for p in &h.data_points {
-                    let labels = self.labels(&p.attributes, &["le"]);
-                    let value = Value::Histogram(Histogram {
-                        bounds: p.explicit_bounds.clone(),
-                        counts: p.bucket_counts.clone(),
-                        count: p.count,
-                        sum: p.sum,
-                    });
-                    self.push(
-                        out,
-                        &name,
-                        FamilyType::Histogram,
-                        m,
-                        labels,
-                        p.start_time_unix_nano,
-                        p.time_unix_nano,
-                        t,
-                        value,
-                        &p.exemplars,
-                        p.flags,
-                    );
+                    let kind = PointRef::Histogram(p);
+                    out.push(self.point(m, &head, kind, &p.attributes[..], &p.exemplars));
                 }
             }
             metric::Data::ExponentialHistogram(h) => {
-                let Some(t) = temporality(h.aggregation_temporality) else {
-                    dropped.unspecified_temporality += h.data_points.len();
-                    return;
-                };
                 for p in &h.data_points {
-                    let labels = self.labels(&p.attributes, &["le"]);
-                    let buckets = |b: &Option<exponential_histogram_data_point::Buckets>| match b {
-                        Some(b) => Buckets {
-                            offset: b.offset,
-                            counts: b.bucket_counts.clone(),
-                        },
-                        None => Buckets::default(),
-                    };
-                    let value = Value::Exponential(ExpHistogram {
+                    let kind = PointRef::Exponential(p);
+                    out.push(self.point(m, &head, kind, &p.attributes[..], &p.exemplars));
+                }
+            }
+            metric::Data::Summary(s) => {
+                for p in &s.data_points {
+                    let kind = PointRef::Summary(p, &p.quantile_values);
+                    out.push(self.point(m, &head, kind, &p.attributes[..], &[]));
+                }
+            }
+        }
+    }
+
+    /// One point of metric `m` (`head` its shared part), its attributes and exemplars
+    /// apart (a point read from the wire form holds neither).
+    fn point(
+        &self,
+        m: &Metric,
+        head: &Head,
+        p: PointRef<'_>,
+        attrs: &(impl AttrSource + ?Sized),
+        exemplars: &[OtlpExemplar],
+    ) -> Point {
+        let (start_ns, time_ns, flags) = p.times_and_flags();
+        let (reserved, value): (&[&str], Value) = match p {
+            PointRef::Number(p) => (&[], Value::Number(number(p.value.as_ref()))),
+            PointRef::Histogram(p) => (
+                &["le"],
+                Value::Histogram(Histogram {
+                    bounds: p.explicit_bounds.clone(),
+                    counts: p.bucket_counts.clone(),
+                    count: p.count,
+                    sum: p.sum,
+                }),
+            ),
+            PointRef::Exponential(p) => {
+                let buckets = |b: &Option<exponential_histogram_data_point::Buckets>| match b {
+                    Some(b) => Buckets {
+                        offset: b.offset,
+                        counts: b.bucket_counts.clone(),
+                    },
+                    None => Buckets::default(),
+                };
+                (
+                    &["le"],
+                    Value::Exponential(ExpHistogram {
                         scale: p.scale,
                         zero_count: p.zero_count,
                         zero_threshold: p.zero_threshold,
@@ -685,53 +894,85 @@ impl MetricContext<'_> {
                         negative: buckets(&p.negative),
                         count: p.count,
                         sum: p.sum,
-                    });
-                    self.push(
-                        out,
-                        &name,
-                        FamilyType::Histogram,
-                        m,
-                        labels,
-                        p.start_time_unix_nano,
-                        p.time_unix_nano,
-                        t,
-                        value,
-                        &p.exemplars,
-                        p.flags,
-                    );
-                }
+                    }),
+                )
             }
-            metric::Data::Summary(s) => {
-                for p in &s.data_points {
-                    let labels = self.labels(&p.attributes, &["quantile"]);
-                    let mut quantiles: Vec<(f64, f64)> = p
-                        .quantile_values
-                        .iter()
-                        .map(|q| (q.quantile, q.value))
-                        .collect();
-                    quantiles.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    quantiles.dedup_by(|a, b| a.0 == b.0);
-                    let value = Value::Summary(Summary {
+            PointRef::Summary(p, quantiles) => {
+                let mut quantiles: Vec<(f64, f64)> =
+                    quantiles.iter().map(|q| (q.quantile, q.value)).collect();
+                quantiles.sort_by(|a, b| a.0.total_cmp(&b.0));
+                quantiles.dedup_by(|a, b| a.0 == b.0);
+                (
+                    &["quantile"],
+                    Value::Summary(Summary {
                         quantiles,
                         count: p.count,
                         sum: p.sum,
-                    });
-                    self.push(
-                        out,
-                        &name,
-                        FamilyType::Summary,
-                        m,
-                        labels,
-                        p.start_time_unix_nano,
-                        p.time_unix_nano,
-                        Temporality::Cumulative,
-                        value,
-                        &[],
-                        p.flags,
-                    );
-                }
+                    }),
+                )
             }
+        };
+        let exemplars = if head.exemplars { exemplars } else { &[] };
+        Point {
+            name: head.name.clone(),
+            family: head.family,
+            help: m.description.clone(),
+            unit: m.unit.clone(),
+            labels: self.labels(attrs, reserved),
+            resource: self.resource.clone(),
+            start_ns,
+            time_ns,
+            temporality: head.temporality,
+            value,
+            exemplars: exemplars.iter().map(convert_exemplar).collect(),
+            no_recorded_value: flags & FLAG_NO_RECORDED_VALUE != 0,
         }
+    }
+}
+
+/// Why a metric's points are not translated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Skip {
+    /// Its name sanitizes to nothing.
+    InvalidName,
+    /// A sum or histogram of unspecified temporality.
+    Temporality,
+}
+
+/// What the points of a metric share.
+struct Head {
+    name: String,
+    family: FamilyType,
+    temporality: Temporality,
+    /// Whether its points' exemplars are kept (histograms and monotonic sums).
+    exemplars: bool,
+}
+
+/// A data point of any kind, borrowed; a summary's quantiles apart.
+#[derive(Clone, Copy)]
+enum PointRef<'p> {
+    Number(&'p NumberDataPoint),
+    Histogram(&'p HistogramDataPoint),
+    Exponential(&'p ExponentialHistogramDataPoint),
+    Summary(&'p SummaryDataPoint, &'p [ValueAtQuantile]),
+}
+
+impl PointRef<'_> {
+    fn times_and_flags(self) -> (u64, u64, u32) {
+        match self {
+            PointRef::Number(p) => (p.start_time_unix_nano, p.time_unix_nano, p.flags),
+            PointRef::Histogram(p) => (p.start_time_unix_nano, p.time_unix_nano, p.flags),
+            PointRef::Exponential(p) => (p.start_time_unix_nano, p.time_unix_nano, p.flags),
+            PointRef::Summary(p, _) => (p.start_time_unix_nano, p.time_unix_nano, p.flags),
+        }
+    }
+}
+
+fn temporality(t: i32) -> Option<Temporality> {
+    match t {
+        TEMPORALITY_DELTA => Some(Temporality::Delta),
+        TEMPORALITY_CUMULATIVE => Some(Temporality::Cumulative),
+        _ => None,
     }
 }
 

@@ -775,3 +775,58 @@ fn histogram_bounds_are_sorted_and_deduplicated_as_go() {
     };
     assert_eq!(h.cumulative_buckets(), vec![(1.0, 2), (5.0, 3)]);
 }
+
+/// Random requests translated from their wire form give the points their decoded form
+/// gives, under each kind of option (scope labels, resource attributes on every point,
+/// extra labels either way, namespaces and suffixes, reserved names dropped).
+#[test]
+fn the_wire_form_translates_as_the_decoded_form() {
+    use pipeline_api::testing::random::{self, Rng};
+    use pipeline_api::Signal;
+    let options = [
+        opts(ScopeLabels::NameAndVersionIfSet),
+        TranslateOptions {
+            namer: MetricNamer::new("ns", false),
+            scope_labels: ScopeLabels::Full,
+            resource_to_telemetry: ResourceToTelemetry {
+                enabled: true,
+                exclude_service_attributes: false,
+            },
+            extra: ExtraLabels {
+                labels: vec![("job".into(), "fixed".into()), ("a".into(), "x".into())],
+                override_data: true,
+            },
+            drop_reserved: true,
+        },
+        TranslateOptions {
+            namer: MetricNamer::new("", true),
+            scope_labels: ScopeLabels::None,
+            resource_to_telemetry: ResourceToTelemetry {
+                enabled: true,
+                exclude_service_attributes: true,
+            },
+            extra: ExtraLabels {
+                labels: vec![("env".into(), "prod".into())],
+                override_data: false,
+            },
+            drop_reserved: false,
+        },
+    ];
+    let mut rng = Rng(0x9e11);
+    let mut points = 0;
+    for round in 0..300 {
+        let (wire, decoded) = random::both_forms(random::request(Signal::Metrics, &mut rng));
+        let chunks = wire.wire_pieces().expect("the wire form");
+        let req = decoded.as_metrics().unwrap();
+        let o = &options[round % options.len()];
+        let (got, got_dropped) = translate_wire(chunks, o).expect("the bytes walk");
+        let (want, want_dropped) = translate(req, o);
+        assert_eq!(format!("{got:?}"), format!("{want:?}"), "round {round}");
+        assert_eq!(
+            got_dropped.unspecified_temporality,
+            want_dropped.unspecified_temporality
+        );
+        points += got.len();
+    }
+    assert!(points > 500, "{points} points");
+}

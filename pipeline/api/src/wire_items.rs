@@ -53,6 +53,13 @@ pub trait WireMap {
     fn edit(&self, f: &mut dyn FnMut(&mut dyn AttrMap));
 }
 
+impl<'a> ItemAttrs<'a> {
+    /// Read the list as it stands.
+    pub fn read<R>(&self, f: impl FnOnce(&WireAttrs<'a>) -> R) -> R {
+        f(&self.0.borrow())
+    }
+}
+
 impl WireMap for ItemAttrs<'_> {
     fn get(&self, key: &str) -> Option<AnyValue> {
         self.0.borrow().get(key).map(Cow::into_owned)
@@ -213,9 +220,21 @@ pub struct Parts<'p, 'a, T> {
     /// A data point's metric (a data point walk): its fields, metadata and data header,
     /// without its points. Read only: a change to it is not written.
     pub metric: Option<&'p mut Metric>,
+    /// Where the walk is in the request: two callbacks with the same place share their
+    /// resource (scope, metric) entry.
+    pub place: Place,
     /// Set by the callback to drop what it was handed: the resource entry, the scope entry
     /// or the item, with every item in it.
     pub drop: &'p mut bool,
+}
+
+/// The ordinals, from 0 in the request, of the resource entry, the scope entry and the
+/// metric (a data point walk) being walked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Place {
+    pub resource: usize,
+    pub scope: usize,
+    pub metric: usize,
 }
 
 /// What a callback over spans sees.
@@ -275,6 +294,8 @@ pub fn filter_items<T: WireItem>(
         metric: Metric::default(),
         metric_fields: Vec::new(),
         data_fields: Vec::new(),
+        place: Place::default(),
+        started: Place::default(),
     };
     let out = walk.request(bytes).map(|len| {
         let out = walk.changed.then(|| walk.plan.write(len));
@@ -349,6 +370,10 @@ struct ItemWalk<'a, 'f, 'g, T> {
     metric: Metric,
     metric_fields: Vec<&'a [u8]>,
     data_fields: Vec<&'a [u8]>,
+    /// The entries being walked; each count moves on as its next entry starts.
+    place: Place,
+    /// Entries started so far.
+    started: Place,
 }
 
 fn string(value: &[u8]) -> Result<String, ItemEditError> {
@@ -393,6 +418,7 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
             scope,
             item: None,
             metric: None,
+            place: self.place,
             drop: &mut drop,
         })
         .map_err(ItemEditError::Callback)?;
@@ -515,6 +541,8 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
 
     /// A `ResourceSpans` or `ResourceLogs` planned: its length, `None` when it is left out.
     fn resource_entry(&mut self, msg: &'a [u8]) -> Result<Option<usize>, ItemEditError> {
+        self.place.resource = self.started.resource;
+        self.started.resource += 1;
         let mut e = self.entry::<Resource>(msg)?;
         let url_before = e.schema_url.clone();
         if self.level == Level::Resource
@@ -566,6 +594,8 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         resource_schema_url: &mut String,
     ) -> Result<Option<usize>, ItemEditError> {
         // the scope and schema URL first (the items' statements read them), then the items
+        self.place.scope = self.started.scope;
+        self.started.scope += 1;
         let mut e = self.entry::<InstrumentationScope>(msg)?;
         let url_before = e.schema_url.clone();
         let scope = Some((&mut e.message, &mut e.schema_url));
@@ -623,6 +653,8 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         scope: &mut Option<InstrumentationScope>,
         scope_schema_url: &mut String,
     ) -> Result<Option<usize>, ItemEditError> {
+        self.place.metric = self.started.metric;
+        self.started.metric += 1;
         let mut metric = std::mem::take(&mut self.metric);
         metric.reset();
         let mut fields = std::mem::take(&mut self.metric_fields);
@@ -770,6 +802,7 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
                 lists: &self.kept,
             }),
             metric,
+            place: self.place,
             drop: &mut drop,
         });
         let len = match r {
