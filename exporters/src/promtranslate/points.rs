@@ -345,21 +345,14 @@ pub fn translate_wire(
                 return Ok(());
             };
             *at = place;
-            let ctx = MetricContext {
-                opts,
-                resource,
-                promoted,
-                forced: &forced,
-                layout: &layout,
-            };
+            if fresh.0 {
+                forced = forced_labels(scope.as_ref(), scope_url, resource, opts);
+            }
             if fresh.1 {
-                head = ctx.head(m);
+                head = metric_head(opts, m);
                 if let Err(Skip::InvalidName) = head {
                     dropped.invalid_name += 1;
                 }
-            }
-            if fresh.0 {
-                forced = forced_labels(scope.as_ref(), scope_url, resource, opts);
             }
             let h = match &head {
                 Ok(h) => h,
@@ -737,72 +730,6 @@ impl MetricContext<'_> {
         labels
     }
 
-    /// What a metric's points share, or why they are not translated. `m` has data.
-    fn head(&self, m: &Metric) -> Result<Head, Skip> {
-        let Some(data) = m.data.as_ref() else {
-            return Err(Skip::InvalidName);
-        };
-        let (kind, family, temporality, exemplars) = match data {
-            metric::Data::Gauge(_) => {
-                let family = if is_unknown_type(m) {
-                    FamilyType::Unknown
-                } else {
-                    FamilyType::Gauge
-                };
-                // Spec: exemplars of points other than histograms and monotonic sums are
-                // dropped.
-                (
-                    MetricKind::Gauge,
-                    family,
-                    Some(Temporality::Cumulative),
-                    false,
-                )
-            }
-            metric::Data::Sum(s) if s.is_monotonic => (
-                MetricKind::MonotonicCounter,
-                FamilyType::Counter,
-                temporality(s.aggregation_temporality),
-                true,
-            ),
-            metric::Data::Sum(s) => (
-                MetricKind::NonMonotonicCounter,
-                FamilyType::Gauge,
-                temporality(s.aggregation_temporality),
-                false,
-            ),
-            metric::Data::Histogram(h) => (
-                MetricKind::Histogram,
-                FamilyType::Histogram,
-                temporality(h.aggregation_temporality),
-                true,
-            ),
-            metric::Data::ExponentialHistogram(h) => (
-                MetricKind::ExponentialHistogram,
-                FamilyType::Histogram,
-                temporality(h.aggregation_temporality),
-                true,
-            ),
-            metric::Data::Summary(_) => (
-                MetricKind::Summary,
-                FamilyType::Summary,
-                Some(Temporality::Cumulative),
-                false,
-            ),
-        };
-        let Some(name) = self.opts.namer.build(&m.name, &m.unit, kind) else {
-            return Err(Skip::InvalidName);
-        };
-        let Some(temporality) = temporality else {
-            return Err(Skip::Temporality);
-        };
-        Ok(Head {
-            name,
-            family,
-            temporality,
-            exemplars,
-        })
-    }
-
     fn metric(&self, m: &Metric, out: &mut Vec<Point>, dropped: &mut Dropped) {
         let Some(data) = &m.data else {
             return;
@@ -814,7 +741,7 @@ impl MetricContext<'_> {
             metric::Data::ExponentialHistogram(h) => h.data_points.len(),
             metric::Data::Summary(s) => s.data_points.len(),
         };
-        let head = match self.head(m) {
+        let head = match metric_head(self.opts, m) {
             Ok(head) => head,
             Err(Skip::InvalidName) => {
                 dropped.invalid_name += 1;
@@ -928,6 +855,72 @@ impl MetricContext<'_> {
             no_recorded_value: flags & FLAG_NO_RECORDED_VALUE != 0,
         }
     }
+}
+
+/// What a metric's points share, or why they are not translated.
+fn metric_head(opts: &TranslateOptions, m: &Metric) -> Result<Head, Skip> {
+    let Some(data) = m.data.as_ref() else {
+        return Err(Skip::InvalidName);
+    };
+    let (kind, family, temporality, exemplars) = match data {
+        metric::Data::Gauge(_) => {
+            let family = if is_unknown_type(m) {
+                FamilyType::Unknown
+            } else {
+                FamilyType::Gauge
+            };
+            // Spec: exemplars of points other than histograms and monotonic sums are
+            // dropped.
+            (
+                MetricKind::Gauge,
+                family,
+                Some(Temporality::Cumulative),
+                false,
+            )
+        }
+        metric::Data::Sum(s) if s.is_monotonic => (
+            MetricKind::MonotonicCounter,
+            FamilyType::Counter,
+            temporality(s.aggregation_temporality),
+            true,
+        ),
+        metric::Data::Sum(s) => (
+            MetricKind::NonMonotonicCounter,
+            FamilyType::Gauge,
+            temporality(s.aggregation_temporality),
+            false,
+        ),
+        metric::Data::Histogram(h) => (
+            MetricKind::Histogram,
+            FamilyType::Histogram,
+            temporality(h.aggregation_temporality),
+            true,
+        ),
+        metric::Data::ExponentialHistogram(h) => (
+            MetricKind::ExponentialHistogram,
+            FamilyType::Histogram,
+            temporality(h.aggregation_temporality),
+            true,
+        ),
+        metric::Data::Summary(_) => (
+            MetricKind::Summary,
+            FamilyType::Summary,
+            Some(Temporality::Cumulative),
+            false,
+        ),
+    };
+    let Some(name) = opts.namer.build(&m.name, &m.unit, kind) else {
+        return Err(Skip::InvalidName);
+    };
+    let Some(temporality) = temporality else {
+        return Err(Skip::Temporality);
+    };
+    Ok(Head {
+        name,
+        family,
+        temporality,
+        exemplars,
+    })
 }
 
 /// Why a metric's points are not translated.
