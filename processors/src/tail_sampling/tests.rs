@@ -1077,12 +1077,14 @@ fn forwarded_requests_hold_whole_traces_up_to_the_bound() {
 #[tokio::test(start_paused = true)]
 async fn a_large_tick_is_forwarded_in_bounded_requests_of_whole_traces() {
     let (p, next, _) = started("tail_sampling", ALWAYS).await;
-    let blob = "x".repeat(1000);
-    for round in 0..30u8 {
+    // each trace's two spans in two requests: two pieces a trace, of sizes that vary
+    for round in 0..60u8 {
         let spans = (0..100u8)
             .map(|n| {
+                let blob = "x".repeat(1000 + n as usize * 7 + round as usize % 2 * 301);
                 let mut sp = with_attrs(span(n, "s", 0, 1), vec![kv("blob", s(&blob))]);
-                sp.trace_id[0] = round;
+                sp.trace_id[0] = round / 2;
+                sp.span_id[1] = round % 2;
                 sp
             })
             .collect();
@@ -1091,9 +1093,10 @@ async fn a_large_tick_is_forwarded_in_bounded_requests_of_whole_traces() {
     sleep(Duration::from_secs(31)).await;
     settle().await;
     let got = next.take();
-    let mut seen = std::collections::HashSet::new();
+    // the request each trace went in
+    let mut request_of = std::collections::HashMap::new();
     let mut spans = 0;
-    for b in &got {
+    for (i, b) in got.iter().enumerate() {
         let bytes = b.encode();
         assert!(bytes.len() <= FORWARD_MAX_BYTES, "{} bytes", bytes.len());
         let req = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
@@ -1103,11 +1106,13 @@ async fn a_large_tick_is_forwarded_in_bounded_requests_of_whole_traces() {
             .flat_map(|r| &r.scope_spans)
             .flat_map(|s| &s.spans)
         {
-            assert!(seen.insert(sp.trace_id.clone()), "a trace in two requests");
+            let first = *request_of.entry(sp.trace_id.clone()).or_insert(i);
+            assert_eq!(first, i, "a trace in two requests");
             spans += 1;
         }
     }
-    assert_eq!(spans, 3000);
+    assert_eq!(spans, 6000);
+    assert_eq!(request_of.len(), 3000);
     assert!(got.len() >= 3, "{} requests", got.len());
     p.shutdown().await;
 }
