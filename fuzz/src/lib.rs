@@ -94,6 +94,7 @@ pub fn otlp_wire(data: &[u8]) {
             wire_items_agree::<Metric>(bytes, decoded.clone(), items);
             wire_filter_agrees::<Metric>(bytes, decoded.clone(), items);
             wire_points_agree(bytes, decoded.clone(), items);
+            prometheus_points_agree(bytes, &decoded);
         }
     }
     wire_edit_agrees(signal, bytes, decoded, items);
@@ -430,6 +431,45 @@ fn point_flags(p: &mut pipeline_api::wire_items::DataPoint) -> &mut u32 {
         DataPoint::ExpHistogram(p) => &mut p.flags,
         DataPoint::Summary(p) => &mut p.flags,
     }
+}
+
+/// The Prometheus exporters' points of metrics bytes read where they lie are those of the
+/// decoded request (when the bytes walk), under options that exercise every label source.
+fn prometheus_points_agree(bytes: &[u8], decoded: &BatchData) {
+    use exporters::promtranslate::{
+        translate, translate_wire, ExtraLabels, MetricNamer, ResourceToTelemetry, ScopeLabels,
+        TranslateOptions,
+    };
+    let BatchData::Metrics(req) = decoded else {
+        return;
+    };
+    let promote = bytes.len().is_multiple_of(2);
+    let opts = TranslateOptions {
+        namer: MetricNamer::new(if promote { "ns" } else { "" }, !promote),
+        scope_labels: if promote {
+            ScopeLabels::Full
+        } else {
+            ScopeLabels::NameAndVersionIfSet
+        },
+        resource_to_telemetry: ResourceToTelemetry {
+            enabled: promote,
+            exclude_service_attributes: bytes.len().is_multiple_of(3),
+        },
+        extra: ExtraLabels {
+            labels: vec![("job".into(), "fixed".into())],
+            override_data: promote,
+        },
+        drop_reserved: !promote,
+    };
+    let Some((got, _)) = translate_wire(&[bytes], &opts) else {
+        return;
+    };
+    let (want, _) = translate(req, &opts);
+    assert_eq!(
+        format!("{got:?}"),
+        format!("{want:?}"),
+        "the wire form and the decoded form translate differently"
+    );
 }
 
 /// The data point walk ([`pipeline_api::wire_items::DataPoint`]) over accepted metrics
