@@ -80,29 +80,19 @@ fn ms(ns: u64) -> i64 {
 }
 
 fn labels_with(name: &str, labels: &Labels, extra: Option<(&str, String)>) -> Vec<Label> {
-    let mut out: Vec<Label> = Vec::with_capacity(labels.len() + 2);
-    out.push(Label {
-        name: "__name__".into(),
-        value: name.into(),
-    });
-    for (k, v) in labels {
-        out.push(Label {
-            name: k.clone(),
-            value: v.clone(),
-        });
-    }
+    let mut out = into_labels(name, labels.clone());
     if let Some((k, v)) = extra {
         out.retain(|l| l.name != k);
         out.push(Label {
             name: k.into(),
             value: v,
         });
+        out.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
 
-/// [`labels_with`] without an extra label, taking the point's labels.
+/// The series labels of a point's `labels` under `name` (`__name__`), sorted by name.
 fn into_labels(name: &str, labels: Labels) -> Vec<Label> {
     let mut out: Vec<Label> = Vec::with_capacity(labels.len() + 1);
     out.push(Label {

@@ -34,7 +34,9 @@ use std::sync::Arc;
 use pipeline_api::attrs::AttrMap;
 use pipeline_api::proto::tonic::resource::v1::Resource;
 use pipeline_api::wire_edit::{ValueRef, WireAttrs};
-use pipeline_api::wire_items::{filter_items, DataPoint, ItemEditError, Level, Place, PointParts};
+use pipeline_api::wire_items::{
+    filter_items, DataPoint, ItemEditError, Level, Place, PointParts, WireItem,
+};
 
 use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use pipeline_api::proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
@@ -321,7 +323,8 @@ pub fn translate_wire(
     let layout = RefCell::new(KeyLayout::default());
     for chunk in chunks {
         // what the points of the current resource entry, scope entry and metric share
-        let mut current: Option<(Place, Arc<ResourceInfo>, Vec<KeyValue>)> = None;
+        let mut last: Option<Place> = None;
+        let mut resource = (Arc::new(ResourceInfo::default()), Vec::new());
         let mut forced = Labels::new();
         let mut head: Result<Head, Skip> = Err(Skip::InvalidName);
         let mut f = |parts: PointParts<'_, '_>| -> Result<(), String> {
@@ -331,24 +334,17 @@ pub fn translate_wire(
                 return Ok(());
             };
             let place = parts.place;
-            let fresh = match &current {
-                Some((at, ..)) if at.resource == place.resource => {
-                    (at.scope != place.scope, at.metric != place.metric)
-                }
-                _ => {
-                    let (resource, promoted) = resource_parts(parts.resource.as_ref(), opts);
-                    current = Some((place, resource, promoted));
-                    (true, true)
-                }
-            };
-            let Some((at, resource, promoted)) = current.as_mut() else {
-                return Ok(());
-            };
-            *at = place;
-            if fresh.0 {
-                forced = forced_labels(scope.as_ref(), scope_url, resource, opts);
+            let new = |of: fn(&Place) -> usize| last.as_ref().map(of) != Some(of(&place));
+            let (new_resource, new_scope, new_metric) =
+                (new(|p| p.resource), new(|p| p.scope), new(|p| p.metric));
+            last = Some(place);
+            if new_resource {
+                resource = resource_parts(parts.resource.as_ref(), opts);
             }
-            if fresh.1 {
+            if new_scope {
+                forced = forced_labels(scope.as_ref(), scope_url, &resource.0, opts);
+            }
+            if new_metric {
                 head = metric_head(opts, m);
                 if let Err(Skip::InvalidName) = head {
                     dropped.invalid_name += 1;
@@ -364,34 +360,46 @@ pub fn translate_wire(
             };
             let ctx = MetricContext {
                 opts,
-                resource,
-                promoted,
+                resource: &resource.0,
+                promoted: &resource.1,
                 forced: &forced,
                 layout: &layout,
             };
-            let exemplars = |number| -> Vec<OtlpExemplar> {
+            // the point's list kept as bytes besides its attributes: its exemplars, a
+            // summary point's quantiles
+            let attributes = item.item.attributes_field();
+            // (every kind has one; without it the batch is translated decoded)
+            let &kept = item
+                .item
+                .lists()
+                .iter()
+                .find(|&&n| n != attributes)
+                .ok_or("")?;
+            let exemplars = || -> Vec<OtlpExemplar> {
                 if h.exemplars {
-                    item.list(number).collect()
+                    item.list(kept).collect()
                 } else {
                     Vec::new()
                 }
             };
             let point = match &*item.item {
-                DataPoint::Number(p) => item
-                    .attrs
-                    .read(|a| ctx.point(m, h, PointRef::Number(p), a, &exemplars(5))),
+                DataPoint::Number(p) => {
+                    let e = exemplars();
+                    item.attrs
+                        .read(|a| ctx.point(m, h, PointRef::Number(p), a, &e))
+                }
                 DataPoint::Histogram(p) => {
-                    let e = exemplars(8);
+                    let e = exemplars();
                     item.attrs
                         .read(|a| ctx.point(m, h, PointRef::Histogram(p), a, &e))
                 }
                 DataPoint::ExpHistogram(p) => {
-                    let e = exemplars(11);
+                    let e = exemplars();
                     item.attrs
                         .read(|a| ctx.point(m, h, PointRef::Exponential(p), a, &e))
                 }
                 DataPoint::Summary(p) => {
-                    let quantiles: Vec<ValueAtQuantile> = item.list(6).collect();
+                    let quantiles: Vec<ValueAtQuantile> = item.list(kept).collect();
                     item.attrs
                         .read(|a| ctx.point(m, h, PointRef::Summary(p, &quantiles), a, &[]))
                 }
@@ -692,15 +700,20 @@ struct MetricContext<'a> {
 }
 
 impl MetricContext<'_> {
+    /// The labels of `attrs`, by the layout of the last point's keys when they are the same.
+    fn attribute_labels(&self, attrs: &(impl AttrSource + ?Sized)) -> Labels {
+        let mut layout = self.layout.borrow_mut();
+        if !layout.fits(attrs) {
+            *layout = KeyLayout::of(attrs);
+        }
+        layout.labels(attrs)
+    }
+
     /// The label set of one data point; `reserved` names (`le`, `quantile`) are taken out
     /// because the exporter adds its own.
     fn labels(&self, attrs: &(impl AttrSource + ?Sized), reserved: &[&str]) -> Labels {
         let labels = if self.promoted.is_empty() {
-            let mut layout = self.layout.borrow_mut();
-            if !layout.fits(attrs) {
-                *layout = KeyLayout::of(attrs);
-            }
-            layout.labels(attrs)
+            self.attribute_labels(attrs)
         } else {
             // Resource attributes overwrite point attributes of the same key.
             let attrs = attrs.entries();
@@ -710,7 +723,7 @@ impl MetricContext<'_> {
                 .filter(|kv| !self.promoted.iter().any(|p| p.key == kv.key))
                 .collect();
             merged.extend(self.promoted.iter());
-            sanitized_labels(merged)
+            self.attribute_labels(&merged[..])
         };
         let mut labels = merge_labels(labels, self.forced, self.opts.extra.labels.len());
         for (k, v) in &self.opts.extra.labels {

@@ -228,8 +228,8 @@ pub struct Parts<'p, 'a, T> {
     pub drop: &'p mut bool,
 }
 
-/// The ordinals, from 0 in the request, of the resource entry, the scope entry and the
-/// metric (a data point walk) being walked.
+/// The ordinals, counted from 1 in the request, of the resource entry, the scope entry and
+/// the metric (a data point walk) being walked: each moves on as its next entry starts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Place {
     pub resource: usize,
@@ -295,7 +295,6 @@ pub fn filter_items<T: WireItem>(
         metric_fields: Vec::new(),
         data_fields: Vec::new(),
         place: Place::default(),
-        started: Place::default(),
     };
     let out = walk.request(bytes).map(|len| {
         let out = walk.changed.then(|| walk.plan.write(len));
@@ -370,10 +369,8 @@ struct ItemWalk<'a, 'f, 'g, T> {
     metric: Metric,
     metric_fields: Vec<&'a [u8]>,
     data_fields: Vec<&'a [u8]>,
-    /// The entries being walked; each count moves on as its next entry starts.
+    /// The entries being walked.
     place: Place,
-    /// Entries started so far.
-    started: Place,
 }
 
 fn string(value: &[u8]) -> Result<String, ItemEditError> {
@@ -541,8 +538,7 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
 
     /// A `ResourceSpans` or `ResourceLogs` planned: its length, `None` when it is left out.
     fn resource_entry(&mut self, msg: &'a [u8]) -> Result<Option<usize>, ItemEditError> {
-        self.place.resource = self.started.resource;
-        self.started.resource += 1;
+        self.place.resource += 1;
         let mut e = self.entry::<Resource>(msg)?;
         let url_before = e.schema_url.clone();
         if self.level == Level::Resource
@@ -594,8 +590,7 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         resource_schema_url: &mut String,
     ) -> Result<Option<usize>, ItemEditError> {
         // the scope and schema URL first (the items' statements read them), then the items
-        self.place.scope = self.started.scope;
-        self.started.scope += 1;
+        self.place.scope += 1;
         let mut e = self.entry::<InstrumentationScope>(msg)?;
         let url_before = e.schema_url.clone();
         let scope = Some((&mut e.message, &mut e.schema_url));
@@ -653,8 +648,7 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         scope: &mut Option<InstrumentationScope>,
         scope_schema_url: &mut String,
     ) -> Result<Option<usize>, ItemEditError> {
-        self.place.metric = self.started.metric;
-        self.started.metric += 1;
+        self.place.metric += 1;
         let mut metric = std::mem::take(&mut self.metric);
         metric.reset();
         let mut fields = std::mem::take(&mut self.metric_fields);
