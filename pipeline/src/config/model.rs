@@ -447,13 +447,32 @@ impl Check<'_> {
         ids
     }
 
+    /// The components a section defines whose type is known, each with its factory,
+    /// whether or not its config parsed: the pipeline checks need only the type, so a
+    /// pipeline's problems are reported beside the component's own.
+    fn factories<F: ?Sized + Factory>(
+        &self,
+        kind: ComponentKind,
+        list: &[Arc<F>],
+    ) -> BTreeMap<ComponentId, Arc<F>> {
+        section(self.top, kind.section(), &mut Vec::new())
+            .into_iter()
+            .filter_map(|(key, _)| {
+                let id = ComponentId::parse(&key).ok()?;
+                let found = find(list, id.type_name())?;
+                Some((id, found.factory.clone()))
+            })
+            .collect()
+    }
+
     fn pipelines(
         &mut self,
         service: &ServiceConfig,
-        receivers: &BTreeMap<ComponentId, Planned<dyn ReceiverFactory>>,
-        processors: &BTreeMap<ComponentId, Planned<dyn ProcessorFactory>>,
-        exporters: &BTreeMap<ComponentId, PlannedExporter>,
+        registry: &Registry,
     ) -> BTreeMap<PipelineId, PipelinePlan> {
+        let receivers = self.factories(ComponentKind::Receiver, &registry.receivers);
+        let processors = self.factories(ComponentKind::Processor, &registry.processors);
+        let exporters = self.factories(ComponentKind::Exporter, &registry.exporters);
         let mut pipelines = BTreeMap::new();
         for (key, p) in &service.pipelines {
             let base = ["service", "pipelines", key.as_str()];
@@ -472,7 +491,7 @@ impl Check<'_> {
                 ComponentKind::Receiver,
                 true,
                 signal,
-                &|id| receivers.get(id).map(|p| p.factory.signals()),
+                &|id| receivers.get(id).map(|f| f.signals()),
             );
             let pr = self.pipeline_list(
                 &base,
@@ -481,7 +500,7 @@ impl Check<'_> {
                 ComponentKind::Processor,
                 false,
                 signal,
-                &|id| processors.get(id).map(|p| p.factory.signals()),
+                &|id| processors.get(id).map(|f| f.signals()),
             );
             let ex = self.pipeline_list(
                 &base,
@@ -490,7 +509,7 @@ impl Check<'_> {
                 ComponentKind::Exporter,
                 true,
                 signal,
-                &|id| exporters.get(id).map(|p| p.factory.signals()),
+                &|id| exporters.get(id).map(|f| f.signals()),
             );
             if p.receivers.is_empty() {
                 self.error(&base, "must have at least one receiver");
@@ -514,11 +533,12 @@ impl Check<'_> {
     /// factory supports (Go's rules and messages).
     fn connector_uses(
         &mut self,
-        connectors: &BTreeMap<ComponentId, Planned<dyn ConnectorFactory>>,
+        registry: &Registry,
         pipelines: &BTreeMap<PipelineId, PipelinePlan>,
     ) {
-        for (id, c) in connectors {
-            let pairs = c.factory.pairs();
+        for (id, factory) in self.factories(ComponentKind::Connector, &registry.connectors) {
+            let id = &id;
+            let pairs = factory.pairs();
             let as_exporter: Vec<&PipelineId> = pipelines
                 .iter()
                 .filter(|(_, p)| p.exporters.contains(id))
@@ -571,15 +591,16 @@ impl Check<'_> {
     /// it.
     fn pipeline_order(
         &mut self,
-        connectors: &BTreeMap<ComponentId, Planned<dyn ConnectorFactory>>,
+        registry: &Registry,
         pipelines: &BTreeMap<PipelineId, PipelinePlan>,
     ) -> Vec<PipelineId> {
+        let connectors = self.factories(ComponentKind::Connector, &registry.connectors);
         // edges: pipeline → the pipelines a connector among its exporters feeds
         let mut edges: BTreeMap<&PipelineId, Vec<(&PipelineId, &ComponentId)>> = BTreeMap::new();
         for (pid, p) in pipelines {
             let out = edges.entry(pid).or_default();
             for c in p.exporters.iter().filter(|c| connectors.contains_key(*c)) {
-                let pairs = connectors[c].factory.pairs();
+                let pairs = connectors[c].pairs();
                 for (qid, q) in pipelines {
                     if q.receivers.contains(c) && pairs.contains(&(pid.signal(), qid.signal())) {
                         out.push((qid, c));
@@ -863,11 +884,11 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
     let service = service.unwrap_or_default();
     let service_extensions = c.service_extensions(&service);
     c.queue_storage(&exporters, &service_extensions);
-    let pipelines = c.pipelines(&service, &receivers, &processors, &exporters);
+    let pipelines = c.pipelines(&service, registry);
     if service_parsed {
-        c.connector_uses(&connectors, &pipelines);
+        c.connector_uses(registry, &pipelines);
     }
-    let order = c.pipeline_order(&connectors, &pipelines);
+    let order = c.pipeline_order(registry, &pipelines);
     c.checks_when_used(&receivers, &processors, &exporters, &connectors, &pipelines);
     c.listen_addresses(
         &receivers,

@@ -580,3 +580,32 @@ fn the_removed_spanmetrics_processor_is_refused_with_the_migration() {
     );
     assert!(!text.contains("did you mean"), "{text}");
 }
+
+#[test]
+fn pipeline_problems_are_reported_beside_the_components_own() {
+    // A component whose config fails to parse still has a type: the pipelines' checks
+    // (signal support, connector pairs, cycles) run on it in the same pass.
+    let errs = errors_of(
+        r#"
+receivers: {fakerecv: }
+exporters:
+  fakeexp: {endpiont: x}
+  tracesonly: {bogus: 1}
+connectors: {fakeconn: {bogus: 1}}
+service:
+  pipelines:
+    metrics: {receivers: [fakerecv], exporters: [tracesonly, fakeexp]}
+    traces/in: {receivers: [fakerecv], exporters: [fakeconn]}
+"#,
+    );
+    assert_eq!(
+        errs,
+        vec![
+            r#"exporters::fakeexp::endpiont: unknown key "endpiont"; did you mean "endpoint"?"#,
+            r#"exporters::tracesonly::bogus: unknown key "bogus"; valid keys: delay, fail, endpoint"#,
+            r#"connectors::fakeconn::bogus: unknown key "bogus"; valid keys: hold"#,
+            r#"service::pipelines::metrics::exporters::0: exporter "tracesonly" does not support metrics (it supports: traces)"#,
+            r#"connectors::fakeconn: connector "fakeconn" used as exporter in [traces/in] pipeline but not used in any supported receiver pipeline"#,
+        ]
+    );
+}
