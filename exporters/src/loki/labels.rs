@@ -27,13 +27,16 @@
 //! severity number but a severity text gets `level` = that text, and config `labels`,
 //! a label limit and a cardinality warning come on top.
 
+use std::borrow::Cow;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
+use pipeline_api::attrs::AttrMap;
 use pipeline_api::proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use pipeline_api::proto::tonic::logs::v1::LogRecord;
+use pipeline_api::wire_edit::{ValueRef, WireAttrs};
 
 use super::config::{configured_label_name, Config, DefaultLabelsEnabled};
 use crate::debug::gofmt::value_as_string;
@@ -172,8 +175,14 @@ impl LabelRules {
         }
     }
 
-    /// The labels of `record` under `resource`.
-    pub fn labels(&self, resource: &[KeyValue], record: &LogRecord) -> RecordLabels {
+    /// The labels of `record` under `resource`; `attrs` are the record's attributes (its
+    /// own list, or the wire form's).
+    pub fn labels<A: Attrs + ?Sized>(
+        &self,
+        resource: &[KeyValue],
+        record: &LogRecord,
+        attrs: &A,
+    ) -> RecordLabels {
         let mut set: BTreeMap<String, Candidate> = BTreeMap::new();
         let mut put = |name: String, value: String, class: Class, removes| {
             if value.is_empty() {
@@ -201,9 +210,9 @@ impl LabelRules {
         }
         if self.defaults.job {
             if let Some(name) = get(resource, "service.name") {
-                let mut job = value_as_string(Some(name));
+                let mut job = value_as_string(Some(&name));
                 if let Some(ns) = get(resource, "service.namespace") {
-                    job = format!("{}/{job}", value_as_string(Some(ns)));
+                    job = format!("{}/{job}", value_as_string(Some(&ns)));
                 }
                 put("job".into(), job, Class::Default, both("job"));
             }
@@ -212,7 +221,7 @@ impl LabelRules {
             if let Some(inst) = get(resource, "service.instance.id") {
                 put(
                     "instance".into(),
-                    value_as_string(Some(inst)),
+                    value_as_string(Some(&inst)),
                     Class::Default,
                     both("instance"),
                 );
@@ -221,8 +230,8 @@ impl LabelRules {
         if self.defaults.level {
             let level = if record.severity_number != 0 {
                 // Go addLogLevelAttributeAndHint: an existing `level` attribute wins.
-                match get(&record.attributes, "level") {
-                    Some(v) => Some(value_as_string(Some(v))),
+                match attrs.last_string("level") {
+                    Some(v) => Some(v.into_owned()),
                     None => severity_level(record.severity_number).map(str::to_string),
                 }
             } else if !record.severity_text.is_empty() {
@@ -238,45 +247,45 @@ impl LabelRules {
         // Hints (Go convertAttributesAndMerge), in Go's merge order.
         let hinted = [
             (get(resource, HINT_RESOURCES), Source::Resource),
-            (get(&record.attributes, HINT_RESOURCES), Source::Resource),
-            (get(&record.attributes, HINT_ATTRIBUTES), Source::Record),
+            (get(attrs, HINT_RESOURCES), Source::Resource),
+            (get(attrs, HINT_ATTRIBUTES), Source::Record),
         ];
         for (hint, from) in hinted {
             let Some(hint) = hint else { continue };
-            let attrs = match from {
-                Source::Resource => resource,
-                Source::Record => &record.attributes[..],
-            };
-            for attr in hint_names(hint) {
-                let Some(v) = get_nested(attrs, &attr) else {
+            for attr in hint_names(&hint) {
+                let v = match from {
+                    Source::Resource => get_nested_string(resource, &attr),
+                    Source::Record => get_nested_string(attrs, &attr),
+                };
+                let Some(v) = v else {
                     continue;
                 };
                 let Some(name) = label_name(&attr) else {
                     continue;
                 };
-                put(name, value_as_string(Some(v)), Class::Hint, both(&attr));
+                put(name, v, Class::Hint, both(&attr));
             }
         }
 
         // Config labels.
-        for (rules, class, source, attrs) in [
-            (&self.resource, Class::Resource, Source::Resource, resource),
-            (
-                &self.attributes,
-                Class::Attribute,
-                Source::Record,
-                &record.attributes[..],
-            ),
-        ] {
-            for (attr, name) in rules {
-                if let Some(v) = get_nested(attrs, attr) {
-                    put(
-                        name.clone(),
-                        value_as_string(Some(v)),
-                        class,
-                        vec![(Some(source), attr.clone())],
-                    );
-                }
+        for (attr, name) in &self.resource {
+            if let Some(v) = get_nested_string(resource, attr) {
+                put(
+                    name.clone(),
+                    v,
+                    Class::Resource,
+                    vec![(Some(Source::Resource), attr.clone())],
+                );
+            }
+        }
+        for (attr, name) in &self.attributes {
+            if let Some(v) = get_nested_string(attrs, attr) {
+                put(
+                    name.clone(),
+                    v,
+                    Class::Attribute,
+                    vec![(Some(Source::Record), attr.clone())],
+                );
             }
         }
         for (name, value) in &self.static_labels {
@@ -302,13 +311,54 @@ impl LabelRules {
     }
 }
 
-/// The attribute `key` (the last of that name, as a Go map built from the list keeps it).
-pub fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
-    attrs
-        .iter()
+/// Attributes read by key: a decoded list, or a record's in the wire form (read where they
+/// lie, nothing else decoded).
+pub trait Attrs {
+    /// The value of the last entry of `key` (as a Go map built from the list keeps it).
+    fn last(&self, key: &str) -> Option<Cow<'_, AnyValue>>;
+    /// That value as text (pdata's `AsString`), borrowed where it is a string.
+    fn last_string(&self, key: &str) -> Option<Cow<'_, str>> {
+        self.last(key).map(|v| match v {
+            Cow::Borrowed(AnyValue {
+                value: Some(any_value::Value::StringValue(s)),
+            }) => Cow::Borrowed(s.as_str()),
+            v => Cow::Owned(value_as_string(Some(&v))),
+        })
+    }
+}
+
+impl Attrs for [KeyValue] {
+    fn last(&self, key: &str) -> Option<Cow<'_, AnyValue>> {
+        self.iter()
+            .rev()
+            .find(|kv| kv.key == key)
+            .map(|kv| Cow::Borrowed(kv.value.as_ref().unwrap_or(&EMPTY)))
+    }
+}
+
+/// The index of the last entry of `key`.
+fn last_index(attrs: &WireAttrs<'_>, key: &str) -> Option<usize> {
+    (0..attrs.len())
         .rev()
-        .find(|kv| kv.key == key)
-        .map(|kv| kv.value.as_ref().unwrap_or(&EMPTY))
+        .find(|&i| attrs.key_bytes(i) == key.as_bytes())
+}
+
+impl Attrs for WireAttrs<'_> {
+    fn last(&self, key: &str) -> Option<Cow<'_, AnyValue>> {
+        last_index(self, key).map(|i| self.value(i))
+    }
+    fn last_string(&self, key: &str) -> Option<Cow<'_, str>> {
+        let i = last_index(self, key)?;
+        Some(match self.value_ref(i) {
+            ValueRef::Str(s) => Cow::Borrowed(s),
+            _ => Cow::Owned(value_as_string(Some(&self.value(i)))),
+        })
+    }
+}
+
+/// The attribute `key` (the last of that name, as a Go map built from the list keeps it).
+pub fn get<'a, A: Attrs + ?Sized>(attrs: &'a A, key: &str) -> Option<Cow<'a, AnyValue>> {
+    attrs.last(key)
 }
 
 static EMPTY: AnyValue = AnyValue { value: None };
@@ -319,12 +369,24 @@ const MAX_PATH_SEGMENTS: usize = 10;
 
 /// Go `getAttribute`: the key itself, else a path into map values split at dots (the longest
 /// leading part that names a map is tried first).
-pub fn get_nested<'a>(attrs: &'a [KeyValue], name: &str) -> Option<&'a AnyValue> {
+pub fn get_nested<'a, A: Attrs + ?Sized>(attrs: &'a A, name: &str) -> Option<Cow<'a, AnyValue>> {
     get_nested_depth(attrs, name, 0)
 }
 
-fn get_nested_depth<'a>(attrs: &'a [KeyValue], name: &str, depth: usize) -> Option<&'a AnyValue> {
-    if let Some(v) = get(attrs, name) {
+/// [`get_nested`]'s value as text (pdata's `AsString`).
+pub fn get_nested_string<A: Attrs + ?Sized>(attrs: &A, name: &str) -> Option<String> {
+    match attrs.last_string(name) {
+        Some(s) => Some(s.into_owned()),
+        None => get_nested(attrs, name).map(|v| value_as_string(Some(&v))),
+    }
+}
+
+fn get_nested_depth<'a, A: Attrs + ?Sized>(
+    attrs: &'a A,
+    name: &str,
+    depth: usize,
+) -> Option<Cow<'a, AnyValue>> {
+    if let Some(v) = attrs.last(name) {
         return Some(v);
     }
     let segments: Vec<&str> = name.split('.').collect();
@@ -335,11 +397,17 @@ fn get_nested_depth<'a>(attrs: &'a [KeyValue], name: &str, depth: usize) -> Opti
     for i in 0..n.saturating_sub(1) {
         let left = segments[..n - i - 1].join(".");
         let right = segments[n - i - 1..].join(".");
-        if let Some(AnyValue {
-            value: Some(any_value::Value::KvlistValue(map)),
-        }) = get_nested_depth(attrs, &left, depth + 1)
-        {
-            return get_nested_depth(&map.values, &right, depth + 1);
+        match get_nested_depth(attrs, &left, depth + 1) {
+            Some(Cow::Borrowed(AnyValue {
+                value: Some(any_value::Value::KvlistValue(map)),
+            })) => return get_nested_depth(&map.values[..], &right, depth + 1),
+            Some(Cow::Owned(AnyValue {
+                value: Some(any_value::Value::KvlistValue(map)),
+            })) => {
+                return get_nested_depth(&map.values[..], &right, depth + 1)
+                    .map(|v| Cow::Owned(v.into_owned()))
+            }
+            _ => {}
         }
     }
     None
@@ -369,12 +437,16 @@ pub fn hint_names(hint: &AnyValue) -> Vec<String> {
 
 /// The string value of attribute `key`, as Go's `Value.Str()` reads it (empty for other
 /// types).
-pub fn get_str<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
-    match get(attrs, key).map(|v| &v.value) {
-        Some(Some(any_value::Value::StringValue(s))) => Some(s),
-        Some(_) => Some(""),
-        None => None,
-    }
+pub fn get_str<'a, A: Attrs + ?Sized>(attrs: &'a A, key: &str) -> Option<Cow<'a, str>> {
+    Some(match attrs.last(key)? {
+        Cow::Borrowed(AnyValue {
+            value: Some(any_value::Value::StringValue(s)),
+        }) => Cow::Borrowed(s.as_str()),
+        Cow::Owned(AnyValue {
+            value: Some(any_value::Value::StringValue(s)),
+        }) => Cow::Owned(s),
+        _ => Cow::Borrowed(""),
+    })
 }
 
 /// The stream's label text, as `model.LabelSet.String()` writes it.

@@ -41,14 +41,15 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pipeline_api::config::format_go_duration;
 use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use pipeline_api::proto::tonic::common::v1::KeyValue;
+use pipeline_api::proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use pipeline_api::proto::tonic::logs::v1::LogRecord;
 use pipeline_api::telemetry::ComponentTelemetry;
+use pipeline_api::wire_items::{filter_items, Level, LogParts, WireMap};
 use pipeline_api::{
     async_trait, Batch, BuildError, ComponentId, ConsumeError, Exporter, ExporterFactory,
     IntCounter, RequestContext,
@@ -65,7 +66,9 @@ use transport::http::{error_chain, ClientOptions};
 use crate::debug::gofmt::{hex_id, value_as_string};
 use crate::promtranslate::label_name;
 use format::LineParts;
-use labels::{get, get_nested, get_str, CardinalityGuard, LabelRules, Source};
+use labels::{
+    get, get_nested_string, get_str, Attrs, CardinalityGuard, Explosion, LabelRules, Source,
+};
 use push::{EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter, Timestamp};
 
 pub const TYPE_NAME: &str = "loki";
@@ -89,7 +92,7 @@ pub fn factory() -> Arc<dyn ExporterFactory> {
 }
 
 /// One batch turned into push requests.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Translated {
     /// Tenant (empty: none) → request.
     pub requests: BTreeMap<String, PushRequest>,
@@ -167,25 +170,30 @@ impl LokiExporter {
 
     /// The tenant of a record (empty: none). `context_tenant` is the batch's tenant for
     /// `source: context`.
-    fn tenant_of(&self, resource: &[KeyValue], record: &LogRecord, context_tenant: &str) -> String {
+    fn tenant_of<A: Attrs + ?Sized>(
+        &self,
+        resource: &[KeyValue],
+        attrs: &A,
+        context_tenant: &str,
+    ) -> String {
         match &self.tenant {
             Some(t) => match t.source {
                 TenantSource::Static => t.value.clone(),
                 TenantSource::Context => context_tenant.to_string(),
                 TenantSource::Attributes => get(resource, &t.value)
-                    .or_else(|| get(&record.attributes, &t.value))
-                    .map(|v| value_as_string(Some(v)))
+                    .or_else(|| get(attrs, &t.value))
+                    .map(|v| value_as_string(Some(&v)))
                     .unwrap_or_default(),
             },
             None => {
                 // Go GetTenantFromTenantHint.
                 let hint = get_str(resource, labels::HINT_TENANT)
-                    .or_else(|| get_str(&record.attributes, labels::HINT_TENANT));
+                    .or_else(|| get_str(attrs, labels::HINT_TENANT));
                 match hint {
-                    Some(attr) => get_str(resource, attr)
-                        .or_else(|| get_str(&record.attributes, attr))
+                    Some(attr) => get_str(resource, &attr)
+                        .or_else(|| get_str(attrs, &attr))
                         .unwrap_or_default()
-                        .to_string(),
+                        .into_owned(),
                     None => String::new(),
                 }
             }
@@ -193,10 +201,10 @@ impl LokiExporter {
     }
 
     /// The line format of a record: the `loki.format` hint, else the configured one.
-    fn format_of(&self, resource: &[KeyValue], record: &LogRecord) -> LineFormat {
+    fn format_of<A: Attrs + ?Sized>(&self, resource: &[KeyValue], attrs: &A) -> LineFormat {
         let hint = get(resource, labels::HINT_FORMAT)
-            .or_else(|| get(&record.attributes, labels::HINT_FORMAT))
-            .map(|v| value_as_string(Some(v)));
+            .or_else(|| get(attrs, labels::HINT_FORMAT))
+            .map(|v| value_as_string(Some(&v)));
         match hint {
             None => self.format,
             Some(h) => LineFormat::from_hint(&h).unwrap_or_else(|| {
@@ -210,7 +218,12 @@ impl LokiExporter {
 
     /// Structured metadata of a record: the configured attributes (record first, then
     /// resource), then the trace context.
-    fn metadata_of(&self, resource: &[KeyValue], record: &LogRecord) -> Vec<LabelPairAdapter> {
+    fn metadata_of<A: Attrs + ?Sized>(
+        &self,
+        resource: &[KeyValue],
+        record: &LogRecord,
+        attrs: &A,
+    ) -> Vec<LabelPairAdapter> {
         let mut out: Vec<LabelPairAdapter> = Vec::new();
         let mut push = |name: &str, value: String| {
             if !value.is_empty() && !out.iter().any(|p| p.name == name) {
@@ -222,9 +235,9 @@ impl LokiExporter {
         };
         for (attr, name) in &self.metadata_attributes {
             if let Some(v) =
-                get_nested(&record.attributes, attr).or_else(|| get_nested(resource, attr))
+                get_nested_string(attrs, attr).or_else(|| get_nested_string(resource, attr))
             {
-                push(name, value_as_string(Some(v)));
+                push(name, v);
             }
         }
         if self.trace_context {
@@ -234,13 +247,10 @@ impl LokiExporter {
         out
     }
 
-    /// Turn a batch into one push request per tenant.
-    pub fn translate(
-        &self,
-        logs: &ExportLogsServiceRequest,
-        context: &RequestContext,
-    ) -> Result<Translated, ConsumeError> {
-        let context_tenant = match &self.tenant {
+    /// The batch's tenant for `source: context`: Go's error when the request carries more
+    /// than one.
+    fn context_tenant(&self, context: &RequestContext) -> Result<String, ConsumeError> {
+        match &self.tenant {
             Some(t) if t.source == TenantSource::Context => {
                 let values = context.metadata_values(&t.value);
                 if values.len() > 1 {
@@ -250,21 +260,82 @@ impl LokiExporter {
                         values.len()
                     )));
                 }
-                values.first().map(|v| v.to_string()).unwrap_or_default()
+                Ok(values.first().map(|v| v.to_string()).unwrap_or_default())
             }
-            _ => String::new(),
-        };
-        let now_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        let now = Instant::now();
-        let mut out = Translated::default();
-        // tenant → label text → entries
-        let mut tenants: BTreeMap<String, BTreeMap<String, Vec<EntryAdapter>>> = BTreeMap::new();
-        let mut explosions = Vec::new();
-        let mut truncated_first: Option<(usize, Vec<String>)> = None;
-        let mut guard = self.guard.lock().unwrap_or_else(|p| p.into_inner());
+            _ => Ok(String::new()),
+        }
+    }
+
+    /// Turn a batch into one push request per tenant: read from its wire form where it has
+    /// one (`wire_items`' log record walk: a record's attributes stay bytes, only those the
+    /// labels, hints and metadata name are read), else from the decoded request.
+    pub fn translate_batch(&self, batch: &Batch) -> Result<Option<Translated>, ConsumeError> {
+        if !batch.is_decoded() {
+            if let Some(pieces) = batch.wire_pieces() {
+                if let Some(t) = self.translate_wire(pieces, batch.context())? {
+                    return Ok(Some(t));
+                }
+            }
+        }
+        match batch.as_logs() {
+            Some(logs) => self.translate(logs, batch.context()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// [`LokiExporter::translate`] over export requests in their wire form, each of
+    /// `chunks` one the receive scan accepted. `None` when the bytes cannot be walked:
+    /// decode them instead.
+    pub fn translate_wire(
+        &self,
+        chunks: &[impl AsRef<[u8]>],
+        context: &RequestContext,
+    ) -> Result<Option<Translated>, ConsumeError> {
+        let mut t = Translation::new(self, self.context_tenant(context)?);
+        for chunk in chunks {
+            let walked = filter_items::<LogRecord>(
+                chunk.as_ref(),
+                Level::Item,
+                false,
+                &mut |parts: LogParts<'_, '_>| {
+                    let Some(item) = parts.item else {
+                        return Ok(());
+                    };
+                    let resource: &[KeyValue] = parts
+                        .resource
+                        .as_ref()
+                        .map(|r| &r.attributes[..])
+                        .unwrap_or(&[]);
+                    let scope = parts.scope.and_then(|(s, _)| s.as_ref());
+                    let record = item.item;
+                    let format = item.attrs.read(|a| self.format_of(resource, a));
+                    if format == LineFormat::Raw {
+                        item.attrs
+                            .read(|a| t.add(resource, scope, record, a, format));
+                    } else {
+                        // a json or logfmt line holds the attributes: decode them
+                        record.attributes = item.attrs.decode_all();
+                        t.add(resource, scope, record, &record.attributes[..], format);
+                    }
+                    Ok(())
+                },
+            );
+            if walked.is_err() {
+                // the guard has seen this batch's labels: its warnings stand
+                t.abandon();
+                return Ok(None);
+            }
+        }
+        Ok(Some(t.finish()))
+    }
+
+    /// Turn a batch into one push request per tenant.
+    pub fn translate(
+        &self,
+        logs: &ExportLogsServiceRequest,
+        context: &RequestContext,
+    ) -> Result<Translated, ConsumeError> {
+        let mut t = Translation::new(self, self.context_tenant(context)?);
         for rl in &logs.resource_logs {
             let resource: &[KeyValue] = rl
                 .resource
@@ -273,110 +344,13 @@ impl LokiExporter {
                 .unwrap_or(&[]);
             for sl in &rl.scope_logs {
                 for record in &sl.log_records {
-                    let labels = self.rules.labels(resource, record);
-                    if labels.labels.is_empty() {
-                        out.missing_labels += 1;
-                        continue;
-                    }
-                    if !labels.truncated.is_empty() {
-                        self.truncated.inc();
-                        if truncated_first.is_none() {
-                            truncated_first = Some((labels.wanted, labels.truncated.clone()));
-                        }
-                    }
-                    explosions.extend(guard.observe(&labels.labels, now));
-                    // the attributes that did not become labels, for a json or logfmt line
-                    let parts = || LineParts {
-                        record,
-                        attributes: record
-                            .attributes
-                            .iter()
-                            .filter(|kv| !labels.is_removed(Source::Record, &kv.key))
-                            .collect(),
-                        resource: resource
-                            .iter()
-                            .filter(|kv| !labels.is_removed(Source::Resource, &kv.key))
-                            .collect(),
-                        scope: sl.scope.as_ref(),
-                    };
-                    let line = match self.format_of(resource, record) {
-                        LineFormat::Json => format::json_line(&parts()),
-                        LineFormat::Logfmt => format::logfmt_line(&parts()),
-                        LineFormat::Raw => format::raw_line(record),
-                    };
-                    let time_ns = if record.time_unix_nano != 0 {
-                        record.time_unix_nano
-                    } else if record.observed_time_unix_nano != 0 {
-                        record.observed_time_unix_nano
-                    } else {
-                        now_ns
-                    };
-                    let entry = EntryAdapter {
-                        timestamp: Some(Timestamp::from_unix_nanos(time_ns)),
-                        line,
-                        structured_metadata: self.metadata_of(resource, record),
-                        parsed: Vec::new(),
-                    };
-                    let tenant = self.tenant_of(resource, record, &context_tenant);
-                    tenants
-                        .entry(tenant)
-                        .or_default()
-                        .entry(labels::label_string(&labels.labels))
-                        .or_default()
-                        .push(entry);
+                    let attrs = &record.attributes[..];
+                    let format = self.format_of(resource, attrs);
+                    t.add(resource, sl.scope.as_ref(), record, attrs, format);
                 }
             }
         }
-        drop(guard);
-        for e in explosions {
-            tracing::warn!(
-                exporter = %self.id,
-                label = %e.label,
-                distinct_values = e.values,
-                "Loki label {:?} took {} distinct values within {} (cardinality_warning::max_values is {}). Every value makes a new stream, which slows Loki down and runs into its stream limits. Keep per-request values such as trace or request ids out of labels: list them in structured_metadata::attributes instead.",
-                e.label,
-                e.values,
-                format_go_duration(e.within),
-                self.cardinality_max,
-            );
-        }
-        if let Some((wanted, dropped)) = truncated_first {
-            if !self.warned_truncation.swap(true, Ordering::Relaxed) {
-                tracing::warn!(
-                    exporter = %self.id,
-                    labels = wanted,
-                    max_label_count = self.max_label_count,
-                    dropped = %dropped.join(", "),
-                    "A log stream would have {wanted} labels, more than max_label_count ({}); the lowest-priority labels were left out ({}), their attributes stay in the log line. Further cuts are counted in {METRIC_TRUNCATED}.",
-                    self.max_label_count,
-                    dropped.join(", "),
-                );
-            } else {
-                tracing::debug!(exporter = %self.id, dropped = %dropped.join(", "), "Labels cut to max_label_count.");
-            }
-        }
-        for (tenant, streams) in tenants {
-            let streams = streams
-                .into_iter()
-                .map(|(labels, mut entries)| {
-                    // stable: entries of one time keep their order
-                    entries.sort_by_key(|e| e.timestamp.unwrap_or_default());
-                    StreamAdapter {
-                        labels,
-                        entries,
-                        hash: 0,
-                    }
-                })
-                .collect();
-            out.requests.insert(
-                tenant,
-                PushRequest {
-                    streams,
-                    format: String::new(),
-                },
-            );
-        }
-        Ok(out)
+        Ok(t.finish())
     }
 
     async fn send(&self, tenant: &str, request: &PushRequest) -> Result<(), ConsumeError> {
@@ -424,6 +398,185 @@ impl LokiExporter {
     }
 }
 
+/// One batch's translation under way: the streams of each tenant so far, and what the
+/// warnings after it need.
+struct Translation<'e> {
+    exporter: &'e LokiExporter,
+    context_tenant: String,
+    now_ns: u64,
+    now: Instant,
+    out: Translated,
+    /// tenant → label text → entries
+    tenants: BTreeMap<String, BTreeMap<String, Vec<EntryAdapter>>>,
+    explosions: Vec<Explosion>,
+    truncated: u64,
+    truncated_first: Option<(usize, Vec<String>)>,
+    guard: MutexGuard<'e, CardinalityGuard>,
+}
+
+impl<'e> Translation<'e> {
+    fn new(exporter: &'e LokiExporter, context_tenant: String) -> Translation<'e> {
+        Translation {
+            exporter,
+            context_tenant,
+            now_ns: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0),
+            now: Instant::now(),
+            out: Translated::default(),
+            tenants: BTreeMap::new(),
+            explosions: Vec::new(),
+            truncated: 0,
+            truncated_first: None,
+            guard: exporter.guard.lock().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+
+    /// One record into its stream. `attrs` are its attributes: `record.attributes` for a
+    /// json or logfmt line (which writes them), else possibly the wire form's with the
+    /// record's list left empty.
+    fn add<A: Attrs + ?Sized>(
+        &mut self,
+        resource: &[KeyValue],
+        scope: Option<&InstrumentationScope>,
+        record: &LogRecord,
+        attrs: &A,
+        format: LineFormat,
+    ) {
+        let e = self.exporter;
+        let labels = e.rules.labels(resource, record, attrs);
+        if labels.labels.is_empty() {
+            self.out.missing_labels += 1;
+            return;
+        }
+        if !labels.truncated.is_empty() {
+            self.truncated += 1;
+            if self.truncated_first.is_none() {
+                self.truncated_first = Some((labels.wanted, labels.truncated.clone()));
+            }
+        }
+        self.explosions
+            .extend(self.guard.observe(&labels.labels, self.now));
+        // the attributes that did not become labels, for a json or logfmt line
+        let parts = || LineParts {
+            record,
+            attributes: record
+                .attributes
+                .iter()
+                .filter(|kv| !labels.is_removed(Source::Record, &kv.key))
+                .collect(),
+            resource: resource
+                .iter()
+                .filter(|kv| !labels.is_removed(Source::Resource, &kv.key))
+                .collect(),
+            scope,
+        };
+        let line = match format {
+            LineFormat::Json => format::json_line(&parts()),
+            LineFormat::Logfmt => format::logfmt_line(&parts()),
+            LineFormat::Raw => format::raw_line(record),
+        };
+        let time_ns = if record.time_unix_nano != 0 {
+            record.time_unix_nano
+        } else if record.observed_time_unix_nano != 0 {
+            record.observed_time_unix_nano
+        } else {
+            self.now_ns
+        };
+        let entry = EntryAdapter {
+            timestamp: Some(Timestamp::from_unix_nanos(time_ns)),
+            line,
+            structured_metadata: e.metadata_of(resource, record, attrs),
+            parsed: Vec::new(),
+        };
+        let tenant = e.tenant_of(resource, attrs, &self.context_tenant);
+        self.tenants
+            .entry(tenant)
+            .or_default()
+            .entry(labels::label_string(&labels.labels))
+            .or_default()
+            .push(entry);
+    }
+
+    /// Given up for the decoded path, which translates the batch again.
+    fn abandon(self) {
+        let e = self.exporter;
+        drop(self.guard);
+        warn_explosions(e, self.explosions);
+    }
+
+    /// The push requests, after the warnings the batch called for.
+    fn finish(self) -> Translated {
+        let Translation {
+            exporter: e,
+            mut out,
+            tenants,
+            explosions,
+            truncated,
+            truncated_first,
+            guard,
+            ..
+        } = self;
+        drop(guard);
+        e.truncated.inc_by(truncated);
+        warn_explosions(e, explosions);
+        if let Some((wanted, dropped)) = truncated_first {
+            if !e.warned_truncation.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    exporter = %e.id,
+                    labels = wanted,
+                    max_label_count = e.max_label_count,
+                    dropped = %dropped.join(", "),
+                    "A log stream would have {wanted} labels, more than max_label_count ({}); the lowest-priority labels were left out ({}), their attributes stay in the log line. Further cuts are counted in {METRIC_TRUNCATED}.",
+                    e.max_label_count,
+                    dropped.join(", "),
+                );
+            } else {
+                tracing::debug!(exporter = %e.id, dropped = %dropped.join(", "), "Labels cut to max_label_count.");
+            }
+        }
+        for (tenant, streams) in tenants {
+            let streams = streams
+                .into_iter()
+                .map(|(labels, mut entries)| {
+                    // stable: entries of one time keep their order
+                    entries.sort_by_key(|e| e.timestamp.unwrap_or_default());
+                    StreamAdapter {
+                        labels,
+                        entries,
+                        hash: 0,
+                    }
+                })
+                .collect();
+            out.requests.insert(
+                tenant,
+                PushRequest {
+                    streams,
+                    format: String::new(),
+                },
+            );
+        }
+        out
+    }
+}
+
+/// Say which labels just went over the cardinality limit.
+fn warn_explosions(e: &LokiExporter, explosions: Vec<Explosion>) {
+    for x in explosions {
+        tracing::warn!(
+            exporter = %e.id,
+            label = %x.label,
+            distinct_values = x.values,
+            "Loki label {:?} took {} distinct values within {} (cardinality_warning::max_values is {}). Every value makes a new stream, which slows Loki down and runs into its stream limits. Keep per-request values such as trace or request ids out of labels: list them in structured_metadata::attributes instead.",
+            x.label,
+            x.values,
+            format_go_duration(x.within),
+            e.cardinality_max,
+        );
+    }
+}
+
 /// At most [`push::MAX_ERROR_BODY`] bytes of the answer.
 async fn read_limited(mut response: reqwest::Response) -> Vec<u8> {
     let mut body = Vec::new();
@@ -442,13 +595,12 @@ async fn read_limited(mut response: reqwest::Response) -> Vec<u8> {
 #[async_trait]
 impl Exporter for LokiExporter {
     async fn export(&self, batch: Batch) -> Result<(), ConsumeError> {
-        let Some(logs) = batch.as_logs() else {
-            return Ok(());
-        };
         if batch.is_empty() {
             return Ok(());
         }
-        let translated = self.translate(logs, batch.context())?;
+        let Some(translated) = self.translate_batch(&batch)? else {
+            return Ok(());
+        };
         if translated.missing_labels > 0 {
             self.missing_labels.inc_by(translated.missing_labels as u64);
             tracing::warn!(

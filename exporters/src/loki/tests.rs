@@ -282,8 +282,14 @@ fn resource_logs(resource: Vec<KeyValue>, records: Vec<LogRecord>) -> ResourceLo
     }
 }
 
+/// A batch in the wire form, as the receivers hand batches on: the exporter reads its
+/// records where they lie (`the_wire_form_translates_as_the_decoded_form` holds that path
+/// to the decoded one).
 fn batch(rls: Vec<ResourceLogs>) -> Batch {
-    Batch::from_logs(ExportLogsServiceRequest { resource_logs: rls })
+    let bytes = ExportLogsServiceRequest { resource_logs: rls }.encode_to_vec();
+    let b = Batch::decode(Signal::Logs, &bytes, RequestContext::default()).unwrap();
+    assert!(!b.is_decoded());
+    b
 }
 
 fn one(resource: Vec<KeyValue>, records: Vec<LogRecord>) -> Batch {
@@ -1477,7 +1483,11 @@ async fn hostile_input_neither_panics_nor_hangs() {
         ..Default::default()
     });
     let started = std::time::Instant::now();
-    export(&exp, one(vec![], records)).await.unwrap();
+    // decoded: the wire scan refuses a value nested this deep
+    let hostile = Batch::from_logs(ExportLogsServiceRequest {
+        resource_logs: vec![resource_logs(vec![], records)],
+    });
+    export(&exp, hostile).await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
     let p = only_push(&rec_);
     let lines: Vec<String> = p
@@ -1492,4 +1502,79 @@ async fn hostile_input_neither_panics_nor_hangs() {
     );
     assert!(lines.contains(&r#"msg="=v""#.to_string()), "{lines:?}");
     assert!(lines.contains(&"k=😀 x=\u{fffd}".to_string()), "{lines:?}");
+}
+
+/// Random requests, with Loki's hints among their attributes, translated from their wire
+/// form give the push requests their decoded form gives, under configs that between them
+/// read every kind of label, each tenant source, each line format and structured metadata.
+#[test]
+fn the_wire_form_translates_as_the_decoded_form() {
+    use pipeline_api::testing::random::{self, Rng};
+    use pipeline_api::BatchData;
+    let configs = [
+        "format: raw\nlabels: {attributes: {a: la, b.c: bc, http.method: method}, resource: {service.name: svc, dup: rdup}}\nstructured_metadata: {attributes: [c, a.b, dup]}\n".to_string(),
+        "format: json\ntenant: {source: attributes, value: a}\nstructured_metadata: {attributes: [service.name]}\n".to_string(),
+        format!("format: logfmt\n{NO_DEFAULTS}labels: {{static: {{env: prod}}, attributes: {{dup: d, c: c}}}}\nmax_label_count: 2\n"),
+        "tenant: {source: static, value: t1}\nstructured_metadata: {trace_context: false}\n".to_string(),
+    ];
+    let exporters: Vec<LokiExporter> = configs
+        .iter()
+        .map(|c| exporter_for("http://127.0.0.1:9/loki/api/v1/push", c))
+        .collect();
+    let hints = [
+        "loki.attribute.labels",
+        "loki.resource.labels",
+        "loki.format",
+        "loki.tenant",
+    ];
+    let hint_values = [
+        "a, dup",
+        "b.c,http.method",
+        "service.name",
+        "json",
+        "logfmt",
+        "raw",
+        "bogus",
+        "a",
+        "c",
+    ];
+    let mut rng = Rng(0x10c1);
+    let (mut entries, mut formats) = (0, std::collections::BTreeSet::new());
+    for round in 0..400 {
+        let mut data = random::request(Signal::Logs, &mut rng);
+        for r in random::log_records_mut(&mut data) {
+            for _ in 0..rng.below(3) {
+                let value = rng.pick(&hint_values).to_string();
+                let key = *rng.pick(&hints);
+                r.attributes.push(str_kv(key, &value));
+            }
+        }
+        if let BatchData::Logs(req) = &mut data {
+            for rl in &mut req.resource_logs {
+                if let (Some(res), true) = (&mut rl.resource, rng.one_in(2)) {
+                    let value = rng.pick(&hint_values).to_string();
+                    let key = *rng.pick(&hints);
+                    res.attributes.push(str_kv(key, &value));
+                }
+            }
+        }
+        let (wire, decoded) = random::both_forms(data);
+        let exp = &exporters[round % exporters.len()];
+        let ctx = RequestContext::default();
+        let got = exp
+            .translate_wire(wire.wire_pieces().expect("the wire form"), &ctx)
+            .unwrap()
+            .expect("the bytes walk");
+        let want = exp.translate(decoded.as_logs().unwrap(), &ctx).unwrap();
+        assert_eq!(got, want, "round {round}");
+        for r in want.requests.values() {
+            for s in &r.streams {
+                entries += s.entries.len();
+                formats.extend(s.entries.iter().map(|e| e.line.chars().next()));
+            }
+        }
+    }
+    assert!(entries > 1000, "{entries} entries");
+    // json objects, logfmt pairs and raw bodies among the lines
+    assert!(formats.len() > 5, "{formats:?}");
 }
