@@ -114,33 +114,37 @@ pub enum Source {
     Record,
 }
 
+/// An attribute a label takes out of the line: `(None, name)` from both maps.
+type Removed<'r> = (Option<Source>, Cow<'r, str>);
+
 #[derive(Debug, Clone)]
-struct Candidate {
+struct Candidate<'r> {
     value: String,
     class: Class,
-    /// Attributes this label takes out of the line when kept: Go's rule (the raw name, from
-    /// both maps) for defaults and hints; the source attribute for config labels.
-    removes: Vec<(Option<Source>, String)>,
+    /// The attribute this label takes out of the line when kept: Go's rule (the raw name,
+    /// from both maps) for defaults and hints; the source attribute for config labels.
+    removes: Option<Removed<'r>>,
 }
 
-/// The labels of one record, and what they take out of the line.
+/// The labels of one record (names borrowed from the rules where they are written there),
+/// and what they take out of the line.
 #[derive(Debug, Default)]
-pub struct RecordLabels {
-    pub labels: BTreeMap<String, String>,
-    /// Attribute names to leave out of the line: `(None, name)` from both maps.
-    pub removed: Vec<(Option<Source>, String)>,
+pub struct RecordLabels<'r> {
+    pub labels: BTreeMap<Cow<'r, str>, String>,
+    /// Attribute names to leave out of the line.
+    pub removed: Vec<Removed<'r>>,
     /// Labels dropped by `max_label_count`, with how many the record had.
     pub truncated: Vec<String>,
     pub wanted: usize,
 }
 
-impl RecordLabels {
+impl RecordLabels<'_> {
     pub fn is_removed(&self, source: Source, key: &str) -> bool {
         HINTS.contains(&key)
             || self
                 .removed
                 .iter()
-                .any(|(s, k)| k == key && s.is_none_or(|s| s == source))
+                .any(|(s, k)| k.as_ref() == key && s.is_none_or(|s| s == source))
     }
 }
 
@@ -177,14 +181,14 @@ impl LabelRules {
 
     /// The labels of `record` under `resource`; `attrs` are the record's attributes (its
     /// own list, or the wire form's).
-    pub fn labels<A: Attrs + ?Sized>(
-        &self,
+    pub fn labels<'r, A: Attrs + ?Sized>(
+        &'r self,
         resource: &[KeyValue],
         record: &LogRecord,
         attrs: &A,
-    ) -> RecordLabels {
-        let mut set: BTreeMap<String, Candidate> = BTreeMap::new();
-        let mut put = |name: String, value: String, class: Class, removes| {
+    ) -> RecordLabels<'r> {
+        let mut set: BTreeMap<Cow<'r, str>, Candidate<'r>> = BTreeMap::new();
+        let mut put = |name: Cow<'r, str>, value: String, class: Class, removes| {
             if value.is_empty() {
                 return;
             }
@@ -197,7 +201,7 @@ impl LabelRules {
                 },
             );
         };
-        let both = |name: &str| vec![(None, name.to_string())];
+        let both = |name: &'static str| Some((None, Cow::Borrowed(name)));
 
         // Defaults (Go getDefaultLabels).
         if self.defaults.exporter {
@@ -263,7 +267,12 @@ impl LabelRules {
                 let Some(name) = label_name(&attr) else {
                     continue;
                 };
-                put(name, v, Class::Hint, both(&attr));
+                put(
+                    Cow::Owned(name),
+                    v,
+                    Class::Hint,
+                    Some((None, Cow::Owned(attr))),
+                );
             }
         }
 
@@ -271,36 +280,39 @@ impl LabelRules {
         for (attr, name) in &self.resource {
             if let Some(v) = get_nested_string(resource, attr) {
                 put(
-                    name.clone(),
+                    Cow::Borrowed(name),
                     v,
                     Class::Resource,
-                    vec![(Some(Source::Resource), attr.clone())],
+                    Some((Some(Source::Resource), Cow::Borrowed(attr))),
                 );
             }
         }
         for (attr, name) in &self.attributes {
             if let Some(v) = get_nested_string(attrs, attr) {
                 put(
-                    name.clone(),
+                    Cow::Borrowed(name),
                     v,
                     Class::Attribute,
-                    vec![(Some(Source::Record), attr.clone())],
+                    Some((Some(Source::Record), Cow::Borrowed(attr))),
                 );
             }
         }
         for (name, value) in &self.static_labels {
-            put(name.clone(), value.clone(), Class::Static, Vec::new());
+            put(Cow::Borrowed(name), value.clone(), Class::Static, None);
         }
 
         let mut out = RecordLabels {
             wanted: set.len(),
             ..Default::default()
         };
-        let mut order: Vec<(String, Candidate)> = set.into_iter().collect();
+        let mut order: Vec<(Cow<'r, str>, Candidate<'r>)> = set.into_iter().collect();
         if order.len() > self.max {
             // Highest class first; within a class, by name.
             order.sort_by(|a, b| b.1.class.cmp(&a.1.class).then_with(|| a.0.cmp(&b.0)));
-            out.truncated = order.drain(self.max..).map(|(n, _)| n).collect();
+            out.truncated = order
+                .drain(self.max..)
+                .map(|(n, _)| n.into_owned())
+                .collect();
             out.truncated.sort();
         }
         for (name, c) in order {

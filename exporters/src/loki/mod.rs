@@ -39,7 +39,7 @@ pub mod push;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{btree_map, BTreeMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -406,8 +406,8 @@ struct Translation<'e> {
     now_ns: u64,
     now: Instant,
     out: Translated,
-    /// tenant → label text → entries
-    tenants: BTreeMap<String, BTreeMap<String, Vec<EntryAdapter>>>,
+    /// tenant → label set → entries
+    tenants: BTreeMap<String, BTreeMap<BTreeMap<String, String>, Vec<EntryAdapter>>>,
     explosions: Vec<Explosion>,
     truncated: u64,
     truncated_first: Option<(usize, Vec<String>)>,
@@ -456,8 +456,6 @@ impl<'e> Translation<'e> {
                 self.truncated_first = Some((labels.wanted, labels.truncated.clone()));
             }
         }
-        self.explosions
-            .extend(self.guard.observe(&labels.labels, self.now));
         // the attributes that did not become labels, for a json or logfmt line
         let parts = || LineParts {
             record,
@@ -491,12 +489,21 @@ impl<'e> Translation<'e> {
             parsed: Vec::new(),
         };
         let tenant = e.tenant_of(resource, attrs, &self.context_tenant);
-        self.tenants
-            .entry(tenant)
-            .or_default()
-            .entry(labels::label_string(&labels.labels))
-            .or_default()
-            .push(entry);
+        let set: BTreeMap<String, String> = labels
+            .labels
+            .into_iter()
+            .map(|(name, value)| (name.into_owned(), value))
+            .collect();
+        match self.tenants.entry(tenant).or_default().entry(set) {
+            btree_map::Entry::Occupied(stream) => stream.into_mut().push(entry),
+            btree_map::Entry::Vacant(stream) => {
+                // a label's values are counted once a stream: the batch's other records
+                // of the stream bring none
+                let observed = self.guard.observe(stream.key(), self.now);
+                self.explosions.extend(observed);
+                stream.insert(vec![entry]);
+            }
+        }
     }
 
     /// Given up for the decoded path, which translates the batch again.
@@ -537,18 +544,19 @@ impl<'e> Translation<'e> {
             }
         }
         for (tenant, streams) in tenants {
-            let streams = streams
+            let mut streams: Vec<StreamAdapter> = streams
                 .into_iter()
-                .map(|(labels, mut entries)| {
+                .map(|(set, mut entries)| {
                     // stable: entries of one time keep their order
                     entries.sort_by_key(|e| e.timestamp.unwrap_or_default());
                     StreamAdapter {
-                        labels,
+                        labels: labels::label_string(&set),
                         entries,
                         hash: 0,
                     }
                 })
                 .collect();
+            streams.sort_by(|a, b| a.labels.cmp(&b.labels));
             out.requests.insert(
                 tenant,
                 PushRequest {

@@ -1578,3 +1578,28 @@ fn the_wire_form_translates_as_the_decoded_form() {
     // json objects, logfmt pairs and raw bodies among the lines
     assert!(formats.len() > 5, "{formats:?}");
 }
+
+/// Streams go in the order of their label text (`{a="x", b="y"}` before `{a="x"}`: `,` sorts
+/// before `}`), whatever order the label sets themselves sort in.
+#[test]
+fn streams_are_in_the_order_of_their_label_text() {
+    let exp = exporter_for("http://127.0.0.1:9/loki/api/v1/push", NO_DEFAULTS);
+    let hinted = |pairs: &[(&str, &str)]| {
+        let names: Vec<&str> = pairs.iter().map(|(k, _)| *k).collect();
+        let mut attrs: Vec<KeyValue> = pairs.iter().map(|(k, v)| str_kv(k, v)).collect();
+        attrs.push(str_kv("loki.attribute.labels", &names.join(",")));
+        rec(1, "line", attrs)
+    };
+    let records = vec![
+        hinted(&[("ab", "z")]),
+        hinted(&[("a", "x")]),
+        hinted(&[("a", "x"), ("b", "y")]),
+    ];
+    let t = exp.translate_batch(&one(vec![], records)).unwrap().unwrap();
+    let order: Vec<&str> = t.requests[""]
+        .streams
+        .iter()
+        .map(|s| s.labels.as_str())
+        .collect();
+    assert_eq!(order, [r#"{a="x", b="y"}"#, r#"{a="x"}"#, r#"{ab="z"}"#]);
+}
