@@ -88,6 +88,7 @@ pub fn otlp_wire(data: &[u8]) {
             use pipeline_api::proto::tonic::logs::v1::LogRecord;
             wire_items_agree::<LogRecord>(bytes, decoded.clone(), items);
             wire_filter_agrees::<LogRecord>(bytes, decoded.clone(), items);
+            loki_agrees(bytes, &decoded);
         }
         Signal::Metrics => {
             use pipeline_api::proto::tonic::metrics::v1::Metric;
@@ -470,6 +471,55 @@ fn prometheus_points_agree(bytes: &[u8], decoded: &BatchData) {
         format!("{want:?}"),
         "the wire form and the decoded form translate differently"
     );
+}
+
+/// The `loki` exporter's push requests of logs bytes read where they lie are those of the
+/// decoded request (when the bytes walk), under configs that read each kind of label, each
+/// tenant source and line format, and structured metadata.
+fn loki_agrees(bytes: &[u8], decoded: &BatchData) {
+    use exporters::loki::{Config, LokiExporter};
+    use pipeline_api::telemetry::ComponentTelemetry;
+    use pipeline_api::{ComponentId, ComponentKind, RequestContext};
+    static EXPORTERS: std::sync::OnceLock<Vec<LokiExporter>> = std::sync::OnceLock::new();
+    let BatchData::Logs(req) = decoded else {
+        return;
+    };
+    let exporters = EXPORTERS.get_or_init(|| {
+        [
+            // keys of the seeds (the OTLP specification's example) and of short inputs
+            "format: raw\nlabels: {attributes: {string.attribute: s, a: la, b.c: bc}, resource: {service.name: svc}}\nstructured_metadata: {attributes: [int.attribute, map.attribute.some.map.key, c]}\n",
+            "format: json\ntenant: {source: attributes, value: string.attribute}\n",
+            "format: logfmt\nmax_label_count: 2\nlabels: {static: {env: prod}, attributes: {boolean.attribute: flag}}\n",
+        ]
+        .iter()
+        .map(|extra| {
+            let text = format!("endpoint: http://127.0.0.1:9/loki/api/v1/push\n{extra}");
+            let value: pipeline_api::config::ConfigValue =
+                serde_yaml_ng::from_str(&text).expect("yaml");
+            let cfg: Config = pipeline_api::config::parse_typed(&value).expect("a valid config");
+            let id = ComponentId::parse("loki").expect("an id");
+            LokiExporter::new(
+                id.clone(),
+                &cfg,
+                &ComponentTelemetry::detached(ComponentKind::Exporter, &id),
+            )
+            .expect("the exporter builds")
+        })
+        .collect()
+    });
+    let context = RequestContext::default();
+    for exporter in exporters {
+        let Ok(Some(got)) = exporter.translate_wire(&[bytes], &context) else {
+            return;
+        };
+        let want = exporter
+            .translate(req, &context)
+            .expect("the decoded form translates");
+        assert_eq!(
+            got, want,
+            "the wire form and the decoded form translate differently"
+        );
+    }
 }
 
 /// The data point walk ([`pipeline_api::wire_items::DataPoint`]) over accepted metrics
