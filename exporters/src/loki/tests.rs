@@ -1540,6 +1540,7 @@ fn the_wire_form_translates_as_the_decoded_form() {
     ];
     let mut rng = Rng(0x10c1);
     let (mut entries, mut formats) = (0, std::collections::BTreeSet::new());
+    let (mut previous, mut chunks) = (None, 0);
     for round in 0..400 {
         let mut data = random::request(Signal::Logs, &mut rng);
         for r in random::log_records_mut(&mut data) {
@@ -1559,6 +1560,14 @@ fn the_wire_form_translates_as_the_decoded_form() {
             }
         }
         let (wire, decoded) = random::both_forms(data);
+        // every third round, after the previous round's request, as `batch` joins them
+        let (wire, decoded) = match previous.take().filter(|_| round % 3 == 0) {
+            Some((w, d)) => (
+                Batch::merge(vec![w, wire]).unwrap(),
+                Batch::merge(vec![d, decoded]).unwrap(),
+            ),
+            None => (wire, decoded),
+        };
         let exp = &exporters[round % exporters.len()];
         let ctx = RequestContext::default();
         let got = exp
@@ -1567,6 +1576,8 @@ fn the_wire_form_translates_as_the_decoded_form() {
             .expect("the bytes walk");
         let want = exp.translate(decoded.as_logs().unwrap(), &ctx).unwrap();
         assert_eq!(got, want, "round {round}");
+        chunks = chunks.max(wire.wire_pieces().unwrap().len());
+        previous = Some((wire, decoded));
         for r in want.requests.values() {
             for s in &r.streams {
                 entries += s.entries.len();
@@ -1575,6 +1586,7 @@ fn the_wire_form_translates_as_the_decoded_form() {
         }
     }
     assert!(entries > 1000, "{entries} entries");
+    assert!(chunks > 1, "no batch of several requests");
     // json objects, logfmt pairs and raw bodies among the lines
     assert!(formats.len() > 5, "{formats:?}");
 }
