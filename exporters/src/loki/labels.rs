@@ -276,25 +276,18 @@ impl LabelRules {
             }
         }
 
-        // Config labels.
-        for (attr, name) in &self.resource {
-            if let Some(v) = get_nested_string(resource, attr) {
-                put(
-                    Cow::Borrowed(name),
-                    v,
-                    Class::Resource,
-                    Some((Some(Source::Resource), Cow::Borrowed(attr))),
-                );
-            }
-        }
-        for (attr, name) in &self.attributes {
-            if let Some(v) = get_nested_string(attrs, attr) {
-                put(
-                    Cow::Borrowed(name),
-                    v,
-                    Class::Attribute,
-                    Some((Some(Source::Record), Cow::Borrowed(attr))),
-                );
+        // Config labels: the resource's, then the record's.
+        let configured = (self.resource.iter())
+            .map(|(a, n)| (a, n, Class::Resource, Source::Resource))
+            .chain((self.attributes.iter()).map(|(a, n)| (a, n, Class::Attribute, Source::Record)));
+        for (attr, name, class, source) in configured {
+            let value = match source {
+                Source::Resource => get_nested_string(resource, attr),
+                Source::Record => get_nested_string(attrs, attr),
+            };
+            if let Some(v) = value {
+                let removes = Some((Some(source), Cow::Borrowed(attr.as_str())));
+                put(Cow::Borrowed(name), v, class, removes);
             }
         }
         for (name, value) in &self.static_labels {
