@@ -858,7 +858,11 @@ async fn structured_metadata_from_attributes_and_trace_context() {
     export(
         &exp,
         one(
-            vec![str_kv("deployment.environment", "prod")],
+            // the record's own attribute wins over the resource's
+            vec![
+                str_kv("deployment.environment", "prod"),
+                str_kv("request_id", "from-resource"),
+            ],
             vec![record, plain],
         ),
     )
@@ -881,7 +885,10 @@ async fn structured_metadata_from_attributes_and_trace_context() {
     );
     assert_eq!(
         e[1].metadata,
-        vec![("deployment_environment".to_string(), "prod".to_string())]
+        vec![
+            ("request_id".to_string(), "from-resource".to_string()),
+            ("deployment_environment".into(), "prod".into()),
+        ]
     );
     // the line is written as without metadata
     assert!(
