@@ -308,11 +308,14 @@ impl LokiExporter {
                         .unwrap_or(&[]);
                     let scope = parts.scope.and_then(|(s, _)| s.as_ref());
                     let record = item.item;
-                    let format = item.attrs.read(|a| self.format_of(resource, a));
-                    if format == LineFormat::Raw {
-                        item.attrs
-                            .read(|a| t.add(resource, scope, record, a, format));
-                    } else {
+                    let format = item.attrs.read(|a| {
+                        let format = self.format_of(resource, a);
+                        if format == LineFormat::Raw {
+                            t.add(resource, scope, record, a, format);
+                        }
+                        format
+                    });
+                    if format != LineFormat::Raw {
                         // a json or logfmt line holds the attributes: decode them
                         record.attributes = item.attrs.decode_all();
                         t.add(resource, scope, record, &record.attributes[..], format);

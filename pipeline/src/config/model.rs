@@ -533,11 +533,10 @@ impl Check<'_> {
     /// factory supports (Go's rules and messages).
     fn connector_uses(
         &mut self,
-        registry: &Registry,
+        connectors: &BTreeMap<ComponentId, Arc<dyn ConnectorFactory>>,
         pipelines: &BTreeMap<PipelineId, PipelinePlan>,
     ) {
-        for (id, factory) in self.factories(ComponentKind::Connector, &registry.connectors) {
-            let id = &id;
+        for (id, factory) in connectors {
             let pairs = factory.pairs();
             let as_exporter: Vec<&PipelineId> = pipelines
                 .iter()
@@ -591,10 +590,9 @@ impl Check<'_> {
     /// it.
     fn pipeline_order(
         &mut self,
-        registry: &Registry,
+        connectors: &BTreeMap<ComponentId, Arc<dyn ConnectorFactory>>,
         pipelines: &BTreeMap<PipelineId, PipelinePlan>,
     ) -> Vec<PipelineId> {
-        let connectors = self.factories(ComponentKind::Connector, &registry.connectors);
         // edges: pipeline → the pipelines a connector among its exporters feeds
         let mut edges: BTreeMap<&PipelineId, Vec<(&PipelineId, &ComponentId)>> = BTreeMap::new();
         for (pid, p) in pipelines {
@@ -885,10 +883,12 @@ pub fn plan(tree: &ConfigValue, registry: &Registry) -> Result<Plan, Vec<ConfigE
     let service_extensions = c.service_extensions(&service);
     c.queue_storage(&exporters, &service_extensions);
     let pipelines = c.pipelines(&service, registry);
+    // every connector defined with a known type, its config parsed or not
+    let connector_types = c.factories(ComponentKind::Connector, &registry.connectors);
     if service_parsed {
-        c.connector_uses(registry, &pipelines);
+        c.connector_uses(&connector_types, &pipelines);
     }
-    let order = c.pipeline_order(registry, &pipelines);
+    let order = c.pipeline_order(&connector_types, &pipelines);
     c.checks_when_used(&receivers, &processors, &exporters, &connectors, &pipelines);
     c.listen_addresses(
         &receivers,
