@@ -270,15 +270,16 @@ impl LokiExporter {
     /// one (`wire_items`' log record walk: a record's attributes stay bytes, only those the
     /// labels, hints and metadata name are read), else from the decoded request.
     pub fn translate_batch(&self, batch: &Batch) -> Result<Option<Translated>, ConsumeError> {
+        let now = SystemTime::now();
         if !batch.is_decoded() {
             if let Some(pieces) = batch.wire_pieces() {
-                if let Some(t) = self.translate_wire(pieces, batch.context())? {
+                if let Some(t) = self.translate_wire(pieces, batch.context(), now)? {
                     return Ok(Some(t));
                 }
             }
         }
         match batch.as_logs() {
-            Some(logs) => self.translate(logs, batch.context()).map(Some),
+            Some(logs) => self.translate(logs, batch.context(), now).map(Some),
             None => Ok(None),
         }
     }
@@ -290,8 +291,9 @@ impl LokiExporter {
         &self,
         chunks: &[impl AsRef<[u8]>],
         context: &RequestContext,
+        now: SystemTime,
     ) -> Result<Option<Translated>, ConsumeError> {
-        let mut t = Translation::new(self, self.context_tenant(context)?);
+        let mut t = Translation::new(self, self.context_tenant(context)?, now);
         for chunk in chunks {
             let walked = filter_items::<LogRecord>(
                 chunk.as_ref(),
@@ -332,13 +334,15 @@ impl LokiExporter {
         Ok(Some(t.finish()))
     }
 
-    /// Turn a batch into one push request per tenant.
+    /// Turn a batch into one push request per tenant. A record with neither time nor
+    /// observed time is stamped `now`, as Go stamps it with the time of the export.
     pub fn translate(
         &self,
         logs: &ExportLogsServiceRequest,
         context: &RequestContext,
+        now: SystemTime,
     ) -> Result<Translated, ConsumeError> {
-        let mut t = Translation::new(self, self.context_tenant(context)?);
+        let mut t = Translation::new(self, self.context_tenant(context)?, now);
         for rl in &logs.resource_logs {
             let resource: &[KeyValue] = rl
                 .resource
@@ -418,11 +422,11 @@ struct Translation<'e> {
 }
 
 impl<'e> Translation<'e> {
-    fn new(exporter: &'e LokiExporter, context_tenant: String) -> Translation<'e> {
+    fn new(exporter: &'e LokiExporter, context_tenant: String, now: SystemTime) -> Translation<'e> {
         Translation {
             exporter,
             context_tenant,
-            now_ns: SystemTime::now()
+            now_ns: now
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_nanos() as u64)
                 .unwrap_or(0),

@@ -1551,6 +1551,13 @@ fn the_wire_form_translates_as_the_decoded_form() {
     for round in 0..400 {
         let mut data = random::request(Signal::Logs, &mut rng);
         for r in random::log_records_mut(&mut data) {
+            // some without a time, some without either time
+            if rng.one_in(4) {
+                r.time_unix_nano = 0;
+                if rng.one_in(2) {
+                    r.observed_time_unix_nano = 0;
+                }
+            }
             for _ in 0..rng.below(3) {
                 let value = rng.pick(&hint_values).to_string();
                 let key = *rng.pick(&hints);
@@ -1577,11 +1584,15 @@ fn the_wire_form_translates_as_the_decoded_form() {
         };
         let exp = &exporters[round % exporters.len()];
         let ctx = RequestContext::default();
+        // a record without times is stamped with the time of the export
+        let now = SystemTime::now();
         let got = exp
-            .translate_wire(wire.wire_pieces().expect("the wire form"), &ctx)
+            .translate_wire(wire.wire_pieces().expect("the wire form"), &ctx, now)
             .unwrap()
             .expect("the bytes walk");
-        let want = exp.translate(decoded.as_logs().unwrap(), &ctx).unwrap();
+        let want = exp
+            .translate(decoded.as_logs().unwrap(), &ctx, now)
+            .unwrap();
         assert_eq!(got, want, "round {round}");
         chunks = chunks.max(wire.wire_pieces().unwrap().len());
         previous = Some((wire, decoded));
