@@ -537,3 +537,117 @@ fn exponential_buckets_become_native_spans_as_go_lays_them_out() {
         (vec![], vec![])
     );
 }
+
+/// Label names that sort before `__name__` (capitals) and after it, on
+/// every kind of point and on `target_info` (whose resource even has a `__name__`): every
+/// series is sent with its labels sorted by name (Prometheus refuses them out of order),
+/// `__name__` once, and its family's series all there.
+#[test]
+fn series_labels_are_sorted_with_the_name_among_them() {
+    use opentelemetry_proto::tonic::common::v1::KeyValue;
+    use opentelemetry_proto::tonic::metrics::v1::metric;
+    let attrs = || {
+        vec![
+            kv("Zone", "z1"),
+            kv("A", "a1"),
+            kv("_private", "p"),
+            kv("method", "GET"),
+        ]
+    };
+    let mut metrics = every_kind();
+    for m in &mut metrics {
+        let points: Vec<&mut Vec<KeyValue>> = match m.data.as_mut().unwrap() {
+            metric::Data::Sum(s) => s
+                .data_points
+                .iter_mut()
+                .map(|p| &mut p.attributes)
+                .collect(),
+            metric::Data::Gauge(g) => g
+                .data_points
+                .iter_mut()
+                .map(|p| &mut p.attributes)
+                .collect(),
+            metric::Data::Histogram(h) => h
+                .data_points
+                .iter_mut()
+                .map(|p| &mut p.attributes)
+                .collect(),
+            metric::Data::ExponentialHistogram(h) => h
+                .data_points
+                .iter_mut()
+                .map(|p| &mut p.attributes)
+                .collect(),
+            metric::Data::Summary(s) => s
+                .data_points
+                .iter_mut()
+                .map(|p| &mut p.attributes)
+                .collect(),
+        };
+        for a in points {
+            *a = attrs();
+        }
+    }
+    let mut resource = api_resource();
+    resource.push(kv("__name__", "not a name"));
+    resource.push(kv("Region", "eu"));
+    let e = exporter(
+        "{endpoint: 'http://127.0.0.1:9/api/v1/write', export_created_metric: {enabled: true}}",
+    );
+    let requests = e.requests(&batch(vec![resource_metrics(
+        resource,
+        ("meter", "1.0"),
+        metrics,
+    )]));
+    let series: Vec<&TimeSeries> = requests.iter().flat_map(|r| &r.timeseries).collect();
+    let mut names = std::collections::BTreeSet::new();
+    for s in &series {
+        let labels: Vec<&str> = s.labels.iter().map(|l| l.name.as_str()).collect();
+        assert!(labels.windows(2).all(|w| w[0] < w[1]), "{}", show(s));
+        let name: Vec<&str> = s
+            .labels
+            .iter()
+            .filter(|l| l.name == "__name__")
+            .map(|l| l.value.as_str())
+            .collect();
+        assert_eq!(name.len(), 1, "{}", show(s));
+        names.insert(name[0].to_string());
+        if name[0] != "target_info" {
+            assert_eq!(labels[..3], ["A", "Zone", "__name__"], "{}", show(s));
+            // a leading `_` becomes `key_` (Go `NormalizeLabel`)
+            assert!(labels.contains(&"key_private"), "{}", show(s));
+        } else {
+            assert_eq!(labels[..2], ["Region", "__name__"], "{}", show(s));
+        }
+    }
+    let want = [
+        "cpu_utilization_ratio",
+        "http_requests_total",
+        "http_requests_total_created",
+        "http_server_duration_seconds_bucket",
+        "http_server_duration_seconds_count",
+        "http_server_duration_seconds_created",
+        "http_server_duration_seconds_sum",
+        "payload_size_bytes",
+        "payload_size_bytes_created",
+        "queue_size",
+        "rpc_latency_milliseconds",
+        "rpc_latency_milliseconds_count",
+        "rpc_latency_milliseconds_created",
+        "rpc_latency_milliseconds_sum",
+        "target_info",
+    ];
+    assert_eq!(names.iter().map(String::as_str).collect::<Vec<_>>(), want);
+    // the histogram's three buckets, the summary's two quantiles
+    let count = |n: &str| {
+        series
+            .iter()
+            .filter(|s| {
+                s.labels
+                    .iter()
+                    .any(|l| l.name == "__name__" && l.value == n)
+            })
+            .count()
+    };
+    assert_eq!(count("http_server_duration_seconds_bucket"), 3);
+    assert_eq!(count("rpc_latency_milliseconds"), 2);
+}

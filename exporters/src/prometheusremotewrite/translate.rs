@@ -34,7 +34,7 @@
 //!   -4; Ferrotel sends such a point as classic buckets instead.
 //! - metadata units as Go's `UnitNamer` (`s` → `seconds`, `{request}` → empty).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use prost::Message;
 
@@ -67,11 +67,19 @@ pub struct SeriesOptions {
     pub send_metadata: bool,
 }
 
-/// Series by their sorted label set (`__name__` included); a series' `labels` are its key's,
-/// put in by [`SeriesSet::into_requests`].
+/// Series by family name, then by their other labels (sorted by name); a series' `labels`
+/// (its key's, `__name__` put in its place) are put in by [`SeriesSet::into_requests`].
+///
+/// The points of a batch come metric by metric, so a series is looked up first by its name
+/// (the last family used is kept) and then among its family's series only: the comparisons
+/// of the ordered map start at the first label that can differ, not at `__name__`.
 #[derive(Default)]
 pub struct SeriesSet {
-    series: BTreeMap<Vec<Label>, TimeSeries>,
+    families: Vec<(String, BTreeMap<Vec<Label>, TimeSeries>)>,
+    /// Each family's place in `families`.
+    index: HashMap<String, usize>,
+    /// The family used last.
+    last: Option<usize>,
     metadata: BTreeMap<String, MetricMetadata>,
 }
 
@@ -79,33 +87,28 @@ fn ms(ns: u64) -> i64 {
     (ns / 1_000_000) as i64
 }
 
-fn labels_with(name: &str, labels: &Labels, extra: Option<(&str, String)>) -> Vec<Label> {
-    let mut out = into_labels(name, labels.clone());
+fn labels_with(labels: &Labels, extra: Option<(&str, String)>) -> Vec<Label> {
+    let mut out = into_labels(labels.clone());
     if let Some((k, v)) = extra {
-        out.retain(|l| l.name != k);
-        out.push(Label {
+        let label = Label {
             name: k.into(),
             value: v,
-        });
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        };
+        match out.binary_search_by(|l| l.name.as_str().cmp(k)) {
+            Ok(at) => out[at] = label,
+            Err(at) => out.insert(at, label),
+        }
     }
     out
 }
 
-/// The series labels of a point's `labels` under `name` (`__name__`), sorted by name.
-fn into_labels(name: &str, labels: Labels) -> Vec<Label> {
-    let mut out: Vec<Label> = Vec::with_capacity(labels.len() + 1);
-    out.push(Label {
-        name: "__name__".into(),
-        value: name.into(),
-    });
-    out.extend(
-        labels
-            .into_iter()
-            .map(|(name, value)| Label { name, value }),
-    );
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
+/// A point's `labels` (sorted by name, without `__name__`) as series labels.
+fn into_labels(labels: Labels) -> Vec<Label> {
+    debug_assert!(labels.is_sorted_by(|a, b| a.0 < b.0), "{labels:?}");
+    labels
+        .into_iter()
+        .map(|(name, value)| Label { name, value })
+        .collect()
 }
 
 fn convert_exemplar(e: &points::Exemplar) -> Exemplar {
@@ -247,8 +250,28 @@ impl Layout {
 }
 
 impl SeriesSet {
-    fn add(&mut self, labels: Vec<Label>, value: f64, ts: i64) -> &mut TimeSeries {
-        let series = self.series.entry(labels).or_default();
+    /// The series of family `name` with the other labels `labels`.
+    fn series(&mut self, name: &str, labels: Vec<Label>) -> &mut TimeSeries {
+        let at = match self.last {
+            Some(at) if self.families[at].0 == name => at,
+            _ => {
+                let at = match self.index.get(name) {
+                    Some(&at) => at,
+                    None => {
+                        self.families.push((name.to_string(), BTreeMap::new()));
+                        self.index.insert(name.to_string(), self.families.len() - 1);
+                        self.families.len() - 1
+                    }
+                };
+                self.last = Some(at);
+                at
+            }
+        };
+        self.families[at].1.entry(labels).or_default()
+    }
+
+    fn add(&mut self, name: &str, labels: Vec<Label>, value: f64, ts: i64) -> &mut TimeSeries {
+        let series = self.series(name, labels);
         series.samples.push(Sample {
             value,
             timestamp: ts,
@@ -289,12 +312,16 @@ impl SeriesSet {
             FamilyType::Counter | FamilyType::Histogram | FamilyType::Summary
         );
         if opts.export_created && created && start_ns != 0 {
-            let labels = labels_with(&format!("{name}_created"), &labels, None);
-            self.add(labels, ms(start_ns) as f64, ts);
+            self.add(
+                &format!("{name}_created"),
+                labels_with(&labels, None),
+                ms(start_ns) as f64,
+                ts,
+            );
         }
         match value {
             Value::Number(x) => {
-                let series = self.add(into_labels(&name, labels), v(*x), ts);
+                let series = self.add(&name, into_labels(labels), v(*x), ts);
                 if family == FamilyType::Counter {
                     series
                         .exemplars
@@ -308,7 +335,7 @@ impl SeriesSet {
                 );
             }
             Value::Exponential(e) if e.scale >= -4 => {
-                let series = self.series.entry(into_labels(&name, labels)).or_default();
+                let series = self.series(&name, into_labels(labels));
                 series.histograms.push(native_histogram(e, ts, stale));
                 series
                     .exemplars
@@ -322,16 +349,18 @@ impl SeriesSet {
             }
             Value::Summary(s) => {
                 for (q, x) in &s.quantiles {
-                    let labels = labels_with(&name, &labels, Some(("quantile", plain_float(*q))));
-                    self.add(labels, v(*x), ts);
+                    let labels = labels_with(&labels, Some(("quantile", plain_float(*q))));
+                    self.add(&name, labels, v(*x), ts);
                 }
                 self.add(
-                    labels_with(&format!("{name}_sum"), &labels, None),
+                    &format!("{name}_sum"),
+                    labels_with(&labels, None),
                     v(s.sum),
                     ts,
                 );
                 self.add(
-                    labels_with(&format!("{name}_count"), &labels, None),
+                    &format!("{name}_count"),
+                    labels_with(&labels, None),
                     v(s.count as f64),
                     ts,
                 );
@@ -345,14 +374,15 @@ impl SeriesSet {
                 FamilyType::Histogram => MetricType::Histogram,
                 FamilyType::Summary => MetricType::Summary,
             };
-            self.metadata
-                .entry(name.clone())
-                .or_insert_with(|| MetricMetadata {
+            if let std::collections::btree_map::Entry::Vacant(e) = self.metadata.entry(name) {
+                let metric_family_name = e.key().clone();
+                e.insert(MetricMetadata {
                     r#type: kind as i32,
-                    metric_family_name: name.clone(),
+                    metric_family_name,
                     help,
                     unit: unit_name(&unit),
                 });
+            }
         }
     }
 
@@ -377,13 +407,15 @@ impl SeriesSet {
         };
         if let Some(sum) = sum {
             self.add(
-                labels_with(&format!("{name}_sum"), labels, None),
+                &format!("{name}_sum"),
+                labels_with(labels, None),
                 v(sum),
                 ts,
             );
         }
         self.add(
-            labels_with(&format!("{name}_count"), labels, None),
+            &format!("{name}_count"),
+            labels_with(labels, None),
             v(count as f64),
             ts,
         );
@@ -392,8 +424,8 @@ impl SeriesSet {
         let mut placed = vec![false; exemplars.len()];
         let inf = (f64::INFINITY, count);
         for &(le, c) in buckets.iter().chain(std::iter::once(&inf)) {
-            let labels = labels_with(&bucket_name, labels, Some(("le", plain_float(le))));
-            let series = self.add(labels, v(c as f64), ts);
+            let labels = labels_with(labels, Some(("le", plain_float(le))));
+            let series = self.add(&bucket_name, labels, v(c as f64), ts);
             for (e, placed) in exemplars.iter().zip(placed.iter_mut()) {
                 if !*placed && e.value <= le {
                     series.exemplars.push(convert_exemplar(e));
@@ -421,8 +453,10 @@ impl SeriesSet {
         for (k, v) in &opts.external_labels {
             map.entry(k.clone()).or_insert_with(|| v.clone());
         }
+        // `__name__` is the family's
+        map.remove("__name__");
         let labels: Labels = map.into_iter().collect();
-        self.add(labels_with(name, &labels, None), 1.0, ms(time_ns));
+        self.add(name, into_labels(labels), 1.0, ms(time_ns));
     }
 
     /// Samples sorted by time (the last of equal timestamps kept), then requests of at most
@@ -431,7 +465,22 @@ impl SeriesSet {
         let mut requests = Vec::new();
         let mut current = WriteRequest::default();
         let mut size = 0usize;
-        for (labels, mut ts) in self.series {
+        let mut families = self.families;
+        families.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let series = families.into_iter().flat_map(|(name, series)| {
+            series
+                .into_iter()
+                .map(move |(labels, ts)| (name.clone(), labels, ts))
+        });
+        for (name, mut labels, mut ts) in series {
+            let at = labels.partition_point(|l| l.name.as_str() < "__name__");
+            labels.insert(
+                at,
+                Label {
+                    name: "__name__".into(),
+                    value: name,
+                },
+            );
             ts.labels = labels;
             // Stable sort, then keep the last sample of each timestamp.
             ts.samples.sort_by_key(|s| s.timestamp);
