@@ -52,20 +52,20 @@ impl Store {
     pub fn ingest(&mut self, points: Vec<Point>, now: Instant) {
         for p in points {
             if p.no_recorded_value {
-                if let Some(f) = self.families.get_mut(&p.name) {
+                if let Some(f) = self.families.get_mut(&*p.name) {
                     f.series.remove(&p.labels);
                     if f.series.is_empty() {
-                        self.families.remove(&p.name);
+                        self.families.remove(&*p.name);
                     }
                 }
                 continue;
             }
             let family = self
                 .families
-                .entry(p.name.clone())
+                .entry(p.name.to_string())
                 .or_insert_with(|| Family {
                     kind: p.family,
-                    help: p.help.clone(),
+                    help: p.help.to_string(),
                     series: BTreeMap::new(),
                 });
             if family.kind != p.family {

@@ -374,14 +374,14 @@ impl SeriesSet {
                 FamilyType::Histogram => MetricType::Histogram,
                 FamilyType::Summary => MetricType::Summary,
             };
-            if let std::collections::btree_map::Entry::Vacant(e) = self.metadata.entry(name) {
-                let metric_family_name = e.key().clone();
-                e.insert(MetricMetadata {
+            if !self.metadata.contains_key(&*name) {
+                let metadata = MetricMetadata {
                     r#type: kind as i32,
-                    metric_family_name,
-                    help,
+                    metric_family_name: name.to_string(),
+                    help: help.to_string(),
                     unit: unit_name(&unit),
-                });
+                };
+                self.metadata.insert(name.to_string(), metadata);
             }
         }
     }

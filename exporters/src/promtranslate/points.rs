@@ -192,11 +192,12 @@ pub struct ResourceInfo {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     /// Family name (counters with `_total` when suffixes are on; no `_bucket`/`_sum`/`_count`).
-    pub name: String,
+    /// The name, help and unit are shared by the points of a metric.
+    pub name: Arc<str>,
     pub family: FamilyType,
-    pub help: String,
+    pub help: Arc<str>,
     /// The OTLP unit, as received.
-    pub unit: String,
+    pub unit: Arc<str>,
     pub labels: Labels,
     pub resource: Arc<ResourceInfo>,
     pub start_ns: u64,
@@ -210,7 +211,7 @@ pub struct Point {
 impl Point {
     /// The key of the series this point belongs to: name and labels.
     pub fn series_key(&self) -> (String, Labels) {
-        (self.name.clone(), self.labels.clone())
+        (self.name.to_string(), self.labels.clone())
     }
 }
 
@@ -386,22 +387,22 @@ pub fn translate_wire(
                 DataPoint::Number(p) => {
                     let e = exemplars();
                     item.attrs
-                        .read(|a| ctx.point(m, h, PointRef::Number(p), a, &e))
+                        .read(|a| ctx.point(h, PointRef::Number(p), a, &e))
                 }
                 DataPoint::Histogram(p) => {
                     let e = exemplars();
                     item.attrs
-                        .read(|a| ctx.point(m, h, PointRef::Histogram(p), a, &e))
+                        .read(|a| ctx.point(h, PointRef::Histogram(p), a, &e))
                 }
                 DataPoint::ExpHistogram(p) => {
                     let e = exemplars();
                     item.attrs
-                        .read(|a| ctx.point(m, h, PointRef::Exponential(p), a, &e))
+                        .read(|a| ctx.point(h, PointRef::Exponential(p), a, &e))
                 }
                 DataPoint::Summary(p) => {
                     let quantiles: Vec<ValueAtQuantile> = item.list(kept).collect();
                     item.attrs
-                        .read(|a| ctx.point(m, h, PointRef::Summary(p, &quantiles), a, &[]))
+                        .read(|a| ctx.point(h, PointRef::Summary(p, &quantiles), a, &[]))
                 }
             };
             out.push(point);
@@ -770,35 +771,34 @@ impl MetricContext<'_> {
             | metric::Data::Sum(Sum { data_points, .. }) => {
                 for p in data_points {
                     let kind = PointRef::Number(p);
-                    out.push(self.point(m, &head, kind, &p.attributes[..], &p.exemplars));
+                    out.push(self.point(&head, kind, &p.attributes[..], &p.exemplars));
                 }
             }
             metric::Data::Histogram(h) => {
                 for p in &h.data_points {
                     let kind = PointRef::Histogram(p);
-                    out.push(self.point(m, &head, kind, &p.attributes[..], &p.exemplars));
+                    out.push(self.point(&head, kind, &p.attributes[..], &p.exemplars));
                 }
             }
             metric::Data::ExponentialHistogram(h) => {
                 for p in &h.data_points {
                     let kind = PointRef::Exponential(p);
-                    out.push(self.point(m, &head, kind, &p.attributes[..], &p.exemplars));
+                    out.push(self.point(&head, kind, &p.attributes[..], &p.exemplars));
                 }
             }
             metric::Data::Summary(s) => {
                 for p in &s.data_points {
                     let kind = PointRef::Summary(p, &p.quantile_values);
-                    out.push(self.point(m, &head, kind, &p.attributes[..], &[]));
+                    out.push(self.point(&head, kind, &p.attributes[..], &[]));
                 }
             }
         }
     }
 
-    /// One point of metric `m` (`head` its shared part), its attributes and exemplars
+    /// One point of a metric (`head` what its points share), its attributes and exemplars
     /// apart (a point read from the wire form holds neither).
     fn point(
         &self,
-        m: &Metric,
         head: &Head,
         p: PointRef<'_>,
         attrs: &(impl AttrSource + ?Sized),
@@ -856,8 +856,8 @@ impl MetricContext<'_> {
         Point {
             name: head.name.clone(),
             family: head.family,
-            help: m.description.clone(),
-            unit: m.unit.clone(),
+            help: head.help.clone(),
+            unit: head.unit.clone(),
             labels: self.labels(attrs, reserved),
             resource: self.resource.clone(),
             start_ns,
@@ -929,7 +929,9 @@ fn metric_head(opts: &TranslateOptions, m: &Metric) -> Result<Head, Skip> {
         return Err(Skip::Temporality);
     };
     Ok(Head {
-        name,
+        name: name.into(),
+        help: m.description.as_str().into(),
+        unit: m.unit.as_str().into(),
         family,
         temporality,
         exemplars,
@@ -947,7 +949,9 @@ enum Skip {
 
 /// What the points of a metric share.
 struct Head {
-    name: String,
+    name: Arc<str>,
+    help: Arc<str>,
+    unit: Arc<str>,
     family: FamilyType,
     temporality: Temporality,
     /// Whether its points' exemplars are kept (histograms and monotonic sums).

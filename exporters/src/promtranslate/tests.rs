@@ -494,11 +494,11 @@ fn sum_types_and_temporalities() {
     let (points, dropped) = translate(&req, &opts(ScopeLabels::None));
     assert_eq!(points.len(), 3);
     assert_eq!(
-        (points[0].name.as_str(), points[0].family),
+        (&*points[0].name, points[0].family),
         ("s_total", FamilyType::Counter)
     );
     assert_eq!(
-        (points[1].name.as_str(), points[1].family),
+        (&*points[1].name, points[1].family),
         ("s", FamilyType::Gauge)
     );
     assert_eq!(points[2].temporality, Temporality::Delta);
@@ -566,8 +566,8 @@ fn point(temporality: Temporality, start: u64, time: u64, value: Value) -> Point
     Point {
         name: "x".into(),
         family: FamilyType::Counter,
-        help: String::new(),
-        unit: String::new(),
+        help: "".into(),
+        unit: "".into(),
         labels: vec![],
         resource: Default::default(),
         start_ns: start,
