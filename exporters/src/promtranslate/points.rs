@@ -514,6 +514,10 @@ pub fn sanitized_labels<'a>(attrs: impl IntoIterator<Item = &'a KeyValue>) -> La
 pub trait AttrSource {
     fn count(&self) -> usize;
     fn key(&self, i: usize) -> &str;
+    /// The key of entry `i` as bytes: the wire form gives them without a UTF-8 check.
+    fn key_bytes(&self, i: usize) -> &[u8] {
+        self.key(i).as_bytes()
+    }
     /// The value of entry `i` as a label value (pdata's `AsString`).
     fn value_string(&self, i: usize) -> String;
     /// The entries decoded (borrowed where they are).
@@ -541,6 +545,9 @@ impl AttrSource for WireAttrs<'_> {
     }
     fn key(&self, i: usize) -> &str {
         AttrMap::key(self, i)
+    }
+    fn key_bytes(&self, i: usize) -> &[u8] {
+        AttrMap::key_bytes(self, i)
     }
     fn value_string(&self, i: usize) -> String {
         let scalar = |v| value_as_string(Some(&AnyValue { value: Some(v) }));
@@ -596,7 +603,7 @@ impl KeyLayout {
                 .keys
                 .iter()
                 .enumerate()
-                .all(|(i, k)| *k == attrs.key(i))
+                .all(|(i, k)| k.as_bytes() == attrs.key_bytes(i))
     }
 
     /// The labels of `attrs` (with this layout's keys): values of clashing names joined
