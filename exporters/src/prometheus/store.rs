@@ -128,7 +128,7 @@ impl Store {
         let target_info = targets
             .into_iter()
             .map(|((job, instance), (r, _))| {
-                let mut labels: BTreeMap<String, String> = r.labels.iter().cloned().collect();
+                let mut labels: BTreeMap<Arc<str>, String> = r.labels.iter().cloned().collect();
                 labels.insert("job".into(), job.to_string());
                 labels.insert("instance".into(), instance.to_string());
                 labels.into_iter().collect()

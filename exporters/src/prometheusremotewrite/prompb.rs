@@ -8,6 +8,10 @@
 //! negative_deltas = 9 (sint64); positive_spans = 11; positive_deltas = 12; reset_hint = 14;
 //! timestamp = 15`; `BucketSpan { offset = 1 (sint32); length = 2 }`).
 
+use std::sync::Arc;
+
+use bytes::{Buf, BufMut};
+use prost::encoding::{self, WireType};
 use prost::Message;
 
 #[derive(Clone, PartialEq, Message)]
@@ -72,12 +76,65 @@ pub struct BucketSpan {
     pub length: u32,
 }
 
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Message)]
+/// `Label { name = 1; value = 2 }`, its name shared with the translated point's labels (so
+/// a series' label names are not copied): encoded by hand, as prost's derive would for two
+/// strings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Label {
-    #[prost(string, tag = "1")]
-    pub name: String,
-    #[prost(string, tag = "2")]
+    pub name: Arc<str>,
     pub value: String,
+}
+
+impl Message for Label {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        if !self.name.is_empty() {
+            encoding::encode_key(1, WireType::LengthDelimited, buf);
+            encoding::encode_varint(self.name.len() as u64, buf);
+            buf.put_slice(self.name.as_bytes());
+        }
+        if !self.value.is_empty() {
+            encoding::string::encode(2, &self.value, buf);
+        }
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        match tag {
+            1 => {
+                let mut name = self.name.to_string();
+                encoding::string::merge(wire_type, &mut name, buf, ctx)?;
+                self.name = name.into();
+                Ok(())
+            }
+            2 => encoding::string::merge(wire_type, &mut self.value, buf, ctx),
+            _ => encoding::skip_field(wire_type, tag, buf, ctx),
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        let name = if self.name.is_empty() {
+            0
+        } else {
+            encoding::key_len(1)
+                + encoding::encoded_len_varint(self.name.len() as u64)
+                + self.name.len()
+        };
+        let value = if self.value.is_empty() {
+            0
+        } else {
+            encoding::string::encoded_len(2, &self.value)
+        };
+        name + value
+    }
+
+    fn clear(&mut self) {
+        *self = Label::default();
+    }
 }
 
 #[derive(Clone, PartialEq, Message)]

@@ -274,7 +274,7 @@ async fn remote_write_body_headers_labels_and_samples() {
         .find(|s| show(s).contains("http_requests_total"))
         .unwrap();
     assert_eq!(counter.exemplars.len(), 1);
-    assert_eq!(counter.exemplars[0].labels[0].name, "trace_id");
+    assert_eq!(&*counter.exemplars[0].labels[0].name, "trace_id");
     assert_eq!(
         counter.exemplars[0].labels[0].value,
         "0102030405060708090a0b0c0d0e0f10"
@@ -601,12 +601,12 @@ fn series_labels_are_sorted_with_the_name_among_them() {
     let series: Vec<&TimeSeries> = requests.iter().flat_map(|r| &r.timeseries).collect();
     let mut names = std::collections::BTreeSet::new();
     for s in &series {
-        let labels: Vec<&str> = s.labels.iter().map(|l| l.name.as_str()).collect();
+        let labels: Vec<&str> = s.labels.iter().map(|l| &*l.name).collect();
         assert!(labels.windows(2).all(|w| w[0] < w[1]), "{}", show(s));
         let name: Vec<&str> = s
             .labels
             .iter()
-            .filter(|l| l.name == "__name__")
+            .filter(|l| &*l.name == "__name__")
             .map(|l| l.value.as_str())
             .collect();
         assert_eq!(name.len(), 1, "{}", show(s));
@@ -644,10 +644,61 @@ fn series_labels_are_sorted_with_the_name_among_them() {
             .filter(|s| {
                 s.labels
                     .iter()
-                    .any(|l| l.name == "__name__" && l.value == n)
+                    .any(|l| &*l.name == "__name__" && l.value == n)
             })
             .count()
     };
     assert_eq!(count("http_server_duration_seconds_bucket"), 3);
     assert_eq!(count("rpc_latency_milliseconds"), 2);
+}
+
+/// The hand-encoded `Label` writes the bytes prost's derive writes for two strings, and
+/// reads them back, empty fields and long ones included.
+#[test]
+fn labels_encode_as_two_strings() {
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Derived {
+        #[prost(string, tag = "1")]
+        name: String,
+        #[prost(string, tag = "2")]
+        value: String,
+    }
+    let long = "n".repeat(300);
+    let cases = [
+        ("", ""),
+        ("__name__", ""),
+        ("", "v"),
+        ("job", "api"),
+        (long.as_str(), "é"),
+        ("le", long.as_str()),
+    ];
+    for (name, value) in cases {
+        let label = super::prompb::Label {
+            name: name.into(),
+            value: value.into(),
+        };
+        let derived = Derived {
+            name: name.into(),
+            value: value.into(),
+        };
+        let bytes = label.encode_to_vec();
+        assert_eq!(bytes, derived.encode_to_vec(), "{name:?} {value:?}");
+        assert_eq!(label.encoded_len(), bytes.len());
+        assert_eq!(
+            super::prompb::Label::decode(bytes.as_slice()).unwrap(),
+            label
+        );
+    }
+    // within a series, as the receiver reads it
+    let series = TimeSeries {
+        labels: vec![super::prompb::Label {
+            name: "a".into(),
+            value: "b".into(),
+        }],
+        ..Default::default()
+    };
+    assert_eq!(
+        TimeSeries::decode(series.encode_to_vec().as_slice()).unwrap(),
+        series
+    );
 }

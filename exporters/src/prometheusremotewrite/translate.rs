@@ -35,6 +35,7 @@
 //! - metadata units as Go's `UnitNamer` (`s` → `seconds`, `{request}` → empty).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use prost::Message;
 
@@ -94,7 +95,7 @@ fn labels_with(labels: &Labels, extra: Option<(&str, String)>) -> Vec<Label> {
             name: k.into(),
             value: v,
         };
-        match out.binary_search_by(|l| l.name.as_str().cmp(k)) {
+        match out.binary_search_by(|l| (*l.name).cmp(k)) {
             Ok(at) => out[at] = label,
             Err(at) => out.insert(at, label),
         }
@@ -135,7 +136,7 @@ fn convert_exemplar(e: &points::Exemplar) -> Exemplar {
         .sum();
     if runes + filtered_runes <= MAX_EXEMPLAR_RUNES {
         labels.extend(e.filtered.iter().map(|(k, v)| Label {
-            name: k.clone(),
+            name: k.as_str().into(),
             value: v.clone(),
         }));
     }
@@ -443,7 +444,7 @@ impl SeriesSet {
         if r.labels.is_empty() {
             return;
         }
-        let mut map: BTreeMap<String, String> = r.labels.iter().cloned().collect();
+        let mut map: BTreeMap<Arc<str>, String> = r.labels.iter().cloned().collect();
         if let Some(job) = &r.job {
             map.insert("job".into(), job.clone());
         }
@@ -451,7 +452,7 @@ impl SeriesSet {
             map.insert("instance".into(), instance.clone());
         }
         for (k, v) in &opts.external_labels {
-            map.entry(k.clone()).or_insert_with(|| v.clone());
+            map.entry(k.as_str().into()).or_insert_with(|| v.clone());
         }
         // `__name__` is the family's
         map.remove("__name__");
@@ -473,7 +474,7 @@ impl SeriesSet {
                 .map(move |(labels, ts)| (name.clone(), labels, ts))
         });
         for (name, mut labels, mut ts) in series {
-            let at = labels.partition_point(|l| l.name.as_str() < "__name__");
+            let at = labels.partition_point(|l| *l.name < *"__name__");
             labels.insert(
                 at,
                 Label {

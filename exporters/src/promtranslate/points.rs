@@ -97,7 +97,9 @@ pub enum Temporality {
 }
 
 /// Sorted `(name, value)` pairs without `__name__`.
-pub type Labels = Vec<(String, String)>;
+/// Labels as (name, value), sorted by name. Names are shared: a metric's points take theirs
+/// from one layout of their keys.
+pub type Labels = Vec<(Arc<str>, String)>;
 
 /// One exemplar: trace and span ids in hex (empty when absent), the filtered attributes.
 #[derive(Debug, Clone, PartialEq)]
@@ -490,9 +492,7 @@ pub fn resource_info(attrs: &[KeyValue]) -> ResourceInfo {
     ResourceInfo {
         job,
         instance,
-        labels: sanitize_attributes(others.iter().copied())
-            .into_iter()
-            .collect(),
+        labels: sanitized_labels(others.iter().copied()),
     }
 }
 
@@ -501,7 +501,10 @@ pub fn resource_info(attrs: &[KeyValue]) -> ResourceInfo {
 pub fn sanitize_attributes<'a>(
     attrs: impl IntoIterator<Item = &'a KeyValue>,
 ) -> BTreeMap<String, String> {
-    sanitized_labels(attrs).into_iter().collect()
+    sanitized_labels(attrs)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
 }
 
 /// [`sanitize_attributes`] as a list sorted by label name.
@@ -580,7 +583,7 @@ pub struct KeyLayout {
     keys: Vec<String>,
     /// (index of the attribute, its label name), by label name and within a name by
     /// original key (stable, so a key repeated in the input keeps its order).
-    order: Vec<(usize, String)>,
+    order: Vec<(usize, Arc<str>)>,
 }
 
 impl KeyLayout {
@@ -588,10 +591,10 @@ impl KeyLayout {
         let keys: Vec<String> = (0..attrs.count())
             .map(|i| attrs.key(i).to_string())
             .collect();
-        let mut order: Vec<(usize, String)> = keys
+        let mut order: Vec<(usize, Arc<str>)> = keys
             .iter()
             .enumerate()
-            .filter_map(|(i, k)| label_name(k).map(|name| (i, name)))
+            .filter_map(|(i, k)| label_name(k).map(|name| (i, name.into())))
             .collect();
         order.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| keys[a.0].cmp(&keys[b.0])));
         KeyLayout { keys, order }
@@ -626,9 +629,9 @@ impl KeyLayout {
 
 /// Set `name` to `value` in `labels` (sorted by name).
 fn set_label(labels: &mut Labels, name: &str, value: &str) {
-    match labels.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+    match labels.binary_search_by(|(n, _)| (**n).cmp(name)) {
         Ok(at) => value.clone_into(&mut labels[at].1),
-        Err(at) => labels.insert(at, (name.to_string(), value.to_string())),
+        Err(at) => labels.insert(at, (name.into(), value.to_string())),
     }
 }
 
@@ -655,7 +658,7 @@ fn merge_labels(labels: Labels, forced: &Labels, more: usize) -> Labels {
 
 /// Take `name` out of `labels` (sorted by name).
 fn remove_label(labels: &mut Labels, name: &str) {
-    if let Ok(at) = labels.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+    if let Ok(at) = labels.binary_search_by(|(n, _)| (**n).cmp(name)) {
         labels.remove(at);
     }
 }
@@ -736,7 +739,7 @@ impl MetricContext<'_> {
         let mut labels = merge_labels(labels, self.forced, self.opts.extra.labels.len());
         for (k, v) in &self.opts.extra.labels {
             if self.opts.extra.override_data
-                || labels.binary_search_by(|(n, _)| n.as_str().cmp(k)).is_err()
+                || labels.binary_search_by(|(n, _)| (**n).cmp(k)).is_err()
             {
                 set_label(&mut labels, k, v);
             }

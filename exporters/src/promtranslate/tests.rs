@@ -242,16 +242,13 @@ fn points_with_other_keys_get_their_own_labels() {
     let (points, _) = translate(&req, &opts(ScopeLabels::None));
     assert_eq!(points.len(), lists.len());
     for (p, attrs) in points.iter().zip(&lists) {
-        let want: Vec<(String, String)> = sanitize_attributes(attrs).into_iter().collect();
+        let want: Labels = sanitize_attributes(attrs)
+            .into_iter()
+            .map(|(k, v)| (k.into(), v))
+            .collect();
         assert_eq!(p.labels, want, "{attrs:?}");
     }
-    assert_eq!(
-        points[5].labels,
-        vec![
-            ("key_9".to_string(), "n".to_string()),
-            ("x".into(), "1;2".into())
-        ]
-    );
+    assert_eq!(points[5].labels, labels(&[("key_9", "n"), ("x", "1;2")]));
 }
 
 #[test]
@@ -269,10 +266,7 @@ fn job_and_instance_from_service_attributes() {
     assert_eq!(job_and_instance(&attrs[..1]), (Some("api".into()), None));
     assert_eq!(job_and_instance(&attrs[1..2]), (None, None));
     let info = resource_info(&attrs);
-    assert_eq!(
-        info.labels,
-        vec![("host_name".to_string(), "h1".to_string())]
-    );
+    assert_eq!(info.labels, labels(&[("host_name", "h1")]));
 }
 
 fn request(
@@ -323,7 +317,7 @@ fn opts(scope: ScopeLabels) -> TranslateOptions {
 
 fn labels(v: &[(&str, &str)]) -> Labels {
     v.iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .map(|(a, b)| ((*a).into(), b.to_string()))
         .collect()
 }
 
