@@ -43,7 +43,7 @@ pub struct Snapshot<'a> {
 
 #[derive(Default)]
 pub struct Store {
-    families: BTreeMap<String, Family>,
+    families: BTreeMap<Arc<str>, Family>,
     /// Points dropped because their family already has another type.
     pub type_conflicts: u64,
 }
@@ -62,7 +62,7 @@ impl Store {
             }
             let family = self
                 .families
-                .entry(p.name.to_string())
+                .entry(p.name.clone())
                 .or_insert_with(|| Family {
                     kind: p.family,
                     help: p.help.to_string(),
@@ -135,7 +135,7 @@ impl Store {
             })
             .collect();
         Snapshot {
-            families: self.families.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+            families: self.families.iter().map(|(k, v)| (&**k, v)).collect(),
             target_info,
         }
     }
