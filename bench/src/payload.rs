@@ -13,8 +13,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, AggregationTemporality, Metric, NumberDataPoint, ResourceMetrics,
-    ScopeMetrics, Sum,
+    metric, number_data_point, AggregationTemporality, Histogram, HistogramDataPoint, Metric,
+    NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{
@@ -47,6 +47,9 @@ pub struct Shape {
     /// Spans per trace (and log records per trace id); the first span of a trace is its
     /// root, the others its children.
     pub spans_per_trace: usize,
+    /// Metrics: explicit-bucket histograms (the `spanmetrics` connector's 16 default bounds,
+    /// in seconds) instead of monotonic sums.
+    pub histograms: bool,
 }
 
 impl Default for Shape {
@@ -58,6 +61,7 @@ impl Default for Shape {
             value_size: None,
             resource_attributes: 6,
             spans_per_trace: 10,
+            histograms: false,
         }
     }
 }
@@ -224,6 +228,12 @@ fn trace_placeholder(g: usize) -> [u8; 16] {
 /// samples, as an application's are.
 const TIME_PLACEHOLDER: u64 = 1_777_000_000_123_456_789;
 
+/// The histogram bounds of `--histograms`: the `spanmetrics` connector's default buckets
+/// (2 ms to 15 s) in seconds.
+const BOUNDS: [f64; 16] = [
+    0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.4, 2.0, 5.0, 10.0, 15.0,
+];
+
 fn now_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -343,24 +353,57 @@ fn build_request(shape: &Shape) -> (Request, Vec<usize>, Vec<usize>) {
             // Ten data points per metric, each with its own attribute values.
             let metrics = (0..n.div_ceil(10))
                 .map(|m| {
-                    let data_points = (m * 10..((m + 1) * 10).min(n))
-                        .map(|k| NumberDataPoint {
-                            attributes: item_attributes(k, shape.attributes, shape.value_size),
-                            start_time_unix_nano: now - 60_000_000_000,
-                            time_unix_nano: TIME_PLACEHOLDER,
-                            value: Some(number_data_point::Value::AsInt(1_000 + k as i64)),
-                            ..Default::default()
-                        })
-                        .collect();
-                    Metric {
-                        name: format!("http.server.requests.{m}"),
-                        description: "Requests served".into(),
-                        unit: "{request}".into(),
-                        data: Some(metric::Data::Sum(Sum {
+                    let points = m * 10..((m + 1) * 10).min(n);
+                    let start_time_unix_nano = now - 60_000_000_000;
+                    let temporality = AggregationTemporality::Cumulative as i32;
+                    let (name, unit, data) = if shape.histograms {
+                        let data_points = points
+                            .map(|k| {
+                                let counts: Vec<u64> =
+                                    (0..=BOUNDS.len()).map(|b| ((k + b) % 7) as u64).collect();
+                                HistogramDataPoint {
+                                    attributes: item_attributes(
+                                        k,
+                                        shape.attributes,
+                                        shape.value_size,
+                                    ),
+                                    start_time_unix_nano,
+                                    time_unix_nano: TIME_PLACEHOLDER,
+                                    count: counts.iter().sum(),
+                                    sum: Some(0.25 * k as f64),
+                                    bucket_counts: counts,
+                                    explicit_bounds: BOUNDS.to_vec(),
+                                    ..Default::default()
+                                }
+                            })
+                            .collect();
+                        let data = metric::Data::Histogram(Histogram {
                             data_points,
-                            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                            aggregation_temporality: temporality,
+                        });
+                        (format!("http.server.duration.{m}"), "s", data)
+                    } else {
+                        let data_points = points
+                            .map(|k| NumberDataPoint {
+                                attributes: item_attributes(k, shape.attributes, shape.value_size),
+                                start_time_unix_nano,
+                                time_unix_nano: TIME_PLACEHOLDER,
+                                value: Some(number_data_point::Value::AsInt(1_000 + k as i64)),
+                                ..Default::default()
+                            })
+                            .collect();
+                        let data = metric::Data::Sum(Sum {
+                            data_points,
+                            aggregation_temporality: temporality,
                             is_monotonic: true,
-                        })),
+                        });
+                        (format!("http.server.requests.{m}"), "{request}", data)
+                    };
+                    Metric {
+                        name,
+                        description: "Requests served".into(),
+                        unit: unit.into(),
+                        data: Some(data),
                         ..Default::default()
                     }
                 })
@@ -586,7 +629,13 @@ mod tests {
 
     #[test]
     fn rendered_requests_decode_with_distinct_ids() {
-        for signal in [Signal::Traces, Signal::Logs, Signal::Metrics] {
+        let cases = [
+            (Signal::Traces, false),
+            (Signal::Logs, false),
+            (Signal::Metrics, false),
+            (Signal::Metrics, true),
+        ];
+        for (signal, histograms) in cases {
             for encoding in [Encoding::Proto, Encoding::Json] {
                 let shape = Shape {
                     signal,
@@ -595,6 +644,7 @@ mod tests {
                     value_size: Some(20),
                     resource_attributes: 8,
                     spans_per_trace: 10,
+                    histograms,
                 };
                 let t = Template::new(&shape, encoding).unwrap();
                 let mut a = Vec::new();
@@ -633,10 +683,20 @@ mod tests {
                             .metrics
                             .iter()
                             .flat_map(|m| match &m.data {
-                                Some(metric::Data::Sum(s)) => s.data_points.clone(),
+                                Some(metric::Data::Sum(s)) if !histograms => {
+                                    s.data_points.iter().map(|p| p.time_unix_nano).collect()
+                                }
+                                Some(metric::Data::Histogram(h)) if histograms => h
+                                    .data_points
+                                    .iter()
+                                    .inspect(|p| {
+                                        assert_eq!(p.bucket_counts.len(), BOUNDS.len() + 1);
+                                        assert_eq!(p.count, p.bucket_counts.iter().sum::<u64>());
+                                    })
+                                    .map(|p| p.time_unix_nano)
+                                    .collect(),
                                 _ => vec![],
                             })
-                            .map(|p| p.time_unix_nano)
                             .collect()
                     };
                     let (ta, tb) = (times(&a), times(&b));

@@ -87,6 +87,9 @@ struct SendArgs {
     resource_attributes: usize,
     #[arg(long, default_value_t = 10)]
     spans_per_trace: usize,
+    /// Metrics: explicit-bucket histograms (16 bounds) instead of monotonic sums.
+    #[arg(long)]
+    histograms: bool,
     /// Per request.
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     timeout: Duration,
@@ -157,6 +160,7 @@ fn main() -> anyhow::Result<()> {
             value_size: a.value_size,
             resource_attributes: a.resource_attributes,
             spans_per_trace: a.spans_per_trace,
+            histograms: a.histograms,
         },
         rate: a.rate,
         duration: a.duration,

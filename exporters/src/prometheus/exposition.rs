@@ -209,7 +209,7 @@ impl Writer {
         if !labels.is_empty() || extra.is_some() {
             out.push('{');
             let mut first = true;
-            for (k, v) in labels.iter().map(|(k, v)| (&**k, v.as_str())).chain(extra) {
+            for (k, v) in labels.iter().map(|(k, v)| (&**k, &**v)).chain(extra) {
                 if !first {
                     out.push(',');
                 }

@@ -128,9 +128,9 @@ impl Store {
         let target_info = targets
             .into_iter()
             .map(|((job, instance), (r, _))| {
-                let mut labels: BTreeMap<Arc<str>, String> = r.labels.iter().cloned().collect();
-                labels.insert("job".into(), job.to_string());
-                labels.insert("instance".into(), instance.to_string());
+                let mut labels: BTreeMap<Arc<str>, Arc<str>> = r.labels.iter().cloned().collect();
+                labels.insert("job".into(), job.into());
+                labels.insert("instance".into(), instance.into());
                 labels.into_iter().collect()
             })
             .collect();

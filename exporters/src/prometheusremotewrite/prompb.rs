@@ -76,25 +76,49 @@ pub struct BucketSpan {
     pub length: u32,
 }
 
-/// `Label { name = 1; value = 2 }`, its name shared with the translated point's labels (so
-/// a series' label names are not copied): encoded by hand, as prost's derive would for two
-/// strings.
+/// `Label { name = 1; value = 2 }`, both shared with the translated point's labels (so a
+/// series' labels are not copied, nor a histogram's into each bucket): encoded by hand, as
+/// prost's derive would encode two strings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Label {
     pub name: Arc<str>,
-    pub value: String,
+    pub value: Arc<str>,
+}
+
+/// A string field `tag` holding `s`, unless empty (proto3).
+fn put_string(tag: u32, s: &str, buf: &mut impl BufMut) {
+    if !s.is_empty() {
+        encoding::encode_key(tag, WireType::LengthDelimited, buf);
+        encoding::encode_varint(s.len() as u64, buf);
+        buf.put_slice(s.as_bytes());
+    }
+}
+
+fn string_len(tag: u32, s: &str) -> usize {
+    if s.is_empty() {
+        0
+    } else {
+        encoding::key_len(tag) + encoding::encoded_len_varint(s.len() as u64) + s.len()
+    }
+}
+
+/// Merges string field data into `into`, as prost does into a `String`.
+fn merge_string(
+    into: &mut Arc<str>,
+    wire_type: WireType,
+    buf: &mut impl Buf,
+    ctx: encoding::DecodeContext,
+) -> Result<(), prost::DecodeError> {
+    let mut s = into.to_string();
+    encoding::string::merge(wire_type, &mut s, buf, ctx)?;
+    *into = s.into();
+    Ok(())
 }
 
 impl Message for Label {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        if !self.name.is_empty() {
-            encoding::encode_key(1, WireType::LengthDelimited, buf);
-            encoding::encode_varint(self.name.len() as u64, buf);
-            buf.put_slice(self.name.as_bytes());
-        }
-        if !self.value.is_empty() {
-            encoding::string::encode(2, &self.value, buf);
-        }
+        put_string(1, &self.name, buf);
+        put_string(2, &self.value, buf);
     }
 
     fn merge_field(
@@ -105,31 +129,14 @@ impl Message for Label {
         ctx: encoding::DecodeContext,
     ) -> Result<(), prost::DecodeError> {
         match tag {
-            1 => {
-                let mut name = self.name.to_string();
-                encoding::string::merge(wire_type, &mut name, buf, ctx)?;
-                self.name = name.into();
-                Ok(())
-            }
-            2 => encoding::string::merge(wire_type, &mut self.value, buf, ctx),
+            1 => merge_string(&mut self.name, wire_type, buf, ctx),
+            2 => merge_string(&mut self.value, wire_type, buf, ctx),
             _ => encoding::skip_field(wire_type, tag, buf, ctx),
         }
     }
 
     fn encoded_len(&self) -> usize {
-        let name = if self.name.is_empty() {
-            0
-        } else {
-            encoding::key_len(1)
-                + encoding::encoded_len_varint(self.name.len() as u64)
-                + self.name.len()
-        };
-        let value = if self.value.is_empty() {
-            0
-        } else {
-            encoding::string::encoded_len(2, &self.value)
-        };
-        name + value
+        string_len(1, &self.name) + string_len(2, &self.value)
     }
 
     fn clear(&mut self) {

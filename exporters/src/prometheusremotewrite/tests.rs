@@ -276,7 +276,7 @@ async fn remote_write_body_headers_labels_and_samples() {
     assert_eq!(counter.exemplars.len(), 1);
     assert_eq!(&*counter.exemplars[0].labels[0].name, "trace_id");
     assert_eq!(
-        counter.exemplars[0].labels[0].value,
+        &*counter.exemplars[0].labels[0].value,
         "0102030405060708090a0b0c0d0e0f10"
     );
     assert_eq!(counter.exemplars[0].timestamp, 1_700_000_000_000);
@@ -607,7 +607,7 @@ fn series_labels_are_sorted_with_the_name_among_them() {
             .labels
             .iter()
             .filter(|l| &*l.name == "__name__")
-            .map(|l| l.value.as_str())
+            .map(|l| &*l.value)
             .collect();
         assert_eq!(name.len(), 1, "{}", show(s));
         names.insert(name[0].to_string());
@@ -644,7 +644,7 @@ fn series_labels_are_sorted_with_the_name_among_them() {
             .filter(|s| {
                 s.labels
                     .iter()
-                    .any(|l| &*l.name == "__name__" && l.value == n)
+                    .any(|l| &*l.name == "__name__" && &*l.value == n)
             })
             .count()
     };

@@ -74,28 +74,43 @@ pub struct SeriesOptions {
 /// The points of a batch come metric by metric, so a series is looked up first by its name
 /// (the last family used is kept) and then among its family's series only: the comparisons
 /// of the ordered map start at the first label that can differ, not at `__name__`.
-#[derive(Default)]
 pub struct SeriesSet {
-    families: Vec<(String, BTreeMap<Vec<Label>, TimeSeries>)>,
+    families: Vec<(Arc<str>, BTreeMap<Vec<Label>, TimeSeries>)>,
     /// Each family's place in `families`.
     index: HashMap<String, usize>,
     /// The family used last.
     last: Option<usize>,
     metadata: BTreeMap<String, MetricMetadata>,
+    /// The label names the exporter adds, shared by the series that have them.
+    le: Arc<str>,
+    quantile: Arc<str>,
+}
+
+impl Default for SeriesSet {
+    fn default() -> SeriesSet {
+        SeriesSet {
+            families: Vec::new(),
+            index: HashMap::new(),
+            last: None,
+            metadata: BTreeMap::new(),
+            le: "le".into(),
+            quantile: "quantile".into(),
+        }
+    }
 }
 
 fn ms(ns: u64) -> i64 {
     (ns / 1_000_000) as i64
 }
 
-fn labels_with(labels: &Labels, extra: Option<(&str, String)>) -> Vec<Label> {
+fn labels_with(labels: &Labels, extra: Option<(&Arc<str>, String)>) -> Vec<Label> {
     let mut out = into_labels(labels.clone());
     if let Some((k, v)) = extra {
         let label = Label {
-            name: k.into(),
-            value: v,
+            name: k.clone(),
+            value: v.into(),
         };
-        match out.binary_search_by(|l| (*l.name).cmp(k)) {
+        match out.binary_search_by(|l| l.name.cmp(k)) {
             Ok(at) => out[at] = label,
             Err(at) => out.insert(at, label),
         }
@@ -119,14 +134,14 @@ fn convert_exemplar(e: &points::Exemplar) -> Exemplar {
         runes += "trace_id".len() + e.trace_id.chars().count();
         labels.push(Label {
             name: "trace_id".into(),
-            value: e.trace_id.clone(),
+            value: e.trace_id.as_str().into(),
         });
     }
     if !e.span_id.is_empty() {
         runes += "span_id".len() + e.span_id.chars().count();
         labels.push(Label {
             name: "span_id".into(),
-            value: e.span_id.clone(),
+            value: e.span_id.as_str().into(),
         });
     }
     let filtered_runes: usize = e
@@ -137,7 +152,7 @@ fn convert_exemplar(e: &points::Exemplar) -> Exemplar {
     if runes + filtered_runes <= MAX_EXEMPLAR_RUNES {
         labels.extend(e.filtered.iter().map(|(k, v)| Label {
             name: k.as_str().into(),
-            value: v.clone(),
+            value: v.as_str().into(),
         }));
     }
     Exemplar {
@@ -254,12 +269,12 @@ impl SeriesSet {
     /// The series of family `name` with the other labels `labels`.
     fn series(&mut self, name: &str, labels: Vec<Label>) -> &mut TimeSeries {
         let at = match self.last {
-            Some(at) if self.families[at].0 == name => at,
+            Some(at) if *self.families[at].0 == *name => at,
             _ => {
                 let at = match self.index.get(name) {
                     Some(&at) => at,
                     None => {
-                        self.families.push((name.to_string(), BTreeMap::new()));
+                        self.families.push((name.into(), BTreeMap::new()));
                         self.index.insert(name.to_string(), self.families.len() - 1);
                         self.families.len() - 1
                     }
@@ -350,7 +365,7 @@ impl SeriesSet {
             }
             Value::Summary(s) => {
                 for (q, x) in &s.quantiles {
-                    let labels = labels_with(&labels, Some(("quantile", plain_float(*q))));
+                    let labels = labels_with(&labels, Some((&self.quantile, plain_float(*q))));
                     self.add(&name, labels, v(*x), ts);
                 }
                 self.add(
@@ -425,7 +440,7 @@ impl SeriesSet {
         let mut placed = vec![false; exemplars.len()];
         let inf = (f64::INFINITY, count);
         for &(le, c) in buckets.iter().chain(std::iter::once(&inf)) {
-            let labels = labels_with(labels, Some(("le", plain_float(le))));
+            let labels = labels_with(labels, Some((&self.le, plain_float(le))));
             let series = self.add(&bucket_name, labels, v(c as f64), ts);
             for (e, placed) in exemplars.iter().zip(placed.iter_mut()) {
                 if !*placed && e.value <= le {
@@ -444,15 +459,16 @@ impl SeriesSet {
         if r.labels.is_empty() {
             return;
         }
-        let mut map: BTreeMap<Arc<str>, String> = r.labels.iter().cloned().collect();
+        let mut map: BTreeMap<Arc<str>, Arc<str>> = r.labels.iter().cloned().collect();
         if let Some(job) = &r.job {
-            map.insert("job".into(), job.clone());
+            map.insert("job".into(), job.as_str().into());
         }
         if let Some(instance) = &r.instance {
-            map.insert("instance".into(), instance.clone());
+            map.insert("instance".into(), instance.as_str().into());
         }
         for (k, v) in &opts.external_labels {
-            map.entry(k.as_str().into()).or_insert_with(|| v.clone());
+            map.entry(k.as_str().into())
+                .or_insert_with(|| v.as_str().into());
         }
         // `__name__` is the family's
         map.remove("__name__");
@@ -473,12 +489,13 @@ impl SeriesSet {
                 .into_iter()
                 .map(move |(labels, ts)| (name.clone(), labels, ts))
         });
+        let name_label: Arc<str> = "__name__".into();
         for (name, mut labels, mut ts) in series {
             let at = labels.partition_point(|l| *l.name < *"__name__");
             labels.insert(
                 at,
                 Label {
-                    name: "__name__".into(),
+                    name: name_label.clone(),
                     value: name,
                 },
             );

@@ -97,9 +97,10 @@ pub enum Temporality {
 }
 
 /// Sorted `(name, value)` pairs without `__name__`.
-/// Labels as (name, value), sorted by name. Names are shared: a metric's points take theirs
-/// from one layout of their keys.
-pub type Labels = Vec<(Arc<str>, String)>;
+/// Labels as (name, value), sorted by name. Names and values are shared: a metric's points
+/// take their names from one layout of their keys, the series of a histogram's buckets share
+/// the point's labels, and every point of a scope shares its scope, job and instance labels.
+pub type Labels = Vec<(Arc<str>, Arc<str>)>;
 
 /// One exemplar: trace and span ids in hex (empty when absent), the filtered attributes.
 #[derive(Debug, Clone, PartialEq)]
@@ -503,7 +504,7 @@ pub fn sanitize_attributes<'a>(
 ) -> BTreeMap<String, String> {
     sanitized_labels(attrs)
         .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
 
@@ -522,7 +523,7 @@ pub trait AttrSource {
         self.key(i).as_bytes()
     }
     /// The value of entry `i` as a label value (pdata's `AsString`).
-    fn value_string(&self, i: usize) -> String;
+    fn value_label(&self, i: usize) -> Arc<str>;
     /// The entries decoded (borrowed where they are).
     fn entries(&self) -> Vec<Cow<'_, KeyValue>>;
 }
@@ -534,8 +535,13 @@ impl<K: std::borrow::Borrow<KeyValue>> AttrSource for [K] {
     fn key(&self, i: usize) -> &str {
         &self[i].borrow().key
     }
-    fn value_string(&self, i: usize) -> String {
-        value_as_string(self[i].borrow().value.as_ref())
+    fn value_label(&self, i: usize) -> Arc<str> {
+        match self[i].borrow().value.as_ref() {
+            Some(AnyValue {
+                value: Some(any_value::Value::StringValue(s)),
+            }) => s.as_str().into(),
+            v => value_as_string(v).into(),
+        }
     }
     fn entries(&self) -> Vec<Cow<'_, KeyValue>> {
         self.iter().map(|kv| Cow::Borrowed(kv.borrow())).collect()
@@ -552,14 +558,14 @@ impl AttrSource for WireAttrs<'_> {
     fn key_bytes(&self, i: usize) -> &[u8] {
         AttrMap::key_bytes(self, i)
     }
-    fn value_string(&self, i: usize) -> String {
-        let scalar = |v| value_as_string(Some(&AnyValue { value: Some(v) }));
+    fn value_label(&self, i: usize) -> Arc<str> {
+        let scalar = |v| value_as_string(Some(&AnyValue { value: Some(v) })).into();
         match self.value_ref(i) {
-            ValueRef::Str(s) => s.to_string(),
+            ValueRef::Str(s) => s.into(),
             ValueRef::Int(x) => scalar(any_value::Value::IntValue(x)),
             ValueRef::Double(x) => scalar(any_value::Value::DoubleValue(x)),
             ValueRef::Bool(x) => scalar(any_value::Value::BoolValue(x)),
-            ValueRef::Any(v) => value_as_string(Some(&v)),
+            ValueRef::Any(v) => value_as_string(Some(&v)).into(),
         }
     }
     fn entries(&self) -> Vec<Cow<'_, KeyValue>> {
@@ -614,11 +620,10 @@ impl KeyLayout {
     fn labels(&self, attrs: &(impl AttrSource + ?Sized)) -> Labels {
         let mut out: Labels = Vec::with_capacity(self.order.len());
         for (i, name) in &self.order {
-            let value = attrs.value_string(*i);
+            let value = attrs.value_label(*i);
             match out.last_mut() {
                 Some((last, existing)) if last == name => {
-                    existing.push(';');
-                    existing.push_str(&value);
+                    *existing = format!("{existing};{value}").into();
                 }
                 _ => out.push((name.clone(), value)),
             }
@@ -630,8 +635,8 @@ impl KeyLayout {
 /// Set `name` to `value` in `labels` (sorted by name).
 fn set_label(labels: &mut Labels, name: &str, value: &str) {
     match labels.binary_search_by(|(n, _)| (**n).cmp(name)) {
-        Ok(at) => value.clone_into(&mut labels[at].1),
-        Err(at) => labels.insert(at, (name.into(), value.to_string())),
+        Ok(at) => labels[at].1 = value.into(),
+        Err(at) => labels.insert(at, (name.into(), value.into())),
     }
 }
 

@@ -244,7 +244,7 @@ fn points_with_other_keys_get_their_own_labels() {
     for (p, attrs) in points.iter().zip(&lists) {
         let want: Labels = sanitize_attributes(attrs)
             .into_iter()
-            .map(|(k, v)| (k.into(), v))
+            .map(|(k, v)| (k.into(), v.into()))
             .collect();
         assert_eq!(p.labels, want, "{attrs:?}");
     }
@@ -316,9 +316,7 @@ fn opts(scope: ScopeLabels) -> TranslateOptions {
 }
 
 fn labels(v: &[(&str, &str)]) -> Labels {
-    v.iter()
-        .map(|(a, b)| ((*a).into(), b.to_string()))
-        .collect()
+    v.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect()
 }
 
 #[test]
