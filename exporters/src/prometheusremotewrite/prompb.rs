@@ -8,6 +8,7 @@
 //! negative_deltas = 9 (sint64); positive_spans = 11; positive_deltas = 12; reset_hint = 14;
 //! timestamp = 15`; `BucketSpan { offset = 1 (sint32); length = 2 }`).
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut};
@@ -79,11 +80,43 @@ pub struct BucketSpan {
 /// `Label { name = 1; value = 2 }`, both shared with the translated point's labels (so a
 /// series' labels are not copied, nor a histogram's into each bucket): encoded by hand, as
 /// prost's derive would encode two strings.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+///
+/// Labels compare by name, then value, as strings; two that share a string are equal without
+/// reading it (the series map compares label lists whose names, and scope, job, instance and
+/// histogram labels, are mostly the same shared strings).
+#[derive(Clone, Debug, Default)]
 pub struct Label {
     pub name: Arc<str>,
     pub value: Arc<str>,
 }
+
+fn cmp_shared(a: &Arc<str>, b: &Arc<str>) -> Ordering {
+    if Arc::ptr_eq(a, b) {
+        Ordering::Equal
+    } else {
+        a.cmp(b)
+    }
+}
+
+impl Ord for Label {
+    fn cmp(&self, other: &Label) -> Ordering {
+        cmp_shared(&self.name, &other.name).then_with(|| cmp_shared(&self.value, &other.value))
+    }
+}
+
+impl PartialOrd for Label {
+    fn partial_cmp(&self, other: &Label) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Label {
+    fn eq(&self, other: &Label) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Label {}
 
 /// A string field `tag` holding `s`, unless empty (proto3).
 fn put_string(tag: u32, s: &str, buf: &mut impl BufMut) {

@@ -702,3 +702,33 @@ fn labels_encode_as_two_strings() {
         series
     );
 }
+
+/// Labels order and compare as their (name, value) strings, whether two share a string or
+/// hold equal copies of it.
+#[test]
+fn labels_order_as_their_strings_shared_or_not() {
+    use super::prompb::Label;
+    let words = ["", "a", "b", "le", "__name__", "job", "A"];
+    let shared: Vec<Arc<str>> = words.iter().map(|w| Arc::from(*w)).collect();
+    let mut labels = Vec::new();
+    for (i, name) in words.iter().enumerate() {
+        for (j, value) in words.iter().enumerate() {
+            // one label sharing the pooled strings, one with copies of them
+            labels.push(Label {
+                name: shared[i].clone(),
+                value: shared[j].clone(),
+            });
+            labels.push(Label {
+                name: Arc::from(*name),
+                value: Arc::from(*value),
+            });
+        }
+    }
+    for a in &labels {
+        for b in &labels {
+            let want = (&*a.name, &*a.value).cmp(&(&*b.name, &*b.value));
+            assert_eq!(a.cmp(b), want, "{a:?} {b:?}");
+            assert_eq!(a == b, want.is_eq(), "{a:?} {b:?}");
+        }
+    }
+}
