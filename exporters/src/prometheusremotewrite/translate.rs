@@ -75,7 +75,7 @@ pub struct SeriesOptions {
 /// (the last family used is kept) and then among its family's series only: the comparisons
 /// of the ordered map start at the first label that can differ, not at `__name__`.
 pub struct SeriesSet {
-    families: Vec<(Arc<str>, BTreeMap<Vec<Label>, TimeSeries>)>,
+    families: Vec<(Arc<str>, Family)>,
     /// Each family's place in `families`.
     index: HashMap<String, usize>,
     /// The family used last.
@@ -98,6 +98,9 @@ impl Default for SeriesSet {
         }
     }
 }
+
+/// A family's series by their labels but `__name__`.
+type Family = BTreeMap<Vec<Label>, TimeSeries>;
 
 fn ms(ns: u64) -> i64 {
     (ns / 1_000_000) as i64
