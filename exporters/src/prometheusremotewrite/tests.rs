@@ -546,45 +546,28 @@ fn exponential_buckets_become_native_spans_as_go_lays_them_out() {
 fn series_labels_are_sorted_with_the_name_among_them() {
     use opentelemetry_proto::tonic::common::v1::KeyValue;
     use opentelemetry_proto::tonic::metrics::v1::metric;
-    let attrs = || {
-        vec![
-            kv("Zone", "z1"),
-            kv("A", "a1"),
-            kv("_private", "p"),
-            kv("method", "GET"),
-        ]
-    };
+    // every point of every kind with those attributes
+    fn set_all<P>(points: &mut [P], attributes: fn(&mut P) -> &mut Vec<KeyValue>, to: &[KeyValue]) {
+        for p in points {
+            *attributes(p) = to.to_vec();
+        }
+    }
+    let to = vec![
+        kv("Zone", "z1"),
+        kv("A", "a1"),
+        kv("_private", "p"),
+        kv("method", "GET"),
+    ];
     let mut metrics = every_kind();
     for m in &mut metrics {
-        let points: Vec<&mut Vec<KeyValue>> = match m.data.as_mut().unwrap() {
-            metric::Data::Sum(s) => s
-                .data_points
-                .iter_mut()
-                .map(|p| &mut p.attributes)
-                .collect(),
-            metric::Data::Gauge(g) => g
-                .data_points
-                .iter_mut()
-                .map(|p| &mut p.attributes)
-                .collect(),
-            metric::Data::Histogram(h) => h
-                .data_points
-                .iter_mut()
-                .map(|p| &mut p.attributes)
-                .collect(),
-            metric::Data::ExponentialHistogram(h) => h
-                .data_points
-                .iter_mut()
-                .map(|p| &mut p.attributes)
-                .collect(),
-            metric::Data::Summary(s) => s
-                .data_points
-                .iter_mut()
-                .map(|p| &mut p.attributes)
-                .collect(),
-        };
-        for a in points {
-            *a = attrs();
+        match m.data.as_mut().unwrap() {
+            metric::Data::Sum(s) => set_all(&mut s.data_points, |p| &mut p.attributes, &to),
+            metric::Data::Gauge(g) => set_all(&mut g.data_points, |p| &mut p.attributes, &to),
+            metric::Data::Histogram(h) => set_all(&mut h.data_points, |p| &mut p.attributes, &to),
+            metric::Data::ExponentialHistogram(h) => {
+                set_all(&mut h.data_points, |p| &mut p.attributes, &to)
+            }
+            metric::Data::Summary(s) => set_all(&mut s.data_points, |p| &mut p.attributes, &to),
         }
     }
     let mut resource = api_resource();
