@@ -96,10 +96,10 @@ pub enum Temporality {
     Delta,
 }
 
-/// Sorted `(name, value)` pairs without `__name__`.
-/// Labels as (name, value), sorted by name. Names and values are shared: a metric's points
-/// take their names from one layout of their keys, the series of a histogram's buckets share
-/// the point's labels, and every point of a scope shares its scope, job and instance labels.
+/// Labels as `(name, value)` pairs sorted by name, without `__name__`. Names and values are
+/// shared: a metric's points take their names from one layout of their keys, the series of
+/// a histogram's buckets share the point's labels, and every point of a scope shares its
+/// scope, job and instance labels.
 pub type Labels = Vec<(Arc<str>, Arc<str>)>;
 
 /// One exemplar: trace and span ids in hex (empty when absent), the filtered attributes.
