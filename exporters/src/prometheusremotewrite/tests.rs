@@ -252,9 +252,10 @@ async fn remote_write_body_headers_labels_and_samples() {
     let expected = vec![
         format!("{{__name__=cpu_utilization_ratio,cluster=c1,{common}}} 0.25@2000"),
         format!("{{__name__=http_requests_total,cluster=c1,instance=i-1,job=api,method=GET,otel_scope_name=meter,otel_scope_version=1.0}} 10@2000"),
-        format!("{{__name__=http_server_duration_seconds_bucket,cluster=c1,{}}} 4@2000", le("+Inf")),
+        // a point's buckets in bound order (a series' place in a request means nothing)
         format!("{{__name__=http_server_duration_seconds_bucket,cluster=c1,{}}} 1@2000", le("0.1")),
         format!("{{__name__=http_server_duration_seconds_bucket,cluster=c1,{}}} 3@2000", le("1")),
+        format!("{{__name__=http_server_duration_seconds_bucket,cluster=c1,{}}} 4@2000", le("+Inf")),
         format!("{{__name__=http_server_duration_seconds_count,cluster=c1,{common}}} 4@2000"),
         format!("{{__name__=http_server_duration_seconds_sum,cluster=c1,{common}}} 2.5@2000"),
         // the exponential histogram: a native histogram, no samples (below)
@@ -714,4 +715,83 @@ fn labels_order_as_their_strings_shared_or_not() {
             assert_eq!(a == b, want.is_eq(), "{a:?} {b:?}");
         }
     }
+}
+
+/// A point's buckets (and quantiles) are found with one lookup of its labels: points of the
+/// same labels at other times add samples to the same series, whether their bounds are the
+/// same, in another order, or others; points of other labels get series of their own.
+#[test]
+fn bucket_and_quantile_series_gather_the_samples_of_their_labels() {
+    use opentelemetry_proto::tonic::metrics::v1::{
+        metric, summary_data_point, Summary, SummaryDataPoint,
+    };
+    let (t1, t2) = (2 * SEC, 3 * SEC);
+    let hist = |label: &str, t: u64, bounds: Vec<f64>, counts: Vec<u64>| {
+        histogram_point(vec![kv("a", label)], t, bounds, counts, 1.0)
+    };
+    let quantiles = |t: u64, qs: &[(f64, f64)]| SummaryDataPoint {
+        attributes: vec![kv("a", "1")],
+        start_time_unix_nano: SEC,
+        time_unix_nano: t,
+        count: 3,
+        sum: 6.0,
+        quantile_values: qs
+            .iter()
+            .map(|&(quantile, value)| summary_data_point::ValueAtQuantile { quantile, value })
+            .collect(),
+        ..Default::default()
+    };
+    let metrics = vec![
+        metric(
+            "h",
+            "",
+            "",
+            histogram(
+                vec![
+                    hist("1", t1, vec![1.0, 2.0], vec![1, 1, 1]),
+                    hist("1", t2, vec![2.0, 5.0], vec![2, 2, 2]),
+                    hist("2", t1, vec![1.0, 2.0], vec![3, 0, 0]),
+                ],
+                CUMULATIVE,
+            ),
+        ),
+        metric(
+            "s",
+            "",
+            "",
+            metric::Data::Summary(Summary {
+                data_points: vec![
+                    quantiles(t1, &[(0.5, 1.0), (0.9, 2.0)]),
+                    quantiles(t2, &[(0.9, 4.0), (0.5, 3.0), (0.99, 5.0)]),
+                ],
+            }),
+        ),
+    ];
+    let e =
+        exporter("{endpoint: 'http://127.0.0.1:9/api/v1/write', target_info: {enabled: false}}");
+    let requests = e.requests(&batch(vec![resource_metrics(vec![], ("", ""), metrics)]));
+    let mut got: Vec<String> = requests
+        .iter()
+        .flat_map(|r| r.timeseries.iter().map(show))
+        .collect();
+    got.sort();
+    let want = [
+        "{__name__=h_bucket,a=1,le=+Inf} 3@2000,6@3000",
+        "{__name__=h_bucket,a=1,le=1} 1@2000",
+        "{__name__=h_bucket,a=1,le=2} 2@2000,2@3000",
+        "{__name__=h_bucket,a=1,le=5} 4@3000",
+        "{__name__=h_bucket,a=2,le=+Inf} 3@2000",
+        "{__name__=h_bucket,a=2,le=1} 3@2000",
+        "{__name__=h_bucket,a=2,le=2} 3@2000",
+        "{__name__=h_count,a=1} 3@2000,6@3000",
+        "{__name__=h_count,a=2} 3@2000",
+        "{__name__=h_sum,a=1} 1@2000,1@3000",
+        "{__name__=h_sum,a=2} 1@2000",
+        "{__name__=s,a=1,quantile=0.5} 1@2000,3@3000",
+        "{__name__=s,a=1,quantile=0.99} 5@3000",
+        "{__name__=s,a=1,quantile=0.9} 2@2000,4@3000",
+        "{__name__=s_count,a=1} 3@2000,3@3000",
+        "{__name__=s_sum,a=1} 6@2000,6@3000",
+    ];
+    assert_eq!(got, want);
 }

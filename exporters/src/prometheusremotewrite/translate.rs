@@ -99,26 +99,39 @@ impl Default for SeriesSet {
     }
 }
 
-/// A family's series by their labels but `__name__`.
-type Family = BTreeMap<Vec<Label>, TimeSeries>;
+/// A family's series by their labels but `__name__`, each label set with its group.
+type Family = BTreeMap<Vec<Label>, Group>;
+
+/// The series of one label set: that of the labels themselves, and those of the labels with
+/// one more (a histogram's `le`, a summary's `quantile`), so that a point's buckets or
+/// quantiles are found with one lookup of its labels, not one each.
+#[derive(Default)]
+struct Group {
+    own: Option<TimeSeries>,
+    /// Each added label with its series, in the order first added.
+    more: Vec<(Label, TimeSeries)>,
+}
+
+impl Group {
+    /// The series of the labels with `label` added, the `i`th added for its point: most
+    /// points of a metric have the same bounds, so it is most often found at place `i`.
+    fn more(&mut self, i: usize, label: Label) -> &mut TimeSeries {
+        let at = match self.more.get(i) {
+            Some((l, _)) if *l == label => i,
+            _ => match self.more.iter().position(|(l, _)| *l == label) {
+                Some(at) => at,
+                None => {
+                    self.more.push((label, TimeSeries::default()));
+                    self.more.len() - 1
+                }
+            },
+        };
+        &mut self.more[at].1
+    }
+}
 
 fn ms(ns: u64) -> i64 {
     (ns / 1_000_000) as i64
-}
-
-fn labels_with(labels: &Labels, extra: Option<(&Arc<str>, String)>) -> Vec<Label> {
-    let mut out = into_labels(labels.clone());
-    if let Some((k, v)) = extra {
-        let label = Label {
-            name: k.clone(),
-            value: v.into(),
-        };
-        match out.binary_search_by(|l| l.name.cmp(k)) {
-            Ok(at) => out[at] = label,
-            Err(at) => out.insert(at, label),
-        }
-    }
-    out
 }
 
 /// A point's `labels` (sorted by name, without `__name__`) as series labels.
@@ -269,8 +282,8 @@ impl Layout {
 }
 
 impl SeriesSet {
-    /// The series of family `name` with the other labels `labels`.
-    fn series(&mut self, name: &str, labels: Vec<Label>) -> &mut TimeSeries {
+    /// The group of family `name` with the other labels `labels`.
+    fn group(&mut self, name: &str, labels: Vec<Label>) -> &mut Group {
         let at = match self.last {
             Some(at) if *self.families[at].0 == *name => at,
             _ => {
@@ -287,6 +300,11 @@ impl SeriesSet {
             }
         };
         self.families[at].1.entry(labels).or_default()
+    }
+
+    /// The series of family `name` with the other labels `labels`.
+    fn series(&mut self, name: &str, labels: Vec<Label>) -> &mut TimeSeries {
+        self.group(name, labels).own.get_or_insert_default()
     }
 
     fn add(&mut self, name: &str, labels: Vec<Label>, value: f64, ts: i64) -> &mut TimeSeries {
@@ -333,7 +351,7 @@ impl SeriesSet {
         if opts.export_created && created && start_ns != 0 {
             self.add(
                 &format!("{name}_created"),
-                labels_with(&labels, None),
+                into_labels(labels.clone()),
                 ms(start_ns) as f64,
                 ts,
             );
@@ -367,19 +385,27 @@ impl SeriesSet {
                 );
             }
             Value::Summary(s) => {
-                for (q, x) in &s.quantiles {
-                    let labels = labels_with(&labels, Some((&self.quantile, plain_float(*q))));
-                    self.add(&name, labels, v(*x), ts);
+                let quantile = self.quantile.clone();
+                let group = self.group(&name, into_labels(labels.clone()));
+                for (i, (q, x)) in s.quantiles.iter().enumerate() {
+                    let label = Label {
+                        name: quantile.clone(),
+                        value: plain_float(*q).into(),
+                    };
+                    group.more(i, label).samples.push(Sample {
+                        value: v(*x),
+                        timestamp: ts,
+                    });
                 }
                 self.add(
                     &format!("{name}_sum"),
-                    labels_with(&labels, None),
+                    into_labels(labels.clone()),
                     v(s.sum),
                     ts,
                 );
                 self.add(
                     &format!("{name}_count"),
-                    labels_with(&labels, None),
+                    into_labels(labels.clone()),
                     v(s.count as f64),
                     ts,
                 );
@@ -427,24 +453,32 @@ impl SeriesSet {
         if let Some(sum) = sum {
             self.add(
                 &format!("{name}_sum"),
-                labels_with(labels, None),
+                into_labels(labels.clone()),
                 v(sum),
                 ts,
             );
         }
         self.add(
             &format!("{name}_count"),
-            labels_with(labels, None),
+            into_labels(labels.clone()),
             v(count as f64),
             ts,
         );
-        let bucket_name = format!("{name}_bucket");
+        let le_name = self.le.clone();
+        let group = self.group(&format!("{name}_bucket"), into_labels(labels.clone()));
         // each exemplar on the first bucket (in bound order, `+Inf` last) at or above it
         let mut placed = vec![false; exemplars.len()];
         let inf = (f64::INFINITY, count);
-        for &(le, c) in buckets.iter().chain(std::iter::once(&inf)) {
-            let labels = labels_with(labels, Some((&self.le, plain_float(le))));
-            let series = self.add(&bucket_name, labels, v(c as f64), ts);
+        for (i, &(le, c)) in buckets.iter().chain(std::iter::once(&inf)).enumerate() {
+            let label = Label {
+                name: le_name.clone(),
+                value: plain_float(le).into(),
+            };
+            let series = group.more(i, label);
+            series.samples.push(Sample {
+                value: v(c as f64),
+                timestamp: ts,
+            });
             for (e, placed) in exemplars.iter().zip(placed.iter_mut()) {
                 if !*placed && e.value <= le {
                     series.exemplars.push(convert_exemplar(e));
@@ -482,70 +516,94 @@ impl SeriesSet {
     /// Samples sorted by time (the last of equal timestamps kept), then requests of at most
     /// `max_bytes` each (a single larger series goes alone).
     pub fn into_requests(self, max_bytes: usize) -> Vec<WriteRequest> {
-        let mut requests = Vec::new();
-        let mut current = WriteRequest::default();
-        let mut size = 0usize;
+        let mut out = Requests {
+            max_bytes,
+            ..Requests::default()
+        };
         let mut families = self.families;
         families.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let series = families.into_iter().flat_map(|(name, series)| {
-            series
-                .into_iter()
-                .map(move |(labels, ts)| (name.clone(), labels, ts))
-        });
         let name_label: Arc<str> = "__name__".into();
-        for (name, mut labels, mut ts) in series {
-            let at = labels.partition_point(|l| *l.name < *"__name__");
-            labels.insert(
-                at,
-                Label {
+        for (name, family) in families {
+            let named = |mut labels: Vec<Label>| {
+                let at = labels.partition_point(|l| *l.name < *"__name__");
+                let label = Label {
                     name: name_label.clone(),
-                    value: name,
-                },
-            );
-            ts.labels = labels;
-            // Stable sort, then keep the last sample of each timestamp.
-            ts.samples.sort_by_key(|s| s.timestamp);
-            let mut deduped: Vec<Sample> = Vec::with_capacity(ts.samples.len());
-            for s in ts.samples {
-                match deduped.last_mut() {
-                    Some(last) if last.timestamp == s.timestamp => *last = s,
-                    _ => deduped.push(s),
+                    value: name.clone(),
+                };
+                labels.insert(at, label);
+                labels
+            };
+            for (labels, group) in family {
+                for (extra, ts) in group.more {
+                    let mut labels = labels.clone();
+                    match labels.binary_search_by(|l| l.name.cmp(&extra.name)) {
+                        Ok(at) => labels[at] = extra,
+                        Err(at) => labels.insert(at, extra),
+                    }
+                    out.series(named(labels), ts);
+                }
+                if let Some(ts) = group.own {
+                    out.series(named(labels), ts);
                 }
             }
-            ts.samples = deduped;
-            ts.histograms.sort_by_key(|h| h.timestamp);
-            let mut deduped: Vec<Histogram> = Vec::with_capacity(ts.histograms.len());
-            for h in std::mem::take(&mut ts.histograms) {
-                match deduped.last_mut() {
-                    Some(last) if last.timestamp == h.timestamp => *last = h,
-                    _ => deduped.push(h),
-                }
-            }
-            ts.histograms = deduped;
-            ts.exemplars.sort_by_key(|e| e.timestamp);
-            let n = ts.encoded_len();
-            if !current.timeseries.is_empty() && size + n >= max_bytes {
-                requests.push(std::mem::take(&mut current));
-                size = 0;
-            }
-            size += n;
-            current.timeseries.push(ts);
         }
         for (_, m) in self.metadata {
-            let n = m.encoded_len();
-            if (!current.timeseries.is_empty() || !current.metadata.is_empty())
-                && size + n >= max_bytes
-            {
-                requests.push(std::mem::take(&mut current));
-                size = 0;
+            out.add(m.encoded_len(), |r| r.metadata.push(m));
+        }
+        if !out.current.timeseries.is_empty() || !out.current.metadata.is_empty() {
+            out.requests.push(out.current);
+        }
+        out.requests
+    }
+}
+
+/// Requests of at most `max_bytes` each (a single larger series goes alone), filled in turn.
+#[derive(Default)]
+struct Requests {
+    max_bytes: usize,
+    requests: Vec<WriteRequest>,
+    current: WriteRequest,
+    size: usize,
+}
+
+impl Requests {
+    /// One series with its `labels`: samples sorted by time (the last of equal timestamps
+    /// kept).
+    fn series(&mut self, labels: Vec<Label>, mut ts: TimeSeries) {
+        ts.labels = labels;
+        // Stable sort, then keep the last sample of each timestamp.
+        ts.samples.sort_by_key(|s| s.timestamp);
+        let mut deduped: Vec<Sample> = Vec::with_capacity(ts.samples.len());
+        for s in ts.samples {
+            match deduped.last_mut() {
+                Some(last) if last.timestamp == s.timestamp => *last = s,
+                _ => deduped.push(s),
             }
-            size += n;
-            current.metadata.push(m);
         }
-        if !current.timeseries.is_empty() || !current.metadata.is_empty() {
-            requests.push(current);
+        ts.samples = deduped;
+        ts.histograms.sort_by_key(|h| h.timestamp);
+        let mut deduped: Vec<Histogram> = Vec::with_capacity(ts.histograms.len());
+        for h in std::mem::take(&mut ts.histograms) {
+            match deduped.last_mut() {
+                Some(last) if last.timestamp == h.timestamp => *last = h,
+                _ => deduped.push(h),
+            }
         }
-        requests
+        ts.histograms = deduped;
+        ts.exemplars.sort_by_key(|e| e.timestamp);
+        self.add(ts.encoded_len(), |r| r.timeseries.push(ts));
+    }
+
+    /// Something of `n` encoded bytes, put in by `put`, in a new request when the current
+    /// one would reach the limit.
+    fn add(&mut self, n: usize, put: impl FnOnce(&mut WriteRequest)) {
+        let started = !self.current.timeseries.is_empty() || !self.current.metadata.is_empty();
+        if started && self.size + n >= self.max_bytes {
+            self.requests.push(std::mem::take(&mut self.current));
+            self.size = 0;
+        }
+        self.size += n;
+        put(&mut self.current);
     }
 }
 
