@@ -455,13 +455,13 @@ pub fn get_str<'a, A: Attrs + ?Sized>(attrs: &'a A, key: &str) -> Option<Cow<'a,
 }
 
 /// The stream's label text, as `model.LabelSet.String()` writes it.
-pub fn label_string(labels: &BTreeMap<String, String>) -> String {
+pub fn label_string<K: AsRef<str>>(labels: &BTreeMap<K, String>) -> String {
     let mut out = String::from("{");
     for (i, (k, v)) in labels.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        out.push_str(k);
+        out.push_str(k.as_ref());
         out.push('=');
         go_quote(v, &mut out);
     }
@@ -531,7 +531,11 @@ impl CardinalityGuard {
 
     /// Record one stream's labels; labels that just went over the limit are returned (each
     /// once in the guard's life).
-    pub fn observe(&mut self, labels: &BTreeMap<String, String>, now: Instant) -> Vec<Explosion> {
+    pub fn observe<K: AsRef<str>>(
+        &mut self,
+        labels: &BTreeMap<K, String>,
+        now: Instant,
+    ) -> Vec<Explosion> {
         if self.max_values == 0 {
             return Vec::new();
         }
@@ -541,6 +545,7 @@ impl CardinalityGuard {
         }
         let mut out = Vec::new();
         for (name, value) in labels {
+            let name = name.as_ref();
             if self.warned.contains(name) {
                 continue;
             }
@@ -548,7 +553,7 @@ impl CardinalityGuard {
                 if self.values.len() >= MAX_TRACKED_LABELS {
                     continue;
                 }
-                self.values.insert(name.clone(), Default::default());
+                self.values.insert(name.to_string(), Default::default());
             }
             let Some(set) = self.values.get_mut(name) else {
                 continue;
@@ -558,12 +563,12 @@ impl CardinalityGuard {
             set.insert(h.finish());
             if set.len() > self.max_values {
                 out.push(Explosion {
-                    label: name.clone(),
+                    label: name.to_string(),
                     values: set.len(),
                     within: now.saturating_duration_since(self.started),
                 });
                 self.values.remove(name);
-                self.warned.insert(name.clone());
+                self.warned.insert(name.to_string());
             }
         }
         out

@@ -39,6 +39,7 @@ pub mod push;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::{btree_map, BTreeMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -405,6 +406,9 @@ impl LokiExporter {
     }
 }
 
+/// A stream's labels by name, names borrowed from the exporter's rules where written there.
+type LabelSet<'e> = BTreeMap<Cow<'e, str>, String>;
+
 /// One batch's translation under way: the streams of each tenant so far, and what the
 /// warnings after it need.
 struct Translation<'e> {
@@ -414,7 +418,7 @@ struct Translation<'e> {
     now: Instant,
     out: Translated,
     /// tenant → label set → entries
-    tenants: BTreeMap<String, BTreeMap<BTreeMap<String, String>, Vec<EntryAdapter>>>,
+    tenants: BTreeMap<String, BTreeMap<LabelSet<'e>, Vec<EntryAdapter>>>,
     explosions: Vec<Explosion>,
     truncated: u64,
     truncated_first: Option<(usize, Vec<String>)>,
@@ -496,12 +500,7 @@ impl<'e> Translation<'e> {
             parsed: Vec::new(),
         };
         let tenant = e.tenant_of(resource, attrs, &self.context_tenant);
-        let set: BTreeMap<String, String> = labels
-            .labels
-            .into_iter()
-            .map(|(name, value)| (name.into_owned(), value))
-            .collect();
-        match self.tenants.entry(tenant).or_default().entry(set) {
+        match self.tenants.entry(tenant).or_default().entry(labels.labels) {
             btree_map::Entry::Occupied(stream) => stream.into_mut().push(entry),
             btree_map::Entry::Vacant(stream) => {
                 // a label's values are counted once a stream: the batch's other records

@@ -77,7 +77,7 @@ pub struct SeriesOptions {
 pub struct SeriesSet {
     families: Vec<(Arc<str>, Family)>,
     /// Each family's place in `families`.
-    index: HashMap<String, usize>,
+    index: HashMap<Arc<str>, usize>,
     /// The family used last.
     last: Option<usize>,
     metadata: BTreeMap<String, MetricMetadata>,
@@ -290,8 +290,9 @@ impl SeriesSet {
                 let at = match self.index.get(name) {
                     Some(&at) => at,
                     None => {
-                        self.families.push((name.into(), BTreeMap::new()));
-                        self.index.insert(name.to_string(), self.families.len() - 1);
+                        let name: Arc<str> = name.into();
+                        self.index.insert(name.clone(), self.families.len());
+                        self.families.push((name, BTreeMap::new()));
                         self.families.len() - 1
                     }
                 };
