@@ -280,9 +280,10 @@ impl Batch {
     /// that they decode (and that trace and span ids have their lengths) and counting items.
     ///
     /// A request shorter than [`COPY_WIRE_BELOW`] is kept as a copy of its own: received
-    /// bytes are a slice of the transport's receive buffer (tonic's 8 KiB decode buffer, an
-    /// HTTP read buffer), and a slice keeps its whole buffer alive for as long as the batch
-    /// lives, which for small requests waiting in `batch` is several times their size.
+    /// bytes are a slice of the transport's receive buffer (the gRPC receiver's decode
+    /// buffer, up to twice a message that came in one frame; an HTTP read buffer), and a
+    /// slice keeps its whole buffer alive for as long as the batch lives, which for small
+    /// requests waiting in `batch` is up to several times their size.
     ///
     /// A request with an unknown field that is a group (no OpenTelemetry SDK writes one) is
     /// decoded at once, dropping its unknown fields as prost and Go's pdata do: the walks of

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -19,9 +20,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, BufMut, Bytes};
+use hyper::body::{Body, Frame, SizeHint};
 use pipeline_api::{BuildContext, BuildError, CancellationToken, Signal, SignalConsumers};
 use tonic::codec::CompressionEncoding;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EnabledCompressionEncodings, EncodeBuf, Encoder};
+use tonic::codec::{
+    BufferSettings, Codec, DecodeBuf, Decoder, EnabledCompressionEncodings, EncodeBuf, Encoder,
+};
 use tonic::server::{NamedService, UnaryService};
 use tonic::service::Routes;
 use tower::ServiceExt;
@@ -280,7 +284,7 @@ type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'stati
 impl<M, B> tower::Service<http::Request<B>> for ExportServer<M>
 where
     M: ExportMethod,
-    B: tonic::codegen::Body + Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<tonic::codegen::StdError> + Send + 'static,
 {
     type Response = http::Response<tonic::body::Body>;
@@ -299,6 +303,9 @@ where
         }
         let (svc, limit) = (self.svc.clone(), self.limit);
         Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let (body, first) = ReadAhead::new(body).await;
+            let req = http::Request::from_parts(parts, body);
             // Accept gzip, zstd and deflate requests (Go's configgrpc registers gzip, zstd and
             // snappy; tonic has no snappy codec) and limit the decompressed size.
             let mut accept = EnabledCompressionEncodings::default();
@@ -309,7 +316,10 @@ where
             ] {
                 accept.enable(e);
             }
-            let mut grpc = tonic::server::Grpc::new(RawCodec)
+            let codec = RawCodec {
+                buffer: receive_buffer(first, limit),
+            };
+            let mut grpc = tonic::server::Grpc::new(codec)
                 .apply_compression_config(accept, EnabledCompressionEncodings::default())
                 .apply_max_message_size_config(Some(limit), None);
             let ran = Arc::new(AtomicBool::new(false));
@@ -352,10 +362,134 @@ impl UnaryService<Bytes> for Unary {
     }
 }
 
+/// The size of tonic's receive buffer for a request that began with `ahead`: the bytes of
+/// its first data frames, up to those completing the gRPC prefix, plus the uncompressed
+/// message the prefix announces, when within `limit`. Tonic copies each frame into the
+/// buffer and, once it has the prefix, reserves the message's length beyond what has
+/// arrived; from its default 8 KiB the buffer grows several times on the way (copying what
+/// it holds each time), and ends this size. Sized so from the start, the message is copied
+/// once. `None`: tonic's default (a compressed message, whose buffer is not the one kept;
+/// or no prefix in the frames read ahead).
+fn receive_buffer(ahead: Ahead, limit: usize) -> Option<usize> {
+    let [0, a, b, c, d] = ahead.prefix? else {
+        return None;
+    };
+    let len = usize::try_from(u32::from_be_bytes([a, b, c, d])).ok()?;
+    (len <= limit).then(|| ahead.bytes + len)
+}
+
+/// What [`ReadAhead::new`] read: the data frames' bytes, and the gRPC prefix if they held
+/// it whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Ahead {
+    bytes: usize,
+    prefix: Option<[u8; 5]>,
+}
+
+/// At most this many frames are read ahead for the prefix (a client may send empty ones).
+const AHEAD_FRAMES: usize = 8;
+
+/// A request body whose first frames have been read ahead, and are handed on first.
+struct ReadAhead<B: Body> {
+    /// What the first polls returned, until handed on (errors boxed, so that the body
+    /// stays `Unpin`); `None`: the body's end.
+    ahead: VecDeque<Option<Result<Frame<Bytes>, Box<B::Error>>>>,
+    /// The end was handed on.
+    ended: bool,
+    rest: Pin<Box<B>>,
+}
+
+impl<B: Body<Data = Bytes>> ReadAhead<B> {
+    /// The body, its first data frames read until they hold the 5-byte gRPC prefix (HTTP/2
+    /// flow control may cut it: clients send frames of a byte when the window is short),
+    /// or until anything else comes.
+    async fn new(body: B) -> (Self, Ahead) {
+        let mut rest = Box::pin(body);
+        let mut ahead = VecDeque::new();
+        let (mut head, mut bytes) = ([0u8; 5], 0usize);
+        let mut prefix = None;
+        while ahead.len() < AHEAD_FRAMES {
+            let polled = std::future::poll_fn(|cx| rest.as_mut().poll_frame(cx)).await;
+            let data = match &polled {
+                Some(Ok(frame)) => frame.data_ref(),
+                _ => None,
+            };
+            let more = match data {
+                Some(d) => {
+                    let have = bytes.min(5);
+                    let n = d.len().min(5 - have);
+                    head[have..have + n].copy_from_slice(&d[..n]);
+                    bytes += d.len();
+                    if bytes >= 5 {
+                        prefix = Some(head);
+                    }
+                    bytes < 5
+                }
+                None => false,
+            };
+            ahead.push_back(polled.map(|r| r.map_err(Box::new)));
+            if !more {
+                break;
+            }
+        }
+        let body = ReadAhead {
+            ahead,
+            ended: false,
+            rest,
+        };
+        (body, Ahead { bytes, prefix })
+    }
+}
+
+impl<B: Body<Data = Bytes>> Body for ReadAhead<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.get_mut();
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        match this.ahead.pop_front() {
+            Some(Some(frame)) => Poll::Ready(Some(frame.map_err(|e| *e))),
+            Some(None) => {
+                this.ended = true;
+                Poll::Ready(None)
+            }
+            None => {
+                let polled = this.rest.as_mut().poll_frame(cx);
+                this.ended = matches!(polled, Poll::Ready(None));
+                polled
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self.ahead.front() {
+            Some(first) => first.is_none(),
+            None => self.ended || self.rest.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.ahead.is_empty() && !self.ended {
+            self.rest.size_hint()
+        } else {
+            SizeHint::default()
+        }
+    }
+}
+
 /// Messages as bytes both ways: the request is kept as received, the response is written
 /// as given.
 #[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
+struct RawCodec {
+    /// The receive buffer's size, if not tonic's default.
+    buffer: Option<usize>,
+}
 
 impl Codec for RawCodec {
     type Encode = Bytes;
@@ -364,11 +498,11 @@ impl Codec for RawCodec {
     type Decoder = RawCodec;
 
     fn encoder(&mut self) -> RawCodec {
-        RawCodec
+        *self
     }
 
     fn decoder(&mut self) -> RawCodec {
-        RawCodec
+        *self
     }
 }
 
@@ -389,5 +523,185 @@ impl Decoder for RawCodec {
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
         let n = src.remaining();
         Ok(Some(src.copy_to_bytes(n)))
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        match self.buffer {
+            // 32 KiB: tonic's default yield threshold, which only its encoder reads
+            Some(size) => BufferSettings::new(size, 32 * 1024),
+            None => BufferSettings::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body of the given data frames, one a poll.
+    struct Frames(VecDeque<Bytes>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            Poll::Ready(self.get_mut().0.pop_front().map(|d| Ok(Frame::data(d))))
+        }
+    }
+
+    /// A gRPC message of `len` bytes, prefixed, cut into frames of the given sizes (the
+    /// rest in the last frame).
+    fn framed(len: usize, cuts: &[usize]) -> (Bytes, VecDeque<Bytes>) {
+        let message: Bytes = (0..len).map(|i| (i % 251) as u8).collect::<Vec<_>>().into();
+        let mut all = vec![0u8];
+        all.extend_from_slice(&u32::try_from(len).unwrap().to_be_bytes());
+        all.extend_from_slice(&message);
+        let mut all = Bytes::from(all);
+        let mut frames = VecDeque::new();
+        for &n in cuts {
+            frames.push_back(all.split_to(n.min(all.len())));
+        }
+        frames.push_back(all);
+        (message, frames)
+    }
+
+    #[test]
+    fn the_receive_buffer_is_the_frames_read_ahead_and_the_message_announced() {
+        let ahead = |flag: u8, len: u32, bytes: usize| Ahead {
+            bytes,
+            prefix: Some({
+                let l = len.to_be_bytes();
+                [flag, l[0], l[1], l[2], l[3]]
+            }),
+        };
+        let limit = 4 << 20;
+        assert_eq!(
+            receive_buffer(ahead(0, 100_000, 16_384), limit),
+            Some(116_384)
+        );
+        assert_eq!(receive_buffer(ahead(0, 3, 8), limit), Some(11));
+        assert_eq!(
+            receive_buffer(ahead(0, 4 << 20, 5), limit),
+            Some(5 + (4 << 20))
+        );
+        // over the limit: tonic refuses it; nothing is reserved for it
+        assert_eq!(receive_buffer(ahead(0, (4 << 20) + 1, 5), limit), None);
+        // compressed: the buffer kept is the decompressed one
+        assert_eq!(receive_buffer(ahead(1, 100, 105), limit), None);
+        // no prefix read
+        assert_eq!(receive_buffer(Ahead::default(), limit), None);
+    }
+
+    /// The bytes tonic holds when it reads the prefix: the frames up to the one completing
+    /// it.
+    fn bytes_ahead(frames: &VecDeque<Bytes>) -> usize {
+        let mut n = 0;
+        for f in frames {
+            n += f.len();
+            if n >= 5 {
+                break;
+            }
+        }
+        n
+    }
+
+    /// The message through tonic's own decoding, as the server runs it: its bytes, and the
+    /// capacity of the buffer they ended in (from their first byte).
+    async fn receive(frames: VecDeque<Bytes>, limit: usize, presize: bool) -> (Bytes, usize) {
+        let (body, ahead) = ReadAhead::new(Frames(frames)).await;
+        let codec = RawCodec {
+            buffer: receive_buffer(ahead, limit).filter(|_| presize),
+        };
+        assert_eq!(codec.buffer.is_some(), presize, "{ahead:?}");
+        let mut stream = tonic::Streaming::new_request(codec, body, None, Some(limit));
+        let message = stream.message().await.unwrap().unwrap();
+        assert!(stream.message().await.unwrap().is_none());
+        drop(stream);
+        let Ok(message) = message.try_into_mut() else {
+            panic!("the message shares its buffer");
+        };
+        let held = message.capacity();
+        (message.freeze(), held)
+    }
+
+    #[tokio::test]
+    async fn a_message_in_many_frames_is_gathered_once_into_a_buffer_of_its_size() {
+        // frames of all sizes, as HTTP/2 flow control cuts them: the prefix alone, cut, or
+        // with the message's first bytes
+        for (len, cuts) in [
+            (10_000, vec![8, 1, 4_000, 900]),
+            (52_000, vec![1, 2, 16_384, 7]),
+            (52_000, vec![1, 16_384, 5_300]),
+            (300_000, vec![16_384, 16_384, 1, 16_384]),
+            (40, vec![5]),
+            (40, vec![]),
+        ] {
+            let (message, frames) = framed(len, &cuts);
+            let ahead = bytes_ahead(&frames);
+            let (got, held) = receive(frames, 4 << 20, true).await;
+            assert!(got == message, "{len} bytes in {cuts:?}: other bytes");
+            // allocated once at the size asked: a regrowth would have left more (or the
+            // buffer too small, a copy more)
+            assert_eq!(held, ahead + len - 5, "{len} bytes in {cuts:?}");
+        }
+        // tonic's default grows its buffer from 8 KiB, and ends elsewhere
+        let (message, frames) = framed(10_000, &[8, 1, 4_000, 900]);
+        let (got, held) = receive(frames, 4 << 20, false).await;
+        assert!(got == message);
+        assert_ne!(held, 8 + 10_000 - 5);
+    }
+
+    async fn replayed(body: ReadAhead<Frames>) -> Vec<Bytes> {
+        let mut body = std::pin::pin!(body);
+        let mut got = Vec::new();
+        while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+            got.push(frame.unwrap().into_data().unwrap());
+        }
+        assert!(body.is_end_stream());
+        assert!(std::future::poll_fn(|cx| body.as_mut().poll_frame(cx))
+            .await
+            .is_none());
+        got
+    }
+
+    #[tokio::test]
+    async fn a_body_read_ahead_hands_on_every_frame_and_its_end() {
+        // the prefix in three frames: all three read ahead
+        let (_, frames) = framed(100, &[1, 0, 2, 50]);
+        let expected: Vec<Bytes> = frames.iter().cloned().collect();
+        let (body, ahead) = ReadAhead::new(Frames(frames)).await;
+        assert_eq!(body.ahead.len(), 4);
+        assert_eq!(ahead.bytes, 53);
+        assert_eq!(ahead.prefix, Some([0, 0, 0, 0, 100]));
+        assert!(!body.is_end_stream());
+        assert_eq!(replayed(body).await, expected);
+
+        // a body shorter than a prefix, ended early
+        let frames: VecDeque<Bytes> = [&[0u8, 0][..], &[0]].map(Bytes::copy_from_slice).into();
+        let (body, ahead) = ReadAhead::new(Frames(frames.clone())).await;
+        assert_eq!(
+            ahead,
+            Ahead {
+                bytes: 3,
+                prefix: None
+            }
+        );
+        assert_eq!(replayed(body).await, Vec::from(frames));
+
+        // empty frames: read ahead only so far
+        let frames: VecDeque<Bytes> = std::iter::repeat_n(Bytes::new(), 20).collect();
+        let (body, ahead) = ReadAhead::new(Frames(frames.clone())).await;
+        assert_eq!(body.ahead.len(), AHEAD_FRAMES);
+        assert_eq!(ahead, Ahead::default());
+        assert_eq!(replayed(body).await, Vec::from(frames));
+
+        let (body, ahead) = ReadAhead::new(Frames(VecDeque::new())).await;
+        assert_eq!(ahead, Ahead::default());
+        assert!(body.is_end_stream());
+        assert!(replayed(body).await.is_empty());
     }
 }
