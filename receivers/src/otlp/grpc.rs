@@ -389,11 +389,13 @@ struct Ahead {
 /// At most this many frames are read ahead for the prefix (a client may send empty ones).
 const AHEAD_FRAMES: usize = 8;
 
+/// What one poll of a body returned, its error boxed (so that what holds it stays `Unpin`).
+type Polled<E> = Option<Result<Frame<Bytes>, Box<E>>>;
+
 /// A request body whose first frames have been read ahead, and are handed on first.
 struct ReadAhead<B: Body> {
-    /// What the first polls returned, until handed on (errors boxed, so that the body
-    /// stays `Unpin`); `None`: the body's end.
-    ahead: VecDeque<Option<Result<Frame<Bytes>, Box<B::Error>>>>,
+    /// What the first polls returned, until handed on; `None`: the body's end.
+    ahead: VecDeque<Polled<B::Error>>,
     /// The end was handed on.
     ended: bool,
     rest: Pin<Box<B>>,
