@@ -366,9 +366,9 @@ impl UnaryService<Bytes> for Unary {
 /// its first data frames, up to those completing the gRPC prefix, plus the uncompressed
 /// message the prefix announces, when within `limit`. Tonic copies each frame into the
 /// buffer and, once it has the prefix, reserves the message's length beyond what has
-/// arrived; from its default 8 KiB the buffer grows several times on the way (copying what
-/// it holds each time), and ends this size. Sized so from the start, the message is copied
-/// once. `None`: tonic's default (a compressed message, whose buffer is not the one kept;
+/// arrived; from its default 8 KiB the buffer is regrown on the way (twice a request in the
+/// pass-through bench, copying what it holds each time), and ends this size. Sized so from
+/// the start, the message is copied once. `None`: tonic's default (a compressed message, whose buffer is not the one kept;
 /// or no prefix in the frames read ahead).
 fn receive_buffer(ahead: Ahead, limit: usize) -> Option<usize> {
     let [0, a, b, c, d] = ahead.prefix? else {
