@@ -171,6 +171,17 @@ fn wire_level(signal: Signal, kind: ContextKind) -> Option<Level> {
     }
 }
 
+/// The context of a span the wire walk hands over, as [`visit_wire`] builds it, for a
+/// caller that walks a batch itself (and reads the walk's place or the span's lists first).
+pub fn span_ctx<'p>(parts: SpanParts<'p, '_>) -> Ctx<'p> {
+    wire_ctx(parts, span_item).0
+}
+
+/// The context of a log record the wire walk hands over, as [`span_ctx`] for spans.
+pub fn log_ctx<'p>(parts: LogParts<'p, '_>) -> Ctx<'p> {
+    wire_ctx(parts, log_item).0
+}
+
 fn span_item<'p>(item: ItemRef<'p, '_, Span>) -> Item<'p> {
     Item::WireSpan {
         span: item.item,

@@ -19,18 +19,20 @@ mod tests;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ottl::exec::{visit_logs, visit_metrics, visit_traces};
+use ottl::exec::{log_ctx, span_ctx, visit_logs, visit_metrics, visit_traces};
 use ottl::{Condition, ContextKind, Ctx, Item, PathStyle, Point};
 use pipeline_api::config::{any_value_from_config, ConfigError, ConfigValue, Validate};
 use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use pipeline_api::proto::tonic::common::v1::KeyValue;
+use pipeline_api::proto::tonic::common::v1::{AnyValue, KeyValue};
 use pipeline_api::proto::tonic::metrics::v1::{
     metric, number_data_point, AggregationTemporality, Metric, NumberDataPoint, ResourceMetrics,
     Sum,
 };
 use pipeline_api::proto::tonic::resource::v1::Resource;
+use pipeline_api::proto::tonic::trace::v1::span;
+use pipeline_api::wire_items::{Level, LogParts, SpanParts, WireMap};
 use pipeline_api::{
     async_trait, declare, Batch, BatchData, BuildError, ComponentConfig, ConnectorFactory,
     ConsumeError, Consumer, Meta, Processor, SharedConsumer, Signal, Stability,
@@ -255,31 +257,60 @@ struct Counter<'a> {
     end: u64,
 }
 
+/// The attributes of the item a context is about: decoded, or still in the wire form.
+enum Attrs<'c> {
+    Decoded(&'c [KeyValue]),
+    Wire(&'c dyn WireMap),
+}
+
+impl Attrs<'_> {
+    /// The value of the first entry of `key` (none when that entry has no value), as
+    /// [`attr`] reads a decoded list.
+    fn get(&self, key: &str) -> Option<AnyValue> {
+        match self {
+            Attrs::Decoded(list) => attr(list, key).cloned(),
+            Attrs::Wire(map) => map.entry(key).and_then(|kv| kv.value),
+        }
+    }
+}
+
 /// The attributes and timestamps of the item a context is about.
-fn item_of<'c>(ctx: &'c Ctx<'_>) -> (&'c [KeyValue], [u64; 2]) {
+fn item_of<'c>(ctx: &'c Ctx<'_>) -> (Attrs<'c>, [u64; 2]) {
+    let wire = |attrs: &'c dyn WireMap, decoded: &'c Option<Vec<KeyValue>>| match decoded {
+        Some(list) => Attrs::Decoded(list),
+        None => Attrs::Wire(attrs),
+    };
     match &ctx.item {
         Item::Span(s) => (
-            &s.attributes,
+            Attrs::Decoded(&s.attributes),
             [s.start_time_unix_nano, s.end_time_unix_nano],
         ),
-        Item::SpanEvent { event, .. } => (&event.attributes, [event.time_unix_nano, 0]),
-        // only the transform and filter processors build wire-form contexts; this
-        // connector's come from decoded requests
-        Item::WireSpan { span, decoded, .. } => (
-            decoded.as_deref().unwrap_or(&[]),
+        Item::SpanEvent { event, .. } => {
+            (Attrs::Decoded(&event.attributes), [event.time_unix_nano, 0])
+        }
+        Item::WireSpan {
+            span,
+            attrs,
+            decoded,
+            ..
+        } => (
+            wire(*attrs, decoded),
             [span.start_time_unix_nano, span.end_time_unix_nano],
         ),
-        Item::WireLog { log, decoded, .. } => {
-            (decoded.as_deref().unwrap_or(&[]), [log.time_unix_nano, 0])
-        }
-        Item::Log(l) => (&l.attributes, [l.time_unix_nano, 0]),
+        Item::WireLog {
+            log,
+            attrs,
+            decoded,
+            ..
+        } => (wire(*attrs, decoded), [log.time_unix_nano, 0]),
+        Item::Log(l) => (Attrs::Decoded(&l.attributes), [l.time_unix_nano, 0]),
         Item::DataPoint { point, .. } => match point {
-            Point::Number(p) => (&p.attributes, [p.time_unix_nano, 0]),
-            Point::Histogram(p) => (&p.attributes, [p.time_unix_nano, 0]),
-            Point::ExpHistogram(p) => (&p.attributes, [p.time_unix_nano, 0]),
-            Point::Summary(p) => (&p.attributes, [p.time_unix_nano, 0]),
+            Point::Number(p) => (Attrs::Decoded(&p.attributes), [p.time_unix_nano, 0]),
+            Point::Histogram(p) => (Attrs::Decoded(&p.attributes), [p.time_unix_nano, 0]),
+            Point::ExpHistogram(p) => (Attrs::Decoded(&p.attributes), [p.time_unix_nano, 0]),
+            Point::Summary(p) => (Attrs::Decoded(&p.attributes), [p.time_unix_nano, 0]),
         },
-        Item::Metric(_) | Item::WireMetric { .. } | Item::None => (&[], [0, 0]),
+        Item::Metric(_) | Item::WireMetric { .. } | Item::None => (Attrs::Decoded(&[]), [0, 0]),
     }
 }
 
@@ -324,10 +355,13 @@ impl<'a> Counter<'a> {
             let info = &def.info;
             let mut attrs = Vec::with_capacity(info.attributes.len());
             for a in &info.attributes {
-                let value = attr(item, &a.key)
-                    .or_else(|| attr(scope, &a.key))
-                    .or_else(|| attr(resource, &a.key))
-                    .cloned()
+                let value = item
+                    .get(&a.key)
+                    .or_else(|| {
+                        attr(scope, &a.key)
+                            .or_else(|| attr(resource, &a.key))
+                            .cloned()
+                    })
                     .or_else(|| {
                         (!a.default_value.is_null())
                             .then(|| any_value_from_config(&a.default_value))
@@ -356,6 +390,18 @@ impl<'a> Counter<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Count one item that every metric counts whatever it holds (no conditions, no
+    /// attributes), with its time: as [`Counter::update`] counts it.
+    fn update_plain(&mut self, time: u64) {
+        self.timestamp(time);
+        for def in self.defs {
+            self.counts
+                .entry(def.name.as_str())
+                .or_default()
+                .add(Vec::new());
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -416,11 +462,124 @@ fn resource_counts(resource: Option<&Resource>, metrics: Vec<Metric>) -> Resourc
     crate::common::resource_metrics(attributes, SCOPE_NAME, metrics)
 }
 
+/// The counters of the resource entry a wire walk is in: its ordinal, its resource, and
+/// the counters of its items and of their events.
+struct Current<'d> {
+    place: usize,
+    resource: Option<Resource>,
+    items: Counter<'d>,
+    events: Counter<'d>,
+}
+
+impl Current<'_> {
+    /// Its metrics, if anything was counted (as the decoded form's resources give them).
+    fn finish(self, out: &mut Vec<ResourceMetrics>, now: u64) {
+        if self.items.is_empty() && self.events.is_empty() {
+            return;
+        }
+        let mut metrics = Vec::new();
+        self.items.append_to(&mut metrics, now);
+        self.events.append_to(&mut metrics, now);
+        out.push(resource_counts(self.resource.as_ref(), metrics));
+    }
+}
+
 impl Count {
-    /// The counts of one batch, per resource (Go `ConsumeTraces` and its twins). Each
-    /// resource is visited alone, so its counters stay its own.
-    pub fn counts(&self, data: BatchData) -> Result<ExportMetricsServiceRequest, String> {
-        let now = now_nanos();
+    /// The counts of one batch, per resource (Go `ConsumeTraces` and its twins): read from
+    /// the wire form where the batch is in it ([`Count::counts_wire`]), else decoded.
+    pub fn counts_of(&self, batch: Batch, now: u64) -> Result<ExportMetricsServiceRequest, String> {
+        let mut wire = batch.clone();
+        match self.counts_wire(&mut wire, now) {
+            Some(counts) => counts,
+            None => self.counts(batch.into_data(), now),
+        }
+    }
+
+    /// The counts of a trace or logs batch still in its wire form, as [`Count::counts`]
+    /// makes them from the decoded form, without decoding it: each span or log record read
+    /// where it lies (its attributes looked up by key, conditions run on the wire form as
+    /// `filter`'s are), a span's events decoded for their times only when counted. `None`
+    /// (nothing read) for a batch not in the wire form, for metrics, and for span-event
+    /// metrics with conditions or attributes, which read the events' contexts.
+    fn counts_wire(
+        &self,
+        batch: &mut Batch,
+        now: u64,
+    ) -> Option<Result<ExportMetricsServiceRequest, String>> {
+        let mut out = Vec::new();
+        let mut current: Option<Current<'_>> = None;
+        let start = |place: usize, resource: &Option<Resource>, items, events| Current {
+            place,
+            resource: resource.clone(),
+            items: Counter::new(items),
+            events: Counter::new(events),
+        };
+        let r = match batch.signal() {
+            Signal::Traces => {
+                let plain = |d: &Def| d.conditions.is_empty() && d.info.attributes.is_empty();
+                if !self.spanevents.iter().all(plain) {
+                    return None;
+                }
+                batch.edit_items_wire(Level::Item, &mut |parts: SpanParts<'_, '_>| {
+                    if current
+                        .as_ref()
+                        .is_none_or(|c| c.place != parts.place.resource)
+                    {
+                        if let Some(c) = current.take() {
+                            c.finish(&mut out, now);
+                        }
+                        let c = start(
+                            parts.place.resource,
+                            parts.resource,
+                            &self.spans,
+                            &self.spanevents,
+                        );
+                        current = Some(c);
+                    }
+                    let Some(c) = current.as_mut() else {
+                        return Ok(());
+                    };
+                    if let Some(item) = &parts.item {
+                        if !self.spanevents.is_empty() {
+                            for e in item.list::<span::Event>(11) {
+                                c.events.update_plain(e.time_unix_nano);
+                            }
+                        }
+                    }
+                    c.items.update(&span_ctx(parts))
+                })?
+            }
+            Signal::Logs => {
+                batch.edit_items_wire(Level::Item, &mut |parts: LogParts<'_, '_>| {
+                    if current
+                        .as_ref()
+                        .is_none_or(|c| c.place != parts.place.resource)
+                    {
+                        if let Some(c) = current.take() {
+                            c.finish(&mut out, now);
+                        }
+                        current =
+                            Some(start(parts.place.resource, parts.resource, &self.logs, &[]));
+                    }
+                    match current.as_mut() {
+                        Some(c) => c.items.update(&log_ctx(parts)),
+                        None => Ok(()),
+                    }
+                })?
+            }
+            Signal::Metrics => return None,
+        };
+        if let Some(c) = current {
+            c.finish(&mut out, now);
+        }
+        Some(r.map(|()| ExportMetricsServiceRequest {
+            resource_metrics: out,
+        }))
+    }
+
+    /// The counts of one decoded batch, per resource. Each resource is visited alone, so
+    /// its counters stay its own.
+    pub fn counts(&self, data: BatchData, now: u64) -> Result<ExportMetricsServiceRequest, String> {
         let mut out = Vec::new();
         match data {
             BatchData::Traces(t) => {
@@ -501,7 +660,7 @@ impl Consumer for Count {
             )));
         }
         let counts = self
-            .counts(batch.into_data())
+            .counts_of(batch, now_nanos())
             .map_err(ConsumeError::permanent)?;
         if counts.resource_metrics.is_empty() {
             return Ok(());

@@ -295,3 +295,91 @@ async fn counts_span_the_items_times_and_a_default_value_keeps_its_type() {
     );
     assert_eq!(p.value, Some(number_data_point::Value::AsInt(3)));
 }
+
+/// A `count` of `signal` with the config `cfg` (YAML), called directly.
+fn instance(signal: Signal, cfg: &str) -> Count {
+    let cfg: Config = serde_yaml_ng::from_str(if cfg.is_empty() { "{}" } else { cfg }).unwrap();
+    Count {
+        from: signal,
+        spans: defs("spans", cfg.spans()).unwrap(),
+        spanevents: defs("spanevents", cfg.spanevents()).unwrap(),
+        metrics: defs("metrics", cfg.metrics()).unwrap(),
+        datapoints: defs("datapoints", cfg.datapoints()).unwrap(),
+        logs: defs("logs", cfg.logs()).unwrap(),
+        next: Collect::new(),
+    }
+}
+
+/// Batches still in the wire form are counted as their decoded form is: random requests
+/// (resources repeated and empty, repeated keys, values of every type, entries without a
+/// value, spans with events) under metrics of every kind, counted from each form with the
+/// same clock, give the same counts, and the wire form is read where it lies.
+#[test]
+fn the_wire_form_counts_as_the_decoded_form() {
+    use pipeline_api::testing::random::{self, Rng};
+    let cases = [
+        (Signal::Traces, ""),
+        (
+            Signal::Traces,
+            "spans:
+  by.a: {attributes: [{key: a}, {key: dup, default_value: 3}]}
+  with.b: {conditions: ['attributes[\"b\"] != nil', 'name == \"x\"']}
+  service: {attributes: [{key: service.name}, {key: c, default_value: none}]}
+  all: {}
+spanevents:
+  events.one: {}
+  events.two: {description: every event}
+",
+        ),
+        (Signal::Logs, ""),
+        (
+            Signal::Logs,
+            "logs:
+  by.http: {attributes: [{key: http.method}, {key: ''}]}
+  with.a: {conditions: ['attributes[\"a\"] == nil', 'severity_number > 8']}
+  scope: {attributes: [{key: b, default_value: {k: v}}]}
+",
+        ),
+    ];
+    let mut rng = Rng(0xc0);
+    for (case, (signal, yaml_cfg)) in cases.into_iter().enumerate() {
+        let count = instance(signal, yaml_cfg);
+        let mut points = 0;
+        for i in 0..300 {
+            let data = random::request(signal, &mut rng);
+            let (wire, decoded) = random::both_forms(data);
+            let now = 1_000 + i;
+            let mut read = wire.clone();
+            let w = count
+                .counts_wire(&mut read, now)
+                .expect("read from the wire form");
+            assert!(!wire.is_decoded(), "case {case}: the wire form was decoded");
+            let d = count.counts(decoded.into_data(), now);
+            assert_eq!(w, d, "case {case}, request {i}");
+            if let Ok(m) = &w {
+                points += Batch::from_metrics(m.clone()).items();
+            }
+        }
+        assert!(points > 200, "case {case}: only {points} points");
+    }
+}
+
+/// Span events counted by conditions or attributes read their own contexts: such a
+/// config counts from the decoded form, and metrics do too.
+#[test]
+fn span_event_conditions_and_metrics_are_counted_decoded() {
+    use pipeline_api::testing::random::{self, Rng};
+    let mut rng = Rng(7);
+    for (signal, yaml_cfg) in [
+        (Signal::Traces, "spanevents: {e: {attributes: [{key: a}]}}"),
+        (
+            Signal::Traces,
+            "spanevents: {e: {conditions: ['name == \"x\"']}}",
+        ),
+        (Signal::Metrics, ""),
+    ] {
+        let count = instance(signal, yaml_cfg);
+        let (mut wire, _) = random::both_forms(random::request(signal, &mut rng));
+        assert!(count.counts_wire(&mut wire, 1).is_none(), "{yaml_cfg}");
+    }
+}
