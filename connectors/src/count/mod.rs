@@ -471,7 +471,32 @@ struct Current<'d> {
     events: Counter<'d>,
 }
 
-impl Current<'_> {
+impl<'d> Current<'d> {
+    /// Make `current` the counters of resource entry `place` of a walk: those in hand if
+    /// they are its, else new ones for its items and their events (the entry before
+    /// finished into `out`).
+    fn enter(
+        current: &mut Option<Self>,
+        place: usize,
+        resource: &Option<Resource>,
+        [items, events]: [&'d [Def]; 2],
+        out: &mut Vec<ResourceMetrics>,
+        now: u64,
+    ) {
+        if current.as_ref().is_some_and(|c| c.place == place) {
+            return;
+        }
+        if let Some(c) = current.take() {
+            c.finish(out, now);
+        }
+        *current = Some(Current {
+            place,
+            resource: resource.clone(),
+            items: Counter::new(items),
+            events: Counter::new(events),
+        });
+    }
+
     /// Its metrics, if anything was counted (as the decoded form's resources give them).
     fn finish(self, out: &mut Vec<ResourceMetrics>, now: u64) {
         if self.items.is_empty() && self.events.is_empty() {
@@ -508,12 +533,6 @@ impl Count {
     ) -> Option<Result<ExportMetricsServiceRequest, String>> {
         let mut out = Vec::new();
         let mut current: Option<Current<'_>> = None;
-        let start = |place: usize, resource: &Option<Resource>, items, events| Current {
-            place,
-            resource: resource.clone(),
-            items: Counter::new(items),
-            events: Counter::new(events),
-        };
         let r = match batch.signal() {
             Signal::Traces => {
                 let plain = |d: &Def| d.conditions.is_empty() && d.info.attributes.is_empty();
@@ -521,21 +540,9 @@ impl Count {
                     return None;
                 }
                 batch.edit_items_wire(Level::Item, &mut |parts: SpanParts<'_, '_>| {
-                    if current
-                        .as_ref()
-                        .is_none_or(|c| c.place != parts.place.resource)
-                    {
-                        if let Some(c) = current.take() {
-                            c.finish(&mut out, now);
-                        }
-                        let c = start(
-                            parts.place.resource,
-                            parts.resource,
-                            &self.spans,
-                            &self.spanevents,
-                        );
-                        current = Some(c);
-                    }
+                    let (place, resource) = (parts.place.resource, &*parts.resource);
+                    let defs = [&self.spans[..], &self.spanevents];
+                    Current::enter(&mut current, place, resource, defs, &mut out, now);
                     let Some(c) = current.as_mut() else {
                         return Ok(());
                     };
@@ -551,16 +558,9 @@ impl Count {
             }
             Signal::Logs => {
                 batch.edit_items_wire(Level::Item, &mut |parts: LogParts<'_, '_>| {
-                    if current
-                        .as_ref()
-                        .is_none_or(|c| c.place != parts.place.resource)
-                    {
-                        if let Some(c) = current.take() {
-                            c.finish(&mut out, now);
-                        }
-                        current =
-                            Some(start(parts.place.resource, parts.resource, &self.logs, &[]));
-                    }
+                    let (place, resource) = (parts.place.resource, &*parts.resource);
+                    let defs = [&self.logs[..], &[]];
+                    Current::enter(&mut current, place, resource, defs, &mut out, now);
                     match current.as_mut() {
                         Some(c) => c.items.update(&log_ctx(parts)),
                         None => Ok(()),
