@@ -3,7 +3,8 @@
 //! counts by `attributes` (the item's attribute, else its scope's, else its resource's, else
 //! `default_value`; an item missing one is not counted) and count only the items one of its
 //! OTTL `conditions` holds for (all items without conditions). Every batch that comes in
-//! gives one batch of counts out, per resource, at once.
+//! gives one batch of counts out, per resource, at once. Spans and log records still in the
+//! wire form are counted where they lie (`Count::counts_wire`), everything else decoded.
 //!
 //! Go facts (v0.155 `config.go`, `counter.go`, `connector.go`): conditions are read in the
 //! item's context (`span`, `spanevent`, `metric`, `datapoint`, `log`; context-prefixed paths
