@@ -225,15 +225,7 @@ pub fn factory() -> Arc<dyn ConnectorFactory> {
         if to != Signal::Metrics {
             return Err(BuildError::new(format!("count emits metrics, not {to}")));
         }
-        Ok(Arc::new(Count {
-            from,
-            spans: defs("spans", cfg.spans())?,
-            spanevents: defs("spanevents", cfg.spanevents())?,
-            metrics: defs("metrics", cfg.metrics())?,
-            datapoints: defs("datapoints", cfg.datapoints())?,
-            logs: defs("logs", cfg.logs())?,
-            next: next.all,
-        }))
+        Ok(Arc::new(Count::new(from, cfg, next.all)?))
     })
 }
 
@@ -511,6 +503,19 @@ impl<'d> Current<'d> {
 }
 
 impl Count {
+    /// A `count` of `from`'s items as `cfg` says, its counts handed to `next`.
+    fn new(from: Signal, cfg: &Config, next: SharedConsumer) -> Result<Count, BuildError> {
+        Ok(Count {
+            from,
+            spans: defs("spans", cfg.spans())?,
+            spanevents: defs("spanevents", cfg.spanevents())?,
+            metrics: defs("metrics", cfg.metrics())?,
+            datapoints: defs("datapoints", cfg.datapoints())?,
+            logs: defs("logs", cfg.logs())?,
+            next,
+        })
+    }
+
     /// The counts of one batch, per resource (Go `ConsumeTraces` and its twins): read from
     /// the wire form where the batch is in it ([`Count::counts_wire`]), else decoded.
     pub fn counts_of(&self, batch: Batch, now: u64) -> Result<ExportMetricsServiceRequest, String> {

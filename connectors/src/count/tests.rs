@@ -299,15 +299,7 @@ async fn counts_span_the_items_times_and_a_default_value_keeps_its_type() {
 /// A `count` of `signal` with the config `cfg` (YAML), called directly.
 fn instance(signal: Signal, cfg: &str) -> Count {
     let cfg: Config = serde_yaml_ng::from_str(if cfg.is_empty() { "{}" } else { cfg }).unwrap();
-    Count {
-        from: signal,
-        spans: defs("spans", cfg.spans()).unwrap(),
-        spanevents: defs("spanevents", cfg.spanevents()).unwrap(),
-        metrics: defs("metrics", cfg.metrics()).unwrap(),
-        datapoints: defs("datapoints", cfg.datapoints()).unwrap(),
-        logs: defs("logs", cfg.logs()).unwrap(),
-        next: Collect::new(),
-    }
+    Count::new(signal, &cfg, Collect::new()).unwrap()
 }
 
 /// Batches still in the wire form are counted as their decoded form is: random requests

@@ -84,7 +84,7 @@ pub struct RemoteWriteExporter {
     translate: TranslateOptions,
     series: SeriesOptions,
     max_batch_size_bytes: usize,
-    deltas: Mutex<BTreeMap<(String, Labels), DeltaEntry>>,
+    deltas: Mutex<BTreeMap<(Arc<str>, Labels), DeltaEntry>>,
 }
 
 impl RemoteWriteExporter {

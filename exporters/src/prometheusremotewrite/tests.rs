@@ -795,3 +795,29 @@ fn bucket_and_quantile_series_gather_the_samples_of_their_labels() {
     ];
     assert_eq!(got, want);
 }
+
+/// Points of one series that fall on the same millisecond leave one sample, the last of
+/// them in the batch's order, and the series' samples come out in time order.
+#[test]
+fn the_last_point_of_a_millisecond_is_the_sample_kept() {
+    let g = metric(
+        "temp",
+        "",
+        "",
+        gauge(vec![
+            double_point(vec![], 0, 2 * SEC + 1, 1.0),
+            double_point(vec![], 0, 2 * SEC + 2, 2.0),
+            double_point(vec![], 0, SEC, 0.5),
+            double_point(vec![], 0, 2 * SEC + 3, 3.0),
+            double_point(vec![], 0, 3 * SEC, 4.0),
+        ]),
+    );
+    let e =
+        exporter("{endpoint: 'http://127.0.0.1:9/api/v1/write', target_info: {enabled: false}}");
+    let requests = e.requests(&batch(vec![resource_metrics(vec![], ("", ""), vec![g])]));
+    let got: Vec<String> = requests
+        .iter()
+        .flat_map(|r| r.timeseries.iter().map(show))
+        .collect();
+    assert_eq!(got, ["{__name__=temp} 0.5@1000,3@2000,4@3000"]);
+}

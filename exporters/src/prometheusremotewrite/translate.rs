@@ -558,6 +558,19 @@ impl SeriesSet {
     }
 }
 
+/// `items` sorted by time (a stable sort), only the last of each timestamp kept.
+fn last_of_each_time<T>(items: &mut Vec<T>, time: impl Fn(&T) -> i64) {
+    items.sort_by_key(&time);
+    let mut kept: Vec<T> = Vec::with_capacity(items.len());
+    for item in items.drain(..) {
+        match kept.last_mut() {
+            Some(last) if time(last) == time(&item) => *last = item,
+            _ => kept.push(item),
+        }
+    }
+    *items = kept;
+}
+
 /// Requests of at most `max_bytes` each (a single larger series goes alone), filled in turn.
 #[derive(Default)]
 struct Requests {
@@ -572,25 +585,8 @@ impl Requests {
     /// kept).
     fn series(&mut self, labels: Vec<Label>, mut ts: TimeSeries) {
         ts.labels = labels;
-        // Stable sort, then keep the last sample of each timestamp.
-        ts.samples.sort_by_key(|s| s.timestamp);
-        let mut deduped: Vec<Sample> = Vec::with_capacity(ts.samples.len());
-        for s in ts.samples {
-            match deduped.last_mut() {
-                Some(last) if last.timestamp == s.timestamp => *last = s,
-                _ => deduped.push(s),
-            }
-        }
-        ts.samples = deduped;
-        ts.histograms.sort_by_key(|h| h.timestamp);
-        let mut deduped: Vec<Histogram> = Vec::with_capacity(ts.histograms.len());
-        for h in std::mem::take(&mut ts.histograms) {
-            match deduped.last_mut() {
-                Some(last) if last.timestamp == h.timestamp => *last = h,
-                _ => deduped.push(h),
-            }
-        }
-        ts.histograms = deduped;
+        last_of_each_time(&mut ts.samples, |s| s.timestamp);
+        last_of_each_time(&mut ts.histograms, |h| h.timestamp);
         ts.exemplars.sort_by_key(|e| e.timestamp);
         self.add(ts.encoded_len(), |r| r.timeseries.push(ts));
     }

@@ -213,8 +213,8 @@ pub struct Point {
 
 impl Point {
     /// The key of the series this point belongs to: name and labels.
-    pub fn series_key(&self) -> (String, Labels) {
-        (self.name.to_string(), self.labels.clone())
+    pub fn series_key(&self) -> (Arc<str>, Labels) {
+        (self.name.clone(), self.labels.clone())
     }
 }
 
