@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use pipeline_api::attrs::key_eq;
 use pipeline_api::proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use pipeline_api::proto::tonic::logs::v1::LogRecord;
 use pipeline_api::proto::tonic::metrics::v1::{
@@ -326,7 +327,7 @@ impl<'a> Ctx<'a> {
 /// Look up a key of an attribute map.
 pub fn map_get<'m>(m: &'m [KeyValue], key: &str) -> Option<&'m AnyValue> {
     m.iter()
-        .find(|kv| kv.key == key)
+        .find(|kv| key_eq(kv.key.as_bytes(), key.as_bytes()))
         .map(|kv| kv.value.as_ref().unwrap_or(&EMPTY))
 }
 
@@ -334,7 +335,10 @@ pub(crate) static EMPTY: AnyValue = AnyValue { value: None };
 
 /// The value slot of a key, inserted (empty) when missing.
 pub fn map_slot<'m>(m: &'m mut Vec<KeyValue>, key: &str) -> &'m mut AnyValue {
-    let i = match m.iter().position(|kv| kv.key == key) {
+    let i = match m
+        .iter()
+        .position(|kv| key_eq(kv.key.as_bytes(), key.as_bytes()))
+    {
         Some(i) => i,
         None => {
             m.push(KeyValue {

@@ -7,6 +7,7 @@ mod url;
 
 use std::borrow::Cow;
 
+use pipeline_api::attrs::key_eq;
 use regex::Regex;
 
 use crate::compile::{at, Compiler, ConverterFn, EditorFn, Getter};
@@ -331,9 +332,11 @@ impl KeyPattern {
 
     pub(crate) fn is_match(&self, key: &[u8]) -> bool {
         if self.exact {
-            return key == self.prefix.as_slice();
+            return key_eq(key, &self.prefix);
         }
-        key.starts_with(&self.prefix) && self.re.is_match(key)
+        key.get(..self.prefix.len())
+            .is_some_and(|head| key_eq(head, &self.prefix))
+            && self.re.is_match(key)
     }
 }
 

@@ -13,6 +13,24 @@ use crate::proto::tonic::common::v1::{AnyValue, KeyValue};
 
 static EMPTY: AnyValue = AnyValue { value: None };
 
+/// Whether two keys are the same bytes. The slice comparison calls `memcmp` for any length;
+/// the keys of one list mostly differ in length or in their first or last eight bytes, so
+/// those are compared first, inline, and a key of up to 16 bytes needs nothing more.
+#[inline(always)]
+pub fn key_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    match (a.first_chunk::<8>(), b.first_chunk::<8>()) {
+        (Some(ha), Some(hb)) => {
+            let (ta, tb) = (a.last_chunk::<8>(), b.last_chunk::<8>());
+            ha == hb && ta == tb && (a.len() <= 16 || a[8..] == b[8..])
+        }
+        // shorter than eight bytes: a short loop
+        _ => a.iter().zip(b).all(|(x, y)| x == y),
+    }
+}
+
 /// An attribute list with pdata's map semantics. Implementors give the six primitives; the
 /// map operations are built on them.
 pub trait AttrMap {
@@ -48,7 +66,7 @@ pub trait AttrMap {
 
     /// The index of the first entry of `key`.
     fn find(&self, key: &str) -> Option<usize> {
-        (0..self.len()).find(|&i| self.key(i) == key)
+        (0..self.len()).find(|&i| key_eq(self.key(i).as_bytes(), key.as_bytes()))
     }
 
     /// The value of the first entry of `key` (`Map.Get`).
@@ -174,6 +192,26 @@ impl AttrMap for Vec<KeyValue> {
 mod tests {
     use super::*;
     use crate::proto::tonic::common::v1::any_value::Value;
+
+    #[test]
+    fn keys_compare_as_their_bytes() {
+        let mut pairs = 0;
+        for len in 0..=40usize {
+            let a: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(key_eq(&a, &a.clone()), "{len}");
+            // one byte different, at every place: the ends and the middle alike
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!key_eq(&a, &b), "{len} at {at}");
+                pairs += 1;
+            }
+            // a prefix and an extension
+            assert!(!key_eq(&a, &a[..len.saturating_sub(1)]) || len == 0);
+            assert!(!key_eq(&a, &[&a[..], b"x"].concat()));
+        }
+        assert_eq!(pairs, 820);
+    }
 
     fn s(v: &str) -> AnyValue {
         AnyValue {

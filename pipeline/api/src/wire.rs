@@ -743,6 +743,70 @@ fn short(len: u8, b: &[u8]) -> Option<(&[u8], &[u8])> {
     }
 }
 
+/// `b` after an id field of key byte `key` at its front, empty or of `len` bytes; `b`
+/// itself otherwise.
+#[inline(always)]
+fn id_field(b: &[u8], key: u8, len: u8) -> &[u8] {
+    if let [k, n, tail @ ..] = b {
+        if *k == key && (*n == 0 || *n == len) && tail.len() >= usize::from(*n) {
+            return &tail[usize::from(*n)..];
+        }
+    }
+    b
+}
+
+/// `b` after a fixed-width field of key byte `key` (`len` bytes) at its front; `b` itself
+/// otherwise.
+#[inline(always)]
+fn fixed_field(b: &[u8], key: u8, len: usize) -> &[u8] {
+    if let [k, tail @ ..] = b {
+        if *k == key && tail.len() >= len {
+            return &tail[len..];
+        }
+    }
+    b
+}
+
+/// `b` after a varint field of key byte `key` with a one-byte value at its front; `b`
+/// itself otherwise.
+#[inline(always)]
+fn short_varint(b: &[u8], key: u8) -> &[u8] {
+    if let [k, v, tail @ ..] = b {
+        if *k == key && *v < 0x80 {
+            return tail;
+        }
+    }
+    b
+}
+
+/// Whether `v` is an `AnyValue` holding nothing but a `string_value` of any length.
+#[inline(always)]
+fn string_any_value(v: &[u8]) -> bool {
+    if let [0x0a, tail @ ..] = v {
+        let mut t = tail;
+        if let Some(len) = varint(&mut t) {
+            return usize::try_from(len).is_ok_and(|len| len == t.len()) && is_utf8(t);
+        }
+    }
+    false
+}
+
+/// `b` after a string field of key byte `key` with a one-byte length at its front, when it
+/// is one and its bytes are UTF-8; `b` itself otherwise.
+#[inline(always)]
+fn short_str(b: &[u8], key: u8) -> &[u8] {
+    if let [k, len, tail @ ..] = b {
+        if *k == key {
+            if let Some((s, after)) = short(*len, tail) {
+                if is_utf8(s) {
+                    return after;
+                }
+            }
+        }
+    }
+    b
+}
+
 /// Whether `v` is an `AnyValue` with nothing but a `string_value` of a one-byte length, a
 /// `bool_value`, an `int_value` or a `double_value`, or nothing at all.
 #[inline(always)]
@@ -750,6 +814,10 @@ fn simple_any_value(v: &[u8]) -> bool {
     match v {
         [] => true,
         [0x0a, len, s @ ..] => *len < 0x80 && usize::from(*len) == s.len() && is_utf8(s),
+        // a varint that ends the value: one byte, or two (a status code, a port) read
+        // without the general loop
+        [0x10 | 0x18, x] => *x < 0x80,
+        [0x10 | 0x18, x, y] => *x >= 0x80 && *y < 0x80,
         [0x10 | 0x18, n @ ..] => {
             let mut n = n;
             varint(&mut n).is_some() && n.is_empty()
@@ -1006,6 +1074,10 @@ impl<'a> Scanner<'a> {
         }
         if std::ptr::eq(inner, &KEY_VALUE) {
             self.key_value(p, depth + 1)
+        } else if std::ptr::eq(inner, &SPAN) {
+            self.span(p, depth + 1)
+        } else if std::ptr::eq(inner, &LOG_RECORD) {
+            self.log_record(p, depth + 1)
         } else {
             self.message(p, inner, depth + 1)
         }
@@ -1038,6 +1110,89 @@ impl<'a> Scanner<'a> {
             return Ok(0);
         }
         self.message(rest, &KEY_VALUE, depth)
+    }
+
+    /// A `Span` at level `depth`. Encoders write a message's fields in field-number order,
+    /// so a span usually starts with its ids, trace state, parent, name, kind, times and
+    /// attributes, each with a one-byte length: that run is checked here field after field
+    /// with direct comparisons, as the generic loop checks each (the loop's dispatch on the
+    /// field's kind was a quarter of the scan's time). Any field may be missing; the generic
+    /// loop takes over at the first field that does not fit the pattern (events, links,
+    /// status, flags, anything unusual), and reports any error.
+    #[inline(always)]
+    fn span(&self, b: &'a [u8], depth: u32) -> Result<usize, Failed> {
+        // the attributes are one level down
+        if depth >= MAX_DEPTH {
+            return self.message(b, &SPAN, depth);
+        }
+        let mut rest = b;
+        rest = id_field(rest, 0x0a, 16); // trace_id (1)
+        rest = id_field(rest, 0x12, 8); // span_id (2)
+        rest = short_str(rest, 0x1a); // trace_state (3)
+        rest = id_field(rest, 0x22, 8); // parent_span_id (4)
+        rest = short_str(rest, 0x2a); // name (5)
+        rest = short_varint(rest, 0x30); // kind (6)
+        rest = fixed_field(rest, 0x39, 8); // start_time_unix_nano (7)
+        rest = fixed_field(rest, 0x41, 8); // end_time_unix_nano (8)
+        rest = self.attributes(rest, 0x4a, depth)?; // attributes (9)
+        if rest.is_empty() {
+            return Ok(0);
+        }
+        self.message(rest, &SPAN, depth)
+    }
+
+    /// A `LogRecord` at level `depth`, read as [`Scanner::span`] reads a span: its usual run
+    /// of fields (times, severity, body, attributes, flags, ids, event name) checked one
+    /// after the other, any of them missing, a body string of any length; the generic loop
+    /// takes over at the first field that does not fit.
+    #[inline(always)]
+    fn log_record(&self, b: &'a [u8], depth: u32) -> Result<usize, Failed> {
+        // the body and the attributes are one level down
+        if depth >= MAX_DEPTH {
+            return self.message(b, &LOG_RECORD, depth);
+        }
+        let mut rest = b;
+        rest = fixed_field(rest, 0x09, 8); // time_unix_nano (1)
+        rest = short_varint(rest, 0x10); // severity_number (2)
+        rest = short_str(rest, 0x1a); // severity_text (3)
+                                      // body (5)
+        if let [0x2a, tail @ ..] = rest {
+            let mut t = tail;
+            if let Some(body) = varint(&mut t).and_then(|len| take(&mut t, len)) {
+                if string_any_value(body) || simple_any_value(body) {
+                    rest = t;
+                }
+            }
+        }
+        rest = self.attributes(rest, 0x32, depth)?; // attributes (6)
+        rest = short_varint(rest, 0x38); // dropped_attributes_count (7)
+        rest = fixed_field(rest, 0x45, 4); // flags (8)
+        rest = id_field(rest, 0x4a, 16); // trace_id (9)
+        rest = id_field(rest, 0x52, 8); // span_id (10)
+        rest = fixed_field(rest, 0x59, 8); // observed_time_unix_nano (11)
+        rest = short_str(rest, 0x62); // event_name (12)
+        if rest.is_empty() {
+            return Ok(0);
+        }
+        self.message(rest, &LOG_RECORD, depth)
+    }
+
+    /// `b` after the run of attribute entries of key byte `key` at its front, each with a
+    /// one-byte length, checked as `KeyValue`s one level below `depth` (which the caller
+    /// made sure is allowed).
+    #[inline(always)]
+    fn attributes(&self, mut b: &'a [u8], key: u8, depth: u32) -> Result<&'a [u8], Failed> {
+        while let [k, len, tail @ ..] = b {
+            if *k != key {
+                break;
+            }
+            let Some((kv, after)) = short(*len, tail) else {
+                break;
+            };
+            self.key_value(kv, depth + 1)?;
+            b = after;
+        }
+        Ok(b)
     }
 
     /// Skips an unknown field `tag` whose key has been read, as prost's `skip_field` does.

@@ -19,7 +19,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
-use crate::attrs::{string_len_of, AttrMap};
+use crate::attrs::{key_eq, string_len_of, AttrMap};
 use crate::ids::Signal;
 use crate::wire::{take, varint};
 
@@ -216,8 +216,8 @@ impl AttrMap for WireAttrs<'_> {
     }
     fn find(&self, key: &str) -> Option<usize> {
         self.entries.iter().position(|e| match e {
-            WireKv::Raw { key: k, .. } | WireKv::Keyed { key: k, .. } => *k == key.as_bytes(),
-            WireKv::Owned(kv) => kv.key == key,
+            WireKv::Raw { key: k, .. } | WireKv::Keyed { key: k, .. } => key_eq(k, key.as_bytes()),
+            WireKv::Owned(kv) => key_eq(kv.key.as_bytes(), key.as_bytes()),
         })
     }
     fn value(&self, i: usize) -> Cow<'_, AnyValue> {

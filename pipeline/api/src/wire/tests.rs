@@ -1910,6 +1910,10 @@ fn key_value_fast_path_agrees_with_the_generic_loop() {
         vi(2, 1),
         vi(3, u64::MAX),
         cat(&[&[0x18], &[0xff; 10]]),
+        // two-byte ints, whole, cut, and followed by a stray byte
+        vi(3, 8080),
+        vec![0x18, 0x80],
+        cat(&[&vi(3, 8080), &[0x01]]),
         cat(&[&key(4, I64), &f64_bytes]),
         cat(&[&key(4, I64), &f64_bytes[..7]]),
         ld(5, &ld(1, &ld(1, b"x"))),
@@ -1961,7 +1965,190 @@ fn key_value_fast_path_agrees_with_the_generic_loop() {
             }
         }
     }
-    assert_eq!(checked, 6 * 19 * 2 * 6 * 3);
+    assert_eq!(checked, 6 * 22 * 2 * 6 * 3);
+}
+
+/// One of `options`: mostly one of the first two (a field missing or as usual), otherwise
+/// any.
+fn usual_or_any<'o>(rng: &mut Rng, options: &'o [Vec<u8>]) -> &'o [u8] {
+    if rng.one_in(8) {
+        rng.pick(options).as_slice()
+    } else {
+        &options[rng.below(2)]
+    }
+}
+
+/// Random items made of a choice from each of `fields` in turn, some cut anywhere: the
+/// item's fast path (spans', log records') and the generic loop give the same result and
+/// the same error at several depths, and the request holding the item agrees with prost
+/// (which takes ids of any length).
+fn fast_path_agrees(signal: Signal, fields: &[&[Vec<u8>]], rng: &mut Rng) {
+    let desc: &'static Desc = match signal {
+        Signal::Traces => &SPAN,
+        Signal::Logs => &LOG_RECORD,
+        Signal::Metrics => unreachable!("no fast path"),
+    };
+    let (mut checked, mut refused) = (0, 0);
+    for _ in 0..20_000 {
+        let mut item: Vec<u8> = fields
+            .iter()
+            .flat_map(|f| usual_or_any(rng, f).to_vec())
+            .collect();
+        if rng.one_in(4) && !item.is_empty() {
+            item.truncate(rng.below(item.len()));
+        }
+        for depth in [3, MAX_DEPTH - 1, MAX_DEPTH] {
+            let scanner = || Scanner {
+                base: &item,
+                error: Cell::new(None),
+                groups: Cell::new(false),
+            };
+            let (generic, fast) = (scanner(), scanner());
+            let g = generic.message(&item, desc, depth);
+            let f = match signal {
+                Signal::Traces => fast.span(&item, depth),
+                _ => fast.log_record(&item, depth),
+            };
+            assert_eq!(g.is_ok(), f.is_ok(), "{item:02x?} at {depth}");
+            assert_eq!(generic.error.get(), fast.error.get(), "{item:02x?}");
+            refused += usize::from(g.is_err());
+            checked += 1;
+        }
+        let request = match signal {
+            Signal::Traces => with_span(&item),
+            _ => with_log(&item),
+        };
+        match (scan(signal, &request), prost_count(signal, &request)) {
+            (Ok(n), Ok(m)) => assert_eq!(n, m, "{item:02x?}"),
+            (Err(_), Err(_)) => {}
+            (Err(e), Ok(_)) => assert!(
+                matches!(e.problem(), Problem::IdLength { .. }),
+                "scan refuses what prost accepts ({e}): {item:02x?}"
+            ),
+            (Ok(_), Err(e)) => panic!("scan accepts what prost refuses ({e}): {item:02x?}"),
+        }
+    }
+    // both outcomes are well represented
+    assert!(
+        refused > checked / 10 && refused < checked * 9 / 10,
+        "{refused} of {checked}"
+    );
+}
+
+/// A fixed-width field of `n` bytes (the 64-bit wire type whatever `n`, so that a wrong
+/// width is a truncation or a stray byte).
+fn fixed(tag: u32, n: usize) -> Vec<u8> {
+    cat(&[&key(tag, I64), &vec![7u8; n]])
+}
+
+/// Attribute lists as field `tag`: none, usual, a long entry, a two-byte int, broken ones.
+fn attribute_runs(tag: u32) -> Vec<Vec<u8>> {
+    let entry = |k: &[u8], v: &[u8]| ld(tag, &cat(&[&ld(1, k), &ld(2, v)]));
+    vec![
+        vec![],
+        cat(&[&entry(b"http.route", &ld(1, b"/x")), &ld(tag, &ld(1, b"k"))]),
+        entry(b"db.statement", &ld(1, &[b'q'; 140])),
+        entry(b"port", &vi(3, 8080)),
+        ld(tag, &cat(&[&key(1, LEN), &[0x05], b"ab"])),
+        ld(tag, &ld(1, b"\xc3")),
+        cat(&[&key(tag, LEN), &[0x05], &ld(1, b"ab")]),
+    ]
+}
+
+/// Fields that may follow an item's usual run: as usual, unusual, or broken.
+fn tails(usual: Vec<u8>, repeated_id: Vec<u8>, late_attribute: Vec<u8>) -> Vec<Vec<u8>> {
+    vec![
+        vec![],
+        usual,
+        vi(1, 5),
+        repeated_id,
+        late_attribute,
+        vec![0x0f],
+        vec![0x4a],
+    ]
+}
+
+#[test]
+fn span_fast_path_agrees_with_the_generic_loop() {
+    let attributes = attribute_runs(9);
+    fast_path_agrees(
+        Signal::Traces,
+        &[
+            &[
+                vec![],
+                ld(1, &[1; 16]),
+                ld(1, &[]),
+                ld(1, &[1; 15]),
+                ld(1, &[1; 17]),
+            ],
+            &[vec![], ld(2, &[2; 8]), ld(2, &[]), ld(2, &[2; 7]), vi(2, 8)],
+            &[vec![], ld(3, b"k=v"), ld(3, b"\xff"), ld(3, &[b's'; 130])],
+            &[vec![], ld(4, &[4; 8]), ld(4, &[]), ld(4, &[4; 9])],
+            &[
+                vec![],
+                ld(5, b"GET /users/{id}"),
+                ld(5, b"ab\xffcdefghij"),
+                ld(5, &[b'n'; 200]),
+            ],
+            &[
+                vec![],
+                vi(6, 2),
+                vi(6, 300),
+                vi(6, u64::MAX),
+                cat(&[&[0x30], &[0xff; 11]]),
+            ],
+            &[
+                vec![],
+                cat(&[&fixed(7, 8), &fixed(8, 8)]),
+                fixed(7, 8),
+                fixed(8, 7),
+            ],
+            &attributes,
+            &attributes,
+            &tails(
+                cat(&[&ld(15, &vi(3, 2)), &key(16, I32), &[1, 1, 0, 0]]),
+                ld(1, &[1; 16]),
+                ld(9, &ld(1, b"late")),
+            ),
+        ],
+        &mut Rng(0x5ba4),
+    );
+}
+
+#[test]
+fn log_record_fast_path_agrees_with_the_generic_loop() {
+    let attributes = attribute_runs(6);
+    let fixed32 = |tag: u32, n: usize| cat(&[&key(tag, I32), &vec![1u8; n]]);
+    fast_path_agrees(
+        Signal::Logs,
+        &[
+            &[vec![], fixed(1, 8), fixed(1, 4)],
+            &[vec![], vi(2, 9), vi(2, 300), cat(&[&[0x10], &[0xff; 11]])],
+            &[vec![], ld(3, b"INFO"), ld(3, b"\xff"), ld(3, &[b'W'; 128])],
+            &[
+                vec![],
+                ld(5, &ld(1, b"GET /users/42 200")),
+                ld(5, &ld(1, &[b'l'; 300])),
+                ld(5, &ld(1, b"caf\xc3")),
+                ld(5, &vi(3, 7)),
+                ld(5, &ld(6, &ld(1, &ld(1, b"k")))),
+                ld(5, &[]),
+                ld(5, &cat(&[&ld(1, b"a"), &vi(3, 1)])),
+                ld(5, &cat(&[&ld(1, b"a"), &[0x0f]])),
+                cat(&[&[0x2a, 0x90], &ld(1, b"short")]),
+            ],
+            &attributes,
+            &attributes,
+            &[vec![], vi(7, 1), vi(7, 1000)],
+            &[vec![], fixed32(8, 4), fixed32(8, 3)],
+            &[vec![], ld(9, &[9; 16]), ld(9, &[]), ld(9, &[9; 8])],
+            &[vec![], ld(10, &[1; 8]), ld(10, &[]), ld(10, &[1; 16])],
+            &[vec![], fixed(11, 8), fixed(11, 2)],
+            &[vec![], ld(12, b"user.login"), ld(12, b"\xfe")],
+            &tails(ld(12, b"again"), ld(9, &[9; 16]), ld(6, &ld(1, b"late"))),
+        ],
+        &mut Rng(0x1095b),
+    );
 }
 
 // ---------------------------------------------------------------------------------------
