@@ -716,11 +716,14 @@ impl<'a> Walk<'a, '_> {
             let f = next_field(&mut rest).ok_or(())?;
             if f.number == field && f.wire_type == 2 {
                 let key = kv_key(f.value).ok_or(())?;
-                self.attrs.entries.push(WireKv::Raw {
-                    key,
-                    payload: f.value,
-                    field: f.raw,
-                });
+                // made in place, as the item walk makes its entries
+                self.attrs
+                    .entries
+                    .extend(std::iter::once_with(|| WireKv::Raw {
+                        key,
+                        payload: f.value,
+                        field: f.raw,
+                    }));
             } else {
                 self.others.push((f.number, f.raw));
             }
