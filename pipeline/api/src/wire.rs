@@ -1155,7 +1155,8 @@ impl<'a> Scanner<'a> {
         rest = fixed_field(rest, 0x09, 8); // time_unix_nano (1)
         rest = short_varint(rest, 0x10); // severity_number (2)
         rest = short_str(rest, 0x1a); // severity_text (3)
-                                      // body (5)
+
+        // body (5)
         if let [0x2a, tail @ ..] = rest {
             let mut t = tail;
             if let Some(body) = varint(&mut t).and_then(|len| take(&mut t, len)) {
