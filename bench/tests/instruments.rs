@@ -189,3 +189,28 @@ async fn docker_log_generator_writes_the_lines_asked_for() {
     assert!(w.files[0].ends_with(format!("{}-json.log", bench::dockerlog::container_id(0))));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn wirescan_times_the_scan_and_the_walk_of_requests_it_accepts() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wirescan"))
+        .args(["--rounds", "1", "--requests", "4"])
+        .output()
+        .expect("wirescan runs");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // one line a measure, each with a time
+    for measure in ["scan traces:", "scan logs:", "scan and walk traces"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(measure))
+            .unwrap_or_else(|| panic!("no {measure} in {text}"));
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let ns: f64 = words
+            .iter()
+            .position(|&w| w == "ns")
+            .and_then(|at| words.get(at.checked_sub(1)?))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no time in {line}"));
+        assert!(ns > 0.0 && ns.is_finite(), "{line}");
+    }
+}
