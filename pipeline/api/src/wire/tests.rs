@@ -134,6 +134,15 @@ fn stricter(signal: Signal, bytes: &[u8]) -> WireError {
 }
 
 /// `scan` and prost agree on `bytes`: both refuse, or both accept with the same count.
+/// A scanner over `bytes` that has seen nothing yet.
+fn fresh(bytes: &[u8]) -> Scanner<'_> {
+    Scanner {
+        base: bytes,
+        error: Cell::new(None),
+        groups: Cell::new(false),
+    }
+}
+
 fn agree(signal: Signal, bytes: &[u8]) -> Result<usize, WireError> {
     let ours = scan(signal, bytes);
     match (&ours, prost_count(signal, bytes)) {
@@ -1498,11 +1507,7 @@ fn schema_matches_the_generated_structs() {
                 if *wire_type == START_GROUP {
                     bytes.extend(key(tag, END_GROUP));
                 }
-                let scanner = Scanner {
-                    base: &bytes,
-                    error: Cell::new(None),
-                    groups: Cell::new(false),
-                };
+                let scanner = fresh(&bytes);
                 let ours = scanner
                     .message(&bytes, desc, 0)
                     .map_err(|Failed| scanner.error.get().unwrap());
@@ -1943,16 +1948,7 @@ fn key_value_fast_path_agrees_with_the_generic_loop() {
                 for t in &trailers {
                     let kv = cat(&[k, &value, t]);
                     for depth in [1, MAX_DEPTH - 1, MAX_DEPTH] {
-                        let generic = Scanner {
-                            base: &kv,
-                            error: Cell::new(None),
-                            groups: Cell::new(false),
-                        };
-                        let fast = Scanner {
-                            base: &kv,
-                            error: Cell::new(None),
-                            groups: Cell::new(false),
-                        };
+                        let (generic, fast) = (fresh(&kv), fresh(&kv));
                         let g = generic.message(&kv, &KEY_VALUE, depth);
                         let f = fast.key_value(&kv, depth);
                         assert_eq!(g.is_ok(), f.is_ok(), "{kv:02x?} at {depth}");
@@ -1998,12 +1994,7 @@ fn fast_path_agrees(signal: Signal, fields: &[&[Vec<u8>]], rng: &mut Rng) {
             item.truncate(rng.below(item.len()));
         }
         for depth in [3, MAX_DEPTH - 1, MAX_DEPTH] {
-            let scanner = || Scanner {
-                base: &item,
-                error: Cell::new(None),
-                groups: Cell::new(false),
-            };
-            let (generic, fast) = (scanner(), scanner());
+            let (generic, fast) = (fresh(&item), fresh(&item));
             let g = generic.message(&item, desc, depth);
             let f = match signal {
                 Signal::Traces => fast.span(&item, depth),
@@ -2093,6 +2084,8 @@ fn span_fast_path_agrees_with_the_generic_loop() {
             &[
                 vec![],
                 vi(6, 2),
+                // a two-byte value whose first byte is 0x80
+                vi(6, 128),
                 vi(6, 300),
                 vi(6, u64::MAX),
                 cat(&[&[0x30], &[0xff; 11]]),
@@ -2123,7 +2116,13 @@ fn log_record_fast_path_agrees_with_the_generic_loop() {
         Signal::Logs,
         &[
             &[vec![], fixed(1, 8), fixed(1, 4)],
-            &[vec![], vi(2, 9), vi(2, 300), cat(&[&[0x10], &[0xff; 11]])],
+            &[
+                vec![],
+                vi(2, 9),
+                vi(2, 128),
+                vi(2, 300),
+                cat(&[&[0x10], &[0xff; 11]]),
+            ],
             &[vec![], ld(3, b"INFO"), ld(3, b"\xff"), ld(3, &[b'W'; 128])],
             &[
                 vec![],
