@@ -191,15 +191,29 @@ async fn docker_log_generator_writes_the_lines_asked_for() {
 }
 
 #[test]
-fn wirescan_times_the_scan_and_the_walk_of_requests_it_accepts() {
+fn wirescan_times_the_scan_the_walk_and_the_transform_statements() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_wirescan"))
         .args(["--rounds", "1", "--requests", "4"])
         .output()
         .expect("wirescan runs");
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
-    // one line a measure, each with a time
-    for measure in ["scan traces:", "scan logs:", "scan and walk traces"] {
+    // one line a measure, each with a time: the transform's baseline, then one line for
+    // each of the scenario's ten statements
+    let transform_lines: Vec<String> = (1..=10)
+        .map(|n| format!("transform, statements 1 to {n}:"))
+        .collect();
+    let measures = [
+        "scan traces:",
+        "scan logs:",
+        "scan and walk traces",
+        "transform baseline",
+    ];
+    for measure in measures
+        .iter()
+        .copied()
+        .chain(transform_lines.iter().map(String::as_str))
+    {
         let line = text
             .lines()
             .find(|l| l.starts_with(measure))
