@@ -176,7 +176,8 @@ fn transform(cli: &Cli, bytes: &bytes::Bytes, items: usize) -> anyhow::Result<()
             black_box(&out);
         }))
     };
-    let baseline = time(None)?;
+    // twice: the first rounds of a run are at times slower by half (the machine warming)
+    let baseline = time(None)?.min(time(None)?);
     println!("transform baseline, the request in and its bytes out: {baseline:.1} ns a span");
     // the first statement, the first two, …: what each adds where the ones before it ran
     let mut before = baseline;

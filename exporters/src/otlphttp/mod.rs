@@ -142,17 +142,31 @@ impl Exporter for OtlpHttpExporter {
                 "no URL for {signal}: set endpoint or {signal}_endpoint"
             ))
         })?;
-        let (body, content_type) = match self.encoding {
-            Encoding::Proto => (batch.encode_bytes(), PROTOBUF),
-            Encoding::Json => (Bytes::from(json::encode(batch.data())), JSON),
+        let body = match (self.encoding, batch.wire_pieces()) {
+            // the pieces of a batch put together from several requests (a `batch`
+            // processor's) go out as they are, one after the other: no copy into one buffer
+            (Encoding::Proto, Some(pieces))
+                if pieces.len() > 1 && !self.compression.is_compressed() =>
+            {
+                reqwest::Body::wrap(Pieces::new(pieces))
+            }
+            (encoding, _) => {
+                let body = match encoding {
+                    Encoding::Proto => batch.encode_bytes(),
+                    Encoding::Json => Bytes::from(json::encode(batch.data())),
+                };
+                if self.compression.is_compressed() {
+                    compress(self.compression, self.compression_params, &body)
+                        .map_err(ConsumeError::permanent)?
+                        .into()
+                } else {
+                    body.into()
+                }
+            }
         };
-        let body = if self.compression.is_compressed() {
-            Bytes::from(
-                compress(self.compression, self.compression_params, &body)
-                    .map_err(ConsumeError::permanent)?,
-            )
-        } else {
-            body
+        let content_type = match self.encoding {
+            Encoding::Proto => PROTOBUF,
+            Encoding::Json => JSON,
         };
         let mut headers = HeaderMap::with_capacity(self.headers.len() + 2);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -188,6 +202,47 @@ impl Exporter for OtlpHttpExporter {
             return Ok(());
         }
         Err(failure(url, status, &headers, &body, SystemTime::now()))
+    }
+}
+
+/// A request body of the pieces of a batch's wire form, sent one after the other. Its
+/// length is known, so it goes out with a `Content-Length` as one buffer would (HTTP/1
+/// writes the pieces with vectored writes).
+struct Pieces {
+    pieces: std::vec::IntoIter<Bytes>,
+    remaining: u64,
+}
+
+impl Pieces {
+    fn new(pieces: &[Bytes]) -> Pieces {
+        Pieces {
+            remaining: pieces.iter().map(|p| p.len() as u64).sum(),
+            pieces: pieces.to_vec().into_iter(),
+        }
+    }
+}
+
+impl http_body::Body for Pieces {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let next = self.pieces.next();
+        if let Some(piece) = &next {
+            self.remaining -= piece.len() as u64;
+        }
+        std::task::Poll::Ready(next.map(|piece| Ok(http_body::Frame::data(piece))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
     }
 }
 

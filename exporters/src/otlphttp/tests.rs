@@ -4,6 +4,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
+
 use http::{HeaderMap, StatusCode};
 use pipeline_api::config::{parse_typed, ConfigError, ConfigValue};
 use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -321,6 +323,47 @@ async fn proto_and_json_bodies_decode_back_to_the_same_data() {
                 .starts_with("Ferrotel/"));
             assert_eq!(decode(r, signal), data, "{encoding} {signal}");
         }
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_several_requests_goes_out_piece_by_piece_with_its_length() {
+    // a batch put together from three received requests, as the `batch` processor hands
+    // it on: sent uncompressed, its pieces go out one after the other, not copied into one
+    let (server, rec) = http_server(false).await;
+    let wire = |n| {
+        let bytes = Bytes::from(traces(n).encode_to_vec());
+        Batch::from_wire(Signal::Traces, bytes, Default::default()).unwrap()
+    };
+    let parts = [wire(1), wire(2), wire(3)];
+    let whole: Vec<u8> = parts.iter().flat_map(Batch::encode).collect();
+    let merged = Batch::merge(parts.to_vec()).unwrap();
+    assert_eq!(merged.wire_pieces().map(<[Bytes]>::len), Some(3));
+    for compression in ["none", "gzip"] {
+        let e = exporter(&format!(
+            "endpoint: http://{}\ncompression: {compression}",
+            server.addr
+        ));
+        e.export(merged.clone()).await.unwrap();
+        let got = rec.take();
+        assert_eq!(got.len(), 1);
+        let r = &got[0];
+        // one length for the whole body, as one buffer has: not chunked
+        assert_eq!(
+            r.headers.get("content-length").map(|v| v.to_str().unwrap()),
+            Some(r.body.len().to_string().as_str()),
+            "{compression}"
+        );
+        assert!(
+            !r.headers.contains_key("transfer-encoding"),
+            "{compression}"
+        );
+        let encoding = r
+            .headers
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        assert_eq!(decompress(&encoding, &r.body), whole, "{compression}");
     }
 }
 
