@@ -7,7 +7,7 @@
 //! `dropped_log_records`, only when the message is non-empty or the count non-zero).
 
 mod config;
-mod pieces;
+pub(crate) mod pieces;
 #[cfg(test)]
 mod tests;
 

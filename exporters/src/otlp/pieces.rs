@@ -54,7 +54,9 @@ pub(crate) async fn unary<R: Message + Default + Send + 'static>(
             "message of {len} bytes is over gRPC's 4 GiB"
         )));
     };
-    let body = Pieces(frames(len32, pieces));
+    let mut prefix = [0u8; 5];
+    prefix[1..].copy_from_slice(&len32.to_be_bytes());
+    let body = Pieces(frames(&prefix, pieces));
     let mut headers = metadata.into_headers();
     for name in RESERVED {
         headers.remove(name);
@@ -115,16 +117,15 @@ fn response_encoding(headers: &http::HeaderMap) -> Result<Option<CompressionEnco
 
 /// Pieces shorter than this are gathered with their neighbours into one buffer rather than
 /// each sent as a data frame of its own (a batch of many small requests would otherwise go
-/// out as thousands of small HTTP/2 frames).
+/// out as thousands of small HTTP/2 frames, or HTTP/1 writes).
 const GATHER_BELOW: usize = 16 * 1024;
 
-/// The body's chunks: the message prefix and the small pieces gathered, large pieces as they
-/// are.
-fn frames(len: u32, pieces: &[Bytes]) -> VecDeque<Bytes> {
+/// The body's chunks: `prefix` (the gRPC message prefix, or nothing) and the small pieces
+/// gathered, large pieces as they are.
+pub(crate) fn frames(prefix: &[u8], pieces: &[Bytes]) -> VecDeque<Bytes> {
     let mut out = VecDeque::new();
     let mut gathered = BytesMut::with_capacity(GATHER_BELOW);
-    gathered.put_u8(0);
-    gathered.put_u32(len);
+    gathered.put_slice(prefix);
     for p in pieces {
         if p.len() >= GATHER_BELOW {
             if !gathered.is_empty() {
@@ -144,8 +145,10 @@ fn frames(len: u32, pieces: &[Bytes]) -> VecDeque<Bytes> {
     out
 }
 
-/// The request body, one data frame per chunk.
-struct Pieces(VecDeque<Bytes>);
+/// A request body of chunks ([`frames`]), one data frame each. Its length is known, so an
+/// HTTP/1 request carries a `Content-Length` as for one buffer (and writes the chunks with
+/// vectored writes).
+pub(crate) struct Pieces(pub(crate) VecDeque<Bytes>);
 
 impl HttpBody for Pieces {
     type Data = Bytes;
@@ -210,9 +213,9 @@ mod tests {
         ];
         for pieces in cases {
             let len: usize = pieces.iter().map(Bytes::len).sum();
-            let out = frames(len as u32, &pieces);
             let mut want = vec![0u8];
             want.extend_from_slice(&(len as u32).to_be_bytes());
+            let out = frames(&want, &pieces);
             for p in &pieces {
                 want.extend_from_slice(p);
             }
@@ -236,6 +239,9 @@ mod tests {
         }
         // 100 pieces of 1000 bytes go out in 6 chunks (5 of 17 pieces), not 101
         let pieces: Vec<Bytes> = (0..100).map(|i| piece(1000, i)).collect();
-        assert_eq!(frames(100_000, &pieces).len(), 6);
+        assert_eq!(frames(&[0, 0, 1, 0x86, 0xa0], &pieces).len(), 6);
+        // without a prefix (an OTLP/HTTP body), the same
+        assert_eq!(frames(&[], &pieces).len(), 6);
+        assert!(frames(&[], &[]).is_empty());
     }
 }

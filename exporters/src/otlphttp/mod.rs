@@ -144,11 +144,15 @@ impl Exporter for OtlpHttpExporter {
         })?;
         let body = match (self.encoding, batch.wire_pieces()) {
             // the pieces of a batch put together from several requests (a `batch`
-            // processor's) go out as they are, one after the other: no copy into one buffer
+            // processor's) go out as they are, one after the other, small ones gathered
+            // (as the `otlp` exporter sends them): no copy of the large ones into one buffer
             (Encoding::Proto, Some(pieces))
                 if pieces.len() > 1 && !self.compression.is_compressed() =>
             {
-                reqwest::Body::wrap(Pieces::new(pieces))
+                reqwest::Body::wrap(crate::otlp::pieces::Pieces(crate::otlp::pieces::frames(
+                    &[],
+                    pieces,
+                )))
             }
             (encoding, _) => {
                 let body = match encoding {
@@ -202,47 +206,6 @@ impl Exporter for OtlpHttpExporter {
             return Ok(());
         }
         Err(failure(url, status, &headers, &body, SystemTime::now()))
-    }
-}
-
-/// A request body of the pieces of a batch's wire form, sent one after the other. Its
-/// length is known, so it goes out with a `Content-Length` as one buffer would (HTTP/1
-/// writes the pieces with vectored writes).
-struct Pieces {
-    pieces: std::vec::IntoIter<Bytes>,
-    remaining: u64,
-}
-
-impl Pieces {
-    fn new(pieces: &[Bytes]) -> Pieces {
-        Pieces {
-            remaining: pieces.iter().map(|p| p.len() as u64).sum(),
-            pieces: pieces.to_vec().into_iter(),
-        }
-    }
-}
-
-impl http_body::Body for Pieces {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        let next = self.pieces.next();
-        if let Some(piece) = &next {
-            self.remaining -= piece.len() as u64;
-        }
-        std::task::Poll::Ready(next.map(|piece| Ok(http_body::Frame::data(piece))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.remaining == 0
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        http_body::SizeHint::with_exact(self.remaining)
     }
 }
 

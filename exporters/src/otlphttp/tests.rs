@@ -329,13 +329,18 @@ async fn proto_and_json_bodies_decode_back_to_the_same_data() {
 #[tokio::test]
 async fn a_batch_of_several_requests_goes_out_piece_by_piece_with_its_length() {
     // a batch put together from three received requests, as the `batch` processor hands
-    // it on: sent uncompressed, its pieces go out one after the other, not copied into one
+    // it on: sent uncompressed, its pieces go out one after the other (the large one as it
+    // is, small ones gathered), not copied into one buffer first
     let (server, rec) = http_server(false).await;
     let wire = |n| {
         let bytes = Bytes::from(traces(n).encode_to_vec());
         Batch::from_wire(Signal::Traces, bytes, Default::default()).unwrap()
     };
-    let parts = [wire(1), wire(2), wire(3)];
+    let parts = [wire(1), wire(250), wire(3)];
+    assert!(
+        parts[1].encode().len() > 16 * 1024,
+        "one piece is sent as it is"
+    );
     let whole: Vec<u8> = parts.iter().flat_map(Batch::encode).collect();
     let merged = Batch::merge(parts.to_vec()).unwrap();
     assert_eq!(merged.wire_pieces().map(<[Bytes]>::len), Some(3));
