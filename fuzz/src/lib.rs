@@ -16,7 +16,7 @@ use prost::Message;
 use receivers::filelog::config::FileLogConfig;
 use receivers::filelog::split::{Cut, Splitter};
 use receivers::prometheus::textparse;
-use stanza::entry::{Entry, Value};
+use stanza::entry::{EntryData, Value};
 use stanza::operators::{BuildMode, Pipeline, Stats};
 
 const SIGNALS: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
@@ -697,7 +697,7 @@ pub fn docker_log_line(data: &[u8]) {
     });
     let mut pipeline = Pipeline::build(ops, BuildMode::Run).expect("the example's operators build");
     let line = String::from_utf8_lossy(data).into_owned();
-    let mut entry = Entry::new(Value::Str(line), 1);
+    let mut entry = EntryData::new(Value::Str(line), 1);
     entry.attributes.insert(
         "log.file.path".into(),
         Value::Str("/var/lib/docker/containers/0123456789abcdef/0123456789abcdef-json.log".into()),
@@ -762,7 +762,7 @@ pub fn stanza_expr(data: &[u8]) {
     let Ok(expr) = stanza::expr::Expr::compile(&src) else {
         return;
     };
-    let mut entry = Entry::new(Value::Str("level=info msg=\"ok\"".into()), 1);
+    let mut entry = EntryData::new(Value::Str("level=info msg=\"ok\"".into()), 1);
     entry
         .attributes
         .insert("level".into(), Value::Str("info".into()));
@@ -787,7 +787,10 @@ pub fn time_layout(data: &[u8]) {
             continue;
         };
         let mut stats = Stats::default();
-        let _ = pipeline.process(vec![Entry::new(Value::Str(value.into()), 1)], &mut stats);
+        let _ = pipeline.process(
+            vec![EntryData::new(Value::Str(value.into()), 1)],
+            &mut stats,
+        );
     }
 }
 

@@ -664,7 +664,7 @@ mod tests {
     fn entry() -> Entry {
         let mut body = Map::new();
         body.insert("level".into(), Value::Str("error".into()));
-        let mut e = Entry::new(Value::Map(body), 0);
+        let mut e = crate::entry::EntryData::new(Value::Map(body), 0);
         e.attributes
             .insert("stream".into(), Value::Str("stderr".into()));
         e.attributes
@@ -692,7 +692,7 @@ mod tests {
                 "{src}"
             );
         }
-        let line = Entry::new(Value::Str("{\"a\":1}".into()), 0);
+        let line = crate::entry::EntryData::new(Value::Str("{\"a\":1}".into()), 0);
         assert!(Expr::compile(r#"body matches "^{""#)
             .unwrap()
             .eval_bool(&line)
@@ -768,7 +768,7 @@ mod more_tests {
     use crate::entry::Value;
 
     fn entry(body: &str) -> Entry {
-        Entry::new(Value::Str(body.into()), 1)
+        crate::entry::EntryData::new(Value::Str(body.into()), 1)
     }
 
     #[test]

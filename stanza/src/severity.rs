@@ -339,7 +339,7 @@ mod tests {
             ("17", 17),
             ("nonsense", 0),
         ] {
-            let mut e = Entry::new(Value::Null, 0);
+            let mut e = crate::entry::EntryData::new(Value::Null, 0);
             e.attributes.insert("level".into(), Value::Str(v.into()));
             p.parse(&mut e).unwrap();
             assert_eq!(e.severity, want, "{v}");
@@ -351,7 +351,7 @@ mod tests {
     fn user_mapping_ranges_and_http_classes() {
         let p = parser("parse_from: attributes.status\nmapping:\n  error: 5xx\n  warn: [4xx]\n  info: {min: 200, max: 299}\n");
         for (v, want) in [(503, 17), (404, 13), (200, 9)] {
-            let mut e = Entry::new(Value::Null, 0);
+            let mut e = crate::entry::EntryData::new(Value::Null, 0);
             e.attributes
                 .insert("status".into(), Value::Double(v as f64));
             p.parse(&mut e).unwrap();
@@ -367,7 +367,7 @@ mod tests {
             },
             ..Default::default()
         });
-        let mut e = Entry::new(Value::Null, 0);
+        let mut e = crate::entry::EntryData::new(Value::Null, 0);
         e.attributes.insert(
             "trace_id".into(),
             Value::Str("0123456789abcdef0123456789abcdef".into()),

@@ -35,7 +35,7 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use stanza::convert::Logs;
-use stanza::entry::{Entry, Origin, Value};
+use stanza::entry::{Entry, EntryData, Origin, Value};
 use stanza::expr::ExprString;
 use stanza::operators::{Pipeline, Stats};
 
@@ -626,7 +626,7 @@ impl Tailer {
             ..
         } = self;
         let mut emit = |t: Token| {
-            let mut e = Entry::new(t.body, observed);
+            let mut e = EntryData::new(t.body, observed);
             for (k, v) in attributes.iter() {
                 if let Ok(val) = v.render(&e) {
                     e.attributes.insert(k.clone(), val);

@@ -3,10 +3,10 @@
 use prost::Message;
 
 use crate::convert::Logs;
-use crate::entry::{Entry, Map, Value};
+use crate::entry::{Entry, EntryData, Map, Value};
 
 fn entry(i: usize, service: &str) -> Entry {
-    let mut e = Entry::new(Value::Str(format!("record {i} {}", "y".repeat(300))), 1);
+    let mut e = EntryData::new(Value::Str(format!("record {i} {}", "y".repeat(300))), 1);
     let mut resource = Map::default();
     resource.insert("service.name".into(), Value::Str(service.into()));
     e.resource = resource;
@@ -261,7 +261,7 @@ impl Gen {
 
     fn entry(&mut self) -> Entry {
         let body = self.value(2);
-        let mut e = Entry::new(body, [0, 1, u64::MAX][self.below(3) as usize]);
+        let mut e = EntryData::new(body, [0, 1, u64::MAX][self.below(3) as usize]);
         if self.below(4) == 0 {
             e.body = None;
         }

@@ -3,7 +3,7 @@
 
 use pipeline_api::config::ConfigValue;
 
-use crate::entry::{Entry, Field, Map, Origin, Value};
+use crate::entry::{Entry, EntryData, Field, Map, Origin, Value};
 use crate::operators::{BuildMode, Pipeline, Stats};
 
 pub fn pipeline(ops: &str) -> Pipeline {
@@ -15,7 +15,7 @@ pub fn pipeline(ops: &str) -> Pipeline {
 }
 
 pub fn line(text: &str, path: &str) -> Entry {
-    let mut e = Entry::new(Value::Str(text.into()), 1);
+    let mut e = EntryData::new(Value::Str(text.into()), 1);
     e.attributes
         .insert("log.file.path".into(), Value::Str(path.into()));
     e.origin = Some(Origin {
@@ -162,7 +162,7 @@ fn a_split_docker_line_is_joined_across_a_rotation() {
     let mut p = pipeline("[{type: container}]");
     let id = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
     let part = |text: &str, stream: &str, file: &str, reader: u64| {
-        let mut e = Entry::new(
+        let mut e = EntryData::new(
             Value::Str(
                 serde_json::json!({"log": text, "stream": stream, "time": "2024-01-01T12:00:00Z"})
                     .to_string(),
