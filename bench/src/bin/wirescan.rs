@@ -2,10 +2,10 @@
 //! validating scan (`pipeline_api::wire::scan`) of a loadgen request, traces and logs, and
 //! the item walk (`Batch::filter_items_wire`) reading three attributes of every span, as a
 //! filter condition does; and the `transform` processor of the `otlp-transform` scenario over
-//! a traces request, its first statement, its first two, and so on. Prints the best time per item over
-//! `--rounds` rounds, so that a change to the scan, the walk or a statement can be compared
-//! build against build on a busy machine, where the end-to-end scenarios' CPU figures move by
-//! more than the change.
+//! a traces request, its first statement, its first two, and so on. Prints the best time per
+//! item over `--rounds` rounds, so that a change to the scan, the walk or a statement can be
+//! compared build against build on a busy machine, where the end-to-end scenarios' CPU
+//! figures move by more than the change.
 #![forbid(unsafe_code)]
 
 use std::hint::black_box;
