@@ -31,7 +31,7 @@ static GLOBAL: MiMalloc = MiMalloc;
 #[derive(Parser, Debug)]
 #[command(
     name = "wirescan",
-    about = "Time the wire scan and the item walk of a loadgen request, best of N rounds"
+    about = "Time the wire scan, the item walk and the otlp-transform scenario's statements over a loadgen request, best of N rounds"
 )]
 struct Cli {
     /// Rounds; the best is printed.

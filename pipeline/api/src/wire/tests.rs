@@ -133,7 +133,6 @@ fn stricter(signal: Signal, bytes: &[u8]) -> WireError {
     e
 }
 
-/// `scan` and prost agree on `bytes`: both refuse, or both accept with the same count.
 /// A scanner over `bytes` that has seen nothing yet.
 fn fresh(bytes: &[u8]) -> Scanner<'_> {
     Scanner {
@@ -143,6 +142,7 @@ fn fresh(bytes: &[u8]) -> Scanner<'_> {
     }
 }
 
+/// `scan` and prost agree on `bytes`: both refuse, or both accept with the same count.
 fn agree(signal: Signal, bytes: &[u8]) -> Result<usize, WireError> {
     let ours = scan(signal, bytes);
     match (&ours, prost_count(signal, bytes)) {
