@@ -7,8 +7,10 @@
 //! [`LogRecord`] whose lists stay empty, and its attributes as an [`ItemAttrs`] that keeps
 //! untouched entries as bytes. A span's events and links are never decoded: nothing a
 //! span-level statement reads is in them. An item the callback does not change is copied
-//! as bytes; a changed one is written in prost's field order, so for a request any prost
-//! encoder wrote the result is byte for byte what decoding, editing and re-encoding gives.
+//! as bytes; one whose attributes alone changed keeps its other bytes, the list written in
+//! place of its entries; any other changed one is written in prost's field order. So for a
+//! request any prost encoder wrote the result is byte for byte what decoding, editing and
+//! re-encoding gives.
 //! [`filter_items`] also leaves out what the callback drops.
 
 use std::borrow::Cow;
@@ -762,10 +764,24 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         wire.entries.clear();
         wire.changed = false;
         self.kept.clear();
+        // where the attribute fields are in `msg`, while they are one run: the span
+        // between the first one's start and the last one's end, `None` once another field
+        // came between them
+        let mut run: Option<(usize, usize)> = None;
+        let mut split = false;
         let mut rest = msg;
         while !rest.is_empty() {
             let f = next_field(&mut rest).ok_or(WALK)?;
             if f.wire_type == 2 && f.number == attributes {
+                let end = msg.len() - rest.len();
+                match &mut run {
+                    Some((_, e)) if *e == end - f.raw.len() => *e = end,
+                    None if !split => run = Some((end - f.raw.len(), end)),
+                    _ => {
+                        run = None;
+                        split = true;
+                    }
+                }
                 let key = kv_key(f.value).ok_or(WALK)?;
                 // `extend` makes room before it makes the entry, which it then writes in
                 // place; `push` made the entry on the stack first and copied it over, the
@@ -812,17 +828,53 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
             )),
             Ok(()) => {
                 self.changed = true;
-                Ok(Some(self.write_item(
-                    number,
-                    &item,
-                    &attrs.0.borrow(),
-                    decoded.as_deref(),
-                )))
+                let wire = attrs.0.borrow();
+                Ok(Some(match run {
+                    // only the attributes changed, and they came as one run: the bytes
+                    // around it stand
+                    Some(run) if !changed => {
+                        let list = (attributes, &*wire, decoded.as_deref());
+                        self.splice_attributes(number, msg, run, list)
+                    }
+                    _ => self.write_item(number, &item, &wire, decoded.as_deref()),
+                }))
             }
         };
         self.item = Some(item);
         self.attrs = attrs;
         len
+    }
+
+    /// Write an item of which only the attributes changed as field `number` of what holds
+    /// it: its bytes as they came, the attribute fields (field `attributes`, one run of
+    /// `msg` from `start` to `end`) replaced by the list as it now stands. For an item prost encoded these are the bytes
+    /// [`ItemWalk::write_item`] gives (prost writes a list's entries together, in the
+    /// place of its field number), without encoding the item's other fields again.
+    fn splice_attributes(
+        &mut self,
+        number: u64,
+        msg: &'a [u8],
+        (start, end): (usize, usize),
+        (attributes, wire, decoded): (u64, &WireAttrs<'a>, Option<&[KeyValue]>),
+    ) -> usize {
+        let h = self.plan.pieces.len();
+        self.plan.pieces.push(Piece::Header { number, len: 0 });
+        let mut len = 0;
+        if start > 0 {
+            len += self.plan.input(&msg[..start]);
+        }
+        len += match decoded {
+            None => wire.plan(attributes, &mut self.plan),
+            Some(list) => list
+                .iter()
+                .map(|kv| self.plan.message(attributes, kv))
+                .sum(),
+        };
+        if end < msg.len() {
+            len += self.plan.input(&msg[end..]);
+        }
+        self.plan.pieces[h] = Piece::Header { number, len };
+        header_len(number, len) + len
     }
 
     /// Write a changed item as field `number` of what holds it: the scalar fields as prost

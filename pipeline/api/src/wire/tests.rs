@@ -2283,6 +2283,71 @@ fn the_item_walk_reads_and_keeps_a_metric_s_data_as_prost_decodes_it() {
     }
 }
 
+/// A span of which only the attributes change keeps its other bytes as they came, the
+/// attributes written in place of their run: byte for byte prost's encoding when prost
+/// wrote the span; decoding as the decoded edit when its fields came in another order,
+/// when another field splits its attributes, or when it had none.
+#[test]
+fn an_item_whose_attributes_alone_change_keeps_its_other_bytes() {
+    use crate::attrs::AttrMap;
+    use crate::wire_items::{edit_items, Level, WireMap};
+    let kv = |k: &str, v: any_value::Value| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    };
+    let s = |v: &str| any_value::Value::StringValue(v.into());
+    let (a, b) = (
+        ld(9, &kv("a", s("1")).encode_to_vec()),
+        ld(9, &kv("b", s("2")).encode_to_vec()),
+    );
+    let c = kv("c", any_value::Value::IntValue(7));
+    let (name, kind, events) = (ld(5, b"op"), vi(6, 2), ld(11, &ld(2, b"ev")));
+    // (the span's bytes, the edited span's bytes when they are not prost's)
+    let cases: Vec<(Vec<u8>, Option<Vec<u8>>)> = vec![
+        (cat(&[&name, &kind, &a, &b, &vi(10, 3), &events]), None),
+        // the attributes first and last in the span
+        (cat(&[&a, &b]), None),
+        // another order: the other fields kept as they came, the attributes in their place
+        (
+            cat(&[&events, &a, &b, &name, &vi(6, 1), &kind]),
+            Some(cat(&[
+                &events,
+                &b,
+                &ld(9, &c.encode_to_vec()),
+                &name,
+                &vi(6, 1),
+                &kind,
+            ])),
+        ),
+        // a field between the attributes: written as prost writes it
+        (cat(&[&name, &a, &kind, &b]), None),
+        // no attributes: written as prost writes it
+        (cat(&[&name, &kind, &events]), None),
+    ];
+    for (span, kept) in cases {
+        let bytes = with_span(&span);
+        let out = edit_items::<Span>(&bytes, Level::Item, &mut |parts| {
+            let item = parts.item.expect("an item");
+            item.attrs.edit(&mut |m: &mut dyn AttrMap| {
+                m.remove("a");
+                m.push("c", c.value.clone().unwrap());
+            });
+            Ok(())
+        })
+        .unwrap()
+        .expect("changed");
+        let mut want = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
+        let attrs = &mut want.resource_spans[0].scope_spans[0].spans[0].attributes;
+        attrs.retain(|kv| kv.key != "a");
+        attrs.push(c.clone());
+        let got = ExportTraceServiceRequest::decode(&out[..]).unwrap();
+        assert_eq!(got, want, "{span:02x?}");
+        let want = kept.map_or_else(|| want.encode_to_vec(), |k| with_span(&k));
+        assert_eq!(out, want, "{span:02x?}");
+    }
+}
+
 /// A data point walk hands over each point with its metric, and leaves a metric whose
 /// data field comes more than once (which prost merges or replaces) to the decoded form.
 #[test]
