@@ -246,16 +246,30 @@ impl Walked for pipeline_api::proto::tonic::metrics::v1::Metric {
 /// Edits of accepted trace, logs or metrics bytes through the item walk
 /// ([`pipeline_api::wire_items`]), at each level, scan and decode to what the same edits of
 /// the decoded request give: a random attribute edit of every resource, a suffix on every
-/// scope's name, and of every item a random attribute edit and a suffix on a string field.
+/// scope's name, and of every item a random attribute edit and a suffix on a string field,
+/// then another attribute edit alone (which keeps the item's other bytes).
 fn wire_items_agree<T: Walked>(bytes: &[u8], mut decoded: BatchData, items: usize) {
     use pipeline_api::attrs::AttrMap;
     use pipeline_api::testing::random;
     use pipeline_api::wire_items::{edit_items, ItemEditError, Level, WireMap};
     let seed = bytes.len() as u64;
     let mut wire = bytes.to_vec();
-    for level in [Level::Resource, Level::Scope, Level::Item] {
+    // the last pass edits the items' attributes alone: the item keeps its other bytes
+    let passes = [
+        (Level::Resource, false),
+        (Level::Scope, false),
+        (Level::Item, false),
+        (Level::Item, true),
+    ];
+    for (level, attributes_alone) in passes {
         let edited = edit_items::<T>(&wire, level, &mut |parts| {
             match level {
+                Level::Item if attributes_alone => {
+                    if let Some(item) = parts.item {
+                        item.attrs
+                            .edit(&mut |m: &mut dyn AttrMap| random::edit(!seed, m));
+                    }
+                }
                 Level::Resource => {
                     let r = parts.resource.get_or_insert_with(Default::default);
                     random::edit(seed, &mut r.attributes);
@@ -296,6 +310,7 @@ fn wire_items_agree<T: Walked>(bytes: &[u8], mut decoded: BatchData, items: usiz
             for item in list {
                 random::edit(seed, item.attributes());
                 item.label().push('x');
+                random::edit(!seed, item.attributes());
             }
         }
     }
