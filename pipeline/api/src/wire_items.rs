@@ -764,9 +764,9 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         wire.entries.clear();
         wire.changed = false;
         self.kept.clear();
-        // where the attribute fields are in `msg`, while they are one run: the bytes from
-        // the first one's start to the last one's end, `None` once another field came
-        // between them
+        // where the attribute fields are in `msg`, while they are one run: the span
+        // between the first one's start and the last one's end, `None` once another field
+        // came between them
         let mut run: Option<(usize, usize)> = None;
         let mut split = false;
         let mut rest = msg;
@@ -846,10 +846,10 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
     }
 
     /// Write an item of which only the attributes changed as field `number` of what holds
-    /// it: its bytes as they came, its attribute fields (field `attributes`, one run of
-    /// `msg` from `start` to `end`) replaced by the list as it now stands. For an item
-    /// prost encoded, these are the bytes [`ItemWalk::write_item`] gives (prost writes a
-    /// list's entries together, in its field's place), with no field encoded again.
+    /// it: its bytes as they came, the attribute fields (field `attributes`, one run of
+    /// `msg` from `start` to `end`) replaced by the list as it now stands. For an item prost encoded these are the bytes
+    /// [`ItemWalk::write_item`] gives (prost writes a list's entries together, in the
+    /// place of its field number), without encoding the item's other fields again.
     fn splice_attributes(
         &mut self,
         number: u64,
