@@ -4,8 +4,9 @@
 use pipeline_api::proto::tonic::common::v1::{
     any_value, AnyValue, ArrayValue, KeyValue, KeyValueList,
 };
+use pipeline_api::proto::tonic::logs::v1::LogRecord;
 use pipeline_api::proto::tonic::metrics::v1::metric;
-use pipeline_api::proto::tonic::trace::v1::Status;
+use pipeline_api::proto::tonic::trace::v1::{Span, Status};
 
 use crate::compile::Getter;
 use crate::context::{map_get, map_slot, ContextKind, Ctx, Item, Point, WirePoint};
@@ -1066,6 +1067,42 @@ fn as_i64(v: &Value) -> Option<i64> {
     }
 }
 
+/// Whether span field `f` already holds `v` as [`set_field`] would write it (`false` where
+/// that is not cheap to tell).
+fn span_holds(sp: &Span, f: FieldT, v: &Value) -> bool {
+    use FieldT as F;
+    match (f, v) {
+        (F::TraceState, Value::Str(s)) => sp.trace_state == *s,
+        (F::SpanName, Value::Str(s)) => sp.name == *s,
+        (F::Kind, Value::Int(i)) => sp.kind == *i as i32,
+        (F::SpanStartNanos, Value::Int(i)) => sp.start_time_unix_nano == *i as u64,
+        (F::SpanEndNanos, Value::Int(i)) => sp.end_time_unix_nano == *i as u64,
+        (F::SpanDroppedAttrs, Value::Int(i)) => sp.dropped_attributes_count == *i as u32,
+        (F::SpanDroppedEvents, Value::Int(i)) => sp.dropped_events_count == *i as u32,
+        (F::SpanDroppedLinks, Value::Int(i)) => sp.dropped_links_count == *i as u32,
+        // a span without a status gains one on any write to it
+        (F::StatusCode, Value::Int(i)) => sp.status.as_ref().is_some_and(|s| s.code == *i as i32),
+        (F::StatusMessage, Value::Str(m)) => sp.status.as_ref().is_some_and(|s| s.message == *m),
+        (F::SpanFlags, Value::Int(i)) => sp.flags == *i as u32,
+        _ => false,
+    }
+}
+
+/// [`span_holds`] for a log record's fields.
+fn log_holds(l: &LogRecord, f: FieldT, v: &Value) -> bool {
+    use FieldT as F;
+    match (f, v) {
+        (F::LogTimeNanos, Value::Int(i)) => l.time_unix_nano == *i as u64,
+        (F::LogObservedNanos, Value::Int(i)) => l.observed_time_unix_nano == *i as u64,
+        (F::SeverityNumber, Value::Int(i)) => l.severity_number == *i as i32,
+        (F::SeverityText, Value::Str(s)) => l.severity_text == *s,
+        (F::LogFlags, Value::Int(i)) => l.flags == *i as u32,
+        (F::LogDropped, Value::Int(i)) => l.dropped_attributes_count == *i as u32,
+        (F::LogEventName, Value::Str(s)) => l.event_name == *s,
+        _ => false,
+    }
+}
+
 /// Go's setters ignore values of the wrong type.
 fn set_field(ctx: &mut Ctx<'_>, f: FieldT, v: Value) {
     use FieldT as F;
@@ -1135,6 +1172,11 @@ fn set_field(ctx: &mut Ctx<'_>, f: FieldT, v: Value) {
         | F::StatusCode
         | F::StatusMessage
         | F::SpanFlags => {
+            // a write that leaves the span as it was is no change: in the wire form the
+            // span keeps its bytes
+            if ctx.span().is_some_and(|sp| span_holds(sp, f, &v)) {
+                return;
+            }
             let Some(sp) = ctx.span_mut() else { return };
             match (f, v) {
                 (F::TraceId, Value::Bytes(b)) if b.len() == 16 => sp.trace_id = b,
@@ -1207,6 +1249,10 @@ fn set_field(ctx: &mut Ctx<'_>, f: FieldT, v: Value) {
         | F::LogSpanIdStr
         | F::LogDropped
         | F::LogEventName => {
+            // as for spans: an unchanged log record keeps its bytes
+            if ctx.log().is_some_and(|l| log_holds(l, f, &v)) {
+                return;
+            }
             let Some(l) = ctx.log_mut() else { return };
             match (f, v) {
                 (F::LogBodyString, Value::Str(s)) => l.body = Value::Str(s).into_any(),

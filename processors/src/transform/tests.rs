@@ -414,6 +414,9 @@ trace_statements:
       - set(dropped_events_count, 3) where dropped_links_count > 0
       - set(trace_state, "k=v")
       - set(attributes["id"], span_id.string)
+      - set(name, name) where kind == SPAN_KIND_SERVER
+      - set(status.code, status.code)
+      - set(kind, kind)
 "#,
         true,
     ),
@@ -492,6 +495,8 @@ log_statements:
       - set(attributes, resource.attributes) where attributes["http.method"] == "GET"
       - set(dropped_attributes_count, 7) where attributes["dup"] != nil
       - set(span_id.string, "0102030405060708") where severity_number > 12
+      - set(severity_text, severity_text)
+      - set(severity_number, severity_number) where flags == 1
 "#,
         true,
     ),
@@ -681,4 +686,131 @@ fn log_statements_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
 #[test]
 fn metric_statements_over_the_wire_form_give_the_bytes_of_the_decoded_form() {
     wire_form_agrees(Signal::Metrics, METRIC_WIRE_CASES, 0x3e7c, 3);
+}
+
+/// A statement that writes a span's or log record's field with the value it already holds
+/// changes nothing: in the wire form the item keeps its bytes as they came (here, fields in
+/// another order than prost writes them), while an item a write did change is written again.
+#[test]
+fn a_write_that_leaves_a_field_as_it_was_keeps_the_item_s_bytes() {
+    use pipeline_api::proto::tonic::trace::v1::Status;
+    use prost::Message;
+    // field `number` of a message, length-delimited
+    let ld = |number: u32, value: &[u8]| {
+        let mut out = Vec::new();
+        prost::encoding::encode_key(number, prost::encoding::WireType::LengthDelimited, &mut out);
+        prost::encoding::encode_varint(value.len() as u64, &mut out);
+        out.extend_from_slice(value);
+        out
+    };
+    // the fields one by one, the kind and the status before the name (prost writes the name
+    // first, the status last)
+    let span = |name: &str, kind: i32| {
+        [
+            Span {
+                status: Some(Status {
+                    code: 2,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            Span {
+                kind,
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            Span {
+                name: name.into(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        ]
+        .concat()
+    };
+    let spans = [span("GET /a", 2), span("db", 3)]
+        .map(|b| ld(2, &b))
+        .concat();
+    let traces = ld(1, &ld(2, &spans));
+    let record = |text: &str| {
+        let fields = [
+            LogRecord {
+                severity_number: 9,
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            LogRecord {
+                severity_text: text.into(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            LogRecord {
+                time_unix_nano: 5,
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        ]
+        .concat();
+        ld(2, &fields)
+    };
+    let logs = ld(1, &ld(2, &[record("INFO"), record("info")].concat()));
+    let cases = [
+        (
+            Signal::Traces,
+            &traces,
+            r#"
+error_mode: ignore
+trace_statements:
+  - set(span.name, "GET /a") where span.kind == SPAN_KIND_SERVER
+  - set(span.status.code, STATUS_CODE_ERROR) where span.name == "GET /a"
+  - set(span.kind, SPAN_KIND_SERVER) where span.name == "GET /a"
+  - set(span.name, "query") where span.name == "db"
+"#,
+        ),
+        (
+            Signal::Logs,
+            &logs,
+            r#"
+error_mode: ignore
+log_statements:
+  - set(log.severity_text, "INFO") where log.severity_number == SEVERITY_NUMBER_INFO
+  - set(log.time_unix_nano, 5)
+"#,
+        ),
+    ];
+    for (signal, bytes, y) in cases {
+        let cfg: Config = serde_yaml_ng::from_str(y).expect("test yaml");
+        let p = TransformProcessor::new(&cfg, signal, Collect::new()).expect("build");
+        let mut wire = Batch::decode(signal, bytes, Default::default()).expect("scans");
+        let mut decoded = Batch::decode(signal, bytes, Default::default()).expect("scans");
+        decoded.data();
+        p.process_batch(&mut wire).expect("runs");
+        p.process_batch(&mut decoded).expect("runs");
+        assert!(!wire.is_decoded(), "{signal}: the wire form was decoded");
+        let (got, want) = (wire.encode(), decoded.encode());
+        // the first item as it came, the second written again (prost's order)
+        let (first, second) = match signal {
+            Signal::Traces => {
+                let r = ExportTraceServiceRequest::decode(&want[..]).expect("decodes");
+                let spans = &r.resource_spans[0].scope_spans[0].spans;
+                assert_eq!(spans[1].name, "query", "the second span changed");
+                (span("GET /a", 2), spans[1].encode_to_vec())
+            }
+            _ => {
+                let r = ExportLogsServiceRequest::decode(&want[..]).expect("decodes");
+                let records = &r.resource_logs[0].scope_logs[0].log_records;
+                assert_eq!(
+                    records[1].severity_text, "INFO",
+                    "the second record changed"
+                );
+                let first = record("INFO");
+                (first[2..].to_vec(), records[1].encode_to_vec())
+            }
+        };
+        assert_eq!(
+            got,
+            ld(1, &ld(2, &[ld(2, &first), ld(2, &second)].concat())),
+            "{signal}"
+        );
+    }
 }
