@@ -56,7 +56,7 @@ pub(crate) async fn unary<R: Message + Default + Send + 'static>(
     };
     let mut prefix = [0u8; 5];
     prefix[1..].copy_from_slice(&len32.to_be_bytes());
-    let body = Pieces(frames(&prefix, pieces));
+    let body = Pieces::of(&prefix, pieces);
     let mut headers = metadata.into_headers();
     for name in RESERVED {
         headers.remove(name);
@@ -149,6 +149,13 @@ pub(crate) fn frames(prefix: &[u8], pieces: &[Bytes]) -> VecDeque<Bytes> {
 /// HTTP/1 request carries a `Content-Length` as for one buffer (and writes the chunks with
 /// vectored writes).
 pub(crate) struct Pieces(pub(crate) VecDeque<Bytes>);
+
+impl Pieces {
+    /// The body of `prefix` and `pieces`, as [`frames`] cuts them.
+    pub(crate) fn of(prefix: &[u8], pieces: &[Bytes]) -> Self {
+        Pieces(frames(prefix, pieces))
+    }
+}
 
 impl HttpBody for Pieces {
     type Data = Bytes;

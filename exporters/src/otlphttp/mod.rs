@@ -149,10 +149,7 @@ impl Exporter for OtlpHttpExporter {
             (Encoding::Proto, Some(pieces))
                 if pieces.len() > 1 && !self.compression.is_compressed() =>
             {
-                reqwest::Body::wrap(crate::otlp::pieces::Pieces(crate::otlp::pieces::frames(
-                    &[],
-                    pieces,
-                )))
+                reqwest::Body::wrap(crate::otlp::pieces::Pieces::of(&[], pieces))
             }
             (encoding, _) => {
                 let body = match encoding {

@@ -764,8 +764,8 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         wire.entries.clear();
         wire.changed = false;
         self.kept.clear();
-        // where the attribute fields are in `msg`, while they are one run: the span
-        // between the first one's start and the last one's end, `None` once another field
+        // where the attribute fields are in `msg`, while they are one run: the range
+        // from the first one's start to the last one's end, `None` once another field
         // came between them
         let mut run: Option<(usize, usize)> = None;
         let mut split = false;
@@ -847,9 +847,10 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
 
     /// Write an item of which only the attributes changed as field `number` of what holds
     /// it: its bytes as they came, the attribute fields (field `attributes`, one run of
-    /// `msg` from `start` to `end`) replaced by the list as it now stands. For an item prost encoded these are the bytes
-    /// [`ItemWalk::write_item`] gives (prost writes a list's entries together, in the
-    /// place of its field number), without encoding the item's other fields again.
+    /// `msg` from `start` to `end`) replaced by the list as it now stands. For an item
+    /// prost encoded these are the bytes [`ItemWalk::write_item`] gives (prost writes a
+    /// list's entries together, in the place of its field number), without encoding the
+    /// item's other fields again.
     fn splice_attributes(
         &mut self,
         number: u64,
@@ -863,18 +864,29 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
         if start > 0 {
             len += self.plan.input(&msg[..start]);
         }
-        len += match decoded {
-            None => wire.plan(attributes, &mut self.plan),
-            Some(list) => list
-                .iter()
-                .map(|kv| self.plan.message(attributes, kv))
-                .sum(),
-        };
+        len += self.plan_attributes(attributes, wire, decoded);
         if end < msg.len() {
             len += self.plan.input(&msg[end..]);
         }
         self.plan.pieces[h] = Piece::Header { number, len };
         header_len(number, len) + len
+    }
+
+    /// The attribute list as field `attributes` of its item: the wire form's entries, or
+    /// the decoded list once an operation needed it.
+    fn plan_attributes(
+        &mut self,
+        attributes: u64,
+        wire: &WireAttrs<'a>,
+        decoded: Option<&[KeyValue]>,
+    ) -> usize {
+        match decoded {
+            None => wire.plan(attributes, &mut self.plan),
+            Some(list) => list
+                .iter()
+                .map(|kv| self.plan.message(attributes, kv))
+                .sum(),
+        }
     }
 
     /// Write a changed item as field `number` of what holds it: the scalar fields as prost
@@ -928,10 +940,7 @@ impl<'a, T: WireItem> ItemWalk<'a, '_, '_, T> {
             while let Some(&n) = lists.get(next_list).filter(|&&n| n < number) {
                 next_list += 1;
                 if n == attributes {
-                    len += match decoded {
-                        None => wire.plan(n, &mut self.plan),
-                        Some(list) => list.iter().map(|kv| self.plan.message(n, kv)).sum(),
-                    };
+                    len += self.plan_attributes(n, wire, decoded);
                 } else if T::ONEOF.contains(&n) {
                     if T::ONEOF.first() == Some(&n) {
                         for &(_, raw) in kept.iter().filter(|(k, _)| T::ONEOF.contains(k)) {
