@@ -1609,3 +1609,94 @@ fn unenforced_http_timeouts_are_reported() {
         ]
     );
 }
+
+/// The gRPC listener advertises DATA frames of up to 256 KiB (SETTINGS_MAX_FRAME_SIZE), so
+/// a client that honours it sends a request of tens of kilobytes as one frame instead of
+/// 16 KiB pieces; such a frame is taken (HTTP/2's default would end the connection with
+/// FRAME_SIZE_ERROR) and its request reaches the pipeline.
+#[tokio::test]
+async fn the_grpc_listener_takes_a_request_in_one_data_frame_of_256_kib() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let frame = |kind: u8, flags: u8, stream: u32, payload: &[u8]| {
+        let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+        [&len[1..], &[kind, flags], &stream.to_be_bytes(), payload].concat()
+    };
+    let collect = Arc::new(Collect::default());
+    let r = start(BOTH, every_signal(collect.clone()));
+    let mut s = tokio::net::TcpStream::connect(r.grpc()).await.unwrap();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    s.write_all(&frame(0x4, 0, 0, &[])).await.unwrap();
+    // the server's SETTINGS come first
+    let mut head = [0u8; 9];
+    s.read_exact(&mut head).await.unwrap();
+    assert_eq!(head[3], 0x4, "SETTINGS first");
+    let mut settings = vec![0u8; u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize];
+    s.read_exact(&mut settings).await.unwrap();
+    let max_frame = settings
+        .chunks_exact(6)
+        .find(|c| c[..2] == [0, 5])
+        .map(|c| u32::from_be_bytes([c[2], c[3], c[4], c[5]]));
+    assert_eq!(max_frame, Some(256 * 1024), "SETTINGS_MAX_FRAME_SIZE");
+    s.write_all(&frame(0x4, 0x1, 0, &[])).await.unwrap();
+    // the connection's window raised past HTTP/2's 64 KiB (hyper's WINDOW_UPDATE follows
+    // its SETTINGS), so the request fits under it
+    loop {
+        s.read_exact(&mut head).await.unwrap();
+        let mut payload = vec![0u8; u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize];
+        s.read_exact(&mut payload).await.unwrap();
+        if head[3] == 0x8 && head[5..] == [0; 4] {
+            let increment = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
+            assert!(
+                increment > 200 * 1024,
+                "connection window raised by {increment}"
+            );
+            break;
+        }
+    }
+    // a header block of literal fields, never indexed, short enough for one-byte lengths
+    let mut block = Vec::new();
+    for (name, value) in [
+        (":method", "POST"),
+        (":scheme", "http"),
+        (
+            ":path",
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        ),
+        (":authority", "127.0.0.1"),
+        ("content-type", "application/grpc"),
+        ("te", "trailers"),
+    ] {
+        block.push(0x10);
+        block.push(name.len() as u8);
+        block.extend_from_slice(name.as_bytes());
+        block.push(value.len() as u8);
+        block.extend_from_slice(value.as_bytes());
+    }
+    let request = traces(2_000).encode_to_vec();
+    assert!(
+        (64 * 1024..200 * 1024).contains(&request.len()),
+        "{}",
+        request.len()
+    );
+    let message = [
+        &[0][..],
+        &u32::try_from(request.len()).unwrap().to_be_bytes(),
+        &request,
+    ]
+    .concat();
+    s.write_all(&frame(0x1, 0x4, 1, &block)).await.unwrap();
+    // one DATA frame with END_STREAM: the whole request, under the stream's window
+    s.write_all(&frame(0x0, 0x1, 1, &message)).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while collect.take().first().map(Batch::items) != Some(2_000) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the request did not reach the pipeline"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(s);
+    r.stop().await;
+}
