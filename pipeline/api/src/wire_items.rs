@@ -16,14 +16,14 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::{
     metric, number_data_point, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge,
     Histogram, HistogramDataPoint, Metric, NumberDataPoint, Sum, Summary, SummaryDataPoint,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use prost::Message;
 
 use crate::attrs::AttrMap;
@@ -979,6 +979,42 @@ fn put_str(to: &mut String, value: &[u8]) -> Option<()> {
     Some(())
 }
 
+/// A span's status merged as prost merges it, for the layouts every encoder writes: its
+/// `message` and `code` fields, each of its type. `None`, with the fields as they were,
+/// for anything else (prost then merges the field).
+fn merge_status(status: &mut Status, mut value: &[u8]) -> Option<()> {
+    let (mut message, mut code) = (None, None);
+    while !value.is_empty() {
+        let f = next_field(&mut value)?;
+        match (f.number, f.wire_type) {
+            (2, 2) => message = Some(std::str::from_utf8(f.value).ok()?),
+            (3, 0) => code = Some(crate::wire::varint(&mut &*f.value)? as i32),
+            _ => return None,
+        }
+    }
+    if let Some(m) = message {
+        status.message.clear();
+        status.message.push_str(m);
+    }
+    if let Some(c) = code {
+        status.code = c;
+    }
+    Some(())
+}
+
+/// A log record's body that holds one string field and nothing else; `None` for any other
+/// body.
+fn string_body(mut value: &[u8]) -> Option<AnyValue> {
+    let f = next_field(&mut value)?;
+    if (f.number, f.wire_type) != (1, 2) || !value.is_empty() {
+        return None;
+    }
+    let s = std::str::from_utf8(f.value).ok()?;
+    Some(AnyValue {
+        value: Some(any_value::Value::StringValue(s.to_owned())),
+    })
+}
+
 fn fixed64(value: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(value.try_into().ok()?))
 }
@@ -1049,6 +1085,7 @@ impl WireItem for Span {
             (12, 0) => self.dropped_events_count = varint()? as u32,
             (14, 0) => self.dropped_links_count = varint()? as u32,
             (16, 5) => self.flags = fixed32(value)?,
+            (15, 2) => merge_status(self.status.get_or_insert_with(Status::default), value)?,
             _ => return None,
         }
         Some(())
@@ -1104,6 +1141,9 @@ impl WireItem for LogRecord {
             (9, 2) => put_bytes(&mut self.trace_id, value),
             (10, 2) => put_bytes(&mut self.span_id, value),
             (12, 2) => put_str(&mut self.event_name, value)?,
+            // a string body: what prost's merge leaves, even over an earlier body (the
+            // body's one field is a oneof, which a string replaces)
+            (5, 2) => self.body = Some(string_body(value)?),
             _ => return None,
         }
         Some(())

@@ -2283,6 +2283,76 @@ fn the_item_walk_reads_and_keeps_a_metric_s_data_as_prost_decodes_it() {
     }
 }
 
+/// The item walk hands over a span's status as prost decodes it, whatever the status field
+/// holds: nothing, either field, both in either order, a status field twice (merged), a
+/// field prost does not know, a negative code.
+#[test]
+fn the_item_walk_reads_a_span_s_status_as_prost_decodes_it() {
+    use crate::wire_items::{filter_items, Level};
+    let name = ld(5, b"op");
+    let statuses: Vec<Vec<u8>> = vec![
+        ld(15, b""),
+        ld(15, &vi(3, 2)),
+        ld(15, &cat(&[&ld(2, b"boom"), &vi(3, 2)])),
+        ld(15, &cat(&[&vi(3, 1), &ld(2, b"late")])),
+        cat(&[
+            &ld(15, &cat(&[&ld(2, b"a"), &vi(3, 2)])),
+            &ld(15, &vi(3, 1)),
+        ]),
+        ld(15, &cat(&[&vi(1, 5), &vi(3, 2)])),
+        ld(15, &vi(3, u64::MAX)),
+        ld(15, &cat(&[&ld(2, b"x"), &ld(2, b"y")])),
+        Vec::new(),
+    ];
+    for status in statuses {
+        let bytes = with_span(&cat(&[&name, &status, &vi(6, 2)]));
+        let want = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
+        let want = want.resource_spans[0].scope_spans[0].spans[0]
+            .status
+            .clone();
+        let mut seen = Vec::new();
+        filter_items::<Span>(&bytes, Level::Item, false, &mut |parts| {
+            let item = parts.item.expect("an item");
+            seen.push((item.item.status.clone(), item.item.kind));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, vec![(want, 2)], "{status:02x?}");
+    }
+}
+
+/// The item walk hands over a log record's body as prost decodes it: a string, a body
+/// twice (the later one's value), a value of another type, a body with two fields, none.
+#[test]
+fn the_item_walk_reads_a_log_record_s_body_as_prost_decodes_it() {
+    use crate::wire_items::{filter_items, Level};
+    let bodies: Vec<Vec<u8>> = vec![
+        ld(5, &ld(1, b"hello")),
+        ld(5, &ld(1, b"")),
+        ld(5, b""),
+        cat(&[&ld(5, &ld(1, b"first")), &ld(5, &ld(1, b"second"))]),
+        cat(&[&ld(5, &ld(1, b"first")), &ld(5, &vi(3, 7))]),
+        ld(5, &vi(3, 7)),
+        ld(5, &cat(&[&ld(1, b"a"), &ld(1, b"b")])),
+        ld(5, &cat(&[&ld(1, b"a"), &vi(3, 7)])),
+        Vec::new(),
+    ];
+    for body in bodies {
+        let bytes = with_log(&cat(&[&vi(2, 9), &body, &ld(3, b"INFO")]));
+        let want = ExportLogsServiceRequest::decode(&bytes[..]).unwrap();
+        let want = &want.resource_logs[0].scope_logs[0].log_records[0];
+        let mut seen = Vec::new();
+        filter_items::<LogRecord>(&bytes, Level::Item, false, &mut |parts| {
+            let item = parts.item.expect("an item");
+            seen.push((item.item.body.clone(), item.item.severity_text.clone()));
+            Ok(())
+        })
+        .unwrap();
+        let want = vec![(want.body.clone(), want.severity_text.clone())];
+        assert_eq!(seen, want, "{body:02x?}");
+    }
+}
+
 /// A span of which only the attributes change keeps its other bytes as they came, the
 /// attributes written in place of their run: byte for byte prost's encoding when prost
 /// wrote the span; decoding as the decoded edit when its fields came in another order,
