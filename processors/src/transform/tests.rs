@@ -698,62 +698,55 @@ fn a_write_that_leaves_a_field_as_it_was_keeps_the_item_s_bytes() {
     // field `number` of a message, length-delimited
     let ld = |number: u32, value: &[u8]| {
         let mut out = Vec::new();
-        prost::encoding::encode_key(number, prost::encoding::WireType::LengthDelimited, &mut out);
-        prost::encoding::encode_varint(value.len() as u64, &mut out);
-        out.extend_from_slice(value);
+        prost::encoding::bytes::encode(number, &value.to_vec(), &mut out);
         out
     };
-    // the fields one by one, the kind and the status before the name (prost writes the name
-    // first, the status last)
+    // an item written one field at a time, in the order given
+    fn fields<M: Message>(parts: &[M]) -> Vec<u8> {
+        parts.iter().flat_map(M::encode_to_vec).collect()
+    }
+    // the kind and the status before the name (prost writes the name first, the status last)
     let span = |name: &str, kind: i32| {
-        [
+        fields(&[
             Span {
                 status: Some(Status {
                     code: 2,
                     ..Default::default()
                 }),
                 ..Default::default()
-            }
-            .encode_to_vec(),
+            },
             Span {
                 kind,
                 ..Default::default()
-            }
-            .encode_to_vec(),
+            },
             Span {
                 name: name.into(),
                 ..Default::default()
-            }
-            .encode_to_vec(),
-        ]
-        .concat()
+            },
+        ])
     };
     let spans = [span("GET /a", 2), span("db", 3)]
         .map(|b| ld(2, &b))
         .concat();
     let traces = ld(1, &ld(2, &spans));
     let record = |text: &str| {
-        let fields = [
+        fields(&[
             LogRecord {
                 severity_number: 9,
                 ..Default::default()
-            }
-            .encode_to_vec(),
+            },
             LogRecord {
                 severity_text: text.into(),
                 ..Default::default()
-            }
-            .encode_to_vec(),
+            },
             LogRecord {
                 time_unix_nano: 5,
                 ..Default::default()
-            }
-            .encode_to_vec(),
-        ]
-        .concat();
-        ld(2, &fields)
+            },
+        ])
     };
-    let logs = ld(1, &ld(2, &[record("INFO"), record("info")].concat()));
+    let records = [record("INFO"), record("info")].map(|b| ld(2, &b)).concat();
+    let logs = ld(1, &ld(2, &records));
     let cases = [
         (
             Signal::Traces,
@@ -803,8 +796,7 @@ log_statements:
                     records[1].severity_text, "INFO",
                     "the second record changed"
                 );
-                let first = record("INFO");
-                (first[2..].to_vec(), records[1].encode_to_vec())
+                (record("INFO"), records[1].encode_to_vec())
             }
         };
         assert_eq!(
