@@ -228,3 +228,32 @@ fn wirescan_times_the_scan_the_walk_and_the_transform_statements() {
         assert!(ns > 0.0 && ns.is_finite(), "{line}");
     }
 }
+
+#[test]
+fn wirescan_times_the_whole_statement_list_alone() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wirescan"))
+        .args([
+            "--rounds",
+            "1",
+            "--requests",
+            "4",
+            "--transform-only",
+            "--whole",
+        ])
+        .output()
+        .expect("wirescan runs");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // the baseline, then the ten statements timed together, not one by one
+    assert!(!text.contains("statements 1 to"), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("transform, all 10 statements:"))
+        .unwrap_or_else(|| panic!("no whole-list time in {text}"));
+    let ns: f64 = line
+        .split_whitespace()
+        .nth(4)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no time in {line}"));
+    assert!(ns > 0.0 && ns.is_finite(), "{line}");
+}

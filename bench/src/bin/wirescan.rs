@@ -47,6 +47,10 @@ struct Cli {
     /// Only the `transform` processor's times (to profile it alone).
     #[arg(long)]
     transform_only: bool,
+    /// Time only the whole statement list (with `--transform-only`, to profile the
+    /// statements as the scenario runs them), not each statement's share
+    #[arg(long)]
+    whole: bool,
 }
 
 /// The best nanoseconds per item of `rounds` rounds of `requests` calls of `f`.
@@ -179,6 +183,15 @@ fn transform(cli: &Cli, bytes: &bytes::Bytes, items: usize) -> anyhow::Result<()
     // twice: the first rounds of a run are at times slower by half (the machine warming)
     let baseline = time(None)?.min(time(None)?);
     println!("transform baseline, the request in and its bytes out: {baseline:.1} ns a span");
+    if cli.whole {
+        let ns = time(Some(&build(&config)?))?;
+        println!(
+            "transform, all {} statements: {ns:.1} ns a span, {:.1} over the baseline",
+            config.trace_statements.len(),
+            ns - baseline
+        );
+        return Ok(());
+    }
     // the first statement, the first two, …: what each adds where the ones before it ran
     let mut before = baseline;
     for (n, entry) in config.trace_statements.iter().enumerate() {
