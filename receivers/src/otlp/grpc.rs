@@ -200,19 +200,32 @@ impl Svc {
     /// The request body stays as received: checked and counted, not decoded.
     async fn handle(&self, request: tonic::Request<Bytes>) -> Result<(), tonic::Status> {
         let peer = request.extensions().get::<PeerInfo>().map(|p| p.addr);
-        let metadata = if self.include_metadata {
-            let authority = request.extensions().get::<Authority>().map(|a| a.0.clone());
-            metadata_from_headers(
-                &request.metadata().clone().into_headers(),
-                authority.as_deref(),
-            )
-        } else {
-            Vec::new()
+        let authority = request.extensions().get::<Authority>().map(|a| a.0.clone());
+        let headers = self
+            .include_metadata
+            .then(|| request.metadata().clone().into_headers());
+        let message = request.into_inner();
+        self.export(peer, authority, headers.as_ref(), message)
+            .await
+    }
+
+    /// Export one request message: `headers` are the request's, wanted only for
+    /// `include_metadata`.
+    async fn export(
+        &self,
+        peer: Option<SocketAddr>,
+        authority: Option<String>,
+        headers: Option<&http::HeaderMap>,
+        message: Bytes,
+    ) -> Result<(), tonic::Status> {
+        let metadata = match headers {
+            Some(h) if self.include_metadata => metadata_from_headers(h, authority.as_deref()),
+            _ => Vec::new(),
         };
         let context = self.sink.context(metadata, peer);
         let batch = self
             .sink
-            .check_protobuf(request.into_inner())
+            .check_protobuf(message)
             .map_err(|r| r.grpc_status())?;
         self.sink
             .export(batch, context)
@@ -304,7 +317,18 @@ where
         let (svc, limit) = (self.svc.clone(), self.limit);
         Box::pin(async move {
             let (parts, body) = req.into_parts();
-            let (body, first) = ReadAhead::new(body).await;
+            let (mut body, first) = ReadAhead::new(body).await;
+            // a `grpc-encoding` tonic would refuse is left to tonic to refuse
+            let encoding = parts.headers.get("grpc-encoding").map(|v| v.as_bytes());
+            let accepted = matches!(
+                encoding,
+                None | Some(b"identity" | b"gzip" | b"zstd" | b"deflate")
+            );
+            if accepted {
+                if let Some(message) = body.whole_message(first, limit).await {
+                    return Ok(answer_whole::<M>(svc, parts, message).await);
+                }
+            }
             let req = http::Request::from_parts(parts, body);
             // Accept gzip, zstd and deflate requests (Go's configgrpc registers gzip, zstd and
             // snappy; tonic has no snappy codec) and limit the decompressed size.
@@ -339,6 +363,94 @@ where
             }
             Ok(response)
         })
+    }
+}
+
+/// Answer a request whose message came whole and uncompressed in one data frame, the body
+/// ended: the message is handed on as a slice of that frame. Tonic's path copies every
+/// frame into its own buffer before it decodes; a client that honours the listener's
+/// 256 KiB frames (`transport::limits::grpc_builder`) sends most requests this way. The
+/// answer is the one tonic gives for the same call: `content-type: application/grpc`, the
+/// response message, `grpc-status: 0` in the trailers, or the error's trailers-only answer.
+async fn answer_whole<M: ExportMethod>(
+    svc: Arc<Svc>,
+    parts: http::request::Parts,
+    message: Bytes,
+) -> http::Response<tonic::body::Body> {
+    #[cfg(test)]
+    WHOLE_MESSAGES.with(|n| n.set(n.get() + 1));
+    let over_limit = svc.over_limit.clone();
+    let span = transport::spans::start_grpc(&svc.tracer, M::PATH, &parts.headers, svc.local);
+    let span_context = span.as_ref().map(|s| s.current());
+    let peer = parts.extensions.get::<PeerInfo>().map(|p| p.addr);
+    let authority = parts.extensions.get::<Authority>().map(|a| a.0.clone());
+    let headers = svc.include_metadata.then_some(&parts.headers);
+    let exported = pipeline_api::own_spans::in_span(
+        span_context,
+        svc.export(peer, authority, headers, message),
+    )
+    .await;
+    let mut response = match exported {
+        Ok(()) => unary_answer(super::json::EMPTY_RESPONSE_PROTO),
+        Err(status) => status.into_http(),
+    };
+    over_limit.refuse_grpc(&mut response, true);
+    if let Some(span) = span {
+        let status = tonic::Status::from_header_map(response.headers());
+        transport::spans::end_grpc(span, status.as_ref());
+    }
+    response
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Requests answered by [`answer_whole`] on this thread, for the tests (a test's
+    /// runtime and the server it starts run on its thread).
+    pub(super) static WHOLE_MESSAGES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A successful unary answer carrying `message`, as tonic writes it.
+fn unary_answer(message: &[u8]) -> http::Response<tonic::body::Body> {
+    let mut data = bytes::BytesMut::with_capacity(5 + message.len());
+    data.put_u8(0);
+    data.put_u32(u32::try_from(message.len()).unwrap_or(u32::MAX));
+    data.put_slice(message);
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+    let mut response = http::Response::new(tonic::body::Body::new(Answer {
+        data: Some(data.freeze()),
+        trailers: Some(trailers),
+    }));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    response
+}
+
+/// The body of [`unary_answer`]: one data frame, then the trailers.
+struct Answer {
+    data: Option<Bytes>,
+    trailers: Option<http::HeaderMap>,
+}
+
+impl Body for Answer {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
+        let this = self.get_mut();
+        Poll::Ready(match this.data.take() {
+            Some(d) => Some(Ok(Frame::data(d))),
+            None => this.trailers.take().map(|t| Ok(Frame::trailers(t))),
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none() && self.trailers.is_none()
     }
 }
 
@@ -440,6 +552,34 @@ impl<B: Body<Data = Bytes>> ReadAhead<B> {
             rest,
         };
         (body, Ahead { bytes, prefix })
+    }
+}
+
+impl<B: Body<Data = Bytes>> ReadAhead<B> {
+    /// The request's message, when the one data frame read ahead holds it whole,
+    /// uncompressed and within `limit`, and the body ends there (read on to its end if it
+    /// has not said so yet): the frame's bytes after the prefix. `None` otherwise, with
+    /// whatever was read kept to be handed on.
+    async fn whole_message(&mut self, ahead: Ahead, limit: usize) -> Option<Bytes> {
+        let [0, a, b, c, d] = ahead.prefix? else {
+            return None;
+        };
+        let len = usize::try_from(u32::from_be_bytes([a, b, c, d])).ok()?;
+        if len > limit || ahead.bytes != 5 + len || self.ahead.len() != 1 {
+            return None;
+        }
+        if !self.rest.is_end_stream() {
+            let polled = std::future::poll_fn(|cx| self.rest.as_mut().poll_frame(cx)).await;
+            let ended = polled.is_none();
+            self.ahead.push_back(polled.map(|r| r.map_err(Box::new)));
+            if !ended {
+                return None;
+            }
+        }
+        match self.ahead.front() {
+            Some(Some(Ok(frame))) => frame.data_ref().map(|d| d.slice(5..)),
+            _ => None,
+        }
     }
 }
 

@@ -1700,3 +1700,118 @@ async fn the_grpc_listener_takes_a_request_in_one_data_frame_of_256_kib() {
     drop(s);
     r.stop().await;
 }
+
+/// One unary call over a plain HTTP/2 client: the request message sent in one DATA frame,
+/// or cut after `cut` bytes into two; the answer's status, headers, body and trailers.
+async fn h2_call(
+    addr: SocketAddr,
+    path: &str,
+    request: &[u8],
+    cut: Option<usize>,
+    encoding: Option<&str>,
+) -> (StatusCode, HeaderMap, Vec<u8>, Option<HeaderMap>) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let driver = tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let mut head = Request::post(format!("http://127.0.0.1{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    if let Some(e) = encoding {
+        head = head.header("grpc-encoding", e);
+    }
+    let head = head.body(()).unwrap();
+    let (answer, mut send) = client.send_request(head, false).unwrap();
+    let message = [
+        &[0][..],
+        &u32::try_from(request.len()).unwrap().to_be_bytes(),
+        request,
+    ]
+    .concat();
+    match cut {
+        None => send.send_data(message.into(), true).unwrap(),
+        Some(n) => {
+            send.send_data(Bytes::copy_from_slice(&message[..n]), false)
+                .unwrap();
+            send.send_data(Bytes::copy_from_slice(&message[n..]), true)
+                .unwrap();
+        }
+    }
+    let (parts, mut body) = answer.await.unwrap().into_parts();
+    let mut data = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        let _ = body.flow_control().release_capacity(chunk.len());
+        data.extend_from_slice(&chunk);
+    }
+    let trailers = body.trailers().await.unwrap();
+    drop(client);
+    driver.abort();
+    // the one header that changes from call to call
+    let mut headers = parts.headers;
+    headers.remove(http::header::DATE);
+    (parts.status, headers, data, trailers)
+}
+
+#[tokio::test]
+async fn a_request_in_one_data_frame_is_answered_as_tonic_answers_it_in_two() {
+    const PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    let collect = Arc::new(Collect::default());
+    let r = start(BOTH, every_signal(collect.clone()));
+    // under 16 KiB, so that one DATA frame carries it before the client has read the
+    // listener's SETTINGS
+    let request = traces(20).encode_to_vec();
+    assert!(request.len() < 16 * 1024, "{}", request.len());
+    let whole = || super::grpc::WHOLE_MESSAGES.with(std::cell::Cell::get);
+
+    let before = whole();
+    let one = h2_call(r.grpc(), PATH, &request, None, None).await;
+    assert_eq!(
+        whole(),
+        before + 1,
+        "the whole message was not taken as it came"
+    );
+    let two = h2_call(r.grpc(), PATH, &request, Some(3), None).await;
+    assert_eq!(
+        whole(),
+        before + 1,
+        "a message in two frames goes through tonic"
+    );
+    assert_eq!(one.0, StatusCode::OK);
+    assert_eq!(
+        one.3.as_ref().and_then(|t| t.get("grpc-status")),
+        Some(&"0".parse().unwrap())
+    );
+    assert_eq!(one, two, "answers differ");
+    let items: usize = collect.take().iter().map(Batch::items).sum();
+    assert_eq!(items, 40);
+
+    // a message that is not a request is refused alike both ways
+    let bad = [0x0a, 0x05, 0x0a];
+    let one = h2_call(r.grpc(), PATH, &bad, None, None).await;
+    let two = h2_call(r.grpc(), PATH, &bad, Some(2), None).await;
+    assert_eq!(whole(), before + 2);
+    assert_eq!(
+        one.1.get("grpc-status"),
+        Some(&"3".parse().unwrap()),
+        "{one:?}"
+    );
+    assert_eq!(one, two, "refusals differ");
+
+    // a `grpc-encoding` tonic does not take is refused by tonic, even with the message
+    // sent plain; one it takes does not stop a plain message from being taken whole
+    let snappy = h2_call(r.grpc(), PATH, &request, None, Some("snappy")).await;
+    assert_eq!(whole(), before + 2);
+    assert_eq!(
+        snappy.1.get("grpc-status"),
+        Some(&"12".parse().unwrap()),
+        "{snappy:?}"
+    );
+    let gzip = h2_call(r.grpc(), PATH, &request, None, Some("gzip")).await;
+    assert_eq!(whole(), before + 3);
+    let gzip_two = h2_call(r.grpc(), PATH, &request, Some(3), Some("gzip")).await;
+    assert_eq!(gzip, gzip_two, "answers differ");
+    let items: usize = collect.take().iter().map(Batch::items).sum();
+    assert_eq!(items, 40);
+    r.stop().await;
+}
