@@ -558,7 +558,7 @@ impl<B: Body<Data = Bytes>> ReadAhead<B> {
 impl<B: Body<Data = Bytes>> ReadAhead<B> {
     /// The request's message, when the one data frame read ahead holds it whole,
     /// uncompressed and within `limit`, and the body ends there (read on to its end if it
-    /// has not said so yet): the frame's bytes after the prefix. `None` otherwise, with
+    /// has not said so yet, through empty data frames): the frame's bytes after the prefix. `None` otherwise, with
     /// whatever was read kept to be handed on.
     async fn whole_message(&mut self, ahead: Ahead, limit: usize) -> Option<Bytes> {
         let [0, a, b, c, d] = ahead.prefix? else {
@@ -568,12 +568,25 @@ impl<B: Body<Data = Bytes>> ReadAhead<B> {
         if len > limit || ahead.bytes != 5 + len || self.ahead.len() != 1 {
             return None;
         }
-        if !self.rest.is_end_stream() {
+        // what follows is the end, or empty data frames before it (a client that ends its
+        // stream with an empty DATA frame), at most a few
+        let mut empty = 0;
+        while !self.rest.is_end_stream() {
             let polled = std::future::poll_fn(|cx| self.rest.as_mut().poll_frame(cx)).await;
-            let ended = polled.is_none();
+            let more = match &polled {
+                None => false,
+                Some(Ok(f)) if f.data_ref().is_some_and(Bytes::is_empty) && empty < 2 => {
+                    empty += 1;
+                    true
+                }
+                Some(_) => {
+                    self.ahead.push_back(polled.map(|r| r.map_err(Box::new)));
+                    return None;
+                }
+            };
             self.ahead.push_back(polled.map(|r| r.map_err(Box::new)));
-            if !ended {
-                return None;
+            if !more {
+                break;
             }
         }
         match self.ahead.front() {

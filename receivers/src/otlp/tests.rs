@@ -1701,13 +1701,24 @@ async fn the_grpc_listener_takes_a_request_in_one_data_frame_of_256_kib() {
     r.stop().await;
 }
 
-/// One unary call over a plain HTTP/2 client: the request message sent in one DATA frame,
-/// or cut after `cut` bytes into two; the answer's status, headers, body and trailers.
+/// How [`h2_call`] sends the request message.
+#[derive(Clone, Copy)]
+enum Send {
+    /// In one DATA frame that ends the stream.
+    Whole,
+    /// In one DATA frame, the stream ended by an empty one (as hyper's client does).
+    WholeThenEmpty,
+    /// Cut after this many bytes into two frames.
+    Cut(usize),
+}
+
+/// One unary call over a plain HTTP/2 client; the answer's status, headers, body and
+/// trailers.
 async fn h2_call(
     addr: SocketAddr,
     path: &str,
     request: &[u8],
-    cut: Option<usize>,
+    how: Send,
     encoding: Option<&str>,
 ) -> (StatusCode, HeaderMap, Vec<u8>, Option<HeaderMap>) {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -1728,9 +1739,13 @@ async fn h2_call(
         request,
     ]
     .concat();
-    match cut {
-        None => send.send_data(message.into(), true).unwrap(),
-        Some(n) => {
+    match how {
+        Send::Whole => send.send_data(message.into(), true).unwrap(),
+        Send::WholeThenEmpty => {
+            send.send_data(message.into(), false).unwrap();
+            send.send_data(Bytes::new(), true).unwrap();
+        }
+        Send::Cut(n) => {
             send.send_data(Bytes::copy_from_slice(&message[..n]), false)
                 .unwrap();
             send.send_data(Bytes::copy_from_slice(&message[n..]), true)
@@ -1765,13 +1780,13 @@ async fn a_request_in_one_data_frame_is_answered_as_tonic_answers_it_in_two() {
     let whole = || super::grpc::WHOLE_MESSAGES.with(std::cell::Cell::get);
 
     let before = whole();
-    let one = h2_call(r.grpc(), PATH, &request, None, None).await;
+    let one = h2_call(r.grpc(), PATH, &request, Send::Whole, None).await;
     assert_eq!(
         whole(),
         before + 1,
         "the whole message was not taken as it came"
     );
-    let two = h2_call(r.grpc(), PATH, &request, Some(3), None).await;
+    let two = h2_call(r.grpc(), PATH, &request, Send::Cut(3), None).await;
     assert_eq!(
         whole(),
         before + 1,
@@ -1788,8 +1803,8 @@ async fn a_request_in_one_data_frame_is_answered_as_tonic_answers_it_in_two() {
 
     // a message that is not a request is refused alike both ways
     let bad = [0x0a, 0x05, 0x0a];
-    let one = h2_call(r.grpc(), PATH, &bad, None, None).await;
-    let two = h2_call(r.grpc(), PATH, &bad, Some(2), None).await;
+    let one = h2_call(r.grpc(), PATH, &bad, Send::Whole, None).await;
+    let two = h2_call(r.grpc(), PATH, &bad, Send::Cut(2), None).await;
     assert_eq!(whole(), before + 2);
     assert_eq!(
         one.1.get("grpc-status"),
@@ -1800,16 +1815,21 @@ async fn a_request_in_one_data_frame_is_answered_as_tonic_answers_it_in_two() {
 
     // a `grpc-encoding` tonic does not take is refused by tonic, even with the message
     // sent plain; one it takes does not stop a plain message from being taken whole
-    let snappy = h2_call(r.grpc(), PATH, &request, None, Some("snappy")).await;
+    let snappy = h2_call(r.grpc(), PATH, &request, Send::Whole, Some("snappy")).await;
     assert_eq!(whole(), before + 2);
     assert_eq!(
         snappy.1.get("grpc-status"),
         Some(&"12".parse().unwrap()),
         "{snappy:?}"
     );
-    let gzip = h2_call(r.grpc(), PATH, &request, None, Some("gzip")).await;
-    assert_eq!(whole(), before + 3);
-    let gzip_two = h2_call(r.grpc(), PATH, &request, Some(3), Some("gzip")).await;
+    // and a stream ended by an empty DATA frame after the message is taken whole too
+    let gzip = h2_call(r.grpc(), PATH, &request, Send::WholeThenEmpty, Some("gzip")).await;
+    assert_eq!(
+        whole(),
+        before + 3,
+        "ended by an empty frame, not taken whole"
+    );
+    let gzip_two = h2_call(r.grpc(), PATH, &request, Send::Cut(3), Some("gzip")).await;
     assert_eq!(gzip, gzip_two, "answers differ");
     let items: usize = collect.take().iter().map(Batch::items).sum();
     assert_eq!(items, 40);
