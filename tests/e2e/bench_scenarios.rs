@@ -12,19 +12,25 @@ use crate::harness::temp_dir;
 /// The instruments sit beside the `ferrotel` binary in the same target directory
 /// (`cargo test --workspace` builds the `bench` package's binaries for its own tests).
 fn instruments() -> PathBuf {
-    let ferrotel = PathBuf::from(env!("CARGO_BIN_EXE_ferrotel"));
-    let built = ferrotel.parent().unwrap();
-    let dir = temp_dir("bench-bin");
-    for name in ["ferrotel", "loadgen", "sink", "tcpcopy"] {
-        let src = built.join(name);
-        assert!(
-            src.exists(),
-            "{} is missing: run the workspace's tests (cargo test --workspace), which build the bench binaries",
-            src.display()
-        );
-        std::os::unix::fs::symlink(&src, dir.join(name)).unwrap();
-    }
-    dir
+    // made once for the whole test binary: the tests that use it run in parallel, and each
+    // making it anew emptied the directory under the other's running script
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let ferrotel = PathBuf::from(env!("CARGO_BIN_EXE_ferrotel"));
+        let built = ferrotel.parent().unwrap();
+        let dir = temp_dir("bench-bin");
+        for name in ["ferrotel", "loadgen", "sink", "tcpcopy"] {
+            let src = built.join(name);
+            assert!(
+                src.exists(),
+                "{} is missing: run the workspace's tests (cargo test --workspace), which build the bench binaries",
+                src.display()
+            );
+            std::os::unix::fs::symlink(&src, dir.join(name)).unwrap();
+        }
+        dir
+    })
+    .clone()
 }
 
 fn scenario_meta(config: &str, key: &str) -> Option<String> {
