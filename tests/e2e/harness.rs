@@ -9,8 +9,35 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ferrotel");
 
-/// A free port on 127.0.0.1 (bound, then released for the collector to take).
+/// A free TCP port on 127.0.0.1 for a collector or server to bind a moment later.
+///
+/// Taken below the kernel's ephemeral range (`ip_local_port_range`), where neither `bind` to
+/// port 0 nor an outgoing connection's local port can land: a port released from `bind(0)`
+/// can be handed to one of the many client connections the tests open in parallel before
+/// the collector binds it, which then fails to start ("address already in use"). Ports are
+/// handed out in turn from an offset drawn from the process id, and each is checked free
+/// (TCP and UDP) first; where the range cannot be read, `bind(0)` as before.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    const LOW: u32 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(0);
+    if ephemeral_low > LOW + 1_000 && ephemeral_low <= 65_536 {
+        let size = ephemeral_low - LOW;
+        let start = std::process::id().wrapping_mul(7_919) % size;
+        let _ = NEXT.compare_exchange(u32::MAX, start, Ordering::Relaxed, Ordering::Relaxed);
+        for _ in 0..size {
+            let port = (LOW + NEXT.fetch_add(1, Ordering::Relaxed) % size) as u16;
+            let free = TcpListener::bind(("127.0.0.1", port)).is_ok()
+                && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok();
+            if free {
+                return port;
+            }
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -122,14 +149,46 @@ impl Collector {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         collect(child.stdout.take().unwrap(), stdout.clone());
         collect(child.stderr.take().unwrap(), stderr.clone());
-        let c = Collector {
+        let mut c = Collector {
             child,
             stdout,
             stderr,
             config_path,
         };
-        c.wait_for_stderr("Everything is ready", Duration::from_secs(20));
+        c.wait_until_ready(Duration::from_secs(30));
         c
+    }
+
+    /// Wait for "Everything is ready" on stderr; panics with the whole stderr when the
+    /// process exits first (at once, not at the timeout) or the time runs out.
+    fn wait_until_ready(&mut self, timeout: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.stderr_has("Everything is ready") {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // the reader threads take the last lines after the exit
+                std::thread::sleep(Duration::from_millis(200));
+                panic!(
+                    "{status} before \"Everything is ready\":\n{}",
+                    self.stderr_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "no \"Everything is ready\" on stderr within {timeout:?}:\n{}",
+            self.stderr_text()
+        );
+    }
+
+    fn stderr_has(&self, needle: &str) -> bool {
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(needle))
     }
 
     pub fn pid(&self) -> u32 {
@@ -148,13 +207,7 @@ impl Collector {
     pub fn wait_for_stderr(&self, needle: &str, timeout: Duration) {
         let start = Instant::now();
         while start.elapsed() < timeout {
-            if self
-                .stderr
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|l| l.contains(needle))
-            {
+            if self.stderr_has(needle) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -353,4 +406,23 @@ fn chunked_bodies_are_read_joined() {
         (status, body.as_str()),
         (200, "otelcol_process_uptime 1.5\n")
     );
+}
+
+/// `free_port` hands out distinct ports below the kernel's ephemeral range, each bindable.
+#[test]
+fn free_ports_are_distinct_bindable_and_below_the_ephemeral_range() {
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ports: Vec<u16> = (0..50).map(|_| free_port()).collect();
+    let distinct: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+    assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+    for port in ports {
+        assert!(port < low, "{port} is in the ephemeral range from {low}");
+        TcpListener::bind(("127.0.0.1", port)).unwrap();
+    }
 }
