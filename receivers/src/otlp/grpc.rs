@@ -199,28 +199,24 @@ struct Svc {
 impl Svc {
     /// The request body stays as received: checked and counted, not decoded.
     async fn handle(&self, request: tonic::Request<Bytes>) -> Result<(), tonic::Status> {
-        let peer = request.extensions().get::<PeerInfo>().map(|p| p.addr);
-        let authority = request.extensions().get::<Authority>().map(|a| a.0.clone());
-        let headers = self
-            .include_metadata
-            .then(|| request.metadata().clone().into_headers());
-        let message = request.into_inner();
-        self.export(peer, authority, headers.as_ref(), message)
-            .await
+        let (metadata, extensions, message) = request.into_parts();
+        self.export(&extensions, metadata.as_ref(), message).await
     }
 
-    /// Export one request message: `headers` are the request's, wanted only for
-    /// `include_metadata`.
+    /// Export one request message; the peer and authority are read from the request's
+    /// `extensions`, and its `headers` are wanted only for `include_metadata`.
     async fn export(
         &self,
-        peer: Option<SocketAddr>,
-        authority: Option<String>,
-        headers: Option<&http::HeaderMap>,
+        extensions: &http::Extensions,
+        headers: &http::HeaderMap,
         message: Bytes,
     ) -> Result<(), tonic::Status> {
-        let metadata = match headers {
-            Some(h) if self.include_metadata => metadata_from_headers(h, authority.as_deref()),
-            _ => Vec::new(),
+        let peer = extensions.get::<PeerInfo>().map(|p| p.addr);
+        let metadata = if self.include_metadata {
+            let authority = extensions.get::<Authority>().map(|a| a.0.as_str());
+            metadata_from_headers(headers, authority)
+        } else {
+            Vec::new()
         };
         let context = self.sink.context(metadata, peer);
         let batch = self
@@ -231,6 +227,31 @@ impl Svc {
             .export(batch, context)
             .await
             .map_err(|r| r.grpc_status())
+    }
+
+    /// One call, answered by `answer` inside the call's own server span: `answer` gets the
+    /// request's head and yields the response and whether the method ran (a message refused
+    /// for its size never reaches it). The memory limiter's refusal is written into the
+    /// response, and the span ends with the response's status.
+    async fn traced<M: ExportMethod, F>(
+        &self,
+        parts: http::request::Parts,
+        answer: impl FnOnce(http::request::Parts) -> F,
+    ) -> http::Response<tonic::body::Body>
+    where
+        F: Future<Output = (http::Response<tonic::body::Body>, bool)>,
+    {
+        let span = transport::spans::start_grpc(&self.tracer, M::PATH, &parts.headers, self.local);
+        let span_context = span.as_ref().map(|s| s.current());
+        let (mut response, ran) =
+            pipeline_api::own_spans::in_span(span_context, answer(parts)).await;
+        self.over_limit.refuse_grpc(&mut response, ran);
+        if let Some(span) = span {
+            // a refusal is a trailers-only answer: its status is in the headers
+            let status = tonic::Status::from_header_map(response.headers());
+            transport::spans::end_grpc(span, status.as_ref());
+        }
+        response
     }
 }
 
@@ -326,10 +347,9 @@ where
             );
             if accepted {
                 if let Some(message) = body.whole_message(first, limit).await {
-                    return Ok(answer_whole::<M>(svc, parts, message).await);
+                    return Ok(answer_whole::<M>(&svc, parts, message).await);
                 }
             }
-            let req = http::Request::from_parts(parts, body);
             // Accept gzip, zstd and deflate requests (Go's configgrpc registers gzip, zstd and
             // snappy; tonic has no snappy codec) and limit the decompressed size.
             let mut accept = EnabledCompressionEncodings::default();
@@ -346,21 +366,15 @@ where
             let mut grpc = tonic::server::Grpc::new(codec)
                 .apply_compression_config(accept, EnabledCompressionEncodings::default())
                 .apply_max_message_size_config(Some(limit), None);
-            let ran = Arc::new(AtomicBool::new(false));
-            let over_limit = svc.over_limit.clone();
-            let span = transport::spans::start_grpc(&svc.tracer, M::PATH, req.headers(), svc.local);
-            let span_context = span.as_ref().map(|s| s.current());
-            let mut response = pipeline_api::own_spans::in_span(
-                span_context,
-                grpc.unary(Unary(svc, ran.clone()), req),
-            )
-            .await;
-            over_limit.refuse_grpc(&mut response, ran.load(Ordering::Relaxed));
-            if let Some(span) = span {
-                // a refusal is a trailers-only answer: its status is in the headers
-                let status = tonic::Status::from_header_map(response.headers());
-                transport::spans::end_grpc(span, status.as_ref());
-            }
+            let method = svc.clone();
+            let response = svc
+                .traced::<M, _>(parts, |parts| async move {
+                    let ran = Arc::new(AtomicBool::new(false));
+                    let req = http::Request::from_parts(parts, body);
+                    let response = grpc.unary(Unary(method, ran.clone()), req).await;
+                    (response, ran.load(Ordering::Relaxed))
+                })
+                .await;
             Ok(response)
         })
     }
@@ -373,33 +387,20 @@ where
 /// answer is the one tonic gives for the same call: `content-type: application/grpc`, the
 /// response message, `grpc-status: 0` in the trailers, or the error's trailers-only answer.
 async fn answer_whole<M: ExportMethod>(
-    svc: Arc<Svc>,
+    svc: &Svc,
     parts: http::request::Parts,
     message: Bytes,
 ) -> http::Response<tonic::body::Body> {
     #[cfg(test)]
     WHOLE_MESSAGES.with(|n| n.set(n.get() + 1));
-    let over_limit = svc.over_limit.clone();
-    let span = transport::spans::start_grpc(&svc.tracer, M::PATH, &parts.headers, svc.local);
-    let span_context = span.as_ref().map(|s| s.current());
-    let peer = parts.extensions.get::<PeerInfo>().map(|p| p.addr);
-    let authority = parts.extensions.get::<Authority>().map(|a| a.0.clone());
-    let headers = svc.include_metadata.then_some(&parts.headers);
-    let exported = pipeline_api::own_spans::in_span(
-        span_context,
-        svc.export(peer, authority, headers, message),
-    )
-    .await;
-    let mut response = match exported {
-        Ok(()) => unary_answer(super::json::EMPTY_RESPONSE_PROTO),
-        Err(status) => status.into_http(),
-    };
-    over_limit.refuse_grpc(&mut response, true);
-    if let Some(span) = span {
-        let status = tonic::Status::from_header_map(response.headers());
-        transport::spans::end_grpc(span, status.as_ref());
-    }
-    response
+    svc.traced::<M, _>(parts, |parts| async move {
+        let response = match svc.export(&parts.extensions, &parts.headers, message).await {
+            Ok(()) => unary_answer(super::json::EMPTY_RESPONSE_PROTO),
+            Err(status) => status.into_http(),
+        };
+        (response, true)
+    })
+    .await
 }
 
 #[cfg(test)]
