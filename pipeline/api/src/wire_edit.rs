@@ -102,9 +102,9 @@ pub(crate) fn put_len_field(out: &mut Vec<u8>, number: u64, payload: &[u8]) {
 /// empty resource where there is none, as the decoded path treats a missing one), keeping
 /// everything else byte for byte. `None` when the bytes cannot be walked.
 pub fn edit_resources(bytes: &[u8], f: &mut dyn FnMut(&mut Resource)) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(bytes.len() + 64);
+    let mut out = Vec::with_capacity(bytes.len() + 256);
     let mut rest = bytes;
-    let mut inner = Vec::new();
+    let mut others: Vec<&[u8]> = Vec::new();
     while !rest.is_empty() {
         let field = next_field(&mut rest)?;
         if field.number != 1 || field.wire_type != 2 {
@@ -112,9 +112,10 @@ pub fn edit_resources(bytes: &[u8], f: &mut dyn FnMut(&mut Resource)) -> Option<
             continue;
         }
         // one Resource{Spans,Metrics,Logs}: the resource (every occurrence merged, as
-        // prost merges a repeated message field), then the other fields as they were
+        // prost merges a repeated message field), then the other fields as they were,
+        // written once into `out` behind the entry's new length
         let mut resource = Resource::default();
-        let mut others: Vec<&[u8]> = Vec::new();
+        others.clear();
         let mut entry = field.value;
         while !entry.is_empty() {
             let f = next_field(&mut entry)?;
@@ -125,12 +126,16 @@ pub fn edit_resources(bytes: &[u8], f: &mut dyn FnMut(&mut Resource)) -> Option<
             }
         }
         f(&mut resource);
-        inner.clear();
-        put_len_field(&mut inner, 1, &resource.encode_to_vec());
-        for o in others {
-            inner.extend_from_slice(o);
+        let resource_len = resource.encoded_len();
+        let others_len: usize = others.iter().map(|o| o.len()).sum();
+        let entry_len = header_len(1, resource_len) + resource_len + others_len;
+        out.reserve(header_len(1, entry_len) + entry_len);
+        put_len_header(&mut out, 1, entry_len);
+        put_len_header(&mut out, 1, resource_len);
+        resource.encode_raw(&mut out);
+        for o in &others {
+            out.extend_from_slice(o);
         }
-        put_len_field(&mut out, 1, &inner);
     }
     Some(out)
 }
@@ -848,6 +853,8 @@ mod tests {
                         edit(e.resource.get_or_insert_with(Default::default));
                     }
                     assert_eq!(<$ty>::decode(&edited[..]).unwrap(), expected, "{file}");
+                    // and byte for byte what prost writes for the decoded edit
+                    assert_eq!(edited, expected.encode_to_vec(), "{file}");
                     checked += 1;
                 }};
             }
