@@ -16,11 +16,13 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_ferrotel");
 /// can be handed to one of the many client connections the tests open in parallel before
 /// the collector binds it, which then fails to start ("address already in use"). Ports are
 /// handed out in turn from an offset drawn from the process id, and each is checked free
-/// (TCP and UDP) first; where the range cannot be read, `bind(0)` as before.
+/// (TCP and UDP) first; where the range cannot be read, `bind(0)` as before. The range
+/// starts above the fixed ports the bench scenarios listen on (14317 to 25417), which the
+/// bench tests bind while other tests run.
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
-    const LOW: u32 = 10_000;
+    const LOW: u32 = 26_000;
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
