@@ -98,6 +98,7 @@ pub fn otlp_wire(data: &[u8]) {
             prometheus_points_agree(bytes, &decoded);
         }
     }
+    resource_edit_agrees(signal, bytes, decoded.clone(), items);
     wire_edit_agrees(signal, bytes, decoded, items);
 }
 
@@ -640,6 +641,30 @@ fn wire_edit_agrees(signal: Signal, bytes: &[u8], decoded: BatchData, items: usi
     assert!(
         encode(got).0 == expected.encode(),
         "the wire edit and the decoded edit differ"
+    );
+}
+
+/// `wire_edit::edit_resources` (the `resource` and `resourcedetection` processors on the wire
+/// form) agrees with the same edit made on the decoded request, a missing resource edited as
+/// an empty one; compared encoded.
+fn resource_edit_agrees(signal: Signal, bytes: &[u8], decoded: BatchData, items: usize) {
+    use pipeline_api::proto::tonic::resource::v1::Resource;
+    use pipeline_api::testing::random;
+    let seed = bytes.len() as u64 ^ 0x5eed;
+    let mut edit = move |r: &mut Resource| random::edit(seed, &mut r.attributes);
+    let Some(edited) = pipeline_api::wire_edit::edit_resources(bytes, &mut edit) else {
+        return; // bytes the walk does not read: the decoded path edits them
+    };
+    assert_eq!(
+        wire::scan(signal, &edited).expect("the resource edit's output scans"),
+        items
+    );
+    let mut expected = Batch::new(decoded, RequestContext::default());
+    expected.edit_resources(edit);
+    let got = decode_request(signal, &edited).expect("the resource edit's output decodes");
+    assert!(
+        encode(got).0 == expected.encode(),
+        "the resource edit on the wire and on the decoded request differ"
     );
 }
 
