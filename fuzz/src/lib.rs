@@ -629,18 +629,14 @@ fn wire_edit_agrees(signal: Signal, bytes: &[u8], decoded: BatchData, items: usi
     }) else {
         return; // bytes the walk does not read (groups): the decoded path edits them
     };
-    let edited = edited.as_deref().unwrap_or(bytes);
-    assert_eq!(
-        wire::scan(signal, edited).expect("the wire edit's output scans"),
-        items
-    );
     let mut expected = Batch::new(decoded, RequestContext::default());
     expected.edit_item_attributes(|m| random::edit(seed, m));
-    let got = decode_request(signal, edited).expect("the wire edit's output decodes");
-    // compared encoded: a NaN is not equal to itself
-    assert!(
-        encode(got).0 == expected.encode(),
-        "the wire edit and the decoded edit differ"
+    edits_agree(
+        "attribute",
+        signal,
+        edited.as_deref().unwrap_or(bytes),
+        items,
+        &expected,
     );
 }
 
@@ -655,16 +651,25 @@ fn resource_edit_agrees(signal: Signal, bytes: &[u8], decoded: BatchData, items:
     let Some(edited) = pipeline_api::wire_edit::edit_resources(bytes, &mut edit) else {
         return; // bytes the walk does not read: the decoded path edits them
     };
-    assert_eq!(
-        wire::scan(signal, &edited).expect("the resource edit's output scans"),
-        items
-    );
     let mut expected = Batch::new(decoded, RequestContext::default());
     expected.edit_resources(edit);
-    let got = decode_request(signal, &edited).expect("the resource edit's output decodes");
+    edits_agree("resource", signal, &edited, items, &expected);
+}
+
+/// The bytes a wire-form edit wrote scan to the same item count and decode to what the same
+/// edit of the decoded request gives (`expected`), compared encoded: a NaN is not equal to
+/// itself.
+fn edits_agree(what: &str, signal: Signal, edited: &[u8], items: usize, expected: &Batch) {
+    assert_eq!(
+        wire::scan(signal, edited)
+            .unwrap_or_else(|e| panic!("the wire {what} edit's output does not scan: {e:?}")),
+        items
+    );
+    let got = decode_request(signal, edited)
+        .unwrap_or_else(|e| panic!("the wire {what} edit's output does not decode: {e}"));
     assert!(
         encode(got).0 == expected.encode(),
-        "the resource edit on the wire and on the decoded request differ"
+        "the {what} edit on the wire form and on the decoded request differ"
     );
 }
 

@@ -23,11 +23,8 @@ pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
     const LOW: u32 = 26_000;
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
-        .unwrap_or(0);
-    if ephemeral_low > LOW + 1_000 && ephemeral_low <= 65_536 {
+    let ephemeral_low = ephemeral_range_start().map_or(0, u32::from);
+    if ephemeral_low > LOW + 1_000 {
         let size = ephemeral_low - LOW;
         let start = std::process::id().wrapping_mul(7_919) % size;
         let _ = NEXT.compare_exchange(u32::MAX, start, Ordering::Relaxed, Ordering::Relaxed);
@@ -45,6 +42,19 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The first port of the kernel's ephemeral range (`ip_local_port_range`), read once.
+fn ephemeral_range_start() -> Option<u16> {
+    static START: std::sync::OnceLock<Option<u16>> = std::sync::OnceLock::new();
+    *START.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 pub fn temp_dir(name: &str) -> PathBuf {
@@ -413,13 +423,7 @@ fn chunked_bodies_are_read_joined() {
 /// `free_port` hands out distinct ports below the kernel's ephemeral range, each bindable.
 #[test]
 fn free_ports_are_distinct_bindable_and_below_the_ephemeral_range() {
-    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let low = ephemeral_range_start().expect("the kernel's ephemeral port range");
     let ports: Vec<u16> = (0..50).map(|_| free_port()).collect();
     let distinct: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
     assert_eq!(distinct.len(), ports.len(), "{ports:?}");
