@@ -31,9 +31,10 @@ pub trait DefaultPort {
 }
 
 /// `protocols::grpc` (Go `configgrpc.ServerConfig`) with `localhost:<P::PORT>` as the
-/// default endpoint: `endpoint`, `tls`, `max_recv_msg_size_mib`, `max_concurrent_streams`,
-/// `read_buffer_size` (the stream receive window) and `include_metadata` are served; the
-/// other keys are accepted.
+/// default endpoint: `endpoint`, `tls`, `max_recv_msg_size_mib`, `max_concurrent_streams`
+/// and `include_metadata` are served; the other keys are accepted (`read_buffer_size` sizes
+/// grpc-go's read buffer: the receive windows grow by themselves, see
+/// `transport::limits::grpc_builder`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields, bound = "")]
 pub struct GrpcServerConfig<P: DefaultPort> {
@@ -119,12 +120,7 @@ impl<P: DefaultPort> GrpcServerConfig<P> {
             local_addr,
             tls,
             max_recv: usize::try_from(mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
-            builder: transport::limits::grpc_builder(
-                self.max_concurrent_streams,
-                u64::try_from(self.read_buffer_size).unwrap_or(0),
-                None,
-                None,
-            ),
+            builder: transport::limits::grpc_builder(self.max_concurrent_streams, None, None),
             over_limit: OverLimit::new(telemetry, "grpc"),
         })
     }

@@ -55,15 +55,21 @@ pub fn http_builder(
 }
 
 /// A connection builder for a gRPC server (HTTP/2 only): Go `configgrpc`'s
-/// `max_concurrent_streams` (0: hyper's 200 per connection; grpc-go has no limit) and
-/// `read_buffer_size` as the stream receive window (at least HTTP/2's 65,535), and pings
+/// `max_concurrent_streams` (0: hyper's 200 per connection; grpc-go has no limit), and pings
 /// every `keepalive_time` answered within `keepalive_timeout` (grpc-go's 2 h and 20 s).
+///
+/// The receive windows are grpc-go's when none is configured (Go's `configgrpc` configures
+/// none; its `read_buffer_size` sizes a read buffer, not a window): HTTP/2's 65,535 bytes at
+/// first, then grown with the bandwidth-delay product that pings measure, up to 16 MiB. A
+/// client with many requests in flight on one connection, or far away, is not held to a
+/// fixed window: each request comes in one piece (the receiver hands it on without a copy)
+/// and a connection with a 100 ms round trip is not capped at a window per round trip.
+///
 /// DATA frames of up to 256 KiB are allowed (HTTP/2's and grpc-go's 16 KiB otherwise): a
 /// client that honours the setting sends a request of 55 KB in one frame instead of four,
 /// which the server reads in half the reads (measured in bench/README.md).
 pub fn grpc_builder(
     max_concurrent_streams: u32,
-    read_buffer_size: u64,
     keepalive_time: Option<Duration>,
     keepalive_timeout: Option<Duration>,
 ) -> auto::Builder<TokioExecutor> {
@@ -74,12 +80,9 @@ pub fn grpc_builder(
         if max_concurrent_streams > 0 {
             h2.max_concurrent_streams(max_concurrent_streams);
         }
-        if read_buffer_size > 0 {
-            let window = u32::try_from(read_buffer_size)
-                .unwrap_or(u32::MAX)
-                .max(65_535);
-            h2.initial_stream_window_size(window);
-        }
+        // hyper's estimator is grpc-go's: windows from 65,535 up to 16 MiB (setting either
+        // window afterwards would turn it off)
+        h2.adaptive_window(true);
         h2.max_frame_size(256 * 1024);
         h2.keep_alive_interval(Some(
             keepalive_time.unwrap_or(Duration::from_secs(2 * 60 * 60)),

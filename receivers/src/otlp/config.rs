@@ -105,7 +105,8 @@ pub struct GrpcConfig {
     pub max_recv_msg_size_mib: u64,
     /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; 0: no limit. Default 0.
     pub max_concurrent_streams: u32,
-    /// Default 524288 (512 KiB, Go `createDefaultConfig`). Used as the HTTP/2 receive window.
+    /// Default 524288 (512 KiB, Go `createDefaultConfig`): grpc-go's read buffer. Accepted;
+    /// the receive windows grow by themselves (`transport::limits::grpc_builder`).
     pub read_buffer_size: u64,
     /// Default 0 (the transport's default).
     pub write_buffer_size: u64,

@@ -111,7 +111,6 @@ impl GrpcServer {
         };
         let builder = transport::limits::grpc_builder(
             cfg.max_concurrent_streams,
-            cfg.read_buffer_size,
             nonzero(params.and_then(|p| p.time)),
             nonzero(params.and_then(|p| p.timeout)),
         );

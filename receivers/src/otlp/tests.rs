@@ -1613,9 +1613,11 @@ fn unenforced_http_timeouts_are_reported() {
 /// The gRPC listener advertises DATA frames of up to 256 KiB (SETTINGS_MAX_FRAME_SIZE), so
 /// a client that honours it sends a request of tens of kilobytes as one frame instead of
 /// 16 KiB pieces; such a frame is taken (HTTP/2's default would end the connection with
-/// FRAME_SIZE_ERROR) and its request reaches the pipeline.
+/// FRAME_SIZE_ERROR) and its request reaches the pipeline. The receive windows start at
+/// HTTP/2's 65,535 bytes, as grpc-go's (they grow with use, see
+/// `the_grpc_receive_windows_grow_with_the_bandwidth_delay_product`).
 #[tokio::test]
-async fn the_grpc_listener_takes_a_request_in_one_data_frame_of_256_kib() {
+async fn the_grpc_listener_takes_a_request_in_one_data_frame_over_16_kib() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let frame = |kind: u8, flags: u8, stream: u32, payload: &[u8]| {
         let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
@@ -1630,31 +1632,22 @@ async fn the_grpc_listener_takes_a_request_in_one_data_frame_of_256_kib() {
     s.write_all(&frame(0x4, 0, 0, &[])).await.unwrap();
     // the server's SETTINGS come first
     let mut head = [0u8; 9];
-    s.read_exact(&mut head).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut head))
+        .await
+        .expect("no SETTINGS in 5 s")
+        .unwrap();
     assert_eq!(head[3], 0x4, "SETTINGS first");
     let mut settings = vec![0u8; u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize];
     s.read_exact(&mut settings).await.unwrap();
-    let max_frame = settings
-        .chunks_exact(6)
-        .find(|c| c[..2] == [0, 5])
-        .map(|c| u32::from_be_bytes([c[2], c[3], c[4], c[5]]));
-    assert_eq!(max_frame, Some(256 * 1024), "SETTINGS_MAX_FRAME_SIZE");
+    let setting = |id: u16| {
+        settings
+            .chunks_exact(6)
+            .find(|c| c[..2] == id.to_be_bytes())
+            .map(|c| u32::from_be_bytes([c[2], c[3], c[4], c[5]]))
+    };
+    assert_eq!(setting(5), Some(256 * 1024), "SETTINGS_MAX_FRAME_SIZE");
+    assert_eq!(setting(4), Some(65_535), "SETTINGS_INITIAL_WINDOW_SIZE");
     s.write_all(&frame(0x4, 0x1, 0, &[])).await.unwrap();
-    // the connection's window raised past HTTP/2's 64 KiB (hyper's WINDOW_UPDATE follows
-    // its SETTINGS), so the request fits under it
-    loop {
-        s.read_exact(&mut head).await.unwrap();
-        let mut payload = vec![0u8; u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize];
-        s.read_exact(&mut payload).await.unwrap();
-        if head[3] == 0x8 && head[5..] == [0; 4] {
-            let increment = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
-            assert!(
-                increment > 200 * 1024,
-                "connection window raised by {increment}"
-            );
-            break;
-        }
-    }
     // a header block of literal fields, never indexed, short enough for one-byte lengths
     let mut block = Vec::new();
     for (name, value) in [
@@ -1674,9 +1667,10 @@ async fn the_grpc_listener_takes_a_request_in_one_data_frame_of_256_kib() {
         block.push(value.len() as u8);
         block.extend_from_slice(value.as_bytes());
     }
-    let request = traces(2_000).encode_to_vec();
+    // over HTTP/2's 16 KiB frames, under the first window
+    let request = traces(700).encode_to_vec();
     assert!(
-        (64 * 1024..200 * 1024).contains(&request.len()),
+        (32 * 1024..60 * 1024).contains(&request.len()),
         "{}",
         request.len()
     );
@@ -1690,7 +1684,7 @@ async fn the_grpc_listener_takes_a_request_in_one_data_frame_of_256_kib() {
     // one DATA frame with END_STREAM: the whole request, under the stream's window
     s.write_all(&frame(0x0, 0x1, 1, &message)).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while collect.take().first().map(Batch::items) != Some(2_000) {
+    while collect.take().first().map(Batch::items) != Some(700) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the request did not reach the pipeline"
@@ -1833,5 +1827,128 @@ async fn a_request_in_one_data_frame_is_answered_as_tonic_answers_it_in_two() {
     assert_eq!(gzip, gzip_two, "answers differ");
     let items: usize = collect.take().iter().map(Batch::items).sum();
     assert_eq!(items, 40);
+    r.stop().await;
+}
+
+/// Relays one connection to `to` with `delay` on each way: every chunk read is written
+/// `delay` later, so the link has a round trip of twice `delay` but no bandwidth limit.
+async fn delaying_relay(to: SocketAddr, delay: Duration) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (client, _) = listener.accept().await.unwrap();
+        let server = tokio::net::TcpStream::connect(to).await.unwrap();
+        let (client_read, client_write) = client.into_split();
+        let (server_read, server_write) = server.into_split();
+        tokio::spawn(delay_line(client_read, server_write, delay));
+        delay_line(server_read, client_write, delay).await;
+    });
+    addr
+}
+
+async fn delay_line(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // unbounded, but HTTP/2's flow control bounds what is in flight
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let writer = tokio::spawn(async move {
+        while let Some((due, chunk)) = rx.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n @ 1..) = from.read(&mut buf).await {
+        let due = tokio::time::Instant::now() + delay;
+        if tx.send((due, buf[..n].to_vec())).is_err() {
+            break;
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
+}
+
+#[tokio::test]
+async fn the_grpc_receive_windows_grow_with_the_bandwidth_delay_product() {
+    const PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    // a fixed window as large as hyper's default for a connection would hold a client to
+    // 1 MiB per round trip
+    const FIXED_WINDOW: usize = 1 << 20;
+    let collect = Arc::new(Collect::default());
+    let r = start(BOTH, every_signal(collect.clone()));
+    // a 100 ms round trip: a client keeps the windows full, so each ping's round trip
+    // measures a window's worth of bytes, and the windows double
+    let relay = delaying_relay(r.grpc(), Duration::from_millis(50)).await;
+    let tcp = tokio::net::TcpStream::connect(relay).await.unwrap();
+    let (client, connection) = h2::client::Builder::new()
+        .max_send_buffer_size(32 << 20)
+        .handshake::<_, Bytes>(tcp)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(connection);
+    let head = || {
+        Request::post(format!("http://127.0.0.1{PATH}"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap()
+    };
+    let request = traces(16_000).encode_to_vec();
+    assert!(request.len() > 512 << 10, "{}", request.len());
+    let message = Bytes::from(
+        [
+            &[0][..],
+            &u32::try_from(request.len()).unwrap().to_be_bytes(),
+            &request,
+        ]
+        .concat(),
+    );
+    let mut answers = Vec::new();
+    for _ in 0..24 {
+        let mut c = client.clone().ready().await.unwrap();
+        let (answer, mut send) = c.send_request(head(), false).unwrap();
+        send.send_data(message.clone(), true).unwrap();
+        answers.push(answer);
+    }
+    for answer in answers {
+        let answer = tokio::time::timeout(Duration::from_secs(30), answer)
+            .await
+            .expect("no answer in 30 s")
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        let mut body = answer.into_body();
+        while let Some(chunk) = body.data().await {
+            let _ = body.flow_control().release_capacity(chunk.unwrap().len());
+        }
+        let trailers = body.trailers().await.unwrap().unwrap();
+        assert_eq!(trailers.get("grpc-status"), Some(&"0".parse().unwrap()));
+    }
+    let items: usize = collect.take().iter().map(Batch::items).sum();
+    assert_eq!(items, 24 * 16_000);
+
+    // 24 MB sent: a new stream may now have in flight what the grown windows allow
+    let mut c = client.ready().await.unwrap();
+    let (_answer, mut send) = c.send_request(head(), false).unwrap();
+    send.reserve_capacity(16 << 20);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while send.capacity() <= FIXED_WINDOW {
+        let polled =
+            tokio::time::timeout_at(deadline, std::future::poll_fn(|cx| send.poll_capacity(cx)))
+                .await;
+        if !matches!(polled, Ok(Some(Ok(_)))) {
+            break;
+        }
+    }
+    assert!(
+        send.capacity() > FIXED_WINDOW,
+        "the windows did not grow: {} bytes may be sent",
+        send.capacity()
+    );
+    driver.abort();
     r.stop().await;
 }
