@@ -1674,12 +1674,7 @@ async fn the_grpc_listener_takes_a_request_in_one_data_frame_over_16_kib() {
         "{}",
         request.len()
     );
-    let message = [
-        &[0][..],
-        &u32::try_from(request.len()).unwrap().to_be_bytes(),
-        &request,
-    ]
-    .concat();
+    let message = grpc_message(&request);
     s.write_all(&frame(0x1, 0x4, 1, &block)).await.unwrap();
     // one DATA frame with END_STREAM: the whole request, under the stream's window
     s.write_all(&frame(0x0, 0x1, 1, &message)).await.unwrap();
@@ -1719,20 +1714,10 @@ async fn h2_call(
     let (client, connection) = h2::client::handshake(tcp).await.unwrap();
     let driver = tokio::spawn(connection);
     let mut client = client.ready().await.unwrap();
-    let mut head = Request::post(format!("http://127.0.0.1{path}"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers");
-    if let Some(e) = encoding {
-        head = head.header("grpc-encoding", e);
-    }
-    let head = head.body(()).unwrap();
-    let (answer, mut send) = client.send_request(head, false).unwrap();
-    let message = [
-        &[0][..],
-        &u32::try_from(request.len()).unwrap().to_be_bytes(),
-        request,
-    ]
-    .concat();
+    let (answer, mut send) = client
+        .send_request(grpc_head(path, encoding), false)
+        .unwrap();
+    let message = grpc_message(request);
     match how {
         Send::Whole => send.send_data(message.into(), true).unwrap(),
         Send::WholeThenEmpty => {
@@ -1746,7 +1731,36 @@ async fn h2_call(
                 .unwrap();
         }
     }
-    let (parts, mut body) = answer.await.unwrap().into_parts();
+    let (status, mut headers, data, trailers) = h2_answer(answer.await.unwrap()).await;
+    drop(client);
+    driver.abort();
+    // the one header that changes from call to call
+    headers.remove(http::header::DATE);
+    (status, headers, data, trailers)
+}
+
+/// A unary call's request head for `path`, with `grpc-encoding` when given.
+fn grpc_head(path: &str, encoding: Option<&str>) -> Request<()> {
+    let mut head = Request::post(format!("http://127.0.0.1{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    if let Some(e) = encoding {
+        head = head.header("grpc-encoding", e);
+    }
+    head.body(()).unwrap()
+}
+
+/// `request` as a gRPC message: uncompressed, behind its 5-byte prefix.
+fn grpc_message(request: &[u8]) -> Bytes {
+    let len = u32::try_from(request.len()).unwrap().to_be_bytes();
+    [&[0][..], &len, request].concat().into()
+}
+
+/// An answer read whole over a plain HTTP/2 client: status, headers, body and trailers.
+async fn h2_answer(
+    answer: http::Response<h2::RecvStream>,
+) -> (StatusCode, HeaderMap, Vec<u8>, Option<HeaderMap>) {
+    let (parts, mut body) = answer.into_parts();
     let mut data = Vec::new();
     while let Some(chunk) = body.data().await {
         let chunk = chunk.unwrap();
@@ -1754,12 +1768,7 @@ async fn h2_call(
         data.extend_from_slice(&chunk);
     }
     let trailers = body.trailers().await.unwrap();
-    drop(client);
-    driver.abort();
-    // the one header that changes from call to call
-    let mut headers = parts.headers;
-    headers.remove(http::header::DATE);
-    (parts.status, headers, data, trailers)
+    (parts.status, parts.headers, data, trailers)
 }
 
 #[tokio::test]
@@ -1891,27 +1900,13 @@ async fn the_grpc_receive_windows_grow_with_the_bandwidth_delay_product() {
         .await
         .unwrap();
     let driver = tokio::spawn(connection);
-    let head = || {
-        Request::post(format!("http://127.0.0.1{PATH}"))
-            .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(())
-            .unwrap()
-    };
     let request = traces(16_000).encode_to_vec();
     assert!(request.len() > 512 << 10, "{}", request.len());
-    let message = Bytes::from(
-        [
-            &[0][..],
-            &u32::try_from(request.len()).unwrap().to_be_bytes(),
-            &request,
-        ]
-        .concat(),
-    );
+    let message = grpc_message(&request);
     let mut answers = Vec::new();
     for _ in 0..24 {
         let mut c = client.clone().ready().await.unwrap();
-        let (answer, mut send) = c.send_request(head(), false).unwrap();
+        let (answer, mut send) = c.send_request(grpc_head(PATH, None), false).unwrap();
         send.send_data(message.clone(), true).unwrap();
         answers.push(answer);
     }
@@ -1920,12 +1915,9 @@ async fn the_grpc_receive_windows_grow_with_the_bandwidth_delay_product() {
             .await
             .expect("no answer in 30 s")
             .unwrap();
-        assert_eq!(answer.status(), StatusCode::OK);
-        let mut body = answer.into_body();
-        while let Some(chunk) = body.data().await {
-            let _ = body.flow_control().release_capacity(chunk.unwrap().len());
-        }
-        let trailers = body.trailers().await.unwrap().unwrap();
+        let (status, _, _, trailers) = h2_answer(answer).await;
+        assert_eq!(status, StatusCode::OK);
+        let trailers = trailers.unwrap();
         assert_eq!(trailers.get("grpc-status"), Some(&"0".parse().unwrap()));
     }
     let items: usize = collect.take().iter().map(Batch::items).sum();
@@ -1933,7 +1925,7 @@ async fn the_grpc_receive_windows_grow_with_the_bandwidth_delay_product() {
 
     // 24 MB sent: a new stream may now have in flight what the grown windows allow
     let mut c = client.ready().await.unwrap();
-    let (_answer, mut send) = c.send_request(head(), false).unwrap();
+    let (_answer, mut send) = c.send_request(grpc_head(PATH, None), false).unwrap();
     send.reserve_capacity(16 << 20);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while send.capacity() <= FIXED_WINDOW {
