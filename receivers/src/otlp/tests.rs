@@ -1719,16 +1719,14 @@ async fn h2_call(
         .unwrap();
     let message = grpc_message(request);
     match how {
-        Send::Whole => send.send_data(message.into(), true).unwrap(),
+        Send::Whole => send.send_data(message, true).unwrap(),
         Send::WholeThenEmpty => {
-            send.send_data(message.into(), false).unwrap();
+            send.send_data(message, false).unwrap();
             send.send_data(Bytes::new(), true).unwrap();
         }
         Send::Cut(n) => {
-            send.send_data(Bytes::copy_from_slice(&message[..n]), false)
-                .unwrap();
-            send.send_data(Bytes::copy_from_slice(&message[n..]), true)
-                .unwrap();
+            send.send_data(message.slice(..n), false).unwrap();
+            send.send_data(message.slice(n..), true).unwrap();
         }
     }
     let (status, mut headers, data, trailers) = h2_answer(answer.await.unwrap()).await;
