@@ -125,6 +125,13 @@ pub const DIFFERENCES: &[Difference] = &[
                  and the `loki` exporter, which Go releases after v0.130.0 no longer have",
     },
     Difference {
+        case: "validate:compat/corpus/newrelic-host-monitoring.yaml",
+        kind: Kind::Deliberate,
+        reason: "`otlphttp` `endpoint: $NEW_RELIC_OTLP_ENDPOINT`, a bare $VAR that neither \
+                 expands: Go takes the text as a URL and fails every send; Ferrotel refuses a URL \
+                 that does not start with http:// or https:// (and warns that $VAR is text)",
+    },
+    Difference {
         case: "validate:compat/corpus/releases-otelcol.yaml",
         kind: Kind::Deliberate,
         reason: "`service.telemetry.metrics.address` (see \
@@ -2226,6 +2233,70 @@ fn f_validate_accepts_and_rejects_the_same_configs() {
     }
     eprintln!("{table}{} configs, {agree} agree", results.len());
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// An empty value where a scalar is expected, written with no value (`timeout:`) or as a
+/// reference to an unset variable, is the field's zero value in Go (its resolver makes the
+/// reference no value; mapstructure zeroes a field given none): both collectors take the
+/// first configs, and both refuse the last, where the zero fails validation.
+#[test]
+fn f_empty_values_are_zero_values_in_both() {
+    let go_bin = oracle();
+    // names no environment sets
+    let unset = |n: &str| format!("${{env:FERROTEL_COMPAT_UNSET_{n}}}");
+    let pipeline = "service:\n  pipelines:\n    traces:\n      receivers: [otlp]\n";
+    let receiver =
+        "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:0\n";
+    let cases = [
+        (
+            "no-values",
+            format!(
+                "{receiver}        include_metadata:\nprocessors:\n  batch:\n    send_batch_size:\n    timeout:\n  \
+                 tail_sampling:\n    policies:\n      - name: p\n        type: probabilistic\n        \
+                 probabilistic:\n          sampling_percentage:\nexporters:\n  otlp:\n    \
+                 endpoint: 127.0.0.1:4317\n    tls:\n      insecure:\n{pipeline}      \
+                 processors: [tail_sampling, batch]\n      exporters: [otlp]\n"
+            ),
+            true,
+        ),
+        (
+            "unset-variables",
+            format!(
+                "{receiver}        include_metadata: {}\nprocessors:\n  batch:\n    send_batch_size: {}\n    \
+                 timeout: {}\n  tail_sampling:\n    policies:\n      - name: p\n        \
+                 type: probabilistic\n        probabilistic:\n          sampling_percentage: {}\n\
+                 exporters:\n  otlp:\n    endpoint: 127.0.0.1:4317\n    tls:\n      insecure: {}\n\
+                 {pipeline}      processors: [tail_sampling, batch]\n      exporters: [otlp]\n",
+                unset("A"),
+                unset("B"),
+                unset("C"),
+                unset("D"),
+                unset("E"),
+            ),
+            true,
+        ),
+        (
+            "zero-consumers",
+            format!(
+                "{receiver}exporters:\n  otlp:\n    endpoint: 127.0.0.1:4317\n    sending_queue:\n      \
+                 num_consumers: {}\n{pipeline}      exporters: [otlp]\n",
+                unset("F")
+            ),
+            false,
+        ),
+    ];
+    let dir = harness::temp_dir("compat-empty-values");
+    for (name, yaml, expected) in cases {
+        let path = dir.join(format!("{name}.yaml"));
+        std::fs::write(&path, &yaml).unwrap();
+        let (go_ok, go_err) = validates(&go_bin, &path);
+        let (fe_ok, fe_err) = validates(Path::new(harness::BIN), &path);
+        assert_eq!(
+            (go_ok, fe_ok),
+            (expected, expected),
+            "{name}: Go {go_ok}, Ferrotel {fe_ok} (both should be {expected})\n{yaml}\ngo: {go_err}\nferrotel: {fe_err}"
+        );
+    }
 }
 
 // ------------------------------------------------------------------------------------------

@@ -124,6 +124,8 @@ fn deserialize_typed<T: DeserializeOwned>(
         v => v.clone(),
     };
     let mut errors = Vec::new();
+    // the empty strings made no value (see `empty_as_go_reads_it`), with their own error
+    let mut emptied: Vec<(Vec<String>, String)> = Vec::new();
     for _ in 0..64 {
         match serde_path_to_error::deserialize::<_, T>(value.clone()) {
             Ok(parsed) => return (Some(parsed), errors),
@@ -139,6 +141,14 @@ fn deserialize_typed<T: DeserializeOwned>(
                 if wants_string(&message) && stringify_at(&mut value, &path) {
                     continue;
                 }
+                if empty_as_go_reads_it(&message, &mut value, &path, &mut emptied) {
+                    continue;
+                }
+                // an empty string that fails as no value too: its own error is the one to tell
+                let message = match emptied.iter().position(|(p, _)| *p == path) {
+                    Some(i) => emptied.swap_remove(i).1,
+                    None => message,
+                };
                 let extra = if path.len() == 1 { extra_keys } else { &[] };
                 let (path, message) = friendly(path, &message, extra);
                 let removed = remove_at(&mut value, &path);
@@ -306,6 +316,50 @@ fn wants_string(message: &str) -> bool {
         && (message.starts_with("invalid type: integer")
             || message.starts_with("invalid type: floating point")
             || message.starts_with("invalid type: boolean"))
+}
+
+/// Go's reading of an empty value where a scalar is expected: a key written with no value
+/// (`timeout:`) decodes to the field's zero value (0, false, "", 0s), and so does a value
+/// that is one reference to an unset or empty variable (`${env:UNSET}`, which Go's resolver
+/// turns into no value). Here such a reference is an empty string (a string field takes it
+/// as one); where it fails as anything else, it becomes no value (an optional field: unset;
+/// `emptied` keeps its error, told if no value fails too), and no value where a scalar is
+/// expected becomes that scalar's zero. Whether the node was changed.
+fn empty_as_go_reads_it(
+    message: &str,
+    value: &mut ConfigValue,
+    path: &[String],
+    emptied: &mut Vec<(Vec<String>, String)>,
+) -> bool {
+    let Some(node) = node_at(value, path) else {
+        return false;
+    };
+    match node {
+        ConfigValue::String(s) if s.trim().is_empty() => {
+            emptied.push((path.to_vec(), message.to_string()));
+            *node = ConfigValue::Null;
+            true
+        }
+        ConfigValue::Null => {
+            let Some(expected) = message.strip_prefix("invalid type: unit value, expected ") else {
+                return false;
+            };
+            let zero = match expected {
+                "a boolean" => ConfigValue::Bool(false),
+                "a string" => ConfigValue::String(String::new()),
+                "f32" | "f64" => ConfigValue::Number(0.0.into()),
+                "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
+                    ConfigValue::Number(0.into())
+                }
+                // GoDuration: a bare integer is nanoseconds
+                e if e.starts_with("a duration") => ConfigValue::Number(0.into()),
+                _ => return false,
+            };
+            *node = zero;
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Turn serde's wording into the collector's: unknown keys and variants name the nearest
@@ -824,6 +878,75 @@ bogus: 1",
         assert_eq!(s.endpoint, "4317");
         assert_eq!(s.headers["x-id"], "123");
         assert_eq!(s.headers["flag"], "true");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Scalars {
+        endpoint: String,
+        timeout: GoDuration,
+        count: u32,
+        ratio: f64,
+        insecure: bool,
+        limit: Option<u64>,
+    }
+
+    // defaults that are not zero, so that a zero can be told from a default
+    impl Default for Scalars {
+        fn default() -> Self {
+            Scalars {
+                endpoint: "localhost:4317".into(),
+                timeout: GoDuration::from_secs(5),
+                count: 7,
+                ratio: 0.5,
+                insecure: true,
+                limit: Some(3),
+            }
+        }
+    }
+
+    impl Validate for Scalars {
+        fn validate(&self) -> Vec<ConfigError> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn an_empty_scalar_is_its_zero_value_as_in_go() {
+        let text = "endpoint:\ntimeout:\ncount:\nratio:\ninsecure:\nlimit:\n";
+        let s: Scalars = parse_typed(&yaml(text)).unwrap();
+        assert_eq!(s.endpoint, "");
+        assert_eq!(s.timeout, GoDuration::default());
+        assert_eq!(
+            (s.count, s.ratio, s.insecure, s.limit),
+            (0, 0.0, false, None)
+        );
+        // a reference to an unset variable, once expanded
+        let text = "endpoint: ''\ntimeout: ''\ncount: ''\nratio: ''\ninsecure: ''\nlimit: ''\n";
+        let s: Scalars = parse_typed(&yaml(text)).unwrap();
+        assert_eq!(s.endpoint, "");
+        assert_eq!(s.timeout, GoDuration::default());
+        assert_eq!(
+            (s.count, s.ratio, s.insecure, s.limit),
+            (0, 0.0, false, None)
+        );
+        // an empty string where no value fails too is refused with its own error
+        let errs = parse_typed::<Sample>(&yaml("mode: ''\n")).unwrap_err();
+        assert_eq!(
+            errs[0].to_string(),
+            "mode: invalid value \"\"; expected one of basic, detailed"
+        );
+        // any other text is still refused, every problem at once
+        let errs =
+            parse_typed::<Scalars>(&yaml("count: x\ninsecure: 'no'\ntimeout: 5\n")).unwrap_err();
+        let msgs: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "count: invalid type: string \"x\", expected u32",
+                "insecure: invalid type: string \"no\", expected a boolean",
+            ]
+        );
     }
 
     #[test]

@@ -306,6 +306,11 @@ fn expand_tree(
                 path.pop();
             }
         }
+        ConfigValue::String(s) if is_bare_reference(s) => warnings.push(format!(
+            "{}: {s:?} is not expanded: a bare $VAR is text (as in the Go collector); write ${{env:{}}} for the variable's value",
+            path.join(pipeline_api::config::KEY_DELIMITER),
+            &s[1..]
+        )),
         ConfigValue::String(s) if s.contains('$') => match expand_string(s, env, warnings) {
             Ok(Expanded::Text(t)) => *s = t,
             Ok(Expanded::Value(v)) => *value = v,
@@ -316,6 +321,14 @@ fn expand_tree(
         },
         _ => {}
     }
+}
+
+/// A whole value that is `$NAME`: a reference in the form confmap no longer expands.
+fn is_bare_reference(s: &str) -> bool {
+    s.strip_prefix('$').is_some_and(|name| {
+        name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
 }
 
 fn key_text(k: &ConfigValue) -> String {
@@ -716,6 +729,25 @@ mod tests {
         assert!(msgs[1].contains("NOPE is not set"));
         assert!(msgs[2].contains("unsupported scheme \"s3\""));
         assert!(set_flag_to_source("novalue").is_err());
+    }
+
+    #[test]
+    fn a_bare_reference_as_the_whole_value_is_text_with_a_warning() {
+        let mut e = env();
+        e.files.insert(
+            "c.yaml".into(),
+            "exporters:\n  otlphttp:\n    endpoint: $HOST\n    headers: {k: $HOST/x, r: '^a$'}\n"
+                .into(),
+        );
+        let r = resolve(&["c.yaml".into()], &e).unwrap();
+        assert_eq!(r.tree["exporters"]["otlphttp"]["endpoint"], yaml("$HOST"));
+        assert_eq!(
+            r.warnings,
+            vec![
+                "exporters::otlphttp::endpoint: \"$HOST\" is not expanded: a bare $VAR is text \
+                 (as in the Go collector); write ${env:HOST} for the variable's value"
+            ]
+        );
     }
 
     #[test]

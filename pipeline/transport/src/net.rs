@@ -21,6 +21,12 @@ pub fn check_endpoint(endpoint: &str, example_port: u16) -> Result<(), String> {
     let Some((host, port)) = e.rsplit_once(':') else {
         return Err(format!("{e:?} is not host:port (missing port)"));
     };
+    if port.is_empty() {
+        // Go listens on a free port; an empty port is almost always an unset variable
+        return Err(format!(
+            "{e:?}: no port after the colon (an unset environment variable?); write {host}:0 for a free port"
+        ));
+    }
     if port.parse::<u16>().is_err() {
         return Err(format!("{e:?}: invalid port {port:?}"));
     }
@@ -147,6 +153,14 @@ mod tests {
             .unwrap_err()
             .contains("brackets"));
         assert!(check_endpoint(":1888", 1888).is_ok());
+        // `${env:HOST}:${env:PORT}` with both unset
+        assert_eq!(
+            check_endpoint(":", 4317).unwrap_err(),
+            "\":\": no port after the colon (an unset environment variable?); write :0 for a free port"
+        );
+        assert!(check_endpoint("collector:", 4317)
+            .unwrap_err()
+            .contains("write collector:0"));
     }
 
     #[test]
