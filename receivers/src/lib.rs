@@ -10,6 +10,7 @@ pub mod filelog;
 pub mod grpc_unary;
 pub mod hostmetrics;
 pub mod http_server;
+pub mod httpcheck;
 pub mod jaeger;
 pub mod limits;
 pub mod loki;
@@ -28,6 +29,7 @@ pub fn factories() -> Vec<Arc<dyn ReceiverFactory>> {
         filelog::factory(),
         hostmetrics::factory(),
         docker_stats::factory(),
+        httpcheck::factory(),
         nop::factory(),
         otlpjsonfile::factory(),
         zipkin::factory(),

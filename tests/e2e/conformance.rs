@@ -49,6 +49,12 @@ const NEEDS_CONFIG: &[(ComponentKind, &str, &str)] = &[
         "otlpjsonfile",
         "include: [FILELOG_DIR/*.json]",
     ),
+    // Go: "no targets configured" (a port where nothing listens: an error point each round)
+    (
+        ComponentKind::Receiver,
+        "httpcheck",
+        "targets: [{endpoint: 'http://127.0.0.1:1/'}]\ninitial_delay: 0s",
+    ),
     // Go: "must specify at least one protocol when using the Loki receiver"
     (
         ComponentKind::Receiver,
@@ -329,6 +335,12 @@ const NOT_ACTED_ON: &[(ComponentKind, &str, &str, &str)] = &[
         "refresh_interval",
     ),
     (ComponentKind::Receiver, "docker_stats", "tls: {}", "tls"),
+    (
+        ComponentKind::Receiver,
+        "httpcheck",
+        "targets: [{endpoint: 'http://a:1', cookies: {enabled: true}}]",
+        "targets::0::cookies",
+    ),
 ];
 
 /// Every component is declared ([`pipeline_api::Meta`]): its stability is known for what it

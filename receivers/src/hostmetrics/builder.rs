@@ -108,18 +108,30 @@ impl MetricsBuilder {
         if !self.enabled[i] {
             return;
         }
-        let def = &self.defs[i];
-        let value = if def.int {
-            number_data_point::Value::AsInt(value as i64)
-        } else {
-            number_data_point::Value::AsDouble(value)
-        };
-        let attributes = def
+        let attributes = self.defs[i]
             .attributes
             .iter()
             .zip(attrs)
             .map(|(k, v)| kv(k, AttrValue::Str((*v).to_string())))
             .collect();
+        self.record_attributes(name, value, attributes);
+    }
+
+    /// Record a point with attributes of any type, already made (see [`kv`]); for a
+    /// metric whose attributes are not all strings.
+    pub fn record_attributes(&mut self, name: &str, value: f64, attributes: Vec<KeyValue>) {
+        let Some(i) = self.index(name) else {
+            debug_assert!(false, "unknown metric {name}");
+            return;
+        };
+        if !self.enabled[i] {
+            return;
+        }
+        let value = if self.defs[i].int {
+            number_data_point::Value::AsInt(value as i64)
+        } else {
+            number_data_point::Value::AsDouble(value)
+        };
         self.points[i].push(NumberDataPoint {
             attributes,
             start_time_unix_nano: self.start,
