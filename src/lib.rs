@@ -15,6 +15,7 @@ pub fn registry() -> Registry {
         extensions: vec![
             pipeline::extensions::health_check::factory(),
             pipeline::extensions::file_storage::factory(),
+            pipeline::extensions::memory_ballast::factory(),
             pipeline::extensions::pprof::factory(),
             pipeline::extensions::zpages::factory(),
         ],

@@ -2,5 +2,6 @@
 
 pub mod file_storage;
 pub mod health_check;
+pub mod memory_ballast;
 pub mod pprof;
 pub mod zpages;
