@@ -16,6 +16,7 @@ mod delivery;
 mod harness;
 mod hostile;
 mod hostmetrics;
+mod httpcheck;
 mod image;
 mod lifecycle;
 mod listen;

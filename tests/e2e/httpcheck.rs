@@ -1,0 +1,102 @@
+//! The `httpcheck` receiver in the binary, checking the collector's own `health_check`
+//! endpoint and a port where nothing listens, exported through the `prometheus` exporter and
+//! scraped by a real Prometheus: the queries people alert on answer as with Go's receiver.
+
+use std::time::Duration;
+
+use crate::harness::{free_port, temp_dir, try_http_get, Collector, Ports};
+use crate::prometheus::{prometheus_bin, query, start};
+use crate::sink::eventually;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_checks_reach_a_real_prometheus_with_gos_names() {
+    let bin = prometheus_bin();
+    let prom_port = free_port();
+    let exporter_port = free_port();
+    let closed = free_port();
+    let ports = Ports::new();
+    let dir = temp_dir("httpcheck-prometheus");
+    let prom_config = dir.join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: checks\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"
+        ),
+    )
+    .unwrap();
+    let _prom = start(&bin, &dir, &prom_config, prom_port);
+    // the receiver under Go's new name; the old one is the alias
+    let config = ports.fill(&format!(
+        r#"
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:HEALTH_PORT
+receivers:
+  http_check:
+    collection_interval: 1s
+    initial_delay: 0s
+    targets:
+      - endpoint: http://127.0.0.1:HEALTH_PORT/
+      - endpoints: [http://127.0.0.1:{closed}/health]
+        method: GET
+exporters:
+  prometheus:
+    endpoint: 127.0.0.1:{exporter_port}
+service:
+  extensions: [health_check]
+  telemetry: {{metrics: {{address: 127.0.0.1:METRICS_PORT}}}}
+  pipelines:
+    metrics:
+      receivers: [http_check]
+      exporters: [prometheus]
+"#
+    ));
+    let collector = Collector::start("httpcheck-collector", &config);
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            try_http_get(&format!("http://127.0.0.1:{prom_port}/-/ready"))
+                .is_some_and(|(s, _)| s == 200)
+        })
+        .await,
+        "Prometheus did not get ready"
+    );
+    let health = ports.health;
+    let up = format!("http://127.0.0.1:{health}/");
+    let down = format!("http://127.0.0.1:{closed}/health");
+    for (q, want) in [
+        // the endpoint answered 200
+        (
+            format!("httpcheck_status{{http_url=\"{up}\",http_status_class=\"2xx\",http_status_code=\"200\",http_method=\"GET\"}}"),
+            1.0,
+        ),
+        (
+            format!("sum(httpcheck_status{{http_url=\"{up}\"}})"),
+            1.0,
+        ),
+        (
+            format!("count(httpcheck_status{{http_url=\"{up}\"}})"),
+            5.0,
+        ),
+        // nothing listens: one error, every class at 0
+        (
+            format!("count(httpcheck_error{{http_url=\"{down}\"}})"),
+            1.0,
+        ),
+        (
+            format!("sum(httpcheck_status{{http_url=\"{down}\"}})"),
+            0.0,
+        ),
+        (
+            format!("count(httpcheck_duration_milliseconds{{http_url=\"{up}\"}})"),
+            1.0,
+        ),
+    ] {
+        let found = eventually(Duration::from_secs(30), || {
+            query(prom_port, &q).is_some_and(|v| v == want)
+        })
+        .await;
+        assert!(found, "{q}: got {:?}, want {want}", query(prom_port, &q));
+    }
+    drop(collector);
+    let _ = std::fs::remove_dir_all(&dir);
+}
