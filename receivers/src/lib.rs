@@ -18,6 +18,7 @@ pub mod nop;
 pub mod otlp;
 pub mod otlpjsonfile;
 pub mod prometheus;
+pub mod redis;
 mod thrift_codec;
 pub mod zipkin;
 
@@ -30,6 +31,7 @@ pub fn factories() -> Vec<Arc<dyn ReceiverFactory>> {
         hostmetrics::factory(),
         docker_stats::factory(),
         httpcheck::factory(),
+        redis::factory(),
         nop::factory(),
         otlpjsonfile::factory(),
         zipkin::factory(),

@@ -145,6 +145,12 @@ const NEEDS_CONFIG: &[(ComponentKind, &str, &str)] = &[
 /// Config for the lifecycle part, where the default would listen on a fixed port or on every
 /// interface: loopback port 0 instead.
 const LOOPBACK: &[(ComponentKind, &str, &str)] = &[
+    // Go builds it only with an endpoint (checked at build); nothing listens on port 1
+    (
+        ComponentKind::Receiver,
+        "redis",
+        "endpoint: 127.0.0.1:1\ninitial_delay: 0s",
+    ),
     // not listeners: Go's default config of these validates, but the processor cannot be
     // built without actions (Go checks them at build, as `check_when_used` does here)
     (
@@ -340,6 +346,12 @@ const NOT_ACTED_ON: &[(ComponentKind, &str, &str, &str)] = &[
         "httpcheck",
         "targets: [{endpoint: 'http://a:1', cookies: {enabled: true}}]",
         "targets::0::cookies",
+    ),
+    (
+        ComponentKind::Receiver,
+        "redis",
+        "endpoint: a:1\nmetrics: {redis.mode: {enabled: true}}",
+        "metrics::redis.mode",
     ),
 ];
 
