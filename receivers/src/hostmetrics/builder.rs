@@ -114,7 +114,7 @@ impl MetricsBuilder {
             .zip(attrs)
             .map(|(k, v)| kv(k, AttrValue::Str((*v).to_string())))
             .collect();
-        self.record_attributes(name, value, attributes);
+        self.push(i, value, attributes);
     }
 
     /// Record a point with attributes of any type, already made (see [`kv`]); for a
@@ -124,9 +124,13 @@ impl MetricsBuilder {
             debug_assert!(false, "unknown metric {name}");
             return;
         };
-        if !self.enabled[i] {
-            return;
+        if self.enabled[i] {
+            self.push(i, value, attributes);
         }
+    }
+
+    /// Add a point to metric `i`.
+    fn push(&mut self, i: usize, value: f64, attributes: Vec<KeyValue>) {
         let value = if self.defs[i].int {
             number_data_point::Value::AsInt(value as i64)
         } else {
