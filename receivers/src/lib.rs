@@ -14,6 +14,7 @@ pub mod httpcheck;
 pub mod jaeger;
 pub mod limits;
 pub mod loki;
+pub mod nginx;
 pub mod nop;
 pub mod otlp;
 pub mod otlpjsonfile;
@@ -32,6 +33,7 @@ pub fn factories() -> Vec<Arc<dyn ReceiverFactory>> {
         docker_stats::factory(),
         httpcheck::factory(),
         redis::factory(),
+        nginx::factory(),
         nop::factory(),
         otlpjsonfile::factory(),
         zipkin::factory(),

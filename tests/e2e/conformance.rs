@@ -353,6 +353,12 @@ const NOT_ACTED_ON: &[(ComponentKind, &str, &str, &str)] = &[
         "endpoint: a:1\nmetrics: {redis.mode: {enabled: true}}",
         "metrics::redis.mode",
     ),
+    (
+        ComponentKind::Receiver,
+        "nginx",
+        "cookies: {enabled: true}",
+        "cookies",
+    ),
 ];
 
 /// Every component is declared ([`pipeline_api::Meta`]): its stability is known for what it
