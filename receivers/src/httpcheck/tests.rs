@@ -166,6 +166,8 @@ fn defaults_and_validation_are_gos() {
     assert_eq!(lines[3], "targets::2::method: invalid method \"G T\"");
     assert_eq!(lines[4], "collection_interval: requires positive value");
     assert_eq!(lines[5], "metrics: has invalid keys: httpcheck.nope");
+    // `http://${env:HOST}` with HOST unset: Go's ParseRequestURI takes it
+    assert!(parse("targets: [{endpoint: 'http://'}]").is_ok());
     // a typo is named with the nearest key of the target or of its HTTP client
     let err = parse("targets: [{endpoint: 'http://a:1', metod: GET}]").unwrap_err();
     assert!(err.contains("did you mean \"method\""), "{err}");
