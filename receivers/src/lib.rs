@@ -20,6 +20,9 @@ pub mod otlp;
 pub mod otlpjsonfile;
 pub mod prometheus;
 pub mod redis;
+pub mod scraping;
+#[cfg(test)]
+mod testing;
 mod thrift_codec;
 pub mod zipkin;
 

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use crate::harness::{free_port, temp_dir, try_http_get, Collector, Ports};
-use crate::prometheus::{prometheus_bin, query, start};
+use crate::harness::{free_port, Collector, Ports};
+use crate::prometheus::{query, scraping};
 use crate::sink::eventually;
 
 fn proc_cpus() -> usize {
@@ -30,20 +30,9 @@ fn mem_total() -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_metrics_reach_a_real_prometheus_with_gos_names() {
-    let bin = prometheus_bin();
-    let prom_port = free_port();
     let exporter_port = free_port();
     let ports = Ports::new();
-    let dir = temp_dir("hostmetrics-prometheus");
-    let prom_config = dir.join("prometheus.yml");
-    std::fs::write(
-        &prom_config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: host\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"
-        ),
-    )
-    .unwrap();
-    let _prom = start(&bin, &dir, &prom_config, prom_port);
+    let (_prom, prom_port) = scraping("hostmetrics-prometheus", "host", exporter_port).await;
     let config = ports.fill(&format!(
         r#"
 receivers:
@@ -78,14 +67,6 @@ service:
 "#
     ));
     let collector = Collector::start("hostmetrics-collector", &config);
-    assert!(
-        eventually(Duration::from_secs(30), || {
-            try_http_get(&format!("http://127.0.0.1:{prom_port}/-/ready"))
-                .is_some_and(|(s, _)| s == 200)
-        })
-        .await,
-        "Prometheus did not get ready"
-    );
     let ncpu = proc_cpus() as f64;
     let wait = |q: String, ok: Box<dyn Fn(f64) -> bool + Send>| async move {
         let found = eventually(Duration::from_secs(30), || {
@@ -145,5 +126,4 @@ service:
     )
     .await;
     drop(collector);
-    let _ = std::fs::remove_dir_all(&dir);
 }

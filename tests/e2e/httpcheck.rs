@@ -4,27 +4,16 @@
 
 use std::time::Duration;
 
-use crate::harness::{free_port, temp_dir, try_http_get, Collector, Ports};
-use crate::prometheus::{prometheus_bin, query, start};
+use crate::harness::{free_port, Collector, Ports};
+use crate::prometheus::{query, scraping};
 use crate::sink::eventually;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_checks_reach_a_real_prometheus_with_gos_names() {
-    let bin = prometheus_bin();
-    let prom_port = free_port();
     let exporter_port = free_port();
     let closed = free_port();
     let ports = Ports::new();
-    let dir = temp_dir("httpcheck-prometheus");
-    let prom_config = dir.join("prometheus.yml");
-    std::fs::write(
-        &prom_config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: checks\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"
-        ),
-    )
-    .unwrap();
-    let _prom = start(&bin, &dir, &prom_config, prom_port);
+    let (_prom, prom_port) = scraping("httpcheck-prometheus", "checks", exporter_port).await;
     // the receiver under Go's new name; the old one is the alias
     let config = ports.fill(&format!(
         r#"
@@ -52,14 +41,6 @@ service:
 "#
     ));
     let collector = Collector::start("httpcheck-collector", &config);
-    assert!(
-        eventually(Duration::from_secs(30), || {
-            try_http_get(&format!("http://127.0.0.1:{prom_port}/-/ready"))
-                .is_some_and(|(s, _)| s == 200)
-        })
-        .await,
-        "Prometheus did not get ready"
-    );
     let health = ports.health;
     let up = format!("http://127.0.0.1:{health}/");
     let down = format!("http://127.0.0.1:{closed}/health");
@@ -98,5 +79,4 @@ service:
         assert!(found, "{q}: got {:?}, want {want}", query(prom_port, &q));
     }
     drop(collector);
-    let _ = std::fs::remove_dir_all(&dir);
 }

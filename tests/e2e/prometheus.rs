@@ -62,6 +62,31 @@ pub fn start(bin: &str, dir: &std::path::Path, config: &std::path::Path, port: u
     )
 }
 
+/// A Prometheus (files under a temp dir named after `name`) scraping one target,
+/// 127.0.0.1:`target`, every second as job `job`, started and ready; with its port.
+pub async fn scraping(name: &str, job: &str, target: u16) -> (Prometheus, u16) {
+    let bin = prometheus_bin();
+    let port = free_port();
+    let dir = temp_dir(name);
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: {job}\n    static_configs: [{{targets: ['127.0.0.1:{target}']}}]\n"
+        ),
+    )
+    .unwrap();
+    let prometheus = start(&bin, &dir, &config, port);
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            try_http_get(&format!("http://127.0.0.1:{port}/-/ready")).is_some_and(|(s, _)| s == 200)
+        })
+        .await,
+        "Prometheus did not get ready"
+    );
+    (prometheus, port)
+}
+
 /// A PromQL query as a URL query value.
 pub fn encode(q: &str) -> String {
     q.bytes()

@@ -913,23 +913,19 @@ bogus: 1",
 
     #[test]
     fn an_empty_scalar_is_its_zero_value_as_in_go() {
-        let text = "endpoint:\ntimeout:\ncount:\nratio:\ninsecure:\nlimit:\n";
-        let s: Scalars = parse_typed(&yaml(text)).unwrap();
-        assert_eq!(s.endpoint, "");
-        assert_eq!(s.timeout, GoDuration::default());
-        assert_eq!(
-            (s.count, s.ratio, s.insecure, s.limit),
-            (0, 0.0, false, None)
-        );
-        // a reference to an unset variable, once expanded
-        let text = "endpoint: ''\ntimeout: ''\ncount: ''\nratio: ''\ninsecure: ''\nlimit: ''\n";
-        let s: Scalars = parse_typed(&yaml(text)).unwrap();
-        assert_eq!(s.endpoint, "");
-        assert_eq!(s.timeout, GoDuration::default());
-        assert_eq!(
-            (s.count, s.ratio, s.insecure, s.limit),
-            (0, 0.0, false, None)
-        );
+        for text in [
+            "endpoint:\ntimeout:\ncount:\nratio:\ninsecure:\nlimit:\n",
+            // a reference to an unset variable, once expanded
+            "endpoint: ''\ntimeout: ''\ncount: ''\nratio: ''\ninsecure: ''\nlimit: ''\n",
+        ] {
+            let s: Scalars = parse_typed(&yaml(text)).unwrap();
+            assert_eq!(s.endpoint, "");
+            assert_eq!(s.timeout, GoDuration::default());
+            assert_eq!(
+                (s.count, s.ratio, s.insecure, s.limit),
+                (0, 0.0, false, None)
+            );
+        }
         // an empty string where no value fails too is refused with its own error
         let errs = parse_typed::<Sample>(&yaml("mode: ''\n")).unwrap_err();
         assert_eq!(

@@ -2,27 +2,7 @@
 //! metadata: name, description, unit, instrument, on by default, attributes), and the names
 //! of the cgroup-v1-only ones it accepts in `metrics:` without producing them.
 
-use crate::hostmetrics::builder::{Def, Kind};
-
-const fn m(
-    name: &'static str,
-    description: &'static str,
-    unit: &'static str,
-    kind: Kind,
-    int: bool,
-    enabled: bool,
-    attributes: &'static [&'static str],
-) -> Def {
-    Def {
-        name,
-        description,
-        unit,
-        kind,
-        int,
-        enabled,
-        attributes,
-    }
-}
+use crate::hostmetrics::builder::{def as m, Def, Kind};
 
 const MONO: Kind = Kind::Sum { monotonic: true };
 const UPDOWN: Kind = Kind::Sum { monotonic: false };

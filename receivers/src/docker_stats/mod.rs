@@ -17,16 +17,14 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
 use pipeline_api::config::{ConfigError, ConfigValue, GoDuration, Validate};
 use pipeline_api::telemetry::ReceiverObs;
 use pipeline_api::{
-    async_trait, declare, Batch, BuildContext, BuildError, CancellationToken, ComponentConfig,
-    ComponentId, Meta, Receiver, ReceiverFactory, RequestContext, SharedConsumer, Signal,
-    SignalConsumers, Stability,
+    async_trait, declare, BuildContext, BuildError, CancellationToken, ComponentConfig,
+    ComponentId, Meta, Receiver, ReceiverFactory, SharedConsumer, Signal, SignalConsumers,
+    Stability,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -34,6 +32,7 @@ use serde_json::Value;
 use crate::hostmetrics::builder::{kv, resource_metrics_scoped, AttrValue, MetricsBuilder};
 use crate::hostmetrics::config::{toggles, MetricToggles};
 use crate::hostmetrics::scrapers::now_nanos;
+use crate::scraping::{self, Rounds};
 use engine::Engine;
 
 pub const META: Meta = Meta::new("docker_stats").metrics(Stability::Alpha);
@@ -597,51 +596,23 @@ fn jiff_parse(t: &str) -> Result<f64, String> {
 #[async_trait]
 impl Receiver for DockerStatsReceiver {
     async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<(), BuildError> {
-        let interval = self
-            .cfg
-            .collection_interval
-            .get()
-            .max(Duration::from_millis(1));
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            _ = tokio::time::sleep(self.cfg.initial_delay.get()) => {}
-        }
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = ticker.tick() => {}
-            }
+        let cfg = &self.cfg;
+        let mut rounds = Rounds::new(cfg.initial_delay.get(), cfg.collection_interval.get());
+        while rounds.next(&shutdown).await {
             let (rms, errors) = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                r = scrape(&self.engine, &self.cfg, &self.excluded) => r,
+                r = scrape(&self.engine, cfg, &self.excluded) => r,
             };
             if !errors.is_empty() {
                 tracing::warn!(
                     receiver = %self.id,
-                    endpoint = %self.cfg.endpoint,
+                    endpoint = %cfg.endpoint,
                     errors = errors.len(),
                     first = %errors[0],
                     "Error scraping docker stats; trying again at the next interval."
                 );
             }
-            if rms.is_empty() {
-                continue;
-            }
-            let mut batch = Batch::from_metrics(ExportMetricsServiceRequest {
-                resource_metrics: rms,
-            });
-            batch.set_context(RequestContext {
-                receiver: Some(self.id.clone()),
-                ..Default::default()
-            });
-            let items = batch.items();
-            let result = self.next.consume(batch).await;
-            self.obs.record(Signal::Metrics, items, &result);
-            if let Err(e) = result {
-                tracing::debug!(receiver = %self.id, items, error = %e, "The pipeline refused docker stats.");
-            }
+            scraping::send(&self.id, &self.next, &self.obs, rms).await;
         }
         Ok(())
     }

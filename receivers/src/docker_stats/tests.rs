@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value;
-use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, ResourceMetrics};
+use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
 use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::testing::{context, Collect};
 use pipeline_api::{CancellationToken, ComponentKind, Receiver, Signal, SignalConsumers};
@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::engine::Engine;
 use super::{scrape, DockerStatsConfig, DockerStatsReceiver, ImageMatcher};
+use crate::testing::points as value;
 
 fn parse(s: &str) -> Result<DockerStatsConfig, String> {
     let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
@@ -118,41 +119,6 @@ fn tmp(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn value(rm: &ResourceMetrics, name: &str) -> Vec<(String, f64)> {
-    let mut out = Vec::new();
-    for m in rm
-        .scope_metrics
-        .iter()
-        .flat_map(|s| &s.metrics)
-        .filter(|m| m.name == name)
-    {
-        let dps = match &m.data {
-            Some(metric::Data::Sum(s)) => &s.data_points,
-            Some(metric::Data::Gauge(g)) => &g.data_points,
-            _ => continue,
-        };
-        for dp in dps {
-            let attrs: Vec<String> = dp
-                .attributes
-                .iter()
-                .map(
-                    |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                        Some(any_value::Value::StringValue(s)) => format!("{}={s}", kv.key),
-                        _ => kv.key.clone(),
-                    },
-                )
-                .collect();
-            let v = match dp.value {
-                Some(number_data_point::Value::AsInt(i)) => i as f64,
-                Some(number_data_point::Value::AsDouble(d)) => d,
-                None => f64::NAN,
-            };
-            out.push((attrs.join(","), v));
-        }
-    }
-    out
 }
 
 fn resource(rm: &ResourceMetrics) -> BTreeMap<String, String> {

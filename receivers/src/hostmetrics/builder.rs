@@ -29,6 +29,27 @@ pub struct Def {
     pub attributes: &'static [&'static str],
 }
 
+/// A [`Def`] in a `const` table.
+pub const fn def(
+    name: &'static str,
+    description: &'static str,
+    unit: &'static str,
+    kind: Kind,
+    int: bool,
+    enabled: bool,
+    attributes: &'static [&'static str],
+) -> Def {
+    Def {
+        name,
+        description,
+        unit,
+        kind,
+        int,
+        enabled,
+        attributes,
+    }
+}
+
 /// An attribute value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttrValue {

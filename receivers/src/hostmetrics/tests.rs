@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value;
-use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, ResourceMetrics};
+use opentelemetry_proto::tonic::metrics::v1::{metric, ResourceMetrics};
 use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::ComponentId;
 
@@ -53,39 +53,9 @@ impl Rig {
 
 /// (attributes as `k=v` joined by `,`, value) of every point of `name`.
 fn points(rms: &[ResourceMetrics], name: &str) -> Vec<(String, f64)> {
-    let mut out = Vec::new();
-    for rm in rms {
-        for sm in &rm.scope_metrics {
-            for m in sm.metrics.iter().filter(|m| m.name == name) {
-                let dps = match &m.data {
-                    Some(metric::Data::Sum(s)) => &s.data_points,
-                    Some(metric::Data::Gauge(g)) => &g.data_points,
-                    _ => continue,
-                };
-                for dp in dps {
-                    let attrs: Vec<String> = dp
-                        .attributes
-                        .iter()
-                        .map(|kv| {
-                            let v = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                                Some(any_value::Value::StringValue(s)) => s.clone(),
-                                Some(any_value::Value::IntValue(i)) => i.to_string(),
-                                _ => String::new(),
-                            };
-                            format!("{}={v}", kv.key)
-                        })
-                        .collect();
-                    let v = match dp.value {
-                        Some(number_data_point::Value::AsInt(i)) => i as f64,
-                        Some(number_data_point::Value::AsDouble(d)) => d,
-                        None => f64::NAN,
-                    };
-                    out.push((attrs.join(","), v));
-                }
-            }
-        }
-    }
-    out
+    rms.iter()
+        .flat_map(|rm| crate::testing::points(rm, name))
+        .collect()
 }
 
 fn names(rms: &[ResourceMetrics]) -> Vec<String> {

@@ -2,8 +2,9 @@
 //! instrument, on by default, attributes), and those Ferrotel accepts in `metrics:` without
 //! producing them.
 
-use crate::hostmetrics::builder::{Def, Kind};
+use crate::hostmetrics::builder::{def, Def, Kind};
 
+/// Every metric of the receiver has integer values.
 const fn m(
     name: &'static str,
     description: &'static str,
@@ -12,15 +13,7 @@ const fn m(
     enabled: bool,
     attributes: &'static [&'static str],
 ) -> Def {
-    Def {
-        name,
-        description,
-        unit,
-        kind,
-        int: true,
-        enabled,
-        attributes,
-    }
+    def(name, description, unit, kind, true, enabled, attributes)
 }
 
 const UPDOWN: Kind = Kind::Sum { monotonic: false };

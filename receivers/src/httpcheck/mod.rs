@@ -28,15 +28,14 @@ mod tests;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
 use pipeline_api::config::{ConfigError, GoDuration, Validate};
 use pipeline_api::telemetry::ReceiverObs;
 use pipeline_api::{
-    async_trait, declare, Batch, BuildContext, BuildError, CancellationToken, ComponentConfig,
-    ComponentId, Meta, Receiver, ReceiverFactory, RequestContext, SharedConsumer, Signal,
-    SignalConsumers, Stability,
+    async_trait, declare, BuildContext, BuildError, CancellationToken, ComponentConfig,
+    ComponentId, Meta, Receiver, ReceiverFactory, SharedConsumer, Signal, SignalConsumers,
+    Stability,
 };
 use serde::Deserialize;
 use transport::http::{error_chain, ClientOptions, HttpClientConfig};
@@ -44,6 +43,7 @@ use transport::http::{error_chain, ClientOptions, HttpClientConfig};
 use crate::hostmetrics::builder::{kv, resource_metrics_scoped, AttrValue, MetricsBuilder};
 use crate::hostmetrics::config::{toggles, MetricToggles};
 use crate::hostmetrics::scrapers::now_nanos;
+use crate::scraping::{self, Rounds};
 
 /// Go: `type: http_check`, `deprecated_type: httpcheck`; both are taken without a warning.
 pub const META: Meta = Meta::new("httpcheck")
@@ -534,52 +534,24 @@ async fn scrape(checks: &[Check], cfg: &HttpCheckConfig, start: u64) -> Resource
 #[async_trait]
 impl Receiver for HttpCheckReceiver {
     async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<(), BuildError> {
-        let interval = self
-            .cfg
-            .collection_interval
-            .get()
-            .max(Duration::from_millis(1));
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            _ = tokio::time::sleep(self.cfg.initial_delay.get()) => {}
-        }
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = ticker.tick() => {}
-            }
-            let deadline = match self.cfg.timeout.get() {
-                t if t.is_zero() => Duration::MAX,
-                t => t,
-            };
+        let cfg = &self.cfg;
+        let deadline = match cfg.timeout.get() {
+            t if t.is_zero() => Duration::MAX,
+            t => t,
+        };
+        let mut rounds = Rounds::new(cfg.initial_delay.get(), cfg.collection_interval.get());
+        while rounds.next(&shutdown).await {
             let rm = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                r = tokio::time::timeout(deadline, scrape(&self.checks, &self.cfg, self.start)) => match r {
+                r = tokio::time::timeout(deadline, scrape(&self.checks, cfg, self.start)) => match r {
                     Ok(rm) => rm,
                     Err(_) => {
-                        tracing::warn!(receiver = %self.id, timeout = %self.cfg.timeout, "The HTTP checks did not finish within the scrape timeout; trying again at the next interval.");
+                        tracing::warn!(receiver = %self.id, timeout = %cfg.timeout, "The HTTP checks did not finish within the scrape timeout; trying again at the next interval.");
                         continue;
                     }
                 },
             };
-            let mut batch = Batch::from_metrics(ExportMetricsServiceRequest {
-                resource_metrics: vec![rm],
-            });
-            batch.set_context(RequestContext {
-                receiver: Some(self.id.clone()),
-                ..Default::default()
-            });
-            let items = batch.items();
-            if items == 0 {
-                continue;
-            }
-            let result = self.next.consume(batch).await;
-            self.obs.record(Signal::Metrics, items, &result);
-            if let Err(e) = result {
-                tracing::debug!(receiver = %self.id, items, error = %e, "The pipeline refused the HTTP check metrics.");
-            }
+            scraping::send(&self.id, &self.next, &self.obs, vec![rm]).await;
         }
         Ok(())
     }

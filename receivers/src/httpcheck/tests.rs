@@ -5,14 +5,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
-use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, ResourceMetrics};
+use opentelemetry_proto::tonic::metrics::v1::{metric, ResourceMetrics};
 use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::testing::{context, Collect};
-use pipeline_api::{CancellationToken, ComponentKind, Receiver, Signal, SignalConsumers};
+use pipeline_api::{ComponentKind, Signal};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{HttpCheckConfig, HttpCheckReceiver};
+use crate::testing::{self, metrics_to, rounds};
 
 fn parse(s: &str) -> Result<HttpCheckConfig, String> {
     let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
@@ -69,73 +69,28 @@ async fn server(status: u16, body: &'static str) -> (String, Arc<Mutex<Vec<Strin
     (format!("http://{addr}"), seen)
 }
 
-/// Run the receiver until it has sent one batch; that batch's resource metrics.
+/// Run the receiver until it has sent one round; that round's resource metrics.
 async fn one_scrape(cfg: &HttpCheckConfig) -> ResourceMetrics {
     let next = Collect::new();
     let ctx = context(ComponentKind::Receiver, "httpcheck", vec![Signal::Metrics]);
-    let r = HttpCheckReceiver::build(
-        ctx,
-        cfg,
-        SignalConsumers {
-            metrics: Some(next.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(Box::new(r).run(stop.clone()));
-    let mut waited = 0;
-    while next.count() == 0 && waited < 100 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
-    stop.cancel();
-    task.await.unwrap().unwrap();
-    let batch = next
-        .take()
-        .into_iter()
-        .next()
-        .expect("no metrics within 5 s");
-    let req = batch.as_metrics().expect("metrics").clone();
-    assert_eq!(req.resource_metrics.len(), 1);
-    req.resource_metrics.into_iter().next().unwrap()
+    let r = HttpCheckReceiver::build(ctx, cfg, metrics_to(&next)).unwrap();
+    let rms = rounds(Box::new(r), &next, 1).await;
+    assert_eq!(rms.len(), 1, "one round within 5 s");
+    rms.into_iter().next().unwrap()
 }
 
-fn text(kv: &KeyValue) -> String {
-    match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-        Some(any_value::Value::StringValue(s)) => format!("{}={s}", kv.key),
-        Some(any_value::Value::IntValue(i)) => format!("{}={i}", kv.key),
-        _ => kv.key.clone(),
-    }
-}
-
-/// Each point of metric `name`: its attributes (in order) and value.
+/// Each point of metric `name` (every value of the receiver is an integer; its sums go up
+/// and down).
 fn points(rm: &ResourceMetrics, name: &str) -> Vec<(String, i64)> {
-    let mut out = Vec::new();
-    for m in rm
-        .scope_metrics
-        .iter()
-        .flat_map(|s| &s.metrics)
-        .filter(|m| m.name == name)
-    {
-        let dps = match &m.data {
-            Some(metric::Data::Sum(s)) => {
-                assert!(!s.is_monotonic, "{name} is an up-down sum");
-                &s.data_points
-            }
-            Some(metric::Data::Gauge(g)) => &g.data_points,
-            _ => continue,
-        };
-        for dp in dps {
-            let attrs: Vec<String> = dp.attributes.iter().map(text).collect();
-            let v = match dp.value {
-                Some(number_data_point::Value::AsInt(i)) => i,
-                other => panic!("{name}: not an int: {other:?}"),
-            };
-            out.push((attrs.join(","), v));
+    for m in rm.scope_metrics.iter().flat_map(|s| &s.metrics) {
+        if let (true, Some(metric::Data::Sum(s))) = (m.name == name, &m.data) {
+            assert!(!s.is_monotonic, "{name} is an up-down sum");
         }
     }
-    out
+    testing::points(rm, name)
+        .into_iter()
+        .map(|(a, v)| (a, v as i64))
+        .collect()
 }
 
 #[test]

@@ -21,21 +21,21 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
 use pipeline_api::config::{ConfigError, GoDuration, Validate};
 use pipeline_api::telemetry::ReceiverObs;
 use pipeline_api::{
-    async_trait, declare, Batch, BuildContext, BuildError, CancellationToken, ComponentConfig,
-    ComponentId, Meta, Receiver, ReceiverFactory, RequestContext, SharedConsumer, Signal,
-    SignalConsumers, Stability,
+    async_trait, declare, BuildContext, BuildError, CancellationToken, ComponentConfig,
+    ComponentId, Meta, Receiver, ReceiverFactory, SharedConsumer, Signal, SignalConsumers,
+    Stability,
 };
 use serde::Deserialize;
 use transport::http::{error_chain, ClientOptions, HttpClientConfig};
 
-use crate::hostmetrics::builder::{resource_metrics_scoped, Def, Kind, MetricsBuilder};
+use crate::hostmetrics::builder::{def, resource_metrics_scoped, Def, Kind, MetricsBuilder};
 use crate::hostmetrics::config::{toggles, MetricToggles};
 use crate::hostmetrics::scrapers::now_nanos;
+use crate::scraping::{self, Rounds};
 
 pub const META: Meta = Meta::new("nginx").metrics(Stability::Beta);
 
@@ -57,42 +57,42 @@ const MONO: Kind = Kind::Sum { monotonic: true };
 
 /// Go's `metadata.yaml`.
 pub const DEFS: &[Def] = &[
-    Def {
-        name: "nginx.connections_accepted",
-        description: "The total number of accepted client connections",
-        unit: "connections",
-        kind: MONO,
-        int: true,
-        enabled: true,
-        attributes: &[],
-    },
-    Def {
-        name: "nginx.connections_current",
-        description: "The current number of nginx connections by state",
-        unit: "connections",
-        kind: Kind::Sum { monotonic: false },
-        int: true,
-        enabled: true,
-        attributes: &["state"],
-    },
-    Def {
-        name: "nginx.connections_handled",
-        description: "The total number of handled connections. Generally, the parameter value is the same as nginx.connections_accepted unless some resource limits have been reached (for example, the worker_connections limit).",
-        unit: "connections",
-        kind: MONO,
-        int: true,
-        enabled: true,
-        attributes: &[],
-    },
-    Def {
-        name: "nginx.requests",
-        description: "Total number of requests made to the server since it started",
-        unit: "requests",
-        kind: MONO,
-        int: true,
-        enabled: true,
-        attributes: &[],
-    },
+    def(
+        "nginx.connections_accepted",
+        "The total number of accepted client connections",
+        "connections",
+        MONO,
+        true,
+        true,
+        &[],
+    ),
+    def(
+        "nginx.connections_current",
+        "The current number of nginx connections by state",
+        "connections",
+        Kind::Sum { monotonic: false },
+        true,
+        true,
+        &["state"],
+    ),
+    def(
+        "nginx.connections_handled",
+        "The total number of handled connections. Generally, the parameter value is the same as nginx.connections_accepted unless some resource limits have been reached (for example, the worker_connections limit).",
+        "connections",
+        MONO,
+        true,
+        true,
+        &[],
+    ),
+    def(
+        "nginx.requests",
+        "Total number of requests made to the server since it started",
+        "requests",
+        MONO,
+        true,
+        true,
+        &[],
+    ),
 ];
 
 /// The receiver's config. `Default` = Go's `createDefaultConfig()`.
@@ -291,51 +291,24 @@ impl NginxReceiver {
 #[async_trait]
 impl Receiver for NginxReceiver {
     async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<(), BuildError> {
-        let interval = self
-            .cfg
-            .collection_interval
-            .get()
-            .max(Duration::from_millis(1));
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            _ = tokio::time::sleep(self.cfg.initial_delay.get()) => {}
-        }
-        let deadline = match self.cfg.timeout.get() {
+        let cfg = &self.cfg;
+        let deadline = match cfg.timeout.get() {
             t if t.is_zero() => Duration::MAX,
             t => t,
         };
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = ticker.tick() => {}
-            }
+        let mut rounds = Rounds::new(cfg.initial_delay.get(), cfg.collection_interval.get());
+        while rounds.next(&shutdown).await {
             let result = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 r = tokio::time::timeout(deadline, self.scrape()) => {
-                    r.unwrap_or_else(|_| Err(format!("no answer within {}", self.cfg.timeout)))
+                    r.unwrap_or_else(|_| Err(format!("no answer within {}", cfg.timeout)))
                 }
             };
-            let rm = match result {
-                Ok(rm) => rm,
+            match result {
+                Ok(rm) => scraping::send(&self.id, &self.next, &self.obs, vec![rm]).await,
                 Err(e) => {
-                    tracing::warn!(receiver = %self.id, endpoint = %self.cfg.endpoint(), error = %e, "Failed to fetch nginx stats; trying again at the next interval.");
-                    continue;
+                    tracing::warn!(receiver = %self.id, endpoint = %cfg.endpoint(), error = %e, "Failed to fetch nginx stats; trying again at the next interval.");
                 }
-            };
-            let mut batch = Batch::from_metrics(ExportMetricsServiceRequest {
-                resource_metrics: vec![rm],
-            });
-            batch.set_context(RequestContext {
-                receiver: Some(self.id.clone()),
-                ..Default::default()
-            });
-            let items = batch.items();
-            let result = self.next.consume(batch).await;
-            self.obs.record(Signal::Metrics, items, &result);
-            if let Err(e) = result {
-                tracing::debug!(receiver = %self.id, items, error = %e, "The pipeline refused the nginx metrics.");
             }
         }
         Ok(())

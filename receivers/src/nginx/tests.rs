@@ -5,13 +5,13 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::common::v1::any_value;
-use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, ResourceMetrics};
+use opentelemetry_proto::tonic::metrics::v1::{metric, ResourceMetrics};
 use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::testing::{context, Collect};
-use pipeline_api::{CancellationToken, ComponentKind, Receiver, Signal, SignalConsumers};
+use pipeline_api::{ComponentKind, Signal};
 
 use super::{parse_stub_status, NginxConfig, NginxReceiver, StubStatus};
+use crate::testing::{metrics_to, points, rounds};
 
 fn parse(s: &str) -> Result<NginxConfig, String> {
     let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
@@ -82,36 +82,16 @@ impl Drop for Nginx {
     }
 }
 
-/// Run the receiver until it has sent `n` batches, or 5 s.
+/// Run the receiver until it has sent `n` rounds, or 5 s.
 async fn scrapes(cfg: &NginxConfig, n: usize) -> Vec<ResourceMetrics> {
     let next = Collect::new();
     let ctx = context(ComponentKind::Receiver, "nginx", vec![Signal::Metrics]);
-    let r = NginxReceiver::build(
-        ctx,
-        cfg,
-        SignalConsumers {
-            metrics: Some(next.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(Box::new(r).run(stop.clone()));
-    let mut waited = 0;
-    while next.count() < n && waited < 100 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
-    stop.cancel();
-    task.await.unwrap().unwrap();
-    next.take()
-        .into_iter()
-        .flat_map(|b| b.as_metrics().unwrap().resource_metrics.clone())
-        .collect()
+    let r = NginxReceiver::build(ctx, cfg, metrics_to(&next)).unwrap();
+    rounds(Box::new(r), &next, n).await
 }
 
-/// `name`'s points: (state attribute, value), with whether the sum is monotonic.
-fn points(rm: &ResourceMetrics, name: &str) -> (bool, Vec<(String, i64)>) {
+/// Whether `name` is a monotonic sum (it must be a sum).
+fn monotonic(rm: &ResourceMetrics, name: &str) -> bool {
     let m = rm.scope_metrics[0]
         .metrics
         .iter()
@@ -120,26 +100,7 @@ fn points(rm: &ResourceMetrics, name: &str) -> (bool, Vec<(String, i64)>) {
     let Some(metric::Data::Sum(sum)) = &m.data else {
         panic!("{name} is not a sum")
     };
-    let pts = sum
-        .data_points
-        .iter()
-        .map(|dp| {
-            let state = dp
-                .attributes
-                .iter()
-                .map(|a| match a.value.as_ref().and_then(|v| v.value.as_ref()) {
-                    Some(any_value::Value::StringValue(s)) => format!("{}={s}", a.key),
-                    _ => a.key.clone(),
-                })
-                .collect::<Vec<_>>()
-                .join(",");
-            let Some(number_data_point::Value::AsInt(v)) = dp.value else {
-                panic!("{name}: not an int")
-            };
-            (state, v)
-        })
-        .collect();
-    (sum.is_monotonic, pts)
+    sum.is_monotonic
 }
 
 #[test]
@@ -226,11 +187,10 @@ async fn a_real_nginx_gives_gos_metrics() {
         ]
     );
     // three requests before, this one counted as it is served
-    let (mono, requests) = points(rm, "nginx.requests");
-    assert!(mono);
-    assert_eq!(requests, vec![(String::new(), 4)]);
-    let (mono, current) = points(rm, "nginx.connections_current");
-    assert!(!mono);
+    assert!(monotonic(rm, "nginx.requests"));
+    assert_eq!(points(rm, "nginx.requests"), vec![(String::new(), 4.0)]);
+    assert!(!monotonic(rm, "nginx.connections_current"));
+    let current = points(rm, "nginx.connections_current");
     let states: Vec<&str> = current.iter().map(|(s, _)| s.as_str()).collect();
     assert_eq!(
         states,
@@ -242,9 +202,11 @@ async fn a_real_nginx_gives_gos_metrics() {
         ]
     );
     // the page is written while the scrape's own request is being written
-    assert!(current[2].1 >= 1, "{current:?}");
-    let (_, later) = points(&rms[1], "nginx.requests");
-    assert_eq!(later, vec![(String::new(), 5)]);
+    assert!(current[2].1 >= 1.0, "{current:?}");
+    assert_eq!(
+        points(&rms[1], "nginx.requests"),
+        vec![(String::new(), 5.0)]
+    );
 }
 
 #[tokio::test]

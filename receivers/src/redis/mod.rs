@@ -26,14 +26,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
 use pipeline_api::config::{ConfigError, GoDuration, Validate};
 use pipeline_api::telemetry::ReceiverObs;
 use pipeline_api::{
-    async_trait, declare, Batch, BuildContext, BuildError, CancellationToken, ComponentConfig,
-    ComponentId, Meta, Receiver, ReceiverFactory, RequestContext, SharedConsumer, Signal,
-    SignalConsumers, Stability,
+    async_trait, declare, BuildContext, BuildError, CancellationToken, ComponentConfig,
+    ComponentId, Meta, Receiver, ReceiverFactory, SharedConsumer, Signal, SignalConsumers,
+    Stability,
 };
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
@@ -43,6 +42,7 @@ use crate::docker_stats::ResourceToggle;
 use crate::hostmetrics::builder::{kv, resource_metrics_scoped, AttrValue, MetricsBuilder};
 use crate::hostmetrics::config::{toggles, MetricToggles};
 use crate::hostmetrics::scrapers::now_nanos;
+use crate::scraping::{self, Rounds};
 
 pub const META: Meta = Meta::new("redis").metrics(Stability::Beta);
 
@@ -509,54 +509,27 @@ impl RedisReceiver {
 #[async_trait]
 impl Receiver for RedisReceiver {
     async fn run(self: Box<Self>, shutdown: CancellationToken) -> Result<(), BuildError> {
-        let interval = self
-            .cfg
-            .collection_interval
-            .get()
-            .max(Duration::from_millis(1));
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            _ = tokio::time::sleep(self.cfg.initial_delay.get()) => {}
-        }
-        let deadline = match self.cfg.timeout.get() {
+        let cfg = &self.cfg;
+        let deadline = match cfg.timeout.get() {
             t if t.is_zero() => Duration::from_secs(10),
             t => t,
         };
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rounds = Rounds::new(cfg.initial_delay.get(), cfg.collection_interval.get());
         let mut state = State::default();
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = ticker.tick() => {}
-            }
+        while rounds.next(&shutdown).await {
             let result = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 r = tokio::time::timeout(deadline, self.scrape(&mut state)) => {
                     r.unwrap_or_else(|_| Err(format!("no answer within {}", GoDuration(deadline))))
                 }
             };
-            let rm = match result {
-                Ok(rm) => rm,
+            match result {
+                Ok(rm) => scraping::send(&self.id, &self.next, &self.obs, vec![rm]).await,
                 Err(e) => {
                     // a broken or timed-out connection is made again next round
                     state.conn = None;
-                    tracing::warn!(receiver = %self.id, endpoint = %self.cfg.endpoint, error = %e, "Error scraping Redis; trying again at the next interval.");
-                    continue;
+                    tracing::warn!(receiver = %self.id, endpoint = %cfg.endpoint, error = %e, "Error scraping Redis; trying again at the next interval.");
                 }
-            };
-            let mut batch = Batch::from_metrics(ExportMetricsServiceRequest {
-                resource_metrics: vec![rm],
-            });
-            batch.set_context(RequestContext {
-                receiver: Some(self.id.clone()),
-                ..Default::default()
-            });
-            let items = batch.items();
-            let result = self.next.consume(batch).await;
-            self.obs.record(Signal::Metrics, items, &result);
-            if let Err(e) = result {
-                tracing::debug!(receiver = %self.id, items, error = %e, "The pipeline refused the Redis metrics.");
             }
         }
         Ok(())

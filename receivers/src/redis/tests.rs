@@ -11,13 +11,12 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, ResourceMetrics};
 use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::testing::{context, Collect};
-use pipeline_api::{
-    CancellationToken, ComponentConfig, ComponentKind, Receiver, Signal, SignalConsumers,
-};
+use pipeline_api::{ComponentConfig, ComponentKind, Signal};
 use tokio::io::BufReader;
 
 use super::{connect, metadata, parse_info, record, reply, send, Conn, RedisConfig, RedisReceiver};
 use crate::hostmetrics::builder::MetricsBuilder;
+use crate::testing::{metrics_to, points, rounds};
 
 fn parse(s: &str) -> Result<RedisConfig, String> {
     let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
@@ -106,64 +105,12 @@ impl Drop for Server {
     }
 }
 
-/// Run the receiver until it has sent `n` batches.
+/// Run the receiver until it has sent `n` rounds.
 async fn scrapes(cfg: &RedisConfig, n: usize) -> Vec<ResourceMetrics> {
     let next = Collect::new();
     let ctx = context(ComponentKind::Receiver, "redis", vec![Signal::Metrics]);
-    let r = RedisReceiver::build(
-        ctx,
-        cfg,
-        SignalConsumers {
-            metrics: Some(next.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(Box::new(r).run(stop.clone()));
-    let mut waited = 0;
-    while next.count() < n && waited < 100 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
-    stop.cancel();
-    task.await.unwrap().unwrap();
-    next.take()
-        .into_iter()
-        .flat_map(|b| b.as_metrics().unwrap().resource_metrics.clone())
-        .collect()
-}
-
-/// Each point of `name`: its attribute values joined, and its value.
-fn points(rm: &ResourceMetrics, name: &str) -> Vec<(String, f64)> {
-    let mut out = Vec::new();
-    for m in rm.scope_metrics.iter().flat_map(|s| &s.metrics) {
-        if m.name != name {
-            continue;
-        }
-        let dps = match &m.data {
-            Some(metric::Data::Sum(s)) => &s.data_points,
-            Some(metric::Data::Gauge(g)) => &g.data_points,
-            _ => continue,
-        };
-        for dp in dps {
-            let attrs: Vec<String> = dp
-                .attributes
-                .iter()
-                .map(|a| match a.value.as_ref().and_then(|v| v.value.as_ref()) {
-                    Some(any_value::Value::StringValue(s)) => format!("{}={s}", a.key),
-                    _ => a.key.clone(),
-                })
-                .collect();
-            let v = match dp.value {
-                Some(number_data_point::Value::AsInt(i)) => i as f64,
-                Some(number_data_point::Value::AsDouble(d)) => d,
-                None => f64::NAN,
-            };
-            out.push((attrs.join(","), v));
-        }
-    }
-    out
+    let r = RedisReceiver::build(ctx, cfg, metrics_to(&next)).unwrap();
+    rounds(Box::new(r), &next, n).await
 }
 
 fn one(rm: &ResourceMetrics, name: &str) -> f64 {
