@@ -122,8 +122,20 @@ pub fn toggles(m: &MetricToggles) -> BTreeMap<String, bool> {
         .collect()
 }
 
-fn check_metrics(m: &MetricToggles, defs: &[Def], path: &[&str], errors: &mut Vec<ConfigError>) {
+/// Go's checks of a `metrics:` section (its generated config's): every name one of `defs`
+/// (or of `accepted`, names taken without being produced), its `attributes` the metric's,
+/// its `aggregation_strategy` one Go knows. Errors under `path`.
+pub(crate) fn check_metrics(
+    m: &MetricToggles,
+    defs: &[Def],
+    accepted: &[&str],
+    path: &[&str],
+    errors: &mut Vec<ConfigError>,
+) {
     for (name, t) in m {
+        if accepted.contains(&name.as_str()) {
+            continue;
+        }
         let Some(def) = defs.iter().find(|d| d.name == name) else {
             let mut p = path.to_vec();
             p.push("metrics");
@@ -396,7 +408,7 @@ impl Validate for HostMetricsConfig {
         let s = &self.scrapers;
         let mut m = |c: Option<&MetricToggles>, defs: &[Def], name: &str| {
             if let Some(c) = c {
-                check_metrics(c, defs, &["scrapers", name], &mut errors);
+                check_metrics(c, defs, &[], &["scrapers", name], &mut errors);
             }
         };
         m(s.cpu.as_ref().map(|c| &c.metrics), metadata::CPU, "cpu");

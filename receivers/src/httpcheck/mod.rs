@@ -41,7 +41,7 @@ use serde::Deserialize;
 use transport::http::{error_chain, ClientOptions, HttpClientConfig};
 
 use crate::hostmetrics::builder::{kv, resource_metrics_scoped, AttrValue, MetricsBuilder};
-use crate::hostmetrics::config::{toggles, MetricToggles};
+use crate::hostmetrics::config::{check_metrics, toggles, MetricToggles};
 use crate::hostmetrics::scrapers::now_nanos;
 use crate::scraping::{self, Rounds};
 
@@ -184,14 +184,7 @@ impl Validate for HttpCheckConfig {
                 "requires positive value",
             ));
         }
-        for name in self.metrics.keys() {
-            if !metadata::DEFS.iter().any(|d| d.name == name) {
-                errors.push(ConfigError::new(
-                    &["metrics"],
-                    format!("has invalid keys: {name}"),
-                ));
-            }
-        }
+        check_metrics(&self.metrics, metadata::DEFS, &[], &[], &mut errors);
         errors
     }
 }

@@ -33,7 +33,7 @@ use serde::Deserialize;
 use transport::http::{error_chain, ClientOptions, HttpClientConfig};
 
 use crate::hostmetrics::builder::{def, resource_metrics_scoped, Def, Kind, MetricsBuilder};
-use crate::hostmetrics::config::{toggles, MetricToggles};
+use crate::hostmetrics::config::{check_metrics, toggles, MetricToggles};
 use crate::hostmetrics::scrapers::now_nanos;
 use crate::scraping::{self, Rounds};
 
@@ -151,14 +151,7 @@ impl Validate for NginxConfig {
                 "requires positive value",
             ));
         }
-        for name in self.metrics.keys() {
-            if !DEFS.iter().any(|d| d.name == name) {
-                errors.push(ConfigError::new(
-                    &["metrics"],
-                    format!("has invalid keys: {name}"),
-                ));
-            }
-        }
+        check_metrics(&self.metrics, DEFS, &[], &[], &mut errors);
         errors
     }
 }

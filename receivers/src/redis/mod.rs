@@ -40,7 +40,7 @@ use transport::tls::TlsClientConfig;
 
 use crate::docker_stats::ResourceToggle;
 use crate::hostmetrics::builder::{kv, resource_metrics_scoped, AttrValue, MetricsBuilder};
-use crate::hostmetrics::config::{toggles, MetricToggles};
+use crate::hostmetrics::config::{check_metrics, toggles, MetricToggles};
 use crate::hostmetrics::scrapers::now_nanos;
 use crate::scraping::{self, Rounds};
 
@@ -114,16 +114,13 @@ impl Validate for RedisConfig {
             ));
         }
         errors.extend(self.tls.validate(&["tls"]));
-        for name in self.metrics.keys() {
-            if !metadata::DEFS.iter().any(|d| d.name == name)
-                && !metadata::NOT_PRODUCED.contains(&name.as_str())
-            {
-                errors.push(ConfigError::new(
-                    &["metrics"],
-                    format!("has invalid keys: {name}"),
-                ));
-            }
-        }
+        check_metrics(
+            &self.metrics,
+            metadata::DEFS,
+            metadata::NOT_PRODUCED,
+            &[],
+            &mut errors,
+        );
         for name in self.resource_attributes.keys() {
             if !metadata::RESOURCE.iter().any(|(n, _)| n == name) {
                 errors.push(ConfigError::new(
