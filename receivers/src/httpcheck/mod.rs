@@ -317,7 +317,8 @@ async fn run_check(
     let result = async {
         let resp = req.send().await.map_err(|e| describe(&method, &url, &e))?;
         let status = resp.status().as_u16();
-        // a body that breaks off is what was read (Go logs the read error)
+        // a body that breaks off counts as none (Go logs the read error and checks the part
+        // it read)
         let body = resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
         Ok((status, body))
     }
