@@ -211,6 +211,21 @@ pub const GATES: &[Gate] = &[
         DefaultOnly("labels starting with '_' become 'key_' as Go does by default"),
     ),
     gate(
+        "postgresqlreceiver.preciselagmetrics",
+        Beta,
+        DefaultOnly("the postgresql receiver records replication lag as postgresql.wal.delay"),
+    ),
+    gate(
+        "receiver.postgresql.connectionPool",
+        Beta,
+        Same("the postgresql receiver keeps one connection per database either way"),
+    ),
+    gate(
+        "receiver.postgresql.separateSchemaAttr",
+        Alpha,
+        DefaultOnly("the postgresql receiver names tables schema.table in postgresql.table.name"),
+    ),
+    gate(
         "extension.healthcheck.useComponentStatus",
         Alpha,
         DefaultOnly("health_check answers from the pipelines' readiness"),

@@ -18,6 +18,7 @@ pub mod nginx;
 pub mod nop;
 pub mod otlp;
 pub mod otlpjsonfile;
+pub mod postgresql;
 pub mod prometheus;
 pub mod redis;
 pub mod scraping;
@@ -37,6 +38,7 @@ pub fn factories() -> Vec<Arc<dyn ReceiverFactory>> {
         httpcheck::factory(),
         redis::factory(),
         nginx::factory(),
+        postgresql::factory(),
         nop::factory(),
         otlpjsonfile::factory(),
         zipkin::factory(),

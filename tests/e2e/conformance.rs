@@ -55,6 +55,13 @@ const NEEDS_CONFIG: &[(ComponentKind, &str, &str)] = &[
         "httpcheck",
         "targets: [{endpoint: 'http://127.0.0.1:1/'}]\ninitial_delay: 0s",
     ),
+    // Go: "invalid config: missing username", "... missing password" (nothing listens on
+    // port 1: the rounds fail and are retried)
+    (
+        ComponentKind::Receiver,
+        "postgresql",
+        "username: u\npassword: p\nendpoint: 127.0.0.1:1\ninitial_delay: 0s",
+    ),
     // Go: "must specify at least one protocol when using the Loki receiver"
     (
         ComponentKind::Receiver,
@@ -358,6 +365,12 @@ const NOT_ACTED_ON: &[(ComponentKind, &str, &str, &str)] = &[
         "nginx",
         "cookies: {enabled: true}",
         "cookies",
+    ),
+    (
+        ComponentKind::Receiver,
+        "postgresql",
+        "username: u\npassword: p\nevents: {db.server.query_sample: {enabled: true}}",
+        "events::db.server.query_sample",
     ),
 ];
 
