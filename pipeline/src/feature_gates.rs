@@ -211,6 +211,25 @@ pub const GATES: &[Gate] = &[
         DefaultOnly("labels starting with '_' become 'key_' as Go does by default"),
     ),
     gate(
+        "processor.k8sattributes.EmitV1K8sConventions",
+        Alpha,
+        DefaultOnly(
+            "k8s_attributes names labels and annotations k8s.pod.labels.<key> (the legacy names)",
+        ),
+    ),
+    gate(
+        "processor.k8sattributes.DontEmitV0K8sConventions",
+        Alpha,
+        DefaultOnly(
+            "k8s_attributes names labels and annotations k8s.pod.labels.<key> (the legacy names)",
+        ),
+    ),
+    gate(
+        "processor.k8sattributes.ShareProcessorBetweenPipelines",
+        Alpha,
+        DefaultOnly("each pipeline's k8s_attributes watches the API on its own"),
+    ),
+    gate(
         "postgresqlreceiver.preciselagmetrics",
         Beta,
         DefaultOnly("the postgresql receiver records replication lag as postgresql.wal.delay"),

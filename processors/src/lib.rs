@@ -10,6 +10,7 @@ pub mod attributes;
 pub mod batch;
 pub mod filter;
 pub mod filterprocessor;
+pub mod k8sattributes;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;
 pub mod resource;
@@ -31,5 +32,6 @@ pub fn factories() -> Vec<Arc<dyn ProcessorFactory>> {
         tail_sampling::factory(),
         transform::factory(),
         filterprocessor::factory(),
+        k8sattributes::factory(),
     ]
 }

@@ -158,6 +158,13 @@ const LOOPBACK: &[(ComponentKind, &str, &str)] = &[
         "redis",
         "endpoint: 127.0.0.1:1\ninitial_delay: 0s",
     ),
+    // not a listener: the default reads the in-cluster service account, which a test
+    // machine has not (the processor's own tests use a loopback Kubernetes API)
+    (
+        ComponentKind::Processor,
+        "k8s_attributes",
+        "passthrough: true",
+    ),
     // not listeners: Go's default config of these validates, but the processor cannot be
     // built without actions (Go checks them at build, as `check_when_used` does here)
     (
