@@ -18,6 +18,7 @@ mod hostile;
 mod hostmetrics;
 mod httpcheck;
 mod image;
+mod k8sattributes;
 mod lifecycle;
 mod listen;
 mod loki;
