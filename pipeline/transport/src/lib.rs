@@ -10,6 +10,7 @@ pub mod client;
 pub mod compression;
 pub mod grpc;
 pub mod http;
+pub mod kube;
 pub mod limits;
 pub mod net;
 pub mod spans;

@@ -22,7 +22,6 @@
 //!   `wait_for_metadata`); missing in-cluster settings do.
 
 mod config;
-pub mod kube;
 pub mod pods;
 #[cfg(test)]
 mod tests;
@@ -41,7 +40,7 @@ use pipeline_api::{
 use regex::Regex;
 
 pub use config::Config;
-use kube::{Api, Event, Meta as ObjMeta, Watch};
+use transport::kube::{self, Api, Event, Meta as ObjMeta, Watch};
 use pods::{part, Cache, FieldRule, Pod, PodInfo, Value};
 
 pub const META: Meta = Meta::new("k8s_attributes")

@@ -9,7 +9,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use super::config::Config;
-use super::kube::{Object, ObjectMeta};
+use transport::kube::{Object, ObjectMeta};
 
 /// The part of a Pod the processor reads.
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::kube::Api;
+use transport::kube::Api;
 use super::{Config, K8sAttributes};
 
 fn parse(s: &str) -> Result<Config, String> {

@@ -171,7 +171,7 @@ impl Api {
         identity: Option<(Vec<u8>, Vec<u8>)>,
         credentials: Credentials,
     ) -> Result<Api, String> {
-        let mut tls = transport::tls::TlsClientConfig {
+        let mut tls = crate::tls::TlsClientConfig {
             insecure_skip_verify: insecure,
             ..Default::default()
         };
@@ -193,7 +193,7 @@ impl Api {
             .http1_only()
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| transport::http::error_chain(&e))?;
+            .map_err(|e| crate::http::error_chain(&e))?;
         Ok(Api {
             base,
             client,
@@ -202,12 +202,21 @@ impl Api {
     }
 
     /// An API server at `base` without credentials (tests).
-    #[cfg(test)]
     pub fn plain(base: &str) -> Api {
         Api::build(base.into(), None, false, None, Credentials::None).unwrap()
     }
 
-    fn get(&self, path_and_query: &str) -> Result<reqwest::RequestBuilder, String> {
+    /// The same server and credentials with `prefix` added to every path (the API
+    /// server's proxy to a node: `/api/v1/nodes/<node>/proxy`).
+    pub fn under(&self, prefix: &str) -> Api {
+        Api {
+            base: format!("{}{}", self.base, prefix.trim_end_matches('/')),
+            ..self.clone()
+        }
+    }
+
+    /// A GET of `path_and_query` with the credentials.
+    pub fn get(&self, path_and_query: &str) -> Result<reqwest::RequestBuilder, String> {
         let req = self
             .client
             .get(format!("{}{path_and_query}", self.base))
@@ -446,12 +455,12 @@ async fn list<T: Object>(api: &Api, watch: &Watch) -> Result<(Vec<T>, String), S
         .timeout(Duration::from_secs(60))
         .send()
         .await
-        .map_err(|e| transport::http::error_chain(&e))?;
+        .map_err(|e| crate::http::error_chain(&e))?;
     let status = resp.status();
     let body = resp
         .bytes()
         .await
-        .map_err(|e| transport::http::error_chain(&e))?;
+        .map_err(|e| crate::http::error_chain(&e))?;
     if !status.is_success() {
         return Err(format!(
             "{} {}: {}",
@@ -487,7 +496,7 @@ async fn watch_once<T: Object>(
         .get(&watch.query(&extra))?
         .send()
         .await
-        .map_err(|e| transport::http::error_chain(&e))?;
+        .map_err(|e| crate::http::error_chain(&e))?;
     if !resp.status().is_success() {
         return Err(format!("watch {}: {}", watch.path, resp.status()));
     }
@@ -495,7 +504,7 @@ async fn watch_once<T: Object>(
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| transport::http::error_chain(&e))?
+        .map_err(|e| crate::http::error_chain(&e))?
     {
         buf.extend_from_slice(&chunk);
         while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
