@@ -12,6 +12,7 @@ pub mod hostmetrics;
 pub mod http_server;
 pub mod httpcheck;
 pub mod jaeger;
+pub mod kubeletstats;
 pub mod limits;
 pub mod loki;
 pub mod nginx;
@@ -39,6 +40,7 @@ pub fn factories() -> Vec<Arc<dyn ReceiverFactory>> {
         redis::factory(),
         nginx::factory(),
         postgresql::factory(),
+        kubeletstats::factory(),
         nop::factory(),
         otlpjsonfile::factory(),
         zipkin::factory(),

@@ -158,6 +158,13 @@ const LOOPBACK: &[(ComponentKind, &str, &str)] = &[
         "redis",
         "endpoint: 127.0.0.1:1\ninitial_delay: 0s",
     ),
+    // Go's default `auth_type: tls` needs the kubelet's CA and a client certificate (checked
+    // at build, as Go fails its start): the read-only port instead, where nothing listens
+    (
+        ComponentKind::Receiver,
+        "kubelet_stats",
+        "auth_type: none\nendpoint: 127.0.0.1:1\ninitial_delay: 0s",
+    ),
     // not a listener: the default reads the in-cluster service account, which a test
     // machine has not (the processor's own tests use a loopback Kubernetes API)
     (

@@ -201,6 +201,34 @@ impl Api {
         })
     }
 
+    /// A server at `base` (`https://host:port`, or `http://` for none) with `tls` and,
+    /// when given, a bearer token read from `token_file` at each request (the kubelet
+    /// client's settings).
+    pub fn with(
+        base: String,
+        tls: &crate::tls::TlsClientConfig,
+        token_file: Option<PathBuf>,
+    ) -> Result<Api, String> {
+        let rustls = tls
+            .client_config(&[b"http/1.1"], true)?
+            .ok_or("no TLS config")?;
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(rustls)
+            .no_proxy()
+            .http1_only()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| crate::http::error_chain(&e))?;
+        Ok(Api {
+            base: base.trim_end_matches('/').to_string(),
+            client,
+            credentials: match token_file {
+                Some(p) => Credentials::TokenFile(p),
+                None => Credentials::None,
+            },
+        })
+    }
+
     /// An API server at `base` without credentials (tests).
     pub fn plain(base: &str) -> Api {
         Api::build(base.into(), None, false, None, Credentials::None).unwrap()

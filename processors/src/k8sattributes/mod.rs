@@ -40,8 +40,8 @@ use pipeline_api::{
 use regex::Regex;
 
 pub use config::Config;
-use transport::kube::{self, Api, Event, Meta as ObjMeta, Watch};
 use pods::{part, Cache, FieldRule, Pod, PodInfo, Value};
+use transport::kube::{self, Api, Event, Meta as ObjMeta, Watch};
 
 pub const META: Meta = Meta::new("k8s_attributes")
     .aliases(&[("k8sattributes", true)])

@@ -18,8 +18,8 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use transport::kube::Api;
 use super::{Config, K8sAttributes};
+use transport::kube::Api;
 
 fn parse(s: &str) -> Result<Config, String> {
     let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
