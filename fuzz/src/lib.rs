@@ -1131,4 +1131,90 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("filelog_split", filelog_split),
     ("config_yaml", config_yaml),
     ("ottl_statement", ottl_statement),
+    ("kubelet_summary", kubelet_summary),
+    ("kube_watch", kube_watch),
 ];
+
+/// The kubelet's `/stats/summary` and `/pods` bodies (the `kubelet_stats` receiver), split
+/// at the first NUL: no panic; every resource names what it describes and every point is a
+/// finite number.
+pub fn kubelet_summary(data: &[u8]) {
+    use receivers::kubeletstats::{Convert, KubeletStatsConfig};
+    static CFG: OnceLock<KubeletStatsConfig> = OnceLock::new();
+    let cfg = CFG.get_or_init(|| {
+        let mut cfg = KubeletStatsConfig {
+            metric_groups: ["container", "pod", "node", "volume"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            extra_metadata_labels: vec!["container.id".into(), "k8s.volume.type".into()],
+            ..Default::default()
+        };
+        for d in receivers::kubeletstats::metadata::DEFS {
+            cfg.metrics.insert(
+                d.name.to_string(),
+                serde_yaml_ng::from_str("{enabled: true}").unwrap(),
+            );
+        }
+        cfg
+    });
+    let (summary, pods) = match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], Some(&data[i + 1..])),
+        None => (data, None),
+    };
+    let convert = Convert { cfg, start: 1 };
+    let Ok((resources, _warnings)) = convert.from_bodies(summary, pods, 2_000_000_000_000_000_000)
+    else {
+        return;
+    };
+    use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+    for rm in &resources {
+        assert!(
+            !rm.resource.as_ref().unwrap().attributes.is_empty(),
+            "a resource names its node, pod, container or volume"
+        );
+        for m in rm.scope_metrics.iter().flat_map(|s| &s.metrics) {
+            let points = match &m.data {
+                Some(metric::Data::Sum(s)) => &s.data_points,
+                Some(metric::Data::Gauge(g)) => &g.data_points,
+                _ => panic!("{}: only sums and gauges", m.name),
+            };
+            for p in points {
+                if let Some(number_data_point::Value::AsDouble(v)) = p.value {
+                    assert!(v.is_finite(), "{}: {v}", m.name);
+                }
+            }
+        }
+    }
+}
+
+/// One line of a Kubernetes watch (the `k8s_attributes` processor's pod cache and every
+/// other kind's metadata): no panic; a pod that decodes is taken into the cache and found
+/// by its uid.
+pub fn kube_watch(data: &[u8]) {
+    use processors::k8sattributes::pods::{Cache, Pod, PodInfo};
+    use transport::kube::{watch_event, Event, Meta};
+    let _ = watch_event::<Meta>(data);
+    let Ok((_, Some(Event::Upsert(pod) | Event::Delete(pod)))) = watch_event::<Pod>(data) else {
+        return;
+    };
+    static CFG: OnceLock<processors::k8sattributes::Config> = OnceLock::new();
+    let cfg = CFG.get_or_init(|| {
+        serde_yaml_ng::from_str::<processors::k8sattributes::Config>(
+            "extract: {metadata: [k8s.pod.name, k8s.pod.uid, container.id, container.image.name, container.image.tag, k8s.deployment.name], labels: [{key_regex: '(.*)', tag_name: '$1'}], otel_annotations: true}",
+        )
+        .unwrap()
+    });
+    let rules = processors::k8sattributes::pods::FieldRule::compile(cfg);
+    let info = PodInfo::from_pod(&pod, cfg, &rules, &[]);
+    let associations = vec![
+        vec![("resource_attribute".to_string(), "k8s.pod.uid".to_string())],
+        vec![("connection".to_string(), String::new())],
+        vec![("resource_attribute".to_string(), "container.id".to_string())],
+    ];
+    let uid = info.uid.clone();
+    let mut cache = Cache::default();
+    cache.upsert_pod(info, &associations);
+    let key = processors::k8sattributes::pods::part("resource_attribute", "k8s.pod.uid", &uid);
+    assert!(cache.pods.contains_key(&key), "a pod is found by its uid");
+}

@@ -4,9 +4,10 @@
 //! The seeds are built here from real inputs: the OTLP specification's example payloads
 //! (`../shared/testdata/otlp-examples`), in JSON, protobuf and every compression; the configs
 //! users start from (`config-examples/`) and the public configs of the oracle's corpus
-//! (`compat/corpus/`); a `prometheus_client` target's exposition in both formats and Docker
-//! json-file lines (`fuzz/seeds/`). With `FERROTEL_FUZZ_CORPUS=DIR` set, the seeds are also
-//! written to `DIR/<target>/` for `cargo fuzz run` to start from (fuzz/run.sh does that).
+//! (`compat/corpus/`); a `prometheus_client` target's exposition in both formats, Docker
+//! json-file lines, a kubelet's summary and pods, and Kubernetes watch lines (`fuzz/seeds/`).
+//! With `FERROTEL_FUZZ_CORPUS=DIR` set, the seeds are also written to `DIR/<target>/` for
+//! `cargo fuzz run` to start from (fuzz/run.sh does that).
 //! Regressions are files under `fuzz/regressions/<target>/`.
 
 use std::collections::BTreeMap;
@@ -238,6 +239,15 @@ fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
         s.entry("jaeger_thrift")
             .or_default()
             .push(with_prefix(i as u8, &read(&jaeger.join(name))));
+    }
+    let summary = read(&seeds.join("kubelet-summary.json"));
+    let mut both = summary.clone();
+    both.push(0);
+    both.extend(read(&seeds.join("kubelet-pods.json")));
+    s.entry("kubelet_summary").or_default().extend([summary, both]);
+    let watch = read(&seeds.join("kube-watch.jsonl"));
+    for line in watch.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        s.entry("kube_watch").or_default().push(line.to_vec());
     }
     let docker = read(&seeds.join("docker-json.log"));
     for line in docker.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {

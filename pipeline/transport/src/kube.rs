@@ -541,22 +541,12 @@ async fn watch_once<T: Object>(
             if line.is_empty() {
                 continue;
             }
-            let ev: WatchEvent =
-                serde_json::from_slice(line).map_err(|e| format!("watch event: {e}"))?;
-            if ev.kind == "ERROR" {
-                // a Status; 410 Gone: the version is too old, list again
-                return Err(format!("watch error: {}", ev.object));
-            }
-            let object: T =
-                serde_json::from_value(ev.object).map_err(|e| format!("watch object: {e}"))?;
-            let rv = object.meta().resource_version.clone();
+            let (rv, event) = watch_event::<T>(line)?;
             if !rv.is_empty() {
                 *version = rv;
             }
-            match ev.kind.as_str() {
-                "ADDED" | "MODIFIED" => handle(Event::Upsert(object)),
-                "DELETED" => handle(Event::Delete(object)),
-                _ => {} // BOOKMARK: only the version
+            if let Some(event) = event {
+                handle(event);
             }
         }
         if buf.len() > 64 << 20 {
@@ -564,4 +554,22 @@ async fn watch_once<T: Object>(
         }
     }
     Ok(())
+}
+
+/// One line of a watch: the object's version and the change (none for a bookmark or an
+/// unknown type); an `ERROR` event (a `Status`, 410 when the version is too old) or a line
+/// that does not decode is an error.
+pub fn watch_event<T: Object>(line: &[u8]) -> Result<(String, Option<Event<T>>), String> {
+    let ev: WatchEvent = serde_json::from_slice(line).map_err(|e| format!("watch event: {e}"))?;
+    if ev.kind == "ERROR" {
+        return Err(format!("watch error: {}", ev.object));
+    }
+    let object: T = serde_json::from_value(ev.object).map_err(|e| format!("watch object: {e}"))?;
+    let rv = object.meta().resource_version.clone();
+    let event = match ev.kind.as_str() {
+        "ADDED" | "MODIFIED" => Some(Event::Upsert(object)),
+        "DELETED" => Some(Event::Delete(object)),
+        _ => None,
+    };
+    Ok((rv, event))
 }

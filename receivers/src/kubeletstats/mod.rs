@@ -588,6 +588,13 @@ fn pod_meta(item: &PodItem) -> PodMeta {
     meta
 }
 
+fn pod_metas(list: PodList) -> HashMap<String, PodMeta> {
+    list.items
+        .iter()
+        .map(|p| (p.metadata.uid.clone(), pod_meta(p)))
+        .collect()
+}
+
 /// RFC 3339 as nanoseconds since the epoch.
 fn nanos(t: &Option<String>) -> Option<u64> {
     let ts: jiff::Timestamp = t.as_deref()?.parse().ok()?;
@@ -647,10 +654,6 @@ impl KubeletStats {
         }
     }
 
-    fn group(&self, g: &str) -> bool {
-        self.cfg.metric_groups.iter().any(|x| x == g)
-    }
-
     fn needs_pods(&self, mb: &MetricsBuilder) -> bool {
         !self.cfg.extra_metadata_labels.is_empty() || LIMIT_METRICS.iter().any(|m| mb.enabled(m))
     }
@@ -676,6 +679,43 @@ impl KubeletStats {
             ));
         }
         serde_json::from_slice(&body).map_err(|e| format!("{path}: {e}"))
+    }
+
+    /// One round: the node, its system containers, then each pod with its containers and
+    /// volumes.
+    async fn scrape(&self) -> Result<(Vec<ResourceMetrics>, Vec<String>), String> {
+        let summary: Summary = self
+            .get("/stats/summary")
+            .await
+            .map_err(|e| format!("call to /stats/summary endpoint failed: {e}"))?;
+        let mb = MetricsBuilder::new(metadata::DEFS, &toggles(&self.cfg.metrics));
+        let pods: HashMap<String, PodMeta> = if self.needs_pods(&mb) {
+            let list: PodList = self
+                .get("/pods")
+                .await
+                .map_err(|e| format!("call to /pods endpoint failed: {e}"))?;
+            pod_metas(list)
+        } else {
+            HashMap::new()
+        };
+        let convert = Convert {
+            cfg: &self.cfg,
+            start: self.start,
+        };
+        Ok(convert.metrics(&summary, &pods, now_nanos()))
+    }
+}
+
+/// The turning of the kubelet's answers into metrics.
+pub struct Convert<'a> {
+    pub cfg: &'a KubeletStatsConfig,
+    /// The receiver's start, the volumes' start time.
+    pub start: u64,
+}
+
+impl Convert<'_> {
+    fn group(&self, g: &str) -> bool {
+        self.cfg.metric_groups.iter().any(|x| x == g)
     }
 
     fn resource_on(&self, name: &str) -> bool {
@@ -710,27 +750,31 @@ impl KubeletStats {
         out.push(resource_metrics_scoped(SCOPE, attrs, metrics));
     }
 
+    /// The bodies of `/stats/summary` and `/pods` (when read) as one round's resources and
+    /// its warnings; what does not decode is an error.
+    pub fn from_bodies(
+        &self,
+        summary: &[u8],
+        pods: Option<&[u8]>,
+        now: u64,
+    ) -> Result<(Vec<ResourceMetrics>, Vec<String>), String> {
+        let summary: Summary = serde_json::from_slice(summary).map_err(|e| e.to_string())?;
+        let pods = match pods {
+            Some(b) => pod_metas(serde_json::from_slice(b).map_err(|e| e.to_string())?),
+            None => HashMap::new(),
+        };
+        Ok(self.metrics(&summary, &pods, now))
+    }
+
     /// One round: the node, its system containers, then each pod with its containers and
     /// volumes.
-    async fn scrape(&self) -> Result<(Vec<ResourceMetrics>, Vec<String>), String> {
-        let summary: Summary = self
-            .get("/stats/summary")
-            .await
-            .map_err(|e| format!("call to /stats/summary endpoint failed: {e}"))?;
+    fn metrics(
+        &self,
+        summary: &Summary,
+        pods: &HashMap<String, PodMeta>,
+        now: u64,
+    ) -> (Vec<ResourceMetrics>, Vec<String>) {
         let mut mb = MetricsBuilder::new(metadata::DEFS, &toggles(&self.cfg.metrics));
-        let pods: HashMap<String, PodMeta> = if self.needs_pods(&mb) {
-            let list: PodList = self
-                .get("/pods")
-                .await
-                .map_err(|e| format!("call to /pods endpoint failed: {e}"))?;
-            list.items
-                .iter()
-                .map(|p| (p.metadata.uid.clone(), pod_meta(p)))
-                .collect()
-        } else {
-            HashMap::new()
-        };
-        let now = now_nanos();
         let mut out = Vec::new();
         let mut warnings = Vec::new();
         let node = &summary.node;
@@ -965,7 +1009,7 @@ impl KubeletStats {
                 }
             }
         }
-        Ok((out, warnings))
+        (out, warnings)
     }
 
     fn record_network(
