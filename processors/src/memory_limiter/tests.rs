@@ -372,7 +372,8 @@ fn factories_list_memory_limiter() {
             "probabilistic_sampler",
             "tail_sampling",
             "transform",
-            "filter"
+            "filter",
+            "k8s_attributes"
         ]
     );
 }
