@@ -244,7 +244,9 @@ fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
     let mut both = summary.clone();
     both.push(0);
     both.extend(read(&seeds.join("kubelet-pods.json")));
-    s.entry("kubelet_summary").or_default().extend([summary, both]);
+    s.entry("kubelet_summary")
+        .or_default()
+        .extend([summary, both]);
     let watch = read(&seeds.join("kube-watch.jsonl"));
     for line in watch.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         s.entry("kube_watch").or_default().push(line.to_vec());

@@ -15,6 +15,7 @@ pub mod jaeger;
 pub mod kubeletstats;
 pub mod limits;
 pub mod loki;
+pub mod netlog;
 pub mod nginx;
 pub mod nop;
 pub mod otlp;
@@ -45,6 +46,8 @@ pub fn factories() -> Vec<Arc<dyn ReceiverFactory>> {
         otlpjsonfile::factory(),
         zipkin::factory(),
         loki::factory(),
+        netlog::tcp_factory(),
+        netlog::udp_factory(),
         jaeger::factory(),
     ]
 }

@@ -62,6 +62,17 @@ const NEEDS_CONFIG: &[(ComponentKind, &str, &str)] = &[
         "postgresql",
         "username: u\npassword: p\nendpoint: 127.0.0.1:1\ninitial_delay: 0s",
     ),
+    // Go: "missing required parameter 'listen_address'"
+    (
+        ComponentKind::Receiver,
+        "tcp_log",
+        "listen_address: 127.0.0.1:0",
+    ),
+    (
+        ComponentKind::Receiver,
+        "udp_log",
+        "listen_address: 127.0.0.1:0",
+    ),
     // Go: "must specify at least one protocol when using the Loki receiver"
     (
         ComponentKind::Receiver,

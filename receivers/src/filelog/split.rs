@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use regex::bytes::Regex;
 
-use super::config::{FileLogConfig, MaxLogSizeBehavior};
+use super::config::{FileLogConfig, MaxLogSizeBehavior, MultilineConfig};
 use super::encoding::{find_aligned, Encoding};
 
 #[derive(Debug, Clone)]
@@ -66,8 +66,31 @@ pub enum Cut {
 
 impl Splitter {
     pub fn new(cfg: &FileLogConfig) -> Result<Splitter, String> {
-        let enc = Encoding::lookup(&cfg.encoding)?;
-        let multiline = cfg.multiline.clone().unwrap_or_default();
+        Splitter::from_parts(
+            &cfg.encoding,
+            cfg.multiline.as_ref(),
+            cfg.max_log_size.0,
+            cfg.max_log_size_behavior,
+            cfg.force_flush_period.get(),
+            (
+                cfg.preserve_leading_whitespaces,
+                cfg.preserve_trailing_whitespaces,
+            ),
+        )
+    }
+
+    /// A splitter from the keys stanza's inputs share (`encoding`, `multiline`, the size
+    /// limit, the `preserve_*_whitespaces` pair).
+    pub fn from_parts(
+        encoding: &str,
+        multiline: Option<&MultilineConfig>,
+        max_log_size: u64,
+        behavior: MaxLogSizeBehavior,
+        flush_period: Duration,
+        (preserve_leading, preserve_trailing): (bool, bool),
+    ) -> Result<Splitter, String> {
+        let enc = Encoding::lookup(encoding)?;
+        let multiline = multiline.cloned().unwrap_or_default();
         let kind = if enc == Encoding::Nop {
             Kind::Nop
         } else if !multiline.line_start_pattern.is_empty() {
@@ -88,13 +111,11 @@ impl Splitter {
         Ok(Splitter {
             kind,
             enc,
-            max: usize::try_from(cfg.max_log_size.0)
-                .unwrap_or(usize::MAX)
-                .max(1),
-            behavior: cfg.max_log_size_behavior,
-            flush_period: cfg.force_flush_period.get(),
-            trim_leading: !cfg.preserve_leading_whitespaces && enc != Encoding::Nop,
-            trim_trailing: !cfg.preserve_trailing_whitespaces && enc != Encoding::Nop,
+            max: usize::try_from(max_log_size).unwrap_or(usize::MAX).max(1),
+            behavior,
+            flush_period,
+            trim_leading: !preserve_leading && enc != Encoding::Nop,
+            trim_trailing: !preserve_trailing && enc != Encoding::Nop,
         })
     }
 
