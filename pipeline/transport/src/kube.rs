@@ -183,6 +183,29 @@ impl Api {
                 String::from_utf8(cert).map_err(|_| "the client certificate is not PEM text")?;
             tls.key_pem = String::from_utf8(key).map_err(|_| "the client key is not PEM text")?;
         }
+        Api::from_tls(base, &tls, credentials)
+    }
+
+    /// A server at `base` (`https://host:port`, or `http://` for none) with `tls` and,
+    /// when given, a bearer token read from `token_file` at each request (the kubelet
+    /// client's settings).
+    pub fn with(
+        base: String,
+        tls: &crate::tls::TlsClientConfig,
+        token_file: Option<PathBuf>,
+    ) -> Result<Api, String> {
+        let credentials = match token_file {
+            Some(p) => Credentials::TokenFile(p),
+            None => Credentials::None,
+        };
+        Api::from_tls(base, tls, credentials)
+    }
+
+    fn from_tls(
+        base: String,
+        tls: &crate::tls::TlsClientConfig,
+        credentials: Credentials,
+    ) -> Result<Api, String> {
         let rustls = tls
             .client_config(&[b"http/1.1"], true)?
             .ok_or("no TLS config")?;
@@ -195,37 +218,9 @@ impl Api {
             .build()
             .map_err(|e| crate::http::error_chain(&e))?;
         Ok(Api {
-            base,
-            client,
-            credentials,
-        })
-    }
-
-    /// A server at `base` (`https://host:port`, or `http://` for none) with `tls` and,
-    /// when given, a bearer token read from `token_file` at each request (the kubelet
-    /// client's settings).
-    pub fn with(
-        base: String,
-        tls: &crate::tls::TlsClientConfig,
-        token_file: Option<PathBuf>,
-    ) -> Result<Api, String> {
-        let rustls = tls
-            .client_config(&[b"http/1.1"], true)?
-            .ok_or("no TLS config")?;
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls(rustls)
-            .no_proxy()
-            .http1_only()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| crate::http::error_chain(&e))?;
-        Ok(Api {
             base: base.trim_end_matches('/').to_string(),
             client,
-            credentials: match token_file {
-                Some(p) => Credentials::TokenFile(p),
-                None => Credentials::None,
-            },
+            credentials,
         })
     }
 

@@ -30,7 +30,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::hostmetrics::builder::{kv, resource_metrics_scoped, AttrValue, MetricsBuilder};
-use crate::hostmetrics::config::{toggles, MetricToggles};
+use crate::hostmetrics::config::{check_resource_attributes, resource_on, toggles, MetricToggles};
 use crate::hostmetrics::scrapers::now_nanos;
 use crate::scraping::{self, Rounds};
 use engine::Engine;
@@ -43,13 +43,7 @@ pub fn factory() -> Arc<dyn ReceiverFactory> {
     })
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ResourceToggle {
-    pub enabled: Option<bool>,
-    pub metrics_include: Option<ConfigValue>,
-    pub metrics_exclude: Option<ConfigValue>,
-}
+pub use crate::hostmetrics::config::ResourceToggle;
 
 /// The receiver's config. `Default` = Go's `createDefaultConfig()`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -143,14 +137,7 @@ impl Validate for DockerStatsConfig {
                 ));
             }
         }
-        for name in self.resource_attributes.keys() {
-            if !metadata::RESOURCE.iter().any(|(n, _)| n == name) {
-                errors.push(ConfigError::new(
-                    &["resource_attributes"],
-                    format!("has invalid keys: {name}"),
-                ));
-            }
-        }
+        check_resource_attributes(&self.resource_attributes, metadata::RESOURCE, &mut errors);
         for (i, p) in self.excluded_images.iter().enumerate() {
             if let Err(e) = ImageMatcher::new(std::slice::from_ref(p)) {
                 errors.push(ConfigError::new(&["excluded_images", &i.to_string()], e));
@@ -328,18 +315,7 @@ fn resource(
     cfg: &DockerStatsConfig,
     inspect: &Value,
 ) -> Vec<opentelemetry_proto::tonic::common::v1::KeyValue> {
-    let on = |k: &str| {
-        cfg.resource_attributes
-            .get(k)
-            .and_then(|t| t.enabled)
-            .or_else(|| {
-                metadata::RESOURCE
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, d)| *d)
-            })
-            .unwrap_or(false)
-    };
+    let on = |k: &str| resource_on(&cfg.resource_attributes, metadata::RESOURCE, k);
     let config = &inspect["Config"];
     let mut attrs = Vec::new();
     let mut put = |k: &str, v: String| {

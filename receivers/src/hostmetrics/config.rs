@@ -113,6 +113,35 @@ pub struct ResourceToggle {
     pub metrics_exclude: Option<ConfigValue>,
 }
 
+/// `resource_attributes:` by name.
+pub type ResourceToggles = BTreeMap<String, ResourceToggle>;
+
+/// Go's generated check of `resource_attributes:`: every name one of `known` (name, on by
+/// default).
+pub(crate) fn check_resource_attributes(
+    m: &ResourceToggles,
+    known: &[(&str, bool)],
+    errors: &mut Vec<ConfigError>,
+) {
+    for name in m.keys() {
+        if !known.iter().any(|(n, _)| n == name) {
+            errors.push(ConfigError::new(
+                &["resource_attributes"],
+                format!("has invalid keys: {name}"),
+            ));
+        }
+    }
+}
+
+/// Whether resource attribute `name` is on: the user's `enabled`, else its default in
+/// `known`.
+pub(crate) fn resource_on(m: &ResourceToggles, known: &[(&str, bool)], name: &str) -> bool {
+    m.get(name)
+        .and_then(|t| t.enabled)
+        .or_else(|| known.iter().find(|(n, _)| *n == name).map(|(_, d)| *d))
+        .unwrap_or(false)
+}
+
 pub type MetricToggles = BTreeMap<String, MetricToggle>;
 
 /// The enabled flags the user set, by metric name.

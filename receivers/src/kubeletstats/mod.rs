@@ -40,7 +40,9 @@ use transport::kube::{Api, SERVICE_ACCOUNT_DIR};
 use transport::tls::TlsClientConfig;
 
 use crate::hostmetrics::builder::{kv, resource_metrics_scoped, AttrValue, MetricsBuilder};
-use crate::hostmetrics::config::{check_metrics, toggles, MetricToggles, ResourceToggle};
+use crate::hostmetrics::config::{
+    check_metrics, check_resource_attributes, resource_on, toggles, MetricToggles, ResourceToggles,
+};
 use crate::hostmetrics::scrapers::now_nanos;
 use crate::scraping::{self, Rounds};
 
@@ -92,7 +94,7 @@ pub struct KubeletStatsConfig {
     pub node: String,
     pub collect_all_network_interfaces: NetworkInterfaces,
     pub metrics: MetricToggles,
-    pub resource_attributes: BTreeMap<String, ResourceToggle>,
+    pub resource_attributes: ResourceToggles,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -193,14 +195,7 @@ impl Validate for KubeletStatsConfig {
             ));
         }
         check_metrics(&self.metrics, metadata::DEFS, &[], &[], &mut errors);
-        for name in self.resource_attributes.keys() {
-            if !metadata::RESOURCE.iter().any(|(n, _)| n == name) {
-                errors.push(ConfigError::new(
-                    &["resource_attributes"],
-                    format!("has invalid keys: {name}"),
-                ));
-            }
-        }
+        check_resource_attributes(&self.resource_attributes, metadata::RESOURCE, &mut errors);
         errors
     }
 }
@@ -719,17 +714,7 @@ impl Convert<'_> {
     }
 
     fn resource_on(&self, name: &str) -> bool {
-        self.cfg
-            .resource_attributes
-            .get(name)
-            .and_then(|t| t.enabled)
-            .or_else(|| {
-                metadata::RESOURCE
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, d)| *d)
-            })
-            .unwrap_or(false)
+        resource_on(&self.cfg.resource_attributes, metadata::RESOURCE, name)
     }
 
     fn emit(

@@ -49,7 +49,9 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 use transport::tls::TlsClientConfig;
 
 use crate::hostmetrics::builder::{kv, resource_metrics_scoped, AttrValue, MetricsBuilder};
-use crate::hostmetrics::config::{check_metrics, toggles, MetricToggles, ResourceToggle};
+use crate::hostmetrics::config::{
+    check_metrics, check_resource_attributes, resource_on, toggles, MetricToggles, ResourceToggles,
+};
 use crate::hostmetrics::scrapers::now_nanos;
 use crate::scraping::{self, Rounds};
 
@@ -95,7 +97,7 @@ pub struct PostgresqlConfig {
     pub query_sample_collection: QuerySampleCollection,
     pub top_query_collection: TopQueryCollection,
     pub metrics: MetricToggles,
-    pub resource_attributes: BTreeMap<String, ResourceToggle>,
+    pub resource_attributes: ResourceToggles,
     pub events: BTreeMap<String, EventToggle>,
 }
 
@@ -226,14 +228,7 @@ impl Validate for PostgresqlConfig {
             &[],
             &mut errors,
         );
-        for name in self.resource_attributes.keys() {
-            if !metadata::RESOURCE.iter().any(|(n, _)| n == name) {
-                errors.push(ConfigError::new(
-                    &["resource_attributes"],
-                    format!("has invalid keys: {name}"),
-                ));
-            }
-        }
+        check_resource_attributes(&self.resource_attributes, metadata::RESOURCE, &mut errors);
         for name in self.events.keys() {
             if !metadata::EVENTS.contains(&name.as_str()) {
                 errors.push(ConfigError::new(
@@ -453,17 +448,7 @@ impl PostgresqlReceiver {
     }
 
     fn resource_on(&self, name: &str) -> bool {
-        self.cfg
-            .resource_attributes
-            .get(name)
-            .and_then(|t| t.enabled)
-            .or_else(|| {
-                metadata::RESOURCE
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, d)| *d)
-            })
-            .unwrap_or(false)
+        resource_on(&self.cfg.resource_attributes, metadata::RESOURCE, name)
     }
 
     /// A resource's attributes from `(name, value)` pairs, then `service.instance.id`;

@@ -38,9 +38,11 @@ use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use transport::tls::TlsClientConfig;
 
-use crate::docker_stats::ResourceToggle;
 use crate::hostmetrics::builder::{kv, resource_metrics_scoped, AttrValue, MetricsBuilder};
-use crate::hostmetrics::config::{check_metrics, toggles, MetricToggles};
+use crate::hostmetrics::config::ResourceToggle;
+use crate::hostmetrics::config::{
+    check_metrics, check_resource_attributes, resource_on, toggles, MetricToggles,
+};
 use crate::hostmetrics::scrapers::now_nanos;
 use crate::scraping::{self, Rounds};
 
@@ -121,14 +123,7 @@ impl Validate for RedisConfig {
             &[],
             &mut errors,
         );
-        for name in self.resource_attributes.keys() {
-            if !metadata::RESOURCE.iter().any(|(n, _)| n == name) {
-                errors.push(ConfigError::new(
-                    &["resource_attributes"],
-                    format!("has invalid keys: {name}"),
-                ));
-            }
-        }
+        check_resource_attributes(&self.resource_attributes, metadata::RESOURCE, &mut errors);
         errors
     }
 }
@@ -427,19 +422,7 @@ impl RedisReceiver {
         &self,
         info: &HashMap<String, String>,
     ) -> Vec<opentelemetry_proto::tonic::common::v1::KeyValue> {
-        let on = |k: &str| {
-            self.cfg
-                .resource_attributes
-                .get(k)
-                .and_then(|t| t.enabled)
-                .or_else(|| {
-                    metadata::RESOURCE
-                        .iter()
-                        .find(|(n, _)| *n == k)
-                        .map(|(_, d)| *d)
-                })
-                .unwrap_or(false)
-        };
+        let on = |k: &str| resource_on(&self.cfg.resource_attributes, metadata::RESOURCE, k);
         let mut attrs = Vec::new();
         if on("redis.version") {
             let v = info
