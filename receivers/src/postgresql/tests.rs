@@ -260,6 +260,19 @@ async fn scrapes(cfg: &PostgresqlConfig, n: usize) -> Vec<ResourceMetrics> {
     rounds(Box::new(r), &next, n).await
 }
 
+/// The error of one round with `cfg` (which must fail).
+async fn one_round_err(cfg: &PostgresqlConfig) -> String {
+    let ctx = context(ComponentKind::Receiver, "postgresql", vec![Signal::Metrics]);
+    let r = PostgresqlReceiver::build(ctx, cfg, metrics_to(&Collect::new())).unwrap();
+    let mut state = State {
+        clients: Default::default(),
+        start: 1,
+    };
+    r.scrape(&mut state, Duration::from_secs(5))
+        .await
+        .unwrap_err()
+}
+
 /// A resource's attributes as `key=value`.
 fn resource(rm: &ResourceMetrics) -> Vec<String> {
     rm.resource
@@ -568,32 +581,14 @@ async fn tls_is_on_by_default_and_a_plain_server_is_refused() {
     // verifying the self-signed certificate fails the round
     let mut verify = cfg.clone();
     verify.tls.insecure_skip_verify = false;
-    let ctx = context(ComponentKind::Receiver, "postgresql", vec![Signal::Metrics]);
-    let r = PostgresqlReceiver::build(ctx, &verify, metrics_to(&Collect::new())).unwrap();
-    let mut state = State {
-        clients: Default::default(),
-        start: 1,
-    };
-    let err = r
-        .scrape(&mut state, Duration::from_secs(5))
-        .await
-        .unwrap_err();
+    let err = one_round_err(&verify).await;
     assert!(err.contains("certificate"), "{err}");
 
     // a server without TLS and the default config: refused, saying why
     let plain = Server::start(false).await;
     let mut cfg = plain.config("");
     cfg.tls = parse("username: u\npassword: p").unwrap().tls;
-    let ctx = context(ComponentKind::Receiver, "postgresql", vec![Signal::Metrics]);
-    let r = PostgresqlReceiver::build(ctx, &cfg, metrics_to(&Collect::new())).unwrap();
-    let mut state = State {
-        clients: Default::default(),
-        start: 1,
-    };
-    let err = r
-        .scrape(&mut state, Duration::from_secs(5))
-        .await
-        .unwrap_err();
+    let err = one_round_err(&cfg).await;
     assert!(err.contains("TLS"), "{err}");
 }
 
@@ -602,16 +597,7 @@ async fn a_wrong_password_or_no_server_sends_nothing_and_keeps_trying() {
     let server = Server::start(false).await;
     let mut cfg = server.config("");
     cfg.password = "wrong".into();
-    let ctx = context(ComponentKind::Receiver, "postgresql", vec![Signal::Metrics]);
-    let r = PostgresqlReceiver::build(ctx, &cfg, metrics_to(&Collect::new())).unwrap();
-    let mut state = State {
-        clients: Default::default(),
-        start: 1,
-    };
-    let err = r
-        .scrape(&mut state, Duration::from_secs(5))
-        .await
-        .unwrap_err();
+    let err = one_round_err(&cfg).await;
     assert!(err.contains("password authentication failed"), "{err}");
     // through the run loop: no rounds sent, and it stops when told
     assert!(scrapes(&cfg, 1).await.is_empty());
