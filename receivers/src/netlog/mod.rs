@@ -598,6 +598,15 @@ async fn serve_tcp<S: tokio::io::AsyncRead + Unpin>(
                 Cut::More => break,
             }
         }
+        // a line that reaches `max_log_size` without its end is cut there (Go fails the
+        // connection), so a sender cannot make the buffer grow without bound
+        while buf.len() - at >= max {
+            let token = splitter.trim(&buf[at..at + max]);
+            if !token.is_empty() {
+                entries.push(shared.entry(token, &peer, observed));
+            }
+            at += max;
+        }
         // the connection's end flushes what is left (Go's flushAtEOF)
         if eof && at < buf.len() {
             let token = splitter.trim(&buf[at..]);

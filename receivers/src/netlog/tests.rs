@@ -198,6 +198,22 @@ async fn tcp_multiline_and_one_record_a_connection() {
     stop.cancel();
     task.await.unwrap();
 
+    // a line longer than max_log_size is cut at it
+    let cfg = tcp("listen_address: 127.0.0.1:0\nmax_log_size: 64KiB").unwrap();
+    let (addr, next, stop, task) = start(Proto::Tcp(Box::new(cfg))).await;
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(&vec![b'x'; 70_000]).await.unwrap();
+    conn.write_all(b"\nend\n").await.unwrap();
+    conn.shutdown().await.unwrap();
+    wait_for(&next, 3).await;
+    let lens: Vec<usize> = records(&next, 3)
+        .into_iter()
+        .map(|(b, _)| b.len())
+        .collect();
+    assert_eq!(lens, [65536, 70_000 - 65536, 3]);
+    stop.cancel();
+    task.await.unwrap();
+
     let cfg = tcp("listen_address: 127.0.0.1:0\none_log_per_packet: true").unwrap();
     let (addr, next, stop, task) = start(Proto::Tcp(Box::new(cfg))).await;
     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
