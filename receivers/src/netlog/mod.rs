@@ -174,6 +174,7 @@ fn check_common(
     multiline: Option<&MultilineConfig>,
     attributes: &[&BTreeMap<String, String>],
     operators: &[ConfigValue],
+    retry: &RetryConfig,
     errors: &mut Vec<ConfigError>,
 ) {
     if listen_address.is_empty() {
@@ -229,6 +230,18 @@ fn check_common(
     if let Err(es) = Pipeline::validate(operators) {
         errors.extend(es.into_iter().map(|e| e.prefixed(&["operators"])));
     }
+    if retry.enabled && retry.initial_interval.is_zero() {
+        errors.push(ConfigError::new(
+            &["retry_on_failure", "initial_interval"],
+            "must be positive",
+        ));
+    }
+    if retry.enabled && retry.max_interval < retry.initial_interval {
+        errors.push(ConfigError::new(
+            &["retry_on_failure", "max_interval"],
+            "must not be less than initial_interval",
+        ));
+    }
 }
 
 impl Validate for TcpLogConfig {
@@ -246,6 +259,7 @@ impl Validate for TcpLogConfig {
             self.multiline.as_ref(),
             &[&self.attributes, &self.resource],
             &self.operators,
+            &self.retry_on_failure,
             &mut errors,
         );
         if let Some(tls) = &self.tls {
@@ -264,6 +278,7 @@ impl Validate for UdpLogConfig {
             self.multiline.as_ref(),
             &[&self.attributes, &self.resource],
             &self.operators,
+            &self.retry_on_failure,
             &mut errors,
         );
         errors
@@ -307,6 +322,7 @@ struct Shared {
     resource: Vec<(String, ExprString)>,
     add_attributes: bool,
     enc: Encoding,
+    retry: RetryConfig,
 }
 
 /// A built receiver: its socket is bound at build, so a taken port fails the start.
@@ -349,6 +365,10 @@ impl NetLog {
             m.iter()
                 .map(|(k, v)| ExprString::compile(v).map(|e| (k.clone(), e)))
                 .collect::<Result<Vec<_>, String>>()
+        };
+        let retry = match &proto {
+            Proto::Tcp(cfg) => cfg.retry_on_failure.clone(),
+            Proto::Udp(cfg) => cfg.retry_on_failure.clone(),
         };
         let (operators, attributes, resource, add_attributes, encoding, socket) = match &proto {
             Proto::Tcp(cfg) => {
@@ -452,6 +472,7 @@ impl NetLog {
                 resource: compile(resource).map_err(err)?,
                 add_attributes,
                 enc: Encoding::lookup(encoding).map_err(err)?,
+                retry,
             }),
             socket,
         })
@@ -528,11 +549,35 @@ impl Shared {
             client_address: Some(peer.peer),
             ..Default::default()
         });
-        let result = self.next.consume(batch).await;
-        self.obs.record(Signal::Logs, items, &result);
-        result.map_err(|e| {
-            tracing::warn!(receiver = %self.id, items, error = %e, "The pipeline refused log records received over the network.");
-        })
+        // `retry_on_failure` (Go's consumerretry): a retryable refusal is tried again with
+        // backoff (multiplier 1.5) until `max_elapsed_time`; meanwhile nothing more is read
+        // from this connection (or socket)
+        let r = &self.retry;
+        let first = Instant::now();
+        let mut wait = r.initial_interval.get().max(Duration::from_millis(1));
+        loop {
+            let result = self.next.consume(batch.clone()).await;
+            let give_up = match &result {
+                Ok(()) => true,
+                Err(e) => {
+                    !r.enabled
+                        || !e.is_retryable()
+                        || (!r.max_elapsed_time.is_zero()
+                            && first.elapsed() + wait > r.max_elapsed_time.get())
+                }
+            };
+            if give_up {
+                self.obs.record(Signal::Logs, items, &result);
+                return result.map_err(|e| {
+                    tracing::warn!(receiver = %self.id, items, error = %e, "The pipeline refused log records received over the network; they are dropped.");
+                });
+            }
+            tracing::debug!(receiver = %self.id, items, "The pipeline refused log records; trying again in {wait:?}.");
+            tokio::time::sleep(wait).await;
+            wait = wait
+                .mul_f64(1.5)
+                .min(r.max_interval.get().max(Duration::from_millis(1)));
+        }
     }
 }
 

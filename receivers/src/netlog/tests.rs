@@ -278,3 +278,62 @@ async fn a_taken_port_fails_the_build() {
     .unwrap();
     assert!(err.to_string().contains("failed to listen"), "{err}");
 }
+
+/// A consumer that refuses (retryably) its first `n` batches, then keeps them.
+struct RefuseFirst {
+    left: std::sync::atomic::AtomicUsize,
+    kept: Arc<Collect>,
+}
+
+#[pipeline_api::async_trait]
+impl pipeline_api::Consumer for RefuseFirst {
+    async fn consume(&self, batch: pipeline_api::Batch) -> Result<(), pipeline_api::ConsumeError> {
+        use std::sync::atomic::Ordering;
+        if self
+            .left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(pipeline_api::ConsumeError::retryable("not now"));
+        }
+        self.kept.batches.lock().unwrap().push(batch);
+        Ok(())
+    }
+}
+
+/// `retry_on_failure`: a refused batch is tried again (and nothing is lost); without it,
+/// it is dropped and counted, as Go's default.
+#[tokio::test]
+async fn retry_on_failure_tries_again() {
+    for (retry, want) in [(true, 1), (false, 0)] {
+        let kept = Collect::new();
+        let next = Arc::new(RefuseFirst {
+            left: 2.into(),
+            kept: kept.clone(),
+        });
+        let cfg = tcp(&format!(
+            "listen_address: 127.0.0.1:0\nretry_on_failure: {{enabled: {retry}, initial_interval: 10ms, max_interval: 20ms}}"
+        ))
+        .unwrap();
+        let ctx = context(ComponentKind::Receiver, "tcp_log", vec![Signal::Logs]);
+        let r = NetLog::build(
+            ctx,
+            Proto::Tcp(Box::new(cfg)),
+            SignalConsumers {
+                logs: Some(next),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let addr = r.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(Box::new(r).run(stop.clone()));
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"only line\n").await.unwrap();
+        conn.shutdown().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(kept.items(), want, "retry {retry}");
+        stop.cancel();
+        task.await.unwrap().unwrap();
+    }
+}
