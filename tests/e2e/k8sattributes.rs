@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::harness::{temp_dir, Collector, Ports};
 use crate::python_sdk::run_sdk;
@@ -22,19 +22,10 @@ async fn fake_api(pod: String) -> std::net::SocketAddr {
         while let Ok((mut conn, _)) = listener.accept().await {
             let pod = pod.clone();
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let line = String::from_utf8_lossy(&head)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
+                let Some(text) = pipeline_api::testing::read_request_head(&mut conn).await else {
+                    return;
+                };
+                let line = text.lines().next().unwrap_or("").to_string();
                 if line.contains("watch=true") {
                     let _ = conn
                         .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")

@@ -92,3 +92,32 @@ pub fn context(
         memory: Default::default(),
     }
 }
+
+/// A component's config from YAML, as the loader parses and checks it; every problem as one
+/// `path: message` line.
+pub fn parse_config<T: serde::de::DeserializeOwned + crate::config::Validate>(
+    yaml: &str,
+) -> Result<T, String> {
+    let v: crate::config::ConfigValue = serde_yaml_ng::from_str(yaml).expect("test YAML");
+    crate::config::parse_typed::<T>(&v).map_err(|e| {
+        e.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+/// Read an HTTP/1 request's head (up to the blank line) from a test server's connection;
+/// `None` when the client went away first.
+pub async fn read_request_head<R: tokio::io::AsyncRead + Unpin>(conn: &mut R) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use pipeline_api::proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use pipeline_api::proto::tonic::resource::v1::Resource;
@@ -15,20 +14,14 @@ use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use pipeline_api::testing::Collect;
 use pipeline_api::{Batch, Consumer, Processor, RequestContext, Signal};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 use super::{Config, K8sAttributes};
 use transport::kube::Api;
 
 fn parse(s: &str) -> Result<Config, String> {
-    let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
-    parse_typed::<Config>(&v).map_err(|e| {
-        e.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    pipeline_api::testing::parse_config(s)
 }
 
 /// A loopback API server: lists of what `objects` holds by path, and pod watches fed from
@@ -72,15 +65,9 @@ impl FakeApi {
     }
 
     async fn serve(self, mut conn: tokio::net::TcpStream) {
-        let mut head = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            match conn.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-            }
-        }
-        let text = String::from_utf8_lossy(&head).to_string();
+        let Some(text) = pipeline_api::testing::read_request_head(&mut conn).await else {
+            return;
+        };
         let line = text.lines().next().unwrap_or("").to_string();
         let auth = text
             .lines()

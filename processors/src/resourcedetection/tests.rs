@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use pipeline_api::proto::tonic::common::v1::{any_value, KeyValue};
 use pipeline_api::proto::tonic::metrics::v1::{
@@ -22,13 +21,7 @@ use super::detectors::{self, Endpoints};
 use super::ResourceDetectionProcessor;
 
 fn parse(s: &str) -> Result<Config, String> {
-    let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
-    parse_typed::<Config>(&v).map_err(|e| {
-        e.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    pipeline_api::testing::parse_config(s)
 }
 
 fn endpoints() -> Endpoints {

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
-use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::testing::{context, Collect};
 use pipeline_api::{CancellationToken, ComponentKind, Receiver, Signal, SignalConsumers};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,13 +16,7 @@ use super::{scrape, DockerStatsConfig, DockerStatsReceiver, ImageMatcher};
 use crate::testing::points as value;
 
 fn parse(s: &str) -> Result<DockerStatsConfig, String> {
-    let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
-    parse_typed::<DockerStatsConfig>(&v).map_err(|e| {
-        e.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    pipeline_api::testing::parse_config(s)
 }
 
 const STATS: &str = r#"{

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::metrics::v1::{metric, ResourceMetrics};
-use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::testing::{context, Collect};
 use pipeline_api::{ComponentKind, Signal};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,13 +14,7 @@ use super::{HttpCheckConfig, HttpCheckReceiver};
 use crate::testing::{self, metrics_to, rounds};
 
 fn parse(s: &str) -> Result<HttpCheckConfig, String> {
-    let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
-    parse_typed::<HttpCheckConfig>(&v).map_err(|e| {
-        e.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    pipeline_api::testing::parse_config(s)
 }
 
 /// A loopback server answering every request with `status` and `body`; it keeps each

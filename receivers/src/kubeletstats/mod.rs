@@ -605,6 +605,9 @@ pub struct KubeletStats {
     obs: ReceiverObs,
     /// The receiver's start, the volumes' start time.
     start: u64,
+    /// Whether a round reads `/pods` too (`extra_metadata_labels`, or a limit or request
+    /// ratio turned on).
+    needs_pods: bool,
 }
 
 const LIMIT_METRICS: &[&str] = &[
@@ -646,11 +649,11 @@ impl KubeletStats {
             api,
             next,
             start: now_nanos(),
+            needs_pods: !cfg.extra_metadata_labels.is_empty() || {
+                let mb = MetricsBuilder::new(metadata::DEFS, &toggles(&cfg.metrics));
+                LIMIT_METRICS.iter().any(|m| mb.enabled(m))
+            },
         }
-    }
-
-    fn needs_pods(&self, mb: &MetricsBuilder) -> bool {
-        !self.cfg.extra_metadata_labels.is_empty() || LIMIT_METRICS.iter().any(|m| mb.enabled(m))
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, String> {
@@ -683,8 +686,7 @@ impl KubeletStats {
             .get("/stats/summary")
             .await
             .map_err(|e| format!("call to /stats/summary endpoint failed: {e}"))?;
-        let mb = MetricsBuilder::new(metadata::DEFS, &toggles(&self.cfg.metrics));
-        let pods: HashMap<String, PodMeta> = if self.needs_pods(&mb) {
+        let pods: HashMap<String, PodMeta> = if self.needs_pods {
             let list: PodList = self
                 .get("/pods")
                 .await

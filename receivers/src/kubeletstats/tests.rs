@@ -8,24 +8,17 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
-use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::testing::{context, Collect};
 use pipeline_api::{ComponentConfig, ComponentKind, Signal};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use transport::kube::Api;
 
 use super::{quantity, KubeletStats, KubeletStatsConfig};
 use crate::testing::{points, rounds};
 
 fn parse(s: &str) -> Result<KubeletStatsConfig, String> {
-    let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
-    parse_typed::<KubeletStatsConfig>(&v).map_err(|e| {
-        e.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    pipeline_api::testing::parse_config(s)
 }
 
 /// A kubelet on loopback: JSON by path; every request line and `Authorization` kept.
@@ -44,15 +37,9 @@ async fn fake_kubelet(routes: HashMap<String, String>) -> FakeKubelet {
             let routes = routes.clone();
             let log = log.clone();
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let text = String::from_utf8_lossy(&head).to_string();
+                let Some(text) = pipeline_api::testing::read_request_head(&mut conn).await else {
+                    return;
+                };
                 let line = text.lines().next().unwrap_or("").to_string();
                 let auth = text
                     .lines()

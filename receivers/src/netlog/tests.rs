@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value;
-use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::testing::{context, Collect};
 use pipeline_api::{CancellationToken, ComponentKind, Receiver, Signal, SignalConsumers};
 use tokio::io::AsyncWriteExt;
@@ -12,23 +11,11 @@ use tokio::io::AsyncWriteExt;
 use super::{NetLog, Proto, TcpLogConfig, UdpLogConfig};
 
 fn tcp(s: &str) -> Result<TcpLogConfig, String> {
-    let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
-    parse_typed::<TcpLogConfig>(&v).map_err(|e| {
-        e.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    pipeline_api::testing::parse_config(s)
 }
 
 fn udp(s: &str) -> Result<UdpLogConfig, String> {
-    let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
-    parse_typed::<UdpLogConfig>(&v).map_err(|e| {
-        e.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    pipeline_api::testing::parse_config(s)
 }
 
 /// A started receiver: its address, what it sent, and how to stop it.

@@ -6,7 +6,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::metrics::v1::{metric, ResourceMetrics};
-use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::testing::{context, Collect};
 use pipeline_api::{ComponentKind, Signal};
 
@@ -14,13 +13,7 @@ use super::{parse_stub_status, NginxConfig, NginxReceiver, StubStatus};
 use crate::testing::{metrics_to, points, rounds};
 
 fn parse(s: &str) -> Result<NginxConfig, String> {
-    let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
-    parse_typed::<NginxConfig>(&v).map_err(|e| {
-        e.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    pipeline_api::testing::parse_config(s)
 }
 
 /// An nginx on a free loopback port: `/status` is `stub_status`, `/forbidden` answers 403,

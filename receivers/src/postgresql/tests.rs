@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
-use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::testing::{context, Collect};
 use pipeline_api::{ComponentConfig, ComponentKind, Signal};
 
@@ -15,13 +14,7 @@ use super::{PostgresqlConfig, PostgresqlReceiver, State};
 use crate::testing::{metrics_to, points, rounds};
 
 fn parse(s: &str) -> Result<PostgresqlConfig, String> {
-    let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
-    parse_typed::<PostgresqlConfig>(&v).map_err(|e| {
-        e.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    pipeline_api::testing::parse_config(s)
 }
 
 /// A PostgreSQL server of its own on a free loopback port (Debian's `postgresql`, which
@@ -181,9 +174,18 @@ impl Server {
         panic!("postgres did not answer on {port} within 10 s");
     }
 
-    /// Run `sql` as the test's own client, on a connection closed after it (so the
-    /// server's statistics of what it did are flushed).
-    async fn sql(&self, db: &str, sql: &str) -> Result<(), String> {
+    /// A client of the test's own (named apart from the receiver's) to `db`, its connection
+    /// run in a task.
+    async fn client(
+        &self,
+        db: &str,
+    ) -> Result<
+        (
+            tokio_postgres::Client,
+            tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+        ),
+        String,
+    > {
         let (client, conn) = tokio_postgres::Config::new()
             .host("127.0.0.1")
             .port(self.port)
@@ -194,7 +196,13 @@ impl Server {
             .connect(tokio_postgres::NoTls)
             .await
             .map_err(|e| super::error_text(&e))?;
-        let task = tokio::spawn(conn);
+        Ok((client, tokio::spawn(conn)))
+    }
+
+    /// Run `sql` as the test's own client, on a connection closed after it (so the
+    /// server's statistics of what it did are flushed).
+    async fn sql(&self, db: &str, sql: &str) -> Result<(), String> {
+        let (client, task) = self.client(db).await?;
         let result = client
             .batch_execute(sql)
             .await
@@ -206,17 +214,7 @@ impl Server {
 
     /// One number the server answers.
     async fn value(&self, db: &str, sql: &str) -> f64 {
-        let (client, conn) = tokio_postgres::Config::new()
-            .host("127.0.0.1")
-            .port(self.port)
-            .user(USER)
-            .password(PASSWORD)
-            .dbname(db)
-            .application_name(TEST_CLIENT)
-            .connect(tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
+        let (client, _task) = self.client(db).await.unwrap();
         let rows = client.simple_query(sql).await.unwrap();
         rows.iter()
             .find_map(|m| match m {
@@ -542,17 +540,7 @@ async fn connections_are_kept_between_rounds() {
             .await
             .unwrap();
         // the server's backends of the receiver (the test's own clients named apart)
-        let (client, conn) = tokio_postgres::Config::new()
-            .host("127.0.0.1")
-            .port(server.port)
-            .user(USER)
-            .password(PASSWORD)
-            .dbname("postgres")
-            .application_name(TEST_CLIENT)
-            .connect(tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
+        let (client, _task) = server.client("postgres").await.unwrap();
         let rows = client
             .query(
                 "SELECT pid FROM pg_stat_activity WHERE usename = $1 AND application_name <> $2 AND backend_type = 'client backend' ORDER BY pid",

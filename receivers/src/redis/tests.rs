@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, ResourceMetrics};
-use pipeline_api::config::{parse_typed, ConfigValue};
 use pipeline_api::testing::{context, Collect};
 use pipeline_api::{ComponentConfig, ComponentKind, Signal};
 use tokio::io::BufReader;
@@ -19,13 +18,7 @@ use crate::hostmetrics::builder::MetricsBuilder;
 use crate::testing::{metrics_to, points, rounds};
 
 fn parse(s: &str) -> Result<RedisConfig, String> {
-    let v: ConfigValue = serde_yaml_ng::from_str(s).unwrap();
-    parse_typed::<RedisConfig>(&v).map_err(|e| {
-        e.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    pipeline_api::testing::parse_config(s)
 }
 
 /// A `redis-server` on a free loopback port with a password; killed when dropped.
