@@ -2451,6 +2451,202 @@ service:
     }
 }
 
+/// The objects of a small cluster, as a loopback Kubernetes API serves them to both
+/// collectors: every role's objects, with the shapes that decide labels (a controller, init
+/// and port-less containers, a pod without an IP, ready and not-ready endpoints, a slice
+/// endpoint with conditions, zone and topology, TLS and plain ingress rules, the three
+/// service types). Every address is loopback; `port` is the scrape target's.
+fn kube_objects(api: &pipeline_api::testing::kube::FakeApi, port: u16) {
+    let pod_ref = json!({"kind": "Pod", "name": "web-1", "namespace": "shop"});
+    api.put(
+        "/api/v1/namespaces",
+        vec![json!({"metadata": {"name": "shop", "labels": {"team": "web"}, "annotations": {"owner": "ops@example.com"}}})],
+    );
+    api.put(
+        "/api/v1/nodes",
+        vec![json!({
+            "metadata": {"name": "node-a", "labels": {"kubernetes.io/hostname": "node-a", "topology.kubernetes.io/zone": "z1"},
+                         "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
+            "spec": {"providerID": "kind://docker/kind/node-a"},
+            "status": {"addresses": [{"type": "Hostname", "address": "node-a"}, {"type": "InternalIP", "address": "127.0.0.1"}],
+                       "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}
+        })],
+    );
+    api.put(
+        "/api/v1/pods",
+        vec![
+            json!({
+                "metadata": {"name": "web-1", "namespace": "shop", "uid": "7f3c-11",
+                             "labels": {"app": "web", "pod-template-hash": "5d8f"},
+                             "annotations": {"prometheus.io/scrape": "true"},
+                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d8f", "uid": "rs-1", "controller": true}]},
+                "spec": {"nodeName": "node-a",
+                         "containers": [
+                             {"name": "app", "image": "shop/web:1.4", "ports": [
+                                 {"name": "metrics", "containerPort": 9100, "protocol": "TCP"},
+                                 {"containerPort": 9101, "protocol": "UDP"}]},
+                             {"name": "sidecar", "image": "busybox:1.36"}],
+                         "initContainers": [
+                             {"name": "proxy", "image": "envoy:1.30", "restartPolicy": "Always",
+                              "ports": [{"name": "admin", "containerPort": 9901, "protocol": "TCP"}]}]},
+                "status": {"phase": "Running", "podIP": "127.0.0.1", "hostIP": "127.0.0.2",
+                           "conditions": [{"type": "Ready", "status": "True"}],
+                           "containerStatuses": [{"name": "app", "containerID": "containerd://a1b2"}],
+                           "initContainerStatuses": [{"name": "proxy", "containerID": "containerd://c3d4"}]}
+            }),
+            json!({
+                "metadata": {"name": "pending-1", "namespace": "shop", "uid": "9e9e"},
+                "spec": {"containers": [{"name": "app", "image": "shop/web:1.4"}]},
+                "status": {"phase": "Pending"}
+            }),
+        ],
+    );
+    api.put(
+        "/api/v1/services",
+        vec![
+            json!({"metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}, "annotations": {"prometheus.io/port": "9100"}},
+                   "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.5", "ports": [{"name": "http", "port": 9100, "protocol": "TCP"}]}}),
+            json!({"metadata": {"name": "edge", "namespace": "shop"},
+                   "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.6", "loadBalancerIP": "192.0.2.10",
+                            "ports": [{"port": 443, "protocol": "TCP"}]}}),
+            json!({"metadata": {"name": "billing", "namespace": "shop"},
+                   "spec": {"type": "ExternalName", "externalName": "billing.example.com",
+                            "ports": [{"name": "https", "port": 8443, "protocol": "TCP"}]}}),
+        ],
+    );
+    api.put(
+        "/api/v1/endpoints",
+        vec![json!({
+            "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+            "subsets": [{
+                "addresses": [{"ip": "127.0.0.1", "nodeName": "node-a", "targetRef": pod_ref}],
+                "notReadyAddresses": [{"ip": "127.0.0.3", "hostname": "web-2"}],
+                "ports": [{"name": "http", "port": 9100, "protocol": "TCP"}]
+            }]
+        })],
+    );
+    api.put(
+        "/apis/discovery.k8s.io/v1/endpointslices",
+        vec![json!({
+            "metadata": {"name": "web-x7k2p", "namespace": "shop",
+                         "labels": {"kubernetes.io/service-name": "web", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+            "addressType": "IPv4",
+            "endpoints": [
+                {"addresses": ["127.0.0.1"], "conditions": {"ready": true, "serving": true, "terminating": false},
+                 "nodeName": "node-a", "zone": "z1", "targetRef": pod_ref},
+                {"addresses": ["127.0.0.3"], "conditions": {"ready": false}, "hostname": "web-2",
+                 "deprecatedTopology": {"kubernetes.io/hostname": "node-b"}}
+            ],
+            "ports": [{"name": "http", "port": 9100, "protocol": "TCP", "appProtocol": "http"}]
+        })],
+    );
+    api.put(
+        "/apis/networking.k8s.io/v1/ingresses",
+        vec![json!({
+            "metadata": {"name": "web", "namespace": "shop", "annotations": {"kubernetes.io/tls-acme": "true"}},
+            "spec": {"ingressClassName": "nginx",
+                     "tls": [{"hosts": ["*.example.com"]}],
+                     "rules": [
+                         {"host": "web.example.com", "http": {"paths": [
+                             {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 9100}}}},
+                             {"path": "/api", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 9100}}}}]}},
+                         {"host": "example.org"}]}
+        })],
+    );
+}
+
+/// `kubernetes_sd_configs` of every role against the same loopback Kubernetes API: every
+/// discovered target's labels (all `__meta_kubernetes_*` labels kept by a `labelmap`) are on
+/// its `up` series, and both collectors have the same series with the same labels. Each
+/// target's address is rewritten to the Python app so that every one is scraped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g_prometheus_receiver_discovers_kubernetes_targets_alike() {
+    let port = harness::free_port();
+    let _app = crate::prometheus_receiver::start_app(port);
+    let served = crate::sink::eventually(Duration::from_secs(30), || {
+        harness::try_http_get(&format!("http://127.0.0.1:{port}/metrics")).is_some()
+    })
+    .await;
+    assert!(served, "the Python target did not start");
+    let api = pipeline_api::testing::kube::FakeApi::start().await;
+    kube_objects(&api, port);
+    let mut jobs = String::new();
+    for (role, extra) in [
+        ("pod", ", attach_metadata: {node: true, namespace: true}"),
+        ("node", ""),
+        ("service", ", namespaces: {names: [shop]}"),
+        ("endpoints", ", attach_metadata: {node: true}"),
+        (
+            "endpointslice",
+            ", attach_metadata: {node: true, namespace: true}",
+        ),
+        ("ingress", ""),
+    ] {
+        jobs.push_str(&format!(
+            r#"
+        - job_name: {role}
+          scrape_interval: 1s
+          kubernetes_sd_configs: [{{role: {role}, api_server: "{api}"{extra}}}]
+          relabel_configs:
+            - {{action: labelmap, regex: __meta_kubernetes_(.+)}}
+            - {{target_label: __address__, replacement: "127.0.0.1:{port}"}}"#,
+            api = api.base()
+        ));
+    }
+    let config = format!(
+        r#"
+receivers:
+  prometheus:
+    config:
+      scrape_configs:{jobs}
+exporters:
+  otlp:
+    endpoint: SINK
+    tls: {{insecure: true}}
+service:
+  telemetry: TELEMETRY
+  pipelines:
+    metrics:
+      receivers: [prometheus]
+      exporters: [otlp]
+"#
+    );
+    let case = Case {
+        name: "prometheus_receiver_kubernetes_sd",
+        config: &config,
+        files: &[],
+        input: Input::Nothing,
+        // Go hands discovered targets to its scrapers every 5 s: scrape for the whole
+        // 20 s the harness allows
+        wait_for: usize::MAX,
+        scrape: false,
+        scrape_url: None,
+    };
+    let (go, fe) = run_both(&case).await;
+    let keep = |n: &str| n == "up";
+    let mismatch = match &fe {
+        Ok(fe) => {
+            let (g, f) = (
+                last_points(&go.metrics, &keep),
+                last_points(&fe.metrics, &keep),
+            );
+            // pod 4 (3 ports and a port-less container), node 1, service 3, endpoints 3
+            // (ready, not ready, the pod's uncovered admin port), endpointslice 3, ingress 3
+            assert!(
+                g.len() >= 17,
+                "the Go collector found {} targets:\n{g:#?}\nrequests: {:#?}",
+                g.len(),
+                api.requests(),
+            );
+            diff_points(&g, &f)
+        }
+        Err(e) => Some(e.clone()),
+    };
+    if let Err(e) = verdict(case.name, mismatch) {
+        panic!("{e}");
+    }
+}
+
 /// A backend that is down: both collectors count the failed spans on
 /// `otelcol_exporter_send_failed_spans`, at the default level without and at `detailed`
 /// with Go's failure labels (`error_type` from the gRPC code, `error_permanent`).

@@ -8,53 +8,10 @@
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value;
-use tokio::io::AsyncWriteExt;
 
 use crate::harness::{temp_dir, Collector, Ports};
 use crate::python_sdk::run_sdk;
 use crate::sink::{self, eventually};
-
-/// Serve the pod list at `/api/v1/pods`; watches are held open with nothing to say.
-async fn fake_api(pod: String) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let pod = pod.clone();
-            tokio::spawn(async move {
-                let Some(text) = pipeline_api::testing::read_request_head(&mut conn).await else {
-                    return;
-                };
-                let line = text.lines().next().unwrap_or("").to_string();
-                if line.contains("watch=true") {
-                    let _ = conn
-                        .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
-                        .await;
-                    tokio::time::sleep(Duration::from_secs(600)).await;
-                    return;
-                }
-                let items = if line.starts_with("GET /api/v1/pods") {
-                    pod.as_str()
-                } else {
-                    ""
-                };
-                let body = format!(
-                    "{{\"kind\":\"List\",\"metadata\":{{\"resourceVersion\":\"5\"}},\"items\":[{items}]}}"
-                );
-                let _ = conn
-                    .write_all(
-                        format!(
-                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                            body.len()
-                        )
-                        .as_bytes(),
-                    )
-                    .await;
-            });
-        }
-    });
-    addr
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_spans_get_the_metadata_of_the_pod_they_came_from() {
@@ -64,7 +21,9 @@ async fn python_sdk_spans_get_the_metadata_of_the_pod_they_came_from() {
         "spec":{"nodeName":"node-a","containers":[{"name":"app","image":"shop/checkout:2.1"}]},
         "status":{"podIP":"127.0.0.1"}}"#
         .replace('\n', "");
-    let api = fake_api(pod).await;
+    let fake = pipeline_api::testing::kube::FakeApi::start().await;
+    fake.put("/api/v1/pods", vec![serde_json::from_str(&pod).unwrap()]);
+    let api = fake.addr;
     let dir = temp_dir("k8sattributes-kubeconfig");
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(

@@ -6,6 +6,7 @@ use crate::proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use crate::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use crate::Batch;
 
+pub mod kube;
 pub mod random;
 
 /// A traces batch of `n` spans named `{prefix}0`, `{prefix}1`, … in one resource and scope.

@@ -29,7 +29,14 @@ enum Credentials {
     Token(String),
     /// A token file read again at each request (service account tokens are rotated).
     TokenFile(PathBuf),
+    /// The caller's own (an HTTP client config's `basic_auth`, `authorization`, ...).
+    Custom(Authorize),
 }
+
+/// Adds a caller's credentials to each request; an error (a secret file that cannot be
+/// read) fails the request.
+pub type Authorize =
+    Arc<dyn Fn(reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, String> + Send + Sync>;
 
 impl Api {
     /// Go `k8sconfig.CreateRestConfig` for `auth_type`, with `context` for `kubeConfig`.
@@ -224,6 +231,16 @@ impl Api {
         })
     }
 
+    /// A server at `base` with `tls` and the caller's credentials (an `api_server` with an
+    /// HTTP client config).
+    pub fn with_authorize(
+        base: String,
+        tls: &crate::tls::TlsClientConfig,
+        authorize: Authorize,
+    ) -> Result<Api, String> {
+        Api::from_tls(base, tls, Credentials::Custom(authorize))
+    }
+
     /// An API server at `base` without credentials (tests).
     pub fn plain(base: &str) -> Api {
         Api::build(base.into(), None, false, None, Credentials::None).unwrap()
@@ -251,6 +268,7 @@ impl Api {
                 let t = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
                 req.bearer_auth(t.trim())
             }
+            Credentials::Custom(authorize) => authorize(req)?,
         })
     }
 }

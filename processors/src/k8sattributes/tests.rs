@@ -2,125 +2,23 @@
 //! (JSON lists; watches as chunked streams of JSON events, as the API server sends them),
 //! with the pods, namespaces and ReplicaSets a test puts there.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use pipeline_api::proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use pipeline_api::proto::tonic::resource::v1::Resource;
 use pipeline_api::proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use pipeline_api::testing::kube::FakeApi;
 use pipeline_api::testing::Collect;
 use pipeline_api::{Batch, Consumer, Processor, RequestContext, Signal};
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
 
 use super::{Config, K8sAttributes};
 use transport::kube::Api;
 
 fn parse(s: &str) -> Result<Config, String> {
     pipeline_api::testing::parse_config(s)
-}
-
-/// A loopback API server: lists of what `objects` holds by path, and pod watches fed from
-/// `events`.
-#[derive(Clone)]
-struct FakeApi {
-    addr: SocketAddr,
-    objects: Arc<Mutex<HashMap<String, Vec<serde_json::Value>>>>,
-    events: tokio::sync::broadcast::Sender<String>,
-    /// Every request line and its `Authorization` header.
-    requests: Arc<Mutex<Vec<(String, String)>>>,
-}
-
-impl FakeApi {
-    async fn start() -> FakeApi {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let api = FakeApi {
-            addr: listener.local_addr().unwrap(),
-            objects: Default::default(),
-            events: tokio::sync::broadcast::channel(64).0,
-            requests: Default::default(),
-        };
-        let me = api.clone();
-        tokio::spawn(async move {
-            while let Ok((conn, _)) = listener.accept().await {
-                tokio::spawn(me.clone().serve(conn));
-            }
-        });
-        api
-    }
-
-    fn put(&self, path: &str, items: Vec<serde_json::Value>) {
-        self.objects.lock().unwrap().insert(path.to_string(), items);
-    }
-
-    /// Send a watch event to the pod watches.
-    fn event(&self, kind: &str, object: serde_json::Value) {
-        let _ = self
-            .events
-            .send(json!({"type": kind, "object": object}).to_string());
-    }
-
-    async fn serve(self, mut conn: tokio::net::TcpStream) {
-        let Some(text) = pipeline_api::testing::read_request_head(&mut conn).await else {
-            return;
-        };
-        let line = text.lines().next().unwrap_or("").to_string();
-        let auth = text
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("authorization: ")
-                    .or(l.strip_prefix("Authorization: "))
-            })
-            .unwrap_or("")
-            .to_string();
-        self.requests.lock().unwrap().push((line.clone(), auth));
-        let target = line.split(' ').nth(1).unwrap_or("/").to_string();
-        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-        if query.contains("watch=true") {
-            let mut rx = self.events.subscribe();
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
-                .await;
-            let pods = path.ends_with("/pods");
-            while let Ok(ev) = rx.recv().await {
-                if !pods {
-                    continue;
-                }
-                let line = format!("{ev}\n");
-                let chunk = format!("{:x}\r\n{line}\r\n", line.len());
-                if conn.write_all(chunk.as_bytes()).await.is_err() {
-                    return;
-                }
-            }
-            return;
-        }
-        let items = self
-            .objects
-            .lock()
-            .unwrap()
-            .get(path)
-            .cloned()
-            .unwrap_or_default();
-        let body = json!({"kind": "List", "metadata": {"resourceVersion": "1"}, "items": items})
-            .to_string();
-        let _ = conn
-            .write_all(
-                format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-                .as_bytes(),
-            )
-            .await;
-    }
-
-    fn base(&self) -> String {
-        format!("http://{}", self.addr)
-    }
 }
 
 /// A pod as the API gives it, owned by ReplicaSet `web-5d8f9c7b6`.
@@ -386,9 +284,7 @@ async fn a_pod_is_found_by_the_connection_and_its_metadata_added() {
     let attrs = through(&p, &next, traces(vec![]), Some("10.9.9.9:1")).await;
     assert!(attrs.is_empty(), "{attrs:?}");
     // the API was asked for every pod of the cluster
-    assert!(api.requests.lock().unwrap()[0]
-        .0
-        .starts_with("GET /api/v1/pods HTTP"));
+    assert!(api.requests()[0].0.starts_with("GET /api/v1/pods HTTP"));
 }
 
 #[tokio::test]
@@ -461,7 +357,7 @@ async fn pods_come_and_go_by_the_watch_with_a_grace_period() {
     // the watch may not be open yet: send until the pod is seen
     let mut seen = false;
     for _ in 0..100 {
-        api.event("ADDED", pod("late", "uid-3", "10.1.2.3"));
+        api.event("/api/v1/pods", "ADDED", pod("late", "uid-3", "10.1.2.3"));
         tokio::time::sleep(Duration::from_millis(20)).await;
         if p.cache.read().unwrap().by_uid.contains_key("uid-3") {
             seen = true;
@@ -474,7 +370,7 @@ async fn pods_come_and_go_by_the_watch_with_a_grace_period() {
         attrs.contains(&"k8s.pod.name=late".to_string()),
         "{attrs:?}"
     );
-    api.event("DELETED", pod("late", "uid-3", "10.1.2.3"));
+    api.event("/api/v1/pods", "DELETED", pod("late", "uid-3", "10.1.2.3"));
     tokio::time::sleep(Duration::from_millis(50)).await;
     // still found within the grace period, gone after it
     let attrs = through(&p, &next, traces(vec![]), Some("10.1.2.3:1")).await;
@@ -576,7 +472,7 @@ async fn selectors_credentials_and_kubeconfig() {
         attrs,
         ["k8s.deployment.name=web-deploy", "k8s.deployment.uid=dep-1"]
     );
-    let requests = api.requests.lock().unwrap().clone();
+    let requests = api.requests();
     let pods = requests
         .iter()
         .find(|(l, _)| l.contains("/pods") && !l.contains("watch=true"))

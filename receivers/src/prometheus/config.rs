@@ -237,7 +237,6 @@ pub const UNSUPPORTED_SD: &[&str] = &[
     "hetzner_sd_configs",
     "http_sd_configs",
     "ionos_sd_configs",
-    "kubernetes_sd_configs",
     "kuma_sd_configs",
     "lightsail_sd_configs",
     "linode_sd_configs",
@@ -290,6 +289,7 @@ pub struct ScrapeConfig {
     pub static_configs: Vec<StaticConfig>,
     pub file_sd_configs: Vec<FileSdConfig>,
     pub docker_sd_configs: Vec<super::docker_sd::DockerSdConfig>,
+    pub kubernetes_sd_configs: Vec<super::kubernetes_sd::KubernetesSdConfig>,
     pub relabel_configs: Vec<RelabelConfig>,
     pub metric_relabel_configs: Vec<RelabelConfig>,
 
@@ -320,7 +320,6 @@ pub struct ScrapeConfig {
     pub hetzner_sd_configs: Option<ConfigValue>,
     pub http_sd_configs: Option<ConfigValue>,
     pub ionos_sd_configs: Option<ConfigValue>,
-    pub kubernetes_sd_configs: Option<ConfigValue>,
     pub kuma_sd_configs: Option<ConfigValue>,
     pub lightsail_sd_configs: Option<ConfigValue>,
     pub linode_sd_configs: Option<ConfigValue>,
@@ -353,7 +352,6 @@ impl ScrapeConfig {
             &self.hetzner_sd_configs,
             &self.http_sd_configs,
             &self.ionos_sd_configs,
-            &self.kubernetes_sd_configs,
             &self.kuma_sd_configs,
             &self.lightsail_sd_configs,
             &self.linode_sd_configs,
@@ -644,7 +642,7 @@ impl Validate for PrometheusReceiverConfig {
                 errors.push(err(
                     &[sds[0]],
                     format!(
-                        "{} not supported by Ferrotel's prometheus receiver (static_configs, file_sd_configs and docker_sd_configs are); list the targets in static_configs or write them to a file_sd_configs file",
+                        "{} not supported by Ferrotel's prometheus receiver (static_configs, file_sd_configs, docker_sd_configs and kubernetes_sd_configs are); list the targets in static_configs or write them to a file_sd_configs file",
                         sds.join(", ")
                     ),
                 ));
@@ -795,6 +793,16 @@ impl Validate for PrometheusReceiverConfig {
             for (j, d) in sc.docker_sd_configs.iter().enumerate() {
                 for (key, message) in d.problems() {
                     errors.push(err(&["docker_sd_configs", &j.to_string(), key], message));
+                }
+            }
+            for (j, k) in sc.kubernetes_sd_configs.iter().enumerate() {
+                let jj = j.to_string();
+                for (key, message) in k.problems() {
+                    let path: Vec<&str> = ["kubernetes_sd_configs", jj.as_str()]
+                        .into_iter()
+                        .chain(key.split("::"))
+                        .collect();
+                    errors.push(err(&path, message));
                 }
             }
             for (key, list) in [

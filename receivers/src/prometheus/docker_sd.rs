@@ -159,7 +159,7 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// Prometheus `strutil.SanitizeLabelName`: every character outside `[a-zA-Z0-9_]` as `_`.
-fn sanitize(name: &str) -> String {
+pub(super) fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' {
@@ -176,7 +176,7 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 /// `host:port`, with brackets around an IPv6 host (Go `net.JoinHostPort`).
-fn join_host_port(host: &str, port: u64) -> String {
+pub(super) fn join_host_port(host: &str, port: u64) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {

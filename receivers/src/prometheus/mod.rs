@@ -3,12 +3,14 @@
 //!
 //! `build` checks and builds each job's HTTP client (spawning nothing); `run` starts, per
 //! job, a manager that keeps its targets (from `static_configs`, `docker_sd_configs` (the Docker
-//! Engine API, `docker_sd.rs`) and `file_sd_configs` files
+//! Engine API, `docker_sd.rs`), `kubernetes_sd_configs` (the Kubernetes API's list and watch,
+//! `kubernetes_sd/`) and `file_sd_configs` files
 //! re-read when they change or every `refresh_interval`) and one scrape loop per target
 //! ([`scrape::Loop`]). A target that goes away has its series marked stale.
 
 pub mod config;
 pub mod docker_sd;
+pub mod kubernetes_sd;
 pub mod relabel;
 pub mod scrape;
 pub mod targets;
@@ -157,6 +159,13 @@ async fn manage_job(job: Arc<JobContext>, shutdown: CancellationToken) {
         .cloned()
         .map(docker_sd::DockerSdState::new)
         .collect();
+    let mut kube_state: Vec<kubernetes_sd::KubernetesSdState> = cfg
+        .kubernetes_sd_configs
+        .iter()
+        .map(|k| {
+            kubernetes_sd::KubernetesSdState::start(k, &job.receiver, &cfg.job_name, &shutdown)
+        })
+        .collect();
     let mut running: HashMap<Target, (CancellationToken, tokio::task::JoinHandle<()>)> =
         HashMap::new();
     let mut logged_errors: Vec<String> = Vec::new();
@@ -171,6 +180,9 @@ async fn manage_job(job: Arc<JobContext>, shutdown: CancellationToken) {
                 _ = shutdown.cancelled() => break,
             }
         }
+        for ks in &mut kube_state {
+            changed |= ks.poll();
+        }
         if changed {
             let mut groups = static_groups.clone();
             for fs in &file_state {
@@ -178,6 +190,9 @@ async fn manage_job(job: Arc<JobContext>, shutdown: CancellationToken) {
             }
             for ds in &docker_state {
                 groups.extend(ds.groups.iter().cloned());
+            }
+            for ks in &kube_state {
+                groups.extend(ks.groups.iter().cloned());
             }
             let mut wanted = Vec::new();
             let mut errors = Vec::new();
@@ -216,7 +231,7 @@ async fn manage_job(job: Arc<JobContext>, shutdown: CancellationToken) {
             }
             running.retain(|_, (_, h)| !h.is_finished());
         }
-        if file_state.is_empty() && docker_state.is_empty() {
+        if file_state.is_empty() && docker_state.is_empty() && kube_state.is_empty() {
             shutdown.cancelled().await;
             break;
         }

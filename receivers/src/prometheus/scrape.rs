@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use pipeline_api::telemetry::ReceiverObs;
 use pipeline_api::{Batch, CancellationToken, ComponentId, RequestContext, SharedConsumer, Signal};
 
-use super::config::{ResolvedJob, ScrapeConfig};
+use super::config::{Authorization, BasicAuth, ResolvedJob, ScrapeConfig};
 use super::relabel::{self, Labels};
 use super::targets::Target;
 use super::textparse::{self, Format};
@@ -85,32 +85,13 @@ async fn fetch(job: &JobContext, target: &Target) -> Result<(Vec<u8>, Format), S
             "identity"
         },
     );
-    if let Some(b) = &cfg.basic_auth {
-        let user = if b.username_file.is_empty() {
-            b.username.clone()
-        } else {
-            read_secret(&b.username_file)?
-        };
-        let pass = if b.password_file.is_empty() {
-            b.password.clone()
-        } else {
-            read_secret(&b.password_file)?
-        };
-        req = req.basic_auth(user, Some(pass));
-    } else if let Some(a) = &cfg.authorization {
-        let kind = if a.kind.is_empty() { "Bearer" } else { &a.kind };
-        let cred = if a.credentials_file.is_empty() {
-            a.credentials.clone()
-        } else {
-            read_secret(&a.credentials_file)?
-        };
-        req = req.header("Authorization", format!("{kind} {cred}"));
-    } else if !cfg.bearer_token.is_empty() {
-        req = req.header("Authorization", format!("Bearer {}", cfg.bearer_token));
-    } else if !cfg.bearer_token_file.is_empty() {
-        let t = read_secret(&cfg.bearer_token_file)?;
-        req = req.header("Authorization", format!("Bearer {t}"));
-    }
+    req = authorize(
+        req,
+        &cfg.basic_auth,
+        &cfg.authorization,
+        &cfg.bearer_token,
+        &cfg.bearer_token_file,
+    )?;
     let mut resp = req
         .send()
         .await
@@ -457,6 +438,7 @@ impl Loop {
             scope_version: env!("CARGO_PKG_VERSION").to_string(),
             trim_suffixes: self.job.trim_suffixes,
             external_labels: self.job.external_labels.clone(),
+            kubernetes: t.kubernetes.clone(),
         };
         let rm = translate::build(&info, samples, metadata, &mut self.adjuster);
         let batch = Batch::from_metrics(ExportMetricsServiceRequest {
@@ -487,4 +469,43 @@ pub(super) fn process_for_test(
     format: Format,
 ) -> Result<(Vec<FinalSample>, usize), String> {
     process(job, target, body, format, 1_000).map(|s| (s.samples, s.scraped))
+}
+
+/// An HTTP client config's credentials on a request (Prometheus `common/config`): basic
+/// auth, else `authorization`, else the bearer token or its file; files are read at each
+/// request.
+pub fn authorize(
+    mut req: reqwest::RequestBuilder,
+    basic_auth: &Option<BasicAuth>,
+    authorization: &Option<Authorization>,
+    bearer_token: &str,
+    bearer_token_file: &str,
+) -> Result<reqwest::RequestBuilder, String> {
+    if let Some(b) = basic_auth {
+        let user = if b.username_file.is_empty() {
+            b.username.clone()
+        } else {
+            read_secret(&b.username_file)?
+        };
+        let pass = if b.password_file.is_empty() {
+            b.password.clone()
+        } else {
+            read_secret(&b.password_file)?
+        };
+        req = req.basic_auth(user, Some(pass));
+    } else if let Some(a) = authorization {
+        let kind = if a.kind.is_empty() { "Bearer" } else { &a.kind };
+        let cred = if a.credentials_file.is_empty() {
+            a.credentials.clone()
+        } else {
+            read_secret(&a.credentials_file)?
+        };
+        req = req.header("Authorization", format!("{kind} {cred}"));
+    } else if !bearer_token.is_empty() {
+        req = req.header("Authorization", format!("Bearer {bearer_token}"));
+    } else if !bearer_token_file.is_empty() {
+        let t = read_secret(bearer_token_file)?;
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    Ok(req)
 }

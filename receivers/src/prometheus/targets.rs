@@ -27,6 +27,8 @@ pub struct Target {
     pub instance: String,
     pub interval: Duration,
     pub timeout: Duration,
+    /// Resource attributes from the Kubernetes discovery's labels (Go `addKubernetesResource`).
+    pub kubernetes: Vec<(String, String)>,
 }
 
 /// Prometheus `model.Duration.String`: `1m`, `15s`, `1h30m`, `500ms`, `0s`.
@@ -87,6 +89,7 @@ pub fn targets_from_group(
                 }
             }
         }
+        let kubernetes = kubernetes_resource(&lb);
         if !relabel::process(&mut lb, &job.relabel_configs) {
             continue;
         }
@@ -189,9 +192,48 @@ pub fn targets_from_group(
             instance,
             interval,
             timeout,
+            kubernetes,
         });
     }
     (out, errors)
+}
+
+/// The resource attributes the Go receiver reads from a target's discovered labels (before
+/// relabelling): the pod, its container, namespace and node, and the pod's controller by
+/// kind. Of the node names, the last present wins (the endpoint's on an endpoint target).
+fn kubernetes_resource(lb: &Labels) -> Vec<(String, String)> {
+    let mut out: BTreeMap<&str, String> = BTreeMap::new();
+    for (label, attr) in [
+        ("__meta_kubernetes_pod_name", "k8s.pod.name"),
+        ("__meta_kubernetes_pod_uid", "k8s.pod.uid"),
+        ("__meta_kubernetes_pod_container_name", "k8s.container.name"),
+        ("__meta_kubernetes_namespace", "k8s.namespace.name"),
+        ("__meta_kubernetes_pod_node_name", "k8s.node.name"),
+        ("__meta_kubernetes_node_name", "k8s.node.name"),
+        ("__meta_kubernetes_endpoint_node_name", "k8s.node.name"),
+    ] {
+        if let Some(v) = lb.get(label).filter(|v| !v.is_empty()) {
+            out.insert(attr, v.clone());
+        }
+    }
+    let get = |k: &str| lb.get(k).filter(|v| !v.is_empty());
+    if let (Some(kind), Some(name)) = (
+        get("__meta_kubernetes_pod_controller_kind"),
+        get("__meta_kubernetes_pod_controller_name"),
+    ) {
+        let attr = match kind.as_str() {
+            "ReplicaSet" => Some("k8s.replicaset.name"),
+            "DaemonSet" => Some("k8s.daemonset.name"),
+            "StatefulSet" => Some("k8s.statefulset.name"),
+            "Job" => Some("k8s.job.name"),
+            "CronJob" => Some("k8s.cronjob.name"),
+            _ => None,
+        };
+        if let Some(attr) = attr {
+            out.insert(attr, name.clone());
+        }
+    }
+    out.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 /// Go `url.QueryEscape`.

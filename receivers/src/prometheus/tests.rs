@@ -396,6 +396,7 @@ fn target() -> TargetInfo {
         scope_version: "v".into(),
         trim_suffixes: false,
         external_labels: Vec::new(),
+        kubernetes: Vec::new(),
     }
 }
 
@@ -583,6 +584,7 @@ fn honor_labels_decides_who_wins_a_collision() {
         instance: "h:1".into(),
         interval: std::time::Duration::from_secs(1),
         timeout: std::time::Duration::from_secs(1),
+        kubernetes: Vec::new(),
     };
     let mut lb = labels(&[("__name__", "m"), ("job", "scraped"), ("exported_job", "x")]);
     attach_target_labels(&mut lb, &t, false);
@@ -741,6 +743,7 @@ fn scrape_target() -> super::targets::Target {
         instance: "h:1".into(),
         interval: std::time::Duration::from_secs(1),
         timeout: std::time::Duration::from_secs(1),
+        kubernetes: Vec::new(),
     }
 }
 

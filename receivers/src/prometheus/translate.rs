@@ -245,6 +245,8 @@ pub struct TargetInfo {
     pub scope_version: String,
     pub trim_suffixes: bool,
     pub external_labels: Vec<(String, String)>,
+    /// From the Kubernetes discovery's labels (`Target::kubernetes`).
+    pub kubernetes: Vec<(String, String)>,
 }
 
 /// One metric being assembled.
@@ -333,6 +335,7 @@ pub fn build(
     adjuster: &mut Adjuster,
 ) -> ResourceMetrics {
     let mut resource = resource_attributes(&target.job, &target.instance, &target.scheme);
+    resource.extend(target.kubernetes.iter().map(|(k, v)| kv(k, v)));
     let mut families: Vec<Family> = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
     for s in samples {
