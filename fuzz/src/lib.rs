@@ -1133,6 +1133,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("ottl_statement", ottl_statement),
     ("kubelet_summary", kubelet_summary),
     ("kube_watch", kube_watch),
+    ("kubernetes_sd", kubernetes_sd),
 ];
 
 /// The kubelet's `/stats/summary` and `/pods` bodies (the `kubelet_stats` receiver), split
@@ -1217,4 +1218,54 @@ pub fn kube_watch(data: &[u8]) {
     cache.upsert_pod(info, &associations);
     let key = processors::k8sattributes::pods::part("resource_attribute", "k8s.pod.uid", &uid);
     assert!(cache.pods.contains_key(&key), "a pod is found by its uid");
+}
+
+/// Kubernetes watch lines (the prometheus receiver's `kubernetes_sd_configs`): each line as
+/// every kind the discovery keeps, into one store, then every role's targets with the node
+/// and namespace metadata attached: no panic; every target has an address and only valid
+/// label names.
+pub fn kubernetes_sd(data: &[u8]) {
+    use receivers::prometheus::config::is_valid_label_name;
+    use receivers::prometheus::kubernetes_sd::objects::{
+        EndpointSlice, Endpoints, Ingress, Node, Pod, Service,
+    };
+    use receivers::prometheus::kubernetes_sd::roles::{groups, Attach};
+    use receivers::prometheus::kubernetes_sd::{Role, Store};
+    use transport::kube::{watch_event, Meta};
+    let mut store = Store::default();
+    for line in data.split(|&b| b == b'\n').take(64) {
+        macro_rules! feed {
+            ($t:ty, $coll:ident) => {
+                if let Ok((_, Some(event))) = watch_event::<$t>(line) {
+                    store.$coll.apply("", event);
+                }
+            };
+        }
+        feed!(Pod, pods);
+        feed!(Node, nodes);
+        feed!(Service, services);
+        feed!(Endpoints, endpoints);
+        feed!(EndpointSlice, endpointslices);
+        feed!(Ingress, ingresses);
+        feed!(Meta, namespaces);
+    }
+    let attach = Attach {
+        node: true,
+        namespace: true,
+    };
+    for role in [
+        Role::Pod,
+        Role::Node,
+        Role::Service,
+        Role::Endpoints,
+        Role::EndpointSlice,
+        Role::Ingress,
+    ] {
+        for g in groups(role, &store, &attach) {
+            assert_eq!(g.targets.len(), 1, "one target a group");
+            for name in g.labels.keys() {
+                assert!(is_valid_label_name(name), "label name {name:?}");
+            }
+        }
+    }
 }

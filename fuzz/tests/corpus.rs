@@ -5,7 +5,7 @@
 //! (`../shared/testdata/otlp-examples`), in JSON, protobuf and every compression; the configs
 //! users start from (`config-examples/`) and the public configs of the oracle's corpus
 //! (`compat/corpus/`); a `prometheus_client` target's exposition in both formats, Docker
-//! json-file lines, a kubelet's summary and pods, and Kubernetes watch lines (`fuzz/seeds/`).
+//! json-file lines, a kubelet's summary and pods, and Kubernetes watch lines of every kind (`fuzz/seeds/`).
 //! With `FERROTEL_FUZZ_CORPUS=DIR` set, the seeds are also written to `DIR/<target>/` for
 //! `cargo fuzz run` to start from (fuzz/run.sh does that).
 //! Regressions are files under `fuzz/regressions/<target>/`.
@@ -251,6 +251,12 @@ fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
     for line in watch.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         s.entry("kube_watch").or_default().push(line.to_vec());
     }
+    // every kind at once (the roles join them), and each line alone
+    let sd = read(&seeds.join("kubernetes-sd.jsonl"));
+    let lines = sd.split(|b| *b == b'\n').filter(|l| !l.is_empty());
+    let lines: Vec<Vec<u8>> = lines.map(<[u8]>::to_vec).collect();
+    s.entry("kubernetes_sd").or_default().push(sd);
+    s.entry("kubernetes_sd").or_default().extend(lines);
     let docker = read(&seeds.join("docker-json.log"));
     for line in docker.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         s.entry("docker_log_line").or_default().push(line.to_vec());

@@ -62,10 +62,21 @@ fn unknown_keys_get_a_suggestion_with_their_path() {
 #[test]
 fn unsupported_discovery_and_target_allocator_are_refused_by_name() {
     let e = parse_cfg(
-        "config: {scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: pod}]}]}",
+        "config: {scrape_configs: [{job_name: k, consul_sd_configs: [{server: 'c:8500'}]}]}",
     )
     .unwrap_err();
-    assert!(e.contains("kubernetes_sd_configs not supported"), "{e}");
+    assert!(e.contains("consul_sd_configs not supported"), "{e}");
+    // kubernetes_sd_configs is run; its own problems carry their path
+    parse_cfg("config: {scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: pod}]}]}")
+        .unwrap();
+    let e = parse_cfg(
+        "config: {scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: pod, selectors: [{role: node}]}]}]}",
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("config::scrape_configs::0::kubernetes_sd_configs::0::selectors::0: pod role supports only pod selectors"),
+        "{e}"
+    );
     let e = parse_cfg(&format!(
         "{MINIMAL}\ntarget_allocator: {{endpoint: http://ta, collector_id: c}}"
     ))

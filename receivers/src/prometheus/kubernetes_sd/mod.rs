@@ -746,3 +746,6 @@ impl KubernetesSdState {
         true
     }
 }
+
+#[cfg(test)]
+mod tests;
