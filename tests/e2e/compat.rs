@@ -2241,6 +2241,83 @@ fn f_validate_accepts_and_rejects_the_same_configs() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// The `prometheus` receivers of public collector configs that discover their targets in
+/// Kubernetes (`compat/k8s-sd/`, each file's origin in its first line): each file's
+/// prometheus receiver sections, alone in a metrics pipeline, are accepted or refused alike by
+/// both collectors, and as expected: once as written (the service account's token, absent
+/// here, is checked by both) and once with the service account directory made here (the
+/// node-name variables the files read are given a value).
+#[test]
+fn g_kubernetes_sd_public_configs_validate_alike() {
+    let go_bin = oracle();
+    let dir = harness::temp_dir("compat-k8s-sd");
+    let sa = dir.join("serviceaccount");
+    std::fs::create_dir_all(&sa).unwrap();
+    std::fs::write(sa.join("token"), "token").unwrap();
+    std::fs::copy(
+        root().join("receivers/src/otlp/testdata/ca.crt"),
+        sa.join("ca.crt"),
+    )
+    .unwrap();
+    // `replacement: ${1}:2020` in 04: `${1}` is read as an environment variable by both
+    let refused_anyway = ["04-aws-eks-haproxy-pod-endpoints.yaml"];
+    let mut seen = 0;
+    for entry in std::fs::read_dir(root().join("compat/k8s-sd")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("${env:OTEL_K8S_NODE_NAME}", "node-a")
+            .replace("${MY_NODE_NAME}", "node-a");
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+        let mut receivers = serde_yaml_ng::Mapping::new();
+        for (k, v) in doc["receivers"].as_mapping().unwrap() {
+            let id = k.as_str().unwrap();
+            if id == "prometheus" || id.starts_with("prometheus/") {
+                receivers.insert(k.clone(), v.clone());
+            }
+        }
+        assert!(!receivers.is_empty(), "{name}: no prometheus receiver");
+        let ids: Vec<serde_yaml_ng::Value> = receivers.keys().cloned().collect();
+        let rest = serde_yaml_ng::to_string(&serde_json::json!({
+            "exporters": {"debug": {}},
+            "service": {"pipelines": {"metrics": {"receivers": ids, "exporters": ["debug"]}}}
+        }))
+        .unwrap();
+        let as_written = format!(
+            "receivers:\n{}{rest}",
+            serde_yaml_ng::to_string(&receivers)
+                .unwrap()
+                .lines()
+                .map(|l| format!("  {l}\n"))
+                .collect::<String>()
+        );
+        let reads_token =
+            as_written.contains("/var/run/secrets/kubernetes.io/serviceaccount/token");
+        let anyway = refused_anyway.contains(&name.as_str());
+        let here = as_written.replace(
+            "/var/run/secrets/kubernetes.io/serviceaccount",
+            sa.to_str().unwrap(),
+        );
+        for (variant, config, want) in [
+            ("as written", as_written, !anyway && !reads_token),
+            ("with a service account", here, !anyway),
+        ] {
+            let file = dir.join(&name);
+            std::fs::write(&file, &config).unwrap();
+            let (go_ok, go_err) = validates(&go_bin, &file);
+            let (fe_ok, fe_err) = validates(Path::new(harness::BIN), &file);
+            assert_eq!(
+                (go_ok, fe_ok),
+                (want, want),
+                "{name} ({variant}): Go {go_ok}, Ferrotel {fe_ok} (both should be {want})\n{config}\ngo: {go_err}\nferrotel: {fe_err}"
+            );
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 6);
+}
+
 /// An empty value where a scalar is expected, written with no value (`timeout:`) or as a
 /// reference to an unset variable, is the field's zero value in Go (its resolver makes the
 /// reference no value; mapstructure zeroes a field given none): both collectors take the

@@ -732,6 +732,17 @@ impl Validate for PrometheusReceiverConfig {
                     ));
                 }
             }
+            // Prometheus turns bearer_token_file into authorization's credentials_file, which
+            // the Go receiver checks the same way
+            if let Some(m) = file_missing(&sc.bearer_token_file) {
+                errors.push(err(
+                    &["bearer_token_file"],
+                    format!(
+                        "error checking authorization credentials file {:?}: {m}",
+                        sc.bearer_token_file
+                    ),
+                ));
+            }
             let tls = &sc.tls_config;
             if let Some(m) = file_missing(&tls.cert_file) {
                 errors.push(err(

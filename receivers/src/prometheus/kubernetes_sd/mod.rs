@@ -248,6 +248,16 @@ impl KubernetesSdConfig {
                 .then(|| std::fs::metadata(p).err().map(|e| e.to_string()))
                 .flatten()
         };
+        // bearer_token_file becomes authorization's credentials_file in Prometheus
+        if let Some(e) = missing(&self.bearer_token_file) {
+            push(
+                "bearer_token_file",
+                format!(
+                    "error checking authorization credentials file {:?}: {e}",
+                    self.bearer_token_file
+                ),
+            );
+        }
         if let Some(a) = &self.authorization {
             if let Some(e) = missing(&a.credentials_file) {
                 push(
