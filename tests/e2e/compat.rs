@@ -1808,6 +1808,150 @@ async fn d_filelog_container_and_parsers_read_alike() {
     }
 }
 
+/// RFC 3164 lines: the usual shapes (a tag with and without a PID, a day written ` 5` and
+/// `05`, no hostname, a tag not followed by `: `, tabs, a date more than a week ahead that
+/// belongs to last year) and lines each collector must refuse alike (PRI out of range, an
+/// RFC 3339 time, Feb 30, no PRI).
+const SYSLOG_3164: &str =
+    "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8
+<13>Feb  5 17:32:18 host app[123]: hi there
+<13>Feb 05 17:32:18 host app[123]: lenient day
+<165>Dec 25 09:00:00 10.0.0.1 nginx: GET /index.html 200
+<30>Mar  1 00:00:01 web-1 systemd[1]: Started Session 4 of user root.
+<86>Jul 14 12:00:00 host sshd[2211]: Accepted publickey for deploy from 10.0.0.5 port 52144 ssh2
+<13>Jan  1 00:00:00 host kernel:message without space
+<13>Jan  1 00:00:00 app: no hostname here
+<13>Jan  1 00:00:00 myhost just a message
+<13>Jan  1 00:00:00 host app[12]x trailing
+<0>Aug 31 23:59:59 h t: m
+<191>Aug 31 23:59:59 h t: m
+<192>Aug 31 23:59:59 h t: bad pri
+<13>2023-08-01T23:20:00Z host grafana[1]: rfc3339 is not a Stamp
+<13>Feb 30 10:00:00 host app: bad day
+<13>Feb 29 10:00:00 host app: leap day
+no pri at all
+Feb  5 17:32:18 host app: no pri
+<13>Jan  1 00:00:00 host tab\tseparated\tvalues
+<13>Jan  1 00:00:00 host
+";
+
+/// RFC 5424 lines: the RFC's examples, nil fields, escapes in a param value, an element
+/// without params, a repeated param, offsets, and lines refused alike (a repeated SD-ID,
+/// Feb 30, version 0, seven fraction digits, an unescaped `]`).
+const SYSLOG_5424: &str = r#"<86>1 2015-08-05T21:58:59.693Z 192.168.2.132 SecureAuth0 23108 ID52020 [SecureAuth@27389 UserHostAddress="192.168.2.132" Realm="SecureAuth0" UserID="Tester2" PEN="27389"] Found the user for retrieving user's profile
+<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"][examplePriority@32473 class="high"] An application event
+<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make the do-nuts.
+<14>1 2024-01-01T00:00:00+05:30 host app - - - offset
+<14>1 2024-01-01T00:00:00Z host app - - [a@1 k="v\"q\]\\"] escaped
+<14>1 2024-01-01T00:00:00Z host app - - [a@1] no params
+<14>1 2024-01-01T00:00:00Z host app - - [a@1 x="1" x="2"] repeated param
+<14>1 2024-01-01T00:00:00Z host app - - -
+<14>1 - host app - - - no time
+<14>1 2024-01-01T00:00:00Z host app - - [a@1 k="v"][a@1 k="w"] repeated id
+<14>1 2024-02-30T00:00:00Z host app - - - bad date
+<14>0 2024-01-01T00:00:00Z host app - - - bad version
+<14>1 2024-01-01T00:00:00.1234567Z host app - - - seven digits
+<14>1 2024-01-01T00:00:00Z host app - - [a@1 k="v]"] unescaped
+1 2024-01-01T00:00:00Z host app - - - no pri
+"#;
+
+/// Octet-counted RFC 5424 frames, one a line: a whole frame, a frame longer than its line,
+/// two frames in a line (the last counts), no length.
+const SYSLOG_OCTETS: &str = "45 <14>1 2024-01-01T00:00:00Z host app - - - hi
+99 <14>1 2024-01-01T00:00:00Z host app - - - short
+45 <14>1 2024-01-01T00:00:00Z host app - - - hi45 <14>1 2024-01-01T00:00:00Z host bpp - - - ho
+<14>1 2024-01-01T00:00:00Z host app - - - no length
+";
+
+/// `syslog_parser` in every mode Go has, each in a `filelog` receiver of its own over the same
+/// lines: both collectors give the same records (attributes, timestamps, severities, and the
+/// lines they refuse passed on unchanged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d_filelog_syslog_parser_reads_alike() {
+    let mut receivers = String::new();
+    let mut ids = Vec::new();
+    for (id, file, parser) in [
+        ("r3164", "3164.log", "protocol: rfc3164"),
+        (
+            "r3164tz",
+            "3164.log",
+            "protocol: RFC3164, location: America/Detroit",
+        ),
+        (
+            "r3164skip",
+            "3164.log",
+            "protocol: rfc3164, allow_skip_pri_header: true",
+        ),
+        ("r5424", "5424.log", "protocol: rfc5424"),
+        (
+            "r5424skip",
+            "5424.log",
+            "protocol: rfc5424, allow_skip_pri_header: true",
+        ),
+        ("none", "3164.log", "protocol: none"),
+        (
+            "octets",
+            "octets.log",
+            "protocol: rfc5424, enable_octet_counting: true, max_octets: 90",
+        ),
+        (
+            "noneoctets",
+            "octets.log",
+            "protocol: none, enable_octet_counting: true",
+        ),
+    ] {
+        receivers.push_str(&format!(
+            "  filelog/{id}:\n    include: [DIR/{file}]\n    start_at: beginning\n    \
+             operators: [{{type: syslog_parser, {parser}}}]\n"
+        ));
+        ids.push(format!("filelog/{id}"));
+    }
+    let config = format!(
+        r#"
+receivers:
+{receivers}
+exporters:
+  otlp:
+    endpoint: SINK
+    tls: {{insecure: true}}
+service:
+  telemetry: TELEMETRY
+  pipelines:
+    logs:
+      receivers: [{}]
+      exporters: [otlp]
+"#,
+        ids.join(", ")
+    );
+    let lines = |s: &str| s.lines().count();
+    let expected = 4 * lines(SYSLOG_3164) + 2 * lines(SYSLOG_5424) + 2 * lines(SYSLOG_OCTETS);
+    let case = Case {
+        name: "filelog_syslog_parser",
+        config: &config,
+        files: &[
+            ("3164.log", SYSLOG_3164),
+            ("5424.log", SYSLOG_5424),
+            ("octets.log", SYSLOG_OCTETS),
+        ],
+        input: Input::Nothing,
+        wait_for: expected,
+        scrape: false,
+        scrape_url: None,
+    };
+    let (go, fe) = run_both(&case).await;
+    let records: usize = go
+        .logs
+        .iter()
+        .flat_map(|r| r["resourceLogs"].as_array().cloned().unwrap_or_default())
+        .flat_map(|r| r["scopeLogs"].as_array().cloned().unwrap_or_default())
+        .map(|s| s["logRecords"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(records, expected, "the Go collector's records");
+    if let Err(e) = verdict(case.name, diff_outputs(&go, &fe)) {
+        panic!("{e}");
+    }
+}
+
 /// One trailing newline removed from the body of every record read from a Docker json-file
 /// log (`log.file.name` ending in `-json.log`).
 fn trim_docker_newline(v: &mut Value) {

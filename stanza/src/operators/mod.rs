@@ -20,6 +20,7 @@ mod parsers;
 mod recombine;
 mod regex_replace;
 mod router;
+pub mod syslog;
 mod transformers;
 mod unquote;
 
@@ -588,6 +589,7 @@ operator_table! {
     TraceParser => "trace_parser", parsers::TraceParserConfig, parsers::build_trace;
     ScopeNameParser => "scope_name_parser",
         parsers::ScopeNameParserConfig, parsers::build_scope_name;
+    SyslogParser => "syslog_parser", syslog::SyslogParserConfig, syslog::build;
     Container => "container", container::ContainerConfig, container::build;
     Move => "move", transformers::MoveConfig, transformers::build_move;
     Copy => "copy", transformers::CopyConfig, transformers::build_copy;

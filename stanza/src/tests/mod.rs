@@ -7,3 +7,4 @@ mod convert;
 mod docker_lines;
 mod operators;
 mod regex_replace_unquote;
+mod syslog;
