@@ -1134,6 +1134,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("kubelet_summary", kubelet_summary),
     ("kube_watch", kube_watch),
     ("kubernetes_sd", kubernetes_sd),
+    ("syslog", syslog),
 ];
 
 /// The kubelet's `/stats/summary` and `/pods` bodies (the `kubelet_stats` receiver), split
@@ -1267,5 +1268,32 @@ pub fn kubernetes_sd(data: &[u8]) {
                 assert!(is_valid_label_name(name), "label name {name:?}");
             }
         }
+    }
+}
+
+/// A syslog message (`syslog_parser`, the `syslog` receiver) as RFC 3164 (in a zone with
+/// daylight saving), RFC 5424, octet-counted frames and NUL-ended frames: no panic; a message
+/// taken has a PRI in range and an RFC 5424 version in 1..=999, and its fields make
+/// attributes.
+pub fn syslog(data: &[u8]) {
+    use stanza::operators::syslog::{
+        fields, parse_octet_counted, parse_rfc3164, parse_rfc5424, parse_with_trailer,
+    };
+    static TZ: OnceLock<jiff::tz::TimeZone> = OnceLock::new();
+    let tz = TZ.get_or_init(|| {
+        jiff::tz::TimeZone::get("America/Detroit").unwrap_or(jiff::tz::TimeZone::UTC)
+    });
+    for (m, rfc5424) in [
+        (parse_rfc3164(data, tz), false),
+        (parse_rfc5424(data), true),
+        (parse_octet_counted(data, 8192), true),
+        (parse_with_trailer(data, 0), true),
+    ] {
+        let Ok(m) = m else { continue };
+        assert!(m.priority.is_none_or(|p| p <= 191), "PRI in range");
+        if rfc5424 {
+            assert!(m.version.is_some_and(|v| (1..=999).contains(&v)), "version");
+        }
+        let _ = fields(&m, false);
     }
 }

@@ -257,6 +257,17 @@ fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
     let lines: Vec<Vec<u8>> = lines.map(<[u8]>::to_vec).collect();
     s.entry("kubernetes_sd").or_default().push(sd);
     s.entry("kubernetes_sd").or_default().extend(lines);
+    // syslog: the RFC examples and Go's test messages
+    for line in [
+        &b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8"[..],
+        b"<13>Feb  5 17:32:18 host app[123]: hi there",
+        b"<86>1 2015-08-05T21:58:59.693Z 192.168.2.132 SecureAuth0 23108 ID52020 [SecureAuth@27389 UserHostAddress=\"192.168.2.132\" Realm=\"SecureAuth0\"] Found the user",
+        b"<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time",
+        b"45 <14>1 2024-01-01T00:00:00Z host app - - - hi",
+        b"<14>1 - - - - - [a@1 k=\"v\\\"q\\]\"]\x00",
+    ] {
+        s.entry("syslog").or_default().push(line.to_vec());
+    }
     let docker = read(&seeds.join("docker-json.log"));
     for line in docker.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         s.entry("docker_log_line").or_default().push(line.to_vec());

@@ -24,6 +24,7 @@ pub mod postgresql;
 pub mod prometheus;
 pub mod redis;
 pub mod scraping;
+pub mod syslog;
 #[cfg(test)]
 mod testing;
 mod thrift_codec;
@@ -48,6 +49,7 @@ pub fn factories() -> Vec<Arc<dyn ReceiverFactory>> {
         loki::factory(),
         netlog::tcp_factory(),
         netlog::udp_factory(),
+        syslog::factory(),
         jaeger::factory(),
     ]
 }

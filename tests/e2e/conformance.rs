@@ -73,6 +73,12 @@ const NEEDS_CONFIG: &[(ComponentKind, &str, &str)] = &[
         "udp_log",
         "listen_address: 127.0.0.1:0",
     ),
+    // Go: "need tcp config or udp config", then "missing field 'protocol'"
+    (
+        ComponentKind::Receiver,
+        "syslog",
+        "tcp: {listen_address: 127.0.0.1:0}\nprotocol: rfc5424",
+    ),
     // Go: "must specify at least one protocol when using the Loki receiver"
     (
         ComponentKind::Receiver,

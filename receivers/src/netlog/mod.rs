@@ -338,6 +338,8 @@ enum Socket {
         splitter: Splitter,
         one_per_connection: bool,
         max: usize,
+        /// Frames are `LEN SP MSG` (the `syslog` receiver's octet counting), not lines.
+        octets: bool,
     },
     Udp {
         socket: std::net::UdpSocket,
@@ -354,6 +356,16 @@ impl NetLog {
         ctx: BuildContext,
         proto: Proto,
         next: SignalConsumers,
+    ) -> Result<NetLog, BuildError> {
+        NetLog::build_framed(ctx, proto, next, false)
+    }
+
+    /// [`NetLog::build`], with TCP read in octet-counted frames when `octets`.
+    pub fn build_framed(
+        ctx: BuildContext,
+        proto: Proto,
+        next: SignalConsumers,
+        octets: bool,
     ) -> Result<NetLog, BuildError> {
         let next = next
             .get(Signal::Logs)
@@ -406,6 +418,7 @@ impl NetLog {
                         splitter,
                         one_per_connection: cfg.one_log_per_packet,
                         max: usize::try_from(max).unwrap_or(usize::MAX),
+                        octets,
                     },
                 )
             }
@@ -588,16 +601,52 @@ fn now_nanos() -> u64 {
         .unwrap_or(0)
 }
 
-/// Read one TCP connection to its end: lines as records, a batch per read.
+/// How a TCP connection is cut into records.
+#[derive(Clone)]
+struct Framing {
+    splitter: Splitter,
+    one_per_connection: bool,
+    max: usize,
+    octets: bool,
+}
+
+/// Go's syslog `OctetSplitFuncBuilder`: a frame is `^[1-9]\d*\s` and that many bytes after
+/// it, prefix included; `None` until a whole frame is there (at the end: the rest).
+fn octet_frame(b: &[u8], eof: bool) -> Option<usize> {
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let framed =
+        digits > 0 && b[0] != b'0' && b.get(digits).is_some_and(|c| b"\t\n\x0c\r ".contains(c));
+    let whole = framed
+        .then(|| {
+            std::str::from_utf8(&b[..digits])
+                .ok()?
+                .parse::<usize>()
+                .ok()
+        })
+        .flatten()
+        .map(|len| digits + 1 + len)
+        .filter(|&n| n <= b.len());
+    match whole {
+        Some(n) => Some(n),
+        None if eof && !b.is_empty() => Some(b.len()),
+        None => None,
+    }
+}
+
+/// Read one TCP connection to its end: lines (or frames) as records, a batch per read.
 async fn serve_tcp<S: tokio::io::AsyncRead + Unpin>(
     shared: Arc<Shared>,
     mut stream: S,
     peer: Peer,
-    splitter: Splitter,
-    one_per_connection: bool,
-    max: usize,
+    framing: Framing,
     shutdown: CancellationToken,
 ) {
+    let Framing {
+        splitter,
+        one_per_connection,
+        max,
+        octets,
+    } = framing;
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
@@ -624,7 +673,17 @@ async fn serve_tcp<S: tokio::io::AsyncRead + Unpin>(
         let observed = now_nanos();
         let mut entries = Vec::new();
         let mut at = 0;
-        while at < buf.len() {
+        while octets && at < buf.len() {
+            let Some(n) = octet_frame(&buf[at..], eof) else {
+                break;
+            };
+            let token = splitter.trim(&buf[at..at + n]);
+            if !token.is_empty() {
+                entries.push(shared.entry(token, &peer, observed));
+            }
+            at += n;
+        }
+        while !octets && at < buf.len() {
             match splitter.cut(&buf[at..], eof) {
                 Cut::Token {
                     advance,
@@ -709,7 +768,14 @@ impl Receiver for NetLog {
                 splitter,
                 one_per_connection,
                 max,
+                octets,
             } => {
+                let framing = Framing {
+                    splitter,
+                    one_per_connection,
+                    max,
+                    octets,
+                };
                 let listener = tokio::net::TcpListener::from_std(listener)
                     .map_err(|e| BuildError::new(format!("{}: {e}", shared.id)))?;
                 let mut tasks = tokio::task::JoinSet::new();
@@ -731,17 +797,17 @@ impl Receiver for NetLog {
                         peer,
                         host,
                     };
-                    let (shared, splitter, stop, tls) = (
+                    let (shared, framing, stop, tls) = (
                         shared.clone(),
-                        splitter.clone(),
+                        framing.clone(),
                         shutdown.clone(),
                         tls.clone(),
                     );
                     tasks.spawn(async move {
                         match tls {
-                            None => serve_tcp(shared, conn, p, splitter, one_per_connection, max, stop).await,
+                            None => serve_tcp(shared, conn, p, framing, stop).await,
                             Some(acceptor) => match acceptor.accept(conn).await {
-                                Ok(s) => serve_tcp(shared, s, p, splitter, one_per_connection, max, stop).await,
+                                Ok(s) => serve_tcp(shared, s, p, framing, stop).await,
                                 Err(e) => tracing::debug!(receiver = %shared.id, error = %e, "TLS handshake failed."),
                             },
                         }
