@@ -358,6 +358,92 @@ impl Object for Meta {
     }
 }
 
+/// A Pod: the parts `k8s_attributes`, `kubelet_stats` and the prometheus receiver's
+/// Kubernetes discovery read (every field optional: what the API leaves out reads as
+/// empty).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct Pod {
+    pub metadata: ObjectMeta,
+    pub spec: PodSpec,
+    pub status: PodStatus,
+}
+
+impl Object for Pod {
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PodSpec {
+    pub node_name: String,
+    pub hostname: String,
+    pub host_network: bool,
+    pub containers: Vec<Container>,
+    pub init_containers: Vec<Container>,
+    pub volumes: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+    pub ports: Vec<ContainerPort>,
+    pub resources: Resources,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ContainerPort {
+    pub name: String,
+    pub container_port: i64,
+    pub protocol: String,
+}
+
+/// A container's resource limits and requests (Kubernetes quantities).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct Resources {
+    pub limits: BTreeMap<String, String>,
+    pub requests: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PodStatus {
+    pub phase: String,
+    #[serde(rename = "podIP")]
+    pub pod_ip: String,
+    #[serde(rename = "hostIP")]
+    pub host_ip: String,
+    pub start_time: String,
+    pub conditions: Vec<PodCondition>,
+    pub container_statuses: Vec<ContainerStatus>,
+    pub init_container_statuses: Vec<ContainerStatus>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct PodCondition {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ContainerStatus {
+    pub name: String,
+    #[serde(rename = "containerID")]
+    pub container_id: String,
+    #[serde(rename = "imageID")]
+    pub image_id: String,
+    pub restart_count: i64,
+}
+
 #[derive(Deserialize)]
 struct List<T> {
     #[serde(default)]

@@ -6,63 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use regex::Regex;
-use serde::Deserialize;
 
 use super::config::Config;
-use transport::kube::{Object, ObjectMeta};
+use transport::kube::ObjectMeta;
 
-/// The part of a Pod the processor reads.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default)]
-pub struct Pod {
-    pub metadata: ObjectMeta,
-    pub spec: PodSpec,
-    pub status: PodStatus,
-}
-
-impl Object for Pod {
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct PodSpec {
-    pub node_name: String,
-    pub hostname: String,
-    pub host_network: bool,
-    pub containers: Vec<ContainerSpec>,
-    pub init_containers: Vec<ContainerSpec>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default)]
-pub struct ContainerSpec {
-    pub name: String,
-    pub image: String,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct PodStatus {
-    #[serde(rename = "podIP")]
-    pub pod_ip: String,
-    pub start_time: String,
-    pub container_statuses: Vec<ContainerStatus>,
-    pub init_container_statuses: Vec<ContainerStatus>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct ContainerStatus {
-    pub name: String,
-    #[serde(rename = "containerID")]
-    pub container_id: String,
-    #[serde(rename = "imageID")]
-    pub image_id: String,
-    pub restart_count: i64,
-}
+use transport::kube::ContainerStatus;
+pub use transport::kube::Pod;
 
 /// A label or annotation rule, compiled.
 #[derive(Debug, Clone)]

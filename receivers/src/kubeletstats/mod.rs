@@ -411,51 +411,7 @@ struct VolumeStats {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct PodList {
-    items: Vec<PodItem>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct PodItem {
-    metadata: transport::kube::ObjectMeta,
-    spec: PodSpec,
-    status: PodStatusIds,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct PodSpec {
-    containers: Vec<ContainerSpec>,
-    volumes: Vec<serde_json::Map<String, serde_json::Value>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct ContainerSpec {
-    name: String,
-    resources: Resources,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Resources {
-    limits: BTreeMap<String, String>,
-    requests: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct PodStatusIds {
-    container_statuses: Vec<StatusId>,
-    init_container_statuses: Vec<StatusId>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct StatusId {
-    name: String,
-    #[serde(rename = "containerID")]
-    container_id: String,
+    items: Vec<transport::kube::Pod>,
 }
 
 /// A Kubernetes quantity (`500m`, `2`, `128Mi`, `1G`, `1e3`) as a number (cores, bytes).
@@ -500,7 +456,7 @@ struct PodMeta {
     volumes: HashMap<String, Vec<(&'static str, String)>>,
 }
 
-fn pod_meta(item: &PodItem) -> PodMeta {
+fn pod_meta(item: &transport::kube::Pod) -> PodMeta {
     let mut meta = PodMeta::default();
     for s in item
         .status

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
 use pipeline_api::testing::{context, Collect};
 use pipeline_api::{ComponentConfig, ComponentKind, Signal};
@@ -15,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 use transport::kube::Api;
 
 use super::{quantity, KubeletStats, KubeletStatsConfig};
-use crate::testing::{points, rounds};
+use crate::testing::{one, points, resource_text as resource, rounds};
 
 fn parse(s: &str) -> Result<KubeletStatsConfig, String> {
     pipeline_api::testing::parse_config(s)
@@ -148,27 +147,6 @@ impl KubeletStats {
         self.api = api;
         self
     }
-}
-
-fn resource(rm: &ResourceMetrics) -> Vec<String> {
-    rm.resource
-        .as_ref()
-        .unwrap()
-        .attributes
-        .iter()
-        .map(
-            |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                Some(any_value::Value::StringValue(s)) => format!("{}={s}", kv.key),
-                _ => kv.key.clone(),
-            },
-        )
-        .collect()
-}
-
-fn one(rm: &ResourceMetrics, name: &str) -> f64 {
-    let p = points(rm, name);
-    assert_eq!(p.len(), 1, "{name}: {p:?}");
-    p[0].1
 }
 
 #[test]

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::common::v1::any_value;
 use pipeline_api::testing::{context, Collect};
 use pipeline_api::{CancellationToken, ComponentKind, Receiver, Signal, SignalConsumers};
 use tokio::io::AsyncWriteExt;
@@ -53,34 +52,16 @@ async fn start(
 
 /// Each record: its body and its attributes (`key=value`, sorted).
 fn records(next: &Collect, want: usize) -> Vec<(String, Vec<String>)> {
-    let mut out = Vec::new();
-    for b in next.take() {
-        for rl in &b.as_logs().unwrap().resource_logs {
-            for r in rl.scope_logs.iter().flat_map(|s| &s.log_records) {
-                let body = match r.body.as_ref().and_then(|b| b.value.as_ref()) {
-                    Some(any_value::Value::StringValue(s)) => s.clone(),
-                    other => format!("{other:?}"),
-                };
-                let mut attrs: Vec<String> = r
-                    .attributes
-                    .iter()
-                    .map(
-                        |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                            Some(any_value::Value::StringValue(s)) => format!("{}={s}", kv.key),
-                            Some(any_value::Value::IntValue(i)) => format!("{}={i}", kv.key),
-                            _ => kv.key.clone(),
-                        },
-                    )
-                    .collect();
-                attrs.sort();
-                assert!(
-                    r.time_unix_nano == 0 && r.observed_time_unix_nano > 0,
-                    "only the observed time"
-                );
-                out.push((body, attrs));
-            }
-        }
-    }
+    let out: Vec<(String, Vec<String>)> = crate::testing::log_records(next)
+        .into_iter()
+        .map(|(body, attrs, r)| {
+            assert!(
+                r.time_unix_nano == 0 && r.observed_time_unix_nano > 0,
+                "only the observed time"
+            );
+            (body, attrs)
+        })
+        .collect();
     assert_eq!(out.len(), want, "{out:?}");
     out
 }

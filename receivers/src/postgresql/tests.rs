@@ -5,13 +5,12 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
 use pipeline_api::testing::{context, Collect};
 use pipeline_api::{ComponentConfig, ComponentKind, Signal};
 
 use super::{PostgresqlConfig, PostgresqlReceiver, State};
-use crate::testing::{metrics_to, points, rounds};
+use crate::testing::{metrics_to, one, points, resource_text as resource, rounds};
 
 fn parse(s: &str) -> Result<PostgresqlConfig, String> {
     pipeline_api::testing::parse_config(s)
@@ -272,22 +271,6 @@ async fn one_round_err(cfg: &PostgresqlConfig) -> String {
 }
 
 /// A resource's attributes as `key=value`.
-fn resource(rm: &ResourceMetrics) -> Vec<String> {
-    rm.resource
-        .as_ref()
-        .map(|r| {
-            r.attributes
-                .iter()
-                .map(
-                    |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                        Some(any_value::Value::StringValue(s)) => format!("{}={s}", kv.key),
-                        _ => kv.key.clone(),
-                    },
-                )
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// The resource of one round whose attributes are exactly `attrs` (and
 /// `service.instance.id`).
@@ -304,12 +287,6 @@ fn find<'a>(round: &'a [ResourceMetrics], attrs: &[&str]) -> &'a ResourceMetrics
                 round.iter().map(resource).collect::<Vec<_>>()
             )
         })
-}
-
-fn one(rm: &ResourceMetrics, name: &str) -> f64 {
-    let p = points(rm, name);
-    assert_eq!(p.len(), 1, "{name}: {p:?}");
-    p[0].1
 }
 
 const SETUP: &str = "CREATE TABLE table1 (id serial PRIMARY KEY, v text);

@@ -15,7 +15,7 @@ use tokio::io::BufReader;
 
 use super::{connect, metadata, parse_info, record, reply, send, Conn, RedisConfig, RedisReceiver};
 use crate::hostmetrics::builder::MetricsBuilder;
-use crate::testing::{metrics_to, points, rounds};
+use crate::testing::{metrics_to, one, points, rounds};
 
 fn parse(s: &str) -> Result<RedisConfig, String> {
     pipeline_api::testing::parse_config(s)
@@ -104,12 +104,6 @@ async fn scrapes(cfg: &RedisConfig, n: usize) -> Vec<ResourceMetrics> {
     let ctx = context(ComponentKind::Receiver, "redis", vec![Signal::Metrics]);
     let r = RedisReceiver::build(ctx, cfg, metrics_to(&next)).unwrap();
     rounds(Box::new(r), &next, n).await
-}
-
-fn one(rm: &ResourceMetrics, name: &str) -> f64 {
-    let p = points(rm, name);
-    assert_eq!(p.len(), 1, "{name}: {p:?}");
-    p[0].1
 }
 
 #[test]

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::common::v1::any_value;
 use pipeline_api::testing::{context, Collect};
 use pipeline_api::{CancellationToken, ComponentKind, Receiver, Signal, SignalConsumers};
 use tokio::io::AsyncWriteExt;
@@ -38,32 +37,10 @@ async fn start(yaml: &str) -> (std::net::SocketAddr, Arc<Collect>, CancellationT
 
 /// Each record: body, `key=value` attributes (sorted), severity text, whether timed.
 fn records(next: &Collect) -> Vec<(String, Vec<String>, String, bool)> {
-    let mut out = Vec::new();
-    for b in next.take() {
-        for rl in &b.as_logs().unwrap().resource_logs {
-            for r in rl.scope_logs.iter().flat_map(|s| &s.log_records) {
-                let body = match r.body.as_ref().and_then(|b| b.value.as_ref()) {
-                    Some(any_value::Value::StringValue(s)) => s.clone(),
-                    other => format!("{other:?}"),
-                };
-                let mut attrs: Vec<String> = r
-                    .attributes
-                    .iter()
-                    .map(
-                        |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                            Some(any_value::Value::StringValue(s)) => format!("{}={s}", kv.key),
-                            Some(any_value::Value::IntValue(i)) => format!("{}={i}", kv.key),
-                            Some(any_value::Value::KvlistValue(_)) => format!("{}={{..}}", kv.key),
-                            _ => kv.key.clone(),
-                        },
-                    )
-                    .collect();
-                attrs.sort();
-                out.push((body, attrs, r.severity_text.clone(), r.time_unix_nano > 0));
-            }
-        }
-    }
-    out
+    crate::testing::log_records(next)
+        .into_iter()
+        .map(|(body, attrs, r)| (body, attrs, r.severity_text, r.time_unix_nano > 0))
+        .collect()
 }
 
 async fn wait_for(next: &Collect, items: usize) {
@@ -259,4 +236,6 @@ fn configs_are_checked_as_go_checks_them() {
     parse("udp:\n  listen_address: \"0.0.0.0:54526\"\nprotocol: rfc3164\nlocation: UTC").unwrap();
     // origin: https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/receiver/syslogreceiver/testdata/config.yaml
     parse("tcp:\n  listen_address: \"127.0.0.1:29018\"\nprotocol: rfc5424").unwrap();
+    // origin: https://github.com/SigNoz/signoz/blob/a8b7e9582afc501547087b28496546c63d2f6a28/frontend/src/container/OnboardingContainer/Modules/LogsManagement/SysLogs/syslogs.md
+    parse("tcp:\n listen_address: '0.0.0.0:54527'\nprotocol: rfc3164\nlocation: UTC\noperators:\n - type: move\n   from: attributes.message\n   to: body").unwrap();
 }

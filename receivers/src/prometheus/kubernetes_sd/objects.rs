@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+pub use transport::kube::{Container, ContainerPort, Pod};
 use transport::kube::{Object, ObjectMeta};
 
 macro_rules! object {
@@ -15,70 +16,7 @@ macro_rules! object {
         }
     )*};
 }
-object!(Pod, Node, Service, Endpoints, EndpointSlice, Ingress);
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default)]
-pub struct Pod {
-    pub metadata: ObjectMeta,
-    pub spec: PodSpec,
-    pub status: PodStatus,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct PodSpec {
-    pub node_name: String,
-    pub containers: Vec<Container>,
-    pub init_containers: Vec<Container>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct Container {
-    pub name: String,
-    pub image: String,
-    pub ports: Vec<ContainerPort>,
-    /// `Always` for a sidecar (an init container that keeps running).
-    pub restart_policy: Option<String>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct ContainerPort {
-    pub name: String,
-    pub container_port: i64,
-    pub protocol: String,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct PodStatus {
-    pub phase: String,
-    #[serde(rename = "podIP")]
-    pub pod_ip: String,
-    #[serde(rename = "hostIP")]
-    pub host_ip: String,
-    pub conditions: Vec<Condition>,
-    pub container_statuses: Vec<ContainerStatus>,
-    pub init_container_statuses: Vec<ContainerStatus>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default)]
-pub struct Condition {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub status: String,
-}
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct ContainerStatus {
-    pub name: String,
-    #[serde(rename = "containerID")]
-    pub container_id: String,
-}
+object!(Node, Service, Endpoints, EndpointSlice, Ingress);
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]

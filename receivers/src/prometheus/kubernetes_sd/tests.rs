@@ -579,6 +579,7 @@ fn bad_configs_get_prometheus_messages() {
         problems("{role: pod, api_server: 'https://k', bearer_token: t, bearer_token_file: /f, oauth2: {client_id: x}}"),
         [
             "bearer_token: at most one of bearer_token & bearer_token_file must be configured",
+            "bearer_token_file: error checking authorization credentials file \"/f\": No such file or directory (os error 2)",
             "oauth2: oauth2 is not supported by Ferrotel's kubernetes_sd_configs",
         ]
     );
