@@ -270,8 +270,6 @@ async fn one_round_err(cfg: &PostgresqlConfig) -> String {
         .unwrap_err()
 }
 
-/// A resource's attributes as `key=value`.
-
 /// The resource of one round whose attributes are exactly `attrs` (and
 /// `service.instance.id`).
 fn find<'a>(round: &'a [ResourceMetrics], attrs: &[&str]) -> &'a ResourceMetrics {
