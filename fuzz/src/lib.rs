@@ -1222,8 +1222,8 @@ pub fn kube_watch(data: &[u8]) {
 }
 
 /// Kubernetes watch lines (the prometheus receiver's `kubernetes_sd_configs`): each line as
-/// every kind the discovery keeps, into one store, then every role's targets with the node
-/// and namespace metadata attached: no panic; every target has an address and only valid
+/// every kind the discovery keeps, into one store, then every role's targets with all the
+/// metadata `attach_metadata` can attach: no panic; every target has an address and only valid
 /// label names.
 pub fn kubernetes_sd(data: &[u8]) {
     use receivers::prometheus::config::is_valid_label_name;
@@ -1249,10 +1249,15 @@ pub fn kubernetes_sd(data: &[u8]) {
         feed!(EndpointSlice, endpointslices);
         feed!(Ingress, ingresses);
         feed!(Meta, namespaces);
+        feed!(Meta, replicasets);
+        feed!(Meta, jobs);
     }
     let attach = Attach {
         node: true,
         namespace: true,
+        deployment: true,
+        job: true,
+        cronjob: true,
     };
     for role in [
         Role::Pod,

@@ -2462,6 +2462,59 @@ fn g_kubernetes_sd_public_configs_validate_alike() {
     assert_eq!(seen, 6);
 }
 
+/// `kubernetes_sd_configs` entries, each alone in a job, are accepted or refused alike by
+/// both collectors: the role, the API settings that exclude each other, the HTTP client keys
+/// without `api_server`, selector roles, and label and field selector syntax.
+#[test]
+fn g_kubernetes_sd_configs_are_checked_alike() {
+    let go_bin = oracle();
+    let dir = harness::temp_dir("compat-k8s-sd-checks");
+    let cases: &[(&str, bool)] = &[
+        ("{role: pod}", true),
+        ("{}", false),
+        ("{role: pods}", false),
+        ("{role: endpointslice, api_server: 'https://10.0.0.1:6443', bearer_token: t, tls_config: {insecure_skip_verify: true}}", true),
+        ("{role: pod, api_server: 'https://10.0.0.1:6443', kubeconfig_file: /nonexistent}", false),
+        ("{role: pod, bearer_token: t}", false),
+        ("{role: pod, follow_redirects: true}", true),
+        ("{role: pod, api_server: 'https://10.0.0.1:6443', namespaces: {own_namespace: true}}", false),
+        ("{role: service, namespaces: {names: [a, b]}, attach_metadata: {namespace: true}}", true),
+        ("{role: endpoints, selectors: [{role: pod, label: 'app=web'}, {role: service}, {role: endpoints}]}", true),
+        ("{role: endpoints, selectors: [{role: pod}, {role: pod}]}", false),
+        ("{role: pod, selectors: [{role: node, field: 'metadata.name=n'}]}", true),
+        ("{role: service, selectors: [{role: node}]}", false),
+        ("{role: pod, attach_metadata: {deployment: true, job: true, cronjob: true}}", true),
+        ("{role: pod, selectors: [{role: pod, label: 'app in (a,b),!canary,tier!=db'}]}", true),
+        ("{role: pod, selectors: [{role: pod, label: 'app in a'}]}", false),
+        ("{role: pod, selectors: [{role: pod, label: 'app='}]}", true),
+        ("{role: pod, selectors: [{role: pod, label: '=x'}]}", false),
+        ("{role: pod, selectors: [{role: pod, label: 'app=x,'}]}", false),
+        ("{role: pod, selectors: [{role: pod, label: 'a b'}]}", false),
+        ("{role: pod, selectors: [{role: pod, label: 'example.com/app=web'}]}", true),
+        ("{role: pod, selectors: [{role: pod, label: 'Bad_Prefix.com/app=web'}]}", false),
+        ("{role: pod, selectors: [{role: pod, label: 'app notin (x)'}]}", true),
+        ("{role: pod, selectors: [{role: pod, label: 'app>1'}]}", true),
+        ("{role: pod, selectors: [{role: pod, field: 'status.phase!=Running,spec.nodeName=n'}]}", true),
+        ("{role: pod, selectors: [{role: pod, field: 'metadata.name'}]}", false),
+    ];
+    for (i, (entry, want)) in cases.iter().enumerate() {
+        let config = format!(
+            "receivers:\n  prometheus:\n    config:\n      scrape_configs:\n        - job_name: k\n          \
+             kubernetes_sd_configs: [{entry}]\nexporters:\n  debug: {{}}\nservice:\n  pipelines:\n    \
+             metrics: {{receivers: [prometheus], exporters: [debug]}}\n"
+        );
+        let file = dir.join(format!("{i}.yaml"));
+        std::fs::write(&file, &config).unwrap();
+        let (go_ok, go_err) = validates(&go_bin, &file);
+        let (fe_ok, fe_err) = validates(Path::new(harness::BIN), &file);
+        assert_eq!(
+            (go_ok, fe_ok),
+            (*want, *want),
+            "{entry}: Go {go_ok}, Ferrotel {fe_ok} (both should be {want})\ngo: {go_err}\nferrotel: {fe_err}"
+        );
+    }
+}
+
 /// An empty value where a scalar is expected, written with no value (`timeout:`) or as a
 /// reference to an unset variable, is the field's zero value in Go (its resolver makes the
 /// reference no value; mapstructure zeroes a field given none): both collectors take the
@@ -2716,11 +2769,27 @@ fn kube_objects(api: &pipeline_api::testing::kube::FakeApi, port: u16) {
                            "initContainerStatuses": [{"name": "proxy", "containerID": "containerd://c3d4"}]}
             }),
             json!({
+                "metadata": {"name": "report-29160-x1", "namespace": "shop", "uid": "5a5a",
+                             "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "report-29160", "uid": "j-1", "controller": true}]},
+                "spec": {"nodeName": "node-a", "containers": [{"name": "report", "image": "shop/report:3", "ports": [{"containerPort": 9300}]}]},
+                "status": {"phase": "Succeeded", "podIP": "127.0.0.1"}
+            }),
+            json!({
                 "metadata": {"name": "pending-1", "namespace": "shop", "uid": "9e9e"},
                 "spec": {"containers": [{"name": "app", "image": "shop/web:1.4"}]},
                 "status": {"phase": "Pending"}
             }),
         ],
+    );
+    api.put(
+        "/apis/apps/v1/replicasets",
+        vec![json!({"metadata": {"name": "web-5d8f", "namespace": "shop",
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "d-1", "controller": true}]}})],
+    );
+    api.put(
+        "/apis/batch/v1/jobs",
+        vec![json!({"metadata": {"name": "report-29160", "namespace": "shop",
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "report", "uid": "cj-1", "controller": true}]}})],
     );
     api.put(
         "/api/v1/services",
@@ -2730,6 +2799,9 @@ fn kube_objects(api: &pipeline_api::testing::kube::FakeApi, port: u16) {
             json!({"metadata": {"name": "edge", "namespace": "shop"},
                    "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.6", "loadBalancerIP": "192.0.2.10",
                             "ports": [{"port": 443, "protocol": "TCP"}]}}),
+            json!({"metadata": {"name": "dual", "namespace": "shop"},
+                   "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.7", "ipFamilyPolicy": "PreferDualStack",
+                            "ipFamilies": ["IPv4", "IPv6"], "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}}),
             json!({"metadata": {"name": "billing", "namespace": "shop"},
                    "spec": {"type": "ExternalName", "externalName": "billing.example.com",
                             "ports": [{"name": "https", "port": 8443, "protocol": "TCP"}]}}),
@@ -2759,6 +2831,18 @@ fn kube_objects(api: &pipeline_api::testing::kube::FakeApi, port: u16) {
                  "deprecatedTopology": {"kubernetes.io/hostname": "node-b"}}
             ],
             "ports": [{"name": "http", "port": 9100, "protocol": "TCP", "appProtocol": "http"}]
+        }),
+        json!({
+            "metadata": {"name": "dual-v4", "namespace": "shop", "labels": {"kubernetes.io/service-name": "dual"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["127.0.0.4"], "conditions": {"ready": true}}],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]
+        }),
+        json!({
+            "metadata": {"name": "dual-v6", "namespace": "shop", "labels": {"kubernetes.io/service-name": "dual"}},
+            "addressType": "IPv6",
+            "endpoints": [{"addresses": ["fd00::4"], "conditions": {"ready": true}}],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]
         })],
     );
     api.put(
@@ -2793,7 +2877,7 @@ async fn g_prometheus_receiver_discovers_kubernetes_targets_alike() {
     kube_objects(&api, port);
     let mut jobs = String::new();
     for (role, extra) in [
-        ("pod", ", attach_metadata: {node: true, namespace: true}"),
+        ("pod", ", attach_metadata: {node: true, namespace: true, deployment: true, job: true, cronjob: true}"),
         ("node", ""),
         ("service", ", namespaces: {names: [shop]}"),
         ("endpoints", ", attach_metadata: {node: true}"),
@@ -2851,8 +2935,7 @@ service:
                 last_points(&go.metrics, &keep),
                 last_points(&fe.metrics, &keep),
             );
-            // pod 4 (3 ports and a port-less container), node 1, service 3, endpoints 3
-            // (ready, not ready, the pod's uncovered admin port), endpointslice 3, ingress 3
+            // every role gives targets (19 and more with these objects)
             assert!(
                 g.len() >= 17,
                 "the Go collector found {} targets:\n{g:#?}\nrequests: {:#?}",

@@ -70,11 +70,11 @@ fn unsupported_discovery_and_target_allocator_are_refused_by_name() {
     parse_cfg("config: {scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: pod}]}]}")
         .unwrap();
     let e = parse_cfg(
-        "config: {scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: pod, selectors: [{role: node}]}]}]}",
+        "config: {scrape_configs: [{job_name: k, kubernetes_sd_configs: [{role: service, selectors: [{role: node}]}]}]}",
     )
     .unwrap_err();
     assert!(
-        e.contains("config::scrape_configs::0::kubernetes_sd_configs::0::selectors::0: pod role supports only pod selectors"),
+        e.contains("config::scrape_configs::0::kubernetes_sd_configs::0::selectors::0: service role supports only service selectors"),
         "{e}"
     );
     let e = parse_cfg(&format!(

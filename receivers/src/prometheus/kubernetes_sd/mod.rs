@@ -1,7 +1,7 @@
 //! `kubernetes_sd_configs`: targets from the Kubernetes API, as Prometheus' Kubernetes
 //! discovery (`discovery/kubernetes`) makes them. Each config keeps the objects its role
-//! needs (pods, nodes, services, endpoints, endpoint slices, ingresses; nodes and namespaces
-//! for `attach_metadata`) by list and watch in each namespace it names, through
+//! needs (pods, nodes, services, endpoints, endpoint slices, ingresses; nodes, namespaces,
+//! ReplicaSets and Jobs for `attach_metadata`) by list and watch in each namespace it names, through
 //! `transport::kube`; the job's manager asks it for its target groups when they changed
 //! (`roles.rs` makes them from the objects, with the `__meta_kubernetes_*` labels).
 
@@ -49,7 +49,7 @@ impl Role {
     /// The selector roles a config of this role takes, in Prometheus' order.
     fn selector_roles(self) -> &'static [&'static str] {
         match self {
-            Role::Pod => &["pod"],
+            Role::Pod => &["pod", "node"],
             Role::Node => &["node"],
             Role::Service => &["service"],
             Role::Endpoints => &["pod", "service", "endpoints"],
@@ -106,6 +106,10 @@ pub struct Selector {
 pub struct AttachMetadata {
     pub node: bool,
     pub namespace: bool,
+    /// A pod's Deployment (through its ReplicaSet), Job, and CronJob (through its Job).
+    pub deployment: bool,
+    pub job: bool,
+    pub cronjob: bool,
 }
 
 impl KubernetesSdConfig {
@@ -558,6 +562,8 @@ pub struct Store {
     pub endpointslices: Coll<EndpointSlice>,
     pub ingresses: Coll<Ingress>,
     pub namespaces: Coll<Meta>,
+    pub replicasets: Coll<Meta>,
+    pub jobs: Coll<Meta>,
 }
 
 /// One `kubernetes_sd_configs` entry at work: its watches feed `store`, and `poll` makes the
@@ -598,10 +604,17 @@ impl KubernetesSdState {
         let role = Role::parse(&config.role).unwrap_or(Role::Pod);
         let state = KubernetesSdState {
             role,
-            attach: roles::Attach {
-                node: config.attach_metadata.node
-                    && matches!(role, Role::Pod | Role::Endpoints | Role::EndpointSlice),
-                namespace: config.attach_metadata.namespace && role != Role::Node,
+            attach: {
+                // what the roles that read pods (pod, endpoints, endpointslice) attach
+                let pods = matches!(role, Role::Pod | Role::Endpoints | Role::EndpointSlice);
+                let a = &config.attach_metadata;
+                roles::Attach {
+                    node: a.node && pods,
+                    namespace: a.namespace && role != Role::Node,
+                    deployment: a.deployment && pods,
+                    job: a.job && pods,
+                    cronjob: a.cronjob && pods,
+                }
             },
             store: Default::default(),
             changed: Arc::new(AtomicBool::new(false)),
@@ -698,6 +711,20 @@ impl KubernetesSdState {
                     );
                 }
                 Role::Node => {}
+            }
+            if s.attach.deployment {
+                let path = collection("/apis/apps/v1", "replicasets", ns);
+                s.keep::<Meta>(
+                    &api,
+                    watch(path, ""),
+                    ns,
+                    |st| &mut st.replicasets,
+                    shutdown,
+                );
+            }
+            if s.attach.job || s.attach.cronjob {
+                let path = collection("/apis/batch/v1", "jobs", ns);
+                s.keep::<Meta>(&api, watch(path, ""), ns, |st| &mut st.jobs, shutdown);
             }
         }
         if role == Role::Node || s.attach.node {

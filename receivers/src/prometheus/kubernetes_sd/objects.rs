@@ -79,6 +79,8 @@ pub struct ServiceSpec {
     /// The deprecated field Prometheus reads for `service_loadbalancer_ip`.
     #[serde(rename = "loadBalancerIP")]
     pub load_balancer_ip: String,
+    pub ip_family_policy: Option<String>,
+    pub ip_families: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -33,10 +33,14 @@ fn object_labels(l: &mut Labels, meta: &ObjectMeta, role: &str) {
     }
 }
 
-/// What the config asks to attach: a node's and a namespace's labels.
+/// What the config asks to attach: a node's and a namespace's labels, a pod's Deployment,
+/// Job and CronJob.
 pub struct Attach {
     pub node: bool,
     pub namespace: bool,
+    pub deployment: bool,
+    pub job: bool,
+    pub cronjob: bool,
 }
 
 fn node_labels(l: &mut Labels, store: &Store, attach: &Attach, node: Option<&str>) {
@@ -75,8 +79,16 @@ fn target(group: &Labels, address: String, mut own: Labels) -> TargetGroup {
     }
 }
 
-/// A pod's own labels (Prometheus `podLabels`).
-fn pod_labels(pod: &Pod) -> Labels {
+/// The controller of an object (its owner marked `controller`).
+fn controller(meta: &ObjectMeta) -> Option<&transport::kube::OwnerReference> {
+    meta.owner_references
+        .iter()
+        .find(|o| o.controller == Some(true))
+}
+
+/// A pod's own labels (Prometheus `podLabels`), with its Deployment (its ReplicaSet's
+/// controller), Job and CronJob (its Job's controller) when asked for.
+fn pod_labels(pod: &Pod, store: &Store, attach: &Attach) -> Labels {
     let mut l = Labels::new();
     object_labels(&mut l, &pod.metadata, "pod");
     set(&mut l, "pod_ip", pod.status.pod_ip.as_str());
@@ -92,17 +104,37 @@ fn pod_labels(pod: &Pod) -> Labels {
     set(&mut l, "pod_node_name", pod.spec.node_name.as_str());
     set(&mut l, "pod_host_ip", pod.status.host_ip.as_str());
     set(&mut l, "pod_uid", pod.metadata.uid.as_str());
-    if let Some(c) = pod
-        .metadata
-        .owner_references
-        .iter()
-        .find(|o| o.controller == Some(true))
-    {
+    if let Some(c) = controller(&pod.metadata) {
         if !c.kind.is_empty() {
             set(&mut l, "pod_controller_kind", c.kind.as_str());
         }
         if !c.name.is_empty() {
             set(&mut l, "pod_controller_name", c.name.as_str());
+        }
+        let ns = &pod.metadata.namespace;
+        let owner_of = |coll: &super::Coll<transport::kube::Meta>, kind: &str| {
+            coll.get(ns, &c.name)
+                .and_then(|o| controller(&o.metadata))
+                .filter(|o| o.kind == kind)
+                .map(|o| o.name.clone())
+        };
+        match c.kind.as_str() {
+            "ReplicaSet" if attach.deployment => {
+                if let Some(d) = owner_of(&store.replicasets, "Deployment") {
+                    set(&mut l, "pod_deployment_name", d);
+                }
+            }
+            "Job" => {
+                if attach.job {
+                    set(&mut l, "pod_job_name", c.name.as_str());
+                }
+                if attach.cronjob {
+                    if let Some(cj) = owner_of(&store.jobs, "CronJob") {
+                        set(&mut l, "pod_cronjob_name", cj);
+                    }
+                }
+            }
+            _ => {}
         }
     }
     l
@@ -160,7 +192,7 @@ fn pod_groups(pod: &Pod, store: &Store, attach: &Attach, out: &mut Vec<TargetGro
     if ip.is_empty() {
         return;
     }
-    let mut group = pod_labels(pod);
+    let mut group = pod_labels(pod, store, attach);
     set(&mut group, "namespace", pod.metadata.namespace.as_str());
     node_labels(&mut group, store, attach, Some(&pod.spec.node_name));
     namespace_labels(&mut group, store, attach, &pod.metadata.namespace);
@@ -302,6 +334,7 @@ struct SeenPod<'a> {
 fn endpoint_pod_labels<'a>(
     l: &mut Labels,
     store: &'a Store,
+    attach: &Attach,
     target_ref: Option<&ObjectReference>,
     port: Option<i64>,
     protocol: impl Fn(&super::objects::ContainerPort) -> String,
@@ -313,7 +346,7 @@ fn endpoint_pod_labels<'a>(
     let Some(pod) = store.pods.get(&r.namespace, &r.name) else {
         return;
     };
-    l.extend(pod_labels(pod));
+    l.extend(pod_labels(pod, store, attach));
     let entry = seen
         .entry((r.namespace.clone(), r.name.clone()))
         .or_insert(SeenPod {
@@ -324,12 +357,16 @@ fn endpoint_pod_labels<'a>(
         return;
     };
     entry.ports.push(port);
-    let found = containers(pod).find_map(|(c, init)| {
-        c.ports
-            .iter()
-            .find(|p| p.container_port == port)
-            .map(|p| (c, p, init))
-    });
+    // Prometheus stops at a container's first matching port but goes on through the
+    // containers: the last container with one wins
+    let found = containers(pod)
+        .filter_map(|(c, init)| {
+            c.ports
+                .iter()
+                .find(|p| p.container_port == port)
+                .map(|p| (c, p, init))
+        })
+        .last();
     if let Some((c, p, init)) = found {
         set(l, "pod_container_name", c.name.as_str());
         set(l, "pod_container_image", c.image.as_str());
@@ -344,6 +381,8 @@ fn endpoint_pod_labels<'a>(
 fn uncovered_ports(
     group: &Labels,
     seen: &BTreeMap<(String, String), SeenPod<'_>>,
+    store: &Store,
+    attach: &Attach,
     out: &mut Vec<TargetGroup>,
 ) {
     for s in seen.values() {
@@ -356,7 +395,7 @@ fn uncovered_ports(
                 if s.ports.contains(&p.container_port) {
                     continue;
                 }
-                let mut l = pod_labels(s.pod);
+                let mut l = pod_labels(s.pod, store, attach);
                 set(&mut l, "pod_container_name", c.name.as_str());
                 set(&mut l, "pod_container_image", c.image.as_str());
                 set(&mut l, "pod_container_port_name", p.name.as_str());
@@ -421,6 +460,7 @@ fn endpoints_groups(
                 endpoint_pod_labels(
                     &mut l,
                     store,
+                    attach,
                     addr.target_ref.as_ref(),
                     Some(number),
                     |_| port_protocol(port),
@@ -430,7 +470,7 @@ fn endpoints_groups(
             }
         }
     }
-    uncovered_ports(&group, &seen, out);
+    uncovered_ports(&group, &seen, store, attach, out);
 }
 
 fn port_name(p: &EndpointPort) -> String {
@@ -456,15 +496,31 @@ fn endpointslice_groups(
         slice.address_type.as_str(),
     );
     object_labels(&mut group, &slice.metadata, "endpointslice");
-    if let Some(svc) = slice
+    let svc = slice
         .metadata
         .labels
         .get("kubernetes.io/service-name")
-        .and_then(|name| store.services.get(ns, name))
-    {
+        .and_then(|name| store.services.get(ns, name));
+    if let Some(svc) = svc {
         object_labels(&mut group, &svc.metadata, "service");
     }
     namespace_labels(&mut group, store, attach, ns);
+    // the second slice of a dual-stack service: its targets would repeat the first's
+    if let Some(svc) = svc {
+        let dual = matches!(
+            svc.spec.ip_family_policy.as_deref(),
+            Some("PreferDualStack" | "RequireDualStack")
+        );
+        if dual
+            && svc
+                .spec
+                .ip_families
+                .first()
+                .is_some_and(|f| *f != slice.address_type)
+        {
+            return;
+        }
+    }
     let mut seen = BTreeMap::new();
     for e in &slice.endpoints {
         for port in &slice.ports {
@@ -531,6 +587,7 @@ fn endpointslice_groups(
                 endpoint_pod_labels(
                     &mut l,
                     store,
+                    attach,
                     e.target_ref.as_ref(),
                     port.port,
                     |p| p.protocol.clone(),
@@ -544,7 +601,7 @@ fn endpointslice_groups(
             }
         }
     }
-    uncovered_ports(&group, &seen, out);
+    uncovered_ports(&group, &seen, store, attach, out);
 }
 
 /// Prometheus `matchesHostnamePattern`: equal, or `*.rest` against a host with the same

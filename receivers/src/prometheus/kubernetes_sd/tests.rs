@@ -48,6 +48,9 @@ fn store(objects: Vec<(&str, Value)>) -> Store {
 const NONE: Attach = Attach {
     node: false,
     namespace: false,
+    deployment: false,
+    job: false,
+    cronjob: false,
 };
 
 /// Each target as `(address, labels without the prefix)`, in the order made.
@@ -201,6 +204,7 @@ fn attach_metadata_adds_the_node_and_namespace_labels() {
     let attach = Attach {
         node: true,
         namespace: true,
+        ..NONE
     };
     let t = targets(Role::Pod, &s, &attach);
     let l = &t[0].1;
@@ -321,10 +325,7 @@ fn endpoints_give_ready_and_not_ready_targets_and_the_pods_other_ports() {
         ("node", node("foobar", "us-east1")),
         ("node", node("barbaz", "us-west2")),
     ]);
-    let attach = Attach {
-        node: true,
-        namespace: false,
-    };
+    let attach = Attach { node: true, ..NONE };
     let t = targets(Role::Endpoints, &s, &attach);
     let addresses: Vec<&str> = t.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(
@@ -516,6 +517,84 @@ fn ingresses_give_a_target_per_path_with_the_scheme_of_their_tls_hosts() {
             ("a.b.wild.example.com", "http", "/"),
         ]
     );
+}
+
+/// Prometheus 3.11+: a pod's Deployment through its ReplicaSet, its Job, and the Job's
+/// CronJob, each when asked for.
+#[test]
+fn deployment_job_and_cronjob_of_a_pod_when_asked_for() {
+    let owned = |name: &str, kind: &str, owner: &str| {
+        json!({"metadata": {"name": name, "namespace": "default",
+            "ownerReferences": [{"kind": kind, "name": owner, "controller": true}]}})
+    };
+    let pod = |name: &str, kind: &str, owner: &str| {
+        let mut p = owned(name, kind, owner);
+        p["spec"] = json!({"containers": [{"name": "c"}]});
+        p["status"] = json!({"podIP": "10.0.0.1"});
+        p
+    };
+    let mut s = store(vec![
+        ("pod", pod("web-1", "ReplicaSet", "web-5d8f")),
+        ("pod", pod("backup-1", "Job", "backup-29000")),
+    ]);
+    s.replicasets.apply(
+        "",
+        Event::Upsert(serde_json::from_value(owned("web-5d8f", "Deployment", "web")).unwrap()),
+    );
+    s.jobs.apply(
+        "",
+        Event::Upsert(serde_json::from_value(owned("backup-29000", "CronJob", "backup")).unwrap()),
+    );
+    let all = Attach {
+        deployment: true,
+        job: true,
+        cronjob: true,
+        ..NONE
+    };
+    let t = targets(Role::Pod, &s, &all);
+    let by_pod = |name: &str| {
+        t.iter()
+            .find(|(_, l)| l["pod_name"] == name)
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert_eq!(by_pod("web-1")["pod_deployment_name"], "web");
+    assert_eq!(by_pod("backup-1")["pod_job_name"], "backup-29000");
+    assert_eq!(by_pod("backup-1")["pod_cronjob_name"], "backup");
+    let t = targets(Role::Pod, &s, &NONE);
+    assert!(t.iter().all(|(_, l)| !l.contains_key("pod_deployment_name")
+        && !l.contains_key("pod_job_name")
+        && !l.contains_key("pod_cronjob_name")));
+}
+
+/// Prometheus 3.11+: the second slice of a dual-stack service gives no targets.
+#[test]
+fn a_dual_stack_services_second_slice_gives_no_targets() {
+    let slice = |name: &str, family: &str, addr: &str| {
+        json!({"metadata": {"name": name, "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+               "addressType": family, "endpoints": [{"addresses": [addr]}], "ports": [{"port": 80}]})
+    };
+    let mut svc = json!({"metadata": {"name": "web", "namespace": "default"},
+        "spec": {"ipFamilyPolicy": "PreferDualStack", "ipFamilies": ["IPv4", "IPv6"]}});
+    let s = store(vec![
+        ("endpointslice", slice("web-v4", "IPv4", "10.0.0.1")),
+        ("endpointslice", slice("web-v6", "IPv6", "fd00::1")),
+        ("service", svc.clone()),
+    ]);
+    let t = targets(Role::EndpointSlice, &s, &NONE);
+    assert_eq!(
+        t.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
+        ["10.0.0.1:80"]
+    );
+    // single stack: both
+    svc["spec"]["ipFamilyPolicy"] = json!("SingleStack");
+    let s = store(vec![
+        ("endpointslice", slice("web-v4", "IPv4", "10.0.0.1")),
+        ("endpointslice", slice("web-v6", "IPv6", "fd00::1")),
+        ("service", svc),
+    ]);
+    assert_eq!(targets(Role::EndpointSlice, &s, &NONE).len(), 2);
 }
 
 fn problems(yaml: &str) -> Vec<String> {
