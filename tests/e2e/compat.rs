@@ -1906,23 +1906,7 @@ async fn d_filelog_syslog_parser_reads_alike() {
         ));
         ids.push(format!("filelog/{id}"));
     }
-    let config = format!(
-        r#"
-receivers:
-{receivers}
-exporters:
-  otlp:
-    endpoint: SINK
-    tls: {{insecure: true}}
-service:
-  telemetry: TELEMETRY
-  pipelines:
-    logs:
-      receivers: [{}]
-      exporters: [otlp]
-"#,
-        ids.join(", ")
-    );
+    let config = to_sink(&receivers, "logs", &ids.join(", "));
     let lines = |s: &str| s.lines().count();
     let expected = 4 * lines(SYSLOG_3164) + 2 * lines(SYSLOG_5424) + 2 * lines(SYSLOG_OCTETS);
     let case = Case {
@@ -2582,6 +2566,37 @@ fn f_empty_values_are_zero_values_in_both() {
 // ------------------------------------------------------------------------------------------
 // g. the prometheus receiver: the same prometheus_client target scraped by both
 
+/// A config with `receivers` (the YAML under `receivers:`, indented) whose `signal` pipeline
+/// sends what receivers `ids` give to the recording sink.
+pub(crate) fn to_sink(receivers: &str, signal: &str, ids: &str) -> String {
+    format!(
+        r#"
+receivers:
+{receivers}
+exporters:
+  otlp:
+    endpoint: SINK
+    tls: {{insecure: true}}
+service:
+  telemetry: TELEMETRY
+  pipelines:
+    {signal}: {{receivers: [{ids}], exporters: [otlp]}}
+"#
+    )
+}
+
+/// A `prometheus_client` app serving `/metrics` on a free loopback port, once it answers.
+async fn scrape_target() -> (u16, crate::prometheus_receiver::App) {
+    let port = harness::free_port();
+    let app = crate::prometheus_receiver::start_app(port);
+    let served = crate::sink::eventually(Duration::from_secs(30), || {
+        harness::try_http_get(&format!("http://127.0.0.1:{port}/metrics")).is_some()
+    })
+    .await;
+    assert!(served, "the Python target did not start");
+    (port, app)
+}
+
 /// The last data point of every series in `requests` (ExportMetricsServiceRequest as JSON)
 /// whose metric name `keep` accepts, keyed by resource, scope, metric and point attributes;
 /// times are reduced to set/unset (the two collectors scrape at their own moments) and the
@@ -2667,33 +2682,14 @@ fn diff_points(go: &BTreeMap<String, Value>, fe: &BTreeMap<String, Value>) -> Op
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn g_prometheus_receiver_scrapes_alike() {
-    let port = harness::free_port();
-    let _app = crate::prometheus_receiver::start_app(port);
-    let served = crate::sink::eventually(Duration::from_secs(30), || {
-        harness::try_http_get(&format!("http://127.0.0.1:{port}/metrics")).is_some()
-    })
-    .await;
-    assert!(served, "the Python target did not start");
-    let config = format!(
-        r#"
-receivers:
-  prometheus:
-    config:
-      scrape_configs:
-        - job_name: app
-          scrape_interval: 1s
-          static_configs: [{{targets: ['127.0.0.1:{port}']}}]
-exporters:
-  otlp:
-    endpoint: SINK
-    tls: {{insecure: true}}
-service:
-  telemetry: TELEMETRY
-  pipelines:
-    metrics:
-      receivers: [prometheus]
-      exporters: [otlp]
-"#
+    let (port, _app) = scrape_target().await;
+    let config = to_sink(
+        &format!(
+            "  prometheus:\n    config:\n      scrape_configs:\n        - job_name: app\n          \
+             scrape_interval: 1s\n          static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+        ),
+        "metrics",
+        "prometheus",
     );
     let case = Case {
         name: "prometheus_receiver",
@@ -2866,13 +2862,7 @@ fn kube_objects(api: &pipeline_api::testing::kube::FakeApi, port: u16) {
 /// target's address is rewritten to the Python app so that every one is scraped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn g_prometheus_receiver_discovers_kubernetes_targets_alike() {
-    let port = harness::free_port();
-    let _app = crate::prometheus_receiver::start_app(port);
-    let served = crate::sink::eventually(Duration::from_secs(30), || {
-        harness::try_http_get(&format!("http://127.0.0.1:{port}/metrics")).is_some()
-    })
-    .await;
-    assert!(served, "the Python target did not start");
+    let (port, _app) = scrape_target().await;
     let api = pipeline_api::testing::kube::FakeApi::start().await;
     kube_objects(&api, port);
     let mut jobs = String::new();
@@ -2898,23 +2888,10 @@ async fn g_prometheus_receiver_discovers_kubernetes_targets_alike() {
             api = api.base()
         ));
     }
-    let config = format!(
-        r#"
-receivers:
-  prometheus:
-    config:
-      scrape_configs:{jobs}
-exporters:
-  otlp:
-    endpoint: SINK
-    tls: {{insecure: true}}
-service:
-  telemetry: TELEMETRY
-  pipelines:
-    metrics:
-      receivers: [prometheus]
-      exporters: [otlp]
-"#
+    let config = to_sink(
+        &format!("  prometheus:\n    config:\n      scrape_configs:{jobs}\n"),
+        "metrics",
+        "prometheus",
     );
     let case = Case {
         name: "prometheus_receiver_kubernetes_sd",

@@ -151,20 +151,7 @@ async fn p_file_exporter_proto_alike() {
 }
 
 fn receiver_config(receivers: &str, name: &str) -> String {
-    format!(
-        r#"
-receivers:
-{receivers}
-exporters:
-  otlp:
-    endpoint: SINK
-    tls: {{insecure: true}}
-service:
-  telemetry: TELEMETRY
-  pipelines:
-    traces: {{receivers: [{name}], exporters: [otlp]}}
-"#
-    )
+    crate::compat::to_sink(receivers, "traces", name)
 }
 
 async fn compare_traces(case: Case<'_>) {

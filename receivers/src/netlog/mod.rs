@@ -613,18 +613,8 @@ struct Framing {
 /// Go's syslog `OctetSplitFuncBuilder`: a frame is `^[1-9]\d*\s` and that many bytes after
 /// it, prefix included; `None` until a whole frame is there (at the end: the rest).
 fn octet_frame(b: &[u8], eof: bool) -> Option<usize> {
-    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
-    let framed =
-        digits > 0 && b[0] != b'0' && b.get(digits).is_some_and(|c| b"\t\n\x0c\r ".contains(c));
-    let whole = framed
-        .then(|| {
-            std::str::from_utf8(&b[..digits])
-                .ok()?
-                .parse::<usize>()
-                .ok()
-        })
-        .flatten()
-        .map(|len| digits + 1 + len)
+    let whole = stanza::operators::syslog::octet_prefix(b)
+        .map(|(prefix, len)| prefix.saturating_add(len))
         .filter(|&n| n <= b.len());
     match whole {
         Some(n) => Some(n),

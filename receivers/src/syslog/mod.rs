@@ -123,8 +123,8 @@ impl Default for UdpBlock {
 }
 
 impl SyslogConfig {
-    /// The internal parser, then the receiver's operators.
-    fn operators(&self) -> Vec<ConfigValue> {
+    /// The internal parser (Go's `syslog_input_internal_parser`), from the parser keys.
+    fn parser(&self) -> ConfigValue {
         let mut parser = serde_json::json!({
             "type": "syslog_parser",
             "id": "syslog_input_internal_parser",
@@ -140,23 +140,19 @@ impl SyslogConfig {
         if !self.on_error.is_empty() {
             parser["on_error"] = self.on_error.as_str().into();
         }
-        let parser: ConfigValue = serde_yaml_ng::to_string(&parser)
+        serde_yaml_ng::to_string(&parser)
             .ok()
             .and_then(|y| serde_yaml_ng::from_str(&y).ok())
-            .unwrap_or(ConfigValue::Null);
-        std::iter::once(parser)
-            .chain(self.operators.iter().cloned())
-            .collect()
+            .unwrap_or(ConfigValue::Null)
     }
 
     /// The input as `tcp_log` or `udp_log` would have it (TCP when both are set), with the
     /// internal parser in front of the operators when `with_parser`.
     fn input(&self, with_parser: bool) -> Option<Proto> {
-        let operators = if with_parser {
-            self.operators()
-        } else {
-            self.operators.clone()
-        };
+        let mut operators = self.operators.clone();
+        if with_parser {
+            operators.insert(0, self.parser());
+        }
         if let Some(t) = &self.tcp {
             return Some(Proto::Tcp(Box::new(TcpLogConfig {
                 listen_address: t.listen_address.clone(),
@@ -170,7 +166,7 @@ impl SyslogConfig {
                 preserve_trailing_whitespaces: t.preserve_trailing_whitespaces,
                 attributes: self.attributes.clone(),
                 resource: self.resource.clone(),
-                operators: operators.clone(),
+                operators,
                 storage: self.storage.clone(),
                 retry_on_failure: self.retry_on_failure.clone(),
             })));
@@ -199,7 +195,7 @@ impl Validate for SyslogConfig {
     fn validate(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         // the internal parser first, as Go builds it
-        if let Err(es) = Pipeline::validate(&self.operators()[..1]) {
+        if let Err(es) = Pipeline::validate(&[self.parser()]) {
             for e in es {
                 errors.push(ConfigError::new(
                     &[],

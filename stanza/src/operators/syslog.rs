@@ -651,30 +651,24 @@ struct SyslogParser {
 
 impl SyslogParser {
     fn parse(&self, b: &[u8]) -> Result<Message, String> {
-        let with_pri = |b: &[u8]| -> Vec<u8> {
-            // stanza: `<0>` in front unless a `<digits>` appears anywhere
-            if self.skip_pri && !has_pri(b) {
-                let mut v = b"<0>".to_vec();
-                v.extend_from_slice(b);
-                v
-            } else {
-                b.to_vec()
-            }
+        // stanza: `<0>` in front unless a `<digits>` appears anywhere
+        let prefixed;
+        let with_pri = if self.skip_pri && !has_pri(b) {
+            prefixed = [b"<0>", b].concat();
+            &prefixed[..]
+        } else {
+            b
         };
         match (self.protocol, self.framing) {
-            (Protocol::Rfc3164, _) => parse_rfc3164(&with_pri(b), &self.tz),
-            (Protocol::Rfc5424, Framing::Plain) => parse_rfc5424(&with_pri(b)),
+            (Protocol::Rfc3164, _) => parse_rfc3164(with_pri, &self.tz),
+            (Protocol::Rfc5424, Framing::Plain) => parse_rfc5424(with_pri),
             (Protocol::Rfc5424, Framing::OctetCounting { max }) => parse_octet_counted(b, max),
             (Protocol::Rfc5424, Framing::Trailer(t)) => parse_with_trailer(b, t),
             (Protocol::None, _) => {
                 let mut msg = b;
                 if self.octet_counting {
-                    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
-                    if digits > 0
-                        && b[0] != b'0'
-                        && b.get(digits).is_some_and(u8::is_ascii_whitespace)
-                    {
-                        msg = &b[digits + 1..];
+                    if let Some((prefix, _)) = octet_prefix(b) {
+                        msg = &b[prefix..];
                     }
                 }
                 let mut m = Message {
@@ -694,6 +688,18 @@ impl SyslogParser {
             }
         }
     }
+}
+
+/// An octet-counting frame's `^[1-9]\d*\s` at the start of `b` (Go's regex in stanza's
+/// syslog input and parser): the prefix's length, white space included, and the length it
+/// declares.
+pub fn octet_prefix(b: &[u8]) -> Option<(usize, usize)> {
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 || b[0] == b'0' || !b.get(digits).is_some_and(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let len = std::str::from_utf8(&b[..digits]).ok()?.parse().ok()?;
+    Some((digits + 1, len))
 }
 
 /// The length of a `<` + 1 to 3 digits + `>` at the start of `b` (Go `<\d{1,3}>`).
@@ -808,11 +814,12 @@ impl SyslogParser {
             if let Some(s) = severity {
                 fields.push(("severity".into(), Value::Int(i64::from(s))));
             }
-            store(&self.p, &mut e, fields, to_attributes).map_err(|m| Box::new((e.clone(), m)))?;
-            return fail(
-                e,
-                "time parser: log entry does not have the expected parse_from field".into(),
-            );
+            let err = store(&self.p, &mut e, fields, to_attributes)
+                .err()
+                .unwrap_or_else(|| {
+                    "time parser: log entry does not have the expected parse_from field".into()
+                });
+            return fail(e, err);
         }
         if let Err(m) = store(&self.p, &mut e, fields, to_attributes) {
             return fail(e, m);
