@@ -14,6 +14,8 @@ pub fn registry() -> Registry {
         connectors: connectors::factories(),
         extensions: vec![
             pipeline::extensions::health_check::factory(),
+            pipeline::extensions::auth::basicauth::factory(),
+            pipeline::extensions::auth::bearertokenauth::factory(),
             pipeline::extensions::file_storage::factory(),
             pipeline::extensions::memory_ballast::factory(),
             pipeline::extensions::pprof::factory(),

@@ -518,6 +518,7 @@ fn loki_agrees(bytes: &[u8], decoded: &BatchData) {
                 id.clone(),
                 &cfg,
                 &ComponentTelemetry::detached(ComponentKind::Exporter, &id),
+                &Default::default(),
             )
             .expect("the exporter builds")
         })

@@ -111,7 +111,7 @@ impl<P: DefaultPort> HttpServerConfig<P> {
         if self.auth.is_some() {
             errors.push(ConfigError::new(
                 &at("auth"),
-                "authentication extensions are not supported by Ferrotel yet",
+                "authenticator extensions are not supported on this receiver in Ferrotel yet (the otlp receiver takes them)",
             ));
         }
         if !self.middlewares.is_empty() {

@@ -40,7 +40,11 @@ pub const META: Meta = Meta::new(TYPE_NAME).traces(Stability::Deprecated);
 
 pub fn factory() -> Arc<dyn ExporterFactory> {
     declare::exporter::<Config>(META, |ctx, cfg| {
-        Ok(Arc::new(JaegerExporter::new(ctx.id, cfg)?))
+        Ok(Arc::new(JaegerExporter::with_extensions(
+            ctx.id,
+            cfg,
+            &ctx.extensions,
+        )?))
     })
     .into_factory()
 }
@@ -54,7 +58,16 @@ pub struct JaegerExporter {
 
 impl JaegerExporter {
     pub fn new(id: ComponentId, cfg: &Config) -> Result<JaegerExporter, BuildError> {
-        let conn = GrpcConnection::new(&cfg.grpc, &id.to_string())?;
+        Self::with_extensions(id, cfg, &Default::default())
+    }
+
+    /// As [`JaegerExporter::new`], with the running extensions (`auth::authenticator`).
+    pub fn with_extensions(
+        id: ComponentId,
+        cfg: &Config,
+        extensions: &pipeline_api::auth::Extensions,
+    ) -> Result<JaegerExporter, BuildError> {
+        let conn = GrpcConnection::with_extensions(&cfg.grpc, &id.to_string(), extensions)?;
         Ok(JaegerExporter {
             id,
             conn,
@@ -69,9 +82,10 @@ impl JaegerExporter {
                 let request = model::PostSpansRequest {
                     batch: Some(batch.clone()),
                 };
-                let metadata = self.metadata.clone();
+                let metadata = self.conn.metadata(&self.metadata);
                 let compression = self.compression;
                 async move {
+                    let metadata = metadata?;
                     let mut grpc = tonic::client::Grpc::new(channel)
                         .accept_compressed(CompressionEncoding::Gzip)
                         .accept_compressed(CompressionEncoding::Zstd);

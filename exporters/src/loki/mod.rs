@@ -86,7 +86,12 @@ pub const META: Meta = Meta::new(TYPE_NAME).logs(Stability::Deprecated);
 /// Go `createDefaultConfig`: `Timeout: 30 * time.Second`.
 pub fn factory() -> Arc<dyn ExporterFactory> {
     declare::exporter::<Config>(META, |ctx, cfg| {
-        Ok(Arc::new(LokiExporter::new(ctx.id, cfg, &ctx.telemetry)?))
+        Ok(Arc::new(LokiExporter::new(
+            ctx.id,
+            cfg,
+            &ctx.telemetry,
+            &ctx.extensions,
+        )?))
     })
     .default_timeout(Duration::from_secs(30))
     .into_factory()
@@ -104,7 +109,7 @@ pub struct Translated {
 pub struct LokiExporter {
     id: ComponentId,
     endpoint: String,
-    client: reqwest::Client,
+    client: transport::http::HttpClient,
     rules: LabelRules,
     format: LineFormat,
     tenant: Option<TenantConfig>,
@@ -125,9 +130,12 @@ impl LokiExporter {
         id: ComponentId,
         cfg: &Config,
         telemetry: &ComponentTelemetry,
+        extensions: &pipeline_api::auth::Extensions,
     ) -> Result<LokiExporter, BuildError> {
         let endpoint = cfg.http.endpoint.trim().to_string();
-        let client = cfg.http.build(&id.to_string(), ClientOptions::default())?;
+        let client = cfg
+            .http
+            .client(&id.to_string(), ClientOptions::default(), extensions)?;
         let metadata_attributes = cfg
             .structured_metadata
             .attributes
@@ -379,7 +387,7 @@ impl LokiExporter {
             headers.insert(http::HeaderName::from_static("x-scope-orgid"), value);
         }
         let req = self.client.post(&self.endpoint).headers(headers);
-        let resp = req.body(body).send().await.map_err(|e| {
+        let resp = self.client.send(req.body(body)).await.map_err(|e| {
             ConsumeError::retryable(format!(
                 "failed to push to Loki at {}: {}",
                 self.endpoint,

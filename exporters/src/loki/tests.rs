@@ -227,6 +227,7 @@ fn exporter_for(endpoint: &str, extra: &str) -> LokiExporter {
         id.clone(),
         &cfg,
         &ComponentTelemetry::detached(ComponentKind::Exporter, &id),
+        &Default::default(),
     )
     .unwrap()
 }

@@ -44,7 +44,7 @@ pub const META: Meta = Meta::new(TYPE_NAME)
 /// Go `exporterhelper.NewDefaultTimeoutConfig()`: 5s.
 pub fn factory() -> Arc<dyn ExporterFactory> {
     declare::exporter::<Config>(META, |ctx, cfg| {
-        let mut e = OtlpExporter::new(ctx.id.clone(), cfg)?;
+        let mut e = OtlpExporter::with_extensions(ctx.id.clone(), cfg, &ctx.extensions)?;
         e.tracers = Some(
             Signal::ALL
                 .map(|s| transport::spans::grpc_tracer(&ctx.telemetry.clone().with_signal(s))),
@@ -67,7 +67,16 @@ pub struct OtlpExporter {
 
 impl OtlpExporter {
     pub fn new(id: ComponentId, cfg: &Config) -> Result<OtlpExporter, BuildError> {
-        let conn = GrpcConnection::new(&cfg.grpc, &id.to_string())?;
+        Self::with_extensions(id, cfg, &Default::default())
+    }
+
+    /// As [`OtlpExporter::new`], with the running extensions (`auth::authenticator`).
+    pub fn with_extensions(
+        id: ComponentId,
+        cfg: &Config,
+        extensions: &pipeline_api::auth::Extensions,
+    ) -> Result<OtlpExporter, BuildError> {
+        let conn = GrpcConnection::with_extensions(&cfg.grpc, &id.to_string(), extensions)?;
         Ok(OtlpExporter {
             id,
             endpoint: cfg.grpc.endpoint.clone(),
@@ -105,12 +114,14 @@ impl OtlpExporter {
         self.conn
             .call(|channel| {
                 let batch = batch.clone();
-                let mut metadata = self.metadata.clone();
-                if let Some(v) = traceparent.as_deref().and_then(|v| v.parse().ok()) {
-                    metadata.insert("traceparent", v);
-                }
+                let metadata = self.conn.metadata(&self.metadata);
+                let traceparent = traceparent.as_deref().and_then(|v| v.parse().ok());
                 let compression = self.compression;
                 async move {
+                    let mut metadata = metadata?;
+                    if let Some(v) = traceparent {
+                        metadata.insert("traceparent", v);
+                    }
                     // Received bytes sent as they are: no copy into an encode buffer.
                     if compression.is_none() {
                         if let Some(pieces) = batch.wire_pieces() {

@@ -238,9 +238,9 @@ fn build_spawns_nothing_and_needs_no_runtime() {
     drop(e);
     let cfg = parse("endpoint: a:1\nauth: {authenticator: oauth2client}").unwrap();
     let err = OtlpExporter::new(id(), &cfg).err().unwrap();
-    assert!(err
-        .to_string()
-        .contains("authentication extensions are not supported"));
+    assert!(err.to_string().contains(
+        "auth: failed to resolve authenticator \"oauth2client\": authenticator not found"
+    ));
     let cfg = parse("endpoint: a:1\ntls: {ca_file: /nonexistent/ca.pem}").unwrap();
     let err = OtlpExporter::new(id(), &cfg).err().unwrap();
     assert!(

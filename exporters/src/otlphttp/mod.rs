@@ -63,7 +63,12 @@ pub const META: Meta = Meta::new(TYPE_NAME)
 /// Go `otlphttpexporter` `createDefaultConfig`: `Timeout: 30 * time.Second`.
 pub fn factory() -> Arc<dyn ExporterFactory> {
     declare::exporter::<Config>(META, |ctx, cfg| {
-        Ok(Arc::new(OtlpHttpExporter::new(ctx.id, cfg, &ctx.signals)?))
+        Ok(Arc::new(OtlpHttpExporter::with_extensions(
+            ctx.id,
+            cfg,
+            &ctx.signals,
+            &ctx.extensions,
+        )?))
     })
     .default_timeout(Duration::from_secs(30))
     .into_factory()
@@ -71,7 +76,7 @@ pub fn factory() -> Arc<dyn ExporterFactory> {
 
 pub struct OtlpHttpExporter {
     id: ComponentId,
-    client: reqwest::Client,
+    client: transport::http::HttpClient,
     traces_url: Option<String>,
     metrics_url: Option<String>,
     logs_url: Option<String>,
@@ -89,6 +94,16 @@ impl OtlpHttpExporter {
         cfg: &Config,
         signals: &[Signal],
     ) -> Result<OtlpHttpExporter, BuildError> {
+        Self::with_extensions(id, cfg, signals, &Default::default())
+    }
+
+    /// As [`OtlpHttpExporter::new`], with the running extensions (`auth::authenticator`).
+    pub fn with_extensions(
+        id: ComponentId,
+        cfg: &Config,
+        signals: &[Signal],
+        extensions: &pipeline_api::auth::Extensions,
+    ) -> Result<OtlpHttpExporter, BuildError> {
         for s in signals {
             if cfg.signal_url(*s).is_none() {
                 return Err(BuildError::new(format!(
@@ -97,7 +112,9 @@ impl OtlpHttpExporter {
                 )));
             }
         }
-        let client = cfg.http.build(&id.to_string(), config::CLIENT)?;
+        let client = cfg
+            .http
+            .client(&id.to_string(), config::CLIENT, extensions)?;
         let mut headers = HeaderMap::new();
         for (name, value) in cfg.http.headers.to_http() {
             headers.insert(name, value);
@@ -183,7 +200,7 @@ impl Exporter for OtlpHttpExporter {
             headers.insert(k, v.clone());
         }
         let request = self.client.post(url).headers(headers).body(body);
-        let response = request.send().await.map_err(|e| {
+        let response = self.client.send(request).await.map_err(|e| {
             ConsumeError::retryable(format!(
                 "failed to make an HTTP request: {}",
                 error_chain(&e)

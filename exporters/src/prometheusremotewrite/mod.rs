@@ -66,7 +66,11 @@ pub const META: Meta = Meta::new(TYPE_NAME)
 
 pub fn factory() -> Arc<dyn ExporterFactory> {
     declare::exporter::<Config>(META, |ctx, cfg| {
-        Ok(Arc::new(RemoteWriteExporter::new(ctx.id, cfg)?))
+        Ok(Arc::new(RemoteWriteExporter::with_extensions(
+            ctx.id,
+            cfg,
+            &ctx.extensions,
+        )?))
     })
     .into_factory()
 }
@@ -79,7 +83,7 @@ struct DeltaEntry {
 pub struct RemoteWriteExporter {
     id: ComponentId,
     endpoint: String,
-    client: reqwest::Client,
+    client: transport::http::HttpClient,
     user_agent: String,
     translate: TranslateOptions,
     series: SeriesOptions,
@@ -89,8 +93,19 @@ pub struct RemoteWriteExporter {
 
 impl RemoteWriteExporter {
     pub fn new(id: ComponentId, cfg: &Config) -> Result<RemoteWriteExporter, BuildError> {
+        Self::with_extensions(id, cfg, &Default::default())
+    }
+
+    /// As [`RemoteWriteExporter::new`], with the running extensions (`auth::authenticator`).
+    pub fn with_extensions(
+        id: ComponentId,
+        cfg: &Config,
+        extensions: &pipeline_api::auth::Extensions,
+    ) -> Result<RemoteWriteExporter, BuildError> {
         let endpoint = cfg.http.endpoint.trim().to_string();
-        let client = cfg.http.build(&id.to_string(), config::CLIENT)?;
+        let client = cfg
+            .http
+            .client(&id.to_string(), config::CLIENT, extensions)?;
         let external_labels = config_labels(&cfg.external_labels);
         let namespace_label = label_name(&cfg.namespace).unwrap_or_default();
         Ok(RemoteWriteExporter {
@@ -211,19 +226,17 @@ impl RemoteWriteExporter {
             .map_err(|e| ConsumeError::permanent(format!("snappy compression failed: {e}")))?;
         // The configured headers are the client's, on every request; these four replace any
         // of the same name (README: they cannot be changed).
-        let resp = self
+        let request = self
             .client
             .post(&self.endpoint)
             .header(http::header::CONTENT_ENCODING, "snappy")
             .header(http::header::CONTENT_TYPE, "application/x-protobuf")
             .header("X-Prometheus-Remote-Write-Version", "0.1.0")
             .header(http::header::USER_AGENT, &self.user_agent)
-            .body(compressed)
-            .send()
-            .await
-            .map_err(|e| {
-                ConsumeError::retryable(format!("remote write to {} failed: {e}", self.endpoint))
-            })?;
+            .body(compressed);
+        let resp = self.client.send(request).await.map_err(|e| {
+            ConsumeError::retryable(format!("remote write to {} failed: {e}", self.endpoint))
+        })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());

@@ -92,22 +92,35 @@ impl ComponentConfig for Config {
 /// Go's client timeout, 5s, is the export timeout here.
 pub fn factory() -> Arc<dyn ExporterFactory> {
     declare::exporter::<Config>(META, |ctx, cfg| {
-        Ok(Arc::new(ZipkinExporter::new(ctx.id, cfg)?))
+        Ok(Arc::new(ZipkinExporter::with_extensions(
+            ctx.id,
+            cfg,
+            &ctx.extensions,
+        )?))
     })
     .default_timeout(Duration::from_secs(5))
     .into_factory()
 }
 
 pub struct ZipkinExporter {
-    client: reqwest::Client,
+    client: transport::http::HttpClient,
     url: String,
     proto: bool,
 }
 
 impl ZipkinExporter {
     pub fn new(id: ComponentId, cfg: &Config) -> Result<ZipkinExporter, BuildError> {
+        Self::with_extensions(id, cfg, &Default::default())
+    }
+
+    /// As [`ZipkinExporter::new`], with the running extensions (`auth::authenticator`).
+    pub fn with_extensions(
+        id: ComponentId,
+        cfg: &Config,
+        extensions: &pipeline_api::auth::Extensions,
+    ) -> Result<ZipkinExporter, BuildError> {
         Ok(ZipkinExporter {
-            client: cfg.http.build(&id.to_string(), CLIENT)?,
+            client: cfg.http.client(&id.to_string(), CLIENT, extensions)?,
             url: cfg.http.endpoint.clone(),
             proto: cfg.format == "proto",
         })
@@ -130,19 +143,17 @@ impl Exporter for ZipkinExporter {
         } else {
             (model::to_json(&spans), "application/json")
         };
-        let response = self
+        let request = self
             .client
             .post(&self.url)
             .header(CONTENT_TYPE, content_type)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| {
-                ConsumeError::retryable(format!(
-                    "failed to push trace data via Zipkin exporter: {}",
-                    error_chain(&e)
-                ))
-            })?;
+            .body(body);
+        let response = self.client.send(request).await.map_err(|e| {
+            ConsumeError::retryable(format!(
+                "failed to push trace data via Zipkin exporter: {}",
+                error_chain(&e)
+            ))
+        })?;
         let status = response.status();
         if !status.is_success() {
             return Err(ConsumeError::retryable(format!(

@@ -120,6 +120,16 @@ pub trait Extension: Send + Sync {
     fn as_storage(&self) -> Option<&dyn crate::storage::StorageExtension> {
         None
     }
+
+    /// `Some` for client authenticators (`basicauth` with `client_auth`, `bearertokenauth`).
+    fn client_auth(&self) -> Option<Arc<dyn crate::auth::ClientAuth>> {
+        None
+    }
+
+    /// `Some` for server authenticators (`basicauth` with `htpasswd`, `bearertokenauth`).
+    fn server_auth(&self) -> Option<Arc<dyn crate::auth::ServerAuth>> {
+        None
+    }
 }
 
 /// The running graph as extensions see it: every pipeline (sorted by id) with its component

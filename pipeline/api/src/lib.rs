@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod attrs;
+pub mod auth;
 mod batch;
 pub mod component;
 pub mod config;

@@ -161,18 +161,29 @@ impl<'de> Deserialize<'de> for Headers {
     }
 }
 
-/// `auth` of a client (Go `configauth.Config`): accepted so configs parse; building fails
-/// because Ferrotel has no authenticator extensions yet.
+/// `auth` of a client (Go `configauth.Config`): the id of an authenticator extension
+/// (`basicauth`, `bearertokenauth`) whose headers go on every request.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     pub authenticator: String,
 }
 
-/// Build error for a configured `auth`.
+impl AuthConfig {
+    /// The extension's client side, with Go's messages when it is missing or is not one.
+    pub fn client(
+        &self,
+        extensions: &pipeline_api::auth::Extensions,
+        kind: pipeline_api::auth::ClientKind,
+    ) -> Result<std::sync::Arc<dyn pipeline_api::auth::ClientAuth>, pipeline_api::BuildError> {
+        pipeline_api::auth::client_auth(extensions, &self.authenticator, kind, "auth")
+    }
+}
+
+/// Build error for a configured `auth` where the client cannot carry one.
 pub fn auth_unsupported(auth: &AuthConfig) -> pipeline_api::BuildError {
     pipeline_api::BuildError::new(format!(
-        "auth: authenticator {:?}: authentication extensions are not supported by Ferrotel yet",
+        "auth: authenticator {:?}: this component does not take authenticator extensions in Ferrotel yet",
         auth.authenticator
     ))
 }

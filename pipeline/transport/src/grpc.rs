@@ -33,7 +33,7 @@ use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use crate::client::{auth_unsupported, present, user_agent, AuthConfig, Headers};
+use crate::client::{present, user_agent, AuthConfig, Headers};
 use crate::compression::Compression;
 use crate::tls::{server_name, TlsClientConfig};
 
@@ -305,14 +305,31 @@ pub struct GrpcConnection {
     pub wait_for_ready: bool,
     /// Where it connects, for messages.
     pub target: String,
+    /// The `auth` extension whose headers go on every call.
+    auth: Option<Arc<dyn pipeline_api::auth::ClientAuth>>,
 }
 
 impl GrpcConnection {
     /// Check and load everything (TLS files too); connects nothing.
     pub fn new(cfg: &GrpcClientConfig, what: &str) -> Result<GrpcConnection, BuildError> {
-        if let Some(auth) = &cfg.auth {
-            return Err(auth_unsupported(auth));
-        }
+        Self::with_extensions(cfg, what, &Default::default())
+    }
+
+    /// As [`GrpcConnection::new`], with the running extensions (`auth::authenticator`). As in
+    /// Go, an authenticator needs TLS: grpc-go sends no per-call credentials over a
+    /// connection without it, and the Go exporter does not start.
+    pub fn with_extensions(
+        cfg: &GrpcClientConfig,
+        what: &str,
+        extensions: &pipeline_api::auth::Extensions,
+    ) -> Result<GrpcConnection, BuildError> {
+        let auth = match &cfg.auth {
+            Some(a) => Some(
+                a.client(extensions, pipeline_api::auth::ClientKind::Grpc)
+                    .map_err(|e| BuildError::new(format!("{what}: {e}")))?,
+            ),
+            None => None,
+        };
         let target = parse_endpoint(&cfg.endpoint)
             .map_err(|e| BuildError::new(format!("{what}: endpoint: {e}")))?;
         let tls = cfg
@@ -360,6 +377,11 @@ impl GrpcConnection {
             }
             endpoint = endpoint.keep_alive_while_idle(k.permit_without_stream);
         }
+        if auth.is_some() && tls.is_none() {
+            return Err(BuildError::new(format!(
+                "{what}: grpc: the credentials require transport level security (use grpc.WithTransportCredentials() to set): auth::authenticator needs tls (tls::insecure is true or the endpoint is http://)"
+            )));
+        }
         let connector = Connector(Arc::new(ConnectTarget {
             host: target.host.clone(),
             port: target.port,
@@ -371,7 +393,24 @@ impl GrpcConnection {
             channel: OnceLock::new(),
             wait_for_ready: cfg.wait_for_ready,
             target: cfg.endpoint.clone(),
+            auth,
         })
+    }
+
+    /// `base` with the authenticator's headers, read now, added (they win).
+    pub fn metadata(&self, base: &MetadataMap) -> Result<MetadataMap, Status> {
+        let mut md = base.clone();
+        if let Some(auth) = &self.auth {
+            for (k, v) in auth.headers().map_err(Status::unauthenticated)? {
+                if let (Ok(k), Ok(v)) = (
+                    tonic::metadata::AsciiMetadataKey::from_bytes(k.as_str().as_bytes()),
+                    tonic::metadata::AsciiMetadataValue::try_from(v.as_bytes()),
+                ) {
+                    md.insert(k, v);
+                }
+            }
+        }
+        Ok(md)
     }
 
     /// The channel, created on first use. Needs a tokio runtime (it spawns its worker).

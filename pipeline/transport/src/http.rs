@@ -284,10 +284,37 @@ impl HttpClientConfig {
     /// Build the client (Go `ToClient`); `what` names the component in messages. The keys
     /// it does not act on are reported by the embedding config's
     /// `ComponentConfig::not_acted_on` (see [`HttpClientConfig::not_acted_on`]).
+    /// Refuses `auth`: for the components that do not carry one yet ([`HttpClientConfig::client`]
+    /// does).
     pub fn build(&self, what: &str, options: ClientOptions) -> Result<reqwest::Client, BuildError> {
         if let Some(auth) = &self.auth {
             return Err(auth_unsupported(auth));
         }
+        self.reqwest(what, options)
+    }
+
+    /// Build the client with its `auth` extension's headers on every request (Go `ToClient`
+    /// with `auth::authenticator`); `what` names the component in messages.
+    pub fn client(
+        &self,
+        what: &str,
+        options: ClientOptions,
+        extensions: &pipeline_api::auth::Extensions,
+    ) -> Result<HttpClient, BuildError> {
+        let auth = match &self.auth {
+            Some(a) => Some(
+                a.client(extensions, pipeline_api::auth::ClientKind::Http)
+                    .map_err(|e| BuildError::new(format!("{what}: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(HttpClient {
+            client: self.reqwest(what, options)?,
+            auth,
+        })
+    }
+
+    fn reqwest(&self, what: &str, options: ClientOptions) -> Result<reqwest::Client, BuildError> {
         let tls = self
             .tls
             .client_config(self.alpn(options), true)
@@ -320,6 +347,77 @@ impl HttpClientConfig {
         builder
             .build()
             .map_err(|e| BuildError::new(format!("{what}: HTTP client: {}", error_chain(&e))))
+    }
+}
+
+/// An HTTP client made from `confighttp` keys: reqwest's client, and the authenticator
+/// whose headers go on every request, last, so they win over `headers` (Go puts the auth
+/// round tripper innermost).
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    auth: Option<std::sync::Arc<dyn pipeline_api::auth::ClientAuth>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("auth", &self.auth.is_some())
+            .finish()
+    }
+}
+
+/// Why a request was not sent or answered.
+#[derive(Debug)]
+pub enum SendError {
+    /// The authenticator could not give its headers.
+    Auth(String),
+    Http(reqwest::Error),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Auth(e) => write!(f, "authenticator: {e}"),
+            SendError::Http(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SendError::Auth(_) => None,
+            SendError::Http(e) => e.source(),
+        }
+    }
+}
+
+impl HttpClient {
+    pub fn post<U: reqwest::IntoUrl>(&self, url: U) -> reqwest::RequestBuilder {
+        self.client.post(url)
+    }
+
+    pub fn get<U: reqwest::IntoUrl>(&self, url: U) -> reqwest::RequestBuilder {
+        self.client.get(url)
+    }
+
+    /// Send `request` (made by this client), the authenticator's headers put on it now.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, SendError> {
+        let request = match &self.auth {
+            Some(auth) => {
+                let mut headers = http::HeaderMap::new();
+                for (k, v) in auth.headers().map_err(SendError::Auth)? {
+                    headers.insert(k, v);
+                }
+                request.headers(headers)
+            }
+            None => request,
+        };
+        request.send().await.map_err(SendError::Http)
     }
 }
 

@@ -274,7 +274,7 @@ async fn ferrotels_loki_exporter_pushes_into_it() {
     let cfg: exporters::loki::Config = parse_typed(&v).unwrap();
     let id = ComponentId::parse("loki").unwrap();
     let telemetry = ComponentTelemetry::detached(ComponentKind::Exporter, &id);
-    let e = exporters::loki::LokiExporter::new(id, &cfg, &telemetry).unwrap();
+    let e = exporters::loki::LokiExporter::new(id, &cfg, &telemetry, &Default::default()).unwrap();
     let t0 = 1_700_000_000_000_000_000u64;
     let req = ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {

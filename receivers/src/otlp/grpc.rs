@@ -62,12 +62,14 @@ impl GrpcServer {
         cfg: &GrpcConfig,
         next: &SignalConsumers,
     ) -> Result<GrpcServer, BuildError> {
-        if let Some(auth) = &cfg.auth {
-            return Err(BuildError::new(format!(
-                "protocols::grpc::auth: authenticator {:?}: authentication extensions are not supported by Ferrotel yet",
-                auth.authenticator
-            )));
-        }
+        let auth = match &cfg.auth {
+            Some(a) => Some(pipeline_api::auth::server_auth(
+                &ctx.extensions,
+                &a.authenticator,
+                "protocols::grpc::auth",
+            )?),
+            None => None,
+        };
         let tls = match &cfg.tls {
             Some(t) => Some(transport::tls::server_acceptor(
                 t,
@@ -92,6 +94,7 @@ impl GrpcServer {
                 tracer: transport::spans::grpc_tracer(&ctx.telemetry),
                 local: local_addr,
                 over_limit: over_limit.clone(),
+                auth: auth.clone(),
             });
             match svc.sink.signal {
                 Signal::Traces => routes.add_service(ExportServer::<TraceExport>::new(svc, limit)),
@@ -193,6 +196,8 @@ struct Svc {
     tracer: pipeline_api::own_spans::Tracer,
     local: std::net::SocketAddr,
     over_limit: crate::limits::OverLimit,
+    /// The server authenticator every call must pass (`auth::authenticator`).
+    auth: Option<Arc<dyn pipeline_api::auth::ServerAuth>>,
 }
 
 impl Svc {
@@ -332,6 +337,17 @@ where
         if req.uri().path() != M::PATH {
             return Box::pin(async {
                 Ok(tonic::Status::unimplemented("").into_http::<tonic::body::Body>())
+            });
+        }
+        // Go checks the caller in a unary interceptor, before the service sees the call
+        if let Some(Err(e)) = self
+            .svc
+            .auth
+            .as_ref()
+            .map(|a| a.authenticate(req.headers()))
+        {
+            return Box::pin(async move {
+                Ok(tonic::Status::unauthenticated(e).into_http::<tonic::body::Body>())
             });
         }
         let (svc, limit) = (self.svc.clone(), self.limit);

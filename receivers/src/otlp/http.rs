@@ -100,12 +100,17 @@ impl HttpServer {
         cfg: &HttpConfig,
         next: &SignalConsumers,
     ) -> Result<HttpServer, BuildError> {
-        if let Some(auth) = &cfg.auth {
-            return Err(BuildError::new(format!(
-                "protocols::http::auth: authenticator {:?}: authentication extensions are not supported by Ferrotel yet",
-                auth.authenticator
-            )));
-        }
+        let auth = match &cfg.auth {
+            Some(a) => Some((
+                pipeline_api::auth::server_auth(
+                    &ctx.extensions,
+                    &a.authenticator,
+                    "protocols::http::auth",
+                )?,
+                a.request_params.clone(),
+            )),
+            None => None,
+        };
         let tls = match &cfg.tls {
             Some(t) => Some(transport::tls::server_acceptor(
                 t,
@@ -160,6 +165,7 @@ impl HttpServer {
             response_headers,
             tracer: transport::spans::http_tracer(&ctx.telemetry),
             tls: tls.is_some(),
+            auth,
         });
 
         let header_timeout = Some(cfg.read_header_timeout.get()).filter(|d| !d.is_zero());
@@ -235,6 +241,9 @@ struct Handler {
     /// The server spans of own traces.
     tracer: pipeline_api::own_spans::Tracer,
     tls: bool,
+    /// The server authenticator every request must pass, and the query parameters it also
+    /// reads (`auth::request_params`).
+    auth: Option<(Arc<dyn pipeline_api::auth::ServerAuth>, Vec<String>)>,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -318,7 +327,10 @@ impl Handler {
                 self.add_response_headers(&mut resp);
                 return resp;
             }
-            _ => self.route(req, peer, read).await,
+            _ => match self.unauthenticated(&req) {
+                Some(resp) => resp,
+                None => self.route(req, peer, read).await,
+            },
         };
         if let (Some(cors), Some(origin)) = (&self.cors, &origin) {
             if origin_allowed(cors, origin) {
@@ -333,6 +345,36 @@ impl Handler {
         }
         self.add_response_headers(&mut resp);
         resp
+    }
+
+    /// The answer to a request the server authenticator refuses (Go confighttp's auth
+    /// interceptor, before the routes, with the OTLP receiver's error handler: a
+    /// `google.rpc.Status` of `UNAUTHENTICATED` in the request's encoding, JSON when it names
+    /// none, and Go's 500 fallback for any other).
+    fn unauthenticated(&self, req: &Request<Incoming>) -> Option<Resp> {
+        let (auth, params) = self.auth.as_ref()?;
+        let with_params =
+            pipeline_api::auth::with_request_params(req.headers(), req.uri().query(), params);
+        let message = auth
+            .authenticate(with_params.as_ref().unwrap_or(req.headers()))
+            .err()?;
+        let content_type = req.headers().get(CONTENT_TYPE);
+        let enc = match content_type {
+            None => Some(Encoding::Json),
+            Some(_) => Encoding::from_content_type(content_type),
+        };
+        Some(match enc {
+            Some(enc) => refusal(enc, &Refusal::new(tonic::Code::Unauthenticated, message)),
+            None => {
+                let mut r = Response::new(Full::new(Bytes::from_static(
+                    br#"{"code": 13, "message": "failed to marshal error message"}"#,
+                )));
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+                r
+            }
+        })
     }
 
     fn add_response_headers(&self, resp: &mut Resp) {

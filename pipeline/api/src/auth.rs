@@ -1,0 +1,157 @@
+//! Authenticator extensions as the components that name them use them (Go
+//! `extensionauth` and `configauth`): an exporter's or scraper's `auth::authenticator` puts
+//! the extension's credentials on every request it sends; a receiver's checks every request
+//! it gets before anything else is done with it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::component::Extension;
+use crate::error::BuildError;
+use crate::ids::ComponentId;
+
+/// What a client authenticator puts on each outgoing request.
+pub trait ClientAuth: Send + Sync {
+    /// The headers for the request about to be sent, read now: credentials kept in files
+    /// follow the files.
+    fn headers(&self) -> Result<Vec<(http::HeaderName, http::HeaderValue)>, String>;
+}
+
+/// What a server authenticator checks on each incoming request.
+pub trait ServerAuth: Send + Sync {
+    /// `Err` holds what the client is told (Go's error text).
+    fn authenticate(&self, headers: &http::HeaderMap) -> Result<(), String>;
+}
+
+/// Which kind of client asks, for Go's message when the extension is not one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    Http,
+    Grpc,
+}
+
+/// The extensions of a running graph, by id.
+pub type Extensions = BTreeMap<ComponentId, Arc<dyn Extension>>;
+
+fn find<'e>(extensions: &'e Extensions, id: &str) -> Result<&'e Arc<dyn Extension>, BuildError> {
+    ComponentId::parse(id)
+        .ok()
+        .and_then(|id| extensions.get(&id))
+        .ok_or_else(|| {
+            BuildError::new(format!(
+                "failed to resolve authenticator {id:?}: authenticator not found"
+            ))
+        })
+}
+
+/// The client authenticator `id` (Go `configauth.Config.GetHTTPClientAuthenticator` and
+/// `GetGRPCClientAuthenticator`, with their messages). `what` prefixes the message with the
+/// key that names it.
+pub fn client_auth(
+    extensions: &Extensions,
+    id: &str,
+    kind: ClientKind,
+    what: &str,
+) -> Result<Arc<dyn ClientAuth>, BuildError> {
+    let ext = find(extensions, id).map_err(|e| BuildError::new(format!("{what}: {e}")))?;
+    ext.client_auth().ok_or_else(|| {
+        let which = match kind {
+            ClientKind::Http => "HTTP",
+            ClientKind::Grpc => "gRPC",
+        };
+        BuildError::new(format!(
+            "{what}: requested authenticator is not a {which} client authenticator"
+        ))
+    })
+}
+
+/// The server authenticator `id` (Go `configauth.Config.GetServerAuthenticator`).
+pub fn server_auth(
+    extensions: &Extensions,
+    id: &str,
+    what: &str,
+) -> Result<Arc<dyn ServerAuth>, BuildError> {
+    let ext = find(extensions, id).map_err(|e| BuildError::new(format!("{what}: {e}")))?;
+    ext.server_auth().ok_or_else(|| {
+        BuildError::new(format!(
+            "{what}: requested authenticator is not a server authenticator"
+        ))
+    })
+}
+
+/// The headers a server authenticator reads from an HTTP request: its headers, and each
+/// of `params` found in its query where no header of that name came (Go confighttp's
+/// `auth::request_params`).
+pub fn with_request_params(
+    headers: &http::HeaderMap,
+    query: Option<&str>,
+    params: &[String],
+) -> Option<http::HeaderMap> {
+    let query = query.filter(|_| !params.is_empty())?;
+    let mut out = headers.clone();
+    for (k, v) in form_pairs(query) {
+        if !params.iter().any(|p| *p == k) {
+            continue;
+        }
+        let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(&v),
+        ) else {
+            continue;
+        };
+        if !headers.contains_key(&name) {
+            out.append(name, value);
+        }
+    }
+    Some(out)
+}
+
+/// `application/x-www-form-urlencoded` pairs, as Go's `url.ParseQuery` reads them (`+` is a
+/// space, `%XX` a byte; a pair that does not decode is skipped).
+fn form_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((unescape(k)?, unescape(v)?))
+        })
+}
+
+fn unescape(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = b.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_params_fill_in_missing_headers_only() {
+        let mut h = http::HeaderMap::new();
+        h.insert("authorization", "Basic a".parse().unwrap());
+        let params = vec!["authorization".to_string(), "token".to_string()];
+        let out = with_request_params(&h, Some("authorization=x&token=a%20b+c&other=1"), &params)
+            .unwrap();
+        assert_eq!(out.get("authorization").unwrap(), "Basic a");
+        assert_eq!(out.get("token").unwrap(), "a b c");
+        assert!(out.get("other").is_none());
+        assert!(with_request_params(&h, Some("token=1"), &[]).is_none());
+        assert!(with_request_params(&h, None, &params).is_none());
+    }
+}
