@@ -14,44 +14,17 @@ use pipeline_api::{storage_client, BuildContext, ComponentId, ComponentKind, Ext
 use super::config::{INVALID_OCTAL, INVALID_PERMISSION_BITS};
 use super::*;
 
-/// A directory under the system temp dir, unique to this test, removed on drop.
-struct TempDir(PathBuf);
+use pipeline_api::testing::TempDir;
 
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "ferrotel-file-storage-{name}-{}-{}-{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn files(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.0)
-            .expect("read temp dir")
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The names in `dir`, sorted.
+fn files(dir: &TempDir) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("read temp dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 fn id(s: &str) -> ComponentId {
@@ -283,7 +256,7 @@ async fn two_components_get_separate_files_named_as_go() {
     b.set("k", b"from b".to_vec()).await.expect("set b");
     assert_eq!(a.get("k").await.expect("get"), Some(b"from a".to_vec()));
     assert_eq!(b.get("k").await.expect("get"), Some(b"from b".to_vec()));
-    let files = dir.files();
+    let files = files(&dir);
     assert!(
         files.contains(&"receiver_filelog_".to_string()),
         "{files:?}"
@@ -305,7 +278,7 @@ async fn too_long_name_uses_its_hash() {
     c.set("k", vec![1]).await.expect("set");
     c.close().await.expect("close");
     let expected = hashed_name(&file_name(ComponentKind::Exporter, &id(&long), "traces"));
-    assert_eq!(dir.files(), vec![expected]);
+    assert_eq!(files(&dir), vec![expected]);
 }
 
 // ---- operations ----
@@ -420,7 +393,7 @@ async fn same_key_space_twice_in_one_process_shares_the_database() {
     tokio::time::timeout(Duration::from_secs(30), run)
         .await
         .expect("no deadlock");
-    assert_eq!(dir.files(), vec!["exporter_otlp__traces".to_string()]);
+    assert_eq!(files(&dir), vec!["exporter_otlp__traces".to_string()]);
     // After every handle closed, the file can be opened again.
     let again = client(&ext, ComponentKind::Exporter, "otlp", "traces");
     assert_eq!(again.get("after").await.expect("get"), Some(vec![1]));
@@ -526,7 +499,7 @@ async fn storage_client_finds_the_extension_by_id() {
     let c = storage_client(&ctx, &fs_id, "metrics").expect("client");
     c.set("k", vec![9]).await.expect("set");
     c.close().await.expect("close");
-    assert_eq!(dir.files(), vec!["exporter_otlp_x_metrics".to_string()]);
+    assert_eq!(files(&dir), vec!["exporter_otlp_x_metrics".to_string()]);
     ext.shutdown().await;
     ext.shutdown().await;
 }
@@ -620,7 +593,7 @@ async fn recreate_moves_an_unreadable_file_aside() {
     c.set("k", b"v".to_vec()).await.expect("set");
     assert_eq!(c.get("k").await.expect("get"), Some(b"v".to_vec()));
     c.close().await.expect("close");
-    let files = dir.files();
+    let files = files(&dir);
     let backups: Vec<&String> = files.iter().filter(|f| f.ends_with(".backup")).collect();
     assert_eq!(backups.len(), 1, "{files:?}");
     // Go's name: <file>.<2006-01-02T15:04:05.000>.backup
