@@ -4,6 +4,7 @@
 mod bench_scenarios;
 mod cli;
 mod compat;
+mod compat_auth;
 mod compat_host;
 mod compat_ottl;
 mod compat_own_traces;
