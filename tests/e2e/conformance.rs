@@ -79,6 +79,14 @@ const NEEDS_CONFIG: &[(ComponentKind, &str, &str)] = &[
         "syslog",
         "tcp: {listen_address: 127.0.0.1:0}\nprotocol: rfc5424",
     ),
+    // Go: "no credential source provided"
+    (
+        ComponentKind::Extension,
+        "basicauth",
+        "client_auth: {username: u, password: p}",
+    ),
+    // Go: "no bearer token provided"
+    (ComponentKind::Extension, "bearertokenauth", "token: t"),
     // Go: "must specify at least one protocol when using the Loki receiver"
     (
         ComponentKind::Receiver,
