@@ -90,7 +90,7 @@ pub fn with_request_params(
     let query = query.filter(|_| !params.is_empty())?;
     let mut out = headers.clone();
     for (k, v) in form_pairs(query) {
-        if !params.iter().any(|p| *p == k) {
+        if !params.contains(&k) {
             continue;
         }
         let (Ok(name), Ok(value)) = (

@@ -205,7 +205,7 @@ async fn basicauth_server_answers_as_go() {
         "basicauth",
         "{htpasswd: {file: /nonexistent/htpasswd}}",
     );
-    let err = ext.start().await.err().expect("refused");
+    let err = ext.start().await.expect_err("refused");
     assert!(err.to_string().starts_with("open htpasswd file: "), "{err}");
 }
 
@@ -262,7 +262,7 @@ async fn basicauth_client_follows_its_files() {
         "basicauth/missing",
         "{client_auth: {username: a, password_file: /nonexistent/pw}}",
     );
-    let err = ext.start().await.err().expect("refused");
+    let err = ext.start().await.expect_err("refused");
     assert!(
         err.to_string()
             .starts_with("failed to read credentials file \"/nonexistent/pw\""),
