@@ -47,7 +47,7 @@ pub struct GrpcServerConfig<P: DefaultPort> {
     pub write_buffer_size: i64,
     pub keepalive: Option<ConfigValue>,
     pub include_metadata: bool,
-    pub auth: Option<ConfigValue>,
+    pub auth: Option<crate::otlp::config::AuthConfig>,
     #[serde(skip)]
     pub port: PhantomData<P>,
 }
@@ -84,12 +84,6 @@ impl<P: DefaultPort> GrpcServerConfig<P> {
         if let Some(tls) = &self.tls {
             transport::tls::check_server(tls, &at("tls"), errors);
         }
-        if self.auth.is_some() {
-            errors.push(ConfigError::new(
-                &at("auth"),
-                "authenticator extensions are not supported on this receiver in Ferrotel yet (the otlp receiver takes them)",
-            ));
-        }
     }
 
     /// Bind the listener (and load TLS) at build; `what` names the key in errors.
@@ -122,6 +116,7 @@ impl<P: DefaultPort> GrpcServerConfig<P> {
             max_recv: usize::try_from(mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
             builder: transport::limits::grpc_builder(self.max_concurrent_streams, None, None),
             over_limit: OverLimit::new(telemetry, "grpc"),
+            guard: None,
         })
     }
 }
@@ -134,6 +129,22 @@ pub struct GrpcListener {
     max_recv: usize,
     builder: Builder<TokioExecutor>,
     over_limit: OverLimit,
+    /// The server authenticator every call must pass (`auth`).
+    guard: Option<crate::http_server::Guard>,
+}
+
+impl GrpcListener {
+    /// Check every call with the `auth` section's authenticator (Go configgrpc's unary
+    /// interceptor; a refusal is `UNAUTHENTICATED` with the authenticator's words).
+    pub fn guarded(
+        mut self,
+        auth: Option<&crate::otlp::config::AuthConfig>,
+        extensions: &pipeline_api::auth::Extensions,
+        what: &str,
+    ) -> Result<GrpcListener, BuildError> {
+        self.guard = crate::http_server::server_auth(auth, extensions, what)?;
+        Ok(self)
+    }
 }
 
 /// Serve the one method at `path` until `shutdown`: `handle(request, peer)` answers each
@@ -156,6 +167,7 @@ pub async fn serve_unary<Req, Resp, H, Fut>(
         max_recv,
         builder,
         over_limit,
+        guard,
         ..
     } = l;
     let listener = match tokio::net::TcpListener::from_std(listener) {
@@ -173,9 +185,13 @@ pub async fn serve_unary<Req, Resp, H, Fut>(
         move |peer| {
             let handle = handle.clone();
             let over_limit = over_limit.clone();
+            let guard = guard.clone();
             hyper::service::service_fn(move |req: Request<Incoming>| {
                 let handle = handle.clone();
                 let over_limit = over_limit.clone();
+                let refused = guard
+                    .as_ref()
+                    .and_then(|g| g.check(req.headers(), None).err());
                 async move {
                     if req.uri().path() != path {
                         return Ok::<_, Infallible>(
@@ -185,6 +201,9 @@ pub async fn serve_unary<Req, Resp, H, Fut>(
                             ))
                             .into_http::<tonic::body::Body>(),
                         );
+                    }
+                    if let Some(e) = refused {
+                        return Ok(tonic::Status::unauthenticated(e).into_http());
                     }
                     let ran = Arc::new(AtomicBool::new(false));
                     let ran_in = ran.clone();

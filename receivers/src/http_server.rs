@@ -66,7 +66,7 @@ pub struct HttpServerConfig<P: DefaultPort> {
     pub idle_timeout: GoDuration,
     pub keep_alives_enabled: bool,
     pub cors: Option<ConfigValue>,
-    pub auth: Option<ConfigValue>,
+    pub auth: Option<crate::otlp::config::AuthConfig>,
     pub middlewares: Vec<ConfigValue>,
     #[serde(skip)]
     pub port: PhantomData<P>,
@@ -107,12 +107,6 @@ impl<P: DefaultPort> HttpServerConfig<P> {
         }
         if let Some(tls) = &self.tls {
             transport::tls::check_server(tls, &at("tls"), errors);
-        }
-        if self.auth.is_some() {
-            errors.push(ConfigError::new(
-                &at("auth"),
-                "authenticator extensions are not supported on this receiver in Ferrotel yet (the otlp receiver takes them)",
-            ));
         }
         if !self.middlewares.is_empty() {
             errors.push(ConfigError::new(
@@ -183,7 +177,46 @@ impl<P: DefaultPort> HttpServerConfig<P> {
             keep_alive: self.keep_alives_enabled,
             read_header_timeout: Some(self.read_header_timeout.get()).filter(|d| !d.is_zero()),
             spans: None,
+            guard: None,
         })
+    }
+}
+
+/// The server authenticator of a receiver's `auth` section and the query parameters it also
+/// reads, resolved among the running extensions (`what` names the section in errors).
+pub fn server_auth(
+    auth: Option<&crate::otlp::config::AuthConfig>,
+    extensions: &pipeline_api::auth::Extensions,
+    what: &str,
+) -> Result<Option<Guard>, BuildError> {
+    let Some(a) = auth else {
+        return Ok(None);
+    };
+    let key = if what.is_empty() {
+        "auth".to_string()
+    } else {
+        format!("{what}::auth")
+    };
+    let server = pipeline_api::auth::server_auth(extensions, &a.authenticator, &key)?;
+    Ok(Some(Guard {
+        server,
+        params: a.request_params.clone(),
+    }))
+}
+
+/// A receiver's server authenticator, and the query parameters it also reads.
+#[derive(Clone)]
+pub struct Guard {
+    server: Arc<dyn pipeline_api::auth::ServerAuth>,
+    params: Vec<String>,
+}
+
+impl Guard {
+    /// What the authenticator says of a request with these headers and query.
+    pub fn check(&self, headers: &http::HeaderMap, query: Option<&str>) -> Result<(), String> {
+        let with_params = pipeline_api::auth::with_request_params(headers, query, &self.params);
+        self.server
+            .authenticate(with_params.as_ref().unwrap_or(headers))
     }
 }
 
@@ -197,9 +230,23 @@ pub struct HttpListener {
     /// The own traces' server span of each request, and the route the handler serves
     /// (the span is `<METHOD> <route>` when the path is that route).
     spans: Option<(pipeline_api::own_spans::Tracer, Option<&'static str>)>,
+    /// The server authenticator every request must pass (`auth`).
+    guard: Option<Guard>,
 }
 
 impl HttpListener {
+    /// Check every request with the `auth` section's authenticator (Go confighttp's auth
+    /// interceptor, before the handler; a refusal is Go's `http.Error` with 401).
+    pub fn guarded(
+        mut self,
+        auth: Option<&crate::otlp::config::AuthConfig>,
+        extensions: &pipeline_api::auth::Extensions,
+        what: &str,
+    ) -> Result<HttpListener, BuildError> {
+        self.guard = server_auth(auth, extensions, what)?;
+        Ok(self)
+    }
+
     /// Make the HTTP server span of every request when the collector traces itself, as
     /// Go's confighttp server does.
     pub fn traced(
@@ -263,6 +310,7 @@ pub async fn serve_http<H, Fut>(
         keep_alive,
         read_header_timeout,
         spans,
+        guard,
         ..
     } = l;
     let is_tls = tls.is_some();
@@ -283,10 +331,22 @@ pub async fn serve_http<H, Fut>(
         move |peer| {
             let handle = handle.clone();
             let spans = spans.clone();
+            let guard = guard.clone();
             hyper::service::service_fn(move |req: Request<Incoming>| {
                 let handle = handle.clone();
                 let spans = spans.clone();
+                let refused = guard
+                    .as_ref()
+                    .and_then(|g| g.check(req.headers(), req.uri().query()).err());
                 async move {
+                    if let Some(e) = refused {
+                        let mut r = reply(StatusCode::UNAUTHORIZED, format!("{e}\n"));
+                        r.headers_mut().insert(
+                            "x-content-type-options",
+                            http::HeaderValue::from_static("nosniff"),
+                        );
+                        return Ok::<_, Infallible>(r);
+                    }
                     let spans = spans.as_ref().as_ref();
                     let resp = traced(spans, req, peer.addr, is_tls, |req| handle(req, peer.addr));
                     Ok::<_, Infallible>(resp.await)

@@ -20,7 +20,7 @@ use crate::sink;
 /// go-htpasswd's bcrypt test vector ("bar"), a plain password.
 const HTPASSWD: &str = "apr1user:$apr1$Xy1zAb9q$Cgm1teZlXT4CAnNqiGym90\\nbcryptuser:$2y$05$bWBMg3oUStnhfy5rFvoyreviPySU6hvEmBub5wIlM/D.c5FeYJQ6O\\nplainuser:plain-pw\\n";
 
-fn server_config(basic: u16, bearer: u16, grpc: u16) -> String {
+fn server_config(basic: u16, bearer: u16, grpc: u16, zipkin: u16, jaeger: u16) -> String {
     format!(
         r#"
 extensions:
@@ -44,13 +44,21 @@ receivers:
       http:
         endpoint: 127.0.0.1:{bearer}
         auth: {{authenticator: bearertokenauth/in, request_params: [authorization]}}
+  zipkin:
+    endpoint: 127.0.0.1:{zipkin}
+    auth: {{authenticator: basicauth/in}}
+  jaeger:
+    protocols:
+      thrift_http:
+        endpoint: 127.0.0.1:{jaeger}
+        auth: {{authenticator: bearertokenauth/in}}
 exporters:
   nop:
 service:
   extensions: [basicauth/in, bearertokenauth/in]
   telemetry: {{metrics: {{level: none}}}}
   pipelines:
-    traces: {{receivers: [otlp, otlp/bearer], exporters: [nop]}}
+    traces: {{receivers: [otlp, otlp/bearer, zipkin, jaeger], exporters: [nop]}}
 "#
     )
 }
@@ -95,6 +103,16 @@ async fn post(
         Some("application/x-protobuf") => request().encode_to_vec(),
         _ => br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"01010101010101010101010101010101","spanId":"0202020202020202","name":"guarded"}]}]}]}"#.to_vec(),
     };
+    post_body(port, path, headers, content_type, body).await
+}
+
+async fn post_body(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> String {
     let mut req = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}{path}"))
         .body(body);
@@ -149,7 +167,8 @@ async fn answers(program: &Path, name: &str) -> Vec<String> {
         harness::free_port(),
         harness::free_port(),
     );
-    let config = server_config(basic_port, bearer_port, grpc_port);
+    let (zipkin_port, jaeger_port) = (harness::free_port(), harness::free_port());
+    let config = server_config(basic_port, bearer_port, grpc_port, zipkin_port, jaeger_port);
     let program = program.to_path_buf();
     let name = name.to_string();
     let collector = tokio::task::spawn_blocking(move || {
@@ -275,6 +294,50 @@ async fn answers(program: &Path, name: &str) -> Vec<String> {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         out.push(format!("{what}: {}", post(port, path, &headers, ct).await));
     }
+    // the zipkin and jaeger receivers: Go's `http.Error` for a refusal
+    let zipkin_span =
+        br#"[{"traceId":"0101010101010101","id":"0202020202020202","name":"guarded"}]"#;
+    for (what, port, path, headers, ct) in [
+        (
+            "zipkin, no credentials",
+            zipkin_port,
+            "/api/v2/spans",
+            vec![],
+            "application/json",
+        ),
+        (
+            "zipkin, a wrong password",
+            zipkin_port,
+            "/api/v2/spans",
+            vec![("authorization", basic("plainuser:x"))],
+            "application/json",
+        ),
+        (
+            "zipkin, the password",
+            zipkin_port,
+            "/api/v2/spans",
+            vec![("authorization", basic("plainuser:plain-pw"))],
+            "application/json",
+        ),
+        (
+            "jaeger, no token",
+            jaeger_port,
+            "/api/traces",
+            vec![],
+            "application/x-thrift",
+        ),
+        (
+            "jaeger, a wrong token",
+            jaeger_port,
+            "/api/traces",
+            vec![("authorization", "Token t9".to_string())],
+            "application/x-thrift",
+        ),
+    ] {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let answer = post_body(port, path, &headers, Some(ct), zipkin_span.to_vec()).await;
+        out.push(format!("{what}: {answer}"));
+    }
     for (what, auth) in [
         ("gRPC, no token", None),
         ("gRPC, a wrong token", Some("Token nope")),
@@ -292,6 +355,7 @@ async fn h_guarded_receivers_answer_alike() {
     let fe = answers(Path::new(harness::BIN), "compat-auth-ferrotel").await;
     // the cases that must pass do pass, so the comparison is not of two refusals
     for ok in [
+        "zipkin, the password: 202",
         "apr1: 200",
         "bcrypt: 200",
         "plain, scheme in lower case: 200",
@@ -360,6 +424,8 @@ exporters:
     endpoint: http://127.0.0.1:{guarded}
     compression: none
     retry_on_failure: {{enabled: false}}
+    # the authenticator's header wins over a configured one, as Go's auth round tripper does
+    headers: {{Authorization: "Basic bm9wZTpub3Bl"}}
     auth: {{authenticator: basicauth/out}}
 service:
   extensions: [basicauth/out]

@@ -402,6 +402,14 @@ impl HttpClient {
         self.client.get(url)
     }
 
+    pub fn request<U: reqwest::IntoUrl>(
+        &self,
+        method: reqwest::Method,
+        url: U,
+    ) -> reqwest::RequestBuilder {
+        self.client.request(method, url)
+    }
+
     /// Send `request` (made by this client), the authenticator's headers put on it now.
     pub async fn send(
         &self,

@@ -215,7 +215,7 @@ struct Check {
     url: String,
     method: http::Method,
     target: Arc<TargetConfig>,
-    client: reqwest::Client,
+    client: transport::http::HttpClient,
     /// The compiled `regex` of each validation (`None`: none, or it does not compile).
     regexes: Arc<Vec<Option<regex::Regex>>>,
 }
@@ -244,7 +244,7 @@ impl HttpCheckReceiver {
         let mut checks = Vec::new();
         for (i, t) in cfg.targets.iter().enumerate() {
             let what = format!("{}: targets::{i}", ctx.id);
-            let client = t.http.build(&what, CLIENT)?;
+            let client = t.http.client(&what, CLIENT, &ctx.extensions)?;
             let method = if t.method.is_empty() {
                 http::Method::GET
             } else {
@@ -297,7 +297,7 @@ async fn run_check(
     url: String,
     method: http::Method,
     target: Arc<TargetConfig>,
-    client: reqwest::Client,
+    client: transport::http::HttpClient,
 ) -> Outcome {
     let at = now_nanos();
     let timeout = match target.timeout.get() {
@@ -315,7 +315,10 @@ async fn run_check(
     }
     let sent = Instant::now();
     let result = async {
-        let resp = req.send().await.map_err(|e| describe(&method, &url, &e))?;
+        let resp = client
+            .send(req)
+            .await
+            .map_err(|e| describe(&method, &url, &e))?;
         let status = resp.status().as_u16();
         // a body that breaks off counts as none (Go logs the read error and checks the part
         // it read)
@@ -344,16 +347,19 @@ fn content_type(body: &str) -> &'static str {
 }
 
 /// A failed request's text, in the form of Go's `url.Error`: `Get "url": cause`.
-fn describe(method: &http::Method, url: &str, e: &reqwest::Error) -> String {
+fn describe(method: &http::Method, url: &str, e: &transport::http::SendError) -> String {
     let m = method.as_str();
     let mut verb = m.to_ascii_lowercase();
     if let Some(first) = verb.get_mut(..1) {
         first.make_ascii_uppercase();
     }
-    let cause = match std::error::Error::source(e) {
-        Some(s) => error_chain(s),
-        None if e.is_timeout() => "context deadline exceeded".into(),
-        None => e.to_string(),
+    let cause = match e {
+        transport::http::SendError::Http(e) => match std::error::Error::source(e) {
+            Some(s) => error_chain(s),
+            None if e.is_timeout() => "context deadline exceeded".into(),
+            None => e.to_string(),
+        },
+        auth => auth.to_string(),
     };
     format!("{verb} {url:?}: {cause}")
 }

@@ -616,13 +616,20 @@ impl JaegerReceiver {
         let grpc = p
             .grpc
             .as_ref()
-            .map(|g| g.bind("protocols::grpc", &ctx.telemetry))
+            .map(|g| {
+                g.bind("protocols::grpc", &ctx.telemetry)?.guarded(
+                    g.auth.as_ref(),
+                    &ctx.extensions,
+                    "protocols::grpc",
+                )
+            })
             .transpose()?;
         let grpc_addr = grpc.as_ref().map(|g| g.local_addr);
         let (mut http, mut http_addr) = (None, None);
         if let Some(h) = &p.thrift_http {
             let listener = h
                 .bind("protocols::thrift_http")?
+                .guarded(h.auth.as_ref(), &ctx.extensions, "protocols::thrift_http")?
                 .traced(&ctx.telemetry, Some("/api/traces"));
             http_addr = Some(listener.local_addr);
             http = Some(HttpPart {

@@ -694,6 +694,7 @@ impl LokiReceiver {
             http = Some(HttpPart {
                 listener: h
                     .bind("protocols::http")?
+                    .guarded(h.auth.as_ref(), &ctx.extensions, "protocols::http")?
                     .traced(&ctx.telemetry, Some("/loki/api/v1/push")),
                 handler: Arc::new(Handler {
                     id: ctx.id.clone(),
@@ -711,7 +712,11 @@ impl LokiReceiver {
         let http_addr = http.as_ref().map(|h| h.listener.local_addr);
         let grpc = match &cfg.protocols.grpc {
             Some(g) => Some((
-                g.bind("protocols::grpc", &ctx.telemetry)?,
+                g.bind("protocols::grpc", &ctx.telemetry)?.guarded(
+                    g.auth.as_ref(),
+                    &ctx.extensions,
+                    "protocols::grpc",
+                )?,
                 Arc::new(GrpcHandler {
                     id: ctx.id.clone(),
                     next,

@@ -213,7 +213,7 @@ pub fn parse_stub_status(body: &str) -> Result<StubStatus, String> {
 pub struct NginxReceiver {
     id: ComponentId,
     cfg: NginxConfig,
-    client: reqwest::Client,
+    client: transport::http::HttpClient,
     /// Start time of the sums: when the receiver was built (Go's metrics builder).
     start: u64,
     next: SharedConsumer,
@@ -230,7 +230,9 @@ impl NginxReceiver {
             .get(Signal::Metrics)
             .cloned()
             .ok_or_else(|| BuildError::new("the nginx receiver produces metrics only"))?;
-        let client = cfg.http.build(&ctx.id.to_string(), CLIENT)?;
+        let client = cfg
+            .http
+            .client(&ctx.id.to_string(), CLIENT, &ctx.extensions)?;
         Ok(NginxReceiver {
             obs: ctx.telemetry.receiver_obs(""),
             id: ctx.id,
@@ -246,8 +248,7 @@ impl NginxReceiver {
         let url = self.cfg.endpoint();
         let resp = self
             .client
-            .get(url)
-            .send()
+            .send(self.client.get(url))
             .await
             .map_err(|e| format!("failed to get {url}: {}", error_chain(&e)))?;
         let status = resp.status().as_u16();

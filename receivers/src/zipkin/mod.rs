@@ -223,7 +223,10 @@ impl Handler {
                 self.counters
                     .accepted_spans
                     .fetch_add(items as u64, Ordering::Relaxed);
-                reply(StatusCode::ACCEPTED, Bytes::new())
+                // Go writes the status alone: no body, no content type
+                let mut r = http::Response::new(http_body_util::Full::new(Bytes::new()));
+                *r.status_mut() = StatusCode::ACCEPTED;
+                r
             }
             Err(_) => reply(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -249,7 +252,10 @@ impl ZipkinReceiver {
             .ok_or_else(|| BuildError::new("the zipkin receiver must be in a traces pipeline"))?;
         let h = &cfg.http;
         // Go's handler has no route: its server spans are `POST`
-        let listener = h.bind("")?.traced(&ctx.telemetry, None);
+        let listener = h
+            .bind("")?
+            .guarded(h.auth.as_ref(), &ctx.extensions, "")?
+            .traced(&ctx.telemetry, None);
         Ok(ZipkinReceiver {
             listener,
             handler: Arc::new(Handler {

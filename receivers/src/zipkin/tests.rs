@@ -88,7 +88,8 @@ fn defaults_match_go() {
     let v: ConfigValue = serde_yaml_ng::from_str("bogus: 1").unwrap();
     assert!(parse_typed::<Config>(&v).is_err());
     let v: ConfigValue = serde_yaml_ng::from_str("auth: {authenticator: basicauth}").unwrap();
-    assert!(parse_typed::<Config>(&v).is_err());
+    let c = parse_typed::<Config>(&v).unwrap();
+    assert_eq!(c.http.auth.unwrap().authenticator, "basicauth");
 }
 
 /// OTLP → Ferrotel's zipkin exporter (JSON, then protobuf) → this receiver over HTTP → OTLP:
