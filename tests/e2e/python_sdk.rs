@@ -68,9 +68,15 @@ pub struct SdkReport {
 }
 
 pub fn run_sdk(args: &[&str]) -> SdkReport {
+    run_sdk_env(args, &[])
+}
+
+/// [`run_sdk`] with environment variables for the SDK (`OTEL_EXPORTER_OTLP_HEADERS`, ...).
+pub fn run_sdk_env(args: &[&str], env: &[(&str, &str)]) -> SdkReport {
     let out = Command::new(python())
         .arg(root().join("tests/e2e/python/sdk_spans.py"))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("run the SDK client");
     assert!(
@@ -152,5 +158,60 @@ async fn python_sdk_through_a_10s_batch_is_answered_at_once_and_loses_nothing() 
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 6000, "every span once");
+    collector.stop();
+}
+
+/// The SDK's exporters (gRPC and HTTP) with `OTEL_EXPORTER_OTLP_HEADERS` carrying a token,
+/// against an `otlp` receiver guarded by `bearertokenauth`: the right token gets every span
+/// through, a wrong one gets none, and the SDK counts its exports as failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_with_a_bearer_token_passes_bearertokenauth() {
+    let (recorded, sink_addr, _stop) = sink::start(0).await;
+    let ports = Ports::new();
+    let collector = Collector::start(
+        "python-sdk-bearer",
+        &ports.fill(&format!(
+            "extensions:\n  bearertokenauth:\n    token: sdk-token\nreceivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:GRPC_PORT\n        auth: {{authenticator: bearertokenauth}}\n      http:\n        endpoint: 127.0.0.1:HTTP_PORT\n        auth: {{authenticator: bearertokenauth}}\nexporters:\n  otlp:\n    endpoint: {sink_addr}\n    tls: {{insecure: true}}\nservice:\n  extensions: [bearertokenauth]\n  telemetry: {{metrics: {{address: 127.0.0.1:METRICS_PORT}}}}\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [otlp]}}\n"
+        )),
+    );
+    let grpc = format!("127.0.0.1:{}", ports.grpc);
+    let http = format!("http://127.0.0.1:{}", ports.http);
+    let mut expected = 0;
+    for (endpoint, token, passes) in [
+        (&grpc, "Bearer sdk-token", true),
+        (&http, "Bearer sdk-token", true),
+        (&grpc, "Bearer wrong", false),
+        (&http, "Bearer wrong", false),
+    ] {
+        let (endpoint, header) = (endpoint.clone(), format!("authorization={token}"));
+        let report = tokio::task::spawn_blocking(move || {
+            run_sdk_env(
+                &["--endpoint", &endpoint, "--spans", "50"],
+                &[("OTEL_EXPORTER_OTLP_HEADERS", &header)],
+            )
+        })
+        .await
+        .unwrap();
+        if passes {
+            expected += 50;
+            assert_eq!(report.exported, 50, "{report:?}");
+            assert_eq!(report.export_failures, 0, "{report:?}");
+        } else {
+            assert_eq!(report.exported, 0, "{report:?}");
+            assert!(report.export_failures > 0, "{report:?}");
+        }
+    }
+    let arrived = eventually(Duration::from_secs(10), || {
+        span_names(&recorded.traces.lock().unwrap()).len() >= expected
+    })
+    .await;
+    // a moment for anything that should not have come
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let n = span_names(&recorded.traces.lock().unwrap()).len();
+    assert!(
+        arrived && n == expected,
+        "{n} spans arrived, {expected} expected\n{}",
+        collector.stderr_text()
+    );
     collector.stop();
 }
