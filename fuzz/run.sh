@@ -28,7 +28,7 @@ secs=${1:-10}
 shift || true
 targets=("$@")
 if (( ${#targets[@]} == 0 )); then
-  targets=(zipkin_v2 zipkin_v1 loki_push jaeger_api_v2 jaeger_thrift otlp_wire otlp_json decompress prometheus_text docker_log_line stanza_expr time_layout filelog_split config_yaml ottl_statement kubelet_summary kube_watch kubernetes_sd syslog)
+  targets=(zipkin_v2 zipkin_v1 loki_push jaeger_api_v2 jaeger_thrift otlp_wire otlp_json decompress prometheus_text docker_log_line stanza_expr time_layout filelog_split config_yaml ottl_statement kubelet_summary kube_watch kubernetes_sd syslog basic_auth)
 fi
 
 if ! rustup toolchain list | grep -q '^nightly'; then

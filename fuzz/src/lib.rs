@@ -1136,6 +1136,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("kube_watch", kube_watch),
     ("kubernetes_sd", kubernetes_sd),
     ("syslog", syslog),
+    ("basic_auth", basic_auth),
 ];
 
 /// The kubelet's `/stats/summary` and `/pods` bodies (the `kubelet_stats` receiver), split
@@ -1301,5 +1302,55 @@ pub fn syslog(data: &[u8]) {
             assert!(m.version.is_some_and(|v| (1..=999).contains(&v)), "version");
         }
         let _ = fields(&m, false);
+    }
+}
+
+/// An `Authorization` value as the `basicauth` server reads it, and an htpasswd table, split
+/// at the first NUL: no panic; a value that parses, encoded again, parses to the same user and
+/// password; a user whose plain password is that password matches it. Encodings whose cost
+/// is in the input (bcrypt's cost, SHA-crypt's rounds) are not matched, so an input cannot
+/// make one check run for minutes.
+pub fn basic_auth(data: &[u8]) {
+    use base64::Engine;
+    use pipeline::extensions::auth::basicauth::parse_basic;
+    use pipeline::extensions::auth::htpasswd::Htpasswd;
+    let (header, table) = match data.iter().position(|b| *b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let text = String::from_utf8_lossy(table);
+    let costly = text.contains("$2") || text.contains("rounds=");
+    let htpasswd = Htpasswd::parse(&text);
+    if let Ok((user, password)) = parse_basic(header) {
+        let again = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        );
+        assert_eq!(
+            parse_basic(again.as_bytes()),
+            Ok((user.clone(), password.clone())),
+            "round trip"
+        );
+        if !costly {
+            let _ = htpasswd.matches(&user, &password);
+        }
+        if !user.contains(':') && !user.trim().is_empty() && !password.contains('\n') {
+            let line = format!("{user}:{password}");
+            // only a plain password (no encoding prefix, no surrounding space) matches as
+            // itself
+            let plain = !password.starts_with('$')
+                && !password.starts_with('{')
+                && password.trim() == password
+                && user.trim() == user
+                && !user.contains('\n')
+                && !user.contains('\r')
+                && !password.contains('\r');
+            if plain && !line.contains('\u{85}') && !line.contains('\u{2028}') {
+                assert!(
+                    Htpasswd::parse(&line).matches(&user, &password),
+                    "a plain line matches: {line:?}"
+                );
+            }
+        }
     }
 }

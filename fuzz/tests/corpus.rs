@@ -268,6 +268,15 @@ fn seeds() -> BTreeMap<&'static str, Vec<Vec<u8>>> {
     ] {
         s.entry("syslog").or_default().push(line.to_vec());
     }
+    // basic_auth: an Authorization value, NUL, an htpasswd table (openssl passwd -apr1)
+    for input in [
+        &b"Basic YXByMXVzZXI6cGFzcy0x\0apr1user:$apr1$Xy1zAb9q$Cgm1teZlXT4CAnNqiGym90\nplain:pw"[..],
+        b"basic cGxhaW46cHc=\0plain:pw\nnginx:{PLAIN}pw",
+        b"Basic !!!",
+        b"Bearer x\0{SHA}/ozplU/TiyRJNKG7FNutub4d9wE=",
+    ] {
+        s.entry("basic_auth").or_default().push(input.to_vec());
+    }
     let docker = read(&seeds.join("docker-json.log"));
     for line in docker.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         s.entry("docker_log_line").or_default().push(line.to_vec());

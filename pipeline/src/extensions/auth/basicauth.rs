@@ -160,6 +160,22 @@ impl ClientAuth for Client {
     }
 }
 
+/// The user and password of an `Authorization` value, as Go's `ParseBasicAuth` reads them
+/// (`Basic ` in any case, standard base64 of `user:password`), or Go's reason.
+pub fn parse_basic(value: &[u8]) -> Result<(String, String), &'static str> {
+    const PREFIX: &[u8] = b"Basic ";
+    if value.len() < PREFIX.len() || !value[..PREFIX.len()].eq_ignore_ascii_case(PREFIX) {
+        return Err("invalid authorization scheme prefix");
+    }
+    let format = "invalid authorization format";
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(&value[PREFIX.len()..])
+        .map_err(|_| format)?;
+    let decoded = String::from_utf8_lossy(&decoded);
+    let (user, password) = decoded.split_once(':').ok_or(format)?;
+    Ok((user.to_string(), password.to_string()))
+}
+
 impl ServerAuth for Server {
     fn authenticate(&self, headers: &http::HeaderMap) -> Result<(), String> {
         let Some(auth) = headers
@@ -168,19 +184,9 @@ impl ServerAuth for Server {
         else {
             return Err("no basic auth provided".into());
         };
-        let auth = auth.as_bytes();
-        const PREFIX: &[u8] = b"Basic ";
-        if auth.len() < PREFIX.len() || !auth[..PREFIX.len()].eq_ignore_ascii_case(PREFIX) {
-            return Err("invalid authorization scheme prefix".into());
-        }
-        let format = || "invalid authorization format".to_string();
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(&auth[PREFIX.len()..])
-            .map_err(|_| format())?;
-        let decoded = String::from_utf8_lossy(&decoded);
-        let (user, password) = decoded.split_once(':').ok_or_else(format)?;
+        let (user, password) = parse_basic(auth.as_bytes())?;
         match self.table.get() {
-            Some(t) if t.matches(user, password) => Ok(()),
+            Some(t) if t.matches(&user, &password) => Ok(()),
             _ => Err("invalid credentials".into()),
         }
     }

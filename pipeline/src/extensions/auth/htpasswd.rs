@@ -37,10 +37,10 @@ enum Encoded {
 
 /// The users and their encoded passwords.
 #[derive(Debug, Default)]
-pub(crate) struct Htpasswd(HashMap<String, Encoded>);
+pub struct Htpasswd(HashMap<String, Encoded>);
 
 impl Htpasswd {
-    pub(crate) fn parse(text: &str) -> Htpasswd {
+    pub fn parse(text: &str) -> Htpasswd {
         let mut users = HashMap::new();
         for line in text.lines() {
             let line = line.trim();
@@ -57,7 +57,7 @@ impl Htpasswd {
         Htpasswd(users)
     }
 
-    pub(crate) fn matches(&self, user: &str, password: &str) -> bool {
+    pub fn matches(&self, user: &str, password: &str) -> bool {
         self.0.get(user).is_some_and(|e| e.matches(password))
     }
 }

@@ -5,7 +5,7 @@
 
 pub mod basicauth;
 pub mod bearertokenauth;
-mod htpasswd;
+pub mod htpasswd;
 #[cfg(test)]
 mod tests;
 
