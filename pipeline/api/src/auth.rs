@@ -89,8 +89,8 @@ pub fn with_request_params(
 ) -> Option<http::HeaderMap> {
     let query = query.filter(|_| !params.is_empty())?;
     let mut out = headers.clone();
-    for (k, v) in form_pairs(query) {
-        if !params.contains(&k) {
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if !params.iter().any(|p| *p == k) {
             continue;
         }
         let (Ok(name), Ok(value)) = (
@@ -104,37 +104,6 @@ pub fn with_request_params(
         }
     }
     Some(out)
-}
-
-/// `application/x-www-form-urlencoded` pairs, as Go's `url.ParseQuery` reads them (`+` is a
-/// space, `%XX` a byte; a pair that does not decode is skipped).
-fn form_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((unescape(k)?, unescape(v)?))
-        })
-}
-
-fn unescape(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = b.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -1,26 +1,16 @@
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine;
 use pipeline_api::config::ConfigValue;
-use pipeline_api::telemetry::ComponentTelemetry;
-use pipeline_api::{BuildContext, ComponentId, ComponentKind, Extension, ExtensionFactory};
-
-use pipeline_api::testing::TempDir;
+use pipeline_api::testing::{context, TempDir};
+use pipeline_api::{ComponentKind, Extension, ExtensionFactory};
 
 use super::htpasswd::{md5_crypt, Htpasswd};
 
 fn build(factory: Arc<dyn ExtensionFactory>, id: &str, yaml: &str) -> Arc<dyn Extension> {
-    let id = ComponentId::parse(id).unwrap();
     let value: ConfigValue = serde_yaml_ng::from_str(yaml).expect("yaml");
     let cfg = factory.parse_config(&value).expect("config");
-    let ctx = BuildContext {
-        id: id.clone(),
-        telemetry: ComponentTelemetry::detached(ComponentKind::Extension, &id),
-        signals: vec![],
-        extensions: Arc::new(BTreeMap::new()),
-        memory: Default::default(),
-    };
+    let ctx = context(ComponentKind::Extension, id, vec![]);
     factory.build(ctx, &*cfg).expect("build")
 }
 
@@ -134,14 +124,7 @@ fn basicauth_checks_what_go_checks() {
     // `htpasswd` with nothing in it is refused when the extension is made
     let value: ConfigValue = serde_yaml_ng::from_str("{htpasswd: {}}").unwrap();
     let cfg = f().parse_config(&value).unwrap();
-    let id = ComponentId::parse("basicauth").unwrap();
-    let ctx = BuildContext {
-        id: id.clone(),
-        telemetry: ComponentTelemetry::detached(ComponentKind::Extension, &id),
-        signals: vec![],
-        extensions: Arc::new(BTreeMap::new()),
-        memory: Default::default(),
-    };
+    let ctx = context(ComponentKind::Extension, "basicauth", vec![]);
     let err = f().build(ctx, &*cfg).err().expect("refused");
     assert_eq!(err.to_string(), "no credential source provided");
 }
