@@ -47,7 +47,7 @@ pub struct GrpcServerConfig<P: DefaultPort> {
     pub write_buffer_size: i64,
     pub keepalive: Option<ConfigValue>,
     pub include_metadata: bool,
-    pub auth: Option<crate::otlp::config::AuthConfig>,
+    pub auth: Option<pipeline_api::auth::AuthConfig>,
     #[serde(skip)]
     pub port: PhantomData<P>,
 }
@@ -130,7 +130,7 @@ pub struct GrpcListener {
     builder: Builder<TokioExecutor>,
     over_limit: OverLimit,
     /// The server authenticator every call must pass (`auth`).
-    guard: Option<crate::http_server::Guard>,
+    guard: Option<pipeline_api::auth::Guard>,
 }
 
 impl GrpcListener {
@@ -138,11 +138,14 @@ impl GrpcListener {
     /// interceptor; a refusal is `UNAUTHENTICATED` with the authenticator's words).
     pub fn guarded(
         mut self,
-        auth: Option<&crate::otlp::config::AuthConfig>,
+        auth: Option<&pipeline_api::auth::AuthConfig>,
         extensions: &pipeline_api::auth::Extensions,
         what: &str,
     ) -> Result<GrpcListener, BuildError> {
-        self.guard = crate::http_server::server_auth(auth, extensions, what)?;
+        let key = crate::http_server::auth_key(what);
+        self.guard = auth
+            .map(|a| pipeline_api::auth::Guard::new(extensions, &a.authenticator, &[], &key))
+            .transpose()?;
         Ok(self)
     }
 }

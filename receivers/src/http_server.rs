@@ -66,7 +66,7 @@ pub struct HttpServerConfig<P: DefaultPort> {
     pub idle_timeout: GoDuration,
     pub keep_alives_enabled: bool,
     pub cors: Option<ConfigValue>,
-    pub auth: Option<crate::otlp::config::AuthConfig>,
+    pub auth: Option<pipeline_api::auth::HttpServerAuthConfig>,
     pub middlewares: Vec<ConfigValue>,
     #[serde(skip)]
     pub port: PhantomData<P>,
@@ -182,41 +182,13 @@ impl<P: DefaultPort> HttpServerConfig<P> {
     }
 }
 
-/// The server authenticator of a receiver's `auth` section and the query parameters it also
-/// reads, resolved among the running extensions (`what` names the section in errors).
-pub fn server_auth(
-    auth: Option<&crate::otlp::config::AuthConfig>,
-    extensions: &pipeline_api::auth::Extensions,
-    what: &str,
-) -> Result<Option<Guard>, BuildError> {
-    let Some(a) = auth else {
-        return Ok(None);
-    };
-    let key = if what.is_empty() {
+/// The key path of a server section's `auth` (`what` leads to the section; empty: the
+/// receiver's top level).
+pub fn auth_key(what: &str) -> String {
+    if what.is_empty() {
         "auth".to_string()
     } else {
         format!("{what}::auth")
-    };
-    let server = pipeline_api::auth::server_auth(extensions, &a.authenticator, &key)?;
-    Ok(Some(Guard {
-        server,
-        params: a.request_params.clone(),
-    }))
-}
-
-/// A receiver's server authenticator, and the query parameters it also reads.
-#[derive(Clone)]
-pub struct Guard {
-    server: Arc<dyn pipeline_api::auth::ServerAuth>,
-    params: Vec<String>,
-}
-
-impl Guard {
-    /// What the authenticator says of a request with these headers and query.
-    pub fn check(&self, headers: &http::HeaderMap, query: Option<&str>) -> Result<(), String> {
-        let with_params = pipeline_api::auth::with_request_params(headers, query, &self.params);
-        self.server
-            .authenticate(with_params.as_ref().unwrap_or(headers))
     }
 }
 
@@ -231,7 +203,7 @@ pub struct HttpListener {
     /// (the span is `<METHOD> <route>` when the path is that route).
     spans: Option<(pipeline_api::own_spans::Tracer, Option<&'static str>)>,
     /// The server authenticator every request must pass (`auth`).
-    guard: Option<Guard>,
+    guard: Option<pipeline_api::auth::Guard>,
 }
 
 impl HttpListener {
@@ -239,11 +211,21 @@ impl HttpListener {
     /// interceptor, before the handler; a refusal is Go's `http.Error` with 401).
     pub fn guarded(
         mut self,
-        auth: Option<&crate::otlp::config::AuthConfig>,
+        auth: Option<&pipeline_api::auth::HttpServerAuthConfig>,
         extensions: &pipeline_api::auth::Extensions,
         what: &str,
     ) -> Result<HttpListener, BuildError> {
-        self.guard = server_auth(auth, extensions, what)?;
+        self.guard = auth
+            .map(|a| {
+                let key = auth_key(what);
+                pipeline_api::auth::Guard::new(
+                    extensions,
+                    &a.authenticator,
+                    &a.request_params,
+                    &key,
+                )
+            })
+            .transpose()?;
         Ok(self)
     }
 

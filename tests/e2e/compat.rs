@@ -501,6 +501,7 @@ async fn send(input: &Input, ports: &Ports) {
             let e = exporters::jaeger::JaegerExporter::new(
                 pipeline_api::ComponentId::parse("jaeger").unwrap(),
                 &cfg,
+                &Default::default(),
             )
             .unwrap();
             for r in requests {

@@ -40,11 +40,7 @@ pub const META: Meta = Meta::new(TYPE_NAME).traces(Stability::Deprecated);
 
 pub fn factory() -> Arc<dyn ExporterFactory> {
     declare::exporter::<Config>(META, |ctx, cfg| {
-        Ok(Arc::new(JaegerExporter::with_extensions(
-            ctx.id,
-            cfg,
-            &ctx.extensions,
-        )?))
+        Ok(Arc::new(JaegerExporter::new(ctx.id, cfg, &ctx.extensions)?))
     })
     .into_factory()
 }
@@ -57,17 +53,13 @@ pub struct JaegerExporter {
 }
 
 impl JaegerExporter {
-    pub fn new(id: ComponentId, cfg: &Config) -> Result<JaegerExporter, BuildError> {
-        Self::with_extensions(id, cfg, &Default::default())
-    }
-
-    /// As [`JaegerExporter::new`], with the running extensions (`auth::authenticator`).
-    pub fn with_extensions(
+    /// `extensions`: the running ones, for `auth::authenticator`.
+    pub fn new(
         id: ComponentId,
         cfg: &Config,
         extensions: &pipeline_api::auth::Extensions,
     ) -> Result<JaegerExporter, BuildError> {
-        let conn = GrpcConnection::with_extensions(&cfg.grpc, &id.to_string(), extensions)?;
+        let conn = GrpcConnection::new(&cfg.grpc, &id.to_string(), extensions)?;
         Ok(JaegerExporter {
             id,
             conn,

@@ -498,7 +498,12 @@ async fn post_spans_receives_the_converted_batches() {
         server.addr
     ))
     .unwrap();
-    let e = JaegerExporter::new(ComponentId::parse("jaeger").unwrap(), &cfg).unwrap();
+    let e = JaegerExporter::new(
+        ComponentId::parse("jaeger").unwrap(),
+        &cfg,
+        &Default::default(),
+    )
+    .unwrap();
     e.start().await.unwrap();
     let mut req = traces(3);
     req.resource_spans.push(traces(1).resource_spans.remove(0));
@@ -531,7 +536,12 @@ async fn post_spans_receives_the_converted_batches() {
         server.addr
     ))
     .unwrap();
-    let e = JaegerExporter::new(ComponentId::parse("jaeger/gz").unwrap(), &cfg).unwrap();
+    let e = JaegerExporter::new(
+        ComponentId::parse("jaeger/gz").unwrap(),
+        &cfg,
+        &Default::default(),
+    )
+    .unwrap();
     e.export(Batch::from_traces(traces(2))).await.unwrap();
     assert_eq!(rec.last_headers()["grpc-encoding"], "gzip");
     assert_eq!(rec.jaeger.lock().unwrap().len(), 5);

@@ -44,7 +44,7 @@ pub const META: Meta = Meta::new(TYPE_NAME)
 /// Go `exporterhelper.NewDefaultTimeoutConfig()`: 5s.
 pub fn factory() -> Arc<dyn ExporterFactory> {
     declare::exporter::<Config>(META, |ctx, cfg| {
-        let mut e = OtlpExporter::with_extensions(ctx.id.clone(), cfg, &ctx.extensions)?;
+        let mut e = OtlpExporter::new(ctx.id.clone(), cfg, &ctx.extensions)?;
         e.tracers = Some(
             Signal::ALL
                 .map(|s| transport::spans::grpc_tracer(&ctx.telemetry.clone().with_signal(s))),
@@ -66,17 +66,13 @@ pub struct OtlpExporter {
 }
 
 impl OtlpExporter {
-    pub fn new(id: ComponentId, cfg: &Config) -> Result<OtlpExporter, BuildError> {
-        Self::with_extensions(id, cfg, &Default::default())
-    }
-
-    /// As [`OtlpExporter::new`], with the running extensions (`auth::authenticator`).
-    pub fn with_extensions(
+    /// `extensions`: the running ones, for `auth::authenticator`.
+    pub fn new(
         id: ComponentId,
         cfg: &Config,
         extensions: &pipeline_api::auth::Extensions,
     ) -> Result<OtlpExporter, BuildError> {
-        let conn = GrpcConnection::with_extensions(&cfg.grpc, &id.to_string(), extensions)?;
+        let conn = GrpcConnection::new(&cfg.grpc, &id.to_string(), extensions)?;
         Ok(OtlpExporter {
             id,
             endpoint: cfg.grpc.endpoint.clone(),

@@ -35,7 +35,7 @@ fn id() -> ComponentId {
 
 fn exporter(yaml_text: &str) -> OtlpExporter {
     let cfg = parse(yaml_text).unwrap();
-    OtlpExporter::new(id(), &cfg).unwrap()
+    OtlpExporter::new(id(), &cfg, &Default::default()).unwrap()
 }
 
 /// The batch as received bytes, in pieces of `per` items at most, as `batch` merges
@@ -237,12 +237,16 @@ fn build_spawns_nothing_and_needs_no_runtime() {
     let e = exporter("endpoint: 127.0.0.1:1\ntls: {insecure: true}");
     drop(e);
     let cfg = parse("endpoint: a:1\nauth: {authenticator: oauth2client}").unwrap();
-    let err = OtlpExporter::new(id(), &cfg).err().unwrap();
+    let err = OtlpExporter::new(id(), &cfg, &Default::default())
+        .err()
+        .unwrap();
     assert!(err.to_string().contains(
         "auth: failed to resolve authenticator \"oauth2client\": authenticator not found"
     ));
     let cfg = parse("endpoint: a:1\ntls: {ca_file: /nonexistent/ca.pem}").unwrap();
-    let err = OtlpExporter::new(id(), &cfg).err().unwrap();
+    let err = OtlpExporter::new(id(), &cfg, &Default::default())
+        .err()
+        .unwrap();
     assert!(
         err.to_string().contains("failed to load TLS config"),
         "{err}"

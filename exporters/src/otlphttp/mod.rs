@@ -63,7 +63,7 @@ pub const META: Meta = Meta::new(TYPE_NAME)
 /// Go `otlphttpexporter` `createDefaultConfig`: `Timeout: 30 * time.Second`.
 pub fn factory() -> Arc<dyn ExporterFactory> {
     declare::exporter::<Config>(META, |ctx, cfg| {
-        Ok(Arc::new(OtlpHttpExporter::with_extensions(
+        Ok(Arc::new(OtlpHttpExporter::new(
             ctx.id,
             cfg,
             &ctx.signals,
@@ -89,16 +89,8 @@ pub struct OtlpHttpExporter {
 impl OtlpHttpExporter {
     /// `signals`: the signals this instance serves; each needs a URL (Go: "either endpoint
     /// or traces_endpoint must be specified" when the traces exporter is created).
+    /// `extensions`: the running ones, for `auth::authenticator`.
     pub fn new(
-        id: ComponentId,
-        cfg: &Config,
-        signals: &[Signal],
-    ) -> Result<OtlpHttpExporter, BuildError> {
-        Self::with_extensions(id, cfg, signals, &Default::default())
-    }
-
-    /// As [`OtlpHttpExporter::new`], with the running extensions (`auth::authenticator`).
-    pub fn with_extensions(
         id: ComponentId,
         cfg: &Config,
         signals: &[Signal],

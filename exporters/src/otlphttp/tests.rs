@@ -46,6 +46,7 @@ fn exporter(yaml_text: &str) -> OtlpHttpExporter {
         ComponentId::parse("otlphttp/test").unwrap(),
         &cfg,
         &Signal::ALL,
+        &Default::default(),
     )
     .unwrap()
 }
@@ -121,6 +122,7 @@ fn signal_urls_are_composed_as_go_does() {
         ComponentId::parse("otlphttp").unwrap(),
         &cfg,
         &[Signal::Metrics],
+        &Default::default(),
     )
     .err()
     .unwrap();

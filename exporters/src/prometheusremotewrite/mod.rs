@@ -66,7 +66,7 @@ pub const META: Meta = Meta::new(TYPE_NAME)
 
 pub fn factory() -> Arc<dyn ExporterFactory> {
     declare::exporter::<Config>(META, |ctx, cfg| {
-        Ok(Arc::new(RemoteWriteExporter::with_extensions(
+        Ok(Arc::new(RemoteWriteExporter::new(
             ctx.id,
             cfg,
             &ctx.extensions,
@@ -92,12 +92,8 @@ pub struct RemoteWriteExporter {
 }
 
 impl RemoteWriteExporter {
-    pub fn new(id: ComponentId, cfg: &Config) -> Result<RemoteWriteExporter, BuildError> {
-        Self::with_extensions(id, cfg, &Default::default())
-    }
-
-    /// As [`RemoteWriteExporter::new`], with the running extensions (`auth::authenticator`).
-    pub fn with_extensions(
+    /// `extensions`: the running ones, for `auth::authenticator`.
+    pub fn new(
         id: ComponentId,
         cfg: &Config,
         extensions: &pipeline_api::auth::Extensions,

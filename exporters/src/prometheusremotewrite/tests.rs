@@ -101,6 +101,7 @@ fn exporter(cfg: &str) -> RemoteWriteExporter {
     RemoteWriteExporter::new(
         ComponentId::parse("prometheusremotewrite").unwrap(),
         &parse(cfg).unwrap(),
+        &Default::default(),
     )
     .unwrap()
 }

@@ -263,6 +263,7 @@ async fn real_prometheus_scrapes_and_receives_remote_write() {
             .unwrap(),
         )
         .unwrap(),
+        &Default::default(),
     )
     .unwrap();
     rw.export(metrics("push", t)).await.unwrap();

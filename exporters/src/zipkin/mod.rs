@@ -92,11 +92,7 @@ impl ComponentConfig for Config {
 /// Go's client timeout, 5s, is the export timeout here.
 pub fn factory() -> Arc<dyn ExporterFactory> {
     declare::exporter::<Config>(META, |ctx, cfg| {
-        Ok(Arc::new(ZipkinExporter::with_extensions(
-            ctx.id,
-            cfg,
-            &ctx.extensions,
-        )?))
+        Ok(Arc::new(ZipkinExporter::new(ctx.id, cfg, &ctx.extensions)?))
     })
     .default_timeout(Duration::from_secs(5))
     .into_factory()
@@ -109,12 +105,8 @@ pub struct ZipkinExporter {
 }
 
 impl ZipkinExporter {
-    pub fn new(id: ComponentId, cfg: &Config) -> Result<ZipkinExporter, BuildError> {
-        Self::with_extensions(id, cfg, &Default::default())
-    }
-
-    /// As [`ZipkinExporter::new`], with the running extensions (`auth::authenticator`).
-    pub fn with_extensions(
+    /// `extensions`: the running ones, for `auth::authenticator`.
+    pub fn new(
         id: ComponentId,
         cfg: &Config,
         extensions: &pipeline_api::auth::Extensions,

@@ -220,7 +220,12 @@ async fn posts_json_and_proto_with_content_type() {
             .unwrap();
         let any: &dyn std::any::Any = &*any;
         let cfg = any.downcast_ref::<Config>().unwrap();
-        let e = ZipkinExporter::new(ComponentId::parse("zipkin").unwrap(), cfg).unwrap();
+        let e = ZipkinExporter::new(
+            ComponentId::parse("zipkin").unwrap(),
+            cfg,
+            &Default::default(),
+        )
+        .unwrap();
         e.export(Batch::from_traces(request(2))).await.unwrap();
         let got = rec.take();
         assert_eq!(got.len(), 1);

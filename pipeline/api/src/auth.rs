@@ -23,6 +23,66 @@ pub trait ServerAuth: Send + Sync {
     fn authenticate(&self, headers: &http::HeaderMap) -> Result<(), String>;
 }
 
+/// `auth` of a client or a gRPC server (Go `configauth.Config`): the id of an authenticator
+/// extension.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub authenticator: String,
+}
+
+impl AuthConfig {
+    /// The extension's client side; `what` names the component in messages.
+    pub fn client(
+        &self,
+        extensions: &Extensions,
+        kind: ClientKind,
+        what: &str,
+    ) -> Result<Arc<dyn ClientAuth>, BuildError> {
+        client_auth(extensions, &self.authenticator, kind, "auth")
+            .map_err(|e| BuildError::new(format!("{what}: {e}")))
+    }
+}
+
+/// `auth` of an HTTP server (Go `confighttp.AuthConfig`): the authenticator, and query
+/// parameters it also reads as headers (`request_params`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpServerAuthConfig {
+    pub authenticator: String,
+    pub request_params: Vec<String>,
+}
+
+/// A server's authenticator, and the query parameters it also reads.
+#[derive(Clone)]
+pub struct Guard {
+    server: Arc<dyn ServerAuth>,
+    params: Vec<String>,
+}
+
+impl Guard {
+    /// The authenticator `id` of a server's `auth` section (`key` leads to it, for
+    /// messages).
+    pub fn new(
+        extensions: &Extensions,
+        id: &str,
+        params: &[String],
+        key: &str,
+    ) -> Result<Guard, BuildError> {
+        Ok(Guard {
+            server: server_auth(extensions, id, key)?,
+            params: params.to_vec(),
+        })
+    }
+
+    /// What the authenticator says of a request with these headers and query.
+    pub fn check(&self, headers: &http::HeaderMap, query: Option<&str>) -> Result<(), String> {
+        let with_params = with_request_params(headers, query, &self.params);
+        self.server
+            .authenticate(with_params.as_ref().unwrap_or(headers))
+    }
+}
+
 /// Which kind of client asks, for Go's message when the extension is not one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientKind {
@@ -47,7 +107,7 @@ fn find<'e>(extensions: &'e Extensions, id: &str) -> Result<&'e Arc<dyn Extensio
 /// The client authenticator `id` (Go `configauth.Config.GetHTTPClientAuthenticator` and
 /// `GetGRPCClientAuthenticator`, with their messages). `what` prefixes the message with the
 /// key that names it.
-pub fn client_auth(
+fn client_auth(
     extensions: &Extensions,
     id: &str,
     kind: ClientKind,
@@ -66,7 +126,7 @@ pub fn client_auth(
 }
 
 /// The server authenticator `id` (Go `configauth.Config.GetServerAuthenticator`).
-pub fn server_auth(
+fn server_auth(
     extensions: &Extensions,
     id: &str,
     what: &str,
@@ -82,7 +142,7 @@ pub fn server_auth(
 /// The headers a server authenticator reads from an HTTP request: its headers, and each
 /// of `params` found in its query where no header of that name came (Go confighttp's
 /// `auth::request_params`).
-pub fn with_request_params(
+fn with_request_params(
     headers: &http::HeaderMap,
     query: Option<&str>,
     params: &[String],

@@ -161,24 +161,7 @@ impl<'de> Deserialize<'de> for Headers {
     }
 }
 
-/// `auth` of a client (Go `configauth.Config`): the id of an authenticator extension
-/// (`basicauth`, `bearertokenauth`) whose headers go on every request.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthConfig {
-    pub authenticator: String,
-}
-
-impl AuthConfig {
-    /// The extension's client side, with Go's messages when it is missing or is not one.
-    pub fn client(
-        &self,
-        extensions: &pipeline_api::auth::Extensions,
-        kind: pipeline_api::auth::ClientKind,
-    ) -> Result<std::sync::Arc<dyn pipeline_api::auth::ClientAuth>, pipeline_api::BuildError> {
-        pipeline_api::auth::client_auth(extensions, &self.authenticator, kind, "auth")
-    }
-}
+pub use pipeline_api::auth::AuthConfig;
 
 /// Build error for a configured `auth` where the client cannot carry one.
 pub fn auth_unsupported(auth: &AuthConfig) -> pipeline_api::BuildError {

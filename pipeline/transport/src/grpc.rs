@@ -310,26 +310,17 @@ pub struct GrpcConnection {
 }
 
 impl GrpcConnection {
-    /// Check and load everything (TLS files too); connects nothing.
-    pub fn new(cfg: &GrpcClientConfig, what: &str) -> Result<GrpcConnection, BuildError> {
-        Self::with_extensions(cfg, what, &Default::default())
-    }
-
-    /// As [`GrpcConnection::new`], with the running extensions (`auth::authenticator`). As in
-    /// Go, an authenticator needs TLS: grpc-go sends no per-call credentials over a
-    /// connection without it, and the Go exporter does not start.
-    pub fn with_extensions(
+    /// Check and load everything (TLS files too); connects nothing. `extensions`: the running
+    /// ones, for `auth::authenticator`, which as in Go needs TLS: grpc-go sends no per-call
+    /// credentials over a connection without it, and the Go exporter does not start.
+    pub fn new(
         cfg: &GrpcClientConfig,
         what: &str,
         extensions: &pipeline_api::auth::Extensions,
     ) -> Result<GrpcConnection, BuildError> {
-        let auth = match &cfg.auth {
-            Some(a) => Some(
-                a.client(extensions, pipeline_api::auth::ClientKind::Grpc)
-                    .map_err(|e| BuildError::new(format!("{what}: {e}")))?,
-            ),
-            None => None,
-        };
+        let auth = (cfg.auth.as_ref())
+            .map(|a| a.client(extensions, pipeline_api::auth::ClientKind::Grpc, what))
+            .transpose()?;
         let target = parse_endpoint(&cfg.endpoint)
             .map_err(|e| BuildError::new(format!("{what}: endpoint: {e}")))?;
         let tls = cfg
@@ -402,12 +393,15 @@ impl GrpcConnection {
         let mut md = base.clone();
         if let Some(auth) = &self.auth {
             for (k, v) in auth.headers().map_err(Status::unauthenticated)? {
-                if let (Ok(k), Ok(v)) = (
-                    tonic::metadata::AsciiMetadataKey::from_bytes(k.as_str().as_bytes()),
-                    tonic::metadata::AsciiMetadataValue::try_from(v.as_bytes()),
-                ) {
-                    md.insert(k, v);
-                }
+                let (Ok(key), Ok(value)) = (
+                    AsciiMetadataKey::from_bytes(k.as_str().as_bytes()),
+                    AsciiMetadataValue::try_from(v.as_bytes()),
+                ) else {
+                    return Err(Status::unauthenticated(format!(
+                        "the authenticator's {k} header is not valid gRPC metadata"
+                    )));
+                };
+                md.insert(key, value);
             }
         }
         Ok(md)
@@ -682,17 +676,26 @@ mod tests {
         let conn = GrpcConnection::new(
             &parse("endpoint: 127.0.0.1:1\ntls: {insecure: true}\nwait_for_ready: true"),
             "otlp",
+            &Default::default(),
         )
         .unwrap();
         assert!(conn.wait_for_ready);
         assert_eq!(conn.target, "127.0.0.1:1");
-        let err = GrpcConnection::new(&parse("endpoint: a:1\nauth: {authenticator: x}"), "otlp")
-            .err()
-            .unwrap();
+        let err = GrpcConnection::new(
+            &parse("endpoint: a:1\nauth: {authenticator: x}"),
+            "otlp",
+            &Default::default(),
+        )
+        .err()
+        .unwrap();
         assert!(err.to_string().contains("authenticator \"x\""), "{err}");
-        let err = GrpcConnection::new(&parse("endpoint: a:1\ntls: {ca_file: /nope}"), "otlp")
-            .err()
-            .unwrap();
+        let err = GrpcConnection::new(
+            &parse("endpoint: a:1\ntls: {ca_file: /nope}"),
+            "otlp",
+            &Default::default(),
+        )
+        .err()
+        .unwrap();
         assert!(
             err.to_string()
                 .starts_with("otlp: failed to load TLS config"),

@@ -281,11 +281,10 @@ impl HttpClientConfig {
         }
     }
 
-    /// Build the client (Go `ToClient`); `what` names the component in messages. The keys
-    /// it does not act on are reported by the embedding config's
-    /// `ComponentConfig::not_acted_on` (see [`HttpClientConfig::not_acted_on`]).
-    /// Refuses `auth`: for the components that do not carry one yet ([`HttpClientConfig::client`]
-    /// does).
+    /// Build the client (Go `ToClient`) for a component that does not take an `auth`
+    /// extension (refused); [`HttpClientConfig::client`] is the one that does. `what` names
+    /// the component in messages. The keys it does not act on are reported by the embedding
+    /// config's `ComponentConfig::not_acted_on` (see [`HttpClientConfig::not_acted_on`]).
     pub fn build(&self, what: &str, options: ClientOptions) -> Result<reqwest::Client, BuildError> {
         if let Some(auth) = &self.auth {
             return Err(auth_unsupported(auth));
@@ -301,13 +300,9 @@ impl HttpClientConfig {
         options: ClientOptions,
         extensions: &pipeline_api::auth::Extensions,
     ) -> Result<HttpClient, BuildError> {
-        let auth = match &self.auth {
-            Some(a) => Some(
-                a.client(extensions, pipeline_api::auth::ClientKind::Http)
-                    .map_err(|e| BuildError::new(format!("{what}: {e}")))?,
-            ),
-            None => None,
-        };
+        let auth = (self.auth.as_ref())
+            .map(|a| a.client(extensions, pipeline_api::auth::ClientKind::Http, what))
+            .transpose()?;
         Ok(HttpClient {
             client: self.reqwest(what, options)?,
             auth,

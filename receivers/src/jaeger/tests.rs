@@ -379,8 +379,12 @@ async fn round_trip_through_the_jaeger_exporter() {
     let v: ConfigValue =
         serde_yaml_ng::from_str(&format!("endpoint: {addr}\ntls: {{insecure: true}}\n")).unwrap();
     let cfg: exporters::jaeger::Config = parse_typed(&v).unwrap();
-    let e = exporters::jaeger::JaegerExporter::new(ComponentId::parse("jaeger").unwrap(), &cfg)
-        .unwrap();
+    let e = exporters::jaeger::JaegerExporter::new(
+        ComponentId::parse("jaeger").unwrap(),
+        &cfg,
+        &Default::default(),
+    )
+    .unwrap();
     e.export(Batch::from_traces(input())).await.unwrap();
     let got: Vec<ResourceSpans> = sink
         .take()

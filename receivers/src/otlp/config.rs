@@ -180,13 +180,7 @@ pub struct KeepaliveEnforcementPolicy {
     pub permit_without_stream: bool,
 }
 
-/// `auth` (Go `configauth.Config`, plus confighttp's `request_params`).
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthConfig {
-    pub authenticator: String,
-    pub request_params: Vec<String>,
-}
+pub use pipeline_api::auth::{AuthConfig, HttpServerAuthConfig};
 
 pub use transport::tls::TlsServerConfig;
 
@@ -211,7 +205,7 @@ pub struct HttpConfig {
     #[serde(deserialize_with = "present")]
     pub tls: Option<TlsServerConfig>,
     pub cors: Option<CorsConfig>,
-    pub auth: Option<AuthConfig>,
+    pub auth: Option<HttpServerAuthConfig>,
     /// Largest accepted body, both as sent and decompressed. `<= 0` means the default, 20 MiB
     /// (Go `confighttp.ServerConfig.ToServer`).
     pub max_request_body_size: i64,

@@ -62,14 +62,16 @@ impl GrpcServer {
         cfg: &GrpcConfig,
         next: &SignalConsumers,
     ) -> Result<GrpcServer, BuildError> {
-        let auth = match &cfg.auth {
-            Some(a) => Some(pipeline_api::auth::server_auth(
-                &ctx.extensions,
-                &a.authenticator,
-                "protocols::grpc::auth",
-            )?),
-            None => None,
-        };
+        let auth = (cfg.auth.as_ref())
+            .map(|a| {
+                pipeline_api::auth::Guard::new(
+                    &ctx.extensions,
+                    &a.authenticator,
+                    &[],
+                    "protocols::grpc::auth",
+                )
+            })
+            .transpose()?;
         let tls = match &cfg.tls {
             Some(t) => Some(transport::tls::server_acceptor(
                 t,
@@ -197,7 +199,7 @@ struct Svc {
     local: std::net::SocketAddr,
     over_limit: crate::limits::OverLimit,
     /// The server authenticator every call must pass (`auth::authenticator`).
-    auth: Option<Arc<dyn pipeline_api::auth::ServerAuth>>,
+    auth: Option<pipeline_api::auth::Guard>,
 }
 
 impl Svc {
@@ -340,12 +342,7 @@ where
             });
         }
         // Go checks the caller in a unary interceptor, before the service sees the call
-        if let Some(Err(e)) = self
-            .svc
-            .auth
-            .as_ref()
-            .map(|a| a.authenticate(req.headers()))
-        {
+        if let Some(Err(e)) = self.svc.auth.as_ref().map(|a| a.check(req.headers(), None)) {
             return Box::pin(async move {
                 Ok(tonic::Status::unauthenticated(e).into_http::<tonic::body::Body>())
             });

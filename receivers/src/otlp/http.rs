@@ -100,17 +100,16 @@ impl HttpServer {
         cfg: &HttpConfig,
         next: &SignalConsumers,
     ) -> Result<HttpServer, BuildError> {
-        let auth = match &cfg.auth {
-            Some(a) => Some((
-                pipeline_api::auth::server_auth(
+        let auth = (cfg.auth.as_ref())
+            .map(|a| {
+                pipeline_api::auth::Guard::new(
                     &ctx.extensions,
                     &a.authenticator,
+                    &a.request_params,
                     "protocols::http::auth",
-                )?,
-                a.request_params.clone(),
-            )),
-            None => None,
-        };
+                )
+            })
+            .transpose()?;
         let tls = match &cfg.tls {
             Some(t) => Some(transport::tls::server_acceptor(
                 t,
@@ -243,7 +242,7 @@ struct Handler {
     tls: bool,
     /// The server authenticator every request must pass, and the query parameters it also
     /// reads (`auth::request_params`).
-    auth: Option<(Arc<dyn pipeline_api::auth::ServerAuth>, Vec<String>)>,
+    auth: Option<pipeline_api::auth::Guard>,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -352,11 +351,8 @@ impl Handler {
     /// `google.rpc.Status` of `UNAUTHENTICATED` in the request's encoding, JSON when it names
     /// none, and Go's 500 fallback for any other).
     fn unauthenticated(&self, req: &Request<Incoming>) -> Option<Resp> {
-        let (auth, params) = self.auth.as_ref()?;
-        let with_params =
-            pipeline_api::auth::with_request_params(req.headers(), req.uri().query(), params);
-        let message = auth
-            .authenticate(with_params.as_ref().unwrap_or(req.headers()))
+        let message = (self.auth.as_ref()?)
+            .check(req.headers(), req.uri().query())
             .err()?;
         let content_type = req.headers().get(CONTENT_TYPE);
         let enc = match content_type {

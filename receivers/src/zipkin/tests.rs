@@ -75,7 +75,12 @@ fn exporter(url: &str, format: &str) -> exporters::zipkin::ZipkinExporter {
     let v: ConfigValue =
         serde_yaml_ng::from_str(&format!("endpoint: {url}\nformat: {format}\n")).unwrap();
     let cfg: exporters::zipkin::Config = parse_typed(&v).unwrap();
-    exporters::zipkin::ZipkinExporter::new(ComponentId::parse("zipkin").unwrap(), &cfg).unwrap()
+    exporters::zipkin::ZipkinExporter::new(
+        ComponentId::parse("zipkin").unwrap(),
+        &cfg,
+        &Default::default(),
+    )
+    .unwrap()
 }
 
 #[test]
