@@ -7,6 +7,7 @@
 //! it, as nginx writes them).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 
 use base64::Engine;
 use md5::{Digest, Md5};
@@ -35,9 +36,30 @@ enum Encoded {
     Plain(String),
 }
 
-/// The users and their encoded passwords.
+/// The users and their encoded passwords, and the credentials already verified against a
+/// slow encoding.
+///
+/// bcrypt at Apache's default cost (5) takes milliseconds a check, at cost 10 tens of
+/// milliseconds, and MD5- and SHA-crypt thousands of hash rounds. Go checks every request
+/// again, which only costs CPU; here the check runs on the task serving the request, so each
+/// pair that passed is remembered (as 128 bits of two SipHash keys drawn at start, so no one
+/// outside the process can aim at a remembered pair; at most [`VERIFIED_MAX`] of them) and
+/// passes again without the slow hash. A wrong password is checked in full every time.
 #[derive(Debug, Default)]
-pub struct Htpasswd(HashMap<String, Encoded>);
+pub struct Htpasswd {
+    users: HashMap<String, Encoded>,
+    keys: (RandomState, RandomState),
+    verified: std::sync::Mutex<std::collections::HashSet<u128>>,
+}
+
+/// The verified pairs kept (the set starts again empty when full).
+pub const VERIFIED_MAX: usize = 1024;
+
+#[cfg(test)]
+thread_local! {
+    /// Slow hashes computed on this thread, for the tests.
+    pub(crate) static SLOW_CHECKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
 impl Htpasswd {
     pub fn parse(text: &str) -> Htpasswd {
@@ -54,11 +76,38 @@ impl Htpasswd {
                 users.insert(user.to_string(), e);
             }
         }
-        Htpasswd(users)
+        Htpasswd {
+            users,
+            keys: (RandomState::new(), RandomState::new()),
+            verified: Default::default(),
+        }
     }
 
     pub fn matches(&self, user: &str, password: &str) -> bool {
-        self.0.get(user).is_some_and(|e| e.matches(password))
+        let Some(e) = self.users.get(user) else {
+            return false;
+        };
+        if !e.is_slow() {
+            return e.matches(password);
+        }
+        let pair = (user, password);
+        let key =
+            (u128::from(self.keys.0.hash_one(pair)) << 64) | u128::from(self.keys.1.hash_one(pair));
+        let verified = || self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if verified().contains(&key) {
+            return true;
+        }
+        #[cfg(test)]
+        SLOW_CHECKS.with(|n| n.set(n.get() + 1));
+        let ok = e.matches(password);
+        if ok {
+            let mut v = verified();
+            if v.len() >= VERIFIED_MAX {
+                v.clear();
+            }
+            v.insert(key);
+        }
+        ok
     }
 }
 
@@ -123,6 +172,14 @@ fn encoding(src: &str) -> Option<Encoded> {
 }
 
 impl Encoded {
+    /// Whether checking a password costs many hash rounds.
+    fn is_slow(&self) -> bool {
+        matches!(
+            self,
+            Encoded::Md5Crypt { .. } | Encoded::Bcrypt(_) | Encoded::ShaCrypt { .. }
+        )
+    }
+
     fn matches(&self, pw: &str) -> bool {
         match self {
             Encoded::Md5Crypt {

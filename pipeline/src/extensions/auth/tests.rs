@@ -104,6 +104,16 @@ fn htpasswd_reads_every_encoding_go_reads() {
             "{user} with a wrong password"
         );
     }
+    // a pair that passed a slow hash passes again without it; a wrong one never does
+    super::htpasswd::SLOW_CHECKS.with(|n| n.set(0));
+    for _ in 0..3 {
+        assert!(table.matches("bcrypt", "bar"));
+        assert!(table.matches("sha512", "pass-4"));
+        assert!(!table.matches("bcrypt", "nope"));
+    }
+    assert!(table.matches("sha", "pass-5"));
+    // the two right pairs passed once in the loop above: only the wrong one is hashed
+    assert_eq!(super::htpasswd::SLOW_CHECKS.with(|n| n.get()), 3);
     // a later line replaces an earlier one; a line Go refuses gives no user (not a plain
     // password)
     assert!(!table.matches("twice", "first"));
