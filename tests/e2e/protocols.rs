@@ -161,6 +161,67 @@ async fn python_zipkin_spans_arrive_then_replay_from_a_file() {
     replay.stop();
 }
 
+/// `python-logging-loki` with HTTP Basic credentials (its `auth`) against a `loki` receiver
+/// guarded by `basicauth`: the right password gets every line through; a wrong one gets
+/// each push refused (the handler reports each as an error) and nothing through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_logging_loki_with_basic_auth_passes_basicauth() {
+    const N: usize = 20;
+    let (recorded, sink_addr, _stop) = sink::start(0).await;
+    let ports = Ports::new();
+    // `openssl passwd -apr1 -salt Xy1zAb9q pass-1`
+    let collector = Collector::start(
+        "loki-python-auth",
+        &ports.fill(&format!(
+            "extensions:\n  basicauth:\n    htpasswd:\n      inline: 'shipper:$apr1$Xy1zAb9q$Cgm1teZlXT4CAnNqiGym90'\nreceivers:\n  loki:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:HTTP_PORT\n        auth: {{authenticator: basicauth}}\nexporters:\n  otlp:\n    endpoint: {sink_addr}\n    tls: {{insecure: true}}\nservice:\n  extensions: [basicauth]\n  telemetry: {{metrics: {{address: 127.0.0.1:METRICS_PORT}}}}\n  pipelines:\n    logs: {{receivers: [loki], exporters: [otlp]}}\n"
+        )),
+    );
+    let url = format!("http://127.0.0.1:{}/loki/api/v1/push", ports.http);
+    for (password, errors) in [("pass-1", 0), ("wrong", N)] {
+        let url = url.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(python())
+                .arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/e2e/python/loki_logs.py"
+                ))
+                .args(["--url", &url, "--lines", &N.to_string()])
+                .args(["--user", "shipper", "--password", password])
+                .output()
+                .expect("run the Python Loki client")
+        })
+        .await
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["errors"], errors, "{password}: {report}");
+    }
+    let count = || {
+        recorded
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| &r.resource_logs)
+            .flat_map(|r| &r.scope_logs)
+            .map(|s| s.log_records.len())
+            .sum::<usize>()
+    };
+    let all = eventually(Duration::from_secs(20), || count() >= N).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        all && count() == N,
+        "{} of {N}\n{}",
+        count(),
+        collector.stderr_text()
+    );
+    collector.stop();
+}
+
 /// N lines pushed by `python-logging-loki` (the JSON push API) arrive once each through the
 /// `loki` receiver, the line as body and the stream labels as attributes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,8 +14,13 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--url", required=True)
     p.add_argument("--lines", type=int, default=100)
+    p.add_argument("--user", help="HTTP Basic credentials, with --password")
+    p.add_argument("--password", default="")
     a = p.parse_args()
-    handler = logging_loki.LokiHandler(url=a.url, tags={"application": "py-loki"}, version="1")
+    auth = (a.user, a.password) if a.user else None
+    handler = logging_loki.LokiHandler(
+        url=a.url, tags={"application": "py-loki"}, version="1", auth=auth
+    )
     logger = logging.getLogger("ferrotel-e2e")
     logger.propagate = False
     logger.addHandler(handler)
