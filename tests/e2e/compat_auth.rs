@@ -467,3 +467,91 @@ service:
         drop((s, r));
     }
 }
+
+/// The same over gRPC with TLS (grpc-go sends per-call credentials only over TLS): each
+/// collector's `otlp` exporter with `bearertokenauth` and the test CA sends to the other's
+/// TLS receiver guarded by the same token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h_grpc_tokens_over_tls_reach_the_other_collector() {
+    let testdata = concat!(env!("CARGO_MANIFEST_DIR"), "/receivers/src/otlp/testdata");
+    for (sender, receiver) in [("ferrotel", "go"), ("go", "ferrotel")] {
+        let (recorded, sink_addr, _stop) = sink::start(0).await;
+        let (front, guarded) = (harness::free_port(), harness::free_port());
+        let receiving = format!(
+            r#"
+extensions:
+  bearertokenauth/in:
+    tokens: [other, grpc-token]
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{guarded}
+        tls: {{cert_file: {testdata}/server.crt, key_file: {testdata}/server.key}}
+        auth: {{authenticator: bearertokenauth/in}}
+exporters:
+  otlp:
+    endpoint: {sink_addr}
+    tls: {{insecure: true}}
+service:
+  extensions: [bearertokenauth/in]
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [otlp]}}
+"#
+        );
+        let sending = format!(
+            r#"
+extensions:
+  bearertokenauth/out:
+    token: grpc-token
+receivers:
+  otlp:
+    protocols:
+      http: {{endpoint: 127.0.0.1:{front}}}
+exporters:
+  otlp:
+    endpoint: localhost:{guarded}
+    tls: {{ca_file: {testdata}/ca.crt}}
+    retry_on_failure: {{enabled: false}}
+    auth: {{authenticator: bearertokenauth/out}}
+service:
+  extensions: [bearertokenauth/out]
+  telemetry: {{metrics: {{level: none}}}}
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [otlp]}}
+"#
+        );
+        let program = |who: &str| -> std::path::PathBuf {
+            if who == "go" {
+                oracle()
+            } else {
+                Path::new(harness::BIN).to_path_buf()
+            }
+        };
+        let (rp, sp) = (program(receiver), program(sender));
+        let r = tokio::task::spawn_blocking(move || {
+            Collector::start_program(&rp, "auth-grpc-receiving", &receiving, &[])
+        })
+        .await
+        .unwrap();
+        let s = tokio::task::spawn_blocking(move || {
+            Collector::start_program(&sp, "auth-grpc-sending", &sending, &[])
+        })
+        .await
+        .unwrap();
+        let answer = post(front, "/v1/traces", &[], Some("application/json")).await;
+        assert!(answer.starts_with("200"), "{sender} → {receiver}: {answer}");
+        let arrived = sink::eventually(Duration::from_secs(20), || {
+            !recorded.traces.lock().unwrap().is_empty()
+        })
+        .await;
+        assert!(
+            arrived,
+            "{sender}'s gRPC exporter did not get through {receiver}'s bearertokenauth over TLS:\nsender {}\nreceiver {}",
+            s.stderr_text(),
+            r.stderr_text()
+        );
+        drop((s, r));
+    }
+}
