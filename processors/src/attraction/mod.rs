@@ -370,7 +370,8 @@ fn context_value(ctx: &RequestContext, key: &str) -> Option<AnyValue> {
             .map(str::to_string)
             .collect()
     } else if key.starts_with("auth.") {
-        // No authenticator data reaches processors: Go returns "not found" without auth.
+        // Ferrotel's authenticators put nothing on the request context yet (Go's basicauth
+        // server sets `username` and `raw`); without it Go finds nothing too.
         return None;
     } else {
         // Go: "Fallback to metadata for backwards compatibility."
