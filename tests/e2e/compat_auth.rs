@@ -351,8 +351,8 @@ async fn answers(program: &Path, name: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h_guarded_receivers_answer_alike() {
-    let go = answers(&oracle(), "compat-auth-go").await;
-    let fe = answers(Path::new(harness::BIN), "compat-auth-ferrotel").await;
+    let go = answers(&program("go"), "compat-auth-go").await;
+    let fe = answers(&program("ferrotel"), "compat-auth-ferrotel").await;
     // the cases that must pass do pass, so the comparison is not of two refusals
     for ok in [
         "zipkin, the password: 202",
@@ -376,6 +376,52 @@ async fn h_guarded_receivers_answer_alike() {
     if let Err(e) = verdict("guarded_receivers", mismatch) {
         panic!("{e}");
     }
+}
+
+/// The Go oracle or Ferrotel.
+fn program(who: &str) -> std::path::PathBuf {
+    if who == "go" {
+        oracle()
+    } else {
+        Path::new(harness::BIN).to_path_buf()
+    }
+}
+
+/// Start the `receiving` config with `receiver` and the `sending` one with `sender`, post one
+/// span to the sender's HTTP port `front`, and wait until the sink behind the receiver has
+/// it: `what` goes from one to the other.
+async fn relay(
+    (sender, receiver): (&str, &str),
+    (receiving, sending): (String, String),
+    front: u16,
+    recorded: &sink::Recorded,
+    what: &str,
+) {
+    let (rp, sp) = (program(receiver), program(sender));
+    // a directory of each collector's own (the tests run at once in one process)
+    let (rn, sn) = (
+        format!("auth-receiving-{front}"),
+        format!("auth-sending-{front}"),
+    );
+    let r =
+        tokio::task::spawn_blocking(move || Collector::start_program(&rp, &rn, &receiving, &[]))
+            .await
+            .unwrap();
+    let s = tokio::task::spawn_blocking(move || Collector::start_program(&sp, &sn, &sending, &[]))
+        .await
+        .unwrap();
+    let answer = post(front, "/v1/traces", &[], Some("application/json")).await;
+    assert!(answer.starts_with("200"), "{sender} → {receiver}: {answer}");
+    let arrived = sink::eventually(Duration::from_secs(20), || {
+        !recorded.traces.lock().unwrap().is_empty()
+    })
+    .await;
+    assert!(
+        arrived,
+        "{sender}'s {what} did not get through {receiver}'s receiver:\nsender {}\nreceiver {}",
+        s.stderr_text(),
+        r.stderr_text()
+    );
 }
 
 /// Each collector's `otlphttp` exporter with a client authenticator sends to the other's
@@ -434,37 +480,14 @@ service:
     traces: {{receivers: [otlp], exporters: [otlphttp]}}
 "#
         );
-        let program = |who: &str| -> std::path::PathBuf {
-            if who == "go" {
-                oracle()
-            } else {
-                Path::new(harness::BIN).to_path_buf()
-            }
-        };
-        let (rp, sp) = (program(receiver), program(sender));
-        let r = tokio::task::spawn_blocking(move || {
-            Collector::start_program(&rp, "auth-receiving", &receiving, &[])
-        })
-        .await
-        .unwrap();
-        let s = tokio::task::spawn_blocking(move || {
-            Collector::start_program(&sp, "auth-sending", &sending, &[])
-        })
-        .await
-        .unwrap();
-        let answer = post(front, "/v1/traces", &[], Some("application/json")).await;
-        assert!(answer.starts_with("200"), "{sender} → {receiver}: {answer}");
-        let arrived = sink::eventually(Duration::from_secs(20), || {
-            !recorded.traces.lock().unwrap().is_empty()
-        })
+        relay(
+            (sender, receiver),
+            (receiving, sending),
+            front,
+            &recorded,
+            "otlphttp exporter (basicauth)",
+        )
         .await;
-        assert!(
-            arrived,
-            "{sender}'s exporter did not get through {receiver}'s basicauth:\nsender {}\nreceiver {}",
-            s.stderr_text(),
-            r.stderr_text()
-        );
-        drop((s, r));
     }
 }
 
@@ -522,36 +545,13 @@ service:
     traces: {{receivers: [otlp], exporters: [otlp]}}
 "#
         );
-        let program = |who: &str| -> std::path::PathBuf {
-            if who == "go" {
-                oracle()
-            } else {
-                Path::new(harness::BIN).to_path_buf()
-            }
-        };
-        let (rp, sp) = (program(receiver), program(sender));
-        let r = tokio::task::spawn_blocking(move || {
-            Collector::start_program(&rp, "auth-grpc-receiving", &receiving, &[])
-        })
-        .await
-        .unwrap();
-        let s = tokio::task::spawn_blocking(move || {
-            Collector::start_program(&sp, "auth-grpc-sending", &sending, &[])
-        })
-        .await
-        .unwrap();
-        let answer = post(front, "/v1/traces", &[], Some("application/json")).await;
-        assert!(answer.starts_with("200"), "{sender} → {receiver}: {answer}");
-        let arrived = sink::eventually(Duration::from_secs(20), || {
-            !recorded.traces.lock().unwrap().is_empty()
-        })
+        relay(
+            (sender, receiver),
+            (receiving, sending),
+            front,
+            &recorded,
+            "otlp exporter (bearertokenauth over gRPC with TLS)",
+        )
         .await;
-        assert!(
-            arrived,
-            "{sender}'s gRPC exporter did not get through {receiver}'s bearertokenauth over TLS:\nsender {}\nreceiver {}",
-            s.stderr_text(),
-            r.stderr_text()
-        );
-        drop((s, r));
     }
 }

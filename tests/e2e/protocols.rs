@@ -161,6 +161,32 @@ async fn python_zipkin_spans_arrive_then_replay_from_a_file() {
     replay.stop();
 }
 
+/// Push `lines` lines to `url` with `python-logging-loki` (`tests/e2e/python/loki_logs.py`,
+/// with `extra` arguments); what it reports.
+async fn loki_client(url: &str, lines: usize, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--url".to_string(), url.to_string()];
+    args.extend(["--lines".to_string(), lines.to_string()]);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python())
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/e2e/python/loki_logs.py"
+            ))
+            .args(&args)
+            .output()
+            .expect("run the Python Loki client")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// `python-logging-loki` with HTTP Basic credentials (its `auth`) against a `loki` receiver
 /// guarded by `basicauth`: the right password gets every line through; a wrong one gets
 /// each push refused (the handler reports each as an error) and nothing through.
@@ -178,39 +204,10 @@ async fn python_logging_loki_with_basic_auth_passes_basicauth() {
     );
     let url = format!("http://127.0.0.1:{}/loki/api/v1/push", ports.http);
     for (password, errors) in [("pass-1", 0), ("wrong", N)] {
-        let url = url.clone();
-        let out = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(python())
-                .arg(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/tests/e2e/python/loki_logs.py"
-                ))
-                .args(["--url", &url, "--lines", &N.to_string()])
-                .args(["--user", "shipper", "--password", password])
-                .output()
-                .expect("run the Python Loki client")
-        })
-        .await
-        .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let report = loki_client(&url, N, &["--user", "shipper", "--password", password]).await;
         assert_eq!(report["errors"], errors, "{password}: {report}");
     }
-    let count = || {
-        recorded
-            .logs
-            .lock()
-            .unwrap()
-            .iter()
-            .flat_map(|r| &r.resource_logs)
-            .flat_map(|r| &r.scope_logs)
-            .map(|s| s.log_records.len())
-            .sum::<usize>()
-    };
+    let count = || recorded.log_bodies().len();
     let all = eventually(Duration::from_secs(20), || count() >= N).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
@@ -236,24 +233,7 @@ async fn python_logging_loki_lines_arrive() {
         )),
     );
     let url = format!("http://127.0.0.1:{}/loki/api/v1/push", ports.http);
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python())
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/e2e/python/loki_logs.py"
-            ))
-            .args(["--url", &url, "--lines", &N.to_string()])
-            .output()
-            .expect("run the Python Loki client")
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = loki_client(&url, N, &[]).await;
     assert_eq!(report["errors"], 0, "{report}");
     let records = || {
         recorded

@@ -35,13 +35,18 @@ pub fn factory() -> Arc<dyn ExtensionFactory> {
                 ctx.id, cfg.header
             ))
         })?;
+        let fixed = |tokens: &[String]| {
+            Tokens::Fixed(tokens.iter().map(|t| with_scheme(&cfg.scheme, t)).collect())
+        };
         let tokens = if !cfg.tokens.is_empty() {
-            Tokens::Listed(cfg.tokens.clone())
-        } else {
-            if !cfg.filename.is_empty() && !cfg.token.is_empty() {
+            fixed(&cfg.tokens)
+        } else if !cfg.filename.is_empty() {
+            if !cfg.token.is_empty() {
                 tracing::warn!(extension = %ctx.id, "a filename is specified. Configured token(s) is ignored!");
             }
-            Tokens::Read(Credential::new(&cfg.token, &cfg.filename))
+            Tokens::File(Credential::new("", &cfg.filename))
+        } else {
+            fixed(std::slice::from_ref(&cfg.token))
         };
         Ok(Arc::new(BearerTokenAuth(Arc::new(Inner {
             header,
@@ -91,10 +96,21 @@ impl Validate for BearerTokenAuthConfig {
 
 impl ComponentConfig for BearerTokenAuthConfig {}
 
+/// The header values a server takes, the first one what a client sends.
 enum Tokens {
-    Listed(Vec<String>),
-    /// `token`, or the file's lines.
-    Read(Credential),
+    /// From `tokens` or `token`, made once.
+    Fixed(Vec<String>),
+    /// From the file's lines, made again from what the file holds now.
+    File(Credential),
+}
+
+/// A header value: `<scheme> <token>`, or the token alone without a scheme.
+fn with_scheme(scheme: &str, token: &str) -> String {
+    if scheme.is_empty() {
+        token.to_string()
+    } else {
+        format!("{scheme} {token}")
+    }
 }
 
 struct Inner {
@@ -107,28 +123,20 @@ struct Inner {
 struct BearerTokenAuth(Arc<Inner>);
 
 impl Inner {
-    /// The header values a server takes, the first one what a client sends.
-    fn values(&self) -> Vec<String> {
-        let tokens: Vec<String> = match &self.tokens {
-            Tokens::Listed(t) => t.clone(),
-            Tokens::Read(c @ Credential::File(_)) => c
-                .value()
-                .lines()
-                .filter_map(|l| l.split_whitespace().next())
-                .map(str::to_string)
-                .collect(),
-            Tokens::Read(c) => vec![c.value()],
-        };
-        tokens
-            .into_iter()
-            .map(|t| {
-                if self.scheme.is_empty() {
-                    t
-                } else {
-                    format!("{} {t}", self.scheme)
-                }
-            })
-            .collect()
+    /// Call `f` with the header values as they stand.
+    fn with_values<R>(&self, f: impl FnOnce(&[String]) -> R) -> R {
+        match &self.tokens {
+            Tokens::Fixed(values) => f(values),
+            Tokens::File(c) => {
+                let text = c.value();
+                let values: Vec<String> = text
+                    .lines()
+                    .filter_map(|l| l.split_whitespace().next())
+                    .map(|t| with_scheme(&self.scheme, t))
+                    .collect();
+                f(&values)
+            }
+        }
     }
 }
 
@@ -136,8 +144,8 @@ impl Inner {
 impl Extension for BearerTokenAuth {
     async fn start(&self) -> Result<(), BuildError> {
         match &self.0.tokens {
-            Tokens::Read(c) => c.start(),
-            Tokens::Listed(_) => Ok(()),
+            Tokens::File(c) => c.start(),
+            Tokens::Fixed(_) => Ok(()),
         }
     }
 
@@ -156,7 +164,7 @@ impl Extension for BearerTokenAuth {
 
 impl ClientAuth for Inner {
     fn headers(&self) -> Result<Vec<(http::HeaderName, http::HeaderValue)>, String> {
-        let first = self.values().into_iter().next().unwrap_or_default();
+        let first = self.with_values(|v| v.first().cloned().unwrap_or_default());
         let mut value = http::HeaderValue::from_str(&first).map_err(|e| e.to_string())?;
         value.set_sensitive(true);
         Ok(vec![(self.header.clone(), value)])
@@ -172,11 +180,7 @@ impl ServerAuth for Inner {
             ));
         };
         let got = got.as_bytes();
-        if self
-            .values()
-            .iter()
-            .any(|want| bool::from(want.as_bytes().ct_eq(got)))
-        {
+        if self.with_values(|v| v.iter().any(|want| bool::from(want.as_bytes().ct_eq(got)))) {
             Ok(())
         } else {
             Err("provided authorization does not match expected scheme or token".into())
