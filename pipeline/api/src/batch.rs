@@ -198,6 +198,18 @@ impl Clone for Charge {
 }
 
 impl Payload {
+    /// New data in the wire form: nothing decoded, its own length and memory charge.
+    fn wire(signal: Signal, chunks: Vec<Bytes>) -> Payload {
+        Payload {
+            signal,
+            wire: Some(chunks),
+            decoded: OnceLock::new(),
+            decoded_len: OnceLock::new(),
+            heap_len: OnceLock::new(),
+            charge: Charge::default(),
+        }
+    }
+
     fn decoded(data: BatchData) -> Payload {
         Payload {
             signal: data.signal(),
@@ -324,14 +336,7 @@ impl Batch {
 
     fn wire(signal: Signal, bytes: Bytes, items: usize, context: RequestContext) -> Batch {
         Batch {
-            data: Arc::new(Payload {
-                signal,
-                wire: Some(vec![bytes]),
-                decoded: OnceLock::new(),
-                decoded_len: OnceLock::new(),
-                heap_len: OnceLock::new(),
-                charge: Charge::default(),
-            }),
+            data: Arc::new(Payload::wire(signal, vec![bytes])),
             items,
             context: Arc::new(context),
         }
@@ -570,14 +575,7 @@ impl Batch {
                 if let Some(edited) = edited {
                     let signal = self.data.signal;
                     // new data: nothing decoded, its own length and memory charge
-                    self.data = Arc::new(Payload {
-                        signal,
-                        wire: Some(edited),
-                        decoded: OnceLock::new(),
-                        decoded_len: OnceLock::new(),
-                        heap_len: OnceLock::new(),
-                        charge: Charge::default(),
-                    });
+                    self.data = Arc::new(Payload::wire(signal, edited));
                     return;
                 }
             }
@@ -704,14 +702,7 @@ impl Batch {
             // every item filtered out: an empty request
             wire.push(Bytes::new());
         }
-        self.data = Arc::new(Payload {
-            signal: self.data.signal,
-            wire: Some(wire),
-            decoded: OnceLock::new(),
-            decoded_len: OnceLock::new(),
-            heap_len: OnceLock::new(),
-            charge: Charge::default(),
-        });
+        self.data = Arc::new(Payload::wire(self.data.signal, wire));
     }
 
     /// True when both batches share the same data allocation (no copy was made).
@@ -746,14 +737,7 @@ impl Batch {
                 items += b.items;
             }
             return Some(Batch {
-                data: Arc::new(Payload {
-                    signal,
-                    wire: Some(chunks),
-                    decoded: OnceLock::new(),
-                    decoded_len: OnceLock::new(),
-                    heap_len: OnceLock::new(),
-                    charge: Charge::default(),
-                }),
+                data: Arc::new(Payload::wire(signal, chunks)),
                 items,
                 context,
             });
@@ -776,11 +760,28 @@ impl Batch {
     }
 
     /// Remove and return the first `n` items (at item granularity: a resource or scope is
-    /// repeated in both halves where the cut falls inside it). `self` keeps the rest.
+    /// repeated in both halves where the cut falls inside it). `self` keeps the rest. A
+    /// batch in its wire form is cut in it, both halves staying in it
+    /// ([`crate::wire_split`]).
     pub fn split_front(&mut self, n: usize) -> Batch {
         if n >= self.items {
             let rest = Batch::with_context(BatchData::empty(self.signal()), self.context.clone());
             return std::mem::replace(self, rest);
+        }
+        let signal = self.signal();
+        if let Some((head, rest)) = self
+            .data
+            .wire
+            .as_deref()
+            .and_then(|chunks| crate::wire_split::split_front(signal, chunks, n))
+        {
+            self.data = Arc::new(Payload::wire(signal, rest));
+            self.items -= n;
+            return Batch {
+                data: Arc::new(Payload::wire(signal, head)),
+                items: n,
+                context: self.context.clone(),
+            };
         }
         let head = self.edit(|data| match data {
             BatchData::Traces(r) => BatchData::Traces(ExportTraceServiceRequest {

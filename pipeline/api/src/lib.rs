@@ -25,6 +25,7 @@ pub mod testing;
 pub mod wire;
 pub mod wire_edit;
 pub mod wire_items;
+mod wire_split;
 
 pub use batch::{Batch, BatchData, BatchDataMut, DataIdentity, RequestContext};
 pub use component::*;
