@@ -13,6 +13,7 @@ Prints `N passed, N failed`; exits non-zero on a failure. Bounded: about 20 s.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,7 @@ def main():
     check(down.returncode != 0 and "docker.sock" in text,
           "without the engine the start fails with an error naming the socket",
           f"exit {down.returncode}: {text[-1500:]}")
+    shutil.rmtree(tmp, ignore_errors=True)
     return checks.summary()
 
 

@@ -15,6 +15,7 @@ non-zero on a failure. Bounded: about 30 s.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -152,6 +153,7 @@ def main():
     check(proc is not None and proc.returncode == 0, "ferrotel stops cleanly",
           "" if proc is None else f"exit {proc.returncode}: "
           + open(os.path.join(tmp, "log")).read()[-2000:])
+    shutil.rmtree(tmp, ignore_errors=True)
     return checks.summary()
 
 

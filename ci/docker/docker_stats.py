@@ -12,6 +12,7 @@ about 20 s.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -134,6 +135,7 @@ def main():
     check(cpu == [], "an excluded image is not reported", f"{cpu}")
 
     subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    shutil.rmtree(tmp, ignore_errors=True)
     return checks.summary()
 
 
