@@ -679,7 +679,16 @@ fn edits_agree(what: &str, signal: Signal, edited: &[u8], items: usize, expected
 pub fn otlp_json(data: &[u8]) {
     let (i, body) = pick(data, SIGNALS.len());
     let signal = SIGNALS[i];
-    let Ok(decoded) = receivers::otlp::json::decode(signal, body) else {
+    // the receiver's path (protobuf written straight from the JSON where it can be) gives
+    // the decoding path's data, or its error
+    let batch = receivers::otlp::json::decode_batch(signal, body);
+    let decoded = receivers::otlp::json::decode(signal, body);
+    match (&batch, &decoded) {
+        (Ok(b), Ok(d)) => assert_eq!(b.data(), d, "the two paths read the JSON apart"),
+        (Err(a), Err(b)) => assert_eq!(a, b),
+        (a, b) => panic!("one path takes what the other refuses: {a:?} / {b:?}"),
+    }
+    let Ok(decoded) = decoded else {
         return;
     };
     let (bytes, decoded_items) = encode(decoded);

@@ -515,13 +515,10 @@ fn unpack(
 }
 
 /// Protobuf stays as received (checked and counted by [`Batch::from_wire`]); JSON is
-/// decoded into structs.
+/// written into protobuf where it can be ([`json::decode_batch`]), else decoded into structs.
 fn decode(signal: Signal, enc: Encoding, body: Bytes) -> Result<Batch, String> {
     match enc {
-        Encoding::Json => {
-            let data = json::decode(signal, &body)?;
-            Ok(Batch::new(data, RequestContext::default()))
-        }
+        Encoding::Json => json::decode_batch(signal, &body),
         Encoding::Protobuf => Batch::from_wire(signal, body, RequestContext::default())
             .map_err(|e| format!("invalid OTLP/protobuf {signal} request: {e}")),
     }

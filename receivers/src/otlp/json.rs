@@ -13,7 +13,7 @@
 
 use serde_json::{Map, Value};
 
-use pipeline_api::{BatchData, Signal};
+use pipeline_api::{Batch, BatchData, RequestContext, Signal};
 
 /// Decode an OTLP/JSON export request of `signal`. Trace and span ids must have their
 /// lengths (16 and 8 bytes, or be empty), as Go's unmarshaller requires and as the protobuf
@@ -35,6 +35,19 @@ pub fn decode(signal: Signal, body: &[u8]) -> Result<BatchData, String> {
     Ok(data)
 }
 
+/// An OTLP/JSON export request of `signal` as a batch. Trace and logs requests of the usual
+/// shapes are written straight into their protobuf encoding and kept in the wire form, as a
+/// protobuf request is ([`super::json_wire`]); anything else is decoded by [`decode`], which
+/// also gives the errors.
+pub fn decode_batch(signal: Signal, body: &[u8]) -> Result<Batch, String> {
+    if let Some(bytes) = super::json_wire::transcode(signal, body) {
+        if let Ok(batch) = Batch::from_wire(signal, bytes.into(), RequestContext::default()) {
+            return Ok(batch);
+        }
+    }
+    decode(signal, body).map(|data| Batch::new(data, RequestContext::default()))
+}
+
 /// A successful export's response in JSON, as Go writes it: its `partialSuccess` is always
 /// present, and empty.
 pub const EMPTY_RESPONSE: &[u8] = br#"{"partialSuccess":{}}"#;
@@ -44,7 +57,7 @@ pub const EMPTY_RESPONSE: &[u8] = br#"{"partialSuccess":{}}"#;
 pub const EMPTY_RESPONSE_PROTO: &[u8] = &[0x0a, 0x00];
 
 /// `snake_case` → `lowerCamelCase`; other keys unchanged.
-fn camel(key: &str) -> Option<String> {
+pub(super) fn camel(key: &str) -> Option<String> {
     if !key.contains('_') {
         return None;
     }
@@ -90,7 +103,7 @@ fn enum_number(field: &str, name: &str) -> Option<i64> {
 }
 
 /// `SEVERITY_NUMBER_UNSPECIFIED` = 0, `TRACE` = 1, `TRACE2..4`, `DEBUG` = 5 ... `FATAL4` = 24.
-fn severity_number(name: &str) -> Option<i64> {
+pub(super) fn severity_number(name: &str) -> Option<i64> {
     let rest = name.strip_prefix("SEVERITY_NUMBER_")?;
     if rest == "UNSPECIFIED" {
         return Some(0);
@@ -125,6 +138,45 @@ fn is_int32_field(field: &str) -> bool {
     )
 }
 
+/// What Go's unmarshaller leaves at its default when it is missing (an empty key, an empty
+/// list, as Go writes them) and the serde impls require: the keys of the key-value lists
+/// in `map` (field `field` of its parent), the values of a `kvlistValue` or `arrayValue`,
+/// the fields of entity references.
+fn defaults(map: &mut Map<String, Value>, field: Option<&str>) {
+    /// A key and how to make its default.
+    type Default = (&'static str, fn() -> Value);
+    fn fill(list: Option<&mut Value>, fields: &[Default]) {
+        let Some(Value::Array(items)) = list else {
+            return;
+        };
+        for item in items {
+            if let Value::Object(m) = item {
+                for (k, v) in fields {
+                    m.entry(*k).or_insert_with(v);
+                }
+            }
+        }
+    }
+    let text = || Value::String(String::new());
+    let list = || Value::Array(Vec::new());
+    if matches!(field, Some("kvlistValue" | "arrayValue")) {
+        map.entry("values").or_insert_with(list);
+    }
+    if field == Some("kvlistValue") {
+        fill(map.get_mut("values"), &[("key", text)]);
+    }
+    for attributes in ["attributes", "filteredAttributes"] {
+        fill(map.get_mut(attributes), &[("key", text)]);
+    }
+    let entity: [Default; 4] = [
+        ("schemaUrl", text),
+        ("type", text),
+        ("idKeys", list),
+        ("descriptionKeys", list),
+    ];
+    fill(map.get_mut("entityRefs"), &entity);
+}
+
 fn normalize(value: &mut Value, field: Option<&str>) {
     match value {
         Value::Object(map) => {
@@ -138,6 +190,7 @@ fn normalize(value: &mut Value, field: Option<&str>) {
                 normalize(&mut v, Some(&key));
                 new.insert(key, v);
             }
+            defaults(&mut new, field);
             *map = new;
         }
         Value::Array(items) => {

@@ -14,6 +14,7 @@ pub mod errors;
 mod grpc;
 mod http;
 pub mod json;
+mod json_wire;
 pub(crate) mod server;
 
 #[cfg(test)]
