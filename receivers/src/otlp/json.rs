@@ -165,7 +165,7 @@ fn defaults(map: &mut Map<String, Value>, field: Option<&str>) {
     if field == Some("kvlistValue") {
         fill(map.get_mut("values"), &[("key", text)]);
     }
-    for attributes in ["attributes", "filteredAttributes"] {
+    for attributes in ["attributes", "filteredAttributes", "metadata"] {
         fill(map.get_mut(attributes), &[("key", text)]);
     }
     let entity: [Default; 4] = [
@@ -262,6 +262,25 @@ mod tests {
             span.span_id,
             vec![0xee, 0xe1, 0x9b, 0x7e, 0xc3, 0xc1, 0xb1, 0x74]
         );
+    }
+
+    /// What Go writes for empty lists and keys, and takes back: a metric's metadata and a
+    /// data point's attributes too (the trace and logs forms are in `json_wire`'s tests).
+    #[test]
+    fn missing_keys_and_lists_are_go_s_defaults() {
+        let body = br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m",
+            "metadata":[{"value":{"kvlistValue":{}}}],
+            "gauge":{"dataPoints":[{"asInt":"1","attributes":[{"value":{"arrayValue":{}}}]}]}}]}]}]}"#;
+        let BatchData::Metrics(req) = decode(Signal::Metrics, body).unwrap() else {
+            panic!()
+        };
+        let metric = &req.resource_metrics[0].scope_metrics[0].metrics[0];
+        assert_eq!(metric.metadata[0].key, "");
+        let Some(pipeline_api::proto::tonic::metrics::v1::metric::Data::Gauge(g)) = &metric.data
+        else {
+            panic!()
+        };
+        assert_eq!(g.data_points[0].attributes[0].key, "");
     }
 
     #[test]

@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use pipeline_api::Signal;
 
@@ -332,7 +332,7 @@ impl<'de> Visitor<'de> for Message<'_> {
         let desc = self.desc;
         while let Some(field) = map.next_key_seed(Key(|key: &str| field(desc, key)))? {
             let Some(field) = field else {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value_seed(Skip)?;
                 continue;
             };
             let bit = 1u64 << field.number;
@@ -530,7 +530,7 @@ impl<'de> Visitor<'de> for Value<'_> {
         let desc = match self.field.kind {
             Kind::List(desc) => desc,
             // an empty list of what is not taken here is its default (as serde writes it)
-            Kind::Refuse if seq.next_element::<IgnoredAny>()?.is_none() => return Ok(true),
+            Kind::Refuse if seq.next_element_seed(Skip)?.is_none() => return Ok(true),
             _ => return Err(not_here()),
         };
         let number = self.field.number;
@@ -589,7 +589,7 @@ fn write_any<'de, A: MapAccess<'de>>(
     let mut values = 0;
     while let Some(kind) = map.next_key_seed(Key(any_kind))? {
         let Some(kind) = kind else {
-            map.next_value::<IgnoredAny>()?;
+            map.next_value_seed(Skip)?;
             continue;
         };
         let before = out.len();
@@ -631,6 +631,50 @@ fn any_kind(key: &str) -> Option<AnyKind> {
         "bytesValue" => AnyKind::Bytes,
         _ => return None,
     })
+}
+
+/// A value skipped, but read as the decoding path reads it: its strings must be UTF-8
+/// without lone surrogates (serde's `IgnoredAny` does not look at them).
+struct Skip;
+
+impl<'de> DeserializeSeed<'de> for Skip {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Skip)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry_seed(Skip, Skip)?.is_some() {}
+        Ok(())
+    }
 }
 
 /// An object key read in place (no copy, unless it holds escapes), handed to the function.
@@ -974,6 +1018,27 @@ mod tests {
             log(r#""severityNumber":"SEVERITY_NUMBER_INFO5""#).as_bytes()
         ));
         assert!(transcode(Signal::Metrics, b"{}").is_none());
+    }
+
+    /// What the fuzzer found: bytes that are not UTF-8, or a lone surrogate, in a skipped
+    /// field are refused by the decoding path, so they are not taken here either.
+    #[test]
+    fn skipped_fields_are_read_as_the_decoding_path_reads_them() {
+        for json in [
+            &b"{\"unknown\":{\"valu\xc4\":1}}"[..],
+            b"{\"unknown\":\"\\ud800\"}",
+            b"{\"resourceSpans\":[{\"x\":[\"\xff\"]}]}",
+        ] {
+            assert!(
+                !same(Signal::Traces, json),
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+        }
+        assert!(same(
+            Signal::Traces,
+            b"{\"unknown\":{\"a\":[1,\"\\u00e9\",null,{}]}}"
+        ));
     }
 
     /// A length of more than one byte moves the payload once, to the right place.
