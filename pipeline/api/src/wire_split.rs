@@ -68,21 +68,30 @@ fn weight(signal: Signal, level: Level, msg: &[u8]) -> Option<usize> {
     Some(n)
 }
 
-/// A metric's data points: those of its one data field, read directly; a metric with
-/// several is counted by the scan (prost merges or replaces them).
-fn metric_weight(msg: &[u8]) -> Option<usize> {
+/// An encoded metric's data field: its number and payload, `None` for a metric without
+/// data; `Err` for one with several (prost merges or replaces them) or that does not walk.
+fn metric_data(msg: &[u8]) -> Result<Option<(u64, &[u8])>, ()> {
     let mut data = None;
     let mut rest = msg;
     while !rest.is_empty() {
-        let f = next_field(&mut rest)?;
+        let f = next_field(&mut rest).ok_or(())?;
         if f.wire_type == 2 && METRIC_DATA.contains(&f.number) {
             if data.is_some() {
-                return crate::wire::metric_points(msg);
+                return Err(());
             }
-            data = Some(f.value);
+            data = Some((f.number, f.value));
         }
     }
-    let Some(mut data) = data else {
+    Ok(data)
+}
+
+/// A metric's data points: those of its one data field, read directly; a metric with
+/// several is counted by the scan.
+fn metric_weight(msg: &[u8]) -> Option<usize> {
+    let Ok(data) = metric_data(msg) else {
+        return crate::wire::metric_points(msg);
+    };
+    let Some((_, mut data)) = data else {
         return Some(0);
     };
     let mut n = 0;
@@ -145,18 +154,7 @@ fn cut(signal: Signal, level: Level, msg: &[u8], n: usize) -> Option<(Vec<u8>, V
 /// temporality and monotonicity) in both, the points shared out. `None` for a metric with
 /// more than one data field (prost merges or replaces them; left to the decoded cut).
 fn cut_metric(msg: &[u8], n: usize) -> Option<(Vec<u8>, Vec<u8>)> {
-    let mut data = None;
-    let mut rest = msg;
-    while !rest.is_empty() {
-        let f = next_field(&mut rest)?;
-        if f.wire_type == 2 && METRIC_DATA.contains(&f.number) {
-            if data.is_some() {
-                return None;
-            }
-            data = Some(f.number);
-        }
-    }
-    let number = data?;
+    let (number, _) = metric_data(msg).ok()??;
     let (mut head, mut tail) = (Vec::new(), Vec::new());
     let mut rest = msg;
     while !rest.is_empty() {

@@ -76,48 +76,20 @@ pub(super) fn camel(key: &str) -> Option<String> {
     Some(out)
 }
 
-/// Enum value names of the fields that are enums in OTLP.
-fn enum_number(field: &str, name: &str) -> Option<i64> {
-    const SPAN_KIND: &[&str] = &[
-        "SPAN_KIND_UNSPECIFIED",
-        "SPAN_KIND_INTERNAL",
-        "SPAN_KIND_SERVER",
-        "SPAN_KIND_CLIENT",
-        "SPAN_KIND_PRODUCER",
-        "SPAN_KIND_CONSUMER",
-    ];
-    const STATUS_CODE: &[&str] = &["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
-    const TEMPORALITY: &[&str] = &[
-        "AGGREGATION_TEMPORALITY_UNSPECIFIED",
-        "AGGREGATION_TEMPORALITY_DELTA",
-        "AGGREGATION_TEMPORALITY_CUMULATIVE",
-    ];
-    let names = match field {
-        "kind" => SPAN_KIND,
-        "code" => STATUS_CODE,
-        "aggregationTemporality" => TEMPORALITY,
-        "severityNumber" => return severity_number(name),
+/// The number of enum value `name` of field `field`, for the fields that are enums in
+/// OTLP (prost's names: the proto's).
+pub(super) fn enum_number(field: &str, name: &str) -> Option<i64> {
+    use pipeline_api::proto::tonic::logs::v1::SeverityNumber;
+    use pipeline_api::proto::tonic::metrics::v1::AggregationTemporality;
+    use pipeline_api::proto::tonic::trace::v1::{span::SpanKind, status::StatusCode};
+    let n = match field {
+        "kind" => SpanKind::from_str_name(name)? as i32,
+        "code" => StatusCode::from_str_name(name)? as i32,
+        "aggregationTemporality" => AggregationTemporality::from_str_name(name)? as i32,
+        "severityNumber" => SeverityNumber::from_str_name(name)? as i32,
         _ => return None,
     };
-    names.iter().position(|n| *n == name).map(|i| i as i64)
-}
-
-/// `SEVERITY_NUMBER_UNSPECIFIED` = 0, `TRACE` = 1, `TRACE2..4`, `DEBUG` = 5 ... `FATAL4` = 24.
-pub(super) fn severity_number(name: &str) -> Option<i64> {
-    let rest = name.strip_prefix("SEVERITY_NUMBER_")?;
-    if rest == "UNSPECIFIED" {
-        return Some(0);
-    }
-    let levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
-    let (level, n) = match rest.find(|c: char| c.is_ascii_digit()) {
-        Some(i) => (&rest[..i], rest[i..].parse::<i64>().ok()?),
-        None => (rest, 1),
-    };
-    if !(1..=4).contains(&n) {
-        return None;
-    }
-    let base = levels.iter().position(|l| *l == level)? as i64;
-    Some(base * 4 + n)
+    Some(n.into())
 }
 
 /// Fields that are 32-bit integers (or enums) in OTLP, which the JSON mapping also accepts
@@ -237,10 +209,11 @@ mod tests {
             ),
             Some(2)
         );
-        assert_eq!(severity_number("SEVERITY_NUMBER_INFO"), Some(9));
-        assert_eq!(severity_number("SEVERITY_NUMBER_WARN2"), Some(14));
-        assert_eq!(severity_number("SEVERITY_NUMBER_FATAL4"), Some(24));
-        assert_eq!(severity_number("SEVERITY_NUMBER_INFO5"), None);
+        let severity = |name| enum_number("severityNumber", name);
+        assert_eq!(severity("SEVERITY_NUMBER_INFO"), Some(9));
+        assert_eq!(severity("SEVERITY_NUMBER_WARN2"), Some(14));
+        assert_eq!(severity("SEVERITY_NUMBER_FATAL4"), Some(24));
+        assert_eq!(severity("SEVERITY_NUMBER_INFO5"), None);
     }
 
     #[test]

@@ -33,10 +33,9 @@ enum Kind {
     Fixed32,
     /// `uint32`, from a number or a trimmed string.
     Uint32,
-    /// An enum (`int32`), from a number, a trimmed string of one, or one of these names.
-    Enum(&'static [&'static str]),
-    /// `SeverityNumber`.
-    Severity,
+    /// An enum (`int32`), from a number, a trimmed string of one, or a value name of the
+    /// enum of this field (see the decoding path's `enum_number`).
+    Enum(&'static str),
     /// A message.
     Msg(&'static Desc),
     /// A repeated message: a JSON array of objects.
@@ -62,16 +61,6 @@ struct Desc {
 const fn f(name: &'static str, number: u32, kind: Kind) -> Field {
     Field { name, number, kind }
 }
-
-const SPAN_KIND: &[&str] = &[
-    "SPAN_KIND_UNSPECIFIED",
-    "SPAN_KIND_INTERNAL",
-    "SPAN_KIND_SERVER",
-    "SPAN_KIND_CLIENT",
-    "SPAN_KIND_PRODUCER",
-    "SPAN_KIND_CONSUMER",
-];
-const STATUS_CODE: &[&str] = &["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
 
 static KEY_VALUE: Desc = Desc {
     fields: &[
@@ -128,7 +117,7 @@ static SPAN: Desc = Desc {
         f("parentSpanId", 4, Kind::Hex(8)),
         f("flags", 16, Kind::Fixed32),
         f("name", 5, Kind::Str),
-        f("kind", 6, Kind::Enum(SPAN_KIND)),
+        f("kind", 6, Kind::Enum("kind")),
         f("startTimeUnixNano", 7, Kind::Fixed64),
         f("endTimeUnixNano", 8, Kind::Fixed64),
         f("attributes", 9, Kind::List(&KEY_VALUE)),
@@ -159,10 +148,7 @@ static LINK: Desc = Desc {
     ],
 };
 static STATUS: Desc = Desc {
-    fields: &[
-        f("message", 2, Kind::Str),
-        f("code", 3, Kind::Enum(STATUS_CODE)),
-    ],
+    fields: &[f("message", 2, Kind::Str), f("code", 3, Kind::Enum("code"))],
 };
 static LOGS_REQUEST: Desc = Desc {
     fields: &[f("resourceLogs", 1, Kind::List(&RESOURCE_LOGS))],
@@ -185,7 +171,7 @@ static LOG_RECORD: Desc = Desc {
     fields: &[
         f("timeUnixNano", 1, Kind::Fixed64),
         f("observedTimeUnixNano", 11, Kind::Fixed64),
-        f("severityNumber", 2, Kind::Severity),
+        f("severityNumber", 2, Kind::Enum("severityNumber")),
         f("severityText", 3, Kind::Str),
         f("body", 5, Kind::Any),
         f("attributes", 6, Kind::List(&KEY_VALUE)),
@@ -433,7 +419,7 @@ impl<'de> Visitor<'de> for Value<'_> {
                 true
             }
             Kind::Fixed32 | Kind::Uint32 => i64::try_from(n).is_ok_and(|n| self.uint32(n)),
-            Kind::Enum(_) | Kind::Severity => i64::try_from(n).is_ok_and(|n| self.int32(n)),
+            Kind::Enum(_) => i64::try_from(n).is_ok_and(|n| self.int32(n)),
             // a default, as serde writes it
             Kind::Refuse => n == 0,
             _ => false,
@@ -452,7 +438,7 @@ impl<'de> Visitor<'de> for Value<'_> {
                 true
             }),
             Kind::Fixed32 | Kind::Uint32 => self.uint32(n),
-            Kind::Enum(_) | Kind::Severity => self.int32(n),
+            Kind::Enum(_) => self.int32(n),
             Kind::Refuse => n == 0,
             _ => false,
         };
@@ -493,11 +479,7 @@ impl<'de> Visitor<'de> for Value<'_> {
                 true
             }),
             Kind::Fixed32 | Kind::Uint32 => s.trim().parse::<i64>().is_ok_and(|n| self.uint32(n)),
-            Kind::Enum(names) => match names.iter().position(|n| *n == s) {
-                Some(i) => self.int32(i as i64),
-                None => s.trim().parse::<i64>().is_ok_and(|n| self.int32(n)),
-            },
-            Kind::Severity => match super::json::severity_number(s) {
+            Kind::Enum(field) => match super::json::enum_number(field, s) {
                 Some(n) => self.int32(n),
                 None => s.trim().parse::<i64>().is_ok_and(|n| self.int32(n)),
             },
