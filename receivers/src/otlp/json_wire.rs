@@ -906,6 +906,26 @@ mod tests {
         }
     }
 
+    /// What the Node.js SDK sends (its default OTLP/HTTP encoding): bodies captured from
+    /// `@opentelemetry/exporter-trace-otlp-http` and `exporter-logs-otlp-http` 0.223.1 with
+    /// `sdk-trace-base` 2.12.1 and `sdk-logs` 0.223.1 on Node 20 (`testdata/node-sdk-*.json`: three
+    /// spans with string, int, double, bool and array attributes, an event and an error
+    /// status; three log records with map bodies). Numbers where Go's encoder writes
+    /// strings, `droppedAttributesCount: 0` and the like are all taken here.
+    #[test]
+    fn the_node_sdk_s_requests_are_taken_and_decode_alike() {
+        for (name, signal) in [
+            ("node-sdk-traces.json", Signal::Traces),
+            ("node-sdk-logs.json", Signal::Logs),
+        ] {
+            let path = format!("{}/src/otlp/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+            let json = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert!(same(signal, &json), "{name} left to the decoding path");
+            let batch = crate::otlp::json::decode_batch(signal, &json).unwrap();
+            assert_eq!(batch.items(), 3, "{name}");
+        }
+    }
+
     /// The shapes the decoding path reads its own way, each left to it (the answer then
     /// is its own, error or data), and the forms taken here that it reads alike.
     #[test]
