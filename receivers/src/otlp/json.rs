@@ -35,8 +35,8 @@ pub fn decode(signal: Signal, body: &[u8]) -> Result<BatchData, String> {
     Ok(data)
 }
 
-/// An OTLP/JSON export request of `signal` as a batch. Trace and logs requests of the usual
-/// shapes are written straight into their protobuf encoding and kept in the wire form, as a
+/// An OTLP/JSON export request of `signal` as a batch. Requests of the usual shapes are
+/// written straight into their protobuf encoding and kept in the wire form, as a
 /// protobuf request is ([`super::json_wire`]); anything else is decoded by [`decode`], which
 /// also gives the errors.
 pub fn decode_batch(signal: Signal, body: &[u8]) -> Result<Batch, String> {
@@ -238,7 +238,7 @@ mod tests {
     }
 
     /// What Go writes for empty lists and keys, and takes back: a metric's metadata and a
-    /// data point's attributes too (the trace and logs forms are in `json_wire`'s tests).
+    /// data point's attributes too (the other forms are in `json_wire`'s tests).
     #[test]
     fn missing_keys_and_lists_are_go_s_defaults() {
         let body = br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m",

@@ -1,4 +1,4 @@
-//! OTLP/JSON trace and logs requests written straight into their protobuf encoding, in one
+//! OTLP/JSON export requests written straight into their protobuf encoding, in one
 //! pass over the JSON with no tree and no decoded structs: the batch then stays in the wire
 //! form, as a protobuf request does.
 //!
@@ -7,8 +7,8 @@
 //! field's default, enums by name or number, 32-bit integers as numbers or (trimmed) strings,
 //! 64-bit ones as numbers or strings, hex trace and span ids of their lengths (or empty),
 //! base64 bytes values, unknown fields skipped; missing keys and lists are empty, as Go's
-//! unmarshaller leaves them. Anything else (a key twice, two values in one `AnyValue`,
-//! entity references, a `null` in a list, a number where that path would refuse it or read
+//! unmarshaller leaves them; doubles as numbers. Anything else (a key twice, two values in
+//! one `AnyValue` or two fields of one oneof, a double as a string, entity references, a `null` in a list, a number where that path would refuse it or read
 //! it otherwise...) gives `None`, and the caller decodes with
 //! [`super::json::decode`], which gives the answer, or the error, it always gave. So the
 //! protobuf written here decodes to what that path decodes; the tests hold both paths to it.
@@ -44,6 +44,29 @@ enum Kind {
     Any,
     /// A field the decoding path reads and this module does not take.
     Refuse,
+    /// `double`, from a number.
+    Double,
+    /// An `optional double`, or one in a oneof: written even when zero.
+    OptDouble,
+    /// `sfixed64` in a oneof (a data point's `asInt`), from a number or a string.
+    Sfixed64,
+    /// `sint32`, from a number or a trimmed string.
+    Sint32,
+    /// `bool`.
+    Bool,
+    /// A packed repeated field: a JSON array of these elements.
+    Packed(Elem),
+}
+
+/// The elements of a packed repeated field.
+#[derive(Clone, Copy)]
+enum Elem {
+    /// `fixed64`, from a number or a string.
+    Fixed64,
+    /// `uint64`, from a number or a string.
+    Uint64,
+    /// `double`, from a number.
+    Double,
 }
 
 struct Field {
@@ -51,6 +74,8 @@ struct Field {
     name: &'static str,
     number: u32,
     kind: Kind,
+    /// Whether it is one of its message's oneof (at most one is taken here).
+    oneof: bool,
 }
 
 /// A message: its fields.
@@ -59,7 +84,22 @@ struct Desc {
 }
 
 const fn f(name: &'static str, number: u32, kind: Kind) -> Field {
-    Field { name, number, kind }
+    Field {
+        name,
+        number,
+        kind,
+        oneof: false,
+    }
+}
+
+/// A field of its message's oneof.
+const fn o(name: &'static str, number: u32, kind: Kind) -> Field {
+    Field {
+        name,
+        number,
+        kind,
+        oneof: true,
+    }
 }
 
 static KEY_VALUE: Desc = Desc {
@@ -183,13 +223,155 @@ static LOG_RECORD: Desc = Desc {
     ],
 };
 
-/// The protobuf encoding of an OTLP/JSON trace or logs request, when the JSON is of the
-/// shapes this module takes; `None` otherwise (metrics included), for the decoding path.
+static METRICS_REQUEST: Desc = Desc {
+    fields: &[f("resourceMetrics", 1, Kind::List(&RESOURCE_METRICS))],
+};
+static RESOURCE_METRICS: Desc = Desc {
+    fields: &[
+        f("resource", 1, Kind::Msg(&RESOURCE)),
+        f("scopeMetrics", 2, Kind::List(&SCOPE_METRICS)),
+        f("schemaUrl", 3, Kind::Str),
+    ],
+};
+static SCOPE_METRICS: Desc = Desc {
+    fields: &[
+        f("scope", 1, Kind::Msg(&SCOPE)),
+        f("metrics", 2, Kind::List(&METRIC)),
+        f("schemaUrl", 3, Kind::Str),
+    ],
+};
+static METRIC: Desc = Desc {
+    fields: &[
+        f("name", 1, Kind::Str),
+        f("description", 2, Kind::Str),
+        f("unit", 3, Kind::Str),
+        o("gauge", 5, Kind::Msg(&GAUGE)),
+        o("sum", 7, Kind::Msg(&SUM)),
+        o("histogram", 9, Kind::Msg(&HISTOGRAM)),
+        o("exponentialHistogram", 10, Kind::Msg(&EXP_HISTOGRAM)),
+        o("summary", 11, Kind::Msg(&SUMMARY)),
+        f("metadata", 12, Kind::List(&KEY_VALUE)),
+    ],
+};
+static GAUGE: Desc = Desc {
+    fields: &[f("dataPoints", 1, Kind::List(&NUMBER_POINT))],
+};
+static SUM: Desc = Desc {
+    fields: &[
+        f("dataPoints", 1, Kind::List(&NUMBER_POINT)),
+        f(
+            "aggregationTemporality",
+            2,
+            Kind::Enum("aggregationTemporality"),
+        ),
+        f("isMonotonic", 3, Kind::Bool),
+    ],
+};
+static HISTOGRAM: Desc = Desc {
+    fields: &[
+        f("dataPoints", 1, Kind::List(&HISTOGRAM_POINT)),
+        f(
+            "aggregationTemporality",
+            2,
+            Kind::Enum("aggregationTemporality"),
+        ),
+    ],
+};
+static EXP_HISTOGRAM: Desc = Desc {
+    fields: &[
+        f("dataPoints", 1, Kind::List(&EXP_HISTOGRAM_POINT)),
+        f(
+            "aggregationTemporality",
+            2,
+            Kind::Enum("aggregationTemporality"),
+        ),
+    ],
+};
+static SUMMARY: Desc = Desc {
+    fields: &[f("dataPoints", 1, Kind::List(&SUMMARY_POINT))],
+};
+static NUMBER_POINT: Desc = Desc {
+    fields: &[
+        f("attributes", 7, Kind::List(&KEY_VALUE)),
+        f("startTimeUnixNano", 2, Kind::Fixed64),
+        f("timeUnixNano", 3, Kind::Fixed64),
+        o("asDouble", 4, Kind::OptDouble),
+        o("asInt", 6, Kind::Sfixed64),
+        f("exemplars", 5, Kind::List(&EXEMPLAR)),
+        f("flags", 8, Kind::Uint32),
+    ],
+};
+static HISTOGRAM_POINT: Desc = Desc {
+    fields: &[
+        f("attributes", 9, Kind::List(&KEY_VALUE)),
+        f("startTimeUnixNano", 2, Kind::Fixed64),
+        f("timeUnixNano", 3, Kind::Fixed64),
+        f("count", 4, Kind::Fixed64),
+        f("sum", 5, Kind::OptDouble),
+        f("bucketCounts", 6, Kind::Packed(Elem::Fixed64)),
+        f("explicitBounds", 7, Kind::Packed(Elem::Double)),
+        f("exemplars", 8, Kind::List(&EXEMPLAR)),
+        f("flags", 10, Kind::Uint32),
+        f("min", 11, Kind::OptDouble),
+        f("max", 12, Kind::OptDouble),
+    ],
+};
+static EXP_HISTOGRAM_POINT: Desc = Desc {
+    fields: &[
+        f("attributes", 1, Kind::List(&KEY_VALUE)),
+        f("startTimeUnixNano", 2, Kind::Fixed64),
+        f("timeUnixNano", 3, Kind::Fixed64),
+        f("count", 4, Kind::Fixed64),
+        f("sum", 5, Kind::OptDouble),
+        f("scale", 6, Kind::Sint32),
+        f("zeroCount", 7, Kind::Fixed64),
+        f("positive", 8, Kind::Msg(&BUCKETS)),
+        f("negative", 9, Kind::Msg(&BUCKETS)),
+        f("flags", 10, Kind::Uint32),
+        f("exemplars", 11, Kind::List(&EXEMPLAR)),
+        f("min", 12, Kind::OptDouble),
+        f("max", 13, Kind::OptDouble),
+        f("zeroThreshold", 14, Kind::Double),
+    ],
+};
+static BUCKETS: Desc = Desc {
+    fields: &[
+        f("offset", 1, Kind::Sint32),
+        f("bucketCounts", 2, Kind::Packed(Elem::Uint64)),
+    ],
+};
+static SUMMARY_POINT: Desc = Desc {
+    fields: &[
+        f("attributes", 7, Kind::List(&KEY_VALUE)),
+        f("startTimeUnixNano", 2, Kind::Fixed64),
+        f("timeUnixNano", 3, Kind::Fixed64),
+        f("count", 4, Kind::Fixed64),
+        f("sum", 5, Kind::Double),
+        f("quantileValues", 6, Kind::List(&QUANTILE)),
+        f("flags", 8, Kind::Uint32),
+    ],
+};
+static QUANTILE: Desc = Desc {
+    fields: &[f("quantile", 1, Kind::Double), f("value", 2, Kind::Double)],
+};
+static EXEMPLAR: Desc = Desc {
+    fields: &[
+        f("filteredAttributes", 7, Kind::List(&KEY_VALUE)),
+        f("timeUnixNano", 2, Kind::Fixed64),
+        o("asDouble", 3, Kind::OptDouble),
+        o("asInt", 6, Kind::Sfixed64),
+        f("spanId", 4, Kind::Hex(8)),
+        f("traceId", 5, Kind::Hex(16)),
+    ],
+};
+
+/// The protobuf encoding of an OTLP/JSON export request, when the JSON is of the shapes
+/// this module takes; `None` otherwise, for the decoding path.
 pub fn transcode(signal: Signal, body: &[u8]) -> Option<Vec<u8>> {
     let root = match signal {
         Signal::Traces => &TRACE_REQUEST,
         Signal::Logs => &LOGS_REQUEST,
-        Signal::Metrics => return None,
+        Signal::Metrics => &METRICS_REQUEST,
     };
     let mut out = Vec::with_capacity(body.len() / 2);
     let mut de = serde_json::Deserializer::from_slice(body);
@@ -314,7 +496,7 @@ impl<'de> Visitor<'de> for Message<'_> {
         f.write_str("an object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = 0u64;
+        let (mut seen, mut oneof) = (0u64, false);
         let desc = self.desc;
         while let Some(field) = map.next_key_seed(Key(|key: &str| field(desc, key)))? {
             let Some(field) = field else {
@@ -327,6 +509,13 @@ impl<'de> Visitor<'de> for Message<'_> {
                 return Err(not_here());
             }
             seen |= bit;
+            if field.oneof {
+                if oneof {
+                    // which one the decoding path keeps depends on its map's order
+                    return Err(not_here());
+                }
+                oneof = true;
+            }
             map.next_value_seed(Value {
                 field,
                 out: &mut *self.out,
@@ -387,6 +576,36 @@ impl Value<'_> {
         true
     }
 
+    /// A `double`: skipped when zero unless it is optional (or in a oneof).
+    fn double(&mut self, v: f64) {
+        if v != 0.0 || matches!(self.field.kind, Kind::OptDouble) {
+            put_key(self.out, self.field.number, 1);
+            self.out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+
+    /// An `sfixed64` of a oneof (always written) or a `sint32` (skipped when zero).
+    fn signed(&mut self, n: i64) -> bool {
+        match self.field.kind {
+            Kind::Sfixed64 => {
+                put_key(self.out, self.field.number, 1);
+                self.out.extend_from_slice(&n.to_le_bytes());
+                true
+            }
+            Kind::Sint32 => {
+                let Ok(n) = i32::try_from(n) else {
+                    return false;
+                };
+                if n != 0 {
+                    put_key(self.out, self.field.number, 0);
+                    put_varint(self.out, u64::from(((n << 1) ^ (n >> 31)) as u32));
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// A 32-bit unsigned field (`uint32`, `fixed32`).
     fn uint32(&mut self, n: i64) -> bool {
         if u32::try_from(n).is_err() {
@@ -408,8 +627,15 @@ impl<'de> Visitor<'de> for Value<'_> {
         Ok(false)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Err(not_here())
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<bool, E> {
+        let Kind::Bool = self.field.kind else {
+            return Err(not_here());
+        };
+        if b {
+            put_key(self.out, self.field.number, 0);
+            self.out.push(1);
+        }
+        Ok(true)
     }
 
     fn visit_u64<E: de::Error>(mut self, n: u64) -> Result<bool, E> {
@@ -418,6 +644,11 @@ impl<'de> Visitor<'de> for Value<'_> {
                 self.number(n);
                 true
             }
+            Kind::Double | Kind::OptDouble => {
+                self.double(n as f64);
+                true
+            }
+            Kind::Sfixed64 | Kind::Sint32 => i64::try_from(n).is_ok_and(|n| self.signed(n)),
             Kind::Fixed32 | Kind::Uint32 => i64::try_from(n).is_ok_and(|n| self.uint32(n)),
             Kind::Enum(_) => i64::try_from(n).is_ok_and(|n| self.int32(n)),
             // a default, as serde writes it
@@ -440,6 +671,11 @@ impl<'de> Visitor<'de> for Value<'_> {
             Kind::Fixed32 | Kind::Uint32 => self.uint32(n),
             Kind::Enum(_) => self.int32(n),
             Kind::Refuse => n == 0,
+            Kind::Double | Kind::OptDouble => {
+                self.double(n as f64);
+                true
+            }
+            Kind::Sfixed64 | Kind::Sint32 => self.signed(n),
             _ => false,
         };
         if ok {
@@ -449,8 +685,14 @@ impl<'de> Visitor<'de> for Value<'_> {
         }
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        Err(not_here())
+    fn visit_f64<E: de::Error>(mut self, v: f64) -> Result<bool, E> {
+        match self.field.kind {
+            Kind::Double | Kind::OptDouble => {
+                self.double(v);
+                Ok(true)
+            }
+            _ => Err(not_here()),
+        }
     }
 
     fn visit_str<E: de::Error>(mut self, s: &str) -> Result<bool, E> {
@@ -483,7 +725,10 @@ impl<'de> Visitor<'de> for Value<'_> {
                 Some(n) => self.int32(n),
                 None => s.trim().parse::<i64>().is_ok_and(|n| self.int32(n)),
             },
-            Kind::Msg(_) | Kind::List(_) | Kind::Any | Kind::Refuse => false,
+            // as the decoding path reads them: `asInt` untrimmed, `scale` and `offset` trimmed
+            Kind::Sfixed64 => s.parse::<i64>().is_ok_and(|n| self.signed(n)),
+            Kind::Sint32 => s.trim().parse::<i64>().is_ok_and(|n| self.signed(n)),
+            _ => false,
         };
         if ok {
             Ok(true)
@@ -511,6 +756,25 @@ impl<'de> Visitor<'de> for Value<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
         let desc = match self.field.kind {
             Kind::List(desc) => desc,
+            Kind::Packed(elem) => {
+                let start = open(self.out, self.field.number);
+                while seq
+                    .next_element_seed(Packed {
+                        elem,
+                        out: &mut *self.out,
+                    })?
+                    .is_some()
+                {}
+                if self.out.len() == start {
+                    // prost writes no empty packed field
+                    self.out.truncate(start - 1);
+                    self.out
+                        .truncate(self.out.len() - key_len(self.field.number));
+                } else {
+                    close(self.out, start);
+                }
+                return Ok(true);
+            }
             // an empty list of what is not taken here is its default (as serde writes it)
             Kind::Refuse if seq.next_element_seed(Skip)?.is_none() => return Ok(true),
             _ => return Err(not_here()),
@@ -522,6 +786,65 @@ impl<'de> Visitor<'de> for Value<'_> {
             out: &mut *self.out,
         })? {}
         Ok(true)
+    }
+}
+
+/// The bytes of a length-delimited field's key.
+fn key_len(number: u32) -> usize {
+    let mut head = Vec::new();
+    put_key(&mut head, number, 2);
+    head.len()
+}
+
+/// One element of a packed repeated field, appended to its payload.
+struct Packed<'o> {
+    elem: Elem,
+    out: &'o mut Vec<u8>,
+}
+
+impl<'de> DeserializeSeed<'de> for Packed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Packed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number")
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<(), E> {
+        match self.elem {
+            Elem::Fixed64 => self.out.extend_from_slice(&n.to_le_bytes()),
+            Elem::Uint64 => put_varint(self.out, n),
+            Elem::Double => self.out.extend_from_slice(&(n as f64).to_le_bytes()),
+        }
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<(), E> {
+        match (self.elem, u64::try_from(n)) {
+            (Elem::Double, _) => self.out.extend_from_slice(&(n as f64).to_le_bytes()),
+            (_, Ok(n)) => return self.visit_u64(n),
+            _ => return Err(not_here()),
+        }
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        let Elem::Double = self.elem else {
+            return Err(not_here());
+        };
+        self.out.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        match self.elem {
+            Elem::Fixed64 | Elem::Uint64 => {
+                let n = s.parse::<u64>().map_err(|_| not_here::<E>())?;
+                self.visit_u64(n)
+            }
+            Elem::Double => Err(not_here()),
+        }
     }
 }
 
@@ -793,6 +1116,7 @@ mod tests {
     use super::*;
     use crate::otlp::json::decode;
     use pipeline_api::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use pipeline_api::proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
     use pipeline_api::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use pipeline_api::testing::random::{self, Rng};
     use pipeline_api::BatchData;
@@ -802,7 +1126,9 @@ mod tests {
         match signal {
             Signal::Traces => BatchData::Traces(ExportTraceServiceRequest::decode(bytes).unwrap()),
             Signal::Logs => BatchData::Logs(ExportLogsServiceRequest::decode(bytes).unwrap()),
-            Signal::Metrics => unreachable!(),
+            Signal::Metrics => {
+                BatchData::Metrics(ExportMetricsServiceRequest::decode(bytes).unwrap())
+            }
         }
     }
 
@@ -857,13 +1183,13 @@ mod tests {
         }
     }
 
-    /// Random trace and logs requests as the OTLP/JSON encoder writes them, again with
+    /// Random requests of every signal as the OTLP/JSON encoder writes them, again with
     /// `snake_case` keys, and as serde writes the structs: the protobuf written here decodes
     /// to what the decoding path gives, and all are taken here.
     #[test]
     fn random_requests_decode_alike() {
         let (mut taken, mut left) = (0, 0);
-        for signal in [Signal::Traces, Signal::Logs] {
+        for signal in [Signal::Traces, Signal::Logs, Signal::Metrics] {
             for seed in 0..400u64 {
                 let data = random::request(signal, &mut Rng(seed));
                 let json = exporters::otlphttp::json::encode(&data);
@@ -886,7 +1212,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!((taken, left), (2_400, 0));
+        assert_eq!((taken, left), (3_600, 0));
     }
 
     /// The specification's example payloads.
@@ -896,6 +1222,7 @@ mod tests {
             ("trace.json", Signal::Traces),
             ("events.json", Signal::Logs),
             ("logs.json", Signal::Logs),
+            ("metrics.json", Signal::Metrics),
         ] {
             let path = format!(
                 "{}/../../shared/testdata/otlp-examples/{name}",
@@ -1019,7 +1346,50 @@ mod tests {
             Signal::Logs,
             log(r#""severityNumber":"SEVERITY_NUMBER_INFO5""#).as_bytes()
         ));
-        assert!(transcode(Signal::Metrics, b"{}").is_none());
+        let metric = |fields: &str| {
+            format!(r#"{{"resourceMetrics":[{{"scopeMetrics":[{{"metrics":[{{{fields}}}]}}]}}]}}"#)
+        };
+        let left = [
+            metric(r#""gauge":{},"sum":{}"#),
+            metric(r#""gauge":3"#),
+            metric(r#""gauge":{"dataPoints":[{"asDouble":1,"asInt":"2"}]}"#),
+            metric(r#""gauge":{"dataPoints":[{"asDouble":"NaN"}]}"#),
+            metric(r#""gauge":{"dataPoints":[{"asInt":" 2"}]}"#),
+            metric(r#""sum":{"isMonotonic":"true"}"#),
+            metric(r#""histogram":{"dataPoints":[{"bucketCounts":[1,null]}]}"#),
+            metric(r#""histogram":{"dataPoints":[{"bucketCounts":[-1]}]}"#),
+            metric(r#""histogram":{"dataPoints":[{"explicitBounds":["1"]}]}"#),
+            metric(r#""exponentialHistogram":{"dataPoints":[{"scale":2147483648}]}"#),
+        ];
+        for json in &left {
+            assert!(!same(Signal::Metrics, json.as_bytes()), "taken: {json}");
+        }
+        for json in [
+            metric(
+                r#""name":"m","gauge":{"dataPoints":[{"asDouble":0,"timeUnixNano":"1"},{"asInt":0}]}"#,
+            ),
+            metric(
+                r#""sum":{"aggregationTemporality":"AGGREGATION_TEMPORALITY_CUMULATIVE","isMonotonic":true,"dataPoints":[{"asInt":"-7","flags":"1"}]}"#,
+            ),
+            metric(
+                r#""histogram":{"aggregationTemporality":1,"dataPoints":[{"count":"3","sum":0,"bucketCounts":["1",2],"explicitBounds":[0.5,1],"min":-1,"max":2.5}]}"#,
+            ),
+            metric(r#""histogram":{"dataPoints":[{"bucketCounts":[],"explicitBounds":[]}]}"#),
+            metric(
+                r#""exponentialHistogram":{"dataPoints":[{"scale":" -3 ","zeroCount":"2","zeroThreshold":0.001,"positive":{"offset":"-2","bucketCounts":["5",6]},"negative":{"offset":300}}]}"#,
+            ),
+            metric(
+                r#""summary":{"dataPoints":[{"count":2,"sum":1.5,"quantileValues":[{"quantile":0.5,"value":1},{"quantile":0,"value":0}]}]}"#,
+            ),
+            metric(
+                r#""gauge":{"dataPoints":[{"asDouble":2,"exemplars":[{"asInt":"3","spanId":"eee19b7ec3c1b174","filteredAttributes":[{"key":"a","value":{"intValue":1}}]}]}]}"#,
+            ),
+            metric(
+                r#""metadata":[{"key":"k","value":{"stringValue":"v"}}],"gauge":null,"unknown":{"x":1}"#,
+            ),
+        ] {
+            assert!(same(Signal::Metrics, json.as_bytes()), "left: {json}");
+        }
     }
 
     /// What the fuzzer found: bytes that are not UTF-8, or a lone surrogate, in a skipped
