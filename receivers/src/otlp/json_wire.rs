@@ -525,6 +525,29 @@ impl<'de> Visitor<'de> for Message<'_> {
     }
 }
 
+/// A JSON object written as field `number`, a message `desc`.
+fn nested<'de, A: MapAccess<'de>>(
+    number: u32,
+    desc: &'static Desc,
+    out: &mut Vec<u8>,
+    map: A,
+) -> Result<(), A::Error> {
+    let start = open(out, number);
+    Message {
+        desc,
+        out: &mut *out,
+    }
+    .visit_map(map)?;
+    close(out, start);
+    Ok(())
+}
+
+/// Field `number` as eight little-endian bytes (a `double`, `fixed64` or `sfixed64`).
+fn put_fixed64(out: &mut Vec<u8>, number: u32, bits: [u8; 8]) {
+    put_key(out, number, 1);
+    out.extend_from_slice(&bits);
+}
+
 /// One field's JSON value, written as that field.
 struct Value<'o> {
     field: &'static Field,
@@ -545,8 +568,7 @@ impl Value<'_> {
         match self.field.kind {
             Kind::Fixed64 => {
                 if n != 0 {
-                    put_key(self.out, number, 1);
-                    self.out.extend_from_slice(&n.to_le_bytes());
+                    put_fixed64(self.out, number, n.to_le_bytes());
                 }
             }
             Kind::Fixed32 => {
@@ -579,8 +601,7 @@ impl Value<'_> {
     /// A `double`: skipped when zero unless it is optional (or in a oneof).
     fn double(&mut self, v: f64) {
         if v != 0.0 || matches!(self.field.kind, Kind::OptDouble) {
-            put_key(self.out, self.field.number, 1);
-            self.out.extend_from_slice(&v.to_le_bytes());
+            put_fixed64(self.out, self.field.number, v.to_le_bytes());
         }
     }
 
@@ -588,8 +609,7 @@ impl Value<'_> {
     fn signed(&mut self, n: i64) -> bool {
         match self.field.kind {
             Kind::Sfixed64 => {
-                put_key(self.out, self.field.number, 1);
-                self.out.extend_from_slice(&n.to_le_bytes());
+                put_fixed64(self.out, self.field.number, n.to_le_bytes());
                 true
             }
             Kind::Sint32 => {
@@ -743,13 +763,7 @@ impl<'de> Visitor<'de> for Value<'_> {
             Kind::Any => return write_any(self.field.number, self.out, map).map(|()| true),
             _ => return Err(not_here()),
         };
-        let start = open(self.out, self.field.number);
-        Message {
-            desc,
-            out: &mut *self.out,
-        }
-        .visit_map(map)?;
-        close(self.out, start);
+        nested(self.field.number, desc, self.out, map)?;
         Ok(true)
     }
 
@@ -872,14 +886,7 @@ impl<'de> Visitor<'de> for Element<'_> {
         if std::ptr::eq(self.desc, &ANY_VALUE_ITEM) {
             return write_any(self.number, self.out, map);
         }
-        let start = open(self.out, self.number);
-        Message {
-            desc: self.desc,
-            out: &mut *self.out,
-        }
-        .visit_map(map)?;
-        close(self.out, start);
-        Ok(())
+        nested(self.number, self.desc, self.out, map)
     }
 }
 
@@ -1049,8 +1056,7 @@ impl<'de> Visitor<'de> for AnyField<'_> {
                 put_varint(self.out, n as u64);
             }
             AnyKind::Double => {
-                put_key(self.out, 4, 1);
-                self.out.extend_from_slice(&(n as f64).to_le_bytes());
+                put_fixed64(self.out, 4, (n as f64).to_le_bytes());
             }
             _ => return Err(not_here()),
         }
@@ -1060,8 +1066,7 @@ impl<'de> Visitor<'de> for AnyField<'_> {
         match (self.kind, i64::try_from(n)) {
             (AnyKind::Int, Ok(n)) => self.visit_i64(n),
             (AnyKind::Double, _) => {
-                put_key(self.out, 4, 1);
-                self.out.extend_from_slice(&(n as f64).to_le_bytes());
+                put_fixed64(self.out, 4, (n as f64).to_le_bytes());
                 Ok(true)
             }
             _ => Err(not_here()),
@@ -1071,8 +1076,7 @@ impl<'de> Visitor<'de> for AnyField<'_> {
         let AnyKind::Double = self.kind else {
             return Err(not_here());
         };
-        put_key(self.out, 4, 1);
-        self.out.extend_from_slice(&n.to_le_bytes());
+        put_fixed64(self.out, 4, n.to_le_bytes());
         Ok(true)
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<bool, E> {
@@ -1098,13 +1102,7 @@ impl<'de> Visitor<'de> for AnyField<'_> {
         let AnyKind::Message(desc, number) = self.kind else {
             return Err(not_here());
         };
-        let start = open(self.out, number);
-        Message {
-            desc,
-            out: &mut *self.out,
-        }
-        .visit_map(map)?;
-        close(self.out, start);
+        nested(number, desc, self.out, map)?;
         Ok(true)
     }
 }
