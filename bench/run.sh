@@ -222,7 +222,9 @@ stats >"$OUT/sink-after-stop.json"
 
 # --- ceiling: the same load through a plain TCP relay on the collector's core -------------------
 CEIL_LINE=""
-if [[ $CEILING == 1 && $KIND == load ]] && (( DELIVERIES == 1 )) && [[ -x $TCPCOPY ]]; then
+# `# bench: ceiling=no`: a raw copy does not apply (the collector sends on another encoding)
+if [[ $CEILING == 1 && $KIND == load && $(meta ceiling) != no ]] && (( DELIVERIES == 1 )) \
+  && [[ -x $TCPCOPY ]]; then
   curl -sf -X POST http://127.0.0.1:24318/reset >/dev/null
   taskset -c "$COLLECTOR_CPU" "$TCPCOPY" --listen "127.0.0.1:$READY_PORT" \
     --to "127.0.0.1:$((READY_PORT + 10000))" --max-time "$((LOAD_SECONDS + 120))s" \

@@ -837,7 +837,8 @@ async fn grpc_include_metadata_passes_lower_case_headers() {
 }
 
 /// Protobuf requests are handed on as the bytes received (checked and counted, not decoded),
-/// so a pass-through pipeline never decodes them; JSON arrives decoded.
+/// so a pass-through pipeline never decodes them; JSON is written into protobuf and arrives
+/// in the wire form too.
 #[tokio::test]
 async fn protobuf_requests_are_handed_on_as_received_bytes() {
     let collect = Arc::new(Collect::default());
@@ -866,7 +867,10 @@ async fn protobuf_requests_are_handed_on_as_received_bytes() {
     let resp = post(r.http(), "/v1/traces", JSON, json).await;
     assert_eq!(resp.status, StatusCode::OK, "{:?}", resp.body);
     let b = collect.take().pop().unwrap();
-    assert!(!b.is_wire() && b.is_decoded());
+    assert!(
+        b.is_wire() && !b.is_decoded(),
+        "JSON written into protobuf: {b:?}"
+    );
     assert_eq!(b.as_traces(), Some(&req));
     r.stop().await;
 }
