@@ -399,12 +399,8 @@ fn not_here<E: de::Error>() -> E {
     E::custom(NotHere)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+fn put_varint(out: &mut Vec<u8>, v: u64) {
+    prost::encoding::encode_varint(v, out);
 }
 
 fn put_key(out: &mut Vec<u8>, number: u32, wire_type: u8) {
@@ -452,17 +448,16 @@ fn close(out: &mut Vec<u8>, start: usize) {
         out[start - 1] = len as u8;
         return;
     }
-    let (mut head, mut n, mut v) = ([0u8; 10], 0, len as u64);
-    while v >= 0x80 {
-        head[n] = v as u8 | 0x80;
-        v >>= 7;
-        n += 1;
-    }
-    head[n] = v as u8;
-    let extra = n;
+    let mut head = [0u8; 10];
+    let n = {
+        let mut rest = &mut head[..];
+        prost::encoding::encode_varint(len as u64, &mut rest);
+        10 - rest.len()
+    };
+    let extra = n - 1;
     out.resize(out.len() + extra, 0);
     out.copy_within(start..start + len, start + extra);
-    out[start - 1..=start - 1 + n].copy_from_slice(&head[..=n]);
+    out[start - 1..start + extra].copy_from_slice(&head[..n]);
 }
 
 /// The `lowerCamelCase` form of a key, as the decoding path makes it (see its `camel`).
@@ -771,6 +766,7 @@ impl<'de> Visitor<'de> for Value<'_> {
         let desc = match self.field.kind {
             Kind::List(desc) => desc,
             Kind::Packed(elem) => {
+                let field_at = self.out.len();
                 let start = open(self.out, self.field.number);
                 while seq
                     .next_element_seed(Packed {
@@ -781,9 +777,7 @@ impl<'de> Visitor<'de> for Value<'_> {
                 {}
                 if self.out.len() == start {
                     // prost writes no empty packed field
-                    self.out.truncate(start - 1);
-                    self.out
-                        .truncate(self.out.len() - key_len(self.field.number));
+                    self.out.truncate(field_at);
                 } else {
                     close(self.out, start);
                 }
@@ -801,13 +795,6 @@ impl<'de> Visitor<'de> for Value<'_> {
         })? {}
         Ok(true)
     }
-}
-
-/// The bytes of a length-delimited field's key.
-fn key_len(number: u32) -> usize {
-    let mut head = Vec::new();
-    put_key(&mut head, number, 2);
-    head.len()
 }
 
 /// One element of a packed repeated field, appended to its payload.
