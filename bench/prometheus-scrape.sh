@@ -27,10 +27,17 @@ dir=$(mktemp -d /tmp/ferrotel-promscrape.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
 
 taskset -c "$load_cpu" "$bin/promtargets" --targets "$targets" --series "$series" --base-port "$base" 2> "$dir/targets.log" &
+up=
 for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$((base + targets - 1))/metrics" > /dev/null && break
+  curl -sf "http://127.0.0.1:$((base + targets - 1))/metrics" > /dev/null && { up=1; break; }
   sleep 0.1
 done
+if [[ -z "$up" ]]; then
+  # without targets every scrape fails and only the report series are counted
+  echo "the targets did not answer (is $bin/promtargets built?); their log:" >&2
+  tail -5 "$dir/targets.log" >&2
+  exit 1
+fi
 
 metrics_port=$((base - 1))
 {

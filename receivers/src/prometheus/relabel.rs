@@ -6,6 +6,7 @@
 //! same RE2 syntax as Go's `regexp`, and `Captures::expand` the same `$1`, `${1}`, `$name`
 //! templates as Go's `Regexp.Expand`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use md5::{Digest, Md5};
@@ -16,6 +17,132 @@ use super::config::is_valid_label_name;
 
 /// A label set while it is being relabelled: name → value, sorted by name.
 pub type Labels = BTreeMap<String, String>;
+
+/// What relabelling reads and changes in a label set: a target's ([`Labels`]) or a scraped
+/// sample's ([`SampleLabels`]).
+pub trait LabelSet {
+    fn label(&self, name: &str) -> Option<&str>;
+    fn set_label(&mut self, name: String, value: String);
+    fn remove_label(&mut self, name: &str);
+    fn retain_labels(&mut self, keep: &mut dyn FnMut(&str, &str) -> bool);
+    /// The pairs, in name order.
+    fn label_pairs(&self) -> Vec<(&str, &str)>;
+}
+
+impl LabelSet for Labels {
+    fn label(&self, name: &str) -> Option<&str> {
+        self.get(name).map(String::as_str)
+    }
+    fn set_label(&mut self, name: String, value: String) {
+        self.insert(name, value);
+    }
+    fn remove_label(&mut self, name: &str) {
+        self.remove(name);
+    }
+    fn retain_labels(&mut self, keep: &mut dyn FnMut(&str, &str) -> bool) {
+        self.retain(|k, v| keep(k, v));
+    }
+    fn label_pairs(&self) -> Vec<(&str, &str)> {
+        self.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+}
+
+/// A scraped sample's labels: sorted by name, each name once, names and values borrowed
+/// from the scrape body and the target wherever nothing rewrote them (a scrape of a
+/// thousand series then copies no label).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SampleLabels<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'a> SampleLabels<'a> {
+    /// `pairs`, whose names are unique, in any order.
+    pub fn from_unique(mut pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>) -> SampleLabels<'a> {
+        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        SampleLabels(pairs)
+    }
+
+    fn find(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_ref().cmp(name))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.find(name).ok().map(|i| self.0[i].1.as_ref())
+    }
+
+    /// The same labels, owning their strings.
+    pub fn into_owned(self) -> SampleLabels<'static> {
+        SampleLabels(
+            self.0
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
+                .collect(),
+        )
+    }
+
+    /// Set `name` to `value`, in its place by name.
+    pub fn insert(&mut self, name: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) {
+        let name = name.into();
+        match self.find(&name) {
+            Ok(i) => self.0[i].1 = value.into(),
+            Err(i) => self.0.insert(i, (name, value.into())),
+        }
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.find(name).is_ok()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The pairs in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
+    }
+}
+
+impl<'a, K: Into<Cow<'a, str>>, V: Into<Cow<'a, str>>> FromIterator<(K, V)> for SampleLabels<'a> {
+    /// As a map is collected: a later value of a name replaces an earlier one.
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
+        let mut out = SampleLabels::default();
+        for (k, v) in pairs {
+            out.insert(k, v);
+        }
+        out
+    }
+}
+
+impl std::ops::Index<&str> for SampleLabels<'_> {
+    type Output = str;
+    fn index(&self, name: &str) -> &str {
+        self.get(name)
+            .unwrap_or_else(|| panic!("no label {name:?}"))
+    }
+}
+
+impl LabelSet for SampleLabels<'_> {
+    fn label(&self, name: &str) -> Option<&str> {
+        self.get(name)
+    }
+    fn set_label(&mut self, name: String, value: String) {
+        self.insert(name, value);
+    }
+    fn remove_label(&mut self, name: &str) {
+        if let Ok(i) = self.find(name) {
+            self.0.remove(i);
+        }
+    }
+    fn retain_labels(&mut self, keep: &mut dyn FnMut(&str, &str) -> bool) {
+        self.0.retain(|(k, v)| keep(k, v));
+    }
+    fn label_pairs(&self) -> Vec<(&str, &str)> {
+        self.iter().collect()
+    }
+}
 
 /// Prometheus `relabelTarget`: a label name possibly built from `$1`/`${name}` references.
 fn relabel_target() -> &'static Regex {
@@ -250,7 +377,7 @@ impl RelabelConfig {
     }
 
     /// Apply this step; `false` = the label set is dropped.
-    fn apply(&self, lb: &mut Labels) -> bool {
+    fn apply(&self, lb: &mut impl LabelSet) -> bool {
         let val = || {
             let sep = self.separator();
             let mut v = String::new();
@@ -258,7 +385,7 @@ impl RelabelConfig {
                 if i > 0 {
                     v.push_str(sep);
                 }
-                if let Some(x) = lb.get(name) {
+                if let Some(x) = lb.label(name) {
                     v.push_str(x);
                 }
             }
@@ -277,12 +404,12 @@ impl RelabelConfig {
                 }
             }
             Action::DropEqual => {
-                if lb.get(&self.target_label).map(String::as_str).unwrap_or("") == val() {
+                if lb.label(&self.target_label).unwrap_or("") == val() {
                     return false;
                 }
             }
             Action::KeepEqual => {
-                if lb.get(&self.target_label).map(String::as_str).unwrap_or("") != val() {
+                if lb.label(&self.target_label).unwrap_or("") != val() {
                     return false;
                 }
             }
@@ -299,38 +426,39 @@ impl RelabelConfig {
                 let mut res = String::new();
                 caps.expand(self.replacement(), &mut res);
                 if res.is_empty() {
-                    lb.remove(&target);
+                    lb.remove_label(&target);
                 } else {
-                    lb.insert(target, res);
+                    lb.set_label(target, res);
                 }
             }
             Action::Lowercase => {
-                lb.insert(self.target_label.clone(), val().to_lowercase());
+                lb.set_label(self.target_label.clone(), val().to_lowercase());
             }
             Action::Uppercase => {
-                lb.insert(self.target_label.clone(), val().to_uppercase());
+                lb.set_label(self.target_label.clone(), val().to_uppercase());
             }
             Action::HashMod => {
                 let m = sum64(&Md5::digest(val().as_bytes())) % self.modulus.max(1);
-                lb.insert(self.target_label.clone(), m.to_string());
+                lb.set_label(self.target_label.clone(), m.to_string());
             }
             Action::LabelMap => {
                 let found: Vec<(String, String)> = lb
-                    .iter()
+                    .label_pairs()
+                    .into_iter()
                     .filter(|(k, _)| re.is_match(k))
                     .map(|(k, v)| {
                         (
                             re.replace_all(k, self.replacement()).into_owned(),
-                            v.clone(),
+                            v.to_string(),
                         )
                     })
                     .collect();
                 for (k, v) in found {
-                    lb.insert(k, v);
+                    lb.set_label(k, v);
                 }
             }
-            Action::LabelDrop => lb.retain(|k, _| !re.is_match(k)),
-            Action::LabelKeep => lb.retain(|k, _| re.is_match(k)),
+            Action::LabelDrop => lb.retain_labels(&mut |k, _| !re.is_match(k)),
+            Action::LabelKeep => lb.retain_labels(&mut |k, _| re.is_match(k)),
         }
         true
     }
@@ -346,12 +474,12 @@ fn sum64(hash: &[u8]) -> u64 {
 
 /// Apply `configs` in order (Prometheus `relabel.Process`); `false` = dropped. As in
 /// Prometheus, labels with an empty value do not exist afterwards.
-pub fn process(lb: &mut Labels, configs: &[RelabelConfig]) -> bool {
+pub fn process(lb: &mut impl LabelSet, configs: &[RelabelConfig]) -> bool {
     for c in configs {
         if !c.apply(lb) {
             return false;
         }
     }
-    lb.retain(|_, v| !v.is_empty());
+    lb.retain_labels(&mut |_, v| !v.is_empty());
     true
 }

@@ -4,7 +4,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric;
 use pipeline_api::config::{parse_typed, ConfigValue};
 
 use super::config::{parse_byte_size, parse_prom_duration, PrometheusReceiverConfig};
-use super::relabel::{process, Labels, RelabelConfig};
+use super::relabel::{process, LabelSet, Labels, RelabelConfig, SampleLabels};
 use super::textparse::{parse, Format, MetricType};
 use super::translate::{build, stale_nan, Adjuster, FinalSample, TargetInfo};
 
@@ -159,7 +159,15 @@ fn relabel(input: &[(&str, &str)], cfg: &str) -> Option<Labels> {
     for c in &configs {
         assert!(c.validate().is_empty(), "{:?}", c.validate());
     }
-    process(&mut lb, &configs).then_some(lb)
+    let kept = process(&mut lb, &configs);
+    // a scraped sample's label set (borrowed, a sorted list) relabels alike
+    let mut sample: SampleLabels<'_> = input.iter().copied().collect();
+    assert_eq!(process(&mut sample, &configs), kept, "{cfg}: kept");
+    if kept {
+        let pairs: Vec<(&str, &str)> = sample.iter().collect();
+        assert_eq!(pairs, lb.label_pairs(), "{cfg}: labels");
+    }
+    kept.then_some(lb)
 }
 
 #[test]
@@ -411,12 +419,12 @@ fn target() -> TargetInfo {
     }
 }
 
-fn sample(pairs: &[(&str, &str)], value: f64, t: u64) -> FinalSample {
+fn sample(pairs: &[(&str, &str)], value: f64, t: u64) -> FinalSample<'static> {
     let mut l = labels(pairs);
     l.insert("job".into(), "job1".into());
     l.insert("instance".into(), "10.0.0.1:8080".into());
     FinalSample {
-        labels: l,
+        labels: l.into_iter().collect(),
         value,
         time_ns: t,
     }
@@ -597,14 +605,19 @@ fn honor_labels_decides_who_wins_a_collision() {
         timeout: std::time::Duration::from_secs(1),
         kubernetes: Vec::new(),
     };
-    let mut lb = labels(&[("__name__", "m"), ("job", "scraped"), ("exported_job", "x")]);
+    let mut lb: SampleLabels<'_> =
+        labels(&[("__name__", "m"), ("job", "scraped"), ("exported_job", "x")])
+            .into_iter()
+            .collect();
     attach_target_labels(&mut lb, &t, false);
-    assert_eq!(lb["job"], "j");
-    assert_eq!(lb["exported_exported_job"], "scraped");
-    let mut lb = labels(&[("__name__", "m"), ("job", "scraped")]);
+    assert_eq!(&lb["job"], "j");
+    assert_eq!(&lb["exported_exported_job"], "scraped");
+    let mut lb: SampleLabels<'_> = labels(&[("__name__", "m"), ("job", "scraped")])
+        .into_iter()
+        .collect();
     attach_target_labels(&mut lb, &t, true);
-    assert_eq!(lb["job"], "scraped");
-    assert_eq!(lb["instance"], "h:1");
+    assert_eq!(&lb["job"], "scraped");
+    assert_eq!(&lb["instance"], "h:1");
 }
 
 #[test]
@@ -700,8 +713,8 @@ fn info_and_stateset_are_non_monotonic_sums_and_gauge_histograms_are_dropped() {
         .samples
         .iter()
         .map(|s| {
-            let mut pairs: Vec<(&str, &str)> = vec![("__name__", s.name.as_str())];
-            pairs.extend(s.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let mut pairs: Vec<(&str, &str)> = vec![("__name__", s.name)];
+            pairs.extend(s.labels.iter().map(|(k, v)| (*k, v.as_ref())));
             sample(&pairs, s.value, 1)
         })
         .collect();
@@ -722,6 +735,13 @@ fn info_and_stateset_are_non_monotonic_sums_and_gauge_histograms_are_dropped() {
 }
 
 fn job_context(extra: &str) -> super::scrape::JobContext {
+    job_context_to(extra, pipeline_api::testing::Collect::new())
+}
+
+fn job_context_to(
+    extra: &str,
+    next: std::sync::Arc<pipeline_api::testing::Collect>,
+) -> super::scrape::JobContext {
     use pipeline_api::{ComponentId, ComponentKind};
     let c = parse_cfg(&format!(
         "config: {{scrape_configs: [{{job_name: j, static_configs: [{{targets: ['h:1']}}]{extra}}}]}}"
@@ -734,7 +754,7 @@ fn job_context(extra: &str) -> super::scrape::JobContext {
         resolved: sc.resolved(&c.config.global),
         config: sc,
         client: reqwest::Client::builder().build().unwrap(),
-        next: pipeline_api::testing::Collect::new(),
+        next,
         obs: pipeline_api::telemetry::ComponentTelemetry::detached(ComponentKind::Receiver, &id)
             .receiver_obs("http"),
         trim_suffixes: false,
@@ -765,14 +785,15 @@ fn a_scrape_applies_metric_relabelling_limits_and_timestamps() {
     let job = job_context(
         ", metric_relabel_configs: [{source_labels: [__name__], regex: c, action: drop}]",
     );
-    let (samples, scraped) = process_body(&job, &scrape_target(), body, Format::Text).unwrap();
+    let target = scrape_target();
+    let (samples, scraped) = process_body(&job, &target, body, Format::Text).unwrap();
     assert_eq!(scraped, 3);
     assert_eq!(samples.len(), 2, "c dropped by metric_relabel_configs");
     assert_eq!(samples[0].time_ns, 5_000_000_000, "honor_timestamps: true");
     assert_eq!(samples[1].time_ns, 1_000);
-    assert_eq!(samples[0].labels["job"], "j");
+    assert_eq!(&samples[0].labels["job"], "j");
     let job = job_context(", honor_timestamps: false");
-    let (samples, _) = process_body(&job, &scrape_target(), body, Format::Text).unwrap();
+    let (samples, _) = process_body(&job, &target, body, Format::Text).unwrap();
     assert_eq!(samples[0].time_ns, 1_000);
     let job = job_context(", sample_limit: 2");
     let e = process_body(&job, &scrape_target(), body, Format::Text).unwrap_err();
@@ -783,4 +804,114 @@ fn a_scrape_applies_metric_relabelling_limits_and_timestamps() {
     let job = job_context("");
     let e = process_body(&job, &scrape_target(), b"a 1\nb{ 2\n", Format::Text).unwrap_err();
     assert!(e.starts_with("line 2:"), "{e}");
+}
+
+/// A loopback HTTP server answering each request with the next of `bodies` (`None`: status
+/// 500), then 500 for good; its port.
+async fn serve_bodies(bodies: Vec<Option<&'static str>>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut bodies = bodies.into_iter();
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let answer = match bodies.next().flatten() {
+                Some(b) => format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{b}",
+                    b.len()
+                ),
+                None => "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into(),
+            };
+            let _ = conn.write_all(answer.as_bytes()).await;
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn series_that_go_away_get_stale_markers_with_their_labels() {
+    use crate::testing::points;
+    let port = serve_bodies(vec![
+        Some("# TYPE a gauge\na{x=\"1\"} 1\na{x=\"2\",y=\"q\\\"uote\"} 2\nb 3\n"),
+        // a{x="2"} and b go away
+        Some("# TYPE a gauge\na{x=\"1\"} 4\n"),
+        // the scrape fails: a{x="1"} goes away
+        None,
+    ])
+    .await;
+    let next = pipeline_api::testing::Collect::new();
+    let job = std::sync::Arc::new(job_context_to("", next.clone()));
+    let mut target = scrape_target();
+    target.url = format!("http://127.0.0.1:{port}/metrics");
+    let mut l = super::scrape::Loop::new(job, target);
+    let mut scrapes = Vec::new();
+    for _ in 0..4 {
+        l.scrape_once().await;
+        let batches = next.take();
+        assert_eq!(batches.len(), 1);
+        let rm = batches[0].as_metrics().unwrap().resource_metrics[0].clone();
+        let show = |name: &str| {
+            let mut p: Vec<String> = points(&rm, name)
+                .into_iter()
+                .map(|(a, v)| format!("{a}={v}"))
+                .collect();
+            p.sort();
+            p
+        };
+        scrapes.push((show("a"), show("b"), show("up")));
+    }
+    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        scrapes[0],
+        (v(&["x=1=1", "x=2,y=q\"uote=2"]), v(&["=3"]), v(&["=1"]))
+    );
+    // stale: NaN (no recorded value), with the labels they had (an escaped one too)
+    assert_eq!(
+        scrapes[1],
+        (v(&["x=1=4", "x=2,y=q\"uote=NaN"]), v(&["=NaN"]), v(&["=1"]))
+    );
+    assert_eq!(scrapes[2], (v(&["x=1=NaN"]), v(&[]), v(&["=0"])));
+    // nothing is left to go stale
+    assert_eq!(scrapes[3], (v(&[]), v(&[]), v(&["=0"])));
+}
+
+#[test]
+fn a_scrape_labels_samples_with_and_without_a_clash_alike() {
+    use super::scrape::process_for_test as process_body;
+    let body = b"m{job=\"scraped\",k=\"v\"} 1\nm2{k=\"v\",e=\"\"} 2\n";
+    let target = scrape_target();
+    let show = |s: &super::translate::FinalSample<'_>| {
+        s.labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let (samples, _) = process_body(&job_context(""), &target, body, Format::Text).unwrap();
+    let got: Vec<String> = samples.iter().map(show).collect();
+    assert_eq!(
+        got,
+        [
+            "__name__=m,exported_job=scraped,instance=h:1,job=j,k=v",
+            "__name__=m2,instance=h:1,job=j,k=v",
+        ]
+    );
+    let job = job_context(", honor_labels: true");
+    let (samples, _) = process_body(&job, &target, body, Format::Text).unwrap();
+    let got: Vec<String> = samples.iter().map(show).collect();
+    assert_eq!(
+        got,
+        [
+            "__name__=m,instance=h:1,job=scraped,k=v",
+            "__name__=m2,instance=h:1,job=j,k=v",
+        ]
+    );
 }

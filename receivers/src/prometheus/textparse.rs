@@ -3,9 +3,10 @@
 //! Why not a crate: the Rust crates for this format are either unmaintained
 //! (`prometheus-parse`: no OpenMetrics, no exemplars, allocates a regex match per line) or
 //! made for producing metrics (`prometheus-client` only encodes). A scrape body is parsed
-//! once per target and interval, so the parser is a single pass over the bytes that
-//! allocates only the strings it returns, and never panics: anything it does not understand
-//! is an error naming the line (Prometheus then fails the scrape: `up` is 0).
+//! once per target and interval, so the parser is a single pass over the bytes whose
+//! samples borrow their names and label values from the body (a value with an escape is
+//! the only string it builds), and never panics: anything it does not understand is an
+//! error naming the line (Prometheus then fails the scrape: `up` is 0).
 //!
 //! Rules as Prometheus' `model/textparse` (`promparser.go`, `openmetricsparser.go`):
 //! - `# HELP name text` and `# TYPE name type` set a family's metadata; `# UNIT` too in
@@ -17,6 +18,7 @@
 //!   a sample may carry an exemplar (`# {labels} value [timestamp]`, skipped), and the body
 //!   must end with `# EOF`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -87,19 +89,19 @@ impl Default for Metadata {
     }
 }
 
-/// One sample as exposed.
+/// One sample as exposed, borrowed from the body.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    pub name: String,
-    pub labels: Vec<(String, String)>,
+pub struct Sample<'a> {
+    pub name: &'a str,
+    pub labels: LabelPairs<'a>,
     pub value: f64,
     pub timestamp_ms: Option<i64>,
 }
 
 /// A parsed body.
 #[derive(Debug, Default)]
-pub struct Parsed {
-    pub samples: Vec<Sample>,
+pub struct Parsed<'a> {
+    pub samples: Vec<Sample<'a>>,
     /// By family name as the `# TYPE`/`# HELP`/`# UNIT` lines name it.
     pub metadata: HashMap<String, Metadata>,
 }
@@ -125,7 +127,7 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 /// Parse a scrape body.
-pub fn parse(body: &[u8], format: Format) -> Result<Parsed, ParseError> {
+pub fn parse(body: &[u8], format: Format) -> Result<Parsed<'_>, ParseError> {
     let text = std::str::from_utf8(body).map_err(|e| ParseError {
         line: 0,
         message: format!("the body is not valid UTF-8 ({e})"),
@@ -277,11 +279,11 @@ fn comment(
     Ok(())
 }
 
-/// Parse a label set starting after `{`; returns the labels and what follows `}`.
-/// Label pairs in exposition order.
-pub type LabelPairs = Vec<(String, String)>;
+/// Label pairs in exposition order; a value is borrowed unless it had an escape.
+pub type LabelPairs<'a> = Vec<(&'a str, Cow<'a, str>)>;
 
-fn labels(mut s: &str) -> Result<(LabelPairs, &str), String> {
+/// Parse a label set starting after `{`; returns the labels and what follows `}`.
+fn labels(mut s: &str) -> Result<(LabelPairs<'_>, &str), String> {
     let mut out = Vec::new();
     loop {
         s = s.trim_start_matches([' ', '\t']);
@@ -311,35 +313,12 @@ fn labels(mut s: &str) -> Result<(LabelPairs, &str), String> {
         s = s
             .strip_prefix('"')
             .ok_or_else(|| format!("expected a quoted value for label {name:?}"))?;
-        let mut value = String::new();
-        let mut closed = None;
-        let mut chars = s.char_indices();
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '"' => {
-                    closed = Some(i + 1);
-                    break;
-                }
-                '\\' => match chars.next() {
-                    Some((_, 'n')) => value.push('\n'),
-                    Some((_, '\\')) => value.push('\\'),
-                    Some((_, '"')) => value.push('"'),
-                    Some((_, o)) => {
-                        value.push('\\');
-                        value.push(o);
-                    }
-                    None => return Err(format!("unterminated value of label {name:?}")),
-                },
-                '\n' => return Err(format!("newline in the value of label {name:?}")),
-                c => value.push(c),
-            }
-        }
-        let end = closed.ok_or_else(|| format!("unterminated value of label {name:?}"))?;
-        s = s[end..].trim_start_matches([' ', '\t']);
-        if out.iter().any(|(k, _): &(String, String)| k == name) {
+        let (value, after) = label_value(s, name)?;
+        s = after.trim_start_matches([' ', '\t']);
+        if out.iter().any(|(k, _)| *k == name) {
             return Err(format!("duplicate label name {name:?}"));
         }
-        out.push((name.to_string(), value));
+        out.push((name, value));
         if let Some(rest) = s.strip_prefix(',') {
             s = rest;
         } else if !s.starts_with('}') {
@@ -350,6 +329,38 @@ fn labels(mut s: &str) -> Result<(LabelPairs, &str), String> {
     }
 }
 
+/// A label value after its opening quote, unescaped (`\\`, `\"`, `\n`; any other escape
+/// is kept as written), and what follows its closing quote. Borrowed when it has no escape.
+fn label_value<'a>(s: &'a str, name: &str) -> Result<(Cow<'a, str>, &'a str), String> {
+    let unterminated = || format!("unterminated value of label {name:?}");
+    let end = s.find(['"', '\\', '\n']).ok_or_else(unterminated)?;
+    match s.as_bytes()[end] {
+        b'"' => return Ok((Cow::Borrowed(&s[..end]), &s[end + 1..])),
+        b'\n' => return Err(format!("newline in the value of label {name:?}")),
+        _ => {}
+    }
+    let mut value = String::from(&s[..end]);
+    let mut chars = s[end..].char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Ok((Cow::Owned(value), &s[end + i + 1..])),
+            '\\' => match chars.next() {
+                Some((_, 'n')) => value.push('\n'),
+                Some((_, '\\')) => value.push('\\'),
+                Some((_, '"')) => value.push('"'),
+                Some((_, o)) => {
+                    value.push('\\');
+                    value.push(o);
+                }
+                None => return Err(unterminated()),
+            },
+            '\n' => return Err(format!("newline in the value of label {name:?}")),
+            c => value.push(c),
+        }
+    }
+    Err(unterminated())
+}
+
 /// Go `strconv.ParseFloat` for the values exposition formats use.
 pub fn parse_float(s: &str) -> Option<f64> {
     if s.is_empty() || s.contains('_') {
@@ -358,7 +369,7 @@ pub fn parse_float(s: &str) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
-fn sample(line: &str, format: Format) -> Result<Sample, String> {
+fn sample(line: &str, format: Format) -> Result<Sample<'_>, String> {
     let om = format == Format::OpenMetrics;
     let (name, rest) = metric_name(line).ok_or_else(|| {
         format!(
@@ -405,7 +416,7 @@ fn sample(line: &str, format: Format) -> Result<Sample, String> {
         return Err(format!("unexpected {extra:?} after the sample of {name:?}"));
     }
     Ok(Sample {
-        name: name.to_string(),
+        name,
         labels,
         value,
         timestamp_ms,

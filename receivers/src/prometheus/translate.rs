@@ -15,6 +15,7 @@
 //! - a stale series (Prometheus' staleness marker) becomes a point flagged NoRecordedValue.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
@@ -25,7 +26,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use super::relabel::Labels;
+use super::relabel::SampleLabels;
 use super::textparse::{family_of, Metadata, MetricType};
 
 /// Prometheus' staleness marker, a NaN with this bit pattern (`value.StaleNaN`).
@@ -71,8 +72,8 @@ fn report_help(name: &str) -> Option<&'static str> {
 /// One sample after target labels and metric relabelling: its labels include `__name__`,
 /// `job` and `instance`.
 #[derive(Debug, Clone)]
-pub struct FinalSample {
-    pub labels: Labels,
+pub struct FinalSample<'a> {
+    pub labels: SampleLabels<'a>,
     pub value: f64,
     /// Nanoseconds since the epoch.
     pub time_ns: u64,
@@ -123,6 +124,24 @@ pub fn resource_attributes(job: &str, instance: &str, scheme: &str) -> Vec<KeyVa
     attrs
 }
 
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+pub struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
 /// What the start-time adjuster remembers of a series.
 #[derive(Debug, Clone, Copy)]
 struct SeriesInfo {
@@ -156,9 +175,9 @@ pub fn hash_labels<'a, K: AsRef<str> + 'a, V: AsRef<str> + 'a>(
     h
 }
 
-fn series_key(name: &str, attrs: &[(String, String)]) -> SeriesKey {
+fn series_key(name: &str, attrs: &[(&str, &str)]) -> SeriesKey {
     use std::hash::Hasher;
-    hash_labels(name, attrs.iter().map(|(k, v)| (k, v))).finish()
+    hash_labels(name, attrs.iter().copied()).finish()
 }
 
 /// A cumulative point as the adjuster sees it.
@@ -177,7 +196,7 @@ struct Observed {
 /// Per-target state kept across scrapes: start times and previous values.
 #[derive(Debug, Default)]
 pub struct Adjuster {
-    series: HashMap<SeriesKey, SeriesInfo>,
+    series: HashMap<SeriesKey, SeriesInfo, BuildHasherDefault<Prehashed>>,
     last_gc_ns: u64,
 }
 
@@ -249,17 +268,17 @@ pub struct TargetInfo {
     pub kubernetes: Vec<(String, String)>,
 }
 
-/// One metric being assembled.
-struct Family {
-    name: String,
+/// One metric being assembled; its strings borrowed from the samples and the metadata.
+struct Family<'a> {
+    name: &'a str,
     kind: MetricType,
-    help: String,
-    unit: String,
+    help: &'a str,
+    unit: &'a str,
     /// Data points by attribute set, in first-seen order.
-    groups: Vec<Group>,
+    groups: Vec<Group<'a>>,
     /// Groups by a hash of their attributes and scope (equal hashes are told apart by
     /// comparing).
-    index: HashMap<u64, Vec<usize>>,
+    index: HashMap<u64, usize, BuildHasherDefault<Prehashed>>,
 }
 
 /// The hash a group is found by: its sorted attributes and its scope.
@@ -273,20 +292,14 @@ fn group_hash(attrs: &[(&str, &str)], scope: (&str, &str)) -> u64 {
     h.finish()
 }
 
-fn same_group(g: &Group, attrs: &[(&str, &str)], scope: (&str, &str)) -> bool {
-    g.scope.0 == scope.0
-        && g.scope.1 == scope.1
-        && g.attrs.len() == attrs.len()
-        && g.attrs
-            .iter()
-            .zip(attrs)
-            .all(|((a, b), (c, d))| a == c && b == d)
+fn same_group(g: &Group<'_>, attrs: &[(&str, &str)], scope: (&str, &str)) -> bool {
+    g.scope == scope && g.attrs == attrs
 }
 
 #[derive(Default)]
-struct Group {
-    attrs: Vec<(String, String)>,
-    scope: (String, String),
+struct Group<'a> {
+    attrs: Vec<(&'a str, &'a str)>,
+    scope: (&'a str, &'a str),
     time_ns: u64,
     value: Option<f64>,
     count: Option<f64>,
@@ -328,23 +341,23 @@ fn resolve<'a>(
 }
 
 /// Build the OTLP metrics of one scrape.
-pub fn build(
-    target: &TargetInfo,
-    samples: &[FinalSample],
-    metadata: &HashMap<String, Metadata>,
+pub fn build<'a>(
+    target: &'a TargetInfo,
+    samples: &'a [FinalSample<'_>],
+    metadata: &'a HashMap<String, Metadata>,
     adjuster: &mut Adjuster,
 ) -> ResourceMetrics {
     let mut resource = resource_attributes(&target.job, &target.instance, &target.scheme);
     resource.extend(target.kubernetes.iter().map(|(k, v)| kv(k, v)));
-    let mut families: Vec<Family> = Vec::new();
-    let mut by_name: HashMap<String, usize> = HashMap::new();
+    let mut families: Vec<Family<'a>> = Vec::new();
+    let mut by_name: HashMap<&'a str, usize> = HashMap::new();
     for s in samples {
         let Some(name) = s.labels.get("__name__") else {
             continue;
         };
         if name == "target_info" {
-            for (k, v) in &s.labels {
-                if !matches!(k.as_str(), "__name__" | "job" | "instance") {
+            for (k, v) in s.labels.iter() {
+                if !matches!(k, "__name__" | "job" | "instance") {
                     resource.push(kv(k, v));
                 }
             }
@@ -363,8 +376,8 @@ pub fn build(
         let mut scope: (&str, &str) = (DEFAULT_SCOPE, target.scope_version.as_str());
         let mut attrs: Vec<(&str, &str)> = Vec::with_capacity(s.labels.len());
         let mut bound: Option<&str> = None;
-        for (k, v) in &s.labels {
-            match k.as_str() {
+        for (k, v) in s.labels.iter() {
+            match k {
                 "__name__" | "job" | "instance" => {}
                 "otel_scope_name" => scope.0 = v,
                 "otel_scope_version" => scope.1 = v,
@@ -375,55 +388,52 @@ pub fn build(
         }
         for (k, v) in &target.external_labels {
             if !attrs.iter().any(|(a, _)| a == k) {
-                attrs.push((k, v));
+                attrs.push((k.as_str(), v.as_str()));
             }
         }
         attrs.sort();
         let fi = match by_name.get(metric_name) {
             Some(i) => *i,
             None => {
-                by_name.insert(metric_name.to_string(), families.len());
+                by_name.insert(metric_name, families.len());
                 families.push(Family {
-                    name: metric_name.to_string(),
+                    name: metric_name,
                     kind,
                     help: meta
-                        .map(|m| m.help.clone())
-                        .or_else(|| report_help(metric_name).map(String::from))
+                        .map(|m| m.help.as_str())
+                        .or_else(|| report_help(metric_name))
                         .unwrap_or_default(),
-                    unit: meta.map(|m| m.unit.clone()).unwrap_or_default(),
+                    unit: meta.map(|m| m.unit.as_str()).unwrap_or_default(),
                     groups: Vec::new(),
-                    index: HashMap::new(),
+                    index: HashMap::default(),
                 });
                 families.len() - 1
             }
         };
         let fam = &mut families[fi];
         let h = group_hash(&attrs, scope);
-        let found = fam.index.get(&h).and_then(|c| {
-            c.iter()
-                .copied()
-                .find(|&i| same_group(&fam.groups[i], &attrs, scope))
-        });
+        // a hash matched by another group (never seen, but possible) is found by looking
+        let found = match fam.index.get(&h) {
+            Some(&i) if same_group(&fam.groups[i], &attrs, scope) => Some(i),
+            Some(_) => fam.groups.iter().position(|g| same_group(g, &attrs, scope)),
+            None => None,
+        };
         let gi = match found {
             Some(i) => i,
             None => {
                 fam.groups.push(Group {
-                    attrs: attrs
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
-                    scope: (scope.0.to_string(), scope.1.to_string()),
+                    attrs,
+                    scope,
                     time_ns: s.time_ns,
                     ..Default::default()
                 });
                 let i = fam.groups.len() - 1;
-                fam.index.entry(h).or_default().push(i);
+                fam.index.entry(h).or_insert(i);
                 i
             }
         };
         let g = &mut fam.groups[gi];
-        let base = fam.name.as_str();
-        let suffix = name.strip_prefix(base);
+        let suffix = name.strip_prefix(fam.name);
         match fam.kind {
             MetricType::Histogram | MetricType::Summary => {
                 if suffix == Some("_sum") {
@@ -437,7 +447,7 @@ pub fn build(
                     g.complex.push((b, s.value));
                 }
             }
-            MetricType::Counter if name.ends_with("_created") && *name != fam.name => {
+            MetricType::Counter if name.ends_with("_created") && name != fam.name => {
                 g.created = Some(s.value);
             }
             _ => {
@@ -451,17 +461,17 @@ pub fn build(
 
     let mut scopes: Vec<ScopeMetrics> = Vec::new();
     for mut fam in families {
-        let mut by_scope: Vec<((String, String), Metric)> = Vec::new();
+        let mut by_scope: Vec<((&str, &str), Metric)> = Vec::new();
         let groups = std::mem::take(&mut fam.groups);
         for g in groups {
             let metric = match by_scope.iter_mut().position(|(s, _)| *s == g.scope) {
                 Some(i) => &mut by_scope[i].1,
                 None => {
-                    by_scope.push((g.scope.clone(), new_metric(&fam, target.trim_suffixes)));
+                    by_scope.push((g.scope, new_metric(&fam, target.trim_suffixes)));
                     &mut by_scope.last_mut().expect("just pushed").1
                 }
             };
-            add_point(metric, &fam.name, g, adjuster);
+            add_point(metric, fam.name, g, adjuster);
         }
         for (scope, metric) in by_scope {
             if metric_is_empty(&metric) {
@@ -475,8 +485,8 @@ pub fn build(
                 Some(sm) => sm.metrics.push(metric),
                 None => scopes.push(ScopeMetrics {
                     scope: Some(InstrumentationScope {
-                        name: scope.0,
-                        version: scope.1,
+                        name: scope.0.to_string(),
+                        version: scope.1.to_string(),
                         ..Default::default()
                     }),
                     metrics: vec![metric],
@@ -501,14 +511,14 @@ fn parse_bound(s: &str) -> Option<f64> {
 
 /// Move each `X_created` counter group's value onto the `X_total` group with the same
 /// attributes.
-fn merge_created(families: &mut [Family]) {
-    type Created = (String, Vec<(String, String)>, (String, String), f64);
-    let mut created: Vec<Created> = Vec::new();
+fn merge_created(families: &mut [Family<'_>]) {
+    type Created<'a> = (&'a str, Vec<(&'a str, &'a str)>, (&'a str, &'a str), f64);
+    let mut created: Vec<Created<'_>> = Vec::new();
     for f in families.iter_mut() {
         if f.kind == MetricType::Counter {
             for g in &f.groups {
                 if let (None, Some(c)) = (g.value, g.created) {
-                    created.push((f.name.clone(), g.attrs.clone(), g.scope.clone(), c));
+                    created.push((f.name, g.attrs.clone(), g.scope, c));
                 }
             }
         }
@@ -516,7 +526,7 @@ fn merge_created(families: &mut [Family]) {
     for (fam_name, attrs, scope, c) in created {
         for f in families.iter_mut() {
             if f.kind == MetricType::Counter
-                && (f.name == format!("{fam_name}_total") || f.name == fam_name)
+                && (f.name == fam_name || f.name.strip_suffix("_total") == Some(fam_name))
             {
                 for g in &mut f.groups {
                     if g.attrs == attrs && g.scope == scope && g.value.is_some() {
@@ -538,11 +548,11 @@ fn metric_is_empty(m: &Metric) -> bool {
     }
 }
 
-fn new_metric(fam: &Family, trim: bool) -> Metric {
+fn new_metric(fam: &Family<'_>, trim: bool) -> Metric {
     let name = if trim {
-        trim_suffixes(&fam.name, fam.kind, &fam.unit)
+        trim_suffixes(fam.name, fam.kind, fam.unit)
     } else {
-        fam.name.clone()
+        fam.name.to_string()
     };
     let data = match fam.kind {
         MetricType::Counter | MetricType::Info => metric::Data::Sum(Sum {
@@ -563,8 +573,8 @@ fn new_metric(fam: &Family, trim: bool) -> Metric {
     };
     Metric {
         name,
-        description: fam.help.clone(),
-        unit: fam.unit.clone(),
+        description: fam.help.to_string(),
+        unit: fam.unit.to_string(),
         data: Some(data),
         ..Default::default()
     }
@@ -595,11 +605,11 @@ fn secs_to_ns(secs: f64) -> u64 {
     }
 }
 
-fn attr_list(attrs: &[(String, String)]) -> Vec<KeyValue> {
+fn attr_list(attrs: &[(&str, &str)]) -> Vec<KeyValue> {
     attrs.iter().map(|(k, v)| kv(k, v)).collect()
 }
 
-fn add_point(metric: &mut Metric, name: &str, g: Group, adjuster: &mut Adjuster) {
+fn add_point(metric: &mut Metric, name: &str, g: Group<'_>, adjuster: &mut Adjuster) {
     let key = series_key(name, &g.attrs);
     let created_ns = g.created.map(secs_to_ns).filter(|c| *c > 0);
     let start = created_ns.unwrap_or(g.time_ns);
@@ -728,7 +738,7 @@ fn add_point(metric: &mut Metric, name: &str, g: Group, adjuster: &mut Adjuster)
     }
 }
 
-fn number_point(attrs: &[(String, String)], start: u64, time: u64, v: f64) -> NumberDataPoint {
+fn number_point(attrs: &[(&str, &str)], start: u64, time: u64, v: f64) -> NumberDataPoint {
     let mut p = NumberDataPoint {
         attributes: attr_list(attrs),
         start_time_unix_nano: start,
