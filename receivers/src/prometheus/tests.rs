@@ -809,19 +809,14 @@ fn a_scrape_applies_metric_relabelling_limits_and_timestamps() {
 /// A loopback HTTP server answering each request with the next of `bodies` (`None`: status
 /// 500), then 500 for good; its port.
 async fn serve_bodies(bodies: Vec<Option<&'static str>>) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         let mut bodies = bodies.into_iter();
         while let Ok((mut conn, _)) = listener.accept().await {
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match conn.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
+            if crate::testing::read_request_head(&mut conn).await.is_none() {
+                continue;
             }
             let answer = match bodies.next().flatten() {
                 Some(b) => format!(
