@@ -6,7 +6,8 @@
 # other in one run. The collector runs on COLLECTOR_CPU (default 1), the targets on LOAD_CPU
 # (default 0). Prints, per collector: CPU seconds and percent of one core over DURATION
 # seconds (default 120) after a WARMUP (default 20 s), peak RSS, and the data points it
-# reported accepted per second (from its own /metrics).
+# reported accepted per second (from its own /metrics). EXPORTER=otlp sends to the bench
+# `sink` (on LOAD_CPU) through `batch` and an `otlp` exporter instead, as a gateway would.
 #
 #   cargo build --release -p ferrotel -p bench
 #   bench/prometheus-scrape.sh
@@ -40,6 +41,11 @@ if [[ -z "$up" ]]; then
 fi
 
 metrics_port=$((base - 1))
+exporter=${EXPORTER:-nop}
+if [[ "$exporter" == otlp ]]; then
+  sink_port=$((base - 2))
+  taskset -c "$load_cpu" "$bin/sink" --grpc "127.0.0.1:$sink_port" --http "127.0.0.1:$((base - 3))" --no-dedup --threads 1 > "$dir/sink.log" 2>&1 &
+fi
 {
   echo "receivers:"
   echo "  prometheus:"
@@ -51,7 +57,13 @@ metrics_port=$((base - 1))
   echo "            - targets:"
   for ((t = 0; t < targets; t++)); do echo "                - 127.0.0.1:$((base + t))"; done
   echo "exporters:"
-  echo "  nop:"
+  if [[ "$exporter" == otlp ]]; then
+    echo "  otlp: {endpoint: 127.0.0.1:$sink_port, tls: {insecure: true}, compression: none}"
+    echo "processors:"
+    echo "  batch:"
+  else
+    echo "  nop:"
+  fi
   echo "service:"
   echo "  telemetry:"
   echo "    logs: {level: warn}"
@@ -59,7 +71,11 @@ metrics_port=$((base - 1))
   echo "      readers:"
   echo "        - pull: {exporter: {prometheus: {host: 127.0.0.1, port: $metrics_port}}}"
   echo "  pipelines:"
-  echo "    metrics: {receivers: [prometheus], exporters: [nop]}"
+  if [[ "$exporter" == otlp ]]; then
+    echo "    metrics: {receivers: [prometheus], processors: [batch], exporters: [otlp]}"
+  else
+    echo "    metrics: {receivers: [prometheus], exporters: [nop]}"
+  fi
 } > "$dir/config.yaml"
 
 ticks=$(getconf CLK_TCK)
@@ -89,7 +105,7 @@ measure() { # name binary
       n, t / hz, 100 * t / hz / d, r / 1024, a / d }'
 }
 
-echo "prometheus receiver: $targets targets x ~$series series every $interval, ${duration}s measured after ${warmup}s; $(date -u +%FT%TZ), $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) CPUs"
+echo "prometheus receiver: $targets targets x ~$series series every $interval into $exporter, ${duration}s measured after ${warmup}s; $(date -u +%FT%TZ), $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) CPUs"
 measure ferrotel "$bin/ferrotel"
 if [[ -n "$peer" && -x "$peer" ]]; then
   measure go "$peer"

@@ -719,15 +719,62 @@ pub fn decompress(data: &[u8]) {
     }
 }
 
-/// Prometheus text and OpenMetrics exposition (scrape bodies): no panic.
+/// Prometheus text and OpenMetrics exposition (scrape bodies): no panic; what parses,
+/// translated to OTLP as a scrape is (twice, the second against the first's start times),
+/// is bytes that pass the wire scan with the count the receiver hands on and decode with
+/// prost (the batch is made without the scan: `Batch::from_encoded`).
 pub fn prometheus_text(data: &[u8]) {
+    use receivers::prometheus::relabel::SampleLabels;
+    use receivers::prometheus::translate::{build, Adjuster, FinalSample, TargetInfo};
     let (i, body) = pick(data, 2);
     let format = if i == 0 {
         textparse::Format::Text
     } else {
         textparse::Format::OpenMetrics
     };
-    let _ = textparse::parse(body, format);
+    let Ok(parsed) = textparse::parse(body, format) else {
+        return;
+    };
+    let samples: Vec<FinalSample<'_>> = parsed
+        .samples
+        .iter()
+        .map(|s| {
+            let mut labels: SampleLabels<'_> = s
+                .labels
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (*k, v.as_ref()))
+                .collect();
+            labels.insert("__name__", s.name);
+            labels.insert("job", "j");
+            labels.insert("instance", "127.0.0.1:9100");
+            FinalSample {
+                labels,
+                value: s.value,
+                time_ns: s.timestamp_ms.map_or(1_000, |ms| ms.unsigned_abs()),
+            }
+        })
+        .collect();
+    let target = TargetInfo {
+        job: "j".into(),
+        instance: "127.0.0.1:9100".into(),
+        scheme: "http".into(),
+        scope_version: "v".into(),
+        trim_suffixes: i == 1,
+        external_labels: vec![("cluster".into(), "c".into())],
+        kubernetes: Vec::new(),
+    };
+    let mut adjuster = Adjuster::default();
+    for _ in 0..2 {
+        let built = build(&target, &samples, &parsed.metadata, &mut adjuster);
+        assert_eq!(
+            wire::scan(Signal::Metrics, &built.bytes),
+            Ok(built.items),
+            "the scrape's encoding fails the wire scan or holds another count"
+        );
+        let decoded = built.decode();
+        assert_eq!(decoded.resource_metrics.len(), 1);
+    }
 }
 
 /// The operators of `config-examples/docker-logs-config.yaml` (container parser in Docker

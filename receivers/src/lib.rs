@@ -22,6 +22,7 @@ pub mod otlp;
 pub mod otlpjsonfile;
 pub mod postgresql;
 pub mod prometheus;
+mod proto_write;
 pub mod redis;
 pub mod scraping;
 pub mod syslog;

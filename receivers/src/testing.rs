@@ -111,18 +111,3 @@ pub fn resource_text(rm: &ResourceMetrics) -> Vec<String> {
         .map(|r| r.attributes.iter().map(kv_text).collect())
         .unwrap_or_default()
 }
-
-/// Read an HTTP/1.1 request up to the end of its head (a fake server's first step); `None`
-/// when the connection ends or fails before it.
-pub async fn read_request_head<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Option<Vec<u8>> {
-    use tokio::io::AsyncReadExt;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 2048];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        match s.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    Some(buf)
-}

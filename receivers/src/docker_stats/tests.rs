@@ -52,10 +52,9 @@ async fn fake_engine(
             let routes = routes.clone();
             let seen = seen2.clone();
             tokio::spawn(async move {
-                let Some(buf) = crate::testing::read_request_head(&mut s).await else {
+                let Some(head) = pipeline_api::testing::read_request_head(&mut s).await else {
                     return;
                 };
-                let head = String::from_utf8_lossy(&buf).to_string();
                 let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
                 seen.lock().unwrap().push(path.clone());
                 let (status, body) = routes

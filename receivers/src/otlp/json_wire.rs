@@ -20,6 +20,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 
 use pipeline_api::Signal;
 
+use crate::proto_write::{close, open, put_bytes, put_fixed64, put_key, put_varint};
+
 /// How a field's JSON value is written.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -399,20 +401,6 @@ fn not_here<E: de::Error>() -> E {
     E::custom(NotHere)
 }
 
-fn put_varint(out: &mut Vec<u8>, v: u64) {
-    prost::encoding::encode_varint(v, out);
-}
-
-fn put_key(out: &mut Vec<u8>, number: u32, wire_type: u8) {
-    put_varint(out, (u64::from(number) << 3) | u64::from(wire_type));
-}
-
-fn put_bytes(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
-    put_key(out, number, 2);
-    put_varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
 /// Hex digits (either case) into `to`, two a byte; whether they all were hex digits.
 fn unhex(hex: &[u8], to: &mut [u8]) -> bool {
     fn nibble(c: u8) -> Option<u8> {
@@ -430,34 +418,6 @@ fn unhex(hex: &[u8], to: &mut [u8]) -> bool {
         }
     }
     true
-}
-
-/// Start a length-delimited field whose length is not known yet: its key and a one-byte
-/// length, patched by [`close`].
-fn open(out: &mut Vec<u8>, number: u32) -> usize {
-    put_key(out, number, 2);
-    out.push(0);
-    out.len()
-}
-
-/// Write the length of the field [`open`] started at `start`, moving its payload when the
-/// length takes more than one byte.
-fn close(out: &mut Vec<u8>, start: usize) {
-    let len = out.len() - start;
-    if len < 0x80 {
-        out[start - 1] = len as u8;
-        return;
-    }
-    let mut head = [0u8; 10];
-    let n = {
-        let mut rest = &mut head[..];
-        prost::encoding::encode_varint(len as u64, &mut rest);
-        10 - rest.len()
-    };
-    let extra = n - 1;
-    out.resize(out.len() + extra, 0);
-    out.copy_within(start..start + len, start + extra);
-    out[start - 1..start + extra].copy_from_slice(&head[..n]);
 }
 
 /// The `lowerCamelCase` form of a key, as the decoding path makes it (see its `camel`).
@@ -535,12 +495,6 @@ fn nested<'de, A: MapAccess<'de>>(
     .visit_map(map)?;
     close(out, start);
     Ok(())
-}
-
-/// Field `number` as eight little-endian bytes (a `double`, `fixed64` or `sfixed64`).
-fn put_fixed64(out: &mut Vec<u8>, number: u32, bits: [u8; 8]) {
-    put_key(out, number, 1);
-    out.extend_from_slice(&bits);
 }
 
 /// One field's JSON value, written as that field.

@@ -10,7 +10,6 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use pipeline_api::telemetry::ReceiverObs;
 use pipeline_api::{Batch, CancellationToken, ComponentId, RequestContext, SharedConsumer, Signal};
 
@@ -484,15 +483,12 @@ impl Loop {
             external_labels: self.job.external_labels.clone(),
             kubernetes: t.kubernetes.clone(),
         };
-        let rm = translate::build(&info, samples, metadata, &mut self.adjuster);
-        let batch = Batch::from_metrics(ExportMetricsServiceRequest {
-            resource_metrics: vec![rm],
-        });
-        let items = batch.items();
+        let built = translate::build(&info, samples, metadata, &mut self.adjuster);
+        let items = built.items;
         if items == 0 {
             return;
         }
-        let mut batch = batch;
+        let mut batch = Batch::from_encoded(Signal::Metrics, built.bytes.into(), items);
         batch.set_context(RequestContext {
             receiver: Some(self.job.receiver.clone()),
             ..Default::default()

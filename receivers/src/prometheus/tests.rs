@@ -5,8 +5,40 @@ use pipeline_api::config::{parse_typed, ConfigValue};
 
 use super::config::{parse_byte_size, parse_prom_duration, PrometheusReceiverConfig};
 use super::relabel::{process, LabelSet, Labels, RelabelConfig, SampleLabels};
+use super::textparse::Metadata;
 use super::textparse::{parse, Format, MetricType};
-use super::translate::{build, stale_nan, Adjuster, FinalSample, TargetInfo};
+use super::translate::{stale_nan, Adjuster, FinalSample, TargetInfo};
+
+/// A scrape's metrics as the receiver writes them, decoded; checks that the count it hands
+/// on is the points written, and that the bytes pass the wire scan with that count.
+fn build(
+    t: &TargetInfo,
+    samples: &[FinalSample<'_>],
+    meta: &HashMap<String, Metadata>,
+    adj: &mut Adjuster,
+) -> opentelemetry_proto::tonic::metrics::v1::ResourceMetrics {
+    let built = super::translate::build(t, samples, meta, adj);
+    let mut req = built.decode();
+    assert_eq!(req.resource_metrics.len(), 1);
+    let points: usize = req.resource_metrics[0]
+        .scope_metrics
+        .iter()
+        .flat_map(|s| &s.metrics)
+        .map(|m| match &m.data {
+            Some(metric::Data::Sum(d)) => d.data_points.len(),
+            Some(metric::Data::Gauge(d)) => d.data_points.len(),
+            Some(metric::Data::Histogram(d)) => d.data_points.len(),
+            Some(metric::Data::Summary(d)) => d.data_points.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(built.items, points);
+    assert_eq!(
+        pipeline_api::wire::scan(pipeline_api::Signal::Metrics, &built.bytes).ok(),
+        Some(points)
+    );
+    req.resource_metrics.remove(0)
+}
 
 fn yaml(s: &str) -> ConfigValue {
     serde_yaml_ng::from_str(s).unwrap()
@@ -815,7 +847,10 @@ async fn serve_bodies(bodies: Vec<Option<&'static str>>) -> u16 {
     tokio::spawn(async move {
         let mut bodies = bodies.into_iter();
         while let Ok((mut conn, _)) = listener.accept().await {
-            if crate::testing::read_request_head(&mut conn).await.is_none() {
+            if pipeline_api::testing::read_request_head(&mut conn)
+                .await
+                .is_none()
+            {
                 continue;
             }
             let answer = match bodies.next().flatten() {
