@@ -2651,7 +2651,7 @@ fn last_points(requests: &[Value], keep: &dyn Fn(&str) -> bool) -> BTreeMap<Stri
                             }
                             out.insert(
                                 key,
-                                json!({"unit": m["unit"], "description": m["description"], "data": shape, "point": point}),
+                                json!({"unit": m["unit"], "description": m["description"], "metadata": m["metadata"], "data": shape, "point": point}),
                             );
                         }
                     }

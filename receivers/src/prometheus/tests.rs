@@ -945,3 +945,46 @@ fn a_scrape_labels_samples_with_and_without_a_clash_alike() {
         ]
     );
 }
+
+#[test]
+fn units_are_ucum_and_each_metric_says_its_declared_type_as_go_writes_them() {
+    let body = "# TYPE req_duration_seconds histogram\n# UNIT req_duration_seconds seconds\nreq_duration_seconds_bucket{le=\"+Inf\"} 1\nreq_duration_seconds_count 1\nreq_duration_seconds_sum 0.5\n# TYPE rx_bytes_per_second gauge\n# UNIT rx_bytes_per_second bytes_per_second\nrx_bytes_per_second 3\n# TYPE state stateset\nstate{state=\"a\"} 1\n# TYPE odd gauge\n# UNIT odd furlongs\nodd 1\nbare 2\n# EOF\n";
+    let p = parse(body.as_bytes(), Format::OpenMetrics).unwrap();
+    let mut samples: Vec<FinalSample> = p
+        .samples
+        .iter()
+        .map(|s| {
+            let mut pairs: Vec<(&str, &str)> = vec![("__name__", s.name)];
+            pairs.extend(s.labels.iter().map(|(k, v)| (*k, v.as_ref())));
+            sample(&pairs, s.value, 1)
+        })
+        .collect();
+    samples.push(sample(&[("__name__", "scrape_duration_seconds")], 0.1, 1));
+    let rm = build(&target(), &samples, &p.metadata, &mut Adjuster::default());
+    let got: Vec<(String, String, Vec<String>)> = rm.scope_metrics[0]
+        .metrics
+        .iter()
+        .map(|m| {
+            let meta = m.metadata.iter().map(crate::testing::kv_text).collect();
+            (m.name.clone(), m.unit.clone(), meta)
+        })
+        .collect();
+    let want = |n: &str, u: &str, t: &str| {
+        (
+            n.to_string(),
+            u.to_string(),
+            vec![format!("prometheus.type={t}")],
+        )
+    };
+    assert_eq!(
+        got,
+        [
+            want("req_duration_seconds", "s", "histogram"),
+            want("rx_bytes_per_second", "By/s", "gauge"),
+            want("state", "", "stateset"),
+            want("odd", "furlongs", "gauge"),
+            want("bare", "", "unknown"),
+            want("scrape_duration_seconds", "s", "gauge"),
+        ]
+    );
+}

@@ -56,6 +56,21 @@ pub enum MetricType {
 }
 
 impl MetricType {
+    /// Prometheus' name of the type (`model.MetricType`): what `# TYPE` says, `unknown`
+    /// for `untyped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::GaugeHistogram => "gaugehistogram",
+            MetricType::Summary => "summary",
+            MetricType::Info => "info",
+            MetricType::StateSet => "stateset",
+            MetricType::Unknown => "unknown",
+        }
+    }
+
     fn parse(s: &str) -> Option<MetricType> {
         Some(match s {
             "counter" => MetricType::Counter,

@@ -141,6 +141,64 @@ impl Hasher for Prehashed {
     }
 }
 
+/// The unit the Go receiver gives its report series (its internal metadata).
+fn report_unit(name: &str) -> Option<&'static str> {
+    (name == "scrape_duration_seconds").then_some("seconds")
+}
+
+/// Go `UnitWordToUCUM`: a Prometheus unit word (`seconds`, `bytes_per_second`) as the UCUM
+/// unit of the OTLP metric (`s`, `By/s`); a word it does not know is kept.
+pub fn unit_word_to_ucum(unit: &str) -> String {
+    fn word(w: &str) -> &str {
+        match w {
+            "days" => "d",
+            "hours" => "h",
+            "minutes" => "min",
+            "seconds" => "s",
+            "milliseconds" => "ms",
+            "microseconds" => "us",
+            "nanoseconds" => "ns",
+            "bytes" => "By",
+            "kibibytes" => "KiBy",
+            "mebibytes" => "MiBy",
+            "gibibytes" => "GiBy",
+            "tibibytes" => "TiBy",
+            "kilobytes" => "KBy",
+            "megabytes" => "MBy",
+            "gigabytes" => "GBy",
+            "terabytes" => "TBy",
+            "meters" => "m",
+            "volts" => "V",
+            "amperes" => "A",
+            "joules" => "J",
+            "watts" => "W",
+            "grams" => "g",
+            "celsius" => "Cel",
+            "hertz" => "Hz",
+            "ratio" => "1",
+            "percent" => "%",
+            w => w,
+        }
+    }
+    fn per_word(w: &str) -> &str {
+        match w {
+            "second" => "s",
+            "minute" => "m",
+            "hour" => "h",
+            "day" => "d",
+            "week" => "w",
+            "month" => "mo",
+            "year" => "y",
+            w => w,
+        }
+    }
+    match unit.split_once("_per_") {
+        Some((a, b)) if !b.is_empty() => format!("{}/{}", word(a), per_word(b)),
+        Some((a, _)) => word(a).to_string(),
+        None => word(unit).to_string(),
+    }
+}
+
 /// What the start-time adjuster remembers of a series.
 #[derive(Debug, Clone, Copy)]
 struct SeriesInfo {
@@ -271,7 +329,11 @@ pub struct TargetInfo {
 struct Family<'a> {
     name: &'a str,
     kind: MetricType,
+    /// The type the family was declared with (`unknown` when it was not), as Go writes it
+    /// into the metric's `prometheus.type` metadata.
+    declared: MetricType,
     help: &'a str,
+    /// As declared: a Prometheus unit word (`seconds`).
     unit: &'a str,
     /// Data points by attribute set, in first-seen order.
     groups: Vec<Group<'a>>,
@@ -364,6 +426,7 @@ pub fn build<'a>(
             continue;
         }
         let (kind, metric_name, meta) = resolve(name, metadata);
+        let declared = kind;
         // Go `convToMetricType`: untyped → gauge; info and stateset → non-monotonic sums
         // (kept as `Info` here); classic gauge histograms are not supported and dropped.
         let kind = match kind {
@@ -399,11 +462,15 @@ pub fn build<'a>(
                 families.push(Family {
                     name: metric_name,
                     kind,
+                    declared,
                     help: meta
                         .map(|m| m.help.as_str())
                         .or_else(|| report_help(metric_name))
                         .unwrap_or_default(),
-                    unit: meta.map(|m| m.unit.as_str()).unwrap_or_default(),
+                    unit: meta
+                        .map(|m| m.unit.as_str())
+                        .or_else(|| report_unit(metric_name))
+                        .unwrap_or_default(),
                     groups: Vec::new(),
                     index: HashMap::default(),
                 });
@@ -596,7 +663,7 @@ fn write_metric(
     };
     put_str(out, 1, &name);
     put_str(out, 2, fam.help);
-    put_str(out, 3, fam.unit);
+    put_str(out, 3, &unit_word_to_ucum(fam.unit));
     // Metric.gauge = 5, sum = 7, histogram = 9, summary = 11
     let data_field = match fam.kind {
         MetricType::Counter | MetricType::Info => 7,
@@ -621,6 +688,8 @@ fn write_metric(
         put_varint_nonzero(out, 3, u64::from(fam.kind == MetricType::Counter));
     }
     close(out, data);
+    // Metric.metadata = 12: the declared type, as Go's `prometheus.type`
+    put_attrs(out, 12, &[("prometheus.type", fam.declared.as_str())]);
     close(out, m);
     points
 }
