@@ -4,7 +4,7 @@
 //! Prometheus `scrape/scrape.go` (`scrapeLoop`), the Go receiver's `transaction.go`.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::Read;
 use std::sync::Arc;
@@ -268,14 +268,17 @@ fn series_hash(labels: &SampleLabels<'_>) -> u64 {
     translate::hash_labels("", labels.iter()).finish()
 }
 
-fn flat(labels: &SampleLabels<'_>) -> Vec<(String, String)> {
-    labels
+/// A report series' labels: the target's, and its name.
+fn report_labels<'a>(target: &'a Target, name: &'a str) -> SampleLabels<'a> {
+    let mut lb: SampleLabels<'_> = target
+        .labels
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    lb.insert("__name__", name);
+    lb
 }
 
-type ByHash<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
 type HashSetOf = HashSet<u64, BuildHasherDefault<Prehashed>>;
 
 /// One target's scrape loop and its state across scrapes.
@@ -291,8 +294,6 @@ pub struct Loop {
     /// take several times the body's size once split into strings (a target of a thousand
     /// series: 90 kB against 600 kB).
     last_body: Option<(Vec<u8>, Format)>,
-    /// The report series' labels, by label hash.
-    report_labels: ByHash<Vec<(String, String)>>,
     healthy: Option<bool>,
 }
 
@@ -304,7 +305,6 @@ impl Loop {
             adjuster: Adjuster::default(),
             previous: HashSetOf::default(),
             last_body: None,
-            report_labels: ByHash::default(),
             healthy: None,
         }
     }
@@ -337,7 +337,7 @@ impl Loop {
         }
     }
 
-    async fn mark_all_stale(&mut self) {
+    pub(super) async fn mark_all_stale(&mut self) {
         let ns = now_ns();
         let samples = self.stale_samples(&HashSetOf::default(), ns);
         self.previous.clear();
@@ -359,9 +359,10 @@ impl Loop {
             time_ns: ns,
         };
         let mut out = Vec::new();
-        for (h, labels) in &self.report_labels {
-            if gone.remove(h) {
-                out.push(marker(labels.iter().cloned().collect()));
+        for name in translate::REPORT_SERIES {
+            let labels = report_labels(&self.target, name);
+            if gone.remove(&series_hash(&labels)) {
+                out.push(marker(labels.into_owned()));
             }
         }
         // the scraped ones: the last body labelled again, as it was (same target, same
@@ -402,25 +403,19 @@ impl Loop {
         let post = samples.len();
         let mut current: HashSetOf = samples.iter().map(|s| series_hash(&s.labels)).collect();
         let added = current.difference(&self.previous).count();
-        let report = [
-            ("up", if error.is_none() { 1.0 } else { 0.0 }),
-            ("scrape_duration_seconds", duration),
-            ("scrape_samples_scraped", scraped as f64),
-            ("scrape_samples_post_metric_relabeling", post as f64),
-            ("scrape_series_added", added as f64),
+        // in the order of `REPORT_SERIES`
+        let values = [
+            if error.is_none() { 1.0 } else { 0.0 },
+            duration,
+            scraped as f64,
+            post as f64,
+            added as f64,
         ];
-        let mut report_samples = Vec::with_capacity(report.len());
-        for (name, value) in report {
-            let mut lb: SampleLabels<'_> = target
-                .labels
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            lb.insert("__name__", name);
+        let mut report_samples = Vec::with_capacity(values.len());
+        for (name, value) in translate::REPORT_SERIES.into_iter().zip(values) {
+            let lb = report_labels(&target, name);
             // the report series are marked stale with the others when the target goes away
-            let h = series_hash(&lb);
-            current.insert(h);
-            self.report_labels.entry(h).or_insert_with(|| flat(&lb));
+            current.insert(series_hash(&lb));
             report_samples.push(FinalSample {
                 labels: lb,
                 value,
@@ -429,7 +424,6 @@ impl Loop {
         }
         let stale = self.stale_samples(&current, scrape_ns);
         // remember this scrape's series, and the body their labels are in
-        self.report_labels.retain(|h, _| current.contains(h));
         self.previous = current;
         samples.extend(stale);
         samples.extend(report_samples);

@@ -462,6 +462,18 @@ fn sample(pairs: &[(&str, &str)], value: f64, t: u64) -> FinalSample<'static> {
     }
 }
 
+/// A parsed body's samples as a scrape of `target()` labels them, at time 1.
+fn parsed_samples(p: &super::textparse::Parsed<'_>) -> Vec<FinalSample<'static>> {
+    p.samples
+        .iter()
+        .map(|s| {
+            let mut pairs: Vec<(&str, &str)> = vec![("__name__", s.name)];
+            pairs.extend(s.labels.iter().map(|(k, v)| (*k, v.as_ref())));
+            sample(&pairs, s.value, 1)
+        })
+        .collect()
+}
+
 #[test]
 fn histogram_counter_and_resource_as_go_builds_them() {
     let p = parse(TEXT.as_bytes(), Format::Text).unwrap();
@@ -741,15 +753,7 @@ fn trim_metric_suffixes_as_go_trims_them() {
 fn info_and_stateset_are_non_monotonic_sums_and_gauge_histograms_are_dropped() {
     let body = "# TYPE build info\nbuild_info{version=\"1\"} 1\n# TYPE gh gaugehistogram\ngh_bucket{le=\"+Inf\"} 1\ngh_gcount 1\ngh_gsum 1\n# TYPE u untyped\nu 3\n# EOF\n";
     let p = parse(body.as_bytes(), Format::OpenMetrics).unwrap();
-    let samples: Vec<FinalSample> = p
-        .samples
-        .iter()
-        .map(|s| {
-            let mut pairs: Vec<(&str, &str)> = vec![("__name__", s.name)];
-            pairs.extend(s.labels.iter().map(|(k, v)| (*k, v.as_ref())));
-            sample(&pairs, s.value, 1)
-        })
-        .collect();
+    let samples = parsed_samples(&p);
     let rm = build(&target(), &samples, &p.metadata, &mut Adjuster::default());
     let metrics = &rm.scope_metrics[0].metrics;
     let kinds: Vec<(&str, &str)> = metrics
@@ -950,15 +954,7 @@ fn a_scrape_labels_samples_with_and_without_a_clash_alike() {
 fn units_are_ucum_and_each_metric_says_its_declared_type_as_go_writes_them() {
     let body = "# TYPE req_duration_seconds histogram\n# UNIT req_duration_seconds seconds\nreq_duration_seconds_bucket{le=\"+Inf\"} 1\nreq_duration_seconds_count 1\nreq_duration_seconds_sum 0.5\n# TYPE rx_bytes_per_second gauge\n# UNIT rx_bytes_per_second bytes_per_second\nrx_bytes_per_second 3\n# TYPE state stateset\nstate{state=\"a\"} 1\n# TYPE odd gauge\n# UNIT odd furlongs\nodd 1\nbare 2\n# EOF\n";
     let p = parse(body.as_bytes(), Format::OpenMetrics).unwrap();
-    let mut samples: Vec<FinalSample> = p
-        .samples
-        .iter()
-        .map(|s| {
-            let mut pairs: Vec<(&str, &str)> = vec![("__name__", s.name)];
-            pairs.extend(s.labels.iter().map(|(k, v)| (*k, v.as_ref())));
-            sample(&pairs, s.value, 1)
-        })
-        .collect();
+    let mut samples = parsed_samples(&p);
     samples.push(sample(&[("__name__", "scrape_duration_seconds")], 0.1, 1));
     let rm = build(&target(), &samples, &p.metadata, &mut Adjuster::default());
     let got: Vec<(String, String, Vec<String>)> = rm.scope_metrics[0]
@@ -985,6 +981,44 @@ fn units_are_ucum_and_each_metric_says_its_declared_type_as_go_writes_them() {
             want("odd", "furlongs", "gauge"),
             want("bare", "", "unknown"),
             want("scrape_duration_seconds", "s", "gauge"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_target_that_goes_away_has_every_series_and_its_report_series_marked_stale() {
+    use crate::testing::points;
+    let port = serve_bodies(vec![Some("# TYPE a gauge\na{x=\"1\"} 1\n")]).await;
+    let next = pipeline_api::testing::Collect::new();
+    let job = std::sync::Arc::new(job_context_to("", next.clone()));
+    let mut target = scrape_target();
+    target.url = format!("http://127.0.0.1:{port}/metrics");
+    let mut l = super::scrape::Loop::new(job, target);
+    l.scrape_once().await;
+    next.take();
+    l.mark_all_stale().await;
+    let batches = next.take();
+    assert_eq!(batches.len(), 1);
+    let rm = &batches[0].as_metrics().unwrap().resource_metrics[0];
+    let mut stale: Vec<String> = super::translate::REPORT_SERIES
+        .iter()
+        .chain(&["a"])
+        .flat_map(|n| {
+            points(rm, n)
+                .into_iter()
+                .map(move |(a, v)| format!("{n}{{{a}}}={v}"))
+        })
+        .collect();
+    stale.sort();
+    assert_eq!(
+        stale,
+        [
+            "a{x=1}=NaN",
+            "scrape_duration_seconds{}=NaN",
+            "scrape_samples_post_metric_relabeling{}=NaN",
+            "scrape_samples_scraped{}=NaN",
+            "scrape_series_added{}=NaN",
+            "up{}=NaN",
         ]
     );
 }
