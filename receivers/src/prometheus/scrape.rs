@@ -38,7 +38,7 @@ pub struct JobContext {
 /// The outcome of one scrape, before the report series.
 struct Scraped<'a> {
     samples: Vec<FinalSample<'a>>,
-    metadata: std::collections::HashMap<String, textparse::Metadata>,
+    metadata: textparse::MetadataMap,
     scraped: usize,
 }
 
@@ -462,11 +462,7 @@ impl Loop {
         self.healthy = Some(healthy);
     }
 
-    async fn emit(
-        &mut self,
-        samples: &[FinalSample<'_>],
-        metadata: &std::collections::HashMap<String, textparse::Metadata>,
-    ) {
+    async fn emit(&mut self, samples: &[FinalSample<'_>], metadata: &textparse::MetadataMap) {
         let t = &self.target;
         let info = TargetInfo {
             job: t.job.clone(),

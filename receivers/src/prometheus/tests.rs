@@ -5,7 +5,7 @@ use pipeline_api::config::{parse_typed, ConfigValue};
 
 use super::config::{parse_byte_size, parse_prom_duration, PrometheusReceiverConfig};
 use super::relabel::{process, LabelSet, Labels, RelabelConfig, SampleLabels};
-use super::textparse::Metadata;
+use super::textparse::MetadataMap;
 use super::textparse::{parse, Format, MetricType};
 use super::translate::{stale_nan, Adjuster, FinalSample, TargetInfo};
 
@@ -14,7 +14,7 @@ use super::translate::{stale_nan, Adjuster, FinalSample, TargetInfo};
 fn build(
     t: &TargetInfo,
     samples: &[FinalSample<'_>],
-    meta: &HashMap<String, Metadata>,
+    meta: &MetadataMap,
     adj: &mut Adjuster,
 ) -> opentelemetry_proto::tonic::metrics::v1::ResourceMetrics {
     let built = super::translate::build(t, samples, meta, adj);
@@ -574,6 +574,7 @@ fn scope_labels_become_the_scope_and_external_labels_are_added() {
                 ("otel_scope_name", "my.lib"),
                 ("otel_scope_version", "1.2"),
                 ("a", "own"),
+                ("zone", "eu"),
             ],
             1.0,
             1,
@@ -604,15 +605,16 @@ fn scope_labels_become_the_scope_and_external_labels_are_added() {
         .iter()
         .map(|k| k.key.as_str())
         .collect();
-    // the scraped `a` wins over the external label; scope labels are not attributes
-    assert_eq!(keys, vec!["a", "cluster"]);
+    // the scraped `a` wins over the external label; scope labels are not attributes; an
+    // external label takes its place by name among the scraped ones
+    assert_eq!(keys, vec!["a", "cluster", "zone"]);
 }
 
 #[test]
 fn loopback_targets_have_no_server_address() {
     let mut t = target();
     t.instance = "127.0.0.1:9090".into();
-    let rm = build(&t, &[], &HashMap::new(), &mut Adjuster::default());
+    let rm = build(&t, &[], &MetadataMap::default(), &mut Adjuster::default());
     let keys: Vec<&str> = rm
         .resource
         .as_ref()
@@ -1020,5 +1022,44 @@ async fn a_target_that_goes_away_has_every_series_and_its_report_series_marked_s
             "scrape_series_added{}=NaN",
             "up{}=NaN",
         ]
+    );
+}
+
+/// The series memory keys by label-set hashes without comparing labels: over many label
+/// sets that differ in a digit or two, as real exporters' do, no two hashes may be equal,
+/// and a pair split differently between key and value must not collide either.
+#[test]
+fn label_set_hashes_keep_many_similar_series_apart() {
+    use std::hash::Hasher;
+    let hash = |name: &str, pairs: &[(&str, &str)]| {
+        super::translate::hash_labels(name, pairs.iter().copied()).finish()
+    };
+    assert_ne!(hash("m", &[("a", "bc")]), hash("m", &[("ab", "c")]));
+    assert_ne!(hash("m", &[("a", "b")]), hash("ma", &[("", "b")]));
+    let mut seen = std::collections::HashSet::new();
+    let mut n = 0;
+    for pod in 0..200 {
+        let pod = format!("checkout-7d9f{pod:04}");
+        for route in 0..25 {
+            let route = format!("/api/v{}/items/{}", route % 3, route);
+            for code in ["200", "201", "204", "400", "404", "500", "503"] {
+                for le in ["0.005", "0.05", "0.5", "5", "+Inf"] {
+                    let pairs = [
+                        ("code", code),
+                        ("le", le),
+                        ("pod", pod.as_str()),
+                        ("route", route.as_str()),
+                    ];
+                    seen.insert(hash("http_request_duration_seconds_bucket", &pairs));
+                    n += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        n,
+        "{} of {n} label sets collided",
+        n - seen.len()
     );
 }

@@ -86,6 +86,11 @@ impl MetricType {
     }
 }
 
+/// The declared metadata of a scrape's families by name. Looked up for every sample (a
+/// histogram's samples by their family's name too), so with foldhash (randomly seeded, made
+/// for hash tables) rather than SipHash.
+pub type MetadataMap = HashMap<String, Metadata, foldhash::fast::RandomState>;
+
 /// A family's metadata.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metadata {
@@ -118,7 +123,7 @@ pub struct Sample<'a> {
 pub struct Parsed<'a> {
     pub samples: Vec<Sample<'a>>,
     /// By family name as the `# TYPE`/`# HELP`/`# UNIT` lines name it.
-    pub metadata: HashMap<String, Metadata>,
+    pub metadata: MetadataMap,
 }
 
 /// What was wrong, and where.
@@ -239,11 +244,7 @@ fn unescape_help(s: &str) -> String {
 }
 
 /// A `#` line (without the `#`).
-fn comment(
-    rest: &str,
-    format: Format,
-    metadata: &mut HashMap<String, Metadata>,
-) -> Result<(), String> {
+fn comment(rest: &str, format: Format, metadata: &mut MetadataMap) -> Result<(), String> {
     let om = format == Format::OpenMetrics;
     let Some(rest) = rest.strip_prefix(' ') else {
         return if om {
@@ -440,7 +441,7 @@ fn sample(line: &str, format: Format) -> Result<Sample<'_>, String> {
 
 /// The family a sample belongs to, given the declared metadata: its own name if declared,
 /// else its name without a type suffix whose family declares that type.
-pub fn family_of<'a>(name: &'a str, metadata: &HashMap<String, Metadata>) -> &'a str {
+pub fn family_of<'a>(name: &'a str, metadata: &MetadataMap) -> &'a str {
     if metadata.contains_key(name) {
         return name;
     }

@@ -26,7 +26,7 @@ use prost::Message;
 use crate::proto_write::{close, open, put_bytes, put_fixed64, put_key, put_varint};
 
 use super::relabel::SampleLabels;
-use super::textparse::{family_of, Metadata, MetricType};
+use super::textparse::{family_of, Metadata, MetadataMap, MetricType};
 
 /// Prometheus' staleness marker, a NaN with this bit pattern (`value.StaleNaN`).
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
@@ -212,15 +212,23 @@ struct SeriesInfo {
 /// its adjuster by an attribute hash too), so a scrape looks it up without copying labels.
 type SeriesKey = u64;
 
+/// The hasher of label sets: foldhash's quality variant with a fixed seed. The series
+/// memory keys by these hashes without comparing labels, so they must spread well over all
+/// 64 bits (foldhash's quality variant is made for that; its speed variant and FxHash are
+/// made for hash tables). SipHash with the standard library's fixed keys, used before, was
+/// no harder to collide on purpose, and three passes of it over every sample's labels were
+/// about a sixth of the receiver's CPU (`bench/README.md`).
+pub type LabelHasher = foldhash::quality::FoldHasher<'static>;
+
 /// A hash of label pairs in order, each pair written as `key 0xff value 0xfe` (the series
 /// memory of the scrape loop, the adjuster and the translation's data point groups all key
 /// by it). `prefix` goes first, closed by `0xfd`.
 pub fn hash_labels<'a, K: AsRef<str> + 'a, V: AsRef<str> + 'a>(
     prefix: &str,
     pairs: impl IntoIterator<Item = (K, V)>,
-) -> std::hash::DefaultHasher {
-    use std::hash::Hasher;
-    let mut h = std::hash::DefaultHasher::new();
+) -> LabelHasher {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::quality::FixedState::with_seed(0x5ca1_ab1e_f00d_cafe).build_hasher();
     h.write(prefix.as_bytes());
     h.write_u8(0xfd);
     for (k, v) in pairs {
@@ -377,7 +385,7 @@ fn is_internal(name: &str) -> bool {
 /// Go `metadataForMetric`: the family's type and the OTLP metric name of a sample.
 fn resolve<'a>(
     name: &'a str,
-    metadata: &'a HashMap<String, Metadata>,
+    metadata: &'a MetadataMap,
 ) -> (MetricType, &'a str, Option<&'a Metadata>) {
     if is_internal(name) {
         return (MetricType::Gauge, name, None);
@@ -406,13 +414,13 @@ fn resolve<'a>(
 pub fn build<'a>(
     target: &'a TargetInfo,
     samples: &'a [FinalSample<'_>],
-    metadata: &'a HashMap<String, Metadata>,
+    metadata: &'a MetadataMap,
     adjuster: &mut Adjuster,
 ) -> Built {
     let mut resource = resource_attributes(&target.job, &target.instance, &target.scheme);
     resource.extend(target.kubernetes.iter().map(|(k, v)| kv(k, v)));
     let mut families: Vec<Family<'a>> = Vec::new();
-    let mut by_name: HashMap<&'a str, usize> = HashMap::new();
+    let mut by_name: HashMap<&'a str, usize, foldhash::fast::RandomState> = HashMap::default();
     for s in samples {
         let Some(name) = s.labels.get("__name__") else {
             continue;
@@ -449,12 +457,18 @@ pub fn build<'a>(
                 _ => attrs.push((k, v)),
             }
         }
+        // the sample's labels come sorted by name (names are unique), so `attrs` is sorted
+        // unless external labels were added behind them
+        let own = attrs.len();
         for (k, v) in &target.external_labels {
             if !attrs.iter().any(|(a, _)| a == k) {
                 attrs.push((k.as_str(), v.as_str()));
             }
         }
-        attrs.sort();
+        if attrs.len() > own {
+            attrs.sort();
+        }
+        debug_assert!(attrs.is_sorted());
         let fi = match by_name.get(metric_name) {
             Some(i) => *i,
             None => {
