@@ -379,6 +379,12 @@ fn openmetrics_parses_and_needs_eof() {
     assert!(e.message.contains("# EOF"), "{e}");
     let e = parse(b"# EOF\nc_total 1\n", Format::OpenMetrics).unwrap_err();
     assert!(e.message.contains("after # EOF"), "{e}");
+    // only the empty line the final newline leaves is allowed
+    assert!(parse(b"c_total 1\n# EOF", Format::OpenMetrics).is_ok());
+    let e = parse(b"# EOF\n\n", Format::OpenMetrics).unwrap_err();
+    assert!(e.line == 2 && e.message.contains("after # EOF"), "{e}");
+    let e = parse(b"c_total 1\n\nc_total 2\n# EOF\n", Format::OpenMetrics).unwrap_err();
+    assert!(e.line == 2 && e.message.contains("empty line"), "{e}");
     assert_eq!(
         Format::from_content_type("application/openmetrics-text; version=1.0.0; charset=utf-8"),
         Format::OpenMetrics

@@ -154,16 +154,17 @@ pub fn parse(body: &[u8], format: Format) -> Result<Parsed<'_>, ParseError> {
     })?;
     let mut out = Parsed::default();
     let mut saw_eof = false;
-    let lines = text.split('\n').count();
-    for (i, raw) in text.split('\n').enumerate() {
+    let mut lines = text.split('\n').enumerate().peekable();
+    while let Some((i, raw)) = lines.next() {
         let n = i + 1;
+        let last = lines.peek().is_none();
         let err = |m: String| ParseError {
             line: n,
             message: m,
         };
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         if saw_eof {
-            if line.is_empty() && n == lines {
+            if line.is_empty() && last {
                 continue;
             }
             return Err(err("unexpected data after # EOF".into()));
@@ -174,7 +175,7 @@ pub fn parse(body: &[u8], format: Format) -> Result<Parsed<'_>, ParseError> {
                 continue;
             }
             if line.is_empty() {
-                if n == lines {
+                if last {
                     continue;
                 }
                 return Err(err("unexpected empty line".into()));
