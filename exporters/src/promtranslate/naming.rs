@@ -31,55 +31,90 @@ pub enum MetricKind {
     Summary,
 }
 
-/// Go `unitMap` (`metric_namer.go`): UCUM units to Prometheus unit words.
+/// Go `unitMap` (`metric_namer.go`) and `wordToUCUM` (`unit_to_ucum.go`): UCUM units and
+/// their Prometheus unit words, one table for both directions (Go's `TiBy` word is spelled
+/// `tibibytes`). `1` and `ratio` are not pairs: each direction has its own rule for them.
+const UNITS: [(&str, &str); 25] = [
+    // Time
+    ("d", "days"),
+    ("h", "hours"),
+    ("min", "minutes"),
+    ("s", "seconds"),
+    ("ms", "milliseconds"),
+    ("us", "microseconds"),
+    ("ns", "nanoseconds"),
+    // Bytes
+    ("By", "bytes"),
+    ("KiBy", "kibibytes"),
+    ("MiBy", "mebibytes"),
+    ("GiBy", "gibibytes"),
+    ("TiBy", "tibibytes"),
+    ("KBy", "kilobytes"),
+    ("MBy", "megabytes"),
+    ("GBy", "gigabytes"),
+    ("TBy", "terabytes"),
+    // SI
+    ("m", "meters"),
+    ("V", "volts"),
+    ("A", "amperes"),
+    ("J", "joules"),
+    ("W", "watts"),
+    ("g", "grams"),
+    // Misc
+    ("Cel", "celsius"),
+    ("Hz", "hertz"),
+    ("%", "percent"),
+];
+
+/// Go `perUnitMap` and `perWordToUCUM`: the unit after `/` and its singular word.
+const PER_UNITS: [(&str, &str); 7] = [
+    ("s", "second"),
+    ("m", "minute"),
+    ("h", "hour"),
+    ("d", "day"),
+    ("w", "week"),
+    ("mo", "month"),
+    ("y", "year"),
+];
+
+/// Go `unitMap`: a UCUM unit's Prometheus unit word.
 fn unit_word(unit: &str) -> Option<&'static str> {
-    Some(match unit {
-        // Time
-        "d" => "days",
-        "h" => "hours",
-        "min" => "minutes",
-        "s" => "seconds",
-        "ms" => "milliseconds",
-        "us" => "microseconds",
-        "ns" => "nanoseconds",
-        // Bytes (Go's map spells TiBy `tibibytes`)
-        "By" => "bytes",
-        "KiBy" => "kibibytes",
-        "MiBy" => "mebibytes",
-        "GiBy" => "gibibytes",
-        "TiBy" => "tibibytes",
-        "KBy" => "kilobytes",
-        "MBy" => "megabytes",
-        "GBy" => "gigabytes",
-        "TBy" => "terabytes",
-        // SI
-        "m" => "meters",
-        "V" => "volts",
-        "A" => "amperes",
-        "J" => "joules",
-        "W" => "watts",
-        "g" => "grams",
-        // Misc
-        "Cel" => "celsius",
-        "Hz" => "hertz",
-        "1" => "",
-        "%" => "percent",
-        _ => return None,
-    })
+    if unit == "1" {
+        return Some("");
+    }
+    UNITS.iter().find(|(u, _)| *u == unit).map(|(_, w)| *w)
 }
 
 /// Go `perUnitMap`: the unit after `/`, singular.
 fn per_unit_word(unit: &str) -> Option<&'static str> {
-    Some(match unit {
-        "s" => "second",
-        "m" => "minute",
-        "h" => "hour",
-        "d" => "day",
-        "w" => "week",
-        "mo" => "month",
-        "y" => "year",
-        _ => return None,
-    })
+    PER_UNITS.iter().find(|(u, _)| *u == unit).map(|(_, w)| *w)
+}
+
+/// Go `UnitWordToUCUM`: a Prometheus unit word (`seconds`, `bytes_per_second`) as the UCUM
+/// unit of the OTLP metric (`s`, `By/s`); a word it does not know is kept.
+pub fn unit_word_to_ucum(unit: &str) -> String {
+    let word = |w: &str| -> String {
+        if w == "ratio" {
+            return "1".into();
+        }
+        UNITS
+            .iter()
+            .find(|(_, word)| *word == w)
+            .map_or(w, |(u, _)| *u)
+            .to_string()
+    };
+    let per_word = |w: &str| -> String {
+        PER_UNITS
+            .iter()
+            .find(|(_, word)| *word == w)
+            .map_or(w, |(u, _)| *u)
+            .to_string()
+    };
+    match unit.split_once("_per_") {
+        Some((a, b)) if !b.is_empty() => format!("{}/{}", word(a), per_word(b)),
+        Some((a, _)) => word(a),
+        None => word(unit),
+    }
 }
 
 /// Go `buildUnitSuffixes`: (main suffix, per suffix), before clean-up. `s` → (`seconds`, ``),

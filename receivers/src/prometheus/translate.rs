@@ -25,6 +25,8 @@ use prost::Message;
 
 use crate::proto_write::{close, open, put_bytes, put_fixed64, put_key, put_varint};
 
+use exporters::promtranslate::naming::unit_word_to_ucum;
+
 use super::relabel::SampleLabels;
 use super::textparse::{family_of, Metadata, MetadataMap, MetricType};
 
@@ -144,59 +146,6 @@ impl Hasher for Prehashed {
 /// The unit the Go receiver gives its report series (its internal metadata).
 fn report_unit(name: &str) -> Option<&'static str> {
     (name == "scrape_duration_seconds").then_some("seconds")
-}
-
-/// Go `UnitWordToUCUM`: a Prometheus unit word (`seconds`, `bytes_per_second`) as the UCUM
-/// unit of the OTLP metric (`s`, `By/s`); a word it does not know is kept.
-pub fn unit_word_to_ucum(unit: &str) -> String {
-    fn word(w: &str) -> &str {
-        match w {
-            "days" => "d",
-            "hours" => "h",
-            "minutes" => "min",
-            "seconds" => "s",
-            "milliseconds" => "ms",
-            "microseconds" => "us",
-            "nanoseconds" => "ns",
-            "bytes" => "By",
-            "kibibytes" => "KiBy",
-            "mebibytes" => "MiBy",
-            "gibibytes" => "GiBy",
-            "tibibytes" => "TiBy",
-            "kilobytes" => "KBy",
-            "megabytes" => "MBy",
-            "gigabytes" => "GBy",
-            "terabytes" => "TBy",
-            "meters" => "m",
-            "volts" => "V",
-            "amperes" => "A",
-            "joules" => "J",
-            "watts" => "W",
-            "grams" => "g",
-            "celsius" => "Cel",
-            "hertz" => "Hz",
-            "ratio" => "1",
-            "percent" => "%",
-            w => w,
-        }
-    }
-    fn per_word(w: &str) -> &str {
-        match w {
-            "second" => "s",
-            "minute" => "m",
-            "hour" => "h",
-            "day" => "d",
-            "week" => "w",
-            "month" => "mo",
-            "year" => "y",
-            w => w,
-        }
-    }
-    match unit.split_once("_per_") {
-        Some((a, b)) if !b.is_empty() => format!("{}/{}", word(a), per_word(b)),
-        Some((a, _)) => word(a).to_string(),
-        None => word(unit).to_string(),
-    }
 }
 
 /// What the start-time adjuster remembers of a series.
