@@ -838,9 +838,13 @@ pub fn docker_log_line(data: &[u8]) {
         };
     }
     assert_eq!(items, records);
+    let line = String::from_utf8_lossy(data);
+    // the container operator's scanner, wherever it reads a line, reads what serde_json reads
+    if let Some((fast, general)) = stanza::operators::docker_line_fields_both_ways(&line) {
+        assert_eq!(Some(fast), general, "the Docker line scanner on {line:?}");
+    }
     // json_parser's direct reading agrees with reading a serde_json::Value, on the raw line and
     // on the Docker line's `log`
-    let line = String::from_utf8_lossy(data);
     let log = line
         .find("\"log\":\"")
         .map(|i| &line[i + 7..])

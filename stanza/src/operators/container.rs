@@ -398,16 +398,12 @@ fn unrotated(path: &str) -> &str {
 fn read_docker(raw: &str) -> Option<DockerParsed> {
     let line = super::dockerline::scan(raw)?;
     let timestamp = parse_rfc3339_utc(line.time)?;
-    let log = line.log;
-    let (log_len, decoded, last) = match line.first_escape {
+    let (log_len, decoded, last) = match (line.first_escape, line.decoded) {
         // no escape: no newline either (a raw one is not valid JSON), so Docker split this line
-        None => (log.len(), None, false),
+        (None, _) => (line.log.len(), None, false),
         // the only escape is the final newline, which the entry loses
-        Some(first) if first + 2 == log.len() && log.ends_with("\\n") => (first, None, true),
-        Some(first) if first + 4 == log.len() && log.ends_with("\\r\\n") => (first, None, true),
-        Some(_) => {
-            let mut text = String::new();
-            super::dockerline::unescape(log, &mut text);
+        (Some(first), None) => (first, None, true),
+        (Some(_), Some(mut text)) => {
             let last = text.ends_with('\n');
             if last {
                 text.pop();

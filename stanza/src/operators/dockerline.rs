@@ -24,6 +24,9 @@ pub struct DockerLine<'a> {
     pub log_start: usize,
     /// The offset in `log` of its first backslash, when it has escapes.
     pub first_escape: Option<usize>,
+    /// `log` with its escapes decoded, when it has escapes other than a final `\n` or
+    /// `\r\n` (decoded in the pass that finds its end).
+    pub decoded: Option<String>,
     pub stream: &'a str,
     pub time: &'a str,
 }
@@ -59,6 +62,13 @@ fn equal_bytes(w: u64, c: u8) -> u64 {
     x.wrapping_sub(ONES) & !x & HIGH
 }
 
+/// The bytes below 0x20 and the `"` and `\\` of `w`, marked as [`equal_bytes`] marks them (the bytes
+/// below 0x20 by the same borrow rule).
+#[inline(always)]
+fn special_bytes(w: u64) -> u64 {
+    equal_bytes(w, b'"') | equal_bytes(w, b'\\') | (w.wrapping_sub(ONES * 0x20) & !w & HIGH)
+}
+
 /// The position of the first `"`, `\` or control character (below 0x20) in `b` from
 /// `i`, or `b.len()`: eight bytes at a time, because the strings of a Docker line whose
 /// `log` holds JSON break every few bytes on an escaped quote, where a call per segment
@@ -66,11 +76,7 @@ fn equal_bytes(w: u64, c: u8) -> u64 {
 #[inline(always)]
 fn find_special(b: &[u8], mut i: usize) -> usize {
     while let Some(word) = b.get(i..i + 8) {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        // bytes below 0x20: the same borrow rule as `equal_bytes`
-        let m = equal_bytes(w, b'"')
-            | equal_bytes(w, b'\\')
-            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        let m = special_bytes(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])));
         if m != 0 {
             return i + (m.trailing_zeros() / 8) as usize;
         }
@@ -151,6 +157,114 @@ fn string(b: &[u8], i: usize) -> Option<Str> {
     }
 }
 
+/// The `log` string starting at `b[i]`, as [`string`] reads it, and its text when it has
+/// escapes other than a final `\n` or `\r\n`: decoded in the same pass, so that a `log`
+/// holding JSON, with an escaped quote every few bytes, is read once. Eight bytes are copied
+/// at a time into a buffer with eight bytes of slack, and the output position then moves
+/// only past the bytes before the first special byte among them.
+fn log_string(b: &[u8], i: usize) -> Option<(Str, Option<Vec<u8>>)> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let start = i + 1;
+    let first = find_special(b, start);
+    match *b.get(first)? {
+        0..0x20 => return None,
+        b'"' => {
+            let s = Str {
+                start,
+                end: first,
+                first_escape: None,
+                next: first + 1,
+            };
+            return Some((s, None));
+        }
+        _ => {}
+    }
+    // a final newline, the only escape of a line Docker did not split, needs no decoding
+    let rest = &b[first + 1..];
+    let newline = if rest.starts_with(b"n\"") {
+        Some(2)
+    } else if rest.starts_with(b"r\\n\"") {
+        Some(4)
+    } else {
+        None
+    };
+    if let Some(len) = newline {
+        let s = Str {
+            start,
+            end: first + len,
+            first_escape: Some(first - start),
+            next: first + len + 1,
+        };
+        return Some((s, None));
+    }
+    // the text is never longer than its escaped form, which ends inside the line
+    let mut buf = vec![0u8; b.len() - start + 8];
+    buf[..first - start].copy_from_slice(&b[start..first]);
+    let (mut i, mut o) = (first, first - start);
+    loop {
+        if let Some(word) = b.get(i..i + 8) {
+            buf[o..o + 8].copy_from_slice(word);
+            let m = special_bytes(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])));
+            if m == 0 {
+                i += 8;
+                o += 8;
+                continue;
+            }
+            let k = (m.trailing_zeros() / 8) as usize;
+            i += k;
+            o += k;
+        } else if !matches!(*b.get(i)?, b'"' | b'\\' | 0..0x20) {
+            buf[o] = b[i];
+            i += 1;
+            o += 1;
+            continue;
+        }
+        // b[i] is special; o <= i - start, so a character's four bytes fit
+        let decoded = match b[i] {
+            0..0x20 => return None,
+            b'"' => {
+                buf.truncate(o);
+                let s = Str {
+                    start,
+                    end: i,
+                    first_escape: Some(first - start),
+                    next: i + 1,
+                };
+                return Some((s, Some(buf)));
+            }
+            _ => match *b.get(i + 1)? {
+                b'"' => b'"',
+                b'\\' => b'\\',
+                b'/' => b'/',
+                b'n' => b'\n',
+                b't' => b'\t',
+                b'r' => b'\r',
+                b'b' => 0x08,
+                b'f' => 0x0c,
+                _ => 0,
+            },
+        };
+        if decoded != 0 {
+            buf[o] = decoded;
+            o += 1;
+            i += 2;
+            continue;
+        }
+        // `\uXXXX`, or a surrogate pair of them, as `escape_len` accepts it
+        let len = escape_len(b, i)?;
+        let code = hex4(b, i + 2)?;
+        let code = if len == 12 {
+            0x10000 + ((code - 0xD800) << 10) + (hex4(b, i + 8)? - 0xDC00)
+        } else {
+            code
+        };
+        o += char::from_u32(code)?.encode_utf8(&mut buf[o..o + 4]).len();
+        i += len;
+    }
+}
+
 /// Read a line of the common shape; `None` for anything else.
 pub fn scan(line: &str) -> Option<DockerLine<'_>> {
     let b = line.as_bytes();
@@ -160,6 +274,7 @@ pub fn scan(line: &str) -> Option<DockerLine<'_>> {
     }
     i += 1;
     let (mut log, mut stream, mut time) = (None::<Str>, None::<Str>, None::<Str>);
+    let mut decoded = None;
     loop {
         i = skip_ws(b, i);
         let key = string(b, i)?;
@@ -171,17 +286,23 @@ pub fn scan(line: &str) -> Option<DockerLine<'_>> {
             return None;
         }
         i = skip_ws(b, i + 1);
-        let value = string(b, i)?;
-        i = skip_ws(b, value.next);
-        let slot = match &b[key.start..key.end] {
-            b"log" => &mut log,
-            b"stream" => &mut stream,
-            b"time" => &mut time,
+        let (slot, is_log) = match &b[key.start..key.end] {
+            b"log" => (&mut log, true),
+            b"stream" => (&mut stream, false),
+            b"time" => (&mut time, false),
             _ => return None,
         };
         if slot.is_some() {
             return None;
         }
+        let value = if is_log {
+            let (value, text) = log_string(b, i)?;
+            decoded = text;
+            value
+        } else {
+            string(b, i)?
+        };
+        i = skip_ws(b, value.next);
         *slot = Some(value);
         match b.get(i) {
             Some(b',') => i += 1,
@@ -204,90 +325,43 @@ pub fn scan(line: &str) -> Option<DockerLine<'_>> {
         log: line.get(log.start..log.end)?,
         log_start: log.start,
         first_escape: log.first_escape,
+        // UTF-8 in, whole characters out: the check cannot fail
+        decoded: match decoded {
+            Some(text) => Some(String::from_utf8(text).ok()?),
+            None => None,
+        },
         stream: line.get(stream.start..stream.end)?,
         time: line.get(time.start..time.end)?,
     })
 }
 
-/// Decode the escapes of a string [`scan`] accepted, appending the text to `out`.
-///
-/// Eight bytes are copied at a time into a buffer with eight bytes of slack, and the output
-/// position then moves only past the bytes before the first backslash among them: a JSON
-/// `log` has an escaped quote every few bytes, and a copy call per segment cost more than
-/// the text.
-pub fn unescape(raw: &str, out: &mut String) {
-    let b = raw.as_bytes();
-    // the text is never longer than its escaped form
-    let mut buf = vec![0u8; b.len() + 8];
-    let (mut i, mut o) = (0, 0);
-    while i < b.len() {
-        if let Some(word) = b.get(i..i + 8) {
-            buf[o..o + 8].copy_from_slice(word);
-            let m = equal_bytes(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])), b'\\');
-            if m == 0 {
-                i += 8;
-                o += 8;
-                continue;
-            }
-            let k = (m.trailing_zeros() / 8) as usize;
-            i += k;
-            o += k;
-        } else if b[i] != b'\\' {
-            buf[o] = b[i];
-            i += 1;
-            o += 1;
-            continue;
-        }
-        // b[i] is a backslash; o <= i, so the character's four bytes fit. The escapes of
-        // one printable or whitespace character (a quote above all) are written directly.
-        let simple = match b.get(i + 1) {
-            Some(b'"') => b'"',
-            Some(b'\\') => b'\\',
-            Some(b'/') => b'/',
-            Some(b'n') => b'\n',
-            Some(b't') => b'\t',
-            Some(b'r') => b'\r',
-            _ => 0,
-        };
-        if simple != 0 {
-            buf[o] = simple;
-            o += 1;
-            i += 2;
-            continue;
-        }
-        let (ch, len) = match b.get(i + 1) {
-            Some(b'b') => ('\u{8}', 2),
-            Some(b'f') => ('\u{c}', 2),
-            Some(b'u') => {
-                let code = hex4(b, i + 2).unwrap_or(0xFFFD);
-                if (0xD800..=0xDBFF).contains(&code) {
-                    let low = hex4(b, i + 8).unwrap_or(0xDC00);
-                    let c = 0x10000 + ((code - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF);
-                    (char::from_u32(c).unwrap_or('\u{FFFD}'), 12)
-                } else {
-                    (char::from_u32(code).unwrap_or('\u{FFFD}'), 6)
-                }
-            }
-            _ => ('\u{FFFD}', 2),
-        };
-        o += ch.encode_utf8(&mut buf[o..o + 4]).len();
-        i = (i + len).min(b.len());
-    }
-    buf.truncate(o);
-    // UTF-8 in, whole characters out: the check cannot fail
-    match String::from_utf8(buf) {
-        Ok(text) if out.is_empty() => *out = text,
-        Ok(text) => out.push_str(&text),
-        Err(e) => out.push_str(&String::from_utf8_lossy(e.as_bytes())),
-    }
-}
+/// A line's `log` (decoded), `stream` and `time`.
+pub type Fields = (String, String, String);
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// What the general parser reads: the three string fields, if it reads exactly those.
-    fn general(line: &str) -> Option<(String, String, String)> {
+/// The fields of `line` as [`scan`] reads them and as `serde_json` reads them (`None` when
+/// it does not read exactly three string fields), when [`scan`] reads the line; `None` when
+/// it does not. For the tests and the `docker_log_line` fuzz target, which require the two
+/// to be equal. Panics when what [`scan`] returns is not consistent in itself.
+pub fn fields_both_ways(line: &str) -> Option<(Fields, Option<Fields>)> {
+    let d = scan(line)?;
+    assert_eq!(
+        d.first_escape.is_some(),
+        d.log.contains('\\'),
+        "first_escape of {line}"
+    );
+    assert_eq!(&line[d.log_start..d.log_start + d.log.len()], d.log);
+    // decoded unless the only escape is a final newline
+    let log = match (d.decoded, d.first_escape) {
+        (Some(text), Some(_)) => text,
+        (None, None) => d.log.to_string(),
+        (None, Some(first)) => match &d.log[first..] {
+            "\\n" => format!("{}\n", &d.log[..first]),
+            "\\r\\n" => format!("{}\r\n", &d.log[..first]),
+            other => panic!("{other:?} left undecoded in {line}"),
+        },
+        (Some(_), None) => panic!("decoded without an escape: {line}"),
+    };
+    let general = || {
         let v: serde_json::Value = serde_json::from_str(line).ok()?;
         let o = v.as_object()?;
         if o.len() != 3 {
@@ -295,26 +369,28 @@ mod tests {
         }
         let s = |k: &str| o.get(k)?.as_str().map(str::to_string);
         Some((s("log")?, s("stream")?, s("time")?))
+    };
+    let fast = (log, d.stream.to_string(), d.time.to_string());
+    Some((fast, general()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn general(line: &str) -> Option<(String, String, String)> {
+        fields_both_ways(line).and_then(|(_, general)| general)
     }
 
     fn fast(line: &str) -> Option<(String, String, String)> {
-        let d = scan(line)?;
-        let mut log = String::new();
-        unescape(d.log, &mut log);
-        assert_eq!(
-            d.first_escape.is_some(),
-            d.log.contains('\\'),
-            "first_escape of {line}"
-        );
-        assert_eq!(&line[d.log_start..d.log_start + d.log.len()], d.log);
-        Some((log, d.stream.to_string(), d.time.to_string()))
+        fields_both_ways(line).map(|(fast, _)| fast)
     }
 
     /// Wherever the scanner reads a line, it reads what the general parser reads.
     fn agree(line: &str) -> bool {
-        match fast(line) {
-            Some(f) => {
-                assert_eq!(Some(f), general(line), "{line}");
+        match fields_both_ways(line) {
+            Some((fast, general)) => {
+                assert_eq!(Some(fast), general, "{line}");
                 true
             }
             None => false,

@@ -24,6 +24,7 @@ pub mod syslog;
 mod transformers;
 mod unquote;
 
+pub use dockerline::fields_both_ways as docker_line_fields_both_ways;
 pub use parsers::{json_fields, parse_json, parse_json_via_serde_value};
 
 use std::collections::HashMap;
