@@ -743,7 +743,7 @@ pub fn prometheus_text(data: &[u8]) {
                 .labels
                 .iter()
                 .filter(|(_, v)| !v.is_empty())
-                .map(|(k, v)| (*k, v.as_ref()))
+                .map(|(k, v)| (k.as_ref(), v.as_ref()))
                 .collect();
             labels.insert("__name__", s.name);
             labels.insert("job", "j");

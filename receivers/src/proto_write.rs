@@ -2,8 +2,15 @@
 //! straight into the wire form, the `prometheus` receiver's scrapes): keys, varints,
 //! length-delimited fields, and nested messages whose length is patched in when they close.
 
+/// A varint; one byte, the usual key or short length, is pushed without prost's general
+/// loop (a scrape writes some sixteen varints a sample).
+#[inline(always)]
 pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
-    prost::encoding::encode_varint(v, out);
+    if v < 0x80 {
+        out.push(v as u8);
+    } else {
+        prost::encoding::encode_varint(v, out);
+    }
 }
 
 pub(crate) fn put_key(out: &mut Vec<u8>, number: u32, wire_type: u8) {

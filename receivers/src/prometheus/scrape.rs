@@ -187,14 +187,11 @@ fn process<'a>(
         let clash = s
             .labels
             .iter()
-            .any(|(k, _)| *k == "__name__" || target.labels.iter().any(|(t, _)| t == k));
-        let mut pairs = Vec::with_capacity(s.labels.len() + 1 + target.labels.len());
-        pairs.extend(
-            s.labels
-                .into_iter()
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(k, v)| (Cow::Borrowed(k), v)),
-        );
+            .any(|(k, _)| k == "__name__" || target.labels.iter().any(|(t, _)| t == k));
+        // the parser's vector, which has room for the name and the target's labels
+        let mut pairs = s.labels;
+        pairs.retain(|(_, v)| !v.is_empty());
+        pairs.reserve(1 + target.labels.len());
         let mut lb = if clash {
             let mut lb = SampleLabels::from_unique(pairs);
             lb.insert("__name__", s.name);

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use opentelemetry_proto::tonic::metrics::v1::metric;
 use pipeline_api::config::{parse_typed, ConfigValue};
@@ -367,6 +367,28 @@ fn the_text_format_parses() {
     assert_eq!(msdos.labels[1].1, "Cannot find file:\n\"FILE.TXT\"");
     assert!(p.samples[7].value.is_nan());
     assert_eq!(p.samples[8].value, f64::NEG_INFINITY);
+    // blanks are runs of spaces and tabs, before the value, between it and the timestamp,
+    // and after them
+    let p = parse(
+        b"a{x=\"1\"}\t 2.5 \t\t1395066363000 \nb  \t-3\t\n  c 4\n",
+        Format::Text,
+    )
+    .unwrap();
+    let read: Vec<(&str, f64, Option<i64>)> = p
+        .samples
+        .iter()
+        .map(|s| (s.name, s.value, s.timestamp_ms))
+        .collect();
+    assert_eq!(
+        read,
+        vec![
+            ("a", 2.5, Some(1395066363000)),
+            ("b", -3.0, None),
+            ("c", 4.0, None)
+        ]
+    );
+    let e = parse(b"a 1 2 3\n", Format::Text).unwrap_err();
+    assert!(e.message.contains("unexpected \"3\""), "{e}");
 }
 
 #[test]
@@ -474,7 +496,7 @@ fn parsed_samples(p: &super::textparse::Parsed<'_>) -> Vec<FinalSample<'static>>
         .iter()
         .map(|s| {
             let mut pairs: Vec<(&str, &str)> = vec![("__name__", s.name)];
-            pairs.extend(s.labels.iter().map(|(k, v)| (*k, v.as_ref())));
+            pairs.extend(s.labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
             sample(&pairs, s.value, 1)
         })
         .collect()
@@ -566,6 +588,48 @@ fn start_times_follow_first_seen_and_resets_and_stale_points_are_flagged() {
     let stale = point(&mut adj, stale_nan(), 500);
     assert_eq!(stale.flags, 1);
     assert!(stale.value.is_none());
+}
+
+/// The adjuster keeps each series apart by its name and its attributes: a reset of one
+/// does not restart another with the same attributes or the same name.
+#[test]
+fn start_times_are_kept_per_series() {
+    let meta = parse(
+        b"# TYPE a_total counter\n# TYPE b_total counter\n",
+        Format::Text,
+    )
+    .unwrap()
+    .metadata;
+    let mut adj = Adjuster::default();
+    let scrape = |adj: &mut Adjuster, values: [f64; 3], t: u64| {
+        let samples = [
+            sample(&[("__name__", "a_total")], values[0], t),
+            sample(&[("__name__", "b_total")], values[1], t),
+            sample(&[("__name__", "a_total"), ("x", "1")], values[2], t),
+        ];
+        let rm = build(&target(), &samples, &meta, adj);
+        let mut starts = Vec::new();
+        for m in &rm.scope_metrics[0].metrics {
+            let Some(metric::Data::Sum(s)) = &m.data else {
+                panic!()
+            };
+            for p in &s.data_points {
+                starts.push((m.name.clone(), p.attributes.len(), p.start_time_unix_nano));
+            }
+        }
+        starts
+    };
+    scrape(&mut adj, [5.0, 5.0, 5.0], 100);
+    // the first series resets; the others go on
+    let starts = scrape(&mut adj, [1.0, 9.0, 9.0], 200);
+    assert_eq!(
+        starts,
+        vec![
+            ("a_total".to_string(), 0, 200),
+            ("a_total".to_string(), 1, 100),
+            ("b_total".to_string(), 0, 100),
+        ]
+    );
 }
 
 #[test]
@@ -1068,4 +1132,47 @@ fn label_set_hashes_keep_many_similar_series_apart() {
         "{} of {n} label sets collided",
         n - seen.len()
     );
+}
+
+/// The bytes a label set is hashed as tell label sets apart by themselves, whatever the
+/// hasher makes of where one write ends and the next begins: pairs split differently between
+/// name and value, or between pairs, and empty pairs added, are written differently.
+#[test]
+fn label_sets_are_written_in_one_way_only() {
+    /// A hasher that keeps the bytes written, with no trace of the writes' bounds.
+    #[derive(Default)]
+    struct Bytes(Vec<u8>);
+    impl std::hash::Hasher for Bytes {
+        fn write(&mut self, b: &[u8]) {
+            self.0.extend_from_slice(b);
+        }
+        fn finish(&self) -> u64 {
+            0
+        }
+    }
+    let sets: &[&[(&str, &str)]] = &[
+        &[],
+        &[("", "")],
+        &[("", ""), ("", "")],
+        &[("ab", "c")],
+        &[("a", "bc")],
+        &[("abc", "")],
+        &[("", "abc")],
+        &[("a", "b"), ("c", "d")],
+        &[("a", "bc"), ("", "d")],
+        &[("ab", ""), ("cd", "")],
+        &[("a", "b"), ("cd", "")],
+        &[("a", "b\u{0}\u{0}\u{0}\u{0}")],
+    ];
+    let mut written = HashSet::new();
+    for set in sets {
+        for prefix in ["", "m", "m\u{fd}"] {
+            let mut h = Bytes::default();
+            super::translate::write_labels(&mut h, prefix, set.iter().copied());
+            assert!(
+                written.insert(h.0),
+                "{prefix:?} {set:?} written as another set"
+            );
+        }
+    }
 }

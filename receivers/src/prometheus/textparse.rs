@@ -296,12 +296,18 @@ fn comment(rest: &str, format: Format, metadata: &mut MetadataMap) -> Result<(),
     Ok(())
 }
 
-/// Label pairs in exposition order; a value is borrowed unless it had an escape.
-pub type LabelPairs<'a> = Vec<(&'a str, Cow<'a, str>)>;
+/// Label pairs in exposition order; a value is borrowed unless it had an escape. Names are
+/// `Cow`s too, with room for a few more pairs, so that the scrape adds the metric name and
+/// the target's labels in this vector instead of copying the pairs into another.
+pub type LabelPairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+/// The pairs a label set has room for when it is read: a sample's few labels, and the
+/// metric name, `job` and `instance` the scrape adds.
+const LABEL_ROOM: usize = 8;
 
 /// Parse a label set starting after `{`; returns the labels and what follows `}`.
 fn labels(mut s: &str) -> Result<(LabelPairs<'_>, &str), String> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(LABEL_ROOM);
     loop {
         s = s.trim_start_matches([' ', '\t']);
         if let Some(rest) = s.strip_prefix('}') {
@@ -332,10 +338,10 @@ fn labels(mut s: &str) -> Result<(LabelPairs<'_>, &str), String> {
             .ok_or_else(|| format!("expected a quoted value for label {name:?}"))?;
         let (value, after) = label_value(s, name)?;
         s = after.trim_start_matches([' ', '\t']);
-        if out.iter().any(|(k, _)| *k == name) {
+        if out.iter().any(|(k, _)| k == name) {
             return Err(format!("duplicate label name {name:?}"));
         }
-        out.push((name, value));
+        out.push((Cow::Borrowed(name), value));
         if let Some(rest) = s.strip_prefix(',') {
             s = rest;
         } else if !s.starts_with('}') {
@@ -350,7 +356,7 @@ fn labels(mut s: &str) -> Result<(LabelPairs<'_>, &str), String> {
 /// is kept as written), and what follows its closing quote. Borrowed when it has no escape.
 fn label_value<'a>(s: &'a str, name: &str) -> Result<(Cow<'a, str>, &'a str), String> {
     let unterminated = || format!("unterminated value of label {name:?}");
-    let end = s.find(['"', '\\', '\n']).ok_or_else(unterminated)?;
+    let end = memchr::memchr3(b'"', b'\\', b'\n', s.as_bytes()).ok_or_else(unterminated)?;
     match s.as_bytes()[end] {
         b'"' => return Ok((Cow::Borrowed(&s[..end]), &s[end + 1..])),
         b'\n' => return Err(format!("newline in the value of label {name:?}")),
@@ -386,6 +392,24 @@ pub fn parse_float(s: &str) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
+/// The fields of `s` between runs of spaces and tabs, read byte by byte (a `char` pattern
+/// decodes every character).
+fn fields(s: &str) -> impl Iterator<Item = &str> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while b.get(i).is_some_and(|c| matches!(c, b' ' | b'\t')) {
+            i += 1;
+        }
+        let start = i;
+        while b.get(i).is_some_and(|c| !matches!(c, b' ' | b'\t')) {
+            i += 1;
+        }
+        // both ends are next to an ASCII byte or at an end of `s`
+        s.get(start..i).filter(|f| !f.is_empty())
+    })
+}
+
 fn sample(line: &str, format: Format) -> Result<Sample<'_>, String> {
     let om = format == Format::OpenMetrics;
     let (name, rest) = metric_name(line).ok_or_else(|| {
@@ -410,7 +434,7 @@ fn sample(line: &str, format: Format) -> Result<Sample<'_>, String> {
     if om && !main.starts_with(' ') {
         return Err(format!("expected a space after the metric {name:?}"));
     }
-    let mut fields = main.split([' ', '\t']).filter(|f| !f.is_empty());
+    let mut fields = fields(main);
     let value_text = fields
         .next()
         .ok_or_else(|| format!("expected a value after metric {name:?}"))?;

@@ -169,29 +169,60 @@ type SeriesKey = u64;
 /// about a sixth of the receiver's CPU (`bench/README.md`).
 pub type LabelHasher = foldhash::quality::FoldHasher<'static>;
 
-/// A hash of label pairs in order, each pair written as `key 0xff value 0xfe` (the series
-/// memory of the scrape loop, the adjuster and the translation's data point groups all key
-/// by it). `prefix` goes first, closed by `0xfd`.
+/// A hash of label pairs in order (the series memory of the scrape loop keys by it; the
+/// adjuster and the translation's data point groups by keys made from it, [`attrs_hash`]).
+/// `prefix` goes first, closed by `0xfd`; each pair is written as its name, its value and
+/// the two lengths, and the number of pairs last, so that the bytes hashed can be read
+/// back in one way only (from the end) without a separator byte of their own.
 pub fn hash_labels<'a, K: AsRef<str> + 'a, V: AsRef<str> + 'a>(
     prefix: &str,
     pairs: impl IntoIterator<Item = (K, V)>,
 ) -> LabelHasher {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = foldhash::quality::FixedState::with_seed(0x5ca1_ab1e_f00d_cafe).build_hasher();
-    h.write(prefix.as_bytes());
-    h.write_u8(0xfd);
-    for (k, v) in pairs {
-        h.write(k.as_ref().as_bytes());
-        h.write_u8(0xff);
-        h.write(v.as_ref().as_bytes());
-        h.write_u8(0xfe);
-    }
+    let mut h = hasher();
+    write_labels(&mut h, prefix, pairs);
     h
 }
 
-fn series_key(name: &str, attrs: &[(&str, &str)]) -> SeriesKey {
+/// What [`hash_labels`] writes into its hasher.
+pub(crate) fn write_labels<'a, K: AsRef<str> + 'a, V: AsRef<str> + 'a>(
+    h: &mut impl std::hash::Hasher,
+    prefix: &str,
+    pairs: impl IntoIterator<Item = (K, V)>,
+) {
+    h.write(prefix.as_bytes());
+    h.write_u8(0xfd);
+    let mut n = 0u64;
+    for (k, v) in pairs {
+        let (k, v) = (k.as_ref().as_bytes(), v.as_ref().as_bytes());
+        h.write(k);
+        h.write(v);
+        h.write_u64((k.len() as u64) << 32 | v.len() as u64);
+        n += 1;
+    }
+    h.write_u64(n);
+}
+
+/// A label-set hash with more fields behind it.
+fn hasher() -> LabelHasher {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x5ca1_ab1e_f00d_cafe).build_hasher()
+}
+
+/// The hash of a group's sorted attributes, from which its series key and group hash are
+/// made, so that a sample's attributes are hashed once.
+fn attrs_hash(attrs: &[(&str, &str)]) -> u64 {
     use std::hash::Hasher;
-    hash_labels(name, attrs.iter().copied()).finish()
+    hash_labels("", attrs.iter().copied()).finish()
+}
+
+/// The adjuster's key of a series: its metric name and the hash of its attributes.
+fn series_key(name: &str, attrs_hash: u64) -> SeriesKey {
+    use std::hash::Hasher;
+    let mut h = hasher();
+    h.write(name.as_bytes());
+    h.write_u8(0xfd);
+    h.write_u64(attrs_hash);
+    h.finish()
 }
 
 /// A cumulative point as the adjuster sees it.
@@ -292,17 +323,18 @@ struct Family<'a> {
     help: &'a str,
     /// As declared: a Prometheus unit word (`seconds`).
     unit: &'a str,
-    /// Data points by attribute set, in first-seen order.
-    groups: Vec<Group<'a>>,
+    /// Data points by attribute set, in first-seen order: indices into the scrape's groups.
+    groups: Vec<usize>,
     /// Groups by a hash of their attributes and scope (equal hashes are told apart by
     /// comparing).
     index: HashMap<u64, usize, BuildHasherDefault<Prehashed>>,
 }
 
-/// The hash a group is found by: its sorted attributes and its scope.
-fn group_hash(attrs: &[(&str, &str)], scope: (&str, &str)) -> u64 {
+/// The hash a group is found by: its sorted attributes (by their hash) and its scope.
+fn group_hash(attrs_hash: u64, scope: (&str, &str)) -> u64 {
     use std::hash::Hasher;
-    let mut h = hash_labels("", attrs.iter().copied());
+    let mut h = hasher();
+    h.write_u64(attrs_hash);
     h.write_u8(0xfd);
     h.write(scope.0.as_bytes());
     h.write_u8(0xff);
@@ -317,6 +349,8 @@ fn same_group(g: &Group<'_>, attrs: &[(&str, &str)], scope: (&str, &str)) -> boo
 #[derive(Default)]
 struct Group<'a> {
     attrs: Vec<(&'a str, &'a str)>,
+    /// [`attrs_hash`] of `attrs`.
+    attrs_hash: u64,
     scope: (&'a str, &'a str),
     time_ns: u64,
     value: Option<f64>,
@@ -369,6 +403,11 @@ pub fn build<'a>(
     let mut resource = resource_attributes(&target.job, &target.instance, &target.scheme);
     resource.extend(target.kubernetes.iter().map(|(k, v)| kv(k, v)));
     let mut families: Vec<Family<'a>> = Vec::new();
+    // every family's groups, in one vector that no sample outgrows: a family's own vector
+    // of groups, growing and then regrouped by scope, copied each group several times
+    let mut groups: Vec<Group<'a>> = Vec::with_capacity(samples.len());
+    // a sample's attributes; copied for a new group only
+    let mut attrs: Vec<(&'a str, &'a str)> = Vec::new();
     let mut by_name: HashMap<&'a str, usize, foldhash::fast::RandomState> = HashMap::default();
     for s in samples {
         let Some(name) = s.labels.get("__name__") else {
@@ -394,7 +433,7 @@ pub fn build<'a>(
         };
         // borrowed from the sample: owned copies are made only for a new group
         let mut scope: (&str, &str) = (DEFAULT_SCOPE, target.scope_version.as_str());
-        let mut attrs: Vec<(&str, &str)> = Vec::with_capacity(s.labels.len());
+        attrs.clear();
         let mut bound: Option<&str> = None;
         for (k, v) in s.labels.iter() {
             match k {
@@ -441,28 +480,35 @@ pub fn build<'a>(
             }
         };
         let fam = &mut families[fi];
-        let h = group_hash(&attrs, scope);
+        let ah = attrs_hash(&attrs);
+        let h = group_hash(ah, scope);
         // a hash matched by another group (never seen, but possible) is found by looking
         let found = match fam.index.get(&h) {
-            Some(&i) if same_group(&fam.groups[i], &attrs, scope) => Some(i),
-            Some(_) => fam.groups.iter().position(|g| same_group(g, &attrs, scope)),
+            Some(&i) if same_group(&groups[i], &attrs, scope) => Some(i),
+            Some(_) => fam
+                .groups
+                .iter()
+                .copied()
+                .find(|&i| same_group(&groups[i], &attrs, scope)),
             None => None,
         };
         let gi = match found {
             Some(i) => i,
             None => {
-                fam.groups.push(Group {
-                    attrs,
+                groups.push(Group {
+                    attrs: attrs.clone(),
+                    attrs_hash: ah,
                     scope,
                     time_ns: s.time_ns,
                     ..Default::default()
                 });
-                let i = fam.groups.len() - 1;
+                let i = groups.len() - 1;
+                fam.groups.push(i);
                 fam.index.entry(h).or_insert(i);
                 i
             }
         };
-        let g = &mut fam.groups[gi];
+        let g = &mut groups[gi];
         let suffix = name.strip_prefix(fam.name);
         match fam.kind {
             MetricType::Histogram | MetricType::Summary => {
@@ -487,22 +533,32 @@ pub fn build<'a>(
         }
     }
     // counters' `_created` series live in the family of their `_total` series
-    merge_created(&mut families);
+    merge_created(&families, &mut groups);
 
     // metrics go to their scope, scopes in first-seen order, as the Go receiver groups them
-    let mut scopes: Vec<(Scope<'a>, Vec<MetricGroups<'a>>)> = Vec::new();
+    let mut scopes: Vec<(Scope<'a>, Vec<MetricGroups>)> = Vec::new();
     for (fi, fam) in families.iter_mut().enumerate() {
-        let mut by_scope: Vec<(Scope<'a>, Vec<Group<'a>>)> = Vec::new();
-        for g in std::mem::take(&mut fam.groups) {
-            match by_scope.iter_mut().find(|(s, _)| *s == g.scope) {
-                Some((_, groups)) => groups.push(g),
-                None => by_scope.push((g.scope, vec![g])),
+        let mine = std::mem::take(&mut fam.groups);
+        let mut by_scope: Vec<(Scope<'a>, Vec<usize>)> = Vec::new();
+        match mine.first().map(|&i| groups[i].scope) {
+            // the usual case, one scope: the family's groups as they are
+            Some(first) if mine.iter().all(|&i| groups[i].scope == first) => {
+                by_scope.push((first, mine));
+            }
+            _ => {
+                for i in mine {
+                    let scope = groups[i].scope;
+                    match by_scope.iter_mut().find(|(s, _)| *s == scope) {
+                        Some((_, of_scope)) => of_scope.push(i),
+                        None => by_scope.push((scope, vec![i])),
+                    }
+                }
             }
         }
-        for (scope, groups) in by_scope {
+        for (scope, of_scope) in by_scope {
             match scopes.iter_mut().find(|(s, _)| *s == scope) {
-                Some((_, metrics)) => metrics.push((fi, groups)),
-                None => scopes.push((scope, vec![(fi, groups)])),
+                Some((_, metrics)) => metrics.push((fi, of_scope)),
+                None => scopes.push((scope, vec![(fi, of_scope)])),
             }
         }
     }
@@ -525,11 +581,13 @@ pub fn build<'a>(
         put_str(&mut out, 2, version);
         close(&mut out, sc);
         let mut points = 0;
-        for (fi, groups) in metrics {
+        for (fi, of_metric) in metrics {
             points += write_metric(
                 &mut out,
                 &families[fi],
-                groups,
+                of_metric
+                    .into_iter()
+                    .map(|i| std::mem::take(&mut groups[i])),
                 target.trim_suffixes,
                 adjuster,
             );
@@ -549,8 +607,8 @@ pub fn build<'a>(
 /// A scope's name and version.
 type Scope<'a> = (&'a str, &'a str);
 
-/// A metric of a scope: its family (an index) and its groups in that scope.
-type MetricGroups<'a> = (usize, Vec<Group<'a>>);
+/// A metric of a scope: its family and its groups in that scope (indices).
+type MetricGroups = (usize, Vec<usize>);
 
 /// One scrape's metrics: the protobuf encoding of an `ExportMetricsServiceRequest` holding
 /// one `ResourceMetrics` (the target), and its data points.
@@ -610,10 +668,10 @@ fn put_attrs(out: &mut Vec<u8>, number: u32, attrs: &[(&str, &str)]) {
 
 /// One metric (field 2 of `ScopeMetrics`) with a point per group; its number of points. A
 /// metric with none is not written.
-fn write_metric(
+fn write_metric<'a>(
     out: &mut Vec<u8>,
     fam: &Family<'_>,
-    groups: Vec<Group<'_>>,
+    groups: impl Iterator<Item = Group<'a>>,
     trim: bool,
     adjuster: &mut Adjuster,
 ) -> usize {
@@ -662,12 +720,12 @@ fn parse_bound(s: &str) -> Option<f64> {
 
 /// Move each `X_created` counter group's value onto the `X_total` group with the same
 /// attributes.
-fn merge_created(families: &mut [Family<'_>]) {
+fn merge_created(families: &[Family<'_>], groups: &mut [Group<'_>]) {
     type Created<'a> = (&'a str, Vec<(&'a str, &'a str)>, (&'a str, &'a str), f64);
     let mut created: Vec<Created<'_>> = Vec::new();
-    for f in families.iter_mut() {
+    for f in families {
         if f.kind == MetricType::Counter {
-            for g in &f.groups {
+            for g in f.groups.iter().map(|&i| &groups[i]) {
                 if let (None, Some(c)) = (g.value, g.created) {
                     created.push((f.name, g.attrs.clone(), g.scope, c));
                 }
@@ -675,11 +733,12 @@ fn merge_created(families: &mut [Family<'_>]) {
         }
     }
     for (fam_name, attrs, scope, c) in created {
-        for f in families.iter_mut() {
+        for f in families {
             if f.kind == MetricType::Counter
                 && (f.name == fam_name || f.name.strip_suffix("_total") == Some(fam_name))
             {
-                for g in &mut f.groups {
+                for &i in &f.groups {
+                    let g = &mut groups[i];
                     if g.attrs == attrs && g.scope == scope && g.value.is_some() {
                         g.created = Some(c);
                     }
@@ -717,7 +776,7 @@ fn secs_to_ns(secs: f64) -> u64 {
 /// The point of one group as field 1 (`data_points`) of the metric's data; whether there
 /// was one (a histogram or summary without its `_count` has none).
 fn write_point(out: &mut Vec<u8>, fam: &Family<'_>, g: Group<'_>, adjuster: &mut Adjuster) -> bool {
-    let key = series_key(fam.name, &g.attrs);
+    let key = series_key(fam.name, g.attrs_hash);
     let created_ns = g.created.map(secs_to_ns).filter(|c| *c > 0);
     let start = created_ns.unwrap_or(g.time_ns);
     let observed = |value: f64, sum: f64, stale: bool| Observed {
