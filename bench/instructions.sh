@@ -69,6 +69,21 @@ for pattern in sys.argv[2:]:
 PY
 }
 
+# into_nop SIGNAL RECEIVER [PROCESSOR]: the rest of a config, RECEIVER's pipeline into nop
+into_nop() {
+  echo "exporters:"
+  echo "  nop:"
+  echo "service:"
+  echo "  telemetry:"
+  echo "    metrics:"
+  echo "      level: none"
+  echo "  pipelines:"
+  echo "    $1:"
+  echo "      receivers: [$2]"
+  if [[ -n "${3:-}" ]]; then echo "      processors: [$3]"; fi
+  echo "      exporters: [nop]"
+}
+
 case "$what" in
   prometheus)
     base=${BASE_PORT:-31000}
@@ -87,16 +102,7 @@ case "$what" in
       echo "          static_configs:"
       echo "            - targets:"
       for t in $(seq 0 9); do echo "                - 127.0.0.1:$((base + t))"; done
-      echo "exporters:"
-      echo "  nop:"
-      echo "service:"
-      echo "  telemetry:"
-      echo "    metrics:"
-      echo "      level: none"
-      echo "  pipelines:"
-      echo "    metrics:"
-      echo "      receivers: [prometheus]"
-      echo "      exporters: [nop]"
+      into_nop metrics prometheus
     } > "$dir/config.yaml"
     total=$(run "$dir/config.yaml" "${SECONDS_RUN:-45}")
     per_call "textparse::parse" "scrape::process" "translate::build" | tee "$dir/calls"
@@ -128,17 +134,7 @@ case "$what" in
         fi
         echo "processors:"
         echo "  batch:"
-        echo "exporters:"
-        echo "  nop:"
-        echo "service:"
-        echo "  telemetry:"
-        echo "    metrics:"
-        echo "      level: none"
-        echo "  pipelines:"
-        echo "    logs:"
-        echo "      receivers: [filelog]"
-        echo "      processors: [batch]"
-        echo "      exporters: [nop]"
+        into_nop logs filelog batch
       } > "$dir/$root.yaml"
     done
     busy=$(run "$dir/data.yaml" "${SECONDS_RUN:-25}")

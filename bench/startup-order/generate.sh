@@ -19,11 +19,26 @@
 # for SECONDS_PER_CONFIG seconds (default 15), long enough to start, settle and run its idle
 # timers, and is then stopped with SIGTERM; every function of the binary that executed is
 # kept. Needs valgrind and python3; binds only the loopback ports of the bench scenarios.
+#
+#   bench/startup-order/generate.sh --check BINARY...
+#
+# counts the list's names each binary has, against the counts its binaries had when the list
+# was made (its header). The list goes stale when product code changes even with the same
+# Cargo.lock (closures and generic instances are renamed); a count well below the one
+# recorded for a build of the same kind says so before idle RSS does.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-[[ $# -ge 1 ]] || { echo "usage: $0 BINARY..." >&2; exit 2; }
-seconds=${SECONDS_PER_CONFIG:-15}
+[[ $# -ge 1 ]] || { echo "usage: $0 [--check] BINARY..." >&2; exit 2; }
 out=$here/src/startup.order
+# the list's names that BINARY defines
+names_in() { comm -12 <(grep -v '^#' "$out" | sort -u) <(nm --defined-only "$1" | awk '{ print $3 }' | sort -u) | wc -l; }
+if [[ $1 == --check ]]; then
+  shift
+  sed -n 's/^# names each binary had: /when made: /p' "$out"
+  for bin in "$@"; do echo "$bin: $(names_in "$bin") of $(grep -vc '^#' "$out")"; done
+  exit 0
+fi
+seconds=${SECONDS_PER_CONFIG:-15}
 work=$(mktemp -d /tmp/ferrotel-startup-order.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
@@ -73,6 +88,7 @@ done
   # the names' crate hashes follow the dependency graph: a test checks the list was made
   # for the Cargo.lock beside it
   echo "# Cargo.lock sha256 $(sha256sum "$here/Cargo.lock" | cut -d' ' -f1)"
+  echo "# names each binary had: $(seq 1 $#| while read -r k; do sort -u "$work/$k"-*.fns | wc -l; done | xargs)"
   cat "$work"/*.fns | sort | uniq -c | sort -k1,1nr -k2,2 | awk '{ print $2 }'
 } >"$out"
 echo "$out: $(grep -vc '^#' "$out") functions" >&2
