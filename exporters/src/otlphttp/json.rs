@@ -186,9 +186,19 @@ fn double(out: &mut String, v: f64) {
         out.push_str("\"Infinity\"");
     } else if v == f64::NEG_INFINITY {
         out.push_str("\"-Infinity\"");
+    } else if v != 0.0 && !(1e-6..1e21).contains(&v.abs()) {
+        // protojson's form (Go's `encoding/json` rule): the shortest digits, with an
+        // exponent only below 1e-6 or from 1e21 up, written `1e-7`, `1.5e+21`
+        let at = out.len();
+        let _ = write!(out, "{v:e}");
+        if let Some(e) = out[at..].find('e') {
+            if !out[at + e + 1..].starts_with('-') {
+                out.insert(at + e + 1, '+');
+            }
+        }
     } else {
-        // Rust's shortest round-trip form (`1.5`, `1e300`, `-0.0`): valid JSON numbers.
-        let _ = write!(out, "{v:?}");
+        // the shortest digits without an exponent: `3`, `0.1`, `-0`, as protojson writes
+        let _ = write!(out, "{v}");
     }
 }
 

@@ -234,6 +234,34 @@ fn json_is_otlp_json_with_hex_ids_and_string_int64() {
 }
 
 #[test]
+fn json_writes_doubles_as_protojson_does() {
+    // what Go's protojson writes for each (its `appendFloat`: 'f' with the shortest digits,
+    // 'e' below 1e-6 and from 1e21 up, a one-digit negative exponent without its zero)
+    for (v, want) in [
+        (3.0, "3"),
+        (-0.0, "-0"),
+        (0.1, "0.1"),
+        (1.5, "1.5"),
+        (123456789.25, "123456789.25"),
+        (1e20, "100000000000000000000"),
+        (1e21, "1e+21"),
+        (-1.5e300, "-1.5e+300"),
+        (1e-6, "0.000001"),
+        (1e-7, "1e-7"),
+        (2.5e-10, "2.5e-10"),
+        (5e-324, "5e-324"),
+        (f64::MAX, "1.7976931348623157e+308"),
+    ] {
+        let mut req = traces(1);
+        req.resource_spans[0].scope_spans[0].spans[0].attributes =
+            vec![kv("d", any_value::Value::DoubleValue(v))];
+        let text = String::from_utf8(json::encode(&BatchData::Traces(req))).unwrap();
+        let field = format!(r#"{{"key":"d","value":{{"doubleValue":{want}}}}}"#);
+        assert!(text.contains(&field), "{v:e}: {field} not in {text}");
+    }
+}
+
+#[test]
 fn json_keeps_non_finite_doubles_and_oneof_zero_values() {
     let mut req = traces(1);
     req.resource_spans[0].scope_spans[0].spans[0].attributes = vec![
@@ -249,7 +277,7 @@ fn json_keeps_non_finite_doubles_and_oneof_zero_values() {
     for want in [
         r#"{"key":"nan","value":{"doubleValue":"NaN"}}"#,
         r#"{"key":"inf","value":{"doubleValue":"-Infinity"}}"#,
-        r#"{"key":"zero","value":{"doubleValue":0.0}}"#,
+        r#"{"key":"zero","value":{"doubleValue":0}}"#,
         r#"{"key":"f","value":{"boolValue":false}}"#,
         r#"{"key":"s","value":{"stringValue":""}}"#,
         r#"{"key":"b","value":{"bytesValue":"/wA="}}"#,
@@ -280,7 +308,7 @@ fn json_keeps_non_finite_doubles_and_oneof_zero_values() {
     }];
     let text = String::from_utf8(json::encode(&BatchData::Metrics(m))).unwrap();
     assert!(
-        text.contains(r#""count":"2","sum":"Infinity","bucketCounts":["1","1"],"explicitBounds":["NaN"],"exemplars":[{"asDouble":"Infinity","spanId":"0707070707070707"}],"min":0.0"#),
+        text.contains(r#""count":"2","sum":"Infinity","bucketCounts":["1","1"],"explicitBounds":["NaN"],"exemplars":[{"asDouble":"Infinity","spanId":"0707070707070707"}],"min":0"#),
         "{text}"
     );
     assert!(text.contains(r#""aggregationTemporality":2"#), "{text}");
